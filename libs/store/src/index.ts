@@ -1,0 +1,61 @@
+/**
+ * `@lineage/store`: kysely over PostgreSQL (pg) or embedded PGlite, with the same types, errors and
+ * transactions on both; named migration sets owned by each service; test fixtures that give every
+ * test its own database.
+ */
+
+export type { MigrationOutcome, MigrationSet } from "./migration-set.js";
+export { checkMigrationSet, migrationTableNames } from "./migration-set.js";
+export { hubMigrations } from "./migrations/hub/index.js";
+export { memberNodeMigrations } from "./migrations/member-node/index.js";
+export { PGliteDialect, type PGliteDialectConfig } from "./pglite-dialect.js";
+export type { CreatedAt, Timestamp, UpdatedAt } from "./schema/column-types.js";
+export type {
+  HubDatabase,
+  LogCheckpointRow,
+  LogCheckpointsTable,
+  LogEntriesTable,
+  LogEntryRow,
+  LogNodeRow,
+  LogNodesTable,
+  Member,
+  MemberKey,
+  MemberKeysTable,
+  MemberKeyUpdate,
+  MembersTable,
+  NewLogEntryRow,
+  NewMember,
+  NewMemberKey,
+} from "./schema/hub-database.js";
+export type {
+  MemberNodeDatabase,
+  NewNodeMeta,
+  NodeMeta,
+  NodeMetaTable,
+} from "./schema/member-node-database.js";
+export { openStore, type Store, type TransactionOptions } from "./store.js";
+export {
+  type ErrorPhase,
+  isStoreError,
+  StoreError,
+  type StoreErrorCode,
+  type StoreErrorOptions,
+  toStoreError,
+} from "./store-error.js";
+export {
+  type CheckedStoreOptions,
+  checkStoreOptions,
+  type PGliteStoreOptions,
+  type PostgresStoreOptions,
+  type StoreKind,
+  type StoreOptions,
+} from "./store-options.js";
+export {
+  DEFAULT_TEST_PG_URL,
+  openTestStore,
+  type PostgresTestTarget,
+  postgresTestTarget,
+  randomTestSchema,
+  type TestBackend,
+  type TestStoreOptions,
+} from "./test-store.js";

@@ -1,0 +1,18 @@
+/**
+ * The hub's migration set. Add a migration: create `NNNN-what-it-does.ts` beside this file
+ * (next number, `up(db: Kysely<any>)`, optional `down`), import it here and add it to the record,
+ * and update the table types in `../../schema/hub-database.ts`. Never edit a merged migration.
+ */
+
+import type { MigrationSet } from "../../migration-set.js";
+import * as m0001 from "./0001-members-and-keys.js";
+import * as m0002 from "./0002-transparency-log.js";
+
+/** Migrations of the hub's database (tables: members, member_keys, log_entries, log_nodes, log_checkpoints). */
+export const hubMigrations: MigrationSet = {
+  name: "hub",
+  migrations: {
+    "0001-members-and-keys": m0001,
+    "0002-transparency-log": m0002,
+  },
+};
