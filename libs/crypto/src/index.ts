@@ -1,0 +1,138 @@
+/**
+ * @lineage/crypto — keys, signatures, DSSE envelopes, Merkle trees and proofs, checkpoints,
+ * canary commitments and replay protection. Pure: no I/O; node:crypto is used for speed.
+ */
+
+export { fromBase64, fromHex, sha256, toBase64, toHex } from "./bytes.js";
+export {
+  CANARY_LEAF_DOMAIN,
+  CANARY_SALT_SIZE,
+  CanaryCommitment,
+  type CanaryCommitmentPublic,
+  type CanaryDisclosure,
+  canaryLeafData,
+  MAX_CANARY_ITEM_BYTES,
+  MAX_CANARY_ITEMS,
+  verifyCanaryDisclosure,
+} from "./canary-commitment.js";
+export {
+  CANARY_ITEM_DOMAIN,
+  canaryItemBytes,
+  MAX_CANARY_EXPECTED_CHARS,
+  MAX_CANARY_PROMPT_CHARS,
+} from "./canary-item.js";
+export {
+  type Checkpoint,
+  cosignCheckpoint,
+  formatCheckpoint,
+  type OpenCheckpointOptions,
+  type OpenedCheckpoint,
+  openCheckpoint,
+  parseCheckpoint,
+  signCheckpoint,
+} from "./checkpoint.js";
+export { CompactRange } from "./compact-range.js";
+export { CryptoError, type CryptoErrorCode, type CryptoErrorOptions, isCryptoError } from "./crypto-error.js";
+export { type CountersignOptions, paeBytes, verifyThenCountersign } from "./dsse-countersign.js";
+export {
+  addSignature,
+  checkEnvelopeShape,
+  DEFAULT_DSSE_LIMITS,
+  type DsseEnvelope,
+  type DsseLimits,
+  type DsseSignature,
+  type DsseSigner,
+  type DsseVerified,
+  type DsseVerifyOptions,
+  envelopesEqual,
+  pae,
+  parseEnvelope,
+  serializeEnvelope,
+  signEnvelope,
+  verifyEnvelope,
+  verifyEnvelopeAsync,
+} from "./dsse-envelope.js";
+export {
+  ED25519_PUBLIC_KEY_SIZE,
+  ED25519_SEED_SIZE,
+  ED25519_SIGNATURE_SIZE,
+  Ed25519PrivateKey,
+  Ed25519PublicKey,
+  KeyRing,
+  keyIdOf,
+  noblePublicKey,
+  nobleSign,
+  nobleVerify,
+} from "./ed25519-key.js";
+export { emptyRoot, HASH_SIZE, hashChildren, hashLeaf } from "./merkle-hash.js";
+export {
+  MAX_PROOF_LENGTH,
+  rootFromInclusionProof,
+  verifyConsistency,
+  verifyInclusion,
+} from "./merkle-proof.js";
+export {
+  buildLevels,
+  consistencyProofFromNodes,
+  consistencyProofFromStore,
+  inclusionProofFromNodes,
+  inclusionProofFromStore,
+  type MerkleNode,
+  type MerkleNodeId,
+  MerkleTree,
+  merkleRoot,
+  merkleRootFromLeafHashes,
+  type NodeAccessor,
+  type NodeBatchFetcher,
+  nodesForConsistencyProof,
+  nodesForInclusionProof,
+  nodesForRoot,
+  rootFromNodes,
+  rootFromStore,
+} from "./merkle-tree.js";
+export {
+  cosignatureTimestamp,
+  cosignatureV1Signer,
+  cosignatureV1Verifier,
+  NOTE_ALG_COSIGNATURE_V1,
+} from "./note-cosignature.js";
+export {
+  ReplayGuard,
+  type ReplayGuardOptions,
+  type ReplayGuardState,
+  type ReplayRejections,
+} from "./replay-guard.js";
+export { deriveSeed, MAX_SAMPLE_POPULATION, sampleIndices } from "./seeded-sample.js";
+export {
+  MAX_MEMBER_ID_BYTES,
+  MAX_MESSAGE_PAYLOAD_BYTES,
+  MAX_NONCE_BYTES,
+  type MemberKeyResolver,
+  type MessageHeader,
+  MIN_NONCE_BYTES,
+  newNonce,
+  type SignedMessage,
+  signedMessageBytes,
+  signMessage,
+  verifyMessage,
+} from "./signed-message.js";
+export {
+  DEFAULT_NOTE_LIMITS,
+  ed25519NoteSigner,
+  ed25519NoteVerifier,
+  formatKeyId,
+  formatSignerKey,
+  formatVerifierKey,
+  NOTE_ALG_ED25519,
+  type NoteLimits,
+  type NoteSignature,
+  type NoteSigner,
+  type NoteVerifier,
+  noteKeyId,
+  type OpenedNote,
+  openNote,
+  parseNote,
+  parseSignerKey,
+  parseVerifierKey,
+  signNote,
+} from "./signed-note.js";
