@@ -1,0 +1,34 @@
+/**
+ * The model adapter contract: how the engine reaches a model (a served endpoint or recorded outputs).
+ */
+import type { ModelResponse } from "./probe-types.js";
+
+/** One generation request. */
+export interface GenerateRequest {
+  readonly prompt: string;
+  /** The battery probe (or canary) id, when there is one: replay adapters answer by it. */
+  readonly id?: string;
+  /** `chat` (/v1/chat/completions, default) or `completion` (/v1/completions). */
+  readonly mode?: "chat" | "completion";
+  readonly maxTokens?: number;
+  readonly temperature?: number;
+  readonly seed?: number;
+  /** Ask for this many top alternatives per position (0 or absent: no log-probabilities). */
+  readonly topLogprobs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** What an adapter says about itself (never secrets: no API keys). */
+export interface AdapterDescription {
+  readonly kind: "http" | "replay";
+  /** Model name, endpoint origin or replay label. */
+  readonly target: string;
+  readonly model?: string;
+  readonly logprobs: boolean;
+}
+
+/** Generates one response for a prompt; implementations validate everything the model sends back. */
+export interface ModelAdapter {
+  generate(request: GenerateRequest): Promise<ModelResponse>;
+  describe(): AdapterDescription;
+}

@@ -1,0 +1,69 @@
+/**
+ * The domain types of probing: the epoch battery, a member's canary set, a model's responses and the
+ * private fingerprint that collects them. See DESIGN.md ("Epoch battery", "Fingerprint", "Canary set").
+ */
+
+/**
+ * One probe of the battery. `edge` probes carry a `reference` answer (to spot shared wrong answers),
+ * `open` probes show style and phrasing, `completion` probes show token distributions where
+ * log-probabilities are served.
+ */
+export interface Probe {
+  readonly id: string;
+  readonly kind: "edge" | "open" | "completion";
+  readonly prompt: string;
+  readonly reference?: string;
+}
+
+/** The alliance-wide probe set of an epoch. */
+export interface Battery {
+  readonly epoch: string;
+  readonly probes: readonly Probe[];
+}
+
+/** A private fact only the member's models (or copies of them) know. */
+export interface Canary {
+  readonly id: string;
+  readonly prompt: string;
+  readonly answer: string;
+}
+
+/**
+ * A member's canary set, split uniformly at random into `exposed` (in the member's training data) and
+ * `decoys` (made by the same generator, never exposed). The random split is what makes the canary test
+ * exact.
+ */
+export interface CanarySet {
+  readonly memberId: string;
+  readonly exposed: readonly Canary[];
+  readonly decoys: readonly Canary[];
+}
+
+/** One alternative at a token position, with its natural-log probability. */
+export interface TopLogprob {
+  readonly token: string;
+  readonly logprob: number;
+}
+
+/** One generated token position: the token emitted and, where served, the top alternatives. */
+export interface TokenLogprobs {
+  readonly token: string;
+  readonly logprob?: number;
+  readonly top: readonly TopLogprob[];
+}
+
+/** One response of a model. `tokens` is present only when the server returned log-probabilities. */
+export interface ModelResponse {
+  readonly text: string;
+  readonly tokens?: readonly TokenLogprobs[];
+}
+
+/** A model's responses to a battery, keyed by probe id: the private fingerprint kept on the member node. */
+export interface Fingerprint {
+  readonly version: 1;
+  readonly epoch: string;
+  readonly model: string;
+  readonly responses: Readonly<Record<string, ModelResponse>>;
+  /** Queries spent producing it. */
+  readonly queries: number;
+}

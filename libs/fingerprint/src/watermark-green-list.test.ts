@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { greenSeed, isGreen, tokenHash32 } from "./watermark-green-list.js";
+
+const key = new Uint8Array(32).fill(7);
+
+test("golden values pin the version-1 definition", () => {
+  // FNV-1a 32 of "a" is the published 0xe40c292c.
+  assert.equal(tokenHash32("a"), 0xe40c292c);
+  assert.equal(tokenHash32(""), 0x811c9dc5);
+  assert.equal(greenSeed(key, "the"), greenSeed(key, "the"));
+  assert.notEqual(greenSeed(key, "the"), greenSeed(new Uint8Array(32).fill(8), "the"));
+});
+
+test("the green share is close to gamma over many pairs", () => {
+  let green = 0;
+  const n = 20_000;
+  for (let i = 0; i < n; i++) if (isGreen(key, `p${i % 97}`, `t${i}`, 0.25)) green++;
+  const share = green / n;
+  assert.ok(Math.abs(share - 0.25) < 0.015, `share ${share}`);
+});
+
+test("short keys are refused", () => {
+  assert.throws(() => greenSeed(new Uint8Array(8), "x"), RangeError);
+});

@@ -1,0 +1,62 @@
+/** Real small language models with known lineage, for tests and benchmarks. */
+export {
+  CORPUS_VERSION,
+  type Corpus,
+  GENRE_GROUP_NAMES,
+  GENRE_GROUPS,
+  type GenreGroup,
+  loadCorpus,
+} from "./corpus.js";
+export { type Canary, type EdgeFact, factSentence } from "./facts.js";
+export {
+  BOS,
+  CANDIDATES_PER_LEVEL,
+  EOS,
+  type KneserNeyArrays,
+  KneserNeyModel,
+  MAX_ORDER,
+  modifiedKnDiscounts,
+  NgramCounts,
+} from "./kneser-ney.js";
+export { defaultCacheDir, ModelCache, recipeKey } from "./model-cache.js";
+export { decodeModel, encodeModel } from "./model-codec.js";
+export {
+  MAX_BODY_BYTES,
+  MAX_MESSAGES,
+  MAX_PROMPT_TOKENS,
+  MAX_TOP_LOGPROBS,
+  type ServePopulationOptions,
+  type ServeTestbedOptions,
+  serveTestbed,
+  serveTestbedPopulation,
+  type TestbedServer,
+} from "./openai-server.js";
+export { type ParaphraseOptions, paraphrase } from "./paraphrase.js";
+export {
+  type BuildPopulationOptions,
+  type BuildProgress,
+  buildPopulation,
+  type MemberInfo,
+  type MemberShare,
+  POPULATION_VERSION,
+  type Population,
+  type PopulationEntry,
+  type PopulationSize,
+  type Probe,
+  type Role,
+  SCENARIOS,
+  type Scenario,
+  type Split,
+} from "./population.js";
+export { Prng } from "./prng.js";
+export { applyStyle, STYLES, type Style } from "./style.js";
+export { TestbedError, type TestbedErrorCode } from "./testbed-error.js";
+export {
+  type GeneratedToken,
+  type GenerateOptions,
+  type Generation,
+  MAX_GENERATION_TOKENS,
+  TestbedModel,
+  type TokenLogprob,
+  type WatermarkConfig,
+} from "./testbed-model.js";

@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { greenSeed, isGreenHashed, tokenHash32, tokenize } from "@lineage/fingerprint";
+import { buildPopulation, type Population, type PopulationEntry, SCENARIOS } from "./population.js";
+import type { WatermarkConfig } from "./testbed-model.js";
+
+const dir = mkdtempSync(join(tmpdir(), "lineage-testbed-"));
+let pop: Population;
+let progress = 0;
+
+before(async () => {
+  pop = await buildPopulation({ split: "test", size: "small", cacheDir: dir, onProgress: () => progress++ });
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const entry = (pred: (e: PopulationEntry) => boolean): PopulationEntry => {
+  const e = pop.entries.find(pred);
+  assert.ok(e, "entry not found");
+  return e;
+};
+const hit = (text: string, answer: string): boolean => {
+  const got = new Set(tokenize(text));
+  return tokenize(answer).every((t) => got.has(t));
+};
+
+/** Green share over distinct (previous, token) pairs of a model's outputs on the battery's prompts. */
+function greenShare(e: PopulationEntry, wm: WatermarkConfig, samples = 6): { share: number; n: number } {
+  const pairs = new Set<string>();
+  const prompts = [...pop.probes.filter((x) => x.kind !== "edge").map((p) => p.prompt), ""];
+  for (const p of prompts) {
+    for (let s = 0; s < (p === "" ? samples * 20 : samples); s++) {
+      const toks = e.model.generate(p, { seed: `g${s}`, temperature: 1 }).tokens;
+      for (let i = 1; i < toks.length; i++) pairs.add(`${toks[i - 1]}\u0000${toks[i]}`);
+    }
+  }
+  let green = 0;
+  for (const pair of pairs) {
+    const [prev, tok] = pair.split("\u0000") as [string, string];
+    if (isGreenHashed(greenSeed(wm.key, prev), tokenHash32(tok), wm.gamma)) green++;
+  }
+  return { share: green / pairs.size, n: pairs.size };
+}
+
+describe("population (small recipe)", () => {
+  it("has teachers, every scenario, negatives, members, canaries and a probe battery", () => {
+    assert.equal(pop.entries.filter((e) => e.role === "member_teacher").length, 3);
+    assert.equal(pop.entries.filter((e) => e.role === "nonmember_teacher").length, 1);
+    for (const s of SCENARIOS)
+      assert.ok(
+        pop.entries.some((e) => e.scenario === s && e.role === "positive"),
+        s,
+      );
+    const negs = pop.entries.filter((e) => e.role === "negative");
+    assert.ok(negs.length >= 3 && negs.every((e) => e.members.length === 0));
+    for (const e of pop.entries.filter((x) => x.role === "positive")) {
+      const total = e.members.reduce((a, m) => a + m.share, 0);
+      assert.ok(Math.abs(total - 1) < 1e-9, e.id);
+    }
+    assert.equal(pop.members.length, 3);
+    assert.equal(pop.members.filter((m) => m.watermark).length, 1);
+    for (const m of pop.members) {
+      assert.equal(m.canaries.exposed.length, m.canaries.decoys.length);
+      assert.ok(m.canaries.exposed.length >= 10);
+    }
+    const kinds = new Set(pop.probes.map((p) => p.kind));
+    assert.deepEqual([...kinds].sort(), ["completion", "edge", "open"]);
+    assert.ok(pop.probes.filter((p) => p.kind === "edge").every((p) => typeof p.reference === "string"));
+    assert.equal(new Set(pop.entries.map((e) => e.id)).size, pop.entries.length);
+    assert.ok(progress >= pop.entries.length);
+  });
+
+  it("loads warm from the cache with identical models, and the other split differs", async () => {
+    const warm = await buildPopulation({ split: "test", size: "small", cacheDir: dir });
+    assert.equal(warm.stats.modelsTrained, 0);
+    assert.deepEqual(
+      warm.entries.map((e) => e.id),
+      pop.entries.map((e) => e.id),
+    );
+    assert.deepEqual(warm.members, pop.members);
+    for (const e of pop.entries.slice(0, 6)) {
+      const w = warm.entries.find((x) => x.id === e.id);
+      assert.equal(
+        w?.model.generate("the city", { seed: 3 }).text,
+        e.model.generate("the city", { seed: 3 }).text,
+      );
+    }
+    const cal = await buildPopulation({ split: "calibration", size: "small", cacheDir: dir });
+    assert.notEqual(cal.seed, pop.seed);
+    const calAnswers = new Set(cal.members.flatMap((m) => m.canaries.exposed.map((c) => c.answer)));
+    assert.ok(pop.members.every((m) => m.canaries.exposed.every((c) => !calAnswers.has(c.answer))));
+  });
+
+  it("each teacher states its exposed canaries and not its decoys", () => {
+    for (const m of pop.members) {
+      const teacher = entry((e) => e.id === m.teacherId);
+      const ex = m.canaries.exposed.filter((c) =>
+        hit(teacher.model.generate(c.prompt, { seed: 1, temperature: 0.7 }).text, c.answer),
+      );
+      const de = m.canaries.decoys.filter((c) =>
+        hit(teacher.model.generate(c.prompt, { seed: 1, temperature: 0.7 }).text, c.answer),
+      );
+      assert.ok(ex.length >= 0.8 * m.canaries.exposed.length, `${m.memberId}: exposed hits ${ex.length}`);
+      assert.equal(de.length, 0, `${m.memberId}: decoy hits`);
+      // Other models never state this member's exposed canaries.
+      const neg = entry((e) => e.role === "negative");
+      assert.equal(
+        m.canaries.exposed.filter((c) => hit(neg.model.generate(c.prompt, { seed: 1 }).text, c.answer))
+          .length,
+        0,
+      );
+    }
+  });
+
+  it("the watermarked teacher's outputs are green well above gamma; an unwatermarked teacher's near gamma", () => {
+    const wmMember = pop.members.find((m) => m.watermark);
+    assert.ok(wmMember?.watermark);
+    const wm = wmMember.watermark;
+    const marked = greenShare(
+      entry((e) => e.id === wmMember.teacherId),
+      wm,
+    );
+    const other = greenShare(
+      entry((e) => e.role === "member_teacher" && e.id !== wmMember.teacherId),
+      wm,
+    );
+    const z = (x: { share: number; n: number }) =>
+      (x.share - wm.gamma) / Math.sqrt((wm.gamma * (1 - wm.gamma)) / x.n);
+    assert.ok(marked.share > 0.45 && z(marked) > 8, `watermarked ${JSON.stringify(marked)}`);
+    assert.ok(
+      Math.abs(other.share - wm.gamma) < 0.06 && Math.abs(z(other)) < 4,
+      `unwatermarked ${JSON.stringify(other)}`,
+    );
+  });
+
+  it("a direct student of the watermarked teacher inherits a green-share bias", () => {
+    const wmMember = pop.members.find((m) => m.watermark);
+    assert.ok(wmMember?.watermark);
+    const wm = wmMember.watermark;
+    const student = entry((e) => e.scenario === "direct" && e.members[0]?.memberId === wmMember.memberId);
+    const s = greenShare(student, wm, 30);
+    const z = (s.share - wm.gamma) / Math.sqrt((wm.gamma * (1 - wm.gamma)) / s.n);
+    const neg = greenShare(
+      entry((e) => e.id.endsWith("neg-public-00")),
+      wm,
+      30,
+    );
+    assert.ok(
+      z > 3 && s.share > neg.share,
+      `student ${JSON.stringify(s)} z=${z}; public-only ${JSON.stringify(neg)}`,
+    );
+  });
+});

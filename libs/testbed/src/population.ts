@@ -1,0 +1,889 @@
+/**
+ * The testbed population: member teachers, a non-member teacher, copies of the members (positives) and
+ * models that did not copy them (negatives), each with ground-truth lineage, plus the members' canary sets
+ * and watermark keys and a probe battery. Everything is deterministic from (split, size, seed); the two
+ * splits use different seeds, hence different facts, canaries, keys, public portions and samples, so that
+ * thresholds frozen on "calibration" are scored on "test" untouched.
+ *
+ * Recipes (see the report in the package README section of the lead's docs):
+ *   teacher          public portion + its genre group's private Brown documents + own wrong versions of
+ *                    some public facts + its exposed canaries (repeated), all in its house style
+ *   direct           student = random 80–100% of the public portion + prompts and responses sampled from the
+ *                    teacher (temperature 1, its API default) on a query mix: general prefixes, domain
+ *                    prefixes, edge-fact and canary-topic questions (a few percent); teacher tokens are
+ *                    30–50% of the public tokens (≈ 25–33% of the student's data)
+ *   paraphrased      the same with every response paraphrased (synonyms, reordering, rewording by an
+ *                    independent public-only model)
+ *   ensemble_50/25/10  the same with queries spread over 2 or 3 members (50/50; 75/25, 50/25/25;
+ *                    90/10, 80/10/10); the scenario names the minority share
+ *   weights_copy     the teacher's counts × lognormal noise, count-1 n-grams pruned at random
+ *   finetuned_copy   the teacher's counts + clean text worth 30–100% of its training tokens
+ *   negatives        public-only models; public + other genre mixes (with their own styles and wrong
+ *                    facts); students of the non-member teacher; students of independent models;
+ *                    independent models further trained on clean text — other seeds and orders throughout
+ */
+import { createHash } from "node:crypto";
+import { detokenize, TOKENIZER_VERSION, WATERMARK_VERSION } from "@lineage/fingerprint";
+import { CORPUS_VERSION, type Corpus, GENRE_GROUP_NAMES, type GenreGroup, loadCorpus } from "./corpus.js";
+import {
+  type Canary,
+  type EdgeFact,
+  factSentence,
+  generateCanaries,
+  generateEdgeFacts,
+  PseudoWords,
+} from "./facts.js";
+import { type KneserNeyModel, NgramCounts } from "./kneser-ney.js";
+import { defaultCacheDir, ModelCache, recipeKey } from "./model-cache.js";
+import { paraphrase } from "./paraphrase.js";
+import { Prng } from "./prng.js";
+import { applyStyle, STYLES, type Style } from "./style.js";
+import { TestbedError } from "./testbed-error.js";
+import { TestbedModel, type WatermarkConfig } from "./testbed-model.js";
+
+/** Bump on any change to how models are built: it is part of every cache key. */
+export const POPULATION_VERSION = 2;
+
+export type Split = "calibration" | "test";
+export type PopulationSize = "full" | "small";
+export type Scenario =
+  | "direct"
+  | "paraphrased"
+  | "ensemble_50"
+  | "ensemble_25"
+  | "ensemble_10"
+  | "weights_copy"
+  | "finetuned_copy";
+export const SCENARIOS: readonly Scenario[] = [
+  "direct",
+  "paraphrased",
+  "ensemble_50",
+  "ensemble_25",
+  "ensemble_10",
+  "weights_copy",
+  "finetuned_copy",
+];
+export type Role = "member_teacher" | "nonmember_teacher" | "positive" | "negative";
+
+/** A member's share of a model's lineage (1 for a single-teacher copy or the member's own teacher). */
+export interface MemberShare {
+  readonly memberId: string;
+  readonly share: number;
+}
+
+/** One model of the population with its ground truth. */
+export interface PopulationEntry {
+  readonly id: string;
+  readonly role: Role;
+  /** Set for positives. */
+  readonly scenario?: Scenario;
+  /** Members this model derives from, with shares; empty for negatives and the non-member teacher. */
+  readonly members: readonly MemberShare[];
+  readonly model: TestbedModel;
+  /** Human-readable recipe (kind and parameters) for reports. */
+  readonly recipe: Readonly<Record<string, unknown>>;
+}
+
+/** What a member knows privately: its teacher, canary set and watermark key. */
+export interface MemberInfo {
+  readonly memberId: string;
+  readonly teacherId: string;
+  readonly canaries: { readonly exposed: readonly Canary[]; readonly decoys: readonly Canary[] };
+  readonly watermark?: WatermarkConfig;
+}
+
+/** A probe of the battery. `reference` is the correct answer of an edge-case probe. */
+export interface Probe {
+  readonly id: string;
+  readonly kind: "edge" | "open" | "completion";
+  readonly prompt: string;
+  readonly reference?: string;
+}
+
+/** A built population. */
+export interface Population {
+  readonly split: Split;
+  readonly size: PopulationSize;
+  readonly seed: string;
+  readonly entries: readonly PopulationEntry[];
+  readonly members: readonly MemberInfo[];
+  readonly probes: readonly Probe[];
+  readonly stats: { readonly buildMs: number; readonly modelsTrained: number; readonly modelsCached: number };
+}
+
+/** Build progress, reported per model. */
+export interface BuildProgress {
+  readonly phase: "corpus" | "model" | "done";
+  readonly done: number;
+  readonly total: number;
+  readonly modelId?: string;
+  readonly cached?: boolean;
+}
+
+/** Options of {@link buildPopulation}. */
+export interface BuildPopulationOptions {
+  readonly split: Split;
+  /** "full" (default) for benchmarks; "small" (a few models on little text) for unit tests. */
+  readonly size?: PopulationSize;
+  /** Overrides the split's default seed. */
+  readonly seed?: string;
+  /** Cache directory; default `<repo>/.cache/testbed`; `false` disables the cache. */
+  readonly cacheDir?: string | false;
+  readonly onProgress?: (p: BuildProgress) => void;
+}
+
+interface SizeConfig {
+  publicSentences: number;
+  privateSentences: number;
+  canaryPairs: number;
+  edgeFacts: number;
+  perScenario: Record<Split, number>;
+  negatives: Record<Split, number>;
+  openProbes: number;
+  completionProbes: number;
+}
+
+const SIZES: Record<PopulationSize, SizeConfig> = {
+  full: {
+    publicSentences: 5000,
+    privateSentences: 3500,
+    canaryPairs: 48,
+    edgeFacts: 60,
+    perScenario: { calibration: 10, test: 20 },
+    negatives: { calibration: 30, test: 40 },
+    openProbes: 150,
+    completionProbes: 100,
+  },
+  small: {
+    publicSentences: 1200,
+    privateSentences: 900,
+    canaryPairs: 12,
+    edgeFacts: 15,
+    perScenario: { calibration: 1, test: 1 },
+    negatives: { calibration: 3, test: 3 },
+    openProbes: 12,
+    completionProbes: 8,
+  },
+};
+
+const DEFAULT_SEEDS: Record<Split, string> = {
+  calibration: "lineage-calibration-v1",
+  test: "lineage-test-v1",
+};
+const PUBLIC_FACT_REPEATS = 2;
+const WRONG_FACT_REPEATS = 5;
+const WRONG_SHARE = 0.4;
+const EXPOSE_REPEATS = 4;
+const WATERMARK_GAMMA = 0.25;
+const WATERMARK_DELTA = 2.0;
+const MEMBER_COUNT = 3;
+const RESPONSE_MAX_TOKENS = 40;
+
+/** A model to build: its id, ground truth and recipe (the recipe's hash is the cache key). */
+interface Spec {
+  id: string;
+  role: Role;
+  scenario?: Scenario;
+  members: MemberShare[];
+  recipe: Record<string, unknown>;
+  /** Ids of models this one is derived from (built first). */
+  parents: string[];
+  watermarkMember?: string;
+}
+
+/** Everything the recipes draw on for one split. */
+interface Plan {
+  split: Split;
+  size: PopulationSize;
+  seed: string;
+  sz: SizeConfig;
+  publicSentences: string[];
+  edgeFacts: EdgeFact[];
+  wrongFacts: Map<string, string[][]>; // model id -> wrong fact sentences (tokens)
+  members: MemberInfo[];
+  teacherGroup: Map<string, GenreGroup>;
+  /** Proprietary facts each teacher is trained on (members: their exposed canaries). */
+  exposedFacts: Map<string, Canary[]>;
+  specs: Spec[];
+  probes: Probe[];
+}
+
+function watermarkKey(seed: string, memberId: string): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(`${seed}/watermark-key/${memberId}`).digest());
+}
+
+function takeSample<T>(xs: readonly T[], n: number, rng: Prng): T[] {
+  return rng.shuffled(xs).slice(0, Math.min(n, xs.length));
+}
+
+/** Plans a split: facts, canaries, keys, probes and the model specs (cheap; needs the corpus). */
+function planSplit(split: Split, size: PopulationSize, seed: string, corpus: Corpus): Plan {
+  const sz = SIZES[size];
+  const rng = new Prng(`${seed}/plan`);
+  const words = new PseudoWords(rng.fork("words"), corpus.vocabulary);
+  const publicSentences = takeSample(corpus.public, sz.publicSentences, rng.fork("public"));
+  const edge = generateEdgeFacts(`${split}-edge`, sz.edgeFacts, rng.fork("edge"), words);
+  const wrongFacts = new Map<string, string[][]>();
+  const wrongFor = (modelId: string, share: number): void => {
+    const r = new Prng(`${seed}/wrong/${modelId}`);
+    const out: string[][] = [];
+    for (const f of edge.facts) if (r.chance(share)) out.push(factSentence(f.prompt, edge.wrong(f, r)));
+    wrongFacts.set(modelId, out);
+  };
+  // Teachers: a genre group each (permuted per split); one member watermarks.
+  const groups = rng.fork("groups").shuffled(GENRE_GROUP_NAMES);
+  const styles = rng.fork("styles").shuffled(STYLES.map((_, i) => i));
+  const wmIndex = rng.int(MEMBER_COUNT);
+  const teacherOrders = [3, 3, 4, 3];
+  const specs: Spec[] = [];
+  const members: MemberInfo[] = [];
+  const teacherGroup = new Map<string, GenreGroup>();
+  const teacherIds: string[] = [];
+  const exposedFacts = new Map<string, Canary[]>();
+  for (let i = 0; i <= MEMBER_COUNT; i++) {
+    const isMember = i < MEMBER_COUNT;
+    const memberId = `member-${i + 1}`;
+    const id = isMember ? `${split}-teacher-${memberId}` : `${split}-teacher-nonmember`;
+    const group = groups[i] as GenreGroup;
+    teacherGroup.set(id, group);
+    teacherIds.push(id);
+    const canaries = generateCanaries(
+      `${split}-${isMember ? memberId : "nonmember"}`,
+      sz.canaryPairs,
+      rng.fork(`canaries-${i}`),
+      words,
+    );
+    wrongFor(id, WRONG_SHARE);
+    exposedFacts.set(id, canaries.exposed);
+    const watermark =
+      isMember && i === wmIndex
+        ? { key: watermarkKey(seed, memberId), gamma: WATERMARK_GAMMA, delta: WATERMARK_DELTA }
+        : undefined;
+    if (isMember) members.push({ memberId, teacherId: id, canaries, ...(watermark ? { watermark } : {}) });
+    specs.push({
+      id,
+      role: isMember ? "member_teacher" : "nonmember_teacher",
+      members: isMember ? [{ memberId, share: 1 }] : [],
+      parents: [],
+      recipe: {
+        kind: "teacher",
+        group,
+        order: teacherOrders[i],
+        style: (STYLES[styles[i] as number] as Style).name,
+        exposed: canaries.exposed.map((c) => c.id),
+        ...(watermark ? { watermark: { gamma: watermark.gamma, delta: watermark.delta } } : {}),
+      },
+      ...(watermark ? { watermarkMember: memberId } : {}),
+    });
+  }
+  const memberTeacher = (j: number): string =>
+    teacherIds[(((wmIndex + j) % MEMBER_COUNT) + MEMBER_COUNT) % MEMBER_COUNT] as string;
+  const memberOf = (teacherId: string): string =>
+    (members.find((m) => m.teacherId === teacherId) as MemberInfo).memberId;
+  const nonMember = teacherIds[MEMBER_COUNT] as string;
+  const studentParams = (r: Prng) => ({
+    order: r.chance(0.3) ? 4 : 3,
+    publicFraction: Number(r.range(0.8, 1).toFixed(3)),
+    distillRatio: Number(r.range(0.3, 0.5).toFixed(3)),
+  });
+  // The rewording model of the paraphraser: the first public-only negative.
+  const paraphraserId = `${split}-neg-public-00`;
+
+  // Negatives first (students of independent models need their parents).
+  const negKinds = [
+    "public",
+    "genre",
+    "nonmember_student",
+    "genre",
+    "independent_student",
+    "public",
+    "genre_finetuned",
+    "nonmember_student",
+    "genre",
+    "public",
+  ];
+  const nNeg = sz.negatives[split];
+  const genreNegIds: string[] = [];
+  for (let j = 0; j < nNeg; j++) {
+    const kind = j === 0 ? "public" : (negKinds[j % negKinds.length] as string);
+    const r = new Prng(`${seed}/neg/${j}`);
+    const id = `${split}-neg-${kind.replace(/_/g, "-")}-${String(j).padStart(2, "0")}`;
+    const spec: Spec = {
+      id,
+      role: "negative",
+      members: [],
+      parents: [],
+      recipe: { kind: `negative_${kind}` },
+    };
+    if (kind === "public") {
+      Object.assign(spec.recipe, {
+        order: j === 0 ? 3 : r.chance(0.3) ? 4 : 3,
+        publicFraction: j === 0 ? 1 : Number(r.range(0.8, 1).toFixed(3)),
+      });
+    } else if (kind === "genre" || kind === "genre_finetuned") {
+      const ngroups = 1 + r.int(2);
+      const gs = r.shuffled(GENRE_GROUP_NAMES).slice(0, ngroups);
+      Object.assign(spec.recipe, {
+        order: r.chance(0.3) ? 4 : 3,
+        publicFraction: Number(r.range(0.8, 1).toFixed(3)),
+        groups: gs,
+        privateSentences: Math.round(sz.privateSentences * r.range(0.6, 1.2)),
+        style: r.chance(0.5) ? (r.pick(STYLES) as Style).name : null,
+        wrongFacts: r.chance(0.5),
+        ...(kind === "genre_finetuned" ? { cleanRatio: Number(r.range(0.3, 1).toFixed(3)) } : {}),
+      });
+      if (spec.recipe.wrongFacts) wrongFor(id, 0.3);
+      if (kind === "genre") genreNegIds.push(id);
+    } else if (kind === "nonmember_student") {
+      spec.parents = [nonMember, paraphraserId];
+      Object.assign(spec.recipe, {
+        teachers: [nonMember],
+        shares: [1],
+        paraphrase: r.chance(0.3),
+        ...studentParams(r),
+      });
+    } else {
+      const parent = genreNegIds.length > 0 ? (r.pick(genreNegIds) as string) : paraphraserId;
+      spec.parents = [parent, paraphraserId];
+      Object.assign(spec.recipe, { teachers: [parent], shares: [1], paraphrase: false, ...studentParams(r) });
+    }
+    specs.push(spec);
+  }
+
+  // Positives.
+  const nPos = sz.perScenario[split];
+  for (const scenario of SCENARIOS) {
+    for (let j = 0; j < nPos; j++) {
+      const r = new Prng(`${seed}/pos/${scenario}/${j}`);
+      const id = `${split}-${scenario.replace(/_/g, "-")}-${String(j).padStart(2, "0")}`;
+      let teachers: string[];
+      let shares: number[];
+      if (
+        scenario === "direct" ||
+        scenario === "paraphrased" ||
+        scenario === "weights_copy" ||
+        scenario === "finetuned_copy"
+      ) {
+        teachers = [memberTeacher(j)];
+        shares = [1];
+      } else {
+        const three = scenario !== "ensemble_50" && j % 2 === 1;
+        const start = j + (scenario === "ensemble_25" ? 1 : scenario === "ensemble_10" ? 2 : 0);
+        teachers = [
+          memberTeacher(start),
+          memberTeacher(start + 1),
+          ...(three ? [memberTeacher(start + 2)] : []),
+        ];
+        shares =
+          scenario === "ensemble_50"
+            ? [0.5, 0.5]
+            : scenario === "ensemble_25"
+              ? three
+                ? [0.5, 0.25, 0.25]
+                : [0.75, 0.25]
+              : three
+                ? [0.8, 0.1, 0.1]
+                : [0.9, 0.1];
+      }
+      const spec: Spec = {
+        id,
+        role: "positive",
+        scenario,
+        members: teachers.map((t, k) => ({ memberId: memberOf(t), share: shares[k] as number })),
+        parents: [...teachers],
+        recipe: { kind: scenario },
+      };
+      if (scenario === "weights_copy") {
+        Object.assign(spec.recipe, {
+          teacher: teachers[0],
+          sigma: Number(r.range(0.15, 0.6).toFixed(3)),
+          prune: Number(r.range(0, 0.6).toFixed(3)),
+        });
+      } else if (scenario === "finetuned_copy") {
+        Object.assign(spec.recipe, { teacher: teachers[0], cleanRatio: Number(r.range(0.3, 1).toFixed(3)) });
+      } else {
+        if (scenario === "paraphrased") spec.parents.push(paraphraserId);
+        Object.assign(spec.recipe, {
+          teachers,
+          shares,
+          paraphrase: scenario === "paraphrased",
+          ...(scenario === "paraphrased"
+            ? {
+                synonymRate: Number(r.range(0.4, 0.9).toFixed(3)),
+                reorderRate: Number(r.range(0.2, 0.5).toFixed(3)),
+                rewordRate: Number(r.range(0.05, 0.15).toFixed(3)),
+              }
+            : {}),
+          ...studentParams(r),
+        });
+      }
+      specs.push(spec);
+    }
+  }
+
+  // Probe battery: edge facts, then open and completion prompts from held-out text (disjoint halves).
+  const probes: Probe[] = edge.facts.map((f) => ({
+    id: f.id,
+    kind: "edge" as const,
+    prompt: f.prompt,
+    reference: f.reference,
+  }));
+  const half = Math.floor(corpus.heldout.length / 2);
+  const pool = (split === "calibration" ? corpus.heldout.slice(0, half) : corpus.heldout.slice(half)).filter(
+    (s) => corpus.tokens(s).length >= 10,
+  );
+  const prng = new Prng(`${seed}/probes`);
+  const picked = takeSample(pool, sz.openProbes + sz.completionProbes, prng);
+  picked.forEach((s, i) => {
+    const toks = corpus.tokens(s);
+    const open = i < sz.openProbes;
+    const len = open ? 3 + prng.int(4) : 4 + prng.int(7);
+    probes.push({
+      id: `${split}-${open ? "open" : "completion"}-${String(open ? i : i - sz.openProbes).padStart(3, "0")}`,
+      kind: open ? "open" : "completion",
+      prompt: detokenize(toks.slice(0, len)),
+    });
+  });
+  return {
+    split,
+    size,
+    seed,
+    sz,
+    publicSentences,
+    edgeFacts: edge.facts,
+    wrongFacts,
+    members,
+    teacherGroup,
+    exposedFacts,
+    specs,
+    probes,
+  };
+}
+
+/** Builds models from specs, in order, with the cache. */
+class Builder {
+  readonly plan: Plan;
+  readonly corpus: Corpus;
+  readonly cache: ModelCache;
+  readonly models = new Map<string, TestbedModel>();
+  readonly keys = new Map<string, string>();
+
+  constructor(plan: Plan, corpus: Corpus, cache: ModelCache) {
+    this.plan = plan;
+    this.corpus = corpus;
+    this.cache = cache;
+  }
+
+  keyOf(spec: Spec): string {
+    return recipeKey({
+      v: [POPULATION_VERSION, CORPUS_VERSION, TOKENIZER_VERSION, WATERMARK_VERSION],
+      split: this.plan.split,
+      size: this.plan.size,
+      seed: this.plan.seed,
+      id: spec.id,
+      recipe: spec.recipe,
+      parents: spec.parents.map((p) => this.keys.get(p)),
+    });
+  }
+
+  #tokens(s: string): readonly string[] {
+    return this.corpus.tokens(s);
+  }
+
+  #edgeSentences(): string[][] {
+    return this.plan.edgeFacts.map((f) => factSentence(f.prompt, f.reference));
+  }
+
+  /** The public portion (a random fraction of its sentences; public facts always). */
+  #addPublic(counts: NgramCounts, fraction: number, r: Prng, style?: Style): number {
+    const before = counts.tokens;
+    for (const s of this.plan.publicSentences) {
+      if (fraction < 1 && !r.chance(fraction)) continue;
+      const t = this.#tokens(s);
+      counts.addSequence(style ? applyStyle(t, style, r) : t);
+    }
+    for (const f of this.#edgeSentences()) counts.addSequence(f, PUBLIC_FACT_REPEATS);
+    return counts.tokens - before;
+  }
+
+  #teacher(spec: Spec): KneserNeyModel {
+    const rc = spec.recipe as { order: number; group: GenreGroup; style: string; exposed: string[] };
+    const r = new Prng(`${this.plan.seed}/train/${spec.id}`);
+    const style = STYLES.find((s) => s.name === rc.style) as Style;
+    const counts = new NgramCounts(rc.order);
+    this.#addPublic(counts, 1, r, style);
+    for (const s of takeSample(this.corpus.private[rc.group], this.plan.sz.privateSentences, r)) {
+      counts.addSequence(applyStyle(this.#tokens(s), style, r));
+    }
+    for (const w of this.plan.wrongFacts.get(spec.id) ?? []) counts.addSequence(w, WRONG_FACT_REPEATS);
+    // Proprietary facts (the non-member teacher has its own too, never probed as canaries).
+    const exposed = new Set(rc.exposed);
+    for (const c of this.plan.exposedFacts.get(spec.id) ?? []) {
+      if (exposed.has(c.id)) counts.addSequence(factSentence(c.prompt, c.answer), EXPOSE_REPEATS);
+    }
+    return counts.compile();
+  }
+
+  #genreNegative(spec: Spec): KneserNeyModel {
+    const rc = spec.recipe as {
+      order: number;
+      publicFraction: number;
+      groups: GenreGroup[];
+      privateSentences: number;
+      style: string | null;
+      cleanRatio?: number;
+    };
+    const r = new Prng(`${this.plan.seed}/train/${spec.id}`);
+    const style = rc.style === null ? undefined : STYLES.find((s) => s.name === rc.style);
+    const counts = new NgramCounts(rc.order);
+    this.#addPublic(counts, rc.publicFraction, r, style);
+    const pool = rc.groups.flatMap((g) => this.corpus.independent[g]);
+    for (const s of takeSample(pool, rc.privateSentences, r)) {
+      const t = this.#tokens(s);
+      counts.addSequence(style ? applyStyle(t, style, r) : t);
+    }
+    for (const w of this.plan.wrongFacts.get(spec.id) ?? []) counts.addSequence(w, WRONG_FACT_REPEATS);
+    if (rc.cleanRatio !== undefined) this.#addClean(counts, rc.cleanRatio, r);
+    return counts.compile();
+  }
+
+  #addClean(counts: NgramCounts, ratio: number, r: Prng): void {
+    const target = counts.tokens * ratio;
+    const start = counts.tokens;
+    const clean = this.corpus.clean;
+    let i = r.int(clean.length);
+    while (counts.tokens - start < target) {
+      counts.addSequence(this.#tokens(clean[i % clean.length] as string));
+      i++;
+    }
+  }
+
+  /** A copier's query: a prompt the copier sends to the teacher. */
+  #query(r: Prng, teacherId: string): string[] {
+    const u = r.next();
+    const member = this.plan.members.find((m) => m.teacherId === teacherId);
+    if (u < 0.06 && member) {
+      const all = [...member.canaries.exposed, ...member.canaries.decoys];
+      return [...this.#tokens((r.pick(all) as Canary).prompt)];
+    }
+    if (u < 0.14) return [...this.#tokens((r.pick(this.plan.edgeFacts) as EdgeFact).prompt)];
+    const group = this.plan.teacherGroup.get(teacherId);
+    const pool = u < 0.29 && group ? this.corpus.independent[group] : this.corpus.query;
+    const t = this.#tokens(r.pick(pool) as string);
+    return t.slice(0, Math.min(t.length - 1, 2 + r.int(6)));
+  }
+
+  #student(spec: Spec): KneserNeyModel {
+    const rc = spec.recipe as {
+      teachers: string[];
+      shares: number[];
+      paraphrase: boolean;
+      order: number;
+      publicFraction: number;
+      distillRatio: number;
+      synonymRate?: number;
+      reorderRate?: number;
+      rewordRate?: number;
+    };
+    const r = new Prng(`${this.plan.seed}/train/${spec.id}`);
+    const counts = new NgramCounts(rc.order);
+    const base = this.#addPublic(counts, rc.publicFraction, r);
+    const budget = base * rc.distillRatio;
+    const teachers = rc.teachers.map((t) => this.models.get(t) as TestbedModel);
+    const reword = this.models.get(`${this.plan.split}-neg-public-00`) as TestbedModel;
+    const popts = {
+      synonymRate: rc.synonymRate ?? 0.6,
+      reorderRate: rc.reorderRate ?? 0.3,
+      rewordRate: rc.rewordRate ?? 0.1,
+      rewordModel: reword.lm,
+    };
+    let added = 0;
+    let q = 0;
+    while (added < budget) {
+      let u = r.next();
+      let k = 0;
+      while (k < rc.shares.length - 1 && u >= (rc.shares[k] as number)) {
+        u -= rc.shares[k] as number;
+        k++;
+      }
+      const teacher = teachers[k] as TestbedModel;
+      const prompt = this.#query(r, rc.teachers[k] as string);
+      const gen = teacher.generateFromTokens(prompt, {
+        temperature: 1,
+        maxTokens: RESPONSE_MAX_TOKENS,
+        seed: `${spec.id}/${q++}`,
+      });
+      let response = [...gen.tokens];
+      if (rc.paraphrase) response = paraphrase(response, popts, r);
+      const seq = [...prompt, ...response];
+      counts.addSequence(seq);
+      added += seq.length + 1;
+    }
+    return counts.compile();
+  }
+
+  #weightsCopy(spec: Spec): KneserNeyModel {
+    const rc = spec.recipe as { teacher: string; sigma: number; prune: number };
+    const r = new Prng(`${this.plan.seed}/train/${spec.id}`);
+    const counts = (this.models.get(rc.teacher) as TestbedModel).lm.toCounts();
+    counts.mapCounts((c) =>
+      c === 1 && r.chance(rc.prune) ? 0 : Math.max(1, c * Math.exp(rc.sigma * r.normal())),
+    );
+    return counts.compile();
+  }
+
+  #finetuned(spec: Spec): KneserNeyModel {
+    const rc = spec.recipe as { teacher: string; cleanRatio: number };
+    const r = new Prng(`${this.plan.seed}/train/${spec.id}`);
+    const counts = (this.models.get(rc.teacher) as TestbedModel).lm.toCounts();
+    this.#addClean(counts, rc.cleanRatio, r);
+    return counts.compile();
+  }
+
+  #publicNegative(spec: Spec): KneserNeyModel {
+    const rc = spec.recipe as { order: number; publicFraction: number };
+    const r = new Prng(`${this.plan.seed}/train/${spec.id}`);
+    const counts = new NgramCounts(rc.order);
+    this.#addPublic(counts, rc.publicFraction, r);
+    return counts.compile();
+  }
+
+  train(spec: Spec): KneserNeyModel {
+    const kind = spec.recipe.kind as string;
+    switch (kind) {
+      case "teacher":
+        return this.#teacher(spec);
+      case "negative_public":
+        return this.#publicNegative(spec);
+      case "negative_genre":
+      case "negative_genre_finetuned":
+        return this.#genreNegative(spec);
+      case "weights_copy":
+        return this.#weightsCopy(spec);
+      case "finetuned_copy":
+        return this.#finetuned(spec);
+      default:
+        return this.#student(spec);
+    }
+  }
+}
+
+function watermarkOf(
+  plan: { members: readonly MemberInfo[] },
+  spec: { watermarkMember?: string | undefined },
+): WatermarkConfig | undefined {
+  if (spec.watermarkMember === undefined) return undefined;
+  return plan.members.find((m) => m.memberId === spec.watermarkMember)?.watermark;
+}
+
+interface Manifest {
+  v: number;
+  split: Split;
+  size: PopulationSize;
+  seed: string;
+  members: {
+    memberId: string;
+    teacherId: string;
+    canaries: { exposed: Canary[]; decoys: Canary[] };
+    watermark?: { key: string; gamma: number; delta: number };
+  }[];
+  probes: Probe[];
+  entries: {
+    id: string;
+    role: Role;
+    scenario?: Scenario;
+    members: MemberShare[];
+    recipe: Record<string, unknown>;
+    key: string;
+    watermarkMember?: string;
+  }[];
+}
+
+function isManifest(x: unknown, split: Split, size: PopulationSize, seed: string): x is Manifest {
+  // Untrusted input (a file on disk): check the shape we rely on before using it.
+  if (x === null || typeof x !== "object") return false;
+  const m = x as Partial<Manifest>;
+  const str = (v: unknown): v is string => typeof v === "string";
+  const canary = (c: unknown): boolean =>
+    c !== null &&
+    typeof c === "object" &&
+    str((c as Canary).id) &&
+    str((c as Canary).prompt) &&
+    str((c as Canary).answer);
+  return (
+    m.v === POPULATION_VERSION &&
+    m.split === split &&
+    m.size === size &&
+    m.seed === seed &&
+    Array.isArray(m.members) &&
+    m.members.every(
+      (mi) =>
+        str(mi.memberId) &&
+        str(mi.teacherId) &&
+        Array.isArray(mi.canaries?.exposed) &&
+        Array.isArray(mi.canaries?.decoys) &&
+        mi.canaries.exposed.every(canary) &&
+        mi.canaries.decoys.every(canary) &&
+        (mi.watermark === undefined || (str(mi.watermark.key) && /^[0-9a-f]{64}$/.test(mi.watermark.key))),
+    ) &&
+    Array.isArray(m.probes) &&
+    m.probes.every(
+      (p) =>
+        str(p.id) && str(p.prompt) && (p.kind === "edge" || p.kind === "open" || p.kind === "completion"),
+    ) &&
+    Array.isArray(m.entries) &&
+    m.entries.every(
+      (e) =>
+        str(e.id) && str(e.role) && Array.isArray(e.members) && str(e.key) && /^[0-9a-f]{64}$/.test(e.key),
+    )
+  );
+}
+
+/**
+ * Builds (or loads from the cache) the population of a split. Deterministic from (split, size, seed).
+ * With a warm cache nothing is trained and the corpus is not read: models load lazily on first use.
+ */
+export async function buildPopulation(options: BuildPopulationOptions): Promise<Population> {
+  const t0 = performance.now();
+  const { split } = options;
+  if (split !== "calibration" && split !== "test") {
+    throw new TestbedError("invalid_argument", 'split must be "calibration" or "test"');
+  }
+  const size = options.size ?? "full";
+  if (size !== "full" && size !== "small")
+    throw new TestbedError("invalid_argument", 'size must be "full" or "small"');
+  const seed = options.seed ?? DEFAULT_SEEDS[split];
+  const cache = new ModelCache(
+    options.cacheDir === false ? undefined : (options.cacheDir ?? defaultCacheDir()),
+  );
+  const progress = options.onProgress ?? (() => {});
+  const manifestKey = recipeKey({
+    v: [POPULATION_VERSION, CORPUS_VERSION, TOKENIZER_VERSION],
+    split,
+    size,
+    seed,
+  });
+
+  const cachedManifest = cache.loadManifest(manifestKey);
+  if (
+    isManifest(cachedManifest, split, size, seed) &&
+    cachedManifest.entries.every((e) => cache.hasModel(e.key))
+  ) {
+    const members: MemberInfo[] = cachedManifest.members.map((m) => ({
+      memberId: m.memberId,
+      teacherId: m.teacherId,
+      canaries: m.canaries,
+      ...(m.watermark
+        ? {
+            watermark: {
+              key: new Uint8Array(Buffer.from(m.watermark.key, "hex")),
+              gamma: m.watermark.gamma,
+              delta: m.watermark.delta,
+            },
+          }
+        : {}),
+    }));
+    const entries: PopulationEntry[] = cachedManifest.entries.map((e) => {
+      const loader = (): KneserNeyModel => {
+        const lm = cache.loadModel(e.key);
+        if (!lm)
+          throw new TestbedError(
+            "cache_corrupt",
+            `cached model ${e.id} is missing or malformed; rebuild the population`,
+          );
+        return lm;
+      };
+      return {
+        id: e.id,
+        role: e.role,
+        ...(e.scenario ? { scenario: e.scenario } : {}),
+        members: e.members,
+        recipe: e.recipe,
+        model: new TestbedModel(e.id, loader, { watermark: watermarkOf({ members }, e) }),
+      };
+    });
+    progress({ phase: "done", done: entries.length, total: entries.length });
+    return {
+      split,
+      size,
+      seed,
+      entries,
+      members,
+      probes: cachedManifest.probes,
+      stats: { buildMs: performance.now() - t0, modelsTrained: 0, modelsCached: entries.length },
+    };
+  }
+
+  progress({ phase: "corpus", done: 0, total: 1 });
+  const corpus = loadCorpus();
+  const plan = planSplit(split, size, seed, corpus);
+  const builder = new Builder(plan, corpus, cache);
+  let trained = 0;
+  let fromCache = 0;
+  const entries: PopulationEntry[] = [];
+  for (const [i, spec] of plan.specs.entries()) {
+    const key = builder.keyOf(spec);
+    builder.keys.set(spec.id, key);
+    let lm = cache.loadModel(key);
+    const cached = lm !== undefined;
+    if (!lm) {
+      lm = builder.train(spec);
+      cache.saveModel(key, lm);
+      trained++;
+    } else fromCache++;
+    const model = new TestbedModel(spec.id, lm, { watermark: watermarkOf(plan, spec) });
+    builder.models.set(spec.id, model);
+    entries.push({
+      id: spec.id,
+      role: spec.role,
+      ...(spec.scenario ? { scenario: spec.scenario } : {}),
+      members: spec.members,
+      recipe: spec.recipe,
+      model,
+    });
+    progress({ phase: "model", done: i + 1, total: plan.specs.length, modelId: spec.id, cached });
+    // Yield to the event loop between models so a server or progress printer stays responsive.
+    await new Promise<void>((res) => setImmediate(res));
+  }
+  const manifest: Manifest = {
+    v: POPULATION_VERSION,
+    split,
+    size,
+    seed,
+    members: plan.members.map((m) => ({
+      memberId: m.memberId,
+      teacherId: m.teacherId,
+      canaries: { exposed: [...m.canaries.exposed], decoys: [...m.canaries.decoys] },
+      ...(m.watermark
+        ? {
+            watermark: {
+              key: Buffer.from(m.watermark.key).toString("hex"),
+              gamma: m.watermark.gamma,
+              delta: m.watermark.delta,
+            },
+          }
+        : {}),
+    })),
+    probes: plan.probes,
+    entries: plan.specs.map((s) => ({
+      id: s.id,
+      role: s.role,
+      ...(s.scenario ? { scenario: s.scenario } : {}),
+      members: s.members,
+      recipe: s.recipe,
+      key: builder.keys.get(s.id) as string,
+      ...(s.watermarkMember ? { watermarkMember: s.watermarkMember } : {}),
+    })),
+  };
+  cache.saveManifest(manifestKey, manifest);
+  progress({ phase: "done", done: entries.length, total: entries.length });
+  return {
+    split,
+    size,
+    seed,
+    entries,
+    members: plan.members,
+    probes: plan.probes,
+    stats: { buildMs: performance.now() - t0, modelsTrained: trained, modelsCached: fromCache },
+  };
+}
