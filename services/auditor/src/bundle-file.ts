@@ -1,0 +1,82 @@
+/**
+ * Reading and writing the auditor's input files: an attestation bundle (AttestationBundle) and a
+ * disclosure package (VerifyDisclosureRequest: bundle + disclosure + optional recorded responses),
+ * as protobuf JSON (human-inspectable; the default) or protobuf binary. Files are untrusted input:
+ * size bounded before parsing, unknown fields rejected.
+ */
+import { readFile } from "node:fs/promises";
+import {
+  type DescMessage,
+  fromBinary,
+  fromJsonString,
+  type MessageShape,
+  toJsonString,
+} from "@bufbuild/protobuf";
+import {
+  type AttestationBundle,
+  AttestationBundleSchema,
+  type VerifyDisclosureRequest,
+  VerifyDisclosureRequestSchema,
+} from "@lineage/api";
+import { AuditError } from "./audit-error.js";
+
+/** Largest bundle file (auditor_service.proto: 4 MiB encoded; JSON base64 inflates by 4/3). */
+export const MAX_BUNDLE_FILE_BYTES = 6 * 1024 * 1024;
+/** Largest disclosure package file. */
+export const MAX_PACKAGE_FILE_BYTES = 24 * 1024 * 1024;
+
+function parse<S extends DescMessage>(schema: S, bytes: Uint8Array, what: string): MessageShape<S> {
+  const first = bytes.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+  try {
+    if (first === 0x7b)
+      return fromJsonString(schema, new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    return fromBinary(schema, bytes);
+  } catch (cause) {
+    throw new AuditError("malformed", `${what} is neither protobuf JSON nor binary of ${schema.typeName}`, {
+      cause,
+    });
+  }
+}
+
+async function readBounded(path: string, max: number, what: string): Promise<Uint8Array> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (cause) {
+    throw new AuditError("unavailable", `cannot read ${what} ${path}`, { cause });
+  }
+  if (bytes.length > max) throw new AuditError("too_large", `${what} exceeds ${max} bytes`);
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+/** Parses a bundle from bytes (JSON or binary). */
+export function parseBundle(bytes: Uint8Array): AttestationBundle {
+  if (bytes.length > MAX_BUNDLE_FILE_BYTES) throw new AuditError("too_large", "bundle is too large");
+  return parse(AttestationBundleSchema, bytes, "bundle");
+}
+
+/** Reads a bundle file. */
+export async function readBundleFile(path: string): Promise<AttestationBundle> {
+  return parseBundle(await readBounded(path, MAX_BUNDLE_FILE_BYTES, "bundle file"));
+}
+
+/** Protobuf JSON of a bundle (what `lineage audit bundle` writes). */
+export function bundleToJson(bundle: AttestationBundle): string {
+  return `${toJsonString(AttestationBundleSchema, bundle, { prettySpaces: 2 })}\n`;
+}
+
+/** Parses a disclosure package (JSON or binary). */
+export function parseDisclosurePackage(bytes: Uint8Array): VerifyDisclosureRequest {
+  if (bytes.length > MAX_PACKAGE_FILE_BYTES) throw new AuditError("too_large", "package is too large");
+  return parse(VerifyDisclosureRequestSchema, bytes, "disclosure package");
+}
+
+/** Reads a disclosure package file. */
+export async function readDisclosurePackage(path: string): Promise<VerifyDisclosureRequest> {
+  return parseDisclosurePackage(await readBounded(path, MAX_PACKAGE_FILE_BYTES, "disclosure package"));
+}
+
+/** Protobuf JSON of a disclosure package. */
+export function disclosurePackageToJson(pkg: VerifyDisclosureRequest): string {
+  return `${toJsonString(VerifyDisclosureRequestSchema, pkg, { prettySpaces: 2 })}\n`;
+}

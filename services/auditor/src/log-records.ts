@@ -1,0 +1,167 @@
+/**
+ * Independent decoding of what the hub serves (proto/lineage/v1/transparency_log.proto and
+ * member.proto): log leaves, checkpoints, and member keys rebuilt from membership records. The
+ * auditor re-implements these rather than importing the hub, so a hub bug cannot hide itself.
+ * Everything here is attacker-controlled input, bounded before decoding.
+ */
+import { fromBinary } from "@bufbuild/protobuf";
+import { type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
+import {
+  KeyAlgorithm,
+  LogEntryKind,
+  LogLeafSchema,
+  MembershipAction,
+  type MembershipRecord,
+  type DsseEnvelope as ProtoEnvelope,
+} from "@lineage/api";
+import {
+  type Checkpoint,
+  type DsseEnvelope,
+  type DsseLimits,
+  Ed25519PublicKey,
+  keyIdOf,
+  openCheckpoint,
+} from "@lineage/crypto";
+import { AuditError } from "./audit-error.js";
+import type { TrustRoot } from "./trust-root.js";
+
+/** Payload type of each entry kind (dsse.proto). */
+export const PAYLOAD_TYPE_OF_KIND: Readonly<Record<number, string>> = {
+  [LogEntryKind.ATTESTATION]: "application/vnd.lineage.attestation.v1+proto",
+  [LogEntryKind.COMMITMENT]: "application/vnd.lineage.canary-commitment.v1+proto",
+  [LogEntryKind.MEMBERSHIP]: "application/vnd.lineage.membership.v1+proto",
+  [LogEntryKind.REVIEW_DECISION]: "application/vnd.lineage.review-decision.v1+proto",
+  [LogEntryKind.WITHDRAWAL]: "application/vnd.lineage.withdrawal.v1+proto",
+};
+
+/** Envelope bounds of the API. */
+export const AUDIT_DSSE_LIMITS: DsseLimits = Object.freeze({
+  maxPayloadBytes: 1 << 20,
+  maxSignatures: 8,
+  maxPayloadTypeBytes: 128,
+});
+
+/** Largest leaf accepted. */
+export const MAX_LEAF_BYTES = (1 << 20) + 16 * 1024;
+/** Largest checkpoint note accepted (transparency_log.proto). */
+export const MAX_CHECKPOINT_BYTES = 16 * 1024;
+
+/** A decoded leaf. */
+export interface AuditedLeaf {
+  readonly kind: LogEntryKind;
+  readonly envelope: DsseEnvelope;
+  readonly integratedAtMs: number;
+}
+
+function envelopeFromProto(env: ProtoEnvelope): DsseEnvelope {
+  return {
+    payloadType: env.payloadType,
+    payload: env.payload,
+    signatures: env.signatures.map((s) => ({ keyid: s.keyid, sig: s.sig })),
+  };
+}
+
+/** Milliseconds of a required timestamp. */
+export function requiredMs(ts: Timestamp | undefined, what: string): number {
+  if (ts === undefined) throw new AuditError("malformed", `${what} is missing`);
+  return Number(timestampMs(ts));
+}
+
+/** Decodes a served leaf; its kind must agree with the payload type. */
+export function decodeAuditedLeaf(leaf: Uint8Array, what: string): AuditedLeaf {
+  if (leaf.length === 0) throw new AuditError("malformed", `${what} is empty`);
+  if (leaf.length > MAX_LEAF_BYTES)
+    throw new AuditError("too_large", `${what} exceeds ${MAX_LEAF_BYTES} bytes`);
+  let decoded: ReturnType<typeof fromBinary<typeof LogLeafSchema>>;
+  try {
+    decoded = fromBinary(LogLeafSchema, leaf);
+  } catch (cause) {
+    throw new AuditError("malformed", `${what} is not an encoded LogLeaf`, { cause });
+  }
+  if (decoded.envelope === undefined) throw new AuditError("malformed", `${what} has no envelope`);
+  const envelope = envelopeFromProto(decoded.envelope);
+  if (PAYLOAD_TYPE_OF_KIND[decoded.kind] !== envelope.payloadType) {
+    throw new AuditError("malformed", `${what}'s kind does not match its payload type`);
+  }
+  return {
+    kind: decoded.kind,
+    envelope,
+    integratedAtMs: requiredMs(decoded.integratedAt, `${what} integrated_at`),
+  };
+}
+
+/** Opens a hub checkpoint note (attacker-controlled) under the trust root. */
+export function openHubCheckpoint(note: Uint8Array | string, trust: TrustRoot): Checkpoint {
+  const bytes = typeof note === "string" ? new TextEncoder().encode(note) : note;
+  if (bytes.length === 0) throw new AuditError("malformed", "checkpoint is empty");
+  if (bytes.length > MAX_CHECKPOINT_BYTES) throw new AuditError("too_large", "checkpoint exceeds 16 KiB");
+  try {
+    return openCheckpoint(bytes, {
+      log: trust.log,
+      ...(trust.origin === undefined ? {} : { origin: trust.origin }),
+    }).checkpoint;
+  } catch (cause) {
+    const code = (cause as { code?: string }).code;
+    const mapped =
+      code === "bad_signature" || code === "unknown_key" || code === "too_large"
+        ? code
+        : code === "inconsistent"
+          ? "wrong_entry"
+          : "malformed";
+    throw new AuditError(mapped, `checkpoint does not verify: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** A member key and its logged validity. */
+export interface AuditedKey {
+  readonly memberId: string;
+  readonly keyId: string;
+  readonly publicKey: Ed25519PublicKey;
+  readonly notBeforeMs: number;
+  readonly notAfterMs: number | undefined;
+  readonly revokedAtMs: number | undefined;
+  /** Log index of the record that added it. */
+  readonly addedAtIndex: number;
+}
+
+/**
+ * Applies one membership record to the keys known so far (only key additions and revocations
+ * matter for signature checks). Throws `wrong_entry` for a record that contradicts earlier ones.
+ */
+export function applyKeyRecord(keys: Map<string, AuditedKey>, rec: MembershipRecord, index: number): void {
+  if (rec.action === MembershipAction.ENROL || rec.action === MembershipAction.ADD_KEY) {
+    const k = rec.key;
+    if (k === undefined || k.algorithm !== KeyAlgorithm.ED25519) {
+      throw new AuditError("malformed", `membership record ${index} has no Ed25519 key`);
+    }
+    if (k.keyId !== keyIdOf(k.publicKey)) {
+      throw new AuditError("wrong_entry", `membership record ${index}: key_id is not SHA-256 of the key`);
+    }
+    if (keys.has(k.keyId)) throw new AuditError("wrong_entry", `membership record ${index} adds a key twice`);
+    keys.set(k.keyId, {
+      memberId: rec.memberId,
+      keyId: k.keyId,
+      publicKey: Ed25519PublicKey.fromRaw(k.publicKey),
+      notBeforeMs: requiredMs(k.notBefore, "key not_before"),
+      notAfterMs: k.notAfter === undefined ? undefined : Number(timestampMs(k.notAfter)),
+      revokedAtMs: undefined,
+      addedAtIndex: index,
+    });
+  } else if (rec.action === MembershipAction.REVOKE_KEY) {
+    const prior = keys.get(rec.key?.keyId ?? "");
+    if (prior === undefined || prior.memberId !== rec.memberId) {
+      throw new AuditError("wrong_entry", `membership record ${index} revokes a key not logged before it`);
+    }
+    const at = requiredMs(rec.key?.revokedAt, "key revoked_at");
+    keys.set(prior.keyId, { ...prior, revokedAtMs: Math.min(at, prior.revokedAtMs ?? at) });
+  }
+}
+
+/** Whether `key` accepted signatures at `atMs`, and if not, why. */
+export function keyValidity(key: AuditedKey, atMs: number): string | undefined {
+  if (atMs < key.notBeforeMs) return "the statement predates the key's not_before";
+  if (key.notAfterMs !== undefined && atMs >= key.notAfterMs) return "the key had expired (not_after)";
+  if (key.revokedAtMs !== undefined && atMs >= key.revokedAtMs)
+    return "the key was revoked before the statement";
+  return undefined;
+}

@@ -1,0 +1,394 @@
+/**
+ * `lineage audit ...`: the auditor's commands (issue 4; @lineage/auditor does the checking). They
+ * trust only the hub verifier key given with --log-key; member keys come from the log itself.
+ * Exit codes: 0 verified, 1 failed verification, 2 usage, 3 could not check.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import type { ChannelCredentials } from "@grpc/grpc-js";
+import { Hub } from "@lineage/api";
+import {
+  type AuditCheck,
+  AuditError,
+  AuditorState,
+  auditConsistency,
+  bundleToJson,
+  exitCodeFor,
+  hubCheckpointSource,
+  readBundleFile,
+  readDisclosurePackage,
+  type TrustRoot,
+  trustRootFromVerifierKey,
+  verifyBundle,
+  verifyDisclosure,
+} from "@lineage/auditor";
+import { toHex } from "@lineage/crypto";
+import { HttpAdapter } from "@lineage/fingerprint";
+import { createClient, insecureChannelCredentials, RpcError, tlsChannelCredentials } from "@lineage/rpc";
+import { CliError, EXIT } from "../cli-error.js";
+import type { Command, Invocation, OptionSpec } from "../command.js";
+import { emit, intOpt, stringOpt } from "../option-values.js";
+
+const trustFlags: Record<string, OptionSpec> = {
+  "log-key": {
+    type: "string",
+    valueName: "vkey",
+    description:
+      "The hub's C2SP verifier key (name+hex8+base64), the only key trusted; default $LINEAGE_HUB_VERIFIER_KEY.",
+  },
+  origin: {
+    type: "string",
+    valueName: "origin",
+    description: "Expected log origin (first checkpoint line).",
+  },
+};
+
+const hubFlags: Record<string, OptionSpec> = {
+  hub: { type: "string", valueName: "host:port", description: "The hub's gRPC address." },
+  "tls-ca": {
+    type: "string",
+    valueName: "file",
+    description: "PEM CA the hub's certificate must chain to (without it the connection is plaintext).",
+  },
+  "timeout-ms": { type: "string", valueName: "ms", description: "Per-call timeout.", default: "10000" },
+};
+
+function where(inv: Invocation): string {
+  return ["lineage", ...inv.path].join(" ");
+}
+
+function trustOf(inv: Invocation): TrustRoot {
+  const vkey = stringOpt(inv, "log-key") ?? inv.io.env.LINEAGE_HUB_VERIFIER_KEY;
+  if (vkey === undefined || vkey === "") {
+    throw new CliError(
+      "usage",
+      `${where(inv)}: give the hub verifier key with --log-key (see '${where(inv)} --help')`,
+    );
+  }
+  try {
+    return trustRootFromVerifierKey(vkey, stringOpt(inv, "origin"));
+  } catch (err) {
+    throw new CliError("invalid_argument", `${where(inv)}: --log-key: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+async function credentialsOf(inv: Invocation): Promise<ChannelCredentials> {
+  const ca = stringOpt(inv, "tls-ca");
+  if (ca === undefined) return insecureChannelCredentials();
+  let pem: string;
+  try {
+    pem = await readFile(resolve(inv.io.cwd, ca), "utf8");
+  } catch (err) {
+    throw new CliError("unavailable", `${where(inv)}: cannot read --tls-ca ${ca}`, { cause: err });
+  }
+  return tlsChannelCredentials({ caPem: pem });
+}
+
+function hubAddress(inv: Invocation, required: true): string;
+function hubAddress(inv: Invocation, required: false): string | undefined;
+function hubAddress(inv: Invocation, required: boolean): string | undefined {
+  const hub = stringOpt(inv, "hub");
+  if (hub === undefined) {
+    if (required) throw new CliError("usage", `${where(inv)}: missing required option --hub`);
+    return undefined;
+  }
+  if (!/^[A-Za-z0-9.[\]:_-]{1,255}:[0-9]{1,5}$/.test(hub)) {
+    throw new CliError(
+      "invalid_argument",
+      `${where(inv)}: --hub must be host:port, got '${hub.slice(0, 80)}'`,
+    );
+  }
+  return hub;
+}
+
+function renderChecks(checks: readonly AuditCheck[]): string {
+  return checks
+    .map((c) =>
+      c.passed
+        ? `  ok    ${c.name}${c.detail === undefined ? "" : `  (${c.detail})`}`
+        : `  FAIL  ${c.name}  [${c.code}] ${c.detail ?? ""}`,
+    )
+    .join("\n");
+}
+
+/** Reports an audit failure (failed verification or could not check) and returns its exit code. */
+function reportFailure(inv: Invocation, err: unknown): number {
+  if (err instanceof CliError) throw err;
+  const e =
+    err instanceof AuditError
+      ? err
+      : new AuditError("internal", `unexpected failure: ${(err as Error)?.message}`, { cause: err });
+  const exit = exitCodeFor(e.code);
+  if (exit === EXIT.usage)
+    throw new CliError("invalid_argument", `${where(inv)}: ${e.message}`, { cause: e });
+  const headline =
+    exit === EXIT.unavailable
+      ? `COULD NOT CHECK [${e.code}]: ${e.message}`
+      : `FAILED VERIFICATION [${e.code}]: ${e.message}`;
+  const loud =
+    e.code === "split_view" || e.code === "rollback"
+      ? `\n!!! THE HUB SIGNED CONTRADICTORY CHECKPOINTS (${e.code.toUpperCase()}): its history was forked or rewritten. !!!`
+      : "";
+  emit(
+    inv,
+    {
+      verified: false,
+      outcome: exit === EXIT.unavailable ? "could_not_check" : "failed",
+      code: e.code,
+      message: e.message,
+      checks: e.checks,
+    },
+    `${renderChecks(e.checks)}${e.checks.length > 0 ? "\n" : ""}${headline}${loud}`,
+  );
+  if (!inv.json && loud !== "") inv.io.stderr.write(`${loud.trim()}\n`);
+  return exit;
+}
+
+/** The suspect as the engine reaches it (bounded, validated, retried on transient failures). */
+function suspectAdapter(
+  inv: Invocation,
+  baseUrl: string,
+  model: string,
+  apiKey: string | undefined,
+  timeoutMs: number,
+): HttpAdapter {
+  try {
+    return new HttpAdapter({
+      baseUrl,
+      model,
+      timeoutMs: Math.max(timeoutMs, 30_000),
+      ...(apiKey ? { apiKey } : {}),
+    });
+  } catch (err) {
+    throw new CliError("invalid_argument", `${where(inv)}: --suspect: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+const verify: Command = {
+  name: "verify",
+  summary:
+    "Verify an attestation bundle: signatures against logged keys, inclusion in a signed checkpoint, key validity.",
+  positionals: [
+    {
+      name: "BUNDLE",
+      description: "Bundle file (protobuf JSON or binary AttestationBundle).",
+      required: true,
+    },
+  ],
+  options: trustFlags,
+  run: async (inv) => {
+    const trust = trustOf(inv);
+    try {
+      const bundle = await readBundleFile(resolve(inv.io.cwd, inv.positionals[0] as string));
+      const r = verifyBundle(bundle, trust);
+      emit(
+        inv,
+        {
+          verified: true,
+          outcome: "verified",
+          attestation_index: r.attestationIndex,
+          member_id: r.memberKey.memberId,
+          key_id: r.memberKey.keyId,
+          session_id: r.statement.sessionId,
+          checkpoint: {
+            origin: r.checkpoint.origin,
+            size: r.checkpoint.size,
+            root: toHex(r.checkpoint.rootHash),
+          },
+          checks: r.checks,
+        },
+        `${renderChecks(r.checks)}\nVERIFIED: attestation ${r.attestationIndex} (session ${r.statement.sessionId}) signed by member ${r.memberKey.memberId}, in checkpoint ${r.checkpoint.origin} size ${r.checkpoint.size}`,
+      );
+      return EXIT.ok;
+    } catch (err) {
+      return reportFailure(inv, err);
+    }
+  },
+};
+
+const consistency: Command = {
+  name: "consistency",
+  summary: "Check the hub's latest checkpoint extends the last one this auditor saw (detects split views).",
+  options: {
+    ...trustFlags,
+    ...hubFlags,
+    state: {
+      type: "string",
+      valueName: "dir",
+      description:
+        "Where the last verified checkpoint is kept (default $LINEAGE_AUDITOR_STATE or ~/.lineage/auditor).",
+    },
+  },
+  run: async (inv) => {
+    const trust = trustOf(inv);
+    const address = hubAddress(inv, true);
+    const timeoutMs = intOpt(inv, "timeout-ms", { min: 100, max: 600_000 }, 10_000) as number;
+    const dir =
+      stringOpt(inv, "state") ?? inv.io.env.LINEAGE_AUDITOR_STATE ?? join(homedir(), ".lineage", "auditor");
+    const credentials = await credentialsOf(inv);
+    try {
+      using source = hubCheckpointSource(address, credentials, timeoutMs);
+      const r = await auditConsistency(source, trust, new AuditorState(resolve(inv.io.cwd, dir)));
+      const from = r.previous === undefined ? "first contact" : `size ${r.previous.size}`;
+      emit(
+        inv,
+        {
+          verified: true,
+          outcome: "verified",
+          previous_size: r.previous?.size ?? null,
+          size: r.current.size,
+          root: toHex(r.current.rootHash),
+          checks: r.checks,
+        },
+        `${renderChecks(r.checks)}\nVERIFIED: ${r.current.origin} ${from} -> size ${r.current.size} is consistent`,
+      );
+      return EXIT.ok;
+    } catch (err) {
+      return reportFailure(inv, err);
+    }
+  },
+};
+
+const disclosure: Command = {
+  name: "disclosure",
+  summary:
+    "Check a member's canary disclosure: log-derived sample, Merkle proofs, and whether the hits reproduce.",
+  positionals: [
+    {
+      name: "PACKAGE",
+      description: "Disclosure package (protobuf JSON or binary VerifyDisclosureRequest).",
+      required: true,
+    },
+  ],
+  options: {
+    ...trustFlags,
+    ...hubFlags,
+    suspect: {
+      type: "string",
+      valueName: "url",
+      description:
+        "OpenAI-compatible base URL of the suspect (e.g. https://host/v1) to re-query through the engine's HTTP adapter; key from $LINEAGE_SUSPECT_API_KEY.",
+    },
+    model: {
+      type: "string",
+      valueName: "name",
+      description: "Model name to ask the suspect for (with --suspect).",
+    },
+  },
+  run: async (inv) => {
+    const trust = trustOf(inv);
+    const suspect = stringOpt(inv, "suspect");
+    const model = stringOpt(inv, "model");
+    if (suspect !== undefined && model === undefined) {
+      throw new CliError("usage", `${where(inv)}: --suspect needs --model`);
+    }
+    const address = hubAddress(inv, false);
+    const timeoutMs = intOpt(inv, "timeout-ms", { min: 100, max: 600_000 }, 10_000) as number;
+    const credentials = address === undefined ? undefined : await credentialsOf(inv);
+    try {
+      const pkg = await readDisclosurePackage(resolve(inv.io.cwd, inv.positionals[0] as string));
+      if (pkg.bundle === undefined || pkg.disclosure === undefined) {
+        throw new AuditError("malformed", "the package needs a bundle and a disclosure");
+      }
+      using hub =
+        address === undefined || credentials === undefined
+          ? undefined
+          : hubCheckpointSource(address, credentials, timeoutMs);
+      const apiKey = inv.io.env.LINEAGE_SUSPECT_API_KEY;
+      const adapter =
+        suspect === undefined || model === undefined
+          ? undefined
+          : suspectAdapter(inv, suspect, model, apiKey, timeoutMs);
+      const r = await verifyDisclosure(pkg.bundle, pkg.disclosure, pkg.responses, trust, {
+        ...(hub === undefined ? {} : { hub }),
+        ...(adapter === undefined ? {} : { suspect: adapter }),
+        ...(inv.io.signal === undefined ? {} : { signal: inv.io.signal }),
+      });
+      emit(
+        inv,
+        {
+          verified: true,
+          outcome: "verified",
+          attestation_index: r.attestationIndex,
+          sample_size: r.sampleSize,
+          hits: r.hits,
+          hits_needed: r.hitsNeeded,
+          answers: r.answers,
+          checks: r.checks,
+        },
+        `${renderChecks(r.checks)}\nVERIFIED: ${r.hits} of ${r.sampleSize} disclosed canaries hit (${r.answers}); the claim reproduces`,
+      );
+      return EXIT.ok;
+    } catch (err) {
+      return reportFailure(inv, err);
+    }
+  },
+};
+
+const bundle: Command = {
+  name: "bundle",
+  summary: "Fetch an attestation bundle from a hub into a file (then check it offline with 'verify').",
+  options: {
+    ...hubFlags,
+    index: { type: "string", valueName: "n", description: "Log index of the attestation." },
+    session: { type: "string", valueName: "id", description: "Match session id of the attestation." },
+    out: {
+      type: "string",
+      valueName: "file",
+      description: "Where to write the bundle (protobuf JSON).",
+      required: true,
+    },
+  },
+  run: async (inv) => {
+    const address = hubAddress(inv, true);
+    const index = intOpt(inv, "index", { min: 0, max: Number.MAX_SAFE_INTEGER });
+    const session = stringOpt(inv, "session");
+    if ((index === undefined) === (session === undefined)) {
+      throw new CliError("usage", `${where(inv)}: give exactly one of --index and --session`);
+    }
+    const timeoutMs = intOpt(inv, "timeout-ms", { min: 100, max: 600_000 }, 10_000) as number;
+    using client = createClient(Hub, address, await credentialsOf(inv), { defaultTimeoutMs: timeoutMs });
+    let res: Awaited<ReturnType<typeof client.getAttestationBundle>>;
+    try {
+      res = await client.getAttestationBundle({
+        selector:
+          index === undefined
+            ? { case: "sessionId", value: session as string }
+            : { case: "logIndex", value: BigInt(index) },
+      });
+    } catch (err) {
+      const code = err instanceof RpcError ? err.code : "internal";
+      const cls = code === "not_found" || code === "invalid_argument" ? "failed" : "unavailable";
+      throw new CliError(cls, `${where(inv)}: the hub answered ${code}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    if (res.bundle === undefined) throw new CliError("unavailable", `${where(inv)}: the hub sent no bundle`);
+    const out = resolve(inv.io.cwd, stringOpt(inv, "out") as string);
+    try {
+      await writeFile(out, bundleToJson(res.bundle));
+    } catch (err) {
+      throw new CliError("unavailable", `${where(inv)}: cannot write ${out}`, { cause: err });
+    }
+    emit(
+      inv,
+      { written: out },
+      `bundle written to ${out} (not yet verified: run 'lineage audit verify ${out}')`,
+    );
+    return EXIT.ok;
+  },
+};
+
+/** `lineage audit`. */
+export const audit: Command = {
+  name: "audit",
+  summary: "Verify attestations, log consistency and disclosures offline, trusting no one.",
+  description:
+    "Exit codes: 0 verified, 1 failed verification (forged, tampered, split view), 2 usage, 3 could not check.",
+  subcommands: [verify, consistency, disclosure, bundle],
+};

@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { type CapturedIo, captureIo } from "../capture-io.js";
+import { EXIT } from "../cli-error.js";
+import { main } from "../main.js";
+
+const dir = mkdtempSync(join(tmpdir(), "lineage-hub-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function io(signal?: AbortSignal): CapturedIo {
+  return captureIo({ cwd: dir, signal });
+}
+
+const ORIGIN = "lineage.test/log";
+const db = ["--data-dir", "hubdb"];
+
+async function enrol(memberId: string): Promise<number> {
+  const k = io();
+  assert.equal(await main(["member", "keygen", "--out", `${memberId}.pem`, "--json"], k), EXIT.ok);
+  writeFileSync(
+    join(dir, `${memberId}.pub.pem`),
+    (JSON.parse(k.out()) as { public_key_pem: string }).public_key_pem,
+  );
+  const e = io();
+  const code = await main(
+    [
+      "hub",
+      "enrol",
+      "--key",
+      "hub.pem",
+      "--origin",
+      ORIGIN,
+      ...db,
+      "--member-id",
+      memberId,
+      "--public-key",
+      `${memberId}.pub.pem`,
+      "--json",
+    ],
+    e,
+  );
+  assert.equal(code, EXIT.ok, e.err());
+  return (JSON.parse(e.out()) as { log_index: number }).log_index;
+}
+
+/** Serves the hub log until the callback is done, then interrupts it like Ctrl-C. */
+async function whileServing(fn: (address: string) => Promise<void>): Promise<void> {
+  const ac = new AbortController();
+  const s = io(ac.signal);
+  const running = main(
+    ["hub", "serve", "--key", "hub.pem", "--origin", ORIGIN, ...db, "--listen", "127.0.0.1:0", "--json"],
+    s,
+  );
+  let address = "";
+  for (let i = 0; i < 300 && !address; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (s.out().trim().endsWith("}")) address = (JSON.parse(s.out()) as { address: string }).address;
+  }
+  assert.match(address, /^127\.0\.0\.1:\d+$/, s.err());
+  try {
+    await fn(address);
+  } finally {
+    ac.abort();
+    assert.equal(await running, EXIT.ok);
+  }
+}
+
+test("hub keygen, enrol and serve; the auditor checks consistency across enrolments", async () => {
+  const k = io();
+  assert.equal(await main(["hub", "keygen", "--out", "hub.pem", "--origin", ORIGIN, "--json"], k), EXIT.ok);
+  const vkey = (JSON.parse(k.out()) as { verifier_key: string }).verifier_key;
+  assert.match(vkey, /^lineage\.test\/log\+[0-9a-f]{8}\+/);
+
+  assert.equal(await enrol("acme"), 0);
+  const audit = ["audit", "consistency", "--log-key", vkey, "--state", "auditor", "--json"];
+  await whileServing(async (address) => {
+    const a = io();
+    assert.equal(await main([...audit, "--hub", address], a), EXIT.ok, a.err());
+  });
+  assert.equal(await enrol("globex"), 1);
+  await whileServing(async (address) => {
+    const a = io();
+    assert.equal(await main([...audit, "--hub", address], a), EXIT.ok, a.err());
+    assert.match(a.out(), /"size": ?2/);
+    // A stranger's key is not the hub's: the same checkpoint fails verification.
+    const other = io();
+    assert.equal(
+      await main(["hub", "keygen", "--out", "other.pem", "--origin", ORIGIN, "--json"], other),
+      EXIT.ok,
+    );
+    const forged = (JSON.parse(other.out()) as { verifier_key: string }).verifier_key;
+    const b = io();
+    assert.equal(
+      await main(["audit", "consistency", "--log-key", forged, "--state", "auditor2", "--hub", address], b),
+      EXIT.failed,
+    );
+  });
+});
+
+test("hub flags are checked before anything opens", async () => {
+  writeFileSync(join(dir, "not-a-cert.pem"), "hello");
+  const e = io();
+  assert.equal(
+    await main(
+      [
+        "hub",
+        "serve",
+        "--key",
+        "hub.pem",
+        "--origin",
+        ORIGIN,
+        "--tls-cert",
+        "not-a-cert.pem",
+        "--tls-key",
+        "hub.pem",
+      ],
+      e,
+    ),
+    EXIT.usage,
+  );
+  assert.match(e.err(), /--tls-cert not-a-cert\.pem is not PEM/);
+  const a = io();
+  assert.equal(await main(["hub", "serve", "--key", "nope.pem", "--origin", ORIGIN], a), EXIT.unavailable);
+  assert.match(a.err(), /cannot read .*nope\.pem: ENOENT/);
+  const b = io();
+  assert.equal(
+    await main(["hub", "serve", "--key", "hub.pem", "--origin", ORIGIN, "--listen", "nowhere"], b),
+    EXIT.usage,
+  );
+  assert.match(b.err(), /--listen must be host:port/);
+  const c = io();
+  assert.equal(
+    await main(["hub", "serve", "--key", "hub.pem", "--origin", ORIGIN, "--tls-cert", "x.pem"], c),
+    EXIT.unavailable,
+  );
+  const d = io();
+  assert.equal(
+    await main(
+      ["hub", "enrol", "--key", "hub.pem", "--origin", ORIGIN, "--member-id", "Bad Id!", "--public-key", "x"],
+      d,
+    ),
+    EXIT.usage,
+  );
+  assert.match(d.err(), /--member-id must be/);
+});

@@ -1,0 +1,221 @@
+/**
+ * `lineage hub ...`: the secretariat's hub. `keygen` creates its key, `enrol` logs a member's key in the
+ * transparency log, `serve` serves the log's public reads over gRPC (what `lineage audit` talks to).
+ */
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { enrolmentRecord, isLogError, startHubServer, TransparencyLog } from "@lineage/hub";
+import { insecureServerCredentials, tlsServerCredentials } from "@lineage/rpc";
+import { type HubDatabase, hubMigrations, type Store } from "@lineage/store";
+import { CliError, EXIT } from "../cli-error.js";
+import type { Command, Invocation, OptionSpec } from "../command.js";
+import { emit, requiredStringOpt, stringOpt } from "../option-values.js";
+import { cliErrorFromStore } from "../store-errors.js";
+import { openRoleStore, storeFlags } from "../store-flags.js";
+import { hubKeygen, readPrivateKeyFile, readPublicKeyFile } from "./keygen.js";
+import { hubMigrate } from "./migrate.js";
+
+const logFlags: Readonly<Record<string, OptionSpec>> = {
+  key: { type: "string", valueName: "file", required: true, description: "The hub's private key (PEM)" },
+  origin: {
+    type: "string",
+    valueName: "origin",
+    required: true,
+    description: "Log origin, e.g. lineage.example/log",
+  },
+  ...storeFlags,
+};
+
+function where(inv: Invocation): string {
+  return ["lineage", ...inv.path].join(" ");
+}
+
+/** Opens the hub's store and log from the flags; the caller disposes both. */
+async function openLog(inv: Invocation): Promise<{ store: Store<HubDatabase>; log: TransparencyLog }> {
+  const hubKey = await readPrivateKeyFile(inv, requiredStringOpt(inv, "key"), "--key");
+  const origin = requiredStringOpt(inv, "origin");
+  let store: Store<HubDatabase>;
+  try {
+    store = await openRoleStore<HubDatabase>(inv, "hub");
+    await store.migrate(hubMigrations);
+  } catch (err) {
+    throw cliErrorFromStore(err, where(inv));
+  }
+  try {
+    return { store, log: await TransparencyLog.open({ store, origin, hubKey }) };
+  } catch (err) {
+    await store.close();
+    throw logToCli(err, inv);
+  }
+}
+
+function logToCli(err: unknown, inv: Invocation): CliError {
+  if (err instanceof CliError) return err;
+  if (isLogError(err)) {
+    const code = ["invalid_argument", "malformed", "too_large"].includes(err.code)
+      ? "invalid_argument"
+      : "failed";
+    return new CliError(code, `${where(inv)}: ${err.message}`, { cause: err });
+  }
+  return cliErrorFromStore(err, where(inv));
+}
+
+const enrol: Command = {
+  name: "enrol",
+  summary: "Enrol a member: log its public key in the transparency log and sign a checkpoint.",
+  options: {
+    ...logFlags,
+    "member-id": { type: "string", valueName: "id", required: true, description: "The member's id" },
+    "display-name": { type: "string", valueName: "name", description: "Human-readable member name" },
+    "public-key": {
+      type: "string",
+      valueName: "file",
+      required: true,
+      description: "The member's public key (PEM)",
+    },
+  },
+  run: async (inv) => {
+    const memberId = requiredStringOpt(inv, "member-id");
+    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(memberId)) {
+      throw new CliError(
+        "invalid_argument",
+        `${where(inv)}: --member-id must be 1-64 of [a-z0-9._-], starting with a letter or digit`,
+      );
+    }
+    const memberKey = await readPublicKeyFile(inv, requiredStringOpt(inv, "public-key"), "--public-key");
+    const { store, log } = await openLog(inv);
+    try {
+      const entry = await log.appendMembership(
+        enrolmentRecord(memberId, stringOpt(inv, "display-name") ?? memberId, memberKey, Date.now()),
+      );
+      const cp = await log.checkpoint();
+      emit(
+        inv,
+        {
+          member_id: memberId,
+          key_id: memberKey.keyId,
+          log_index: entry.index,
+          checkpoint_size: cp.treeSize,
+        },
+        `enrolled ${memberId} (key ${memberKey.keyId}) at log index ${entry.index}; checkpoint size ${cp.treeSize}`,
+      );
+      return EXIT.ok;
+    } catch (err) {
+      throw logToCli(err, inv);
+    } finally {
+      await log.close();
+      await store.close();
+    }
+  },
+};
+
+/** Largest certificate/key PEM file read (a chain of a few certificates is a few KiB). */
+const MAX_PEM_BYTES = 256 * 1024;
+
+async function readPem(inv: Invocation, flag: string): Promise<string | undefined> {
+  const file = stringOpt(inv, flag);
+  if (file === undefined) return undefined;
+  let buf: Buffer;
+  try {
+    buf = await readFile(resolve(inv.io.cwd, file));
+  } catch (err) {
+    throw new CliError(
+      "unavailable",
+      `${where(inv)}: cannot read --${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+    );
+  }
+  if (buf.length > MAX_PEM_BYTES)
+    throw new CliError("invalid_argument", `${where(inv)}: --${flag} ${file} is too large for a PEM file`);
+  const text = buf.toString("utf8");
+  if (!text.includes("-----BEGIN "))
+    throw new CliError("invalid_argument", `${where(inv)}: --${flag} ${file} is not PEM`);
+  return text;
+}
+
+const serve: Command = {
+  name: "serve",
+  summary: "Serve the transparency log over gRPC (checkpoints, entries, proofs, bundles) until interrupted.",
+  description:
+    "Serves the log's public reads of the Hub contract; other Hub methods answer UNIMPLEMENTED in this build.\n" +
+    "Without --tls-cert the server is plaintext: keep it on loopback or behind a TLS terminator.",
+  options: {
+    ...logFlags,
+    listen: {
+      type: "string",
+      valueName: "host:port",
+      default: "127.0.0.1:7443",
+      description: "Address to bind",
+    },
+    "tls-cert": { type: "string", valueName: "file", description: "Server certificate chain (PEM)" },
+    "tls-key": { type: "string", valueName: "file", description: "Server private key (PEM)" },
+    "tls-client-ca": {
+      type: "string",
+      valueName: "file",
+      description: "Require client certificates from this CA (mTLS)",
+    },
+  },
+  run: async (inv) => {
+    const listen = stringOpt(inv, "listen") ?? "127.0.0.1:7443";
+    const m = /^(.+):(\d{1,5})$/.exec(listen);
+    if (!m || Number(m[2]) > 65535)
+      throw new CliError("invalid_argument", `${where(inv)}: --listen must be host:port, got '${listen}'`);
+    const [cert, key, clientCa] = [
+      await readPem(inv, "tls-cert"),
+      await readPem(inv, "tls-key"),
+      await readPem(inv, "tls-client-ca"),
+    ];
+    if ((cert === undefined) !== (key === undefined))
+      throw new CliError("usage", `${where(inv)}: --tls-cert and --tls-key go together`);
+    if (clientCa !== undefined && cert === undefined)
+      throw new CliError("usage", `${where(inv)}: --tls-client-ca needs --tls-cert`);
+    const credentials =
+      cert !== undefined && key !== undefined
+        ? tlsServerCredentials({
+            certChainPem: cert,
+            privateKeyPem: key,
+            ...(clientCa !== undefined ? { clientCaPem: clientCa } : {}),
+          })
+        : insecureServerCredentials();
+    const { store, log } = await openLog(inv);
+    try {
+      let server: Awaited<ReturnType<typeof startHubServer>>;
+      try {
+        server = await startHubServer({ log, listen, credentials });
+      } catch (err) {
+        throw new CliError(
+          "unavailable",
+          `${where(inv)}: cannot listen on ${listen}: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      emit(
+        inv,
+        {
+          address: server.address,
+          origin: log.origin,
+          verifier_key: log.verifierKey,
+          size: log.size,
+          tls: cert !== undefined,
+        },
+        `hub log ${log.origin} (size ${log.size}) served at ${server.address}${cert ? " over TLS" : " (plaintext)"}\nverifier key: ${log.verifierKey}\n(Ctrl-C to stop)`,
+      );
+      await new Promise<void>((done) => {
+        if (!inv.io.signal) return;
+        if (inv.io.signal.aborted) done();
+        inv.io.signal.addEventListener("abort", () => done(), { once: true });
+      });
+      await server.close();
+      inv.io.stderr.write("hub server stopped\n");
+      return EXIT.ok;
+    } finally {
+      await log.close();
+      await store.close();
+    }
+  },
+};
+
+export const hub: Command = {
+  name: "hub",
+  summary: "Run and manage the secretariat's hub (index, scanner, sessions, log, cases).",
+  subcommands: [hubKeygen, enrol, serve, hubMigrate],
+};

@@ -1,0 +1,18 @@
+/** Every top-level command of the `lineage` CLI, in the order `lineage --help` lists them. */
+import type { Command } from "../command.js";
+import { audit } from "./audit.js";
+import { compareCommand } from "./compare.js";
+import { demo } from "./demo.js";
+import { fingerprintCommand } from "./fingerprint.js";
+import { hub } from "./hub.js";
+import { memberKeygen, memberPubkey } from "./keygen.js";
+import { memberMigrate } from "./migrate.js";
+import { testbed } from "./testbed.js";
+
+const member: Command = {
+  name: "member",
+  summary: "Run and manage a member node (fingerprints, canaries, keys stay here).",
+  subcommands: [memberKeygen, memberPubkey, memberMigrate],
+};
+
+export const commands: Command[] = [demo, member, hub, audit, compareCommand, fingerprintCommand, testbed];

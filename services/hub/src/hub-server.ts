@@ -1,0 +1,35 @@
+/**
+ * The hub's gRPC server. This build serves the transparency log's public, self-checking reads
+ * (GetCheckpoint, GetLogEntries, GetInclusionProof, GetConsistencyProof, GetAttestationBundle); every
+ * other method of the Hub contract answers UNIMPLEMENTED naming itself until its issue lands.
+ */
+import type { ServerCredentials } from "@grpc/grpc-js";
+import { Hub } from "@lineage/api";
+import { addService, createServer, type RpcLogger, withUnimplemented } from "@lineage/rpc";
+import { logServiceHandlers } from "./log/log-service.js";
+import type { TransparencyLog } from "./log/transparency-log.js";
+
+export interface HubServerOptions {
+  readonly log: TransparencyLog;
+  /** host:port to bind, e.g. "127.0.0.1:7443" (port 0 = any free port). */
+  readonly listen: string;
+  readonly credentials: ServerCredentials;
+  readonly logger?: RpcLogger;
+}
+
+export interface HubServer extends AsyncDisposable {
+  readonly port: number;
+  /** host:port clients dial. */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/** Starts the hub's gRPC server; resolves once it listens. */
+export async function startHubServer(options: HubServerOptions): Promise<HubServer> {
+  const server = createServer(options.logger ? { logger: options.logger } : {});
+  addService(server, Hub, withUnimplemented(Hub, logServiceHandlers(options.log)));
+  const port = await server.listen(options.listen, options.credentials);
+  const host = options.listen.slice(0, options.listen.lastIndexOf(":"));
+  const close = () => server.shutdown(2000);
+  return { port, address: `${host}:${port}`, close, [Symbol.asyncDispose]: close };
+}

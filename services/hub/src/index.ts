@@ -1,0 +1,37 @@
+/** Hub: sketch index, scanner, sessions, transparency log, cases. */
+export { type HubServer, type HubServerOptions, startHubServer } from "./hub-server.js";
+export {
+  type BundleSelector,
+  buildAttestationBundle,
+  MAX_BUNDLE_MEMBERSHIP,
+} from "./log/attestation-bundle.js";
+export { isLogError, LogError, type LogErrorCode, type LogErrorOptions } from "./log/log-error.js";
+export {
+  type DecodedLeaf,
+  decodeLeaf,
+  encodeLeaf,
+  envelopeFromProto,
+  envelopeToProto,
+  kindOfPayloadType,
+  LOG_DSSE_LIMITS,
+  MAX_LEAF_BYTES,
+  PAYLOAD_TYPES,
+} from "./log/log-leaf.js";
+export { type LogServiceHandlers, logServiceHandlers, MAX_ENTRIES_PER_CALL } from "./log/log-service.js";
+export type { StoredEntry } from "./log/log-store.js";
+export {
+  keyValidAt,
+  type LoggedKey,
+  type LoggedMember,
+  type LoggedMemberStatus,
+  MemberRegistry,
+} from "./log/member-registry.js";
+export { enrolmentRecord } from "./log/membership-record.js";
+export {
+  type AppendedEntry,
+  type FirstCovering,
+  PREVIOUS_SIZE_EXTENSION,
+  type SignedCheckpoint,
+  TransparencyLog,
+  type TransparencyLogOptions,
+} from "./log/transparency-log.js";

@@ -1,0 +1,137 @@
+/**
+ * The log's public gRPC methods of the Hub service (proto/lineage/v1/hub_service.proto):
+ * GetCheckpoint, GetLogEntries, GetInclusionProof, GetConsistencyProof, GetAttestationBundle,
+ * GetFirstCoveringCheckpoint.
+ * These are self-verifying reads, so they need no signed header; every request field is
+ * attacker-controlled and checked here, with ranges bounded before any database read.
+ */
+import type { Hub } from "@lineage/api";
+import type { ServiceImpl } from "@lineage/rpc";
+import { buildAttestationBundle } from "./attestation-bundle.js";
+import { LogError } from "./log-error.js";
+import type { TransparencyLog } from "./transparency-log.js";
+
+/** Most entries one GetLogEntries call may ask for (hub_service.proto). */
+export const MAX_ENTRIES_PER_CALL = 10_000;
+/** Entries read from the database per page while streaming. */
+const ENTRY_PAGE = 500;
+
+/** The log's handlers; spread them into the hub's full `ServiceImpl<typeof Hub>`. */
+export type LogServiceHandlers = Pick<
+  ServiceImpl<typeof Hub>,
+  | "getCheckpoint"
+  | "getLogEntries"
+  | "getInclusionProof"
+  | "getConsistencyProof"
+  | "getAttestationBundle"
+  | "getFirstCoveringCheckpoint"
+>;
+
+function toIndex(value: bigint, what: string): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new LogError("invalid_argument", `${what} is too large`);
+  return Number(value);
+}
+
+/** The latest checkpoint, signing one first when the log has never signed any. */
+async function latest(log: TransparencyLog) {
+  return log.latestCheckpoint ?? (await log.checkpoint());
+}
+
+/** Builds the log's gRPC handlers over `log`. */
+export function logServiceHandlers(log: TransparencyLog): LogServiceHandlers {
+  const encoder = new TextEncoder();
+  return {
+    async getCheckpoint() {
+      const cp = await latest(log);
+      return { checkpoint: { signedNote: encoder.encode(cp.note) } };
+    },
+
+    async *getLogEntries(req, ctx) {
+      const start = toIndex(req.start, "start");
+      const end = toIndex(req.end, "end");
+      if (end <= start) throw new LogError("invalid_argument", "end must be greater than start");
+      if (end - start > MAX_ENTRIES_PER_CALL) {
+        throw new LogError("invalid_argument", `at most ${MAX_ENTRIES_PER_CALL} entries per call`);
+      }
+      if (end > log.size) throw new LogError("not_found", `end ${end} is beyond the log size ${log.size}`);
+      for (let from = start; from < end; from += ENTRY_PAGE) {
+        if (ctx.signal.aborted) return;
+        const page = await log.entries(from, Math.min(end, from + ENTRY_PAGE));
+        for (const e of page) yield { entry: { index: BigInt(e.index), leaf: e.leaf } };
+      }
+    },
+
+    async getInclusionProof(req) {
+      const index = toIndex(req.leafIndex, "leaf_index");
+      let size = toIndex(req.treeSize, "tree_size");
+      const cp = size === 0 ? await latest(log) : log.latestCheckpoint;
+      if (size === 0) size = cp?.treeSize ?? 0;
+      if (size > log.size)
+        throw new LogError("not_found", `tree_size ${size} is beyond the log size ${log.size}`);
+      if (index >= log.size) throw new LogError("not_found", `no entry at leaf_index ${index}`);
+      if (index >= size) throw new LogError("invalid_argument", "leaf_index must be below tree_size");
+      const hashes = await log.inclusionProof(index, size);
+      return {
+        proof: { leafIndex: BigInt(index), treeSize: BigInt(size), hashes },
+        ...(cp !== undefined && cp.treeSize === size
+          ? { checkpoint: { signedNote: encoder.encode(cp.note) } }
+          : {}),
+      };
+    },
+
+    async getConsistencyProof(req) {
+      const oldSize = toIndex(req.oldSize, "old_size");
+      let newSize = toIndex(req.newSize, "new_size");
+      if (oldSize < 1) throw new LogError("invalid_argument", "old_size must be at least 1");
+      if (newSize === 0) newSize = (await latest(log)).treeSize;
+      if (newSize > log.size)
+        throw new LogError("not_found", `new_size ${newSize} is beyond the log size ${log.size}`);
+      if (oldSize > newSize) throw new LogError("invalid_argument", "old_size must not exceed new_size");
+      const hashes = await log.consistencyProof(oldSize, newSize);
+      return { proof: { oldSize: BigInt(oldSize), newSize: BigInt(newSize), hashes } };
+    },
+
+    async getAttestationBundle(req) {
+      const sel = req.selector;
+      if (sel.case === "logIndex") {
+        return { bundle: await buildAttestationBundle(log, { logIndex: toIndex(sel.value, "log_index") }) };
+      }
+      if (sel.case === "sessionId") {
+        if (!/^[\x21-\x7e]{1,64}$/.test(sel.value)) {
+          throw new LogError("invalid_argument", "session_id must be 1..64 printable characters");
+        }
+        return { bundle: await buildAttestationBundle(log, { sessionId: sel.value }) };
+      }
+      throw new LogError("invalid_argument", "set log_index or session_id");
+    },
+
+    async getFirstCoveringCheckpoint(req) {
+      const index = toIndex(req.leafIndex, "leaf_index");
+      if (index >= log.size) throw new LogError("not_found", `no entry at leaf_index ${index}`);
+      let refSize = toIndex(req.referenceSize, "reference_size");
+      if (refSize === 0) refSize = (await latest(log)).treeSize;
+      if (refSize > log.size)
+        throw new LogError("not_found", `reference_size ${refSize} is beyond the log size ${log.size}`);
+      const first = await log.firstCoveringCheckpoint(index);
+      const size = first.checkpoint.treeSize;
+      if (refSize < size) {
+        throw new LogError(
+          "invalid_argument",
+          "reference_size must not be below the first covering checkpoint",
+        );
+      }
+      const hashes = refSize === size ? [] : await log.consistencyProof(size, refSize);
+      return {
+        first: {
+          leafIndex: BigInt(index),
+          checkpoint: { signedNote: encoder.encode(first.checkpoint.note) },
+          ...(first.previous === undefined
+            ? {}
+            : { previous: { signedNote: encoder.encode(first.previous.note) } }),
+          previousConsistency: first.previousConsistency,
+        },
+        referenceConsistency: { oldSize: BigInt(size), newSize: BigInt(refSize), hashes },
+      };
+    },
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * The member keys as the log itself establishes them: rebuilt from the logged membership records
+ * (proto/lineage/v1/member.proto, MembershipRecord) in log order, exactly as an auditor rebuilds
+ * them, so the hub admits an attestation only under a key an auditor will also accept.
+ */
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { KeyAlgorithm, MembershipAction, type MembershipRecord } from "@lineage/api";
+import { Ed25519PublicKey, keyIdOf } from "@lineage/crypto";
+import { LogError } from "./log-error.js";
+
+/** A member key and its validity window, as logged. */
+export interface LoggedKey {
+  readonly memberId: string;
+  readonly keyId: string;
+  readonly publicKey: Ed25519PublicKey;
+  /** Signatures before this time (ms) are not accepted. */
+  readonly notBeforeMs: number;
+  /** Signatures at or after this time are not accepted; undefined: no expiry. */
+  readonly notAfterMs: number | undefined;
+  /** Signatures at or after this time are rejected; undefined: not revoked. */
+  readonly revokedAtMs: number | undefined;
+  /** Log index of the record that added the key. */
+  readonly addedAtIndex: number;
+  /** Log index of the record that revoked it. */
+  readonly revokedAtIndex: number | undefined;
+}
+
+/** State of a member. */
+export type LoggedMemberStatus = "active" | "suspended" | "removed";
+
+/** A member as logged. */
+export interface LoggedMember {
+  readonly memberId: string;
+  readonly status: LoggedMemberStatus;
+  readonly enrolledAtIndex: number;
+}
+
+const MEMBER_ID_RE = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+/** Whether `key` accepts a signature made at `atMs`. */
+export function keyValidAt(key: LoggedKey, atMs: number): boolean {
+  if (atMs < key.notBeforeMs) return false;
+  if (key.notAfterMs !== undefined && atMs >= key.notAfterMs) return false;
+  if (key.revokedAtMs !== undefined && atMs >= key.revokedAtMs) return false;
+  return true;
+}
+
+/** Mutable registry of logged members and keys; {@link clone} it to stage a batch. */
+export class MemberRegistry {
+  readonly #members: Map<string, LoggedMember>;
+  readonly #keys: Map<string, LoggedKey>;
+
+  constructor(members = new Map<string, LoggedMember>(), keys = new Map<string, LoggedKey>()) {
+    this.#members = members;
+    this.#keys = keys;
+  }
+
+  /** A copy that can be changed without touching this one. */
+  clone(): MemberRegistry {
+    return new MemberRegistry(new Map(this.#members), new Map(this.#keys));
+  }
+
+  member(memberId: string): LoggedMember | undefined {
+    return this.#members.get(memberId);
+  }
+
+  key(keyId: string): LoggedKey | undefined {
+    return this.#keys.get(keyId);
+  }
+
+  /** Every logged key (current or past). */
+  keys(): IterableIterator<LoggedKey> {
+    return this.#keys.values();
+  }
+
+  /**
+   * Checks a membership record against the current state and applies it. `index` is the record's
+   * log index. Throws {@link LogError} naming what is wrong; the registry is unchanged then.
+   */
+  apply(record: MembershipRecord, index: number): void {
+    const memberId = record.memberId;
+    if (!MEMBER_ID_RE.test(memberId)) {
+      throw new LogError("invalid_argument", "membership member_id must match [a-z0-9][a-z0-9-]{0,63}");
+    }
+    if (record.effectiveAt === undefined)
+      throw new LogError("invalid_argument", "membership effective_at is missing");
+    if (record.reason.length > 512)
+      throw new LogError("too_large", "membership reason exceeds 512 characters");
+    const member = this.#members.get(memberId);
+    const needMember = (): LoggedMember => {
+      if (member === undefined) throw new LogError("unknown_member", `member ${memberId} is not enrolled`);
+      if (member.status === "removed")
+        throw new LogError("failed_precondition", `member ${memberId} was removed`);
+      return member;
+    };
+    switch (record.action) {
+      case MembershipAction.ENROL: {
+        if (member !== undefined)
+          throw new LogError("already_exists", `member ${memberId} is already enrolled`);
+        if (record.displayName.length === 0 || record.displayName.length > 256) {
+          throw new LogError("invalid_argument", "membership display_name must be 1..256 characters");
+        }
+        const key = this.#newKey(record, memberId, index);
+        this.#members.set(memberId, { memberId, status: "active", enrolledAtIndex: index });
+        this.#keys.set(key.keyId, key);
+        return;
+      }
+      case MembershipAction.ADD_KEY: {
+        needMember();
+        const key = this.#newKey(record, memberId, index);
+        this.#keys.set(key.keyId, key);
+        return;
+      }
+      case MembershipAction.REVOKE_KEY: {
+        needMember();
+        const keyId = record.key?.keyId ?? "";
+        const key = this.#keys.get(keyId);
+        if (key === undefined || key.memberId !== memberId) {
+          throw new LogError("not_found", `key ${keyId.slice(0, 64)} is not a logged key of ${memberId}`);
+        }
+        if (key.revokedAtMs !== undefined)
+          throw new LogError("already_exists", `key ${keyId} is already revoked`);
+        const at = record.key?.revokedAt;
+        if (at === undefined) throw new LogError("invalid_argument", "revoked key has no revoked_at");
+        if (record.key?.revocationReason === undefined || record.key.revocationReason.length > 512) {
+          throw new LogError("too_large", "revocation_reason exceeds 512 characters");
+        }
+        this.#keys.set(keyId, { ...key, revokedAtMs: Number(timestampMs(at)), revokedAtIndex: index });
+        return;
+      }
+      case MembershipAction.SUSPEND:
+      case MembershipAction.REINSTATE:
+      case MembershipAction.REMOVE: {
+        const m = needMember();
+        const to: LoggedMemberStatus =
+          record.action === MembershipAction.SUSPEND
+            ? "suspended"
+            : record.action === MembershipAction.REINSTATE
+              ? "active"
+              : "removed";
+        if (record.action === MembershipAction.SUSPEND && m.status !== "active") {
+          throw new LogError("failed_precondition", `member ${memberId} is not active`);
+        }
+        if (record.action === MembershipAction.REINSTATE && m.status !== "suspended") {
+          throw new LogError("failed_precondition", `member ${memberId} is not suspended`);
+        }
+        this.#members.set(memberId, { ...m, status: to });
+        return;
+      }
+      default:
+        throw new LogError("invalid_argument", "membership action is not set or not known");
+    }
+  }
+
+  #newKey(record: MembershipRecord, memberId: string, index: number): LoggedKey {
+    const k = record.key;
+    if (k === undefined) throw new LogError("invalid_argument", "membership record has no key");
+    if (k.algorithm !== KeyAlgorithm.ED25519)
+      throw new LogError("invalid_argument", "key algorithm must be Ed25519");
+    let publicKey: Ed25519PublicKey;
+    try {
+      publicKey = Ed25519PublicKey.fromRaw(k.publicKey);
+    } catch (cause) {
+      throw new LogError("invalid_argument", "key public_key is not a valid Ed25519 public key", { cause });
+    }
+    if (k.keyId !== keyIdOf(k.publicKey)) {
+      throw new LogError("invalid_argument", "key key_id is not the hex SHA-256 of public_key");
+    }
+    if (this.#keys.has(k.keyId)) throw new LogError("already_exists", `key ${k.keyId} is already logged`);
+    if (k.notBefore === undefined) throw new LogError("invalid_argument", "key not_before is missing");
+    if (k.revokedAt !== undefined)
+      throw new LogError("invalid_argument", "a new key cannot be revoked already");
+    const notBeforeMs = Number(timestampMs(k.notBefore));
+    const notAfterMs = k.notAfter === undefined ? undefined : Number(timestampMs(k.notAfter));
+    if (notAfterMs !== undefined && notAfterMs <= notBeforeMs) {
+      throw new LogError("invalid_argument", "key not_after must be after not_before");
+    }
+    return {
+      memberId,
+      keyId: k.keyId,
+      publicKey,
+      notBeforeMs,
+      notAfterMs,
+      revokedAtMs: undefined,
+      addedAtIndex: index,
+      revokedAtIndex: undefined,
+    };
+  }
+}

@@ -1,0 +1,1007 @@
+/**
+ * The hub's transparency log (DESIGN.md, "Transparency log"): an append-only RFC 6962/9162 Merkle
+ * log in Postgres (or PGlite) of every attestation, canary commitment, membership change, review
+ * decision and withdrawal, with C2SP signed-note checkpoints (c2sp.org/tlog-checkpoint).
+ *
+ * Appends go through ONE writer that groups whatever arrived meanwhile into one transaction: the
+ * leaves, every perfect-subtree node the batch completes (from the in-memory compact range), and,
+ * when due, a signed checkpoint. A caller's promise resolves only after that commit, so a resolved
+ * append is durable. Proofs read O(log n) stored nodes and never need all leaves.
+ *
+ * Admission: signatures are verified concurrently (libuv thread pool) before queueing; the checks
+ * that depend on log state (key valid at the statement's time, member active, commitment logged
+ * before use, withdrawal target) run in the writer, in log order, against the member keys the log
+ * itself established — the same keys an auditor rebuilds from the membership entries.
+ */
+import { createPrivateKey, type KeyObject, sign as nodeSign } from "node:crypto";
+import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
+import {
+  type AttestationStatement,
+  AttestationStatementSchema,
+  type CanaryCommitment,
+  CanaryCommitmentSchema,
+  CommitmentHashAlgorithm,
+  LogEntryKind,
+  MembershipRecordSchema,
+  type ReviewDecision,
+  ReviewDecisionSchema,
+  type Withdrawal,
+  WithdrawalSchema,
+} from "@lineage/api";
+import {
+  CompactRange,
+  consistencyProofFromStore,
+  type DsseEnvelope,
+  type Ed25519PrivateKey,
+  type Ed25519PublicKey,
+  ed25519NoteSigner,
+  formatVerifierKey,
+  hashLeaf,
+  inclusionProofFromStore,
+  isCryptoError,
+  KeyRing,
+  type NoteSigner,
+  nodesForRoot,
+  rootFromNodes,
+  signCheckpoint,
+  signEnvelope,
+  toHex,
+  verifyEnvelopeAsync,
+  verifyThenCountersign,
+} from "@lineage/crypto";
+import type { HubDatabase, Store } from "@lineage/store";
+import { LogError } from "./log-error.js";
+import { decodeLeaf, encodeLeaf, kindOfPayloadType, LOG_DSSE_LIMITS, PAYLOAD_TYPES } from "./log-leaf.js";
+import {
+  attestationIndexOfSession,
+  checkpointBefore,
+  fetchNodes,
+  firstCheckpointCovering,
+  insertBatch,
+  latestCheckpointRow,
+  readEntries,
+  readEntriesOfKey,
+  readEntriesOfKind,
+  readEntry,
+  type StoredEntry,
+  storedSize,
+} from "./log-store.js";
+import { keyValidAt, type LoggedKey, MemberRegistry } from "./member-registry.js";
+
+/** Options of {@link TransparencyLog.open}. */
+export interface TransparencyLogOptions {
+  /** The hub's store, migrated with `hubMigrations`. */
+  readonly store: Store<HubDatabase>;
+  /** Log identity, the checkpoints' first line (e.g. "lineage.example/log"), 1..256 chars. */
+  readonly origin: string;
+  /** The hub key: signs checkpoints and membership/review records, countersigns attestations. */
+  readonly hubKey: Ed25519PrivateKey;
+  /** Note key name of the checkpoint signature (default: the origin). */
+  readonly keyName?: string;
+  /** Sign a checkpoint once this many entries are not yet covered by one (default 1000). */
+  readonly checkpointEvery?: number;
+  /** Sign a checkpoint at most this long after an entry was appended (ms, default 1000). */
+  readonly checkpointIntervalMs?: number;
+  /** Most entries written in one transaction (default 2000). */
+  readonly maxBatch?: number;
+  /** Most appends waiting for the writer; further appends fail with `unavailable` (default 100000). */
+  readonly maxQueue?: number;
+  /** How far a statement's own time may be from the hub's clock (ms, default 10 minutes). */
+  readonly maxClockSkewMs?: number;
+  /** Clock (ms since the epoch); tests inject one. */
+  readonly now?: () => number;
+}
+
+/** A signed checkpoint. */
+export interface SignedCheckpoint {
+  readonly treeSize: number;
+  readonly rootHash: Uint8Array;
+  /** The C2SP signed note. */
+  readonly note: string;
+}
+
+/**
+ * Extension line of every checkpoint the hub signs: `lineage-previous-size <n>`, the tree size of
+ * the checkpoint signed just before (0 for the first). It makes "the first checkpoint covering
+ * leaf i" a signed fact (previous size <= i < tree size), which disclosure seeds rely on.
+ */
+export const PREVIOUS_SIZE_EXTENSION = "lineage-previous-size";
+
+/** The first checkpoint covering a leaf, with the evidence that it is the first. */
+export interface FirstCovering {
+  readonly checkpoint: SignedCheckpoint;
+  /** The checkpoint signed just before (undefined when `checkpoint` was the first of a non-empty tree). */
+  readonly previous: SignedCheckpoint | undefined;
+  /** Consistency proof from `previous` to `checkpoint` (empty without `previous`). */
+  readonly previousConsistency: Uint8Array[];
+}
+
+/** Where an entry landed. */
+export interface AppendedEntry {
+  readonly index: number;
+  readonly leafHash: Uint8Array;
+  /** The encoded LogLeaf as hashed. */
+  readonly leaf: Uint8Array;
+  readonly kind: LogEntryKind;
+  /** The envelope as logged (an attestation's carries the hub countersignature). */
+  readonly envelope: DsseEnvelope;
+  readonly integratedAtMs: number;
+}
+
+/** Fields of a leaf that the writer stores beside it for lookups. */
+interface EntryMeta {
+  readonly memberId: string | null;
+  readonly keyId: string | null;
+  readonly sessionId: string | null;
+  readonly refIndex: number | null;
+}
+
+/** What the writer checks and stages for one entry. */
+interface Staging {
+  readonly registry: MemberRegistry;
+  readonly index: number;
+  readonly nowMs: number;
+  commitment(index: number): LoggedCommitment | undefined;
+  hasCommitmentId(memberId: string, commitmentId: string): boolean;
+  isWithdrawn(index: number): boolean;
+  stageCommitment(index: number, c: LoggedCommitment): void;
+  stageWithdrawn(index: number): void;
+}
+
+interface Prepared {
+  readonly kind: LogEntryKind;
+  readonly envelope: DsseEnvelope;
+  readonly meta: EntryMeta;
+  /** State checks, in log order; throws LogError. May change `s.registry` (membership only). */
+  readonly admit: (s: Staging) => void;
+}
+
+interface Pending {
+  readonly prepared: Prepared;
+  readonly resolve: (e: AppendedEntry) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+interface LoggedCommitment {
+  readonly memberId: string;
+  readonly commitmentId: string;
+  readonly root: Uint8Array;
+  readonly count: number;
+}
+
+const ORIGIN_RE = /^[\x21-\x7e][\x20-\x7e]{0,255}$/;
+const ID64_RE = /^[\x21-\x7e]{1,64}$/;
+
+function timeMs(ts: Timestamp | undefined, what: string): number {
+  if (ts === undefined) throw new LogError("invalid_argument", `${what} is missing`);
+  const ms = Number(timestampMs(ts));
+  if (!Number.isFinite(ms)) throw new LogError("invalid_argument", `${what} is out of range`);
+  return ms;
+}
+
+function decodePayload<T>(decode: () => T, what: string): T {
+  try {
+    return decode();
+  } catch (cause) {
+    throw new LogError("malformed", `envelope payload is not an encoded ${what}`, { cause });
+  }
+}
+
+/** Maps a verification failure to the log's codes (the crypto codes are the same words). */
+function mapCryptoError(err: unknown): never {
+  if (isCryptoError(err)) {
+    const code =
+      err.code === "bad_signature" ||
+      err.code === "unknown_key" ||
+      err.code === "malformed" ||
+      err.code === "too_large"
+        ? err.code
+        : "invalid_argument";
+    throw new LogError(code, err.message, { cause: err });
+  }
+  throw err;
+}
+
+/**
+ * The transparency log. Open it once per hub process (it is the single writer of the log tables);
+ * read methods may be called concurrently from many requests.
+ */
+export class TransparencyLog implements AsyncDisposable {
+  readonly origin: string;
+  readonly #store: Store<HubDatabase>;
+  readonly #hubKey: Ed25519PrivateKey;
+  /** The hub key as a node:crypto KeyObject, for countersigning in libuv's thread pool. */
+  readonly #hubKeyObject: KeyObject;
+  readonly #noteSigner: NoteSigner;
+  readonly #keyName: string;
+  readonly #checkpointEvery: number;
+  readonly #checkpointIntervalMs: number;
+  readonly #maxBatch: number;
+  readonly #maxQueue: number;
+  readonly #skewMs: number;
+  readonly #now: () => number;
+
+  #range: CompactRange;
+  #registry: MemberRegistry;
+  readonly #commitments: Map<number, LoggedCommitment>;
+  readonly #commitmentIds: Set<string>;
+  readonly #withdrawn: Set<number>;
+  #checkpoint: SignedCheckpoint | undefined;
+  #checkpointAtMs = 0;
+  #lastIntegratedMs = 0;
+
+  #queue: Pending[] = [];
+  #draining: Promise<void> | undefined;
+  #checkpointWanted: Array<{ resolve: (c: SignedCheckpoint) => void; reject: (e: unknown) => void }> = [];
+  #closed = false;
+  readonly #timer: NodeJS.Timeout;
+
+  private constructor(
+    options: TransparencyLogOptions,
+    state: {
+      range: CompactRange;
+      registry: MemberRegistry;
+      commitments: Map<number, LoggedCommitment>;
+      commitmentIds: Set<string>;
+      withdrawn: Set<number>;
+      checkpoint: SignedCheckpoint | undefined;
+      lastIntegratedMs: number;
+    },
+  ) {
+    this.origin = options.origin;
+    this.#store = options.store;
+    this.#hubKey = options.hubKey;
+    this.#hubKeyObject = createPrivateKey({
+      key: Buffer.from(options.hubKey.toPkcs8()),
+      format: "der",
+      type: "pkcs8",
+    });
+    this.#keyName = options.keyName ?? options.origin;
+    this.#noteSigner = ed25519NoteSigner(this.#keyName, options.hubKey);
+    this.#checkpointEvery = options.checkpointEvery ?? 1000;
+    this.#checkpointIntervalMs = options.checkpointIntervalMs ?? 1000;
+    this.#maxBatch = options.maxBatch ?? 2000;
+    this.#maxQueue = options.maxQueue ?? 100_000;
+    this.#skewMs = options.maxClockSkewMs ?? 10 * 60_000;
+    this.#now = options.now ?? Date.now;
+    this.#range = state.range;
+    this.#registry = state.registry;
+    this.#commitments = state.commitments;
+    this.#commitmentIds = state.commitmentIds;
+    this.#withdrawn = state.withdrawn;
+    this.#checkpoint = state.checkpoint;
+    this.#checkpointAtMs = this.#now();
+    this.#lastIntegratedMs = state.lastIntegratedMs;
+    // Periodic checkpoints: an entry is covered by a signed checkpoint within the interval even
+    // when no further appends arrive. unref(): the timer alone never keeps a process alive.
+    this.#timer = setInterval(() => {
+      if (this.#checkpoint === undefined || this.#range.size > this.#checkpoint.treeSize) {
+        this.checkpoint().catch(() => {});
+      }
+    }, this.#checkpointIntervalMs);
+    this.#timer.unref();
+  }
+
+  /**
+   * Opens the log on a migrated hub store: rebuilds the compact range from stored nodes and the
+   * member keys, commitments and withdrawals from the logged entries, and checks the stored tree
+   * against the latest checkpoint (fails with `internal` if they disagree).
+   */
+  static async open(options: TransparencyLogOptions): Promise<TransparencyLog> {
+    if (typeof options.origin !== "string" || !ORIGIN_RE.test(options.origin)) {
+      throw new LogError("invalid_argument", "origin must be 1..256 printable ASCII characters");
+    }
+    for (const [name, v, min, max] of [
+      ["checkpointEvery", options.checkpointEvery, 1, 1_000_000],
+      ["checkpointIntervalMs", options.checkpointIntervalMs, 10, 3_600_000],
+      ["maxBatch", options.maxBatch, 1, 10_000],
+      ["maxQueue", options.maxQueue, 1, 10_000_000],
+      ["maxClockSkewMs", options.maxClockSkewMs, 0, 86_400_000],
+    ] as const) {
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < min || v > max)) {
+        throw new LogError("invalid_argument", `${name} must be an integer in [${min}, ${max}]`);
+      }
+    }
+    const db = options.store.db;
+    let size: number;
+    let cpRow: Awaited<ReturnType<typeof latestCheckpointRow>>;
+    try {
+      size = await storedSize(db);
+      cpRow = await latestCheckpointRow(db);
+    } catch (cause) {
+      throw new LogError("unavailable", "cannot read the log tables (is the hub store migrated?)", { cause });
+    }
+    const ids = nodesForRoot(size);
+    const hashes = await fetchNodes(db, ids);
+    const byId = new Map(ids.map((id, i) => [`${id.level}/${id.index}`, hashes[i] as Uint8Array]));
+    const get = (level: number, index: number) => byId.get(`${level}/${index}`) as Uint8Array;
+    const range = CompactRange.fromNodes(get, size);
+    const checkpoint =
+      cpRow === undefined
+        ? undefined
+        : { treeSize: Number(cpRow.tree_size), rootHash: cpRow.root_hash, note: cpRow.signed_note };
+    if (checkpoint !== undefined) {
+      if (checkpoint.treeSize > size)
+        throw new LogError("internal", "latest checkpoint is beyond the stored tree");
+      const root = await rootFromStoreAt(db, checkpoint.treeSize);
+      if (toHex(root) !== toHex(checkpoint.rootHash)) {
+        throw new LogError("internal", "stored tree does not match the latest signed checkpoint");
+      }
+    }
+    // Replay the state-bearing entries in log order (membership, commitments, withdrawals).
+    const registry = new MemberRegistry();
+    const commitments = new Map<number, LoggedCommitment>();
+    const commitmentIds = new Set<string>();
+    const withdrawn = new Set<number>();
+    const replay = async (kind: LogEntryKind, fn: (e: StoredEntry) => void) => {
+      let after = 0;
+      for (;;) {
+        const page = await readEntriesOfKind(db, kind, after, 1000);
+        for (const e of page) fn(e);
+        if (page.length < 1000) return;
+        after = (page[page.length - 1] as StoredEntry).index + 1;
+      }
+    };
+    await replay(LogEntryKind.MEMBERSHIP, (e) => {
+      const leaf = decodeLeaf(e.leaf);
+      registry.apply(fromBinary(MembershipRecordSchema, leaf.envelope.payload), e.index);
+    });
+    await replay(LogEntryKind.COMMITMENT, (e) => {
+      const c = fromBinary(CanaryCommitmentSchema, decodeLeaf(e.leaf).envelope.payload);
+      commitments.set(e.index, {
+        memberId: c.memberId,
+        commitmentId: c.commitmentId,
+        root: c.merkleRoot,
+        count: Number(c.canaryCount),
+      });
+      commitmentIds.add(`${c.memberId}\0${c.commitmentId}`);
+    });
+    await replay(LogEntryKind.WITHDRAWAL, (e) => {
+      if (e.refIndex !== null) withdrawn.add(e.refIndex);
+    });
+    let lastIntegratedMs = 0;
+    if (size > 0) {
+      const last = await readEntry(db, size - 1);
+      if (last !== undefined) lastIntegratedMs = decodeLeaf(last.leaf).integratedAtMs;
+    }
+    return new TransparencyLog(options, {
+      range,
+      registry,
+      commitments,
+      commitmentIds,
+      withdrawn,
+      checkpoint,
+      lastIntegratedMs,
+    });
+  }
+
+  /** Number of durable entries. */
+  get size(): number {
+    return this.#range.size;
+  }
+
+  /** The hub's public key (checkpoints, countersignatures, membership and review records). */
+  get hubPublicKey(): Ed25519PublicKey {
+    return this.#hubKey.publicKey;
+  }
+
+  /** The C2SP verifier key of the checkpoints: `name+hex8(keyID)+base64(0x01||pubkey)`. */
+  get verifierKey(): string {
+    return formatVerifierKey(this.#keyName, this.#hubKey.publicKey);
+  }
+
+  /** The logged key with this id (current or past), as the log established it. */
+  memberKey(keyId: string): LoggedKey | undefined {
+    return this.#registry.key(keyId);
+  }
+
+  /** The latest signed checkpoint, if any was signed yet. */
+  get latestCheckpoint(): SignedCheckpoint | undefined {
+    return this.#checkpoint;
+  }
+
+  // ---- appends --------------------------------------------------------------------------------
+
+  /**
+   * Logs a member-signed attestation (payload AttestationStatement). The member's signature must
+   * verify under a logged key valid at the statement's `issued_at` (which must be within the clock
+   * skew of now) and the member must be active; a canary commitment it names must be logged before
+   * it, by the same member, with the same root. The hub countersigns; the countersigned envelope
+   * is what is logged and returned. `envelope` is untrusted input from a member node.
+   */
+  async appendAttestation(envelope: DsseEnvelope): Promise<AppendedEntry> {
+    this.#checkOpen();
+    if (envelope.payloadType !== PAYLOAD_TYPES.attestation) {
+      throw new LogError("invalid_argument", "envelope is not an attestation");
+    }
+    const st = decodePayload(
+      () => fromBinary(AttestationStatementSchema, envelope.payload),
+      "AttestationStatement",
+    );
+    checkStatement(st);
+    const hubId = this.#hubKey.keyId;
+    let signer: LoggedKey;
+    let countersigned: DsseEnvelope;
+    if (envelope.signatures.some((s) => s.keyid === hubId)) {
+      signer = await this.#verifyMemberSignature(envelope);
+      countersigned = await this.#verifyHubSignature(envelope);
+    } else {
+      // The usual case: the member's signature is verified once and the same PAE countersigned.
+      signer = this.#memberKeyOf(envelope);
+      try {
+        countersigned = await verifyThenCountersign(envelope, {
+          key: signer.publicKey,
+          countersignerKeyId: hubId,
+          countersign: (m) => this.#sign(m),
+          limits: LOG_DSSE_LIMITS,
+        });
+      } catch (err) {
+        mapCryptoError(err);
+      }
+    }
+    const issuedMs = timeMs(st.issuedAt, "statement issued_at");
+    const ref = st.canaryCommitment;
+    return this.#enqueue({
+      kind: LogEntryKind.ATTESTATION,
+      envelope: countersigned,
+      meta: { memberId: signer.memberId, keyId: signer.keyId, sessionId: st.sessionId, refIndex: null },
+      admit: (s) => {
+        this.#admitMemberSigned(s, signer.keyId, issuedMs, "statement issued_at");
+        if (st.memberModel !== undefined && st.memberModel.memberId !== signer.memberId) {
+          throw new LogError("permission_denied", "statement member_model names another member");
+        }
+        if (ref !== undefined) {
+          const at = Number(ref.logIndex);
+          const c = s.commitment(at);
+          if (c === undefined) {
+            throw new LogError(
+              "failed_precondition",
+              `no canary commitment is logged at index ${ref.logIndex}`,
+            );
+          }
+          if (
+            c.memberId !== signer.memberId ||
+            c.commitmentId !== ref.commitmentId ||
+            toHex(c.root) !== toHex(ref.merkleRoot)
+          ) {
+            throw new LogError(
+              "failed_precondition",
+              "canary_commitment does not match the logged commitment",
+            );
+          }
+          if (s.isWithdrawn(at))
+            throw new LogError("failed_precondition", "the canary commitment was withdrawn");
+        }
+      },
+    });
+  }
+
+  /** Logs a member-signed canary-set commitment (payload CanaryCommitment); untrusted input. */
+  async appendCommitment(envelope: DsseEnvelope): Promise<AppendedEntry> {
+    this.#checkOpen();
+    if (envelope.payloadType !== PAYLOAD_TYPES.commitment) {
+      throw new LogError("invalid_argument", "envelope is not a canary commitment");
+    }
+    const c = decodePayload(() => fromBinary(CanaryCommitmentSchema, envelope.payload), "CanaryCommitment");
+    checkCommitment(c);
+    const signer = await this.#verifyMemberSignature(envelope);
+    if (signer.memberId !== c.memberId)
+      throw new LogError("bad_signature", "commitment is signed by another member's key");
+    const committedMs = timeMs(c.committedAt, "commitment committed_at");
+    return this.#enqueue({
+      kind: LogEntryKind.COMMITMENT,
+      envelope,
+      meta: { memberId: signer.memberId, keyId: signer.keyId, sessionId: null, refIndex: null },
+      admit: (s) => {
+        this.#admitMemberSigned(s, signer.keyId, committedMs, "commitment committed_at");
+        if (s.hasCommitmentId(c.memberId, c.commitmentId)) {
+          throw new LogError("already_exists", `commitment ${c.commitmentId} is already logged`);
+        }
+        s.stageCommitment(s.index, {
+          memberId: c.memberId,
+          commitmentId: c.commitmentId,
+          root: c.merkleRoot,
+          count: Number(c.canaryCount),
+        });
+      },
+    });
+  }
+
+  /** Signs and logs a membership record (the hub is the registrar); checked against logged state. */
+  async appendMembership(record: MessageInitShape<typeof MembershipRecordSchema>): Promise<AppendedEntry> {
+    this.#checkOpen();
+    const msg = create(MembershipRecordSchema, record);
+    const envelope = signEnvelope(
+      PAYLOAD_TYPES.membership,
+      toBinary(MembershipRecordSchema, msg),
+      this.#hubKey,
+    );
+    const keyId = msg.key?.keyId;
+    return this.#enqueue({
+      kind: LogEntryKind.MEMBERSHIP,
+      envelope,
+      meta: {
+        memberId: msg.memberId.length > 0 && msg.memberId.length <= 64 ? msg.memberId : null,
+        keyId: keyId !== undefined && keyId.length > 0 && keyId.length <= 128 ? keyId : null,
+        sessionId: null,
+        refIndex: null,
+      },
+      admit: (s) => s.registry.apply(msg, s.index),
+    });
+  }
+
+  /** Signs and logs a review decision (the secretariat's, signed by the hub key). */
+  async appendReviewDecision(
+    decision: MessageInitShape<typeof ReviewDecisionSchema>,
+  ): Promise<AppendedEntry> {
+    this.#checkOpen();
+    const msg = create(ReviewDecisionSchema, decision);
+    checkReviewDecision(msg);
+    const envelope = signEnvelope(
+      PAYLOAD_TYPES.reviewDecision,
+      toBinary(ReviewDecisionSchema, msg),
+      this.#hubKey,
+    );
+    return this.#enqueue({
+      kind: LogEntryKind.REVIEW_DECISION,
+      envelope,
+      meta: { memberId: null, keyId: null, sessionId: null, refIndex: null },
+      admit: () => {},
+    });
+  }
+
+  /**
+   * Logs a withdrawal (payload Withdrawal) of an earlier attestation or commitment, signed by a
+   * currently valid key of the member who logged it. The withdrawn entry stays; the new entry
+   * points at it. Untrusted input.
+   */
+  async appendWithdrawal(envelope: DsseEnvelope): Promise<AppendedEntry> {
+    this.#checkOpen();
+    if (envelope.payloadType !== PAYLOAD_TYPES.withdrawal) {
+      throw new LogError("invalid_argument", "envelope is not a withdrawal");
+    }
+    const w = decodePayload(() => fromBinary(WithdrawalSchema, envelope.payload), "Withdrawal");
+    checkWithdrawal(w);
+    const target = Number(w.withdrawnIndex);
+    if (target >= this.size) throw new LogError("not_found", `no entry at index ${w.withdrawnIndex}`);
+    const entry = await this.#read(() => readEntry(this.#store.db, target));
+    if (entry === undefined) throw new LogError("not_found", `no entry at index ${w.withdrawnIndex}`);
+    if (toHex(entry.leafHash) !== toHex(w.withdrawnLeafHash)) {
+      throw new LogError("invalid_argument", "withdrawn_leaf_hash is not the leaf hash of that entry");
+    }
+    if (entry.kind !== LogEntryKind.ATTESTATION && entry.kind !== LogEntryKind.COMMITMENT) {
+      throw new LogError("failed_precondition", "only attestations and commitments can be withdrawn");
+    }
+    const signer = await this.#verifyMemberSignature(envelope);
+    if (signer.memberId !== entry.memberId) {
+      throw new LogError("bad_signature", "withdrawal is not signed by the member who logged the entry");
+    }
+    const atMs = timeMs(w.withdrawnAt, "withdrawal withdrawn_at");
+    return this.#enqueue({
+      kind: LogEntryKind.WITHDRAWAL,
+      envelope,
+      meta: { memberId: signer.memberId, keyId: signer.keyId, sessionId: null, refIndex: target },
+      admit: (s) => {
+        this.#admitMemberSigned(s, signer.keyId, atMs, "withdrawal withdrawn_at");
+        if (s.isWithdrawn(target))
+          throw new LogError("already_exists", `entry ${target} is already withdrawn`);
+        s.stageWithdrawn(target);
+      },
+    });
+  }
+
+  /** Logs any signed envelope by its payload type (membership and review records must be hub-signed). */
+  async append(envelope: DsseEnvelope): Promise<AppendedEntry> {
+    switch (kindOfPayloadType(envelope.payloadType)) {
+      case LogEntryKind.ATTESTATION:
+        return this.appendAttestation(envelope);
+      case LogEntryKind.COMMITMENT:
+        return this.appendCommitment(envelope);
+      case LogEntryKind.WITHDRAWAL:
+        return this.appendWithdrawal(envelope);
+      case LogEntryKind.MEMBERSHIP: {
+        await this.#verifyHubSignature(envelope);
+        const rec = decodePayload(
+          () => fromBinary(MembershipRecordSchema, envelope.payload),
+          "MembershipRecord",
+        );
+        return this.#enqueue({
+          kind: LogEntryKind.MEMBERSHIP,
+          envelope,
+          meta: {
+            memberId: ID64_RE.test(rec.memberId) ? rec.memberId : null,
+            keyId: rec.key !== undefined && /^[0-9a-f]{64}$/.test(rec.key.keyId) ? rec.key.keyId : null,
+            sessionId: null,
+            refIndex: null,
+          },
+          admit: (s) => s.registry.apply(rec, s.index),
+        });
+      }
+      default: {
+        await this.#verifyHubSignature(envelope);
+        const d = decodePayload(() => fromBinary(ReviewDecisionSchema, envelope.payload), "ReviewDecision");
+        checkReviewDecision(d);
+        return this.#enqueue({
+          kind: LogEntryKind.REVIEW_DECISION,
+          envelope,
+          meta: { memberId: null, keyId: null, sessionId: null, refIndex: null },
+          admit: () => {},
+        });
+      }
+    }
+  }
+
+  /** Signs a checkpoint of everything durable now (or returns the latest if nothing is new). */
+  checkpoint(): Promise<SignedCheckpoint> {
+    if (this.#closed) return Promise.reject(new LogError("cancelled", "the log is closed"));
+    return new Promise((resolve, reject) => {
+      this.#checkpointWanted.push({ resolve, reject });
+      this.#kick();
+    });
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------
+
+  /** Entries [start, end); the caller bounds the range. */
+  entries(start: number, end: number): Promise<StoredEntry[]> {
+    return this.#read(() => readEntries(this.#store.db, start, end));
+  }
+
+  /** One entry, or undefined beyond the log. */
+  entry(index: number): Promise<StoredEntry | undefined> {
+    return this.#read(() => readEntry(this.#store.db, index));
+  }
+
+  /** Membership records about one key (its addition, its revocation), in log order, at most `limit`. */
+  membershipOfKey(keyId: string, limit: number): Promise<StoredEntry[]> {
+    return this.#read(() => readEntriesOfKey(this.#store.db, LogEntryKind.MEMBERSHIP, keyId, limit));
+  }
+
+  /** Index of the (first) attestation logged for a match session. */
+  attestationOfSession(sessionId: string): Promise<number | undefined> {
+    return this.#read(() => attestationIndexOfSession(this.#store.db, LogEntryKind.ATTESTATION, sessionId));
+  }
+
+  /** RFC 9162 inclusion proof of `index` in the tree of `treeSize` (<= size) leaves. */
+  inclusionProof(index: number, treeSize: number): Promise<Uint8Array[]> {
+    if (treeSize > this.size || index >= treeSize)
+      throw new LogError("invalid_argument", "index/treeSize out of range");
+    return this.#read(() =>
+      inclusionProofFromStore((ids) => fetchNodes(this.#store.db, ids), index, treeSize),
+    );
+  }
+
+  /** RFC 9162 consistency proof between tree sizes `oldSize` <= `newSize` <= size. */
+  consistencyProof(oldSize: number, newSize: number): Promise<Uint8Array[]> {
+    if (newSize > this.size || oldSize > newSize)
+      throw new LogError("invalid_argument", "sizes out of range");
+    return this.#read(() =>
+      consistencyProofFromStore((ids) => fetchNodes(this.#store.db, ids), oldSize, newSize),
+    );
+  }
+
+  /**
+   * The first signed checkpoint whose tree covers leaf `index`, the one signed just before it and
+   * a consistency proof between them. `not_found` when no checkpoint covers `index` yet.
+   */
+  async firstCoveringCheckpoint(index: number): Promise<FirstCovering> {
+    if (!Number.isSafeInteger(index) || index < 0)
+      throw new LogError("invalid_argument", "index must be a non-negative integer");
+    const row = await this.#read(() => firstCheckpointCovering(this.#store.db, index));
+    if (row === undefined) {
+      throw new LogError("not_found", `leaf ${index} is not yet covered by a signed checkpoint`, {
+        retryable: true,
+        retryAfterMs: this.#checkpointIntervalMs,
+      });
+    }
+    const checkpoint = checkpointOfRow(row);
+    const prevRow = await this.#read(() => checkpointBefore(this.#store.db, checkpoint.treeSize));
+    const previous = prevRow === undefined || prevRow.tree_size === 0n ? undefined : checkpointOfRow(prevRow);
+    const previousConsistency =
+      previous === undefined ? [] : await this.consistencyProof(previous.treeSize, checkpoint.treeSize);
+    return { checkpoint, previous, previousConsistency };
+  }
+
+  /** The root of the tree of `treeSize` leaves, from stored nodes. */
+  root(treeSize: number): Promise<Uint8Array> {
+    if (treeSize > this.size) throw new LogError("invalid_argument", "treeSize is beyond the log");
+    return this.#read(() => rootFromStoreAt(this.#store.db, treeSize));
+  }
+
+  /** Stops the timer and waits for queued appends to be written; later appends fail with `cancelled`. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    while (this.#draining !== undefined) await this.#draining;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  #checkOpen(): void {
+    if (this.#closed) throw new LogError("cancelled", "the log is closed");
+  }
+
+  async #read<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (cause) {
+      if (cause instanceof LogError) throw cause;
+      throw new LogError("unavailable", "the log store could not be read", { cause });
+    }
+  }
+
+  /** The logged key of the one member signature of an untrusted envelope (not yet verified). */
+  #memberKeyOf(envelope: DsseEnvelope): LoggedKey {
+    const hubId = this.#hubKey.keyId;
+    const memberSigs = envelope.signatures.filter((s) => s.keyid !== hubId);
+    if (memberSigs.length !== 1) {
+      throw new LogError(
+        "malformed",
+        "envelope must carry exactly one member signature (plus at most the hub's)",
+      );
+    }
+    const keyId = (memberSigs[0] as { keyid: string }).keyid;
+    const key = this.#registry.key(keyId);
+    if (key === undefined)
+      throw new LogError("unknown_key", "envelope is signed by a key that is not logged");
+    return key;
+  }
+
+  /** The one member signature of an untrusted envelope, verified under a logged key. */
+  async #verifyMemberSignature(envelope: DsseEnvelope): Promise<LoggedKey> {
+    const key = this.#memberKeyOf(envelope);
+    try {
+      await verifyEnvelopeAsync(envelope, {
+        keys: new KeyRing([key.publicKey]),
+        requiredKeyIds: [key.keyId],
+        limits: LOG_DSSE_LIMITS,
+      });
+    } catch (err) {
+      mapCryptoError(err);
+    }
+    return key;
+  }
+
+  /** Signs `message` with the hub key in libuv's thread pool, so concurrent appends use every core. */
+  #sign(message: Uint8Array): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      nodeSign(null, message, this.#hubKeyObject, (err, sig) => {
+        if (err !== null) reject(new LogError("internal", "countersigning failed", { cause: err }));
+        else resolve(new Uint8Array(sig.buffer, sig.byteOffset, sig.length));
+      });
+    });
+  }
+
+  async #verifyHubSignature(envelope: DsseEnvelope): Promise<DsseEnvelope> {
+    try {
+      await verifyEnvelopeAsync(envelope, {
+        keys: new KeyRing([this.#hubKey.publicKey]),
+        requiredKeyIds: [this.#hubKey.keyId],
+        limits: LOG_DSSE_LIMITS,
+      });
+    } catch (err) {
+      mapCryptoError(err);
+    }
+    return envelope;
+  }
+
+  /** State checks of a member-signed entry whose statement claims time `atMs`. */
+  #admitMemberSigned(s: Staging, keyId: string, atMs: number, what: string): void {
+    const key = s.registry.key(keyId);
+    if (key === undefined) throw new LogError("unknown_key", "signing key is not logged");
+    const member = s.registry.member(key.memberId);
+    if (member?.status !== "active") {
+      throw new LogError("failed_precondition", `member ${key.memberId} is not active`);
+    }
+    if (Math.abs(atMs - s.nowMs) > this.#skewMs) {
+      throw new LogError(
+        "failed_precondition",
+        `${what} is more than ${this.#skewMs} ms from the hub's clock`,
+      );
+    }
+    if (!keyValidAt(key, atMs)) {
+      throw new LogError("failed_precondition", `signing key is not valid at ${what}`);
+    }
+  }
+
+  #enqueue(prepared: Prepared): Promise<AppendedEntry> {
+    this.#checkOpen();
+    if (this.#queue.length >= this.#maxQueue) {
+      return Promise.reject(
+        new LogError("unavailable", "the log's write queue is full", { retryAfterMs: 100 }),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ prepared, resolve, reject });
+      this.#kick();
+    });
+  }
+
+  #kick(): void {
+    if (this.#draining !== undefined) return;
+    this.#draining = this.#drain().finally(() => {
+      this.#draining = undefined;
+      if (this.#queue.length > 0 || this.#checkpointWanted.length > 0) this.#kick();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0 || this.#checkpointWanted.length > 0) {
+      const batch = this.#queue.splice(0, this.#maxBatch);
+      const waiters = this.#queue.length === 0 ? this.#checkpointWanted.splice(0) : [];
+      try {
+        await this.#writeBatch(batch, waiters.length > 0);
+        const cp = this.#checkpoint;
+        for (const w of waiters) {
+          if (cp === undefined) w.reject(new LogError("internal", "no checkpoint was signed"));
+          else w.resolve(cp);
+        }
+      } catch (err) {
+        for (const w of waiters) w.reject(err);
+      }
+    }
+  }
+
+  async #writeBatch(batch: readonly Pending[], forceCheckpoint: boolean): Promise<void> {
+    const nowMs = Math.max(this.#lastIntegratedMs, this.#now());
+    let registry = this.#registry;
+    const commitments = new Map<number, LoggedCommitment>();
+    const commitmentIds = new Set<string>();
+    const withdrawn = new Set<number>();
+    const accepted: Array<{ p: Pending; entry: AppendedEntry }> = [];
+    const leaves: Uint8Array[] = [];
+    const leafHashes: Uint8Array[] = [];
+    const kinds: number[] = [];
+    const memberIds: (string | null)[] = [];
+    const keyIds: (string | null)[] = [];
+    const sessionIds: (string | null)[] = [];
+    const refIndexes: (number | null)[] = [];
+    const base = this.#range.size;
+    for (const p of batch) {
+      const index = base + accepted.length;
+      const { kind, envelope, meta, admit } = p.prepared;
+      // Membership records change the registry: stage them on a copy until the batch commits.
+      if (kind === LogEntryKind.MEMBERSHIP && registry === this.#registry) registry = registry.clone();
+      const staging: Staging = {
+        registry,
+        index,
+        nowMs,
+        commitment: (i) => (i < index ? (commitments.get(i) ?? this.#commitments.get(i)) : undefined),
+        hasCommitmentId: (m, id) =>
+          commitmentIds.has(`${m}\0${id}`) || this.#commitmentIds.has(`${m}\0${id}`),
+        isWithdrawn: (i) => withdrawn.has(i) || this.#withdrawn.has(i),
+        stageCommitment: (i, c) => {
+          commitments.set(i, c);
+          commitmentIds.add(`${c.memberId}\0${c.commitmentId}`);
+        },
+        stageWithdrawn: (i) => withdrawn.add(i),
+      };
+      try {
+        admit(staging);
+      } catch (err) {
+        p.reject(err);
+        continue;
+      }
+      const leaf = encodeLeaf(kind, envelope, nowMs);
+      const leafHash = hashLeaf(leaf);
+      leaves.push(leaf);
+      leafHashes.push(leafHash);
+      kinds.push(kind);
+      memberIds.push(meta.memberId);
+      keyIds.push(meta.keyId);
+      sessionIds.push(meta.sessionId !== null && ID64_RE.test(meta.sessionId) ? meta.sessionId : null);
+      refIndexes.push(meta.refIndex);
+      accepted.push({ p, entry: { index, leafHash, leaf, kind, envelope, integratedAtMs: nowMs } });
+    }
+    const { range, newNodes } = this.#range.append(leafHashes);
+    const cpSize = this.#checkpoint?.treeSize ?? -1;
+    const due =
+      range.size > cpSize &&
+      (forceCheckpoint ||
+        range.size - Math.max(cpSize, 0) >= this.#checkpointEvery ||
+        nowMs - this.#checkpointAtMs >= this.#checkpointIntervalMs);
+    if (accepted.length === 0 && !due) return;
+    let checkpoint: SignedCheckpoint | undefined;
+    if (due) {
+      const rootHash = range.root();
+      const extensions = [`${PREVIOUS_SIZE_EXTENSION} ${Math.max(cpSize, 0)}`];
+      const note = signCheckpoint({ origin: this.origin, size: range.size, rootHash, extensions }, [
+        this.#noteSigner,
+      ]);
+      checkpoint = { treeSize: range.size, rootHash, note };
+    }
+    try {
+      const columns = {
+        firstIndex: base,
+        integratedAtMs: nowMs,
+        kinds,
+        leaves,
+        leafHashes,
+        memberIds,
+        keyIds,
+        sessionIds,
+        refIndexes,
+      };
+      await this.#store.transaction((trx) => insertBatch(trx, columns, newNodes, checkpoint));
+    } catch (cause) {
+      const err = new LogError("unavailable", "the log write failed; nothing was appended", { cause });
+      for (const a of accepted) a.p.reject(err);
+      throw err;
+    }
+    this.#range = range;
+    this.#registry = registry;
+    for (const [i, c] of commitments) this.#commitments.set(i, c);
+    for (const id of commitmentIds) this.#commitmentIds.add(id);
+    for (const i of withdrawn) this.#withdrawn.add(i);
+    if (accepted.length > 0) this.#lastIntegratedMs = nowMs;
+    if (checkpoint !== undefined) {
+      this.#checkpoint = checkpoint;
+      this.#checkpointAtMs = nowMs;
+    }
+    for (const a of accepted) a.p.resolve(a.entry);
+  }
+}
+
+function checkpointOfRow(r: { tree_size: bigint; root_hash: Uint8Array; signed_note: string }) {
+  return { treeSize: Number(r.tree_size), rootHash: r.root_hash, note: r.signed_note };
+}
+
+async function rootFromStoreAt(db: Store<HubDatabase>["db"], size: number): Promise<Uint8Array> {
+  const ids = nodesForRoot(size);
+  const hashes = await fetchNodes(db, ids);
+  const byId = new Map(ids.map((id, i) => [`${id.level}/${id.index}`, hashes[i] as Uint8Array]));
+  return rootFromNodes((l, i) => byId.get(`${l}/${i}`) as Uint8Array, size);
+}
+
+function checkStatement(st: AttestationStatement): void {
+  if (st.version !== 1) throw new LogError("invalid_argument", "statement version must be 1");
+  if (!ID64_RE.test(st.sessionId))
+    throw new LogError("invalid_argument", "statement session_id must be 1..64 printable characters");
+  if (st.sessionNonce.length < 16 || st.sessionNonce.length > 64) {
+    throw new LogError("invalid_argument", "statement session_nonce must be 16..64 bytes");
+  }
+  if (st.issuedAt === undefined) throw new LogError("invalid_argument", "statement issued_at is missing");
+  if (st.canaryCommitment !== undefined && st.canaryCommitment.merkleRoot.length !== 32) {
+    throw new LogError("invalid_argument", "statement canary_commitment.merkle_root must be 32 bytes");
+  }
+}
+
+function checkCommitment(c: CanaryCommitment): void {
+  if (!ID64_RE.test(c.commitmentId))
+    throw new LogError("invalid_argument", "commitment_id must be 1..64 printable characters");
+  if (!ID64_RE.test(c.memberId))
+    throw new LogError("invalid_argument", "commitment member_id must be 1..64 characters");
+  if (c.merkleRoot.length !== 32)
+    throw new LogError("invalid_argument", "commitment merkle_root must be 32 bytes");
+  if (c.canaryCount < 1n || c.canaryCount > 1_000_000n) {
+    throw new LogError("invalid_argument", "commitment canary_count must be 1..1000000");
+  }
+  if (c.hashAlgorithm !== CommitmentHashAlgorithm.SHA256_RFC6962) {
+    throw new LogError("invalid_argument", "commitment hash_algorithm must be SHA256_RFC6962");
+  }
+  if (c.committedAt === undefined)
+    throw new LogError("invalid_argument", "commitment committed_at is missing");
+}
+
+function checkWithdrawal(w: Withdrawal): void {
+  if (w.withdrawnLeafHash.length !== 32)
+    throw new LogError("invalid_argument", "withdrawn_leaf_hash must be 32 bytes");
+  if (w.reason.length === 0 || w.reason.length > 1024)
+    throw new LogError("invalid_argument", "withdrawal reason must be 1..1024 characters");
+  if (w.withdrawnAt === undefined)
+    throw new LogError("invalid_argument", "withdrawal withdrawn_at is missing");
+}
+
+function checkReviewDecision(d: ReviewDecision): void {
+  if (!ID64_RE.test(d.caseId))
+    throw new LogError("invalid_argument", "review case_id must be 1..64 printable characters");
+  if (d.rationale.length > 4096) throw new LogError("too_large", "review rationale exceeds 4096 characters");
+  if (d.reviewer.length === 0 || d.reviewer.length > 128)
+    throw new LogError("invalid_argument", "reviewer must be 1..128 characters");
+  if (d.decidedAt === undefined) throw new LogError("invalid_argument", "review decided_at is missing");
+}
