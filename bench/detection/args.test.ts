@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseArgs } from "./args.js";
+
+test("defaults and every flag", () => {
+  assert.deepEqual(parseArgs([]), {
+    size: "full",
+    panel: 6,
+    concurrency: 8,
+    foreign: "test",
+    panelSelect: "closest",
+  });
+  assert.deepEqual(
+    parseArgs([
+      "--json",
+      "out.json",
+      "--size",
+      "small",
+      "--panel",
+      "3",
+      "--concurrency",
+      "2",
+      "--foreign",
+      "both",
+      "--panel-select",
+      "rotation",
+    ]),
+    { json: "out.json", size: "small", panel: 3, concurrency: 2, foreign: "both", panelSelect: "rotation" },
+  );
+});
+
+test("bad arguments are rejected with the argument named", () => {
+  assert.throws(() => parseArgs(["--json"]), /--json needs a value/);
+  assert.throws(() => parseArgs(["--json", "--size"]), /--json needs a value/);
+  assert.throws(() => parseArgs(["--size", "huge"]), /--size must be full or small/);
+  assert.throws(() => parseArgs(["--panel", "0"]), /--panel must be an integer in 1..20/);
+  assert.throws(() => parseArgs(["--concurrency", "1.5"]), /--concurrency/);
+  assert.throws(() => parseArgs(["--foreign", "all"]), /--foreign/);
+  assert.throws(() => parseArgs(["--panel-select", "best"]), /--panel-select/);
+  assert.throws(() => parseArgs(["--cache-dir"]), /--cache-dir needs a value/);
+  assert.equal(parseArgs(["--cache-dir", "/tmp/x"]).cacheDir, "/tmp/x");
+  assert.throws(() => parseArgs(["--bogus"]), /unknown argument/);
+});

@@ -1,0 +1,95 @@
+/**
+ * Command-line arguments of `npm run bench:detection` (untrusted: every value is checked and bounded).
+ *
+ *   --json FILE          also write the JSON report to FILE
+ *   --size full|small    population size (default full; small is a quick smoke run)
+ *   --panel N            panel models per comparison (default 6, 1..20)
+ *   --concurrency N      HTTP requests in flight (default 8, 1..64)
+ *   --foreign test|both|none   which splits also compare against the other split's members (default test)
+ *   --cache-dir DIR      testbed model cache (default <repo>/.cache/testbed); an empty DIR measures a cold run
+ *   --panel-select closest|rotation   panel = the negatives closest to the member's reference (default) or a
+ *                        member-specific rotation (plan.ts)
+ */
+export interface BenchArgs {
+  readonly json?: string;
+  readonly size: "full" | "small";
+  readonly panel: number;
+  readonly concurrency: number;
+  readonly foreign: "test" | "both" | "none";
+  readonly panelSelect: "closest" | "rotation";
+  readonly cacheDir?: string;
+}
+
+/** Parses argv (without node and the script); throws a RangeError naming the bad argument. */
+export function parseArgs(argv: readonly string[]): BenchArgs {
+  let json: string | undefined;
+  let size: BenchArgs["size"] = "full";
+  let panel = 6;
+  let concurrency = 8;
+  let foreign: BenchArgs["foreign"] = "test";
+  let panelSelect: BenchArgs["panelSelect"] = "closest";
+  let cacheDir: string | undefined;
+  const value = (i: number, name: string): string => {
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith("--")) throw new RangeError(`${name} needs a value`);
+    return v;
+  };
+  const int = (v: string, name: string, lo: number, hi: number): number => {
+    const n = Number(v);
+    if (!(Number.isInteger(n) && n >= lo && n <= hi))
+      throw new RangeError(`${name} must be an integer in ${lo}..${hi}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    switch (a) {
+      case "--json": {
+        json = value(i++, a);
+        if (json.length > 4096) throw new RangeError("--json path is too long");
+        break;
+      }
+      case "--size": {
+        const v = value(i++, a);
+        if (v !== "full" && v !== "small") throw new RangeError("--size must be full or small");
+        size = v;
+        break;
+      }
+      case "--panel":
+        panel = int(value(i++, a), a, 1, 20);
+        break;
+      case "--concurrency":
+        concurrency = int(value(i++, a), a, 1, 64);
+        break;
+      case "--foreign": {
+        const v = value(i++, a);
+        if (v !== "test" && v !== "both" && v !== "none")
+          throw new RangeError("--foreign must be test, both or none");
+        foreign = v;
+        break;
+      }
+      case "--cache-dir": {
+        cacheDir = value(i++, a);
+        if (cacheDir.length > 4096) throw new RangeError("--cache-dir path is too long");
+        break;
+      }
+      case "--panel-select": {
+        const v = value(i++, a);
+        if (v !== "closest" && v !== "rotation")
+          throw new RangeError("--panel-select must be closest or rotation");
+        panelSelect = v;
+        break;
+      }
+      default:
+        throw new RangeError(`unknown argument ${JSON.stringify(a.slice(0, 40))}`);
+    }
+  }
+  return {
+    ...(json !== undefined ? { json } : {}),
+    size,
+    panel,
+    concurrency,
+    foreign,
+    panelSelect,
+    ...(cacheDir !== undefined ? { cacheDir } : {}),
+  };
+}
