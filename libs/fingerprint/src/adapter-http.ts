@@ -107,8 +107,12 @@ export function parseChatResponse(body: unknown): ModelResponse {
   return { text: content, tokens };
 }
 
-/** Validates a legacy completions body (untrusted) into a ModelResponse. */
-export function parseCompletionResponse(body: unknown): ModelResponse {
+/**
+ * Validates a legacy completions body (untrusted) into a ModelResponse. With `echoedPrompt` (the request
+ * asked for echo) the text must start with the prompt; positions whose text_offset falls inside the prompt
+ * become `promptTokens` (the first, which has no context, carries no alternatives) and the rest `tokens`.
+ */
+export function parseCompletionResponse(body: unknown, echoedPrompt?: string): ModelResponse {
   if (!isObj(body)) throw badResponse("body must be a JSON object");
   const choices = body.choices;
   if (!Array.isArray(choices) || choices.length === 0)
@@ -116,13 +120,22 @@ export function parseCompletionResponse(body: unknown): ModelResponse {
   const c = choices[0];
   if (!isObj(c)) throw badResponse('"choices[0]" must be an object');
   if (typeof c.text !== "string") throw badResponse('"choices[0].text" must be a string');
-  if (c.logprobs === undefined || c.logprobs === null) return { text: c.text };
+  let text = c.text;
+  if (echoedPrompt !== undefined) {
+    if (!text.startsWith(echoedPrompt))
+      throw badResponse('"choices[0].text" must start with the prompt when echo was asked');
+    text = text.slice(echoedPrompt.length);
+  }
+  if (c.logprobs === undefined || c.logprobs === null) return { text };
   const lp = c.logprobs;
   if (!isObj(lp) || !Array.isArray(lp.tokens))
     throw badResponse('"choices[0].logprobs.tokens" must be an array');
   const tokLps = Array.isArray(lp.token_logprobs) ? lp.token_logprobs : [];
   const tops = Array.isArray(lp.top_logprobs) ? lp.top_logprobs : [];
-  const tokens: TokenLogprobs[] = lp.tokens.map((t: unknown, i: number) => {
+  const offsets: unknown[] | null = Array.isArray(lp.text_offset) ? lp.text_offset : null;
+  if (echoedPrompt !== undefined && (offsets === null || offsets.length !== lp.tokens.length))
+    throw badResponse('"logprobs.text_offset" must give one offset per token when echo was asked');
+  const all: TokenLogprobs[] = lp.tokens.map((t: unknown, i: number) => {
     if (typeof t !== "string") throw badResponse(`"logprobs.tokens[${i}]" must be a string`);
     const topRaw = tops[i];
     const top: TopLogprob[] = [];
@@ -134,11 +147,29 @@ export function parseCompletionResponse(body: unknown): ModelResponse {
       top.sort((a, b) => b.logprob - a.logprob);
     }
     const own = tokLps[i];
-    return own === undefined || own === null
-      ? { token: t, top }
-      : { token: t, logprob: checkLogprob(own, `"logprobs.token_logprobs[${i}]"`), top };
+    let offset: number | undefined;
+    if (echoedPrompt !== undefined) {
+      const o = offsets?.[i];
+      if (typeof o !== "number" || !Number.isInteger(o) || o < 0 || o > (c.text as string).length)
+        throw badResponse(`"logprobs.text_offset[${i}]" must be an offset into the text`);
+      offset = o;
+    }
+    const base =
+      own === undefined || own === null
+        ? { token: t, top }
+        : { token: t, logprob: checkLogprob(own, `"logprobs.token_logprobs[${i}]"`), top };
+    return offset === undefined ? base : { ...base, offset };
   });
-  return { text: c.text, tokens };
+  if (echoedPrompt === undefined) return { text, tokens: all };
+  const promptTokens = all.filter((t) => (t.offset ?? 0) < echoedPrompt.length);
+  for (let i = 1; i < promptTokens.length; i++) {
+    if ((promptTokens[i]?.offset ?? 0) < (promptTokens[i - 1]?.offset ?? 0))
+      throw badResponse('"logprobs.text_offset" must not decrease');
+  }
+  const tokens = all
+    .filter((t) => (t.offset ?? 0) >= echoedPrompt.length)
+    .map(({ offset: _o, ...rest }) => rest);
+  return { text, tokens, promptTokens };
 }
 
 /** Reads a body with a byte bound (the server is untrusted and may stream forever). */
@@ -182,6 +213,8 @@ export class HttpAdapter implements ModelAdapter {
   private readonly waiters: (() => void)[] = [];
   private nextStart = 0;
   private sawLogprobs = false;
+  /** Set once the endpoint refused a request with echo: later requests do not ask for it. */
+  private echoRefused = false;
   /** HTTP attempts made (including retries): the queries this adapter spent. */
   attempts = 0;
 
@@ -264,12 +297,31 @@ export class HttpAdapter implements ModelAdapter {
     else body.prompt = request.prompt;
     if (request.temperature !== undefined) body.temperature = request.temperature;
     if (request.seed !== undefined) body.seed = request.seed;
-    if (request.topLogprobs !== undefined && request.topLogprobs > 0) {
+    const logprobs = request.topLogprobs !== undefined && request.topLogprobs > 0;
+    if (logprobs) {
       if (mode === "chat") {
         body.logprobs = true;
         body.top_logprobs = request.topLogprobs;
       } else body.logprobs = request.topLogprobs;
     }
+    if (request.echo === true && mode === "completion" && logprobs && !this.echoRefused) {
+      try {
+        return await this.send("completion", { ...body, echo: true }, request.signal, request.prompt);
+      } catch (e) {
+        // A server that does not score prompts says so with a 400: remember it and ask without echo.
+        if (!(e instanceof FingerprintError && e.code === "HTTP_STATUS" && e.status === 400)) throw e;
+        this.echoRefused = true;
+      }
+    }
+    return this.send(mode, body, request.signal);
+  }
+
+  private async send(
+    mode: "chat" | "completion",
+    body: Record<string, unknown>,
+    signal: AbortSignal | undefined,
+    echoedPrompt?: string,
+  ): Promise<ModelResponse> {
     const url = `${this.base}/v1/${mode === "chat" ? "chat/completions" : "completions"}`;
     const json = JSON.stringify(body);
     await this.acquire();
@@ -279,9 +331,10 @@ export class HttpAdapter implements ModelAdapter {
         let retryAfter: number | null = null;
         let error: FingerprintError;
         try {
-          await this.pace(request.signal);
-          const res = await this.attempt(url, json, request.signal);
-          const parsed = mode === "chat" ? parseChatResponse(res) : parseCompletionResponse(res);
+          await this.pace(signal);
+          const res = await this.attempt(url, json, signal);
+          const parsed =
+            mode === "chat" ? parseChatResponse(res) : parseCompletionResponse(res, echoedPrompt);
           if (parsed.tokens && parsed.tokens.length > 0) this.sawLogprobs = true;
           return parsed;
         } catch (e) {
@@ -294,7 +347,7 @@ export class HttpAdapter implements ModelAdapter {
         const wait =
           retryAfter !== null ? Math.min(retryAfter, this.o.retryAfterMaxMs) : this.o.random() * exp;
         attempt++;
-        await sleep(wait, request.signal);
+        await sleep(wait, signal);
       }
     } finally {
       this.release();
@@ -319,6 +372,7 @@ export class HttpAdapter implements ModelAdapter {
         await res.body?.cancel();
         const err = new FingerprintError("HTTP_STATUS", `endpoint answered HTTP ${res.status}`, {
           retryable: true,
+          status: res.status,
         });
         const ra = parseRetryAfter(res.headers.get("retry-after"));
         if (ra !== null) Object.assign(err, { retryAfterMs: ra });
@@ -326,7 +380,9 @@ export class HttpAdapter implements ModelAdapter {
       }
       if (!res.ok) {
         await res.body?.cancel();
-        throw new FingerprintError("HTTP_STATUS", `endpoint answered HTTP ${res.status}`);
+        throw new FingerprintError("HTTP_STATUS", `endpoint answered HTTP ${res.status}`, {
+          status: res.status,
+        });
       }
       text = await readBounded(res, this.o.maxResponseBytes);
     } catch (e) {

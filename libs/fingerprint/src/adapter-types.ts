@@ -15,6 +15,12 @@ export interface GenerateRequest {
   readonly seed?: number;
   /** Ask for this many top alternatives per position (0 or absent: no log-probabilities). */
   readonly topLogprobs?: number;
+  /**
+   * Completion mode with topLogprobs only: also score the prompt (legacy `echo`, as vLLM serves it), so
+   * every prompt position carries the model's top alternatives (ModelResponse.promptTokens). An endpoint
+   * that refuses echo is asked again without it.
+   */
+  readonly echo?: boolean;
   readonly signal?: AbortSignal;
 }
 

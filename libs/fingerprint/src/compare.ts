@@ -13,9 +13,11 @@
  * batch and tested once with the exact Fisher test: the count is fixed in advance and the test never
  * stops early on them, so the exact test is valid and much sharper than the anytime-valid martingale.
  * `canaryTest: "sequential"` instead spreads them over the batches and uses the martingale, spending
- * fewer canaries when the evidence is strong. `canaryTopLogprobs` asks canaries with log-probabilities
- * so near-misses count (canaryResponseHit); the default 0 keeps hits to the text rule the auditor
- * re-checks.
+ * fewer canaries when the evidence is strong. Canaries are asked with log-probabilities
+ * (`canaryTopLogprobs`, default CANARY_TOP_LOGPROBS) so near-misses count (canaryResponseHit: the
+ * answer among the top alternatives of the first positions — a student that saw a fact a few times often
+ * ranks it just behind a generic continuation); the auditor re-queries with the same request and rule.
+ * 0 keeps hits to the text rule (endpoints that serve no log-probabilities fall back to it anyway).
  *
  * Correction: weighted Bonferroni over the signal family the inputs make possible (decision.ts
  * signalFamily), never over what the answers turned out to support. The watermark test reads every
@@ -28,7 +30,7 @@ import { FingerprintError } from "./fingerprint-error.js";
 import type { ProbeSettings, Progress } from "./probe-run.js";
 import { askAll } from "./probe-run.js";
 import type { Battery, Canary, CanarySet, ModelResponse, Probe } from "./probe-types.js";
-import { canarySignal } from "./signal-canary.js";
+import { CANARY_TOP_LOGPROBS, canarySignal } from "./signal-canary.js";
 import type { ResponseFeatures } from "./signal-output-similarity.js";
 import { featureSimilarity, outputSimilaritySignal, responseFeatures } from "./signal-output-similarity.js";
 import { sharedWrongSignal } from "./signal-shared-wrong.js";
@@ -57,7 +59,7 @@ export interface CompareInput {
    * canaries spread over the batches with the anytime-valid martingale (only with sequential probing).
    */
   readonly canaryTest?: "fixed" | "sequential";
-  /** Top alternatives asked per position on canary queries (0..20, default 0: text hits only). */
+  /** Top alternatives asked per position on canary queries (0..20, default CANARY_TOP_LOGPROBS; 0: text hits only). */
   readonly canaryTopLogprobs?: number;
   /** Weights of the signal family (default DEFAULT_SIGNAL_WEIGHTS), fixed before any answer is seen. */
   readonly signalWeights?: SignalWeights;
@@ -264,7 +266,7 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
   const canarySequential = seqOpt !== null && input.canaryTest === "sequential";
   if (input.canaryTest !== undefined && input.canaryTest !== "fixed" && input.canaryTest !== "sequential")
     throw new FingerprintError("INVALID_ARGUMENT", 'canaryTest must be "fixed" or "sequential"');
-  const canaryTop = input.canaryTopLogprobs ?? 0;
+  const canaryTop = input.canaryTopLogprobs ?? CANARY_TOP_LOGPROBS;
   if (!(Number.isInteger(canaryTop) && canaryTop >= 0 && canaryTop <= 20))
     throw new FingerprintError("INVALID_ARGUMENT", "canaryTopLogprobs must be an integer in 0..20");
   const family = signalFamily(

@@ -40,14 +40,17 @@ export class FingerprintError extends Error {
   override readonly name = "FingerprintError";
   readonly code: FingerprintErrorCode;
   readonly retryable: boolean;
+  /** The HTTP status an endpoint answered, for HTTP_STATUS errors. */
+  readonly status?: number;
 
   constructor(
     code: FingerprintErrorCode,
     message: string,
-    options: { cause?: unknown; retryable?: boolean } = {},
+    options: { cause?: unknown; retryable?: boolean; status?: number } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.retryable = options.retryable ?? false;
+    if (options.status !== undefined) this.status = options.status;
   }
 }

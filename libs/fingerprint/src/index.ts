@@ -52,6 +52,7 @@ export type { CanaryOptions, CanaryResponses } from "./signal-canary.js";
 export {
   answerContentTokens,
   CANARY_LOGPROB_POSITIONS,
+  CANARY_TOP_LOGPROBS,
   canaryHit,
   canaryResponseHit,
   canarySignal,

@@ -15,6 +15,8 @@ export interface ProbeSettings {
   readonly seed?: number;
   /** Top alternatives to request on completion probes (default 5). */
   readonly topLogprobs?: number;
+  /** Score completion probes' prompts too (echo; default true; endpoints that refuse it are asked without). */
+  readonly echo?: boolean;
 }
 
 /** Progress of a long run. */
@@ -35,6 +37,7 @@ export function probeRequest(probe: Probe, settings: ProbeSettings, signal?: Abo
     temperature: settings.temperature ?? 0,
     seed: settings.seed ?? 0,
     ...(completion ? { topLogprobs: settings.topLogprobs ?? 5 } : {}),
+    ...(completion && settings.echo !== false ? { echo: true } : {}),
     ...(signal ? { signal } : {}),
   };
 }
@@ -116,14 +119,17 @@ export function parseFingerprint(doc: unknown): Fingerprint {
     if (typeof r !== "object" || r === null || typeof (r as { text?: unknown }).text !== "string") {
       throw bad(`responses.${id}.text must be a string`);
     }
-    const tokens = (r as { tokens?: unknown }).tokens;
-    if (tokens !== undefined) {
-      if (!Array.isArray(tokens)) throw bad(`responses.${id}.tokens must be an array`);
+    for (const field of ["tokens", "promptTokens"] as const) {
+      const tokens = (r as Record<string, unknown>)[field];
+      if (tokens === undefined) continue;
+      if (!Array.isArray(tokens)) throw bad(`responses.${id}.${field} must be an array`);
       tokens.forEach((t: unknown, i: number) => {
-        const to = t as { token?: unknown; top?: unknown };
+        const to = t as { token?: unknown; top?: unknown; offset?: unknown };
         if (typeof t !== "object" || t === null || typeof to.token !== "string" || !Array.isArray(to.top)) {
-          throw bad(`responses.${id}.tokens[${i}] needs a string token and a top array`);
+          throw bad(`responses.${id}.${field}[${i}] needs a string token and a top array`);
         }
+        if (to.offset !== undefined && !(Number.isInteger(to.offset) && (to.offset as number) >= 0))
+          throw bad(`responses.${id}.${field}[${i}].offset must be a non-negative integer`);
         for (const a of to.top as unknown[]) {
           const ao = a as { token?: unknown; logprob?: unknown };
           if (
@@ -132,7 +138,7 @@ export function parseFingerprint(doc: unknown): Fingerprint {
             typeof ao.token !== "string" ||
             typeof ao.logprob !== "number"
           ) {
-            throw bad(`responses.${id}.tokens[${i}].top entries need a string token and a numeric logprob`);
+            throw bad(`responses.${id}.${field}[${i}].top entries need a string token and a numeric logprob`);
           }
         }
       });

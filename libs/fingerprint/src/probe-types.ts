@@ -45,17 +45,27 @@ export interface TopLogprob {
   readonly logprob: number;
 }
 
-/** One generated token position: the token emitted and, where served, the top alternatives. */
+/**
+ * One token position: the token (emitted, or the prompt's own when the prompt was scored) and, where
+ * served, the top alternatives the model gave for that position. `offset` is the character offset of a
+ * scored prompt token in the prompt (so positions of models with different tokenizers can be aligned).
+ */
 export interface TokenLogprobs {
   readonly token: string;
   readonly logprob?: number;
   readonly top: readonly TopLogprob[];
+  readonly offset?: number;
 }
 
-/** One response of a model. `tokens` is present only when the server returned log-probabilities. */
+/**
+ * One response of a model. `tokens` is present only when the server returned log-probabilities;
+ * `promptTokens` only when it also scored the prompt (completion probes asked with echo): the prompt's
+ * tokens, each with the model's top alternatives given the tokens before it (the first has none).
+ */
 export interface ModelResponse {
   readonly text: string;
   readonly tokens?: readonly TokenLogprobs[];
+  readonly promptTokens?: readonly TokenLogprobs[];
 }
 
 /** A model's responses to a battery, keyed by probe id: the private fingerprint kept on the member node. */

@@ -53,6 +53,13 @@ export function canaryHit(answer: string, response: string, minShare = 1): boole
 /** Generated positions searched for the answer's first token by the log-probability rule. */
 export const CANARY_LOGPROB_POSITIONS = 3;
 
+/**
+ * Top alternatives asked per position on canary queries (the OpenAI API's maximum). Member node and
+ * auditor both ask this many and apply `canaryResponseHit`, so a hit the member counts, the auditor can
+ * reproduce.
+ */
+export const CANARY_TOP_LOGPROBS = 20;
+
 /** Shortest served alternative accepted as a prefix of the answer token (subword tokenizers). */
 const MIN_PREFIX_CHARS = 5;
 

@@ -212,6 +212,76 @@ test("token distribution: overlap of first-position top-k distributions", () => 
   assert.equal(none.available, false);
 });
 
+test("token distribution: scored prompt positions (echo) are compared where every model lines up", () => {
+  const r = rng(5);
+  // A random top-3 distribution around a shared base; `near` pulls it towards the reference's.
+  const dist = (base: number[], noise: number) => {
+    const w = base.map((b) => Math.max(1e-3, b + noise * (r() - 0.5)));
+    const z = w.reduce((a, b) => a + b, 0);
+    return w.map((x) => x / z);
+  };
+  const words = ["the", "cat", "sat", "on", "a", "mat", "and", "then", "slept"];
+  const response = (probs: number[][], offsets: number[], toks = words) => ({
+    text: "",
+    promptTokens: toks.map((token, i) => ({
+      token,
+      offset: offsets[i] ?? 0,
+      top: i === 0 ? [] : (probs[i] ?? []).map((p, k) => ({ token: `t${k}`, logprob: Math.log(p) })),
+    })),
+  });
+  const offsets = words.map((_, i) => i * 5);
+  const probes = Array.from({ length: 25 }, () => {
+    const bases = words.map(() => dist([0.5, 0.3, 0.2], 0.6));
+    const ref = bases;
+    const copy = bases.map((b) => dist(b, 0.05)); // close to the reference at every position
+    const other = words.map(() => dist([0.5, 0.3, 0.2], 0.6)); // its own distributions
+    return {
+      referenceModel: response(ref, offsets),
+      suspect: response(copy, offsets),
+      panel: [response(other, offsets)],
+    };
+  });
+  const s = tokenDistributionSignal(probes, 1);
+  assert.equal(s.available, true);
+  assert.equal(s.detail.positions, 25 * (words.length - 1));
+  assert.ok(s.p_value < 1e-7, `${s.p_value}`);
+  // Positions where a model's token or offset differs (another tokenizer) are left out for everyone.
+  const shifted = probes.map((p) => ({
+    ...p,
+    panel: [
+      {
+        text: "",
+        promptTokens: (p.panel[0]?.promptTokens ?? []).map((t, i) =>
+          i >= 5 ? { ...t, offset: t.offset + 1 } : t,
+        ),
+      },
+    ],
+  }));
+  assert.equal(tokenDistributionSignal(shifted, 1).detail.positions, 25 * 4);
+  // Under the null (suspect and panel model drawn alike) p-values are super-uniform.
+  const nullPs: number[] = [];
+  for (let k = 0; k < 300; k++) {
+    const ps = Array.from({ length: 20 }, () => {
+      const ref = words.map(() => dist([0.5, 0.3, 0.2], 0.6));
+      return {
+        referenceModel: response(ref, offsets),
+        suspect: response(
+          words.map(() => dist([0.5, 0.3, 0.2], 0.6)),
+          offsets,
+        ),
+        panel: [
+          response(
+            words.map(() => dist([0.5, 0.3, 0.2], 0.6)),
+            offsets,
+          ),
+        ],
+      };
+    });
+    nullPs.push(tokenDistributionSignal(ps, 1).p_value);
+  }
+  assertSuperUniform(nullPs, "token distribution null");
+});
+
 test("watermark: green-biased text is detected; null p-values over random keys are uniform", () => {
   const key = new Uint8Array(32).fill(3);
   const vocab = Array.from({ length: 400 }, (_, i) => `w${i}`);

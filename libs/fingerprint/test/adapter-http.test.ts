@@ -186,3 +186,79 @@ test("oversized bodies are refused", async () => {
   const a = new HttpAdapter({ baseUrl: srv.url, model: "m", maxResponseBytes: 1000 });
   await assert.rejects(a.generate({ prompt: "x" }), isCode("HTTP_OVERSIZE"));
 });
+
+test("echo: scored prompt positions are split from generated ones; a server refusing echo is asked without", async () => {
+  const seen: Record<string, unknown>[] = [];
+  await using srv = await serve((_req, body, res) => {
+    const b = JSON.parse(body) as Record<string, unknown>;
+    seen.push(b);
+    if (b.echo === true && b.model === "no-echo") {
+      res.statusCode = 400;
+      res.end(JSON.stringify({ error: { message: "echo is not supported" } }));
+      return;
+    }
+    const prompt = String(b.prompt);
+    const echoed = b.echo === true;
+    res.end(
+      JSON.stringify({
+        choices: [
+          {
+            text: echoed ? `${prompt} end` : " end",
+            logprobs: {
+              tokens: echoed ? ["ab", " cd", " end"] : [" end"],
+              token_logprobs: echoed ? [null, -1, -0.5] : [-0.5],
+              top_logprobs: echoed ? [null, { " cd": -1, " xy": -2 }, { " end": -0.5 }] : [{ " end": -0.5 }],
+              text_offset: echoed ? [0, 2, 5] : [5],
+            },
+          },
+        ],
+      }),
+    );
+  });
+  const a = new HttpAdapter({ baseUrl: srv.url, model: "m" });
+  const r = await a.generate({ prompt: "ab cd", mode: "completion", topLogprobs: 2, echo: true });
+  assert.equal(r.text, " end");
+  assert.deepEqual(
+    r.promptTokens?.map((t) => [t.token, t.offset, t.top.length]),
+    [
+      ["ab", 0, 0],
+      [" cd", 2, 2],
+    ],
+  );
+  assert.deepEqual(
+    r.tokens?.map((t) => t.token),
+    [" end"],
+  );
+  assert.equal(seen[0]?.echo, true);
+  // Refused once with 400: asked again without echo, and not asked with echo again.
+  const b = new HttpAdapter({ baseUrl: srv.url, model: "no-echo" });
+  const first = await b.generate({ prompt: "ab cd", mode: "completion", topLogprobs: 2, echo: true });
+  assert.equal(first.promptTokens, undefined);
+  assert.equal(first.text, " end");
+  const before = seen.length;
+  await b.generate({ prompt: "ab cd", mode: "completion", topLogprobs: 2, echo: true });
+  assert.equal(seen.length, before + 1);
+  assert.equal(seen.at(-1)?.echo, undefined);
+});
+
+test("echo: an answer that does not start with the prompt or lacks offsets is HTTP_BAD_RESPONSE", async () => {
+  const { parseCompletionResponse } = await import("@lineage/fingerprint");
+  const body = (text: string, offsets?: number[]) => ({
+    choices: [
+      {
+        text,
+        logprobs: {
+          tokens: ["a", " b"],
+          token_logprobs: [null, -1],
+          top_logprobs: [null, { " b": -1 }],
+          ...(offsets ? { text_offset: offsets } : {}),
+        },
+      },
+    ],
+  });
+  assert.throws(() => parseCompletionResponse(body("zz b", [0, 1]), "a"), isCode("HTTP_BAD_RESPONSE"));
+  assert.throws(() => parseCompletionResponse(body("a b"), "a"), isCode("HTTP_BAD_RESPONSE"));
+  assert.throws(() => parseCompletionResponse(body("a b", [0, 99]), "a"), isCode("HTTP_BAD_RESPONSE"));
+  assert.throws(() => parseCompletionResponse(body("a b", [2, 0]), "a b"), isCode("HTTP_BAD_RESPONSE"));
+  assert.equal(parseCompletionResponse(body("a b", [0, 1]), "a").promptTokens?.length, 1);
+});

@@ -25,6 +25,7 @@ export {
   MAX_MESSAGES,
   MAX_PROMPT_TOKENS,
   MAX_TOP_LOGPROBS,
+  OOV_LOGPROB,
   type ServePopulationOptions,
   type ServeTestbedOptions,
   serveTestbed,

@@ -9,6 +9,10 @@
  *        -> choices[0].message.content, choices[0].logprobs.content[{token, logprob, bytes, top_logprobs}]
  *   POST /v1/completions       {model, prompt, temperature?, seed?, max_tokens?, logprobs? (k), stop?, echo? (false)}
  *        -> choices[0].text, legacy choices[0].logprobs {tokens, token_logprobs, top_logprobs, text_offset}
+ *        With echo the text and the log-probabilities start with the prompt's own tokens, each scored given
+ *        the tokens before it (the first has no context: null), as vLLM and the legacy OpenAI API do;
+ *        `max_tokens: 0` with echo scores the prompt without generating. A token the model has never seen
+ *        gets log-probability OOV_LOGPROB (JSON has no -Infinity).
  *
  * Bodies are untrusted: size-bounded while streaming, parsed, and every known field type- and
  * range-checked; unknown fields and unsupported options are rejected, not ignored. Errors are OpenAI-style
@@ -218,6 +222,9 @@ function parseCommon(
   };
 }
 
+/** Log-probability reported for a prompt token outside the model's vocabulary. */
+export const OOV_LOGPROB = -100;
+
 function promptTokens(text: string): string[] {
   const toks = tokenize(text);
   if (toks.length > MAX_PROMPT_TOKENS) {
@@ -362,39 +369,66 @@ function completion(body: Body, models: ReadonlyMap<string, TestbedModel>): unkn
     "frequency_penalty",
     "user",
   ]);
-  const c = parseCommon(body, models, 16, "max_tokens");
+  const echo = optBoolean(body, "echo") ?? false;
+  // Scoring with echo may ask for no new tokens (max_tokens 0), as the legacy API allowed.
+  const scoreOnly = echo && body.max_tokens === 0;
+  const c = parseCommon(scoreOnly ? { ...body, max_tokens: 1 } : body, models, 16, "max_tokens");
   let prompt = body.prompt;
   if (Array.isArray(prompt) && prompt.length === 1) prompt = prompt[0];
   if (typeof prompt !== "string") throw bad("prompt must be a string (or an array of one string)", "prompt");
-  if (optBoolean(body, "echo") === true) throw bad("echo is not supported", "echo");
   const k = optNumber(body, "logprobs", 0, MAX_TOP_LOGPROBS, true);
   const toks = promptTokens(prompt);
-  const gen = c.model.generateFromTokens(toks, {
-    temperature: c.temperature,
-    maxTokens: c.maxTokens,
-    ...(c.seed !== undefined ? { seed: c.seed } : {}),
-    ...(k !== undefined ? { topLogprobs: k } : {}),
-  });
-  const cut = applyStop(gen, c.stop);
+  const gen = scoreOnly
+    ? null
+    : c.model.generateFromTokens(toks, {
+        temperature: c.temperature,
+        maxTokens: c.maxTokens,
+        ...(c.seed !== undefined ? { seed: c.seed } : {}),
+        ...(k !== undefined ? { topLogprobs: k } : {}),
+      });
+  const cut = gen ? applyStop(gen, c.stop) : { text: "", count: 0, stopped: false };
   // Legacy completions append to the prompt: lead with a space unless the text starts with punctuation.
   const lead = cut.text !== "" && !/^[.,;:!?%)\]}]/.test(cut.text) ? " " : "";
-  const text = lead + cut.text;
+  const generated = lead + cut.text;
+  const text = echo ? prompt + generated : generated;
   let logprobs: unknown = null;
-  if (k !== undefined && gen.logprobs) {
-    const kept = gen.logprobs.slice(0, cut.count);
+  if (k !== undefined) {
+    const tokens: string[] = [];
+    const tokenLogprobs: (number | null)[] = [];
+    const tops: (Record<string, number> | null)[] = [];
     const offsets: number[] = [];
+    if (echo) {
+      // The prompt's own tokens, each scored given the tokens before it (the first has no context: null).
+      let pos = 0;
+      for (const [i, t] of toks.entries()) {
+        const at = prompt.indexOf(t, pos);
+        offsets.push(at < 0 ? pos : at);
+        pos = at < 0 ? pos : at + t.length;
+        tokens.push(t);
+        if (i === 0) {
+          tokenLogprobs.push(null);
+          tops.push(null);
+          continue;
+        }
+        const before = toks.slice(0, i);
+        const lp = c.model.logprob(before, t);
+        tokenLogprobs.push(Number.isFinite(lp) ? lp : OOV_LOGPROB);
+        tops.push(
+          k === 0 ? {} : Object.fromEntries(c.model.topLogprobs(before, k).map((a) => [a.token, a.logprob])),
+        );
+      }
+    }
+    const kept = gen?.logprobs?.slice(0, cut.count) ?? [];
     let pos = 0;
     for (const t of kept) {
-      const at = text.indexOf(t.token, pos);
+      const at = generated.indexOf(t.token, pos);
       offsets.push(prompt.length + (at < 0 ? pos : at));
       pos = at < 0 ? pos : at + t.token.length;
+      tokens.push(t.token);
+      tokenLogprobs.push(t.logprob);
+      tops.push(Object.fromEntries(t.topLogprobs.map((a) => [a.token, a.logprob])));
     }
-    logprobs = {
-      tokens: kept.map((t) => t.token),
-      token_logprobs: kept.map((t) => t.logprob),
-      top_logprobs: kept.map((t) => Object.fromEntries(t.topLogprobs.map((a) => [a.token, a.logprob]))),
-      text_offset: offsets,
-    };
+    logprobs = { tokens, token_logprobs: tokenLogprobs, top_logprobs: tops, text_offset: offsets };
   }
   return {
     id: `cmpl-${randomBytes(12).toString("hex")}`,
@@ -402,7 +436,7 @@ function completion(body: Body, models: ReadonlyMap<string, TestbedModel>): unkn
     created: Math.floor(Date.now() / 1000),
     model: c.model.id,
     system_fingerprint: "lineage-testbed-v1",
-    choices: [{ index: 0, text, logprobs, finish_reason: cut.stopped ? "stop" : "length" }],
+    choices: [{ index: 0, text, logprobs, finish_reason: cut.stopped || scoreOnly ? "stop" : "length" }],
     usage: {
       prompt_tokens: toks.length,
       completion_tokens: cut.count,

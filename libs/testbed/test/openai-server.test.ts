@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { loadCorpus, NgramCounts, serveTestbed, TestbedModel, type TestbedServer } from "../src/index.js";
+import { HttpAdapter, tokenize } from "@lineage/fingerprint";
+import {
+  loadCorpus,
+  NgramCounts,
+  OOV_LOGPROB,
+  serveTestbed,
+  TestbedModel,
+  type TestbedServer,
+} from "../src/index.js";
 
 let server: TestbedServer;
 let model: TestbedModel;
@@ -101,6 +109,75 @@ describe("OpenAI-compatible testbed server", () => {
     assert.equal(lp.text_offset[0] >= "one of the".length, true);
   });
 
+  it("scores the prompt with echo: every prompt token given the ones before it, as vLLM does", async () => {
+    const prompt = "one of the men said that the";
+    const toks = tokenize(prompt);
+    const r = await post("/v1/completions", {
+      model: "tb-small",
+      prompt,
+      max_tokens: 0,
+      echo: true,
+      logprobs: 4,
+    });
+    assert.equal(r.status, 200);
+    const choice = r.json.choices[0];
+    assert.equal(choice.text, prompt);
+    const lp = choice.logprobs;
+    assert.deepEqual(lp.tokens, toks);
+    assert.equal(lp.token_logprobs[0], null);
+    assert.equal(lp.top_logprobs[0], null);
+    for (let i = 1; i < toks.length; i++) {
+      const expected = model.topLogprobs(toks.slice(0, i), 4);
+      assert.deepEqual(
+        Object.entries(lp.top_logprobs[i]),
+        expected.map((t) => [t.token, t.logprob]),
+      );
+      assert.ok(Math.abs(lp.token_logprobs[i] - model.logprob(toks.slice(0, i), toks[i] as string)) < 1e-12);
+      assert.equal(prompt.slice(lp.text_offset[i], lp.text_offset[i] + (toks[i] as string).length), toks[i]);
+    }
+    // Echo with generation: the prompt's positions, then the generated ones.
+    const g = await post("/v1/completions", {
+      model: "tb-small",
+      prompt,
+      max_tokens: 3,
+      echo: true,
+      logprobs: 2,
+      temperature: 0,
+    });
+    assert.equal(g.status, 200);
+    assert.ok(g.json.choices[0].text.startsWith(prompt));
+    assert.ok(g.json.choices[0].logprobs.tokens.length > toks.length);
+    assert.ok(g.json.choices[0].logprobs.text_offset.at(-1) >= prompt.length);
+    // A word the model never saw is scored with a finite floor (JSON has no -Infinity).
+    const oov = await post("/v1/completions", {
+      model: "tb-small",
+      prompt: "the zqxjkvw",
+      max_tokens: 0,
+      echo: true,
+      logprobs: 1,
+    });
+    assert.equal(oov.json.choices[0].logprobs.token_logprobs[1], OOV_LOGPROB);
+    // max_tokens 0 only makes sense when scoring.
+    const zero = await post("/v1/completions", { model: "tb-small", prompt, max_tokens: 0 });
+    assert.equal(zero.status, 400);
+  });
+
+  it("the engine's HTTP adapter reads the scored prompt positions the model computes", async () => {
+    const prompt = "one of the men said that the";
+    const toks = tokenize(prompt);
+    const a = new HttpAdapter({ baseUrl: server.url, model: "tb-small" });
+    const r = await a.generate({ prompt, mode: "completion", topLogprobs: 3, echo: true, maxTokens: 2 });
+    assert.equal(r.promptTokens?.length, toks.length);
+    for (let i = 1; i < toks.length; i++) {
+      assert.deepEqual(
+        r.promptTokens?.[i]?.top.map((t) => t.token),
+        model.topLogprobs(toks.slice(0, i), 3).map((t) => t.token),
+      );
+    }
+    assert.ok((r.tokens?.length ?? 0) >= 1);
+    assert.equal(r.tokens?.[0]?.offset, undefined);
+  });
+
   it("honours stop sequences", async () => {
     const r = await post("/v1/completions", {
       model: "tb-small",
@@ -165,7 +242,7 @@ describe("OpenAI-compatible testbed server", () => {
     const promptType = await post("/v1/completions", { model: "tb-small", prompt: { text: "x" } });
     assert.equal(promptType.status, 400);
     assert.equal(promptType.json.error.param, "prompt");
-    const echo = await post("/v1/completions", { model: "tb-small", prompt: "x", echo: true });
+    const echo = await post("/v1/completions", { model: "tb-small", prompt: "x", echo: "yes" });
     assert.equal(echo.status, 400);
     assert.equal((await fetch(`${server.url}/v1/chat/completions`)).status, 405);
     const missing = await fetch(`${server.url}/v2/anything`);
