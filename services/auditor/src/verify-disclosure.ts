@@ -13,8 +13,10 @@
  *   4. each canary opens the committed Merkle root (salted leaf, RFC 6962 proof);
  *   5. the suspect's answers (recorded in the package, or re-queried live through
  *      @lineage/fingerprint's model adapter, asked as the engine asks canaries) hit as claimed —
- *      judged by the engine's own rule, `canaryHit`, so auditor and member node agree on what a
- *      hit is: the observed hits in the sample are not below the one-sided 99% binomial lower
+ *      judged by the engine's own rule, `canaryResponseHit` (the answer in the text, or its first
+ *      content token among the top CANARY_TOP_LOGPROBS alternatives of the first
+ *      CANARY_LOGPROB_POSITIONS generated positions, recorded or re-served), so auditor and member node
+ *      agree on what a hit is: the observed hits in the sample are not below the one-sided 99% binomial lower
  *      bound of the canary hit rate the attestation reports.
  * The package is attacker-controlled; every count and size is bounded.
  *
@@ -29,7 +31,15 @@ import {
   sampleIndices,
   verifyCanaryDisclosure,
 } from "@lineage/crypto";
-import { canaryHit, FingerprintError, type GenerateRequest, type ModelAdapter } from "@lineage/fingerprint";
+import {
+  CANARY_LOGPROB_POSITIONS,
+  CANARY_TOP_LOGPROBS,
+  canaryResponseHit,
+  FingerprintError,
+  type GenerateRequest,
+  type ModelAdapter,
+  type ModelResponse,
+} from "@lineage/fingerprint";
 import { type AuditCheck, AuditError, CheckList } from "./audit-error.js";
 import { openHubCheckpoint } from "./log-records.js";
 import type { TrustRoot } from "./trust-root.js";
@@ -41,14 +51,19 @@ export const MAX_DISCLOSED_CANARIES = 1024;
 
 /**
  * How canaries are asked of a live suspect: exactly as the engine asks them (libs/fingerprint
- * compare.ts: chat, 64 tokens, temperature 0, seed 0), so a hit reproduces under the same request.
+ * compare.ts: chat, 64 tokens, temperature 0, seed 0, top CANARY_TOP_LOGPROBS alternatives), so a hit
+ * reproduces under the same request.
  */
 export const CANARY_REQUEST: Readonly<Omit<GenerateRequest, "prompt">> = Object.freeze({
   mode: "chat",
   maxTokens: 64,
   temperature: 0,
   seed: 0,
+  topLogprobs: CANARY_TOP_LOGPROBS,
 });
+
+/** Longest token or alternative accepted in a recorded position (attestation_bundle.proto RecordedPosition). */
+export const MAX_RECORDED_TOKEN_CHARS = 256;
 
 /** Longest recorded response accepted (attestation_bundle.proto RecordedResponse). */
 export const MAX_RESPONSE_CHARS = 16_384;
@@ -224,14 +239,17 @@ async function askLive(
   prompt: string,
   c: CheckList,
   signal: AbortSignal | undefined,
-): Promise<string> {
+): Promise<ModelResponse> {
   try {
     const r = await suspect.generate({
       ...CANARY_REQUEST,
       prompt,
       ...(signal === undefined ? {} : { signal }),
     });
-    return r.text.slice(0, MAX_RESPONSE_CHARS);
+    return {
+      text: r.text.slice(0, MAX_RESPONSE_CHARS),
+      ...(r.tokens ? { tokens: r.tokens.slice(0, CANARY_LOGPROB_POSITIONS) } : {}),
+    };
   } catch (cause) {
     const why = cause instanceof FingerprintError ? cause.code : "error";
     throw new AuditError("unavailable", `the suspect could not be queried (${why})`, {
@@ -239,6 +257,34 @@ async function askLive(
       checks: c.checks,
     });
   }
+}
+
+/** A recorded response as the hit rule reads it; its positions are bounded (attacker-controlled). */
+function recordedResponse(r: RecordedResponse): ModelResponse {
+  if (r.firstPositions.length > CANARY_LOGPROB_POSITIONS) {
+    throw new AuditError(
+      "too_large",
+      `a recorded response has ${r.firstPositions.length} positions; at most ${CANARY_LOGPROB_POSITIONS}`,
+    );
+  }
+  const long = (t: string) => t.length > MAX_RECORDED_TOKEN_CHARS;
+  for (const p of r.firstPositions) {
+    if (p.alternatives.length > CANARY_TOP_LOGPROBS)
+      throw new AuditError(
+        "too_large",
+        `a recorded position has more than ${CANARY_TOP_LOGPROBS} alternatives`,
+      );
+    if (long(p.token) || p.alternatives.some(long))
+      throw new AuditError("too_large", `a recorded token exceeds ${MAX_RECORDED_TOKEN_CHARS} characters`);
+  }
+  if (r.firstPositions.length === 0) return { text: r.response };
+  return {
+    text: r.response,
+    tokens: r.firstPositions.map((p) => ({
+      token: p.token,
+      top: p.alternatives.map((token) => ({ token, logprob: 0 })),
+    })),
+  };
 }
 
 /** Verifies a disclosure; throws {@link AuditError} on the first failed check. */
@@ -331,14 +377,14 @@ export async function verifyDisclosure(
   if (options.suspect !== undefined) {
     for (const canary of disclosure.canaries) {
       const answer = await askLive(options.suspect, canary.prompt, c, options.signal);
-      if (canaryHit(canary.expected, answer)) hits++;
+      if (canaryResponseHit(canary.expected, answer)) hits++;
     }
   } else {
-    const byIndex = new Map<bigint, string>();
+    const byIndex = new Map<bigint, ModelResponse>();
     for (const r of responses) {
       if (r.response.length > MAX_RESPONSE_CHARS)
         throw new AuditError("too_large", `a recorded response exceeds ${MAX_RESPONSE_CHARS} characters`);
-      byIndex.set(r.leafIndex, r.response);
+      byIndex.set(r.leafIndex, recordedResponse(r));
     }
     if (byIndex.size === 0) {
       throw new AuditError(
@@ -351,7 +397,7 @@ export async function verifyDisclosure(
     }
     for (const canary of disclosure.canaries) {
       const answer = byIndex.get(canary.leafIndex);
-      if (answer !== undefined && canaryHit(canary.expected, answer)) hits++;
+      if (answer !== undefined && canaryResponseHit(canary.expected, answer)) hits++;
     }
   }
   if (hits < need) {

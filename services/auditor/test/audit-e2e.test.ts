@@ -381,6 +381,42 @@ for (const [name, open] of backends) {
       verifyDisclosure(lowHits.bundle as never, lowHits.disclosure as never, lowHits.responses, trust),
       expectAudit("hits_not_reproduced"),
     );
+    // The engine's log-probability rule: an answer ranked among the served alternatives of the first
+    // positions is a hit too, for the auditor as for the member node.
+    const ranked = create(VerifyDisclosureRequestSchema, {
+      bundle,
+      disclosure,
+      responses: answers(2).map((r, k) =>
+        k % 2 === 0
+          ? {
+              ...r,
+              firstPositions: [
+                {
+                  token: "I",
+                  alternatives: ["The", (canaries[idx[k] as number] as { expected: string }).expected],
+                },
+              ],
+            }
+          : r,
+      ),
+    });
+    assert.equal(
+      (await verifyDisclosure(ranked.bundle as never, ranked.disclosure as never, ranked.responses, trust))
+        .hits,
+      20,
+    );
+    const tooMany = create(VerifyDisclosureRequestSchema, {
+      bundle,
+      disclosure,
+      responses: answers(10).map((r) => ({
+        ...r,
+        firstPositions: Array.from({ length: 4 }, () => ({ token: "x", alternatives: [] })),
+      })),
+    });
+    await assert.rejects(
+      verifyDisclosure(tooMany.bundle as never, tooMany.disclosure as never, tooMany.responses, trust),
+      expectAudit("too_large"),
+    );
     const shopped = {
       ...disclosure,
       canaries: [...disclosed.slice(1), disclosed[0] as (typeof disclosed)[number]],

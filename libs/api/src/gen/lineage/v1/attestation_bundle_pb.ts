@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lineage/v1/attestation_bundle.proto.
  */
 export const file_lineage_v1_attestation_bundle: GenFile = /*@__PURE__*/
-  fileDesc("CiNsaW5lYWdlL3YxL2F0dGVzdGF0aW9uX2J1bmRsZS5wcm90bxIKbGluZWFnZS52MSLHAQoRQXR0ZXN0YXRpb25CdW5kbGUSLAoLYXR0ZXN0YXRpb24YASABKAsyFy5saW5lYWdlLnYxLlByb3ZlbkVudHJ5EioKCmNoZWNrcG9pbnQYAiABKAsyFi5saW5lYWdlLnYxLkNoZWNrcG9pbnQSKwoKbWVtYmVyc2hpcBgDIAMoCzIXLmxpbmVhZ2UudjEuUHJvdmVuRW50cnkSKwoKY29tbWl0bWVudBgEIAEoCzIXLmxpbmVhZ2UudjEuUHJvdmVuRW50cnkiWgoJVHJ1c3RSb290EhIKCmxvZ19vcmlnaW4YASABKAkSIAoYY2hlY2twb2ludF92ZXJpZmllcl9rZXlzGAIgAygJEhcKD2h1Yl9wdWJsaWNfa2V5cxgDIAMoDCJPChFWZXJpZmljYXRpb25DaGVjaxIMCgRuYW1lGAEgASgJEg4KBnBhc3NlZBgCIAEoCBIMCgRjb2RlGAMgASgJEg4KBmRldGFpbBgEIAEoCSI4ChBSZWNvcmRlZFJlc3BvbnNlEhIKCmxlYWZfaW5kZXgYASABKAQSEAoIcmVzcG9uc2UYAiABKAkiYwoPRGlzY2xvc2VkQ2FuYXJ5EhIKCmxlYWZfaW5kZXgYASABKAQSDAoEc2FsdBgCIAEoDBIOCgZwcm9tcHQYAyABKAkSEAoIZXhwZWN0ZWQYBCABKAkSDAoEcGF0aBgFIAMoDCLrAQoQQ2FuYXJ5RGlzY2xvc3VyZRIVCg1jb21taXRtZW50X2lkGAEgASgJEhMKC3NhbXBsZV9zaXplGAIgASgNEi8KD3NlZWRfY2hlY2twb2ludBgDIAEoCzIWLmxpbmVhZ2UudjEuQ2hlY2twb2ludBItCghjYW5hcmllcxgEIAMoCzIbLmxpbmVhZ2UudjEuRGlzY2xvc2VkQ2FuYXJ5EjEKBHNlZWQYBSABKAsyIy5saW5lYWdlLnYxLkZpcnN0Q292ZXJpbmdDaGVja3BvaW50EhgKEHNlZWRfY29uc2lzdGVuY3kYBiADKAxiBnByb3RvMw", [file_lineage_v1_transparency_log]);
+  fileDesc("CiNsaW5lYWdlL3YxL2F0dGVzdGF0aW9uX2J1bmRsZS5wcm90bxIKbGluZWFnZS52MSLHAQoRQXR0ZXN0YXRpb25CdW5kbGUSLAoLYXR0ZXN0YXRpb24YASABKAsyFy5saW5lYWdlLnYxLlByb3ZlbkVudHJ5EioKCmNoZWNrcG9pbnQYAiABKAsyFi5saW5lYWdlLnYxLkNoZWNrcG9pbnQSKwoKbWVtYmVyc2hpcBgDIAMoCzIXLmxpbmVhZ2UudjEuUHJvdmVuRW50cnkSKwoKY29tbWl0bWVudBgEIAEoCzIXLmxpbmVhZ2UudjEuUHJvdmVuRW50cnkiWgoJVHJ1c3RSb290EhIKCmxvZ19vcmlnaW4YASABKAkSIAoYY2hlY2twb2ludF92ZXJpZmllcl9rZXlzGAIgAygJEhcKD2h1Yl9wdWJsaWNfa2V5cxgDIAMoDCJPChFWZXJpZmljYXRpb25DaGVjaxIMCgRuYW1lGAEgASgJEg4KBnBhc3NlZBgCIAEoCBIMCgRjb2RlGAMgASgJEg4KBmRldGFpbBgEIAEoCSJvChBSZWNvcmRlZFJlc3BvbnNlEhIKCmxlYWZfaW5kZXgYASABKAQSEAoIcmVzcG9uc2UYAiABKAkSNQoPZmlyc3RfcG9zaXRpb25zGAMgAygLMhwubGluZWFnZS52MS5SZWNvcmRlZFBvc2l0aW9uIjcKEFJlY29yZGVkUG9zaXRpb24SDQoFdG9rZW4YASABKAkSFAoMYWx0ZXJuYXRpdmVzGAIgAygJImMKD0Rpc2Nsb3NlZENhbmFyeRISCgpsZWFmX2luZGV4GAEgASgEEgwKBHNhbHQYAiABKAwSDgoGcHJvbXB0GAMgASgJEhAKCGV4cGVjdGVkGAQgASgJEgwKBHBhdGgYBSADKAwi6wEKEENhbmFyeURpc2Nsb3N1cmUSFQoNY29tbWl0bWVudF9pZBgBIAEoCRITCgtzYW1wbGVfc2l6ZRgCIAEoDRIvCg9zZWVkX2NoZWNrcG9pbnQYAyABKAsyFi5saW5lYWdlLnYxLkNoZWNrcG9pbnQSLQoIY2FuYXJpZXMYBCADKAsyGy5saW5lYWdlLnYxLkRpc2Nsb3NlZENhbmFyeRIxCgRzZWVkGAUgASgLMiMubGluZWFnZS52MS5GaXJzdENvdmVyaW5nQ2hlY2twb2ludBIYChBzZWVkX2NvbnNpc3RlbmN5GAYgAygMYgZwcm90bzM", [file_lineage_v1_transparency_log]);
 
 /**
  * Everything needed to check one attestation without trusting the hub.
@@ -156,6 +156,15 @@ export type RecordedResponse = Message<"lineage.v1.RecordedResponse"> & {
    * @generated from field: string response = 2;
    */
   response: string;
+
+  /**
+   * The first generated positions of the response where the suspect served log-probabilities, at most
+   * 3 (the engine's canary hit rule looks at the first 3): a canary also hits when its answer's first
+   * content token is the emitted token or one of the alternatives at one of them. Empty when none served.
+   *
+   * @generated from field: repeated lineage.v1.RecordedPosition first_positions = 3;
+   */
+  firstPositions: RecordedPosition[];
 };
 
 /**
@@ -164,6 +173,34 @@ export type RecordedResponse = Message<"lineage.v1.RecordedResponse"> & {
  */
 export const RecordedResponseSchema: GenMessage<RecordedResponse> = /*@__PURE__*/
   messageDesc(file_lineage_v1_attestation_bundle, 3);
+
+/**
+ * One generated position of a recorded response: the emitted token and the top alternatives served.
+ *
+ * @generated from message lineage.v1.RecordedPosition
+ */
+export type RecordedPosition = Message<"lineage.v1.RecordedPosition"> & {
+  /**
+   * The emitted token, at most 256 chars.
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * The top alternatives' tokens, at most 20, each at most 256 chars.
+   *
+   * @generated from field: repeated string alternatives = 2;
+   */
+  alternatives: string[];
+};
+
+/**
+ * Describes the message lineage.v1.RecordedPosition.
+ * Use `create(RecordedPositionSchema)` to create a new message.
+ */
+export const RecordedPositionSchema: GenMessage<RecordedPosition> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_attestation_bundle, 4);
 
 /**
  * One canary disclosed by a member to an auditor.
@@ -212,7 +249,7 @@ export type DisclosedCanary = Message<"lineage.v1.DisclosedCanary"> & {
  * Use `create(DisclosedCanarySchema)` to create a new message.
  */
 export const DisclosedCanarySchema: GenMessage<DisclosedCanary> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_attestation_bundle, 4);
+  messageDesc(file_lineage_v1_attestation_bundle, 5);
 
 /**
  * A member's disclosure of canaries for audit: the sample is chosen by a seed derived from the
@@ -271,5 +308,5 @@ export type CanaryDisclosure = Message<"lineage.v1.CanaryDisclosure"> & {
  * Use `create(CanaryDisclosureSchema)` to create a new message.
  */
 export const CanaryDisclosureSchema: GenMessage<CanaryDisclosure> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_attestation_bundle, 5);
+  messageDesc(file_lineage_v1_attestation_bundle, 6);
 
