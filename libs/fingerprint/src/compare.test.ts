@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ReplayAdapter } from "./adapter-replay.js";
+import type { ModelAdapter } from "./adapter-types.js";
 import { compare } from "./compare.js";
 import { FingerprintError } from "./fingerprint-error.js";
 import type { Battery, CanarySet } from "./probe-types.js";
+import { CANARY_TOP_LOGPROBS } from "./signal-canary.js";
 import { fisherCombine } from "./stats-multiple.js";
 import { greenSeed, isGreenHashed, tokenHash32 } from "./watermark-green-list.js";
 
@@ -126,6 +128,26 @@ test("an unrelated suspect is INCONCLUSIVE over the whole budget; a copy is foun
     compare({ suspect: reference, reference, panel, battery, policy: { alpha: 0 } }),
     (e: unknown) => e instanceof FingerprintError && e.code === "INVALID_ARGUMENT",
   );
+});
+
+test("canaries are asked with the top CANARY_TOP_LOGPROBS alternatives by default; 0 asks for text only", async () => {
+  const asked: (number | undefined)[] = [];
+  const spy = (inner: ModelAdapter): ModelAdapter => ({
+    describe: () => inner.describe(),
+    generate: (req) => {
+      if (req.id === undefined) asked.push(req.topLogprobs);
+      return inner.generate(req);
+    },
+  });
+  const suspect = spy(replay((i) => `s ${i}`, () => "no idea"));
+  const reference = replay((i) => `r ${i}`);
+  const panel = [replay((i) => `p ${i}`)];
+  await compare({ suspect, reference, panel, battery, canaries, sequential: false });
+  assert.equal(asked.length, 80);
+  assert.ok(asked.every((k) => k === CANARY_TOP_LOGPROBS));
+  asked.length = 0;
+  await compare({ suspect, reference, panel, battery, canaries, sequential: false, canaryTopLogprobs: 0 });
+  assert.ok(asked.every((k) => k === undefined));
 });
 
 test("watermarking member: canary and watermark combine (Fisher) into one family member", async () => {
