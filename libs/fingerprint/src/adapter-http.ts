@@ -306,20 +306,27 @@ export class HttpAdapter implements ModelAdapter {
     }
     if (request.echo === true && mode === "completion" && logprobs && !this.echoRefused) {
       try {
-        return await this.send("completion", { ...body, echo: true }, request.signal, request.prompt);
+        return await this.send(
+          "completion",
+          { ...body, echo: true },
+          request.signal,
+          request.keepPositions,
+          request.prompt,
+        );
       } catch (e) {
         // A server that does not score prompts says so with a 400: remember it and ask without echo.
         if (!(e instanceof FingerprintError && e.code === "HTTP_STATUS" && e.status === 400)) throw e;
         this.echoRefused = true;
       }
     }
-    return this.send(mode, body, request.signal);
+    return this.send(mode, body, request.signal, request.keepPositions);
   }
 
   private async send(
     mode: "chat" | "completion",
     body: Record<string, unknown>,
     signal: AbortSignal | undefined,
+    keep: number | undefined,
     echoedPrompt?: string,
   ): Promise<ModelResponse> {
     const url = `${this.base}/v1/${mode === "chat" ? "chat/completions" : "completions"}`;
@@ -336,7 +343,9 @@ export class HttpAdapter implements ModelAdapter {
           const parsed =
             mode === "chat" ? parseChatResponse(res) : parseCompletionResponse(res, echoedPrompt);
           if (parsed.tokens && parsed.tokens.length > 0) this.sawLogprobs = true;
-          return parsed;
+          return keep !== undefined && parsed.tokens && parsed.tokens.length > keep
+            ? { ...parsed, tokens: parsed.tokens.slice(0, keep) }
+            : parsed;
         } catch (e) {
           if (!(e instanceof FingerprintError)) throw e;
           error = e;

@@ -21,6 +21,12 @@ export interface GenerateRequest {
    * that refuses echo is asked again without it.
    */
   readonly echo?: boolean;
+  /**
+   * Keep log-probabilities of at most this many generated positions (the rest of `tokens` is dropped
+   * once parsed; the text is kept whole). For callers that read only the first positions, e.g. canary
+   * hits: a served answer with top-20 alternatives at 64 positions is otherwise large to hold.
+   */
+  readonly keepPositions?: number;
   readonly signal?: AbortSignal;
 }
 

@@ -139,7 +139,12 @@ test("canaries are asked with the top CANARY_TOP_LOGPROBS alternatives by defaul
       return inner.generate(req);
     },
   });
-  const suspect = spy(replay((i) => `s ${i}`, () => "no idea"));
+  const suspect = spy(
+    replay(
+      (i) => `s ${i}`,
+      () => "no idea",
+    ),
+  );
   const reference = replay((i) => `r ${i}`);
   const panel = [replay((i) => `p ${i}`)];
   await compare({ suspect, reference, panel, battery, canaries, sequential: false });

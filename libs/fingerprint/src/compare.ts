@@ -30,7 +30,7 @@ import { FingerprintError } from "./fingerprint-error.js";
 import type { ProbeSettings, Progress } from "./probe-run.js";
 import { askAll } from "./probe-run.js";
 import type { Battery, Canary, CanarySet, ModelResponse, Probe } from "./probe-types.js";
-import { CANARY_TOP_LOGPROBS, canarySignal } from "./signal-canary.js";
+import { CANARY_LOGPROB_POSITIONS, CANARY_TOP_LOGPROBS, canarySignal } from "./signal-canary.js";
 import type { ResponseFeatures } from "./signal-output-similarity.js";
 import { featureSimilarity, outputSimilaritySignal, responseFeatures } from "./signal-output-similarity.js";
 import { sharedWrongSignal } from "./signal-shared-wrong.js";
@@ -300,7 +300,7 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
         maxTokens: settings.maxTokens ?? 64,
         temperature: settings.temperature ?? 0,
         seed: settings.seed ?? 0,
-        ...(canaryTop > 0 ? { topLogprobs: canaryTop } : {}),
+        ...(canaryTop > 0 ? { topLogprobs: canaryTop, keepPositions: CANARY_LOGPROB_POSITIONS } : {}),
         ...(input.signal ? { signal: input.signal } : {}),
       });
       st.canaryOrder.push(c);

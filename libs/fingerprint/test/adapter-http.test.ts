@@ -262,3 +262,23 @@ test("echo: an answer that does not start with the prompt or lacks offsets is HT
   assert.throws(() => parseCompletionResponse(body("a b", [2, 0]), "a b"), isCode("HTTP_BAD_RESPONSE"));
   assert.equal(parseCompletionResponse(body("a b", [0, 1]), "a").promptTokens?.length, 1);
 });
+
+test("keepPositions drops log-probabilities after the first positions and keeps the whole text", async () => {
+  const content = Array.from({ length: 10 }, (_, i) => ({
+    token: ` t${i}`,
+    logprob: -0.1,
+    top_logprobs: [{ token: ` t${i}`, logprob: -0.1 }],
+  }));
+  await using srv = await serve((_req, _body, res) => {
+    res.end(
+      JSON.stringify({
+        choices: [{ message: { content: content.map((c) => c.token).join("") }, logprobs: { content } }],
+      }),
+    );
+  });
+  const a = new HttpAdapter({ baseUrl: srv.url, model: "m" });
+  const r = await a.generate({ prompt: "x", topLogprobs: 1, keepPositions: 3 });
+  assert.equal(r.tokens?.length, 3);
+  assert.equal(r.text.trim().split(" ").length, 10);
+  assert.equal((await a.generate({ prompt: "x", topLogprobs: 1 })).tokens?.length, 10);
+});

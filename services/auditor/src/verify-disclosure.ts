@@ -60,6 +60,7 @@ export const CANARY_REQUEST: Readonly<Omit<GenerateRequest, "prompt">> = Object.
   temperature: 0,
   seed: 0,
   topLogprobs: CANARY_TOP_LOGPROBS,
+  keepPositions: CANARY_LOGPROB_POSITIONS,
 });
 
 /** Longest token or alternative accepted in a recorded position (attestation_bundle.proto RecordedPosition). */
