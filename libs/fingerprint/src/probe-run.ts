@@ -15,7 +15,10 @@ export interface ProbeSettings {
   readonly seed?: number;
   /** Top alternatives to request on completion probes (default 5). */
   readonly topLogprobs?: number;
-  /** Score completion probes' prompts too (echo; default true; endpoints that refuse it are asked without). */
+  /**
+   * Score completion probes' prompts too (echo; endpoints that refuse it are asked without). Default
+   * false: the token-distribution signal reads prompt positions only when asked to (see there).
+   */
   readonly echo?: boolean;
 }
 
@@ -37,7 +40,7 @@ export function probeRequest(probe: Probe, settings: ProbeSettings, signal?: Abo
     temperature: settings.temperature ?? 0,
     seed: settings.seed ?? 0,
     ...(completion ? { topLogprobs: settings.topLogprobs ?? 5 } : {}),
-    ...(completion && settings.echo !== false ? { echo: true } : {}),
+    ...(completion && settings.echo === true ? { echo: true } : {}),
     ...(signal ? { signal } : {}),
   };
 }

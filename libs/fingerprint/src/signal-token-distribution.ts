@@ -10,6 +10,13 @@
  * same for the suspect and each panel model, never from the probabilities. Null and test as in
  * stats-paired.ts: the suspect's score must exceed every panel model's, probe by probe. Effect: the
  * smallest over panel models of (wins - losses) / (wins + losses).
+ *
+ * Prompt positions are OFF by default (`promptPositions: true` turns them on). Measured on the testbed
+ * (bench:detection, test split, 881 null comparisons): with them the panel-relative null failed — an
+ * unrelated model that is systematically a little closer to the reference than every panel model reaches
+ * p = 4.5e-9 once the noise of one position per probe is averaged away — while no copy was found by this
+ * signal that the canary test had not found. The panel-relative null is only as good as the panel; with
+ * one position per probe the signal stayed calibrated (0 false accusations, 1,080 nulls).
  */
 import type { ModelResponse } from "./probe-types.js";
 import type { SignalResult } from "./signal-types.js";
@@ -42,12 +49,17 @@ function promptPositions(r: ModelResponse | null | undefined): Map<number, { tok
  * The comparable positions of one probe: the first generated position (when the reference served it) and
  * the prompt positions every model scored with the same token at the same offset.
  */
-function comparablePositions(o: CompletionObservation): {
+function comparablePositions(
+  o: CompletionObservation,
+  withPrompt: boolean,
+): {
   ref: Dist[];
   of: (r: ModelResponse | null) => (Dist | null)[];
 } | null {
   const first = toDist(o.referenceModel?.tokens?.[0]?.top);
-  const refPrompt = promptPositions(o.referenceModel);
+  const refPrompt = withPrompt
+    ? promptPositions(o.referenceModel)
+    : new Map<number, { token: string; dist: Dist }>();
   const others = [o.suspect, ...o.panel].map(promptPositions);
   const offsets = [...refPrompt.keys()]
     .filter((off) => others.every((m) => m.get(off)?.token === refPrompt.get(off)?.token))
@@ -101,7 +113,7 @@ export interface CompletionObservation {
 export function tokenDistributionSignal(
   probes: readonly CompletionObservation[],
   panelSize: number,
-  options: { minProbes?: number; sequential?: boolean } = {},
+  options: { minProbes?: number; sequential?: boolean; promptPositions?: boolean } = {},
 ): SignalResult {
   const minProbes = options.minProbes ?? 10;
   if (panelSize === 0) return unavailableSignal("token_distribution", "no panel models to compare against");
@@ -109,7 +121,7 @@ export function tokenDistributionSignal(
   const panel: (number | null)[][] = Array.from({ length: panelSize }, () => []);
   let positions = 0;
   for (const o of probes) {
-    const c = comparablePositions(o);
+    const c = comparablePositions(o, options.promptPositions === true);
     if (!c) continue;
     positions += c.ref.length;
     suspect.push(score(c.ref, c.of(o.suspect)));

@@ -241,10 +241,12 @@ test("token distribution: scored prompt positions (echo) are compared where ever
       panel: [response(other, offsets)],
     };
   });
-  const s = tokenDistributionSignal(probes, 1);
+  const s = tokenDistributionSignal(probes, 1, { promptPositions: true });
   assert.equal(s.available, true);
   assert.equal(s.detail.positions, 25 * (words.length - 1));
   assert.ok(s.p_value < 1e-7, `${s.p_value}`);
+  // Off by default: the probes then have no comparable position (no generated tokens here).
+  assert.equal(tokenDistributionSignal(probes, 1).available, false);
   // Positions where a model's token or offset differs (another tokenizer) are left out for everyone.
   const shifted = probes.map((p) => ({
     ...p,
@@ -257,7 +259,7 @@ test("token distribution: scored prompt positions (echo) are compared where ever
       },
     ],
   }));
-  assert.equal(tokenDistributionSignal(shifted, 1).detail.positions, 25 * 4);
+  assert.equal(tokenDistributionSignal(shifted, 1, { promptPositions: true }).detail.positions, 25 * 4);
   // Under the null (suspect and panel model drawn alike) p-values are super-uniform.
   const nullPs: number[] = [];
   for (let k = 0; k < 300; k++) {
@@ -277,7 +279,7 @@ test("token distribution: scored prompt positions (echo) are compared where ever
         ],
       };
     });
-    nullPs.push(tokenDistributionSignal(ps, 1).p_value);
+    nullPs.push(tokenDistributionSignal(ps, 1, { promptPositions: true }).p_value);
   }
   assertSuperUniform(nullPs, "token distribution null");
 });

@@ -437,9 +437,7 @@ function planSplit(split: Split, size: PopulationSize, seed: string, corpus: Cor
   picked.forEach((s, i) => {
     const toks = corpus.tokens(s);
     const open = i < sz.openProbes;
-    // Completion prompts are long (12–24 tokens, or the sentence less its last token): endpoints that
-    // score the prompt (echo) give a comparable distribution at every one of its positions.
-    const len = open ? 3 + prng.int(4) : Math.min(toks.length - 1, 12 + prng.int(13));
+    const len = open ? 3 + prng.int(4) : 4 + prng.int(7);
     probes.push({
       id: `${split}-${open ? "open" : "completion"}-${String(open ? i : i - sz.openProbes).padStart(3, "0")}`,
       kind: open ? "open" : "completion",
