@@ -291,6 +291,9 @@ export class HttpAdapter implements ModelAdapter {
   async generate(request: GenerateRequest): Promise<ModelResponse> {
     if (typeof request.prompt !== "string")
       throw new FingerprintError("INVALID_ARGUMENT", "prompt must be a string");
+    const keep = request.keepPositions;
+    if (keep !== undefined && !(Number.isInteger(keep) && keep >= 0))
+      throw new FingerprintError("INVALID_ARGUMENT", "keepPositions must be a non-negative integer");
     const mode = request.mode ?? "chat";
     const body: Record<string, unknown> = { model: this.o.model, max_tokens: request.maxTokens ?? 256 };
     if (mode === "chat") body.messages = [{ role: "user", content: request.prompt }];

@@ -281,4 +281,8 @@ test("keepPositions drops log-probabilities after the first positions and keeps 
   assert.equal(r.tokens?.length, 3);
   assert.equal(r.text.trim().split(" ").length, 10);
   assert.equal((await a.generate({ prompt: "x", topLogprobs: 1 })).tokens?.length, 10);
+  await assert.rejects(
+    a.generate({ prompt: "x", topLogprobs: 1, keepPositions: -1 }),
+    isCode("INVALID_ARGUMENT"),
+  );
 });
