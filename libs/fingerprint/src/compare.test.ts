@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ReplayAdapter } from "./adapter-replay.js";
-import type { ModelAdapter } from "./adapter-types.js";
+import { ReplayAdapter } from "./adapters/adapter-replay.js";
+import type { ModelAdapter } from "./adapters/adapter-types.js";
 import { compare } from "./compare.js";
 import { FingerprintError } from "./fingerprint-error.js";
-import type { Battery, CanarySet } from "./probe-types.js";
-import { CANARY_TOP_LOGPROBS } from "./signal-canary.js";
-import { fisherCombine } from "./stats-multiple.js";
-import { greenSeed, isGreenHashed, tokenHash32 } from "./watermark-green-list.js";
+import type { Battery, CanarySet } from "./probe/probe-types.js";
+import { CANARY_TOP_LOGPROBS } from "./signals/signal-canary.js";
+import { greenSeed, isGreenHashed, tokenHash32 } from "./signals/watermark-green-list.js";
+import { fisherCombine } from "./stats/stats-multiple.js";
 
 const WORDS =
   "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau".split(

@@ -23,22 +23,32 @@
  * signalFamily), never over what the answers turned out to support. The watermark test reads every
  * response of the suspect, battery and canary answers alike (distinct pairs).
  */
-import type { ModelAdapter } from "./adapter-types.js";
-import type { Decision, DecisionPolicy, PolicyReport, SignalWeights } from "./decision.js";
-import { checkPolicy, DEFAULT_POLICY, DEFAULT_SIGNAL_WEIGHTS, decide, signalFamily } from "./decision.js";
+import type { ModelAdapter } from "./adapters/adapter-types.js";
 import { FingerprintError } from "./fingerprint-error.js";
-import type { ProbeSettings, Progress } from "./probe-run.js";
-import { askAll } from "./probe-run.js";
-import type { Battery, Canary, CanarySet, ModelResponse, Probe } from "./probe-types.js";
-import { CANARY_LOGPROB_POSITIONS, CANARY_TOP_LOGPROBS, canarySignal } from "./signal-canary.js";
-import type { ResponseFeatures } from "./signal-output-similarity.js";
-import { featureSimilarity, outputSimilaritySignal, responseFeatures } from "./signal-output-similarity.js";
-import { sharedWrongSignal } from "./signal-shared-wrong.js";
-import { tokenDistributionSignal } from "./signal-token-distribution.js";
-import type { SignalResult } from "./signal-types.js";
-import { unavailableSignal } from "./signal-types.js";
-import { watermarkPanelSignal } from "./signal-watermark-panel.js";
-import { fisherCombine } from "./stats-multiple.js";
+import type { ProbeSettings, Progress } from "./probe/probe-run.js";
+import { askAll } from "./probe/probe-run.js";
+import type { Battery, Canary, CanarySet, ModelResponse, Probe } from "./probe/probe-types.js";
+import { CANARY_LOGPROB_POSITIONS, CANARY_TOP_LOGPROBS, canarySignal } from "./signals/signal-canary.js";
+import type { ResponseFeatures } from "./signals/signal-output-similarity.js";
+import {
+  featureSimilarity,
+  outputSimilaritySignal,
+  responseFeatures,
+} from "./signals/signal-output-similarity.js";
+import { sharedWrongSignal } from "./signals/signal-shared-wrong.js";
+import { tokenDistributionSignal } from "./signals/signal-token-distribution.js";
+import type { SignalResult } from "./signals/signal-types.js";
+import { unavailableSignal } from "./signals/signal-types.js";
+import { watermarkPanelSignal } from "./signals/signal-watermark-panel.js";
+import { fisherCombine } from "./stats/stats-multiple.js";
+import type { Decision, DecisionPolicy, PolicyReport, SignalWeights } from "./verdict/decision.js";
+import {
+  checkPolicy,
+  DEFAULT_POLICY,
+  DEFAULT_SIGNAL_WEIGHTS,
+  decide,
+  signalFamily,
+} from "./verdict/decision.js";
 
 /** Inputs of compare(). */
 export interface CompareInput {

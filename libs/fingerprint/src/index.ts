@@ -1,43 +1,22 @@
 /** Probing, signals, statistics and sketches: pure, no I/O but the model adapter. */
 
-export type { HttpAdapterOptions } from "./adapter-http.js";
-export { HttpAdapter, parseChatResponse, parseCompletionResponse, parseRetryAfter } from "./adapter-http.js";
-export type { ReplayLimits, ReplayRecord } from "./adapter-replay.js";
-export { DEFAULT_REPLAY_LIMITS, parseReplay, ReplayAdapter } from "./adapter-replay.js";
-export type { AdapterDescription, GenerateRequest, ModelAdapter } from "./adapter-types.js";
-export { DOCUMENT_LIMITS, parseBattery, parseCanarySet } from "./battery.js";
+export type { HttpAdapterOptions } from "./adapters/adapter-http.js";
+export {
+  HttpAdapter,
+  parseChatResponse,
+  parseCompletionResponse,
+  parseRetryAfter,
+} from "./adapters/adapter-http.js";
+export type { ReplayLimits, ReplayRecord } from "./adapters/adapter-replay.js";
+export { DEFAULT_REPLAY_LIMITS, parseReplay, ReplayAdapter } from "./adapters/adapter-replay.js";
+export type { AdapterDescription, GenerateRequest, ModelAdapter } from "./adapters/adapter-types.js";
 export type { CompareInput, CompareResult, ReportedSignal } from "./compare.js";
 export { compare, seededShuffle } from "./compare.js";
-export type {
-  Decision,
-  DecisionPolicy,
-  DecisionResult,
-  MemberAttribution,
-  MemberEvidence,
-  PolicyReport,
-} from "./decision.js";
-export {
-  attribute,
-  checkPolicy,
-  DEFAULT_POLICY,
-  DEFAULT_SIGNAL_WEIGHTS,
-  decide,
-  type SignalWeights,
-  signalFamily,
-} from "./decision.js";
 export type { FingerprintErrorCode } from "./fingerprint-error.js";
 export { FingerprintError } from "./fingerprint-error.js";
-// Sketches and LSH retrieval (sketch-*, minhash, simhash, lsh-*).
-export {
-  candidateProbability,
-  DESIGN_SIMILARITY,
-  LSH_V1,
-  type LshChoice,
-  type LshParams,
-  pickLshParams,
-} from "./lsh-params.js";
-export type { ProbeSettings, Progress } from "./probe-run.js";
-export { askAll, fingerprintAdapter, parseFingerprint, probeModel, probeRequest } from "./probe-run.js";
+export { DOCUMENT_LIMITS, parseBattery, parseCanarySet } from "./probe/battery.js";
+export type { ProbeSettings, Progress } from "./probe/probe-run.js";
+export { askAll, fingerprintAdapter, parseFingerprint, probeModel, probeRequest } from "./probe/probe-run.js";
 export type {
   Battery,
   Canary,
@@ -47,8 +26,9 @@ export type {
   Probe,
   TokenLogprobs,
   TopLogprob,
-} from "./probe-types.js";
-export type { CanaryOptions, CanaryResponses } from "./signal-canary.js";
+} from "./probe/probe-types.js";
+export { detokenize, TOKENIZER_VERSION, tokenize } from "./probe/tokenize.js";
+export type { CanaryOptions, CanaryResponses } from "./signals/signal-canary.js";
 export {
   answerContentTokens,
   CANARY_LOGPROB_POSITIONS,
@@ -56,26 +36,26 @@ export {
   canaryHit,
   canaryResponseHit,
   canarySignal,
-} from "./signal-canary.js";
+} from "./signals/signal-canary.js";
 export type {
   OutputSimilarityOptions,
   ResponseFeatures,
   SimilarityFeature,
   SimilarityRows,
-} from "./signal-output-similarity.js";
+} from "./signals/signal-output-similarity.js";
 export {
   featureSimilarity,
   outputSimilaritySignal,
   responseFeatures,
   SIMILARITY_FEATURES,
   similarityRows,
-} from "./signal-output-similarity.js";
-export type { EdgeObservation } from "./signal-shared-wrong.js";
-export { sharedWrongSignal, statedAnswer } from "./signal-shared-wrong.js";
-export type { CompletionObservation } from "./signal-token-distribution.js";
-export { tokenDistributionSignal, topOverlap } from "./signal-token-distribution.js";
-export type { SignalName, SignalResult } from "./signal-types.js";
-export { unavailableSignal } from "./signal-types.js";
+} from "./signals/signal-output-similarity.js";
+export type { EdgeObservation } from "./signals/signal-shared-wrong.js";
+export { sharedWrongSignal, statedAnswer } from "./signals/signal-shared-wrong.js";
+export type { CompletionObservation } from "./signals/signal-token-distribution.js";
+export { tokenDistributionSignal, topOverlap } from "./signals/signal-token-distribution.js";
+export type { SignalName, SignalResult } from "./signals/signal-types.js";
+export { unavailableSignal } from "./signals/signal-types.js";
 export {
   collectWatermarkPairs,
   GreenPairs,
@@ -83,17 +63,37 @@ export {
   type WatermarkResponse,
   watermarkPairs,
   watermarkSignal,
-} from "./signal-watermark.js";
+} from "./signals/signal-watermark.js";
 export {
   MAX_WATERMARK_PANEL,
   type WatermarkPanelOptions,
   watermarkPanelSignal,
-} from "./signal-watermark-panel.js";
-export { buildSketch, normalizeAnswer, sketchInputsFromFingerprint } from "./sketch-build.js";
-export { checkSketch, decodeSketch, encodeSketch } from "./sketch-codec.js";
-export { MAX_MODEL_REF_LENGTH, type SketchCandidate, SketchIndex } from "./sketch-index.js";
-export { createSketchContext, type SketchContext } from "./sketch-keys.js";
-export { compareSketches, jaccardFromBandAgreement, type SketchSimilarity } from "./sketch-similarity.js";
+} from "./signals/signal-watermark-panel.js";
+export {
+  greenSeed,
+  isGreen,
+  isGreenHashed,
+  tokenHash32,
+  WATERMARK_VERSION,
+} from "./signals/watermark-green-list.js";
+// Sketches and LSH retrieval (sketch-*, minhash, simhash, lsh-*).
+export {
+  candidateProbability,
+  DESIGN_SIMILARITY,
+  LSH_V1,
+  type LshChoice,
+  type LshParams,
+  pickLshParams,
+} from "./sketch/lsh-params.js";
+export { buildSketch, normalizeAnswer, sketchInputsFromFingerprint } from "./sketch/sketch-build.js";
+export { checkSketch, decodeSketch, encodeSketch } from "./sketch/sketch-codec.js";
+export { MAX_MODEL_REF_LENGTH, type SketchCandidate, SketchIndex } from "./sketch/sketch-index.js";
+export { createSketchContext, type SketchContext } from "./sketch/sketch-keys.js";
+export {
+  compareSketches,
+  jaccardFromBandAgreement,
+  type SketchSimilarity,
+} from "./sketch/sketch-similarity.js";
 export {
   COARSE_BANDS,
   COARSE_DIGEST_BYTES,
@@ -111,23 +111,63 @@ export {
   type Sketch,
   type SketchProbeInput,
   WRONG_ANSWER_DIGEST_BYTES,
-} from "./sketch-types.js";
+} from "./sketch/sketch-types.js";
 export {
   binomialUpperTail,
   hypergeometricUpperTail,
   ksUniform,
   logChoose,
   normalUpperTail,
-} from "./stats-exact.js";
-export { bonferroni, fisherCombine, holm } from "./stats-multiple.js";
-export type { PairedResult, ProbeScores } from "./stats-paired.js";
-export { pairedSignIut } from "./stats-paired.js";
-export { CanaryMartingale, SignTestMartingale } from "./stats-sequential.js";
-export { detokenize, TOKENIZER_VERSION, tokenize } from "./tokenize.js";
+} from "./stats/stats-exact.js";
+export { bonferroni, fisherCombine, holm } from "./stats/stats-multiple.js";
+export type { PairedResult, ProbeScores } from "./stats/stats-paired.js";
+export { pairedSignIut } from "./stats/stats-paired.js";
+export { CanaryMartingale, SignTestMartingale } from "./stats/stats-sequential.js";
+export type {
+  Decision,
+  DecisionPolicy,
+  DecisionResult,
+  MemberAttribution,
+  MemberEvidence,
+  PolicyReport,
+} from "./verdict/decision.js";
 export {
-  greenSeed,
-  isGreen,
-  isGreenHashed,
-  tokenHash32,
-  WATERMARK_VERSION,
-} from "./watermark-green-list.js";
+  attribute,
+  checkPolicy,
+  DEFAULT_POLICY,
+  DEFAULT_SIGNAL_WEIGHTS,
+  decide,
+  type SignalWeights,
+  signalFamily,
+} from "./verdict/decision.js";
+// The verdict: one pure module the member node, the hub and the auditor all decide with.
+export type {
+  CanaryPairCounts,
+  LeadEvidence,
+  LeadOutcome,
+  TestOutcome,
+  Verdict,
+  VerdictEvidence,
+  VerdictResult,
+  WatermarkCounts,
+} from "./verdict/verdict.js";
+export {
+  canaryPairsTest,
+  checkCanaryCounts,
+  checkLeadEvidence,
+  checkWatermarkCounts,
+  deriveVerdict,
+  rankLead,
+  watermarkTest,
+} from "./verdict/verdict.js";
+export type { AccusingTest, VerdictPolicy } from "./verdict/verdict-policy.js";
+export {
+  ACCUSING_TESTS,
+  CUSTOM_POLICY_ID,
+  checkBoundPolicy,
+  checkVerdictPolicy,
+  DEFAULT_VERDICT_POLICY,
+  resolvePolicy,
+  samePolicyNumbers,
+  VERDICT_POLICIES,
+} from "./verdict/verdict-policy.js";

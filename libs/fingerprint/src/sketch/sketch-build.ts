@@ -1,0 +1,290 @@
+/**
+ * Builds the sketch (version 1, definition in sketch-types.ts, hashing in sketch-keys.ts, minhash.ts,
+ * simhash.ts) of a model's fingerprint under an epoch key.
+ *
+ * Published digests (HMAC-SHA256 under the epoch's derived digest key, truncated):
+ *   probe band  = HMAC(0x01 || "P" || u8 len(probeId) || probeId || u16 band || r x u32 rows)[0..4]
+ *   coarse band = HMAC(0x01 || "C" || u16 band || r x u32 rows)[0..8]
+ *   wrong answer= HMAC(0x01 || "W" || u8 len(probeId) || probeId || utf8(normalizeAnswer(text)))[0..8]
+ * (all integers big-endian, probeId as UTF-8).
+ */
+import { FingerprintError } from "../fingerprint-error.js";
+import type { Battery, Fingerprint } from "../probe/probe-types.js";
+import { tokenize } from "../probe/tokenize.js";
+import { minhashRows, oneShotMinhash, scopeShingles, shingleHashes, type TokenHashCache } from "./minhash.js";
+import { type SimHashFeature, simhash64 } from "./simhash.js";
+import { createSketchContext, type SketchContext, utf8 } from "./sketch-keys.js";
+import {
+  COARSE_BANDS,
+  COARSE_DIGEST_BYTES,
+  COARSE_ROWS_PER_BAND,
+  PROBE_BANDS,
+  PROBE_DIGEST_BYTES,
+  PROBE_ROWS_PER_BAND,
+  type ProbeSketch,
+  SHINGLE_SIZE,
+  SIMHASH_POSITIONS,
+  SKETCH_LIMITS,
+  SKETCH_VERSION,
+  type Sketch,
+  type SketchProbeInput,
+  WRONG_ANSWER_DIGEST_BYTES,
+} from "./sketch-types.js";
+
+const TAG_PROBE = 0x50; // "P"
+const TAG_COARSE = 0x43; // "C"
+const TAG_WRONG = 0x57; // "W"
+const MAX_NORMALIZED_TOKENS = 64;
+const MAX_TOKEN_CHARS = 1024;
+// A lone surrogate would be encoded as U+FFFD, so two distinct ids could share bytes: reject it.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Byte-wise order of two byte strings (the canonical order of probe ids and digests). */
+export function compareBytes(x: Uint8Array, y: Uint8Array): number {
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
+}
+
+/**
+ * The normal form in which an edge-case answer is compared with its reference and digested: Lineage
+ * tokens that contain a letter or digit (punctuation dropped), the first 64, joined by single spaces.
+ * So "Paris." and "paris" agree, and a wrong answer's digest does not depend on trailing punctuation.
+ */
+export function normalizeAnswer(text: string): string {
+  const out: string[] = [];
+  for (const t of tokenize(text)) {
+    if (/[\p{L}\p{N}]/u.test(t)) out.push(t);
+    if (out.length === MAX_NORMALIZED_TOKENS) break;
+  }
+  return out.join(" ");
+}
+
+// Caller input (a fingerprint may come from a replay file or an endpoint): checked and bounded here.
+function checkInputs(inputs: readonly SketchProbeInput[]): void {
+  if (!Array.isArray(inputs) || inputs.length === 0) {
+    throw new FingerprintError(
+      "INVALID_ARGUMENT",
+      "sketch input must be a non-empty array of probe responses",
+    );
+  }
+  if (inputs.length > SKETCH_LIMITS.maxProbes) {
+    throw new FingerprintError(
+      "INVALID_ARGUMENT",
+      `sketch input has more than ${SKETCH_LIMITS.maxProbes} probes`,
+    );
+  }
+  const seen = new Set<string>();
+  inputs.forEach((p, i) => {
+    const where = `sketch input probe #${i}`;
+    if (typeof p !== "object" || p === null)
+      throw new FingerprintError("INVALID_ARGUMENT", `${where} is not an object`);
+    if (typeof p.probeId !== "string" || p.probeId.length === 0) {
+      throw new FingerprintError("INVALID_ARGUMENT", `${where}: probeId must be a non-empty string`);
+    }
+    const idBytes = utf8(p.probeId).length;
+    if (idBytes > SKETCH_LIMITS.maxProbeIdBytes || LONE_SURROGATE.test(p.probeId)) {
+      throw new FingerprintError(
+        "INVALID_ARGUMENT",
+        `${where}: probeId must be well-formed and at most ${SKETCH_LIMITS.maxProbeIdBytes} UTF-8 bytes`,
+      );
+    }
+    if (seen.has(p.probeId)) throw new FingerprintError("INVALID_ARGUMENT", `${where}: duplicate probeId`);
+    seen.add(p.probeId);
+    if (p.kind !== "edge" && p.kind !== "open" && p.kind !== "completion") {
+      throw new FingerprintError("INVALID_ARGUMENT", `${where}: kind must be edge, open or completion`);
+    }
+    if (typeof p.text !== "string" || p.text.length > SKETCH_LIMITS.maxTextChars) {
+      throw new FingerprintError(
+        "INVALID_ARGUMENT",
+        `${where}: text must be a string of at most ${SKETCH_LIMITS.maxTextChars} characters`,
+      );
+    }
+    if (
+      p.reference !== undefined &&
+      (typeof p.reference !== "string" || p.reference.length > SKETCH_LIMITS.maxTextChars)
+    ) {
+      throw new FingerprintError(
+        "INVALID_ARGUMENT",
+        `${where}: reference must be a string of at most ${SKETCH_LIMITS.maxTextChars} characters`,
+      );
+    }
+    const positions: unknown = p.topLogprobs;
+    if (positions !== undefined) {
+      if (!Array.isArray(positions) || positions.length > SKETCH_LIMITS.maxLogprobPositions) {
+        throw new FingerprintError(
+          "INVALID_ARGUMENT",
+          `${where}: topLogprobs must be an array of at most ${SKETCH_LIMITS.maxLogprobPositions} positions`,
+        );
+      }
+      positions.forEach((pos: unknown, j) => {
+        if (!Array.isArray(pos) || pos.length > SKETCH_LIMITS.maxTopLogprobs) {
+          throw new FingerprintError(
+            "INVALID_ARGUMENT",
+            `${where}: topLogprobs[${j}] must be an array of at most ${SKETCH_LIMITS.maxTopLogprobs} alternatives`,
+          );
+        }
+        for (const alt of pos) {
+          const ok =
+            typeof alt === "object" &&
+            alt !== null &&
+            typeof alt.token === "string" &&
+            alt.token.length <= MAX_TOKEN_CHARS &&
+            typeof alt.logprob === "number" &&
+            !Number.isNaN(alt.logprob) &&
+            alt.logprob <= 1e-6;
+          if (!ok) {
+            throw new FingerprintError(
+              "INVALID_ARGUMENT",
+              `${where}: topLogprobs[${j}] holds an entry that is not {token: string, logprob: number <= 0}`,
+            );
+          }
+        }
+      });
+    }
+  });
+}
+
+function probeBandMessage(idBytes: Uint8Array, band: number, rows: Uint32Array, from: number, r: number) {
+  const msg = new Uint8Array(2 + 1 + idBytes.length + 2 + 4 * r);
+  const dv = new DataView(msg.buffer);
+  msg[0] = SKETCH_VERSION;
+  msg[1] = TAG_PROBE;
+  msg[2] = idBytes.length;
+  msg.set(idBytes, 3);
+  let o = 3 + idBytes.length;
+  dv.setUint16(o, band);
+  o += 2;
+  for (let i = 0; i < r; i++) dv.setUint32(o + 4 * i, rows[from + i] ?? 0);
+  return msg;
+}
+
+/**
+ * Computes the sketch of one model's responses to an epoch battery.
+ *
+ * @param inputs - the fingerprint, one entry per probe (order does not matter; ids must be unique).
+ * @param context - from {@link createSketchContext}, or the 32-byte epoch key and epoch id.
+ * @throws FingerprintError `INVALID_ARGUMENT` on a bad key, epoch id, or input beyond SKETCH_LIMITS.
+ */
+export function buildSketch(
+  inputs: readonly SketchProbeInput[],
+  context: SketchContext | { readonly epochKey: Uint8Array; readonly epochId: string },
+): Sketch {
+  const ctx = "digest" in context ? context : createSketchContext(context.epochKey, context.epochId);
+  checkInputs(inputs);
+  const { seeds } = ctx;
+  const sorted = inputs.map((p) => ({ p, id: utf8(p.probeId) })).sort((x, y) => compareBytes(x.id, y.id));
+  const cache: TokenHashCache = new Map();
+
+  const probes: ProbeSketch[] = [];
+  const perProbe: { id: Uint8Array; probeId: string; sh: ReturnType<typeof shingleHashes> }[] = [];
+  let total = 0;
+  for (const { p, id } of sorted) {
+    const sh = shingleHashes(tokenize(p.text), SHINGLE_SIZE, seeds.token0, seeds.token1, cache);
+    if (sh.a.length === 0) {
+      probes.push({ probeId: p.probeId, empty: true, bands: new Uint8Array(0) });
+      continue;
+    }
+    perProbe.push({ id, probeId: p.probeId, sh });
+    total += sh.a.length;
+    const rows = minhashRows(sh, seeds.probeRows);
+    const bands = new Uint8Array(PROBE_BANDS * PROBE_DIGEST_BYTES);
+    for (let band = 0; band < PROBE_BANDS; band++) {
+      const msg = probeBandMessage(id, band, rows, band * PROBE_ROWS_PER_BAND, PROBE_ROWS_PER_BAND);
+      bands.set(ctx.digest(msg, PROBE_DIGEST_BYTES), band * PROBE_DIGEST_BYTES);
+    }
+    probes.push({ probeId: p.probeId, empty: false, bands });
+  }
+
+  // Coarse signature over (probe, shingle) pairs of every probe.
+  const allA = new Uint32Array(total);
+  const allB = new Uint32Array(total);
+  let off = 0;
+  for (const q of perProbe)
+    off = scopeShingles(q.sh, q.probeId, seeds.coarse0, seeds.coarse1, allA, allB, off);
+  const coarseRows = oneShotMinhash(
+    allA,
+    allB,
+    total,
+    COARSE_BANDS * COARSE_ROWS_PER_BAND,
+    seeds.coarse0,
+    seeds.coarse1,
+  );
+  let coarse = new Uint8Array(0);
+  if (coarseRows !== null) {
+    coarse = new Uint8Array(COARSE_BANDS * COARSE_DIGEST_BYTES);
+    const msg = new Uint8Array(2 + 2 + 4 * COARSE_ROWS_PER_BAND);
+    const dv = new DataView(msg.buffer);
+    msg[0] = SKETCH_VERSION;
+    msg[1] = TAG_COARSE;
+    for (let band = 0; band < COARSE_BANDS; band++) {
+      dv.setUint16(2, band);
+      for (let i = 0; i < COARSE_ROWS_PER_BAND; i++) {
+        dv.setUint32(4 + 4 * i, coarseRows[band * COARSE_ROWS_PER_BAND + i] ?? 0);
+      }
+      coarse.set(ctx.digest(msg, COARSE_DIGEST_BYTES), band * COARSE_DIGEST_BYTES);
+    }
+  }
+
+  // Token-distribution profile (simhash.ts): only from served top-logprobs; absent otherwise.
+  const features: SimHashFeature[] = [];
+  for (const { p } of sorted) {
+    const positions = p.topLogprobs ?? [];
+    for (let pos = 0; pos < Math.min(positions.length, SIMHASH_POSITIONS); pos++) {
+      for (const alt of positions[pos] ?? []) {
+        const weight =
+          alt.logprob === Number.NEGATIVE_INFINITY ? 0 : Math.round(Math.exp(alt.logprob) * 65536);
+        features.push({ key: `${p.probeId}\u0000${pos}\u0000${alt.token}`, weight });
+      }
+    }
+  }
+  const simhash = simhash64(features, seeds.simhash0, seeds.simhash1);
+
+  // Shared wrong answers on edge-case probes.
+  const wrong = new Map<string, Uint8Array>();
+  for (const { p, id } of sorted) {
+    if (p.kind !== "edge" || p.reference === undefined) continue;
+    const answer = normalizeAnswer(p.text);
+    if (answer === "" || answer === normalizeAnswer(p.reference)) continue;
+    const a = utf8(answer);
+    const msg = new Uint8Array(3 + id.length + a.length);
+    msg[0] = SKETCH_VERSION;
+    msg[1] = TAG_WRONG;
+    msg[2] = id.length;
+    msg.set(id, 3);
+    msg.set(a, 3 + id.length);
+    const d = ctx.digest(msg, WRONG_ANSWER_DIGEST_BYTES);
+    wrong.set(Array.from(d).join(","), d);
+  }
+  const wrongAnswers = [...wrong.values()].sort(compareBytes);
+
+  return { version: SKETCH_VERSION, epochId: ctx.epochId, coarse, simhash, probes, wrongAnswers };
+}
+
+/**
+ * Turns the engine's fingerprint (probe-types.ts) and its battery into sketch input: the battery gives
+ * each probe's kind and reference, the fingerprint its response and served top-logprobs. Probes of the
+ * battery the fingerprint lacks are left out (a sketch compares only probes both sides answered).
+ */
+export function sketchInputsFromFingerprint(battery: Battery, fingerprint: Fingerprint): SketchProbeInput[] {
+  if (battery.epoch !== fingerprint.epoch) {
+    throw new FingerprintError("INVALID_ARGUMENT", "fingerprint and battery belong to different epochs");
+  }
+  const out: SketchProbeInput[] = [];
+  for (const probe of battery.probes) {
+    const r = Object.hasOwn(fingerprint.responses, probe.id) ? fingerprint.responses[probe.id] : undefined;
+    if (r === undefined) continue;
+    const served = r.tokens?.some((t) => t.top.length > 0) === true;
+    out.push({
+      probeId: probe.id,
+      kind: probe.kind,
+      text: r.text,
+      ...(probe.reference !== undefined ? { reference: probe.reference } : {}),
+      ...(served && r.tokens ? { topLogprobs: r.tokens.map((t) => t.top) } : {}),
+    });
+  }
+  return out;
+}

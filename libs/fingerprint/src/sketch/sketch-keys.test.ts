@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { FingerprintError } from "../fingerprint-error.js";
+import { checkEpochId, createSketchContext, fmix32, murmur3x86_32, utf8 } from "./sketch-keys.js";
+
+describe("sketch keyed hashing", () => {
+  it("murmur3 x86_32 matches the reference implementation's published values", () => {
+    // Values from Appleby's SMHasher MurmurHash3_x86_32 (widely reproduced test vectors).
+    assert.equal(murmur3x86_32(utf8(""), 0), 0);
+    assert.equal(murmur3x86_32(utf8(""), 1), 0x514e28b7);
+    assert.equal(murmur3x86_32(utf8(""), 0xffffffff), 0x81f16f39);
+    assert.equal(murmur3x86_32(new Uint8Array([0x21, 0x43, 0x65, 0x87]), 0), 0xf55b516b);
+    assert.equal(murmur3x86_32(new Uint8Array([0x21, 0x43, 0x65]), 0), 0x7e4a8634);
+    assert.equal(murmur3x86_32(new Uint8Array([0x21, 0x43]), 0), 0xa0f7b07a);
+    assert.equal(murmur3x86_32(new Uint8Array([0x21]), 0), 0x72661cf4);
+    assert.equal(murmur3x86_32(utf8("The quick brown fox jumps over the lazy dog"), 0x9747b28c), 0x2fa826cd);
+  });
+
+  it("fmix32 is MurmurHash3's finalizer", () => {
+    assert.equal(fmix32(0), 0);
+    assert.equal(fmix32(1), 0x514e28b7);
+  });
+
+  it("digests are truncated HMAC-SHA256 under the derived key, repeatable across calls", () => {
+    const key = new Uint8Array(32).map((_, i) => i);
+    const ctx = createSketchContext(key, "e1");
+    const digestKey = hmac(sha256, key, utf8("lineage-sketch-v1\0digest\0e1"));
+    for (const m of [new Uint8Array(0), utf8("abc"), new Uint8Array(200).fill(9)]) {
+      const want = hmac(sha256, digestKey, m).slice(0, 8);
+      assert.deepEqual(ctx.digest(m, 8), want);
+      assert.deepEqual(ctx.digest(m, 8), want);
+    }
+  });
+
+  it("seeds depend on the key and the epoch", () => {
+    const k1 = new Uint8Array(32).fill(1);
+    const k2 = new Uint8Array(32).fill(2);
+    const a = createSketchContext(k1, "e1").seeds;
+    assert.notDeepEqual(a, createSketchContext(k2, "e1").seeds);
+    assert.notDeepEqual(a, createSketchContext(k1, "e2").seeds);
+    assert.deepEqual(a, createSketchContext(k1, "e1").seeds);
+  });
+
+  it("rejects a bad key or epoch id with INVALID_ARGUMENT", () => {
+    const bad = (f: () => unknown) =>
+      assert.throws(f, (e: unknown) => e instanceof FingerprintError && e.code === "INVALID_ARGUMENT");
+    bad(() => createSketchContext(new Uint8Array(31), "e1"));
+    bad(() => createSketchContext(new Uint8Array(32), ""));
+    bad(() => createSketchContext(new Uint8Array(32), "has space"));
+    bad(() => checkEpochId("x".repeat(65)));
+    assert.equal(checkEpochId("2025-06.epoch:3_a"), "2025-06.epoch:3_a");
+  });
+});

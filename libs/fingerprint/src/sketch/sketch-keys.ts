@@ -1,0 +1,169 @@
+/**
+ * Keyed hashing for sketch version 1 (see sketch-types.ts): everything a sketch publishes is keyed with
+ * the epoch key, so an outsider without it cannot test a guessed response against a sketch.
+ *
+ * Derivation (all HMAC-SHA256, "\0" = a zero byte, epochId as UTF-8):
+ *   digestKey = HMAC(epochKey, "lineage-sketch-v1\0digest\0" || epochId)   -> keys every published digest
+ *   seedBytes = HMAC(epochKey, "lineage-sketch-v1\0seeds\0" || epochId || u32be(i)) for i = 0, 1, ...
+ *               read as big-endian u32 words: the seeds of the integer hash family below.
+ * HMAC per shingle per hash function would cost ~25 million HMACs per sketch, so (as the brief allows)
+ * the key enters once, through the seeds, and shingles are hashed with fast integer mixing:
+ *   tokenHash(t)  = (murmur3_32(utf8(t), seed0), murmur3_32(utf8(t), seed1))
+ *   shingleHash   = fold over the shingle's tokens: h = fmix32(imul(h ^ tokA, 0x9e3779b1) + tokB) ...
+ *   row i value   = fmix32(imul(shA ^ rowSeed[i], 0x85ebca77) ^ shB)     (see minhash.ts)
+ * Those values never leave the node: only truncated HMACs under digestKey over them are published.
+ */
+import { type _HMAC, hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { FingerprintError } from "../fingerprint-error.js";
+import { EPOCH_KEY_BYTES, PROBE_ROWS, SKETCH_LIMITS } from "./sketch-types.js";
+
+const enc = new TextEncoder();
+const EPOCH_ID_RE = /^[A-Za-z0-9._:-]+$/;
+
+/** Seeds of the keyed integer hash family: token hashing, per-probe rows, the coarse signature, SimHash. */
+export interface SketchSeeds {
+  readonly token0: number;
+  readonly token1: number;
+  /** PROBE_ROWS per-probe row seeds. */
+  readonly probeRows: Uint32Array;
+  readonly coarse0: number;
+  readonly coarse1: number;
+  readonly simhash0: number;
+  readonly simhash1: number;
+}
+
+/**
+ * What sketching under one epoch needs, derived once from the epoch key and reused for every model
+ * (derivation costs a few HMACs; building it per sketch is wasteful but correct).
+ */
+export interface SketchContext {
+  readonly epochId: string;
+  readonly seeds: SketchSeeds;
+  /** Truncated HMAC-SHA256 under the derived digest key. */
+  digest(message: Uint8Array, bytes: number): Uint8Array;
+}
+
+/** Checks an epoch id: 1..64 bytes of `[A-Za-z0-9._:-]` (it is hashed and serialized). */
+export function checkEpochId(epochId: unknown, what = "epochId"): string {
+  if (typeof epochId !== "string" || epochId.length === 0) {
+    throw new FingerprintError("INVALID_ARGUMENT", `${what} must be a non-empty string`);
+  }
+  if (epochId.length > SKETCH_LIMITS.maxEpochIdBytes || !EPOCH_ID_RE.test(epochId)) {
+    throw new FingerprintError(
+      "INVALID_ARGUMENT",
+      `${what} must be at most ${SKETCH_LIMITS.maxEpochIdBytes} characters of [A-Za-z0-9._:-]`,
+    );
+  }
+  return epochId;
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Derives the sketch context of an epoch from its 32-byte key. */
+export function createSketchContext(epochKey: Uint8Array, epochId: string): SketchContext {
+  if (!(epochKey instanceof Uint8Array) || epochKey.length !== EPOCH_KEY_BYTES) {
+    throw new FingerprintError(
+      "INVALID_ARGUMENT",
+      `epochKey must be a Uint8Array of ${EPOCH_KEY_BYTES} bytes`,
+    );
+  }
+  checkEpochId(epochId);
+  const eid = enc.encode(epochId);
+  const digestKey = hmac(sha256, epochKey, concat(enc.encode("lineage-sketch-v1\0digest\0"), eid));
+  const seedPrefix = concat(enc.encode("lineage-sketch-v1\0seeds\0"), eid);
+  const need = 6 + PROBE_ROWS;
+  const words: number[] = [];
+  for (let block = 0; words.length < need; block++) {
+    const ctr = new Uint8Array(4);
+    new DataView(ctr.buffer).setUint32(0, block);
+    const mac = hmac(sha256, epochKey, concat(seedPrefix, ctr));
+    const dv = new DataView(mac.buffer, mac.byteOffset, mac.byteLength);
+    for (let i = 0; i < 8; i++) words.push(dv.getUint32(i * 4));
+  }
+  const w = (i: number): number => words[i] ?? 0;
+  const seeds: SketchSeeds = {
+    token0: w(0),
+    token1: w(1),
+    coarse0: w(2),
+    coarse1: w(3),
+    simhash0: w(4),
+    simhash1: w(5),
+    probeRows: Uint32Array.from(words.slice(6, 6 + PROBE_ROWS)),
+  };
+  // The key pads are hashed once; each digest copies the prepared state into one reused instance
+  // (noble's _cloneInto), which halves the cost of a short HMAC (measured in bench/lsh.ts).
+  const base: _HMAC<ReturnType<typeof sha256.create>> = hmac.create(sha256, digestKey);
+  let scratch: _HMAC<ReturnType<typeof sha256.create>> | undefined;
+  const out = new Uint8Array(32);
+  return {
+    epochId,
+    seeds,
+    digest(message: Uint8Array, bytes: number): Uint8Array {
+      const h = base._cloneInto(scratch);
+      scratch = h;
+      h.update(message);
+      h.digestInto(out);
+      return out.slice(0, bytes);
+    },
+  };
+}
+
+/** MurmurHash3's 32-bit finalizer: a bijection on u32 with full avalanche. */
+export function fmix32(x: number): number {
+  let h = x >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** MurmurHash3 x86_32 of bytes with a seed (Appleby's reference algorithm). */
+export function murmur3x86_32(data: Uint8Array, seed: number): number {
+  const c1 = 0xcc9e2d51;
+  const c2 = 0x1b873593;
+  let h = seed >>> 0;
+  const n = data.length;
+  const blocks = n & ~3;
+  for (let i = 0; i < blocks; i += 4) {
+    let k =
+      (data[i] ?? 0) | ((data[i + 1] ?? 0) << 8) | ((data[i + 2] ?? 0) << 16) | ((data[i + 3] ?? 0) << 24);
+    k = Math.imul(k, c1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, c2);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  const rest = n & 3;
+  if (rest > 0) {
+    // The reference algorithm's fall-through tail, unrolled.
+    let k = 0;
+    if (rest === 3) k ^= (data[blocks + 2] ?? 0) << 16;
+    if (rest >= 2) k ^= (data[blocks + 1] ?? 0) << 8;
+    k ^= data[blocks] ?? 0;
+    k = Math.imul(k, c1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, c2);
+    h ^= k;
+  }
+  h ^= n;
+  return fmix32(h);
+}
+
+/** UTF-8 bytes of a string (shared encoder). */
+export function utf8(s: string): Uint8Array {
+  return enc.encode(s);
+}
