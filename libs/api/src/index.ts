@@ -27,6 +27,7 @@ export type {
   AttestationBundle,
   CanaryDisclosure,
   DisclosedCanary,
+  DisclosedCanaryPair,
   RecordedPosition,
   RecordedResponse,
   TrustRoot,
@@ -35,6 +36,7 @@ export type {
 export {
   AttestationBundleSchema,
   CanaryDisclosureSchema,
+  DisclosedCanaryPairSchema,
   DisclosedCanarySchema,
   file_lineage_v1_attestation_bundle,
   RecordedPositionSchema,
@@ -44,22 +46,38 @@ export {
 } from "./gen/lineage/v1/attestation_bundle_pb.js";
 export type {
   AttestationStatement,
+  BoundChoices,
+  CanaryPairCounts,
   EvidenceSummary,
+  LeadEvidence,
   PolicyApplied,
   TestResult,
+  TestWeight,
+  VerdictEvidence,
+  VerdictPolicy,
+  WatermarkCounts,
+  WatermarkKeyCommitmentRef,
 } from "./gen/lineage/v1/attestation_pb.js";
 export {
   AttestationStatementSchema,
+  BoundChoicesSchema,
+  CanaryPairCountsSchema,
   Correction,
   CorrectionSchema,
   EvidenceSummarySchema,
   file_lineage_v1_attestation,
+  LeadEvidenceSchema,
   PolicyAppliedSchema,
   TestKind,
   TestKindSchema,
   TestResultSchema,
+  TestWeightSchema,
   Verdict,
+  VerdictEvidenceSchema,
+  VerdictPolicySchema,
   VerdictSchema,
+  WatermarkCountsSchema,
+  WatermarkKeyCommitmentRefSchema,
 } from "./gen/lineage/v1/attestation_pb.js";
 export type {
   VerifyBundleRequest,
@@ -84,6 +102,8 @@ export type {
   CanaryCommitmentRef,
   CanaryExposure,
   CanaryExposureEvent,
+  ReferenceFingerprintCommitment,
+  WatermarkKeyCommitment,
 } from "./gen/lineage/v1/canary_commitment_pb.js";
 export {
   CanaryCommitmentRefSchema,
@@ -93,6 +113,8 @@ export {
   CommitmentHashAlgorithm,
   CommitmentHashAlgorithmSchema,
   file_lineage_v1_canary_commitment,
+  ReferenceFingerprintCommitmentSchema,
+  WatermarkKeyCommitmentSchema,
 } from "./gen/lineage/v1/canary_commitment_pb.js";
 export type { Case, CaseAttestation, ReviewDecision } from "./gen/lineage/v1/case_pb.js";
 export {
@@ -228,6 +250,8 @@ export type {
   MatchSessionRequest,
   RetrievalEvidence,
   SessionMessage,
+  SessionOpened,
+  SuspectSighting,
 } from "./gen/lineage/v1/match_session_pb.js";
 export {
   DeclineReason,
@@ -239,8 +263,10 @@ export {
   MatchSessionRequestSchema,
   RetrievalEvidenceSchema,
   SessionMessageSchema,
+  SessionOpenedSchema,
   SessionPhase,
   SessionPhaseSchema,
+  SuspectSightingSchema,
 } from "./gen/lineage/v1/match_session_pb.js";
 export type { MemberModelRef } from "./gen/lineage/v1/member_model_pb.js";
 export { file_lineage_v1_member_model, MemberModelRefSchema } from "./gen/lineage/v1/member_model_pb.js";

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lineage/v1/attestation_bundle.proto.
  */
 export const file_lineage_v1_attestation_bundle: GenFile = /*@__PURE__*/
-  fileDesc("CiNsaW5lYWdlL3YxL2F0dGVzdGF0aW9uX2J1bmRsZS5wcm90bxIKbGluZWFnZS52MSLHAQoRQXR0ZXN0YXRpb25CdW5kbGUSLAoLYXR0ZXN0YXRpb24YASABKAsyFy5saW5lYWdlLnYxLlByb3ZlbkVudHJ5EioKCmNoZWNrcG9pbnQYAiABKAsyFi5saW5lYWdlLnYxLkNoZWNrcG9pbnQSKwoKbWVtYmVyc2hpcBgDIAMoCzIXLmxpbmVhZ2UudjEuUHJvdmVuRW50cnkSKwoKY29tbWl0bWVudBgEIAEoCzIXLmxpbmVhZ2UudjEuUHJvdmVuRW50cnkiWgoJVHJ1c3RSb290EhIKCmxvZ19vcmlnaW4YASABKAkSIAoYY2hlY2twb2ludF92ZXJpZmllcl9rZXlzGAIgAygJEhcKD2h1Yl9wdWJsaWNfa2V5cxgDIAMoDCJPChFWZXJpZmljYXRpb25DaGVjaxIMCgRuYW1lGAEgASgJEg4KBnBhc3NlZBgCIAEoCBIMCgRjb2RlGAMgASgJEg4KBmRldGFpbBgEIAEoCSJvChBSZWNvcmRlZFJlc3BvbnNlEhIKCmxlYWZfaW5kZXgYASABKAQSEAoIcmVzcG9uc2UYAiABKAkSNQoPZmlyc3RfcG9zaXRpb25zGAMgAygLMhwubGluZWFnZS52MS5SZWNvcmRlZFBvc2l0aW9uIjcKEFJlY29yZGVkUG9zaXRpb24SDQoFdG9rZW4YASABKAkSFAoMYWx0ZXJuYXRpdmVzGAIgAygJImMKD0Rpc2Nsb3NlZENhbmFyeRISCgpsZWFmX2luZGV4GAEgASgEEgwKBHNhbHQYAiABKAwSDgoGcHJvbXB0GAMgASgJEhAKCGV4cGVjdGVkGAQgASgJEgwKBHBhdGgYBSADKAwi6wEKEENhbmFyeURpc2Nsb3N1cmUSFQoNY29tbWl0bWVudF9pZBgBIAEoCRITCgtzYW1wbGVfc2l6ZRgCIAEoDRIvCg9zZWVkX2NoZWNrcG9pbnQYAyABKAsyFi5saW5lYWdlLnYxLkNoZWNrcG9pbnQSLQoIY2FuYXJpZXMYBCADKAsyGy5saW5lYWdlLnYxLkRpc2Nsb3NlZENhbmFyeRIxCgRzZWVkGAUgASgLMiMubGluZWFnZS52MS5GaXJzdENvdmVyaW5nQ2hlY2twb2ludBIYChBzZWVkX2NvbnNpc3RlbmN5GAYgAygMYgZwcm90bzM", [file_lineage_v1_transparency_log]);
+  fileDesc("CiNsaW5lYWdlL3YxL2F0dGVzdGF0aW9uX2J1bmRsZS5wcm90bxIKbGluZWFnZS52MSKLAwoRQXR0ZXN0YXRpb25CdW5kbGUSLAoLYXR0ZXN0YXRpb24YASABKAsyFy5saW5lYWdlLnYxLlByb3ZlbkVudHJ5EioKCmNoZWNrcG9pbnQYAiABKAsyFi5saW5lYWdlLnYxLkNoZWNrcG9pbnQSKwoKbWVtYmVyc2hpcBgDIAMoCzIXLmxpbmVhZ2UudjEuUHJvdmVuRW50cnkSKwoKY29tbWl0bWVudBgEIAEoCzIXLmxpbmVhZ2UudjEuUHJvdmVuRW50cnkSKAoHc2Vzc2lvbhgFIAEoCzIXLmxpbmVhZ2UudjEuUHJvdmVuRW50cnkSKQoIc2lnaHRpbmcYBiABKAsyFy5saW5lYWdlLnYxLlByb3ZlbkVudHJ5EjUKFHdhdGVybWFya19jb21taXRtZW50GAcgASgLMhcubGluZWFnZS52MS5Qcm92ZW5FbnRyeRI2ChVyZWZlcmVuY2VfZmluZ2VycHJpbnQYCCABKAsyFy5saW5lYWdlLnYxLlByb3ZlbkVudHJ5IloKCVRydXN0Um9vdBISCgpsb2dfb3JpZ2luGAEgASgJEiAKGGNoZWNrcG9pbnRfdmVyaWZpZXJfa2V5cxgCIAMoCRIXCg9odWJfcHVibGljX2tleXMYAyADKAwiTwoRVmVyaWZpY2F0aW9uQ2hlY2sSDAoEbmFtZRgBIAEoCRIOCgZwYXNzZWQYAiABKAgSDAoEY29kZRgDIAEoCRIOCgZkZXRhaWwYBCABKAkifQoQUmVjb3JkZWRSZXNwb25zZRISCgpsZWFmX2luZGV4GAEgASgEEhAKCHJlc3BvbnNlGAIgASgJEgwKBGl0ZW0YBCABKA0SNQoPZmlyc3RfcG9zaXRpb25zGAMgAygLMhwubGluZWFnZS52MS5SZWNvcmRlZFBvc2l0aW9uIjcKEFJlY29yZGVkUG9zaXRpb24SDQoFdG9rZW4YASABKAkSFAoMYWx0ZXJuYXRpdmVzGAIgAygJImMKD0Rpc2Nsb3NlZENhbmFyeRISCgpsZWFmX2luZGV4GAEgASgEEgwKBHNhbHQYAiABKAwSDgoGcHJvbXB0GAMgASgJEhAKCGV4cGVjdGVkGAQgASgJEgwKBHBhdGgYBSADKAwi9QIKEENhbmFyeURpc2Nsb3N1cmUSFQoNY29tbWl0bWVudF9pZBgBIAEoCRITCgtzYW1wbGVfc2l6ZRgCIAEoDRIvCg9zZWVkX2NoZWNrcG9pbnQYAyABKAsyFi5saW5lYWdlLnYxLkNoZWNrcG9pbnQSLQoIY2FuYXJpZXMYBCADKAsyGy5saW5lYWdlLnYxLkRpc2Nsb3NlZENhbmFyeRIxCgRzZWVkGAUgASgLMiMubGluZWFnZS52MS5GaXJzdENvdmVyaW5nQ2hlY2twb2ludBIYChBzZWVkX2NvbnNpc3RlbmN5GAYgAygMEi4KBXBhaXJzGAcgAygLMh8ubGluZWFnZS52MS5EaXNjbG9zZWRDYW5hcnlQYWlyEj0KEGxhYmVsX2NoZWNrcG9pbnQYCCABKAsyIy5saW5lYWdlLnYxLkZpcnN0Q292ZXJpbmdDaGVja3BvaW50EhkKEWxhYmVsX2NvbnNpc3RlbmN5GAkgAygMIqIBChNEaXNjbG9zZWRDYW5hcnlQYWlyEhIKCmxlYWZfaW5kZXgYASABKAQSDAoEc2FsdBgCIAEoDBIPCgdwYWlyX2lkGAMgASgJEhAKCHByb21wdF9hGAQgASgJEhIKCmV4cGVjdGVkX2EYBSABKAkSEAoIcHJvbXB0X2IYBiABKAkSEgoKZXhwZWN0ZWRfYhgHIAEoCRIMCgRwYXRoGAggAygMYgZwcm90bzM", [file_lineage_v1_transparency_log]);
 
 /**
  * Everything needed to check one attestation without trusting the hub.
@@ -50,6 +50,34 @@ export type AttestationBundle = Message<"lineage.v1.AttestationBundle"> & {
    * @generated from field: lineage.v1.ProvenEntry commitment = 4;
    */
   commitment?: ProvenEntry | undefined;
+
+  /**
+   * Version 2 attestations: the hub's logged SessionOpened entry the attestation answers, with proof.
+   *
+   * @generated from field: lineage.v1.ProvenEntry session = 5;
+   */
+  session?: ProvenEntry | undefined;
+
+  /**
+   * The suspect's first SuspectSighting entry named by the session, with proof.
+   *
+   * @generated from field: lineage.v1.ProvenEntry sighting = 6;
+   */
+  sighting?: ProvenEntry | undefined;
+
+  /**
+   * The watermark key commitment named by the session, with proof; unset when none.
+   *
+   * @generated from field: lineage.v1.ProvenEntry watermark_commitment = 7;
+   */
+  watermarkCommitment?: ProvenEntry | undefined;
+
+  /**
+   * The reference fingerprint commitment named by the session, with proof.
+   *
+   * @generated from field: lineage.v1.ProvenEntry reference_fingerprint = 8;
+   */
+  referenceFingerprint?: ProvenEntry | undefined;
 };
 
 /**
@@ -156,6 +184,13 @@ export type RecordedResponse = Message<"lineage.v1.RecordedResponse"> & {
    * @generated from field: string response = 2;
    */
   response: string;
+
+  /**
+   * Paired commitments (v2): which item of the pair at `leaf_index` was asked, 0 (a) or 1 (b).
+   *
+   * @generated from field: uint32 item = 4;
+   */
+  item: number;
 
   /**
    * The first generated positions of the response where the suspect served log-probabilities, at most
@@ -301,6 +336,29 @@ export type CanaryDisclosure = Message<"lineage.v1.CanaryDisclosure"> & {
    * @generated from field: repeated bytes seed_consistency = 6;
    */
   seedConsistency: Uint8Array[];
+
+  /**
+   * Paired commitments (v2): the sampled pairs, in sample order; the sample size is fixed by the
+   * protocol (docs/specs/disclosure.md), not by the member.
+   *
+   * @generated from field: repeated lineage.v1.DisclosedCanaryPair pairs = 7;
+   */
+  pairs: DisclosedCanaryPair[];
+
+  /**
+   * Paired commitments (v2): the first checkpoint covering the COMMITMENT entry, whose root hash
+   * decides which item of each pair is exposed.
+   *
+   * @generated from field: lineage.v1.FirstCoveringCheckpoint label_checkpoint = 8;
+   */
+  labelCheckpoint?: FirstCoveringCheckpoint | undefined;
+
+  /**
+   * Consistency proof from label_checkpoint.checkpoint to the bundle's checkpoint, at most 64 hashes.
+   *
+   * @generated from field: repeated bytes label_consistency = 9;
+   */
+  labelConsistency: Uint8Array[];
 };
 
 /**
@@ -309,4 +367,70 @@ export type CanaryDisclosure = Message<"lineage.v1.CanaryDisclosure"> & {
  */
 export const CanaryDisclosureSchema: GenMessage<CanaryDisclosure> = /*@__PURE__*/
   messageDesc(file_lineage_v1_attestation_bundle, 6);
+
+/**
+ * One committed canary pair disclosed to an auditor (commitment v2).
+ *
+ * @generated from message lineage.v1.DisclosedCanaryPair
+ */
+export type DisclosedCanaryPair = Message<"lineage.v1.DisclosedCanaryPair"> & {
+  /**
+   * Leaf index (pair index) in the commitment tree.
+   *
+   * @generated from field: uint64 leaf_index = 1;
+   */
+  leafIndex: bigint;
+
+  /**
+   * Leaf salt, 32 bytes.
+   *
+   * @generated from field: bytes salt = 2;
+   */
+  salt: Uint8Array;
+
+  /**
+   * Pair id, 1..64 chars.
+   *
+   * @generated from field: string pair_id = 3;
+   */
+  pairId: string;
+
+  /**
+   * Item a: prompt 1..8192 chars, expected answer 1..4096 chars.
+   *
+   * @generated from field: string prompt_a = 4;
+   */
+  promptA: string;
+
+  /**
+   * @generated from field: string expected_a = 5;
+   */
+  expectedA: string;
+
+  /**
+   * Item b: prompt 1..8192 chars, expected answer 1..4096 chars.
+   *
+   * @generated from field: string prompt_b = 6;
+   */
+  promptB: string;
+
+  /**
+   * @generated from field: string expected_b = 7;
+   */
+  expectedB: string;
+
+  /**
+   * Merkle audit path to the commitment root, 32 bytes each, at most 64.
+   *
+   * @generated from field: repeated bytes path = 8;
+   */
+  path: Uint8Array[];
+};
+
+/**
+ * Describes the message lineage.v1.DisclosedCanaryPair.
+ * Use `create(DisclosedCanaryPairSchema)` to create a new message.
+ */
+export const DisclosedCanaryPairSchema: GenMessage<DisclosedCanaryPair> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_attestation_bundle, 7);
 

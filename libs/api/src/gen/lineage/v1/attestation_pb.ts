@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lineage/v1/attestation.proto.
  */
 export const file_lineage_v1_attestation: GenFile = /*@__PURE__*/
-  fileDesc("ChxsaW5lYWdlL3YxL2F0dGVzdGF0aW9uLnByb3RvEgpsaW5lYWdlLnYxIq0BCgpUZXN0UmVzdWx0EiIKBGtpbmQYASABKA4yFC5saW5lYWdlLnYxLlRlc3RLaW5kEg8KB3F1ZXJpZXMYAiABKA0SDgoGdHJpYWxzGAMgASgNEgwKBGhpdHMYBCABKA0SEQoJc3RhdGlzdGljGAUgASgBEhMKC2VmZmVjdF9zaXplGAYgASgBEg8KB3BfdmFsdWUYByABKAESEwoLbnVsbF9tb2RlbHMYCCABKA0itwEKDVBvbGljeUFwcGxpZWQSEQoJcG9saWN5X2lkGAEgASgJEg0KBWFscGhhGAIgASgBEhcKD21pbl9lZmZlY3Rfc2l6ZRgDIAEoARITCgtjb21iaW5hdGlvbhgEIAEoCRIqCgpjb3JyZWN0aW9uGAUgASgOMhYubGluZWFnZS52MS5Db3JyZWN0aW9uEhMKC2NvbXBhcmlzb25zGAYgASgNEhUKDXN0b3BwZWRfZWFybHkYByABKAgiygEKD0V2aWRlbmNlU3VtbWFyeRIlCgV0ZXN0cxgBIAMoCzIWLmxpbmVhZ2UudjEuVGVzdFJlc3VsdBIYChBjb21iaW5lZF9wX3ZhbHVlGAIgASgBEhwKFGNvbWJpbmVkX2VmZmVjdF9zaXplGAMgASgBEikKBnBvbGljeRgEIAEoCzIZLmxpbmVhZ2UudjEuUG9saWN5QXBwbGllZBIWCg5jYW5hcmllc19zcGVudBgFIAEoDRIVCg10b3RhbF9xdWVyaWVzGAYgASgNIv8CChRBdHRlc3RhdGlvblN0YXRlbWVudBIPCgd2ZXJzaW9uGAEgASgNEhIKCnNlc3Npb25faWQYAiABKAkSFQoNc2Vzc2lvbl9ub25jZRgDIAEoDBInCgdzdXNwZWN0GAQgASgLMhYubGluZWFnZS52MS5TdXNwZWN0UmVmEjAKDG1lbWJlcl9tb2RlbBgFIAEoCzIaLmxpbmVhZ2UudjEuTWVtYmVyTW9kZWxSZWYSJAoHdmVyZGljdBgGIAEoDjITLmxpbmVhZ2UudjEuVmVyZGljdBItCghldmlkZW5jZRgHIAEoCzIbLmxpbmVhZ2UudjEuRXZpZGVuY2VTdW1tYXJ5EjoKEWNhbmFyeV9jb21taXRtZW50GAggASgLMh8ubGluZWFnZS52MS5DYW5hcnlDb21taXRtZW50UmVmEhAKCGVwb2NoX2lkGAkgASgJEi0KCWlzc3VlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqcQoHVmVyZGljdBIXChNWRVJESUNUX1VOU1BFQ0lGSUVEEAASGgoWVkVSRElDVF9MSUtFTFlfREVSSVZFRBABEhgKFFZFUkRJQ1RfSU5DT05DTFVTSVZFEAISFwoTVkVSRElDVF9OT1RfREVSSVZFRBADKrIBCghUZXN0S2luZBIZChVURVNUX0tJTkRfVU5TUEVDSUZJRUQQABIUChBURVNUX0tJTkRfQ0FOQVJZEAESFwoTVEVTVF9LSU5EX1dBVEVSTUFSSxACEh4KGlRFU1RfS0lORF9QUk9CRV9TSU1JTEFSSVRZEAMSGgoWVEVTVF9LSU5EX1dST05HX0FOU1dFUhAEEiAKHFRFU1RfS0lORF9UT0tFTl9ESVNUUklCVVRJT04QBSpYCgpDb3JyZWN0aW9uEhoKFkNPUlJFQ1RJT05fVU5TUEVDSUZJRUQQABIZChVDT1JSRUNUSU9OX0JPTkZFUlJPTkkQARITCg9DT1JSRUNUSU9OX0hPTE0QAmIGcHJvdG8z", [file_google_protobuf_timestamp, file_lineage_v1_canary_commitment, file_lineage_v1_member_model, file_lineage_v1_suspect]);
+  fileDesc("ChxsaW5lYWdlL3YxL2F0dGVzdGF0aW9uLnByb3RvEgpsaW5lYWdlLnYxIq0BCgpUZXN0UmVzdWx0EiIKBGtpbmQYASABKA4yFC5saW5lYWdlLnYxLlRlc3RLaW5kEg8KB3F1ZXJpZXMYAiABKA0SDgoGdHJpYWxzGAMgASgNEgwKBGhpdHMYBCABKA0SEQoJc3RhdGlzdGljGAUgASgBEhMKC2VmZmVjdF9zaXplGAYgASgBEg8KB3BfdmFsdWUYByABKAESEwoLbnVsbF9tb2RlbHMYCCABKA0itwEKDVBvbGljeUFwcGxpZWQSEQoJcG9saWN5X2lkGAEgASgJEg0KBWFscGhhGAIgASgBEhcKD21pbl9lZmZlY3Rfc2l6ZRgDIAEoARITCgtjb21iaW5hdGlvbhgEIAEoCRIqCgpjb3JyZWN0aW9uGAUgASgOMhYubGluZWFnZS52MS5Db3JyZWN0aW9uEhMKC2NvbXBhcmlzb25zGAYgASgNEhUKDXN0b3BwZWRfZWFybHkYByABKAgiygEKD0V2aWRlbmNlU3VtbWFyeRIlCgV0ZXN0cxgBIAMoCzIWLmxpbmVhZ2UudjEuVGVzdFJlc3VsdBIYChBjb21iaW5lZF9wX3ZhbHVlGAIgASgBEhwKFGNvbWJpbmVkX2VmZmVjdF9zaXplGAMgASgBEikKBnBvbGljeRgEIAEoCzIZLmxpbmVhZ2UudjEuUG9saWN5QXBwbGllZBIWCg5jYW5hcmllc19zcGVudBgFIAEoDRIVCg10b3RhbF9xdWVyaWVzGAYgASgNIq0EChRBdHRlc3RhdGlvblN0YXRlbWVudBIPCgd2ZXJzaW9uGAEgASgNEhIKCnNlc3Npb25faWQYAiABKAkSFQoNc2Vzc2lvbl9ub25jZRgDIAEoDBInCgdzdXNwZWN0GAQgASgLMhYubGluZWFnZS52MS5TdXNwZWN0UmVmEjAKDG1lbWJlcl9tb2RlbBgFIAEoCzIaLmxpbmVhZ2UudjEuTWVtYmVyTW9kZWxSZWYSJAoHdmVyZGljdBgGIAEoDjITLmxpbmVhZ2UudjEuVmVyZGljdBItCghldmlkZW5jZRgHIAEoCzIbLmxpbmVhZ2UudjEuRXZpZGVuY2VTdW1tYXJ5EjoKEWNhbmFyeV9jb21taXRtZW50GAggASgLMh8ubGluZWFnZS52MS5DYW5hcnlDb21taXRtZW50UmVmEhAKCGVwb2NoX2lkGAkgASgJEi0KCWlzc3VlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoGY291bnRzGAsgASgLMhsubGluZWFnZS52MS5WZXJkaWN0RXZpZGVuY2USJwoFYm91bmQYDCABKAsyGC5saW5lYWdlLnYxLkJvdW5kQ2hvaWNlcxIRCgliYWNrZWRfYnkYDSABKAkSQwoUd2F0ZXJtYXJrX2NvbW1pdG1lbnQYDiABKAsyJS5saW5lYWdlLnYxLldhdGVybWFya0tleUNvbW1pdG1lbnRSZWYivAEKEENhbmFyeVBhaXJDb3VudHMSFwoPcGFpcnNfY29tbWl0dGVkGAEgASgNEhcKD3BhaXJzX2NvbXBsZXRlZBgCIAEoDRIUCgxleHBvc2VkX2hpdHMYAyABKA0SEgoKZGVjb3lfaGl0cxgEIAEoDRIUCgxleHBvc2VkX29ubHkYBSABKA0SEgoKZGVjb3lfb25seRgGIAEoDRIVCghzZXF1ZW5jZRgHIAEoCUgAiAEBQgsKCV9zZXF1ZW5jZSJ4Cg9XYXRlcm1hcmtDb3VudHMSDQoFZ2FtbWEYASABKAESFwoPc2VsZWN0ZWRfc2NvcmVkGAIgASgNEhYKDnNlbGVjdGVkX2dyZWVuGAMgASgNEhIKCmFsbF9zY29yZWQYBCABKA0SEQoJYWxsX2dyZWVuGAUgASgNIlsKDExlYWRFdmlkZW5jZRINCgVzY29yZRgBIAEoARIRCgludWxsX3NpemUYAiABKA0SFQoNbnVsbF9hdF9sZWFzdBgDIAEoDRISCgpwb3B1bGF0aW9uGAQgASgJIqwBCg9WZXJkaWN0RXZpZGVuY2USLAoGY2FuYXJ5GAEgASgLMhwubGluZWFnZS52MS5DYW5hcnlQYWlyQ291bnRzEi4KCXdhdGVybWFyaxgCIAEoCzIbLmxpbmVhZ2UudjEuV2F0ZXJtYXJrQ291bnRzEiYKBGxlYWQYAyABKAsyGC5saW5lYWdlLnYxLkxlYWRFdmlkZW5jZRITCgtjb21wYXJpc29ucxgEIAEoDSIqCgpUZXN0V2VpZ2h0EgwKBHRlc3QYASABKAkSDgoGd2VpZ2h0GAIgASgBItABCg1WZXJkaWN0UG9saWN5EhEKCXBvbGljeV9pZBgBIAEoCRINCgVhbHBoYRgCIAEoARISCgptaW5fZWZmZWN0GAMgASgBEicKB3dlaWdodHMYBCADKAsyFi5saW5lYWdlLnYxLlRlc3RXZWlnaHQSGAoQbWluX2NhbmFyeV9wYWlycxgFIAEoDRIbChNtaW5fd2F0ZXJtYXJrX3BhaXJzGAYgASgNEhIKCmxlYWRfYWxwaGEYByABKAESFQoNbWluX2xlYWRfbnVsbBgIIAEoDSKRAQoMQm91bmRDaG9pY2VzEhUKDXNlc3Npb25faW5kZXgYASABKAQSDQoFcGFuZWwYAiADKAkSDAoEc2VlZBgDIAEoDBIiChpyZWZlcmVuY2VfZmluZ2VycHJpbnRfaGFzaBgEIAEoDBIpCgZwb2xpY3kYBSABKAsyGS5saW5lYWdlLnYxLlZlcmRpY3RQb2xpY3kiWQoZV2F0ZXJtYXJrS2V5Q29tbWl0bWVudFJlZhIVCg1jb21taXRtZW50X2lkGAEgASgJEhIKCmtleV9kaWdlc3QYAiABKAwSEQoJbG9nX2luZGV4GAMgASgEKoYBCgdWZXJkaWN0EhcKE1ZFUkRJQ1RfVU5TUEVDSUZJRUQQABIaChZWRVJESUNUX0xJS0VMWV9ERVJJVkVEEAESGAoUVkVSRElDVF9JTkNPTkNMVVNJVkUQAhIXChNWRVJESUNUX05PVF9ERVJJVkVEEAMSEwoPVkVSRElDVF9TSU1JTEFSEAQqjQIKCFRlc3RLaW5kEhkKFVRFU1RfS0lORF9VTlNQRUNJRklFRBAAEhQKEFRFU1RfS0lORF9DQU5BUlkQARIXChNURVNUX0tJTkRfV0FURVJNQVJLEAISHgoaVEVTVF9LSU5EX1BST0JFX1NJTUlMQVJJVFkQAxIaChZURVNUX0tJTkRfV1JPTkdfQU5TV0VSEAQSIAocVEVTVF9LSU5EX1RPS0VOX0RJU1RSSUJVVElPThAFEhoKFlRFU1RfS0lORF9DQU5BUllfUEFJUlMQBhIeChpURVNUX0tJTkRfQ0FOQVJZX1dBVEVSTUFSSxAHEh0KGVRFU1RfS0lORF9TSU1JTEFSSVRZX0xFQUQQCCpYCgpDb3JyZWN0aW9uEhoKFkNPUlJFQ1RJT05fVU5TUEVDSUZJRUQQABIZChVDT1JSRUNUSU9OX0JPTkZFUlJPTkkQARITCg9DT1JSRUNUSU9OX0hPTE0QAmIGcHJvdG8z", [file_google_protobuf_timestamp, file_lineage_v1_canary_commitment, file_lineage_v1_member_model, file_lineage_v1_suspect]);
 
 /**
  * Result of one test against a null built from unrelated reference models.
@@ -220,7 +220,7 @@ export const EvidenceSummarySchema: GenMessage<EvidenceSummary> = /*@__PURE__*/
  */
 export type AttestationStatement = Message<"lineage.v1.AttestationStatement"> & {
   /**
-   * Statement format version; 1 for this layout.
+   * Statement format version: 1 (legacy, p-values only) or 2 (counts and bound choices; required).
    *
    * @generated from field: uint32 version = 1;
    */
@@ -289,6 +289,36 @@ export type AttestationStatement = Message<"lineage.v1.AttestationStatement"> & 
    * @generated from field: google.protobuf.Timestamp issued_at = 10;
    */
   issuedAt?: Timestamp | undefined;
+
+  /**
+   * Version 2: the counts the verdict rests on; verifiers re-derive the verdict from these and the
+   * bound policy (@lineage/fingerprint deriveVerdict), never from the stated p-values.
+   *
+   * @generated from field: lineage.v1.VerdictEvidence counts = 11;
+   */
+  counts?: VerdictEvidence | undefined;
+
+  /**
+   * Version 2: every choice bound before the evidence, as logged in the session entry it answers.
+   *
+   * @generated from field: lineage.v1.BoundChoices bound = 12;
+   */
+  bound?: BoundChoices | undefined;
+
+  /**
+   * Version 2: what backs the verdict: "canary_pairs", "watermark", "canary_watermark",
+   * "similarity_lead", or empty for INCONCLUSIVE.
+   *
+   * @generated from field: string backed_by = 13;
+   */
+  backedBy: string;
+
+  /**
+   * Watermark key commitment relied on; unset when no watermark test was run.
+   *
+   * @generated from field: lineage.v1.WatermarkKeyCommitmentRef watermark_commitment = 14;
+   */
+  watermarkCommitment?: WatermarkKeyCommitmentRef | undefined;
 };
 
 /**
@@ -297,6 +327,386 @@ export type AttestationStatement = Message<"lineage.v1.AttestationStatement"> & 
  */
 export const AttestationStatementSchema: GenMessage<AttestationStatement> = /*@__PURE__*/
   messageDesc(file_lineage_v1_attestation, 3);
+
+/**
+ * Counts of the paired canary test (docs/specs/verdict.md).
+ *
+ * @generated from message lineage.v1.CanaryPairCounts
+ */
+export type CanaryPairCounts = Message<"lineage.v1.CanaryPairCounts"> & {
+  /**
+   * Pairs in the commitment.
+   *
+   * @generated from field: uint32 pairs_committed = 1;
+   */
+  pairsCommitted: number;
+
+  /**
+   * Pairs with both items asked and answered; only these are tested.
+   *
+   * @generated from field: uint32 pairs_completed = 2;
+   */
+  pairsCompleted: number;
+
+  /**
+   * Hits on exposed items of completed pairs.
+   *
+   * @generated from field: uint32 exposed_hits = 3;
+   */
+  exposedHits: number;
+
+  /**
+   * Hits on decoy items of completed pairs.
+   *
+   * @generated from field: uint32 decoy_hits = 4;
+   */
+  decoyHits: number;
+
+  /**
+   * Discordant pairs where only the exposed item hit.
+   *
+   * @generated from field: uint32 exposed_only = 5;
+   */
+  exposedOnly: number;
+
+  /**
+   * Discordant pairs where only the decoy item hit.
+   *
+   * @generated from field: uint32 decoy_only = 6;
+   */
+  decoyOnly: number;
+
+  /**
+   * Sequential test only: discordant outcomes in completion order, "E" or "D" each, at most 100,000
+   * chars. Unset: the fixed-sample exact test.
+   *
+   * @generated from field: optional string sequence = 7;
+   */
+  sequence?: string | undefined;
+};
+
+/**
+ * Describes the message lineage.v1.CanaryPairCounts.
+ * Use `create(CanaryPairCountsSchema)` to create a new message.
+ */
+export const CanaryPairCountsSchema: GenMessage<CanaryPairCounts> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_attestation, 4);
+
+/**
+ * Counts of the watermark test.
+ *
+ * @generated from message lineage.v1.WatermarkCounts
+ */
+export type WatermarkCounts = Message<"lineage.v1.WatermarkCounts"> & {
+  /**
+   * Green-list fraction, in (0, 1).
+   *
+   * @generated from field: double gamma = 1;
+   */
+  gamma: number;
+
+  /**
+   * Distinct scored pairs selected without the key or the panel.
+   *
+   * @generated from field: uint32 selected_scored = 2;
+   */
+  selectedScored: number;
+
+  /**
+   * Of those, green under the key.
+   *
+   * @generated from field: uint32 selected_green = 3;
+   */
+  selectedGreen: number;
+
+  /**
+   * All distinct scored pairs.
+   *
+   * @generated from field: uint32 all_scored = 4;
+   */
+  allScored: number;
+
+  /**
+   * Of those, green under the key.
+   *
+   * @generated from field: uint32 all_green = 5;
+   */
+  allGreen: number;
+};
+
+/**
+ * Describes the message lineage.v1.WatermarkCounts.
+ * Use `create(WatermarkCountsSchema)` to create a new message.
+ */
+export const WatermarkCountsSchema: GenMessage<WatermarkCounts> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_attestation, 5);
+
+/**
+ * A similarity lead: the suspect's score ranked against known-unrelated model pairs.
+ *
+ * @generated from message lineage.v1.LeadEvidence
+ */
+export type LeadEvidence = Message<"lineage.v1.LeadEvidence"> & {
+  /**
+   * Lead score (higher = closer to the reference than unrelated pairs are).
+   *
+   * @generated from field: double score = 1;
+   */
+  score: number;
+
+  /**
+   * Known-unrelated pairs ranked against.
+   *
+   * @generated from field: uint32 null_size = 2;
+   */
+  nullSize: number;
+
+  /**
+   * How many of them scored at least `score`.
+   *
+   * @generated from field: uint32 null_at_least = 3;
+   */
+  nullAtLeast: number;
+
+  /**
+   * Reference population id, at most 128 chars.
+   *
+   * @generated from field: string population = 4;
+   */
+  population: string;
+};
+
+/**
+ * Describes the message lineage.v1.LeadEvidence.
+ * Use `create(LeadEvidenceSchema)` to create a new message.
+ */
+export const LeadEvidenceSchema: GenMessage<LeadEvidence> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_attestation, 6);
+
+/**
+ * Everything a verdict is derived from.
+ *
+ * @generated from message lineage.v1.VerdictEvidence
+ */
+export type VerdictEvidence = Message<"lineage.v1.VerdictEvidence"> & {
+  /**
+   * Set iff a canary commitment was bound to the session.
+   *
+   * @generated from field: lineage.v1.CanaryPairCounts canary = 1;
+   */
+  canary?: CanaryPairCounts | undefined;
+
+  /**
+   * Set iff a watermark key commitment was bound to the session.
+   *
+   * @generated from field: lineage.v1.WatermarkCounts watermark = 2;
+   */
+  watermark?: WatermarkCounts | undefined;
+
+  /**
+   * Set iff the similarity signals ran.
+   *
+   * @generated from field: lineage.v1.LeadEvidence lead = 3;
+   */
+  lead?: LeadEvidence | undefined;
+
+  /**
+   * Hypotheses corrected for together, >= 1.
+   *
+   * @generated from field: uint32 comparisons = 4;
+   */
+  comparisons: number;
+};
+
+/**
+ * Describes the message lineage.v1.VerdictEvidence.
+ * Use `create(VerdictEvidenceSchema)` to create a new message.
+ */
+export const VerdictEvidenceSchema: GenMessage<VerdictEvidence> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_attestation, 7);
+
+/**
+ * Weight of one accusing test in the policy's weighted Bonferroni.
+ *
+ * @generated from message lineage.v1.TestWeight
+ */
+export type TestWeight = Message<"lineage.v1.TestWeight"> & {
+  /**
+   * "canary_pairs", "watermark" or "canary_watermark".
+   *
+   * @generated from field: string test = 1;
+   */
+  test: string;
+
+  /**
+   * Weight, > 0.
+   *
+   * @generated from field: double weight = 2;
+   */
+  weight: number;
+};
+
+/**
+ * Describes the message lineage.v1.TestWeight.
+ * Use `create(TestWeightSchema)` to create a new message.
+ */
+export const TestWeightSchema: GenMessage<TestWeight> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_attestation, 8);
+
+/**
+ * A versioned verdict policy, stated in full (@lineage/fingerprint VerdictPolicy).
+ *
+ * @generated from message lineage.v1.VerdictPolicy
+ */
+export type VerdictPolicy = Message<"lineage.v1.VerdictPolicy"> & {
+  /**
+   * Registered policy id (e.g. "lineage-policy/2"), 1..64 chars.
+   *
+   * @generated from field: string policy_id = 1;
+   */
+  policyId: string;
+
+  /**
+   * Family-wise level of LIKELY_DERIVED.
+   *
+   * @generated from field: double alpha = 2;
+   */
+  alpha: number;
+
+  /**
+   * Least effect of a deciding test.
+   *
+   * @generated from field: double min_effect = 3;
+   */
+  minEffect: number;
+
+  /**
+   * Weights of the accusing tests, at most 8.
+   *
+   * @generated from field: repeated lineage.v1.TestWeight weights = 4;
+   */
+  weights: TestWeight[];
+
+  /**
+   * Least completed canary pairs for the canary test to run.
+   *
+   * @generated from field: uint32 min_canary_pairs = 5;
+   */
+  minCanaryPairs: number;
+
+  /**
+   * Least selected scored pairs for the watermark test to run.
+   *
+   * @generated from field: uint32 min_watermark_pairs = 6;
+   */
+  minWatermarkPairs: number;
+
+  /**
+   * Rank p-value at or below which similarity is a lead.
+   *
+   * @generated from field: double lead_alpha = 7;
+   */
+  leadAlpha: number;
+
+  /**
+   * Least known-unrelated pairs for a lead to be ranked.
+   *
+   * @generated from field: uint32 min_lead_null = 8;
+   */
+  minLeadNull: number;
+};
+
+/**
+ * Describes the message lineage.v1.VerdictPolicy.
+ * Use `create(VerdictPolicySchema)` to create a new message.
+ */
+export const VerdictPolicySchema: GenMessage<VerdictPolicy> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_attestation, 9);
+
+/**
+ * The choices an attestation's verdict was bound to before the evidence (DESIGN.md "The match
+ * protocol"), copied from the hub's logged session entry.
+ *
+ * @generated from message lineage.v1.BoundChoices
+ */
+export type BoundChoices = Message<"lineage.v1.BoundChoices"> & {
+  /**
+   * Log index of the hub's SessionOpened entry this attestation answers.
+   *
+   * @generated from field: uint64 session_index = 1;
+   */
+  sessionIndex: bigint;
+
+  /**
+   * Panel model ids chosen by the hub from the reference population, at most 64, each at most 256 chars.
+   *
+   * @generated from field: repeated string panel = 2;
+   */
+  panel: string[];
+
+  /**
+   * Session seed, 32 bytes (from a checkpoint root).
+   *
+   * @generated from field: bytes seed = 3;
+   */
+  seed: Uint8Array;
+
+  /**
+   * SHA-256 of the member's reference fingerprint, 32 bytes, as logged before the session.
+   *
+   * @generated from field: bytes reference_fingerprint_hash = 4;
+   */
+  referenceFingerprintHash: Uint8Array;
+
+  /**
+   * The policy, in full.
+   *
+   * @generated from field: lineage.v1.VerdictPolicy policy = 5;
+   */
+  policy?: VerdictPolicy | undefined;
+};
+
+/**
+ * Describes the message lineage.v1.BoundChoices.
+ * Use `create(BoundChoicesSchema)` to create a new message.
+ */
+export const BoundChoicesSchema: GenMessage<BoundChoices> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_attestation, 10);
+
+/**
+ * Where a watermark key commitment was logged.
+ *
+ * @generated from message lineage.v1.WatermarkKeyCommitmentRef
+ */
+export type WatermarkKeyCommitmentRef = Message<"lineage.v1.WatermarkKeyCommitmentRef"> & {
+  /**
+   * Commitment id.
+   *
+   * @generated from field: string commitment_id = 1;
+   */
+  commitmentId: string;
+
+  /**
+   * The committed key digest, 32 bytes.
+   *
+   * @generated from field: bytes key_digest = 2;
+   */
+  keyDigest: Uint8Array;
+
+  /**
+   * Index of the log entry holding the commitment.
+   *
+   * @generated from field: uint64 log_index = 3;
+   */
+  logIndex: bigint;
+};
+
+/**
+ * Describes the message lineage.v1.WatermarkKeyCommitmentRef.
+ * Use `create(WatermarkKeyCommitmentRefSchema)` to create a new message.
+ */
+export const WatermarkKeyCommitmentRefSchema: GenMessage<WatermarkKeyCommitmentRef> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_attestation, 11);
 
 /**
  * Outcome under the calibrated policy. Never "clean" by default.
@@ -324,11 +734,20 @@ export enum Verdict {
   INCONCLUSIVE = 2,
 
   /**
-   * Evidence against derivation; only where the policy explicitly allows it.
+   * Never produced: Lineage has no "clean" verdict (absence of evidence is not evidence of
+   * independence). Kept so that old payloads decode; verifiers reject it.
    *
    * @generated from enum value: VERDICT_NOT_DERIVED = 3;
    */
   NOT_DERIVED = 3,
+
+  /**
+   * A lead, not an accusation: similarity signals rank the suspect closer to the reference than the
+   * policy's share of known-unrelated model pairs, and no accusing test rejects.
+   *
+   * @generated from enum value: VERDICT_SIMILAR = 4;
+   */
+  SIMILAR = 4,
 }
 
 /**
@@ -382,6 +801,27 @@ export enum TestKind {
    * @generated from enum value: TEST_KIND_TOKEN_DISTRIBUTION = 5;
    */
   TOKEN_DISTRIBUTION = 5,
+
+  /**
+   * Paired canary test (exact McNemar over discordant pairs; labels drawn from the log).
+   *
+   * @generated from enum value: TEST_KIND_CANARY_PAIRS = 6;
+   */
+  CANARY_PAIRS = 6,
+
+  /**
+   * Fisher combination of the paired canary and watermark tests.
+   *
+   * @generated from enum value: TEST_KIND_CANARY_WATERMARK = 7;
+   */
+  CANARY_WATERMARK = 7,
+
+  /**
+   * Similarity lead ranked against known-unrelated model pairs (never accuses).
+   *
+   * @generated from enum value: TEST_KIND_SIMILARITY_LEAD = 8;
+   */
+  SIMILARITY_LEAD = 8,
 }
 
 /**

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lineage/v1/canary_commitment.proto.
  */
 export const file_lineage_v1_canary_commitment: GenFile = /*@__PURE__*/
-  fileDesc("CiJsaW5lYWdlL3YxL2NhbmFyeV9jb21taXRtZW50LnByb3RvEgpsaW5lYWdlLnYxItYBChBDYW5hcnlDb21taXRtZW50EhUKDWNvbW1pdG1lbnRfaWQYASABKAkSEQoJbWVtYmVyX2lkGAIgASgJEhMKC21lcmtsZV9yb290GAMgASgMEhQKDGNhbmFyeV9jb3VudBgEIAEoBBI7Cg5oYXNoX2FsZ29yaXRobRgFIAEoDjIjLmxpbmVhZ2UudjEuQ29tbWl0bWVudEhhc2hBbGdvcml0aG0SMAoMY29tbWl0dGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJUChNDYW5hcnlDb21taXRtZW50UmVmEhUKDWNvbW1pdG1lbnRfaWQYASABKAkSEwoLbWVya2xlX3Jvb3QYAiABKAwSEQoJbG9nX2luZGV4GAMgASgEIoQBChNDYW5hcnlFeHBvc3VyZUV2ZW50EhIKCnNlc3Npb25faWQYASABKAkSEgoKc3VzcGVjdF9pZBgCIAEoCRIVCg1jYW5hcmllc19zZW50GAMgASgNEi4KCmV4cG9zZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIq4BCg5DYW5hcnlFeHBvc3VyZRIzCgpjb21taXRtZW50GAEgASgLMh8ubGluZWFnZS52MS5DYW5hcnlDb21taXRtZW50UmVmEg0KBXRvdGFsGAIgASgEEg0KBXNwZW50GAMgASgEEhEKCXJlbWFpbmluZxgEIAEoBBI2Cg1yZWNlbnRfZXZlbnRzGAUgAygLMh8ubGluZWFnZS52MS5DYW5hcnlFeHBvc3VyZUV2ZW50KnIKF0NvbW1pdG1lbnRIYXNoQWxnb3JpdGhtEikKJUNPTU1JVE1FTlRfSEFTSF9BTEdPUklUSE1fVU5TUEVDSUZJRUQQABIsCihDT01NSVRNRU5UX0hBU0hfQUxHT1JJVEhNX1NIQTI1Nl9SRkM2OTYyEAFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiJsaW5lYWdlL3YxL2NhbmFyeV9jb21taXRtZW50LnByb3RvEgpsaW5lYWdlLnYxItYBChBDYW5hcnlDb21taXRtZW50EhUKDWNvbW1pdG1lbnRfaWQYASABKAkSEQoJbWVtYmVyX2lkGAIgASgJEhMKC21lcmtsZV9yb290GAMgASgMEhQKDGNhbmFyeV9jb3VudBgEIAEoBBI7Cg5oYXNoX2FsZ29yaXRobRgFIAEoDjIjLmxpbmVhZ2UudjEuQ29tbWl0bWVudEhhc2hBbGdvcml0aG0SMAoMY29tbWl0dGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJUChNDYW5hcnlDb21taXRtZW50UmVmEhUKDWNvbW1pdG1lbnRfaWQYASABKAkSEwoLbWVya2xlX3Jvb3QYAiABKAwSEQoJbG9nX2luZGV4GAMgASgEIqcBChZXYXRlcm1hcmtLZXlDb21taXRtZW50EhUKDWNvbW1pdG1lbnRfaWQYASABKAkSEQoJbWVtYmVyX2lkGAIgASgJEhIKCmtleV9kaWdlc3QYAyABKAwSDQoFZ2FtbWEYBCABKAESDgoGc2NoZW1lGAUgASgJEjAKDGNvbW1pdHRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiygEKHlJlZmVyZW5jZUZpbmdlcnByaW50Q29tbWl0bWVudBIRCgltZW1iZXJfaWQYASABKAkSEAoIbW9kZWxfaWQYAiABKAkSFQoNbW9kZWxfdmVyc2lvbhgDIAEoCRIQCghlcG9jaF9pZBgEIAEoCRIYChBmaW5nZXJwcmludF9oYXNoGAUgASgMEg4KBnByb2JlcxgGIAEoDRIwCgxjb21taXR0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoQBChNDYW5hcnlFeHBvc3VyZUV2ZW50EhIKCnNlc3Npb25faWQYASABKAkSEgoKc3VzcGVjdF9pZBgCIAEoCRIVCg1jYW5hcmllc19zZW50GAMgASgNEi4KCmV4cG9zZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIq4BCg5DYW5hcnlFeHBvc3VyZRIzCgpjb21taXRtZW50GAEgASgLMh8ubGluZWFnZS52MS5DYW5hcnlDb21taXRtZW50UmVmEg0KBXRvdGFsGAIgASgEEg0KBXNwZW50GAMgASgEEhEKCXJlbWFpbmluZxgEIAEoBBI2Cg1yZWNlbnRfZXZlbnRzGAUgAygLMh8ubGluZWFnZS52MS5DYW5hcnlFeHBvc3VyZUV2ZW50KqYBChdDb21taXRtZW50SGFzaEFsZ29yaXRobRIpCiVDT01NSVRNRU5UX0hBU0hfQUxHT1JJVEhNX1VOU1BFQ0lGSUVEEAASLAooQ09NTUlUTUVOVF9IQVNIX0FMR09SSVRITV9TSEEyNTZfUkZDNjk2MhABEjIKLkNPTU1JVE1FTlRfSEFTSF9BTEdPUklUSE1fU0hBMjU2X1JGQzY5NjJfUEFJUlMQAmIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Payload of a member-signed DSSE envelope (application/vnd.lineage.canary-commitment.v1+proto).
@@ -47,7 +47,7 @@ export type CanaryCommitment = Message<"lineage.v1.CanaryCommitment"> & {
   merkleRoot: Uint8Array;
 
   /**
-   * Number of canaries (leaves), 1..1,000,000.
+   * Number of leaves, 1..1,000,000: canaries (v1) or canary pairs (v2, PAIRS algorithm).
    *
    * @generated from field: uint64 canary_count = 4;
    */
@@ -111,6 +111,128 @@ export const CanaryCommitmentRefSchema: GenMessage<CanaryCommitmentRef> = /*@__P
   messageDesc(file_lineage_v1_canary_commitment, 1);
 
 /**
+ * Payload of a member-signed DSSE envelope (application/vnd.lineage.watermark-commitment.v1+proto):
+ * the member's watermark key, committed before any suspect it is used on was first seen.
+ *
+ * @generated from message lineage.v1.WatermarkKeyCommitment
+ */
+export type WatermarkKeyCommitment = Message<"lineage.v1.WatermarkKeyCommitment"> & {
+  /**
+   * Member-chosen id, unique per member, 1..64 chars.
+   *
+   * @generated from field: string commitment_id = 1;
+   */
+  commitmentId: string;
+
+  /**
+   * Committing member, 1..64 chars.
+   *
+   * @generated from field: string member_id = 2;
+   */
+  memberId: string;
+
+  /**
+   * SHA-256("lineage/watermark-key/v1" || 0x00 || salt(32) || key), 32 bytes.
+   *
+   * @generated from field: bytes key_digest = 3;
+   */
+  keyDigest: Uint8Array;
+
+  /**
+   * Green-list fraction of the scheme, in (0, 1).
+   *
+   * @generated from field: double gamma = 4;
+   */
+  gamma: number;
+
+  /**
+   * Green-list scheme id, at most 64 chars (e.g. "lineage-greenlist/v1").
+   *
+   * @generated from field: string scheme = 5;
+   */
+  scheme: string;
+
+  /**
+   * When the member committed.
+   *
+   * @generated from field: google.protobuf.Timestamp committed_at = 6;
+   */
+  committedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message lineage.v1.WatermarkKeyCommitment.
+ * Use `create(WatermarkKeyCommitmentSchema)` to create a new message.
+ */
+export const WatermarkKeyCommitmentSchema: GenMessage<WatermarkKeyCommitment> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_canary_commitment, 2);
+
+/**
+ * Payload of a member-signed DSSE envelope (application/vnd.lineage.reference-fingerprint.v1+proto):
+ * the hash of a member model's private reference fingerprint on an epoch battery, logged before any
+ * session compares a suspect with it.
+ *
+ * @generated from message lineage.v1.ReferenceFingerprintCommitment
+ */
+export type ReferenceFingerprintCommitment = Message<"lineage.v1.ReferenceFingerprintCommitment"> & {
+  /**
+   * Member id, 1..64 chars.
+   *
+   * @generated from field: string member_id = 1;
+   */
+  memberId: string;
+
+  /**
+   * Member model id, 1..128 chars.
+   *
+   * @generated from field: string model_id = 2;
+   */
+  modelId: string;
+
+  /**
+   * Member model version, at most 64 chars.
+   *
+   * @generated from field: string model_version = 3;
+   */
+  modelVersion: string;
+
+  /**
+   * Epoch of the battery, 1..64 chars.
+   *
+   * @generated from field: string epoch_id = 4;
+   */
+  epochId: string;
+
+  /**
+   * SHA-256 of the canonical fingerprint encoding, 32 bytes.
+   *
+   * @generated from field: bytes fingerprint_hash = 5;
+   */
+  fingerprintHash: Uint8Array;
+
+  /**
+   * Probes answered.
+   *
+   * @generated from field: uint32 probes = 6;
+   */
+  probes: number;
+
+  /**
+   * When the member committed.
+   *
+   * @generated from field: google.protobuf.Timestamp committed_at = 7;
+   */
+  committedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message lineage.v1.ReferenceFingerprintCommitment.
+ * Use `create(ReferenceFingerprintCommitmentSchema)` to create a new message.
+ */
+export const ReferenceFingerprintCommitmentSchema: GenMessage<ReferenceFingerprintCommitment> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_canary_commitment, 3);
+
+/**
  * One use of canaries against a third party: those canaries are spent.
  *
  * @generated from message lineage.v1.CanaryExposureEvent
@@ -150,7 +272,7 @@ export type CanaryExposureEvent = Message<"lineage.v1.CanaryExposureEvent"> & {
  * Use `create(CanaryExposureEventSchema)` to create a new message.
  */
 export const CanaryExposureEventSchema: GenMessage<CanaryExposureEvent> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_canary_commitment, 2);
+  messageDesc(file_lineage_v1_canary_commitment, 4);
 
 /**
  * Exposure of one canary set, as tracked by the member node (counts only, never canaries).
@@ -199,7 +321,7 @@ export type CanaryExposure = Message<"lineage.v1.CanaryExposure"> & {
  * Use `create(CanaryExposureSchema)` to create a new message.
  */
 export const CanaryExposureSchema: GenMessage<CanaryExposure> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_canary_commitment, 3);
+  messageDesc(file_lineage_v1_canary_commitment, 5);
 
 /**
  * Hash algorithm of a commitment's Merkle tree.
@@ -221,6 +343,17 @@ export enum CommitmentHashAlgorithm {
    * @generated from enum value: COMMITMENT_HASH_ALGORITHM_SHA256_RFC6962 = 1;
    */
   SHA256_RFC6962 = 1,
+
+  /**
+   * Commitment v2, canary PAIRS (docs/specs/canary-commitment.md): one leaf per pair,
+   * leaf data = SHA-256("lineage/canary-commitment/v2" || 0x00 || salt(32) || pair item), where
+   * pair item = "lineage/canary-pair/v2" || 0x00 || u32be(len) || pair_id || u32be(len) || prompt_a ||
+   * u32be(len) || expected_a || u32be(len) || prompt_b || u32be(len) || expected_b (UTF-8). Which item
+   * of each pair is exposed is drawn from the first hub-signed checkpoint covering the commitment.
+   *
+   * @generated from enum value: COMMITMENT_HASH_ALGORITHM_SHA256_RFC6962_PAIRS = 2;
+   */
+  SHA256_RFC6962_PAIRS = 2,
 }
 
 /**

@@ -9,13 +9,17 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { VerdictPolicy, WatermarkKeyCommitmentRef } from "./attestation_pb.js";
+import { file_lineage_v1_attestation } from "./attestation_pb.js";
+import type { CanaryCommitmentRef } from "./canary_commitment_pb.js";
+import { file_lineage_v1_canary_commitment } from "./canary_commitment_pb.js";
 import type { DsseEnvelope } from "./dsse_pb.js";
 import { file_lineage_v1_dsse } from "./dsse_pb.js";
 import type { MemberModelRef } from "./member_model_pb.js";
 import { file_lineage_v1_member_model } from "./member_model_pb.js";
 import type { SignedHeader } from "./signed_header_pb.js";
 import { file_lineage_v1_signed_header } from "./signed_header_pb.js";
-import type { SuspectRef } from "./suspect_pb.js";
+import type { SuspectRef, SuspectSource } from "./suspect_pb.js";
 import { file_lineage_v1_suspect } from "./suspect_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -23,7 +27,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lineage/v1/match_session.proto.
  */
 export const file_lineage_v1_match_session: GenFile = /*@__PURE__*/
-  fileDesc("Ch5saW5lYWdlL3YxL21hdGNoX3Nlc3Npb24ucHJvdG8SCmxpbmVhZ2UudjEi1QEKEVJldHJpZXZhbEV2aWRlbmNlEhkKEWNvYXJzZV9zaW1pbGFyaXR5GAEgASgBEhcKD3Byb2Jlc19jb21wYXJlZBgCIAEoDRIiChpwcm9iZXNfd2l0aF9iYW5kX2FncmVlbWVudBgDIAEoDRIWCg5iYW5kX2FncmVlbWVudBgEIAEoARIcChRzaGFyZWRfd3JvbmdfYW5zd2VycxgFIAEoDRIdChBzaW1oYXNoX2Rpc3RhbmNlGAYgASgNSACIAQFCEwoRX3NpbWhhc2hfZGlzdGFuY2UilwIKE01hdGNoU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRINCgVub25jZRgCIAEoDBIsCghkZWFkbGluZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZXBvY2hfaWQYBCABKAkSJwoHc3VzcGVjdBgFIAEoCzIWLmxpbmVhZ2UudjEuU3VzcGVjdFJlZhItCgljYW5kaWRhdGUYBiABKAsyGi5saW5lYWdlLnYxLk1lbWJlck1vZGVsUmVmEjAKCXJldHJpZXZhbBgHIAEoCzIdLmxpbmVhZ2UudjEuUmV0cmlldmFsRXZpZGVuY2USEwoLbWF4X3F1ZXJpZXMYCCABKA0ikAEKFE1hdGNoU2Vzc2lvblByb2dyZXNzEhIKCnNlc3Npb25faWQYASABKAkSJwoFcGhhc2UYAiABKA4yGC5saW5lYWdlLnYxLlNlc3Npb25QaGFzZRIUCgxxdWVyaWVzX2RvbmUYAyABKA0SFwoPcXVlcmllc19wbGFubmVkGAQgASgNEgwKBG5vdGUYBSABKAkiTwoUTWF0Y2hTZXNzaW9uRGVjbGluZWQSKQoGcmVhc29uGAEgASgOMhkubGluZWFnZS52MS5EZWNsaW5lUmVhc29uEgwKBG5vdGUYAiABKAkiqQEKEk1hdGNoU2Vzc2lvbkFuc3dlchISCgpzZXNzaW9uX2lkGAEgASgJEg0KBW5vbmNlGAIgASgMEi8KC2F0dGVzdGF0aW9uGAMgASgLMhgubGluZWFnZS52MS5Ec3NlRW52ZWxvcGVIABI0CghkZWNsaW5lZBgEIAEoCzIgLmxpbmVhZ2UudjEuTWF0Y2hTZXNzaW9uRGVjbGluZWRIAEIJCgdvdXRjb21lIt4BCg5TZXNzaW9uTWVzc2FnZRIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIyCgdyZXF1ZXN0GAIgASgLMh8ubGluZWFnZS52MS5NYXRjaFNlc3Npb25SZXF1ZXN0SAASNAoIcHJvZ3Jlc3MYAyABKAsyIC5saW5lYWdlLnYxLk1hdGNoU2Vzc2lvblByb2dyZXNzSAASMAoGYW5zd2VyGAQgASgLMh4ubGluZWFnZS52MS5NYXRjaFNlc3Npb25BbnN3ZXJIAEIGCgRib2R5Ku4BCgxTZXNzaW9uUGhhc2USHQoZU0VTU0lPTl9QSEFTRV9VTlNQRUNJRklFRBAAEiMKH1NFU1NJT05fUEhBU0VfVkVSSUZZSU5HX1JFUVVFU1QQARIiCh5TRVNTSU9OX1BIQVNFX1BST0JFX0NPTVBBUklTT04QAhIdChlTRVNTSU9OX1BIQVNFX0NBTkFSWV9URVNUEAMSIAocU0VTU0lPTl9QSEFTRV9XQVRFUk1BUktfVEVTVBAEEhoKFlNFU1NJT05fUEhBU0VfREVDSURJTkcQBRIZChVTRVNTSU9OX1BIQVNFX1NJR05JTkcQBirWAQoNRGVjbGluZVJlYXNvbhIeChpERUNMSU5FX1JFQVNPTl9VTlNQRUNJRklFRBAAEiYKIkRFQ0xJTkVfUkVBU09OX1NVU1BFQ1RfVU5SRUFDSEFCTEUQARIjCh9ERUNMSU5FX1JFQVNPTl9CVURHRVRfRVhIQVVTVEVEEAISGwoXREVDTElORV9SRUFTT05fREVBRExJTkUQAxIgChxERUNMSU5FX1JFQVNPTl9VTktOT1dOX01PREVMEAQSGQoVREVDTElORV9SRUFTT05fUE9MSUNZEAViBnByb3RvMw", [file_google_protobuf_timestamp, file_lineage_v1_dsse, file_lineage_v1_member_model, file_lineage_v1_signed_header, file_lineage_v1_suspect]);
+  fileDesc("Ch5saW5lYWdlL3YxL21hdGNoX3Nlc3Npb24ucHJvdG8SCmxpbmVhZ2UudjEi1QEKEVJldHJpZXZhbEV2aWRlbmNlEhkKEWNvYXJzZV9zaW1pbGFyaXR5GAEgASgBEhcKD3Byb2Jlc19jb21wYXJlZBgCIAEoDRIiChpwcm9iZXNfd2l0aF9iYW5kX2FncmVlbWVudBgDIAEoDRIWCg5iYW5kX2FncmVlbWVudBgEIAEoARIcChRzaGFyZWRfd3JvbmdfYW5zd2VycxgFIAEoDRIdChBzaW1oYXNoX2Rpc3RhbmNlGAYgASgNSACIAQFCEwoRX3NpbWhhc2hfZGlzdGFuY2Ui2AIKE01hdGNoU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRINCgVub25jZRgCIAEoDBIsCghkZWFkbGluZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZXBvY2hfaWQYBCABKAkSJwoHc3VzcGVjdBgFIAEoCzIWLmxpbmVhZ2UudjEuU3VzcGVjdFJlZhItCgljYW5kaWRhdGUYBiABKAsyGi5saW5lYWdlLnYxLk1lbWJlck1vZGVsUmVmEjAKCXJldHJpZXZhbBgHIAEoCzIdLmxpbmVhZ2UudjEuUmV0cmlldmFsRXZpZGVuY2USEwoLbWF4X3F1ZXJpZXMYCCABKA0SFQoNc2Vzc2lvbl9pbmRleBgJIAEoBBIoCgZvcGVuZWQYCiABKAsyGC5saW5lYWdlLnYxLkRzc2VFbnZlbG9wZSKLBQoNU2Vzc2lvbk9wZW5lZBISCgpzZXNzaW9uX2lkGAEgASgJEg0KBW5vbmNlGAIgASgMEicKB3N1c3BlY3QYAyABKAsyFi5saW5lYWdlLnYxLlN1c3BlY3RSZWYSLQoJY2FuZGlkYXRlGAQgASgLMhoubGluZWFnZS52MS5NZW1iZXJNb2RlbFJlZhIiChpyZWZlcmVuY2VfZmluZ2VycHJpbnRfaGFzaBgFIAEoDBIjChtyZWZlcmVuY2VfZmluZ2VycHJpbnRfaW5kZXgYBiABKAQSDQoFcGFuZWwYByADKAkSFQoNcG9wdWxhdGlvbl9pZBgIIAEoCRIMCgRzZWVkGAkgASgMEhwKFHNlZWRfY2hlY2twb2ludF9zaXplGAogASgEEikKBnBvbGljeRgLIAEoCzIZLmxpbmVhZ2UudjEuVmVyZGljdFBvbGljeRI6ChFjYW5hcnlfY29tbWl0bWVudBgMIAEoCzIfLmxpbmVhZ2UudjEuQ2FuYXJ5Q29tbWl0bWVudFJlZhJDChR3YXRlcm1hcmtfY29tbWl0bWVudBgNIAEoCzIlLmxpbmVhZ2UudjEuV2F0ZXJtYXJrS2V5Q29tbWl0bWVudFJlZhIYChBmaXJzdF9zZWVuX2luZGV4GA4gASgEEhMKC2NvbXBhcmlzb25zGA8gASgNEhAKCGVwb2NoX2lkGBAgASgJEhoKEmNvbmZpcm1hdGlvbl9zcGxpdBgRIAEoCRItCglvcGVuZWRfYXQYEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGRlYWRsaW5lGBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKqAQoPU3VzcGVjdFNpZ2h0aW5nEicKB3N1c3BlY3QYASABKAsyFi5saW5lYWdlLnYxLlN1c3BlY3RSZWYSKQoGc291cmNlGAIgASgOMhkubGluZWFnZS52MS5TdXNwZWN0U291cmNlEjEKDWZpcnN0X3NlZW5fYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHJlcG9ydGVyGAQgASgJIpABChRNYXRjaFNlc3Npb25Qcm9ncmVzcxISCgpzZXNzaW9uX2lkGAEgASgJEicKBXBoYXNlGAIgASgOMhgubGluZWFnZS52MS5TZXNzaW9uUGhhc2USFAoMcXVlcmllc19kb25lGAMgASgNEhcKD3F1ZXJpZXNfcGxhbm5lZBgEIAEoDRIMCgRub3RlGAUgASgJIk8KFE1hdGNoU2Vzc2lvbkRlY2xpbmVkEikKBnJlYXNvbhgBIAEoDjIZLmxpbmVhZ2UudjEuRGVjbGluZVJlYXNvbhIMCgRub3RlGAIgASgJIqkBChJNYXRjaFNlc3Npb25BbnN3ZXISEgoKc2Vzc2lvbl9pZBgBIAEoCRINCgVub25jZRgCIAEoDBIvCgthdHRlc3RhdGlvbhgDIAEoCzIYLmxpbmVhZ2UudjEuRHNzZUVudmVsb3BlSAASNAoIZGVjbGluZWQYBCABKAsyIC5saW5lYWdlLnYxLk1hdGNoU2Vzc2lvbkRlY2xpbmVkSABCCQoHb3V0Y29tZSLeAQoOU2Vzc2lvbk1lc3NhZ2USKAoGaGVhZGVyGAEgASgLMhgubGluZWFnZS52MS5TaWduZWRIZWFkZXISMgoHcmVxdWVzdBgCIAEoCzIfLmxpbmVhZ2UudjEuTWF0Y2hTZXNzaW9uUmVxdWVzdEgAEjQKCHByb2dyZXNzGAMgASgLMiAubGluZWFnZS52MS5NYXRjaFNlc3Npb25Qcm9ncmVzc0gAEjAKBmFuc3dlchgEIAEoCzIeLmxpbmVhZ2UudjEuTWF0Y2hTZXNzaW9uQW5zd2VySABCBgoEYm9keSruAQoMU2Vzc2lvblBoYXNlEh0KGVNFU1NJT05fUEhBU0VfVU5TUEVDSUZJRUQQABIjCh9TRVNTSU9OX1BIQVNFX1ZFUklGWUlOR19SRVFVRVNUEAESIgoeU0VTU0lPTl9QSEFTRV9QUk9CRV9DT01QQVJJU09OEAISHQoZU0VTU0lPTl9QSEFTRV9DQU5BUllfVEVTVBADEiAKHFNFU1NJT05fUEhBU0VfV0FURVJNQVJLX1RFU1QQBBIaChZTRVNTSU9OX1BIQVNFX0RFQ0lESU5HEAUSGQoVU0VTU0lPTl9QSEFTRV9TSUdOSU5HEAYq1gEKDURlY2xpbmVSZWFzb24SHgoaREVDTElORV9SRUFTT05fVU5TUEVDSUZJRUQQABImCiJERUNMSU5FX1JFQVNPTl9TVVNQRUNUX1VOUkVBQ0hBQkxFEAESIwofREVDTElORV9SRUFTT05fQlVER0VUX0VYSEFVU1RFRBACEhsKF0RFQ0xJTkVfUkVBU09OX0RFQURMSU5FEAMSIAocREVDTElORV9SRUFTT05fVU5LTk9XTl9NT0RFTBAEEhkKFURFQ0xJTkVfUkVBU09OX1BPTElDWRAFYgZwcm90bzM", [file_google_protobuf_timestamp, file_lineage_v1_attestation, file_lineage_v1_canary_commitment, file_lineage_v1_dsse, file_lineage_v1_member_model, file_lineage_v1_signed_header, file_lineage_v1_suspect]);
 
 /**
  * Why the hub thinks a suspect is near a member model (from keyed sketches only).
@@ -142,6 +146,22 @@ export type MatchSessionRequest = Message<"lineage.v1.MatchSessionRequest"> & {
    * @generated from field: uint32 max_queries = 8;
    */
   maxQueries: number;
+
+  /**
+   * Log index of the hub-signed SessionOpened entry: the member checks it is logged and that every
+   * field below it agrees with the request before it queries the suspect.
+   *
+   * @generated from field: uint64 session_index = 9;
+   */
+  sessionIndex: bigint;
+
+  /**
+   * The logged session statement (the SessionOpened payload, hub-signed), so the member can check
+   * it offline against the log's inclusion proof.
+   *
+   * @generated from field: lineage.v1.DsseEnvelope opened = 10;
+   */
+  opened?: DsseEnvelope | undefined;
 };
 
 /**
@@ -150,6 +170,200 @@ export type MatchSessionRequest = Message<"lineage.v1.MatchSessionRequest"> & {
  */
 export const MatchSessionRequestSchema: GenMessage<MatchSessionRequest> = /*@__PURE__*/
   messageDesc(file_lineage_v1_match_session, 1);
+
+/**
+ * Payload of a hub-signed DSSE envelope (application/vnd.lineage.session.v1+proto), logged BEFORE
+ * the member queries the suspect: every choice the verdict depends on, fixed before the evidence
+ * (DESIGN.md "The match protocol", step 2; docs/specs/verdict.md).
+ *
+ * @generated from message lineage.v1.SessionOpened
+ */
+export type SessionOpened = Message<"lineage.v1.SessionOpened"> & {
+  /**
+   * Hub-assigned session id, 1..64 chars; unique in the log.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * The session nonce, 32 bytes; echoed in the attestation.
+   *
+   * @generated from field: bytes nonce = 2;
+   */
+  nonce: Uint8Array;
+
+  /**
+   * The suspect.
+   *
+   * @generated from field: lineage.v1.SuspectRef suspect = 3;
+   */
+  suspect?: SuspectRef | undefined;
+
+  /**
+   * The member model compared.
+   *
+   * @generated from field: lineage.v1.MemberModelRef candidate = 4;
+   */
+  candidate?: MemberModelRef | undefined;
+
+  /**
+   * SHA-256 of the member's reference fingerprint, 32 bytes, as the member logged it earlier.
+   *
+   * @generated from field: bytes reference_fingerprint_hash = 5;
+   */
+  referenceFingerprintHash: Uint8Array;
+
+  /**
+   * Log index of that ReferenceFingerprintCommitment entry.
+   *
+   * @generated from field: uint64 reference_fingerprint_index = 6;
+   */
+  referenceFingerprintIndex: bigint;
+
+  /**
+   * Panel: model ids of the alliance's reference population chosen by the hub (never by the
+   * member), 2..64, each 1..256 chars.
+   *
+   * @generated from field: repeated string panel = 7;
+   */
+  panel: string[];
+
+  /**
+   * Reference population id, 1..128 chars.
+   *
+   * @generated from field: string population_id = 8;
+   */
+  populationId: string;
+
+  /**
+   * Seed of probe and canary order, 32 bytes: derived from the root of the checkpoint below.
+   *
+   * @generated from field: bytes seed = 9;
+   */
+  seed: Uint8Array;
+
+  /**
+   * Tree size of the hub-signed checkpoint the seed was derived from.
+   *
+   * @generated from field: uint64 seed_checkpoint_size = 10;
+   */
+  seedCheckpointSize: bigint;
+
+  /**
+   * The verdict policy, in full; must be a registered policy.
+   *
+   * @generated from field: lineage.v1.VerdictPolicy policy = 11;
+   */
+  policy?: VerdictPolicy | undefined;
+
+  /**
+   * Canary commitment to use; must be logged before `first_seen_index`.
+   *
+   * @generated from field: lineage.v1.CanaryCommitmentRef canary_commitment = 12;
+   */
+  canaryCommitment?: CanaryCommitmentRef | undefined;
+
+  /**
+   * Watermark key commitment to use; must be logged before `first_seen_index`.
+   *
+   * @generated from field: lineage.v1.WatermarkKeyCommitmentRef watermark_commitment = 13;
+   */
+  watermarkCommitment?: WatermarkKeyCommitmentRef | undefined;
+
+  /**
+   * Log index of the suspect's first SuspectSighting entry.
+   *
+   * @generated from field: uint64 first_seen_index = 14;
+   */
+  firstSeenIndex: bigint;
+
+  /**
+   * Hypotheses corrected for together (members x models of this scan), >= 1.
+   *
+   * @generated from field: uint32 comparisons = 15;
+   */
+  comparisons: number;
+
+  /**
+   * Epoch of the battery, 1..64 chars.
+   *
+   * @generated from field: string epoch_id = 16;
+   */
+  epochId: string;
+
+  /**
+   * Rule that holds the confirmation probes out of retrieval, at most 128 chars
+   * (e.g. "lineage-split/v1").
+   *
+   * @generated from field: string confirmation_split = 17;
+   */
+  confirmationSplit: string;
+
+  /**
+   * When the hub opened it.
+   *
+   * @generated from field: google.protobuf.Timestamp opened_at = 18;
+   */
+  openedAt?: Timestamp | undefined;
+
+  /**
+   * The member must answer before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp deadline = 19;
+   */
+  deadline?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message lineage.v1.SessionOpened.
+ * Use `create(SessionOpenedSchema)` to create a new message.
+ */
+export const SessionOpenedSchema: GenMessage<SessionOpened> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_match_session, 2);
+
+/**
+ * Payload of a hub-signed DSSE envelope (application/vnd.lineage.suspect-sighting.v1+proto): when the
+ * hub first saw a suspect. Commitments a session uses must precede it in the log.
+ *
+ * @generated from message lineage.v1.SuspectSighting
+ */
+export type SuspectSighting = Message<"lineage.v1.SuspectSighting"> & {
+  /**
+   * The suspect (suspect_id set).
+   *
+   * @generated from field: lineage.v1.SuspectRef suspect = 1;
+   */
+  suspect?: SuspectRef | undefined;
+
+  /**
+   * How the hub learned of it.
+   *
+   * @generated from field: lineage.v1.SuspectSource source = 2;
+   */
+  source: SuspectSource;
+
+  /**
+   * When.
+   *
+   * @generated from field: google.protobuf.Timestamp first_seen_at = 3;
+   */
+  firstSeenAt?: Timestamp | undefined;
+
+  /**
+   * Reporting member id when source is a member report, at most 64 chars.
+   *
+   * @generated from field: string reporter = 4;
+   */
+  reporter: string;
+};
+
+/**
+ * Describes the message lineage.v1.SuspectSighting.
+ * Use `create(SuspectSightingSchema)` to create a new message.
+ */
+export const SuspectSightingSchema: GenMessage<SuspectSighting> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_match_session, 3);
 
 /**
  * Progress of a session (counts only).
@@ -198,7 +412,7 @@ export type MatchSessionProgress = Message<"lineage.v1.MatchSessionProgress"> & 
  * Use `create(MatchSessionProgressSchema)` to create a new message.
  */
 export const MatchSessionProgressSchema: GenMessage<MatchSessionProgress> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_match_session, 2);
+  messageDesc(file_lineage_v1_match_session, 4);
 
 /**
  * The member declined.
@@ -226,7 +440,7 @@ export type MatchSessionDeclined = Message<"lineage.v1.MatchSessionDeclined"> & 
  * Use `create(MatchSessionDeclinedSchema)` to create a new message.
  */
 export const MatchSessionDeclinedSchema: GenMessage<MatchSessionDeclined> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_match_session, 3);
+  messageDesc(file_lineage_v1_match_session, 5);
 
 /**
  * The member's final answer.
@@ -277,7 +491,7 @@ export type MatchSessionAnswer = Message<"lineage.v1.MatchSessionAnswer"> & {
  * Use `create(MatchSessionAnswerSchema)` to create a new message.
  */
 export const MatchSessionAnswerSchema: GenMessage<MatchSessionAnswer> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_match_session, 4);
+  messageDesc(file_lineage_v1_match_session, 6);
 
 /**
  * NATS message for session traffic (subjects lineage.session.<member id>.request from the hub,
@@ -330,7 +544,7 @@ export type SessionMessage = Message<"lineage.v1.SessionMessage"> & {
  * Use `create(SessionMessageSchema)` to create a new message.
  */
 export const SessionMessageSchema: GenMessage<SessionMessage> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_match_session, 5);
+  messageDesc(file_lineage_v1_match_session, 7);
 
 /**
  * Phase of a running session.
