@@ -69,6 +69,17 @@ export {
   type WatermarkPanelOptions,
   watermarkPanelSignal,
 } from "./signals/signal-watermark-panel.js";
+// The similarity lead: similarity signals ranked at the model level against unrelated pairs (never accuses).
+export type { LeadComponent, SimilarityLead, SimilarityLeadInput } from "./signals/similarity-lead.js";
+export {
+  LEAD_COMPONENTS,
+  LEAD_WEIGHTS,
+  MAX_LEAD_PANEL,
+  MAX_LEAD_PROBES,
+  MIN_LEAD_PANEL,
+  MIN_LEAD_PROBES,
+  similarityLead,
+} from "./signals/similarity-lead.js";
 export {
   greenSeed,
   isGreen,
