@@ -30,6 +30,25 @@ test("replay parses records and answers by id, then by prompt", async () => {
   );
 });
 
+test("a missing replay answer names the replay and the prompt id, never the prompt text", async () => {
+  const a = ReplayAdapter.fromJsonl('{"id":"p1","prompt":"Say hi","output":"hi"}', "runs/suspect.jsonl");
+  const secret = "the canary fact zorblat is kept by vennix";
+  await assert.rejects(a.generate({ id: "canary-7", prompt: secret }), (e: unknown) => {
+    assert.ok(e instanceof FingerprintError);
+    assert.equal(e.code, "REPLAY_NOT_FOUND");
+    assert.match(e.message, /runs\/suspect\.jsonl/);
+    assert.match(e.message, /"canary-7"/);
+    assert.ok(!e.message.includes("zorblat"), e.message);
+    return true;
+  });
+  await assert.rejects(a.generate({ prompt: secret }), (e: unknown) => {
+    assert.ok(e instanceof FingerprintError && e.code === "REPLAY_NOT_FOUND");
+    assert.match(e.message, /runs\/suspect\.jsonl/);
+    assert.ok(!e.message.includes("zorblat"), e.message);
+    return true;
+  });
+});
+
 test("replay rejects bad lines, naming the line", () => {
   fails('{"id":"a","prompt":"p","output":"o"}\n{"id":', "REPLAY_MALFORMED_JSON", 2);
   fails('{"id":"a","prompt":"p"}', "REPLAY_INVALID_FIELD", 1);

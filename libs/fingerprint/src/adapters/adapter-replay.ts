@@ -147,6 +147,7 @@ export class ReplayAdapter implements ModelAdapter {
   private readonly byPrompt = new Map<string, ReplayRecord | null>();
   private readonly label: string;
 
+  /** `label` names the replay in errors and descriptions (the CLI passes the file as given). */
   constructor(records: readonly ReplayRecord[], label = "replay") {
     for (const r of records) {
       if (this.byId.has(r.id))
@@ -192,11 +193,13 @@ export class ReplayAdapter implements ModelAdapter {
       this.byPrompt.get(request.prompt) ??
       undefined;
     if (!rec) {
+      // Names the replay (its label: the file as given on the command line) and the prompt id, never the
+      // prompt text: a canary asked of a replay suspect must not leak through the error.
       throw new FingerprintError(
         "REPLAY_NOT_FOUND",
         request.id !== undefined
-          ? `replay has no response for id "${request.id}"`
-          : "replay has no response for this prompt",
+          ? `replay ${this.label} has no response for prompt id ${JSON.stringify(request.id)}`
+          : `replay ${this.label} has no response for this prompt (asked without an id)`,
       );
     }
     return rec.response;
