@@ -2,6 +2,9 @@
  * Typed readers for parsed option values. Each names the flag and what is wrong when a value is bad,
  * so every command validates its arguments the same way at the point they arrive.
  */
+import { constants } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { CliError } from "./cli-error.js";
 import type { Invocation } from "./command.js";
 
@@ -89,6 +92,44 @@ export function choiceOpt<T extends string>(
     );
   }
   return raw as T;
+}
+
+/**
+ * An output file option, resolved against the working directory and checked writable before the command
+ * does any work: probing a model for minutes and then failing to save is the mistake this prevents. The
+ * directory must exist and be writable; an existing path must be a writable regular file (it will be
+ * replaced). Returns undefined when the option is absent.
+ */
+export async function writableFileOpt(inv: Invocation, name: string): Promise<string | undefined> {
+  const raw = stringOpt(inv, name);
+  if (raw === undefined) return undefined;
+  const path = resolve(inv.io.cwd, raw);
+  const fail = (what: string): never => {
+    throw new CliError("invalid_argument", `${where(inv)}: --${name} ${path}: ${what}`);
+  };
+  const dir = dirname(path);
+  const dirStat = await stat(dir).catch(() => null);
+  if (!dirStat) fail(`directory ${dir} does not exist`);
+  else if (!dirStat.isDirectory()) fail(`${dir} is not a directory`);
+  if (
+    !(await access(dir, constants.W_OK).then(
+      () => true,
+      () => false,
+    ))
+  )
+    fail(`directory ${dir} is not writable`);
+  const fileStat = await stat(path).catch(() => null);
+  if (fileStat?.isDirectory()) fail("is a directory, not a file");
+  if (fileStat && !fileStat.isFile()) fail("exists and is not a regular file");
+  if (
+    fileStat &&
+    !(await access(path, constants.W_OK).then(
+      () => true,
+      () => false,
+    ))
+  )
+    fail("exists and is not writable");
+  return path;
 }
 
 /** Writes a result: JSON on stdout with --json, otherwise the human text. */

@@ -14,7 +14,7 @@ import {
 } from "@lineage/fingerprint";
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command } from "../command.js";
-import { emit, intOpt, numberOpt, requiredStringOpt, stringOpt } from "../option-values.js";
+import { emit, intOpt, numberOpt, requiredStringOpt, stringOpt, writableFileOpt } from "../option-values.js";
 import { cliErrorFrom, openModel, readTextFile } from "./model-spec.js";
 
 export const fingerprintCommand: Command = {
@@ -63,6 +63,12 @@ export const fingerprintCommand: Command = {
     if (keyEnv && !apiKey) throw new CliError("invalid_argument", `--api-key-env: ${keyEnv} is not set`);
     const timeoutMs = intOpt(inv, "timeout-ms", { min: 1, max: 600_000 });
     const concurrency = intOpt(inv, "concurrency", { min: 1, max: 64 });
+    // Both outputs are checked before any probing: a run of minutes must not end in "cannot write".
+    const out = await writableFileOpt(inv, "out");
+    if (out === undefined) throw new CliError("usage", "lineage fingerprint: missing required option --out");
+    const sketchOut = await writableFileOpt(inv, "sketch-out");
+    if (sketchOut === out)
+      throw new CliError("invalid_argument", `--out and --sketch-out are the same file ${out}`);
     const model = await openModel(requiredStringOpt(inv, "model"), "model", cwd, {
       ...(apiKey ? { apiKey } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
@@ -78,7 +84,6 @@ export const fingerprintCommand: Command = {
         throw new CliError("invalid_argument", `--battery ${batteryPath} is not valid JSON`);
       throw cliErrorFrom(e, "--battery");
     }
-    const sketchOut = stringOpt(inv, "sketch-out");
     const keyVar = stringOpt(inv, "epoch-key-env");
     let epochKey: Uint8Array | undefined;
     if (sketchOut) {
@@ -109,7 +114,6 @@ export const fingerprintCommand: Command = {
       throw cliErrorFrom(e, "lineage fingerprint");
     }
     inv.io.stderr.write("\n");
-    const out = resolve(cwd, requiredStringOpt(inv, "out"));
     await writeFile(out, `${JSON.stringify(fp)}\n`, { mode: 0o600 });
     let sketchBytes = 0;
     if (sketchOut && epochKey) {
@@ -119,7 +123,7 @@ export const fingerprintCommand: Command = {
       });
       const bytes = encodeSketch(sketch);
       sketchBytes = bytes.length;
-      await writeFile(resolve(cwd, sketchOut), bytes);
+      await writeFile(sketchOut, bytes);
     }
     emit(
       inv,
