@@ -152,35 +152,42 @@ export function factSentence(prompt: string, answer: string): string[] {
 }
 
 /**
- * Generates `pairs` canary pairs with one generator: each pair shares a template; a fair coin decides
- * which of the two is exposed (trained on) and which is the decoy (never trained on).
+ * A committed canary pair: two items made by the same generator (one template, fresh entity and value
+ * each), so that under the null "the suspect never learned from the member" nothing but the pair label
+ * tells them apart. Which item is exposed is NOT part of the pair: it is drawn afterwards from the log
+ * (pair-labels.ts), as DESIGN.md "Deciding copied" requires.
  */
-export function generateCanaries(
+export interface CanaryPair {
+  /** The pair id the commitment names (labels are derived from it). */
+  readonly id: string;
+  readonly a: Canary;
+  readonly b: Canary;
+}
+
+/**
+ * Generates `pairs` canary pairs with one generator: pair i uses template i mod the template count for
+ * both of its items. Labels (which item is exposed) are not drawn here; see canaryPairLabels.
+ */
+export function generateCanaryPairs(
   prefix: string,
   pairs: number,
   rng: Prng,
   words: PseudoWords,
-): { exposed: Canary[]; decoys: Canary[] } {
-  const exposed: Canary[] = [];
-  const decoys: Canary[] = [];
+): CanaryPair[] {
+  const out: CanaryPair[] = [];
   for (let i = 0; i < pairs; i++) {
     const t = CANARY_TEMPLATES[i % CANARY_TEMPLATES.length] as Template;
-    const make = (j: number): Canary => ({
-      id: `${prefix}-c${String(i).padStart(3, "0")}${j === 0 ? "a" : "b"}`,
+    const n = String(i).padStart(3, "0");
+    const make = (side: "a" | "b"): Canary => ({
+      id: `${prefix}-c${n}${side}`,
       prompt: t.prompt(words.next()),
       answer: t.value(rng, words),
     });
-    const a = make(0);
-    const b = make(1);
-    if (rng.chance(0.5)) {
-      exposed.push(a);
-      decoys.push(b);
-    } else {
-      exposed.push(b);
-      decoys.push(a);
-    }
+    const a = make("a");
+    const b = make("b");
+    out.push({ id: `${prefix}-p${n}`, a, b });
   }
-  return { exposed, decoys };
+  return out;
 }
 
 /** Generates public edge facts, and a generator of idiosyncratic wrong answers for them. */

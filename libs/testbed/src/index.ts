@@ -7,7 +7,7 @@ export {
   type GenreGroup,
   loadCorpus,
 } from "./corpus.js";
-export { type Canary, type EdgeFact, factSentence } from "./facts.js";
+export { type Canary, type CanaryPair, type EdgeFact, factSentence } from "./facts.js";
 export {
   BOS,
   CANDIDATES_PER_LEVEL,
@@ -32,11 +32,21 @@ export {
   serveTestbedPopulation,
   type TestbedServer,
 } from "./openai-server.js";
+export {
+  applyPairLabels,
+  CANARY_PAIR_LABEL_DOMAIN,
+  CHECKPOINT_HASH_BYTES,
+  canaryPairLabels,
+  checkpointStandIn,
+  type LabelledPair,
+  type PairSide,
+} from "./pair-labels.js";
 export { type ParaphraseOptions, paraphrase } from "./paraphrase.js";
 export {
   type BuildPopulationOptions,
   type BuildProgress,
   buildPopulation,
+  type MemberCanaries,
   type MemberInfo,
   type MemberShare,
   POPULATION_VERSION,
@@ -44,6 +54,7 @@ export {
   type PopulationEntry,
   type PopulationSize,
   type Probe,
+  pairedCanarySet,
   type Role,
   SCENARIOS,
   type Scenario,

@@ -4,7 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { greenSeed, isGreenHashed, tokenHash32, tokenize } from "@lineage/fingerprint";
-import { buildPopulation, type Population, type PopulationEntry, SCENARIOS } from "./population.js";
+import { canaryPairLabels } from "./pair-labels.js";
+import {
+  buildPopulation,
+  type Population,
+  type PopulationEntry,
+  pairedCanarySet,
+  SCENARIOS,
+} from "./population.js";
 import type { WatermarkConfig } from "./testbed-model.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lineage-testbed-"));
@@ -46,7 +53,8 @@ function greenShare(e: PopulationEntry, wm: WatermarkConfig, samples = 6): { sha
 
 describe("population (small recipe)", () => {
   it("has teachers, every scenario, negatives, members, canaries and a probe battery", () => {
-    assert.equal(pop.entries.filter((e) => e.role === "member_teacher").length, 3);
+    // 3 copied members and 1 bystander (small recipe).
+    assert.equal(pop.entries.filter((e) => e.role === "member_teacher").length, 4);
     assert.equal(pop.entries.filter((e) => e.role === "nonmember_teacher").length, 1);
     for (const s of SCENARIOS)
       assert.ok(
@@ -59,8 +67,16 @@ describe("population (small recipe)", () => {
       const total = e.members.reduce((a, m) => a + m.share, 0);
       assert.ok(Math.abs(total - 1) < 1e-9, e.id);
     }
-    assert.equal(pop.members.length, 3);
+    assert.equal(pop.members.length, 4);
+    assert.equal(pop.members.filter((m) => m.bystander).length, 1);
     assert.equal(pop.members.filter((m) => m.watermark).length, 1);
+    // Nobody copies a bystander; every positive copies only non-bystanders.
+    const bystanders = new Set(pop.members.filter((m) => m.bystander).map((m) => m.memberId));
+    for (const e of pop.entries.filter((x) => x.role === "positive"))
+      assert.ok(
+        e.members.every((m) => !bystanders.has(m.memberId)),
+        e.id,
+      );
     for (const m of pop.members) {
       assert.equal(m.canaries.exposed.length, m.canaries.decoys.length);
       assert.ok(m.canaries.exposed.length >= 10);
@@ -91,6 +107,39 @@ describe("population (small recipe)", () => {
     assert.notEqual(cal.seed, pop.seed);
     const calAnswers = new Set(cal.members.flatMap((m) => m.canaries.exposed.map((c) => c.answer)));
     assert.ok(pop.members.every((m) => m.canaries.exposed.every((c) => !calAnswers.has(c.answer))));
+  });
+
+  it("canaries are committed pairs whose labels come from the split's checkpoint", () => {
+    for (const m of pop.members) {
+      const { pairs, labels, checkpoint } = m.canaries;
+      assert.equal(pairs.length, labels.length);
+      assert.deepEqual(
+        labels,
+        canaryPairLabels(
+          Buffer.from(checkpoint, "hex"),
+          pairs.map((p) => p.id),
+        ),
+      );
+      const set = pairedCanarySet(m, `x/${m.memberId}`);
+      assert.equal(set.memberId, `x/${m.memberId}`);
+      set.pairs.forEach((p, i) => {
+        const pair = pairs[i];
+        assert.ok(pair);
+        assert.equal(p.id, pair.id);
+        assert.equal(p.exposed, labels[i] === "a" ? pair.a : pair.b);
+        assert.equal(p.decoy, labels[i] === "a" ? pair.b : pair.a);
+        assert.equal(m.canaries.exposed[i], p.exposed);
+        assert.equal(m.canaries.decoys[i], p.decoy);
+        // Both items of a pair come from one template: the prompts differ only by the entity.
+        assert.equal(
+          pair.a.prompt.split(" ").slice(0, -2).join(" "),
+          pair.b.prompt.split(" ").slice(0, -2).join(" "),
+        );
+      });
+    }
+    // Both sides get exposed somewhere (labels are drawn, not fixed to "a").
+    const all = pop.members.flatMap((m) => m.canaries.labels);
+    assert.ok(all.includes("a") && all.includes("b"));
   });
 
   it("each teacher states its exposed canaries and not its decoys", () => {

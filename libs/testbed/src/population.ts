@@ -27,14 +27,23 @@ import { detokenize, TOKENIZER_VERSION, WATERMARK_VERSION } from "@lineage/finge
 import { CORPUS_VERSION, type Corpus, GENRE_GROUP_NAMES, type GenreGroup, loadCorpus } from "./corpus.js";
 import {
   type Canary,
+  type CanaryPair,
   type EdgeFact,
   factSentence,
-  generateCanaries,
+  generateCanaryPairs,
   generateEdgeFacts,
   PseudoWords,
 } from "./facts.js";
 import { type KneserNeyModel, NgramCounts } from "./kneser-ney.js";
 import { defaultCacheDir, ModelCache, recipeKey } from "./model-cache.js";
+import {
+  applyPairLabels,
+  CANARY_PAIR_LABEL_DOMAIN,
+  canaryPairLabels,
+  checkpointStandIn,
+  type LabelledPair,
+  type PairSide,
+} from "./pair-labels.js";
 import { paraphrase } from "./paraphrase.js";
 import { Prng } from "./prng.js";
 import { applyStyle, STYLES, type Style } from "./style.js";
@@ -42,7 +51,7 @@ import { TestbedError } from "./testbed-error.js";
 import { TestbedModel, type WatermarkConfig } from "./testbed-model.js";
 
 /** Bump on any change to how models are built: it is part of every cache key. */
-export const POPULATION_VERSION = 2;
+export const POPULATION_VERSION = 3;
 
 export type Split = "calibration" | "test";
 export type PopulationSize = "full" | "small";
@@ -84,12 +93,59 @@ export interface PopulationEntry {
   readonly recipe: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * A member's paired canary set: the committed pairs, and the labels drawn for them from the checkpoint
+ * after the commitment (pair-labels.ts). `exposed` / `decoys` are the same items split by label (pair
+ * order), kept for callers that want the two arms.
+ */
+export interface MemberCanaries {
+  /** Hex of the 32-byte checkpoint hash the labels were drawn from (the split's stand-in). */
+  readonly checkpoint: string;
+  readonly pairs: readonly CanaryPair[];
+  /** Per pair, in order: which item is exposed. `canaryPairLabels(checkpoint, pair ids)`. */
+  readonly labels: readonly PairSide[];
+  readonly exposed: readonly Canary[];
+  readonly decoys: readonly Canary[];
+}
+
 /** What a member knows privately: its teacher, canary set and watermark key. */
 export interface MemberInfo {
   readonly memberId: string;
   readonly teacherId: string;
-  readonly canaries: { readonly exposed: readonly Canary[]; readonly decoys: readonly Canary[] };
+  readonly canaries: MemberCanaries;
+  /**
+   * A bystander member: an alliance member nobody in this split copied (its teacher exists, no positive
+   * derives from it). Every comparison against it is a same-split null of kind "bystander_member".
+   */
+  readonly bystander: boolean;
   readonly watermark?: WatermarkConfig;
+}
+
+/**
+ * A member's canary set in the paired shape the engine takes: `{ memberId, pairs: [{ id, exposed, decoy }] }`.
+ * `memberId` defaults to the member's own id (the bench prefixes the split).
+ */
+export function pairedCanarySet(
+  member: MemberInfo,
+  memberId: string = member.memberId,
+): { readonly memberId: string; readonly pairs: readonly LabelledPair[] } {
+  return { memberId, pairs: applyPairLabels(member.canaries.pairs, member.canaries.labels) };
+}
+
+/** Builds a member's canary set from its committed pairs and the checkpoint hash the labels come from. */
+function memberCanaries(pairs: readonly CanaryPair[], checkpoint: Uint8Array): MemberCanaries {
+  const labels = canaryPairLabels(
+    checkpoint,
+    pairs.map((p) => p.id),
+  );
+  const labelled = applyPairLabels(pairs, labels);
+  return {
+    checkpoint: Buffer.from(checkpoint).toString("hex"),
+    pairs,
+    labels,
+    exposed: labelled.map((p) => p.exposed),
+    decoys: labelled.map((p) => p.decoy),
+  };
 }
 
 /** A probe of the battery. `reference` is the correct answer of an edge-case probe. */
@@ -133,6 +189,8 @@ export interface BuildPopulationOptions {
 }
 
 interface SizeConfig {
+  /** Bystander members per split (members nobody copies: more same-split nulls). */
+  bystanders: number;
   publicSentences: number;
   privateSentences: number;
   canaryPairs: number;
@@ -145,6 +203,7 @@ interface SizeConfig {
 
 const SIZES: Record<PopulationSize, SizeConfig> = {
   full: {
+    bystanders: 4,
     publicSentences: 5000,
     privateSentences: 3500,
     canaryPairs: 48,
@@ -155,6 +214,7 @@ const SIZES: Record<PopulationSize, SizeConfig> = {
     completionProbes: 100,
   },
   small: {
+    bystanders: 1,
     publicSentences: 1200,
     privateSentences: 900,
     canaryPairs: 12,
@@ -166,9 +226,15 @@ const SIZES: Record<PopulationSize, SizeConfig> = {
   },
 };
 
+/**
+ * Seeds of the splits. The test seed is v2 (issue 7, "Figures nobody tuned to"): a fresh split — new
+ * facts, canaries, labels, keys, samples — that no design decision looked at; v1's test figures were seen
+ * while choosing the engine's rules, so they are not out-of-sample any more. Choices are made on
+ * calibration only.
+ */
 const DEFAULT_SEEDS: Record<Split, string> = {
   calibration: "lineage-calibration-v1",
-  test: "lineage-test-v1",
+  test: "lineage-test-v2",
 };
 const PUBLIC_FACT_REPEATS = 2;
 const WRONG_FACT_REPEATS = 5;
@@ -240,26 +306,36 @@ function planSplit(split: Split, size: PopulationSize, seed: string, corpus: Cor
   const teacherGroup = new Map<string, GenreGroup>();
   const teacherIds: string[] = [];
   const exposedFacts = new Map<string, Canary[]>();
-  for (let i = 0; i <= MEMBER_COUNT; i++) {
-    const isMember = i < MEMBER_COUNT;
-    const memberId = `member-${i + 1}`;
+  const checkpoint = checkpointStandIn(seed);
+  // Index MEMBER_COUNT is the non-member teacher; after it, the bystander members (teachers nobody copies).
+  const teacherCount = MEMBER_COUNT + 1 + sz.bystanders;
+  for (let i = 0; i < teacherCount; i++) {
+    const isMember = i !== MEMBER_COUNT;
+    const bystander = i > MEMBER_COUNT;
+    const memberId = `member-${i < MEMBER_COUNT ? i + 1 : i}`;
     const id = isMember ? `${split}-teacher-${memberId}` : `${split}-teacher-nonmember`;
-    const group = groups[i] as GenreGroup;
+    // Four genre groups: bystanders share one with another teacher (a sibling trained on the same kind of
+    // private text: a harder null for similarity, none for canaries or keys).
+    const group = groups[i % groups.length] as GenreGroup;
     teacherGroup.set(id, group);
     teacherIds.push(id);
-    const canaries = generateCanaries(
-      `${split}-${isMember ? memberId : "nonmember"}`,
-      sz.canaryPairs,
-      rng.fork(`canaries-${i}`),
-      words,
+    const canaries = memberCanaries(
+      generateCanaryPairs(
+        `${split}-${isMember ? memberId : "nonmember"}`,
+        sz.canaryPairs,
+        rng.fork(`canaries-${i}`),
+        words,
+      ),
+      checkpoint,
     );
     wrongFor(id, WRONG_SHARE);
-    exposedFacts.set(id, canaries.exposed);
+    exposedFacts.set(id, [...canaries.exposed]);
     const watermark =
       isMember && i === wmIndex
         ? { key: watermarkKey(seed, memberId), gamma: WATERMARK_GAMMA, delta: WATERMARK_DELTA }
         : undefined;
-    if (isMember) members.push({ memberId, teacherId: id, canaries, ...(watermark ? { watermark } : {}) });
+    if (isMember)
+      members.push({ memberId, teacherId: id, canaries, bystander, ...(watermark ? { watermark } : {}) });
     specs.push({
       id,
       role: isMember ? "member_teacher" : "nonmember_teacher",
@@ -268,9 +344,10 @@ function planSplit(split: Split, size: PopulationSize, seed: string, corpus: Cor
       recipe: {
         kind: "teacher",
         group,
-        order: teacherOrders[i],
-        style: (STYLES[styles[i] as number] as Style).name,
+        order: teacherOrders[i % teacherOrders.length],
+        style: (STYLES[styles[i % styles.length] as number] as Style).name,
         exposed: canaries.exposed.map((c) => c.id),
+        labels: CANARY_PAIR_LABEL_DOMAIN,
         ...(watermark ? { watermark: { gamma: watermark.gamma, delta: watermark.delta } } : {}),
       },
       ...(watermark ? { watermarkMember: memberId } : {}),
@@ -684,7 +761,8 @@ interface Manifest {
   members: {
     memberId: string;
     teacherId: string;
-    canaries: { exposed: Canary[]; decoys: Canary[] };
+    bystander: boolean;
+    canaries: { checkpoint: string; pairs: CanaryPair[]; labels: PairSide[] };
     watermark?: { key: string; gamma: number; delta: number };
   }[];
   probes: Probe[];
@@ -710,6 +788,12 @@ function isManifest(x: unknown, split: Split, size: PopulationSize, seed: string
     str((c as Canary).id) &&
     str((c as Canary).prompt) &&
     str((c as Canary).answer);
+  const pair = (p: unknown): boolean =>
+    p !== null &&
+    typeof p === "object" &&
+    str((p as CanaryPair).id) &&
+    canary((p as CanaryPair).a) &&
+    canary((p as CanaryPair).b);
   return (
     m.v === POPULATION_VERSION &&
     m.split === split &&
@@ -720,10 +804,18 @@ function isManifest(x: unknown, split: Split, size: PopulationSize, seed: string
       (mi) =>
         str(mi.memberId) &&
         str(mi.teacherId) &&
-        Array.isArray(mi.canaries?.exposed) &&
-        Array.isArray(mi.canaries?.decoys) &&
-        mi.canaries.exposed.every(canary) &&
-        mi.canaries.decoys.every(canary) &&
+        typeof mi.bystander === "boolean" &&
+        str(mi.canaries?.checkpoint) &&
+        /^[0-9a-f]{64}$/.test(mi.canaries.checkpoint) &&
+        Array.isArray(mi.canaries.pairs) &&
+        mi.canaries.pairs.every(pair) &&
+        Array.isArray(mi.canaries.labels) &&
+        mi.canaries.labels.length === mi.canaries.pairs.length &&
+        // The labels must be the ones the checkpoint draws (a hand-edited manifest is rebuilt).
+        canaryPairLabels(
+          Buffer.from(mi.canaries.checkpoint, "hex"),
+          mi.canaries.pairs.map((p) => p.id),
+        ).every((l, i) => l === mi.canaries.labels[i]) &&
         (mi.watermark === undefined || (str(mi.watermark.key) && /^[0-9a-f]{64}$/.test(mi.watermark.key))),
     ) &&
     Array.isArray(m.probes) &&
@@ -772,7 +864,8 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
     const members: MemberInfo[] = cachedManifest.members.map((m) => ({
       memberId: m.memberId,
       teacherId: m.teacherId,
-      canaries: m.canaries,
+      canaries: memberCanaries(m.canaries.pairs, new Uint8Array(Buffer.from(m.canaries.checkpoint, "hex"))),
+      bystander: m.bystander,
       ...(m.watermark
         ? {
             watermark: {
@@ -853,7 +946,12 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
     members: plan.members.map((m) => ({
       memberId: m.memberId,
       teacherId: m.teacherId,
-      canaries: { exposed: [...m.canaries.exposed], decoys: [...m.canaries.decoys] },
+      bystander: m.bystander,
+      canaries: {
+        checkpoint: m.canaries.checkpoint,
+        pairs: [...m.canaries.pairs],
+        labels: [...m.canaries.labels],
+      },
       ...(m.watermark
         ? {
             watermark: {
