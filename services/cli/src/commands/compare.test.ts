@@ -128,6 +128,8 @@ test("fingerprint saves the responses; compare runs on replay files; bad input e
     JSON.stringify({ id, prompt: id, output: r.text }),
   );
   writeFileSync(join(dir, "t.jsonl"), lines.join("\n"));
+  // The same outputs under another name: a verbatim copy of the teacher (one file twice is refused).
+  writeFileSync(join(dir, "t-copy.jsonl"), lines.join("\n"));
   writeFileSync(
     join(dir, "p.jsonl"),
     lines.map((l, i) => l.replace(/"output":".*"/, `"output":"unrelated text ${i}"`)).join("\n"),
@@ -138,7 +140,7 @@ test("fingerprint saves the responses; compare runs on replay files; bad input e
       [
         "compare",
         "--suspect",
-        "replay:t.jsonl",
+        "replay:t-copy.jsonl",
         "--reference",
         "replay:t.jsonl",
         "--panel",

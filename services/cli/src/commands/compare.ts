@@ -17,7 +17,7 @@ import {
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation } from "../command.js";
 import { emit, intOpt, numberOpt, requiredStringOpt, stringListOpt, stringOpt } from "../option-values.js";
-import { cliErrorFrom, openModel, readTextFile } from "./model-spec.js";
+import { checkDistinctModels, cliErrorFrom, openModel, readTextFile } from "./model-spec.js";
 
 async function readJson(path: string, what: string): Promise<unknown> {
   const text = await readTextFile(path, what);
@@ -108,8 +108,18 @@ export const compareCommand: Command = {
       throw new CliError("usage", "lineage compare: give at least one --panel model");
     if (panelSpecs.length > 64)
       throw new CliError("invalid_argument", "lineage compare: at most 64 --panel models");
-    const suspect = await openModel(requiredStringOpt(inv, "suspect"), "suspect", cwd, ep);
-    const reference = await openModel(requiredStringOpt(inv, "reference"), "reference", cwd, ep);
+    const suspectSpec = requiredStringOpt(inv, "suspect");
+    const referenceSpec = requiredStringOpt(inv, "reference");
+    await checkDistinctModels(
+      [
+        { flag: "suspect", spec: suspectSpec },
+        { flag: "reference", spec: referenceSpec },
+        ...panelSpecs.map((spec) => ({ flag: "panel", spec })),
+      ],
+      cwd,
+    );
+    const suspect = await openModel(suspectSpec, "suspect", cwd, ep);
+    const reference = await openModel(referenceSpec, "reference", cwd, ep);
     const panel: ModelAdapter[] = [];
     for (const p of panelSpecs) panel.push(await openModel(p, "panel", cwd, ep));
     const batteryPath = stringOpt(inv, "battery");
