@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { describe, it } from "node:test";
+import { describe, it, test } from "node:test";
 import { type Bus, BusError, type BusErrorCode, type BusMessage, type StreamSpec } from "../src/index.js";
 
 /** Builds a fresh bus for one test. */
@@ -94,9 +94,17 @@ async function fixture(makeBus: MakeBus): Promise<Fixture> {
   };
 }
 
-/** Registers the Bus contract tests under `describe(name)`; `skip` (a reason) skips them all. */
+/**
+ * Registers the Bus contract tests under `describe(name)`. `skip` (a reason) registers one visibly
+ * skipped test in their place instead, so the run's summary counts it (a skipped `describe` counts as
+ * no test at all and reads like a pass).
+ */
 export function busContract(name: string, makeBus: MakeBus, skip?: string): void {
-  describe(`Bus contract: ${name}`, { skip: skip ?? false }, () => {
+  if (skip !== undefined) {
+    test(`Bus contract: ${name}`, { skip }, () => {});
+    return;
+  }
+  describe(`Bus contract: ${name}`, () => {
     it("ensureStream is idempotent, updates changed limits, and rejects overlapping subjects", async () => {
       await using f = await fixture(makeBus);
       const spec: StreamSpec = { name: f.name("idem"), subjects: [f.subj("idem", ">")], maxMsgs: 100 };

@@ -1,7 +1,7 @@
 // A durable consumer's position survives the NATS connection dropping and coming back: a private
 // nats-server (JetStream, file store in a temp dir) is stopped mid-consumption and restarted on the
 // same port and store. Needs the nats-server binary (LINEAGE_TEST_NATS_SERVER_BIN, default on PATH);
-// without it the test fails under CI=true and skips with the reason otherwise.
+// without it the test fails in CI (any truthy CI) and shows as skipped with the reason otherwise.
 
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { connectNatsBus } from "../src/index.js";
+import { planServerTest } from "./server-required.js";
 
 const bin = process.env.LINEAGE_TEST_NATS_SERVER_BIN ?? "nats-server";
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -75,14 +76,14 @@ async function privateServer(): Promise<
   return server;
 }
 
-const missing = missingBinary();
-const skip = missing !== undefined && process.env.CI !== "true" ? missing : false;
+const plan = planServerTest(missingBinary());
+const skip = plan.action === "skip" ? plan.reason : false;
 
 test("durable consumer position survives a server restart and reconnect", {
   skip,
   timeout: 60_000,
 }, async () => {
-  if (missing !== undefined) assert.fail(missing);
+  if (plan.action === "fail") assert.fail(plan.reason);
   await using server = await privateServer();
   await server.start();
   const bus = await connectNatsBus({ servers: server.url, timeoutMs: 2000 });

@@ -4,8 +4,10 @@
  * test Postgres, or on a PGlite shared by the test process) and drops it on dispose.
  *
  * Test Postgres comes from `LINEAGE_TEST_PG_URL` (default
- * postgres://postgres:postgres@127.0.0.1:5432/lineage_test). When it is unreachable, tests skip
- * with a reason, except under `CI=true` where {@link postgresTestTarget} fails.
+ * postgres://postgres:postgres@127.0.0.1:5432/lineage_test). When it is unreachable, tests show as
+ * skipped with the reason, except in CI (any truthy `CI`, see {@link isCi}) where
+ * {@link postgresTestTarget} fails: a CI run that silently skipped its database tests would pass
+ * having tested nothing.
  */
 
 import { randomBytes } from "node:crypto";
@@ -21,14 +23,28 @@ import { StoreError, toStoreError } from "./store-error.js";
 /** Default URL of the test Postgres when `LINEAGE_TEST_PG_URL` is not set. */
 export const DEFAULT_TEST_PG_URL = "postgres://postgres:postgres@127.0.0.1:5432/lineage_test";
 
+/** `CI` values that mean "not CI" (compared trimmed and lower-cased); anything else set means CI. */
+const CI_FALSE = new Set(["", "0", "false", "no", "off"]);
+
+/**
+ * Whether the environment is a CI run, where a test server that cannot be reached is a failure rather
+ * than a skip. Any truthy `CI` counts (`true`, `1`, `yes`, as CI services set it variously); unset,
+ * empty, `0`, `false`, `no` and `off` do not. The one place this package decides it (test-store.test.ts).
+ */
+export function isCi(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+  const v = env.CI;
+  return v !== undefined && !CI_FALSE.has(v.trim().toLowerCase());
+}
+
 /** Where tests find Postgres: a URL to use, or why the Postgres tests are skipped. */
 export type PostgresTestTarget =
   | { readonly url: string; readonly skip?: undefined }
   | { readonly skip: string };
 
 /**
- * Finds the test Postgres and checks it answers. Returns `{ skip }` with a reason when it does not,
- * unless `CI=true`, where an unreachable server is a failure (rejects with `unavailable`).
+ * Finds the test Postgres and checks it answers. Returns `{ skip }` with a reason when it does not
+ * (pass it to node:test as `{ skip }` so the test shows as skipped, never as passed), unless
+ * {@link isCi}, where an unreachable server is a failure (rejects with `unavailable`).
  */
 export async function postgresTestTarget(env: NodeJS.ProcessEnv = process.env): Promise<PostgresTestTarget> {
   const url = env.LINEAGE_TEST_PG_URL || DEFAULT_TEST_PG_URL;
@@ -41,8 +57,10 @@ export async function postgresTestTarget(env: NodeJS.ProcessEnv = process.env): 
   } catch (err) {
     const mapped = toStoreError(err, "connect");
     const reason = `test Postgres at ${redact(url)} is unreachable (${mapped.message}); set LINEAGE_TEST_PG_URL`;
-    if (env.CI === "true") {
-      throw new StoreError("unavailable", `${reason} (CI=true: Postgres tests must run)`, { cause: err });
+    if (isCi(env)) {
+      throw new StoreError("unavailable", `${reason} (CI=${env.CI}: Postgres tests must run)`, {
+        cause: err,
+      });
     }
     return { skip: reason };
   } finally {
