@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   canaryOrder,
+  ORDINARY_NULL_KINDS,
   type PlanEntry,
   type PlanMember,
   panelFor,
@@ -100,4 +101,27 @@ test("a ranked panel takes the closest negatives other than the suspect", () => 
   assert.throws(() => panelFor(negs, "s/m1", "x", 2, ["n2", "zz"]), RangeError);
   const plan = planComparisons({ entries, members: home, panelSize: 2, panelRanking: () => ranking });
   assert.deepEqual(plan.find((c) => c.suspectId === "n2")?.panel, ["n0", "n3"]);
+});
+
+test("comparisons against a bystander member are bystander nulls; only foreign ones are not ordinary", () => {
+  const bystander: PlanMember = { key: "s/m3", memberId: "m3", teacherId: "t3", home: true, bystander: true };
+  const withT3: PlanEntry[] = [
+    ...entries,
+    { id: "t3", role: "member_teacher", members: [{ memberId: "m3", share: 1 }], recipeKind: "teacher" },
+  ];
+  const plan = planComparisons({ entries: withT3, members: [...home, bystander, foreign], panelSize: 2 });
+  const vsBystander = plan.filter((c) => c.member.key === "s/m3");
+  assert.equal(vsBystander.length, withT3.length - 1);
+  assert.ok(vsBystander.every((c) => !c.derived && c.nullKind === "bystander_member"));
+  // The bystander's teacher is an ordinary other-member teacher for the copied members.
+  assert.equal(
+    plan.find((c) => c.suspectId === "t3" && c.member.key === "s/m1")?.nullKind,
+    "other_member_teacher",
+  );
+  assert.equal(plan.find((c) => c.suspectId === "t3")?.recipeKind, "teacher");
+  const kinds = new Set(plan.filter((c) => !c.derived).map((c) => c.nullKind));
+  assert.deepEqual(
+    [...kinds].filter((k) => k !== undefined && !ORDINARY_NULL_KINDS.includes(k)),
+    ["foreign_member"],
+  );
 });

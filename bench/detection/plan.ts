@@ -12,9 +12,15 @@
  *   other_member_teacher a member's teacher vs every other member
  *   other_member_copy    a copy of member A (direct, paraphrased, weights, fine-tuned, or an ensemble that
  *                        leaves member B out) vs member B
+ *   bystander_member     any model of this split vs a bystander member (an alliance member of this split
+ *                        nobody copied: same public data, same canary generator, its own pairs and labels)
  *   foreign_member       any model of this split vs a member of the OTHER split (its teacher probed on this
  *                        split's battery, its canaries asked to the suspect): unrelated by construction —
- *                        different seed, facts, canaries and keys
+ *                        different seed, facts, canaries and keys — and its canaries can essentially never
+ *                        hit, so these nulls say little about the canary test (reported apart, never pooled
+ *                        into the "ordinary" count)
+ * Every kind but foreign_member is an ORDINARY null: same split, same public portion and public facts, same
+ * canary templates; what a false accusation would look like in practice.
  * The member's own teacher is never compared with itself.
  *
  * Panels: each comparison gets `panelSize` unrelated reference models from this split's negatives, never
@@ -30,6 +36,8 @@ export interface PlanEntry {
   readonly id: string;
   readonly role: "member_teacher" | "nonmember_teacher" | "positive" | "negative";
   readonly scenario?: string;
+  /** The recipe kind (e.g. "negative_public", "negative_genre"), for nulls reported by suspect kind. */
+  readonly recipeKind?: string;
   readonly members: readonly { readonly memberId: string; readonly share: number }[];
 }
 
@@ -40,6 +48,8 @@ export interface PlanMember {
   readonly memberId: string;
   readonly teacherId: string;
   readonly home: boolean;
+  /** A member nobody in its split copied (testbed MemberInfo.bystander). */
+  readonly bystander?: boolean;
 }
 
 export type NullKind =
@@ -47,7 +57,17 @@ export type NullKind =
   | "nonmember_teacher"
   | "other_member_teacher"
   | "other_member_copy"
+  | "bystander_member"
   | "foreign_member";
+
+/** Null kinds that are ordinary (same-split) nulls; see the module comment. */
+export const ORDINARY_NULL_KINDS: readonly NullKind[] = [
+  "negative",
+  "nonmember_teacher",
+  "other_member_teacher",
+  "other_member_copy",
+  "bystander_member",
+];
 
 /** One planned comparison. */
 export interface Comparison {
@@ -58,6 +78,8 @@ export interface Comparison {
   readonly share: number;
   /** The suspect's scenario (positives only). */
   readonly scenario?: string;
+  /** The suspect's recipe kind, when the population names it. */
+  readonly recipeKind?: string;
   readonly suspectRole: PlanEntry["role"];
   /** Set when derived = false. */
   readonly nullKind?: NullKind;
@@ -77,6 +99,7 @@ export interface PlanOptions {
 
 function nullKindOf(e: PlanEntry, m: PlanMember): NullKind {
   if (!m.home) return "foreign_member";
+  if (m.bystander === true) return "bystander_member";
   switch (e.role) {
     case "negative":
       return "negative";
@@ -154,6 +177,7 @@ export function planComparisons(options: PlanOptions): Comparison[] {
         derived,
         share,
         ...(e.scenario !== undefined ? { scenario: e.scenario } : {}),
+        ...(e.recipeKind !== undefined ? { recipeKind: e.recipeKind } : {}),
         suspectRole: e.role,
         ...(derived ? {} : { nullKind: nullKindOf(e, m) }),
         panel: panelFor(negatives, m.key, e.id, panelSize, options.panelRanking?.(m.key)),
