@@ -4,9 +4,11 @@ import type { Comparison, PlanMember } from "./plan.js";
 import {
   attribution,
   byScenario,
+  byVerdict,
   calibrate,
   formatTable,
   nullSection,
+  nullsByKind,
   type Outcome,
   signalBreakdown,
 } from "./report.js";
@@ -134,4 +136,59 @@ test("signal breakdown groups positives by scenario and nulls by kind, with medi
   assert.equal(b.direct?.canary_reproduction?.median_p, 0.2);
   assert.equal(b.direct?.canary_reproduction?.median_hits, 4);
   assert.equal(b["null:negative"]?.canary_reproduction?.min_p, 1);
+});
+
+test("by_verdict counts the three verdicts per scenario and per null kind", () => {
+  const outs = [
+    outcome({ suspectId: "d0", derived: true, scenario: "direct" }, "LIKELY_DERIVED"),
+    outcome({ suspectId: "d1", derived: true, scenario: "direct" }, "SIMILAR"),
+    outcome({ suspectId: "n0", derived: false }, "SIMILAR"),
+    outcome({ suspectId: "n1", derived: false }, "INCONCLUSIVE"),
+    outcome(
+      { suspectId: "n2", derived: false, nullKind: "foreign_member", member: m("x", false) },
+      "INCONCLUSIVE",
+    ),
+  ];
+  const v = byVerdict(outs, ["direct", "paraphrased"]);
+  assert.deepEqual(v.scenarios.direct, { LIKELY_DERIVED: 1, SIMILAR: 1, INCONCLUSIVE: 0 });
+  assert.deepEqual(v.scenarios.paraphrased, { LIKELY_DERIVED: 0, SIMILAR: 0, INCONCLUSIVE: 0 });
+  assert.deepEqual(v.nulls, { LIKELY_DERIVED: 0, SIMILAR: 1, INCONCLUSIVE: 2 });
+  assert.deepEqual(v.nulls_ordinary, { LIKELY_DERIVED: 0, SIMILAR: 1, INCONCLUSIVE: 1 });
+  assert.deepEqual(v.nulls_by_kind.foreign_member, { LIKELY_DERIVED: 0, SIMILAR: 0, INCONCLUSIVE: 1 });
+});
+
+test("nulls by kind: ordinary vs foreign, exact upper bounds, SIMILAR is a false lead not an accusation", () => {
+  const outs = [
+    ...Array.from({ length: 1000 }, (_, i) =>
+      outcome(
+        {
+          suspectId: `n${i}`,
+          derived: false,
+          nullKind: i % 2 === 0 ? "negative" : "bystander_member",
+          recipeKind: i % 4 === 0 ? "negative_public" : "negative_genre",
+        },
+        i % 100 === 0 ? "SIMILAR" : "INCONCLUSIVE",
+      ),
+    ),
+    ...Array.from({ length: 500 }, (_, i) =>
+      outcome(
+        { suspectId: `f${i}`, derived: false, nullKind: "foreign_member", member: m("x", false) },
+        "INCONCLUSIVE",
+      ),
+    ),
+    outcome({ suspectId: "d0", derived: true, scenario: "direct" }, "LIKELY_DERIVED"),
+  ];
+  const r = nullsByKind(outs);
+  assert.equal(r.all.comparisons, 1500);
+  assert.equal(r.ordinary.comparisons, 1000);
+  assert.equal(r.foreign.comparisons, 500);
+  assert.equal(r.ordinary.false_likely_derived, 0);
+  assert.equal(r.ordinary.false_leads, 10);
+  // 0 in 1000: 1 - 0.025^(1/1000).
+  assert.ok(Math.abs((r.ordinary.false_accusation_upper95 ?? 0) - (1 - 0.025 ** (1 / 1000))) < 1e-5);
+  assert.equal(r.by_kind.bystander_member?.comparisons, 500);
+  assert.equal(r.ordinary_by_suspect_recipe.negative_public?.comparisons, 250);
+  const one = nullsByKind([outcome({ suspectId: "n", derived: false }, "LIKELY_DERIVED")]);
+  assert.equal(one.ordinary.false_likely_derived, 1);
+  assert.equal(one.ordinary.false_accusation_upper95, 1);
 });

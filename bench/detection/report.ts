@@ -4,7 +4,7 @@
  * decision, false accusations and the calibration of null p-values, and per-member attribution.
  * Pure: takes outcomes, returns the JSON sections and a printable table.
  */
-import type { Comparison } from "./plan.js";
+import { type Comparison, type NullKind, ORDINARY_NULL_KINDS } from "./plan.js";
 import {
   clopperPearsonInterval,
   fractionAtOrBelow,
@@ -14,8 +14,14 @@ import {
   wilsonInterval,
 } from "./stats.js";
 
-/** The decision levels of the engine's policy. */
-export type Decision = "LIKELY_DERIVED" | "INCONCLUSIVE";
+/**
+ * The engine's three verdicts (libs/fingerprint verdict.ts). Only LIKELY_DERIVED counts as a detection or
+ * a false accusation; SIMILAR is a lead (on a null: a false lead), never an accusation.
+ */
+export type Decision = "LIKELY_DERIVED" | "SIMILAR" | "INCONCLUSIVE";
+
+/** Every verdict, in report order. */
+export const DECISIONS: readonly Decision[] = ["LIKELY_DERIVED", "SIMILAR", "INCONCLUSIVE"];
 
 /** One signal's part of an outcome (never raw text). */
 export interface SignalOutcome {
@@ -282,4 +288,93 @@ export function signalBreakdown(outcomes: readonly Outcome[]) {
     out[g] = row;
   }
   return out;
+}
+
+/** Counts of each verdict. */
+export type VerdictCounts = Readonly<Record<Decision, number>>;
+
+function countVerdicts(outcomes: readonly Outcome[]): VerdictCounts {
+  const out: Record<Decision, number> = { LIKELY_DERIVED: 0, SIMILAR: 0, INCONCLUSIVE: 0 };
+  for (const o of outcomes) out[o.decision]++;
+  return out;
+}
+
+/**
+ * `by_verdict`: counts of LIKELY_DERIVED / SIMILAR / INCONCLUSIVE per scenario (positive (suspect, member)
+ * pairs, as in byScenario), for the nulls of each kind, and for all nulls. Call it once per split.
+ */
+export function byVerdict(outcomes: readonly Outcome[], scenarios: readonly string[]) {
+  const pos = outcomes.filter((o) => o.comparison.derived);
+  const nulls = outcomes.filter((o) => !o.comparison.derived);
+  const scen: Record<string, VerdictCounts> = {};
+  for (const s of scenarios) scen[s] = countVerdicts(pos.filter((o) => o.comparison.scenario === s));
+  const kinds: Record<string, VerdictCounts> = {};
+  for (const k of [...new Set(nulls.map((o) => o.comparison.nullKind ?? "negative"))].sort())
+    kinds[k] = countVerdicts(nulls.filter((o) => (o.comparison.nullKind ?? "negative") === k));
+  return {
+    scenarios: scen,
+    positives: countVerdicts(pos),
+    nulls: countVerdicts(nulls),
+    nulls_ordinary: countVerdicts(nulls.filter((o) => isOrdinary(o.comparison.nullKind))),
+    nulls_by_kind: kinds,
+  };
+}
+
+function isOrdinary(kind: NullKind | undefined): boolean {
+  return (ORDINARY_NULL_KINDS as readonly (NullKind | undefined)[]).includes(kind ?? "negative");
+}
+
+/** One group of nulls: false LIKELY_DERIVED with its exact upper bound, and false leads. */
+export interface NullGroup {
+  readonly comparisons: number;
+  readonly false_likely_derived: number;
+  /**
+   * Upper end of the two-sided 95% Clopper–Pearson interval of the false-accusation rate (one-sided 97.5%
+   * bound): with 0 in n it is 1 - 0.025^(1/n).
+   */
+  readonly false_accusation_upper95: number | null;
+  readonly false_leads: number;
+  readonly false_lead_rate: number | null;
+}
+
+function nullGroup(list: readonly Outcome[]): NullGroup {
+  const n = list.length;
+  const fa = list.filter((o) => o.decision === "LIKELY_DERIVED").length;
+  const fl = list.filter((o) => o.decision === "SIMILAR").length;
+  return {
+    comparisons: n,
+    false_likely_derived: fa,
+    false_accusation_upper95: n === 0 ? null : round(clopperPearsonInterval(fa, n)[1], 6),
+    false_leads: fl,
+    false_lead_rate: n === 0 ? null : round(fl / n),
+  };
+}
+
+/**
+ * Nulls reported by kind (issue 7, "Figures nobody tuned to"): pass the TEST split's outcomes only. Groups:
+ * `ordinary` (same-split nulls: every kind but foreign_member), `foreign_member` (the other split's members,
+ * whose canaries essentially never hit: no evidence about the canary test, reported apart), each kind, and
+ * the ordinary nulls by the suspect's recipe kind (public-only negatives share the whole public portion
+ * with the members' teachers; genre negatives add other private text; students of non-members ...).
+ */
+export function nullsByKind(outcomes: readonly Outcome[]) {
+  const nulls = outcomes.filter((o) => !o.comparison.derived);
+  const ordinary = nulls.filter((o) => isOrdinary(o.comparison.nullKind));
+  const kinds: Record<string, NullGroup> = {};
+  for (const k of [...new Set(nulls.map((o) => o.comparison.nullKind ?? "negative"))].sort())
+    kinds[k] = nullGroup(nulls.filter((o) => (o.comparison.nullKind ?? "negative") === k));
+  const recipes: Record<string, NullGroup> = {};
+  for (const r of [
+    ...new Set(ordinary.map((o) => o.comparison.recipeKind ?? o.comparison.suspectRole)),
+  ].sort())
+    recipes[r] = nullGroup(
+      ordinary.filter((o) => (o.comparison.recipeKind ?? o.comparison.suspectRole) === r),
+    );
+  return {
+    all: nullGroup(nulls),
+    ordinary: nullGroup(ordinary),
+    foreign: nullGroup(nulls.filter((o) => !isOrdinary(o.comparison.nullKind))),
+    by_kind: kinds,
+    ordinary_by_suspect_recipe: recipes,
+  };
 }
