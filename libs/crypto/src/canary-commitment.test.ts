@@ -8,6 +8,7 @@ import {
   canaryLeafData,
   verifyCanaryDisclosure,
 } from "./canary-commitment.js";
+import { canaryItemBytes } from "./canary-item.js";
 import { CryptoError, type CryptoErrorCode } from "./crypto-error.js";
 import { hashLeaf } from "./merkle-hash.js";
 import { MerkleTree } from "./merkle-tree.js";
@@ -120,6 +121,41 @@ test("sampleIndices is deterministic, distinct, in range, and pinned by golden v
   const block = sha256(utf8("lineage/sample/v1\0"), seed, new Uint8Array(8));
   const w = new DataView(block.buffer, block.byteOffset, 4).getUint32(0);
   if (w < Math.floor(2 ** 32 / 1000) * 1000) assert.equal(s[0], w % 1000);
+});
+
+// Expected values printed by `python3 scripts/vectors/lineage_vectors.py` (v1.*, seed.case42, sample.*):
+// an independent implementation with every domain string written out literally, so changing the v1 leaf
+// domain, the seed domain or the sampler's stream domain fails here.
+test("v1 leaf, root, deriveSeed and sampleIndices match the independent vectors", () => {
+  const item = canaryItemBytes("Quel est le mot? é", "zq-7919");
+  assert.equal(
+    toHex(
+      canaryLeafData(
+        Uint8Array.from({ length: 32 }, (_, i) => i),
+        item,
+      ),
+    ),
+    "6d472c23b42cfb3a31d58f401243433b98ea86838233c87345dc40969be163e8",
+  );
+  const three = [0, 1, 2].map((i) => canaryItemBytes(`canary ${i}`, `answer ${i}`));
+  assert.equal(
+    toHex(
+      CanaryCommitment.create(
+        three,
+        [0, 1, 2].map((i) => new Uint8Array(32).fill(i)),
+      ).root,
+    ),
+    "cf6f4cd1af18e524e027a2ca7270879ab18cd0715b3dedc565192996ab0d81aa",
+  );
+  const seed = deriveSeed(new Uint8Array(32).fill(1), new Uint8Array(32).fill(2), "case-42");
+  assert.equal(toHex(seed), "b4fbf34c86cdb9a1f3fc7f5b5ffd022fe34019683f95c8b9e4e18083d8278cd5");
+  assert.equal(sampleIndices(seed, 1000, 10).join(","), "727,553,906,564,702,498,102,61,705,112");
+  assert.equal(sampleIndices(seed, 7, 7).join(","), "5,1,3,0,6,4,2");
+  // A population near 2^32: about 30% of words are rejected, so this pins the rejection rule.
+  assert.equal(
+    sampleIndices(seed, 3_000_000_000, 12).join(","),
+    "463457727,524754563,2834955340,888475796,2655081472,114272158,2756445798,1489634444,272157862,1751720675,2682169500,754844784",
+  );
 });
 
 test("property: samples are distinct, in range, and close to uniform", () => {

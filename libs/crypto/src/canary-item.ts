@@ -23,7 +23,12 @@ const PREFIX = utf8(`${CANARY_ITEM_DOMAIN}\0`);
 // A lone surrogate would be encoded as U+FFFD, so two different strings would share one item.
 const LONE_SURROGATE = /\p{Cs}/u;
 
-function checkText(name: string, value: unknown, max: number): string {
+/**
+ * Checks one text field of a canary (prompt, expected answer, pair id): non-empty, at most `max` UTF-16
+ * code units, well-formed Unicode. Shared with the pair encoding (canary-pair.ts). The text itself never
+ * appears in an error message.
+ */
+export function checkCanaryText(name: string, value: unknown, max: number): string {
   const s = checkString(name, value);
   if (s.length === 0) throw new CryptoError("malformed", `${name} is empty`);
   if (s.length > max) throw new CryptoError("too_large", `${name} exceeds ${max} characters`);
@@ -37,7 +42,7 @@ function checkText(name: string, value: unknown, max: number): string {
  * an error message (canaries are private).
  */
 export function canaryItemBytes(prompt: string, expected: string): Uint8Array {
-  const p = utf8(checkText("prompt", prompt, MAX_CANARY_PROMPT_CHARS));
-  const e = utf8(checkText("expected", expected, MAX_CANARY_EXPECTED_CHARS));
+  const p = utf8(checkCanaryText("prompt", prompt, MAX_CANARY_PROMPT_CHARS));
+  const e = utf8(checkCanaryText("expected", expected, MAX_CANARY_EXPECTED_CHARS));
   return concatBytes(PREFIX, u32be(p.length), p, u32be(e.length), e);
 }

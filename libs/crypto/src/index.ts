@@ -22,6 +22,25 @@ export {
   MAX_CANARY_PROMPT_CHARS,
 } from "./canary-item.js";
 export {
+  CANARY_PAIR_ITEM_DOMAIN,
+  CANARY_PAIR_LEAF_DOMAIN,
+  type CanaryPair,
+  CanaryPairCommitment,
+  type CanaryPairDisclosure,
+  type CanaryPairItem,
+  canaryPairItemBytes,
+  canaryPairLeafData,
+  MAX_CANARY_PAIR_ID_CHARS,
+  MAX_CANARY_PAIRS,
+  verifyCanaryPairDisclosure,
+} from "./canary-pair.js";
+export {
+  CANARY_LABEL_DOMAIN,
+  type CanaryPairLabel,
+  type CanaryPairLabelInput,
+  canaryPairLabels,
+} from "./canary-pair-labels.js";
+export {
   type Checkpoint,
   cosignCheckpoint,
   formatCheckpoint,
@@ -31,6 +50,15 @@ export {
   parseCheckpoint,
   signCheckpoint,
 } from "./checkpoint.js";
+export {
+  COMMITMENT_SALT_SIZE,
+  MAX_FINGERPRINT_BYTES,
+  MAX_WATERMARK_KEY_BYTES,
+  REFERENCE_FINGERPRINT_DOMAIN,
+  referenceFingerprintDigest,
+  WATERMARK_KEY_DOMAIN,
+  watermarkKeyDigest,
+} from "./commitment-digest.js";
 export { CompactRange } from "./compact-range.js";
 export { CryptoError, type CryptoErrorCode, type CryptoErrorOptions, isCryptoError } from "./crypto-error.js";
 export { type CountersignOptions, paeBytes, verifyThenCountersign } from "./dsse-countersign.js";
@@ -96,6 +124,16 @@ export {
   cosignatureV1Verifier,
   NOTE_ALG_COSIGNATURE_V1,
 } from "./note-cosignature.js";
+export {
+  DISCLOSURE_PAIRS,
+  DISCLOSURE_SEED_CONTEXT,
+  type DisclosureSampleInput,
+  disclosurePairCount,
+  disclosurePairIndices,
+  SESSION_SEED_CONTEXT,
+  type SessionSeedInput,
+  sessionSeed,
+} from "./protocol-seed.js";
 export {
   ReplayGuard,
   type ReplayGuardOptions,
