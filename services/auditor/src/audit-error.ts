@@ -33,6 +33,35 @@ export type AuditErrorCode =
   | "seed_not_first"
   /** The suspect's answers to the disclosed canaries do not reproduce the claimed hits. */
   | "hits_not_reproduced"
+  /** A version-1 statement: it carries no counts, so no verdict can be re-derived from it. */
+  | "legacy_statement"
+  /** The stated verdict or what backs it is not what the statement's own counts give under its policy. */
+  | "verdict_not_supported"
+  /** The statement's counts contradict each other or what the session and commitments bound. */
+  | "counts_inconsistent"
+  /** The policy id is not a registered policy. */
+  | "policy_unknown"
+  /** The policy's numbers are not its id's registered numbers, or differ from the session's. */
+  | "policy_mismatch"
+  /** The statement's panel is not the one the hub logged in the session. */
+  | "panel_mismatch"
+  /** The statement's seed is not the session's, or the session's seed checkpoint postdates it. */
+  | "seed_mismatch"
+  /** The statement does not answer its logged session (id, nonce, suspect, model, commitments...). */
+  | "session_mismatch"
+  /** A canary or watermark commitment was logged after the suspect was first seen. */
+  | "commitment_after_sighting"
+  /** Sighting, reference fingerprint, session and attestation are not in the protocol's log order. */
+  | "out_of_order"
+  /** A disclosure's label checkpoint is not the FIRST the hub signed covering the commitment. */
+  | "label_mismatch"
+  /** A disclosure does not hold exactly the protocol's number of pairs. */
+  | "sample_size_mismatch"
+  /**
+   * Everything checkable was checked, but the suspect's answers came from the package (recorded by the
+   * member), not from the suspect: a claim, not checked against the suspect. Only a live re-query verifies.
+   */
+  | "claim_not_checked"
   /** A caller passed a bad argument (flag value, option). */
   | "invalid_argument"
   /** A hub, suspect endpoint or file could not be reached or read: nothing was checked. */

@@ -25,13 +25,35 @@ import {
 import { AuditError } from "./audit-error.js";
 import type { TrustRoot } from "./trust-root.js";
 
-/** Payload type of each entry kind (dsse.proto). */
-export const PAYLOAD_TYPE_OF_KIND: Readonly<Record<number, string>> = {
-  [LogEntryKind.ATTESTATION]: "application/vnd.lineage.attestation.v1+proto",
-  [LogEntryKind.COMMITMENT]: "application/vnd.lineage.canary-commitment.v1+proto",
-  [LogEntryKind.MEMBERSHIP]: "application/vnd.lineage.membership.v1+proto",
-  [LogEntryKind.REVIEW_DECISION]: "application/vnd.lineage.review-decision.v1+proto",
-  [LogEntryKind.WITHDRAWAL]: "application/vnd.lineage.withdrawal.v1+proto",
+/** Payload types of the DSSE envelopes the log holds (dsse.proto; protocol v2 adds the last four). */
+export const PAYLOAD_TYPES = Object.freeze({
+  attestation: "application/vnd.lineage.attestation.v1+proto",
+  canaryCommitment: "application/vnd.lineage.canary-commitment.v1+proto",
+  membership: "application/vnd.lineage.membership.v1+proto",
+  reviewDecision: "application/vnd.lineage.review-decision.v1+proto",
+  withdrawal: "application/vnd.lineage.withdrawal.v1+proto",
+  session: "application/vnd.lineage.session.v1+proto",
+  sighting: "application/vnd.lineage.suspect-sighting.v1+proto",
+  watermarkCommitment: "application/vnd.lineage.watermark-commitment.v1+proto",
+  referenceFingerprint: "application/vnd.lineage.reference-fingerprint.v1+proto",
+});
+
+/**
+ * Payload types each entry kind may carry. COMMITMENT holds the three member commitments (canary pairs,
+ * watermark key, reference fingerprint); which one a leaf is, is read from its payload type.
+ */
+export const PAYLOAD_TYPES_OF_KIND: Readonly<Record<number, readonly string[]>> = {
+  [LogEntryKind.ATTESTATION]: [PAYLOAD_TYPES.attestation],
+  [LogEntryKind.COMMITMENT]: [
+    PAYLOAD_TYPES.canaryCommitment,
+    PAYLOAD_TYPES.watermarkCommitment,
+    PAYLOAD_TYPES.referenceFingerprint,
+  ],
+  [LogEntryKind.MEMBERSHIP]: [PAYLOAD_TYPES.membership],
+  [LogEntryKind.REVIEW_DECISION]: [PAYLOAD_TYPES.reviewDecision],
+  [LogEntryKind.WITHDRAWAL]: [PAYLOAD_TYPES.withdrawal],
+  [LogEntryKind.SESSION]: [PAYLOAD_TYPES.session],
+  [LogEntryKind.SUSPECT_SIGHTING]: [PAYLOAD_TYPES.sighting],
 };
 
 /** Envelope bounds of the API. */
@@ -80,7 +102,7 @@ export function decodeAuditedLeaf(leaf: Uint8Array, what: string): AuditedLeaf {
   }
   if (decoded.envelope === undefined) throw new AuditError("malformed", `${what} has no envelope`);
   const envelope = envelopeFromProto(decoded.envelope);
-  if (PAYLOAD_TYPE_OF_KIND[decoded.kind] !== envelope.payloadType) {
+  if (!(PAYLOAD_TYPES_OF_KIND[decoded.kind] ?? []).includes(envelope.payloadType)) {
     throw new AuditError("malformed", `${what}'s kind does not match its payload type`);
   }
   return {

@@ -6,11 +6,13 @@
  *      signing key (logged before the attestation) and any revocation of it;
  *   3. the attestation is included in the checkpoint, signed by that member key and countersigned
  *      by the hub; the key was valid at the statement's issued_at;
- *   4. the canary commitment it relied on (if any) is logged before it, by the same member, with
- *      the same id and root, and included in the checkpoint.
+ *   4. the statement is version 2 (a version-1 statement carries no counts: `legacy_statement`);
+ *   5. the canary commitment it relied on (if any) is logged before it, by the same member, with
+ *      the same id and root, and included in the checkpoint;
+ *   6. every choice the verdict was bound to, and the verdict itself, re-derived from the logged
+ *      session, sighting and commitments (verify-bound-choices.ts).
  * The bundle is attacker-controlled: every field is bounded and checked.
  */
-import { fromBinary } from "@bufbuild/protobuf";
 import {
   type AttestationBundle,
   type AttestationStatement,
@@ -19,21 +21,27 @@ import {
   CanaryCommitmentSchema,
   LogEntryKind,
   MembershipRecordSchema,
-  type ProvenEntry,
 } from "@lineage/api";
-import { type Checkpoint, hashLeaf, KeyRing, toHex, verifyEnvelope, verifyInclusion } from "@lineage/crypto";
+import { type Checkpoint, KeyRing, toHex } from "@lineage/crypto";
 import { type AuditCheck, AuditError, CheckList } from "./audit-error.js";
 import {
-  AUDIT_DSSE_LIMITS,
   type AuditedKey,
-  type AuditedLeaf,
   applyKeyRecord,
-  decodeAuditedLeaf,
   keyValidity,
   openHubCheckpoint,
+  PAYLOAD_TYPES,
   requiredMs,
 } from "./log-records.js";
+import {
+  checkProven,
+  decodePayload,
+  type OpenedEntry,
+  openMemberCommitment,
+  toIndex,
+  verifySigs,
+} from "./proven-entry.js";
 import type { TrustRoot } from "./trust-root.js";
+import { type BoundVerification, verifyBoundChoices } from "./verify-bound-choices.js";
 
 /** Most membership records a bundle may carry (proto bound). */
 export const MAX_BUNDLE_MEMBERSHIP = 64;
@@ -46,61 +54,13 @@ export interface BundleVerification {
   readonly statement: AttestationStatement;
   /** The logged key that signed it. */
   readonly memberKey: AuditedKey;
-  /** The commitment it relied on, verified; undefined when none. */
-  readonly commitment?: { readonly index: number; readonly body: CanaryCommitment };
-}
-
-function toIndex(v: bigint, what: string): number {
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new AuditError("malformed", `${what} is too large`);
-  return Number(v);
-}
-
-/** Checks that a proven entry is in the checkpoint; returns its decoded leaf and index. */
-function checkProven(
-  c: CheckList,
-  name: string,
-  pe: ProvenEntry | undefined,
-  cp: Checkpoint,
-): { index: number; leaf: AuditedLeaf } {
-  return c.run(`${name}.inclusion`, "bad_proof", () => {
-    if (pe?.entry === undefined || pe.inclusionProof === undefined) {
-      throw new AuditError("malformed", "entry or inclusion proof is missing");
-    }
-    const index = toIndex(pe.entry.index, "entry index");
-    const proof = pe.inclusionProof;
-    if (toIndex(proof.leafIndex, "proof leaf_index") !== index) {
-      throw new AuditError("wrong_entry", "the proof is for another index than the entry");
-    }
-    if (toIndex(proof.treeSize, "proof tree_size") !== cp.size) {
-      throw new AuditError("wrong_entry", "the proof is not against the bundle's checkpoint");
-    }
-    if (proof.hashes.length > 64)
-      throw new AuditError("too_large", "inclusion proof has more than 64 hashes");
-    const leaf = decodeAuditedLeaf(pe.entry.leaf, `${name} leaf`);
-    try {
-      verifyInclusion(hashLeaf(pe.entry.leaf), index, cp.size, proof.hashes, cp.rootHash);
-    } catch (cause) {
-      throw new AuditError("bad_proof", "the entry is not in the signed checkpoint's tree", { cause });
-    }
-    return { index, leaf };
-  });
-}
-
-function verifySigs(env: AuditedLeaf["envelope"], ring: KeyRing, required: string[]): void {
-  try {
-    verifyEnvelope(env, { keys: ring, requiredKeyIds: required, limits: AUDIT_DSSE_LIMITS });
-  } catch (cause) {
-    const code = (cause as { code?: string }).code;
-    throw new AuditError(
-      code === "unknown_key"
-        ? "unknown_key"
-        : code === "malformed" || code === "too_large"
-          ? code
-          : "bad_signature",
-      (cause as Error).message,
-      { cause },
-    );
-  }
+  /** The canary commitment it relied on, verified; undefined when none. */
+  readonly commitment?: OpenedEntry<CanaryCommitment>;
+  /**
+   * The session, sighting, commitments and the re-derived verdict (version-2 statements; a bundle
+   * that verifies always has them).
+   */
+  readonly bound: BoundVerification;
 }
 
 /** Verifies a bundle; throws {@link AuditError} (with the checks so far) on the first failure. */
@@ -128,13 +88,11 @@ export function verifyBundle(bundle: AttestationBundle, trust: TrustRoot): Bundl
       if (r.leaf.kind !== LogEntryKind.MEMBERSHIP)
         throw new AuditError("wrong_entry", "entry is not a membership record");
       verifySigs(r.leaf.envelope, hubRing, [trust.hubKey.keyId]);
-      let rec: ReturnType<typeof fromBinary<typeof MembershipRecordSchema>>;
-      try {
-        rec = fromBinary(MembershipRecordSchema, r.leaf.envelope.payload);
-      } catch (cause) {
-        throw new AuditError("malformed", "payload is not a MembershipRecord", { cause });
-      }
-      applyKeyRecord(keys, rec, r.index);
+      applyKeyRecord(
+        keys,
+        decodePayload(MembershipRecordSchema, r.leaf.envelope.payload, "MembershipRecord"),
+        r.index,
+      );
     });
   }
 
@@ -158,12 +116,11 @@ export function verifyBundle(bundle: AttestationBundle, trust: TrustRoot): Bundl
       key.keyId,
       trust.hubKey.keyId,
     ]);
-    let st: AttestationStatement;
-    try {
-      st = fromBinary(AttestationStatementSchema, att.leaf.envelope.payload);
-    } catch (cause) {
-      throw new AuditError("malformed", "payload is not an AttestationStatement", { cause });
-    }
+    const st: AttestationStatement = decodePayload(
+      AttestationStatementSchema,
+      att.leaf.envelope.payload,
+      "AttestationStatement",
+    );
     return { statement: st, memberKey: key };
   });
   c.run("attestation.key_validity", "key_not_valid", () => {
@@ -175,42 +132,55 @@ export function verifyBundle(bundle: AttestationBundle, trust: TrustRoot): Bundl
     }
   });
 
+  c.run("statement.version", "legacy_statement", () => {
+    if (statement.version === 1) {
+      throw new AuditError(
+        "legacy_statement",
+        "legacy statement (version 1): no counts to re-derive a verdict from",
+      );
+    }
+    if (statement.version !== 2) {
+      throw new AuditError("malformed", `unknown statement version ${statement.version}`);
+    }
+  });
+
   let commitment: BundleVerification["commitment"];
   const ref = statement.canaryCommitment;
   if (ref !== undefined) {
-    const com = checkProven(c, "commitment", bundle.commitment, cp);
+    const com = openMemberCommitment(
+      c,
+      "commitment",
+      bundle.commitment,
+      cp,
+      keys,
+      memberKey.memberId,
+      PAYLOAD_TYPES.canaryCommitment,
+      CanaryCommitmentSchema,
+      (b) => b.committedAt,
+    );
     commitment = c.run("commitment.binding", "wrong_entry", () => {
-      if (com.leaf.kind !== LogEntryKind.COMMITMENT)
-        throw new AuditError("wrong_entry", "entry is not a commitment");
       if (com.index !== toIndex(ref.logIndex, "commitment log_index")) {
         throw new AuditError("wrong_entry", "the commitment is not the entry the statement names");
       }
       if (com.index >= att.index)
         throw new AuditError("wrong_entry", "the commitment was logged after the attestation");
-      const sig = com.leaf.envelope.signatures.find(
-        (s) => keys.get(s.keyid)?.memberId === memberKey.memberId,
-      );
-      const key = sig === undefined ? undefined : keys.get(sig.keyid);
-      if (key === undefined)
-        throw new AuditError("unknown_key", "the commitment is not signed by a logged key of the member");
-      verifySigs(com.leaf.envelope, new KeyRing([key.publicKey]), [key.keyId]);
-      let body: CanaryCommitment;
-      try {
-        body = fromBinary(CanaryCommitmentSchema, com.leaf.envelope.payload);
-      } catch (cause) {
-        throw new AuditError("malformed", "payload is not a CanaryCommitment", { cause });
-      }
-      if (body.memberId !== memberKey.memberId || body.commitmentId !== ref.commitmentId) {
+      if (com.body.memberId !== memberKey.memberId || com.body.commitmentId !== ref.commitmentId) {
         throw new AuditError("wrong_entry", "the commitment's member or id differs from the statement's");
       }
-      if (toHex(body.merkleRoot) !== toHex(ref.merkleRoot)) {
+      if (toHex(com.body.merkleRoot) !== toHex(ref.merkleRoot)) {
         throw new AuditError("wrong_entry", "the commitment's root differs from the statement's");
       }
-      const why = keyValidity(key, requiredMs(body.committedAt, "commitment committed_at"));
-      if (why !== undefined) throw new AuditError("key_not_valid", `commitment: ${why}`);
-      return { index: com.index, body };
+      return com;
     });
   }
+  const bound = verifyBoundChoices(c, bundle, trust, {
+    checkpoint: cp,
+    attestationIndex: att.index,
+    statement,
+    memberKey,
+    keys,
+    ...(commitment === undefined ? {} : { commitment }),
+  });
   return {
     checks: c.checks,
     checkpoint: cp,
@@ -218,5 +188,6 @@ export function verifyBundle(bundle: AttestationBundle, trust: TrustRoot): Bundl
     statement,
     memberKey,
     ...(commitment === undefined ? {} : { commitment }),
+    bound,
   };
 }

@@ -1,0 +1,398 @@
+/**
+ * Protocol v2 checks of an attestation bundle (DESIGN.md "The match protocol: every choice is bound before
+ * the evidence"; docs/specs/verdict.md; docs/specs/canary-commitment.md "Ordering"). Given an attestation
+ * whose signatures, inclusion and key validity already verified (verify-bundle.ts), this opens the entries
+ * the bundle carries — the hub's SessionOpened and SuspectSighting, the member's reference fingerprint,
+ * canary pair and watermark key commitments — each proven against the bundle's checkpoint and signed by
+ * whom it must be, and checks, each with its own failure code:
+ *   - log order: canary/watermark commitment < first sighting (`commitment_after_sighting`); sighting <
+ *     session < attestation and reference fingerprint < session (`out_of_order`);
+ *   - the statement answers its session: session id, nonce, suspect, member model, reference fingerprint
+ *     hash, canary and watermark commitments (`session_mismatch`), panel (`panel_mismatch`), seed
+ *     (`seed_mismatch`), policy (`policy_mismatch`);
+ *   - the policy is the registered policy of its id (`policy_unknown`, `policy_mismatch`);
+ *   - counts are present exactly for what the session bound, with the commitments' pair count and gamma
+ *     and the session's comparisons (`counts_inconsistent`);
+ *   - `deriveVerdict(counts, policy)` gives the stated verdict and backed_by (`verdict_not_supported`).
+ * Every input is attacker-controlled; the hub that logged these entries is not trusted either (its
+ * admission runs the same rules; this is the independent re-check).
+ */
+import { equals } from "@bufbuild/protobuf";
+import {
+  type AttestationBundle,
+  type AttestationStatement,
+  type CanaryCommitment,
+  CanaryCommitmentRefSchema,
+  CommitmentHashAlgorithm,
+  LogEntryKind,
+  MemberModelRefSchema,
+  type ReferenceFingerprintCommitment,
+  ReferenceFingerprintCommitmentSchema,
+  type SessionOpened,
+  SessionOpenedSchema,
+  SuspectRefSchema,
+  type SuspectSighting,
+  SuspectSightingSchema,
+  type WatermarkKeyCommitment,
+  WatermarkKeyCommitmentRefSchema,
+  WatermarkKeyCommitmentSchema,
+} from "@lineage/api";
+import type { Checkpoint } from "@lineage/crypto";
+import {
+  checkBoundPolicy,
+  deriveVerdict,
+  FingerprintError,
+  samePolicyNumbers,
+  type VerdictEvidence,
+  type VerdictPolicy,
+  type VerdictResult,
+} from "@lineage/fingerprint";
+import { AuditError, type CheckList } from "./audit-error.js";
+import { type AuditedKey, PAYLOAD_TYPES } from "./log-records.js";
+import { type OpenedEntry, openHubEntry, openMemberCommitment, toIndex } from "./proven-entry.js";
+import { verdictEvidenceFromProto, verdictFromProto, verdictPolicyFromProto } from "./statement-domain.js";
+import type { TrustRoot } from "./trust-root.js";
+
+/** Most panel models a session may name (match_session.proto). */
+export const MAX_PANEL = 64;
+
+/** What verify-bundle.ts already established about the attestation. */
+export interface VerifiedAttestation {
+  readonly checkpoint: Checkpoint;
+  readonly attestationIndex: number;
+  readonly statement: AttestationStatement;
+  readonly memberKey: AuditedKey;
+  readonly keys: ReadonlyMap<string, AuditedKey>;
+  readonly commitment?: OpenedEntry<CanaryCommitment>;
+}
+
+/** The bound choices of a version-2 attestation, verified, and the verdict re-derived from its counts. */
+export interface BoundVerification {
+  readonly session: OpenedEntry<SessionOpened>;
+  readonly sighting: OpenedEntry<SuspectSighting>;
+  readonly referenceFingerprint: OpenedEntry<ReferenceFingerprintCommitment>;
+  readonly watermarkCommitment?: OpenedEntry<WatermarkKeyCommitment>;
+  /** The registered policy the statement names. */
+  readonly policy: VerdictPolicy;
+  /** The counts, as the verdict module read them. */
+  readonly evidence: VerdictEvidence;
+  /** The verdict the counts give: equal to the stated one (otherwise the bundle failed). */
+  readonly verdict: VerdictResult;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Both unset, or both set and equal. */
+function sameOptional<T>(a: T | undefined, b: T | undefined, eq: (x: T, y: T) => boolean): boolean {
+  return a === undefined || b === undefined ? a === b : eq(a, b);
+}
+
+/** Runs the checks of the module header; throws {@link AuditError} (with the checks so far) on the first failure. */
+export function verifyBoundChoices(
+  c: CheckList,
+  bundle: AttestationBundle,
+  trust: TrustRoot,
+  a: VerifiedAttestation,
+): BoundVerification {
+  const st = a.statement;
+  const memberId = a.memberKey.memberId;
+  const { bound, counts, memberModel, suspect } = c.run("statement.fields", "malformed", () => {
+    const { bound: b, counts: k, memberModel: m, suspect: s } = st;
+    if (b === undefined || k === undefined || b.policy === undefined || m === undefined || s === undefined) {
+      throw new AuditError(
+        "malformed",
+        "a version-2 statement needs bound choices (with the policy), counts, the suspect and the member model",
+      );
+    }
+    if (b.panel.length > MAX_PANEL)
+      throw new AuditError("too_large", `the panel names more than ${MAX_PANEL} models`);
+    return { bound: { ...b, policy: b.policy }, counts: k, memberModel: m, suspect: s };
+  });
+
+  // The policy: registered, its numbers exactly its id's.
+  const policy = c.run(
+    "policy.registered",
+    "policy_mismatch",
+    () => {
+      const stated = verdictPolicyFromProto(bound.policy);
+      const r = checkBoundPolicy(stated);
+      if (!r.ok)
+        throw new AuditError(r.reason === "unknown" ? "policy_unknown" : "policy_mismatch", r.message);
+      return r.policy;
+    },
+    bound.policy.policyId,
+  );
+
+  // The session the statement answers: logged by the hub before the attestation.
+  const session = openHubEntry(
+    c,
+    "session",
+    bundle.session,
+    a.checkpoint,
+    trust,
+    LogEntryKind.SESSION,
+    PAYLOAD_TYPES.session,
+    SessionOpenedSchema,
+  );
+  const s = session.body;
+  c.run("session.binding", "wrong_entry", () => {
+    if (session.index !== toIndex(bound.sessionIndex, "bound session_index")) {
+      throw new AuditError("wrong_entry", "the session entry is not the one the statement names");
+    }
+  });
+  c.run("session.order", "out_of_order", () => {
+    if (session.index >= a.attestationIndex) {
+      throw new AuditError("out_of_order", "the session was logged after the attestation answering it");
+    }
+  });
+  c.run("session.answer", "session_mismatch", () => {
+    const bad = (what: string): never => {
+      throw new AuditError("session_mismatch", `the statement's ${what} is not the session's`);
+    };
+    if (st.sessionId !== s.sessionId) bad("session id");
+    if (!sameBytes(st.sessionNonce, s.nonce)) bad("nonce");
+    if (s.suspect === undefined || !equals(SuspectRefSchema, suspect, s.suspect)) bad("suspect");
+    if (s.candidate === undefined || !equals(MemberModelRefSchema, memberModel, s.candidate))
+      bad("member model");
+    if (s.candidate?.memberId !== memberId) bad("member (the session is for another member)");
+    if (!sameBytes(bound.referenceFingerprintHash, s.referenceFingerprintHash))
+      bad("reference fingerprint hash");
+    if (
+      !sameOptional(st.canaryCommitment, s.canaryCommitment, (x, y) =>
+        equals(CanaryCommitmentRefSchema, x, y),
+      )
+    )
+      bad("canary commitment");
+    if (
+      !sameOptional(st.watermarkCommitment, s.watermarkCommitment, (x, y) =>
+        equals(WatermarkKeyCommitmentRefSchema, x, y),
+      )
+    )
+      bad("watermark commitment");
+  });
+  c.run(
+    "session.panel",
+    "panel_mismatch",
+    () => {
+      if (bound.panel.length !== s.panel.length || bound.panel.some((p, i) => p !== s.panel[i])) {
+        throw new AuditError(
+          "panel_mismatch",
+          "the statement's panel is not the panel the hub logged for the session",
+        );
+      }
+    },
+    `${s.panel.length} models chosen by the hub`,
+  );
+  c.run("session.seed", "seed_mismatch", () => {
+    if (s.seed.length !== 32 || !sameBytes(bound.seed, s.seed)) {
+      throw new AuditError("seed_mismatch", "the statement's seed is not the session's logged seed");
+    }
+    if (toIndex(s.seedCheckpointSize, "seed_checkpoint_size") > session.index) {
+      throw new AuditError(
+        "seed_mismatch",
+        `the session's seed checkpoint (size ${s.seedCheckpointSize}) covers the session itself: it did not exist when the session was logged`,
+      );
+    }
+  });
+  c.run("session.policy", "policy_mismatch", () => {
+    if (s.policy === undefined) throw new AuditError("policy_mismatch", "the session logged no policy");
+    const logged = verdictPolicyFromProto(s.policy);
+    if (logged.id !== policy.id || !samePolicyNumbers(logged, policy)) {
+      throw new AuditError(
+        "policy_mismatch",
+        `the session bound policy "${logged.id.slice(0, 64)}", not the statement's`,
+      );
+    }
+  });
+
+  // When the suspect was first seen: every commitment the session uses must come before.
+  const sighting = openHubEntry(
+    c,
+    "sighting",
+    bundle.sighting,
+    a.checkpoint,
+    trust,
+    LogEntryKind.SUSPECT_SIGHTING,
+    PAYLOAD_TYPES.sighting,
+    SuspectSightingSchema,
+  );
+  c.run("sighting.binding", "wrong_entry", () => {
+    if (sighting.index !== toIndex(s.firstSeenIndex, "first_seen_index")) {
+      throw new AuditError("wrong_entry", "the sighting is not the first sighting the session names");
+    }
+    const id = sighting.body.suspect?.suspectId;
+    if (id === undefined || id === "" || id !== s.suspect?.suspectId) {
+      throw new AuditError("wrong_entry", "the sighting is of another suspect than the session's");
+    }
+  });
+  c.run("sighting.order", "out_of_order", () => {
+    if (sighting.index >= session.index) {
+      throw new AuditError("out_of_order", "the suspect's first sighting is not logged before the session");
+    }
+  });
+
+  // The member's reference fingerprint, logged before the session compared a suspect with it.
+  const referenceFingerprint = openMemberCommitment(
+    c,
+    "reference_fingerprint",
+    bundle.referenceFingerprint,
+    a.checkpoint,
+    a.keys,
+    memberId,
+    PAYLOAD_TYPES.referenceFingerprint,
+    ReferenceFingerprintCommitmentSchema,
+    (b) => b.committedAt,
+  );
+  c.run("reference_fingerprint.binding", "wrong_entry", () => {
+    const r = referenceFingerprint.body;
+    if (referenceFingerprint.index !== toIndex(s.referenceFingerprintIndex, "reference_fingerprint_index")) {
+      throw new AuditError("wrong_entry", "the reference fingerprint is not the entry the session names");
+    }
+    if (
+      r.memberId !== memberId ||
+      r.modelId !== memberModel.modelId ||
+      r.modelVersion !== memberModel.modelVersion
+    ) {
+      throw new AuditError("wrong_entry", "the reference fingerprint is of another member model");
+    }
+    if (!sameBytes(r.fingerprintHash, s.referenceFingerprintHash)) {
+      throw new AuditError(
+        "session_mismatch",
+        "the session binds another reference fingerprint hash than the member logged",
+      );
+    }
+  });
+  c.run("reference_fingerprint.order", "out_of_order", () => {
+    if (referenceFingerprint.index >= session.index) {
+      throw new AuditError("out_of_order", "the reference fingerprint was logged after the session");
+    }
+  });
+
+  // Canary pairs: the commitment (opened by verify-bundle.ts) is v2 and precedes the sighting.
+  const com = a.commitment;
+  if (com !== undefined) {
+    c.run("commitment.algorithm", "wrong_entry", () => {
+      if (com.body.hashAlgorithm !== CommitmentHashAlgorithm.SHA256_RFC6962_PAIRS) {
+        throw new AuditError("wrong_entry", "a version-2 session needs a canary PAIRS commitment (v2)");
+      }
+    });
+    c.run("commitment.before_sighting", "commitment_after_sighting", () => {
+      if (com.index >= sighting.index) {
+        throw new AuditError(
+          "commitment_after_sighting",
+          `the canary commitment (entry ${com.index}) was logged after the suspect was first seen (entry ${sighting.index})`,
+        );
+      }
+    });
+  }
+
+  // Watermark key: committed before the suspect was first seen.
+  let watermarkCommitment: OpenedEntry<WatermarkKeyCommitment> | undefined;
+  const wref = st.watermarkCommitment;
+  if (wref !== undefined) {
+    const w = openMemberCommitment(
+      c,
+      "watermark_commitment",
+      bundle.watermarkCommitment,
+      a.checkpoint,
+      a.keys,
+      memberId,
+      PAYLOAD_TYPES.watermarkCommitment,
+      WatermarkKeyCommitmentSchema,
+      (b) => b.committedAt,
+    );
+    watermarkCommitment = c.run("watermark_commitment.binding", "wrong_entry", () => {
+      if (w.index !== toIndex(wref.logIndex, "watermark commitment log_index")) {
+        throw new AuditError("wrong_entry", "the watermark commitment is not the entry the statement names");
+      }
+      if (w.body.memberId !== memberId || w.body.commitmentId !== wref.commitmentId) {
+        throw new AuditError(
+          "wrong_entry",
+          "the watermark commitment's member or id differs from the statement's",
+        );
+      }
+      if (!sameBytes(w.body.keyDigest, wref.keyDigest)) {
+        throw new AuditError(
+          "wrong_entry",
+          "the watermark commitment's key digest differs from the statement's",
+        );
+      }
+      return w;
+    });
+    c.run("watermark_commitment.before_sighting", "commitment_after_sighting", () => {
+      if (w.index >= sighting.index) {
+        throw new AuditError(
+          "commitment_after_sighting",
+          `the watermark key commitment (entry ${w.index}) was logged after the suspect was first seen (entry ${sighting.index})`,
+        );
+      }
+    });
+  }
+
+  // Counts: exactly for what the session bound.
+  const evidence = c.run("counts.binding", "counts_inconsistent", () => {
+    const bad = (what: string): never => {
+      throw new AuditError("counts_inconsistent", what);
+    };
+    if ((counts.canary !== undefined) !== (com !== undefined)) {
+      bad(
+        com === undefined
+          ? "canary counts are given but the session bound no canary commitment"
+          : "the session bound a canary commitment but the statement gives no canary counts",
+      );
+    }
+    if (com !== undefined && BigInt(counts.canary?.pairsCommitted ?? -1) !== com.body.canaryCount) {
+      bad(`pairs_committed is not the commitment's ${com.body.canaryCount} pairs`);
+    }
+    if ((counts.watermark !== undefined) !== (watermarkCommitment !== undefined)) {
+      bad(
+        watermarkCommitment === undefined
+          ? "watermark counts are given but the session bound no watermark key commitment"
+          : "the session bound a watermark key commitment but the statement gives no watermark counts",
+      );
+    }
+    if (watermarkCommitment !== undefined && counts.watermark?.gamma !== watermarkCommitment.body.gamma) {
+      bad(`gamma is not the committed scheme's ${watermarkCommitment.body.gamma}`);
+    }
+    if (counts.comparisons !== s.comparisons) {
+      bad(`comparisons ${counts.comparisons} is not the session's ${s.comparisons}`);
+    }
+    return verdictEvidenceFromProto(counts);
+  });
+
+  // The verdict, re-derived from the counts under the registered policy.
+  let verdict: VerdictResult;
+  try {
+    verdict = deriveVerdict(evidence, policy);
+  } catch (cause) {
+    if (!(cause instanceof FingerprintError)) throw cause;
+    c.fail("verdict.rederived", "counts_inconsistent", `the counts are not valid: ${cause.message}`, cause);
+  }
+  const stated = verdictFromProto(st.verdict);
+  if (stated === undefined) {
+    c.fail(
+      "verdict.rederived",
+      "verdict_not_supported",
+      `verdict ${st.verdict} is not one Lineage can state`,
+    );
+  }
+  if (stated !== verdict.verdict || st.backedBy !== (verdict.backed_by ?? "")) {
+    c.fail(
+      "verdict.rederived",
+      "verdict_not_supported",
+      `the statement says ${stated}${st.backedBy ? ` backed by ${st.backedBy.slice(0, 32)}` : ""}; its own counts give ${verdict.explanation}`,
+    );
+  }
+  c.pass("verdict.rederived", verdict.explanation);
+  return {
+    session,
+    sighting,
+    referenceFingerprint,
+    ...(watermarkCommitment === undefined ? {} : { watermarkCommitment }),
+    policy,
+    evidence,
+    verdict,
+  };
+}
