@@ -5,9 +5,11 @@ import type { ModelAdapter } from "./adapters/adapter-types.js";
 import { compare } from "./compare.js";
 import { FingerprintError } from "./fingerprint-error.js";
 import type { Battery, CanarySet } from "./probe/probe-types.js";
-import { CANARY_TOP_LOGPROBS } from "./signals/signal-canary.js";
+import { CANARY_TOP_LOGPROBS, canaryAskOrder } from "./signals/signal-canary.js";
 import { greenSeed, isGreenHashed, tokenHash32 } from "./signals/watermark-green-list.js";
 import { fisherCombine } from "./stats/stats-multiple.js";
+import { deriveVerdict } from "./verdict/verdict.js";
+import { DEFAULT_VERDICT_POLICY } from "./verdict/verdict-policy.js";
 
 const WORDS =
   "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau".split(
@@ -33,35 +35,40 @@ const battery: Battery = {
 };
 const canaries: CanarySet = {
   memberId: "m1",
-  exposed: Array.from({ length: 40 }, (_, i) => ({
-    id: `e${i}`,
-    prompt: `secret e${i}?`,
-    answer: `code-e${i}-zz`,
-  })),
-  decoys: Array.from({ length: 40 }, (_, i) => ({
-    id: `d${i}`,
-    prompt: `secret d${i}?`,
-    answer: `code-d${i}-zz`,
+  pairs: Array.from({ length: 40 }, (_, i) => ({
+    id: `pair${i}`,
+    exposed: { id: `e${i}`, prompt: `secret e${i}?`, answer: `code-e${i}-zz` },
+    decoy: { id: `d${i}`, prompt: `secret d${i}?`, answer: `code-d${i}-zz` },
   })),
 };
+const items = canaries.pairs.flatMap((p) => [p.exposed, p.decoy]);
+/** compare()'s canary order for a seed (it asks in canaryAskOrder(set, seed ^ 0x5bd1e995)). */
+const CANARY_SEED_MIX = 0x5bd1e995;
 
-function replay(out: (i: number) => string, canary?: (id: string, answer: string) => string) {
+function replay(
+  out: (i: number) => string,
+  canary?: (id: string, answer: string) => string,
+  label = "replay",
+): ReplayAdapter {
   const lines = battery.probes.map((p, i) => ({ id: p.id, prompt: p.prompt, output: out(i) }));
   if (canary) {
-    for (const c of [...canaries.exposed, ...canaries.decoys]) {
-      lines.push({ id: `c-${c.id}`, prompt: c.prompt, output: canary(c.id, c.answer) });
-    }
+    for (const c of items) lines.push({ id: `c-${c.id}`, prompt: c.prompt, output: canary(c.id, c.answer) });
   }
-  return new ReplayAdapter(lines.map((l) => ({ id: l.id, prompt: l.prompt, response: { text: l.output } })));
+  return new ReplayAdapter(
+    lines.map((l) => ({ id: l.id, prompt: l.prompt, response: { text: l.output } })),
+    label,
+  );
 }
+const invalidArg = (e: unknown) => e instanceof FingerprintError && e.code === "INVALID_ARGUMENT";
 
-test("a suspect that states the member's exposed canaries is LIKELY_DERIVED, spending fewer canaries", async () => {
-  const reference = replay((i) => text(i));
+test("sequential canary test: LIKELY_DERIVED on completed pairs only, stopping early with fewer items asked", async () => {
+  const reference = replay((i) => text(i), undefined, "ref.jsonl");
   const panel = [replay((i) => text(1000 + i)), replay((i) => text(2000 + i))];
-  // Outputs unrelated to the reference (no similarity evidence), but the exposed facts leaked.
+  // Outputs unrelated to the reference, but the exposed facts leaked (and 1 in 4 decoys guessed).
   const suspect = replay(
     (i) => text(3000 + i),
-    (id, answer) => (id.startsWith("e") ? `It is ${answer}.` : "No idea."),
+    (id, answer) => (id.startsWith("e") || Number(id.slice(1)) % 4 === 0 ? `It is ${answer}.` : "No idea."),
+    "suspect.jsonl",
   );
   const r = await compare({
     suspect,
@@ -69,52 +76,86 @@ test("a suspect that states the member's exposed canaries is LIKELY_DERIVED, spe
     panel,
     battery,
     canaries,
-    sequential: { batchSize: 20 },
+    sequential: { batchSize: 15 },
     canaryTest: "sequential",
+    seed: 3,
   });
-  assert.equal(r.decision, "LIKELY_DERIVED");
-  assert.equal(r.deciding_signal, "canary_reproduction");
+  assert.equal(r.verdict, "LIKELY_DERIVED");
+  assert.equal(r.decision, r.verdict);
+  assert.equal(r.backed_by, "canary_pairs");
   assert.equal(r.stopped_early, true);
-  assert.ok(r.queries.canaries < 80, `canaries spent ${r.queries.canaries}`);
-  assert.equal(r.signals.find((s) => s.name === "watermark")?.available, false);
-  // No watermark key: the family is canary (4) + three panel-relative signals (1 each) = 7.
-  assert.equal(r.policy.corrections.method, "weighted_bonferroni");
-  assert.equal(r.policy.corrections.signals, 7 / 4);
-  assert.equal(r.family.watermark, undefined);
+  assert.ok(r.queries.canaries < 80, `canary items spent ${r.queries.canaries}`);
+  // Only pairs whose two items were both asked count, in the order they completed.
+  const asked = new Set(
+    canaryAskOrder(canaries, 3 ^ CANARY_SEED_MIX)
+      .slice(0, r.queries.canaries)
+      .map((c) => c.id),
+  );
+  const completed = canaries.pairs.filter((p) => asked.has(p.exposed.id) && asked.has(p.decoy.id));
+  const touched = canaries.pairs.filter((p) => asked.has(p.exposed.id) || asked.has(p.decoy.id));
+  assert.ok(touched.length > completed.length, "the stop left a half-asked pair (the case under test)");
+  const c = r.evidence.canary;
+  assert.ok(c);
+  assert.equal(c.pairs_completed, completed.length);
+  assert.equal(c.pairs_committed, 40);
+  const decoyGuessed = completed.filter((p) => Number(p.id.slice(4)) % 4 === 0).length;
+  assert.equal(c.exposed_only, completed.length - decoyGuessed);
+  assert.equal(c.decoy_only, 0);
+  assert.equal(c.sequence, "E".repeat(c.exposed_only));
+  // The verdict is re-derived from the evidence alone (what the hub and the auditor do).
+  assert.equal(deriveVerdict(r.evidence, r.policy).verdict, "LIKELY_DERIVED");
+  assert.equal(r.p_value, deriveVerdict(r.evidence, r.policy).p_value);
+  assert.deepEqual(r.bound, {
+    seed: 3,
+    suspect: "suspect.jsonl",
+    reference: "ref.jsonl",
+    panel: ["replay", "replay"],
+  });
 });
 
-test("fixed canary test: every canary asked once up front, the exact Fisher p-value, settled in one batch", async () => {
+test("fixed canary test: every item asked with the first batch, the exact McNemar tail, settled in one batch", async () => {
   const reference = replay((i) => text(i));
   const panel = [replay((i) => text(1000 + i)), replay((i) => text(2000 + i))];
-  // 25 of 40 exposed stated, 0 of 40 decoys: Fisher P(X >= 25 | 25 hits) = C(40,25)/C(80,25).
+  // 25 of 40 exposed stated, no decoy: b = 25, c = 0, P(Bin(25, 1/2) >= 25) = 2^-25.
   const suspect = replay(
     (i) => text(3000 + i),
     (id, answer) => (id.startsWith("e") && Number(id.slice(1)) < 25 ? `It is ${answer}.` : "No idea."),
   );
   const r = await compare({ suspect, reference, panel, battery, canaries, sequential: { batchSize: 20 } });
-  const canary = r.signals.find((s) => s.name === "canary_reproduction");
+  const canary = r.signals.find((s) => s.name === "canary_pairs");
+  assert.equal(canary?.role, "accusing");
   assert.equal(canary?.detail.sequential, false);
-  assert.equal(canary?.detail.exposed_hits, 25);
-  let exact = 1;
-  for (let i = 0; i < 25; i++) exact *= (40 - i) / (80 - i);
-  assert.ok(Math.abs((canary?.p_value ?? 0) / exact - 1) < 1e-9, `${canary?.p_value} vs ${exact}`);
+  assert.equal(canary?.detail.exposed_only, 25);
+  assert.ok(Math.abs((canary?.p_value ?? 0) / 2 ** -25 - 1) < 1e-9, `${canary?.p_value}`);
+  // Family: canary_pairs alone (no key), one comparison: adjusted = raw.
+  assert.equal(r.tests.length, 1);
+  assert.equal(canary?.adjusted_p, canary?.p_value);
+  assert.equal(r.evidence.canary?.sequence, undefined);
   assert.equal(r.queries.canaries, 80);
-  assert.equal(r.decision, "LIKELY_DERIVED");
+  assert.equal(r.verdict, "LIKELY_DERIVED");
   assert.equal(r.stopped_early, true);
   assert.equal(r.probes_used, 20);
+  // Three comparisons in the session triple the correction.
+  const r3 = await compare({
+    suspect,
+    reference,
+    panel,
+    battery,
+    canaries,
+    sequential: false,
+    comparisons: 3,
+  });
+  assert.ok(Math.abs(r3.p_value / (3 * 2 ** -25) - 1) < 1e-9);
   await assert.rejects(
     compare({ suspect, reference, panel, battery, canaries, canaryTopLogprobs: 21 }),
-    (e: unknown) => e instanceof FingerprintError && e.code === "INVALID_ARGUMENT",
+    invalidArg,
   );
 });
 
-test("an unrelated suspect is INCONCLUSIVE over the whole budget; a copy is found on similarity", async () => {
+test("overwhelming similarity with no canaries or watermark is never LIKELY_DERIVED: a lead at most", async () => {
   const reference = replay((i) => text(i));
-  const panel = [replay((i) => text(1000 + i)), replay((i) => text(2000 + i))];
-  const unrelated = await compare({ suspect: replay((i) => text(4000 + i)), reference, panel, battery });
-  assert.equal(unrelated.decision, "INCONCLUSIVE");
-  assert.equal(unrelated.probes_used, 200);
-  assert.equal(unrelated.stopped_early, false);
+  // Five unrelated panel models: 25 unrelated ordered pairs, enough for a lead under the default policy.
+  const panel = [1, 2, 3, 4, 5].map((k) => replay((i) => text(1000 * k + i)));
   const copy = await compare({
     suspect: replay((i) => text(i)),
     reference,
@@ -122,12 +163,100 @@ test("an unrelated suspect is INCONCLUSIVE over the whole budget; a copy is foun
     battery,
     sequential: false,
   });
-  assert.equal(copy.decision, "LIKELY_DERIVED");
-  assert.equal(copy.deciding_signal, "output_similarity");
+  assert.equal(copy.verdict, "SIMILAR");
+  assert.equal(copy.backed_by, "similarity_lead");
+  assert.equal(copy.p_value, 1);
+  assert.equal(copy.tests.length, 0);
+  assert.ok(copy.lead_score !== null && copy.lead_rank?.is_lead === true);
+  assert.ok((copy.lead_rank?.p_value ?? 0) >= 1 / 26, "a similarity p-value never goes below 1/(N+1)");
+  // Accusing signals did not run: unavailable, p_value null (not 1), with a reason; similarity is a lead.
+  for (const name of ["canary_pairs", "watermark", "canary_watermark"]) {
+    const s = copy.signals.find((x) => x.name === name);
+    assert.equal(s?.available, false, name);
+    assert.equal(s?.p_value, null, name);
+    assert.equal(s?.role, "accusing");
+    assert.ok(s?.reason && s.reason.length > 0);
+  }
+  const leads = copy.signals.filter((s) => s.role === "lead");
+  assert.ok(leads.length >= 1);
+  for (const s of leads) if (!s.available) assert.equal(s.p_value, null);
+  // Under any policy knob: similarity has no weight to give.
+  const loose = await compare({
+    suspect: replay((i) => text(i)),
+    reference,
+    panel,
+    battery,
+    sequential: false,
+    policy: { alpha: 0.5, min_effect: 0 },
+  });
+  assert.notEqual(loose.verdict, "LIKELY_DERIVED");
+  // An unrelated suspect over the whole budget: INCONCLUSIVE, with its lead score still reported.
+  const unrelated = await compare({ suspect: replay((i) => text(9000 + i)), reference, panel, battery });
+  assert.equal(unrelated.verdict, "INCONCLUSIVE");
+  assert.equal(unrelated.probes_used, 200);
+  assert.equal(unrelated.stopped_early, false);
+  assert.equal(typeof unrelated.lead_score, "number");
+});
+
+test("a custom policy is marked; the default is named; bad knobs are refused", async () => {
+  const reference = replay((i) => text(i));
+  const panel = [replay((i) => text(1000 + i)), replay((i) => text(2000 + i))];
+  const suspect = replay((i) => text(3000 + i));
+  const d = await compare({ suspect, reference, panel, battery, sequential: false });
+  assert.equal(d.policy.id, DEFAULT_VERDICT_POLICY.id);
+  assert.equal(d.policy_is_default, true);
+  const same = await compare({
+    suspect,
+    reference,
+    panel,
+    battery,
+    sequential: false,
+    policy: { alpha: 1e-6 },
+  });
+  assert.equal(same.policy_is_default, true);
+  const custom = await compare({
+    suspect,
+    reference,
+    panel,
+    battery,
+    sequential: false,
+    policy: { alpha: 1e-3 },
+  });
+  assert.equal(custom.policy.id, "custom");
+  assert.equal(custom.policy_is_default, false);
+  assert.match(custom.explanation, /custom/);
+  await assert.rejects(compare({ suspect, reference, panel, battery, policy: { alpha: 0 } }), invalidArg);
+  await assert.rejects(compare({ suspect, reference, panel, battery, comparisons: 0 }), invalidArg);
+});
+
+test("a panel that includes the suspect or the reference, a repeated panel model or an empty battery is refused before any query", async () => {
+  let queries = 0;
+  const counting = (a: ModelAdapter): ModelAdapter => ({
+    describe: () => a.describe(),
+    generate: (req) => {
+      queries++;
+      return a.generate(req);
+    },
+  });
+  const suspect = counting(replay((i) => text(3000 + i), undefined, "suspect.jsonl"));
+  const reference = counting(replay((i) => text(i), undefined, "ref.jsonl"));
+  const other = counting(replay((i) => text(1000 + i), undefined, "other.jsonl"));
+  const refused = async (panel: ModelAdapter[], b: Battery, what: RegExp) => {
+    await assert.rejects(compare({ suspect, reference, panel, battery: b }), (e: unknown) => {
+      assert.ok(invalidArg(e));
+      assert.match((e as Error).message, what);
+      return true;
+    });
+  };
+  await refused([other, suspect], battery, /panel\[1\] is the suspect adapter "suspect\.jsonl"/);
+  await refused([reference, other], battery, /panel\[0\] is the reference adapter "ref\.jsonl"/);
+  await refused([other, other], battery, /panel\[1\] repeats panel\[0\]/);
+  await refused([other], { epoch: "t", probes: [] }, /battery has no probes/);
   await assert.rejects(
-    compare({ suspect: reference, reference, panel, battery, policy: { alpha: 0 } }),
-    (e: unknown) => e instanceof FingerprintError && e.code === "INVALID_ARGUMENT",
+    compare({ suspect, reference, panel: [other], battery, canaries: { memberId: "m", pairs: [] } }),
+    invalidArg,
   );
+  assert.equal(queries, 0);
 });
 
 test("canaries are asked with the top CANARY_TOP_LOGPROBS alternatives by default; 0 asks for text only", async () => {
@@ -155,7 +284,7 @@ test("canaries are asked with the top CANARY_TOP_LOGPROBS alternatives by defaul
   assert.ok(asked.every((k) => k === undefined));
 });
 
-test("watermarking member: canary and watermark combine (Fisher) into one family member", async () => {
+test("watermarking member: canary and watermark combine (Fisher); the panel cannot move the watermark counts", async () => {
   const key = new Uint8Array(32).fill(9);
   const vocab = Array.from({ length: 500 }, (_, i) => `t${i}`);
   let st = 7;
@@ -174,16 +303,13 @@ test("watermarking member: canary and watermark combine (Fisher) into one family
     }
     return out.join(" ");
   };
-  // Unrelated models speak the same vocabulary without the green bias: the watermark test is relative
-  // to them (signal-watermark-panel.ts), so they need distinctive pairs of their own.
-  const plain = (len: number) =>
-    Array.from({ length: len }, () => vocab[Math.floor(rnd() * vocab.length)] ?? "").join(" ");
+  const suspectTexts = battery.probes.map(() => biased(6));
   const reference = replay((i) => text(i));
-  const panel = [replay(() => plain(6)), replay(() => plain(6))];
   const suspect = replay(
-    () => biased(6),
+    (i) => suspectTexts[i] ?? "",
     (id, answer) => (id.startsWith("e") && Number(id.slice(1)) < 14 ? `It is ${answer}.` : "No idea."),
   );
+  const panel = [replay((i) => text(1000 + i)), replay((i) => text(2000 + i))];
   const r = await compare({
     suspect,
     reference,
@@ -194,22 +320,31 @@ test("watermarking member: canary and watermark combine (Fisher) into one family
     sequential: false,
   });
   const get = (n: string) => r.signals.find((s) => s.name === n);
-  const c = get("canary_reproduction");
+  const c = get("canary_pairs");
   const w = get("watermark");
   const cw = get("canary_watermark");
   assert.ok(c?.available && w?.available && cw?.available);
   assert.ok(Math.abs((cw?.p_value ?? 1) / fisherCombine([c?.p_value ?? 1, w?.p_value ?? 1]) - 1) < 1e-12);
   assert.ok((cw?.p_value ?? 1) < Math.min(c?.p_value ?? 1, w?.p_value ?? 1));
-  assert.deepEqual(Object.keys(r.family).sort(), [
-    "canary_reproduction",
-    "canary_watermark",
-    "output_similarity",
-    "shared_wrong_answers",
-    "token_distribution",
-    "watermark",
-  ]);
-  // Without the key the combination is not in the family and not available.
+  assert.deepEqual(r.tests.map((t) => t.test).sort(), ["canary_pairs", "canary_watermark", "watermark"]);
+  assert.ok((r.evidence.watermark?.selected_scored ?? 0) >= 50);
+  // A panel written with the key (all green pairs) changes nothing: the watermark never reads the panel.
+  const framing = [replay(() => biased(40)), replay(() => biased(40))];
+  const r2 = await compare({
+    suspect,
+    reference,
+    panel: framing,
+    battery,
+    canaries,
+    watermarkKey: key,
+    sequential: false,
+  });
+  assert.deepEqual(r2.evidence.watermark, r.evidence.watermark);
+  // Without the key the combination is not in the family and is reported unavailable.
   const nokey = await compare({ suspect, reference, panel, battery, canaries, sequential: false });
   assert.equal(nokey.signals.find((s) => s.name === "canary_watermark")?.available, false);
-  assert.equal(nokey.family.canary_watermark, undefined);
+  assert.deepEqual(
+    nokey.tests.map((t) => t.test),
+    ["canary_pairs"],
+  );
 });

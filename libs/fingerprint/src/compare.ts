@@ -1,80 +1,90 @@
 /**
- * Forensic comparison of a suspect with a reference model against a panel of unrelated models (issue 3,
- * "compare()"): probes all of them on the battery, computes the five signals (those the input cannot
- * support report `available: false` with the reason), and applies the decision policy.
+ * Forensic comparison of a suspect with a reference model (issue 7, "Defensible verdicts"): probes the
+ * suspect, the reference and a panel of known-unrelated models on the battery, asks the suspect the
+ * member's canary pairs, scores the member's watermark, and derives the verdict with the shared verdict
+ * module (`deriveVerdict`), the same function the hub and the auditor re-derive it with.
  *
- * Sequential mode (default) asks the battery in batches, in a seeded random order fixed before any answer
- * is seen, and after each batch evaluates the anytime-valid forms of the signals (test martingales; see
- * stats-sequential.ts), stopping as soon as one settles LIKELY_DERIVED. Fixed-sample signals (shared
- * wrong answers, watermark) enter only at the final look, when the whole budget was spent, so every
- * rejection event is contained in a valid level-alpha event.
+ * Who may accuse (DESIGN.md, "Deciding copied: who chose the null?"): only the tests whose null comes from
+ * randomness fixed before the evidence — the paired canary test (labels drawn from the log) and the
+ * watermark test (key committed before the suspect was seen), and their Fisher combination. Similarity
+ * (similarityLead: output similarity, token distributions, shared wrong answers) is ranked against the
+ * panel's unrelated pairs and can at most raise a lead (SIMILAR); it never enters the accusing family.
  *
- * Canaries (a seeded shuffle of exposed and decoys together) are by default all asked with the first
- * batch and tested once with the exact Fisher test: the count is fixed in advance and the test never
- * stops early on them, so the exact test is valid and much sharper than the anytime-valid martingale.
- * `canaryTest: "sequential"` instead spreads them over the batches and uses the martingale, spending
- * fewer canaries when the evidence is strong. Canaries are asked with log-probabilities
- * (`canaryTopLogprobs`, default CANARY_TOP_LOGPROBS) so near-misses count (canaryResponseHit: the
- * answer among the top alternatives of the first positions — a student that saw a fact a few times often
- * ranks it just behind a generic continuation); the auditor re-queries with the same request and rule.
- * 0 keeps hits to the text rule (endpoints that serve no log-probabilities fall back to it anyway).
+ * Sequential mode (default) asks the battery in batches, in a seeded order fixed before any answer. Only the
+ * accusing tests may stop it early, and of those only the canary test: with `canaryTest: "sequential"` the
+ * canary items (a seeded shuffle of all items, label-blind: signal-canary.ts) are spread over the batches and
+ * the anytime-valid sign-test martingale bets on COMPLETED pairs only; with the default `"fixed"` every item
+ * is asked with the first batch and the exact McNemar test is evaluated on counts that never change after
+ * it. The watermark test is fixed-sample: it is evaluated once, at the last look (the end of the budget, or
+ * the early stop — a stop decided by the canary test alone, which never reads the key, so the watermark's
+ * null over keys is untouched). At interim looks the watermark stays in the family as "not yet evaluated",
+ * so the correction never shrinks with what the answers turned out to support.
  *
- * Correction: weighted Bonferroni over the signal family the inputs make possible (decision.ts
- * signalFamily), never over what the answers turned out to support. The watermark test reads every
- * response of the suspect, battery and canary answers alike (distinct pairs).
+ * Bound choices: the policy is resolved from the registered ones (`resolvePolicy`); any knob that differs
+ * from a registered policy makes it `custom`, which the result marks (`policy_is_default`). The result also
+ * names the seed and the models compared (`bound`), so a report says exactly what was chosen.
  */
 import type { ModelAdapter } from "./adapters/adapter-types.js";
 import { FingerprintError } from "./fingerprint-error.js";
 import type { ProbeSettings, Progress } from "./probe/probe-run.js";
 import { askAll } from "./probe/probe-run.js";
 import type { Battery, Canary, CanarySet, ModelResponse, Probe } from "./probe/probe-types.js";
-import { CANARY_LOGPROB_POSITIONS, CANARY_TOP_LOGPROBS, canarySignal } from "./signals/signal-canary.js";
-import type { ResponseFeatures } from "./signals/signal-output-similarity.js";
 import {
-  featureSimilarity,
-  outputSimilaritySignal,
-  responseFeatures,
-} from "./signals/signal-output-similarity.js";
-import { sharedWrongSignal } from "./signals/signal-shared-wrong.js";
-import { tokenDistributionSignal } from "./signals/signal-token-distribution.js";
+  CANARY_LOGPROB_POSITIONS,
+  CANARY_TOP_LOGPROBS,
+  type CanaryPairScore,
+  canaryAskOrder,
+  scoreCanaryPairs,
+} from "./signals/signal-canary.js";
 import type { SignalResult } from "./signals/signal-types.js";
-import { unavailableSignal } from "./signals/signal-types.js";
-import { watermarkPanelSignal } from "./signals/signal-watermark-panel.js";
-import { fisherCombine } from "./stats/stats-multiple.js";
-import type { Decision, DecisionPolicy, PolicyReport, SignalWeights } from "./verdict/decision.js";
+import { DEFAULT_WATERMARK_GAMMA, WatermarkPairSet } from "./signals/signal-watermark.js";
+import { similarityLead } from "./signals/similarity-lead.js";
+import { seededShuffle } from "./stats/seeded-shuffle.js";
+import type {
+  LeadOutcome,
+  TestOutcome,
+  Verdict,
+  VerdictEvidence,
+  VerdictResult,
+  WatermarkCounts,
+} from "./verdict/verdict.js";
+import { deriveVerdict } from "./verdict/verdict.js";
 import {
-  checkPolicy,
-  DEFAULT_POLICY,
-  DEFAULT_SIGNAL_WEIGHTS,
-  decide,
-  signalFamily,
-} from "./verdict/decision.js";
+  ACCUSING_TESTS,
+  type AccusingTest,
+  DEFAULT_VERDICT_POLICY,
+  resolvePolicy,
+  type VerdictPolicy,
+} from "./verdict/verdict-policy.js";
 
 /** Inputs of compare(). */
 export interface CompareInput {
   readonly suspect: ModelAdapter;
   readonly reference: ModelAdapter;
+  /** Known-unrelated models (the reference population for the similarity lead); never the suspect or reference. */
   readonly panel: readonly ModelAdapter[];
   readonly battery: Battery;
-  /** The reference member's canary set (private: only answers' hit/miss counts leave this call). */
+  /** The reference member's labelled canary pairs (private: only hit counts leave this call). */
   readonly canaries?: CanarySet;
-  /** The reference member's watermark key, when it watermarks. */
+  /** The reference member's watermark key, when it watermarks (never leaves this call). */
   readonly watermarkKey?: Uint8Array;
+  /** Green-list fraction of the member's scheme (default DEFAULT_WATERMARK_GAMMA). */
   readonly watermarkGamma?: number;
-  readonly policy?: Partial<DecisionPolicy>;
-  /** Sequential stopping (default on, batches of 50) or `false` for one fixed-size look. */
+  /** Knobs over the default policy; any difference makes the policy `custom` (marked in the result). */
+  readonly policy?: Partial<Omit<VerdictPolicy, "id">>;
+  /** Hypotheses corrected for together (models of the session compared with this member; default 1). */
+  readonly comparisons?: number;
+  /** Sequential probing (default on, batches of 50) or `false` for one fixed-size look. */
   readonly sequential?: false | { readonly batchSize?: number; readonly maxProbes?: number };
   /**
-   * `fixed` (default): every canary asked with the first batch, one exact Fisher test. `sequential`:
-   * canaries spread over the batches with the anytime-valid martingale (only with sequential probing).
+   * `fixed` (default): every canary item asked with the first batch, one exact McNemar test. `sequential`:
+   * items spread over the batches, the anytime-valid martingale over completed pairs (sequential probing only).
    */
   readonly canaryTest?: "fixed" | "sequential";
   /** Top alternatives asked per position on canary queries (0..20, default CANARY_TOP_LOGPROBS; 0: text hits only). */
   readonly canaryTopLogprobs?: number;
-  /** Weights of the signal family (default DEFAULT_SIGNAL_WEIGHTS), fixed before any answer is seen. */
-  readonly signalWeights?: SignalWeights;
   readonly settings?: ProbeSettings;
-  /** Seed of the probe and canary order (default 1). */
+  /** Seed of the probe and canary order (default 1): the session's seed, fixed before any answer. */
   readonly seed?: number;
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
@@ -84,21 +94,52 @@ export interface CompareInput {
 /** A signal as reported by compare(). */
 export interface ReportedSignal {
   readonly name: string;
-  readonly statistic: number;
-  readonly p_value: number;
+  /** `accusing`: may back LIKELY_DERIVED; `lead`: similarity, may at most raise SIMILAR. */
+  readonly role: "accusing" | "lead";
   readonly available: boolean;
-  readonly effect: number;
+  /** Raw p-value; null when the signal did not run (see `reason`), never a stand-in 1. */
+  readonly p_value: number | null;
+  /** Accusing signals that ran: after the policy's weighted Bonferroni and the comparisons. */
+  readonly adjusted_p?: number;
+  readonly statistic: number | null;
+  readonly effect: number | null;
+  /** Why the signal did not run, when it did not. */
   readonly reason?: string;
+  /** Counts for the report; never raw text. */
   readonly detail: Readonly<Record<string, number | string | boolean>>;
+}
+
+/** The models and seed a comparison was bound to, as the adapters name them. */
+export interface CompareBound {
+  readonly seed: number;
+  readonly suspect: string;
+  readonly reference: string;
+  readonly panel: readonly string[];
 }
 
 /** The result of compare(). */
 export interface CompareResult {
-  readonly decision: Decision;
+  readonly verdict: Verdict;
+  /** Same value as `verdict` (the name the CLI's JSON has always carried). */
+  readonly decision: Verdict;
+  /** Adjusted p-value of the best accusing test; 1 when none ran. */
   readonly p_value: number;
-  readonly signals: readonly ReportedSignal[];
+  /** Effect of the deciding (or best) accusing test; 0 when none ran. */
   readonly effect_size: number;
-  readonly deciding_signal: string | null;
+  readonly backed_by: VerdictResult["backed_by"];
+  /** One sentence a reviewer can read: the verdict, what backs it, the policy. */
+  readonly explanation: string;
+  /** The similarity lead score (higher = closer to the reference than the population); null when it did not run. */
+  readonly lead_score: number | null;
+  readonly lead_rank: LeadOutcome | null;
+  /** The counts the verdict rests on (what an attestation carries; `deriveVerdict(evidence, policy)` re-derives it). */
+  readonly evidence: VerdictEvidence;
+  readonly tests: readonly TestOutcome[];
+  readonly signals: readonly ReportedSignal[];
+  readonly policy: VerdictPolicy;
+  /** False when any knob made the policy differ from the default registered policy. */
+  readonly policy_is_default: boolean;
+  readonly bound: CompareBound;
   readonly queries: {
     readonly suspect: number;
     readonly reference: number;
@@ -108,219 +149,194 @@ export interface CompareResult {
   };
   readonly probes_used: number;
   readonly stopped_early: boolean;
-  readonly policy: PolicyReport;
-  /** The signal family corrected for; re-deciding with another policy: decide(signals, policy, family). */
-  readonly family: SignalWeights;
-}
-
-/** Deterministic shuffle (mulberry32), so the order is fixed by the seed before any answer is seen. */
-export function seededShuffle<T>(xs: readonly T[], seed: number): T[] {
-  let s = seed >>> 0;
-  const rnd = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = [...xs];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
 }
 
 /** Marks a probe a replay has no answer for. */
 const MISSING: ModelResponse = Object.freeze({ text: "" });
 
-interface State {
-  probes: Probe[];
-  suspect: (ModelResponse | undefined)[];
-  reference: (ModelResponse | undefined)[];
-  panel: (ModelResponse | undefined)[][];
-  canaryOrder: Canary[];
-  canaryAnswers: Map<string, ModelResponse>;
+function modelName(a: ModelAdapter): string {
+  const d = a.describe();
+  return d.model ?? d.target;
 }
 
-/**
- * Features by response object: replay and fingerprint adapters hand out the same objects on every call,
- * so repeated comparisons against the same reference/panel do not recompute them. Weak, so nothing leaks.
- */
-const FEATURE_CACHE = new WeakMap<ModelResponse, ResponseFeatures>();
-
-function features(r: ModelResponse): ResponseFeatures {
-  let f = FEATURE_CACHE.get(r);
-  if (!f) {
-    f = responseFeatures(r.text);
-    FEATURE_CACHE.set(r, f);
-  }
-  return f;
+function invalid(message: string): FingerprintError {
+  return new FingerprintError("INVALID_ARGUMENT", message);
 }
 
-function computeSignals(
-  st: State,
-  input: CompareInput,
-  sequential: boolean,
-  final: boolean,
-  canarySequential: boolean,
-): SignalResult[] {
-  const simIdx = st.probes.map((p, i) => (p.kind === "completion" ? -1 : i)).filter((i) => i >= 0);
-  const row = (r: ModelResponse | undefined, i: number) => {
-    const ref = st.reference[i];
-    return r && ref ? featureSimilarity(features(r), features(ref)) : null;
-  };
-  const sim = outputSimilaritySignal(
-    simIdx.map((i) => row(st.suspect[i], i)),
-    st.panel.map((pm) => simIdx.map((i) => row(pm[i], i))),
-    { sequential },
-  );
-  const tok = tokenDistributionSignal(
-    st.probes
-      .map((p, i) => ({ p, i }))
-      .filter(({ p }) => p.kind === "completion")
-      .map(({ i }) => ({
-        referenceModel: st.reference[i] ?? null,
-        suspect: st.suspect[i] ?? null,
-        panel: st.panel.map((pm) => pm[i] ?? null),
-      })),
-    st.panel.length,
-    { sequential },
-  );
-  let canary: SignalResult;
-  if (!input.canaries)
-    canary = unavailableSignal("canary_reproduction", "no canary set for the reference's member");
-  else {
-    canary = canarySignal(
-      input.canaries,
-      st.canaryAnswers,
-      canarySequential ? { askedOrder: st.canaryOrder.map((c) => c.id) } : {},
-    );
-  }
-  const wrongEdges = st.probes
-    .map((p, i) => ({ p, i }))
-    .filter(({ p }) => p.kind === "edge" && p.reference !== undefined)
-    .map(({ p, i }) => ({
-      reference: p.reference ?? "",
-      referenceModel: st.reference[i]?.text ?? null,
-      suspect: st.suspect[i]?.text ?? null,
-      panel: st.panel.map((pm) => pm[i]?.text ?? null),
-    }));
-  const wrong = final
-    ? sharedWrongSignal(wrongEdges, st.panel.length)
-    : unavailableSignal("shared_wrong_answers", "fixed-sample signal: evaluated at the final look only");
-  // Watermark radioactivity relative to the panel (signal-watermark-panel.ts): the plain binomial against
-  // gamma is only valid on average over keys; for the member's one key, models sharing public text share
-  // green pairs. Battery answers only, on the probes every model answered (the panel is never asked the
-  // canaries, so canary answers would be distinctive for the suspect by construction).
-  const answered = (r: ModelResponse | undefined) => r !== undefined && r !== MISSING;
-  const answeredByAll = st.probes.map(
-    (_, i) => answered(st.suspect[i]) && st.panel.every((pm) => answered(pm[i])),
-  );
-  const wmItems = (rs: readonly (ModelResponse | undefined)[]) =>
-    st.probes.flatMap((p, i) => {
-      const r = rs[i];
-      return answeredByAll[i] && r ? [{ prompt: p.prompt, response: r }] : [];
-    });
-  const wm = final
-    ? watermarkPanelSignal(
-        wmItems(st.suspect),
-        st.panel.map(wmItems),
-        input.watermarkKey,
-        input.watermarkGamma,
-      )
-    : unavailableSignal(
-        "watermark",
-        input.watermarkKey
-          ? "fixed-sample signal: evaluated at the final look only"
-          : "no watermark key for this member",
-      );
-  return [canary, sim, wrong, tok, wm, canaryWatermark(canary, wm)];
+/** Checks the inputs before any query is spent; returns the resolved policy. */
+function checkInput(input: CompareInput): VerdictPolicy {
+  if (input.battery.probes.length === 0) throw invalid("battery has no probes");
+  const names = (a: ModelAdapter) => `"${modelName(a).slice(0, 128)}"`;
+  input.panel.forEach((p, i) => {
+    if (p === input.suspect) throw invalid(`panel[${i}] is the suspect adapter ${names(p)}`);
+    if (p === input.reference) throw invalid(`panel[${i}] is the reference adapter ${names(p)}`);
+    const j = input.panel.indexOf(p);
+    if (j !== i) throw invalid(`panel[${i}] repeats panel[${j}] ${names(p)}`);
+  });
+  const seed = input.seed ?? 1;
+  if (!Number.isSafeInteger(seed)) throw invalid("seed must be a safe integer");
+  const comparisons = input.comparisons ?? 1;
+  if (!(Number.isInteger(comparisons) && comparisons >= 1 && comparisons <= 1_000_000))
+    throw invalid("comparisons must be an integer in 1..1000000");
+  if (input.canaryTest !== undefined && input.canaryTest !== "fixed" && input.canaryTest !== "sequential")
+    throw invalid('canaryTest must be "fixed" or "sequential"');
+  const top = input.canaryTopLogprobs ?? CANARY_TOP_LOGPROBS;
+  if (!(Number.isInteger(top) && top >= 0 && top <= 20))
+    throw invalid("canaryTopLogprobs must be an integer in 0..20");
+  if (input.canaries && input.canaries.pairs.length === 0) throw invalid("canaries has no pairs");
+  if (
+    input.watermarkKey !== undefined &&
+    !(input.watermarkKey.length >= 16 && input.watermarkKey.length <= 1024)
+  )
+    throw invalid("watermarkKey must be 16..1024 bytes");
+  const gamma = input.watermarkGamma ?? DEFAULT_WATERMARK_GAMMA;
+  if (!(gamma > 0 && gamma < 1)) throw invalid("watermarkGamma must be in (0, 1)");
+  return resolvePolicy(input.policy ?? {});
 }
 
-/**
- * Fisher's combination of the canary and watermark tests. Under the null the suspect's responses are
- * independent of the member's secrets; given the responses the canary p-value is a function of the
- * random exposed/decoy split only and the watermark p-value of the key only, and the member drew the two
- * independently, so the two p-values are independent and super-uniform and the product test is exact.
- * Effect: the larger of the two effects.
- */
-function canaryWatermark(canary: SignalResult, wm: SignalResult): SignalResult {
-  if (!canary.available || !wm.available) {
-    return unavailableSignal("canary_watermark", "needs both the canary and the watermark test");
-  }
-  const p = fisherCombine([canary.p_value, wm.p_value]);
+/** Watermark counts standing for "bound but not evaluated yet" (watermarkTest reports it unavailable). */
+function notYetScored(gamma: number): WatermarkCounts {
+  return { gamma, selected_scored: 0, selected_green: 0, all_scored: 0, all_green: 0 };
+}
+
+const ACCUSING_DETAIL_NONE: Readonly<Record<AccusingTest, string>> = {
+  canary_pairs: "no canary pairs for the reference's member",
+  watermark: "no watermark key for the reference's member",
+  canary_watermark: "needs both canary pairs and a watermark key",
+};
+
+function accusingSignals(
+  v: VerdictResult,
+  policy: VerdictPolicy,
+  canary: CanaryPairScore | null,
+  wm: { counts: WatermarkCounts; alternativePairs: number } | null,
+): ReportedSignal[] {
+  return ACCUSING_TESTS.map((name): ReportedSignal => {
+    const t = v.tests.find((x) => x.test === name);
+    const bound =
+      name === "canary_pairs"
+        ? canary !== null
+        : name === "watermark"
+          ? wm !== null
+          : canary !== null && wm !== null;
+    let detail: Record<string, number | string | boolean> = {};
+    let statistic: number | null = null;
+    if (name === "canary_pairs" && canary) {
+      const { sequence, ...counts } = canary.counts;
+      detail = {
+        ...counts,
+        ...canary.detail,
+        ...(sequence !== undefined ? { discordant_bets: sequence.length } : {}),
+      };
+      statistic = counts.exposed_only;
+    } else if (name === "watermark" && wm) {
+      detail = { ...wm.counts, alternative_pairs: wm.alternativePairs };
+      statistic = wm.counts.selected_green;
+    }
+    if (!t?.available) {
+      const reason = !bound
+        ? ACCUSING_DETAIL_NONE[name]
+        : !t
+          ? `the policy ${policy.id} gives this test no weight`
+          : (t.reason ?? "did not run");
+      return {
+        name,
+        role: "accusing",
+        available: false,
+        p_value: null,
+        statistic: null,
+        effect: null,
+        reason,
+        detail,
+      };
+    }
+    if (name === "canary_watermark") statistic = t.p_value > 0 ? -2 * Math.log(t.p_value) : null;
+    return {
+      name,
+      role: "accusing",
+      available: true,
+      p_value: t.p_value,
+      adjusted_p: t.adjusted_p,
+      statistic,
+      effect: t.effect,
+      detail,
+    };
+  });
+}
+
+function leadSignal(s: SignalResult): ReportedSignal {
   return {
-    name: "canary_watermark",
-    available: true,
-    statistic: -2 * (Math.log(Math.max(canary.p_value, 1e-300)) + Math.log(Math.max(wm.p_value, 1e-300))),
-    p_value: p,
-    effect: Math.max(canary.effect, wm.effect),
-    detail: { canary_p: canary.p_value, watermark_p: wm.p_value },
+    name: s.name,
+    role: "lead",
+    available: s.available,
+    p_value: s.available ? s.p_value : null,
+    statistic: s.available ? s.statistic : null,
+    effect: s.available ? s.effect : null,
+    ...(s.available ? {} : { reason: s.reason ?? "did not run" }),
+    detail: s.detail,
   };
 }
 
 /** Runs the forensic comparison (see the module comment). Throws FingerprintError on bad input. */
 export async function compare(input: CompareInput): Promise<CompareResult> {
-  const policy = checkPolicy({ ...DEFAULT_POLICY, ...input.policy });
-  if (input.battery.probes.length === 0)
-    throw new FingerprintError("INVALID_ARGUMENT", "battery has no probes");
+  const policy = checkInput(input);
   const seed = input.seed ?? 1;
+  const comparisons = input.comparisons ?? 1;
+  const gamma = input.watermarkGamma ?? DEFAULT_WATERMARK_GAMMA;
+  const canaryTop = input.canaryTopLogprobs ?? CANARY_TOP_LOGPROBS;
   const seqOpt = input.sequential === false ? null : (input.sequential ?? {});
   const batch = seqOpt ? Math.max(1, Math.floor(seqOpt.batchSize ?? 50)) : input.battery.probes.length;
   const order = seqOpt ? seededShuffle(input.battery.probes, seed) : [...input.battery.probes];
-  const maxProbes = Math.min(order.length, seqOpt?.maxProbes ?? order.length);
-  const canaryAll = input.canaries
-    ? seededShuffle([...input.canaries.exposed, ...input.canaries.decoys], seed ^ 0x5bd1e995)
-    : [];
+  const maxProbes = Math.max(1, Math.min(order.length, Math.floor(seqOpt?.maxProbes ?? order.length)));
+  const canaryItems = input.canaries ? canaryAskOrder(input.canaries, seed ^ 0x5bd1e995) : [];
   const canarySequential = seqOpt !== null && input.canaryTest === "sequential";
-  if (input.canaryTest !== undefined && input.canaryTest !== "fixed" && input.canaryTest !== "sequential")
-    throw new FingerprintError("INVALID_ARGUMENT", 'canaryTest must be "fixed" or "sequential"');
-  const canaryTop = input.canaryTopLogprobs ?? CANARY_TOP_LOGPROBS;
-  if (!(Number.isInteger(canaryTop) && canaryTop >= 0 && canaryTop <= 20))
-    throw new FingerprintError("INVALID_ARGUMENT", "canaryTopLogprobs must be an integer in 0..20");
-  const family = signalFamily(
-    { canaries: input.canaries !== undefined, watermark: input.watermarkKey !== undefined },
-    input.signalWeights ?? DEFAULT_SIGNAL_WEIGHTS,
-  );
-  decide([], policy, family); // validates the weights before any query is spent
   const canaryBatch = canarySequential
-    ? Math.max(1, Math.ceil((canaryAll.length * batch) / Math.max(1, maxProbes)))
-    : canaryAll.length;
-  const st: State = {
-    probes: [],
-    suspect: [],
-    reference: [],
-    panel: input.panel.map(() => []),
-    canaryOrder: [],
-    canaryAnswers: new Map(),
+    ? Math.max(1, Math.ceil((canaryItems.length * batch) / maxProbes))
+    : canaryItems.length;
+  const bound: CompareBound = {
+    seed,
+    suspect: modelName(input.suspect),
+    reference: modelName(input.reference),
+    panel: input.panel.map(modelName),
   };
+
+  const probes: Probe[] = [];
+  const suspectR: (ModelResponse | undefined)[] = [];
+  const referenceR: (ModelResponse | undefined)[] = [];
+  const panelR: (ModelResponse | undefined)[][] = input.panel.map(() => []);
+  const askedItems: string[] = [];
+  const canaryAnswers = new Map<string, ModelResponse>();
   const settings = input.settings ?? {};
   const q = { suspect: 0, reference: 0, panel: 0, canaries: 0 };
-  const models = 2 + input.panel.length;
-  const totalWork = maxProbes * models + canaryAll.length;
+  const totalWork = maxProbes * (2 + input.panel.length) + canaryItems.length;
   let done = 0;
   const tick = () => input.onProgress?.({ stage: "compare", done: ++done, total: totalWork });
-  // Canaries go to the suspect only, one at a time, in the seeded order; each answer stays in this call.
-  const askCanaries = async (canaries: readonly Canary[]) => {
-    for (const c of canaries) {
-      const resp = await input.suspect.generate({
-        prompt: c.prompt,
-        mode: "chat",
-        maxTokens: settings.maxTokens ?? 64,
-        temperature: settings.temperature ?? 0,
-        seed: settings.seed ?? 0,
-        ...(canaryTop > 0 ? { topLogprobs: canaryTop, keepPositions: CANARY_LOGPROB_POSITIONS } : {}),
-        ...(input.signal ? { signal: input.signal } : {}),
-      });
-      st.canaryOrder.push(c);
-      st.canaryAnswers.set(c.id, resp);
+  const abortable = input.signal ? { signal: input.signal } : {};
+
+  // Canary items go to the suspect only, one at a time, in the seeded order; each answer stays in this call.
+  // An item a replay has no answer for stays unanswered, and its pair is never completed.
+  const askCanaries = async (items: readonly Canary[]) => {
+    for (const c of items) {
+      try {
+        const resp = await input.suspect.generate({
+          prompt: c.prompt,
+          mode: "chat",
+          maxTokens: settings.maxTokens ?? 64,
+          temperature: settings.temperature ?? 0,
+          seed: settings.seed ?? 0,
+          ...(canaryTop > 0 ? { topLogprobs: canaryTop, keepPositions: CANARY_LOGPROB_POSITIONS } : {}),
+          ...abortable,
+        });
+        canaryAnswers.set(c.id, resp);
+      } catch (e) {
+        if (!(e instanceof FingerprintError && e.code === "REPLAY_NOT_FOUND")) throw e;
+      }
+      askedItems.push(c.id);
       q.canaries++;
       tick();
     }
   };
-  // A replay that lacks a probe leaves it missing (null) rather than failing the comparison; signals
-  // compare only probes every model answered.
+  // A replay that lacks a probe leaves it unanswered rather than failing the comparison.
   const lenient = (a: ModelAdapter): ModelAdapter => ({
     describe: () => a.describe(),
     generate: async (req) => {
@@ -336,61 +352,88 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
     (
       await askAll(lenient(a), ps, settings, {
         ...(input.concurrency !== undefined ? { concurrency: input.concurrency } : {}),
-        ...(input.signal ? { signal: input.signal } : {}),
+        ...abortable,
         onDone: tick,
       })
     ).map((r) => (r === MISSING ? undefined : r));
-  let signals: SignalResult[] = [];
+  const scoreCanaries = (): CanaryPairScore | null =>
+    input.canaries
+      ? scoreCanaryPairs(input.canaries, canaryAnswers, canarySequential ? { askedOrder: askedItems } : {})
+      : null;
+
   let stoppedEarly = false;
-  while (st.probes.length < maxProbes) {
-    const next = order.slice(st.probes.length, Math.min(maxProbes, st.probes.length + batch));
+  while (probes.length < maxProbes) {
+    const next = order.slice(probes.length, Math.min(maxProbes, probes.length + batch));
     const [s, r, ...pn] = await Promise.all([
       ask(input.suspect, next),
       ask(input.reference, next),
       ...input.panel.map((p) => ask(p, next)),
     ]);
-    st.probes.push(...next);
-    st.suspect.push(...(s ?? []));
-    st.reference.push(...(r ?? []));
-    for (const [j, rs] of pn.entries()) st.panel[j]?.push(...rs);
+    probes.push(...next);
+    suspectR.push(...(s ?? []));
+    referenceR.push(...(r ?? []));
+    for (const [j, rs] of pn.entries()) panelR[j]?.push(...rs);
     q.suspect += next.length;
     q.reference += next.length;
     q.panel += next.length * input.panel.length;
-    const cs = canaryAll.slice(st.canaryOrder.length, st.canaryOrder.length + canaryBatch);
-    await askCanaries(cs);
-    const final = st.probes.length >= maxProbes;
-    signals = computeSignals(st, input, seqOpt !== null, final, canarySequential);
-    if (!final && decide(signals, policy, family).decision === "LIKELY_DERIVED") {
+    await askCanaries(canaryItems.slice(askedItems.length, askedItems.length + canaryBatch));
+    if (probes.length >= maxProbes || !input.canaries) continue;
+    // Interim look: only the canary test may stop; the watermark stays in the family, not yet evaluated.
+    const interim = scoreCanaries();
+    const v = deriveVerdict(
+      {
+        ...(interim ? { canary: interim.counts } : {}),
+        ...(input.watermarkKey ? { watermark: notYetScored(gamma) } : {}),
+        comparisons,
+      },
+      policy,
+    );
+    if (v.verdict === "LIKELY_DERIVED") {
       stoppedEarly = true;
       break;
     }
   }
-  // Remaining canaries are asked at the final look when the probes ran out first (non-sequential mode too).
-  if (!stoppedEarly && st.canaryOrder.length < canaryAll.length) {
-    await askCanaries(canaryAll.slice(st.canaryOrder.length));
-    signals = computeSignals(st, input, seqOpt !== null, true, canarySequential);
+  // Items left when the probes ran out first are asked at the last look.
+  if (!stoppedEarly && askedItems.length < canaryItems.length)
+    await askCanaries(canaryItems.slice(askedItems.length));
+
+  const canary = scoreCanaries();
+  let wm: { counts: WatermarkCounts; alternativePairs: number } | null = null;
+  if (input.watermarkKey) {
+    // The hub's prompts only (never canary answers: see signal-watermark.ts).
+    const pairs = WatermarkPairSet.fromResponses(
+      probes.flatMap((p, i) => {
+        const resp = suspectR[i];
+        return resp ? [{ prompt: p.prompt, response: resp }] : [];
+      }),
+    );
+    wm = { counts: pairs.counts(input.watermarkKey, gamma), alternativePairs: pairs.alternativePairs };
   }
-  // Weighted Bonferroni over the family fixed by the inputs, whether or not each signal turned out
-  // available: which signals are available may depend on the answers, the family must not.
-  const d = decide(signals, policy, family);
+  const lead = similarityLead({ probes, suspect: suspectR, reference: referenceR, panel: panelR });
+  const evidence: VerdictEvidence = {
+    ...(canary ? { canary: canary.counts } : {}),
+    ...(wm ? { watermark: wm.counts } : {}),
+    ...(lead.evidence ? { lead: lead.evidence } : {}),
+    comparisons,
+  };
+  const v = deriveVerdict(evidence, policy);
   return {
-    decision: d.decision,
-    p_value: d.p_value,
-    signals: signals.map((x) => ({
-      name: x.name,
-      statistic: x.statistic,
-      p_value: x.p_value,
-      available: x.available,
-      effect: x.effect,
-      ...(x.reason !== undefined ? { reason: x.reason } : {}),
-      detail: x.detail,
-    })),
-    effect_size: d.effect_size,
-    deciding_signal: d.deciding_signal,
+    verdict: v.verdict,
+    decision: v.verdict,
+    p_value: v.p_value,
+    effect_size: v.effect,
+    backed_by: v.backed_by,
+    explanation: v.explanation,
+    lead_score: lead.evidence ? lead.evidence.score : null,
+    lead_rank: v.lead,
+    evidence,
+    tests: v.tests,
+    signals: [...accusingSignals(v, policy, canary, wm), ...lead.signals.map(leadSignal)],
+    policy,
+    policy_is_default: policy.id === DEFAULT_VERDICT_POLICY.id,
+    bound,
     queries: { ...q, total: q.suspect + q.reference + q.panel + q.canaries },
-    probes_used: st.probes.length,
+    probes_used: probes.length,
     stopped_early: stoppedEarly,
-    policy: d.policy,
-    family,
   };
 }

@@ -10,16 +10,18 @@ export {
 export type { ReplayLimits, ReplayRecord } from "./adapters/adapter-replay.js";
 export { DEFAULT_REPLAY_LIMITS, parseReplay, ReplayAdapter } from "./adapters/adapter-replay.js";
 export type { AdapterDescription, GenerateRequest, ModelAdapter } from "./adapters/adapter-types.js";
-export type { CompareInput, CompareResult, ReportedSignal } from "./compare.js";
-export { compare, seededShuffle } from "./compare.js";
+export type { CompareBound, CompareInput, CompareResult, ReportedSignal } from "./compare.js";
+export { compare } from "./compare.js";
 export type { FingerprintErrorCode } from "./fingerprint-error.js";
 export { FingerprintError } from "./fingerprint-error.js";
-export { DOCUMENT_LIMITS, parseBattery, parseCanarySet } from "./probe/battery.js";
+export type { BatterySplit } from "./probe/battery.js";
+export { DOCUMENT_LIMITS, parseBattery, parseCanarySet, splitBattery } from "./probe/battery.js";
 export type { ProbeSettings, Progress } from "./probe/probe-run.js";
 export { askAll, fingerprintAdapter, parseFingerprint, probeModel, probeRequest } from "./probe/probe-run.js";
 export type {
   Battery,
   Canary,
+  CanaryPair,
   CanarySet,
   Fingerprint,
   ModelResponse,
@@ -28,14 +30,15 @@ export type {
   TopLogprob,
 } from "./probe/probe-types.js";
 export { detokenize, TOKENIZER_VERSION, tokenize } from "./probe/tokenize.js";
-export type { CanaryOptions, CanaryResponses } from "./signals/signal-canary.js";
+export type { CanaryPairOptions, CanaryPairScore, CanaryResponses } from "./signals/signal-canary.js";
 export {
   answerContentTokens,
   CANARY_LOGPROB_POSITIONS,
   CANARY_TOP_LOGPROBS,
+  canaryAskOrder,
   canaryHit,
   canaryResponseHit,
-  canarySignal,
+  scoreCanaryPairs,
 } from "./signals/signal-canary.js";
 export type {
   OutputSimilarityOptions,
@@ -57,18 +60,16 @@ export { tokenDistributionSignal, topOverlap } from "./signals/signal-token-dist
 export type { SignalName, SignalResult } from "./signals/signal-types.js";
 export { unavailableSignal } from "./signals/signal-types.js";
 export {
-  collectWatermarkPairs,
-  GreenPairs,
+  DEFAULT_WATERMARK_GAMMA,
+  isCommonToken,
+  isSelectedPair,
   MAX_WATERMARK_PAIRS,
+  WATERMARK_COMMON_TOKENS,
+  WATERMARK_SELECTION_VERSION,
+  WatermarkPairSet,
   type WatermarkResponse,
-  watermarkPairs,
-  watermarkSignal,
+  watermarkCountsFromResponses,
 } from "./signals/signal-watermark.js";
-export {
-  MAX_WATERMARK_PANEL,
-  type WatermarkPanelOptions,
-  watermarkPanelSignal,
-} from "./signals/signal-watermark-panel.js";
 // The similarity lead: similarity signals ranked at the model level against unrelated pairs (never accuses).
 export type { LeadComponent, SimilarityLead, SimilarityLeadInput } from "./signals/similarity-lead.js";
 export {
@@ -123,6 +124,7 @@ export {
   type SketchProbeInput,
   WRONG_ANSWER_DIGEST_BYTES,
 } from "./sketch/sketch-types.js";
+export { seededShuffle } from "./stats/seeded-shuffle.js";
 export {
   binomialUpperTail,
   hypergeometricUpperTail,
@@ -133,24 +135,10 @@ export {
 export { bonferroni, fisherCombine, holm } from "./stats/stats-multiple.js";
 export type { PairedResult, ProbeScores } from "./stats/stats-paired.js";
 export { pairedSignIut } from "./stats/stats-paired.js";
-export { CanaryMartingale, SignTestMartingale } from "./stats/stats-sequential.js";
-export type {
-  Decision,
-  DecisionPolicy,
-  DecisionResult,
-  MemberAttribution,
-  MemberEvidence,
-  PolicyReport,
-} from "./verdict/decision.js";
-export {
-  attribute,
-  checkPolicy,
-  DEFAULT_POLICY,
-  DEFAULT_SIGNAL_WEIGHTS,
-  decide,
-  type SignalWeights,
-  signalFamily,
-} from "./verdict/decision.js";
+export { SignTestMartingale } from "./stats/stats-sequential.js";
+// Attribution across members (Holm over each member's best accusing test).
+export type { MemberAttribution, MemberVerdict } from "./verdict/attribution.js";
+export { attributeMembers, MAX_ATTRIBUTION_MEMBERS } from "./verdict/attribution.js";
 // The verdict: one pure module the member node, the hub and the auditor all decide with.
 export type {
   CanaryPairCounts,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FingerprintError } from "../fingerprint-error.js";
-import { parseBattery, parseCanarySet } from "./battery.js";
+import { DOCUMENT_LIMITS, parseBattery, parseCanarySet, splitBattery } from "./battery.js";
 import { parseFingerprint } from "./probe-run.js";
 
 const invalid = (f: () => unknown) =>
@@ -28,15 +28,99 @@ test("battery documents are validated field by field", () => {
   invalid(() => parseBattery({ epoch: 3, probes: [{ id: "a", kind: "open", prompt: "x" }] }));
 });
 
-test("canary sets need unique ids across exposed and decoys", () => {
-  const c = { id: "c1", prompt: "p", answer: "a" };
-  assert.equal(
-    parseCanarySet({ memberId: "m", exposed: [c], decoys: [{ ...c, id: "c2" }] }).decoys.length,
-    1,
-  );
-  invalid(() => parseCanarySet({ memberId: "m", exposed: [c], decoys: [c] }));
+const item = (id: string, prompt = `prompt ${id}`) => ({ id, prompt, answer: `answer ${id}` });
+const pair = (id: string) => ({ id, exposed: item(`${id}a`), decoy: item(`${id}b`) });
+const errorOf = (f: () => unknown): FingerprintError => {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof FingerprintError) return e;
+    throw e;
+  }
+  assert.fail("expected a FingerprintError");
+};
+
+test("canary pair documents (v2) parse into labelled pairs", () => {
+  const set = parseCanarySet({ member_id: "m1", pairs: [pair("p1"), pair("p2")] });
+  assert.equal(set.memberId, "m1");
+  assert.equal(set.pairs.length, 2);
+  assert.equal(set.pairs[1]?.id, "p2");
+  assert.equal(set.pairs[1]?.exposed.id, "p2a");
+  assert.equal(set.pairs[1]?.decoy.answer, "answer p2b");
+});
+
+test("canary pair documents are checked strictly; errors name the pair, never the text", () => {
+  const ok = { member_id: "m1", pairs: [pair("p1"), pair("p2")] };
+  invalid(() => parseCanarySet({ ...ok, pairs: [] }));
+  invalid(() => parseCanarySet({ ...ok, member_id: "" }));
+  invalid(() => parseCanarySet({ ...ok, extra: 1 }));
+  // The retired format is refused with a message that says so.
+  const old = errorOf(() => parseCanarySet({ memberId: "m", exposed: [item("a")], decoys: [item("b")] }));
+  assert.equal(old.code, "INVALID_DOCUMENT");
+  assert.match(old.message, /retired/);
+  // Duplicate pair ids, duplicate item ids (within or across pairs), same prompt twice in a pair.
+  const dupPair = errorOf(() => parseCanarySet({ ...ok, pairs: [pair("p1"), pair("p1")] }));
+  assert.match(dupPair.message, /pairs\[1\] \(pair "p1"\)\.id duplicates/);
   invalid(() =>
-    parseCanarySet({ memberId: "m", exposed: [{ id: "x", prompt: 1, answer: "a" }], decoys: [] }),
+    parseCanarySet({ ...ok, pairs: [{ id: "p", exposed: item("x"), decoy: item("x", "other") }] }),
+  );
+  const across = errorOf(() =>
+    parseCanarySet({ ...ok, pairs: [pair("p1"), { id: "p2", exposed: item("p1a", "q"), decoy: item("z") }] }),
+  );
+  assert.match(across.message, /pair "p2"\)\.exposed\.id duplicates/);
+  const same = errorOf(() =>
+    parseCanarySet({ ...ok, pairs: [{ id: "p", exposed: item("x", "same"), decoy: item("y", "same") }] }),
+  );
+  assert.match(same.message, /pair "p"\): exposed and decoy have the same prompt/);
+  assert.ok(!same.message.includes("same prompt same"));
+  // Missing or mistyped fields name where.
+  const missing = errorOf(() => parseCanarySet({ ...ok, pairs: [{ id: "p9", exposed: item("x") }] }));
+  assert.match(missing.message, /pair "p9"\)\.decoy must be an object/);
+  invalid(() =>
+    parseCanarySet({ ...ok, pairs: [{ id: "p", exposed: { ...item("x"), answer: 3 }, decoy: item("y") }] }),
+  );
+  invalid(() =>
+    parseCanarySet({ ...ok, pairs: [{ id: "p", exposed: { ...item("x"), answer: " " }, decoy: item("y") }] }),
+  );
+  invalid(() => parseCanarySet({ ...ok, pairs: [{ ...pair("p"), label: "exposed" }] }));
+  // Bounds on counts and lengths.
+  const many = Array.from({ length: DOCUMENT_LIMITS.maxCanaryPairs + 1 }, (_, i) => pair(`p${i}`));
+  invalid(() => parseCanarySet({ ...ok, pairs: many }));
+  const long = "x".repeat(DOCUMENT_LIMITS.maxCanaryTextLength + 1);
+  invalid(() => parseCanarySet({ ...ok, pairs: [{ id: "p", exposed: item("x", long), decoy: item("y") }] }));
+});
+
+test("splitBattery: deterministic, disjoint, covering, seed-dependent and independent of the other probes", () => {
+  const battery = {
+    epoch: "e",
+    probes: Array.from({ length: 400 }, (_, i) => ({ id: `q${i}`, kind: "open" as const, prompt: `p${i}` })),
+  };
+  const a = splitBattery(battery, 7);
+  const b = splitBattery(battery, 7);
+  assert.deepEqual(a, b);
+  const conf = new Set(a.confirmation.probes.map((p) => p.id));
+  assert.equal(a.retrieval.probes.length + a.confirmation.probes.length, 400);
+  assert.ok(a.retrieval.probes.every((p) => !conf.has(p.id)));
+  // About half each (binomial 400, 1/2: 5 sd is 50).
+  assert.ok(Math.abs(a.confirmation.probes.length - 200) < 50, `${a.confirmation.probes.length}`);
+  // Another seed splits differently; a sub-battery splits its probes the same way.
+  const c = splitBattery(battery, 8);
+  assert.notDeepEqual(
+    c.confirmation.probes.map((p) => p.id),
+    a.confirmation.probes.map((p) => p.id),
+  );
+  const half = splitBattery({ epoch: "e", probes: battery.probes.slice(0, 100) }, 7);
+  assert.ok(half.confirmation.probes.every((p) => conf.has(p.id)));
+  assert.equal(splitBattery(battery, "7").confirmation.probes.length > 0, true);
+  assert.notDeepEqual(splitBattery(battery, "7"), a, "string and number seeds are different seeds");
+  assert.equal(splitBattery(battery, 7, 0.2).confirmation.probes.length < 130, true);
+  assert.throws(
+    () => splitBattery(battery, 7, 1),
+    (e: unknown) => e instanceof FingerprintError && e.code === "INVALID_ARGUMENT",
+  );
+  assert.throws(
+    () => splitBattery(battery, 1.5),
+    (e: unknown) => e instanceof FingerprintError && e.code === "INVALID_ARGUMENT",
   );
 });
 

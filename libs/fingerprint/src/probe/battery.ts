@@ -1,14 +1,18 @@
 /**
- * Parsing of battery and canary-set documents (JSON). Both arrive from files or the hub and are untrusted:
- * every field is checked where it is read and sizes are bounded; errors name the field (never the text).
+ * Parsing of battery and canary-pair documents (JSON), and the retrieval/confirmation split of a battery.
+ * Documents arrive from files or the hub and are untrusted: every field is checked where it is read and
+ * sizes are bounded; errors name the field (never the text).
  */
+import { sha256 } from "@noble/hashes/sha2.js";
 import { FingerprintError } from "../fingerprint-error.js";
-import type { Battery, Canary, CanarySet, Probe } from "./probe-types.js";
+import type { Battery, Canary, CanaryPair, CanarySet, Probe } from "./probe-types.js";
 
 /** Bounds on documents. */
 export const DOCUMENT_LIMITS = {
   maxProbes: 20_000,
-  maxCanaries: 20_000,
+  maxCanaryPairs: 10_000,
+  /** Canary prompts and answers are short facts; a tighter bound keeps a pair document small. */
+  maxCanaryTextLength: 4_096,
   maxIdLength: 256,
   maxTextLength: 32_768,
 };
@@ -65,31 +69,116 @@ export function parseBattery(doc: unknown): Battery {
   return { epoch, probes };
 }
 
-function parseCanaries(v: unknown, where: string, ids: Set<string>): Canary[] {
-  if (!Array.isArray(v)) throw invalid(`${where} must be an array`);
-  if (v.length > DOCUMENT_LIMITS.maxCanaries)
-    throw invalid(`${where} has more than ${DOCUMENT_LIMITS.maxCanaries} canaries`);
-  return v.map((c: unknown, i: number) => {
-    const w = `${where}[${i}]`;
-    const co = obj(c, w);
-    const id = str(co, "id", w, DOCUMENT_LIMITS.maxIdLength) ?? "";
-    if (id === "") throw invalid(`${w}.id is empty`);
-    if (ids.has(id)) throw invalid(`${w}.id duplicates an earlier canary id`);
-    ids.add(id);
-    return {
-      id,
-      prompt: str(co, "prompt", w, DOCUMENT_LIMITS.maxTextLength) ?? "",
-      answer: str(co, "answer", w, DOCUMENT_LIMITS.maxTextLength) ?? "",
-    };
-  });
+/** Keys a canary-set document may hold at each level (anything else is refused, so typos are not ignored). */
+const CANARY_SET_KEYS = new Set(["member_id", "pairs"]);
+const PAIR_KEYS = new Set(["id", "exposed", "decoy"]);
+const ITEM_KEYS = new Set(["id", "prompt", "answer"]);
+
+function onlyKeys(o: Record<string, unknown>, allowed: Set<string>, where: string): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.has(k)) throw invalid(`${where} has an unknown field "${k.slice(0, 64)}"`);
+  }
 }
 
-/** Validates a canary-set document (already JSON-parsed); ids unique across exposed and decoys. */
+function parseCanaryItem(v: unknown, where: string, ids: Set<string>): Canary {
+  const co = obj(v, where);
+  onlyKeys(co, ITEM_KEYS, where);
+  const id = str(co, "id", where, DOCUMENT_LIMITS.maxIdLength) ?? "";
+  if (id === "") throw invalid(`${where}.id is empty`);
+  if (ids.has(id)) throw invalid(`${where}.id duplicates an earlier canary item id`);
+  ids.add(id);
+  const prompt = str(co, "prompt", where, DOCUMENT_LIMITS.maxCanaryTextLength) ?? "";
+  const answer = str(co, "answer", where, DOCUMENT_LIMITS.maxCanaryTextLength) ?? "";
+  if (prompt.trim() === "") throw invalid(`${where}.prompt is empty`);
+  if (answer.trim() === "") throw invalid(`${where}.answer is empty`);
+  return { id, prompt, answer };
+}
+
+/**
+ * Validates a canary-pair document (already JSON-parsed), format v2:
+ * `{"member_id": "...", "pairs": [{"id": "...", "exposed": {"id", "prompt", "answer"}, "decoy": {...}}]}`.
+ * The document comes from a member's file or store and is untrusted here: unknown fields are refused, counts
+ * and lengths are bounded, pair ids and item ids are unique (an item id repeated across pairs would let one
+ * answer count twice), and the two items of a pair must be distinct prompts. Errors name the pair by index
+ * and id, never the canary text (it is private). Which item is `exposed` is not checked here: the label is
+ * derived from the log outside the engine (see CanaryPair).
+ */
 export function parseCanarySet(doc: unknown): CanarySet {
   const o = obj(doc, "canary set");
-  const memberId = str(o, "memberId", "canarySet", DOCUMENT_LIMITS.maxIdLength) ?? "";
-  const ids = new Set<string>();
-  const exposed = parseCanaries(o.exposed, "canarySet.exposed", ids);
-  const decoys = parseCanaries(o.decoys, "canarySet.decoys", ids);
-  return { memberId, exposed, decoys };
+  if (o.pairs === undefined && (o.exposed !== undefined || o.decoys !== undefined)) {
+    throw invalid(
+      'canary set uses the retired exposed/decoys format; v2 lists "pairs" of {id, exposed, decoy}',
+    );
+  }
+  onlyKeys(o, CANARY_SET_KEYS, "canary set");
+  const memberId = str(o, "member_id", "canary set", DOCUMENT_LIMITS.maxIdLength) ?? "";
+  if (memberId === "") throw invalid("canary set.member_id is empty");
+  if (!Array.isArray(o.pairs)) throw invalid("canary set.pairs must be an array");
+  if (o.pairs.length === 0) throw invalid("canary set.pairs is empty");
+  if (o.pairs.length > DOCUMENT_LIMITS.maxCanaryPairs)
+    throw invalid(`canary set has more than ${DOCUMENT_LIMITS.maxCanaryPairs} pairs`);
+  const pairIds = new Set<string>();
+  const itemIds = new Set<string>();
+  const pairs: CanaryPair[] = o.pairs.map((p: unknown, i: number) => {
+    const po = obj(p, `canary set.pairs[${i}]`);
+    const rawId = po.id;
+    const w =
+      typeof rawId === "string" && rawId.length <= DOCUMENT_LIMITS.maxIdLength
+        ? `canary set.pairs[${i}] (pair "${rawId}")`
+        : `canary set.pairs[${i}]`;
+    onlyKeys(po, PAIR_KEYS, w);
+    const id = str(po, "id", w, DOCUMENT_LIMITS.maxIdLength) ?? "";
+    if (id === "") throw invalid(`${w}.id is empty`);
+    if (pairIds.has(id)) throw invalid(`${w}.id duplicates an earlier pair id`);
+    pairIds.add(id);
+    const exposed = parseCanaryItem(po.exposed, `${w}.exposed`, itemIds);
+    const decoy = parseCanaryItem(po.decoy, `${w}.decoy`, itemIds);
+    if (exposed.prompt === decoy.prompt) throw invalid(`${w}: exposed and decoy have the same prompt`);
+    return { id, exposed, decoy };
+  });
+  return { memberId, pairs };
 }
+
+/** The two parts of a battery split by `splitBattery`. */
+export interface BatterySplit {
+  /** Probes the hub's retrieval (sketches, LSH) reads. */
+  readonly retrieval: Battery;
+  /** Probes held out from retrieval, for the member's confirmation (compare). */
+  readonly confirmation: Battery;
+}
+
+const SPLIT_DOMAIN = "lineage-battery-split-v1";
+
+/**
+ * Splits a battery deterministically into retrieval and confirmation probes (DESIGN.md, "The match
+ * protocol": retrieval and confirmation use different probes). A probe goes to confirmation when the first
+ * 32 bits of SHA-256("lineage-battery-split-v1\0" || seed || "\0" || probe id) fall below
+ * `confirmationShare` x 2^32. Why a keyed hash of the id rather than a shuffle: the split of a probe does not
+ * depend on which other probes are in the battery, so a hub and a member reading the same seed agree even
+ * on batteries that grew, and nobody picks which probes confirm after seeing retrieval scores. `seed` is the
+ * session seed (from a checkpoint); each part keeps the battery's epoch and probe order.
+ */
+export function splitBattery(battery: Battery, seed: number | string, confirmationShare = 0.5): BatterySplit {
+  if (!(confirmationShare > 0 && confirmationShare < 1))
+    throw new FingerprintError("INVALID_ARGUMENT", "confirmationShare must be in (0, 1)");
+  if (typeof seed === "number" ? !Number.isSafeInteger(seed) : seed.length > DOCUMENT_LIMITS.maxIdLength)
+    throw new FingerprintError(
+      "INVALID_ARGUMENT",
+      "seed must be a safe integer or a string of at most 256 chars",
+    );
+  const cut = Math.floor(confirmationShare * 2 ** 32);
+  const prefix = `${SPLIT_DOMAIN}\0${typeof seed === "number" ? `n:${seed}` : `s:${seed}`}\0`;
+  const retrieval: Probe[] = [];
+  const confirmation: Probe[] = [];
+  for (const p of battery.probes) {
+    const h = sha256(utf8.encode(prefix + p.id));
+    const x = (((h[0] ?? 0) << 24) | ((h[1] ?? 0) << 16) | ((h[2] ?? 0) << 8) | (h[3] ?? 0)) >>> 0;
+    (x < cut ? confirmation : retrieval).push(p);
+  }
+  return {
+    retrieval: { epoch: battery.epoch, probes: retrieval },
+    confirmation: { epoch: battery.epoch, probes: confirmation },
+  };
+}
+
+const utf8 = new TextEncoder();

@@ -29,14 +29,23 @@ export interface Canary {
 }
 
 /**
- * A member's canary set, split uniformly at random into `exposed` (in the member's training data) and
- * `decoys` (made by the same generator, never exposed). The random split is what makes the canary test
- * exact.
+ * One committed canary pair: two items made by the same generator, of which exactly one (`exposed`) was put
+ * in the member's training data. Which one is NOT the member's choice: it is derived from the log (the first
+ * signed checkpoint after the pair was committed) by libs/crypto's label function, outside the engine; the
+ * engine receives pairs already labelled. Because the label is a fair coin nobody chose after seeing the
+ * suspect, a suspect that never learned from the member hits the exposed item of a discordant pair with
+ * probability exactly 1/2 — the null of the paired (McNemar) canary test (signal-canary.ts).
  */
+export interface CanaryPair {
+  readonly id: string;
+  readonly exposed: Canary;
+  readonly decoy: Canary;
+}
+
+/** A member's committed canary pairs, labelled (see CanaryPair). */
 export interface CanarySet {
   readonly memberId: string;
-  readonly exposed: readonly Canary[];
-  readonly decoys: readonly Canary[];
+  readonly pairs: readonly CanaryPair[];
 }
 
 /** One alternative at a token position, with its natural-log probability. */

@@ -1,32 +1,39 @@
 /**
- * Signal 1: canary reproduction. The member generated its canaries in pairs and exposed a uniformly random
- * half in its training data; the decoys came from the same generator and were never exposed.
+ * Signal 1: paired canaries (DESIGN.md, "Deciding copied: who chose the null?"). The member commits canary
+ * PAIRS, two items made by the same generator; which item of each pair was exposed in its training data is
+ * derived from the log after the commitment (neither member nor hub chooses it), so the engine receives the
+ * pairs already labelled.
  *
- * Null ("the suspect never learned from this member"): whether the suspect states a canary's answer does
- * not depend on the random split, so exposed and decoy canaries are exchangeable. Given H hits among
- * N = exposed + decoys canaries, the number of exposed hits X is then Hypergeometric(N, exposed, H), and
- * the one-sided Fisher exact p-value is P(X >= x). A model that guesses answers from the generator's
- * patterns hits decoys as often as exposed canaries and stays null. Effect: exposed hit rate minus decoy
- * hit rate.
+ * Null ("the suspect never learned from this member"): the suspect's answers do not depend on the labels, so
+ * for each COMPLETED pair (both items asked and answered) the hit pattern is fixed and the label is a fair
+ * coin, independently across pairs. Concordant pairs (both hit — a generic answer the generator makes easy —
+ * or neither) carry no information and drop out by construction; a discordant pair is "exposed only" with
+ * probability exactly 1/2. The test is exact McNemar, P(Binomial(b + c, 1/2) >= b) with b exposed-only and
+ * c decoy-only pairs, computed by the verdict module (`canaryPairsTest`) from the counts produced here, so the
+ * member, the hub and the auditor recompute it alike. The tail is checked by enumerating every labelling in
+ * signals.test.ts.
  *
- * Matching is on content: the answer's content tokens (Lineage tokens, minus function words and
- * punctuation) must appear in the response, in any order, with surrounding rewording allowed. Where the
- * suspect served log-probabilities with the answer, a hit is also the answer's first content token among
- * the top alternatives at one of the first generated positions (`canaryResponseHit`): a student that
- * learned a fact from few examples often ranks it second or third behind a generic continuation, and the
- * rule is applied identically to exposed canaries and decoys, so exchangeability (and the exact test) is
- * untouched.
+ * Sequential form: with `askedOrder`, pairs are taken in the order they COMPLETED (the later of their two
+ * items), and the discordant ones are recorded as "E"/"D" (`sequence`); the verdict module bets on them with
+ * the sign-test martingale, which is a test martingale under the paired null whatever the stopping rule.
+ * A pair with one item answered is never bet on: its label would be read off a half-observed pair.
  *
- * Test: the exact Fisher test over a canary count fixed in advance (all canaries, asked in a seeded order
- * and evaluated once), or with `askedOrder` the anytime-valid martingale of stats-sequential.ts, which a
- * caller may evaluate after every answer and stop on (it pays for that with a larger p-value).
+ * Asking order (`canaryAskOrder`): a seeded shuffle of all items, fixed before any answer, in which the two
+ * items of a pair enter by their ids, not by their labels — so the order is a function of the seed and the
+ * committed ids only, and even a suspect whose answers depend on what it was asked before cannot see labels.
+ *
+ * Hits: the answer's content tokens (Lineage tokens, minus function words and punctuation) must appear in
+ * the response, in any order, with surrounding rewording allowed. Where the suspect served log-probabilities
+ * with the answer, a hit is also the answer's first content token among the top alternatives at one of the
+ * first generated positions (`canaryResponseHit`): a student that learned a fact from few examples often
+ * ranks it second or third behind a generic continuation. The rule reads only the answer and the response,
+ * identically for both items of a pair, so it cannot break the null.
  */
+import { FingerprintError } from "../fingerprint-error.js";
 import type { Canary, CanarySet, ModelResponse } from "../probe/probe-types.js";
 import { tokenize } from "../probe/tokenize.js";
-import { hypergeometricUpperTail } from "../stats/stats-exact.js";
-import { CanaryMartingale } from "../stats/stats-sequential.js";
-import type { SignalResult } from "./signal-types.js";
-import { unavailableSignal } from "./signal-types.js";
+import { seededShuffle } from "../stats/seeded-shuffle.js";
+import type { CanaryPairCounts } from "../verdict/verdict.js";
 
 const STOP = new Set(
   "the a an of in on at to for is are was were be by and or with as its it this that from".split(" "),
@@ -94,74 +101,138 @@ export function canaryResponseHit(
 /** The suspect's responses to canary prompts, by canary id (text, or a response with log-probabilities). */
 export type CanaryResponses = ReadonlyMap<string, string | ModelResponse>;
 
-/** Options of the canary signal. */
-export interface CanaryOptions {
+/**
+ * The order in which to ask a canary set's items: a seeded shuffle of all 2n items, fixed before any answer,
+ * where each pair contributes its two items sorted by id (never by label). See the module comment.
+ */
+export function canaryAskOrder(set: CanarySet, seed: number): Canary[] {
+  const items: Canary[] = [];
+  for (const p of set.pairs) {
+    const [a, b] = p.exposed.id < p.decoy.id ? [p.exposed, p.decoy] : [p.decoy, p.exposed];
+    items.push(a, b);
+  }
+  return seededShuffle(items, seed);
+}
+
+/** Options of the paired canary scoring. */
+export interface CanaryPairOptions {
+  /** Share of an answer's content tokens a text hit needs (default 1: all). */
   readonly minShare?: number;
   /**
-   * Canary ids in the order they were asked, for the anytime-valid sequential test; the order must have
-   * been chosen independently of the exposed/decoy split (e.g. a seeded shuffle of all canaries).
+   * Item ids in the order they were asked (an order fixed independently of the labels, e.g.
+   * `canaryAskOrder`): turns on the sequential form, recording the discordant pairs' outcomes in
+   * completion order. Every answered item must appear in it once.
    */
   readonly askedOrder?: readonly string[];
 }
 
-/** Runs signal 1 over the canaries the suspect answered (unanswered canaries are left out). */
-export function canarySignal(
+/** The paired counts and what the report may show about them (never canary text). */
+export interface CanaryPairScore {
+  readonly counts: CanaryPairCounts;
+  readonly detail: {
+    /** Items answered (of 2 x pairs_committed). */
+    readonly items_answered: number;
+    /** Whether any answer carried log-probabilities, i.e. whether the log-probability rule could apply. */
+    readonly logprob_rule: boolean;
+    /** Hits by the text rule alone, per arm (of completed pairs). */
+    readonly exposed_text_hits: number;
+    readonly decoy_text_hits: number;
+    readonly sequential: boolean;
+  };
+}
+
+/**
+ * Scores the suspect's answers on a labelled canary set: the per-arm and discordant counts over COMPLETED
+ * pairs (both items answered), and with `askedOrder` the "E"/"D" sequence of discordant pairs in completion
+ * order. Unanswered items leave their pair out. The p-value is the verdict module's `canaryPairsTest` on
+ * the counts. Throws FingerprintError INVALID_ARGUMENT when `askedOrder` repeats or misses an answered item.
+ */
+export function scoreCanaryPairs(
   set: CanarySet,
   responses: CanaryResponses,
-  options: CanaryOptions = {},
-): SignalResult {
-  const answered = (cs: readonly Canary[]) => cs.filter((c) => responses.has(c.id));
-  const exposed = answered(set.exposed);
-  const decoys = answered(set.decoys);
-  if (exposed.length === 0 || decoys.length === 0) {
-    return unavailableSignal("canary_reproduction", "no answered exposed and decoy canaries for this member");
-  }
-  const hit = (c: Canary) =>
-    canaryResponseHit(c.answer, responses.get(c.id) ?? "", {
-      ...(options.minShare !== undefined ? { minShare: options.minShare } : {}),
-    });
-  const textHit = (c: Canary) => {
-    const r = responses.get(c.id) ?? "";
-    return canaryHit(c.answer, typeof r === "string" ? r : r.text, options.minShare);
+  options: CanaryPairOptions = {},
+): CanaryPairScore {
+  const share = options.minShare !== undefined ? { minShare: options.minShare } : {};
+  const hit = (c: Canary) => {
+    const r = responses.get(c.id);
+    return r !== undefined && canaryResponseHit(c.answer, r, share);
   };
-  const xe = exposed.filter(hit).length;
-  const xd = decoys.filter(hit).length;
-  let p: number;
-  let sequential = false;
+  const textHit = (c: Canary) => {
+    const r = responses.get(c.id);
+    return r !== undefined && canaryHit(c.answer, typeof r === "string" ? r : r.text, options.minShare);
+  };
+  let position: Map<string, number> | null = null;
   if (options.askedOrder) {
-    const isExposed = new Set(exposed.map((c) => c.id));
-    const byId = new Map([...exposed, ...decoys].map((c) => [c.id, c]));
-    const mart = new CanaryMartingale(exposed.length, decoys.length);
-    for (const id of options.askedOrder) {
-      const c = byId.get(id);
-      if (c) mart.observe(hit(c), isExposed.has(id));
+    position = new Map();
+    for (const [i, id] of options.askedOrder.entries()) {
+      if (position.has(id)) throw new FingerprintError("INVALID_ARGUMENT", `askedOrder repeats item "${id}"`);
+      position.set(id, i);
     }
-    p = mart.pValue();
-    sequential = true;
-  } else {
-    p = hypergeometricUpperTail(xe, exposed.length + decoys.length, exposed.length, xe + xd);
   }
-  const effect = xe / exposed.length - xd / decoys.length;
+  let answered = 0;
+  let logprobRule = false;
+  const completed: { at: number; e: boolean; d: boolean; et: boolean; dt: boolean }[] = [];
+  for (const p of set.pairs) {
+    const re = responses.get(p.exposed.id);
+    const rd = responses.get(p.decoy.id);
+    for (const [c, r] of [
+      [p.exposed, re],
+      [p.decoy, rd],
+    ] as const) {
+      if (r === undefined) continue;
+      answered++;
+      if (typeof r === "object" && r.tokens !== undefined) logprobRule = true;
+      if (position && !position.has(c.id)) {
+        throw new FingerprintError("INVALID_ARGUMENT", `answered canary item "${c.id}" is not in askedOrder`);
+      }
+    }
+    if (re === undefined || rd === undefined) continue;
+    completed.push({
+      at: position ? Math.max(position.get(p.exposed.id) ?? 0, position.get(p.decoy.id) ?? 0) : 0,
+      e: hit(p.exposed),
+      d: hit(p.decoy),
+      et: textHit(p.exposed),
+      dt: textHit(p.decoy),
+    });
+  }
+  if (position) completed.sort((x, y) => x.at - y.at);
+  let exposedHits = 0;
+  let decoyHits = 0;
+  let exposedOnly = 0;
+  let decoyOnly = 0;
+  let sequence = "";
+  let exposedText = 0;
+  let decoyText = 0;
+  for (const c of completed) {
+    if (c.e) exposedHits++;
+    if (c.d) decoyHits++;
+    if (c.et) exposedText++;
+    if (c.dt) decoyText++;
+    if (c.e && !c.d) {
+      exposedOnly++;
+      sequence += "E";
+    } else if (c.d && !c.e) {
+      decoyOnly++;
+      sequence += "D";
+    }
+  }
+  const counts: CanaryPairCounts = {
+    pairs_committed: set.pairs.length,
+    pairs_completed: completed.length,
+    exposed_hits: exposedHits,
+    decoy_hits: decoyHits,
+    exposed_only: exposedOnly,
+    decoy_only: decoyOnly,
+    ...(position ? { sequence } : {}),
+  };
   return {
-    name: "canary_reproduction",
-    available: true,
-    statistic: xe,
-    p_value: p,
-    effect,
+    counts,
     detail: {
-      exposed_asked: exposed.length,
-      decoys_asked: decoys.length,
-      exposed_hits: xe,
-      decoy_hits: xd,
-      // Whether any answer carried log-probabilities, i.e. whether the log-probability rule could apply
-      // (an auditor re-checking hits must then use canaryResponseHit on served answers, not canaryHit).
-      logprob_rule: [...exposed, ...decoys].some((c) => {
-        const r = responses.get(c.id);
-        return typeof r === "object" && r.tokens !== undefined;
-      }),
-      exposed_text_hits: exposed.filter(textHit).length,
-      decoy_text_hits: decoys.filter(textHit).length,
-      sequential,
+      items_answered: answered,
+      logprob_rule: logprobRule,
+      exposed_text_hits: exposedText,
+      decoy_text_hits: decoyText,
+      sequential: position !== null,
     },
   };
 }

@@ -1,27 +1,45 @@
 /**
- * Signal 5: watermark radioactivity (Kirchenbauer et al. 2023; Sander et al., "Watermarking Makes
- * Language Models Radioactive", 2024). A member that samples with the keyed green-list rule of
- * watermark-green-list.ts leaves a green bias in its outputs; a model trained on them inherits it.
+ * Signal 5, version 2: watermark radioactivity (Kirchenbauer et al., "A Watermark for Large Language
+ * Models", 2023; Sander et al., "Watermarking Makes Language Models Radioactive", 2024). A member that samples
+ * with the keyed green-list rule of watermark-green-list.ts leaves a green bias in its outputs; a model
+ * trained on them inherits it.
  *
- * Null ("the suspect's text is independent of the member's key"): each distinct (previous token, token)
- * pair is green with probability gamma independently (the key is a PRF key unknown to the suspect), so
- * the green count G over the n distinct pairs is Binomial(n, gamma) and the exact tail P(Bin >= G) is the
- * p-value. Repeated pairs are counted once: repetition is what makes the naive z-test anti-conservative
- * on real text (Fernandez et al., "Three Bricks to Consolidate Watermarks for LLMs", 2023). Effect:
- * (green share - gamma) / (1 - gamma).
+ * Null, and whose randomness it is. The member's key was committed (logged) before the suspect was first
+ * seen, so for a suspect that never learned from the member's outputs, the suspect's text is fixed and the
+ * KEY is the random thing: each distinct (previous token, token) pair is green with probability gamma,
+ * independently across pairs (a PRF key unknown to everyone when the text was made), and the green count of
+ * any set of pairs chosen WITHOUT the key is exactly Binomial(n, gamma). Repeated pairs count once
+ * (repetition is what makes naive counts anti-conservative; Fernandez et al., "Three Bricks to Consolidate
+ * Watermarks for LLMs", 2023). Nothing here reads a panel: a panel-relative selection let a panel crafted
+ * with the key frame an innocent suspect (issue 7), and the over-keys null needs none.
  *
- * Where the suspect served log-probabilities, the pairs also include (previous token, alternative) for
- * every top alternative at each generated position (the first position's previous token is the prompt's
- * last token). A student of watermarked text ranks green continuations higher, so its alternatives are
- * green more often than gamma; under the null the suspect's choice of which pairs to rank is independent
- * of the key, so every distinct pair is still green with probability gamma independently and the exact
- * binomial tail stays valid. Served tokens that are not exactly one Lineage token are skipped.
+ * Selection (fixed in advance, public, independent of the key and of any panel): a pair is SELECTED unless
+ * both of its tokens are common — in WATERMARK_COMMON_TOKENS (a fixed list of English function words,
+ * written down before any comparison and never fitted to data) or made of no letter or digit (punctuation).
+ * Why: a student inherits the green bias on the continuations it learned from the member's outputs, which are
+ * content pairs; "of the", ". the", "it is" are learned from all of public text and dilute the bias. The
+ * choice can only cost power, never validity: any key-independent rule keeps the exact binomial null.
+ *
+ * The test (verdict.ts `watermarkTest`) is an intersection-union test: the selected pairs' green count AND
+ * all scored pairs' green count must each reject against Binomial(n, gamma); p = the larger tail.
+ *
+ * Pairs: the distinct (previous token, token) pairs of the suspect's texts, and where the suspect served
+ * log-probabilities, (previous emitted token, alternative) for every top alternative that is exactly one
+ * Lineage token (the first position's previous token is the prompt's last token). Under the null which
+ * alternatives the suspect ranks does not depend on the key, so they are pairs like any other.
+ *
+ * What to score: only answers to prompts nobody chose with the key. compare() scores the suspect's battery
+ * answers (the hub's prompts), never its canary answers: a member could write canary prompts with its
+ * watermarked model, and a suspect echoing them would carry key-dependent pairs.
+ *
+ * Cost: `WatermarkPairSet` holds the pairs grouped by previous token with the tokens' hashes, so scoring a
+ * suspect under another key is one HMAC per distinct previous token and an integer mix per pair — what a
+ * benchmark drawing hundreds of keys per suspect needs.
  */
+import { FingerprintError } from "../fingerprint-error.js";
 import type { ModelResponse } from "../probe/probe-types.js";
 import { tokenize } from "../probe/tokenize.js";
-import { binomialUpperTail } from "../stats/stats-exact.js";
-import type { SignalResult } from "./signal-types.js";
-import { unavailableSignal } from "./signal-types.js";
+import type { WatermarkCounts } from "../verdict/verdict.js";
 import { greenSeed, isGreenHashed, tokenHash32 } from "./watermark-green-list.js";
 
 /** A suspect response with the prompt it answered, so served alternatives can be paired with context. */
@@ -33,102 +51,169 @@ export interface WatermarkResponse {
 /** Most distinct pairs counted (bounds memory on huge inputs; pairs past it are ignored, in order). */
 export const MAX_WATERMARK_PAIRS = 1_000_000;
 
+/** Green-list fraction used when a member states none (the testbed's watermarking members use it). */
+export const DEFAULT_WATERMARK_GAMMA = 0.25;
+
+/** Version of the pair selection rule; a change of the list or the rule is a new version. */
+export const WATERMARK_SELECTION_VERSION = 2;
+
+/**
+ * Very common English tokens (function words, auxiliaries, pronouns, and contractions as Lineage tokens).
+ * Fixed in advance and public; see the module comment for why a pair of two of these is not selected.
+ */
+export const WATERMARK_COMMON_TOKENS: ReadonlySet<string> = new Set(
+  (
+    "a about above after again against all also am an and any are aren't as at be because been before being " +
+    "below between both but by can can't could couldn't did didn't do does doesn't doing don't down during " +
+    "each even few for from further had hadn't has hasn't have haven't having he he's her here here's hers " +
+    "herself him himself his how how's i i'm i've i'd i'll if in into is isn't it it's its itself just let's " +
+    "like may me might more most must my myself no nor not now of off on once only or other our ours " +
+    "ourselves out over own same she she's should shouldn't so some such than that that's the their theirs " +
+    "them themselves then there there's these they they're they've this those through to too under until up " +
+    "us very was wasn't we we're we've were weren't what what's when where which while who whom why will " +
+    "with won't would wouldn't you you're you've your yours yourself yourselves one two yes"
+  ).split(" "),
+);
+
+/** Whether a token is common for the selection rule: in the list, or without any letter or digit. */
+export function isCommonToken(token: string): boolean {
+  return WATERMARK_COMMON_TOKENS.has(token) || !/[\p{L}\p{N}]/u.test(token);
+}
+
+/** Whether a (previous token, token) pair is selected: not both tokens common (see the module comment). */
+export function isSelectedPair(prev: string, token: string): boolean {
+  return !(isCommonToken(prev) && isCommonToken(token));
+}
+
 /** The single Lineage token a served token stands for, or null (subword pieces, several words). */
 function lineageToken(served: string): string | null {
   const t = tokenize(served);
   return t.length === 1 ? (t[0] ?? null) : null;
 }
 
-/** Separator of a pair's two tokens in a pair key: a Lineage token never contains whitespace. */
-const PAIR_SEP = "\n";
+interface Context {
+  readonly prev: string;
+  readonly hashes: number[];
+  readonly selected: boolean[];
+  readonly seen: Set<string>;
+}
 
 /**
- * The distinct (previous token, token) pairs of some responses — from their texts and, where served,
- * (previous token, top alternative) at each generated position — as `prev\ntoken` keys, with how many
- * of them came only from served alternatives. At most MAX_WATERMARK_PAIRS, taken in order.
+ * The distinct scored pairs of a suspect's responses (see the module comment), grouped by previous token,
+ * ready to be scored under any number of keys. Built once per suspect; holds no key.
  */
-export function collectWatermarkPairs(items: readonly (string | WatermarkResponse)[]): {
-  readonly pairs: Set<string>;
+export class WatermarkPairSet {
+  readonly #contexts: { prev: string; hashes: Uint32Array; selected: Uint8Array }[];
+  /** Distinct scored pairs. */
+  readonly size: number;
+  /** Distinct pairs the selection rule keeps. */
+  readonly selectedSize: number;
+  /** Distinct pairs that came only from served alternatives. */
   readonly alternativePairs: number;
-} {
-  const pairs = new Set<string>();
-  let alternativePairs = 0;
-  const add = (prev: string, tok: string): boolean => {
-    const k = `${prev}${PAIR_SEP}${tok}`;
-    if (pairs.has(k) || pairs.size >= MAX_WATERMARK_PAIRS) return false;
-    pairs.add(k);
-    return true;
-  };
-  for (const item of items) {
-    const text = typeof item === "string" ? item : item.response.text;
-    const toks = tokenize(text);
-    for (let i = 1; i < toks.length; i++) add(toks[i - 1] ?? "", toks[i] ?? "");
-    if (typeof item === "string" || !item.response.tokens) continue;
-    // Served alternatives: context = the previous emitted token (the prompt's last token at position 0).
-    let prev: string | null = tokenize(item.prompt ?? "").at(-1) ?? null;
-    for (const pos of item.response.tokens) {
-      if (prev !== null) {
-        for (const alt of pos.top) {
-          const t = lineageToken(alt.token);
-          if (t !== null && add(prev, t)) alternativePairs++;
-        }
+
+  private constructor(
+    contexts: Map<string, Context>,
+    size: number,
+    selectedSize: number,
+    alternatives: number,
+  ) {
+    this.#contexts = [...contexts.values()].map((c) => ({
+      prev: c.prev,
+      hashes: Uint32Array.from(c.hashes),
+      selected: Uint8Array.from(c.selected, (x) => (x ? 1 : 0)),
+    }));
+    this.size = size;
+    this.selectedSize = selectedSize;
+    this.alternativePairs = alternatives;
+  }
+
+  /** Collects the pairs of some responses (plain texts, or responses with their prompts). */
+  static fromResponses(items: readonly (string | WatermarkResponse)[]): WatermarkPairSet {
+    const contexts = new Map<string, Context>();
+    let size = 0;
+    let selectedSize = 0;
+    let alternatives = 0;
+    const add = (prev: string, tok: string): boolean => {
+      if (size >= MAX_WATERMARK_PAIRS) return false;
+      let c = contexts.get(prev);
+      if (!c) {
+        c = { prev, hashes: [], selected: [], seen: new Set() };
+        contexts.set(prev, c);
       }
-      prev = lineageToken(pos.token);
+      if (c.seen.has(tok)) return false;
+      c.seen.add(tok);
+      const sel = isSelectedPair(prev, tok);
+      c.hashes.push(tokenHash32(tok));
+      c.selected.push(sel);
+      size++;
+      if (sel) selectedSize++;
+      return true;
+    };
+    for (const item of items) {
+      const text = typeof item === "string" ? item : item.response.text;
+      const toks = tokenize(text);
+      for (let i = 1; i < toks.length; i++) add(toks[i - 1] ?? "", toks[i] ?? "");
+      if (typeof item === "string" || !item.response.tokens) continue;
+      // Served alternatives: context = the previous emitted token (the prompt's last token at position 0).
+      let prev: string | null = tokenize(item.prompt ?? "").at(-1) ?? null;
+      for (const pos of item.response.tokens) {
+        if (prev !== null) {
+          for (const alt of pos.top) {
+            const t = lineageToken(alt.token);
+            if (t !== null && add(prev, t)) alternatives++;
+          }
+        }
+        prev = lineageToken(pos.token);
+      }
     }
+    return new WatermarkPairSet(contexts, size, selectedSize, alternatives);
   }
-  return { pairs, alternativePairs };
+
+  /**
+   * The counts under one key: how many selected and how many of all pairs are green. The key never leaves
+   * this call. Throws FingerprintError INVALID_ARGUMENT on a key shorter than 16 bytes or gamma outside (0, 1).
+   */
+  counts(key: Uint8Array, gamma: number = DEFAULT_WATERMARK_GAMMA): WatermarkCounts {
+    checkKeyAndGamma(key, gamma);
+    let selectedGreen = 0;
+    let allGreen = 0;
+    for (const c of this.#contexts) {
+      const seed = greenSeed(key, c.prev);
+      for (let i = 0; i < c.hashes.length; i++) {
+        if (!isGreenHashed(seed, c.hashes[i] ?? 0, gamma)) continue;
+        allGreen++;
+        if (c.selected[i] === 1) selectedGreen++;
+      }
+    }
+    return {
+      gamma,
+      selected_scored: this.selectedSize,
+      selected_green: selectedGreen,
+      all_scored: this.size,
+      all_green: allGreen,
+    };
+  }
 }
 
-/** The distinct pair keys of some responses (see collectWatermarkPairs). */
-export function watermarkPairs(items: readonly (string | WatermarkResponse)[]): Set<string> {
-  return collectWatermarkPairs(items).pairs;
-}
-
-/** Judges pair keys green under one key, computing each context's keyed seed once. */
-export class GreenPairs {
-  readonly #key: Uint8Array;
-  readonly #gamma: number;
-  readonly #seeds = new Map<string, number>();
-  constructor(key: Uint8Array, gamma: number) {
-    this.#key = key;
-    this.#gamma = gamma;
+function checkKeyAndGamma(key: Uint8Array, gamma: number): void {
+  if (!(key instanceof Uint8Array) || key.length < 16 || key.length > 1024) {
+    throw new FingerprintError("INVALID_ARGUMENT", "watermark key must be 16..1024 bytes");
   }
-  isGreen(pair: string): boolean {
-    const cut = pair.indexOf(PAIR_SEP);
-    const prev = pair.slice(0, cut);
-    let seed = this.#seeds.get(prev);
-    if (seed === undefined) {
-      seed = greenSeed(this.#key, prev);
-      this.#seeds.set(prev, seed);
-    }
-    return isGreenHashed(seed, tokenHash32(pair.slice(cut + 1)), this.#gamma);
+  if (!(typeof gamma === "number" && gamma > 0 && gamma < 1)) {
+    throw new FingerprintError("INVALID_ARGUMENT", `watermark gamma must be in (0, 1), got ${gamma}`);
   }
 }
 
 /**
- * Runs signal 5 over the suspect's responses (plain texts, or responses with log-probabilities and their
- * prompts) with the member's key; the key never leaves this call.
+ * The watermark counts of a suspect's responses under one key (the verdict module's `watermarkTest` turns
+ * them into the p-value). To score the same suspect under many keys, build a `WatermarkPairSet` once and
+ * call its `counts` per key.
  */
-export function watermarkSignal(
-  texts: readonly (string | WatermarkResponse)[],
-  key: Uint8Array | undefined,
-  gamma = 0.25,
-  minPairs = 50,
-): SignalResult {
-  if (!key) return unavailableSignal("watermark", "no watermark key for this member");
-  const { pairs, alternativePairs } = collectWatermarkPairs(texts);
-  const judge = new GreenPairs(key, gamma);
-  let green = 0;
-  for (const p of pairs) if (judge.isGreen(p)) green++;
-  const n = pairs.size;
-  if (n < minPairs) return unavailableSignal("watermark", `fewer than ${minPairs} distinct token pairs`);
-  const z = (green - gamma * n) / Math.sqrt(n * gamma * (1 - gamma));
-  return {
-    name: "watermark",
-    available: true,
-    statistic: z,
-    p_value: binomialUpperTail(green, n, gamma),
-    effect: (green / n - gamma) / (1 - gamma),
-    detail: { pairs: n, green, gamma, z: Number(z.toFixed(3)), alternative_pairs: alternativePairs },
-  };
+export function watermarkCountsFromResponses(
+  responses: readonly (string | WatermarkResponse)[],
+  key: Uint8Array,
+  gamma: number = DEFAULT_WATERMARK_GAMMA,
+): WatermarkCounts {
+  checkKeyAndGamma(key, gamma);
+  return WatermarkPairSet.fromResponses(responses).counts(key, gamma);
 }

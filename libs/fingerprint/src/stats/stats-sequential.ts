@@ -82,35 +82,3 @@ export class SignTestMartingale extends MixtureMartingale {
     return this.canReach(alpha, remaining, 2);
   }
 }
-
-/**
- * Sequential canary test. The member split its canaries into exposed and decoys uniformly at random;
- * canaries are asked in an order chosen independently of the split. Null ("the suspect never learned
- * from this member"): which canaries the suspect hits does not depend on the split, so given everything
- * seen so far the next canary is exposed with probability (exposed left)/(canaries left). The process
- * bets, on each hit, that the hit canary is an exposed one.
- */
-export class CanaryMartingale extends MixtureMartingale {
-  private exposedLeft: number;
-  private totalLeft: number;
-
-  constructor(exposed: number, decoys: number) {
-    super();
-    if (!Number.isInteger(exposed) || !Number.isInteger(decoys) || exposed < 0 || decoys < 0) {
-      throw new FingerprintError("INVALID_ARGUMENT", "canary counts must be non-negative integers");
-    }
-    this.exposedLeft = exposed;
-    this.totalLeft = exposed + decoys;
-  }
-
-  /** Records the answer to one canary: whether it was a hit and whether it was an exposed one. */
-  observe(hit: boolean, exposed: boolean): void {
-    if (this.totalLeft <= 0 || (exposed && this.exposedLeft <= 0)) {
-      throw new FingerprintError("INVALID_ARGUMENT", "more canaries observed than the set holds");
-    }
-    const q = this.exposedLeft / this.totalLeft;
-    if (hit && q > 0 && q < 1) this.bet(exposed, q);
-    if (exposed) this.exposedLeft--;
-    this.totalLeft--;
-  }
-}
