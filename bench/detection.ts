@@ -11,40 +11,58 @@
  * 3. Probe every model once on its split's battery through the engine's HttpAdapter (probeModel), into a
  *    memoizing wrapper (bench/detection/caching-adapter.ts) that the comparisons then share.
  * 4. LSH: sketch every fingerprint (sketch version 1), index the member teachers, query with every suspect.
- * 5. Calibration split: compare() every (suspect, member) pair with the default policy; freeze the policy
- *    (bench/detection/freeze.ts). Test split: compare() with the frozen policy, untouched afterwards.
+ * 5. Calibration split: compare() every (suspect, member) pair; the verdict is re-derived from the counts
+ *    compare() returns (deriveVerdict) under the default policy, and the minimum effect is frozen on
+ *    calibration only (bench/detection/freeze.ts). Test split: the same, scored with the frozen policy and
+ *    untouched afterwards. The test split's seed is fresh (testbed "lineage-test-v2"): no design decision
+ *    looked at it.
  * 6. Report: per-scenario TPR with exact CIs and median queries to a decision (compare()'s sequential
- *    mode), nulls (false accusations, p-value calibration), attribution, LSH, timings; JSON with --json.
+ *    mode), by_verdict per split, nulls (test-only, by kind, with Clopper–Pearson bounds), the canary null
+ *    check by enumeration (bench/detection/canary-null.ts), watermark validity over >= 200 fresh keys
+ *    (bench/detection/watermark-keys.ts), attribution, LSH, timings; JSON with --json.
  *
  * Comparisons are planned by bench/detection/plan.ts (its header lists the kinds of null).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import {
-  attribute,
+  attributeMembers,
   type Battery,
   type CompareResult,
   compare,
   createSketchContext,
-  DEFAULT_POLICY,
-  type DecisionPolicy,
-  decide,
+  DEFAULT_VERDICT_POLICY,
+  deriveVerdict,
   type Fingerprint,
   featureSimilarity,
   HttpAdapter,
   LSH_V1,
   probeModel,
   type ResponseFeatures,
+  resolvePolicy,
   responseFeatures,
-  type SignalResult,
   type SketchProbeInput,
   sketchInputsFromFingerprint,
+  type VerdictEvidence,
+  type VerdictPolicy,
+  type VerdictResult,
+  WatermarkPairSet,
+  watermarkTest,
 } from "@lineage/fingerprint";
-import { buildPopulation, type MemberInfo, type Population, SCENARIOS, type Split } from "@lineage/testbed";
+import {
+  buildPopulation,
+  type MemberInfo,
+  type Population,
+  pairedCanarySet,
+  SCENARIOS,
+  type Split,
+} from "@lineage/testbed";
 import { type BenchArgs, parseArgs } from "./detection/args.js";
 import { CachingAdapter } from "./detection/caching-adapter.js";
+import { canaryNullCheck, type PairedNullCounts } from "./detection/canary-null.js";
 import { type FrozenPolicy, freezePolicy } from "./detection/freeze.js";
 import { evaluateLsh } from "./detection/lsh-eval.js";
 import { type Comparison, type PlanMember, planComparisons, summarizePlan } from "./detection/plan.js";
@@ -52,21 +70,22 @@ import { Progress, runPool } from "./detection/progress.js";
 import {
   attribution,
   byScenario,
-  calibrate,
+  byVerdict,
   nullSection,
+  nullsByKind,
   type Outcome,
   type SignalOutcome,
   scenarioTable,
   signalBreakdown,
 } from "./detection/report.js";
-import { randomizedFisher } from "./detection/stats.js";
+import { freshKeys, type ScorablePairs, watermarkKeyCheck } from "./detection/watermark-keys.js";
 
 const SPLITS: readonly Split[] = ["calibration", "test"];
-/** Members of the whole bench alliance (3 per split): the policy's correction for members x models. */
-const ALLIANCE_MEMBERS = 6;
+/** Fresh keys the watermark validity check scores every null suspect under (issue 7: at least 200). */
+const VALIDITY_KEYS = 200;
 const TARGETS: Record<string, number> = {
   direct: 0.9,
-  paraphrased: 0.75,
+  paraphrased: 0.9,
   ensemble_share_ge_25: 0.8,
   weights_copy: 0.95,
   finetuned_copy: 0.95,
@@ -192,19 +211,28 @@ function adapter(modelId: string): CachingAdapter {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Plans: home members, plus the other split's members where --foreign asks for them.
+// Plans: every home member (copied and bystander), plus the other split's copied members where --foreign
+// asks for them (foreign nulls can essentially never hit: a few members are enough to show it).
 const other = (s: Split): Split => (s === "test" ? "calibration" : "test");
 const withForeign = (s: Split) => args.foreign === "both" || args.foreign === s;
 function membersFor(s: Split): PlanMember[] {
   const mk = (split: Split, home: boolean) =>
-    popOf(split).members.map((m) => ({
-      key: `${split}/${m.memberId}`,
-      memberId: m.memberId,
-      teacherId: m.teacherId,
-      home,
-    }));
+    popOf(split)
+      .members.filter((m) => home || !m.bystander)
+      .map((m) => ({
+        key: `${split}/${m.memberId}`,
+        memberId: m.memberId,
+        teacherId: m.teacherId,
+        home,
+        bystander: m.bystander,
+      }));
   return [...mk(s, true), ...(withForeign(s) ? mk(other(s), false) : [])];
 }
+/**
+ * Hypotheses corrected for in each per-pair verdict: every member a suspect is compared with (home and
+ * foreign), the most over the splits — a Bonferroni factor fixed by the plan before any answer.
+ */
+const MEMBERS_PER_SUSPECT = Math.max(...SPLITS.map((s) => membersFor(s).length));
 const batteries = new Map<Split, Battery>(
   SPLITS.map((s) => [s, { epoch: `bench-detection-${s}`, probes: popOf(s).probes }]),
 );
@@ -297,7 +325,13 @@ for (const s of SPLITS) {
   const panelSize = Math.min(args.panel, negatives - 1);
   if (panelSize < args.panel) log(`${s}: panel of ${panelSize} (only ${negatives} negatives)`);
   const plan = planComparisons({
-    entries: popOf(s).entries,
+    entries: popOf(s).entries.map((e) => ({
+      id: e.id,
+      role: e.role,
+      ...(e.scenario !== undefined ? { scenario: e.scenario } : {}),
+      members: e.members,
+      ...(typeof e.recipe.kind === "string" ? { recipeKind: e.recipe.kind } : {}),
+    })),
     members: membersFor(s),
     panelSize,
     ...(args.panelSelect === "closest" ? { panelRanking: ranking(s) } : {}),
@@ -332,12 +366,13 @@ const lshBySplit: Record<string, ReturnType<typeof evaluateLsh>> = {};
   lap("lsh_s", t);
 }
 
-// ---------------------------------------------------------------------------------------------------
 // 5. Comparisons through compare(): calibration, freeze, test.
 interface Ran {
   readonly split: Split;
   readonly comparison: Comparison;
   readonly result: CompareResult;
+  /** The counts the verdict rests on (compare()'s evidence), with the plan's correction. */
+  readonly evidence: VerdictEvidence;
 }
 
 function fnv(s: string): number {
@@ -346,11 +381,21 @@ function fnv(s: string): number {
   return h;
 }
 
-async function runSplit(s: Split, policy: DecisionPolicy): Promise<Ran[]> {
+/** U(0, 1) fixed by a comparison's identity (randomized p-values). */
+const unit = (s: string): number => (createHash("sha256").update(s).digest().readUInt32BE(0) + 0.5) / 2 ** 32;
+
+const memberInfo = new Map<string, MemberInfo>(
+  SPLITS.flatMap((sp) => popOf(sp).members.map((m): [string, MemberInfo] => [`${sp}/${m.memberId}`, m])),
+);
+
+/** A policy as compare()'s knobs (compare() names it: registered id, or `custom`). */
+function policyKnobs(p: VerdictPolicy): Partial<Omit<VerdictPolicy, "id">> {
+  const { id: _id, ...knobs } = p;
+  return knobs;
+}
+
+async function runSplit(s: Split, policy: VerdictPolicy): Promise<Ran[]> {
   const battery = batteries.get(s) as Battery;
-  const memberInfo = new Map<string, MemberInfo>(
-    SPLITS.flatMap((sp) => popOf(sp).members.map((m): [string, MemberInfo] => [`${sp}/${m.memberId}`, m])),
-  );
   const plan = plans.get(s) ?? [];
   const progress = new Progress(`compare ${s} (comparisons)`, plan.length);
   return runPool(
@@ -362,13 +407,19 @@ async function runSplit(s: Split, policy: DecisionPolicy): Promise<Ran[]> {
         reference: adapter(c.member.teacherId),
         panel: c.panel.map(adapter),
         battery,
-        canaries: { memberId: c.member.key, exposed: m.canaries.exposed, decoys: m.canaries.decoys },
+        canaries: pairedCanarySet(m, c.member.key),
         ...(m.watermark ? { watermarkKey: m.watermark.key, watermarkGamma: m.watermark.gamma } : {}),
-        policy,
+        policy: policyKnobs(policy),
+        comparisons: MEMBERS_PER_SUSPECT,
         seed: fnv(`${s}/${c.suspectId}/${c.member.key}`),
         concurrency: 2,
       });
-      return { split: s, comparison: c, result };
+      return {
+        split: s,
+        comparison: c,
+        result,
+        evidence: { ...result.evidence, comparisons: MEMBERS_PER_SUSPECT },
+      };
     }),
     args.concurrency,
     () => progress.tick(),
@@ -378,49 +429,60 @@ async function runSplit(s: Split, policy: DecisionPolicy): Promise<Ran[]> {
 /** Suspect-side queries of one comparison: battery probes plus canaries asked before the decision. */
 const suspectQueries = (r: CompareResult) => r.queries.suspect + r.queries.canaries;
 
-function toOutcome(r: Ran): Outcome {
-  const signals: SignalOutcome[] = r.result.signals.map((sig) => {
-    const u =
-      (fnv(`${r.split}/${r.comparison.suspectId}/${r.comparison.member.key}/${sig.name}`) + 0.5) / 2 ** 32;
-    let randomized: number | undefined;
-    const d = sig.detail;
-    if (sig.available && sig.name === "canary_reproduction") {
-      const ea = Number(d.exposed_asked);
-      const da = Number(d.decoys_asked);
-      const xe = Number(d.exposed_hits);
-      const xd = Number(d.decoy_hits);
-      if ([ea, da, xe, xd].every(Number.isInteger))
-        randomized = randomizedFisher(xe, xe + xd, ea, ea + da, u);
-    }
-    // The watermark test is relative to the panel (max of two exact tests): its p-value is not a plain
-    // binomial of the counts in `detail`, so it is checked through its own p-value (per_signal, one-sided
-    // validity), not randomized here.
-    const numeric = Object.fromEntries(
-      Object.entries(d).filter(
-        (e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1]),
-      ),
-    );
-    return {
-      name: sig.name,
-      available: sig.available,
-      p_value: sig.p_value,
-      effect: sig.effect,
-      ...(randomized !== undefined ? { randomized_p: randomized } : {}),
-      detail: numeric,
-    };
-  });
+function toOutcome(r: Ran, policy: VerdictPolicy): Outcome {
+  const v = deriveVerdict(r.evidence, policy);
+  const signals: SignalOutcome[] = [
+    ...v.tests.map((t) => ({
+      name: t.test,
+      available: t.available,
+      p_value: t.p_value,
+      effect: t.effect,
+      detail: {
+        adjusted_p: t.adjusted_p,
+        ...(t.test === "canary_pairs" && r.evidence.canary
+          ? {
+              pairs_completed: r.evidence.canary.pairs_completed,
+              exposed_only: r.evidence.canary.exposed_only,
+              decoy_only: r.evidence.canary.decoy_only,
+              exposed_hits: r.evidence.canary.exposed_hits,
+              decoy_hits: r.evidence.canary.decoy_hits,
+            }
+          : {}),
+        ...(t.test === "watermark" && r.evidence.watermark
+          ? {
+              selected_scored: r.evidence.watermark.selected_scored,
+              selected_green: r.evidence.watermark.selected_green,
+              all_scored: r.evidence.watermark.all_scored,
+            }
+          : {}),
+      },
+    })),
+    ...(v.lead
+      ? [
+          {
+            name: "similarity_lead",
+            available: v.lead.reason === undefined,
+            p_value: v.lead.p_value,
+            effect: v.lead.score,
+            detail: { rank: v.lead.rank, null_size: v.lead.null_size },
+          },
+        ]
+      : []),
+  ];
   return {
     split: r.split,
     comparison: r.comparison,
-    decision: r.result.decision,
-    p_value: r.result.p_value,
-    effect: r.result.effect_size,
+    decision: v.verdict,
+    p_value: v.p_value,
+    effect: v.effect,
     queries: suspectQueries(r.result),
     signals,
   };
 }
 
-const basePolicy: DecisionPolicy = { ...DEFAULT_POLICY, comparisons: ALLIANCE_MEMBERS };
+const basePolicy: VerdictPolicy = DEFAULT_VERDICT_POLICY;
+const policyAt = (minEffect: number): VerdictPolicy =>
+  resolvePolicy({ ...basePolicy, min_effect: minEffect });
 let frozen: FrozenPolicy;
 let calibrationRuns: Ran[];
 {
@@ -430,8 +492,7 @@ let calibrationRuns: Ran[];
     calibrationRuns.map((r) => ({
       derived: r.comparison.derived,
       decidedAt: (minEffect: number) =>
-        decide(r.result.signals as SignalResult[], { ...basePolicy, min_effect: minEffect }, r.result.family)
-          .decision === "LIKELY_DERIVED",
+        deriveVerdict(r.evidence, policyAt(minEffect)).verdict === "LIKELY_DERIVED",
     })),
     basePolicy.alpha,
     basePolicy.min_effect,
@@ -444,7 +505,7 @@ let calibrationRuns: Ran[];
 if (!Number.isFinite(frozen.minEffect)) {
   log("no minimum effect separates calibration nulls: the test split is scored with min_effect 1");
 }
-const testPolicy: DecisionPolicy = { ...basePolicy, min_effect: Math.min(1, frozen.minEffect) };
+const testPolicy: VerdictPolicy = policyAt(Math.min(1, frozen.minEffect));
 let testRuns: Ran[];
 {
   const t = performance.now();
@@ -455,20 +516,124 @@ cleanup();
 
 // ---------------------------------------------------------------------------------------------------
 // 6. Report.
-const testOut = testRuns.map(toOutcome);
-const calOut = calibrationRuns.map(toOutcome);
+const testOut = testRuns.map((r) => toOutcome(r, testPolicy));
+const calOut = calibrationRuns.map((r) => toOutcome(r, testPolicy));
 const allOut = [...calOut, ...testOut];
 const scenarios = byScenario(testOut, SCENARIOS);
 const nulls = nullSection(allOut);
 const nullsTest = nullSection(testOut);
-// Pooled randomized p-values of the exact discrete test (canary Fisher) on every null.
-const randomizedNull = allOut
-  .filter((o) => !o.comparison.derived)
-  .flatMap((o) => o.signals.filter((s) => s.randomized_p !== undefined).map((s) => s.randomized_p as number));
-const randomizedCal = calibrate(randomizedNull);
 
-// Holm attribution across the suspect's home members (engine's attribute()), next to per-pair decisions.
-function holmAttribution(runs: readonly Ran[], policy: DecisionPolicy) {
+// Canary null check: every null comparison with at least one canary hit, its paired counts.
+function pairedNulls(runs: readonly Ran[]): PairedNullCounts[] {
+  return runs.flatMap((r) => {
+    const c = r.evidence.canary;
+    if (r.comparison.derived || !c || c.exposed_hits + c.decoy_hits === 0) return [];
+    return [
+      {
+        b: c.exposed_only,
+        c: c.decoy_only,
+        both: c.exposed_hits - c.exposed_only,
+        u: unit(`${r.split}/${r.comparison.suspectId}/${r.comparison.member.key}/mcnemar`),
+      },
+    ];
+  });
+}
+const nullCanaryRuns = (runs: readonly Ran[]) =>
+  runs.filter((r) => !r.comparison.derived && r.evidence.canary);
+const canaryNull = {
+  test: {
+    null_comparisons_with_canaries: nullCanaryRuns(testRuns).length,
+    ...canaryNullCheck(pairedNulls(testRuns)),
+  },
+  calibration: {
+    null_comparisons_with_canaries: nullCanaryRuns(calibrationRuns).length,
+    ...canaryNullCheck(pairedNulls(calibrationRuns)),
+  },
+};
+
+// Watermark validity over fresh keys: every test-split suspect that is a null for the watermarked member(s)
+// of its split, scored on its battery responses; power with the real key on that member's students.
+let watermarkValidity: ReturnType<typeof watermarkKeyCheck> | null = null;
+let watermarkPower: Record<string, unknown> | null = null;
+{
+  const t = performance.now();
+  const wmMembers = popOf("test").members.filter((m) => m.watermark);
+  const battery = batteries.get("test") as Battery;
+  const fps = fingerprints.get("test") as Map<string, Fingerprint>;
+  const pairSetOf = (id: string): WatermarkPairSet => {
+    const fp = fps.get(id);
+    if (!fp) throw new Error(`no fingerprint for ${id}`);
+    return WatermarkPairSet.fromResponses(
+      battery.probes.flatMap((p) => {
+        const r = fp.responses[p.id];
+        return r ? [{ prompt: p.prompt, response: r }] : [];
+      }),
+    );
+  };
+  const derivedFrom = (id: string, memberId: string) =>
+    popOf("test")
+      .entries.find((e) => e.id === id)
+      ?.members.some((x) => x.memberId === memberId) === true;
+  const nullSuspects = new Map<string, ScorablePairs>();
+  const gamma = wmMembers[0]?.watermark?.gamma ?? 0.25;
+  for (const e of popOf("test").entries) {
+    if (wmMembers.every((m) => !derivedFrom(e.id, m.memberId))) nullSuspects.set(e.id, pairSetOf(e.id));
+  }
+  const test = (c: Parameters<typeof watermarkTest>[0]) => {
+    const w = watermarkTest(c, testPolicy);
+    return { available: w.available, p: w.p };
+  };
+  watermarkValidity = watermarkKeyCheck(nullSuspects, freshKeys(VALIDITY_KEYS), gamma, test);
+  const power: Record<string, unknown> = {};
+  for (const m of wmMembers) {
+    const wm = m.watermark;
+    if (!wm) continue;
+    const students = popOf("test").entries.filter(
+      (e) => e.role === "positive" && e.members.some((x) => x.memberId === m.memberId),
+    );
+    const byScen: Record<
+      string,
+      { students: number; p_le_0_01: number; p_le_1e_6: number; median_p: number | null }
+    > = {};
+    for (const sc of SCENARIOS) {
+      const ps = students
+        .filter((e) => e.scenario === sc)
+        .map((e) => watermarkTest(pairSetOf(e.id).counts(wm.key, wm.gamma), testPolicy).p);
+      if (ps.length === 0) continue;
+      const sorted = [...ps].sort((a, b) => a - b);
+      byScen[sc] = {
+        students: ps.length,
+        p_le_0_01: ps.filter((p) => p <= 0.01).length,
+        p_le_1e_6: ps.filter((p) => p <= 1e-6).length,
+        median_p: sorted[Math.floor(sorted.length / 2)] ?? null,
+      };
+    }
+    // The engine's own verdicts on those (suspect, member) comparisons: the watermark test's adjusted p.
+    const viaCompare = testRuns.filter(
+      (r) => r.comparison.derived && r.comparison.member.key === `test/${m.memberId}`,
+    );
+    const decidedByWatermark = viaCompare.filter((r) =>
+      deriveVerdict(r.evidence, testPolicy).tests.some(
+        (x) =>
+          x.test === "watermark" &&
+          x.available &&
+          x.adjusted_p <= testPolicy.alpha &&
+          x.effect >= testPolicy.min_effect,
+      ),
+    ).length;
+    power[`test/${m.memberId}`] = {
+      note: "raw watermark test p-values of the member's students' battery responses under the member's real key",
+      by_scenario: byScen,
+      comparisons: viaCompare.length,
+      watermark_test_alone_meets_policy: decidedByWatermark,
+    };
+  }
+  watermarkPower = power;
+  lap("watermark_keys_s", t);
+}
+
+// Holm attribution across the suspect's members (engine's attributeMembers), next to per-pair verdicts.
+function holmAttribution(runs: readonly Ran[], policy: VerdictPolicy) {
   const bySuspect = new Map<string, Ran[]>();
   for (const r of runs) {
     if (r.comparison.suspectRole !== "positive") continue;
@@ -480,13 +645,17 @@ function holmAttribution(runs: readonly Ran[], policy: DecisionPolicy) {
   let correct = 0;
   let truth = 0;
   for (const list of bySuspect.values()) {
-    const res = attribute(
-      list.map((r) => ({ memberId: r.comparison.member.key, signals: r.result.signals as SignalResult[] })),
-      { ...policy, comparisons: 1 },
+    const res = attributeMembers(
+      list.map((r) => ({
+        memberId: r.comparison.member.key,
+        // One model per member: the correction across members is attributeMembers' own (Holm).
+        result: deriveVerdict({ ...r.evidence, comparisons: 1 }, policy) as VerdictResult,
+      })),
+      policy,
     );
     for (const a of res) {
       const derived = list.find((r) => r.comparison.member.key === a.memberId)?.comparison.derived === true;
-      if (a.decision === "LIKELY_DERIVED") {
+      if (a.verdict === "LIKELY_DERIVED") {
         named++;
         if (derived) correct++;
       }
@@ -494,7 +663,8 @@ function holmAttribution(runs: readonly Ran[], policy: DecisionPolicy) {
     truth += list.filter((r) => r.comparison.derived).length;
   }
   return {
-    method: "engine attribute(): Bonferroni over a member's signals, Holm across the members compared",
+    method:
+      "engine attributeMembers(): Holm across the members compared, each member's verdict at comparisons = 1",
     named,
     correct,
     true_members: truth,
@@ -505,20 +675,20 @@ function holmAttribution(runs: readonly Ran[], policy: DecisionPolicy) {
 
 const perSignalDeciding: Record<string, number> = {};
 for (const r of testRuns) {
-  if (r.comparison.derived && r.result.deciding_signal)
-    perSignalDeciding[r.result.deciding_signal] = (perSignalDeciding[r.result.deciding_signal] ?? 0) + 1;
+  if (!r.comparison.derived) continue;
+  const b = deriveVerdict(r.evidence, testPolicy).backed_by;
+  if (b) perSignalDeciding[b] = (perSignalDeciding[b] ?? 0) + 1;
 }
-// Per scenario and signal: positives where the signal alone meets the frozen policy.
+// Per scenario and accusing test: positives where that test alone meets the frozen policy (in the family).
 const perSignalByScenario: Record<string, Record<string, number>> = {};
 for (const r of testRuns) {
   if (!r.comparison.derived) continue;
   const key = r.comparison.scenario ?? "?";
   const row = perSignalByScenario[key] ?? {};
   perSignalByScenario[key] = row;
-  for (const sig of r.result.signals) {
-    // The signal alone, corrected as in the full family (weighted Bonferroni x members).
-    if (decide([sig as SignalResult], testPolicy, r.result.family).decision === "LIKELY_DERIVED")
-      row[sig.name] = (row[sig.name] ?? 0) + 1;
+  for (const t of deriveVerdict(r.evidence, testPolicy).tests) {
+    if (t.available && t.adjusted_p <= testPolicy.alpha && t.effect >= testPolicy.min_effect)
+      row[t.test] = (row[t.test] ?? 0) + 1;
   }
 }
 
@@ -545,39 +715,45 @@ const lshCombined = (() => {
   };
 })();
 
+const calAtDefault = calibrationRuns.map((r) => toOutcome(r, basePolicy));
+const byKindTest = nullsByKind(testOut);
 const totalSent = [...adapters.values()].reduce((a, x) => a + x.sent, 0);
 timings.total_s = Number(((performance.now() - t0) / 1000).toFixed(1));
 const report = {
   policy_alpha: testPolicy.alpha,
+  policy_id: testPolicy.id,
   by_scenario: scenarios,
+  by_verdict: {
+    test: byVerdict(testOut, SCENARIOS),
+    calibration: byVerdict(calOut, SCENARIOS),
+  },
   null: {
     ...nulls,
     comparisons: nulls.comparisons,
     false_accusations: nulls.false_accusations,
-    ks_uniform_p: randomizedCal.ks_uniform_p,
+    ks_uniform_p: canaryNull.test.randomized.ks_uniform_p,
     ks_validity_p: nulls.ks_validity_p,
     p_value_note:
-      "ks_uniform_p: two-sided KS against U(0,1) of the randomized p-values (P(T>t)+U*P(T=t), U from a hash " +
-      "of the comparison) of the exact discrete canary test on every null comparison " +
-      "(Fisher, hypergeometric null of the random exposed/decoy split); exactly uniform if that null holds. " +
-      "The watermark test is panel-relative (max of two exact tests), checked by its own p-values in per_signal. ks_validity_p: one-sided KS (Birnbaum–Tingey) of " +
-      "the combined, corrected decision p-values — small only if they are anti-conservative; these are " +
-      "capped at 1 and super-uniform by design (weighted Bonferroni over the signal family x 6 members, intersection-union " +
-      "panel tests), so a two-sided KS on them (combined.ks_uniform_p) rejects uniformity without any " +
-      "error-rate consequence. per_signal gives each signal's raw p-value calibration.",
+      "ks_uniform_p: two-sided KS against U(0,1) of the randomized exact McNemar p-values (P(B>b)+U*P(B=b), " +
+      "b | b+c ~ Binomial(b+c, 1/2) under the paired design) of the TEST split's null comparisons with a " +
+      "discordant canary pair; canary_null has the enumeration. ks_validity_p: one-sided KS (Birnbaum–Tingey) " +
+      "of the verdicts' adjusted p-values over all nulls (super-uniform by design: Bonferroni over the " +
+      "accusing tests x members; small only if anti-conservative).",
     nulls_are:
-      "every (suspect, member) pair without lineage: negatives and the non-member teacher vs every member, " +
-      "member teachers vs the other members, copies of one member vs the others, and (foreign_member) " +
-      "every model vs the 3 members of the other split, whose teachers are probed on this split's battery " +
-      "and whose canaries are asked of the suspect; calibration-split nulls were seen while freezing " +
-      "the policy, test-split nulls were not",
-    randomized_exact_tests: randomizedCal,
+      "every (suspect, member) pair without lineage; the kinds are in bench/detection/plan.ts. Headline " +
+      "figures are test_split_only.by_kind: ordinary (same-split) vs foreign (other split's members, whose " +
+      "canaries essentially never hit). Calibration nulls were seen while freezing the policy.",
     test_split_only: {
       comparisons: nullsTest.comparisons,
       false_accusations: nullsTest.false_accusations,
       ks_validity_p: nullsTest.ks_validity_p,
+      by_kind: byKindTest,
     },
+    calibration_split_only: nullsByKind(calOut),
   },
+  canary_null: canaryNull,
+  watermark_validity: watermarkValidity,
+  watermark_power: watermarkPower,
   attribution: {
     ...attribution(testOut),
     ensembles_only: attribution(testOut, (o) => o.comparison.scenario?.startsWith("ensemble_") === true),
@@ -586,10 +762,12 @@ const report = {
   lsh: lshCombined,
   frozen_policy: {
     ...frozen,
+    id: testPolicy.id,
     alpha: testPolicy.alpha,
     min_effect: testPolicy.min_effect,
-    comparisons: testPolicy.comparisons,
-    signal_family: testRuns[0]?.result.family ?? null,
+    comparisons: MEMBERS_PER_SUSPECT,
+    weights: testPolicy.weights,
+    default_policy: basePolicy.id,
     default_min_effect: basePolicy.min_effect,
     frozen_min_effect: frozen.minEffect,
   },
@@ -599,31 +777,40 @@ const report = {
     test_breakdown: signalBreakdown(testOut),
   },
   calibration: {
-    note: "the calibration split, scored at the engine's default policy (before freezing) and at the frozen one",
-    at_default: byScenario(
-      calibrationRuns.map((r) => ({ ...toOutcome(r), decision: r.result.decision })),
-      SCENARIOS,
-    ),
-    at_frozen: byScenario(
-      calibrationRuns.map((r) => ({
-        ...toOutcome(r),
-        decision: decide(r.result.signals as SignalResult[], testPolicy, r.result.family).decision,
-      })),
-      SCENARIOS,
-    ),
+    note:
+      "the calibration split, scored at the engine's default policy (before freezing) and at the frozen one; " +
+      "every choice was made here",
+    at_default: byScenario(calAtDefault, SCENARIOS),
+    at_frozen: byScenario(calOut, SCENARIOS),
+    nulls_at_default: nullsByKind(calAtDefault),
     breakdown: signalBreakdown(calOut),
   },
   sequential: {
     note:
       "median_queries = queries to the suspect (battery probes + canaries) until compare()'s sequential mode " +
       "decided (it stops at the first look that settles LIKELY_DERIVED; otherwise the whole budget)",
-    budget_per_comparison: (batteries.get("test")?.probes.length ?? 0) + 96,
+    budget_per_comparison:
+      (batteries.get("test")?.probes.length ?? 0) +
+      2 * (popOf("test").members[0]?.canaries.pairs.length ?? 0),
   },
   setup: {
     size: args.size,
     panel_size: args.panel,
     foreign: args.foreign,
+    seeds: Object.fromEntries(SPLITS.map((s) => [s, popOf(s).seed])),
     models: Object.fromEntries(SPLITS.map((s) => [s, popOf(s).entries.length])),
+    members: Object.fromEntries(
+      SPLITS.map((s) => [
+        s,
+        {
+          copied: popOf(s).members.filter((m) => !m.bystander).length,
+          bystanders: popOf(s).members.filter((m) => m.bystander).length,
+        },
+      ]),
+    ),
+    canary_labels:
+      "per pair, SHA-256 of a per-split checkpoint stand-in and the pair id (libs/testbed pair-labels.ts, " +
+      "local stand-in for libs/crypto canaryPairLabels)",
     probes: Object.fromEntries(SPLITS.map((s) => [s, popOf(s).probes.length])),
     comparisons: Object.fromEntries(SPLITS.map((s) => [s, plans.get(s)?.length ?? 0])),
     http_requests_sent: totalSent,
@@ -633,30 +820,53 @@ const report = {
 };
 
 const pct = (x: number | null) => (x === null ? "-" : `${(100 * x).toFixed(1)}%`);
+const pctU = (x: number | null) => (x === null ? "-" : `${(100 * x).toFixed(2)}%`);
 process.stdout.write(
-  `\nDetection on the test split (policy alpha ${testPolicy.alpha}, min effect ${testPolicy.min_effect}, frozen on calibration)\n\n`,
+  `\nDetection on the test split (seed ${popOf("test").seed}; policy ${testPolicy.id}, alpha ${testPolicy.alpha}, min effect ${testPolicy.min_effect}, frozen on calibration)\n\n`,
 );
 process.stdout.write(`${scenarioTable(scenarios, TARGETS)}\n\n`);
-process.stdout.write(
-  `Nulls: ${nulls.comparisons} comparisons (${JSON.stringify(nulls.by_split)}), false accusations ${nulls.false_accusations} ` +
-    `(test split: ${nullsTest.false_accusations}/${nullsTest.comparisons}); randomized exact-test p-values KS p = ${randomizedCal.ks_uniform_p} ` +
-    `(n = ${randomizedCal.n}); decision p-values one-sided validity KS p = ${nulls.ks_validity_p}\n`,
-);
 {
-  const r = nulls.per_signal.canary_reproduction?.randomized;
-  if (r)
-    process.stdout.write(
-      `  null canary_reproduction: randomized p-values KS p = ${r.ks_uniform_p}, one-sided ${r.ks_validity_p} (n = ${r.n})\n`,
-    );
-  const w = nulls.per_signal.watermark;
-  if (w)
-    process.stdout.write(
-      `  null watermark (panel-relative): one-sided validity KS p = ${w.ks_validity_p}, share <= 0.01: ${w.fraction_at_or_below["0.01"]}, <= 0.05: ${w.fraction_at_or_below["0.05"]} (n = ${w.n})\n`,
-    );
+  const v = report.by_verdict.test;
+  process.stdout.write(
+    `Verdicts (test): positives ${JSON.stringify(v.positives)}; nulls ${JSON.stringify(v.nulls)}\n`,
+  );
+  process.stdout.write(
+    "Nulls (test split only), false LIKELY_DERIVED / comparisons, 95% upper bound, false leads:\n",
+  );
+  const row = (name: string, g: (typeof byKindTest)["ordinary"]) =>
+    `  ${name.padEnd(22)} ${String(g.false_likely_derived).padStart(3)} / ${String(g.comparisons).padEnd(5)} <= ${pctU(g.false_accusation_upper95).padStart(7)}   SIMILAR ${g.false_leads}\n`;
+  process.stdout.write(row("ordinary (same split)", byKindTest.ordinary));
+  for (const [k, g] of Object.entries(byKindTest.by_kind)) process.stdout.write(row(`  ${k}`, g));
+  process.stdout.write(row("foreign (can't hit)", byKindTest.foreign));
+  process.stdout.write(row("all", byKindTest.all));
+  const cv = report.by_verdict.calibration;
+  process.stdout.write(
+    `Calibration split: nulls ${JSON.stringify(cv.nulls)}; positives ${JSON.stringify(cv.positives)}\n`,
+  );
+}
+{
+  const c = canaryNull.test;
+  const l05 = c.levels.find((x) => x.level === 0.05);
+  process.stdout.write(
+    `Canary null (test): ${c.comparisons} null comparisons with a canary hit (of ${c.null_comparisons_with_canaries}), ` +
+      `${c.with_discordant} with a discordant pair; b=${c.totals.exposed_only} c=${c.totals.decoy_only} both=${c.totals.both}; ` +
+      `randomized McNemar KS p = ${c.randomized.ks_uniform_p} (n = ${c.randomized.n}); ` +
+      `exact p <= 0.05: ${l05?.observed ?? "-"} observed vs ${l05?.expected ?? "-"} enumerated (P(X >= obs) = ${l05?.p_upper ?? "-"})\n`,
+  );
+}
+if (watermarkValidity) {
+  const w = watermarkValidity;
+  process.stdout.write(
+    `Watermark validity: ${w.suspects} null suspects x ${w.keys} fresh keys: share p <= 0.01 ${w.share_at_or_below_0_01}, ` +
+      `<= 0.05 ${w.share_at_or_below_0_05}; pooled one-sided KS p = ${w.pooled.ks_validity_p}; randomized selected-pairs KS p = ` +
+      `${w.randomized_selected.ks_uniform_p}; per-suspect KS min ${w.per_suspect_ks.min} (Bonferroni ${w.per_suspect_ks.min_bonferroni})\n`,
+  );
+  process.stdout.write(`Watermark power (real key): ${JSON.stringify(watermarkPower)}\n`);
 }
 process.stdout.write(
   `Attribution (test positives): precision ${pct(report.attribution.precision)}, recall ${pct(report.attribution.recall)}; ` +
-    `ensembles: precision ${pct(report.attribution.ensembles_only.precision)}, recall ${pct(report.attribution.ensembles_only.recall)}\n`,
+    `ensembles: precision ${pct(report.attribution.ensembles_only.precision)}, recall ${pct(report.attribution.ensembles_only.recall)}; ` +
+    `Holm: precision ${pct(report.attribution.holm.precision)}, recall ${pct(report.attribution.holm.recall)}\n`,
 );
 process.stdout.write(
   `LSH (design similarity ${LSH_V1.designSimilarity}): recall ${pct(lshCombined.recall)} over ${lshCombined.positive_pairs} positive pairs ` +
