@@ -5,7 +5,8 @@
  *   --size full|small    population size (default full; small is a quick smoke run)
  *   --panel N            panel models per comparison (default 6, 1..20)
  *   --concurrency N      HTTP requests in flight (default 8, 1..64)
- *   --foreign test|both|none   which splits also compare against the other split's members (default test)
+ *   --foreign test|both|none   which splits also compare against the other split's copied members (default
+ *                        test); reported apart as foreign nulls, never pooled into the ordinary count
  *   --cache-dir DIR      testbed model cache (default <repo>/.cache/testbed); an empty DIR measures a cold run
  *   --panel-select closest|rotation   panel = the negatives closest to the member's reference (default) or a
  *                        member-specific rotation (plan.ts)
