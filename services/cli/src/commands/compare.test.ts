@@ -52,7 +52,7 @@ after(async () => {
 
 const spec = (m: string) => `${server.url}/v1?model=${m}`;
 
-test("compare over HTTP: a weight copy is LIKELY_DERIVED with early stopping; an unrelated model is not", async () => {
+test("compare over HTTP: similarity alone never accuses, even for a weight copy; the verdict fields are reported", async () => {
   const a = io();
   const code = await main(
     [
@@ -76,16 +76,25 @@ test("compare over HTTP: a weight copy is LIKELY_DERIVED with early stopping; an
   assert.equal(code, EXIT.ok, a.err());
   const r = JSON.parse(a.out()) as {
     decision: string;
-    p_value: number;
+    verdict: string;
+    backed_by: string | null;
+    lead_score: number | null;
     stopped_early: boolean;
     queries: { suspect: number };
-    signals: { name: string; available: boolean }[];
+    signals: { name: string; available: boolean; p_value: number | null }[];
+    bound: { suspect: string; reference: string; panel: string[] };
   };
-  assert.equal(r.decision, "LIKELY_DERIVED");
-  assert.ok(r.p_value < 1e-6);
-  assert.equal(r.stopped_early, true);
-  assert.ok(r.queries.suspect < 60);
-  assert.equal(r.signals.find((s) => s.name === "canary_reproduction")?.available, false);
+  // No canaries, no watermark key: nothing bound can accuse, and only accusing tests stop early.
+  assert.notEqual(r.decision, "LIKELY_DERIVED");
+  assert.equal(r.verdict, r.decision);
+  assert.notEqual(r.backed_by, "canary_pairs");
+  assert.equal(r.stopped_early, false);
+  assert.equal(r.queries.suspect, 60);
+  assert.equal(typeof r.lead_score, "number");
+  assert.equal(r.bound.panel.length, 2);
+  const canary = r.signals.find((s) => s.name === "canary_pairs");
+  assert.equal(canary?.available, false);
+  assert.equal(canary?.p_value, null);
   assert.match(a.err(), /comparing/);
 
   const b = io();
@@ -108,6 +117,9 @@ test("compare over HTTP: a weight copy is LIKELY_DERIVED with early stopping; an
     EXIT.ok,
   );
   assert.equal((JSON.parse(b.out()) as { decision: string }).decision, "INCONCLUSIVE");
+  // The copy scores a higher lead than the unrelated model against the same reference.
+  const lead = (out: string) => (JSON.parse(out) as { lead_score: number }).lead_score;
+  assert.ok(lead(a.out()) > lead(b.out()), `copy ${lead(a.out())} vs unrelated ${lead(b.out())}`);
 });
 
 test("fingerprint saves the responses; compare runs on replay files; bad input exits non-zero with a clear message", async () => {
@@ -153,7 +165,25 @@ test("fingerprint saves the responses; compare runs on replay files; bad input e
     EXIT.ok,
     c.err(),
   );
-  assert.equal((JSON.parse(c.out()) as { decision: string }).decision, "LIKELY_DERIVED");
+  // A verbatim copy, but no canaries or watermark key and one panel model: never LIKELY_DERIVED.
+  assert.notEqual((JSON.parse(c.out()) as { decision: string }).decision, "LIKELY_DERIVED");
+  const same = io();
+  assert.equal(
+    await main(
+      [
+        "compare",
+        "--suspect",
+        "replay:t.jsonl",
+        "--reference",
+        "replay:./t.jsonl",
+        "--panel",
+        "replay:p.jsonl",
+      ],
+      same,
+    ),
+    EXIT.usage,
+  );
+  assert.match(same.err(), /--suspect and --reference/);
 
   writeFileSync(
     join(dir, "bad.jsonl"),
