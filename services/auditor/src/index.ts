@@ -24,13 +24,31 @@ export {
   readDisclosurePackage,
 } from "./bundle-file.js";
 export {
+  describeMemberModel,
+  describeSuspect,
+  verificationReport,
+  verificationText,
+} from "./bundle-report.js";
+export {
   type AuditedKey,
   type AuditedLeaf,
   decodeAuditedLeaf,
   keyValidity,
   openHubCheckpoint,
+  PAYLOAD_TYPES,
+  PAYLOAD_TYPES_OF_KIND,
 } from "./log-records.js";
+export {
+  canaryCountsFromProto,
+  leadFromProto,
+  MAX_POLICY_WEIGHTS,
+  verdictEvidenceFromProto,
+  verdictFromProto,
+  verdictPolicyFromProto,
+  watermarkCountsFromProto,
+} from "./statement-domain.js";
 export { type TrustRoot, trustRootFromVerifierKey } from "./trust-root.js";
+export { type BoundVerification, MAX_PANEL, verifyBoundChoices } from "./verify-bound-choices.js";
 export { type BundleVerification, MAX_BUNDLE_MEMBERSHIP, verifyBundle } from "./verify-bundle.js";
 export {
   auditConsistency,
@@ -41,13 +59,15 @@ export {
 } from "./verify-consistency.js";
 export {
   CANARY_REQUEST,
+  CLAIM_CHECK_LEVEL,
   type DisclosureOptions,
   type DisclosureReport,
-  disclosureContext,
-  hitsNeeded,
-  MAX_DISCLOSED_CANARIES,
+  decoyOnlyAllowed,
+  exposedOnlyNeeded,
+  MAX_DISCLOSED_PAIRS,
   MAX_RESPONSE_CHARS,
   PREVIOUS_SIZE_EXTENSION,
   previousSizeOf,
+  type SampleCounts,
   verifyDisclosure,
 } from "./verify-disclosure.js";

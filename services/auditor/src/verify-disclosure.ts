@@ -1,42 +1,61 @@
 /**
- * `lineage audit disclosure`: checks a member's selective disclosure of canaries (DESIGN.md flow 8;
- * attestation_bundle.proto CanaryDisclosure) trusting only the hub key:
- *   1. the attestation bundle verifies and names a canary commitment logged before it;
- *   2. the seed checkpoint is the FIRST the hub signed whose tree covers the attestation: it is
- *      hub-signed, covers the attestation's index, and its signed "lineage-previous-size" line
- *      says the checkpoint signed before it did not (that previous checkpoint is in the package,
- *      hub-signed, of that size, and consistent with it); it is consistent with the bundle's
- *      checkpoint. So the sample was fixed by the log after the attestation, and a member cannot
- *      shop among later checkpoints for a favourable one (code `seed_not_first`);
- *   3. the disclosed leaf indices are exactly sampleIndices(deriveSeed(seed root, commitment root,
- *      context), canary_count, sample_size), in order;
- *   4. each canary opens the committed Merkle root (salted leaf, RFC 6962 proof);
- *   5. the suspect's answers (recorded in the package, or re-queried live through
- *      @lineage/fingerprint's model adapter, asked as the engine asks canaries) hit as claimed —
- *      judged by the engine's own rule, `canaryResponseHit` (the answer in the text, or its first
- *      content token among the top CANARY_TOP_LOGPROBS alternatives of the first
- *      CANARY_LOGPROB_POSITIONS generated positions, recorded or re-served), so auditor and member node
- *      agree on what a hit is: the observed hits in the sample are not below the one-sided 99% binomial lower
- *      bound of the canary hit rate the attestation reports.
- * The package is attacker-controlled; every count and size is bounded.
+ * `lineage audit disclosure`: checks a member's disclosure of canary PAIRS (docs/specs/disclosure.md;
+ * attestation_bundle.proto CanaryDisclosure fields 7-9) trusting only the hub key:
+ *   1. the attestation bundle verifies (verify-bundle.ts, protocol v2: its verdict re-derived from its
+ *      counts) and names a canary pair commitment logged before the suspect was first seen;
+ *   2. the sample size is the protocol's, DISCLOSURE_PAIRS = min(pairs_committed, 32)
+ *      (`sample_size_mismatch`): the member cannot choose how much to show;
+ *   3. the seed checkpoint is the FIRST the hub signed whose tree covers the attestation (its signed
+ *      "lineage-previous-size" line, the checkpoint before it and a consistency proof; `seed_not_first`),
+ *      consistent with the bundle's checkpoint, and the disclosed pairs are exactly
+ *      disclosurePairIndices(its root, commitment root, origin, attestation index), in order
+ *      (`sample_mismatch`);
+ *   4. the label checkpoint is the FIRST the hub signed whose tree covers the commitment, with the same
+ *      evidence (`label_mismatch` otherwise: a later checkpoint would let a member pick which item of each
+ *      pair counts as exposed); canaryPairLabels of it decides each pair's exposed item;
+ *   5. each pair opens the committed root (salt, pair id, both items, RFC 6962 path; `bad_proof`);
+ *   6. both items of every sampled pair are answered — re-queried live through @lineage/fingerprint's
+ *      model adapter, asked as the engine asks canaries, or read from the package's recorded responses —
+ *      and judged by the engine's own rule, `canaryResponseHit`;
+ *   7. the paired counts recomputed on the sample are checked against the statement's claim (rule
+ *      below; `hits_not_reproduced`);
+ *   8. recorded answers are the member's claim, not the suspect's: the outcome is `claim_not_checked`
+ *      (a failed verification, exit 1) even when every check passed. Only a live re-query verifies.
  *
- * Seed context: `lineage/disclosure/v1\n<log origin>\n<attestation index>`.
+ * The rule of 7. The sample is a uniformly random subset of n of the N committed pairs (3). If the claim
+ * is true, at least b = exposed_only of the N pairs are exposed-only, so the sample's exposed-only count
+ * X is at least Hypergeometric(N, b, n) distributed (stochastically); the disclosure fails when
+ * P(X <= observed) < 1%, i.e. below the claim's 1% lower quantile. Symmetrically, at most
+ * c + (N - pairs_completed) pairs can be decoy-only (uncompleted pairs may be anything), and a sample
+ * whose decoy-only count is above that bound's 99% quantile fails too (a claim that hid decoy hits).
+ *
+ * The package is attacker-controlled; every count and size is bounded.
  */
-import { type AttestationBundle, type CanaryDisclosure, type RecordedResponse, TestKind } from "@lineage/api";
+import type {
+  AttestationBundle,
+  CanaryDisclosure,
+  DisclosedCanaryPair,
+  FirstCoveringCheckpoint,
+  RecordedResponse,
+} from "@lineage/api";
 import {
+  type CanaryPairLabel,
   type Checkpoint,
-  canaryItemBytes,
-  deriveSeed,
+  canaryPairLabels,
+  DISCLOSURE_PAIRS,
+  disclosurePairCount,
+  disclosurePairIndices,
   isCryptoError,
-  sampleIndices,
-  verifyCanaryDisclosure,
+  verifyCanaryPairDisclosure,
 } from "@lineage/crypto";
 import {
   CANARY_LOGPROB_POSITIONS,
   CANARY_TOP_LOGPROBS,
+  type CanaryPairCounts,
   canaryResponseHit,
   FingerprintError,
   type GenerateRequest,
+  hypergeometricUpperTail,
   type ModelAdapter,
   type ModelResponse,
 } from "@lineage/fingerprint";
@@ -46,8 +65,11 @@ import type { TrustRoot } from "./trust-root.js";
 import { type BundleVerification, verifyBundle } from "./verify-bundle.js";
 import { type CheckpointSource, checkExtends } from "./verify-consistency.js";
 
-/** Most canaries a disclosure may carry (proto bound). */
-export const MAX_DISCLOSED_CANARIES = 1024;
+/** Most pairs (and recorded responses: two per pair) a disclosure may carry. */
+export const MAX_DISCLOSED_PAIRS = DISCLOSURE_PAIRS;
+
+/** Level of the claim check: a sample less likely than this under the claim fails. */
+export const CLAIM_CHECK_LEVEL = 0.01;
 
 /**
  * How canaries are asked of a live suspect: exactly as the engine asks them (libs/fingerprint
@@ -81,17 +103,36 @@ export interface DisclosureOptions {
   readonly signal?: AbortSignal;
 }
 
-/** The outcome of a verified disclosure. */
+/** Paired counts on the disclosed sample, recomputed by the auditor. */
+export interface SampleCounts {
+  /** Pairs in the sample (all completed: both items answered). */
+  readonly pairs: number;
+  readonly exposedOnly: number;
+  readonly decoyOnly: number;
+  readonly bothHit: number;
+  readonly neither: number;
+}
+
+/** The outcome of a disclosure whose every check passed. */
 export interface DisclosureReport {
   readonly checks: readonly AuditCheck[];
   readonly attestationIndex: number;
+  /** Pairs disclosed: the protocol's DISCLOSURE_PAIRS for the commitment. */
   readonly sampleSize: number;
-  /** Canaries whose answer hit. */
-  readonly hits: number;
-  /** The least hits that reproduce the attestation's claimed rate. */
-  readonly hitsNeeded: number;
+  readonly sample: SampleCounts;
+  /** The statement's claim the sample was checked against. */
+  readonly claim: CanaryPairCounts;
+  /** The least exposed-only pairs in the sample consistent with the claim (its 1% lower quantile). */
+  readonly exposedOnlyNeeded: number;
+  /** The most decoy-only pairs in the sample consistent with the claim (99% upper quantile). */
+  readonly decoyOnlyAllowed: number;
   /** Where the answers came from. */
   readonly answers: "live" | "recorded";
+  /**
+   * `verified` only when the suspect itself was re-queried; `claim_not_checked` when the answers came
+   * from the package: a claim, not checked against the suspect (exit 1).
+   */
+  readonly outcome: "verified" | "claim_not_checked";
 }
 
 /** The extension line naming the previous checkpoint's size (services/hub PREVIOUS_SIZE_EXTENSION). */
@@ -115,120 +156,143 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** Checks rule 2 of the module header; returns the seed checkpoint. */
-async function checkSeedCheckpoint(
+/** The "first covering checkpoint" evidence of a disclosure, and where its failures are reported. */
+interface FirstCoveringInput {
+  /** Check name prefix, e.g. "seed_checkpoint". */
+  readonly name: string;
+  /** The leaf the checkpoint must be the first to cover. */
+  readonly leafIndex: number;
+  readonly evidence: FirstCoveringCheckpoint | undefined;
+  /** Consistency proof from the evidence's checkpoint to the bundle's. */
+  readonly consistency: readonly Uint8Array[];
+  /** Code of a failure of the "first" property (the choice it would let a member make). */
+  readonly code: "seed_not_first" | "label_mismatch";
+}
+
+/**
+ * Checks that `input.evidence` holds the FIRST checkpoint the hub signed whose tree covers
+ * `input.leafIndex` (its signed previous-size line, the previous checkpoint and a consistency proof
+ * between them), and that the bundle's checkpoint extends it. Returns that checkpoint.
+ */
+async function checkFirstCovering(
   c: CheckList,
   b: BundleVerification,
-  disclosure: CanaryDisclosure,
+  input: FirstCoveringInput,
   trust: TrustRoot,
   options: DisclosureOptions,
 ): Promise<Checkpoint> {
-  const at = b.attestationIndex;
-  const seed = c.run("seed_checkpoint.present", "seed_not_first", () => {
-    const s = disclosure.seed;
+  const { name, leafIndex: at, code } = input;
+  const ev = c.run(`${name}.present`, code, () => {
+    const s = input.evidence;
     if (s?.checkpoint === undefined) {
       throw new AuditError(
-        "seed_not_first",
-        "the disclosure lacks the first covering checkpoint and its evidence (seed)",
+        code,
+        `the disclosure lacks the first checkpoint covering entry ${at} and its evidence`,
       );
     }
     if (s.leafIndex !== BigInt(at))
-      throw new AuditError("seed_not_first", "the seed evidence is for another leaf than the attestation");
-    if (
-      disclosure.seedCheckpoint !== undefined &&
-      !sameBytes(disclosure.seedCheckpoint.signedNote, s.checkpoint.signedNote)
-    ) {
-      throw new AuditError("seed_not_first", "seed_checkpoint is not the first covering checkpoint");
-    }
-    if (s.previousConsistency.length > 64 || disclosure.seedConsistency.length > 64)
-      throw new AuditError("too_large", "a seed consistency proof has more than 64 hashes");
+      throw new AuditError(code, `the evidence is for another leaf than entry ${at}`);
+    if (s.previousConsistency.length > 64 || input.consistency.length > 64)
+      throw new AuditError("too_large", "a consistency proof has more than 64 hashes");
     return { ...s, checkpoint: s.checkpoint };
   });
-  const seedCp = c.run("seed_checkpoint.signature", "bad_signature", () => {
-    const cp = openHubCheckpoint(seed.checkpoint.signedNote, trust);
-    if (cp.origin !== b.checkpoint.origin)
-      throw new AuditError("wrong_entry", "seed checkpoint is of another log");
-    if (cp.size <= at) {
+  const cp = c.run(`${name}.signature`, "bad_signature", () => {
+    const opened = openHubCheckpoint(ev.checkpoint.signedNote, trust);
+    if (opened.origin !== b.checkpoint.origin)
+      throw new AuditError("wrong_entry", `${name} is of another log`);
+    if (opened.size <= at) {
+      throw new AuditError(code, `the checkpoint (size ${opened.size}) does not cover entry ${at}`);
+    }
+    return opened;
+  });
+  const prevSize = c.run(`${name}.first`, code, () => {
+    let n: number;
+    try {
+      n = previousSizeOf(cp);
+    } catch (err) {
+      throw new AuditError(code, (err as Error).message, { cause: err });
+    }
+    if (n > at) {
       throw new AuditError(
-        "sample_mismatch",
-        "the seed checkpoint does not cover the attestation (chosen before it)",
+        code,
+        `the checkpoint of size ${cp.size} is not the first covering entry ${at}: the hub had already signed one of size ${n}`,
       );
     }
-    return cp;
+    return n;
   });
-  const prevSize = c.run(
-    "seed_checkpoint.first",
-    "seed_not_first",
-    () => {
-      const n = previousSizeOf(seedCp);
-      if (n > at) {
-        throw new AuditError(
-          "seed_not_first",
-          `the seed checkpoint (size ${seedCp.size}) is not the first covering entry ${at}: the hub had already signed one of size ${n}`,
-        );
-      }
-      return n;
-    },
-    undefined,
-  );
   if (prevSize > 0) {
-    const prev = c.run("seed_checkpoint.previous", "seed_not_first", () => {
-      if (seed.previous === undefined) {
-        throw new AuditError("seed_not_first", "the checkpoint signed before the seed checkpoint is missing");
+    const prev = c.run(`${name}.previous`, code, () => {
+      if (ev.previous === undefined) {
+        throw new AuditError(code, "the checkpoint signed before it is missing");
       }
-      const cp = openHubCheckpoint(seed.previous.signedNote, trust);
-      if (cp.origin !== seedCp.origin)
+      const p = openHubCheckpoint(ev.previous.signedNote, trust);
+      if (p.origin !== cp.origin)
         throw new AuditError("wrong_entry", "previous checkpoint is of another log");
-      if (cp.size !== prevSize) {
+      if (p.size !== prevSize) {
         throw new AuditError(
-          "seed_not_first",
-          `the previous checkpoint has size ${cp.size}, the seed checkpoint names ${prevSize}`,
+          code,
+          `the previous checkpoint has size ${p.size}, the checkpoint names ${prevSize}`,
         );
       }
-      return cp;
+      return p;
     });
-    c.run("seed_checkpoint.previous_consistency", "split_view", () =>
-      checkExtends(prev, seedCp, seed.previousConsistency),
-    );
-  } else if (seed.previous !== undefined) {
+    c.run(`${name}.previous_consistency`, "split_view", () => checkExtends(prev, cp, ev.previousConsistency));
+  } else if (ev.previous !== undefined) {
+    c.fail(`${name}.previous`, code, "a previous checkpoint is given for the log's first");
+  }
+  if (b.checkpoint.size < cp.size) {
     c.fail(
-      "seed_checkpoint.previous",
-      "seed_not_first",
-      "a previous checkpoint is given for the log's first",
+      `${name}.consistency`,
+      code,
+      `the bundle's checkpoint (size ${b.checkpoint.size}) is older than the checkpoint of size ${cp.size}`,
     );
   }
-  if (b.checkpoint.size < seedCp.size) {
-    c.fail(
-      "seed_checkpoint.consistency",
-      "seed_not_first",
-      `the bundle's checkpoint (size ${b.checkpoint.size}) covers the attestation but is older than the seed checkpoint`,
-    );
-  }
-  let proof: readonly Uint8Array[] = disclosure.seedConsistency;
-  if (seedCp.size !== b.checkpoint.size && proof.length === 0) {
+  let proof: readonly Uint8Array[] = input.consistency;
+  if (cp.size !== b.checkpoint.size && proof.length === 0) {
     if (options.hub === undefined) {
       throw new AuditError(
         "unavailable",
-        "the package has no consistency proof from the seed checkpoint to the bundle's: give --hub to fetch one",
+        `the package has no consistency proof from the ${name} to the bundle's: give --hub to fetch one`,
         { checks: c.checks },
       );
     }
-    proof = await options.hub.consistencyProof(seedCp.size, b.checkpoint.size);
+    proof = await options.hub.consistencyProof(cp.size, b.checkpoint.size);
   }
-  c.run("seed_checkpoint.consistency", "split_view", () => checkExtends(seedCp, b.checkpoint, proof));
-  return seedCp;
+  c.run(`${name}.consistency`, "split_view", () => checkExtends(cp, b.checkpoint, proof));
+  return cp;
 }
 
-/** The seed context string (see the module header). */
-export function disclosureContext(origin: string, attestationIndex: number): string {
-  return `lineage/disclosure/v1\n${origin}\n${attestationIndex}`;
+/**
+ * The claim's 1% lower quantile of exposed-only pairs in a sample of `draws` of `population` pairs of
+ * which `successes` are exposed-only: the least x with P(X <= x) >= `level` for X ~ Hypergeometric. A
+ * sample below it fails (module header, rule of 7).
+ */
+export function exposedOnlyNeeded(
+  population: number,
+  successes: number,
+  draws: number,
+  level = CLAIM_CHECK_LEVEL,
+): number {
+  for (let x = 0; x <= draws; x++) {
+    if (1 - hypergeometricUpperTail(x + 1, population, successes, draws) >= level) return x;
+  }
+  return draws;
 }
 
-/** Least hits in `n` draws consistent with rate `p` (one-sided 99% normal lower bound, at least 1). */
-export function hitsNeeded(n: number, p: number): number {
-  const mean = n * p;
-  const sd = Math.sqrt(n * p * (1 - p));
-  return Math.max(1, Math.ceil(mean - 2.326 * sd));
+/**
+ * The claim's 99% upper quantile of decoy-only pairs in the sample, when at most `successes` of the
+ * `population` pairs can be decoy-only: the most x with P(X >= x) >= `level`. A sample above it fails.
+ */
+export function decoyOnlyAllowed(
+  population: number,
+  successes: number,
+  draws: number,
+  level = CLAIM_CHECK_LEVEL,
+): number {
+  for (let x = draws; x >= 0; x--) {
+    if (hypergeometricUpperTail(x, population, successes, draws) >= level) return x;
+  }
+  return 0;
 }
 
 /**
@@ -288,7 +352,55 @@ function recordedResponse(r: RecordedResponse): ModelResponse {
   };
 }
 
-/** Verifies a disclosure; throws {@link AuditError} on the first failed check. */
+/** A pair as the crypto library opens it. */
+function pairOf(p: DisclosedCanaryPair) {
+  return {
+    pairId: p.pairId,
+    a: { prompt: p.promptA, expected: p.expectedA },
+    b: { prompt: p.promptB, expected: p.expectedB },
+  };
+}
+
+/**
+ * The recorded answers, by pair and item; both items of every sampled pair must be there, once each
+ * (attacker-controlled: an answer for a pair outside the sample, or a missing one, is `malformed`).
+ */
+function recordedAnswers(
+  responses: readonly RecordedResponse[],
+  sampled: ReadonlySet<bigint>,
+): Map<string, ModelResponse> {
+  if (responses.length > 2 * MAX_DISCLOSED_PAIRS) {
+    throw new AuditError("too_large", `more than ${2 * MAX_DISCLOSED_PAIRS} recorded responses`);
+  }
+  const out = new Map<string, ModelResponse>();
+  for (const r of responses) {
+    if (r.response.length > MAX_RESPONSE_CHARS)
+      throw new AuditError("too_large", `a recorded response exceeds ${MAX_RESPONSE_CHARS} characters`);
+    if (r.item !== 0 && r.item !== 1)
+      throw new AuditError("malformed", "a recorded response's item must be 0 or 1");
+    if (!sampled.has(r.leafIndex))
+      throw new AuditError(
+        "malformed",
+        `a recorded response is for pair ${r.leafIndex}, which is not in the sample`,
+      );
+    const key = `${r.leafIndex}/${r.item}`;
+    if (out.has(key))
+      throw new AuditError("malformed", `pair ${r.leafIndex} item ${r.item} is answered twice`);
+    out.set(key, recordedResponse(r));
+  }
+  for (const i of sampled) {
+    for (const item of [0, 1]) {
+      if (!out.has(`${i}/${item}`))
+        throw new AuditError("malformed", `pair ${i} item ${item === 0 ? "a" : "b"} has no recorded answer`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Verifies a paired disclosure (module header). Throws {@link AuditError} on the first failed check;
+ * returns a report whose `outcome` is `claim_not_checked` when the answers came from the package.
+ */
 export async function verifyDisclosure(
   bundle: AttestationBundle,
   disclosure: CanaryDisclosure,
@@ -299,122 +411,184 @@ export async function verifyDisclosure(
   const b = verifyBundle(bundle, trust);
   const c = new CheckList();
   for (const ch of b.checks) c.pass(ch.name, ch.detail);
-  const com = c.run("disclosure.commitment", "wrong_entry", () => {
-    if (b.commitment === undefined)
+  const { com, claim } = c.run("disclosure.commitment", "wrong_entry", () => {
+    const claimed = b.bound.evidence.canary;
+    if (b.commitment === undefined || claimed === undefined)
       throw new AuditError("wrong_entry", "the attestation relied on no canary commitment");
     if (disclosure.commitmentId !== b.commitment.body.commitmentId) {
       throw new AuditError("wrong_entry", "the disclosure is for another commitment than the attestation's");
     }
-    return b.commitment.body;
+    if (disclosure.canaries.length > 0) {
+      throw new AuditError("malformed", "a paired (v2) disclosure carries pairs, not single canaries");
+    }
+    return { com: b.commitment, claim: claimed };
   });
-  const count = Number(com.canaryCount);
-  const n = disclosure.sampleSize;
-  c.run("disclosure.shape", "malformed", () => {
-    if (n < 1 || n > MAX_DISCLOSED_CANARIES || n > count) {
+  const count = Number(com.body.canaryCount);
+  const n = c.run("disclosure.sample_size", "sample_size_mismatch", () => {
+    const need = disclosurePairCount(count);
+    if (disclosure.pairs.length !== need || (disclosure.sampleSize !== 0 && disclosure.sampleSize !== need)) {
       throw new AuditError(
-        "malformed",
-        `sample_size must be 1..min(${MAX_DISCLOSED_CANARIES}, canary_count)`,
+        "sample_size_mismatch",
+        `the protocol fixes the sample at ${need} pairs (min(${count}, ${DISCLOSURE_PAIRS})); the disclosure has ${disclosure.pairs.length}${disclosure.sampleSize !== 0 ? ` and says ${disclosure.sampleSize}` : ""}`,
       );
     }
-    if (disclosure.canaries.length !== n)
-      throw new AuditError("malformed", "the number of canaries is not sample_size");
-    if (responses.length > MAX_DISCLOSED_CANARIES)
-      throw new AuditError("too_large", "more than 1024 recorded responses");
+    return need;
   });
 
-  // The seed comes from the FIRST hub-signed checkpoint covering the attestation — no choice left.
-  const seedCp = await checkSeedCheckpoint(c, b, disclosure, trust, options);
-
-  c.run("disclosure.sample", "sample_mismatch", () => {
-    const seed = deriveSeed(
-      seedCp.rootHash,
-      com.merkleRoot,
-      disclosureContext(seedCp.origin, b.attestationIndex),
+  // The seed: the FIRST hub-signed checkpoint covering the attestation — no choice left.
+  if (
+    disclosure.seedCheckpoint !== undefined &&
+    disclosure.seed?.checkpoint !== undefined &&
+    !sameBytes(disclosure.seedCheckpoint.signedNote, disclosure.seed.checkpoint.signedNote)
+  ) {
+    c.fail(
+      "seed_checkpoint.present",
+      "seed_not_first",
+      "seed_checkpoint is not the first covering checkpoint",
     );
-    const want = sampleIndices(seed, count, n);
-    const got = disclosure.canaries.map((x) => Number(x.leafIndex));
-    if (want.some((w, i) => got[i] !== w)) {
+  }
+  const seedCp = await checkFirstCovering(
+    c,
+    b,
+    {
+      name: "seed_checkpoint",
+      leafIndex: b.attestationIndex,
+      evidence: disclosure.seed,
+      consistency: disclosure.seedConsistency,
+      code: "seed_not_first",
+    },
+    trust,
+    options,
+  );
+  c.run("disclosure.sample", "sample_mismatch", () => {
+    const want = disclosurePairIndices({
+      checkpointRoot: seedCp.rootHash,
+      commitmentRoot: com.body.merkleRoot,
+      origin: seedCp.origin,
+      attestationIndex: b.attestationIndex,
+      pairsCommitted: count,
+    });
+    const got = disclosure.pairs.map((x) => x.leafIndex);
+    if (want.some((w, i) => got[i] !== BigInt(w))) {
       throw new AuditError(
         "sample_mismatch",
-        "the disclosed canaries are not the sample the log-derived seed selects",
+        "the disclosed pairs are not the sample the log-derived seed selects",
       );
     }
   });
-  disclosure.canaries.forEach((canary, i) => {
-    c.run(`canary[${i}].proof`, "bad_proof", () => {
-      if (canary.path.length > 64) throw new AuditError("too_large", "canary path has more than 64 hashes");
+
+  // The labels: the FIRST hub-signed checkpoint covering the commitment decides each exposed item.
+  const labelCp = await checkFirstCovering(
+    c,
+    b,
+    {
+      name: "label_checkpoint",
+      leafIndex: com.index,
+      evidence: disclosure.labelCheckpoint,
+      consistency: disclosure.labelConsistency,
+      code: "label_mismatch",
+    },
+    trust,
+    options,
+  );
+  const labels: readonly CanaryPairLabel[] = canaryPairLabels({
+    checkpointRoot: labelCp.rootHash,
+    checkpointSize: labelCp.size,
+    commitmentRoot: com.body.merkleRoot,
+    pairs: count,
+  });
+
+  disclosure.pairs.forEach((pair, i) => {
+    c.run(`pair[${i}].proof`, "bad_proof", () => {
+      if (pair.path.length > 64) throw new AuditError("too_large", "pair path has more than 64 hashes");
       try {
-        verifyCanaryDisclosure(
-          { root: com.merkleRoot, size: count },
-          {
-            index: Number(canary.leafIndex),
-            salt: canary.salt,
-            item: canaryItemBytes(canary.prompt, canary.expected),
-            proof: canary.path,
-          },
+        verifyCanaryPairDisclosure(
+          { root: com.body.merkleRoot, size: count },
+          { index: Number(pair.leafIndex), salt: pair.salt, pair: pairOf(pair), proof: pair.path },
         );
       } catch (cause) {
-        if (cause instanceof AuditError) throw cause;
         if (isCryptoError(cause) && (cause.code === "too_large" || cause.code === "malformed")) {
-          throw new AuditError(cause.code, `the canary is not well formed: ${cause.message}`, { cause });
+          throw new AuditError(cause.code, `the pair is not well formed: ${cause.message}`, { cause });
         }
-        throw new AuditError("bad_proof", "the canary does not open the committed root", { cause });
+        throw new AuditError("bad_proof", "the pair does not open the committed root", { cause });
       }
     });
   });
 
-  const claimed = b.statement.evidence?.tests.find((t) => t.kind === TestKind.CANARY);
-  const rate = c.run("attestation.canary_claim", "wrong_entry", () => {
-    if (claimed === undefined || claimed.trials === 0) {
-      throw new AuditError("wrong_entry", "the attestation reports no canary test to reproduce");
-    }
-    if (claimed.hits > claimed.trials)
-      throw new AuditError("malformed", "the attestation claims more hits than trials");
-    return claimed.hits / claimed.trials;
-  });
-  const need = hitsNeeded(n, rate);
-  let hits = 0;
+  // Answers to both items of every sampled pair, judged by the engine's hit rule.
   const answers: DisclosureReport["answers"] = options.suspect === undefined ? "recorded" : "live";
-  if (options.suspect !== undefined) {
-    for (const canary of disclosure.canaries) {
-      const answer = await askLive(options.suspect, canary.prompt, c, options.signal);
-      if (canaryResponseHit(canary.expected, answer)) hits++;
+  const recorded =
+    options.suspect === undefined
+      ? c.run("answers.recorded", "malformed", () =>
+          recordedAnswers(responses, new Set(disclosure.pairs.map((p) => p.leafIndex))),
+        )
+      : undefined;
+  let exposedOnly = 0;
+  let decoyOnly = 0;
+  let bothHit = 0;
+  for (const pair of disclosure.pairs) {
+    const hit: boolean[] = [];
+    for (const [item, prompt, expected] of [
+      [0, pair.promptA, pair.expectedA],
+      [1, pair.promptB, pair.expectedB],
+    ] as const) {
+      const answer =
+        options.suspect === undefined
+          ? (recorded?.get(`${pair.leafIndex}/${item}`) as ModelResponse)
+          : await askLive(options.suspect, prompt, c, options.signal);
+      hit.push(canaryResponseHit(expected, answer));
     }
-  } else {
-    const byIndex = new Map<bigint, ModelResponse>();
-    for (const r of responses) {
-      if (r.response.length > MAX_RESPONSE_CHARS)
-        throw new AuditError("too_large", `a recorded response exceeds ${MAX_RESPONSE_CHARS} characters`);
-      byIndex.set(r.leafIndex, recordedResponse(r));
-    }
-    if (byIndex.size === 0) {
-      throw new AuditError(
-        "invalid_argument",
-        "no recorded responses in the package: give --suspect to re-query",
-        {
-          checks: c.checks,
-        },
-      );
-    }
-    for (const canary of disclosure.canaries) {
-      const answer = byIndex.get(canary.leafIndex);
-      if (answer !== undefined && canaryResponseHit(canary.expected, answer)) hits++;
-    }
+    const exposed = labels[Number(pair.leafIndex)] === 0 ? 0 : 1;
+    const e = hit[exposed] === true;
+    const d = hit[1 - exposed] === true;
+    if (e && d) bothHit++;
+    else if (e) exposedOnly++;
+    else if (d) decoyOnly++;
   }
-  if (hits < need) {
+  const sample: SampleCounts = {
+    pairs: n,
+    exposedOnly,
+    decoyOnly,
+    bothHit,
+    neither: n - exposedOnly - decoyOnly - bothHit,
+  };
+  const needE = exposedOnlyNeeded(count, claim.exposed_only, n);
+  const maxD = decoyOnlyAllowed(
+    count,
+    Math.min(count, claim.decoy_only + (count - claim.pairs_completed)),
+    n,
+  );
+  const seen = `${exposedOnly} exposed-only, ${decoyOnly} decoy-only, ${bothHit} both of ${n} sampled pairs (${answers})`;
+  if (exposedOnly < needE) {
     c.fail(
-      "suspect.hits",
+      "sample.exposed_only",
       "hits_not_reproduced",
-      `${hits} of ${n} canaries hit; at least ${need} needed for the claimed rate`,
+      `${seen}; the claim (${claim.exposed_only} exposed-only of ${count} pairs) needs at least ${needE} (its 1% lower quantile)`,
     );
   }
-  c.pass("suspect.hits", `${hits} of ${n} canaries hit (${answers}); at least ${need} needed`);
+  c.pass("sample.exposed_only", `${seen}; at least ${needE} needed`);
+  if (decoyOnly > maxD) {
+    c.fail(
+      "sample.decoy_only",
+      "hits_not_reproduced",
+      `${decoyOnly} decoy-only sampled pairs; the claim (${claim.decoy_only} decoy-only of ${claim.pairs_completed} completed) allows at most ${maxD}`,
+    );
+  }
+  c.pass("sample.decoy_only", `at most ${maxD} allowed`);
+  if (answers === "recorded") {
+    c.pass("suspect.answers", "claim, not checked against the suspect: the answers come from the package");
+  } else {
+    c.pass("suspect.answers", "re-queried live");
+  }
   return {
     checks: c.checks,
     attestationIndex: b.attestationIndex,
     sampleSize: n,
-    hits,
-    hitsNeeded: need,
+    sample,
+    claim,
+    exposedOnlyNeeded: needE,
+    decoyOnlyAllowed: maxD,
     answers,
+    outcome: answers === "live" ? "verified" : "claim_not_checked",
   };
 }

@@ -20,6 +20,8 @@ import {
   readDisclosurePackage,
   type TrustRoot,
   trustRootFromVerifierKey,
+  verificationReport,
+  verificationText,
   verifyBundle,
   verifyDisclosure,
 } from "@lineage/auditor";
@@ -172,7 +174,7 @@ function suspectAdapter(
 const verify: Command = {
   name: "verify",
   summary:
-    "Verify an attestation bundle: signatures against logged keys, inclusion in a signed checkpoint, key validity.",
+    "Verify an attestation bundle: signatures, inclusion, key validity, the session's bound choices, and the verdict re-derived from its counts.",
   positionals: [
     {
       name: "BUNDLE",
@@ -188,21 +190,8 @@ const verify: Command = {
       const r = verifyBundle(bundle, trust);
       emit(
         inv,
-        {
-          verified: true,
-          outcome: "verified",
-          attestation_index: r.attestationIndex,
-          member_id: r.memberKey.memberId,
-          key_id: r.memberKey.keyId,
-          session_id: r.statement.sessionId,
-          checkpoint: {
-            origin: r.checkpoint.origin,
-            size: r.checkpoint.size,
-            root: toHex(r.checkpoint.rootHash),
-          },
-          checks: r.checks,
-        },
-        `${renderChecks(r.checks)}\nVERIFIED: attestation ${r.attestationIndex} (session ${r.statement.sessionId}) signed by member ${r.memberKey.memberId}, in checkpoint ${r.checkpoint.origin} size ${r.checkpoint.size}`,
+        { verified: true, outcome: "verified", ...verificationReport(r), checks: r.checks },
+        `${renderChecks(r.checks)}\nVERIFIED: attestation ${r.attestationIndex} (session ${r.statement.sessionId}) signed by member ${r.memberKey.memberId}, in checkpoint ${r.checkpoint.origin} size ${r.checkpoint.size}; its verdict re-derived from its own counts\n${verificationText(r)}`,
       );
       return EXIT.ok;
     } catch (err) {
@@ -257,7 +246,7 @@ const consistency: Command = {
 const disclosure: Command = {
   name: "disclosure",
   summary:
-    "Check a member's canary disclosure: log-derived sample, Merkle proofs, and whether the hits reproduce.",
+    "Check a member's canary-pair disclosure: protocol sample size, log-derived sample and labels, Merkle proofs, and whether the paired counts reproduce (live only; recorded answers exit 1).",
   positionals: [
     {
       name: "PACKAGE",
@@ -309,19 +298,36 @@ const disclosure: Command = {
         ...(adapter === undefined ? {} : { suspect: adapter }),
         ...(inv.io.signal === undefined ? {} : { signal: inv.io.signal }),
       });
+      const data = {
+        attestation_index: r.attestationIndex,
+        sample_size: r.sampleSize,
+        sample: {
+          exposed_only: r.sample.exposedOnly,
+          decoy_only: r.sample.decoyOnly,
+          both_hit: r.sample.bothHit,
+          neither: r.sample.neither,
+        },
+        claim: r.claim,
+        exposed_only_needed: r.exposedOnlyNeeded,
+        decoy_only_allowed: r.decoyOnlyAllowed,
+        answers: r.answers,
+        checks: r.checks,
+      };
+      const seen = `${r.sample.exposedOnly} exposed-only and ${r.sample.decoyOnly} decoy-only of ${r.sampleSize} disclosed pairs (at least ${r.exposedOnlyNeeded} exposed-only and at most ${r.decoyOnlyAllowed} decoy-only for the claim of ${r.claim.exposed_only} vs ${r.claim.decoy_only})`;
+      if (r.outcome === "claim_not_checked") {
+        const message =
+          "claim, not checked against the suspect: the answers come from the package; re-query the suspect with --suspect to verify";
+        emit(
+          inv,
+          { verified: false, outcome: "claim_not_checked", code: "claim_not_checked", message, ...data },
+          `${renderChecks(r.checks)}\nNOT VERIFIED [claim_not_checked]: ${message}. The recorded answers are consistent with the claim: ${seen}`,
+        );
+        return exitCodeFor("claim_not_checked");
+      }
       emit(
         inv,
-        {
-          verified: true,
-          outcome: "verified",
-          attestation_index: r.attestationIndex,
-          sample_size: r.sampleSize,
-          hits: r.hits,
-          hits_needed: r.hitsNeeded,
-          answers: r.answers,
-          checks: r.checks,
-        },
-        `${renderChecks(r.checks)}\nVERIFIED: ${r.hits} of ${r.sampleSize} disclosed canaries hit (${r.answers}); the claim reproduces`,
+        { verified: true, outcome: "verified", ...data },
+        `${renderChecks(r.checks)}\nVERIFIED: the suspect, re-queried live, gives ${seen}; the claim reproduces`,
       );
       return EXIT.ok;
     } catch (err) {
