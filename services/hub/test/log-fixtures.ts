@@ -2,16 +2,26 @@
 import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
+  type AttestationStatement,
   AttestationStatementSchema,
   CanaryCommitmentSchema,
+  type CanaryPairCountsSchema,
   CommitmentHashAlgorithm,
   KeyAlgorithm,
   MembershipAction,
   type MembershipRecordSchema,
+  ReferenceFingerprintCommitmentSchema,
+  SuspectSource,
   Verdict,
+  type VerdictPolicySchema,
+  WatermarkKeyCommitmentSchema,
   WithdrawalSchema,
 } from "@lineage/api";
-import { type DsseEnvelope, Ed25519PrivateKey, signEnvelope } from "@lineage/crypto";
+import { type DsseEnvelope, Ed25519PrivateKey, sha256, signEnvelope } from "@lineage/crypto";
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+import { DEFAULT_VERDICT_POLICY, type VerdictPolicy } from "@lineage/fingerprint";
 import {
   type HubDatabase,
   hubMigrations,
@@ -19,7 +29,8 @@ import {
   postgresTestTarget,
   type Store,
 } from "@lineage/store";
-import { PAYLOAD_TYPES } from "../src/index.js";
+import { type Kysely, sql } from "kysely";
+import { PAYLOAD_TYPES, type TransparencyLog } from "../src/index.js";
 
 export const DAY = 86_400_000;
 
@@ -65,8 +76,8 @@ export function revokeRecord(
   };
 }
 
-/** A member-signed attestation statement envelope. */
-export function attestation(
+/** A member-signed VERSION-1 attestation statement envelope (refused since protocol v2). */
+export function attestationV1(
   key: Ed25519PrivateKey,
   memberId: string,
   sessionId: string,
@@ -96,7 +107,7 @@ export function attestation(
   return signEnvelope(PAYLOAD_TYPES.attestation, toBinary(AttestationStatementSchema, st), key);
 }
 
-/** A member-signed canary commitment envelope. */
+/** A member-signed canary commitment envelope (v1 canary set, or v2 pairs with `pairs`). */
 export function commitment(
   key: Ed25519PrivateKey,
   memberId: string,
@@ -104,13 +115,16 @@ export function commitment(
   root: Uint8Array,
   count: number,
   atMs: number,
+  pairs = false,
 ): DsseEnvelope {
   const c = create(CanaryCommitmentSchema, {
     commitmentId: id,
     memberId,
     merkleRoot: root,
     canaryCount: BigInt(count),
-    hashAlgorithm: CommitmentHashAlgorithm.SHA256_RFC6962,
+    hashAlgorithm: pairs
+      ? CommitmentHashAlgorithm.SHA256_RFC6962_PAIRS
+      : CommitmentHashAlgorithm.SHA256_RFC6962,
     committedAt: timestampFromMs(atMs),
   });
   return signEnvelope(PAYLOAD_TYPES.commitment, toBinary(CanaryCommitmentSchema, c), key);
@@ -154,8 +168,307 @@ export async function backends(): Promise<Array<{ name: string; open: () => Prom
   return out;
 }
 
+/**
+ * STAND-IN for a hub store migration that libs/store must add (requested in the H3 report; this file does
+ * not own libs/store): migration 0002 checks `kind between 1 and 5`, and protocol v2 logs SESSION (6) and
+ * SUSPECT_SIGHTING (7). Moved verbatim to libs/store/src/migrations/hub/0003-log-entry-kinds-v2.ts and
+ * registered in hubMigrations, this helper goes away.
+ */
+const pendingKindsMigration = {
+  // biome-ignore lint/suspicious/noExplicitAny: migrations must not depend on today's table types.
+  async up(db: Kysely<any>): Promise<void> {
+    await sql`alter table log_entries drop constraint log_entries_kind_range`.execute(db);
+    await sql`alter table log_entries add constraint log_entries_kind_range check (kind between 1 and 7)`.execute(
+      db,
+    );
+  },
+};
+
+/** The hub migrations plus the pending one above (unless libs/store already has it). */
+const hubMigrationsV2 = Object.keys(hubMigrations.migrations).some((k) => k.startsWith("0003-"))
+  ? hubMigrations
+  : {
+      ...hubMigrations,
+      migrations: { ...hubMigrations.migrations, "0003-log-entry-kinds-v2": pendingKindsMigration },
+    };
+
 async function migrated(p: Promise<Store<HubDatabase>>): Promise<Store<HubDatabase>> {
   const s = await p;
-  await s.migrate(hubMigrations);
+  await s.migrate(hubMigrationsV2);
   return s;
 }
+
+/** A member-signed watermark key commitment envelope. */
+export function watermarkCommitment(
+  key: Ed25519PrivateKey,
+  memberId: string,
+  id: string,
+  digest: Uint8Array,
+  gamma: number,
+  atMs: number,
+): DsseEnvelope {
+  const w = create(WatermarkKeyCommitmentSchema, {
+    commitmentId: id,
+    memberId,
+    keyDigest: digest,
+    gamma,
+    scheme: "lineage-greenlist/v1",
+    committedAt: timestampFromMs(atMs),
+  });
+  return signEnvelope(PAYLOAD_TYPES.watermarkCommitment, toBinary(WatermarkKeyCommitmentSchema, w), key);
+}
+
+/** A member-signed reference fingerprint commitment envelope. */
+export function referenceCommitment(
+  key: Ed25519PrivateKey,
+  memberId: string,
+  modelId: string,
+  hash: Uint8Array,
+  atMs: number,
+  epochId = "epoch-1",
+): DsseEnvelope {
+  const r = create(ReferenceFingerprintCommitmentSchema, {
+    memberId,
+    modelId,
+    modelVersion: "1",
+    epochId,
+    fingerprintHash: hash,
+    probes: 120,
+    committedAt: timestampFromMs(atMs),
+  });
+  return signEnvelope(
+    PAYLOAD_TYPES.referenceFingerprint,
+    toBinary(ReferenceFingerprintCommitmentSchema, r),
+    key,
+  );
+}
+
+/** Domain policy -> proto (test-side; the member node has its own conversion module). */
+export function policyProto(
+  p: VerdictPolicy = DEFAULT_VERDICT_POLICY,
+): MessageInitShape<typeof VerdictPolicySchema> {
+  return {
+    policyId: p.id,
+    alpha: p.alpha,
+    minEffect: p.min_effect,
+    weights: Object.entries(p.weights).map(([test, weight]) => ({ test, weight: weight as number })),
+    minCanaryPairs: p.min_canary_pairs,
+    minWatermarkPairs: p.min_watermark_pairs,
+    leadAlpha: p.lead_alpha,
+    minLeadNull: p.min_lead_null,
+  };
+}
+
+/** Canary counts whose exact McNemar rejects at about 3.5e-8 (LIKELY_DERIVED under lineage-policy/2). */
+export const ACCUSING_CANARY: MessageInitShape<typeof CanaryPairCountsSchema> = {
+  pairsCommitted: 64,
+  pairsCompleted: 64,
+  exposedHits: 40,
+  decoyHits: 10,
+  exposedOnly: 32,
+  decoyOnly: 2,
+};
+
+/** Canary counts that decide nothing (INCONCLUSIVE). */
+export const WEAK_CANARY: MessageInitShape<typeof CanaryPairCountsSchema> = {
+  pairsCommitted: 64,
+  pairsCompleted: 64,
+  exposedHits: 5,
+  decoyHits: 4,
+  exposedOnly: 3,
+  decoyOnly: 2,
+};
+
+/** What {@link openProtocolSession} logged. */
+export interface ProtocolSession {
+  readonly memberId: string;
+  readonly key: Ed25519PrivateKey;
+  readonly sessionId: string;
+  readonly sessionIndex: number;
+  readonly canary: {
+    readonly id: string;
+    readonly root: Uint8Array;
+    readonly logIndex: number;
+    readonly count: number;
+  };
+  readonly watermark?: {
+    readonly id: string;
+    readonly digest: Uint8Array;
+    readonly logIndex: number;
+    readonly gamma: number;
+  };
+  readonly referenceHash: Uint8Array;
+  readonly sighting: number;
+}
+
+/**
+ * Logs, in protocol order, a member's reference fingerprint and canary pair commitment (and a watermark key
+ * commitment with `watermark`), the suspect's sighting and a session binding them. The member must be
+ * enrolled already.
+ */
+export async function openProtocolSession(
+  log: TransparencyLog,
+  key: Ed25519PrivateKey,
+  memberId: string,
+  nowMs: number,
+  options: {
+    sessionId?: string;
+    suspectId?: string;
+    watermark?: boolean;
+    pairs?: number;
+    comparisons?: number;
+  } = {},
+): Promise<ProtocolSession> {
+  const sessionId = options.sessionId ?? "session-1";
+  const suspectId = options.suspectId ?? `suspect-of-${sessionId}`;
+  const count = options.pairs ?? 64;
+  const referenceHash = sha256(utf8(`fingerprint of ${memberId}/model-a`));
+  const ref = await log.appendCommitment(referenceCommitment(key, memberId, "model-a", referenceHash, nowMs));
+  const root = sha256(utf8(`pairs of ${memberId} ${sessionId}`));
+  const cid = `pairs-${sessionId}`;
+  const c = await log.appendCommitment(commitment(key, memberId, cid, root, count, nowMs, true));
+  let watermark: ProtocolSession["watermark"];
+  if (options.watermark === true) {
+    const digest = sha256(utf8(`watermark of ${memberId}`));
+    const w = await log.appendCommitment(
+      watermarkCommitment(key, memberId, `wm-${sessionId}`, digest, 0.25, nowMs),
+    );
+    watermark = { id: `wm-${sessionId}`, digest, logIndex: w.index, gamma: 0.25 };
+  }
+  const sighting = await log.appendSighting({ suspect: { suspectId }, source: SuspectSource.FEED_ADAPTER });
+  const session = await log.appendSession(
+    sessionInit(memberId, sessionId, suspectId, referenceHash, ref.index, sighting.index, nowMs, {
+      canary: { id: cid, root, logIndex: c.index },
+      ...(watermark === undefined ? {} : { watermark }),
+      comparisons: options.comparisons ?? 1,
+    }),
+  );
+  return {
+    memberId,
+    key,
+    sessionId,
+    sessionIndex: session.index,
+    canary: { id: cid, root, logIndex: c.index, count },
+    ...(watermark === undefined ? {} : { watermark }),
+    referenceHash,
+    sighting: sighting.index,
+  };
+}
+
+/** The SessionInit of a session (what the hub's session code passes to appendSession). */
+export function sessionInit(
+  memberId: string,
+  sessionId: string,
+  suspectId: string,
+  referenceHash: Uint8Array,
+  referenceIndex: number,
+  sightingIndex: number,
+  nowMs: number,
+  bind: {
+    canary?: { id: string; root: Uint8Array; logIndex: number };
+    watermark?: { id: string; digest: Uint8Array; logIndex: number };
+    comparisons?: number;
+    policy?: MessageInitShape<typeof VerdictPolicySchema>;
+  } = {},
+): Parameters<TransparencyLog["appendSession"]>[0] {
+  return {
+    sessionId,
+    suspect: { suspectId },
+    candidate: { memberId, modelId: "model-a", modelVersion: "1" },
+    referenceFingerprintHash: referenceHash,
+    referenceFingerprintIndex: BigInt(referenceIndex),
+    panel: ["panel-1", "panel-2", "panel-3"],
+    populationId: "population-1",
+    policy: bind.policy ?? policyProto(),
+    ...(bind.canary === undefined
+      ? {}
+      : {
+          canaryCommitment: {
+            commitmentId: bind.canary.id,
+            merkleRoot: bind.canary.root,
+            logIndex: BigInt(bind.canary.logIndex),
+          },
+        }),
+    ...(bind.watermark === undefined
+      ? {}
+      : {
+          watermarkCommitment: {
+            commitmentId: bind.watermark.id,
+            keyDigest: bind.watermark.digest,
+            logIndex: BigInt(bind.watermark.logIndex),
+          },
+        }),
+    firstSeenIndex: BigInt(sightingIndex),
+    comparisons: bind.comparisons ?? 1,
+    epochId: "epoch-1",
+    confirmationSplit: "lineage-split/v1",
+    deadline: timestampFromMs(nowMs + DAY),
+  };
+}
+
+/**
+ * The version-2 statement answering a logged session, copied from the session entry; `edit` changes it
+ * before signing (to tamper with one field).
+ */
+export function attestationV2(
+  log: TransparencyLog,
+  p: ProtocolSession,
+  issuedAtMs: number,
+  claim: {
+    canary?: MessageInitShape<typeof CanaryPairCountsSchema>;
+    verdict: Verdict;
+    backedBy: string;
+  },
+  edit: (st: AttestationStatement) => void = () => {},
+): DsseEnvelope {
+  const view = log.session(p.sessionId);
+  if (view === undefined) throw new Error(`session ${p.sessionId} is not logged`);
+  const o = view.opened;
+  const st = create(AttestationStatementSchema, {
+    version: 2,
+    sessionId: o.sessionId,
+    sessionNonce: o.nonce,
+    ...(o.suspect === undefined ? {} : { suspect: o.suspect }),
+    ...(o.candidate === undefined ? {} : { memberModel: o.candidate }),
+    verdict: claim.verdict,
+    evidence: { combinedPValue: 1, combinedEffectSize: 0 },
+    epochId: o.epochId,
+    issuedAt: timestampFromMs(issuedAtMs),
+    ...(o.canaryCommitment === undefined ? {} : { canaryCommitment: o.canaryCommitment }),
+    ...(o.watermarkCommitment === undefined ? {} : { watermarkCommitment: o.watermarkCommitment }),
+    counts: {
+      ...(o.canaryCommitment === undefined ? {} : { canary: claim.canary ?? WEAK_CANARY }),
+      ...(p.watermark === undefined
+        ? {}
+        : {
+            watermark: {
+              gamma: p.watermark.gamma,
+              selectedScored: 10,
+              selectedGreen: 3,
+              allScored: 20,
+              allGreen: 5,
+            },
+          }),
+      comparisons: o.comparisons,
+    },
+    bound: {
+      sessionIndex: BigInt(view.index),
+      panel: o.panel,
+      seed: o.seed,
+      referenceFingerprintHash: o.referenceFingerprintHash,
+      ...(o.policy === undefined ? {} : { policy: o.policy }),
+    },
+    backedBy: claim.backedBy,
+  });
+  edit(st);
+  return signEnvelope(PAYLOAD_TYPES.attestation, toBinary(AttestationStatementSchema, st), p.key);
+}
+
+/** The claim an accusing canary count supports. */
+export const ACCUSING_CLAIM = {
+  canary: ACCUSING_CANARY,
+  verdict: Verdict.LIKELY_DERIVED,
+  backedBy: "canary_pairs",
+};
+/** The claim weak counts support. */
+export const WEAK_CLAIM = { canary: WEAK_CANARY, verdict: Verdict.INCONCLUSIVE, backedBy: "" };

@@ -1,8 +1,9 @@
 /**
  * Attestation bundles (proto/lineage/v1/attestation_bundle.proto): everything an auditor needs to
  * check one attestation offline — the logged attestation, the membership records of its signing
- * key (addition and any revocation) and the canary commitment it relied on, each with an RFC 9162
- * inclusion proof against one signed checkpoint.
+ * key (addition and any revocation) and, for a version-2 statement, the session it answers, the suspect's
+ * first sighting and every commitment the session binds (canary pairs, watermark key, reference
+ * fingerprint), each with an RFC 9162 inclusion proof against one signed checkpoint.
  */
 import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import {
@@ -11,6 +12,7 @@ import {
   AttestationStatementSchema,
   LogEntryKind,
   type ProvenEntrySchema,
+  SessionOpenedSchema,
 } from "@lineage/api";
 import { LogError } from "./log-error.js";
 import { decodeLeaf } from "./log-leaf.js";
@@ -70,19 +72,71 @@ export async function buildAttestationBundle(
     (m) => m.index < cp.treeSize,
   );
   const statement = fromBinary(AttestationStatementSchema, decodeLeaf(entry.leaf).envelope.payload);
-  let commitment: MessageInitShape<typeof ProvenEntrySchema> | undefined;
-  const ref = statement.canaryCommitment;
-  if (ref !== undefined) {
-    const c = await log.entry(Number(ref.logIndex));
-    if (c === undefined || c.kind !== LogEntryKind.COMMITMENT) {
-      throw new LogError("internal", `attestation ${index} names a commitment that is not logged`);
-    }
-    commitment = await proven(log, c, cp.treeSize);
+  const at = (what: string, i: bigint | number, kind: LogEntryKind) =>
+    provenAt(log, index, what, Number(i), kind, cp.treeSize);
+  if (statement.version !== 2 || statement.bound === undefined) {
+    // A version-1 statement logged before protocol v2: the attestation, its key and its canary commitment.
+    const ref = statement.canaryCommitment;
+    return create(AttestationBundleSchema, {
+      attestation: await proven(log, entry, cp.treeSize),
+      checkpoint: { signedNote: new TextEncoder().encode(cp.note) },
+      membership: await Promise.all(membership.map((m) => proven(log, m, cp.treeSize))),
+      ...(ref === undefined
+        ? {}
+        : { commitment: await at("canary commitment", ref.logIndex, LogEntryKind.COMMITMENT) }),
+    });
   }
+  // Version 2: the session it answers and everything the session binds, each proven against `cp`.
+  const sessionEntry = await log.entry(Number(statement.bound.sessionIndex));
+  if (sessionEntry === undefined || sessionEntry.kind !== LogEntryKind.SESSION)
+    throw new LogError("internal", `attestation ${index} names a session that is not logged`);
+  const opened = fromBinary(SessionOpenedSchema, decodeLeaf(sessionEntry.leaf).envelope.payload);
   return create(AttestationBundleSchema, {
     attestation: await proven(log, entry, cp.treeSize),
     checkpoint: { signedNote: new TextEncoder().encode(cp.note) },
     membership: await Promise.all(membership.map((m) => proven(log, m, cp.treeSize))),
-    ...(commitment === undefined ? {} : { commitment }),
+    ...(opened.canaryCommitment === undefined
+      ? {}
+      : {
+          commitment: await at(
+            "canary commitment",
+            opened.canaryCommitment.logIndex,
+            LogEntryKind.COMMITMENT,
+          ),
+        }),
+    session: await proven(log, sessionEntry, cp.treeSize),
+    sighting: await at("sighting", opened.firstSeenIndex, LogEntryKind.SUSPECT_SIGHTING),
+    ...(opened.watermarkCommitment === undefined
+      ? {}
+      : {
+          watermarkCommitment: await at(
+            "watermark commitment",
+            opened.watermarkCommitment.logIndex,
+            LogEntryKind.COMMITMENT,
+          ),
+        }),
+    referenceFingerprint: await at(
+      "reference fingerprint commitment",
+      opened.referenceFingerprintIndex,
+      LogEntryKind.COMMITMENT,
+    ),
   });
+}
+
+/** The entry at `i` of the expected kind, proven against `treeSize`; `internal` when the log lacks it. */
+async function provenAt(
+  log: TransparencyLog,
+  attestationIndex: number,
+  what: string,
+  i: number,
+  kind: LogEntryKind,
+  treeSize: number,
+): Promise<MessageInitShape<typeof ProvenEntrySchema>> {
+  const e = i < log.size ? await log.entry(i) : undefined;
+  if (e === undefined || e.kind !== kind)
+    throw new LogError(
+      "internal",
+      `attestation ${attestationIndex} names a ${what} that is not logged at ${i}`,
+    );
+  return proven(log, e, treeSize);
 }

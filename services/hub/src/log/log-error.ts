@@ -26,6 +26,18 @@ export type LogErrorCode =
   | "permission_denied"
   /** The entry is not allowed in the log's current state (key outside validity, member suspended, ...). */
   | "failed_precondition"
+  /**
+   * Protocol v2 admission (docs/specs/verdict.md): an attestation's field disagrees with the logged
+   * session it answers (nonce, suspect, candidate, panel, seed, reference fingerprint, policy, commitments,
+   * counts present/absent, pairs committed, gamma, comparisons).
+   */
+  | "session_mismatch"
+  /** A stated verdict policy is not a registered policy, or not the registered numbers of its id. */
+  | "policy_mismatch"
+  /** A statement's verdict or backed_by is not what `deriveVerdict` gives on its own counts and policy. */
+  | "verdict_not_supported"
+  /** A commitment a session binds was not logged before the suspect's first sighting. */
+  | "commitment_after_sighting"
   /** The database could not be reached or the write failed; retry later. */
   | "unavailable"
   /** The log was closed. */

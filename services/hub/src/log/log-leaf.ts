@@ -21,6 +21,14 @@ export const PAYLOAD_TYPES = {
   membership: "application/vnd.lineage.membership.v1+proto",
   reviewDecision: "application/vnd.lineage.review-decision.v1+proto",
   withdrawal: "application/vnd.lineage.withdrawal.v1+proto",
+  /** Hub-signed SessionOpened (match_session.proto), logged before the member queries the suspect. */
+  session: "application/vnd.lineage.session.v1+proto",
+  /** Hub-signed SuspectSighting (match_session.proto): when the hub first saw a suspect. */
+  sighting: "application/vnd.lineage.suspect-sighting.v1+proto",
+  /** Member-signed WatermarkKeyCommitment (canary_commitment.proto), logged as a COMMITMENT. */
+  watermarkCommitment: "application/vnd.lineage.watermark-commitment.v1+proto",
+  /** Member-signed ReferenceFingerprintCommitment (canary_commitment.proto), logged as a COMMITMENT. */
+  referenceFingerprint: "application/vnd.lineage.reference-fingerprint.v1+proto",
 } as const;
 
 /** The entry kind each payload type is logged as. */
@@ -29,7 +37,13 @@ export function kindOfPayloadType(payloadType: string): LogEntryKind {
     case PAYLOAD_TYPES.attestation:
       return LogEntryKind.ATTESTATION;
     case PAYLOAD_TYPES.commitment:
+    case PAYLOAD_TYPES.watermarkCommitment:
+    case PAYLOAD_TYPES.referenceFingerprint:
       return LogEntryKind.COMMITMENT;
+    case PAYLOAD_TYPES.session:
+      return LogEntryKind.SESSION;
+    case PAYLOAD_TYPES.sighting:
+      return LogEntryKind.SUSPECT_SIGHTING;
     case PAYLOAD_TYPES.membership:
       return LogEntryKind.MEMBERSHIP;
     case PAYLOAD_TYPES.reviewDecision:

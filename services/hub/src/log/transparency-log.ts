@@ -13,19 +13,22 @@
  * before use, withdrawal target) run in the writer, in log order, against the member keys the log
  * itself established — the same keys an auditor rebuilds from the membership entries.
  */
-import { createPrivateKey, type KeyObject, sign as nodeSign } from "node:crypto";
-import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
-import { type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
+import { createPrivateKey, type KeyObject, sign as nodeSign, randomBytes } from "node:crypto";
+import { clone, create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { type Timestamp, timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import {
-  type AttestationStatement,
   AttestationStatementSchema,
-  type CanaryCommitment,
   CanaryCommitmentSchema,
-  CommitmentHashAlgorithm,
   LogEntryKind,
   MembershipRecordSchema,
+  ReferenceFingerprintCommitmentSchema,
   type ReviewDecision,
   ReviewDecisionSchema,
+  type SessionOpened,
+  SessionOpenedSchema,
+  type SuspectSighting,
+  SuspectSightingSchema,
+  WatermarkKeyCommitmentSchema,
   type Withdrawal,
   WithdrawalSchema,
 } from "@lineage/api";
@@ -44,6 +47,7 @@ import {
   type NoteSigner,
   nodesForRoot,
   rootFromNodes,
+  sessionSeed,
   signCheckpoint,
   signEnvelope,
   toHex,
@@ -54,7 +58,15 @@ import type { HubDatabase, Store } from "@lineage/store";
 import { LogError } from "./log-error.js";
 import { decodeLeaf, encodeLeaf, kindOfPayloadType, LOG_DSSE_LIMITS, PAYLOAD_TYPES } from "./log-leaf.js";
 import {
+  commitmentOfEnvelope,
+  type LoggedCommitment,
+  type LoggedSession,
+  LogState,
+  replayEntry,
+} from "./log-state.js";
+import {
   attestationIndexOfSession,
+  checkpointAt,
   checkpointBefore,
   fetchNodes,
   firstCheckpointCovering,
@@ -68,6 +80,16 @@ import {
   storedSize,
 } from "./log-store.js";
 import { keyValidAt, type LoggedKey, MemberRegistry } from "./member-registry.js";
+import {
+  admitAttestationV2,
+  admitSession,
+  checkCanaryCommitment,
+  checkReferenceCommitment,
+  checkSession,
+  checkSighting,
+  checkStatementV2,
+  checkWatermarkCommitment,
+} from "./protocol-admission.js";
 
 /** Options of {@link TransparencyLog.open}. */
 export interface TransparencyLogOptions {
@@ -142,11 +164,8 @@ interface Staging {
   readonly registry: MemberRegistry;
   readonly index: number;
   readonly nowMs: number;
-  commitment(index: number): LoggedCommitment | undefined;
-  hasCommitmentId(memberId: string, commitmentId: string): boolean;
-  isWithdrawn(index: number): boolean;
-  stageCommitment(index: number, c: LoggedCommitment): void;
-  stageWithdrawn(index: number): void;
+  /** The batch's staged state over the log's (merged only after the batch commits). */
+  readonly state: LogState;
 }
 
 interface Prepared {
@@ -163,11 +182,27 @@ interface Pending {
   readonly reject: (err: unknown) => void;
 }
 
-interface LoggedCommitment {
-  readonly memberId: string;
-  readonly commitmentId: string;
-  readonly root: Uint8Array;
-  readonly count: number;
+/**
+ * What the hub states when it opens a session: SessionOpened without the seed, which the log derives itself
+ * from a checkpoint (sessionSeed in @lineage/crypto), and with the nonce and times optional (the hub draws a
+ * fresh 32-byte nonce and stamps opened_at now).
+ */
+export type SessionInit = Omit<
+  MessageInitShape<typeof SessionOpenedSchema>,
+  "seed" | "seedCheckpointSize" | "nonce" | "openedAt" | "$typeName"
+> & {
+  /** Tree size of the hub-signed checkpoint the seed comes from (default: the latest checkpoint). */
+  readonly seedCheckpointSize?: number;
+  /** 32 bytes; drawn at random when absent. */
+  readonly nonce?: Uint8Array;
+  /** Default: now. */
+  readonly openedAtMs?: number;
+};
+
+/** A logged session, as the hub's session code and the member node read it. */
+export interface SessionView {
+  readonly index: number;
+  readonly opened: SessionOpened;
 }
 
 const ORIGIN_RE = /^[\x21-\x7e][\x20-\x7e]{0,255}$/;
@@ -224,9 +259,7 @@ export class TransparencyLog implements AsyncDisposable {
 
   #range: CompactRange;
   #registry: MemberRegistry;
-  readonly #commitments: Map<number, LoggedCommitment>;
-  readonly #commitmentIds: Set<string>;
-  readonly #withdrawn: Set<number>;
+  readonly #state: LogState;
   #checkpoint: SignedCheckpoint | undefined;
   #checkpointAtMs = 0;
   #lastIntegratedMs = 0;
@@ -242,9 +275,7 @@ export class TransparencyLog implements AsyncDisposable {
     state: {
       range: CompactRange;
       registry: MemberRegistry;
-      commitments: Map<number, LoggedCommitment>;
-      commitmentIds: Set<string>;
-      withdrawn: Set<number>;
+      state: LogState;
       checkpoint: SignedCheckpoint | undefined;
       lastIntegratedMs: number;
     },
@@ -267,9 +298,7 @@ export class TransparencyLog implements AsyncDisposable {
     this.#now = options.now ?? Date.now;
     this.#range = state.range;
     this.#registry = state.registry;
-    this.#commitments = state.commitments;
-    this.#commitmentIds = state.commitmentIds;
-    this.#withdrawn = state.withdrawn;
+    this.#state = state.state;
     this.#checkpoint = state.checkpoint;
     this.#checkpointAtMs = this.#now();
     this.#lastIntegratedMs = state.lastIntegratedMs;
@@ -329,11 +358,10 @@ export class TransparencyLog implements AsyncDisposable {
         throw new LogError("internal", "stored tree does not match the latest signed checkpoint");
       }
     }
-    // Replay the state-bearing entries in log order (membership, commitments, withdrawals).
+    // Replay the state-bearing entries in log order: membership, then what admission indexes (member
+    // commitments, withdrawals, sightings, sessions, v2 attestations) through the functions it stages with.
     const registry = new MemberRegistry();
-    const commitments = new Map<number, LoggedCommitment>();
-    const commitmentIds = new Set<string>();
-    const withdrawn = new Set<number>();
+    const state = new LogState();
     const replay = async (kind: LogEntryKind, fn: (e: StoredEntry) => void) => {
       let after = 0;
       for (;;) {
@@ -347,19 +375,17 @@ export class TransparencyLog implements AsyncDisposable {
       const leaf = decodeLeaf(e.leaf);
       registry.apply(fromBinary(MembershipRecordSchema, leaf.envelope.payload), e.index);
     });
-    await replay(LogEntryKind.COMMITMENT, (e) => {
-      const c = fromBinary(CanaryCommitmentSchema, decodeLeaf(e.leaf).envelope.payload);
-      commitments.set(e.index, {
-        memberId: c.memberId,
-        commitmentId: c.commitmentId,
-        root: c.merkleRoot,
-        count: Number(c.canaryCount),
-      });
-      commitmentIds.add(`${c.memberId}\0${c.commitmentId}`);
-    });
-    await replay(LogEntryKind.WITHDRAWAL, (e) => {
-      if (e.refIndex !== null) withdrawn.add(e.refIndex);
-    });
+    for (const [kind, name] of [
+      [LogEntryKind.COMMITMENT, "commitment"],
+      [LogEntryKind.WITHDRAWAL, "withdrawal"],
+      [LogEntryKind.SUSPECT_SIGHTING, "sighting"],
+      [LogEntryKind.SESSION, "session"],
+      [LogEntryKind.ATTESTATION, "attestation"],
+    ] as const) {
+      await replay(kind, (e) =>
+        replayEntry(state, name, e.index, decodeLeaf(e.leaf).envelope, e.refIndex, e.memberId),
+      );
+    }
     let lastIntegratedMs = 0;
     if (size > 0) {
       const last = await readEntry(db, size - 1);
@@ -368,9 +394,7 @@ export class TransparencyLog implements AsyncDisposable {
     return new TransparencyLog(options, {
       range,
       registry,
-      commitments,
-      commitmentIds,
-      withdrawn,
+      state,
       checkpoint,
       lastIntegratedMs,
     });
@@ -404,11 +428,13 @@ export class TransparencyLog implements AsyncDisposable {
   // ---- appends --------------------------------------------------------------------------------
 
   /**
-   * Logs a member-signed attestation (payload AttestationStatement). The member's signature must
-   * verify under a logged key valid at the statement's `issued_at` (which must be within the clock
-   * skew of now) and the member must be active; a canary commitment it names must be logged before
-   * it, by the same member, with the same root. The hub countersigns; the countersigned envelope
-   * is what is logged and returned. `envelope` is untrusted input from a member node.
+   * Logs a member-signed attestation (payload AttestationStatement, version 2). The member's signature must
+   * verify under a logged key valid at the statement's `issued_at` (within the clock skew of now) and the
+   * member must be active; the statement must answer a logged session of the same member and agree with it
+   * on every bound choice, and its verdict must be what `deriveVerdict` gives on its own counts under the
+   * registered policy (protocol-admission.ts lists every rule and its code). Version-1 statements are
+   * refused. The hub countersigns; the countersigned envelope is what is logged and returned. `envelope` is
+   * untrusted input from a member node.
    */
   async appendAttestation(envelope: DsseEnvelope): Promise<AppendedEntry> {
     this.#checkOpen();
@@ -419,7 +445,7 @@ export class TransparencyLog implements AsyncDisposable {
       () => fromBinary(AttestationStatementSchema, envelope.payload),
       "AttestationStatement",
     );
-    checkStatement(st);
+    checkStatementV2(st);
     const hubId = this.#hubKey.keyId;
     let signer: LoggedKey;
     let countersigned: DsseEnvelope;
@@ -441,7 +467,6 @@ export class TransparencyLog implements AsyncDisposable {
       }
     }
     const issuedMs = timeMs(st.issuedAt, "statement issued_at");
-    const ref = st.canaryCommitment;
     return this.#enqueue({
       kind: LogEntryKind.ATTESTATION,
       envelope: countersigned,
@@ -451,60 +476,160 @@ export class TransparencyLog implements AsyncDisposable {
         if (st.memberModel !== undefined && st.memberModel.memberId !== signer.memberId) {
           throw new LogError("permission_denied", "statement member_model names another member");
         }
-        if (ref !== undefined) {
-          const at = Number(ref.logIndex);
-          const c = s.commitment(at);
-          if (c === undefined) {
-            throw new LogError(
-              "failed_precondition",
-              `no canary commitment is logged at index ${ref.logIndex}`,
-            );
-          }
-          if (
-            c.memberId !== signer.memberId ||
-            c.commitmentId !== ref.commitmentId ||
-            toHex(c.root) !== toHex(ref.merkleRoot)
-          ) {
-            throw new LogError(
-              "failed_precondition",
-              "canary_commitment does not match the logged commitment",
-            );
-          }
-          if (s.isWithdrawn(at))
-            throw new LogError("failed_precondition", "the canary commitment was withdrawn");
-        }
+        admitAttestationV2(s.state, st, signer.memberId, issuedMs);
       },
     });
   }
 
-  /** Logs a member-signed canary-set commitment (payload CanaryCommitment); untrusted input. */
+  /**
+   * Logs a member-signed commitment: a canary set or canary pairs (payload CanaryCommitment), a watermark
+   * key (WatermarkKeyCommitment) or a reference fingerprint (ReferenceFingerprintCommitment), all as
+   * COMMITMENT entries told apart by payload type. Ids are unique per member and kind. Untrusted input.
+   */
   async appendCommitment(envelope: DsseEnvelope): Promise<AppendedEntry> {
     this.#checkOpen();
-    if (envelope.payloadType !== PAYLOAD_TYPES.commitment) {
-      throw new LogError("invalid_argument", "envelope is not a canary commitment");
+    let memberId: string;
+    let atMs: number;
+    switch (envelope.payloadType) {
+      case PAYLOAD_TYPES.commitment: {
+        const c = decodePayload(
+          () => fromBinary(CanaryCommitmentSchema, envelope.payload),
+          "CanaryCommitment",
+        );
+        checkCanaryCommitment(c);
+        memberId = c.memberId;
+        atMs = timeMs(c.committedAt, "commitment committed_at");
+        break;
+      }
+      case PAYLOAD_TYPES.watermarkCommitment: {
+        const w = decodePayload(
+          () => fromBinary(WatermarkKeyCommitmentSchema, envelope.payload),
+          "WatermarkKeyCommitment",
+        );
+        checkWatermarkCommitment(w);
+        memberId = w.memberId;
+        atMs = timeMs(w.committedAt, "watermark committed_at");
+        break;
+      }
+      case PAYLOAD_TYPES.referenceFingerprint: {
+        const r = decodePayload(
+          () => fromBinary(ReferenceFingerprintCommitmentSchema, envelope.payload),
+          "ReferenceFingerprintCommitment",
+        );
+        checkReferenceCommitment(r);
+        memberId = r.memberId;
+        atMs = timeMs(r.committedAt, "reference committed_at");
+        break;
+      }
+      default:
+        throw new LogError("invalid_argument", "envelope is not a member commitment");
     }
-    const c = decodePayload(() => fromBinary(CanaryCommitmentSchema, envelope.payload), "CanaryCommitment");
-    checkCommitment(c);
+    const logged: LoggedCommitment = commitmentOfEnvelope(envelope);
     const signer = await this.#verifyMemberSignature(envelope);
-    if (signer.memberId !== c.memberId)
+    if (signer.memberId !== memberId)
       throw new LogError("bad_signature", "commitment is signed by another member's key");
-    const committedMs = timeMs(c.committedAt, "commitment committed_at");
     return this.#enqueue({
       kind: LogEntryKind.COMMITMENT,
       envelope,
       meta: { memberId: signer.memberId, keyId: signer.keyId, sessionId: null, refIndex: null },
       admit: (s) => {
-        this.#admitMemberSigned(s, signer.keyId, committedMs, "commitment committed_at");
-        if (s.hasCommitmentId(c.memberId, c.commitmentId)) {
-          throw new LogError("already_exists", `commitment ${c.commitmentId} is already logged`);
+        this.#admitMemberSigned(s, signer.keyId, atMs, "commitment committed_at");
+        if (
+          logged.kind !== "reference" &&
+          s.state.hasCommitmentId(logged.kind, logged.memberId, logged.commitmentId)
+        ) {
+          throw new LogError(
+            "already_exists",
+            `${logged.kind} commitment ${logged.commitmentId} is already logged`,
+          );
         }
-        s.stageCommitment(s.index, {
-          memberId: c.memberId,
-          commitmentId: c.commitmentId,
-          root: c.merkleRoot,
-          count: Number(c.canaryCount),
-        });
+        s.state.addCommitment(s.index, logged);
       },
+    });
+  }
+
+  /**
+   * Signs and logs the first sighting of a suspect (SuspectSighting, hub-signed). Commitments a session uses
+   * must be logged before it. One sighting per suspect id (`already_exists` for a second: use
+   * {@link sightingOf}); `first_seen_at` defaults to now.
+   */
+  async appendSighting(sighting: MessageInitShape<typeof SuspectSightingSchema>): Promise<AppendedEntry> {
+    this.#checkOpen();
+    const msg = create(SuspectSightingSchema, sighting);
+    if (msg.firstSeenAt === undefined) msg.firstSeenAt = timestampFromMs(this.#now());
+    checkSighting(msg);
+    const envelope = signEnvelope(PAYLOAD_TYPES.sighting, toBinary(SuspectSightingSchema, msg), this.#hubKey);
+    return this.#enqueueSighting(envelope, msg);
+  }
+
+  #enqueueSighting(envelope: DsseEnvelope, msg: SuspectSighting): Promise<AppendedEntry> {
+    const suspectId = (msg.suspect as { suspectId: string }).suspectId;
+    return this.#enqueue({
+      kind: LogEntryKind.SUSPECT_SIGHTING,
+      envelope,
+      meta: { memberId: null, keyId: null, sessionId: null, refIndex: null },
+      admit: (s) => {
+        const first = s.state.sightingOf(suspectId);
+        if (first !== undefined)
+          throw new LogError("already_exists", `suspect ${suspectId} was first sighted at index ${first}`);
+        s.state.addSighting(s.index, suspectId);
+      },
+    });
+  }
+
+  /**
+   * Signs and logs a match session (SessionOpened, hub-signed) BEFORE the member queries the suspect. The
+   * log derives the seed itself: sessionSeed(root of the signed checkpoint of size `seedCheckpointSize`,
+   * origin, session id). Admission checks the candidate member is active, the policy is registered
+   * (`policy_mismatch`), the sighting is the suspect's first, the reference fingerprint commitment is the
+   * candidate's, and the canary (PAIRS) and watermark commitments are the member's, not withdrawn and logged
+   * before the sighting (`commitment_after_sighting`).
+   */
+  async appendSession(init: SessionInit): Promise<AppendedEntry> {
+    this.#checkOpen();
+    const { seedCheckpointSize, nonce, openedAtMs, ...rest } = init;
+    const cp =
+      seedCheckpointSize === undefined
+        ? (this.#checkpoint ?? (await this.checkpoint()))
+        : await this.#checkpointOfSize(seedCheckpointSize);
+    const sessionId = typeof rest.sessionId === "string" ? rest.sessionId : "";
+    if (!ID64_RE.test(sessionId))
+      throw new LogError("invalid_argument", "session_id must be 1..64 printable characters");
+    // A copy of the caller's objects: what is checked is what is signed and indexed.
+    const msg = clone(
+      SessionOpenedSchema,
+      create(SessionOpenedSchema, {
+        ...rest,
+        nonce: nonce ?? new Uint8Array(randomBytes(32)),
+        seed: sessionSeed({ checkpointRoot: cp.rootHash, origin: this.origin, sessionId }),
+        seedCheckpointSize: BigInt(cp.treeSize),
+        openedAt: timestampFromMs(openedAtMs ?? this.#now()),
+      }),
+    );
+    checkSession(msg);
+    const envelope = signEnvelope(PAYLOAD_TYPES.session, toBinary(SessionOpenedSchema, msg), this.#hubKey);
+    return this.#enqueueSession(envelope, msg);
+  }
+
+  async #checkpointOfSize(size: number): Promise<SignedCheckpoint> {
+    if (!Number.isSafeInteger(size) || size < 1)
+      throw new LogError("invalid_argument", "seedCheckpointSize must be a positive integer");
+    const row = await this.#read(() => checkpointAt(this.#store.db, size));
+    if (row === undefined) throw new LogError("not_found", `the hub signed no checkpoint of size ${size}`);
+    return checkpointOfRow(row);
+  }
+
+  #enqueueSession(envelope: DsseEnvelope, msg: SessionOpened): Promise<AppendedEntry> {
+    return this.#enqueue({
+      kind: LogEntryKind.SESSION,
+      envelope,
+      meta: {
+        memberId: msg.candidate?.memberId ?? null,
+        keyId: null,
+        sessionId: msg.sessionId,
+        refIndex: null,
+      },
+      admit: (s) => admitSession(s.state, s.registry, msg, s.index),
     });
   }
 
@@ -584,9 +709,9 @@ export class TransparencyLog implements AsyncDisposable {
       meta: { memberId: signer.memberId, keyId: signer.keyId, sessionId: null, refIndex: target },
       admit: (s) => {
         this.#admitMemberSigned(s, signer.keyId, atMs, "withdrawal withdrawn_at");
-        if (s.isWithdrawn(target))
+        if (s.state.isWithdrawn(target))
           throw new LogError("already_exists", `entry ${target} is already withdrawn`);
-        s.stageWithdrawn(target);
+        s.state.addWithdrawn(target);
       },
     });
   }
@@ -600,6 +725,30 @@ export class TransparencyLog implements AsyncDisposable {
         return this.appendCommitment(envelope);
       case LogEntryKind.WITHDRAWAL:
         return this.appendWithdrawal(envelope);
+      case LogEntryKind.SUSPECT_SIGHTING: {
+        await this.#verifyHubSignature(envelope);
+        const msg = decodePayload(
+          () => fromBinary(SuspectSightingSchema, envelope.payload),
+          "SuspectSighting",
+        );
+        checkSighting(msg);
+        return this.#enqueueSighting(envelope, msg);
+      }
+      case LogEntryKind.SESSION: {
+        await this.#verifyHubSignature(envelope);
+        const msg = decodePayload(() => fromBinary(SessionOpenedSchema, envelope.payload), "SessionOpened");
+        checkSession(msg);
+        // A session signed elsewhere (another hub replica) must carry the seed this log would derive.
+        const cp = await this.#checkpointOfSize(Number(msg.seedCheckpointSize));
+        const seed = sessionSeed({
+          checkpointRoot: cp.rootHash,
+          origin: this.origin,
+          sessionId: msg.sessionId,
+        });
+        if (toHex(seed) !== toHex(msg.seed))
+          throw new LogError("invalid_argument", "session seed is not derived from its seed checkpoint");
+        return this.#enqueueSession(envelope, msg);
+      }
       case LogEntryKind.MEMBERSHIP: {
         await this.#verifyHubSignature(envelope);
         const rec = decodePayload(
@@ -656,6 +805,24 @@ export class TransparencyLog implements AsyncDisposable {
   /** Membership records about one key (its addition, its revocation), in log order, at most `limit`. */
   membershipOfKey(keyId: string, limit: number): Promise<StoredEntry[]> {
     return this.#read(() => readEntriesOfKey(this.#store.db, LogEntryKind.MEMBERSHIP, keyId, limit));
+  }
+
+  /** The logged session with this id (in memory: no database read). */
+  session(sessionId: string): SessionView | undefined {
+    const index = this.#state.sessionIndex(sessionId);
+    const s: LoggedSession | undefined = index === undefined ? undefined : this.#state.session(index);
+    // A copy: callers must not be able to change what admission checks against.
+    return s === undefined ? undefined : { index: s.index, opened: clone(SessionOpenedSchema, s.opened) };
+  }
+
+  /** Index of the suspect's first (and only) logged sighting. */
+  sightingOf(suspectId: string): number | undefined {
+    return this.#state.sightingOf(suspectId);
+  }
+
+  /** The member commitment logged at `index`, as admission reads it. */
+  loggedCommitment(index: number): LoggedCommitment | undefined {
+    return this.#state.commitment(index);
   }
 
   /** Index of the (first) attestation logged for a match session. */
@@ -850,9 +1017,7 @@ export class TransparencyLog implements AsyncDisposable {
   async #writeBatch(batch: readonly Pending[], forceCheckpoint: boolean): Promise<void> {
     const nowMs = Math.max(this.#lastIntegratedMs, this.#now());
     let registry = this.#registry;
-    const commitments = new Map<number, LoggedCommitment>();
-    const commitmentIds = new Set<string>();
-    const withdrawn = new Set<number>();
+    const state = this.#state.child();
     const accepted: Array<{ p: Pending; entry: AppendedEntry }> = [];
     const leaves: Uint8Array[] = [];
     const leafHashes: Uint8Array[] = [];
@@ -867,26 +1032,17 @@ export class TransparencyLog implements AsyncDisposable {
       const { kind, envelope, meta, admit } = p.prepared;
       // Membership records change the registry: stage them on a copy until the batch commits.
       if (kind === LogEntryKind.MEMBERSHIP && registry === this.#registry) registry = registry.clone();
-      const staging: Staging = {
-        registry,
-        index,
-        nowMs,
-        commitment: (i) => (i < index ? (commitments.get(i) ?? this.#commitments.get(i)) : undefined),
-        hasCommitmentId: (m, id) =>
-          commitmentIds.has(`${m}\0${id}`) || this.#commitmentIds.has(`${m}\0${id}`),
-        isWithdrawn: (i) => withdrawn.has(i) || this.#withdrawn.has(i),
-        stageCommitment: (i, c) => {
-          commitments.set(i, c);
-          commitmentIds.add(`${c.memberId}\0${c.commitmentId}`);
-        },
-        stageWithdrawn: (i) => withdrawn.add(i),
-      };
+      // Each entry stages on its own child, merged into the batch's state only once it is admitted, so a
+      // refused entry leaves nothing behind.
+      const entryState = state.child();
+      const staging: Staging = { registry, index, nowMs, state: entryState };
       try {
         admit(staging);
       } catch (err) {
         p.reject(err);
         continue;
       }
+      entryState.mergeIntoParent();
       const leaf = encodeLeaf(kind, envelope, nowMs);
       const leafHash = hashLeaf(leaf);
       leaves.push(leaf);
@@ -935,9 +1091,7 @@ export class TransparencyLog implements AsyncDisposable {
     }
     this.#range = range;
     this.#registry = registry;
-    for (const [i, c] of commitments) this.#commitments.set(i, c);
-    for (const id of commitmentIds) this.#commitmentIds.add(id);
-    for (const i of withdrawn) this.#withdrawn.add(i);
+    state.mergeIntoParent();
     if (accepted.length > 0) this.#lastIntegratedMs = nowMs;
     if (checkpoint !== undefined) {
       this.#checkpoint = checkpoint;
@@ -956,36 +1110,6 @@ async function rootFromStoreAt(db: Store<HubDatabase>["db"], size: number): Prom
   const hashes = await fetchNodes(db, ids);
   const byId = new Map(ids.map((id, i) => [`${id.level}/${id.index}`, hashes[i] as Uint8Array]));
   return rootFromNodes((l, i) => byId.get(`${l}/${i}`) as Uint8Array, size);
-}
-
-function checkStatement(st: AttestationStatement): void {
-  if (st.version !== 1) throw new LogError("invalid_argument", "statement version must be 1");
-  if (!ID64_RE.test(st.sessionId))
-    throw new LogError("invalid_argument", "statement session_id must be 1..64 printable characters");
-  if (st.sessionNonce.length < 16 || st.sessionNonce.length > 64) {
-    throw new LogError("invalid_argument", "statement session_nonce must be 16..64 bytes");
-  }
-  if (st.issuedAt === undefined) throw new LogError("invalid_argument", "statement issued_at is missing");
-  if (st.canaryCommitment !== undefined && st.canaryCommitment.merkleRoot.length !== 32) {
-    throw new LogError("invalid_argument", "statement canary_commitment.merkle_root must be 32 bytes");
-  }
-}
-
-function checkCommitment(c: CanaryCommitment): void {
-  if (!ID64_RE.test(c.commitmentId))
-    throw new LogError("invalid_argument", "commitment_id must be 1..64 printable characters");
-  if (!ID64_RE.test(c.memberId))
-    throw new LogError("invalid_argument", "commitment member_id must be 1..64 characters");
-  if (c.merkleRoot.length !== 32)
-    throw new LogError("invalid_argument", "commitment merkle_root must be 32 bytes");
-  if (c.canaryCount < 1n || c.canaryCount > 1_000_000n) {
-    throw new LogError("invalid_argument", "commitment canary_count must be 1..1000000");
-  }
-  if (c.hashAlgorithm !== CommitmentHashAlgorithm.SHA256_RFC6962) {
-    throw new LogError("invalid_argument", "commitment hash_algorithm must be SHA256_RFC6962");
-  }
-  if (c.committedAt === undefined)
-    throw new LogError("invalid_argument", "commitment committed_at is missing");
 }
 
 function checkWithdrawal(w: Withdrawal): void {

@@ -1,0 +1,231 @@
+/**
+ * What admission needs to know about the log so far, kept in memory and rebuilt from the entries when the
+ * log is opened (TransparencyLog.open replays them through the same `apply*` functions admission stages
+ * with, so a reopened log admits exactly what the running one would have): member commitments of the three
+ * kinds, withdrawals, suspect sightings, sessions and which (member, session) pairs already have an
+ * attestation. A batch stages on a child state and merges it into its parent only after the write commits.
+ */
+import { fromBinary } from "@bufbuild/protobuf";
+import {
+  AttestationStatementSchema,
+  CanaryCommitmentSchema,
+  CommitmentHashAlgorithm,
+  ReferenceFingerprintCommitmentSchema,
+  type SessionOpened,
+  SessionOpenedSchema,
+  SuspectSightingSchema,
+  WatermarkKeyCommitmentSchema,
+} from "@lineage/api";
+import type { DsseEnvelope } from "@lineage/crypto";
+import { LogError } from "./log-error.js";
+import { PAYLOAD_TYPES } from "./log-leaf.js";
+
+/** A logged member commitment, as admission needs it. */
+export type LoggedCommitment =
+  | {
+      readonly kind: "canary";
+      readonly memberId: string;
+      readonly commitmentId: string;
+      readonly root: Uint8Array;
+      readonly count: number;
+      /** Commitment v2 (hash algorithm PAIRS): one leaf per canary pair. */
+      readonly pairs: boolean;
+    }
+  | {
+      readonly kind: "watermark";
+      readonly memberId: string;
+      readonly commitmentId: string;
+      readonly keyDigest: Uint8Array;
+      readonly gamma: number;
+    }
+  | {
+      readonly kind: "reference";
+      readonly memberId: string;
+      readonly modelId: string;
+      readonly modelVersion: string;
+      readonly epochId: string;
+      readonly hash: Uint8Array;
+    };
+
+/** A logged session (the hub's SessionOpened entry). */
+export interface LoggedSession {
+  readonly index: number;
+  /** The member whose model the session compares (candidate.member_id). */
+  readonly memberId: string;
+  readonly opened: SessionOpened;
+}
+
+/** Admission state; a child overlays its parent until merged. */
+export class LogState {
+  readonly #parent: LogState | undefined;
+  readonly #commitments = new Map<number, LoggedCommitment>();
+  readonly #commitmentIds = new Set<string>();
+  readonly #withdrawn = new Set<number>();
+  readonly #sightingOfSuspect = new Map<string, number>();
+  readonly #suspectAt = new Map<number, string>();
+  readonly #sessions = new Map<number, LoggedSession>();
+  readonly #sessionIds = new Map<string, number>();
+  readonly #attested = new Set<string>();
+
+  constructor(parent?: LogState) {
+    this.#parent = parent;
+  }
+
+  /** A child state for staging one batch. */
+  child(): LogState {
+    return new LogState(this);
+  }
+
+  commitment(index: number): LoggedCommitment | undefined {
+    return this.#commitments.get(index) ?? this.#parent?.commitment(index);
+  }
+
+  hasCommitmentId(kind: LoggedCommitment["kind"], memberId: string, id: string): boolean {
+    return (
+      this.#commitmentIds.has(idKey(kind, memberId, id)) ||
+      (this.#parent?.hasCommitmentId(kind, memberId, id) ?? false)
+    );
+  }
+
+  isWithdrawn(index: number): boolean {
+    return this.#withdrawn.has(index) || (this.#parent?.isWithdrawn(index) ?? false);
+  }
+
+  /** Index of the suspect's (first and only) sighting. */
+  sightingOf(suspectId: string): number | undefined {
+    return this.#sightingOfSuspect.get(suspectId) ?? this.#parent?.sightingOf(suspectId);
+  }
+
+  /** The suspect id of the sighting logged at `index`. */
+  suspectSightedAt(index: number): string | undefined {
+    return this.#suspectAt.get(index) ?? this.#parent?.suspectSightedAt(index);
+  }
+
+  session(index: number): LoggedSession | undefined {
+    return this.#sessions.get(index) ?? this.#parent?.session(index);
+  }
+
+  sessionIndex(sessionId: string): number | undefined {
+    return this.#sessionIds.get(sessionId) ?? this.#parent?.sessionIndex(sessionId);
+  }
+
+  isAttested(memberId: string, sessionIndex: number): boolean {
+    const k = `${memberId}\0${sessionIndex}`;
+    return this.#attested.has(k) || (this.#parent?.isAttested(memberId, sessionIndex) ?? false);
+  }
+
+  addCommitment(index: number, c: LoggedCommitment): void {
+    this.#commitments.set(index, c);
+    if (c.kind !== "reference") this.#commitmentIds.add(idKey(c.kind, c.memberId, c.commitmentId));
+  }
+
+  addWithdrawn(index: number): void {
+    this.#withdrawn.add(index);
+  }
+
+  addSighting(index: number, suspectId: string): void {
+    this.#sightingOfSuspect.set(suspectId, index);
+    this.#suspectAt.set(index, suspectId);
+  }
+
+  addSession(s: LoggedSession): void {
+    this.#sessions.set(s.index, s);
+    this.#sessionIds.set(s.opened.sessionId, s.index);
+  }
+
+  addAttested(memberId: string, sessionIndex: number): void {
+    this.#attested.add(`${memberId}\0${sessionIndex}`);
+  }
+
+  /** Moves everything staged here into the parent (after the batch is durable). */
+  mergeIntoParent(): void {
+    const p = this.#parent;
+    if (p === undefined) throw new LogError("internal", "a root log state has no parent to merge into");
+    for (const [i, c] of this.#commitments) p.addCommitment(i, c);
+    for (const i of this.#withdrawn) p.addWithdrawn(i);
+    for (const [i, s] of this.#suspectAt) p.addSighting(i, s);
+    for (const s of this.#sessions.values()) p.addSession(s);
+    for (const k of this.#attested) p.#attested.add(k);
+  }
+}
+
+function idKey(kind: string, memberId: string, id: string): string {
+  return `${kind}\0${memberId}\0${id}`;
+}
+
+/** The commitment a COMMITMENT entry's envelope holds (decoded by payload type; not re-checked). */
+export function commitmentOfEnvelope(envelope: DsseEnvelope): LoggedCommitment {
+  switch (envelope.payloadType) {
+    case PAYLOAD_TYPES.commitment: {
+      const c = fromBinary(CanaryCommitmentSchema, envelope.payload);
+      return {
+        kind: "canary",
+        memberId: c.memberId,
+        commitmentId: c.commitmentId,
+        root: c.merkleRoot,
+        count: Number(c.canaryCount),
+        pairs: c.hashAlgorithm === CommitmentHashAlgorithm.SHA256_RFC6962_PAIRS,
+      };
+    }
+    case PAYLOAD_TYPES.watermarkCommitment: {
+      const w = fromBinary(WatermarkKeyCommitmentSchema, envelope.payload);
+      return {
+        kind: "watermark",
+        memberId: w.memberId,
+        commitmentId: w.commitmentId,
+        keyDigest: w.keyDigest,
+        gamma: w.gamma,
+      };
+    }
+    case PAYLOAD_TYPES.referenceFingerprint: {
+      const r = fromBinary(ReferenceFingerprintCommitmentSchema, envelope.payload);
+      return {
+        kind: "reference",
+        memberId: r.memberId,
+        modelId: r.modelId,
+        modelVersion: r.modelVersion,
+        epochId: r.epochId,
+        hash: r.fingerprintHash,
+      };
+    }
+    default:
+      throw new LogError("malformed", "envelope is not a member commitment");
+  }
+}
+
+/** Replays one logged entry's effect on the admission state (TransparencyLog.open). */
+export function replayEntry(
+  state: LogState,
+  kind: "commitment" | "withdrawal" | "sighting" | "session" | "attestation",
+  index: number,
+  envelope: DsseEnvelope,
+  refIndex: number | null,
+  memberId: string | null,
+): void {
+  switch (kind) {
+    case "commitment":
+      state.addCommitment(index, commitmentOfEnvelope(envelope));
+      return;
+    case "withdrawal":
+      if (refIndex !== null) state.addWithdrawn(refIndex);
+      return;
+    case "sighting": {
+      const s = fromBinary(SuspectSightingSchema, envelope.payload);
+      if (s.suspect !== undefined && state.sightingOf(s.suspect.suspectId) === undefined)
+        state.addSighting(index, s.suspect.suspectId);
+      return;
+    }
+    case "session": {
+      const opened = fromBinary(SessionOpenedSchema, envelope.payload);
+      state.addSession({ index, memberId: opened.candidate?.memberId ?? "", opened });
+      return;
+    }
+    case "attestation": {
+      // Version-1 statements logged before protocol v2 still decode; only v2 ones answer a session.
+      const st = fromBinary(AttestationStatementSchema, envelope.payload);
+      if (st.version === 2 && st.bound !== undefined && memberId !== null)
+        state.addAttested(memberId, Number(st.bound.sessionIndex));
+      return;
+    }
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The hub's ONE conversion between the verdict protocol's proto messages (attestation.proto
+ * VerdictPolicy, VerdictEvidence, Verdict) and `@lineage/fingerprint`'s domain types, so that the log's
+ * admission re-derives a statement's verdict with the same `deriveVerdict` the member node and the auditor
+ * call (docs/specs/verdict.md). Proto messages here come from untrusted statements: conversions keep every
+ * number as stated (the verdict module checks them) and never fill a missing field with a default that
+ * could change a verdict.
+ */
+import {
+  type CanaryPairCounts as ProtoCanaryPairCounts,
+  type VerdictEvidence as ProtoVerdictEvidence,
+  type VerdictPolicy as ProtoVerdictPolicy,
+  type WatermarkCounts as ProtoWatermarkCounts,
+  Verdict,
+} from "@lineage/api";
+import type {
+  AccusingTest,
+  CanaryPairCounts,
+  Verdict as DomainVerdict,
+  VerdictEvidence,
+  VerdictPolicy,
+  WatermarkCounts,
+} from "@lineage/fingerprint";
+import { LogError } from "./log-error.js";
+
+/** A stated policy in domain form. Duplicate test weights are refused (they would be ambiguous). */
+export function policyFromProto(p: ProtoVerdictPolicy): VerdictPolicy {
+  const weights: Partial<Record<AccusingTest, number>> = {};
+  if (p.weights.length > 8) throw new LogError("invalid_argument", "policy weights: at most 8");
+  for (const w of p.weights) {
+    if (Object.hasOwn(weights, w.test))
+      throw new LogError("invalid_argument", `policy weights name "${w.test.slice(0, 64)}" twice`);
+    weights[w.test as AccusingTest] = w.weight;
+  }
+  return {
+    id: p.policyId,
+    alpha: p.alpha,
+    min_effect: p.minEffect,
+    weights,
+    min_canary_pairs: p.minCanaryPairs,
+    min_watermark_pairs: p.minWatermarkPairs,
+    lead_alpha: p.leadAlpha,
+    min_lead_null: p.minLeadNull,
+  };
+}
+
+function canaryFromProto(c: ProtoCanaryPairCounts): CanaryPairCounts {
+  return {
+    pairs_committed: c.pairsCommitted,
+    pairs_completed: c.pairsCompleted,
+    exposed_hits: c.exposedHits,
+    decoy_hits: c.decoyHits,
+    exposed_only: c.exposedOnly,
+    decoy_only: c.decoyOnly,
+    ...(c.sequence === undefined ? {} : { sequence: c.sequence }),
+  };
+}
+
+function watermarkFromProto(w: ProtoWatermarkCounts): WatermarkCounts {
+  return {
+    gamma: w.gamma,
+    selected_scored: w.selectedScored,
+    selected_green: w.selectedGreen,
+    all_scored: w.allScored,
+    all_green: w.allGreen,
+  };
+}
+
+/** Stated counts in domain form. */
+export function evidenceFromProto(e: ProtoVerdictEvidence): VerdictEvidence {
+  if (e.canary?.sequence !== undefined && e.canary.sequence.length > 100_000)
+    throw new LogError("too_large", "counts.canary.sequence exceeds 100000 characters");
+  return {
+    ...(e.canary === undefined ? {} : { canary: canaryFromProto(e.canary) }),
+    ...(e.watermark === undefined ? {} : { watermark: watermarkFromProto(e.watermark) }),
+    ...(e.lead === undefined
+      ? {}
+      : {
+          lead: {
+            score: e.lead.score,
+            null_size: e.lead.nullSize,
+            null_at_least: e.lead.nullAtLeast,
+            population: e.lead.population,
+          },
+        }),
+    comparisons: e.comparisons,
+  };
+}
+
+/** A stated verdict in domain form; undefined for values no verdict derivation produces. */
+export function verdictFromProto(v: Verdict): DomainVerdict | undefined {
+  switch (v) {
+    case Verdict.LIKELY_DERIVED:
+      return "LIKELY_DERIVED";
+    case Verdict.SIMILAR:
+      return "SIMILAR";
+    case Verdict.INCONCLUSIVE:
+      return "INCONCLUSIVE";
+    default:
+      return undefined;
+  }
+}
