@@ -1,0 +1,447 @@
+/**
+ * Protocol v2 tampering: every bound choice and every count of an attestation, changed one at a time in a
+ * log built with real crypto (v2-fixture.ts: member statements signed with the member's real key,
+ * sessions, sightings and checkpoints with the hub's), so that only the auditor's own rule can catch it —
+ * and each is caught with its own code. Then the paired disclosure: protocol sample size, labels from the
+ * first checkpoint covering the commitment, live re-query vs recorded answers (claim_not_checked, exit 1).
+ * Last, `lineage audit verify|disclosure` as a reader and a script see them.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { clone, create } from "@bufbuild/protobuf";
+import { AttestationBundleSchema, Verdict, VerifyDisclosureRequestSchema } from "@lineage/api";
+import { hypergeometricUpperTail } from "@lineage/fingerprint";
+import {
+  bundleToJson,
+  decoyOnlyAllowed,
+  disclosurePackageToJson,
+  exposedOnlyNeeded,
+  isAuditError,
+  verifyBundle,
+  verifyDisclosure,
+} from "../src/index.js";
+import { buildScenario, tableSuspect } from "./v2-fixture.js";
+
+const CLI = new URL("../../cli/bin/lineage.js", import.meta.url).pathname;
+
+function expectAudit(code: string) {
+  return (err: unknown) => {
+    assert.ok(isAuditError(err), `expected AuditError ${code}, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    return true;
+  };
+}
+
+function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { encoding: "utf8" }, (err, stdout, stderr) => {
+      const status = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+test("an honest v2 bundle verifies: bound choices checked, verdict re-derived from its counts", async () => {
+  const s = await buildScenario();
+  const r = verifyBundle(s.bundle, s.trust);
+  assert.equal(r.bound.verdict.verdict, "LIKELY_DERIVED");
+  assert.equal(r.bound.verdict.backed_by, "canary_pairs");
+  // The fixture's suspect knows the exposed item of 35 of 40 pairs and 4 decoys, all four also exposed.
+  assert.deepEqual(
+    {
+      b: s.evidence.canary?.exposed_only,
+      c: s.evidence.canary?.decoy_only,
+      n: s.evidence.canary?.pairs_completed,
+    },
+    { b: 31, c: 0, n: 40 },
+  );
+  assert.equal(r.bound.session.index, s.sessionIndex);
+  assert.equal(r.bound.sighting.index, s.sightingIndex);
+  assert.ok(s.commitmentIndex < s.sightingIndex && s.sightingIndex < s.sessionIndex);
+  assert.ok(s.sessionIndex < s.attestationIndex);
+  const names = r.checks.map((c) => c.name);
+  for (const n of [
+    "statement.version",
+    "policy.registered",
+    "session.answer",
+    "session.panel",
+    "session.seed",
+    "session.policy",
+    "sighting.order",
+    "commitment.before_sighting",
+    "counts.binding",
+    "verdict.rederived",
+  ]) {
+    assert.ok(names.includes(n), `check ${n} ran`);
+  }
+  // With a watermark key bound too, the watermark commitment is opened and ordered as well, and the family
+  // grows to three tests (canary 4, canary x watermark 2, watermark 1): the canary test's factor is 7/4.
+  const ws = await buildScenario({ watermark: true });
+  const w = verifyBundle(ws.bundle, ws.trust);
+  assert.equal(w.bound.watermarkCommitment?.body.gamma, 0.25);
+  assert.deepEqual(
+    w.bound.verdict.tests.map((x) => x.test),
+    ["canary_pairs", "watermark", "canary_watermark"],
+  );
+  assert.equal(w.bound.verdict.tests[0]?.factor, 7 / 4);
+});
+
+test("tampered bound choices and counts fail with their own codes", async (t) => {
+  const cases: Array<[string, Parameters<typeof buildScenario>[0], string]> = [
+    [
+      "panel differs from the session's",
+      { statement: (st) => void (st.bound as { panel: string[] }).panel.push("ref/other") },
+      "panel_mismatch",
+    ],
+    [
+      "panel reordered",
+      { statement: (st) => void (st.bound as { panel: string[] }).panel.reverse() },
+      "panel_mismatch",
+    ],
+    [
+      "seed differs from the session's",
+      { statement: (st) => void ((st.bound as { seed: Uint8Array }).seed = new Uint8Array(32).fill(1)) },
+      "seed_mismatch",
+    ],
+    [
+      "session seeded from a checkpoint that covers the session itself",
+      { session: (ss) => void (ss.seedCheckpointSize = 6n) },
+      "seed_mismatch",
+    ],
+    [
+      "policy numbers changed under the registered id (alpha 1e-3)",
+      { statement: (st) => void ((st.bound as { policy: { alpha: number } }).policy.alpha = 1e-3) },
+      "policy_mismatch",
+    ],
+    [
+      "policy id unknown",
+      {
+        statement: (st) =>
+          void ((st.bound as { policy: { policyId: string } }).policy.policyId = "lineage-policy/99"),
+      },
+      "policy_unknown",
+    ],
+    [
+      "session bound another policy than the statement",
+      { session: (ss) => void ((ss.policy as { minEffect: number }).minEffect = 0.5) },
+      "policy_mismatch",
+    ],
+    [
+      "session nonce",
+      { statement: (st) => void (st.sessionNonce = new Uint8Array(32).fill(4)) },
+      "session_mismatch",
+    ],
+    ["session id", { statement: (st) => void (st.sessionId = "session-2") }, "session_mismatch"],
+    [
+      "another suspect",
+      {
+        statement: (st) =>
+          void (st.suspect = {
+            suspectId: "sus-2",
+            target: { case: "release", value: { registry: "hf", repo: "x/y", revision: "1" } },
+          }),
+      },
+      "session_mismatch",
+    ],
+    [
+      "reference fingerprint hash",
+      {
+        statement: (st) =>
+          void ((st.bound as { referenceFingerprintHash: Uint8Array }).referenceFingerprintHash =
+            new Uint8Array(32)),
+      },
+      "session_mismatch",
+    ],
+    [
+      "canary commitment dropped from the statement",
+      { statement: (st) => void delete st.canaryCommitment },
+      "session_mismatch",
+    ],
+    [
+      "canary commitment logged after the suspect was first seen",
+      { order: "commitment_after_sighting" },
+      "commitment_after_sighting",
+    ],
+    [
+      "watermark key committed after the suspect was first seen",
+      { order: "watermark_after_sighting" },
+      "commitment_after_sighting",
+    ],
+    [
+      "LIKELY_DERIVED with as many decoy-only as exposed-only pairs (b = c)",
+      {
+        counts: (e) => {
+          const c = e.canary as NonNullable<typeof e.canary>;
+          e.canary = { ...c, exposed_only: 12, decoy_only: 12, exposed_hits: 16, decoy_hits: 16 };
+        },
+        statement: (st) => {
+          st.verdict = Verdict.LIKELY_DERIVED;
+          st.backedBy = "canary_pairs";
+        },
+      },
+      "verdict_not_supported",
+    ],
+    [
+      "SIMILAR claimed without a lead",
+      {
+        statement: (st) => {
+          st.verdict = Verdict.SIMILAR;
+          st.backedBy = "similarity_lead";
+        },
+      },
+      "verdict_not_supported",
+    ],
+    [
+      "right verdict, wrong backing",
+      { statement: (st) => void (st.backedBy = "watermark") },
+      "verdict_not_supported",
+    ],
+    [
+      "NOT_DERIVED (Lineage has no clean verdict)",
+      { statement: (st) => void (st.verdict = Verdict.NOT_DERIVED) },
+      "verdict_not_supported",
+    ],
+    [
+      "pairs_committed is not the commitment's",
+      {
+        counts: (e) =>
+          void (e.canary = { ...(e.canary as NonNullable<typeof e.canary>), pairs_committed: 400 }),
+      },
+      "counts_inconsistent",
+    ],
+    [
+      "counts contradict each other (both-hit pairs differ per side)",
+      // (changed after the member's verdict: the member's own deriveVerdict refuses such counts)
+      {
+        statement: (st) => void ((st.counts as { canary: { decoyHits: number } }).canary.decoyHits = 9),
+      },
+      "counts_inconsistent",
+    ],
+    [
+      "comparisons fewer than the session corrected for",
+      { session: (ss) => void (ss.comparisons = 5) },
+      "counts_inconsistent",
+    ],
+    [
+      "watermark counts without a bound watermark key",
+      {
+        counts: (e) =>
+          void (e.watermark = {
+            gamma: 0.25,
+            selected_scored: 60,
+            selected_green: 50,
+            all_scored: 60,
+            all_green: 50,
+          }),
+      },
+      "counts_inconsistent",
+    ],
+    ["a version-1 statement", { statement: (st) => void (st.version = 1) }, "legacy_statement"],
+    [
+      "session index names another entry",
+      { statement: (st) => void ((st.bound as { sessionIndex: bigint }).sessionIndex = 0n) },
+      "wrong_entry",
+    ],
+  ];
+  for (const [name, options, code] of cases) {
+    await t.test(name, async () => {
+      const s = await buildScenario(options);
+      assert.throws(() => verifyBundle(s.bundle, s.trust), expectAudit(code));
+    });
+  }
+});
+
+test("a bundle missing the session or carrying another entry as the sighting fails", async () => {
+  const s = await buildScenario();
+  const noSession = clone(AttestationBundleSchema, s.bundle);
+  noSession.session = undefined;
+  assert.throws(() => verifyBundle(noSession, s.trust), expectAudit("malformed"));
+  const swapped = clone(AttestationBundleSchema, s.bundle);
+  swapped.sighting = swapped.commitment;
+  assert.throws(() => verifyBundle(swapped, s.trust), expectAudit("wrong_entry"));
+});
+
+test("claim quantiles: the hypergeometric 1% lower quantile and 99% upper quantile", () => {
+  const below = (x: number, N: number, K: number, n: number) => 1 - hypergeometricUpperTail(x + 1, N, K, n);
+  for (const [N, K, n] of [
+    [40, 31, 32],
+    [1000, 500, 32],
+    [200, 20, 32],
+    [32, 10, 32],
+  ] as const) {
+    const need = exposedOnlyNeeded(N, K, n);
+    // The least x whose lower tail reaches 1%: x passes, x - 1 does not.
+    assert.ok(below(need, N, K, n) >= 0.01, `${N}/${K}/${n}: need ${need}`);
+    if (need > 0) assert.ok(below(need - 1, N, K, n) < 0.01, `${N}/${K}/${n}: need ${need} is not the least`);
+    const allowed = decoyOnlyAllowed(N, K, n);
+    assert.ok(hypergeometricUpperTail(allowed, N, K, n) >= 0.01);
+    assert.ok(allowed === n || hypergeometricUpperTail(allowed + 1, N, K, n) < 0.01);
+  }
+  // The whole population drawn: the count is certain.
+  assert.equal(exposedOnlyNeeded(32, 10, 32), 10);
+  assert.equal(decoyOnlyAllowed(32, 10, 32), 10);
+  // 40 pairs, 31 exposed-only, 32 drawn: at least 23 always show; 23 itself is likely (P = 0.10).
+  assert.equal(exposedOnlyNeeded(40, 31, 32), 23);
+  assert.equal(exposedOnlyNeeded(1000, 0, 32), 0);
+  assert.equal(decoyOnlyAllowed(40, 0, 32), 0);
+});
+
+test("paired disclosure: live copy verifies; unrelated fails; recorded answers are a claim; sample size and labels are the log's", async () => {
+  const s = await buildScenario();
+  const d = s.disclosure();
+  assert.equal(d.pairs.length, 32);
+  const copy = tableSuspect(s.pairs, (i, item) => (item === s.labels[i] ? i % 8 !== 7 : i % 10 === 0));
+  const live = await verifyDisclosure(s.bundle, d, [], s.trust, { suspect: copy });
+  assert.equal(live.outcome, "verified");
+  assert.equal(live.answers, "live");
+  assert.equal(live.sampleSize, 32);
+  assert.ok(live.sample.exposedOnly >= live.exposedOnlyNeeded);
+  assert.equal(live.sample.decoyOnly, 0);
+
+  // A model that knows both items of every pair (generic answers), or none: no exposed-only pair.
+  for (const knows of [() => true, () => false]) {
+    await assert.rejects(
+      verifyDisclosure(s.bundle, d, [], s.trust, { suspect: tableSuspect(s.pairs, knows) }),
+      expectAudit("hits_not_reproduced"),
+    );
+  }
+  // A model that knows the DECOYS (labels flipped): decoy-only pairs the claim does not allow.
+  await assert.rejects(
+    verifyDisclosure(s.bundle, d, [], s.trust, {
+      suspect: tableSuspect(s.pairs, (i, item) => item !== s.labels[i]),
+    }),
+    expectAudit("hits_not_reproduced"),
+  );
+
+  // Recorded answers from the package: every check passes, but it is a claim.
+  const recorded = await verifyDisclosure(s.bundle, d, await s.recorded(d, copy), s.trust);
+  assert.equal(recorded.outcome, "claim_not_checked");
+  assert.equal(recorded.answers, "recorded");
+  // Recorded answers that do not support the claim fail outright.
+  await assert.rejects(
+    verifyDisclosure(
+      s.bundle,
+      d,
+      await s.recorded(
+        d,
+        tableSuspect(s.pairs, () => false),
+      ),
+      s.trust,
+    ),
+    expectAudit("hits_not_reproduced"),
+  );
+  // A recorded package missing one item's answer is malformed.
+  await assert.rejects(
+    verifyDisclosure(s.bundle, d, (await s.recorded(d, copy)).slice(1), s.trust),
+    expectAudit("malformed"),
+  );
+
+  // Sample size: one pair fewer than the protocol's min(40, 32).
+  await assert.rejects(
+    verifyDisclosure(s.bundle, s.disclosure({ size: 31 }), [], s.trust, { suspect: copy }),
+    expectAudit("sample_size_mismatch"),
+  );
+  // Sample order shopped: the member shows the same pairs in another order.
+  const shopped = s.disclosure();
+  shopped.pairs.reverse();
+  await assert.rejects(
+    verifyDisclosure(s.bundle, shopped, [], s.trust, { suspect: copy }),
+    expectAudit("sample_mismatch"),
+  );
+  // Labels: a later checkpoint (not the first covering the commitment) would expose the other items.
+  const later = s.log.checkpoints.find((c) => c.size > s.commitmentIndex + 1 && c.size <= s.attestationIndex);
+  assert.ok(later !== undefined);
+  await assert.rejects(
+    verifyDisclosure(s.bundle, s.disclosure({ labelCheckpoint: later }), [], s.trust, { suspect: copy }),
+    expectAudit("label_mismatch"),
+  );
+  // Labels: no label evidence at all.
+  const noLabels = s.disclosure();
+  noLabels.labelCheckpoint = undefined;
+  await assert.rejects(
+    verifyDisclosure(s.bundle, noLabels, [], s.trust, { suspect: copy }),
+    expectAudit("label_mismatch"),
+  );
+  // A pair that does not open the commitment.
+  const forged = s.disclosure();
+  (forged.pairs[0] as { expectedA: string }).expectedA = "something else";
+  await assert.rejects(
+    verifyDisclosure(s.bundle, forged, [], s.trust, { suspect: copy }),
+    expectAudit("bad_proof"),
+  );
+});
+
+test("lineage audit verify and disclosure: readable verdict, JSON, exit codes", async () => {
+  const s = await buildScenario();
+  const bad = await buildScenario({ statement: (st) => void (st.bound as { panel: string[] }).panel.pop() });
+  const dir = await mkdtemp(join(tmpdir(), "lineage-audit-v2-"));
+  try {
+    const file = join(dir, "bundle.json");
+    await writeFile(file, bundleToJson(s.bundle));
+    const human = await cli([
+      "audit",
+      "verify",
+      file,
+      "--log-key",
+      s.log.verifierKey,
+      "--origin",
+      "lineage.test/v2",
+    ]);
+    assert.equal(human.status, 0, human.stderr + human.stdout);
+    for (const want of [
+      "models compared",
+      "mallory/copy-7b",
+      "alice/alice-7b@1",
+      "LIKELY_DERIVED",
+      "31 exposed-only vs 0 decoy-only of 40 completed pairs",
+      "lineage-policy/2",
+      `entry ${s.sessionIndex}`,
+    ]) {
+      assert.ok(human.stdout.includes(want), `output names "${want}":\n${human.stdout}`);
+    }
+    const json = await cli(["audit", "verify", file, "--log-key", s.log.verifierKey, "--json"]);
+    assert.equal(json.status, 0);
+    const j = JSON.parse(json.stdout);
+    assert.equal(j.verdict, "LIKELY_DERIVED");
+    assert.equal(j.backed_by, "canary_pairs");
+    assert.equal(j.session_index, s.sessionIndex);
+    assert.equal(j.policy.id, "lineage-policy/2");
+    assert.equal(j.counts.canary.exposed_only, 31);
+    assert.ok(j.adjusted_p > 0 && j.adjusted_p <= 1e-6);
+
+    const badFile = join(dir, "bad.json");
+    await writeFile(badFile, bundleToJson(bad.bundle));
+    const failed = await cli(["audit", "verify", badFile, "--log-key", bad.log.verifierKey, "--json"]);
+    assert.equal(failed.status, 1);
+    assert.equal(JSON.parse(failed.stdout).code, "panel_mismatch");
+
+    const d = s.disclosure();
+    const copy = tableSuspect(s.pairs, (i, item) => (item === s.labels[i] ? i % 8 !== 7 : i % 10 === 0));
+    const pkg = join(dir, "package.json");
+    await writeFile(
+      pkg,
+      disclosurePackageToJson(
+        create(VerifyDisclosureRequestSchema, {
+          bundle: s.bundle,
+          disclosure: d,
+          responses: await s.recorded(d, copy),
+        }),
+      ),
+    );
+    const claim = await cli(["audit", "disclosure", pkg, "--log-key", s.log.verifierKey]);
+    assert.equal(claim.status, 1, claim.stderr);
+    assert.ok(claim.stdout.includes("claim, not checked against the suspect"), claim.stdout);
+    const claimJson = await cli(["audit", "disclosure", pkg, "--log-key", s.log.verifierKey, "--json"]);
+    assert.equal(claimJson.status, 1);
+    const cj = JSON.parse(claimJson.stdout);
+    assert.equal(cj.code, "claim_not_checked");
+    assert.equal(cj.verified, false);
+    assert.equal(cj.sample.decoy_only, 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
