@@ -199,29 +199,104 @@ for (const backend of await backends()) {
     await using store = await backend.open();
     const { log, now, alice } = await setup(store);
     const p = await openProtocolSession(log, alice, "alice", now, { watermark: true, comparisons: 3 });
-    const cases: Array<[string, Parameters<typeof attestationV2>[4]]> = [
-      ["session_id", (st) => void (st.sessionId = "other-session")],
-      ["nonce", (st) => void (st.sessionNonce = new Uint8Array(32).fill(1))],
-      ["suspect", (st) => void (st.suspect && (st.suspect.suspectId = "another-suspect"))],
-      ["candidate model", (st) => void (st.memberModel && (st.memberModel.modelId = "model-b"))],
-      ["epoch", (st) => void (st.epochId = "epoch-2")],
-      ["panel (a model swapped)", (st) => void st.bound?.panel.splice(0, 1, "friendly-panel-model")],
-      ["panel (a model dropped)", (st) => void st.bound?.panel.pop()],
-      ["seed", (st) => void (st.bound && (st.bound.seed = new Uint8Array(32).fill(7)))],
+    type Edit = NonNullable<Parameters<typeof attestationV2>[4]>;
+    const cases: Array<[string, Edit]> = [
+      [
+        "session_id",
+        (st) => {
+          st.sessionId = "other-session";
+        },
+      ],
+      [
+        "nonce",
+        (st) => {
+          st.sessionNonce = new Uint8Array(32).fill(1);
+        },
+      ],
+      [
+        "suspect",
+        (st) => {
+          if (st.suspect) st.suspect.suspectId = "another-suspect";
+        },
+      ],
+      [
+        "candidate model",
+        (st) => {
+          if (st.memberModel) st.memberModel.modelId = "model-b";
+        },
+      ],
+      [
+        "epoch",
+        (st) => {
+          st.epochId = "epoch-2";
+        },
+      ],
+      [
+        "panel (a model swapped)",
+        (st) => {
+          st.bound?.panel.splice(0, 1, "friendly-panel-model");
+        },
+      ],
+      [
+        "panel (a model dropped)",
+        (st) => {
+          st.bound?.panel.pop();
+        },
+      ],
+      [
+        "seed",
+        (st) => {
+          if (st.bound) st.bound.seed = new Uint8Array(32).fill(7);
+        },
+      ],
       [
         "reference fingerprint",
-        (st) => void (st.bound && (st.bound.referenceFingerprintHash = sha256(utf8("x")))),
+        (st) => {
+          if (st.bound) st.bound.referenceFingerprintHash = sha256(utf8("x"));
+        },
       ],
-      ["canary commitment dropped", (st) => void (st.canaryCommitment = undefined)],
       [
-        "watermark commitment root",
-        (st) => void (st.watermarkCommitment && (st.watermarkCommitment.keyDigest = new Uint8Array(32))),
+        "canary commitment dropped",
+        (st) => {
+          st.canaryCommitment = undefined;
+        },
       ],
-      ["counts.canary dropped", (st) => void (st.counts && (st.counts.canary = undefined))],
-      ["counts.watermark dropped", (st) => void (st.counts && (st.counts.watermark = undefined))],
-      ["pairs_committed", (st) => void (st.counts?.canary && (st.counts.canary.pairsCommitted = 65))],
-      ["gamma", (st) => void (st.counts?.watermark && (st.counts.watermark.gamma = 0.5))],
-      ["comparisons", (st) => void (st.counts && (st.counts.comparisons = 1))],
+      [
+        "watermark key digest",
+        (st) => {
+          if (st.watermarkCommitment) st.watermarkCommitment.keyDigest = new Uint8Array(32);
+        },
+      ],
+      [
+        "counts.canary dropped",
+        (st) => {
+          if (st.counts) st.counts.canary = undefined;
+        },
+      ],
+      [
+        "counts.watermark dropped",
+        (st) => {
+          if (st.counts) st.counts.watermark = undefined;
+        },
+      ],
+      [
+        "pairs_committed",
+        (st) => {
+          if (st.counts?.canary) st.counts.canary.pairsCommitted = 65;
+        },
+      ],
+      [
+        "gamma",
+        (st) => {
+          if (st.counts?.watermark) st.counts.watermark.gamma = 0.5;
+        },
+      ],
+      [
+        "comparisons",
+        (st) => {
+          if (st.counts) st.counts.comparisons = 1;
+        },
+      ],
     ];
     for (const [what, edit] of cases) {
       await rejectsCode(
