@@ -40,7 +40,7 @@ import { FingerprintError } from "../fingerprint-error.js";
 import type { ModelResponse } from "../probe/probe-types.js";
 import { tokenize } from "../probe/tokenize.js";
 import type { WatermarkCounts } from "../verdict/verdict.js";
-import { greenSeed, isGreenHashed, tokenHash32 } from "./watermark-green-list.js";
+import { greenSeeder, isGreenHashed, tokenHash32 } from "./watermark-green-list.js";
 
 /** A suspect response with the prompt it answered, so served alternatives can be paired with context. */
 export interface WatermarkResponse {
@@ -177,8 +177,9 @@ export class WatermarkPairSet {
     checkKeyAndGamma(key, gamma);
     let selectedGreen = 0;
     let allGreen = 0;
+    const seedOf = greenSeeder(key);
     for (const c of this.#contexts) {
-      const seed = greenSeed(key, c.prev);
+      const seed = seedOf(c.prev);
       for (let i = 0; i < c.hashes.length; i++) {
         if (!isGreenHashed(seed, c.hashes[i] ?? 0, gamma)) continue;
         allGreen++;

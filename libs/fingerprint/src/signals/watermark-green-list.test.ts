@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { test } from "node:test";
-import { greenSeed, isGreen, tokenHash32 } from "./watermark-green-list.js";
+import { greenSeed, greenSeeder, isGreen, tokenHash32 } from "./watermark-green-list.js";
 
 const key = new Uint8Array(32).fill(7);
 
@@ -22,4 +23,14 @@ test("the green share is close to gamma over many pairs", () => {
 
 test("short keys are refused", () => {
   assert.throws(() => greenSeed(new Uint8Array(8), "x"), RangeError);
+});
+
+test("greenSeed and greenSeeder agree with an independent HMAC (node:crypto) on the v1 definition", () => {
+  const seeder = greenSeeder(key);
+  for (const prev of ["the", "", "zx-4471.corp", "naïve", "p12345"]) {
+    const mac = createHmac("sha256", key).update(`lineage-wm-v1\0${prev}`, "utf8").digest();
+    assert.equal(greenSeed(key, prev), mac.readUInt32BE(0), prev);
+    assert.equal(seeder(prev), mac.readUInt32BE(0), prev);
+  }
+  assert.throws(() => greenSeeder(new Uint8Array(8)), RangeError);
 });

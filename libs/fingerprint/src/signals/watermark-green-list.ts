@@ -29,6 +29,20 @@ export function greenSeed(key: Uint8Array, prev: string): number {
   return (((mac[0] ?? 0) << 24) | ((mac[1] ?? 0) << 16) | ((mac[2] ?? 0) << 8) | (mac[3] ?? 0)) >>> 0;
 }
 
+/**
+ * `greenSeed` for one key, many contexts: the HMAC's keyed state is computed once and cloned per context
+ * (about 4x faster than one-shot HMACs), for scoring a suspect's pairs under one key — or under the hundreds
+ * of keys a validity benchmark draws. Same values as `greenSeed` (tested).
+ */
+export function greenSeeder(key: Uint8Array): (prev: string) => number {
+  if (key.length < 16) throw new RangeError("greenSeeder: key must be at least 16 bytes");
+  const keyed = hmac.create(sha256, key);
+  return (prev: string) => {
+    const mac = keyed.clone().update(DOMAIN).update(enc.encode(prev)).digest();
+    return (((mac[0] ?? 0) << 24) | ((mac[1] ?? 0) << 16) | ((mac[2] ?? 0) << 8) | (mac[3] ?? 0)) >>> 0;
+  };
+}
+
 /** FNV-1a 32-bit hash of a token's UTF-8 bytes; precompute once per vocabulary entry. */
 export function tokenHash32(token: string): number {
   let h = 0x811c9dc5;
