@@ -94,65 +94,97 @@ test("tampered bound choices and counts fail with their own codes", async (t) =>
   const cases: Array<[string, Parameters<typeof buildScenario>[0], string]> = [
     [
       "panel differs from the session's",
-      { statement: (st) => void (st.bound as { panel: string[] }).panel.push("ref/other") },
+      { statement: (st) => (st.bound as { panel: string[] }).panel.push("ref/other") },
       "panel_mismatch",
     ],
     [
       "panel reordered",
-      { statement: (st) => void (st.bound as { panel: string[] }).panel.reverse() },
+      { statement: (st) => (st.bound as { panel: string[] }).panel.reverse() },
       "panel_mismatch",
     ],
     [
       "seed differs from the session's",
-      { statement: (st) => void ((st.bound as { seed: Uint8Array }).seed = new Uint8Array(32).fill(1)) },
+      {
+        statement: (st) => {
+          (st.bound as { seed: Uint8Array }).seed = new Uint8Array(32).fill(1);
+        },
+      },
       "seed_mismatch",
     ],
     [
       "session seeded from a checkpoint that covers the session itself",
-      { session: (ss) => void (ss.seedCheckpointSize = 6n) },
+      {
+        session: (ss) => {
+          ss.seedCheckpointSize = 6n;
+        },
+      },
       "seed_mismatch",
     ],
     [
       "policy numbers changed under the registered id (alpha 1e-3)",
-      { statement: (st) => void ((st.bound as { policy: { alpha: number } }).policy.alpha = 1e-3) },
+      {
+        statement: (st) => {
+          (st.bound as { policy: { alpha: number } }).policy.alpha = 1e-3;
+        },
+      },
       "policy_mismatch",
     ],
     [
       "policy id unknown",
       {
-        statement: (st) =>
-          void ((st.bound as { policy: { policyId: string } }).policy.policyId = "lineage-policy/99"),
+        statement: (st) => {
+          (st.bound as { policy: { policyId: string } }).policy.policyId = "lineage-policy/99";
+        },
       },
       "policy_unknown",
     ],
     [
       "session bound another policy than the statement",
-      { session: (ss) => void ((ss.policy as { minEffect: number }).minEffect = 0.5) },
+      {
+        session: (ss) => {
+          (ss.policy as { minEffect: number }).minEffect = 0.5;
+        },
+      },
       "policy_mismatch",
     ],
     [
       "session nonce",
-      { statement: (st) => void (st.sessionNonce = new Uint8Array(32).fill(4)) },
+      {
+        statement: (st) => {
+          st.sessionNonce = new Uint8Array(32).fill(4);
+        },
+      },
       "session_mismatch",
     ],
-    ["session id", { statement: (st) => void (st.sessionId = "session-2") }, "session_mismatch"],
+    [
+      "session id",
+      {
+        statement: (st) => {
+          st.sessionId = "session-2";
+        },
+      },
+      "session_mismatch",
+    ],
     [
       "another suspect",
       {
-        statement: (st) =>
-          void (st.suspect = {
+        statement: (st) => {
+          st.suspect = {
             suspectId: "sus-2",
             target: { case: "release", value: { registry: "hf", repo: "x/y", revision: "1" } },
-          }),
+          };
+        },
       },
       "session_mismatch",
     ],
     [
       "reference fingerprint hash",
       {
-        statement: (st) =>
-          void ((st.bound as { referenceFingerprintHash: Uint8Array }).referenceFingerprintHash =
-            new Uint8Array(32)),
+        statement: (st) => {
+          (st.bound as { referenceFingerprintHash: Uint8Array }).referenceFingerprintHash = new Uint8Array(
+            32,
+          );
+        },
       },
       "session_mismatch",
     ],
@@ -197,19 +229,28 @@ test("tampered bound choices and counts fail with their own codes", async (t) =>
     ],
     [
       "right verdict, wrong backing",
-      { statement: (st) => void (st.backedBy = "watermark") },
+      {
+        statement: (st) => {
+          st.backedBy = "watermark";
+        },
+      },
       "verdict_not_supported",
     ],
     [
       "NOT_DERIVED (Lineage has no clean verdict)",
-      { statement: (st) => void (st.verdict = Verdict.NOT_DERIVED) },
+      {
+        statement: (st) => {
+          st.verdict = Verdict.NOT_DERIVED;
+        },
+      },
       "verdict_not_supported",
     ],
     [
       "pairs_committed is not the commitment's",
       {
-        counts: (e) =>
-          void (e.canary = { ...(e.canary as NonNullable<typeof e.canary>), pairs_committed: 400 }),
+        counts: (e) => {
+          e.canary = { ...(e.canary as NonNullable<typeof e.canary>), pairs_committed: 400 };
+        },
       },
       "counts_inconsistent",
     ],
@@ -217,33 +258,52 @@ test("tampered bound choices and counts fail with their own codes", async (t) =>
       "counts contradict each other (both-hit pairs differ per side)",
       // (changed after the member's verdict: the member's own deriveVerdict refuses such counts)
       {
-        statement: (st) => void ((st.counts as { canary: { decoyHits: number } }).canary.decoyHits = 9),
+        statement: (st) => {
+          (st.counts as { canary: { decoyHits: number } }).canary.decoyHits = 9;
+        },
       },
       "counts_inconsistent",
     ],
     [
       "comparisons fewer than the session corrected for",
-      { session: (ss) => void (ss.comparisons = 5) },
+      {
+        session: (ss) => {
+          ss.comparisons = 5;
+        },
+      },
       "counts_inconsistent",
     ],
     [
       "watermark counts without a bound watermark key",
       {
-        counts: (e) =>
-          void (e.watermark = {
+        counts: (e) => {
+          e.watermark = {
             gamma: 0.25,
             selected_scored: 60,
             selected_green: 50,
             all_scored: 60,
             all_green: 50,
-          }),
+          };
+        },
       },
       "counts_inconsistent",
     ],
-    ["a version-1 statement", { statement: (st) => void (st.version = 1) }, "legacy_statement"],
+    [
+      "a version-1 statement",
+      {
+        statement: (st) => {
+          st.version = 1;
+        },
+      },
+      "legacy_statement",
+    ],
     [
       "session index names another entry",
-      { statement: (st) => void ((st.bound as { sessionIndex: bigint }).sessionIndex = 0n) },
+      {
+        statement: (st) => {
+          (st.bound as { sessionIndex: bigint }).sessionIndex = 0n;
+        },
+      },
       "wrong_entry",
     ],
   ];
@@ -377,7 +437,7 @@ test("paired disclosure: live copy verifies; unrelated fails; recorded answers a
 
 test("lineage audit verify and disclosure: readable verdict, JSON, exit codes", async () => {
   const s = await buildScenario();
-  const bad = await buildScenario({ statement: (st) => void (st.bound as { panel: string[] }).panel.pop() });
+  const bad = await buildScenario({ statement: (st) => (st.bound as { panel: string[] }).panel.pop() });
   const dir = await mkdtemp(join(tmpdir(), "lineage-audit-v2-"));
   try {
     const file = join(dir, "bundle.json");
