@@ -256,6 +256,18 @@ test("a panel that includes the suspect or the reference, a repeated panel model
     compare({ suspect, reference, panel: [other], battery, canaries: { memberId: "m", pairs: [] } }),
     invalidArg,
   );
+  const dup = canaries.pairs[0];
+  assert.ok(dup);
+  await assert.rejects(
+    compare({
+      suspect,
+      reference,
+      panel: [other],
+      battery,
+      canaries: { memberId: "m", pairs: [dup, { ...dup, id: "other" }] },
+    }),
+    (e: unknown) => invalidArg(e) && /repeats item id "e0"/.test((e as Error).message),
+  );
   assert.equal(queries, 0);
 });
 

@@ -183,7 +183,21 @@ function checkInput(input: CompareInput): VerdictPolicy {
   const top = input.canaryTopLogprobs ?? CANARY_TOP_LOGPROBS;
   if (!(Number.isInteger(top) && top >= 0 && top <= 20))
     throw invalid("canaryTopLogprobs must be an integer in 0..20");
-  if (input.canaries && input.canaries.pairs.length === 0) throw invalid("canaries has no pairs");
+  if (input.canaries) {
+    // Pairs may come from a caller other than parseCanarySet: an item id used twice would let one answer
+    // count on both arms, so ids are checked here too.
+    if (input.canaries.pairs.length === 0) throw invalid("canaries has no pairs");
+    const pairIds = new Set<string>();
+    const itemIds = new Set<string>();
+    for (const [i, p] of input.canaries.pairs.entries()) {
+      if (pairIds.has(p.id)) throw invalid(`canaries.pairs[${i}] repeats pair id "${p.id.slice(0, 64)}"`);
+      pairIds.add(p.id);
+      for (const c of [p.exposed, p.decoy]) {
+        if (itemIds.has(c.id)) throw invalid(`canaries.pairs[${i}] repeats item id "${c.id.slice(0, 64)}"`);
+        itemIds.add(c.id);
+      }
+    }
+  }
   if (
     input.watermarkKey !== undefined &&
     !(input.watermarkKey.length >= 16 && input.watermarkKey.length <= 1024)
