@@ -86,6 +86,12 @@ def reference_fingerprint_digest(salt: bytes, canonical: bytes) -> bytes:
 
 # ---- seeds and the seeded sample --------------------------------------------------------------------------
 
+def reference_fingerprint_bytes(responses) -> bytes:
+    """services/member-node reference-fingerprint.ts: probes by UTF-8 id bytes, each id and text length-prefixed."""
+    rows = sorted(((pid.encode("utf-8"), text.encode("utf-8")) for pid, text in responses), key=lambda r: r[0])
+    return b"".join(u32(len(i)) + i + u32(len(t)) + t for i, t in rows)
+
+
 def derive_seed(cp_root: bytes, commitment_root: bytes, context: str) -> bytes:
     return sha256(b"lineage/disclosure-seed/v1\x00", cp_root, commitment_root, lp(context))
 
@@ -170,6 +176,12 @@ def main() -> None:
 
     print("watermark.digest", watermark_key_digest(b"\x33" * 32, b"member-watermark-key").hex())
     print("reference.digest", reference_fingerprint_digest(b"\x44" * 32, b"canonical fingerprint bytes").hex())
+
+    fp = reference_fingerprint_bytes(
+        [("p-b", "beta"), ("p-a", "alpha \u00e9"), ("p-\U0001F600", "emoji"), ("p-\uFFFD", "replacement")]
+    )
+    print("fingerprint.bytes", fp.hex())
+    print("fingerprint.hash", reference_fingerprint_digest(b"\x44" * 32, fp).hex())
 
     session = derive_seed(b"\x55" * 32, b"\x00" * 32, "lineage/session-seed/v1\nlineage.test/log\ns-1")
     print("session.seed", session.hex())

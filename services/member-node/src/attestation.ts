@@ -1,123 +1,119 @@
 /**
- * The member's side of flow 5 (DESIGN.md "Confirm"): turns the engine's comparison into a signed
- * attestation statement. Only the evidence summary leaves the node — test kinds, counts, effect sizes,
- * p-values and the policy — never a canary, a response or a key: the statement is built from
- * `CompareResult` fields that hold numbers only, and the per-signal `detail` maps are not copied.
+ * The member's side of flow 5 (DESIGN.md "Confirm"; "The match protocol", step 3): turns the engine's
+ * comparison and the logged session it answers into a version-2 attestation statement. The statement
+ * carries the COUNTS the verdict rests on (VerdictEvidence) and the choices the session bound before the
+ * evidence (panel, seed, reference fingerprint hash, policy, commitments), copied from the hub's
+ * SessionOpened entry; the hub and the auditor re-derive the verdict from them with `deriveVerdict`. The
+ * EvidenceSummary stays filled for readers, but verifiers ignore its p-values.
+ *
+ * Only numbers leave the node: no canary, response, probe text or key is read into the statement (the
+ * engine's per-signal `detail` maps are not copied).
  */
-import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type AttestationStatement,
   AttestationStatementSchema,
   Correction,
-  type SuspectRefSchema,
-  TestKind,
-  Verdict,
+  type SessionOpened,
 } from "@lineage/api";
 import { type DsseEnvelope, type Ed25519PrivateKey, signEnvelope } from "@lineage/crypto";
-import type { CompareResult } from "@lineage/fingerprint";
+import { type CompareResult, checkBoundPolicy, deriveVerdict, samePolicyNumbers } from "@lineage/fingerprint";
+import { MemberNodeError } from "./member-node-error.js";
+import { evidenceToProto, policyFromProto, testResultsToProto, verdictToProto } from "./verdict-proto.js";
 
 /** DSSE payload type of attestation statements (dsse.proto). */
 export const ATTESTATION_PAYLOAD_TYPE = "application/vnd.lineage.attestation.v1+proto";
 
-const TEST_KINDS: Readonly<Record<string, TestKind>> = {
-  canary_reproduction: TestKind.CANARY,
-  watermark: TestKind.WATERMARK,
-  output_similarity: TestKind.PROBE_SIMILARITY,
-  shared_wrong_answers: TestKind.WRONG_ANSWER,
-  token_distribution: TestKind.TOKEN_DISTRIBUTION,
-};
+/** Statement format version this node writes. */
+export const ATTESTATION_STATEMENT_VERSION = 2;
 
-/** What the member attests about, besides the engine's result. */
+/** The logged session a statement answers: the hub's SessionOpened and its log index. */
+export interface LoggedSessionRef {
+  readonly index: number;
+  readonly opened: SessionOpened;
+}
+
+/** What the member adds besides the engine's result and the session. */
 export interface AttestationSubject {
   readonly memberId: string;
-  readonly model: { readonly modelId: string; readonly modelVersion: string };
-  readonly suspect: MessageInitShape<typeof SuspectRefSchema>;
-  readonly sessionId: string;
-  /** The hub's session nonce, echoed so the statement cannot be replayed into another session. */
-  readonly sessionNonce: Uint8Array;
-  readonly epochId: string;
   readonly issuedAtMs: number;
-  /** The logged canary commitment the canary test relied on, when it ran. */
-  readonly canaryCommitment?: { readonly id: string; readonly root: Uint8Array; readonly logIndex: number };
-  /** Identifies the policy version the decision applied. */
-  readonly policyId?: string;
 }
 
-function count(detail: Readonly<Record<string, number | string | boolean>>, ...keys: string[]): number {
-  let total = 0;
-  for (const key of keys) {
-    const v = detail[key];
-    if (typeof v === "number" && Number.isFinite(v) && v >= 0) total += Math.floor(v);
-  }
-  return total;
+function mismatch(what: string): never {
+  throw new MemberNodeError("session_mismatch", `the comparison does not match the session: ${what}`);
 }
 
-/** Trials and hits of each signal, read from the counts the engine reports (see the signal-* modules). */
-function trialsAndHits(name: string, detail: Readonly<Record<string, number | string | boolean>>) {
-  switch (name) {
-    case "canary_reproduction":
-      return { trials: count(detail, "exposed_asked", "decoys_asked"), hits: count(detail, "exposed_hits") };
-    case "watermark":
-      return { trials: count(detail, "pairs"), hits: count(detail, "green") };
-    case "shared_wrong_answers":
-      return { trials: count(detail, "reference_wrong"), hits: 0 };
-    default:
-      return { trials: count(detail, "probes"), hits: 0 };
-  }
-}
-
-/** Builds the attestation statement for one comparison. Available signals become test results. */
+/**
+ * Builds the version-2 statement answering `session` from `result`. Refuses (before anything is signed) a
+ * result that could not be admitted: compared under another policy than the session's registered one
+ * (`policy_mismatch`), with counts missing or extra for what the session binds, other comparisons, or a
+ * verdict its own counts do not give (`session_mismatch`).
+ */
 export function attestationStatement(
   subject: AttestationSubject,
   result: CompareResult,
+  session: LoggedSessionRef,
 ): AttestationStatement {
-  if (subject.sessionNonce.length < 16)
-    throw new RangeError("attestationStatement: sessionNonce must be >= 16 bytes");
-  const tests = result.signals
-    .filter((s) => s.available && TEST_KINDS[s.name] !== undefined)
-    .map((s) => ({
-      kind: TEST_KINDS[s.name] ?? TestKind.UNSPECIFIED,
-      queries: s.name === "canary_reproduction" ? result.queries.canaries : result.probes_used,
-      ...trialsAndHits(s.name, s.detail),
-      statistic: Number.isFinite(s.statistic) ? s.statistic : 0,
-      effectSize: s.effect,
-      pValue: s.p_value,
-    }));
+  const o = session.opened;
+  if (!Number.isSafeInteger(session.index) || session.index < 0)
+    throw new MemberNodeError("invalid_argument", "session.index must be a non-negative integer");
+  if (o.candidate === undefined || o.candidate.memberId !== subject.memberId)
+    throw new MemberNodeError("permission_denied", "the session compares another member's model");
+  if (o.policy === undefined) throw new MemberNodeError("malformed", "the session states no policy");
+  const bound = checkBoundPolicy(policyFromProto(o.policy));
+  if (!bound.ok) throw new MemberNodeError("policy_mismatch", bound.message);
+  if (result.policy.id !== bound.policy.id || !samePolicyNumbers(result.policy, bound.policy))
+    throw new MemberNodeError(
+      "policy_mismatch",
+      `the comparison ran under ${result.policy.id}, the session binds ${bound.policy.id}`,
+    );
+  const e = result.evidence;
+  if ((e.canary !== undefined) !== (o.canaryCommitment !== undefined))
+    mismatch("canary counts must be present exactly when the session binds a canary commitment");
+  if ((e.watermark !== undefined) !== (o.watermarkCommitment !== undefined))
+    mismatch("watermark counts must be present exactly when the session binds a watermark key");
+  if (e.comparisons !== o.comparisons) mismatch(`comparisons ${e.comparisons}, session ${o.comparisons}`);
+  const derived = deriveVerdict(e, bound.policy);
+  if (derived.verdict !== result.verdict || derived.backed_by !== result.backed_by)
+    mismatch(`the result says ${result.verdict}, its counts give ${derived.verdict}`);
   return create(AttestationStatementSchema, {
-    version: 1,
-    sessionId: subject.sessionId,
-    sessionNonce: subject.sessionNonce,
-    suspect: subject.suspect,
-    memberModel: { memberId: subject.memberId, ...subject.model },
-    verdict: result.decision === "LIKELY_DERIVED" ? Verdict.LIKELY_DERIVED : Verdict.INCONCLUSIVE,
+    version: ATTESTATION_STATEMENT_VERSION,
+    sessionId: o.sessionId,
+    sessionNonce: o.nonce,
+    ...(o.suspect === undefined ? {} : { suspect: o.suspect }),
+    memberModel: o.candidate,
+    verdict: verdictToProto(derived.verdict),
     evidence: {
-      tests,
-      combinedPValue: result.p_value,
-      combinedEffectSize: result.effect_size,
+      tests: testResultsToProto(derived.tests, derived.lead, e, result.queries.canaries),
+      combinedPValue: derived.p_value,
+      combinedEffectSize: derived.effect,
       policy: {
-        policyId: subject.policyId ?? "lineage-default-v1",
-        alpha: result.policy.alpha,
-        minEffectSize: result.policy.min_effect,
-        combination: "min-p",
+        policyId: bound.policy.id,
+        alpha: bound.policy.alpha,
+        minEffectSize: bound.policy.min_effect,
+        combination: "weighted-bonferroni",
         correction: Correction.BONFERRONI,
-        comparisons: result.policy.corrections.comparisons,
+        comparisons: e.comparisons,
         stoppedEarly: result.stopped_early,
       },
       canariesSpent: result.queries.canaries,
       totalQueries: result.queries.total,
     },
-    epochId: subject.epochId,
+    ...(o.canaryCommitment === undefined ? {} : { canaryCommitment: o.canaryCommitment }),
+    ...(o.watermarkCommitment === undefined ? {} : { watermarkCommitment: o.watermarkCommitment }),
+    epochId: o.epochId,
     issuedAt: timestampFromMs(subject.issuedAtMs),
-    ...(subject.canaryCommitment
-      ? {
-          canaryCommitment: {
-            commitmentId: subject.canaryCommitment.id,
-            merkleRoot: subject.canaryCommitment.root,
-            logIndex: BigInt(subject.canaryCommitment.logIndex),
-          },
-        }
-      : {}),
+    counts: evidenceToProto(e),
+    bound: {
+      sessionIndex: BigInt(session.index),
+      panel: [...o.panel],
+      seed: o.seed,
+      referenceFingerprintHash: o.referenceFingerprintHash,
+      // Copied as logged (not re-encoded): verifiers compare it with the session's field by field.
+      policy: o.policy,
+    },
+    backedBy: derived.backed_by ?? "",
   });
 }
 

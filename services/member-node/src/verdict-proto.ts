@@ -1,0 +1,164 @@
+/**
+ * The member node's ONE conversion between `@lineage/fingerprint`'s verdict types and the protocol's proto
+ * messages (attestation.proto VerdictPolicy, VerdictEvidence, Verdict, TestResult). Numbers are copied as
+ * they are: the hub and the auditor re-derive the verdict from exactly these counts (docs/specs/verdict.md).
+ */
+
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import {
+  type VerdictEvidence as ProtoVerdictEvidence,
+  type VerdictPolicy as ProtoVerdictPolicy,
+  TestKind,
+  type TestResultSchema,
+  Verdict,
+  VerdictEvidenceSchema,
+  VerdictPolicySchema,
+} from "@lineage/api";
+import type {
+  AccusingTest,
+  Verdict as DomainVerdict,
+  LeadOutcome,
+  TestOutcome,
+  VerdictEvidence,
+  VerdictPolicy,
+} from "@lineage/fingerprint";
+import { MemberNodeError } from "./member-node-error.js";
+
+/** Domain policy -> proto, weights in the verdict module's test order. */
+export function policyToProto(p: VerdictPolicy): ProtoVerdictPolicy {
+  const order: readonly AccusingTest[] = ["canary_pairs", "watermark", "canary_watermark"];
+  return create(VerdictPolicySchema, {
+    policyId: p.id,
+    alpha: p.alpha,
+    minEffect: p.min_effect,
+    weights: order
+      .filter((t) => p.weights[t] !== undefined)
+      .map((t) => ({ test: t, weight: p.weights[t] as number })),
+    minCanaryPairs: p.min_canary_pairs,
+    minWatermarkPairs: p.min_watermark_pairs,
+    leadAlpha: p.lead_alpha,
+    minLeadNull: p.min_lead_null,
+  });
+}
+
+/** Proto policy -> domain (a session's policy, before checkBoundPolicy). */
+export function policyFromProto(p: ProtoVerdictPolicy): VerdictPolicy {
+  const weights: Partial<Record<AccusingTest, number>> = {};
+  for (const w of p.weights) {
+    if (Object.hasOwn(weights, w.test))
+      throw new MemberNodeError("malformed", `policy weights name "${w.test.slice(0, 64)}" twice`);
+    weights[w.test as AccusingTest] = w.weight;
+  }
+  return {
+    id: p.policyId,
+    alpha: p.alpha,
+    min_effect: p.minEffect,
+    weights,
+    min_canary_pairs: p.minCanaryPairs,
+    min_watermark_pairs: p.minWatermarkPairs,
+    lead_alpha: p.leadAlpha,
+    min_lead_null: p.minLeadNull,
+  };
+}
+
+/** Domain counts -> proto: exactly the counts, nothing else. */
+export function evidenceToProto(e: VerdictEvidence): ProtoVerdictEvidence {
+  return create(VerdictEvidenceSchema, {
+    ...(e.canary === undefined
+      ? {}
+      : {
+          canary: {
+            pairsCommitted: e.canary.pairs_committed,
+            pairsCompleted: e.canary.pairs_completed,
+            exposedHits: e.canary.exposed_hits,
+            decoyHits: e.canary.decoy_hits,
+            exposedOnly: e.canary.exposed_only,
+            decoyOnly: e.canary.decoy_only,
+            ...(e.canary.sequence === undefined ? {} : { sequence: e.canary.sequence }),
+          },
+        }),
+    ...(e.watermark === undefined
+      ? {}
+      : {
+          watermark: {
+            gamma: e.watermark.gamma,
+            selectedScored: e.watermark.selected_scored,
+            selectedGreen: e.watermark.selected_green,
+            allScored: e.watermark.all_scored,
+            allGreen: e.watermark.all_green,
+          },
+        }),
+    ...(e.lead === undefined
+      ? {}
+      : {
+          lead: {
+            score: e.lead.score,
+            nullSize: e.lead.null_size,
+            nullAtLeast: e.lead.null_at_least,
+            population: e.lead.population,
+          },
+        }),
+    comparisons: e.comparisons,
+  });
+}
+
+/** Domain verdict -> proto. */
+export function verdictToProto(v: DomainVerdict): Verdict {
+  switch (v) {
+    case "LIKELY_DERIVED":
+      return Verdict.LIKELY_DERIVED;
+    case "SIMILAR":
+      return Verdict.SIMILAR;
+    default:
+      return Verdict.INCONCLUSIVE;
+  }
+}
+
+const TEST_KINDS: Readonly<Record<AccusingTest, TestKind>> = {
+  canary_pairs: TestKind.CANARY_PAIRS,
+  watermark: TestKind.WATERMARK,
+  canary_watermark: TestKind.CANARY_WATERMARK,
+};
+
+/**
+ * The readable test list of an EvidenceSummary: each accusing test that ran, and the lead. Verifiers ignore
+ * these p-values (they re-derive from the counts); trials and hits come from the same counts.
+ */
+export function testResultsToProto(
+  tests: readonly TestOutcome[],
+  lead: LeadOutcome | null,
+  e: VerdictEvidence,
+  canaryQueries: number,
+): MessageInitShape<typeof TestResultSchema>[] {
+  const out: MessageInitShape<typeof TestResultSchema>[] = [];
+  for (const t of tests) {
+    if (!t.available) continue;
+    const trials =
+      t.test === "watermark"
+        ? (e.watermark?.selected_scored ?? 0)
+        : (e.canary?.exposed_only ?? 0) + (e.canary?.decoy_only ?? 0);
+    const hits = t.test === "watermark" ? (e.watermark?.selected_green ?? 0) : (e.canary?.exposed_only ?? 0);
+    out.push({
+      kind: TEST_KINDS[t.test],
+      queries: t.test === "watermark" ? 0 : canaryQueries,
+      trials,
+      hits,
+      statistic: 0,
+      effectSize: t.effect,
+      pValue: t.adjusted_p,
+    });
+  }
+  if (lead !== null) {
+    out.push({
+      kind: TestKind.SIMILARITY_LEAD,
+      trials: lead.null_size,
+      hits: lead.null_size - lead.rank,
+      statistic: Number.isFinite(lead.score) ? lead.score : 0,
+      effectSize: 0,
+      pValue: lead.p_value,
+      nullModels: lead.null_size,
+    });
+  }
+  return out;
+}
