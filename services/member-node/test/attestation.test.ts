@@ -24,13 +24,7 @@ import {
 const code = (c: string) => (e: unknown) => isMemberNodeError(e, c as never);
 
 /** A SessionOpened as the hub would log it for this comparison (the hub's own admission is tested there). */
-function sessionFor(
-  memberId: string,
-  modelId: string,
-  suspectId: string,
-  pairs: number,
-  comparisons = 1,
-): SessionOpened {
+function sessionFor(memberId: string, modelId: string, suspectId: string, comparisons = 1): SessionOpened {
   return create(SessionOpenedSchema, {
     sessionId: "s-1",
     nonce: new Uint8Array(32).fill(9),
@@ -74,7 +68,7 @@ test("a comparison becomes a v2 statement carrying exactly its counts and the se
     canaries,
   });
   assert.ok(result.evidence.canary, "canary pairs were asked");
-  const opened = sessionFor(memberId, member.teacherId, copy.id, result.evidence.canary.pairs_committed);
+  const opened = sessionFor(memberId, member.teacherId, copy.id);
   const session: LoggedSessionRef = { index: 7, opened };
   const st = attestationStatement({ memberId, issuedAtMs: Date.now() }, result, session);
 
@@ -164,7 +158,7 @@ test("a comparison becomes a v2 statement carrying exactly its counts and the se
     () =>
       attestationStatement(subject, result, {
         index: 7,
-        opened: sessionFor(memberId, member.teacherId, copy.id, 1, 3),
+        opened: sessionFor(memberId, member.teacherId, copy.id, 3),
       }),
     code("session_mismatch"),
   );

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { clone, create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { MatchSessionRequestSchema, type SessionOpened, SessionOpenedSchema } from "@lineage/api";
 import { Ed25519PrivateKey, signEnvelope, toHex } from "@lineage/crypto";
@@ -50,13 +50,14 @@ function request(
   signer = hub,
 ) {
   const env = signEnvelope(SESSION_PAYLOAD_TYPE, toBinary(SessionOpenedSchema, o), signer);
+  const c = clone(SessionOpenedSchema, o); // edits of the request must not reach the session's objects
   const r = create(MatchSessionRequestSchema, {
     sessionId: o.sessionId,
     nonce: o.nonce,
     ...(o.deadline === undefined ? {} : { deadline: o.deadline }),
     epochId: o.epochId,
-    ...(o.suspect === undefined ? {} : { suspect: o.suspect }),
-    ...(o.candidate === undefined ? {} : { candidate: o.candidate }),
+    ...(c.suspect === undefined ? {} : { suspect: c.suspect }),
+    ...(c.candidate === undefined ? {} : { candidate: c.candidate }),
     maxQueries: 1000,
     sessionIndex: 6n,
     opened: { payloadType: env.payloadType, payload: env.payload, signatures: [...env.signatures] },
@@ -83,22 +84,48 @@ test("a request that matches its hub-signed logged session passes and yields it"
 test("each disagreement, a late answer, a forged session or a late commitment is refused with its code", () => {
   const o = opened();
   for (const [what, edit] of [
-    ["session_id", (r) => void (r.sessionId = "s-2")],
-    ["nonce", (r) => void (r.nonce = new Uint8Array(32))],
+    [
+      "session_id",
+      (r) => {
+        r.sessionId = "s-2";
+      },
+    ],
+    [
+      "nonce",
+      (r) => {
+        r.nonce = new Uint8Array(32);
+      },
+    ],
     [
       "suspect",
-      (r) => void (r.suspect = create(SessionOpenedSchema, { suspect: { suspectId: "other" } }).suspect),
+      (r) => {
+        if (r.suspect) r.suspect.suspectId = "other";
+      },
     ],
     [
       "candidate",
-      (r) =>
-        void (r.candidate = create(SessionOpenedSchema, {
-          candidate: { memberId: "alice", modelId: "model-b" },
-        }).candidate),
+      (r) => {
+        if (r.candidate) r.candidate.modelId = "model-b";
+      },
     ],
-    ["epoch", (r) => void (r.epochId = "e2")],
-    ["deadline", (r) => void (r.deadline = timestampFromMs(NOW + 120_000))],
-    ["index before the sighting", (r) => void (r.sessionIndex = 4n)],
+    [
+      "epoch",
+      (r) => {
+        r.epochId = "e2";
+      },
+    ],
+    [
+      "deadline",
+      (r) => {
+        r.deadline = timestampFromMs(NOW + 120_000);
+      },
+    ],
+    [
+      "index before the sighting",
+      (r) => {
+        r.sessionIndex = 4n;
+      },
+    ],
   ] as Array<[string, (r: ReturnType<typeof request>) => void]>) {
     assert.throws(() => checkSessionRequest(request(o, edit), expect), code("session_mismatch"), what);
   }
@@ -126,7 +153,11 @@ test("each disagreement, a late answer, a forged session or a late commitment is
   assert.throws(
     () =>
       checkSessionRequest(
-        request(opened((x) => void (x.canaryCommitment && (x.canaryCommitment.logIndex = 4n)))),
+        request(
+          opened((x) => {
+            if (x.canaryCommitment) x.canaryCommitment.logIndex = 4n;
+          }),
+        ),
         expect,
       ),
     code("commitment_after_sighting"),
@@ -134,13 +165,25 @@ test("each disagreement, a late answer, a forged session or a late commitment is
   assert.throws(
     () =>
       checkSessionRequest(
-        request(opened((x) => void (x.watermarkCommitment && (x.watermarkCommitment.logIndex = 5n)))),
+        request(
+          opened((x) => {
+            if (x.watermarkCommitment) x.watermarkCommitment.logIndex = 5n;
+          }),
+        ),
         expect,
       ),
     code("commitment_after_sighting"),
   );
   assert.throws(
-    () => checkSessionRequest(request(opened((x) => void (x.policy && (x.policy.alpha = 0.01)))), expect),
+    () =>
+      checkSessionRequest(
+        request(
+          opened((x) => {
+            if (x.policy) x.policy.alpha = 0.01;
+          }),
+        ),
+        expect,
+      ),
     code("policy_mismatch"),
   );
   assert.throws(
