@@ -1,13 +1,29 @@
 /**
- * Real-data benchmark of the black-box engine (issue 3, "Real outputs"): runs compare() on replay files of
- * 34 real LLMs (../shared/realdata, read in place, never copied) and scores it as the data set's README
- * says. Per teacher family (davinci003, gpt35): every labelled candidate is compared with the family's
- * first teacher; the panel is the family's other label-0 models with evidence documented/likely/assumed
- * (the candidate left out). Prints AUC of students vs those negatives, AUC with the `weak` negatives
- * added, and false accusations (LIKELY_DERIVED on a label-0 model) at the default level; writes JSON with
- * --json FILE.
+ * Real-data benchmark of the verdicts (issue 7): runs compare() — what users run — on replay files of 34
+ * real LLMs (../shared/realdata, read in place, never copied). Replay files carry no canaries and no
+ * watermark, so nothing here can be LIKELY_DERIVED; what is measured is the similarity LEAD
+ * (signals/similarity-lead.ts), ranked at the model level against the panel's unrelated pairs.
  *
- *   npm run bench:realdata [-- --json FILE] [--dir PATH]
+ * Families (davinci003, gpt35): every labelled candidate against the family's first teacher, the panel =
+ * the family's other label-0 non-weak models (candidate left out). Per family: students' AUC by
+ * `lead_score` (without and with the weak negatives), leads and false leads at the policy's lead_alpha.
+ *
+ * Guaranteed nulls (a false lead on them is counted by kind):
+ *   label-0   every label-0 candidate of a family against its teacher
+ *   sibling   every ordered pair of same-vendor (OpenAI) models
+ *   predates  ordered pairs (suspect, reference) with the suspect released strictly before the reference
+ *             (release_dates.csv), across all 34 models: a deterministic sample of --null-pairs of them
+ *             (all when the flag is 0); the panel of each = every non-weak model unrelated to both (not
+ *             same vendor, not teacher/student or students of one vendor, not a derived pair)
+ * A pair with no panel large enough for the policy (min_lead_null) is reported as not rankable.
+ *
+ * Figures are DEVELOPMENT figures: the style features (equal group weights, nothing fitted) were designed
+ * looking at both families. The one choice made from these numbers — the per-probe `content` part weighs 0
+ * in the lead (similarity-lead.ts LEAD_WEIGHTS) — is the same whichever single family it is chosen on
+ * (style alone beats style + content on each), so its effect on the other family is its leave-one-family-out
+ * figure: the per-part AUCs printed show it.
+ *
+ *   npm run bench:realdata [-- --json FILE] [--dir PATH] [--null-pairs N]
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -17,20 +33,13 @@ import {
   type Battery,
   type CompareResult,
   compare,
-  DEFAULT_POLICY,
+  DEFAULT_VERDICT_POLICY,
   type ModelAdapter,
   ReplayAdapter,
-  SIMILARITY_FEATURES,
 } from "@lineage/fingerprint";
 
-const { values } = parseArgs({
-  options: { json: { type: "string" }, dir: { type: "string" } },
-  strict: true,
-});
-const dir = resolve(values.dir ?? resolve(import.meta.dirname, "../../shared/realdata"));
-
-/** Minimal CSV reader (quoted fields, CRLF). */
-function readCsv(path: string): Record<string, string>[] {
+/** Minimal CSV reader (quoted fields, CRLF); cells trimmed. */
+export function readCsv(path: string): Record<string, string>[] {
   const lines = readFileSync(path, "utf8").trim().split(/\r?\n/);
   const split = (l: string) => {
     const out: string[] = [];
@@ -46,120 +55,236 @@ function readCsv(path: string): Record<string, string>[] {
     out.push(cur);
     return out;
   };
-  const head = split(lines[0] ?? "");
+  const head = split(lines[0] ?? "").map((h) => h.trim());
   return lines.slice(1).map((l) => {
     const cells = split(l);
     return Object.fromEntries(head.map((h, i) => [h, (cells[i] ?? "").trim()]));
   });
 }
 
-const prompts = readFileSync(`${dir}/prompts.jsonl`, "utf8")
-  .split("\n")
-  .filter((l) => l.trim() !== "")
-  .map((l) => JSON.parse(l) as { prompt_id: string; instruction: string });
-const battery: Battery = {
-  epoch: "realdata-dev",
-  probes: prompts.map((p) => ({ id: p.prompt_id, kind: "open" as const, prompt: p.instruction })),
-};
+/** The data set as the bench uses it. */
+export interface RealData {
+  readonly battery: Battery;
+  /** Every model with a release date (the 34). */
+  readonly models: readonly string[];
+  readonly released: ReadonlyMap<string, string>;
+  readonly pairs: readonly Record<string, string>[];
+  readonly adapter: (model: string) => ModelAdapter;
+  /** Whether two models are related (same vendor, teacher and student, students of one teacher, derived). */
+  readonly related: (a: string, b: string) => boolean;
+  /** Models whose label-0 evidence is weak (undisclosed data: may be unlabelled students). */
+  readonly weak: ReadonlySet<string>;
+}
 
-/**
- * Replay adapters answer every battery probe; a model lacking a prompt answers it with an empty output
- * (so the comparison still runs; the empty answer counts as dissimilar).
- */
-const adapters = new Map<string, ModelAdapter>();
-function adapter(model: string): ModelAdapter {
-  let a = adapters.get(model);
-  if (!a) {
-    const text = gunzipSync(readFileSync(`${dir}/replay/${model}.jsonl.gz`)).toString("utf8");
-    const replay = ReplayAdapter.fromJsonl(text, model);
-    const missing = battery.probes.filter((p) => !replay.has(p.id));
-    a =
-      missing.length === 0
-        ? replay
-        : ReplayAdapter.fromJsonl(
-            `${text}\n${missing.map((p) => JSON.stringify({ id: p.id, prompt: p.prompt, output: "" })).join("\n")}`,
-            model,
-          );
-    adapters.set(model, a);
-  }
-  return a;
+const OPENAI = new Set([
+  "text_davinci_003",
+  "text_davinci_001",
+  "gpt35_turbo_instruct",
+  "gpt-3.5-turbo-0301",
+  "gpt-3.5-turbo-0613",
+  "gpt-3.5-turbo-1106",
+]);
+
+/** Whether two models are same-vendor siblings (the OpenAI models of the set). */
+export function sameVendor(a: string, b: string): boolean {
+  return a !== b && OPENAI.has(a) && OPENAI.has(b);
+}
+
+/** Loads the data set from `dir`. */
+export function loadRealData(dir: string): RealData {
+  const prompts = readFileSync(`${dir}/prompts.jsonl`, "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l) as { prompt_id: string; instruction: string });
+  const battery: Battery = {
+    epoch: "realdata-dev",
+    probes: prompts.map((p) => ({ id: p.prompt_id, kind: "open" as const, prompt: p.instruction })),
+  };
+  const dates = readCsv(`${dir}/release_dates.csv`);
+  const released = new Map(dates.map((r) => [r.model ?? "", r.released ?? ""]));
+  const pairs = readCsv(`${dir}/pairs.csv`);
+  const lineage = readCsv(`${dir}/lineage.csv`);
+  const derived = readCsv(`${dir}/derived_pairs.csv`);
+  // Tags: two models sharing a tag are related.
+  const tags = new Map<string, Set<string>>();
+  const tag = (m: string, t: string) => {
+    let s = tags.get(m);
+    if (!s) {
+      s = new Set();
+      tags.set(m, s);
+    }
+    s.add(t);
+  };
+  // OpenAI's models and every student of one of them share a tag: siblings, teacher and student, or
+  // students of one vendor's teachers are never each other's unrelated panel.
+  for (const m of OPENAI) tag(m, "openai");
+  for (const r of lineage)
+    if (/davinci|gpt-3\.5|gpt-4/.test(r.distilled_from ?? "")) tag(r.model ?? "", "openai");
+  derived.forEach((r, i) => {
+    tag(r.model_a ?? "", `derived:${i}`);
+    tag(r.model_b ?? "", `derived:${i}`);
+  });
+  const related = (a: string, b: string) => {
+    if (a === b) return true;
+    const ta = tags.get(a) ?? new Set<string>();
+    const tb = tags.get(b) ?? new Set<string>();
+    for (const t of ta) if (tb.has(t)) return true;
+    return false;
+  };
+  const weak = new Set(pairs.filter((r) => r.evidence === "weak").map((r) => r.candidate ?? ""));
+  const adapters = new Map<string, ModelAdapter>();
+  const adapter = (model: string): ModelAdapter => {
+    let a = adapters.get(model);
+    if (!a) {
+      const text = gunzipSync(readFileSync(`${dir}/replay/${model}.jsonl.gz`)).toString("utf8");
+      a = ReplayAdapter.fromJsonl(text, model);
+      adapters.set(model, a);
+    }
+    return a;
+  };
+  return { battery, models: dates.map((r) => r.model ?? ""), released, pairs, adapter, related, weak };
 }
 
 /** AUC (Mann–Whitney) of positive scores over negative scores; ties count half. */
-function auc(pos: readonly number[], neg: readonly number[]): number | null {
+export function auc(pos: readonly number[], neg: readonly number[]): number | null {
   if (pos.length === 0 || neg.length === 0) return null;
   let s = 0;
   for (const p of pos) for (const n of neg) s += p > n ? 1 : p === n ? 0.5 : 0;
   return s / (pos.length * neg.length);
 }
 
-interface Row {
-  candidate: string;
-  label: 0 | 1;
-  evidence: string;
-  decision: string;
-  p_value: number;
-  effect: number;
-  panel_size: number;
-  /** The panel model the suspect was least ahead of on the tested feature (the one that binds p). */
-  closest_panel: string;
-  /** Per-feature effect (min over panel models), from the signal's detail: diagnostics only. */
-  feature_effects: Record<string, number>;
+/** Deterministic shuffle (mulberry32). */
+export function shuffled<T>(xs: readonly T[], seed: number): T[] {
+  let s = seed >>> 0;
+  const rnd = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
 }
 
-const pairs = readCsv(`${dir}/pairs.csv`).filter((r) => r.label === "0" || r.label === "1");
-const out: Record<string, unknown> = {};
-let totalFalse = 0;
-let totalFalseWeak = 0;
+const { values } = parseArgs({
+  options: { json: { type: "string" }, dir: { type: "string" }, "null-pairs": { type: "string" } },
+  strict: true,
+});
+const dir = resolve(values.dir ?? resolve(import.meta.dirname, "../../shared/realdata"));
+const nullPairsWanted = Number(values["null-pairs"] ?? 120);
+if (!(Number.isInteger(nullPairsWanted) && nullPairsWanted >= 0))
+  throw new Error("--null-pairs: an integer >= 0");
+const data = loadRealData(dir);
+const policy = DEFAULT_VERDICT_POLICY;
 const t0 = Date.now();
+
+interface Row {
+  suspect: string;
+  reference: string;
+  label: 0 | 1 | null;
+  evidence: string;
+  kinds: string[];
+  verdict: string;
+  lead_score: number | null;
+  lead_p: number | null;
+  lead_rank: number | null;
+  null_size: number | null;
+  is_lead: boolean;
+  panel_size: number;
+  /** Component signals' model-level rank p-values, and each part's value (diagnostics). */
+  components: Record<string, number | null>;
+  parts: Record<string, number>;
+}
+
+async function run(suspect: string, reference: string, panel: readonly string[]): Promise<CompareResult> {
+  return compare({
+    suspect: data.adapter(suspect),
+    reference: data.adapter(reference),
+    panel: panel.map(data.adapter),
+    battery: data.battery,
+    sequential: false,
+  });
+}
+
+function row(
+  res: CompareResult,
+  suspect: string,
+  reference: string,
+  panel: readonly string[],
+  extra: Pick<Row, "label" | "evidence" | "kinds">,
+): Row {
+  const components: Record<string, number | null> = {};
+  const parts: Record<string, number> = {};
+  for (const s of res.signals.filter((x) => x.role === "lead")) {
+    components[s.name] = s.available ? s.p_value : null;
+    for (const [k, v] of Object.entries(s.detail)) {
+      const m = /^(\w+)_value$/.exec(k);
+      const mean = s.detail[`${m?.[1]}_null_mean`];
+      const sd = s.detail[`${m?.[1]}_null_sd`];
+      if (m && typeof v === "number" && typeof mean === "number" && typeof sd === "number")
+        parts[m[1] ?? k] = sd > 0 ? (v - mean) / sd : 0;
+    }
+  }
+  return {
+    suspect,
+    reference,
+    ...extra,
+    verdict: res.verdict,
+    lead_score: res.lead_score,
+    lead_p: res.lead_rank?.p_value ?? null,
+    lead_rank: res.lead_rank?.rank ?? null,
+    null_size: res.lead_rank?.null_size ?? null,
+    is_lead: res.lead_rank?.is_lead === true,
+    panel_size: panel.length,
+    components,
+    parts,
+  };
+}
+
+const fmt = (n: number | null | undefined, d = 3) => (n === null || n === undefined ? "  -  " : n.toFixed(d));
+const score = (r: Row) => r.lead_score ?? Number.NEGATIVE_INFINITY;
+
+// 1. Teacher families, as the data set's README says.
+const families: Record<string, unknown> = {};
+const allRows: Row[] = [];
 for (const family of ["davinci003", "gpt35"]) {
-  const rows = pairs.filter((r) => r.teacher_family === family);
+  const rows = data.pairs.filter((r) => r.teacher_family === family && (r.label === "0" || r.label === "1"));
   const reference = (rows[0]?.teacher_models_in_set ?? "").split(";")[0] ?? "";
   const panelAll = rows.filter((r) => r.label === "0" && r.evidence !== "weak").map((r) => r.candidate ?? "");
   const results: Row[] = [];
   for (const r of rows) {
     const cand = r.candidate ?? "";
     const panel = panelAll.filter((m) => m !== cand);
-    const res: CompareResult = await compare({
-      suspect: adapter(cand),
-      reference: adapter(reference),
-      panel: panel.map(adapter),
-      battery,
-      sequential: false,
-    });
-    const sim = res.signals.find((s) => s.name === "output_similarity");
-    const detail = sim?.detail ?? {};
-    const closestIdx = detail.closest_panel_index;
-    const featureEffects: Record<string, number> = {};
-    for (const f of SIMILARITY_FEATURES) {
-      const v = detail[`effect_${f}`];
-      if (typeof v === "number") featureEffects[f] = v;
-    }
-    const row: Row = {
-      candidate: cand,
-      label: r.label === "1" ? 1 : 0,
+    const label = r.label === "1" ? 1 : 0;
+    const res = await run(cand, reference, panel);
+    const x = row(res, cand, reference, panel, {
+      label,
       evidence: r.evidence ?? "",
-      decision: res.decision,
-      p_value: res.p_value,
-      effect: sim?.effect ?? 0,
-      panel_size: panel.length,
-      closest_panel: typeof closestIdx === "number" ? (panel[closestIdx] ?? "") : "",
-      feature_effects: featureEffects,
-    };
-    results.push(row);
+      kinds: label === 0 ? ["label-0"] : [],
+    });
+    results.push(x);
     process.stderr.write(
-      `${family} ${cand.padEnd(30)} label=${row.label} ${row.evidence.padEnd(10)} ${row.decision.padEnd(14)} p=${row.p_value.toExponential(2)} effect=${row.effect.toFixed(3)} closest=${row.closest_panel}\n`,
+      `${family} ${cand.padEnd(30)} label=${label} ${x.evidence.padEnd(10)} ${x.verdict.padEnd(12)} lead=${fmt(x.lead_score)} rank p=${fmt(x.lead_p)}\n`,
     );
   }
-  const score = (x: Row) => x.effect;
+  allRows.push(...results);
   const students = results.filter((x) => x.label === 1);
   const negatives = results.filter((x) => x.label === 0 && x.evidence !== "weak");
   const weak = results.filter((x) => x.label === 0 && x.evidence === "weak");
-  const fa = negatives.filter((x) => x.decision === "LIKELY_DERIVED").map((x) => x.candidate);
-  const faWeak = weak.filter((x) => x.decision === "LIKELY_DERIVED").map((x) => x.candidate);
-  totalFalse += fa.length;
-  totalFalseWeak += faWeak.length;
-  out[family] = {
+  const partAuc = (p: string) => {
+    const f = (x: Row) => x.parts[p] ?? Number.NEGATIVE_INFINITY;
+    return {
+      auc: auc(students.map(f), negatives.map(f)),
+      auc_with_weak: auc(students.map(f), [...negatives, ...weak].map(f)),
+    };
+  };
+  families[family] = {
+    figures: "development",
     reference,
     panel_size: panelAll.length,
     students: students.length,
@@ -167,63 +292,117 @@ for (const family of ["davinci003", "gpt35"]) {
     weak_negatives: weak.length,
     auc: auc(students.map(score), negatives.map(score)),
     auc_with_weak: auc(students.map(score), [...negatives, ...weak].map(score)),
-    // Diagnostics: the AUC each feature would give alone (the test uses only the fixed blend), so that
-    // a change to the blend can be developed on one family and checked on the other.
-    feature_auc: Object.fromEntries(
-      SIMILARITY_FEATURES.map((f) => {
-        const fs = (x: Row) => x.feature_effects[f] ?? 0;
-        return [
-          f,
-          {
-            auc: auc(students.map(fs), negatives.map(fs)),
-            auc_with_weak: auc(students.map(fs), [...negatives, ...weak].map(fs)),
-          },
-        ];
-      }),
-    ),
-    detected_students: students.filter((x) => x.decision === "LIKELY_DERIVED").length,
-    // Calibration on real negatives: the share of label-0 comparisons with p at or below common levels
-    // (a valid, conservative test keeps each share at or below its level).
-    negative_p_at_or_below: Object.fromEntries(
-      [0.05, 0.01, 0.001].map((a) => [
-        String(a),
-        negatives.filter((x) => x.p_value <= a).length / Math.max(1, negatives.length),
-      ]),
-    ),
-    false_accusations: fa.length,
-    false_accusation_models: fa,
-    false_accusations_weak: faWeak.length,
-    false_accusation_models_weak: faWeak,
+    part_auc: Object.fromEntries(["content", "style", "tokens", "wrong"].map((p) => [p, partAuc(p)])),
+    student_leads: students.filter((x) => x.is_lead).length,
+    false_leads: negatives.filter((x) => x.is_lead).map((x) => x.suspect),
+    false_leads_weak: weak.filter((x) => x.is_lead).map((x) => x.suspect),
+    false_likely_derived: results.filter((x) => x.label === 0 && x.verdict === "LIKELY_DERIVED").length,
+    likely_derived_any: results.filter((x) => x.verdict === "LIKELY_DERIVED").length,
     rows: results,
   };
 }
+
+// 2. Guaranteed nulls across the 34 models: siblings (all) and a sample of predating pairs.
+const ordered: [string, string][] = [];
+for (const s of data.models) for (const r of data.models) if (s !== r) ordered.push([s, r]);
+const predates = (s: string, r: string) => (data.released.get(s) ?? "") < (data.released.get(r) ?? "");
+const siblingPairs = ordered.filter(([s, r]) => sameVendor(s, r));
+const predatePairs = ordered.filter(([s, r]) => predates(s, r) && !sameVendor(s, r));
+const sampled = nullPairsWanted === 0 ? predatePairs : shuffled(predatePairs, 7).slice(0, nullPairsWanted);
+const nullRows: Row[] = [];
+let unrankable = 0;
+for (const [s, r] of [...siblingPairs, ...sampled]) {
+  const panel = data.models.filter(
+    (m) => m !== s && m !== r && !data.weak.has(m) && !data.related(m, s) && !data.related(m, r),
+  );
+  if (panel.length * panel.length < policy.min_lead_null) {
+    unrankable++;
+    continue;
+  }
+  const kinds = [...(sameVendor(s, r) ? ["sibling"] : []), ...(predates(s, r) ? ["predates"] : [])];
+  const x = row(await run(s, r, panel), s, r, panel, { label: null, evidence: "", kinds });
+  nullRows.push(x);
+  if (x.is_lead)
+    process.stderr.write(
+      `false lead (${kinds.join("+")}): ${s} -> ${r} rank p=${fmt(x.lead_p)} panel ${panel.length}\n`,
+    );
+}
+
+const nulls = [...allRows.filter((x) => x.label === 0), ...nullRows];
+const byKind = Object.fromEntries(
+  ["label-0", "sibling", "predates"].map((k) => {
+    const xs = nulls.filter((x) => x.kinds.includes(k));
+    const leads = xs.filter((x) => x.is_lead);
+    return [
+      k,
+      {
+        nulls: xs.length,
+        false_leads: leads.length,
+        false_lead_rate: xs.length === 0 ? null : leads.length / xs.length,
+        models: leads.map((x) => `${x.suspect} -> ${x.reference}`),
+      },
+    ];
+  }),
+);
+const falseLikely = [...allRows.filter((x) => x.label === 0), ...nullRows].filter(
+  (x) => x.verdict === "LIKELY_DERIVED",
+).length;
 const report = {
-  policy_alpha: DEFAULT_POLICY.alpha,
-  policy_min_effect: DEFAULT_POLICY.min_effect,
-  score: "output_similarity effect (min over panel models of (wins - losses) / discordant probes)",
-  families: out,
-  false_accusations: totalFalse,
-  false_accusations_weak: totalFalseWeak,
+  policy: policy.id,
+  lead_alpha: policy.lead_alpha,
+  min_lead_null: policy.min_lead_null,
+  score: "lead_score of compare(): similarity lead, standardised against the panel's unrelated pairs",
+  figures:
+    "development (features designed looking at both families); the content weight 0 is chosen alike on either family alone (leave-one-family-out: see part_auc)",
+  families,
+  nulls: {
+    by_kind: byKind,
+    total: nulls.length,
+    false_leads: nulls.filter((x) => x.is_lead).length,
+    false_lead_rate: nulls.filter((x) => x.is_lead).length / Math.max(1, nulls.length),
+    sibling_pairs: siblingPairs.length,
+    predate_pairs_total: predatePairs.length,
+    predate_pairs_run: sampled.length,
+    unrankable_pairs: unrankable,
+    rows: nullRows,
+  },
+  false_likely_derived: falseLikely,
   seconds: Math.round((Date.now() - t0) / 100) / 10,
 };
-console.log("family      students  negatives  AUC    AUC+weak  detected  false_acc  false_acc_weak");
-for (const [f, v] of Object.entries(out)) {
-  const x = v as Record<string, number | null>;
-  const fmt = (n: number | null | undefined) => (n === null || n === undefined ? "  -  " : n.toFixed(3));
+
+console.log(`policy ${policy.id}: lead at rank p <= ${policy.lead_alpha}; figures: DEVELOPMENT`);
+console.log(
+  "family      students  negatives  AUC    AUC+weak  student_leads  false_leads  false_leads_weak  false_LD",
+);
+for (const [f, v] of Object.entries(families)) {
+  const x = v as { students: number; negatives: number; auc: number | null; auc_with_weak: number | null };
+  const y = v as {
+    student_leads: number;
+    false_leads: string[];
+    false_leads_weak: string[];
+    false_likely_derived: number;
+  };
   console.log(
-    `${f.padEnd(11)} ${String(x.students).padStart(8)}  ${String(x.negatives).padStart(9)}  ${fmt(x.auc)}  ${fmt(x.auc_with_weak)}     ${String(x.detected_students).padStart(5)}  ${String(x.false_accusations).padStart(9)}  ${String(x.false_accusations_weak).padStart(14)}`,
+    `${f.padEnd(11)} ${String(x.students).padStart(8)}  ${String(x.negatives).padStart(9)}  ${fmt(x.auc)}  ${fmt(x.auc_with_weak)}     ${String(y.student_leads).padStart(10)}  ${String(y.false_leads.length).padStart(11)}  ${String(y.false_leads_weak.length).padStart(16)}  ${String(y.false_likely_derived).padStart(8)}`,
+  );
+}
+console.log("nulls by kind (false leads at the default rank threshold):");
+for (const [k, v] of Object.entries(byKind)) {
+  console.log(
+    `  ${k.padEnd(9)} ${v.false_leads}/${v.nulls} = ${fmt(v.false_lead_rate)}  ${v.models.join(", ")}`,
   );
 }
 console.log(
-  `false accusations at alpha=${DEFAULT_POLICY.alpha}: ${totalFalse} (weak negatives: ${totalFalseWeak}); ${report.seconds} s`,
+  `predating pairs run: ${sampled.length} of ${predatePairs.length}; sibling pairs ${siblingPairs.length}; not rankable (panel too small) ${unrankable}`,
 );
-console.log("per-feature AUC (diagnostic; the test uses the blend only), without / with weak negatives:");
-for (const [f, v] of Object.entries(out)) {
-  const fa = (v as { feature_auc: Record<string, { auc: number | null; auc_with_weak: number | null }> })
-    .feature_auc;
+console.log(`false LIKELY_DERIVED: ${falseLikely} (must be 0); ${report.seconds} s`);
+console.log("per-part AUC (diagnostic), without / with weak negatives:");
+for (const [f, v] of Object.entries(families)) {
+  const pa = (v as { part_auc: Record<string, { auc: number | null; auc_with_weak: number | null }> })
+    .part_auc;
   console.log(
-    `  ${f.padEnd(11)} ${Object.entries(fa)
-      .map(([k, a]) => `${k} ${a.auc?.toFixed(3) ?? "-"}/${a.auc_with_weak?.toFixed(3) ?? "-"}`)
+    `  ${f.padEnd(11)} ${Object.entries(pa)
+      .map(([k, a]) => `${k} ${fmt(a.auc)}/${fmt(a.auc_with_weak)}`)
       .join("  ")}`,
   );
 }

@@ -30,6 +30,9 @@ export type {
   TopLogprob,
 } from "./probe/probe-types.js";
 export { detokenize, TOKENIZER_VERSION, tokenize } from "./probe/tokenize.js";
+// The similarity lead: similarity signals ranked at the model level against unrelated pairs (never accuses).
+export type { ProbeVector } from "./signals/probe-features.js";
+export { PROBE_VECTOR_BUCKETS, probeSimilarity, probeVector } from "./signals/probe-features.js";
 export type { CanaryPairOptions, CanaryPairScore, CanaryResponses } from "./signals/signal-canary.js";
 export {
   answerContentTokens,
@@ -70,10 +73,15 @@ export {
   type WatermarkResponse,
   watermarkCountsFromResponses,
 } from "./signals/signal-watermark.js";
-// The similarity lead: similarity signals ranked at the model level against unrelated pairs (never accuses).
-export type { LeadComponent, SimilarityLead, SimilarityLeadInput } from "./signals/similarity-lead.js";
+export type {
+  LeadComponent,
+  LeadPart,
+  SimilarityLead,
+  SimilarityLeadInput,
+} from "./signals/similarity-lead.js";
 export {
   LEAD_COMPONENTS,
+  LEAD_PARTS,
   LEAD_WEIGHTS,
   MAX_LEAD_PANEL,
   MAX_LEAD_PROBES,
@@ -81,6 +89,15 @@ export {
   MIN_LEAD_PROBES,
   similarityLead,
 } from "./signals/similarity-lead.js";
+export type { StyleCounts, StyleGroup, StyleProfile } from "./signals/style-features.js";
+export {
+  STYLE_GROUP_WEIGHTS,
+  STYLE_GROUPS,
+  styleAgreement,
+  styleCounts,
+  styleProfile,
+  sumProfiles,
+} from "./signals/style-features.js";
 export {
   greenSeed,
   isGreen,

@@ -14,22 +14,24 @@
  * ordered (P_i, P_j), i != j — N = k^2. Ordered, because every statistic here is directional (the first
  * model plays the suspect, the second the reference, exactly as for (suspect, R)).
  *
- * The statistic of a pair (a, b), per component. For each probe i counted, a per-probe similarity
- * s(a, b, i) in [0, 1] and a baseline: the mean of s(c, b, i) over the population models c other than a
- * and b (leave the pair out; the suspect is never in anyone's baseline, so no null score depends on the
- * suspect). The pair's statistic is the mean over probes of s(a, b, i) - baseline(b, i): how much closer a
- * is to b than the population is, on the same prompts. A difference of similarities, so in [-1, 1].
- * Components (SignalName):
- *   output_similarity     text probes (kinds open and edge): featureSimilarity's blend
- *   token_distribution    completion probes where every model served top log-probabilities: the overlap
- *                         mass of the first generated position's top-k distributions
- *   shared_wrong_answers  edge probes where b is wrong: 1 when a is wrong with b's stated answer
- * Each component's own model-level rank p-value is its SignalResult's p_value (a description, not a test
- * to combine: the lead is the combined score below).
+ * The statistic of a pair (a, b), per part (LeadPart). Per-probe parts: for each probe i counted, a
+ * similarity s(a, b, i) in [0, 1] and a baseline: the mean of s(c, b, i) over the population models c other
+ * than a and b (leave the pair out; the suspect is never in anyone's baseline, so no null score depends on
+ * the suspect); the statistic is the mean over probes of s(a, b, i) - baseline(b, i), in [-1, 1]. The style
+ * part is model-level: the agreement of a's and b's style profiles relative to the population without a and
+ * b (style-features.ts: word, bigram, opening, closing, line-start and formatting habits; Cosine Delta).
+ *   content  -> output_similarity     text probes (open, edge): probe-features.ts similarity (weight 0)
+ *   style    -> output_similarity     text probes: styleAgreement
+ *   tokens   -> token_distribution    completion probes where every model served top log-probabilities:
+ *                                      overlap mass of the first generated position's top-k distributions
+ *   wrong    -> shared_wrong_answers  edge probes where b is wrong: 1 when a gives b's wrong answer
  *
- * The lead score: each component's statistic standardised by the null pairs' mean and standard deviation
- * (computed from the null pairs only), averaged over the components that ran with fixed weights; the
- * suspect's score is ranked against the null pairs' scores computed the same way.
+ * Scores: each part's statistic is standardised by the null pairs' mean and standard deviation (from the
+ * null pairs only); a component's score is the weighted mean of its parts', the lead score the weighted mean
+ * of all parts' (LEAD_WEIGHTS, fixed). Every score is ranked against the same score of the N null pairs, so
+ * a component's p_value is its own model-level rank p-value (1 + #{null >= suspect}) / (N + 1), never the
+ * probe-level sign test, and never below 1 / (N + 1). Its effect is the raw statistic (weighted parts), in
+ * [-1, 1]; `detail` carries each part's value, probes and null mean/sd.
  *
  * Counted probes: only probes every model (suspect, reference, every panel model) answered; a response
  * `undefined` is unanswered.
@@ -38,12 +40,20 @@
 import { FingerprintError } from "../fingerprint-error.js";
 import type { ModelResponse, Probe } from "../probe/probe-types.js";
 import type { LeadEvidence } from "../verdict/verdict.js";
+import { type ProbeVector, probeSimilarity, probeVector } from "./probe-features.js";
 import { canaryHit } from "./signal-canary.js";
-import { featureSimilarity, type ResponseFeatures, responseFeatures } from "./signal-output-similarity.js";
 import { statedAnswer } from "./signal-shared-wrong.js";
 import { topOverlap } from "./signal-token-distribution.js";
 import type { SignalName, SignalResult } from "./signal-types.js";
 import { unavailableSignal } from "./signal-types.js";
+import {
+  type StyleCounts,
+  type StyleProfile,
+  styleAgreement,
+  styleCounts,
+  styleProfile,
+  sumProfiles,
+} from "./style-features.js";
 
 /** What the lead is computed from: responses aligned with `probes` (undefined = not answered). */
 export interface SimilarityLeadInput {
@@ -66,16 +76,8 @@ export interface SimilarityLead {
 /** Bounds on the input (the panel and probes may come from a request). */
 export const MAX_LEAD_PANEL = 64;
 export const MAX_LEAD_PROBES = 20_000;
-/** Least probes a component needs (per reference) to run. */
-export const MIN_LEAD_PROBES: Readonly<Record<LeadComponent, number>> = Object.freeze({
-  output_similarity: 20,
-  token_distribution: 10,
-  shared_wrong_answers: 10,
-});
-/** Least panel models: N = k^2 null pairs, so 2 models give 4 pairs (too few for any policy lead). */
-export const MIN_LEAD_PANEL = 2;
 
-/** The similarity components of the lead. */
+/** The similarity components of the lead (the SignalResults it reports). */
 export type LeadComponent = Extract<
   SignalName,
   "output_similarity" | "token_distribution" | "shared_wrong_answers"
@@ -85,38 +87,82 @@ export const LEAD_COMPONENTS: readonly LeadComponent[] = Object.freeze([
   "token_distribution",
   "shared_wrong_answers",
 ]);
-/** Fixed weights of the components in the lead score. */
-export const LEAD_WEIGHTS: Readonly<Record<LeadComponent, number>> = Object.freeze({
-  output_similarity: 1,
-  token_distribution: 1,
-  shared_wrong_answers: 1,
-});
 
-const FEATURES = new WeakMap<ModelResponse, ResponseFeatures>();
-function features(r: ModelResponse): ResponseFeatures {
-  let f = FEATURES.get(r);
-  if (!f) {
-    f = responseFeatures(r.text);
-    FEATURES.set(r, f);
+/**
+ * The parts of the lead statistic, each a pair statistic of its own:
+ *   content  (output_similarity) per-probe similarity of the answers (probe-features.ts), minus the
+ *            population's on the same probe
+ *   style    (output_similarity) model-level agreement of style profiles (style-features.ts)
+ *   tokens   (token_distribution) per-probe overlap of first-position top-k distributions, minus the
+ *            population's
+ *   wrong    (shared_wrong_answers) per edge probe the reference gets wrong: 1 when the model gives the
+ *            same wrong answer, minus the population's rate
+ */
+export type LeadPart = "content" | "style" | "tokens" | "wrong";
+export const LEAD_PARTS: readonly LeadPart[] = Object.freeze(["content", "style", "tokens", "wrong"]);
+const PART_COMPONENT: Readonly<Record<LeadPart, LeadComponent>> = Object.freeze({
+  content: "output_similarity",
+  style: "output_similarity",
+  tokens: "token_distribution",
+  wrong: "shared_wrong_answers",
+});
+/**
+ * Fixed weights of the parts in the lead score. `content` is reported (detail) but weighs 0: on the real-LLM
+ * development set (bench/realdata.ts) per-probe answer similarity converges across unrelated models of one
+ * generation and lowers the students' AUC on both teacher families (gpt35 0.975 -> 0.892, davinci003
+ * 0.811 -> 0.700 with it at weight 1); chosen on either family alone, the other family agrees.
+ */
+export const LEAD_WEIGHTS: Readonly<Record<LeadPart, number>> = Object.freeze({
+  content: 0,
+  style: 1,
+  tokens: 1,
+  wrong: 1,
+});
+/** Least probes a part needs (answered by every model; for `wrong`, also got wrong by the reference). */
+export const MIN_LEAD_PROBES: Readonly<Record<LeadPart, number>> = Object.freeze({
+  content: 20,
+  style: 20,
+  tokens: 10,
+  wrong: 10,
+});
+/** Least panel models: N = k^2 null pairs, so 2 models give 4 pairs (too few for any policy lead). */
+export const MIN_LEAD_PANEL = 2;
+
+// Per-response features, by response object: replay and fingerprint adapters hand out the same objects on
+// every call, so repeated comparisons against the same reference/panel do not recompute them.
+const VECTORS = new WeakMap<ModelResponse, ProbeVector>();
+const STYLE = new WeakMap<ModelResponse, StyleCounts>();
+function vector(r: ModelResponse): ProbeVector {
+  let v = VECTORS.get(r);
+  if (!v) {
+    v = probeVector(r.text);
+    VECTORS.set(r, v);
   }
-  return f;
+  return v;
+}
+function counts(r: ModelResponse): StyleCounts {
+  let v = STYLE.get(r);
+  if (!v) {
+    v = styleCounts(r.text);
+    STYLE.set(r, v);
+  }
+  return v;
 }
 
 /**
- * Per-probe similarity of a (as suspect) to b (as reference) for a component; null when the probe does not
- * count for this reference (e.g. b answered an edge probe correctly). Must not look at any other model.
+ * Per-probe similarity of a (as suspect) to b (as reference); null when the probe does not count for this
+ * reference (e.g. b answered an edge probe correctly). Looks at a, b and the probe only.
  */
 type ProbeSim = (a: ModelResponse, b: ModelResponse, probe: Probe) => number | null;
 
-const BLEND = 4;
-const SIMS: Readonly<
-  Record<LeadComponent, { readonly applies: (p: Probe) => boolean; readonly sim: ProbeSim }>
+const PROBE_PARTS: Readonly<
+  Record<Exclude<LeadPart, "style">, { readonly applies: (p: Probe) => boolean; readonly sim: ProbeSim }>
 > = {
-  output_similarity: {
+  content: {
     applies: (p) => p.kind !== "completion",
-    sim: (a, b) => featureSimilarity(features(a), features(b))[BLEND] ?? 0,
+    sim: (a, b) => probeSimilarity(vector(a), vector(b)),
   },
-  token_distribution: {
+  tokens: {
     applies: (p) => p.kind === "completion",
     sim: (a, b) => {
       const da = dist(a.tokens?.[0]?.top);
@@ -124,7 +170,7 @@ const SIMS: Readonly<
       return da && db ? topOverlap(da, db) : null;
     },
   },
-  shared_wrong_answers: {
+  wrong: {
     applies: (p) => p.kind === "edge" && p.reference !== undefined,
     sim: (a, b, p) => {
       const truth = p.reference ?? "";
@@ -179,62 +225,114 @@ interface PairStat {
   readonly probes: number;
 }
 
-/** Index 0 = reference, 1..k = panel, k + 1 = suspect. */
-function componentStats(
-  component: LeadComponent,
+/** The pairs of one comparison: index 0 = reference, 1..k = panel, k + 1 = suspect. Suspect pair first. */
+function pairList(k: number): [number, number][] {
+  const out: [number, number][] = [[k + 1, 0]];
+  for (let i = 1; i <= k; i++) out.push([i, 0]);
+  for (let i = 1; i <= k; i++) for (let j = 1; j <= k; j++) if (i !== j) out.push([i, j]);
+  return out;
+}
+
+/** A per-probe part's statistic for every pair (see the module comment). */
+function probePartStats(
+  part: Exclude<LeadPart, "style">,
   probes: readonly Probe[],
   models: readonly (readonly (ModelResponse | undefined)[])[],
   counted: readonly boolean[],
-): { suspect: PairStat | null; nulls: (PairStat | null)[] } {
-  const { applies, sim } = SIMS[component];
+): (PairStat | null)[] {
+  const { applies, sim: sim_ } = PROBE_PARTS[part];
   const k = models.length - 2;
-  const suspectIdx = k + 1;
   const idx = probes.map((p, i) => (counted[i] && applies(p) ? i : -1)).filter((i) => i >= 0);
-  // s[b][a][t]: similarity of model a to reference b on probe idx[t] (b ranges over R and the panel).
-  const s: (number | null)[][][] = [];
+  // sim[b][a]: similarity of model a to reference b on probe idx[t] (NaN: does not count), for b over R
+  // and the panel; popSum/popN[b]: per probe, the sum and count over the population (R and the panel,
+  // never the suspect), from which a pair's leave-the-pair-out baseline is one subtraction away.
+  const n = idx.length;
+  const sim: Float64Array[][] = [];
+  const popSum: Float64Array[] = [];
+  const popN: Uint16Array[] = [];
   for (let b = 0; b <= k; b++) {
-    const rows: (number | null)[][] = [];
+    const rows: Float64Array[] = [];
+    const ps = new Float64Array(n);
+    const pn = new Uint16Array(n);
     for (let a = 0; a < models.length; a++) {
-      rows.push(
-        a === b
-          ? []
-          : idx.map((i) => {
-              const ra = models[a]?.[i];
-              const rb = models[b]?.[i];
-              return ra && rb ? sim(ra, rb, probes[i] as Probe) : null;
-            }),
-      );
-    }
-    s.push(rows);
-  }
-  const stat = (a: number, b: number): PairStat | null => {
-    const base = [];
-    for (let c = 0; c <= k; c++) if (c !== a && c !== b) base.push(c);
-    if (base.length === 0) return null;
-    let sum = 0;
-    let used = 0;
-    for (let t = 0; t < idx.length; t++) {
-      const x = s[b]?.[a]?.[t];
-      if (x === null || x === undefined) continue;
-      let bs = 0;
-      let bn = 0;
-      for (const c of base) {
-        const y = s[b]?.[c]?.[t];
-        if (y !== null && y !== undefined) {
-          bs += y;
-          bn++;
+      const row = new Float64Array(n).fill(Number.NaN);
+      if (a !== b) {
+        const ma = models[a] ?? [];
+        const mb = models[b] ?? [];
+        for (let t = 0; t < n; t++) {
+          const i = idx[t] ?? 0;
+          const ra = ma[i];
+          const rb = mb[i];
+          const x = ra && rb ? sim_(ra, rb, probes[i] as Probe) : null;
+          if (x === null) continue;
+          row[t] = x;
+          if (a <= k) {
+            ps[t] = (ps[t] ?? 0) + x;
+            pn[t] = (pn[t] ?? 0) + 1;
+          }
         }
       }
-      if (bn === 0) continue;
-      sum += x - bs / bn;
+      rows.push(row);
+    }
+    sim.push(rows);
+    popSum.push(ps);
+    popN.push(pn);
+  }
+  return pairList(k).map(([a, b]) => {
+    const row = sim[b]?.[a] as Float64Array;
+    const ps = popSum[b] as Float64Array;
+    const pn = popN[b] as Uint16Array;
+    const inPop = a <= k;
+    let sum = 0;
+    let used = 0;
+    for (let t = 0; t < n; t++) {
+      const x = row[t] ?? Number.NaN;
+      if (Number.isNaN(x)) continue;
+      // Baseline: the population without a and b (b is never in its own row's population sum).
+      const bn = (pn[t] ?? 0) - (inPop ? 1 : 0);
+      if (bn <= 0) continue;
+      sum += x - ((ps[t] ?? 0) - (inPop ? x : 0)) / bn;
       used++;
     }
-    return used < MIN_LEAD_PROBES[component] ? null : { value: sum / used, probes: used };
-  };
-  const nulls: (PairStat | null)[] = [];
-  for (let i = 1; i <= k; i++) nulls.push(stat(i, 0));
-  for (let i = 1; i <= k; i++) for (let j = 1; j <= k; j++) if (i !== j) nulls.push(stat(i, j));
-  return { suspect: stat(suspectIdx, 0), nulls };
+    return used < MIN_LEAD_PROBES[part] ? null : { value: sum / used, probes: used };
+  });
+}
+
+/** The style part's statistic for every pair. */
+function stylePartStats(
+  probes: readonly Probe[],
+  models: readonly (readonly (ModelResponse | undefined)[])[],
+  counted: readonly boolean[],
+): (PairStat | null)[] {
+  const k = models.length - 2;
+  const idx = probes.map((p, i) => (counted[i] && p.kind !== "completion" ? i : -1)).filter((i) => i >= 0);
+  const none = pairList(k).map(() => null);
+  if (idx.length < MIN_LEAD_PROBES.style) return none;
+  const profiles = models.map((m) => styleProfile(idx.map((i) => counts(m[i] as ModelResponse))));
+  const population = profiles.slice(0, k + 1);
+  const total = sumProfiles(population);
+  const scratch = sumProfiles([]);
+  return pairList(k).map(([a, b]) => {
+    const pa = profiles[a] as StyleProfile;
+    const pb = profiles[b] as StyleProfile;
+    // Leave the pair out of the population mean (the suspect, index k + 1, was never in it).
+    const out = [a, b].filter((x) => x <= k).map((x) => profiles[x] as StyleProfile);
+    subtractInto(scratch, total, out);
+    return { value: styleAgreement(pa, pb, scratch, k + 1 - out.length).value, probes: idx.length };
+  });
+}
+
+/** scratch = total - sum(out), group by group, without allocating. */
+function subtractInto(scratch: StyleProfile, total: StyleProfile, out: readonly StyleProfile[]): void {
+  for (const g of Object.keys(total) as (keyof StyleProfile)[]) {
+    const d = scratch[g];
+    const t = total[g];
+    for (let i = 0; i < d.length; i++) {
+      let x = t[i] ?? 0;
+      for (const o of out) x -= o[g][i] ?? 0;
+      d[i] = x;
+    }
+  }
 }
 
 function meanSd(xs: readonly number[]): { mean: number; sd: number } {
@@ -245,6 +343,10 @@ function meanSd(xs: readonly number[]): { mean: number; sd: number } {
 
 /** Least standard deviation used in standardising (a population of identical pairs must not divide by 0). */
 const SD_FLOOR = 1e-6;
+
+function rankOf(score: number, nulls: readonly number[]): number {
+  return nulls.filter((x) => x >= score).length;
+}
 
 /**
  * Computes the similarity lead of the suspect against the reference, ranked against the panel's unrelated
@@ -263,64 +365,80 @@ export function similarityLead(input: SimilarityLeadInput): SimilarityLead {
   }
   const models = [input.reference, ...input.panel, input.suspect];
   const counted = input.probes.map((_, i) => models.every((m) => m[i] !== undefined));
-  const signals: SignalResult[] = [];
-  const used: { component: LeadComponent; z: number; nullZ: number[] }[] = [];
-  let nullSize = -1;
-  for (const component of LEAD_COMPONENTS) {
-    const { suspect, nulls } = componentStats(component, input.probes, models, counted);
-    const nullVals = nulls.filter((x): x is PairStat => x !== null);
-    if (!suspect || nullVals.length < nulls.length) {
-      signals.push(
-        unavailableSignal(
-          component,
-          `fewer than ${MIN_LEAD_PROBES[component]} comparable probes answered by the suspect, the reference and every panel model`,
-        ),
-      );
-      continue;
-    }
-    const atLeast = nullVals.filter((x) => x.value >= suspect.value).length;
-    const p = (1 + atLeast) / (nullVals.length + 1);
-    const { mean, sd } = meanSd(nullVals.map((x) => x.value));
+  // Per part: standardised scores of every pair (index 0 the suspect's), or null when it cannot run.
+  const parts = new Map<LeadPart, { z: number[]; raw: PairStat[]; mean: number; sd: number }>();
+  for (const part of LEAD_PARTS) {
+    const stats =
+      part === "style"
+        ? stylePartStats(input.probes, models, counted)
+        : probePartStats(part, input.probes, models, counted);
+    if (stats.some((x) => x === null)) continue;
+    const raw = stats as PairStat[];
+    const { mean, sd } = meanSd(raw.slice(1).map((x) => x.value));
     const scale = Math.max(sd, SD_FLOOR);
-    const z = (suspect.value - mean) / scale;
-    nullSize = nullVals.length;
-    used.push({ component, z, nullZ: nullVals.map((x) => (x.value - mean) / scale) });
-    signals.push({
+    parts.set(part, { z: raw.map((x) => (x.value - mean) / scale), raw, mean, sd });
+  }
+  const nullSize = k * k;
+  const combine = (which: readonly LeadPart[]): number[] | null => {
+    const ps = which.filter((p) => parts.has(p) && LEAD_WEIGHTS[p] > 0);
+    if (ps.length === 0) return null;
+    const w = ps.reduce((a, p) => a + LEAD_WEIGHTS[p], 0);
+    return Array.from(
+      { length: nullSize + 1 },
+      (_, t) => ps.reduce((a, p) => a + LEAD_WEIGHTS[p] * (parts.get(p)?.z[t] ?? 0), 0) / w,
+    );
+  };
+  const signals: SignalResult[] = LEAD_COMPONENTS.map((component) => {
+    const mine = LEAD_PARTS.filter((p) => PART_COMPONENT[p] === component);
+    const scores = combine(mine);
+    if (!scores) {
+      return unavailableSignal(
+        component,
+        `fewer than ${Math.min(...mine.map((p) => MIN_LEAD_PROBES[p]))} comparable probes answered by the suspect, the reference and every panel model`,
+      );
+    }
+    const score = scores[0] ?? 0;
+    const atLeast = rankOf(score, scores.slice(1));
+    const ran = mine.filter((p) => parts.has(p) && LEAD_WEIGHTS[p] > 0);
+    const effect = ran.reduce((a, p) => a + (parts.get(p)?.raw[0]?.value ?? 0), 0) / ran.length;
+    const detail: Record<string, number | string | boolean> = {
+      level: "model",
+      null_pairs: nullSize,
+      null_at_least: atLeast,
+      rank: nullSize - atLeast,
+      z: Number(score.toFixed(4)),
+    };
+    for (const p of mine) {
+      const x = parts.get(p);
+      if (!x) continue;
+      detail[`${p}_value`] = Number((x.raw[0]?.value ?? 0).toFixed(6));
+      detail[`${p}_probes`] = x.raw[0]?.probes ?? 0;
+      detail[`${p}_null_mean`] = Number(x.mean.toFixed(6));
+      detail[`${p}_null_sd`] = Number(x.sd.toFixed(6));
+    }
+    return {
       name: component,
       available: true,
-      statistic: suspect.value,
-      p_value: p,
-      effect: Math.max(-1, Math.min(1, suspect.value)),
-      detail: {
-        probes: suspect.probes,
-        null_pairs: nullVals.length,
-        null_at_least: atLeast,
-        rank: nullVals.length - atLeast,
-        null_mean: Number(mean.toFixed(6)),
-        null_sd: Number(sd.toFixed(6)),
-        z: Number(z.toFixed(4)),
-        level: "model",
-      },
-    });
-  }
-  if (used.length === 0) {
+      statistic: score,
+      p_value: (1 + atLeast) / (nullSize + 1),
+      effect: Math.max(-1, Math.min(1, effect)),
+      detail,
+    };
+  });
+  const all = combine(LEAD_PARTS);
+  if (!all) {
     return {
       evidence: null,
       signals,
       reason: "no similarity component could run on the probes every model answered",
     };
   }
-  const wsum = used.reduce((a, u) => a + LEAD_WEIGHTS[u.component], 0);
-  const score = used.reduce((a, u) => a + LEAD_WEIGHTS[u.component] * u.z, 0) / wsum;
-  const nullScores = Array.from(
-    { length: nullSize },
-    (_, t) => used.reduce((a, u) => a + LEAD_WEIGHTS[u.component] * (u.nullZ[t] ?? 0), 0) / wsum,
-  );
+  const score = all[0] ?? 0;
   return {
     evidence: {
       score,
       null_size: nullSize,
-      null_at_least: nullScores.filter((x) => x >= score).length,
+      null_at_least: rankOf(score, all.slice(1)),
       population: "panel",
     },
     signals,
