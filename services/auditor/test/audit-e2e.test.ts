@@ -3,44 +3,31 @@
  * of appends, and the auditor verifying bundles, consistency across checkpoints and a disclosure —
  * then tampering (a changed leaf in the database, a forked checkpoint signed by the hub key, a
  * flipped bit in a bundle, a key used outside its validity) makes it fail with the right code.
- * A disclosure seeded by a later checkpoint than the first covering the attestation is rejected
- * (`seed_not_first`). Last, `lineage audit disclosure --suspect` re-queries a real testbed model
- * through the engine's HTTP adapter: a copy of the member's teacher reproduces the hits (exit 0),
- * an unrelated model does not (exit 1).
+ * The attestation is protocol v2, admitted by the real hub (session, sighting and commitments logged
+ * first). A paired disclosure seeded by a later checkpoint than the first covering the attestation is
+ * rejected (`seed_not_first`); recorded answers are a claim (`claim_not_checked`). Last, `lineage audit
+ * disclosure --suspect` re-queries a suspect over HTTP through the engine's adapter: a copy that learned
+ * the exposed items reproduces the claim (exit 0), an unrelated model does not (exit 1).
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
-  AttestationStatementSchema,
-  CanaryCommitmentSchema,
-  CommitmentHashAlgorithm,
   Hub,
   KeyAlgorithm,
   MembershipAction,
-  TestKind,
-  Verdict,
+  SuspectSource,
   VerifyDisclosureRequestSchema,
 } from "@lineage/api";
-import {
-  CanaryCommitment,
-  type Checkpoint,
-  canaryItemBytes,
-  type DsseEnvelope,
-  deriveSeed,
-  Ed25519PrivateKey,
-  openCheckpoint,
-  parseVerifierKey,
-  sampleIndices,
-  signEnvelope,
-} from "@lineage/crypto";
-import { canaryHit, HttpAdapter } from "@lineage/fingerprint";
-import { buildAttestationBundle, logServiceHandlers, PAYLOAD_TYPES, TransparencyLog } from "@lineage/hub";
+import { disclosurePairIndices, Ed25519PrivateKey, openCheckpoint, parseVerifierKey } from "@lineage/crypto";
+import type { ModelAdapter } from "@lineage/fingerprint";
+import { buildAttestationBundle, logServiceHandlers, TransparencyLog } from "@lineage/hub";
 import {
   addService,
   createClient,
@@ -57,14 +44,11 @@ import {
   postgresTestTarget,
   type Store,
 } from "@lineage/store";
-import { buildPopulation, serveTestbed } from "@lineage/testbed";
 import { sql } from "kysely";
 import {
   AuditorState,
   auditConsistency,
   bundleToJson,
-  CANARY_REQUEST,
-  disclosureContext,
   disclosurePackageToJson,
   hubCheckpointSource,
   isAuditError,
@@ -73,6 +57,8 @@ import {
   verifyBundle,
   verifyDisclosure,
 } from "../src/index.js";
+import { type HubV2Flow, hubMigrationsV2, runHubV2Flow } from "./hub-v2-flow.js";
+import { makePairs, tableSuspect } from "./v2-fixture.js";
 
 const ORIGIN = "lineage.test/log";
 const DAY = 86_400_000;
@@ -93,36 +79,9 @@ function enrol(memberId: string, key: Ed25519PrivateKey, fromMs: number) {
   };
 }
 
-function statement(
-  key: Ed25519PrivateKey,
-  memberId: string,
-  sessionId: string,
-  atMs: number,
-  commitment?: { id: string; root: Uint8Array; logIndex: number },
-  canaryClaim = { trials: 40, hits: 30 },
-): DsseEnvelope {
-  const st = create(AttestationStatementSchema, {
-    version: 1,
-    sessionId,
-    sessionNonce: new Uint8Array(16).fill(3),
-    memberModel: { memberId, modelId: "m", modelVersion: "1" },
-    verdict: Verdict.LIKELY_DERIVED,
-    evidence: {
-      tests: [{ kind: TestKind.CANARY, ...canaryClaim, pValue: 1e-9 }],
-      combinedPValue: 1e-9,
-    },
-    issuedAt: timestampFromMs(atMs),
-    ...(commitment === undefined
-      ? {}
-      : {
-          canaryCommitment: {
-            commitmentId: commitment.id,
-            merkleRoot: commitment.root,
-            logIndex: BigInt(commitment.logIndex),
-          },
-        }),
-  });
-  return signEnvelope(PAYLOAD_TYPES.attestation, toBinary(AttestationStatementSchema, st), key);
+/** A filler entry: the hub sights one more suspect. */
+function filler(log: TransparencyLog, id: string) {
+  return log.appendSighting({ suspect: { suspectId: id }, source: SuspectSource.FEED_ADAPTER });
 }
 
 /** A hub: log + gRPC server serving the log's methods (the rest answer `failed_precondition`). */
@@ -157,61 +116,76 @@ async function startHub(store: Store<HubDatabase>, hubKey: Ed25519PrivateKey) {
   };
 }
 
-function commitmentEnvelope(
-  key: Ed25519PrivateKey,
-  memberId: string,
-  id: string,
-  committed: CanaryCommitment,
-  atMs: number,
-): DsseEnvelope {
-  return signEnvelope(
-    PAYLOAD_TYPES.commitment,
-    toBinary(
-      CanaryCommitmentSchema,
-      create(CanaryCommitmentSchema, {
-        commitmentId: id,
-        memberId,
-        merkleRoot: committed.root,
-        canaryCount: BigInt(committed.size),
-        hashAlgorithm: CommitmentHashAlgorithm.SHA256_RFC6962,
-        committedAt: timestampFromMs(atMs),
-      }),
-    ),
-    key,
-  );
-}
-
-/** The disclosure a member builds: sample seeded by the first checkpoint covering the attestation. */
-function discloseSample(
-  first: { checkpoint?: { signedNote: Uint8Array } | undefined },
-  vkey: string,
-  committed: CanaryCommitment,
-  canaries: ReadonlyArray<{ prompt: string; expected: string }>,
-  attestationIndex: number,
-  n: number,
-) {
-  const seedCp: Checkpoint = openCheckpoint(first.checkpoint?.signedNote as Uint8Array, {
-    log: parseVerifierKey(vkey),
-  }).checkpoint;
-  const idx = sampleIndices(
-    deriveSeed(seedCp.rootHash, committed.root, disclosureContext(ORIGIN, attestationIndex)),
-    committed.size,
-    n,
-  );
+/**
+ * The paired disclosure a member builds: sample seeded by the first checkpoint covering the attestation,
+ * labels by the first covering the commitment, each with its evidence and a consistency proof to `size`.
+ */
+async function disclosePairs(log: TransparencyLog, flow: HubV2Flow, commitmentId: string, size: number) {
+  const enc = new TextEncoder();
+  const evidence = async (index: number) => {
+    const f = await log.firstCoveringCheckpoint(index);
+    return {
+      cp: f.checkpoint,
+      seed: {
+        leafIndex: BigInt(index),
+        checkpoint: { signedNote: enc.encode(f.checkpoint.note) },
+        ...(f.previous === undefined ? {} : { previous: { signedNote: enc.encode(f.previous.note) } }),
+        previousConsistency: f.previousConsistency,
+      },
+      consistency: await log.consistencyProof(f.checkpoint.treeSize, size),
+    };
+  };
+  const seed = await evidence(flow.attestationIndex);
+  const label = await evidence(flow.commitmentIndex);
+  const idx = disclosurePairIndices({
+    checkpointRoot: seed.cp.rootHash,
+    commitmentRoot: flow.committed.root,
+    origin: ORIGIN,
+    attestationIndex: flow.attestationIndex,
+    pairsCommitted: flow.committed.size,
+  });
   return {
-    idx,
-    canaries: idx.map((i) => {
-      const d = committed.disclose(i);
-      const c = canaries[i] as { prompt: string; expected: string };
+    commitmentId,
+    sampleSize: idx.length,
+    seed: seed.seed,
+    seedConsistency: seed.consistency,
+    labelCheckpoint: label.seed,
+    labelConsistency: label.consistency,
+    pairs: idx.map((i) => {
+      const d = flow.committed.disclose(i);
       return {
         leafIndex: BigInt(i),
         salt: d.salt,
-        prompt: c.prompt,
-        expected: c.expected,
+        pairId: d.pair.pairId,
+        promptA: d.pair.a.prompt,
+        expectedA: d.pair.a.expected,
+        promptB: d.pair.b.prompt,
+        expectedB: d.pair.b.expected,
         path: [...d.proof],
       };
     }),
   };
+}
+
+/** The suspect's recorded answers to both items of every disclosed pair. */
+async function recordAnswers(
+  pairs: ReadonlyArray<{ leafIndex: bigint; promptA: string; promptB: string }>,
+  model: ModelAdapter,
+) {
+  const out: Array<{ leafIndex: bigint; item: number; response: string }> = [];
+  for (const p of pairs) {
+    out.push({
+      leafIndex: p.leafIndex,
+      item: 0,
+      response: (await model.generate({ prompt: p.promptA, mode: "chat" })).text,
+    });
+    out.push({
+      leafIndex: p.leafIndex,
+      item: 1,
+      response: (await model.generate({ prompt: p.promptB, mode: "chat" })).text,
+    });
+  }
+  return out;
 }
 
 function expectAudit(code: string) {
@@ -244,7 +218,7 @@ else console.log(`# postgres e2e skipped: ${pg.skip}`);
 for (const [name, open] of backends) {
   test(`${name}: thousands of appends over gRPC; bundles, consistency, disclosure verify; tampering fails with codes`, async () => {
     await using store = await open();
-    await store.migrate(hubMigrations);
+    await store.migrate(hubMigrationsV2);
     const hubKey = Ed25519PrivateKey.generate();
     await using hub = await startHub(store, hubKey);
     const { log } = hub;
@@ -254,44 +228,37 @@ for (const [name, open] of backends) {
     using source = hubCheckpointSource(hub.address, insecureChannelCredentials());
     const now = Date.now();
 
-    // Members, a canary commitment, an attestation relying on it.
+    // Members, then the protocol v2 flow: commitments, sighting, session, an attestation with counts.
     const alice = Ed25519PrivateKey.generate();
     const bob = Ed25519PrivateKey.generate();
     await log.appendMembership(enrol("alice", alice, now - DAY));
     await log.appendMembership(enrol("bob", bob, now - DAY));
-    const canaries = Array.from({ length: 200 }, (_, i) => ({
-      prompt: `What is the vault word #${i}?`,
-      expected: `zq-${i * 7919}`,
-    }));
-    const committed = CanaryCommitment.create(canaries.map((c) => canaryItemBytes(c.prompt, c.expected)));
-    const cEntry = await log.appendCommitment(commitmentEnvelope(alice, "alice", "set-1", committed, now));
-    const target = await log.appendAttestation(
-      statement(alice, "alice", "session-target", now, {
-        id: "set-1",
-        root: committed.root,
-        logIndex: cEntry.index,
-      }),
+    const pairs = makePairs(48);
+    const flow = await runHubV2Flow(
+      log,
+      alice,
+      "alice",
+      pairs,
+      () => tableSuspect(pairs, (i, item) => item === 0 || i % 6 === 0),
+      { sessionId: "session-target", suspectId: "sus-target", atMs: now },
     );
+    // The suspect knew every item a and some b: whichever the log exposed, the counts say so.
+    const copy = tableSuspect(pairs, (i, item) => item === 0 || i % 6 === 0);
+    const target = { index: flow.attestationIndex };
 
     // Thousands of appends in rounds; the auditor follows the checkpoints.
     const first = await auditConsistency(source, trust, state);
     assert.equal(first.previous, undefined);
     let seen = first.current.size;
     for (let round = 0; round < 3; round++) {
-      await Promise.all(
-        Array.from({ length: 1000 }, (_, i) =>
-          log.appendAttestation(
-            statement(i % 2 ? alice : bob, i % 2 ? "alice" : "bob", `r${round}-${i}`, now),
-          ),
-        ),
-      );
+      await Promise.all(Array.from({ length: 1000 }, (_, i) => filler(log, `r${round}-${i}`)));
       await log.checkpoint();
       const r = await auditConsistency(source, trust, state);
       assert.equal(r.previous?.size, seen);
       assert.ok(r.current.size > seen);
       seen = r.current.size;
     }
-    assert.ok(seen >= 3004);
+    assert.ok(seen >= 3000 + flow.attestationIndex);
 
     // Bundles over gRPC, written to a file and verified offline (library and CLI).
     using client = createClient(Hub, hub.address, insecureChannelCredentials());
@@ -304,11 +271,14 @@ for (const [name, open] of backends) {
     const v = verifyBundle(parseBundle(new TextEncoder().encode(bundleToJson(bundle))), trust);
     assert.equal(v.attestationIndex, target.index);
     assert.equal(v.memberKey.memberId, "alice");
+    // The same attestation by index; the verdict the auditor re-derived is the one the counts give.
     const other = await client.getAttestationBundle({
-      selector: { case: "logIndex", value: BigInt(seen - 1) },
+      selector: { case: "logIndex", value: BigInt(target.index) },
     });
     assert.ok(other.bundle !== undefined);
-    verifyBundle(other.bundle, trust);
+    const ov = verifyBundle(other.bundle, trust);
+    assert.equal(ov.bound.evidence.canary?.exposed_only, flow.counts.exposed_only);
+    assert.equal(ov.bound.session.index, flow.sessionIndex);
     const ok = await cli(["audit", "verify", file, "--log-key", log.verifierKey, "--origin", ORIGIN]);
     assert.equal(ok.status, 0);
     assert.equal(ok.json.verified, true);
@@ -339,107 +309,51 @@ for (const [name, open] of backends) {
     }
     assert.equal(streamed, 1200);
 
-    // Disclosure: the seed comes from the FIRST checkpoint covering the attestation, with the
-    // evidence that it is the first and a consistency proof to the bundle's checkpoint.
+    // Paired disclosure: the seed comes from the FIRST checkpoint covering the attestation, the labels
+    // from the first covering the commitment, each with its evidence and a consistency proof.
     const cpNote = bundle.checkpoint?.signedNote as Uint8Array;
     const cp = openCheckpoint(cpNote, { log: parseVerifierKey(log.verifierKey) }).checkpoint;
-    const { first: firstCover, referenceConsistency } = await client.getFirstCoveringCheckpoint({
-      leafIndex: BigInt(target.index),
-      referenceSize: BigInt(cp.size),
-    });
-    assert.ok(firstCover?.checkpoint !== undefined);
-    const n = 20;
-    const { idx, canaries: disclosed } = discloseSample(
-      firstCover,
-      log.verifierKey,
-      committed,
-      canaries,
-      target.index,
-      n,
+    const disclosure = await disclosePairs(log, flow, "session-target-pairs", cp.size);
+    assert.equal(disclosure.pairs.length, 32);
+    const live = await verifyDisclosure(
+      bundle,
+      create(VerifyDisclosureRequestSchema, { disclosure }).disclosure as never,
+      [],
+      trust,
+      { suspect: copy },
     );
-    const disclosure = {
-      commitmentId: "set-1",
-      sampleSize: n,
-      seedCheckpoint: firstCover.checkpoint,
-      seed: firstCover,
-      seedConsistency: referenceConsistency?.hashes ?? [],
-      canaries: disclosed,
-    };
-    const answers = (hitEvery: number) =>
-      idx.map((i, k) => ({
-        leafIndex: BigInt(i),
-        response:
-          k % hitEvery === 0
-            ? "I cannot say."
-            : `The word is ${(canaries[i] as { expected: string }).expected}.`,
-      }));
-    const pkg = create(VerifyDisclosureRequestSchema, { bundle, disclosure, responses: answers(10) });
-    const d = await verifyDisclosure(pkg.bundle as never, pkg.disclosure as never, pkg.responses, trust);
-    assert.equal(d.hits, 18);
-    const lowHits = create(VerifyDisclosureRequestSchema, { bundle, disclosure, responses: answers(2) });
+    assert.equal(live.outcome, "verified");
+    assert.equal(live.sample.exposedOnly + live.sample.decoyOnly + live.sample.bothHit, 32);
+    const pkg = create(VerifyDisclosureRequestSchema, {
+      bundle,
+      disclosure,
+      responses: await recordAnswers(disclosure.pairs, copy),
+    });
+    const recorded = await verifyDisclosure(
+      pkg.bundle as never,
+      pkg.disclosure as never,
+      pkg.responses,
+      trust,
+    );
+    assert.equal(recorded.outcome, "claim_not_checked");
+    // Recorded answers of a model that knows no item: the claim (about half the pairs exposed-only, the
+    // pairs the log labelled a) is not reproduced.
+    const silent = create(VerifyDisclosureRequestSchema, {
+      bundle,
+      disclosure,
+      responses: await recordAnswers(
+        disclosure.pairs,
+        tableSuspect(pairs, () => false),
+      ),
+    });
     await assert.rejects(
-      verifyDisclosure(lowHits.bundle as never, lowHits.disclosure as never, lowHits.responses, trust),
+      verifyDisclosure(silent.bundle as never, silent.disclosure as never, silent.responses, trust),
       expectAudit("hits_not_reproduced"),
     );
-    // The engine's log-probability rule: an answer ranked among the served alternatives of the first
-    // positions is a hit too, for the auditor as for the member node.
-    const ranked = create(VerifyDisclosureRequestSchema, {
-      bundle,
-      disclosure,
-      responses: answers(2).map((r, k) =>
-        k % 2 === 0
-          ? {
-              ...r,
-              firstPositions: [
-                {
-                  token: "I",
-                  alternatives: ["The", (canaries[idx[k] as number] as { expected: string }).expected],
-                },
-              ],
-            }
-          : r,
-      ),
-    });
-    assert.equal(
-      (await verifyDisclosure(ranked.bundle as never, ranked.disclosure as never, ranked.responses, trust))
-        .hits,
-      20,
-    );
-    const tooMany = create(VerifyDisclosureRequestSchema, {
-      bundle,
-      disclosure,
-      responses: answers(10).map((r) => ({
-        ...r,
-        firstPositions: Array.from({ length: 4 }, () => ({ token: "x", alternatives: [] })),
-      })),
-    });
-    await assert.rejects(
-      verifyDisclosure(tooMany.bundle as never, tooMany.disclosure as never, tooMany.responses, trust),
-      expectAudit("too_large"),
-    );
-    const shopped = {
-      ...disclosure,
-      canaries: [...disclosed.slice(1), disclosed[0] as (typeof disclosed)[number]],
-    };
-    await assert.rejects(
-      verifyDisclosure(
-        bundle,
-        create(VerifyDisclosureRequestSchema, { disclosure: shopped }).disclosure as never,
-        pkg.responses,
-        trust,
-      ),
-      expectAudit("sample_mismatch"),
-    );
-    // Seed shopping: the member seeds its sample with a later checkpoint (the bundle's) and keeps
-    // the real evidence, or drops the evidence — both rejected as not the first covering checkpoint.
-    const later = discloseSample(
-      { checkpoint: { signedNote: cpNote } },
-      log.verifierKey,
-      committed,
-      canaries,
-      target.index,
-      n,
-    );
+    // Seed shopping: the member seeds its sample with a later checkpoint (the bundle's) and keeps the real
+    // evidence, or drops the evidence — both rejected as not the first covering checkpoint.
+    const firstCover = pkg.disclosure?.seed;
+    assert.ok(firstCover !== undefined);
     for (const seed of [
       {
         leafIndex: firstCover.leafIndex,
@@ -450,18 +364,10 @@ for (const [name, open] of backends) {
       { leafIndex: BigInt(target.index), checkpoint: { signedNote: cpNote } },
     ]) {
       const laterPkg = create(VerifyDisclosureRequestSchema, {
-        bundle,
-        disclosure: {
-          ...disclosure,
-          seedCheckpoint: { signedNote: cpNote },
-          seed,
-          seedConsistency: [],
-          canaries: later.canaries,
-        },
-        responses: answers(10),
+        disclosure: { ...disclosure, seed, seedConsistency: [] },
       });
       await assert.rejects(
-        verifyDisclosure(bundle, laterPkg.disclosure as never, laterPkg.responses, trust),
+        verifyDisclosure(bundle, laterPkg.disclosure as never, pkg.responses, trust),
         expectAudit("seed_not_first"),
       );
     }
@@ -513,28 +419,25 @@ for (const [name, open] of backends) {
 
     // Tamper 3: a changed leaf in the database (an operator with rights to disable the guard).
     await sql`alter table log_entries disable trigger log_entries_no_update_delete`.execute(store.db);
-    const victim = (await log.entries(target.index + 5, target.index + 6))[0];
-    const swap = (await log.entries(target.index + 7, target.index + 8))[0];
+    // Alice's enrolment (entry 0) now holds bob's (entry 1): the bundle's membership proof breaks.
+    const victim = (await log.entries(0, 1))[0];
+    const swap = (await log.entries(1, 2))[0];
     assert.ok(victim !== undefined && swap !== undefined);
     await sql`update log_entries set leaf = ${swap.leaf} where idx = ${BigInt(victim.index)}`.execute(
       store.db,
     );
     const changed = await client.getAttestationBundle({
-      selector: { case: "logIndex", value: BigInt(victim.index) },
+      selector: { case: "logIndex", value: BigInt(target.index) },
     });
     assert.throws(() => verifyBundle(changed.bundle as never, trust), expectAudit("bad_proof"));
 
     // Tamper 4: a fork signed by the hub key — another database, same key and origin, other history.
     await using forkStore = await openTestStore<HubDatabase>("pglite-memory");
-    await forkStore.migrate(hubMigrations);
+    await forkStore.migrate(hubMigrationsV2);
     await using fork = await startHub(forkStore, hubKey);
     await fork.log.appendMembership(enrol("mallory", Ed25519PrivateKey.generate(), now - DAY));
     await fork.log.appendMembership(enrol("alice", alice, now - DAY));
-    await Promise.all(
-      Array.from({ length: seen + 10 }, (_, i) =>
-        fork.log.appendAttestation(statement(alice, "alice", `f-${i}`, now)),
-      ),
-    );
+    await Promise.all(Array.from({ length: seen + 10 }, (_, i) => filler(fork.log, `f-${i}`)));
     await fork.log.checkpoint();
     using forkSource = hubCheckpointSource(fork.address, insecureChannelCredentials());
     await assert.rejects(auditConsistency(forkSource, trust, state), expectAudit("split_view"));
@@ -570,91 +473,85 @@ for (const [name, open] of backends) {
   });
 }
 
-test("lineage audit disclosure --suspect: a copy of the member's teacher reproduces the hits (exit 0), an unrelated model does not (exit 1)", async () => {
-  const population = await buildPopulation({ split: "test", size: "small" });
-  const member = population.members[0];
-  assert.ok(member !== undefined);
-  const teacher = population.entries.find((e) => e.id === member.teacherId)?.model;
-  const unrelated = population.entries.find((e) => e.role === "nonmember_teacher")?.model;
-  assert.ok(teacher !== undefined && unrelated !== undefined);
-  const server = await serveTestbed({
-    models: new Map([
-      ["suspect-copy", teacher],
-      ["suspect-unrelated", unrelated],
-    ]),
+/**
+ * An OpenAI-compatible suspect over HTTP (`/v1/chat/completions`) answering from in-process models by the
+ * request's model name: the auditor reaches it through the engine's real HTTP adapter, as it would a
+ * served suspect.
+ */
+async function serveSuspects(models: ReadonlyMap<string, ModelAdapter>) {
+  const server = createHttpServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => {
+      body += c;
+    });
+    req.on("end", async () => {
+      const json = JSON.parse(body) as { model: string; messages: Array<{ content: string }> };
+      const model = models.get(json.model);
+      if (req.url !== "/v1/chat/completions" || model === undefined) {
+        res.writeHead(404).end();
+        return;
+      }
+      const prompt = json.messages.at(-1)?.content ?? "";
+      const r = await model.generate({ prompt, mode: "chat" });
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          choices: [{ index: 0, message: { role: "assistant", content: r.text }, finish_reason: "stop" }],
+        }),
+      );
+    });
   });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    close: () => new Promise<void>((ok) => server.close(() => ok())),
+  };
+}
+
+test("lineage audit disclosure --suspect: a copy that learned the exposed items reproduces the claim (exit 0), an unrelated model does not (exit 1)", async () => {
   const dir = await mkdtemp(join(tmpdir(), "lineage-audit-live-"));
+  await using store = await openTestStore<HubDatabase>("pglite-memory");
+  await store.migrate(hubMigrationsV2);
+  await using log = await TransparencyLog.open({
+    store,
+    origin: ORIGIN,
+    hubKey: Ed25519PrivateKey.generate(),
+    checkpointEvery: 1_000_000,
+    checkpointIntervalMs: 3_600_000,
+  });
+  const now = Date.now();
+  const key = Ed25519PrivateKey.generate();
+  await log.appendMembership(enrol("carol", key, now - DAY));
+  const pairs = makePairs(40);
+  // The copy learned the item of each pair the log exposed, and answers a few decoys too (generic
+  // knowledge); the unrelated model knows every item a (a bias, not a copy).
+  const copyOf = (labels: readonly (0 | 1)[]) =>
+    tableSuspect(pairs, (i, item) => item === labels[i] || i % 9 === 0);
+  const flow = await runHubV2Flow(log, key, "carol", pairs, copyOf, {
+    sessionId: "live-session",
+    suspectId: "sus-live",
+    atMs: now,
+  });
+  assert.equal(flow.counts.decoy_only, 0);
+  assert.ok(flow.counts.exposed_only >= 30, `exposed-only ${flow.counts.exposed_only}`);
+  await log.checkpoint();
+  await filler(log, "later");
+  const bundleCp = await log.checkpoint();
+  const bundle = await buildAttestationBundle(log, { logIndex: flow.attestationIndex });
+  const disclosure = await disclosePairs(log, flow, "live-session-pairs", bundleCp.treeSize);
+  const server = await serveSuspects(
+    new Map<string, ModelAdapter>([
+      ["suspect-copy", copyOf(flow.labels)],
+      ["suspect-unrelated", tableSuspect(pairs, (_, item) => item === 0)],
+    ]),
+  );
   try {
-    await using store = await openTestStore<HubDatabase>("pglite-memory");
-    await store.migrate(hubMigrations);
-    await using log = await TransparencyLog.open({
-      store,
-      origin: ORIGIN,
-      hubKey: Ed25519PrivateKey.generate(),
-      checkpointEvery: 1_000_000,
-      checkpointIntervalMs: 3_600_000,
-    });
-    const now = Date.now();
-    const key = Ed25519PrivateKey.generate();
-    await log.appendMembership(enrol(member.memberId, key, now - DAY));
-    // The member commits its whole canary set (exposed and decoys, as it would).
-    const canaries = [...member.canaries.exposed, ...member.canaries.decoys].map((c) => ({
-      prompt: c.prompt,
-      expected: c.answer,
-    }));
-    const committed = CanaryCommitment.create(canaries.map((c) => canaryItemBytes(c.prompt, c.expected)));
-    const cEntry = await log.appendCommitment(
-      commitmentEnvelope(key, member.memberId, "live-set", committed, now),
-    );
-    await log.checkpoint(); // so the first checkpoint covering the attestation has a predecessor
-    // The member's own measurement of the suspect, by the engine's rule: what the attestation claims.
-    const probe = new HttpAdapter({ baseUrl: server.url, model: "suspect-copy" });
-    let hits = 0;
-    for (const c of canaries) {
-      if (canaryHit(c.expected, (await probe.generate({ ...CANARY_REQUEST, prompt: c.prompt })).text)) hits++;
-    }
-    assert.ok(hits >= 4 && hits < canaries.length, `teacher copy hits ${hits} of ${canaries.length}`);
-    const att = await log.appendAttestation(
-      statement(
-        key,
-        member.memberId,
-        "live-session",
-        now,
-        { id: "live-set", root: committed.root, logIndex: cEntry.index },
-        { trials: canaries.length, hits },
-      ),
-    );
-    const seedCp = await log.checkpoint();
-    await log.appendMembership(enrol("later", Ed25519PrivateKey.generate(), now - DAY));
-    const bundleCp = await log.checkpoint();
-    const bundle = await buildAttestationBundle(log, { logIndex: att.index });
-    const first = await log.firstCoveringCheckpoint(att.index);
-    assert.equal(first.checkpoint.treeSize, seedCp.treeSize);
-    assert.ok(first.previous !== undefined && first.previous.treeSize <= att.index);
-    const enc = new TextEncoder();
-    const seed = {
-      leafIndex: BigInt(att.index),
-      checkpoint: { signedNote: enc.encode(first.checkpoint.note) },
-      previous: { signedNote: enc.encode(first.previous.note) },
-      previousConsistency: first.previousConsistency,
-    };
-    // 16 of the 24: any such sample holds >= 4 exposed canaries, the 99% bound of 16 draws at the
-    // claimed rate, so the copy passes whatever the seed, and a model with no hits fails.
-    const n = Math.min(16, committed.size);
-    const { canaries: disclosed } = discloseSample(seed, log.verifierKey, committed, canaries, att.index, n);
-    const pkg = create(VerifyDisclosureRequestSchema, {
-      bundle,
-      disclosure: {
-        commitmentId: "live-set",
-        sampleSize: n,
-        seedCheckpoint: seed.checkpoint,
-        seed,
-        seedConsistency: await log.consistencyProof(first.checkpoint.treeSize, bundleCp.treeSize),
-        canaries: disclosed,
-      },
-    });
     const file = join(dir, "package.json");
-    await writeFile(file, disclosurePackageToJson(pkg));
+    await writeFile(
+      file,
+      disclosurePackageToJson(create(VerifyDisclosureRequestSchema, { bundle, disclosure })),
+    );
     const args = (model: string) => [
       "audit",
       "disclosure",
