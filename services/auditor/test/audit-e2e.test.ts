@@ -37,13 +37,7 @@ import {
   RpcError,
   type ServiceImpl,
 } from "@lineage/rpc";
-import {
-  type HubDatabase,
-  hubMigrations,
-  openTestStore,
-  postgresTestTarget,
-  type Store,
-} from "@lineage/store";
+import { type HubDatabase, openTestStore, postgresTestTarget, type Store } from "@lineage/store";
 import { sql } from "kysely";
 import {
   AuditorState,
