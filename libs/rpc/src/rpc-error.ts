@@ -21,6 +21,10 @@ export const DOMAIN_CODES = [
   "permission_denied",
   "unauthenticated",
   "failed_precondition",
+  "session_mismatch",
+  "policy_mismatch",
+  "verdict_not_supported",
+  "commitment_after_sighting",
   "unavailable",
   "timeout",
   "rate_limited",
@@ -61,6 +65,13 @@ export const CODE_TABLE: Readonly<Record<DomainCode, CodeMapping>> = Object.free
   permission_denied: { status: GrpcStatus.PERMISSION_DENIED, retryable: false },
   unauthenticated: { status: GrpcStatus.UNAUTHENTICATED, retryable: false },
   failed_precondition: { status: GrpcStatus.FAILED_PRECONDITION, retryable: false },
+  // Protocol v2 admission (docs/specs/verdict.md): the statement contradicts its logged session, its policy
+  // is not the registered one, its verdict is not what its own counts give, or it relies on a commitment
+  // logged after the suspect was first seen. Retrying the same statement cannot help.
+  session_mismatch: { status: GrpcStatus.FAILED_PRECONDITION, retryable: false },
+  policy_mismatch: { status: GrpcStatus.FAILED_PRECONDITION, retryable: false },
+  verdict_not_supported: { status: GrpcStatus.FAILED_PRECONDITION, retryable: false },
+  commitment_after_sighting: { status: GrpcStatus.FAILED_PRECONDITION, retryable: false },
   unavailable: { status: GrpcStatus.UNAVAILABLE, retryable: true },
   timeout: { status: GrpcStatus.DEADLINE_EXCEEDED, retryable: true },
   rate_limited: { status: GrpcStatus.RESOURCE_EXHAUSTED, retryable: true },

@@ -37,7 +37,13 @@ import {
   RpcError,
   type ServiceImpl,
 } from "@lineage/rpc";
-import { type HubDatabase, openTestStore, postgresTestTarget, type Store } from "@lineage/store";
+import {
+  type HubDatabase,
+  hubMigrations,
+  openTestStore,
+  postgresTestTarget,
+  type Store,
+} from "@lineage/store";
 import { sql } from "kysely";
 import {
   AuditorState,
@@ -51,7 +57,7 @@ import {
   verifyBundle,
   verifyDisclosure,
 } from "../src/index.js";
-import { type HubV2Flow, hubMigrationsV2, runHubV2Flow } from "./hub-v2-flow.js";
+import { type HubV2Flow, runHubV2Flow } from "./hub-v2-flow.js";
 import { makePairs, tableSuspect } from "./v2-fixture.js";
 
 const ORIGIN = "lineage.test/log";
@@ -212,7 +218,7 @@ else console.log(`# postgres e2e skipped: ${pg.skip}`);
 for (const [name, open] of backends) {
   test(`${name}: thousands of appends over gRPC; bundles, consistency, disclosure verify; tampering fails with codes`, async () => {
     await using store = await open();
-    await store.migrate(hubMigrationsV2);
+    await store.migrate(hubMigrations);
     const hubKey = Ed25519PrivateKey.generate();
     await using hub = await startHub(store, hubKey);
     const { log } = hub;
@@ -427,7 +433,7 @@ for (const [name, open] of backends) {
 
     // Tamper 4: a fork signed by the hub key — another database, same key and origin, other history.
     await using forkStore = await openTestStore<HubDatabase>("pglite-memory");
-    await forkStore.migrate(hubMigrationsV2);
+    await forkStore.migrate(hubMigrations);
     await using fork = await startHub(forkStore, hubKey);
     await fork.log.appendMembership(enrol("mallory", Ed25519PrivateKey.generate(), now - DAY));
     await fork.log.appendMembership(enrol("alice", alice, now - DAY));
@@ -506,7 +512,7 @@ async function serveSuspects(models: ReadonlyMap<string, ModelAdapter>) {
 test("lineage audit disclosure --suspect: a copy that learned the exposed items reproduces the claim (exit 0), an unrelated model does not (exit 1)", async () => {
   const dir = await mkdtemp(join(tmpdir(), "lineage-audit-live-"));
   await using store = await openTestStore<HubDatabase>("pglite-memory");
-  await store.migrate(hubMigrationsV2);
+  await store.migrate(hubMigrations);
   await using log = await TransparencyLog.open({
     store,
     origin: ORIGIN,

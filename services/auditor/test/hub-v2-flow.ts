@@ -30,8 +30,6 @@ import {
   type ModelAdapter,
 } from "@lineage/fingerprint";
 import { PAYLOAD_TYPES, type TransparencyLog } from "@lineage/hub";
-import { hubMigrations } from "@lineage/store";
-import { type Kysely, sql } from "kysely";
 import { CANARY_REQUEST } from "../src/index.js";
 import { policyToProto } from "./v2-fixture.js";
 
@@ -213,28 +211,3 @@ export async function runHubV2Flow(
     counts,
   };
 }
-
-/**
- * STAND-IN for the hub store migration libs/store still has to add (the same one services/hub/test
- * log-fixtures.ts stands in for): migration 0002 checks `kind between 1 and 5`, and protocol v2 logs SESSION
- * (6) and SUSPECT_SIGHTING (7). Once libs/store registers a 0003 migration, this adds nothing.
- */
-export const hubMigrationsV2: typeof hubMigrations = Object.keys(hubMigrations.migrations).some((k) =>
-  k.startsWith("0003-"),
-)
-  ? hubMigrations
-  : {
-      ...hubMigrations,
-      migrations: {
-        ...hubMigrations.migrations,
-        "0003-log-entry-kinds-v2": {
-          // biome-ignore lint/suspicious/noExplicitAny: migrations must not depend on today's table types.
-          async up(db: Kysely<any>): Promise<void> {
-            await sql`alter table log_entries drop constraint log_entries_kind_range`.execute(db);
-            await sql`alter table log_entries add constraint log_entries_kind_range check (kind between 1 and 7)`.execute(
-              db,
-            );
-          },
-        },
-      },
-    };

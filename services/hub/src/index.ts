@@ -18,6 +18,7 @@ export {
   PAYLOAD_TYPES,
 } from "./log/log-leaf.js";
 export { type LogServiceHandlers, logServiceHandlers, MAX_ENTRIES_PER_CALL } from "./log/log-service.js";
+export type { LoggedCommitment } from "./log/log-state.js";
 export type { StoredEntry } from "./log/log-store.js";
 export {
   keyValidAt,
@@ -31,6 +32,8 @@ export {
   type AppendedEntry,
   type FirstCovering,
   PREVIOUS_SIZE_EXTENSION,
+  type SessionInit,
+  type SessionView,
   type SignedCheckpoint,
   TransparencyLog,
   type TransparencyLogOptions,

@@ -29,7 +29,6 @@ import {
   postgresTestTarget,
   type Store,
 } from "@lineage/store";
-import { type Kysely, sql } from "kysely";
 import { PAYLOAD_TYPES, type TransparencyLog } from "../src/index.js";
 
 export const DAY = 86_400_000;
@@ -168,33 +167,9 @@ export async function backends(): Promise<Array<{ name: string; open: () => Prom
   return out;
 }
 
-/**
- * STAND-IN for a hub store migration that libs/store must add (requested in the H3 report; this file does
- * not own libs/store): migration 0002 checks `kind between 1 and 5`, and protocol v2 logs SESSION (6) and
- * SUSPECT_SIGHTING (7). Moved verbatim to libs/store/src/migrations/hub/0003-log-entry-kinds-v2.ts and
- * registered in hubMigrations, this helper goes away.
- */
-const pendingKindsMigration = {
-  // biome-ignore lint/suspicious/noExplicitAny: migrations must not depend on today's table types.
-  async up(db: Kysely<any>): Promise<void> {
-    await sql`alter table log_entries drop constraint log_entries_kind_range`.execute(db);
-    await sql`alter table log_entries add constraint log_entries_kind_range check (kind between 1 and 7)`.execute(
-      db,
-    );
-  },
-};
-
-/** The hub migrations plus the pending one above (unless libs/store already has it). */
-const hubMigrationsV2 = Object.keys(hubMigrations.migrations).some((k) => k.startsWith("0003-"))
-  ? hubMigrations
-  : {
-      ...hubMigrations,
-      migrations: { ...hubMigrations.migrations, "0003-log-entry-kinds-v2": pendingKindsMigration },
-    };
-
 async function migrated(p: Promise<Store<HubDatabase>>): Promise<Store<HubDatabase>> {
   const s = await p;
-  await s.migrate(hubMigrationsV2);
+  await s.migrate(hubMigrations);
   return s;
 }
 

@@ -7,6 +7,7 @@
 import type { MigrationSet } from "../../migration-set.js";
 import * as m0001 from "./0001-members-and-keys.js";
 import * as m0002 from "./0002-transparency-log.js";
+import * as m0003 from "./0003-log-entry-kinds-v2.js";
 
 /** Migrations of the hub's database (tables: members, member_keys, log_entries, log_nodes, log_checkpoints). */
 export const hubMigrations: MigrationSet = {
@@ -14,5 +15,6 @@ export const hubMigrations: MigrationSet = {
   migrations: {
     "0001-members-and-keys": m0001,
     "0002-transparency-log": m0002,
+    "0003-log-entry-kinds-v2": m0003,
   },
 };
