@@ -10,6 +10,7 @@ import {
   type Population,
   type PopulationEntry,
   pairedCanarySet,
+  planCanaryPairs,
   SCENARIOS,
 } from "./population.js";
 import type { WatermarkConfig } from "./testbed-model.js";
@@ -199,6 +200,51 @@ describe("population (small recipe)", () => {
     assert.ok(
       z > 3 && s.share > neg.share,
       `student ${JSON.stringify(s)} z=${z}; public-only ${JSON.stringify(neg)}`,
+    );
+  });
+});
+
+describe("labels drawn by a real log (canaryLabels)", () => {
+  it("plans the same pairs it trains on, trains the teacher on the supplied labels, and refuses a wrong count", async () => {
+    const planned = planCanaryPairs({ split: "test", size: "small" });
+    const first = planned.find((m) => !m.bystander);
+    assert.ok(first);
+    const built = pop.members.find((m) => m.memberId === first.memberId);
+    assert.deepEqual(first.pairs, built?.canaries.pairs, "planCanaryPairs must give the committed pairs");
+    // Flip every stand-in label: a log that drew the opposite items.
+    const flipped = (built?.canaries.labels ?? []).map((l) => (l === "a" ? "b" : "a") as "a" | "b");
+    const ext = await buildPopulation({
+      split: "test",
+      size: "small",
+      cacheDir: dir,
+      canaryLabels: new Map([[first.memberId, flipped]]),
+    });
+    const m = ext.members.find((x) => x.memberId === first.memberId);
+    assert.equal(m?.canaries.checkpoint, "external");
+    assert.deepEqual(m?.canaries.labels, flipped);
+    assert.deepEqual(
+      m?.canaries.exposed.map((c) => c.id),
+      (built?.canaries.decoys ?? []).map((c) => c.id),
+      "the exposed items are the other ones",
+    );
+    // Only the teacher trained on other labels (and models built from it) are new; a re-open hits the cache.
+    assert.ok(ext.stats.modelsTrained > 0 && ext.stats.modelsCached > 0);
+    const again = await buildPopulation({
+      split: "test",
+      size: "small",
+      cacheDir: dir,
+      canaryLabels: new Map([[first.memberId, flipped]]),
+    });
+    assert.equal(again.stats.modelsTrained, 0);
+    assert.deepEqual(again.members.find((x) => x.memberId === first.memberId)?.canaries.labels, flipped);
+    await assert.rejects(
+      buildPopulation({
+        split: "test",
+        size: "small",
+        cacheDir: dir,
+        canaryLabels: new Map([[first.memberId, flipped.slice(1)]]),
+      }),
+      (e: unknown) => (e as { code?: string }).code === "invalid_argument",
     );
   });
 });

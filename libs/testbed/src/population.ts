@@ -99,7 +99,10 @@ export interface PopulationEntry {
  * order), kept for callers that want the two arms.
  */
 export interface MemberCanaries {
-  /** Hex of the 32-byte checkpoint hash the labels were drawn from (the split's stand-in). */
+  /**
+   * Hex of the 32-byte checkpoint hash the labels were drawn from (the split's stand-in), or "external" when
+   * the caller supplied labels drawn from a real log (`BuildPopulationOptions.canaryLabels`).
+   */
   readonly checkpoint: string;
   readonly pairs: readonly CanaryPair[];
   /** Per pair, in order: which item is exposed. `canaryPairLabels(checkpoint, pair ids)`. */
@@ -132,15 +135,25 @@ export function pairedCanarySet(
   return { memberId, pairs: applyPairLabels(member.canaries.pairs, member.canaries.labels) };
 }
 
-/** Builds a member's canary set from its committed pairs and the checkpoint hash the labels come from. */
-function memberCanaries(pairs: readonly CanaryPair[], checkpoint: Uint8Array): MemberCanaries {
-  const labels = canaryPairLabels(
-    checkpoint,
-    pairs.map((p) => p.id),
-  );
+/**
+ * Builds a member's canary set from its committed pairs and the checkpoint hash the labels come from, or from
+ * labels drawn elsewhere (a real log's checkpoint: `external`).
+ */
+function memberCanaries(
+  pairs: readonly CanaryPair[],
+  checkpoint: Uint8Array,
+  external?: readonly PairSide[],
+): MemberCanaries {
+  const labels =
+    external !== undefined
+      ? [...external]
+      : canaryPairLabels(
+          checkpoint,
+          pairs.map((p) => p.id),
+        );
   const labelled = applyPairLabels(pairs, labels);
   return {
-    checkpoint: Buffer.from(checkpoint).toString("hex"),
+    checkpoint: external !== undefined ? EXTERNAL_LABELS : Buffer.from(checkpoint).toString("hex"),
     pairs,
     labels,
     exposed: labelled.map((p) => p.exposed),
@@ -176,8 +189,18 @@ export interface BuildProgress {
   readonly cached?: boolean;
 }
 
+/** `MemberCanaries.checkpoint` of labels the caller supplied. */
+const EXTERNAL_LABELS = "external";
+
 /** Options of {@link buildPopulation}. */
 export interface BuildPopulationOptions {
+  /**
+   * Labels drawn by a real log, by member id (which item of each committed pair is exposed, in pair order):
+   * the demo commits the pairs {@link planCanaryPairs} gives, draws the labels from the first checkpoint
+   * covering its commitment, and only then has the teachers trained on the exposed items — the protocol's
+   * order. Members absent keep the split's stand-in labels. Part of every affected model's cache key.
+   */
+  readonly canaryLabels?: ReadonlyMap<string, readonly PairSide[]>;
   readonly split: Split;
   /** "full" (default) for benchmarks; "small" (a few models on little text) for unit tests. */
   readonly size?: PopulationSize;
@@ -270,6 +293,8 @@ interface Plan {
   teacherGroup: Map<string, GenreGroup>;
   /** Proprietary facts each teacher is trained on (members: their exposed canaries). */
   exposedFacts: Map<string, Canary[]>;
+  /** Digest of externally supplied labels, by teacher id (part of that teacher's cache key). */
+  labelDigests: Map<string, string>;
   specs: Spec[];
   probes: Probe[];
 }
@@ -283,7 +308,13 @@ function takeSample<T>(xs: readonly T[], n: number, rng: Prng): T[] {
 }
 
 /** Plans a split: facts, canaries, keys, probes and the model specs (cheap; needs the corpus). */
-function planSplit(split: Split, size: PopulationSize, seed: string, corpus: Corpus): Plan {
+function planSplit(
+  split: Split,
+  size: PopulationSize,
+  seed: string,
+  corpus: Corpus,
+  externalLabels: ReadonlyMap<string, readonly PairSide[]> = new Map(),
+): Plan {
   const sz = SIZES[size];
   const rng = new Prng(`${seed}/plan`);
   const words = new PseudoWords(rng.fork("words"), corpus.vocabulary);
@@ -306,6 +337,7 @@ function planSplit(split: Split, size: PopulationSize, seed: string, corpus: Cor
   const teacherGroup = new Map<string, GenreGroup>();
   const teacherIds: string[] = [];
   const exposedFacts = new Map<string, Canary[]>();
+  const labelDigests = new Map<string, string>();
   const checkpoint = checkpointStandIn(seed);
   // Index MEMBER_COUNT is the non-member teacher; after it, the bystander members (teachers nobody copies).
   const teacherCount = MEMBER_COUNT + 1 + sz.bystanders;
@@ -319,15 +351,23 @@ function planSplit(split: Split, size: PopulationSize, seed: string, corpus: Cor
     const group = groups[i % groups.length] as GenreGroup;
     teacherGroup.set(id, group);
     teacherIds.push(id);
-    const canaries = memberCanaries(
-      generateCanaryPairs(
-        `${split}-${isMember ? memberId : "nonmember"}`,
-        sz.canaryPairs,
-        rng.fork(`canaries-${i}`),
-        words,
-      ),
-      checkpoint,
+    const pairs = generateCanaryPairs(
+      `${split}-${isMember ? memberId : "nonmember"}`,
+      sz.canaryPairs,
+      rng.fork(`canaries-${i}`),
+      words,
     );
+    const external = isMember ? externalLabels.get(memberId) : undefined;
+    if (external !== undefined) {
+      if (external.length !== pairs.length || !external.every((l) => l === "a" || l === "b")) {
+        throw new TestbedError(
+          "invalid_argument",
+          `canaryLabels of ${memberId} must be ${pairs.length} labels "a" or "b", one per committed pair`,
+        );
+      }
+      labelDigests.set(id, createHash("sha256").update(external.join("")).digest("hex"));
+    }
+    const canaries = memberCanaries(pairs, checkpoint, external);
     wrongFor(id, WRONG_SHARE);
     exposedFacts.set(id, [...canaries.exposed]);
     const watermark =
@@ -532,6 +572,7 @@ function planSplit(split: Split, size: PopulationSize, seed: string, corpus: Cor
     members,
     teacherGroup,
     exposedFacts,
+    labelDigests,
     specs,
     probes,
   };
@@ -560,6 +601,8 @@ class Builder {
       id: spec.id,
       recipe: spec.recipe,
       parents: spec.parents.map((p) => this.keys.get(p)),
+      // Only teachers trained on externally drawn labels carry this (absent otherwise: stand-in keys unchanged).
+      labels: this.plan.labelDigests.get(spec.id),
     });
   }
 
@@ -777,7 +820,13 @@ interface Manifest {
   }[];
 }
 
-function isManifest(x: unknown, split: Split, size: PopulationSize, seed: string): x is Manifest {
+function isManifest(
+  x: unknown,
+  split: Split,
+  size: PopulationSize,
+  seed: string,
+  external: ReadonlyMap<string, readonly PairSide[]>,
+): x is Manifest {
   // Untrusted input (a file on disk): check the shape we rely on before using it.
   if (x === null || typeof x !== "object") return false;
   const m = x as Partial<Manifest>;
@@ -806,16 +855,20 @@ function isManifest(x: unknown, split: Split, size: PopulationSize, seed: string
         str(mi.teacherId) &&
         typeof mi.bystander === "boolean" &&
         str(mi.canaries?.checkpoint) &&
-        /^[0-9a-f]{64}$/.test(mi.canaries.checkpoint) &&
         Array.isArray(mi.canaries.pairs) &&
         mi.canaries.pairs.every(pair) &&
         Array.isArray(mi.canaries.labels) &&
         mi.canaries.labels.length === mi.canaries.pairs.length &&
-        // The labels must be the ones the checkpoint draws (a hand-edited manifest is rebuilt).
-        canaryPairLabels(
-          Buffer.from(mi.canaries.checkpoint, "hex"),
-          mi.canaries.pairs.map((p) => p.id),
-        ).every((l, i) => l === mi.canaries.labels[i]) &&
+        // The labels must be the ones their source draws (a hand-edited manifest is rebuilt): the stand-in
+        // checkpoint's, or exactly the external labels this build was asked for.
+        (external.has(mi.memberId)
+          ? mi.canaries.checkpoint === EXTERNAL_LABELS &&
+            (external.get(mi.memberId) ?? []).every((l, i) => l === mi.canaries.labels[i])
+          : /^[0-9a-f]{64}$/.test(mi.canaries.checkpoint) &&
+            canaryPairLabels(
+              Buffer.from(mi.canaries.checkpoint, "hex"),
+              mi.canaries.pairs.map((p) => p.id),
+            ).every((l, i) => l === mi.canaries.labels[i])) &&
         (mi.watermark === undefined || (str(mi.watermark.key) && /^[0-9a-f]{64}$/.test(mi.watermark.key))),
     ) &&
     Array.isArray(m.probes) &&
@@ -849,22 +902,33 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
     options.cacheDir === false ? undefined : (options.cacheDir ?? defaultCacheDir()),
   );
   const progress = options.onProgress ?? (() => {});
+  const external = options.canaryLabels ?? new Map<string, readonly PairSide[]>();
   const manifestKey = recipeKey({
     v: [POPULATION_VERSION, CORPUS_VERSION, TOKENIZER_VERSION],
     split,
     size,
     seed,
+    // Absent without external labels, so the stand-in population keeps its key.
+    labels:
+      external.size === 0
+        ? undefined
+        : [...external.entries()]
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([m, l]) => `${m}:${l.join("")}`),
   });
 
   const cachedManifest = cache.loadManifest(manifestKey);
   if (
-    isManifest(cachedManifest, split, size, seed) &&
+    isManifest(cachedManifest, split, size, seed, external) &&
     cachedManifest.entries.every((e) => cache.hasModel(e.key))
   ) {
     const members: MemberInfo[] = cachedManifest.members.map((m) => ({
       memberId: m.memberId,
       teacherId: m.teacherId,
-      canaries: memberCanaries(m.canaries.pairs, new Uint8Array(Buffer.from(m.canaries.checkpoint, "hex"))),
+      canaries:
+        m.canaries.checkpoint === EXTERNAL_LABELS
+          ? memberCanaries(m.canaries.pairs, new Uint8Array(32), m.canaries.labels)
+          : memberCanaries(m.canaries.pairs, new Uint8Array(Buffer.from(m.canaries.checkpoint, "hex"))),
       bystander: m.bystander,
       ...(m.watermark
         ? {
@@ -909,7 +973,7 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
 
   progress({ phase: "corpus", done: 0, total: 1 });
   const corpus = loadCorpus();
-  const plan = planSplit(split, size, seed, corpus);
+  const plan = planSplit(split, size, seed, corpus, external);
   const builder = new Builder(plan, corpus, cache);
   let trained = 0;
   let fromCache = 0;
@@ -984,4 +1048,32 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
     probes: plan.probes,
     stats: { buildMs: performance.now() - t0, modelsTrained: trained, modelsCached: fromCache },
   };
+}
+
+/** A member's committed canary pairs before any label is drawn (what a member commits to the log). */
+export interface PlannedMemberPairs {
+  readonly memberId: string;
+  readonly teacherId: string;
+  readonly bystander: boolean;
+  readonly pairs: readonly CanaryPair[];
+  readonly watermark?: WatermarkConfig;
+}
+
+/**
+ * The members' canary pairs of a split, without training anything (cheap: it reads the corpus for the
+ * pseudo-word generator). The protocol's order is: commit these, draw the labels from the log, then train
+ * (`buildPopulation({ canaryLabels })`). Deterministic from (split, size, seed), like the population.
+ */
+export function planCanaryPairs(
+  options: Pick<BuildPopulationOptions, "split" | "size" | "seed">,
+): PlannedMemberPairs[] {
+  const size = options.size ?? "full";
+  const plan = planSplit(options.split, size, options.seed ?? DEFAULT_SEEDS[options.split], loadCorpus());
+  return plan.members.map((m) => ({
+    memberId: m.memberId,
+    teacherId: m.teacherId,
+    bystander: m.bystander,
+    pairs: m.canaries.pairs,
+    ...(m.watermark ? { watermark: m.watermark } : {}),
+  }));
 }
