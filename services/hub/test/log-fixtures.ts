@@ -150,9 +150,24 @@ export function memberKey(): Ed25519PrivateKey {
   return Ed25519PrivateKey.generate();
 }
 
-/** The backends a log test runs on: PGlite always, Postgres when reachable (or CI). */
-export async function backends(): Promise<Array<{ name: string; open: () => Promise<Store<HubDatabase>> }>> {
-  const out: Array<{ name: string; open: () => Promise<Store<HubDatabase>> }> = [
+/**
+ * A backend a log test runs on. `skip` is set (with the reason) when the backend cannot run here: pass it
+ * to node:test as `test(name, { skip: backend.skip ?? false }, fn)` so the runner counts a SKIPPED test
+ * instead of the test silently vanishing (a printed note is not counted by anything).
+ */
+export interface LogBackend {
+  readonly name: string;
+  readonly skip?: string;
+  readonly open: () => Promise<Store<HubDatabase>>;
+}
+
+/**
+ * The backends a log test runs on: PGlite always, Postgres when reachable — otherwise a Postgres backend
+ * that is skipped with the reason. Under any truthy `CI`, an unreachable Postgres rejects instead
+ * (postgresTestTarget), so CI cannot pass having skipped its database tests.
+ */
+export async function backends(): Promise<LogBackend[]> {
+  const out: LogBackend[] = [
     { name: "pglite", open: () => migrated(openTestStore<HubDatabase>("pglite-memory")) },
   ];
   const pg = await postgresTestTarget();
@@ -162,7 +177,12 @@ export async function backends(): Promise<Array<{ name: string; open: () => Prom
       open: () => migrated(openTestStore<HubDatabase>("postgres", { url: pg.url })),
     });
   } else {
-    console.log(`# postgres log tests skipped: ${pg.skip}`);
+    const reason = pg.skip;
+    out.push({
+      name: "postgres",
+      skip: reason,
+      open: () => Promise.reject(new Error(`postgres backend is skipped: ${reason}`)),
+    });
   }
   return out;
 }
