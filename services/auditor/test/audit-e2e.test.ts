@@ -208,15 +208,24 @@ function cli(
   });
 }
 
+// Postgres unreachable outside CI: the postgres run is a SKIPPED test (counted by the runner, with the
+// reason), never a printed note; under any truthy CI postgresTestTarget rejects and the file fails.
 const pg = await postgresTestTarget();
-const backends: Array<[string, () => Promise<Store<HubDatabase>>]> = [
-  ["pglite", () => openTestStore("pglite-memory")],
+const backends: Array<{ name: string; skip?: string; open: () => Promise<Store<HubDatabase>> }> = [
+  { name: "pglite", open: () => openTestStore("pglite-memory") },
+  pg.skip === undefined
+    ? { name: "postgres", open: () => openTestStore("postgres", { url: pg.url }) }
+    : {
+        name: "postgres",
+        skip: pg.skip,
+        open: () => Promise.reject(new Error(`postgres e2e is skipped: ${pg.skip}`)),
+      },
 ];
-if (pg.skip === undefined) backends.push(["postgres", () => openTestStore("postgres", { url: pg.url })]);
-else console.log(`# postgres e2e skipped: ${pg.skip}`);
 
-for (const [name, open] of backends) {
-  test(`${name}: thousands of appends over gRPC; bundles, consistency, disclosure verify; tampering fails with codes`, async () => {
+for (const { name, skip, open } of backends) {
+  test(`${name}: thousands of appends over gRPC; bundles, consistency, disclosure verify; tampering fails with codes`, {
+    skip: skip ?? false,
+  }, async () => {
     await using store = await open();
     await store.migrate(hubMigrations);
     const hubKey = Ed25519PrivateKey.generate();
