@@ -10,6 +10,9 @@
  *   - the statement answers its session: session id, nonce, suspect, member model, reference fingerprint
  *     hash, canary and watermark commitments (`session_mismatch`), panel (`panel_mismatch`), seed
  *     (`seed_mismatch`), policy (`policy_mismatch`);
+ *   - the session's seed is sessionSeed(root of the hub-signed seed checkpoint the bundle carries, origin,
+ *     session id), that checkpoint has the session's seed_checkpoint_size and the bundle's checkpoint
+ *     extends it (`seed_mismatch`; `split_view` when the consistency proof fails);
  *   - the policy is the registered policy of its id (`policy_unknown`, `policy_mismatch`);
  *   - counts are present exactly for what the session bound, with the commitments' pair count and gamma
  *     and the session's comparisons (`counts_inconsistent`);
@@ -37,7 +40,7 @@ import {
   WatermarkKeyCommitmentRefSchema,
   WatermarkKeyCommitmentSchema,
 } from "@lineage/api";
-import type { Checkpoint } from "@lineage/crypto";
+import { type Checkpoint, sessionSeed } from "@lineage/crypto";
 import {
   checkBoundPolicy,
   deriveVerdict,
@@ -48,13 +51,17 @@ import {
   type VerdictResult,
 } from "@lineage/fingerprint";
 import { AuditError, type CheckList } from "./audit-error.js";
-import { type AuditedKey, PAYLOAD_TYPES } from "./log-records.js";
+import { type AuditedKey, openHubCheckpoint, PAYLOAD_TYPES } from "./log-records.js";
 import { type OpenedEntry, openHubEntry, openMemberCommitment, toIndex } from "./proven-entry.js";
 import { verdictEvidenceFromProto, verdictFromProto, verdictPolicyFromProto } from "./statement-domain.js";
 import type { TrustRoot } from "./trust-root.js";
+import { checkExtends } from "./verify-consistency.js";
 
 /** Most panel models a session may name (match_session.proto). */
 export const MAX_PANEL = 64;
+
+/** Most hashes in the seed checkpoint's consistency proof (attestation_bundle.proto). */
+const MAX_PROOF_HASHES = 64;
 
 /** What verify-bundle.ts already established about the attestation. */
 export interface VerifiedAttestation {
@@ -196,6 +203,54 @@ export function verifyBoundChoices(
       );
     }
   });
+  // The seed itself: recomputed from the hub-signed checkpoint it came from, which the bundle carries with
+  // a consistency proof to its own checkpoint (a seed the hub chose freely would let it pick the probes).
+  const seedCp = c.run("session.seed_checkpoint", "bad_signature", () => {
+    if (bundle.seedCheckpoint === undefined) {
+      throw new AuditError(
+        "malformed",
+        "the bundle carries no seed checkpoint: the session's seed cannot be recomputed",
+      );
+    }
+    return openHubCheckpoint(bundle.seedCheckpoint.signedNote, trust);
+  });
+  c.run("session.seed_checkpoint_size", "seed_mismatch", () => {
+    if (seedCp.size !== toIndex(s.seedCheckpointSize, "seed_checkpoint_size")) {
+      throw new AuditError(
+        "seed_mismatch",
+        `the seed checkpoint has ${seedCp.size} entries, the session names one of ${s.seedCheckpointSize}`,
+      );
+    }
+    if (seedCp.origin !== a.checkpoint.origin)
+      throw new AuditError("seed_mismatch", "the seed checkpoint is of another log than the bundle's");
+  });
+  c.run("session.seed_checkpoint_consistency", "split_view", () => {
+    if (bundle.seedCheckpointConsistency.length > MAX_PROOF_HASHES) {
+      throw new AuditError(
+        "too_large",
+        `the seed consistency proof has more than ${MAX_PROOF_HASHES} hashes`,
+      );
+    }
+    checkExtends(seedCp, a.checkpoint, bundle.seedCheckpointConsistency);
+  });
+  c.run(
+    "session.seed_derived",
+    "seed_mismatch",
+    () => {
+      const expected = sessionSeed({
+        checkpointRoot: seedCp.rootHash,
+        origin: seedCp.origin,
+        sessionId: s.sessionId,
+      });
+      if (!sameBytes(expected, s.seed)) {
+        throw new AuditError(
+          "seed_mismatch",
+          `the session's seed is not derived from the root of its seed checkpoint (size ${seedCp.size})`,
+        );
+      }
+    },
+    `from checkpoint ${seedCp.size}`,
+  );
   c.run("session.policy", "policy_mismatch", () => {
     if (s.policy === undefined) throw new AuditError("policy_mismatch", "the session logged no policy");
     const logged = verdictPolicyFromProto(s.policy);

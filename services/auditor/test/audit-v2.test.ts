@@ -13,7 +13,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { clone, create } from "@bufbuild/protobuf";
-import { AttestationBundleSchema, Verdict, VerifyDisclosureRequestSchema } from "@lineage/api";
+import {
+  type AttestationBundle,
+  AttestationBundleSchema,
+  CheckpointSchema,
+  Verdict,
+  VerifyDisclosureRequestSchema,
+} from "@lineage/api";
+import { Ed25519PrivateKey, ed25519NoteSigner, openCheckpoint, signCheckpoint } from "@lineage/crypto";
 import { hypergeometricUpperTail } from "@lineage/fingerprint";
 import {
   bundleToJson,
@@ -21,10 +28,11 @@ import {
   disclosurePackageToJson,
   exposedOnlyNeeded,
   isAuditError,
+  type TrustRoot,
   verifyBundle,
   verifyDisclosure,
 } from "../src/index.js";
-import { buildScenario, tableSuspect } from "./v2-fixture.js";
+import { buildScenario, ORIGIN, tableSuspect } from "./v2-fixture.js";
 
 const CLI = new URL("../../cli/bin/lineage.js", import.meta.url).pathname;
 
@@ -324,6 +332,105 @@ test("a bundle missing the session or carrying another entry as the sighting fai
   swapped.sighting = swapped.commitment;
   assert.throws(() => verifyBundle(swapped, s.trust), expectAudit("wrong_entry"));
 });
+
+/** The check that failed last in an audit error (the code alone does not say which seed rule caught it). */
+function failedCheck(f: () => unknown): { name: string | undefined; code: string } {
+  try {
+    f();
+  } catch (err) {
+    assert.ok(isAuditError(err), `expected an AuditError, got ${String(err)}`);
+    return { name: err.checks.at(-1)?.name, code: err.code };
+  }
+  assert.fail("the bundle verified");
+}
+
+test("the session seed is recomputed from the hub-signed seed checkpoint the bundle carries", async () => {
+  const s = await buildScenario();
+  const honest = verifyBundle(s.bundle, s.trust);
+  const derived = honest.checks.find((c) => c.name === "session.seed_derived");
+  assert.equal(derived?.passed, true);
+  const seedSize = Number(honest.bound.session.body.seedCheckpointSize);
+  const bundleSize = honest.checkpoint.size;
+  const seedNote = s.log.checkpoints.find((c) => c.size === seedSize);
+  assert.ok(seedNote !== undefined && seedSize < bundleSize);
+
+  // A session whose seed was not derived from its checkpoint: the statement copies the session's seed, so
+  // every other rule holds and only the recomputation catches it.
+  const shopped = await buildScenario({
+    session: (ss) => {
+      ss.seed = new Uint8Array(32).fill(3);
+    },
+  });
+  assert.deepEqual(
+    failedCheck(() => verifyBundle(shopped.bundle, shopped.trust)),
+    { name: "session.seed_derived", code: "seed_mismatch" },
+  );
+
+  // Seed shopping: the session names an older checkpoint (size 1) but its seed comes from a later root.
+  const older = await buildScenario({
+    session: (ss) => {
+      ss.seedCheckpointSize = 1n;
+    },
+  });
+  // The bundle as built carries the later checkpoint: its size is not the session's.
+  assert.deepEqual(
+    failedCheck(() => verifyBundle(older.bundle, older.trust)),
+    { name: "session.seed_checkpoint_size", code: "seed_mismatch" },
+  );
+  // Given the checkpoint of size 1 the session names, the seed does not come from its root.
+  const first = older.log.checkpoints[0];
+  assert.ok(first !== undefined && first.size === 1);
+  const olderBundle = clone(AttestationBundleSchema, older.bundle);
+  olderBundle.seedCheckpoint = create(CheckpointSchema, { signedNote: first.note });
+  olderBundle.seedCheckpointConsistency = older.log.consistency(1, bundleSizeOf(older));
+  assert.deepEqual(
+    failedCheck(() => verifyBundle(olderBundle, older.trust)),
+    { name: "session.seed_derived", code: "seed_mismatch" },
+  );
+
+  // No seed checkpoint: nothing to recompute the seed from.
+  const none = clone(AttestationBundleSchema, s.bundle);
+  none.seedCheckpoint = undefined;
+  assert.deepEqual(
+    failedCheck(() => verifyBundle(none, s.trust)),
+    {
+      name: "session.seed_checkpoint",
+      code: "malformed",
+    },
+  );
+
+  // The same checkpoint body signed by a key the auditor does not trust.
+  const forged = clone(AttestationBundleSchema, s.bundle);
+  const body = openCheckpoint(seedNote.note, { log: s.trust.log }).checkpoint;
+  forged.seedCheckpoint = create(CheckpointSchema, {
+    signedNote: new TextEncoder().encode(
+      signCheckpoint(body, [ed25519NoteSigner(ORIGIN, Ed25519PrivateKey.generate())]),
+    ),
+  });
+  assert.equal(failedCheck(() => verifyBundle(forged, s.trust)).name, "session.seed_checkpoint");
+
+  // A consistency proof with one hash flipped: the bundle's tree does not provably extend the seed's.
+  const split = clone(AttestationBundleSchema, s.bundle);
+  const h = split.seedCheckpointConsistency[0];
+  assert.ok(h !== undefined);
+  split.seedCheckpointConsistency[0] = h.map((b, i) => (i === 0 ? b ^ 1 : b));
+  assert.deepEqual(
+    failedCheck(() => verifyBundle(split, s.trust)),
+    {
+      name: "session.seed_checkpoint_consistency",
+      code: "split_view",
+    },
+  );
+  const long = clone(AttestationBundleSchema, s.bundle);
+  long.seedCheckpointConsistency = Array.from({ length: 65 }, () => new Uint8Array(32));
+  assert.equal(failedCheck(() => verifyBundle(long, s.trust)).code, "too_large");
+});
+
+function bundleSizeOf(s: { bundle: AttestationBundle; trust: TrustRoot }): number {
+  const note = s.bundle.checkpoint?.signedNote;
+  assert.ok(note !== undefined);
+  return openCheckpoint(note, { log: s.trust.log }).checkpoint.size;
+}
 
 test("claim quantiles: the hypergeometric 1% lower quantile and 99% upper quantile", () => {
   const below = (x: number, N: number, K: number, n: number) => 1 - hypergeometricUpperTail(x + 1, N, K, n);

@@ -511,6 +511,8 @@ export async function buildScenario(options: ScenarioOptions = {}): Promise<Scen
     sighting: log.proven(sightingIndex, size),
     ...(withWatermark ? { watermarkCommitment: log.proven(watermarkIndex, size) } : {}),
     referenceFingerprint: log.proven(refIndex, size),
+    seedCheckpoint: { signedNote: seedCp.note },
+    seedCheckpointConsistency: log.consistency(seedCp.size, size),
   });
 
   return {

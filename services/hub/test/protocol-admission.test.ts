@@ -7,13 +7,24 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
+  type AttestationBundle,
   AttestationBundleSchema,
+  type SessionOpened,
   SessionOpenedSchema,
   SuspectSource,
   Verdict,
   WatermarkCountsSchema,
 } from "@lineage/api";
-import { Ed25519PrivateKey, sessionSeed, sha256, toHex } from "@lineage/crypto";
+import {
+  type Checkpoint,
+  Ed25519PrivateKey,
+  openCheckpoint,
+  parseVerifierKey,
+  sessionSeed,
+  sha256,
+  toHex,
+  verifyConsistency,
+} from "@lineage/crypto";
 import { decodeLeaf, isLogError, type LogError, TransparencyLog } from "../src/index.js";
 import { buildAttestationBundle } from "../src/log/attestation-bundle.js";
 import {
@@ -56,6 +67,37 @@ async function setup(store: Awaited<ReturnType<Awaited<ReturnType<typeof backend
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
+/**
+ * Checks a bundle's seed checkpoint as an auditor would: signed by the hub, of the session's
+ * seed_checkpoint_size, extended by the bundle's checkpoint (RFC 9162 proof), and the session's seed is
+ * sessionSeed over its root. Returns the opened checkpoint.
+ */
+function seedCheckpointOf(
+  log: TransparencyLog,
+  bundle: AttestationBundle,
+  session: SessionOpened,
+): Checkpoint {
+  const verifier = { log: parseVerifierKey(log.verifierKey), origin: ORIGIN };
+  const bundleCp = openCheckpoint(bundle.checkpoint?.signedNote as Uint8Array, verifier).checkpoint;
+  const seedCp = openCheckpoint(bundle.seedCheckpoint?.signedNote as Uint8Array, verifier).checkpoint;
+  assert.equal(seedCp.size, Number(session.seedCheckpointSize));
+  assert.ok(seedCp.size < bundleCp.size);
+  verifyConsistency(
+    seedCp.size,
+    bundleCp.size,
+    bundle.seedCheckpointConsistency,
+    seedCp.rootHash,
+    bundleCp.rootHash,
+  );
+  assert.equal(
+    toHex(
+      sessionSeed({ checkpointRoot: seedCp.rootHash, origin: seedCp.origin, sessionId: session.sessionId }),
+    ),
+    toHex(session.seed),
+  );
+  return seedCp;
+}
+
 for (const backend of await backends()) {
   test(`${backend.name}: a supported v2 attestation is logged; its bundle carries session, sighting and commitments`, {
     skip: backend.skip ?? false,
@@ -93,6 +135,8 @@ for (const backend of await backends()) {
       decodeLeaf(bin.session?.entry?.leaf as Uint8Array).envelope.payload,
     );
     assert.equal(loggedSession.sessionId, p.sessionId);
+    // The checkpoint the seed came from, hub-signed, with a consistency proof to the bundle's checkpoint.
+    assert.ok(seedCheckpointOf(log, bin, loggedSession).size <= p.sessionIndex);
     // After a reopen the indexes admission needs come back from the entries.
     await log.close();
     await using reopened = await TransparencyLog.open({ store, origin: ORIGIN, hubKey });
@@ -104,6 +148,48 @@ for (const backend of await backends()) {
       "already_exists",
       "after reopen",
     );
+  });
+
+  test(`${backend.name}: the bundle carries the checkpoint the session's seed came from, not the latest`, {
+    skip: backend.skip ?? false,
+  }, async () => {
+    await using store = await backend.open();
+    const { log, now, alice } = await setup(store);
+    const refHash = sha256(utf8("ref"));
+    const ref = await log.appendCommitment(referenceCommitment(alice, "alice", "model-a", refHash, now));
+    const root = sha256(utf8("pairs"));
+    const c = await log.appendCommitment(commitment(alice, "alice", "pairs", root, 64, now, true));
+    const seen = await log.appendSighting({
+      suspect: { suspectId: "sus" },
+      source: SuspectSource.FEED_ADAPTER,
+    });
+    const older = await log.checkpoint();
+    await log.appendSighting({ suspect: { suspectId: "another" }, source: SuspectSource.FEED_ADAPTER });
+    const later = await log.checkpoint();
+    assert.ok(later.treeSize > older.treeSize);
+    const canary = { id: "pairs", root, logIndex: c.index };
+    const session = await log.appendSession({
+      ...sessionInit("alice", "s-older", "sus", refHash, ref.index, seen.index, now, { canary }),
+      seedCheckpointSize: older.treeSize,
+    });
+    const p = {
+      memberId: "alice",
+      key: alice,
+      sessionId: "s-older",
+      sessionIndex: session.index,
+      canary: { ...canary, count: 64 },
+      referenceHash: refHash,
+      sighting: seen.index,
+    };
+    const a = await log.appendAttestation(attestationV2(log, p, now, ACCUSING_CLAIM));
+    await log.checkpoint();
+    const bundle = await buildAttestationBundle(log, { sessionId: "s-older" });
+    assert.equal(Number(bundle.attestation?.entry?.index), a.index);
+    const opened = log.session("s-older")?.opened;
+    assert.ok(opened !== undefined);
+    const seedCp = seedCheckpointOf(log, bundle, opened);
+    assert.equal(seedCp.size, older.treeSize);
+    assert.equal(new TextDecoder().decode(bundle.seedCheckpoint?.signedNote), older.note);
   });
 
   test(`${backend.name}: a verdict its counts do not support is refused (verdict_not_supported)`, {

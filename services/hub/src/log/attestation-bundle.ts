@@ -3,7 +3,8 @@
  * check one attestation offline — the logged attestation, the membership records of its signing
  * key (addition and any revocation) and, for a version-2 statement, the session it answers, the suspect's
  * first sighting and every commitment the session binds (canary pairs, watermark key, reference
- * fingerprint), each with an RFC 9162 inclusion proof against one signed checkpoint.
+ * fingerprint), each with an RFC 9162 inclusion proof against one signed checkpoint, and the signed
+ * checkpoint the session's seed was derived from with a consistency proof to that checkpoint.
  */
 import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import {
@@ -120,7 +121,40 @@ export async function buildAttestationBundle(
       opened.referenceFingerprintIndex,
       LogEntryKind.COMMITMENT,
     ),
+    ...(await seedCheckpoint(log, index, Number(opened.seedCheckpointSize), cp.treeSize)),
   });
+}
+
+/**
+ * The hub-signed checkpoint the session's seed was derived from (tree size `size`) and a consistency proof
+ * from it to the bundle's checkpoint, so an auditor recomputes the seed offline. The hub signs at most one
+ * checkpoint per tree size, so the first checkpoint covering leaf `size - 1` is the one of size `size`
+ * exactly; `internal` when the log holds none (the session could not have been admitted).
+ */
+async function seedCheckpoint(
+  log: TransparencyLog,
+  attestationIndex: number,
+  size: number,
+  bundleTreeSize: number,
+): Promise<{ seedCheckpoint: { signedNote: Uint8Array }; seedCheckpointConsistency: Uint8Array[] }> {
+  const missing = () =>
+    new LogError(
+      "internal",
+      `attestation ${attestationIndex} answers a session whose seed checkpoint (size ${size}) is not signed`,
+    );
+  if (!Number.isSafeInteger(size) || size < 1 || size > bundleTreeSize) throw missing();
+  let first: Awaited<ReturnType<TransparencyLog["firstCoveringCheckpoint"]>>;
+  try {
+    first = await log.firstCoveringCheckpoint(size - 1);
+  } catch (cause) {
+    if (cause instanceof LogError && cause.code === "not_found") throw missing();
+    throw cause;
+  }
+  if (first.checkpoint.treeSize !== size) throw missing();
+  return {
+    seedCheckpoint: { signedNote: new TextEncoder().encode(first.checkpoint.note) },
+    seedCheckpointConsistency: await log.consistencyProof(size, bundleTreeSize),
+  };
 }
 
 /** The entry at `i` of the expected kind, proven against `treeSize`; `internal` when the log lacks it. */
