@@ -10,7 +10,8 @@
  *   5. the canary commitment it relied on (if any) is logged before it, by the same member, with
  *      the same id and root, and included in the checkpoint;
  *   6. every choice the verdict was bound to, and the verdict itself, re-derived from the logged
- *      session, sighting and commitments (verify-bound-choices.ts).
+ *      session, sighting and commitments, and the session's seed recomputed from the hub-signed seed
+ *      checkpoint the bundle carries (verify-bound-choices.ts).
  * The bundle is attacker-controlled: every field is bounded and checked.
  */
 import {
