@@ -44,22 +44,16 @@ export {
   scoreCanaryPairs,
 } from "./signals/signal-canary.js";
 export type {
-  OutputSimilarityOptions,
   ResponseFeatures,
   SimilarityFeature,
-  SimilarityRows,
 } from "./signals/signal-output-similarity.js";
 export {
   featureSimilarity,
-  outputSimilaritySignal,
   responseFeatures,
   SIMILARITY_FEATURES,
-  similarityRows,
 } from "./signals/signal-output-similarity.js";
-export type { EdgeObservation } from "./signals/signal-shared-wrong.js";
-export { sharedWrongSignal, statedAnswer } from "./signals/signal-shared-wrong.js";
-export type { CompletionObservation } from "./signals/signal-token-distribution.js";
-export { tokenDistributionSignal, topOverlap } from "./signals/signal-token-distribution.js";
+export { statedAnswer } from "./signals/signal-shared-wrong.js";
+export { topOverlap } from "./signals/signal-token-distribution.js";
 export type { SignalName, SignalResult } from "./signals/signal-types.js";
 export { unavailableSignal } from "./signals/signal-types.js";
 export {
@@ -150,8 +144,6 @@ export {
   normalUpperTail,
 } from "./stats/stats-exact.js";
 export { bonferroni, fisherCombine, holm } from "./stats/stats-multiple.js";
-export type { PairedResult, ProbeScores } from "./stats/stats-paired.js";
-export { pairedSignIut } from "./stats/stats-paired.js";
 export { SignTestMartingale } from "./stats/stats-sequential.js";
 // Attribution across members (Holm over each member's best accusing test).
 export type { MemberAttribution, MemberVerdict } from "./verdict/attribution.js";

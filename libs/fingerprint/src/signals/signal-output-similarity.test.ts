@@ -3,7 +3,6 @@ import test from "node:test";
 import {
   featureSimilarity,
   OPENING_CHARS,
-  outputSimilaritySignal,
   responseFeatures,
   SIMILARITY_FEATURES,
 } from "./signal-output-similarity.js";
@@ -11,7 +10,7 @@ import {
 const F = (name: (typeof SIMILARITY_FEATURES)[number]) => SIMILARITY_FEATURES.indexOf(name);
 
 /** Deterministic PRNG (mulberry32) so the simulated nulls are reproducible. */
-function rng(seed: number): () => number {
+function _rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -86,55 +85,4 @@ test("empty responses: two empties are identical, one empty shares no content", 
 test("huge responses are bounded (features look at MAX_FEATURE_CHARS at most)", () => {
   const huge = responseFeatures("word ".repeat(200_000));
   assert.ok(huge.types.size === 1 && huge.words.size <= 2);
-});
-
-test("null: a suspect exchangeable with the panel gives p-values no smaller than uniform", () => {
-  const r = rng(7);
-  const n = 120;
-  const sims = 400;
-  let below05 = 0;
-  let below01 = 0;
-  for (let s = 0; s < sims; s++) {
-    const row = () => {
-      const v = SIMILARITY_FEATURES.map(() => r());
-      return v;
-    };
-    const suspect = Array.from({ length: n }, row);
-    const panel = [Array.from({ length: n }, row), Array.from({ length: n }, row)];
-    const sig = outputSimilaritySignal(suspect, panel);
-    assert.equal(sig.available, true);
-    if (sig.p_value <= 0.05) below05++;
-    if (sig.p_value <= 0.01) below01++;
-  }
-  // With two panel models the max-over-panel test is conservative; allow binomial noise around the level.
-  assert.ok(below05 / sims <= 0.05 + 3 * Math.sqrt((0.05 * 0.95) / sims), `${below05}/${sims}`);
-  assert.ok(below01 / sims <= 0.01 + 3 * Math.sqrt((0.01 * 0.99) / sims), `${below01}/${sims}`);
-});
-
-test("a brief student that reuses its teacher's opening and words beats long unrelated panel answers", () => {
-  const r = rng(11);
-  const vocab = Array.from({ length: 400 }, (_, i) => `w${i.toString(36)}`);
-  const pick = (k: number) =>
-    Array.from({ length: k }, () => vocab[Math.floor(r() * vocab.length)]).join(" ");
-  const refs: string[] = [];
-  const students: string[] = [];
-  const panelA: string[] = [];
-  const panelB: string[] = [];
-  for (let i = 0; i < 60; i++) {
-    const opening = `Answer ${i}: ${pick(8)}.`;
-    const body = pick(40);
-    refs.push(`${opening} ${body}.`);
-    // The student keeps the teacher's opening and a few of its words, and stops early.
-    students.push(`${opening} ${body.split(" ").slice(0, 6).join(" ")}.`);
-    panelA.push(`Certainly! ${pick(120)}.\n- ${pick(20)}\n- ${pick(20)}`);
-    panelB.push(`Here is what I think. ${pick(90)}.`);
-  }
-  const feats = (xs: string[]) => xs.map((x) => responseFeatures(x));
-  const ref = feats(refs);
-  const rows = (xs: string[]) => feats(xs).map((f, i) => featureSimilarity(f, ref[i] ?? f));
-  const sig = outputSimilaritySignal(rows(students), [rows(panelA), rows(panelB)]);
-  assert.ok(sig.p_value < 1e-12 && sig.effect > 0.9, `${sig.p_value} ${sig.effect}`);
-  // The reverse comparison (a panel model as suspect, the student in the panel) finds nothing.
-  const rev = outputSimilaritySignal(rows(panelA), [rows(students), rows(panelB)]);
-  assert.ok(rev.p_value > 0.5, `${rev.p_value}`);
 });

@@ -1,5 +1,5 @@
 /**
- * Signal 2: similarity of outputs on the battery, judged against a panel of unrelated reference models.
+ * Per-response similarity features of two answers to the same prompt.
  *
  * Features (each a similarity in [0, 1] between two responses to the same prompt):
  *   word    cosine of word unigram+bigram counts (Lineage tokens)
@@ -14,43 +14,13 @@
  *           on the model's side: a short answer made of the reference's words scores high however long the
  *           reference's answer is, where a cosine would punish the length gap)
  *
- * Test. For each feature and each panel model j, probe i gives the paired difference
- *   d_ij = sim(suspect_i, reference_i) - sim(panel_j,i, reference_i).
- * Null H0_j: a probe drawn from the battery's prompt distribution makes the suspect closer to the
- * reference than panel model j is with probability at most 1/2 (P(d_ij > 0 | d_ij != 0) <= 1/2).
- * Probes are drawn independently from the prompt distribution, and the models are fixed, so the d_ij are
- * independent across probes and the exact sign test is valid whatever the models have in common (no
- * exchangeability between models is assumed: a panel model that happens to be systematically far from
- * the reference does not make the test anti-conservative — only the closest panel models matter). The
- * suspect must beat every panel model, so the p-value is the maximum over j (an intersection-union test,
- * valid without correction). The test uses the `blend` feature, fixed in advance: on the real-LLM
- * development set (bench/realdata.ts) single features converge across unrelated models — a stronger
- * unrelated model shares more words with the reference than weaker panel models, and short answers share
- * length and layout — while the blend separates students from unrelated models best. The `opening` and
- * `contain` terms were chosen on one teacher family (gpt35) and then confirmed, unchanged, on the other
- * (davinci003), whose students answer far more briefly than the panel (leave-one-family-out; figures in
- * bench/realdata.ts's report). Alone, `contain` favours any brief answerer (on the development set it
- * puts an unrelated short-answer model at p ~ 1e-27 against davinci003) and `opening` favours models of
- * the reference's generation; only their mean with the other features is tested. Tried and not adopted:
- * per-probe standardisation against the pooled panel's spread (fewer detections on both families);
- * sublinear term counts in the cosines (a false accusation on davinci003); recall of the reference's
- * n-grams weighted by rarity among the other models (favours long answers, AUC near 0.5; it would also
- * need every panel text at once, not the pairwise rows this signal receives). Effect: the smallest
- * over panel models of (wins - losses) / (wins + losses), i.e. how much more often than not the suspect is
- * the closer one.
- *
- * Caveat (stated, not hidden): the null is relative to the panel. An unrelated model that is genuinely
- * closer to the reference than every panel model (e.g. a model of the reference's generation when the
- * panel is older) is rejected; choose panels of the suspect's generation, and rely on the minimum effect
- * size and on canaries/watermarks for conclusions.
+ * The similarity lead (similarity-lead.ts) ranks model-level statistics against known-unrelated model pairs;
+ * these per-response features remain for diagnostics and the benchmark's retrieval study. The probe-level sign
+ * test against each panel model that used them was removed (issue 7): "closer than each panel model, probe by
+ * probe" is reached by any model sharing a base, a vendor or public data with the reference.
  */
 
-import { FingerprintError } from "../fingerprint-error.js";
 import { tokenize } from "../probe/tokenize.js";
-import { binomialUpperTail } from "../stats/stats-exact.js";
-import { SignTestMartingale } from "../stats/stats-sequential.js";
-import type { SignalResult } from "./signal-types.js";
-import { unavailableSignal } from "./signal-types.js";
 
 /** The similarity features, in the order of a similarity vector. */
 export const SIMILARITY_FEATURES = ["word", "char", "style", "shape", "blend", "opening", "contain"] as const;
@@ -208,100 +178,3 @@ export function featureSimilarity(a: ResponseFeatures, b: ResponseFeatures): num
  * Per-probe similarity vectors of one model's responses to the reference's, for the probes both answered:
  * `null` where either response is missing.
  */
-export type SimilarityRows = readonly (readonly number[] | null)[];
-
-/** Options of the output-similarity signal. */
-export interface OutputSimilarityOptions {
-  /** Use the anytime-valid sequential sign test (for adaptive stopping) instead of the exact fixed-n test. */
-  readonly sequential?: boolean;
-  /** Minimum probes compared with every panel model before the signal is available (default 20). */
-  readonly minProbes?: number;
-}
-
-/** Paired sign-test tallies of the suspect against one panel model on one feature. */
-function tally(suspect: SimilarityRows, rows: SimilarityRows, f: number, mart: SignTestMartingale | null) {
-  let wins = 0;
-  let losses = 0;
-  let n = 0;
-  for (let i = 0; i < suspect.length; i++) {
-    const s = suspect[i];
-    const p = rows[i];
-    if (!s || !p) continue;
-    n++;
-    const d = (s[f] ?? 0) - (p[f] ?? 0);
-    if (Math.abs(d) < 1e-12) continue;
-    if (d > 0) wins++;
-    else losses++;
-    mart?.observe(d);
-  }
-  return { wins, losses, n };
-}
-
-/**
- * Runs signal 2 on precomputed similarity rows: `suspect[i]` is the suspect's similarity vector to the
- * reference on probe i and `panel[j][i]` panel model j's. The test runs on the `blend` feature only (fixed
- * in advance, so no selection among features); the other features are reported in `detail`.
- */
-export function outputSimilaritySignal(
-  suspect: SimilarityRows,
-  panel: readonly SimilarityRows[],
-  options: OutputSimilarityOptions = {},
-): SignalResult {
-  const minProbes = options.minProbes ?? 20;
-  if (panel.length === 0) return unavailableSignal("output_similarity", "no panel models to compare against");
-  const detail: Record<string, number | string | boolean> = {
-    panel_models: panel.length,
-    sequential: options.sequential === true,
-  };
-  let worstP = 0;
-  let effect = Number.POSITIVE_INFINITY;
-  let closest = -1;
-  let probes = Number.POSITIVE_INFINITY;
-  for (let f = 0; f < SIMILARITY_FEATURES.length; f++) {
-    const primary = SIMILARITY_FEATURES[f] === "blend";
-    let minEffect = Number.POSITIVE_INFINITY;
-    for (let j = 0; j < panel.length; j++) {
-      const mart = primary && options.sequential ? new SignTestMartingale() : null;
-      const t = tally(suspect, panel[j] ?? [], f, mart);
-      const e = t.wins + t.losses === 0 ? 0 : (t.wins - t.losses) / (t.wins + t.losses);
-      minEffect = Math.min(minEffect, e);
-      if (!primary) continue;
-      probes = Math.min(probes, t.n);
-      const pj = mart ? mart.pValue() : binomialUpperTail(t.wins, t.wins + t.losses, 0.5);
-      worstP = Math.max(worstP, pj);
-      if (e < effect) {
-        effect = e;
-        closest = j;
-      }
-    }
-    detail[`effect_${SIMILARITY_FEATURES[f]}`] = Number(minEffect.toFixed(4));
-  }
-  if (probes < minProbes) {
-    return unavailableSignal(
-      "output_similarity",
-      `fewer than ${minProbes} probes answered by the suspect, the reference and every panel model`,
-    );
-  }
-  return {
-    name: "output_similarity",
-    available: true,
-    statistic: effect,
-    p_value: worstP,
-    effect,
-    detail: { ...detail, feature: "blend", closest_panel_index: closest, probes },
-  };
-}
-
-/** Similarity rows of `model` against `reference`, aligned on `probeIds`. */
-export function similarityRows(
-  probeIds: readonly string[],
-  model: ReadonlyMap<string, ResponseFeatures>,
-  reference: ReadonlyMap<string, ResponseFeatures>,
-): (number[] | null)[] {
-  if (probeIds.length === 0) throw new FingerprintError("INVALID_ARGUMENT", "no probes to compare");
-  return probeIds.map((id) => {
-    const a = model.get(id);
-    const b = reference.get(id);
-    return a && b ? featureSimilarity(a, b) : null;
-  });
-}

@@ -3,14 +3,10 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { FingerprintError } from "../fingerprint-error.js";
 import type { CanarySet, ModelResponse } from "../probe/probe-types.js";
-import { ksUniform } from "../stats/stats-exact.js";
-import { pairedSignIut } from "../stats/stats-paired.js";
 import { canaryPairsTest, watermarkTest } from "../verdict/verdict.js";
 import { resolvePolicy } from "../verdict/verdict-policy.js";
 import { canaryAskOrder, canaryHit, canaryResponseHit, scoreCanaryPairs } from "./signal-canary.js";
-import { featureSimilarity, outputSimilaritySignal, responseFeatures } from "./signal-output-similarity.js";
-import { sharedWrongSignal } from "./signal-shared-wrong.js";
-import { tokenDistributionSignal } from "./signal-token-distribution.js";
+import { featureSimilarity, responseFeatures } from "./signal-output-similarity.js";
 import { isSelectedPair, WatermarkPairSet, watermarkCountsFromResponses } from "./signal-watermark.js";
 import { greenSeed, isGreenHashed, tokenHash32 } from "./watermark-green-list.js";
 
@@ -275,32 +271,6 @@ test("paired canaries with log-probabilities: a copier is found; the same rule o
   assertSuperUniform(ps, "paired canary, log-probability rule");
 });
 
-test("output similarity: exact IUT sign test is valid on simulated nulls and detects a closer suspect", () => {
-  const r = rng(9);
-  const row = (x: number) => [x, x, x, x, x];
-  const ps: number[] = [];
-  for (let k = 0; k < 300; k++) {
-    const n = 120;
-    const s = Array.from({ length: n }, () => row(r()));
-    const p1 = Array.from({ length: n }, () => row(r()));
-    ps.push(outputSimilaritySignal(s, [p1]).p_value);
-  }
-  assertSuperUniform(ps, "similarity");
-  assert.ok(ksUniform(ps).p_value > 1e-3 || ps.filter((p) => p < 0.05).length <= 0.05 * ps.length);
-  const n = 200;
-  const closer = Array.from({ length: n }, () => row(0.3 + 0.7 * r()));
-  const panel = [
-    Array.from({ length: n }, () => row(0.6 * r())),
-    Array.from({ length: n }, () => row(0.5 * r())),
-  ];
-  const sig = outputSimilaritySignal(closer, panel);
-  assert.ok(sig.p_value < 1e-20 && sig.effect > 0.5, `${sig.p_value} ${sig.effect}`);
-  // Beating only one of two panel models is not enough (intersection-union).
-  const mixed = outputSimilaritySignal(closer, [panel[0] ?? [], Array.from({ length: n }, () => row(0.99))]);
-  assert.ok(mixed.p_value > 0.5);
-  assert.equal(outputSimilaritySignal(closer.slice(0, 5), panel).available, false);
-});
-
 test("feature similarity: identical texts are 1, unrelated texts lower", () => {
   const a = responseFeatures("Sure! Here are three tips:\n1. Sleep well.\n2. Eat greens.\n3. Walk daily.");
   const b = responseFeatures("The mitochondria is the powerhouse of the cell, producing ATP.");
@@ -308,134 +278,6 @@ test("feature similarity: identical texts are 1, unrelated texts lower", () => {
   for (const v of same) assert.ok(Math.abs(v - 1) < 1e-9);
   const diff = featureSimilarity(a, b);
   assert.ok((diff[4] ?? 1) < 0.5, `${diff}`);
-});
-
-test("paired IUT: p is the max over panel models", () => {
-  const s = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
-  const r = pairedSignIut(s, [s.map(() => 0), s.map((_, i) => (i < 5 ? 0 : 2))]);
-  assert.ok(r.p_value > 0.5);
-  assert.equal(r.closest, 1);
-});
-
-test("shared wrong answers: a suspect copying the reference's mistakes is flagged; panel-like suspects are not", () => {
-  const edges = Array.from({ length: 40 }, (_, i) => ({
-    reference: `right${i}`,
-    referenceModel: `wrong${i} answer`,
-    suspect: `wrong${i} answer, I believe`,
-    panel: [`other${i}`, i % 3 === 0 ? `wrong${i} answer` : `right${i}`],
-  }));
-  const s = sharedWrongSignal(edges, 2);
-  assert.equal(s.available, true);
-  assert.ok(s.p_value < 1e-6, `${s.p_value}`);
-  const indep = sharedWrongSignal(
-    edges.map((e, i) => ({ ...e, suspect: `guess${i}` })),
-    2,
-  );
-  assert.equal(indep.p_value, 1);
-  assert.equal(sharedWrongSignal(edges.slice(0, 3), 2).available, false);
-});
-
-test("token distribution: overlap of first-position top-k distributions", () => {
-  const top = (ps: [string, number][]) => ({
-    text: "",
-    tokens: [{ token: ps[0]?.[0] ?? "", top: ps.map(([token, p]) => ({ token, logprob: Math.log(p) })) }],
-  });
-  const probes = Array.from({ length: 30 }, (_, i) => ({
-    referenceModel: top([
-      [`a${i}`, 0.6],
-      ["b", 0.3],
-    ]),
-    suspect: top([
-      [`a${i}`, 0.55],
-      ["b", 0.35],
-    ]),
-    panel: [
-      top([
-        ["c", 0.7],
-        ["b", 0.2],
-      ]),
-    ],
-  }));
-  const s = tokenDistributionSignal(probes, 1);
-  assert.equal(s.available, true);
-  assert.ok(s.p_value < 1e-8);
-  const none = tokenDistributionSignal(
-    probes.map((p) => ({ ...p, suspect: { text: "x" } })),
-    1,
-  );
-  assert.equal(none.available, false);
-});
-
-test("token distribution: scored prompt positions (echo) are compared where every model lines up", () => {
-  const r = rng(5);
-  // A random top-3 distribution around a shared base; `near` pulls it towards the reference's.
-  const dist = (base: number[], noise: number) => {
-    const w = base.map((b) => Math.max(1e-3, b + noise * (r() - 0.5)));
-    const z = w.reduce((a, b) => a + b, 0);
-    return w.map((x) => x / z);
-  };
-  const words = ["the", "cat", "sat", "on", "a", "mat", "and", "then", "slept"];
-  const response = (probs: number[][], offsets: number[], toks = words) => ({
-    text: "",
-    promptTokens: toks.map((token, i) => ({
-      token,
-      offset: offsets[i] ?? 0,
-      top: i === 0 ? [] : (probs[i] ?? []).map((p, k) => ({ token: `t${k}`, logprob: Math.log(p) })),
-    })),
-  });
-  const offsets = words.map((_, i) => i * 5);
-  const probes = Array.from({ length: 25 }, () => {
-    const bases = words.map(() => dist([0.5, 0.3, 0.2], 0.6));
-    const ref = bases;
-    const copy = bases.map((b) => dist(b, 0.05)); // close to the reference at every position
-    const other = words.map(() => dist([0.5, 0.3, 0.2], 0.6)); // its own distributions
-    return {
-      referenceModel: response(ref, offsets),
-      suspect: response(copy, offsets),
-      panel: [response(other, offsets)],
-    };
-  });
-  const s = tokenDistributionSignal(probes, 1, { promptPositions: true });
-  assert.equal(s.available, true);
-  assert.equal(s.detail.positions, 25 * (words.length - 1));
-  assert.ok(s.p_value < 1e-7, `${s.p_value}`);
-  // Off by default: the probes then have no comparable position (no generated tokens here).
-  assert.equal(tokenDistributionSignal(probes, 1).available, false);
-  // Positions where a model's token or offset differs (another tokenizer) are left out for everyone.
-  const shifted = probes.map((p) => ({
-    ...p,
-    panel: [
-      {
-        text: "",
-        promptTokens: (p.panel[0]?.promptTokens ?? []).map((t, i) =>
-          i >= 5 ? { ...t, offset: t.offset + 1 } : t,
-        ),
-      },
-    ],
-  }));
-  assert.equal(tokenDistributionSignal(shifted, 1, { promptPositions: true }).detail.positions, 25 * 4);
-  // Under the null (suspect and panel model drawn alike) p-values are super-uniform.
-  const nullPs: number[] = [];
-  for (let k = 0; k < 300; k++) {
-    const ps = Array.from({ length: 20 }, () => {
-      const ref = words.map(() => dist([0.5, 0.3, 0.2], 0.6));
-      return {
-        referenceModel: response(ref, offsets),
-        suspect: response(
-          words.map(() => dist([0.5, 0.3, 0.2], 0.6)),
-          offsets,
-        ),
-        panel: [
-          response(
-            words.map(() => dist([0.5, 0.3, 0.2], 0.6)),
-            offsets,
-          ),
-        ],
-      };
-    });
-    nullPs.push(tokenDistributionSignal(ps, 1, { promptPositions: true }).p_value);
-  }
-  assertSuperUniform(nullPs, "token distribution null");
 });
 
 /** Random 32-byte keys from a seeded generator. */
