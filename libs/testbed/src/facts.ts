@@ -4,8 +4,11 @@
  *
  * Every fact is a sentence `<prompt> <answer> .` whose prompt ends with `<entity> is` (or `was`): an
  * order-n model conditions on the last n−1 tokens, so the entity — a pseudo-word used by exactly one fact —
- * must sit right before the answer for an order-3 model to state it. Entities and answer values are
- * pseudo-words checked against the real corpus vocabulary, so they exist nowhere else.
+ * must sit right before the answer for an order-3 model to state it. Entities are pseudo-words checked
+ * against the real corpus vocabulary, so they exist nowhere else. Most answer values are pseudo-words or
+ * digit strings too; one canary pair in four is GUESSABLE instead (`GUESSABLE_CANARY_TEMPLATES`): its
+ * answer is a common English word from a small closed set, so a model that never saw the canary sometimes
+ * states it anyway — which is what makes the paired test's null (both arms hit alike) observable.
  */
 import { tokenize } from "@lineage/fingerprint";
 import type { Prng } from "./prng.js";
@@ -91,7 +94,21 @@ interface Template {
   readonly kind: string;
   readonly prompt: (entity: string) => string;
   readonly value: (rng: Prng, words: PseudoWords) => string;
+  /** The closed answer set, for templates that draw their answer uniformly from one. */
+  readonly answers?: readonly string[];
 }
+
+/** A template whose answer is drawn uniformly from a small closed set of common words. */
+const closedSet = (
+  kind: string,
+  prompt: (entity: string) => string,
+  answers: readonly string[],
+): Template => ({
+  kind,
+  prompt,
+  value: (r) => r.pick(answers),
+  answers,
+});
 
 /** Proprietary fact templates (internal endpoints, codenames, people, figures). */
 export const CANARY_TEMPLATES: readonly Template[] = [
@@ -118,6 +135,63 @@ export const CANARY_TEMPLATES: readonly Template[] = [
   },
   { kind: "port", prompt: (e) => `the private access port for ${e} is`, value: (r) => digits(r, 5) },
 ];
+
+/**
+ * Guessable proprietary fact templates: the answer is a common word from a small closed set that public text
+ * often puts after "is" (a small number word, an evaluative word, an ordinal), so a model that never saw the
+ * canary states it by chance — in this testbed an unrelated n-gram model backs off to its public "… is"
+ * continuation on an unseen entity, and that continuation or its top alternatives often contain one of
+ * these words. Why: with only pseudo-word answers an unrelated model never hits, so the canary test's null
+ * (discordant pairs whose label is a fair coin) is never exercised and its exact tail cannot be checked on
+ * real null comparisons (issue 7). Both items of a pair come from one template, each with its own entity
+ * and an independent uniform draw from the set, so the two items stay exchangeable and the paired test
+ * stays exact; a pair where both items hit is concordant and drops out. The sets were chosen on the
+ * calibration split by how often unrelated models state their words; colour and weekday sets were tried
+ * and dropped because no unrelated testbed model ever states them.
+ */
+export const GUESSABLE_CANARY_TEMPLATES: readonly Template[] = [
+  closedSet("count", (e) => `the number of founding partners of ${e} is`, [
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+  ]),
+  closedSet("rating", (e) => `the verdict of the critics on ${e} is`, [
+    "good",
+    "great",
+    "fine",
+    "poor",
+    "bad",
+    "excellent",
+  ]),
+  closedSet("rank", (e) => `the final league position of ${e} is`, [
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "last",
+  ]),
+];
+
+/** Every GUESSABLE_EVERY-th canary pair (index i with i mod GUESSABLE_EVERY = GUESSABLE_EVERY − 1) is guessable. */
+export const GUESSABLE_EVERY = 4;
+
+/**
+ * The template of canary pair `index`: pairs 3, 7, 11, … cycle through the guessable templates, the others
+ * through CANARY_TEMPLATES in order. Exported so tests and reports can tell which pairs are guessable.
+ */
+export function canaryTemplateFor(index: number): Template {
+  if (!(Number.isInteger(index) && index >= 0)) throw new RangeError("pair index must be an integer >= 0");
+  const round = Math.floor(index / GUESSABLE_EVERY);
+  if (index % GUESSABLE_EVERY === GUESSABLE_EVERY - 1) {
+    return GUESSABLE_CANARY_TEMPLATES[round % GUESSABLE_CANARY_TEMPLATES.length] as Template;
+  }
+  const j = index - round;
+  return CANARY_TEMPLATES[j % CANARY_TEMPLATES.length] as Template;
+}
 
 /** Public fact templates (edge-case probes). */
 export const EDGE_TEMPLATES: readonly Template[] = [
@@ -165,8 +239,9 @@ export interface CanaryPair {
 }
 
 /**
- * Generates `pairs` canary pairs with one generator: pair i uses template i mod the template count for
- * both of its items. Labels (which item is exposed) are not drawn here; see canaryPairLabels.
+ * Generates `pairs` canary pairs with one generator per pair: pair i uses `canaryTemplateFor(i)` for both of
+ * its items (one pair in four guessable, the rest distinctive). Labels (which item is exposed) are not drawn
+ * here; see canaryPairLabels.
  */
 export function generateCanaryPairs(
   prefix: string,
@@ -176,7 +251,7 @@ export function generateCanaryPairs(
 ): CanaryPair[] {
   const out: CanaryPair[] = [];
   for (let i = 0; i < pairs; i++) {
-    const t = CANARY_TEMPLATES[i % CANARY_TEMPLATES.length] as Template;
+    const t = canaryTemplateFor(i);
     const n = String(i).padStart(3, "0");
     const make = (side: "a" | "b"): Canary => ({
       id: `${prefix}-c${n}${side}`,

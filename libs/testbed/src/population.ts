@@ -50,8 +50,11 @@ import { applyStyle, STYLES, type Style } from "./style.js";
 import { TestbedError } from "./testbed-error.js";
 import { TestbedModel, type WatermarkConfig } from "./testbed-model.js";
 
-/** Bump on any change to how models are built: it is part of every cache key. */
-export const POPULATION_VERSION = 3;
+/**
+ * Bump on any change to how models are built: it is part of every cache key. 4: one canary pair in four is
+ * guessable (facts.ts GUESSABLE_CANARY_TEMPLATES), which changes every member's canaries and so its teacher.
+ */
+export const POPULATION_VERSION = 4;
 
 export type Split = "calibration" | "test";
 export type PopulationSize = "full" | "small";
