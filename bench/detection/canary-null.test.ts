@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  CANARY_LEVELS,
+  canaryHitCoverage,
   canaryNullCheck,
+  formatCanaryNull,
   halfPmf,
   mcnemarLevel,
   mcnemarTail,
@@ -85,4 +88,44 @@ test("comparisons without discordant pairs count but do not enter the tests", ()
   assert.equal(r.randomized.n, 1);
   assert.deepEqual(r.totals, { exposed_only: 2, decoy_only: 1, both: 3 });
   assert.equal(r.max_excess, 1);
+});
+
+test("hit coverage counts comparisons with a hit, per kind, and rejects bad counts", () => {
+  const cov = canaryHitCoverage([
+    { kind: "negative", hits: 0 },
+    { kind: "negative", hits: 2 },
+    { kind: "foreign_member", hits: 1 },
+    { kind: "negative", hits: 5 },
+  ]);
+  assert.equal(cov.comparisons, 4);
+  assert.equal(cov.with_hit, 3);
+  assert.equal(cov.share_with_hit, 0.75);
+  assert.deepEqual(cov.by_kind, {
+    negative: { comparisons: 3, with_hit: 2 },
+    foreign_member: { comparisons: 1, with_hit: 1 },
+  });
+  assert.equal(canaryHitCoverage([]).share_with_hit, null);
+  assert.throws(() => canaryHitCoverage([{ kind: "negative", hits: -1 }]), RangeError);
+});
+
+test("the printed section carries coverage, the KS p-value and one row per level", () => {
+  const check = canaryNullCheck(simulate(3, 200, 0.5));
+  const text = formatCanaryNull(
+    "test",
+    check,
+    canaryHitCoverage([
+      { kind: "negative", hits: 1 },
+      { kind: "negative", hits: 0 },
+    ]),
+  );
+  assert.match(
+    text,
+    /^Canary null \(test\): 1 \/ 2 null comparisons with >= 1 canary hit \(50\.0%; negative 1\/2\)/,
+  );
+  assert.match(
+    text,
+    new RegExp(`two-sided KS vs U\\(0,1\\) p = ${check.randomized.ks_uniform_p?.toFixed(4)}`),
+  );
+  for (const l of CANARY_LEVELS)
+    assert.match(text, new RegExp(`\\n  ${l} +${check.levels.find((x) => x.level === l)?.observed} `));
 });

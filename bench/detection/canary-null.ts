@@ -183,3 +183,67 @@ export function canaryNullCheck(items: readonly PairedNullCounts[]): CanaryNullC
       "labels, so pooled tests are indicative; each comparison's law is exact",
   };
 }
+
+/** How many null comparisons had at least one canary hit, overall and per null kind. */
+export interface CanaryHitCoverage {
+  /** Null comparisons that asked canaries. */
+  readonly comparisons: number;
+  /** Of those, comparisons where at least one item (exposed or decoy) was hit. */
+  readonly with_hit: number;
+  /** with_hit / comparisons (null when there were none). */
+  readonly share_with_hit: number | null;
+  readonly by_kind: Readonly<Record<string, { readonly comparisons: number; readonly with_hit: number }>>;
+}
+
+/**
+ * Coverage of the canary null check: a comparison without any hit has no pair that could be discordant, so
+ * it cannot exercise the McNemar tail; issue 7 asks for a hit in (essentially) every null comparison. Takes
+ * one entry per null comparison that asked canaries: its null kind and its hit count.
+ */
+export function canaryHitCoverage(
+  items: readonly { readonly kind: string; readonly hits: number }[],
+): CanaryHitCoverage {
+  const byKind: Record<string, { comparisons: number; with_hit: number }> = {};
+  let withHit = 0;
+  for (const it of items) {
+    if (!(Number.isInteger(it.hits) && it.hits >= 0))
+      throw new RangeError(`hits must be an integer >= 0, got ${it.hits}`);
+    const k = byKind[it.kind] ?? { comparisons: 0, with_hit: 0 };
+    byKind[it.kind] = k;
+    k.comparisons++;
+    if (it.hits > 0) {
+      k.with_hit++;
+      withHit++;
+    }
+  }
+  return {
+    comparisons: items.length,
+    with_hit: withHit,
+    share_with_hit: items.length === 0 ? null : round(withHit / items.length),
+    by_kind: byKind,
+  };
+}
+
+const fmtP = (p: number | null): string => (p === null ? "-" : p < 1e-4 ? p.toExponential(2) : p.toFixed(4));
+
+/**
+ * The printed canary null section: coverage (comparisons with >= 1 hit, per kind), the paired totals, the
+ * randomized McNemar p-values' two-sided KS against U(0, 1), and the enumerated level table.
+ */
+export function formatCanaryNull(label: string, check: CanaryNullCheck, coverage: CanaryHitCoverage): string {
+  const pct = coverage.share_with_hit === null ? "-" : `${(100 * coverage.share_with_hit).toFixed(1)}%`;
+  const kinds = Object.entries(coverage.by_kind)
+    .map(([k, v]) => `${k} ${v.with_hit}/${v.comparisons}`)
+    .join(", ");
+  const lines = [
+    `Canary null (${label}): ${coverage.with_hit} / ${coverage.comparisons} null comparisons with >= 1 canary hit (${pct}; ${kinds})`,
+    `  ${check.with_discordant} with a discordant pair; exposed-only b = ${check.totals.exposed_only}, decoy-only c = ${check.totals.decoy_only}, both = ${check.totals.both}; max b - c = ${check.max_excess ?? "-"}, min exact p = ${fmtP(check.min_exact_p)}`,
+    `  randomized McNemar p-values (n = ${check.randomized.n}): two-sided KS vs U(0,1) p = ${fmtP(check.randomized.ks_uniform_p)}`,
+    "  level   exact p <= level: observed  expected (enumerated)  P(X >= obs)  P(X <= obs)",
+    ...check.levels.map(
+      (l) =>
+        `  ${String(l.level).padEnd(7)} ${String(l.observed).padStart(26)}  ${l.expected.toFixed(3).padStart(21)}  ${fmtP(l.p_upper).padStart(11)}  ${fmtP(l.p_lower).padStart(11)}`,
+    ),
+  ];
+  return lines.join("\n");
+}

@@ -16,9 +16,9 @@
  *                        nobody copied: same public data, same canary generator, its own pairs and labels)
  *   foreign_member       any model of this split vs a member of the OTHER split (its teacher probed on this
  *                        split's battery, its canaries asked to the suspect): unrelated by construction —
- *                        different seed, facts, canaries and keys — and its canaries can essentially never
- *                        hit, so these nulls say little about the canary test (reported apart, never pooled
- *                        into the "ordinary" count)
+ *                        different seed, facts, canaries and keys — and only its guessable canary pairs
+ *                        (libs/testbed facts.ts) can hit, as for any unrelated model (reported apart, never
+ *                        pooled into the "ordinary" count)
  * Every kind but foreign_member is an ORDINARY null: same split, same public portion and public facts, same
  * canary templates; what a false accusation would look like in practice.
  * The member's own teacher is never compared with itself.

@@ -352,8 +352,8 @@ function nullGroup(list: readonly Outcome[]): NullGroup {
 
 /**
  * Nulls reported by kind (issue 7, "Figures nobody tuned to"): pass the TEST split's outcomes only. Groups:
- * `ordinary` (same-split nulls: every kind but foreign_member), `foreign_member` (the other split's members,
- * whose canaries essentially never hit: no evidence about the canary test, reported apart), each kind, and
+ * `ordinary` (same-split nulls: every kind but foreign_member), `foreign_member` (the other split's members:
+ * nothing shared but the public corpus; only their guessable canaries can hit; reported apart), each kind, and
  * the ordinary nulls by the suspect's recipe kind (public-only negatives share the whole public portion
  * with the members' teachers; genre negatives add other private text; students of non-members ...).
  */
