@@ -31,4 +31,6 @@ export {
   tlsChannelCredentials,
   tlsServerCredentials,
 } from "./tls-credentials.js";
+export type { ListenAddress, ListenSecurityOptions, TransportSecurity } from "./transport-policy.js";
+export { checkListenSecurity, isLoopbackHost, parseListenAddress } from "./transport-policy.js";
 export { withUnimplemented } from "./unimplemented.js";
