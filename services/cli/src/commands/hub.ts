@@ -2,17 +2,16 @@
  * `lineage hub ...`: the secretariat's hub. `keygen` creates its key, `enrol` logs a member's key in the
  * transparency log, `serve` serves the log's public reads over gRPC (what `lineage audit` talks to).
  */
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { enrolmentRecord, isLogError, startHubServer, TransparencyLog } from "@lineage/hub";
-import { insecureServerCredentials, tlsServerCredentials } from "@lineage/rpc";
+import { checkListenSecurity, insecureServerCredentials, RpcError, tlsServerCredentials } from "@lineage/rpc";
 import { type HubDatabase, hubMigrations, type Store } from "@lineage/store";
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation, OptionSpec } from "../command.js";
 import { emit, requiredStringOpt, stringOpt } from "../option-values.js";
 import { cliErrorFromStore } from "../store-errors.js";
 import { openRoleStore, storeFlags } from "../store-flags.js";
-import { hubKeygen, readPrivateKeyFile, readPublicKeyFile } from "./keygen.js";
+import { hubKeygen, readBoundedFile, readPrivateKeyFile, readPublicKeyFile } from "./keygen.js";
 import { hubMigrate } from "./migrate.js";
 
 const logFlags: Readonly<Record<string, OptionSpec>> = {
@@ -112,21 +111,18 @@ const enrol: Command = {
 /** Largest certificate/key PEM file read (a chain of a few certificates is a few KiB). */
 const MAX_PEM_BYTES = 256 * 1024;
 
-async function readPem(inv: Invocation, flag: string): Promise<string | undefined> {
+/** Reads a PEM flag; a private key (`secret`) must not be accessible by group or others. */
+async function readPem(inv: Invocation, flag: string, secret = false): Promise<string | undefined> {
   const file = stringOpt(inv, flag);
   if (file === undefined) return undefined;
-  let buf: Buffer;
-  try {
-    buf = await readFile(resolve(inv.io.cwd, file));
-  } catch (err) {
-    throw new CliError(
-      "unavailable",
-      `${where(inv)}: cannot read --${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`,
-    );
-  }
-  if (buf.length > MAX_PEM_BYTES)
-    throw new CliError("invalid_argument", `${where(inv)}: --${flag} ${file} is too large for a PEM file`);
-  const text = buf.toString("utf8");
+  const text = await readBoundedFile(
+    where(inv),
+    resolve(inv.io.cwd, file),
+    `--${flag}`,
+    MAX_PEM_BYTES,
+    secret,
+    "a PEM file",
+  );
   if (!text.includes("-----BEGIN "))
     throw new CliError("invalid_argument", `${where(inv)}: --${flag} ${file} is not PEM`);
   return text;
@@ -137,7 +133,8 @@ const serve: Command = {
   summary: "Serve the transparency log over gRPC (checkpoints, entries, proofs, bundles) until interrupted.",
   description:
     "Serves the log's public reads of the Hub contract; other Hub methods answer UNIMPLEMENTED in this build.\n" +
-    "Without --tls-cert the server is plaintext: keep it on loopback or behind a TLS terminator.",
+    "Without --tls-cert the server is plaintext, which is allowed only on a loopback address (127.0.0.1, ::1,\n" +
+    "localhost); any other --listen needs --tls-cert and --tls-key (and --tls-client-ca for mutual TLS).",
   options: {
     ...logFlags,
     listen: {
@@ -153,15 +150,31 @@ const serve: Command = {
       valueName: "file",
       description: "Require client certificates from this CA (mTLS)",
     },
+    "require-client-cert": {
+      type: "boolean",
+      description:
+        "Refuse to serve off loopback without mutual TLS (--tls-client-ca): the member-facing port",
+    },
   },
   run: async (inv) => {
     const listen = stringOpt(inv, "listen") ?? "127.0.0.1:7443";
     const m = /^(.+):(\d{1,5})$/.exec(listen);
     if (!m || Number(m[2]) > 65535)
       throw new CliError("invalid_argument", `${where(inv)}: --listen must be host:port, got '${listen}'`);
+    const tlsFlags = stringOpt(inv, "tls-cert") !== undefined;
+    const mtlsFlags = tlsFlags && stringOpt(inv, "tls-client-ca") !== undefined;
+    // Transport policy (libs/rpc transport-policy.ts): refused before any file or store is opened.
+    try {
+      checkListenSecurity(listen, mtlsFlags ? "mtls" : tlsFlags ? "tls" : "plaintext", {
+        requireClientCerts: inv.options["require-client-cert"] === true,
+      });
+    } catch (err) {
+      if (!(err instanceof RpcError)) throw err;
+      throw new CliError("usage", `${where(inv)}: --listen: ${err.message}`, { cause: err });
+    }
     const [cert, key, clientCa] = [
       await readPem(inv, "tls-cert"),
-      await readPem(inv, "tls-key"),
+      await readPem(inv, "tls-key", true),
       await readPem(inv, "tls-client-ca"),
     ];
     if ((cert === undefined) !== (key === undefined))
