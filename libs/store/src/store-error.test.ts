@@ -23,6 +23,7 @@ const cases: [sqlState: string, code: StoreErrorCode, retryable: boolean][] = [
   ["23503", "invalid_argument", false],
   ["23514", "invalid_argument", false],
   ["22P02", "invalid_argument", false],
+  ["42501", "permission_denied", false],
   ["42601", "internal", false],
   ["42P01", "internal", false],
   ["XX000", "internal", false],

@@ -18,6 +18,17 @@ export type StoreErrorCode =
   | "timeout"
   /** Options or data the database rejected: bad option, not-null/check/foreign-key violation, bad value. */
   | "invalid_argument"
+  /**
+   * The database role may not do this (42501 insufficient_privilege, which also covers "must be owner"): e.g. the
+   * hub's service role altering, updating, deleting, truncating or dropping the append-only log tables
+   * (deploy/postgres/hub-roles.sql).
+   */
+  | "permission_denied"
+  /**
+   * Another process (or another store in this process) holds the embedded data folder; the message names the
+   * folder and the holder's pid (data-dir-lock.ts).
+   */
+  | "locked"
   /** Anything else: a bug (SQL syntax, missing table) or an unexpected driver failure. */
   | "internal";
 
@@ -157,6 +168,16 @@ function fromSqlState(
       return new StoreError("unavailable", `database shutting down or full (${sqlState})`, opts(true));
     case "3D000":
       return new StoreError("unavailable", "database does not exist (3D000)", opts(false));
+    case "42501":
+      // At connect (e.g. no CONNECT on the database) it is the database being unavailable to us.
+      if (phase === "query") {
+        return new StoreError(
+          "permission_denied",
+          "the database role lacks the privilege (42501)",
+          opts(false),
+        );
+      }
+      break;
   }
   const cls = sqlState.slice(0, 2);
   switch (cls) {

@@ -17,6 +17,7 @@ test("valid options get their defaults", () => {
     kind: "postgres",
     url: "postgres://u:p@127.0.0.1:5432/db",
     schema: undefined,
+    role: undefined,
     poolMax: 10,
     statementTimeoutMs: undefined,
     connectTimeoutMs: 10_000,
@@ -30,6 +31,8 @@ test("valid options get their defaults", () => {
     connectTimeoutMs: 200,
   });
   assert.equal(full.kind === "postgres" && full.schema, "t_0123abcd");
+  const owner = checkStoreOptions({ kind: "postgres", url: "postgres://h/db", role: "lineage_hub_owner" });
+  assert.equal(owner.kind === "postgres" && owner.role, "lineage_hub_owner");
   const pglite = { kind: "pglite", dataDir: undefined, schema: undefined, pglite: undefined };
   assert.deepEqual(checkStoreOptions({ kind: "pglite" }), pglite);
   assert.deepEqual(checkStoreOptions({ kind: "pglite", dataDir: "memory://" }), pglite);
@@ -57,6 +60,11 @@ test("malformed options are refused, naming the field", () => {
   rejects({ kind: "postgres", url, schema: "x;drop" }, "schema");
   rejects({ kind: "postgres", url, schema: "a".repeat(64) }, "schema");
   rejects({ kind: "postgres", url, schema: "pg_temp" }, "schema");
+  rejects({ kind: "postgres", url, role: "" }, "role");
+  rejects({ kind: "postgres", url, role: "Owner" }, "role");
+  rejects({ kind: "postgres", url, role: "x -c search_path=evil" }, "role");
+  rejects({ kind: "postgres", url, role: "pg_write_all_data" }, "role");
+  rejects({ kind: "postgres", url, role: 7 }, "role");
   rejects({ kind: "postgres", url, poolMax: 0 }, "poolMax");
   rejects({ kind: "postgres", url, poolMax: 101 }, "poolMax");
   rejects({ kind: "postgres", url, poolMax: 2.5 }, "poolMax");

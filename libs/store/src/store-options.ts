@@ -19,6 +19,14 @@ export interface PostgresStoreOptions {
    * Default: the server's default search_path (normally `public`).
    */
   readonly schema?: string;
+  /**
+   * Role every pooled connection assumes at connect (the `role` startup parameter, i.e. SET ROLE): its
+   * statements run with that role's privileges and the objects they create belong to it. For migrations:
+   * an administrator's login runs them as the migration role, which then owns the log tables
+   * (deploy/postgres/README.md). The hub's service should instead LOG IN as its service role (the URL's
+   * user), because a session can always RESET ROLE back to its login. Same spelling rules as `schema`.
+   */
+  readonly role?: string;
   /** Most pooled connections (1..100, default 10). */
   readonly poolMax?: number;
   /** Server-side `statement_timeout` in ms for every statement (1..86_400_000; default none). */
@@ -58,6 +66,7 @@ export type CheckedStoreOptions =
       readonly kind: "postgres";
       readonly url: string;
       readonly schema: string | undefined;
+      readonly role: string | undefined;
       readonly poolMax: number;
       readonly statementTimeoutMs: number | undefined;
       readonly connectTimeoutMs: number;
@@ -84,6 +93,7 @@ export function checkStoreOptions(input: unknown): CheckedStoreOptions {
       kind: "postgres",
       url: checkUrl(o.url),
       schema: checkSchema(o.schema),
+      role: checkRole(o.role),
       poolMax: checkInt("poolMax", o.poolMax, 1, 100) ?? 10,
       statementTimeoutMs: checkInt("statementTimeoutMs", o.statementTimeoutMs, 1, 86_400_000),
       connectTimeoutMs: checkInt("connectTimeoutMs", o.connectTimeoutMs, 1, 600_000) ?? 10_000,
@@ -124,6 +134,15 @@ function checkSchema(v: unknown): string | undefined {
     throw bad("schema", "must be 1-63 lowercase letters, digits or '_', not starting with a digit");
   }
   if (v.startsWith("pg_")) throw bad("schema", 'must not start with "pg_" (reserved by PostgreSQL)');
+  return v;
+}
+
+function checkRole(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || !SCHEMA_NAME.test(v)) {
+    throw bad("role", "must be 1-63 lowercase letters, digits or '_', not starting with a digit");
+  }
+  if (v.startsWith("pg_")) throw bad("role", 'must not start with "pg_" (reserved by PostgreSQL)');
   return v;
 }
 

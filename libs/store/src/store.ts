@@ -5,6 +5,7 @@
  * The same contract suite (libs/store/test/store-contract.ts) runs on every backend.
  */
 
+import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import {
   type ControlledTransaction,
@@ -15,6 +16,7 @@ import {
   type Transaction,
 } from "kysely";
 import pg from "pg";
+import { type DataDirLock, lockDataDir } from "./data-dir-lock.js";
 import { type MigrationOutcome, type MigrationSet, runMigrations } from "./migration-set.js";
 import { Mutex } from "./mutex.js";
 import { PGliteDialect } from "./pglite-dialect.js";
@@ -117,6 +119,7 @@ async function openPostgres<DB>(o: PostgresChecked): Promise<Store<DB>> {
   // survive the pool replacing a dropped connection. Schema names were checked to [a-z0-9_].
   const startup: string[] = [];
   if (o.schema !== undefined) startup.push(`-c search_path=${o.schema}`);
+  if (o.role !== undefined) startup.push(`-c role=${o.role}`);
   if (o.statementTimeoutMs !== undefined) startup.push(`-c statement_timeout=${o.statementTimeoutMs}`);
   const pool = new pg.Pool({
     connectionString: o.url,
@@ -136,11 +139,18 @@ async function openPostgres<DB>(o: PostgresChecked): Promise<Store<DB>> {
   });
   try {
     if (o.schema !== undefined) {
-      try {
-        await sql`create schema if not exists ${sql.id(o.schema)}`.execute(store.db);
-      } catch (err) {
-        // Two processes creating the same schema at once race on pg_namespace's unique index.
-        if (!isStoreError(err, "conflict")) throw err;
+      // Look before creating: CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the database
+      // before it checks existence, and a least-privilege service role has no such privilege.
+      const found = await sql<{
+        one: number;
+      }>`select 1 as one from pg_namespace where nspname = ${o.schema}`.execute(store.db);
+      if (found.rows.length === 0) {
+        try {
+          await sql`create schema if not exists ${sql.id(o.schema)}`.execute(store.db);
+        } catch (err) {
+          // Two processes creating the same schema at once race on pg_namespace's unique index.
+          if (!isStoreError(err, "conflict")) throw err;
+        }
       }
     }
     await store.init();
@@ -154,11 +164,27 @@ async function openPostgres<DB>(o: PostgresChecked): Promise<Store<DB>> {
 async function openPGlite<DB>(o: PGliteChecked): Promise<Store<DB>> {
   let pglite = o.pglite;
   const owns = pglite === undefined;
+  // One process owns a data folder (data-dir-lock.ts): taken before PGlite reads a byte of it, released
+  // after the instance is closed. A shared instance (`pglite` option) is its creator's to lock.
+  let lock: DataDirLock | undefined;
   if (pglite === undefined) {
+    if (o.dataDir !== undefined) {
+      try {
+        mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+      } catch (err) {
+        throw new StoreError(
+          "unavailable",
+          `cannot create the data folder ${o.dataDir}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+          { cause: err, retryable: false },
+        );
+      }
+      lock = lockDataDir(o.dataDir);
+    }
     try {
       // Type parsers are passed per query by the dialect, so shared instances get them too.
       pglite = await PGlite.create(o.dataDir === undefined ? {} : { dataDir: o.dataDir });
     } catch (err) {
+      lock?.release();
       throw toStoreError(err, "connect");
     }
   }
@@ -167,7 +193,7 @@ async function openPGlite<DB>(o: PGliteChecked): Promise<Store<DB>> {
     ownsInstance: owns,
     ...(o.schema === undefined ? {} : { schema: o.schema }),
   });
-  const store = new KyselyStore<DB>("pglite", dialect);
+  const store = new KyselyStore<DB>("pglite", dialect, async () => lock?.release());
   try {
     if (o.schema !== undefined) {
       await sql`create schema if not exists ${sql.id(o.schema)}`.execute(store.db);
