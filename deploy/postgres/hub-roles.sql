@@ -7,8 +7,8 @@
 --   lineage_hub_owner    the MIGRATION role. It owns schema "hub" and every table the hub's migrations
 --                        create there (log_entries, log_nodes, log_checkpoints, members, member_keys, the
 --                        migration bookkeeping), and the append-only triggers on them. Only `lineage hub
---                        migrate` runs as it. It cannot log in: an administrator assumes it for a migration
---                        (store option `role`, or SET ROLE).
+--                        migrate` runs as it: logging in as it, or an administrator assuming it (store
+--                        option `role`, i.e. SET ROLE).
 --   lineage_hub_service  the role `lineage hub serve` logs in as. It may SELECT and INSERT the tables of
 --                        schema "hub" and nothing else: no UPDATE, DELETE or TRUNCATE, and since it owns
 --                        nothing it cannot ALTER TABLE ... DISABLE TRIGGER, DROP TABLE, or create objects.
@@ -19,9 +19,9 @@
 -- A superuser can still rewrite anything: that is what the hub's start-up re-verification
 -- (services/hub/src/log/log-integrity.ts), auditors and witnesses are for.
 
-CREATE ROLE lineage_hub_owner NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+CREATE ROLE lineage_hub_owner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
 CREATE ROLE lineage_hub_service LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
--- Set the service role's password out of band:  \password lineage_hub_service
+-- Set both passwords out of band:  \password lineage_hub_owner   \password lineage_hub_service
 
 -- Nobody creates objects in public (PostgreSQL 15's default, stated for older servers). CONNECT on the
 -- database is granted by init.sql, which knows its name.
