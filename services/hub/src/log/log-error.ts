@@ -42,6 +42,11 @@ export type LogErrorCode =
   | "unavailable"
   /** The log was closed. */
   | "cancelled"
+  /**
+   * The stored log does not verify against the hub's own signed checkpoints (a rewritten leaf, node or
+   * checkpoint; found at start-up by log-integrity.ts): the hub refuses to serve it.
+   */
+  | "log_corrupt"
   /** A bug or a broken invariant (e.g. stored nodes disagree with the tree). */
   | "internal";
 

@@ -56,6 +56,7 @@ import {
 } from "@lineage/crypto";
 import type { HubDatabase, Store } from "@lineage/store";
 import { LogError } from "./log-error.js";
+import { verifyStoredLog } from "./log-integrity.js";
 import { decodeLeaf, encodeLeaf, kindOfPayloadType, LOG_DSSE_LIMITS, PAYLOAD_TYPES } from "./log-leaf.js";
 import {
   commitmentOfEnvelope,
@@ -341,6 +342,12 @@ export class TransparencyLog implements AsyncDisposable {
     } catch (cause) {
       throw new LogError("unavailable", "cannot read the log tables (is the hub store migrated?)", { cause });
     }
+    // Refuse to serve (or sign into) a log that does not verify against this hub's own checkpoints.
+    await verifyStoredLog(db, {
+      origin: options.origin,
+      keyName: options.keyName ?? options.origin,
+      hubPublicKey: options.hubKey.publicKey,
+    });
     const ids = nodesForRoot(size);
     const hashes = await fetchNodes(db, ids);
     const byId = new Map(ids.map((id, i) => [`${id.level}/${id.index}`, hashes[i] as Uint8Array]));
