@@ -3,7 +3,7 @@
  * tree are the protobuf encoding of {kind, envelope, integrated_at}, stored and served exactly as
  * hashed. Also the payload types of each entry kind and the DSSE conversions proto <-> crypto.
  */
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { create, type DescMessage, fromBinary, type Message, type MessageShape } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import {
   DsseEnvelopeSchema,
@@ -55,15 +55,121 @@ export function kindOfPayloadType(payloadType: string): LogEntryKind {
   }
 }
 
-/** Envelope bounds of the API (dsse.proto): 1 MiB payload, 8 signatures, 128-byte type. */
+/** A payload type the log accepts. */
+export type LogPayloadType = (typeof PAYLOAD_TYPES)[keyof typeof PAYLOAD_TYPES];
+
+const KiB = 1024;
+
+/**
+ * Largest DSSE payload of each entry kind, in bytes (issue 8: a ~1 MiB attestation padded with junk was
+ * accepted). Each is several times the largest well-formed payload its checks allow — a statement or
+ * session names at most 64 panel models, commitments carry roots and hashes, not the committed items —
+ * and small enough that a page of entries stays small:
+ *
+ *   attestation 64 KiB · review decision 64 KiB · session 32 KiB · membership 16 KiB ·
+ *   canary / watermark / reference-fingerprint commitment 16 KiB · sighting 8 KiB · withdrawal 8 KiB
+ */
+export const MAX_PAYLOAD_BYTES: Readonly<Record<LogPayloadType, number>> = Object.freeze({
+  [PAYLOAD_TYPES.attestation]: 64 * KiB,
+  [PAYLOAD_TYPES.reviewDecision]: 64 * KiB,
+  [PAYLOAD_TYPES.session]: 32 * KiB,
+  [PAYLOAD_TYPES.membership]: 16 * KiB,
+  [PAYLOAD_TYPES.commitment]: 16 * KiB,
+  [PAYLOAD_TYPES.watermarkCommitment]: 16 * KiB,
+  [PAYLOAD_TYPES.referenceFingerprint]: 16 * KiB,
+  [PAYLOAD_TYPES.sighting]: 8 * KiB,
+  [PAYLOAD_TYPES.withdrawal]: 8 * KiB,
+});
+
+/** The largest per-kind payload cap: the bound every envelope meets whatever its kind. */
+export const MAX_ENTRY_PAYLOAD_BYTES = Math.max(...Object.values(MAX_PAYLOAD_BYTES));
+
+/**
+ * Envelope bounds the log verifies every signed envelope under: payload at most the largest per-kind cap
+ * (64 KiB), 8 signatures, 128-byte type. Verification refuses anything larger with `too_large`, so this
+ * bound holds for every append path even before the kind is known.
+ */
 export const LOG_DSSE_LIMITS: DsseLimits = Object.freeze({
-  maxPayloadBytes: 1 << 20,
+  maxPayloadBytes: MAX_ENTRY_PAYLOAD_BYTES,
   maxSignatures: 8,
   maxPayloadTypeBytes: 128,
 });
 
-/** Largest encoded leaf (envelope + framing), as stored and served. */
-export const MAX_LEAF_BYTES = (1 << 20) + 16 * 1024;
+/**
+ * Largest encoded leaf the log writes: the payload cap plus envelope framing (8 signatures of a 64-char
+ * key id and 64 bytes, the type, the timestamp: under 2 KiB; 16 KiB leaves room). Reads page by it.
+ */
+export const MAX_LEAF_BYTES = MAX_ENTRY_PAYLOAD_BYTES + 16 * KiB;
+
+/**
+ * Path of the first unknown field in a decoded message (protobuf-es keeps them in `$unknown`), searching
+ * nested messages, lists and maps; undefined when there is none. Unknown fields are refused in log entries:
+ * they would be signed, hashed and served, but no verifier reads them — room for padding, covert data or a
+ * second meaning only some readers see.
+ */
+export function findUnknownField(
+  schema: DescMessage,
+  message: Message,
+  path = schema.name,
+): string | undefined {
+  const unknown = (message as { $unknown?: readonly { no: number }[] }).$unknown;
+  if (unknown !== undefined && unknown.length > 0) return `${path} field ${unknown[0]?.no}`;
+  const record = message as unknown as Record<string, unknown>;
+  for (const f of schema.fields) {
+    const value =
+      f.oneof !== undefined
+        ? (record[f.oneof.localName] as { case?: string; value?: unknown } | undefined)?.case === f.localName
+          ? (record[f.oneof.localName] as { value: unknown }).value
+          : undefined
+        : record[f.localName];
+    if (value === undefined || value === null) continue;
+    const at = `${path}.${f.name}`;
+    if (f.fieldKind === "message") {
+      const hit = findUnknownField(f.message, value as Message, at);
+      if (hit !== undefined) return hit;
+    } else if (f.fieldKind === "list" && f.listKind === "message") {
+      for (const [i, item] of (value as Message[]).entries()) {
+        const hit = findUnknownField(f.message, item, `${at}[${i}]`);
+        if (hit !== undefined) return hit;
+      }
+    } else if (f.fieldKind === "map" && f.mapKind === "message") {
+      for (const [k, item] of Object.entries(value as Record<string, Message>)) {
+        const hit = findUnknownField(f.message, item, `${at}[${k}]`);
+        if (hit !== undefined) return hit;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Decodes the payload of an untrusted envelope as `schema`, strictly: the payload type must be one the log
+ * accepts, the payload within that kind's cap ({@link MAX_PAYLOAD_BYTES}), the bytes a valid encoding, and
+ * no field unknown to `schema` anywhere in the message. The log's append paths decode every payload with it.
+ * @throws LogError `too_large` over the cap; `malformed` for an unknown type, bad bytes or unknown fields
+ */
+export function decodeEntryPayload<Desc extends DescMessage>(
+  schema: Desc,
+  envelope: Pick<DsseEnvelope, "payloadType" | "payload">,
+  what: string = schema.name,
+): MessageShape<Desc> {
+  kindOfPayloadType(envelope.payloadType); // throws malformed for a type the log does not accept
+  const cap = MAX_PAYLOAD_BYTES[envelope.payloadType as LogPayloadType];
+  if (envelope.payload.length > cap) {
+    throw new LogError("too_large", `${what} payload is ${envelope.payload.length} bytes; at most ${cap}`);
+  }
+  let message: MessageShape<Desc>;
+  try {
+    message = fromBinary(schema, envelope.payload);
+  } catch (cause) {
+    throw new LogError("malformed", `envelope payload is not an encoded ${what}`, { cause });
+  }
+  const unknown = findUnknownField(schema, message as Message);
+  if (unknown !== undefined) {
+    throw new LogError("malformed", `${what} carries a field the log does not know (${unknown})`);
+  }
+  return message;
+}
 
 /** A decoded leaf. */
 export interface DecodedLeaf {

@@ -9,12 +9,22 @@ import type { Hub } from "@lineage/api";
 import type { ServiceImpl } from "@lineage/rpc";
 import { buildAttestationBundle } from "./attestation-bundle.js";
 import { LogError } from "./log-error.js";
+import { MAX_LEAF_BYTES } from "./log-leaf.js";
 import type { TransparencyLog } from "./transparency-log.js";
 
 /** Most entries one GetLogEntries call may ask for (hub_service.proto). */
 export const MAX_ENTRIES_PER_CALL = 10_000;
-/** Entries read from the database per page while streaming. */
-const ENTRY_PAGE = 500;
+
+/**
+ * Most leaf bytes one database read of GetLogEntries may hold (issue 8: pages of 500 rows of up to 1 MiB
+ * each let one anonymous call make the hub hold 500 MiB). Pages are sized by bytes, not rows: a page has
+ * as many rows as fit when every leaf is as large as the log allows ({@link MAX_LEAF_BYTES}), so no page
+ * can exceed this whatever the entries hold; the stream itself is written with backpressure.
+ */
+export const MAX_PAGE_BYTES = 4 * 1024 * 1024;
+
+/** Rows per database read: the most whose worst-case size fits {@link MAX_PAGE_BYTES}, at most 500. */
+export const ENTRY_PAGE_ROWS = Math.max(1, Math.min(500, Math.floor(MAX_PAGE_BYTES / MAX_LEAF_BYTES)));
 
 /** The log's handlers; spread them into the hub's full `ServiceImpl<typeof Hub>`. */
 export type LogServiceHandlers = Pick<
@@ -54,9 +64,17 @@ export function logServiceHandlers(log: TransparencyLog): LogServiceHandlers {
         throw new LogError("invalid_argument", `at most ${MAX_ENTRIES_PER_CALL} entries per call`);
       }
       if (end > log.size) throw new LogError("not_found", `end ${end} is beyond the log size ${log.size}`);
-      for (let from = start; from < end; from += ENTRY_PAGE) {
+      let rows = ENTRY_PAGE_ROWS;
+      for (let from = start; from < end; ) {
         if (ctx.signal.aborted) return;
-        const page = await log.entries(from, Math.min(end, from + ENTRY_PAGE));
+        const page = await log.entries(from, Math.min(end, from + rows));
+        if (page.length === 0) throw new LogError("internal", `no entries read at ${from}`);
+        let bytes = 0;
+        for (const e of page) bytes += e.leaf.length;
+        // Leaves larger than the current bound (written under an older, larger cap) shrink later pages so
+        // they still fit; this page was read already, so it is bounded by rows x the older cap.
+        if (bytes > MAX_PAGE_BYTES) rows = Math.max(1, Math.floor(rows / Math.ceil(bytes / MAX_PAGE_BYTES)));
+        from += page.length;
         for (const e of page) yield { entry: { index: BigInt(e.index), leaf: e.leaf } };
       }
     },
