@@ -22,12 +22,20 @@ export type { LoggedCommitment } from "./log/log-state.js";
 export type { StoredEntry } from "./log/log-store.js";
 export {
   keyValidAt,
+  keyValidAtIndex,
   type LoggedKey,
   type LoggedMember,
   type LoggedMemberStatus,
   MemberRegistry,
+  type MembershipAdmission,
 } from "./log/member-registry.js";
-export { enrolmentRecord } from "./log/membership-record.js";
+export {
+  addKeyRecord,
+  enrolmentRecord,
+  keyFingerprint,
+  revokeKeyRecord,
+  signMembership,
+} from "./log/membership-record.js";
 export {
   type AppendedEntry,
   type FirstCovering,

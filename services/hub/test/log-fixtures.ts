@@ -9,7 +9,6 @@ import {
   CommitmentHashAlgorithm,
   KeyAlgorithm,
   MembershipAction,
-  type MembershipRecordSchema,
   ReferenceFingerprintCommitmentSchema,
   SuspectSource,
   Verdict,
@@ -29,50 +28,66 @@ import {
   postgresTestTarget,
   type Store,
 } from "@lineage/store";
-import { PAYLOAD_TYPES, type TransparencyLog } from "../src/index.js";
+import {
+  addKeyRecord,
+  keyFingerprint,
+  PAYLOAD_TYPES,
+  revokeKeyRecord,
+  signMembership,
+  type TransparencyLog,
+} from "../src/index.js";
 
 export const DAY = 86_400_000;
 
-/** An enrol record for `memberId` with `key`, valid from `notBeforeMs`. */
+/**
+ * An enrol record for `memberId` with `key`, valid from `notBeforeMs`, signed by the new key itself
+ * (proof of possession); the log adds its registrar signature. It takes effect now (the log's skew).
+ */
 export function enrolRecord(
   memberId: string,
   key: Ed25519PrivateKey,
   notBeforeMs: number,
   notAfterMs?: number,
-): MessageInitShape<typeof MembershipRecordSchema> {
-  return {
-    action: MembershipAction.ENROL,
-    memberId,
-    displayName: `Member ${memberId}`,
-    key: {
-      keyId: key.keyId,
-      algorithm: KeyAlgorithm.ED25519,
-      publicKey: key.publicKey.raw,
-      notBefore: timestampFromMs(notBeforeMs),
-      ...(notAfterMs === undefined ? {} : { notAfter: timestampFromMs(notAfterMs) }),
+  effectiveAtMs = Date.now(),
+): DsseEnvelope {
+  return signMembership(
+    {
+      action: MembershipAction.ENROL,
+      memberId,
+      displayName: `Member ${memberId}`,
+      key: {
+        keyId: key.keyId,
+        algorithm: KeyAlgorithm.ED25519,
+        publicKey: key.publicKey.raw,
+        notBefore: timestampFromMs(notBeforeMs),
+        ...(notAfterMs === undefined ? {} : { notAfter: timestampFromMs(notAfterMs) }),
+      },
+      effectiveAt: timestampFromMs(effectiveAtMs),
+      confirmedFingerprint: keyFingerprint(key.publicKey.raw),
     },
-    effectiveAt: timestampFromMs(notBeforeMs),
-  };
+    [key],
+  );
 }
 
-/** A revoke record of `key` from `revokedAtMs`. */
+/** A revoke record of `key` from `revokedAtMs`, signed by `by` (default: the revoked key itself). */
 export function revokeRecord(
   memberId: string,
   key: Ed25519PrivateKey,
   revokedAtMs: number,
-): MessageInitShape<typeof MembershipRecordSchema> {
-  return {
-    action: MembershipAction.REVOKE_KEY,
-    memberId,
-    key: {
-      keyId: key.keyId,
-      algorithm: KeyAlgorithm.ED25519,
-      publicKey: key.publicKey.raw,
-      revokedAt: timestampFromMs(revokedAtMs),
-      revocationReason: "compromised",
-    },
-    effectiveAt: timestampFromMs(revokedAtMs),
-  };
+  by: Ed25519PrivateKey = key,
+): DsseEnvelope {
+  return signMembership(revokeKeyRecord(memberId, key.publicKey, by.keyId, revokedAtMs, "compromised"), [by]);
+}
+
+/** An add-key record of `newKey`, signed by `signers` (normally the member's current key and `newKey`). */
+export function addKeyEnvelope(
+  memberId: string,
+  newKey: Ed25519PrivateKey,
+  byKeyId: string,
+  atMs: number,
+  signers: readonly Ed25519PrivateKey[],
+): DsseEnvelope {
+  return signMembership(addKeyRecord(memberId, newKey.publicKey, byKeyId, atMs), signers);
 }
 
 /** A member-signed VERSION-1 attestation statement envelope (refused since protocol v2). */
@@ -331,6 +346,9 @@ export async function openProtocolSession(
     watermark = { id: `wm-${sessionId}`, digest, logIndex: w.index, gamma: 0.25 };
   }
   const sighting = await log.appendSighting({ suspect: { suspectId }, source: SuspectSource.FEED_ADAPTER });
+  // A checkpoint covering the sighting: on a loaded machine the periodic timer may have signed only the
+  // empty tree so far, which is no seed.
+  await log.checkpoint();
   const session = await log.appendSession(
     sessionInit(memberId, sessionId, suspectId, referenceHash, ref.index, sighting.index, nowMs, {
       canary: { id: cid, root, logIndex: c.index },

@@ -23,6 +23,7 @@ import {
   backends,
   DAY,
   enrolRecord,
+  type LogBackend,
   memberKey,
   openProtocolSession,
   revokeRecord,
@@ -39,8 +40,9 @@ async function rejectsCode(p: Promise<unknown>, code: string): Promise<void> {
   });
 }
 
-const pglite = (await backends()).find((b) => b.name === "pglite");
-assert.ok(pglite !== undefined);
+const found = (await backends()).find((b) => b.name === "pglite");
+if (found === undefined) throw new Error("no PGlite backend");
+const pglite: LogBackend = found;
 
 async function openLog() {
   const store = await pglite.open();

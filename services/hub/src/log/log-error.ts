@@ -24,6 +24,11 @@ export type LogErrorCode =
   | "already_exists"
   /** The signer may not log this (e.g. a statement about another member's model). */
   | "permission_denied"
+  /**
+   * A stated time is further from the entry's integration time than the log's clock skew (a backdated
+   * revocation, an old statement).
+   */
+  | "stale"
   /** The entry is not allowed in the log's current state (key outside validity, member suspended, ...). */
   | "failed_precondition"
   /**

@@ -7,6 +7,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { KeyAlgorithm, MembershipAction, type MembershipRecord } from "@lineage/api";
 import { Ed25519PublicKey, keyIdOf } from "@lineage/crypto";
 import { LogError } from "./log-error.js";
+import { keyFingerprint } from "./membership-record.js";
 
 /** A member key and its validity window, as logged. */
 export interface LoggedKey {
@@ -36,6 +37,29 @@ export interface LoggedMember {
 }
 
 const MEMBER_ID_RE = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+/**
+ * What the writer knows about a membership record being admitted (absent when replaying records the
+ * log admitted before): whose signatures verified, and when it is integrated.
+ */
+export interface MembershipAdmission {
+  /** Key ids whose signatures over the record verified (member keys and/or the hub's). */
+  readonly signedBy: ReadonlySet<string>;
+  /** The hub key id (its registrar signature). */
+  readonly hubKeyId: string;
+  /** The record's integration time (ms). */
+  readonly integratedAtMs: number;
+  /** Largest allowed distance between a record's stated times and its integration (ms). */
+  readonly skewMs: number;
+}
+
+/**
+ * Whether `key` is valid for an entry at log position `index` (issue 8): added at a smaller index and
+ * not revoked at a smaller one. Unlike a revocation time, a position cannot be backdated.
+ */
+export function keyValidAtIndex(key: LoggedKey, index: number): boolean {
+  return key.addedAtIndex < index && (key.revokedAtIndex === undefined || key.revokedAtIndex >= index);
+}
 
 /** Whether `key` accepts a signature made at `atMs`. */
 export function keyValidAt(key: LoggedKey, atMs: number): boolean {
@@ -77,8 +101,9 @@ export class MemberRegistry {
    * Checks a membership record against the current state and applies it. `index` is the record's
    * log index. Throws {@link LogError} naming what is wrong; the registry is unchanged then.
    */
-  apply(record: MembershipRecord, index: number): void {
+  apply(record: MembershipRecord, index: number, admission?: MembershipAdmission): void {
     const memberId = record.memberId;
+    if (admission !== undefined) this.#authorise(record, index, admission);
     if (!MEMBER_ID_RE.test(memberId)) {
       throw new LogError("invalid_argument", "membership member_id must match [a-z0-9][a-z0-9-]{0,63}");
     }
@@ -149,6 +174,84 @@ export class MemberRegistry {
       }
       default:
         throw new LogError("invalid_argument", "membership action is not set or not known");
+    }
+  }
+
+  /**
+   * Who must have signed, by action (member.proto, MembershipRecord): the hub cannot change a member's
+   * keys alone. `bad_signature`: no proof of possession by the new key; `permission_denied`: no signature
+   * by a key of the member valid at this position; `stale`: a stated time too far from integration.
+   */
+  #authorise(record: MembershipRecord, index: number, a: MembershipAdmission): void {
+    if (!a.signedBy.has(a.hubKeyId)) {
+      throw new LogError("bad_signature", "membership record lacks the hub's registrar signature");
+    }
+    if (record.effectiveAt !== undefined) {
+      const at = Number(timestampMs(record.effectiveAt));
+      if (!(Math.abs(at - a.integratedAtMs) <= a.skewMs)) {
+        throw new LogError(
+          "stale",
+          `membership effective_at is more than ${a.skewMs} ms from its integration time`,
+        );
+      }
+    }
+    const newKeyId = record.key?.keyId ?? "";
+    const needPossession = () => {
+      if (!a.signedBy.has(newKeyId)) {
+        throw new LogError(
+          "bad_signature",
+          "membership record is not signed by the key it adds (no proof of possession)",
+        );
+      }
+    };
+    const needAuthoriser = (allowSelf: boolean) => {
+      const by = record.authorizedByKeyId;
+      const key = this.#keys.get(by);
+      const ok =
+        key !== undefined &&
+        key.memberId === record.memberId &&
+        keyValidAtIndex(key, index) &&
+        (allowSelf || by !== newKeyId) &&
+        a.signedBy.has(by);
+      if (!ok) {
+        throw new LogError(
+          "permission_denied",
+          `membership record is not signed by a key of ${record.memberId} valid at index ${index} (authorized_by_key_id)`,
+        );
+      }
+    };
+    switch (record.action) {
+      case MembershipAction.ENROL: {
+        needPossession();
+        const key = record.key;
+        if (key !== undefined && record.confirmedFingerprint !== keyFingerprint(key.publicKey)) {
+          throw new LogError(
+            "invalid_argument",
+            "confirmed_fingerprint is not the fingerprint of the enrolled key",
+          );
+        }
+        return;
+      }
+      case MembershipAction.ADD_KEY:
+        needAuthoriser(false);
+        needPossession();
+        return;
+      case MembershipAction.REVOKE_KEY: {
+        needAuthoriser(true);
+        const revokedAt = record.key?.revokedAt;
+        if (revokedAt !== undefined) {
+          const at = Number(timestampMs(revokedAt));
+          if (!(Math.abs(at - a.integratedAtMs) <= a.skewMs)) {
+            throw new LogError(
+              "stale",
+              `revoked_at is more than ${a.skewMs} ms from the revocation's integration time (backdated?)`,
+            );
+          }
+        }
+        return;
+      }
+      default:
+        return;
     }
   }
 

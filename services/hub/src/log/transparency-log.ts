@@ -33,11 +33,12 @@ import {
   WithdrawalSchema,
 } from "@lineage/api";
 import {
+  addSignature,
   CompactRange,
   consistencyProofFromStore,
   type DsseEnvelope,
   type Ed25519PrivateKey,
-  type Ed25519PublicKey,
+  Ed25519PublicKey,
   ed25519NoteSigner,
   formatVerifierKey,
   hashLeaf,
@@ -80,7 +81,7 @@ import {
   type StoredEntry,
   storedSize,
 } from "./log-store.js";
-import { keyValidAt, type LoggedKey, MemberRegistry } from "./member-registry.js";
+import { keyValidAt, keyValidAtIndex, type LoggedKey, MemberRegistry } from "./member-registry.js";
 import {
   admitAttestationV2,
   admitSession,
@@ -640,26 +641,82 @@ export class TransparencyLog implements AsyncDisposable {
     });
   }
 
-  /** Signs and logs a membership record (the hub is the registrar); checked against logged state. */
-  async appendMembership(record: MessageInitShape<typeof MembershipRecordSchema>): Promise<AppendedEntry> {
+  /**
+   * Logs a membership change (issue 8; member.proto, MembershipRecord, says who must sign each action).
+   * `input` is either an envelope the member signed (ENROL by the new key, ADD_KEY by a current key and
+   * the new key, REVOKE_KEY by a current key or the revoked one; untrusted input from the member), to
+   * which the hub adds its registrar signature, or a bare record for the hub's own decisions (SUSPEND,
+   * REINSTATE, REMOVE), which the hub signs alone. A key change without the member's signatures is
+   * refused: `bad_signature` (no proof of possession by the new key), `permission_denied` (no signature
+   * by a key of the member valid at the record's log position), `stale` (effective_at or revoked_at
+   * further than the clock skew from the integration time: no backdated revocations).
+   */
+  async appendMembership(
+    input: DsseEnvelope | MessageInitShape<typeof MembershipRecordSchema>,
+  ): Promise<AppendedEntry> {
     this.#checkOpen();
-    const msg = create(MembershipRecordSchema, record);
-    const envelope = signEnvelope(
-      PAYLOAD_TYPES.membership,
-      toBinary(MembershipRecordSchema, msg),
-      this.#hubKey,
-    );
-    const keyId = msg.key?.keyId;
+    const envelope =
+      "signatures" in input && "payloadType" in input
+        ? (input as DsseEnvelope)
+        : signEnvelope(
+            PAYLOAD_TYPES.membership,
+            toBinary(MembershipRecordSchema, create(MembershipRecordSchema, input)),
+            this.#hubKey,
+          );
+    return this.#enqueueMembership(envelope);
+  }
+
+  async #enqueueMembership(envelope: DsseEnvelope): Promise<AppendedEntry> {
+    if (envelope.payloadType !== PAYLOAD_TYPES.membership) {
+      throw new LogError("invalid_argument", "envelope is not a membership record");
+    }
+    const rec = decodePayload(() => fromBinary(MembershipRecordSchema, envelope.payload), "MembershipRecord");
+    // Keys whose signatures count: the key the record adds (proof of possession), the authorising key as
+    // logged, and the hub's. Which of them MUST have signed is decided in the writer, at the record's position.
+    const candidates: Ed25519PublicKey[] = [this.#hubKey.publicKey];
+    if (rec.key !== undefined && rec.key.publicKey.length === 32) {
+      try {
+        const k = Ed25519PublicKey.fromRaw(rec.key.publicKey);
+        if (k.keyId !== this.#hubKey.keyId) candidates.push(k);
+      } catch {
+        // An invalid key is refused by the registry with its own message.
+      }
+    }
+    const by = this.#registry.key(rec.authorizedByKeyId);
+    if (by !== undefined && !candidates.some((k) => k.keyId === by.keyId)) candidates.push(by.publicKey);
+    const hubId = this.#hubKey.keyId;
+    let verified: readonly string[] = [];
+    if (envelope.signatures.length > 0) {
+      try {
+        verified = (
+          await verifyEnvelopeAsync(envelope, {
+            keys: new KeyRing(candidates),
+            limits: LOG_DSSE_LIMITS,
+            ...(envelope.signatures.some((s) => s.keyid === hubId) ? { requiredKeyIds: [hubId] } : {}),
+          })
+        ).verifiedKeyIds;
+      } catch (err) {
+        mapCryptoError(err);
+      }
+    }
+    const logged = verified.includes(hubId) ? envelope : addSignature(envelope, this.#hubKey);
+    const signedBy = new Set([...verified, hubId]);
     return this.#enqueue({
       kind: LogEntryKind.MEMBERSHIP,
-      envelope,
+      envelope: logged,
       meta: {
-        memberId: msg.memberId.length > 0 && msg.memberId.length <= 64 ? msg.memberId : null,
-        keyId: keyId !== undefined && keyId.length > 0 && keyId.length <= 128 ? keyId : null,
+        memberId: ID64_RE.test(rec.memberId) ? rec.memberId : null,
+        keyId: rec.key !== undefined && /^[0-9a-f]{64}$/.test(rec.key.keyId) ? rec.key.keyId : null,
         sessionId: null,
         refIndex: null,
       },
-      admit: (s) => s.registry.apply(msg, s.index),
+      admit: (s) =>
+        s.registry.apply(rec, s.index, {
+          signedBy,
+          hubKeyId: hubId,
+          integratedAtMs: s.nowMs,
+          skewMs: this.#skewMs,
+        }),
     });
   }
 
@@ -723,7 +780,10 @@ export class TransparencyLog implements AsyncDisposable {
     });
   }
 
-  /** Logs any signed envelope by its payload type (membership and review records must be hub-signed). */
+  /**
+   * Logs any signed envelope by its payload type (review, session and sighting records must be hub-signed;
+   * membership records are checked as in {@link appendMembership}).
+   */
   async append(envelope: DsseEnvelope): Promise<AppendedEntry> {
     switch (kindOfPayloadType(envelope.payloadType)) {
       case LogEntryKind.ATTESTATION:
@@ -756,24 +816,8 @@ export class TransparencyLog implements AsyncDisposable {
           throw new LogError("invalid_argument", "session seed is not derived from its seed checkpoint");
         return this.#enqueueSession(envelope, msg);
       }
-      case LogEntryKind.MEMBERSHIP: {
-        await this.#verifyHubSignature(envelope);
-        const rec = decodePayload(
-          () => fromBinary(MembershipRecordSchema, envelope.payload),
-          "MembershipRecord",
-        );
-        return this.#enqueue({
-          kind: LogEntryKind.MEMBERSHIP,
-          envelope,
-          meta: {
-            memberId: ID64_RE.test(rec.memberId) ? rec.memberId : null,
-            keyId: rec.key !== undefined && /^[0-9a-f]{64}$/.test(rec.key.keyId) ? rec.key.keyId : null,
-            sessionId: null,
-            refIndex: null,
-          },
-          admit: (s) => s.registry.apply(rec, s.index),
-        });
-      }
+      case LogEntryKind.MEMBERSHIP:
+        return this.#enqueueMembership(envelope);
       default: {
         await this.#verifyHubSignature(envelope);
         const d = decodePayload(() => fromBinary(ReviewDecisionSchema, envelope.payload), "ReviewDecision");
@@ -976,6 +1020,12 @@ export class TransparencyLog implements AsyncDisposable {
       throw new LogError(
         "failed_precondition",
         `${what} is more than ${this.#skewMs} ms from the hub's clock`,
+      );
+    }
+    if (!keyValidAtIndex(key, s.index)) {
+      throw new LogError(
+        "failed_precondition",
+        `signing key was revoked at log index ${key.revokedAtIndex} (before this entry)`,
       );
     }
     if (!keyValidAt(key, atMs)) {

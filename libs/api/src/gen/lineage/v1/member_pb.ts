@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lineage/v1/member.proto.
  */
 export const file_lineage_v1_member: GenFile = /*@__PURE__*/
-  fileDesc("ChdsaW5lYWdlL3YxL21lbWJlci5wcm90bxIKbGluZWFnZS52MSKGAgoJTWVtYmVyS2V5Eg4KBmtleV9pZBgBIAEoCRIrCglhbGdvcml0aG0YAiABKA4yGC5saW5lYWdlLnYxLktleUFsZ29yaXRobRISCgpwdWJsaWNfa2V5GAMgASgMEi4KCm5vdF9iZWZvcmUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCW5vdF9hZnRlchgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV2b2tlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRcmV2b2NhdGlvbl9yZWFzb24YByABKAkizgEKBk1lbWJlchIRCgltZW1iZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEiMKBGtleXMYAyADKAsyFS5saW5lYWdlLnYxLk1lbWJlcktleRIoCgZzdGF0dXMYBCABKA4yGC5saW5lYWdlLnYxLk1lbWJlclN0YXR1cxIvCgtlbnJvbGxlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGwoTZW5yb2xtZW50X2xvZ19pbmRleBgGIAEoBCLPAQoQTWVtYmVyc2hpcFJlY29yZBIsCgZhY3Rpb24YASABKA4yHC5saW5lYWdlLnYxLk1lbWJlcnNoaXBBY3Rpb24SEQoJbWVtYmVyX2lkGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIiCgNrZXkYBCABKAsyFS5saW5lYWdlLnYxLk1lbWJlcktleRIwCgxlZmZlY3RpdmVfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgGIAEoCSpICgxLZXlBbGdvcml0aG0SHQoZS0VZX0FMR09SSVRITV9VTlNQRUNJRklFRBAAEhkKFUtFWV9BTEdPUklUSE1fRUQyNTUxORABKn8KDE1lbWJlclN0YXR1cxIdChlNRU1CRVJfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUTUVNQkVSX1NUQVRVU19BQ1RJVkUQARIbChdNRU1CRVJfU1RBVFVTX1NVU1BFTkRFRBACEhkKFU1FTUJFUl9TVEFUVVNfUkVNT1ZFRBADKvEBChBNZW1iZXJzaGlwQWN0aW9uEiEKHU1FTUJFUlNISVBfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGwoXTUVNQkVSU0hJUF9BQ1RJT05fRU5ST0wQARIdChlNRU1CRVJTSElQX0FDVElPTl9BRERfS0VZEAISIAocTUVNQkVSU0hJUF9BQ1RJT05fUkVWT0tFX0tFWRADEh0KGU1FTUJFUlNISVBfQUNUSU9OX1NVU1BFTkQQBBIfChtNRU1CRVJTSElQX0FDVElPTl9SRUlOU1RBVEUQBRIcChhNRU1CRVJTSElQX0FDVElPTl9SRU1PVkUQBmIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChdsaW5lYWdlL3YxL21lbWJlci5wcm90bxIKbGluZWFnZS52MSKGAgoJTWVtYmVyS2V5Eg4KBmtleV9pZBgBIAEoCRIrCglhbGdvcml0aG0YAiABKA4yGC5saW5lYWdlLnYxLktleUFsZ29yaXRobRISCgpwdWJsaWNfa2V5GAMgASgMEi4KCm5vdF9iZWZvcmUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCW5vdF9hZnRlchgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV2b2tlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRcmV2b2NhdGlvbl9yZWFzb24YByABKAkizgEKBk1lbWJlchIRCgltZW1iZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEiMKBGtleXMYAyADKAsyFS5saW5lYWdlLnYxLk1lbWJlcktleRIoCgZzdGF0dXMYBCABKA4yGC5saW5lYWdlLnYxLk1lbWJlclN0YXR1cxIvCgtlbnJvbGxlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGwoTZW5yb2xtZW50X2xvZ19pbmRleBgGIAEoBCKMAgoQTWVtYmVyc2hpcFJlY29yZBIsCgZhY3Rpb24YASABKA4yHC5saW5lYWdlLnYxLk1lbWJlcnNoaXBBY3Rpb24SEQoJbWVtYmVyX2lkGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIiCgNrZXkYBCABKAsyFS5saW5lYWdlLnYxLk1lbWJlcktleRIwCgxlZmZlY3RpdmVfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgGIAEoCRIdChVjb25maXJtZWRfZmluZ2VycHJpbnQYByABKAkSHAoUYXV0aG9yaXplZF9ieV9rZXlfaWQYCCABKAkqSAoMS2V5QWxnb3JpdGhtEh0KGUtFWV9BTEdPUklUSE1fVU5TUEVDSUZJRUQQABIZChVLRVlfQUxHT1JJVEhNX0VEMjU1MTkQASp/CgxNZW1iZXJTdGF0dXMSHQoZTUVNQkVSX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFE1FTUJFUl9TVEFUVVNfQUNUSVZFEAESGwoXTUVNQkVSX1NUQVRVU19TVVNQRU5ERUQQAhIZChVNRU1CRVJfU1RBVFVTX1JFTU9WRUQQAyrxAQoQTWVtYmVyc2hpcEFjdGlvbhIhCh1NRU1CRVJTSElQX0FDVElPTl9VTlNQRUNJRklFRBAAEhsKF01FTUJFUlNISVBfQUNUSU9OX0VOUk9MEAESHQoZTUVNQkVSU0hJUF9BQ1RJT05fQUREX0tFWRACEiAKHE1FTUJFUlNISVBfQUNUSU9OX1JFVk9LRV9LRVkQAxIdChlNRU1CRVJTSElQX0FDVElPTl9TVVNQRU5EEAQSHwobTUVNQkVSU0hJUF9BQ1RJT05fUkVJTlNUQVRFEAUSHAoYTUVNQkVSU0hJUF9BQ1RJT05fUkVNT1ZFEAZiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * A member's public signing key.
@@ -137,8 +137,17 @@ export const MemberSchema: GenMessage<Member> = /*@__PURE__*/
   messageDesc(file_lineage_v1_member, 1);
 
 /**
- * Payload of a hub-signed DSSE envelope (application/vnd.lineage.membership.v1+proto) logged for
- * each membership change; auditors rebuild the key set from these.
+ * Payload of the DSSE envelope (application/vnd.lineage.membership.v1+proto) logged for each
+ * membership change; auditors rebuild the key set from these. Who must sign it (issue 8; the hub
+ * alone can never add, rotate or revoke a member's key):
+ *   ENROL       the new key itself (proof of possession) and the hub (registrar);
+ *   ADD_KEY     the new key, `authorized_by_key_id` (a key of the member valid at the record's log
+ *               position) and the hub;
+ *   REVOKE_KEY  `authorized_by_key_id` (a valid key of the member, or the revoked key itself) and the hub;
+ *   SUSPEND, REINSTATE, REMOVE  the hub alone (secretariat decisions, logged and honoured by position).
+ * A key is valid for an entry at log index i iff the record adding it is at an index < i and no
+ * record revoking it is at an index < i; `key.revoked_at` is informational and may not be more than
+ * the log's clock skew before the record's integration time.
  *
  * @generated from message lineage.v1.MembershipRecord
  */
@@ -184,6 +193,23 @@ export type MembershipRecord = Message<"lineage.v1.MembershipRecord"> & {
    * @generated from field: string reason = 6;
    */
   reason: string;
+
+  /**
+   * ENROL only: the new key's fingerprint as the secretariat confirmed it out of band with the member
+   * (read aloud; formatted by keyFingerprint in services/hub: 16 groups of 4 lowercase hex digits of
+   * SHA-256(public_key), dash-separated). Must equal the fingerprint of `key`.
+   *
+   * @generated from field: string confirmed_fingerprint = 7;
+   */
+  confirmedFingerprint: string;
+
+  /**
+   * ADD_KEY and REVOKE_KEY: key_id of the member key whose signature authorises the change; it must
+   * be a key of `member_id` valid at the record's log position (REVOKE_KEY: or the revoked key itself).
+   *
+   * @generated from field: string authorized_by_key_id = 8;
+   */
+  authorizedByKeyId: string;
 };
 
 /**
