@@ -224,15 +224,32 @@ export async function verifyStoredLog(
   return { size, checkpoints: checkpointsSeen, root: range.root() };
 }
 
-/** Every recomputed node must be stored with the same hash. */
+/**
+ * Every recomputed node must be stored with the same hash. The nodes of one page are, per level, a
+ * contiguous run of indices, so they are read with one range per level (an IN list of thousands of
+ * tuples overflows PGlite's small stack).
+ */
 async function checkNodes(db: Kysely<HubDatabase>, nodes: readonly MerkleNode[]): Promise<void> {
   if (nodes.length === 0) return;
+  const runs = new Map<number, { lo: number; hi: number }>();
+  for (const n of nodes) {
+    const r = runs.get(n.level);
+    if (r === undefined) runs.set(n.level, { lo: n.index, hi: n.index });
+    else {
+      r.lo = Math.min(r.lo, n.index);
+      r.hi = Math.max(r.hi, n.index);
+    }
+  }
   const rows = await read("log_nodes", () =>
     db
       .selectFrom("log_nodes")
       .select(["level", "idx", "hash"])
-      .where(
-        sql<boolean>`(level, idx) in (${sql.join(nodes.map((n) => sql`(${n.level}::smallint, ${BigInt(n.index)}::bigint)`))})`,
+      .where((eb) =>
+        eb.or(
+          [...runs].map(([level, r]) =>
+            eb.and([eb("level", "=", level), eb("idx", ">=", BigInt(r.lo)), eb("idx", "<=", BigInt(r.hi))]),
+          ),
+        ),
       )
       .execute(),
   );
