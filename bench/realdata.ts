@@ -21,7 +21,9 @@
  * looking at both families. The one choice made from these numbers — the per-probe `content` part weighs 0
  * in the lead (similarity-lead.ts LEAD_WEIGHTS) — is the same whichever single family it is chosen on
  * (style alone beats style + content on each), so its effect on the other family is its leave-one-family-out
- * figure: the per-part AUCs printed show it.
+ * figure: the per-part AUCs printed show it. The style part's per-group standardisation (similarity-lead.ts
+ * styleBasis) was chosen on gpt35 alone (style AUC 0.975 -> 1.000); davinci003 is its leave-one-family-out
+ * figure (0.811 -> 0.833).
  *
  *   npm run bench:realdata [-- --json FILE] [--dir PATH] [--null-pairs N]
  */
@@ -222,12 +224,10 @@ function row(
   const parts: Record<string, number> = {};
   for (const s of res.signals.filter((x) => x.role === "lead")) {
     components[s.name] = s.available ? s.p_value : null;
+    // Each part's standardised score as the lead ranks it (`<part>_z`).
     for (const [k, v] of Object.entries(s.detail)) {
-      const m = /^(\w+)_value$/.exec(k);
-      const mean = s.detail[`${m?.[1]}_null_mean`];
-      const sd = s.detail[`${m?.[1]}_null_sd`];
-      if (m && typeof v === "number" && typeof mean === "number" && typeof sd === "number")
-        parts[m[1] ?? k] = sd > 0 ? (v - mean) / sd : 0;
+      const m = /^(\w+)_z$/.exec(k);
+      if (m?.[1] && typeof v === "number") parts[m[1]] = v;
     }
   }
   return {
@@ -353,7 +353,7 @@ const report = {
   min_lead_null: policy.min_lead_null,
   score: "lead_score of compare(): similarity lead, standardised against the panel's unrelated pairs",
   figures:
-    "development (features designed looking at both families); the content weight 0 is chosen alike on either family alone (leave-one-family-out: see part_auc)",
+    "development (features designed looking at both families); the content weight 0 is chosen alike on either family alone (leave-one-family-out: see part_auc); the style part's per-group standardisation was chosen on gpt35, davinci003 is its leave-one-family-out figure",
   families,
   nulls: {
     by_kind: byKind,
