@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under libs/ and services/ (or the paths given) with node:test through tsx,
+// Runs every *.test.ts under libs/, services/, bench/ and deploy/ (or the paths given) with node:test through tsx,
 // resolving workspace packages to their TypeScript sources (the `lineage-source` export condition).
 // Node 20 does not discover .ts test files itself, so we list them.
 import { spawnSync } from "node:child_process";
@@ -22,7 +22,7 @@ function collect(path, out) {
 }
 
 const args = process.argv.slice(2);
-const targets = args.length > 0 ? args : ["libs", "services", "bench"];
+const targets = args.length > 0 ? args : ["libs", "services", "bench", "deploy"];
 const files = [];
 for (const t of targets) {
   try {
