@@ -38,6 +38,7 @@ import {
   DEFAULT_VERDICT_POLICY,
   type ModelAdapter,
   ReplayAdapter,
+  seededShuffle,
 } from "@lineage/fingerprint";
 
 /** Minimal CSV reader (quoted fields, CRLF); cells trimmed. */
@@ -153,24 +154,6 @@ export function auc(pos: readonly number[], neg: readonly number[]): number | nu
   let s = 0;
   for (const p of pos) for (const n of neg) s += p > n ? 1 : p === n ? 0.5 : 0;
   return s / (pos.length * neg.length);
-}
-
-/** Deterministic shuffle (mulberry32). */
-export function shuffled<T>(xs: readonly T[], seed: number): T[] {
-  let s = seed >>> 0;
-  const rnd = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = [...xs];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
 }
 
 const { values } = parseArgs({
@@ -308,7 +291,8 @@ for (const s of data.models) for (const r of data.models) if (s !== r) ordered.p
 const predates = (s: string, r: string) => (data.released.get(s) ?? "") < (data.released.get(r) ?? "");
 const siblingPairs = ordered.filter(([s, r]) => sameVendor(s, r));
 const predatePairs = ordered.filter(([s, r]) => predates(s, r) && !sameVendor(s, r));
-const sampled = nullPairsWanted === 0 ? predatePairs : shuffled(predatePairs, 7).slice(0, nullPairsWanted);
+const sampled =
+  nullPairsWanted === 0 ? predatePairs : seededShuffle(predatePairs, 7).slice(0, nullPairsWanted);
 const nullRows: Row[] = [];
 let unrankable = 0;
 for (const [s, r] of [...siblingPairs, ...sampled]) {
