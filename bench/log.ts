@@ -45,9 +45,7 @@ import {
   type CanaryCommitmentRefSchema,
   CanaryCommitmentSchema,
   CommitmentHashAlgorithm,
-  KeyAlgorithm,
   LogEntryKind,
-  MembershipAction,
   ReferenceFingerprintCommitmentSchema,
   SuspectSource,
   Verdict,
@@ -73,7 +71,13 @@ import {
   type Verdict as VerdictName,
   type VerdictPolicy,
 } from "@lineage/fingerprint";
-import { PAYLOAD_TYPES, type SessionInit, TransparencyLog } from "@lineage/hub";
+import {
+  enrolmentRecord,
+  PAYLOAD_TYPES,
+  type SessionInit,
+  signMembership,
+  TransparencyLog,
+} from "@lineage/hub";
 import {
   type HubDatabase,
   hubMigrations,
@@ -329,18 +333,15 @@ const members: BenchMember[] = Array.from({ length: memberCount }, (_, m) => {
   };
 });
 for (const m of members) {
-  await log.appendMembership({
-    action: MembershipAction.ENROL,
-    memberId: m.memberId,
-    displayName: `Bench ${m.memberId}`,
-    key: {
-      keyId: m.key.keyId,
-      algorithm: KeyAlgorithm.ED25519,
-      publicKey: m.key.publicKey.raw,
-      notBefore: timestampFromMs(now - 3_600_000),
-    },
-    effectiveAt: timestampFromMs(now - 3_600_000),
-  });
+  // Member-signed (proof of possession by the new key); the log adds its registrar signature.
+  await log.appendMembership(
+    signMembership(
+      enrolmentRecord(m.memberId, `Bench ${m.memberId}`, m.key.publicKey, now - 3_600_000, {
+        effectiveAtMs: Date.now(),
+      }),
+      [m.key],
+    ),
+  );
 }
 // Commitments, member-signed, logged before any suspect is sighted: the reference fingerprint, a real
 // canary pair commitment, and a watermark key for every other member.

@@ -18,6 +18,18 @@ export type AuditErrorCode =
   | "bad_proof"
   /** The member key was not valid (not yet, expired or revoked) at the statement's time. */
   | "key_not_valid"
+  /**
+   * A membership record changes a member's keys without that member's signature (issue 8): no proof of
+   * possession by the new key, or no signature by a key of the member valid at the record's position.
+   */
+  | "membership_unauthorized"
+  /** A stated time is further than the skew from its entry's integration time (e.g. a backdated revocation). */
+  | "stale"
+  /**
+   * Checked offline: revocations or suspensions the bundle leaves out cannot be excluded. Re-run with
+   * --hub to read the member's whole history, or pass --offline to accept the limitation.
+   */
+  | "history_unchecked"
   /** An entry is not what it should be (wrong kind, index, member or commitment reference). */
   | "wrong_entry"
   /** Two checkpoints signed by the hub cannot both be true: a split view or rewritten history. */

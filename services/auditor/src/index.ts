@@ -32,12 +32,34 @@ export {
 export {
   type AuditedKey,
   type AuditedLeaf,
+  applyMembershipRecord,
+  auditedKeyFingerprint,
   decodeAuditedLeaf,
   keyValidity,
+  MAX_STATED_SKEW_MS,
   openHubCheckpoint,
   PAYLOAD_TYPES,
   PAYLOAD_TYPES_OF_KIND,
+  type StatusChange,
+  statusAt,
 } from "./log-records.js";
+export {
+  HISTORY_PAGE_ENTRIES,
+  hubEntrySource,
+  type LogEntrySource,
+  MAX_HISTORY_ENTRIES,
+  MAX_HISTORY_RECORDS,
+  type MemberHistory,
+  type MemberHistoryRecord,
+  readMemberHistory,
+  type ServedEntry,
+} from "./member-history.js";
+export {
+  type WatchedEntry,
+  type WatchReport,
+  type WatchState,
+  watchMember,
+} from "./member-watch.js";
 export {
   canaryCountsFromProto,
   leadFromProto,
@@ -49,7 +71,12 @@ export {
 } from "./statement-domain.js";
 export { type TrustRoot, trustRootFromVerifierKey } from "./trust-root.js";
 export { type BoundVerification, MAX_PANEL, verifyBoundChoices } from "./verify-bound-choices.js";
-export { type BundleVerification, MAX_BUNDLE_MEMBERSHIP, verifyBundle } from "./verify-bundle.js";
+export {
+  type BundleVerification,
+  MAX_BUNDLE_MEMBERSHIP,
+  type VerifyBundleOptions,
+  verifyBundle,
+} from "./verify-bundle.js";
 export {
   auditConsistency,
   type CheckpointSource,

@@ -19,8 +19,12 @@ import {
   type DsseEnvelope,
   type DsseLimits,
   Ed25519PublicKey,
+  KeyRing,
   keyIdOf,
   openCheckpoint,
+  sha256,
+  toHex,
+  verifyEnvelope,
 } from "@lineage/crypto";
 import { AuditError } from "./audit-error.js";
 import type { TrustRoot } from "./trust-root.js";
@@ -134,6 +138,13 @@ export function openHubCheckpoint(note: Uint8Array | string, trust: TrustRoot): 
   }
 }
 
+/**
+ * Largest distance allowed between a time an entry states (issued_at, effective_at, revoked_at) and
+ * its integration time, as the hub's log enforces it (10 minutes, TransparencyLogOptions.maxClockSkewMs'
+ * default): a revocation cannot be backdated further, a statement cannot be logged older.
+ */
+export const MAX_STATED_SKEW_MS = 10 * 60_000;
+
 /** A member key and its logged validity. */
 export interface AuditedKey {
   readonly memberId: string;
@@ -141,16 +152,92 @@ export interface AuditedKey {
   readonly publicKey: Ed25519PublicKey;
   readonly notBeforeMs: number;
   readonly notAfterMs: number | undefined;
+  /** The revocation's stated time (informational: validity is judged by {@link revokedAtIndex}). */
   readonly revokedAtMs: number | undefined;
   /** Log index of the record that added it. */
   readonly addedAtIndex: number;
+  /** Log index of the record that revoked it; undefined when not revoked in what was read. */
+  readonly revokedAtIndex?: number;
+}
+
+/** A member's status changes (SUSPEND, REINSTATE, REMOVE), by log index. */
+export interface StatusChange {
+  readonly index: number;
+  readonly status: "active" | "suspended" | "removed";
 }
 
 /**
- * Applies one membership record to the keys known so far (only key additions and revocations
- * matter for signature checks). Throws `wrong_entry` for a record that contradicts earlier ones.
+ * The key fingerprint a secretariat confirms out of band (member.proto, confirmed_fingerprint): 16
+ * dash-separated groups of 4 lowercase hex digits of SHA-256(raw public key). Re-implemented here.
  */
-export function applyKeyRecord(keys: Map<string, AuditedKey>, rec: MembershipRecord, index: number): void {
+export function auditedKeyFingerprint(publicKey: Uint8Array): string {
+  const hex = toHex(sha256(publicKey));
+  return (hex.match(/.{4}/g) as string[]).join("-");
+}
+
+/**
+ * Applies one membership record (at log `index`, integrated at `integratedAtMs`) to the keys and
+ * statuses known so far, checking who signed it (member.proto, MembershipRecord): the hub always;
+ * ENROL also the new key with a matching confirmed fingerprint; ADD_KEY also the new key and a key of
+ * the member valid at `index`; REVOKE_KEY also a key of the member valid at `index` (or the revoked
+ * key). A key record the hub signed alone fails with `membership_unauthorized`; a stated time further
+ * than {@link MAX_STATED_SKEW_MS} from integration fails with `stale`; a record that contradicts earlier
+ * ones with `wrong_entry`. `envelope` is attacker-controlled.
+ */
+export function applyMembershipRecord(
+  keys: Map<string, AuditedKey>,
+  statuses: Map<string, StatusChange[]>,
+  rec: MembershipRecord,
+  index: number,
+  envelope: DsseEnvelope,
+  hubKey: Ed25519PublicKey,
+  integratedAtMs: number,
+): void {
+  const signedBy = (key: Ed25519PublicKey): boolean => {
+    try {
+      verifyEnvelope(envelope, {
+        keys: new KeyRing([key]),
+        requiredKeyIds: [key.keyId],
+        limits: AUDIT_DSSE_LIMITS,
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!signedBy(hubKey)) {
+    throw new AuditError("bad_signature", `membership record ${index} is not signed by the hub`);
+  }
+  const skewed = (ms: number) => !(Math.abs(ms - integratedAtMs) <= MAX_STATED_SKEW_MS);
+  // Key additions may be logged after the member signed them (only a future effective_at is wrong);
+  // revocations and the hub's decisions take effect when logged (hub: member-registry.ts, the same rule).
+  const addsKey = rec.action === MembershipAction.ENROL || rec.action === MembershipAction.ADD_KEY;
+  const effectiveMs = rec.effectiveAt === undefined ? undefined : Number(timestampMs(rec.effectiveAt));
+  if (
+    effectiveMs !== undefined &&
+    (addsKey ? effectiveMs - integratedAtMs > MAX_STATED_SKEW_MS : skewed(effectiveMs))
+  ) {
+    throw new AuditError(
+      "stale",
+      `membership record ${index}: effective_at is far from its integration time`,
+    );
+  }
+  const authoriser = (allowSelf: boolean): void => {
+    const by = keys.get(rec.authorizedByKeyId);
+    const ok =
+      by !== undefined &&
+      by.memberId === rec.memberId &&
+      by.addedAtIndex < index &&
+      (by.revokedAtIndex === undefined || by.revokedAtIndex >= index) &&
+      (allowSelf || by.keyId !== rec.key?.keyId) &&
+      signedBy(by.publicKey);
+    if (!ok) {
+      throw new AuditError(
+        "membership_unauthorized",
+        `membership record ${index} (${MembershipAction[rec.action]} for ${rec.memberId}) is not signed by a key of the member valid at that position`,
+      );
+    }
+  };
   if (rec.action === MembershipAction.ENROL || rec.action === MembershipAction.ADD_KEY) {
     const k = rec.key;
     if (k === undefined || k.algorithm !== KeyAlgorithm.ED25519) {
@@ -160,10 +247,27 @@ export function applyKeyRecord(keys: Map<string, AuditedKey>, rec: MembershipRec
       throw new AuditError("wrong_entry", `membership record ${index}: key_id is not SHA-256 of the key`);
     }
     if (keys.has(k.keyId)) throw new AuditError("wrong_entry", `membership record ${index} adds a key twice`);
+    const publicKey = Ed25519PublicKey.fromRaw(k.publicKey);
+    if (rec.action === MembershipAction.ADD_KEY) authoriser(false);
+    if (!signedBy(publicKey)) {
+      throw new AuditError(
+        "membership_unauthorized",
+        `membership record ${index} is not signed by the key it adds (no proof of possession)`,
+      );
+    }
+    if (
+      rec.action === MembershipAction.ENROL &&
+      rec.confirmedFingerprint !== auditedKeyFingerprint(k.publicKey)
+    ) {
+      throw new AuditError(
+        "membership_unauthorized",
+        `membership record ${index}: the confirmed fingerprint is not the enrolled key's`,
+      );
+    }
     keys.set(k.keyId, {
       memberId: rec.memberId,
       keyId: k.keyId,
-      publicKey: Ed25519PublicKey.fromRaw(k.publicKey),
+      publicKey,
       notBeforeMs: requiredMs(k.notBefore, "key not_before"),
       notAfterMs: k.notAfter === undefined ? undefined : Number(timestampMs(k.notAfter)),
       revokedAtMs: undefined,
@@ -174,15 +278,55 @@ export function applyKeyRecord(keys: Map<string, AuditedKey>, rec: MembershipRec
     if (prior === undefined || prior.memberId !== rec.memberId) {
       throw new AuditError("wrong_entry", `membership record ${index} revokes a key not logged before it`);
     }
+    authoriser(true);
     const at = requiredMs(rec.key?.revokedAt, "key revoked_at");
-    keys.set(prior.keyId, { ...prior, revokedAtMs: Math.min(at, prior.revokedAtMs ?? at) });
+    if (skewed(at)) {
+      throw new AuditError("stale", `membership record ${index}: revoked_at is backdated beyond the skew`);
+    }
+    if (prior.revokedAtIndex === undefined) {
+      keys.set(prior.keyId, { ...prior, revokedAtMs: at, revokedAtIndex: index });
+    }
+  } else if (
+    rec.action === MembershipAction.SUSPEND ||
+    rec.action === MembershipAction.REINSTATE ||
+    rec.action === MembershipAction.REMOVE
+  ) {
+    const status =
+      rec.action === MembershipAction.SUSPEND
+        ? "suspended"
+        : rec.action === MembershipAction.REINSTATE
+          ? "active"
+          : "removed";
+    const list = statuses.get(rec.memberId) ?? [];
+    list.push({ index, status });
+    statuses.set(rec.memberId, list);
   }
 }
 
-/** Whether `key` accepted signatures at `atMs`, and if not, why. */
-export function keyValidity(key: AuditedKey, atMs: number): string | undefined {
+/** The member's status at log position `index` (the last change before it), from `changes` in log order. */
+export function statusAt(
+  changes: readonly StatusChange[] | undefined,
+  index: number,
+): StatusChange["status"] {
+  let status: StatusChange["status"] = "active";
+  for (const c of changes ?? []) if (c.index < index) status = c.status;
+  return status;
+}
+
+/**
+ * Whether `key` accepted a signature for an entry at log position `atIndex` stating time `atMs`,
+ * and if not, why. Revocation is judged by position (a revocation logged before the entry), never by
+ * its stated time, so a revocation cannot reach back to what was already logged. Without `atIndex`
+ * (callers that do not know the entry's position) the stated revocation time is used.
+ */
+export function keyValidity(key: AuditedKey, atMs: number, atIndex?: number): string | undefined {
   if (atMs < key.notBeforeMs) return "the statement predates the key's not_before";
   if (key.notAfterMs !== undefined && atMs >= key.notAfterMs) return "the key had expired (not_after)";
+  if (atIndex !== undefined) {
+    if (key.revokedAtIndex !== undefined && key.revokedAtIndex < atIndex)
+      return `the key was revoked at log index ${key.revokedAtIndex}, before the entry at ${atIndex}`;
+    return undefined;
+  }
   if (key.revokedAtMs !== undefined && atMs >= key.revokedAtMs)
     return "the key was revoked before the statement";
   return undefined;

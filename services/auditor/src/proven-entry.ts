@@ -146,7 +146,7 @@ export function openMemberCommitment<S extends DescMessage>(
       throw new AuditError("unknown_key", "the signing key was logged after the entry");
     verifySigs(e.leaf.envelope, new KeyRing([key.publicKey]), [key.keyId]);
     const body = decodePayload(schema, e.leaf.envelope.payload, schema.name);
-    const why = keyValidity(key, requiredMs(committedAt(body), `${schema.name} committed_at`));
+    const why = keyValidity(key, requiredMs(committedAt(body), `${schema.name} committed_at`), e.index);
     if (why !== undefined) throw new AuditError("key_not_valid", `${schema.name}: ${why}`);
     return { index: e.index, body };
   });

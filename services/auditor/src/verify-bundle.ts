@@ -2,8 +2,10 @@
  * `lineage audit verify`: checks an attestation bundle (attestation_bundle.proto) trusting only the
  * hub's verifier key (DESIGN.md flow 8):
  *   1. the checkpoint is signed by the hub;
- *   2. every membership record is hub-signed and included in that checkpoint; they establish the
- *      signing key (logged before the attestation) and any revocation of it;
+ *   2. every membership record is hub-signed, signed by the member it changes (member.proto) and
+ *      included in that checkpoint; they establish the signing key (logged before the attestation),
+ *      its revocation and the member's suspensions BY LOG POSITION. Offline these are the bundle's
+ *      records; with `options.history` they are all the log's (member-history.ts);
  *   3. the attestation is included in the checkpoint, signed by that member key and countersigned
  *      by the hub; the key was valid at the statement's issued_at;
  *   4. the statement is version 2 (a version-1 statement carries no counts: `legacy_statement`);
@@ -27,12 +29,17 @@ import { type Checkpoint, KeyRing, toHex } from "@lineage/crypto";
 import { type AuditCheck, AuditError, CheckList } from "./audit-error.js";
 import {
   type AuditedKey,
-  applyKeyRecord,
+  type AuditedLeaf,
+  applyMembershipRecord,
   keyValidity,
+  MAX_STATED_SKEW_MS,
   openHubCheckpoint,
   PAYLOAD_TYPES,
   requiredMs,
+  type StatusChange,
+  statusAt,
 } from "./log-records.js";
+import type { MemberHistory } from "./member-history.js";
 import {
   checkProven,
   decodePayload,
@@ -50,6 +57,11 @@ export const MAX_BUNDLE_MEMBERSHIP = 64;
 /** A verified attestation. */
 export interface BundleVerification {
   readonly checks: readonly AuditCheck[];
+  /**
+   * Whether the member's whole membership history was read from the log (options.history). When
+   * false, a revocation or suspension the bundle left out cannot be excluded.
+   */
+  readonly historyChecked: boolean;
   readonly checkpoint: Checkpoint;
   readonly attestationIndex: number;
   readonly statement: AttestationStatement;
@@ -64,35 +76,79 @@ export interface BundleVerification {
   readonly bound: BoundVerification;
 }
 
+/** Options of {@link verifyBundle}. */
+export interface VerifyBundleOptions {
+  /**
+   * Every membership record of the log up to the bundle's checkpoint, read and proven by
+   * {@link readMemberHistory}. Without it the verification is offline: `historyChecked` is false.
+   */
+  readonly history?: MemberHistory;
+}
+
 /** Verifies a bundle; throws {@link AuditError} (with the checks so far) on the first failure. */
-export function verifyBundle(bundle: AttestationBundle, trust: TrustRoot): BundleVerification {
+export function verifyBundle(
+  bundle: AttestationBundle,
+  trust: TrustRoot,
+  options: VerifyBundleOptions = {},
+): BundleVerification {
   const c = new CheckList();
   const cp = c.run("checkpoint.signature", "bad_signature", () => {
     if (bundle.checkpoint === undefined) throw new AuditError("malformed", "bundle has no checkpoint");
     return openHubCheckpoint(bundle.checkpoint.signedNote, trust);
   });
-  const hubRing = new KeyRing([trust.hubKey]);
 
-  // Membership records establish the member keys; replayed in log order.
+  // Membership records establish the member keys and statuses; replayed in log order. With a history
+  // read from the log (member-history.ts) they are ALL the log's membership records up to the bundle's
+  // checkpoint, so a bundle cannot hide a revocation or a suspension; without one, only the bundle's.
   if (bundle.membership.length > MAX_BUNDLE_MEMBERSHIP) {
     c.fail("membership.count", "too_large", `more than ${MAX_BUNDLE_MEMBERSHIP} membership records`);
   }
   const keys = new Map<string, AuditedKey>();
-  const records = bundle.membership
-    .map((pe, i) => {
-      const { index, leaf } = checkProven(c, `membership[${i}]`, pe, cp);
-      return { i, index, leaf };
-    })
-    .sort((a, b) => a.index - b.index);
+  const statuses = new Map<string, StatusChange[]>();
+  const fromBundle = bundle.membership.map((pe, i) => {
+    const { index, leaf } = checkProven(c, `membership[${i}]`, pe, cp);
+    return { name: `membership[${i}]`, index, leaf, leafHash: pe.entry?.leaf };
+  });
+  const history = options.history;
+  let records: Array<{ name: string; index: number; leaf: AuditedLeaf }> = fromBundle;
+  if (history !== undefined) {
+    records = c.run(
+      "membership.history",
+      "wrong_entry",
+      () => {
+        if (history.treeSize !== cp.size || toHex(history.rootHash) !== toHex(cp.rootHash)) {
+          throw new AuditError("wrong_entry", "the history was not read against the bundle's checkpoint");
+        }
+        const byIndex = new Map(history.records.map((r) => [r.index, r]));
+        for (const r of fromBundle) {
+          const h = byIndex.get(r.index);
+          if (h === undefined || r.leafHash === undefined || toHex(h.leafBytes) !== toHex(r.leafHash)) {
+            throw new AuditError("wrong_entry", `${r.name} is not the log's entry ${r.index}`);
+          }
+        }
+        return history.records.map((r) => ({ name: `log[${r.index}]`, index: r.index, leaf: r.leaf }));
+      },
+      `all ${history.records.length} membership records of the log up to size ${cp.size}, read from the hub`,
+    );
+  } else {
+    c.pass(
+      "membership.history",
+      "not checked offline: revocations or suspensions omitted from the bundle cannot be excluded (use --hub)",
+    );
+  }
+  records = records.slice().sort((x, y) => x.index - y.index);
   for (const r of records) {
-    c.run(`membership[${r.i}].signature`, "bad_signature", () => {
+    c.run(`${r.name}.signature`, "bad_signature", () => {
       if (r.leaf.kind !== LogEntryKind.MEMBERSHIP)
         throw new AuditError("wrong_entry", "entry is not a membership record");
-      verifySigs(r.leaf.envelope, hubRing, [trust.hubKey.keyId]);
-      applyKeyRecord(
+      applyMembershipRecord(
         keys,
+        statuses,
         decodePayload(MembershipRecordSchema, r.leaf.envelope.payload, "MembershipRecord"),
         r.index,
+        r.leaf.envelope,
+        trust.hubKey,
+        r.leaf.integratedAtMs,
       );
     });
   }
@@ -126,8 +182,22 @@ export function verifyBundle(bundle: AttestationBundle, trust: TrustRoot): Bundl
   });
   c.run("attestation.key_validity", "key_not_valid", () => {
     const issued = requiredMs(statement.issuedAt, "statement issued_at");
-    const why = keyValidity(memberKey, issued);
+    // Validity by log position: the key's revocation (if any) must come after the attestation.
+    const why = keyValidity(memberKey, issued, att.index);
     if (why !== undefined) throw new AuditError("key_not_valid", why);
+    const status = statusAt(statuses.get(memberKey.memberId), att.index);
+    if (status !== "active") {
+      throw new AuditError(
+        "key_not_valid",
+        `member ${memberKey.memberId} was ${status} before the attestation`,
+      );
+    }
+    if (!(Math.abs(att.leaf.integratedAtMs - issued) <= MAX_STATED_SKEW_MS)) {
+      throw new AuditError(
+        "stale",
+        `the statement's issued_at is more than ${MAX_STATED_SKEW_MS} ms from its integration time`,
+      );
+    }
     if (statement.memberModel !== undefined && statement.memberModel.memberId !== memberKey.memberId) {
       throw new AuditError("wrong_entry", "the statement is about another member's model");
     }
@@ -184,6 +254,7 @@ export function verifyBundle(bundle: AttestationBundle, trust: TrustRoot): Bundl
   });
   return {
     checks: c.checks,
+    historyChecked: history !== undefined,
     checkpoint: cp,
     attestationIndex: att.index,
     statement,

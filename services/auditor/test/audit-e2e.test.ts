@@ -17,17 +17,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import {
-  Hub,
-  KeyAlgorithm,
-  MembershipAction,
-  SuspectSource,
-  VerifyDisclosureRequestSchema,
-} from "@lineage/api";
+import { Hub, SuspectSource, VerifyDisclosureRequestSchema } from "@lineage/api";
 import { disclosurePairIndices, Ed25519PrivateKey, openCheckpoint, parseVerifierKey } from "@lineage/crypto";
 import type { ModelAdapter } from "@lineage/fingerprint";
-import { buildAttestationBundle, logServiceHandlers, TransparencyLog } from "@lineage/hub";
+import {
+  buildAttestationBundle,
+  enrolmentRecord,
+  logServiceHandlers,
+  revokeKeyRecord,
+  signMembership,
+  TransparencyLog,
+} from "@lineage/hub";
 import {
   addService,
   createClient,
@@ -64,19 +64,12 @@ const ORIGIN = "lineage.test/log";
 const DAY = 86_400_000;
 const CLI = new URL("../../cli/bin/lineage.js", import.meta.url).pathname;
 
+/** Alice's enrolment as the member signs it (proof of possession); the log adds the hub's signature. */
 function enrol(memberId: string, key: Ed25519PrivateKey, fromMs: number) {
-  return {
-    action: MembershipAction.ENROL,
-    memberId,
-    displayName: memberId,
-    key: {
-      keyId: key.keyId,
-      algorithm: KeyAlgorithm.ED25519,
-      publicKey: key.publicKey.raw,
-      notBefore: timestampFromMs(fromMs),
-    },
-    effectiveAt: timestampFromMs(fromMs),
-  };
+  return signMembership(
+    enrolmentRecord(memberId, memberId, key.publicKey, fromMs, { effectiveAtMs: Date.now() }),
+    [key],
+  );
 }
 
 /** A filler entry: the hub sights one more suspect. */
@@ -288,9 +281,22 @@ for (const { name, skip, open } of backends) {
     const ov = verifyBundle(other.bundle, trust);
     assert.equal(ov.bound.evidence.canary?.exposed_only, flow.counts.exposed_only);
     assert.equal(ov.bound.session.index, flow.sessionIndex);
-    const ok = await cli(["audit", "verify", file, "--log-key", log.verifierKey, "--origin", ORIGIN]);
+    const ok = await cli([
+      "audit",
+      "verify",
+      file,
+      "--log-key",
+      log.verifierKey,
+      "--origin",
+      ORIGIN,
+      "--offline",
+    ]);
     assert.equal(ok.status, 0);
     assert.equal(ok.json.verified, true);
+    // With --hub, the whole membership history is read from the log and proven against the bundle's checkpoint.
+    const withHub = await cli(["audit", "verify", file, "--log-key", log.verifierKey, "--hub", hub.address]);
+    assert.equal(withHub.status, 0, JSON.stringify(withHub.json));
+    assert.equal((withHub.json as { history_checked?: boolean }).history_checked, true);
 
     // Strict input checks on the gRPC methods.
     await assert.rejects(
@@ -406,25 +412,27 @@ for (const { name, skip, open } of backends) {
     assert.equal(bad.status, 1);
     assert.equal(bad.json.code, "bad_proof");
 
-    // Tamper 2: a key used outside its validity — alice's key revoked retroactively (compromise
-    // dated before the attestation); the bundle now carries the revocation.
-    await log.appendMembership({
-      action: MembershipAction.REVOKE_KEY,
-      memberId: "alice",
-      key: {
-        keyId: alice.keyId,
-        algorithm: KeyAlgorithm.ED25519,
-        publicKey: alice.publicKey.raw,
-        revokedAt: timestampFromMs(now - 60_000),
-        revocationReason: "compromised",
-      },
-      effectiveAt: timestampFromMs(now),
-    });
+    // Tamper 2 (issue 8): a revocation backdated to before the attestation would let alice disown what she
+    // signed. Beyond the skew it is refused at append; within it, validity is by log position, so the
+    // attestation logged before the revocation still verifies, offline and against the hub.
+    await assert.rejects(
+      log.appendMembership(
+        signMembership(revokeKeyRecord("alice", alice.publicKey, alice.keyId, now - DAY, "compromised"), [
+          alice,
+        ]),
+      ),
+      (e: unknown) => (e as { code?: string }).code === "stale",
+    );
+    await log.appendMembership(
+      signMembership(revokeKeyRecord("alice", alice.publicKey, alice.keyId, now - 60_000, "compromised"), [
+        alice,
+      ]),
+    );
     await log.checkpoint();
     const revoked = await client.getAttestationBundle({
       selector: { case: "logIndex", value: BigInt(target.index) },
     });
-    assert.throws(() => verifyBundle(revoked.bundle as never, trust), expectAudit("key_not_valid"));
+    assert.equal(verifyBundle(revoked.bundle as never, trust).memberKey.revokedAtIndex, log.size - 1);
 
     // Tamper 3: a changed leaf in the database (an operator with rights to disable the guard).
     await sql`alter table log_entries disable trigger log_entries_no_update_delete`.execute(store.db);

@@ -557,8 +557,10 @@ test("lineage audit verify and disclosure: readable verdict, JSON, exit codes", 
       s.log.verifierKey,
       "--origin",
       "lineage.test/v2",
+      "--offline",
     ]);
     assert.equal(human.status, 0, human.stderr + human.stdout);
+    assert.ok(human.stdout.includes("NOT CHECKED OFFLINE"), human.stdout);
     for (const want of [
       "models compared",
       "mallory/copy-7b",
@@ -570,9 +572,14 @@ test("lineage audit verify and disclosure: readable verdict, JSON, exit codes", 
     ]) {
       assert.ok(human.stdout.includes(want), `output names "${want}":\n${human.stdout}`);
     }
-    const json = await cli(["audit", "verify", file, "--log-key", s.log.verifierKey, "--json"]);
+    // Without --hub or --offline: the history is not checked, and that is not a pass.
+    const unchecked = await cli(["audit", "verify", file, "--log-key", s.log.verifierKey, "--json"]);
+    assert.equal(unchecked.status, 1);
+    assert.equal(JSON.parse(unchecked.stdout).code, "history_unchecked");
+    const json = await cli(["audit", "verify", file, "--log-key", s.log.verifierKey, "--json", "--offline"]);
     assert.equal(json.status, 0);
     const j = JSON.parse(json.stdout);
+    assert.equal(j.history_checked, false);
     assert.equal(j.verdict, "LIKELY_DERIVED");
     assert.equal(j.backed_by, "canary_pairs");
     assert.equal(j.session_index, s.sessionIndex);
@@ -582,7 +589,15 @@ test("lineage audit verify and disclosure: readable verdict, JSON, exit codes", 
 
     const badFile = join(dir, "bad.json");
     await writeFile(badFile, bundleToJson(bad.bundle));
-    const failed = await cli(["audit", "verify", badFile, "--log-key", bad.log.verifierKey, "--json"]);
+    const failed = await cli([
+      "audit",
+      "verify",
+      badFile,
+      "--log-key",
+      bad.log.verifierKey,
+      "--json",
+      "--offline",
+    ]);
     assert.equal(failed.status, 1);
     assert.equal(JSON.parse(failed.stdout).code, "panel_mismatch");
 

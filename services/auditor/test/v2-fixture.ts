@@ -63,6 +63,7 @@ import {
   type VerdictPolicy,
 } from "@lineage/fingerprint";
 import {
+  auditedKeyFingerprint,
   PAYLOAD_TYPES,
   PREVIOUS_SIZE_EXTENSION,
   type TrustRoot,
@@ -71,7 +72,7 @@ import {
 
 export const ORIGIN = "lineage.test/v2";
 const DAY = 86_400_000;
-const T0 = Date.UTC(2026, 0, 10);
+export const T0 = Date.UTC(2026, 0, 10);
 
 type ProvenInit = MessageInitShape<typeof ProvenEntrySchema>;
 
@@ -197,6 +198,11 @@ export function tableSuspect(
 /** Everything a scenario may change before it is signed and logged. */
 export interface ScenarioOptions {
   readonly pairs?: number;
+  /** Runs just before the attestation is appended (e.g. to log a revocation or a suspension of alice). */
+  readonly beforeAttestation?: (
+    log: HandLog,
+    keys: { alice: Ed25519PrivateKey; hub: Ed25519PrivateKey },
+  ) => void;
   /** Log a watermark key commitment and bind it. */
   readonly watermark?: boolean;
   /** Which items of pair i the suspect knows, given which item the log exposed (the member's own measurement). */
@@ -246,8 +252,19 @@ function enrol(memberId: string, key: Ed25519PrivateKey) {
       publicKey: key.publicKey.raw,
       notBefore: timestampFromMs(T0 - DAY),
     },
-    effectiveAt: timestampFromMs(T0 - DAY),
+    // Logged at T0 (HandLog's integration time): effective then, within the skew.
+    effectiveAt: timestampFromMs(T0),
+    confirmedFingerprint: auditedKeyFingerprint(key.publicKey.raw),
   });
+}
+
+/** A membership record as the log holds it: signed by the member's new key, then by the hub (registrar). */
+export function memberThenHub(
+  member: Ed25519PrivateKey,
+  hub: Ed25519PrivateKey,
+  bytes: Uint8Array,
+): DsseEnvelope {
+  return addSignature(signEnvelope(PAYLOAD_TYPES.membership, bytes, member), hub);
 }
 
 /** Builds the scenario of the module header, with the options' changes. */
@@ -273,7 +290,7 @@ export async function buildScenario(options: ScenarioOptions = {}): Promise<Scen
 
   log.append(
     LogEntryKind.MEMBERSHIP,
-    hubSigned(PAYLOAD_TYPES.membership, toBinary(MembershipRecordSchema, enrol("alice", alice))),
+    memberThenHub(alice, hub, toBinary(MembershipRecordSchema, enrol("alice", alice))),
   );
   log.checkpoint();
   const refHash = referenceFingerprintDigest(
@@ -494,11 +511,12 @@ export async function buildScenario(options: ScenarioOptions = {}): Promise<Scen
     PAYLOAD_TYPES.attestation,
     toBinary(AttestationStatementSchema, create(AttestationStatementSchema, statement)),
   );
+  options.beforeAttestation?.(log, { alice, hub });
   const attestationIndex = log.append(LogEntryKind.ATTESTATION, addSignature(signed, hub));
   log.checkpoint();
   log.append(
     LogEntryKind.MEMBERSHIP,
-    hubSigned(PAYLOAD_TYPES.membership, toBinary(MembershipRecordSchema, enrol("bob", bob))),
+    memberThenHub(bob, hub, toBinary(MembershipRecordSchema, enrol("bob", bob))),
   );
   const bundleCp = log.checkpoint();
   const size = bundleCp.size;

@@ -16,8 +16,12 @@ import {
   bundleToJson,
   exitCodeFor,
   hubCheckpointSource,
+  hubEntrySource,
+  type MemberHistory,
+  openHubCheckpoint,
   readBundleFile,
   readDisclosurePackage,
+  readMemberHistory,
   type TrustRoot,
   trustRootFromVerifierKey,
   verificationReport,
@@ -182,16 +186,71 @@ const verify: Command = {
       required: true,
     },
   ],
-  options: trustFlags,
+  description:
+    "A key is judged by log position: valid for the attestation iff added before it and not revoked before it,\n" +
+    "and the member not suspended before it. With --hub, every membership record of the log up to the\n" +
+    "bundle's checkpoint is read (GetLogEntries, bounded pages) and proven against that checkpoint's root, so\n" +
+    "a revocation or suspension the bundle leaves out is still seen. Without --hub the bundle's own records\n" +
+    "are all there is: that check is 'not checked offline' and the command exits 1 [history_unchecked]\n" +
+    "unless --offline is given to accept it (then it exits 0 and says so).",
+  options: {
+    ...trustFlags,
+    ...hubFlags,
+    offline: {
+      type: "boolean",
+      description:
+        "Verify without a hub, accepting that revocations or suspensions omitted from the bundle cannot be excluded.",
+    },
+  },
   run: async (inv) => {
     const trust = trustOf(inv);
+    const address = hubAddress(inv, false);
+    const offline = inv.options.offline === true;
+    if (address !== undefined && offline) {
+      throw new CliError("usage", `${where(inv)}: give --hub or --offline, not both`);
+    }
+    const timeoutMs = intOpt(inv, "timeout-ms", { min: 100, max: 600_000 }, 10_000) as number;
+    const credentials = address === undefined ? undefined : await credentialsOf(inv);
     try {
       const bundle = await readBundleFile(resolve(inv.io.cwd, inv.positionals[0] as string));
-      const r = verifyBundle(bundle, trust);
+      let history: MemberHistory | undefined;
+      if (address !== undefined && credentials !== undefined) {
+        // The bundle's checkpoint is opened (hub-signed) before anything is read against it.
+        const cp = openHubCheckpoint(bundle.checkpoint?.signedNote ?? new Uint8Array(0), trust);
+        using source = hubEntrySource(address, credentials, timeoutMs);
+        history = await readMemberHistory(source, cp);
+      }
+      const r = verifyBundle(bundle, trust, history === undefined ? {} : { history });
+      const base = `${renderChecks(r.checks)}\nVERIFIED: attestation ${r.attestationIndex} (session ${r.statement.sessionId}) signed by member ${r.memberKey.memberId}, in checkpoint ${r.checkpoint.origin} size ${r.checkpoint.size}; its verdict re-derived from its own counts\n${verificationText(r)}`;
+      if (!r.historyChecked && !offline) {
+        const message =
+          "the member's key history was not read from the log: a revocation or suspension omitted from the bundle cannot be excluded; re-run with --hub ADDR, or pass --offline to accept this";
+        emit(
+          inv,
+          {
+            verified: false,
+            outcome: "history_unchecked",
+            code: "history_unchecked",
+            message,
+            ...verificationReport(r),
+            checks: r.checks,
+          },
+          `${renderChecks(r.checks)}\nNOT VERIFIED [history_unchecked]: ${message}`,
+        );
+        return exitCodeFor("history_unchecked");
+      }
       emit(
         inv,
-        { verified: true, outcome: "verified", ...verificationReport(r), checks: r.checks },
-        `${renderChecks(r.checks)}\nVERIFIED: attestation ${r.attestationIndex} (session ${r.statement.sessionId}) signed by member ${r.memberKey.memberId}, in checkpoint ${r.checkpoint.origin} size ${r.checkpoint.size}; its verdict re-derived from its own counts\n${verificationText(r)}`,
+        {
+          verified: true,
+          outcome: "verified",
+          history_checked: r.historyChecked,
+          ...verificationReport(r),
+          checks: r.checks,
+        },
+        r.historyChecked
+          ? base
+          : `${base}\nNOT CHECKED OFFLINE: revocations or suspensions omitted from the bundle cannot be excluded (--offline)`,
       );
       return EXIT.ok;
     } catch (err) {

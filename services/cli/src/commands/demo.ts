@@ -64,6 +64,7 @@ import {
   enrolmentRecord,
   envelopeToProto,
   PAYLOAD_TYPES,
+  signMembership,
   TransparencyLog,
 } from "@lineage/hub";
 import {
@@ -199,8 +200,14 @@ export const demo: Command = {
     for (const m of planned) {
       const key = Ed25519PrivateKey.fromSeed(demoBytes(`member-key/${m.memberId}`));
       memberKeys.set(m.memberId, key);
+      // Signed by the member's own key (proof of possession); the log adds the hub's registrar signature.
       await log.appendMembership(
-        enrolmentRecord(m.memberId, `Testbed ${m.memberId}`, key.publicKey, DEMO_EPOCH_MS - 60_000),
+        signMembership(
+          enrolmentRecord(m.memberId, `Testbed ${m.memberId}`, key.publicKey, DEMO_EPOCH_MS - 60_000, {
+            effectiveAtMs: clock(),
+          }),
+          [key],
+        ),
       );
     }
     for (const m of planned) {

@@ -17,13 +17,35 @@ function io(signal?: AbortSignal): CapturedIo {
 const ORIGIN = "lineage.test/log";
 const db = ["--data-dir", "hubdb"];
 
-async function enrol(memberId: string): Promise<number> {
+/** The member signs its enrolment request; the secretariat logs it with the fingerprint it heard. */
+async function enrol(memberId: string, heard?: (fp: string) => string): Promise<number> {
   const k = io();
   assert.equal(await main(["member", "keygen", "--out", `${memberId}.pem`, "--json"], k), EXIT.ok);
   writeFileSync(
     join(dir, `${memberId}.pub.pem`),
     (JSON.parse(k.out()) as { public_key_pem: string }).public_key_pem,
   );
+  const r = io();
+  assert.equal(
+    await main(
+      [
+        "member",
+        "enrol-request",
+        "--key",
+        `${memberId}.pem`,
+        "--member-id",
+        memberId,
+        "--out",
+        `${memberId}.req.json`,
+        "--json",
+      ],
+      r,
+    ),
+    EXIT.ok,
+    r.err(),
+  );
+  const fp = (JSON.parse(r.out()) as { fingerprint: string }).fingerprint;
+  assert.match(fp, /^([0-9a-f]{4}-){15}[0-9a-f]{4}$/);
   const e = io();
   const code = await main(
     [
@@ -34,6 +56,10 @@ async function enrol(memberId: string): Promise<number> {
       "--origin",
       ORIGIN,
       ...db,
+      "--request",
+      `${memberId}.req.json`,
+      "--fingerprint",
+      heard === undefined ? fp : heard(fp),
       "--member-id",
       memberId,
       "--public-key",
@@ -42,6 +68,7 @@ async function enrol(memberId: string): Promise<number> {
     ],
     e,
   );
+  if (heard !== undefined) return code === EXIT.ok ? -1 : -code;
   assert.equal(code, EXIT.ok, e.err());
   return (JSON.parse(e.out()) as { log_index: number }).log_index;
 }
@@ -81,6 +108,8 @@ test("hub keygen, enrol and serve; the auditor checks consistency across enrolme
     assert.equal(await main([...audit, "--hub", address], a), EXIT.ok, a.err());
   });
   assert.equal(await enrol("globex"), 1);
+  // A fingerprint that is not the request key's: refused before anything is signed or logged.
+  assert.equal(await enrol("initech", () => `0000-${"1111-".repeat(14)}2222`), -EXIT.failed);
   await whileServing(async (address) => {
     const a = io();
     assert.equal(await main([...audit, "--hub", address], a), EXIT.ok, a.err());
@@ -139,7 +168,20 @@ test("hub flags are checked before anything opens", async () => {
   const d = io();
   assert.equal(
     await main(
-      ["hub", "enrol", "--key", "hub.pem", "--origin", ORIGIN, "--member-id", "Bad Id!", "--public-key", "x"],
+      [
+        "hub",
+        "enrol",
+        "--key",
+        "hub.pem",
+        "--origin",
+        ORIGIN,
+        "--member-id",
+        "Bad Id!",
+        "--request",
+        "x",
+        "--fingerprint",
+        "y",
+      ],
       d,
     ),
     EXIT.usage,

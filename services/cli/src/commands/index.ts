@@ -6,13 +6,15 @@ import { demo } from "./demo.js";
 import { fingerprintCommand } from "./fingerprint.js";
 import { hub } from "./hub.js";
 import { memberKeygen, memberPubkey } from "./keygen.js";
+import { memberEnrolRequest } from "./member-enrol-request.js";
+import { memberWatch } from "./member-watch.js";
 import { memberMigrate } from "./migrate.js";
 import { testbed } from "./testbed.js";
 
 const member: Command = {
   name: "member",
   summary: "Run and manage a member node (fingerprints, canaries, keys stay here).",
-  subcommands: [memberKeygen, memberPubkey, memberMigrate],
+  subcommands: [memberKeygen, memberPubkey, memberMigrate, memberEnrolRequest, memberWatch],
 };
 
 export const commands: Command[] = [demo, member, hub, audit, compareCommand, fingerprintCommand, testbed];

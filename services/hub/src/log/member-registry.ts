@@ -186,9 +186,13 @@ export class MemberRegistry {
     if (!a.signedBy.has(a.hubKeyId)) {
       throw new LogError("bad_signature", "membership record lacks the hub's registrar signature");
     }
+    // A key addition may be logged some time after the member signed it (the secretariat confirms the
+    // fingerprint out of band first): only a future effective_at is refused. Validity starts at the
+    // record's position anyway. Revocations and the hub's decisions take effect when logged, within the skew.
     if (record.effectiveAt !== undefined) {
       const at = Number(timestampMs(record.effectiveAt));
-      if (!(Math.abs(at - a.integratedAtMs) <= a.skewMs)) {
+      const addsKey = record.action === MembershipAction.ENROL || record.action === MembershipAction.ADD_KEY;
+      if (addsKey ? at - a.integratedAtMs > a.skewMs : !(Math.abs(at - a.integratedAtMs) <= a.skewMs)) {
         throw new LogError(
           "stale",
           `membership effective_at is more than ${a.skewMs} ms from its integration time`,
