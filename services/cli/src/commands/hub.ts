@@ -3,7 +3,10 @@
  * transparency log, `serve` serves the log's public reads over gRPC (what `lineage audit` talks to).
  */
 import { resolve } from "node:path";
-import { enrolmentRecord, isLogError, startHubServer, TransparencyLog } from "@lineage/hub";
+import { fromBinary } from "@bufbuild/protobuf";
+import { MembershipAction, type MembershipRecord, MembershipRecordSchema } from "@lineage/api";
+import { type DsseEnvelope, parseEnvelope } from "@lineage/crypto";
+import { isLogError, keyFingerprint, startHubServer, TransparencyLog } from "@lineage/hub";
 import { checkListenSecurity, insecureServerCredentials, RpcError, tlsServerCredentials } from "@lineage/rpc";
 import { type HubDatabase, hubMigrations, type Store } from "@lineage/store";
 import { CliError, EXIT } from "../cli-error.js";
@@ -59,44 +62,114 @@ function logToCli(err: unknown, inv: Invocation): CliError {
   return cliErrorFromStore(err, where(inv));
 }
 
+/** Largest enrolment request read (a DSSE envelope of one membership record). */
+const MAX_REQUEST_BYTES = 64 * 1024;
+
 const enrol: Command = {
   name: "enrol",
-  summary: "Enrol a member: log its public key in the transparency log and sign a checkpoint.",
+  summary:
+    "Enrol a member from its signed request (lineage member enrol-request) once its fingerprint is confirmed out of band; logged, then a checkpoint.",
+  description:
+    "The hub cannot enrol a key alone: the request is signed by the member's new key (proof of possession),\n" +
+    "and --fingerprint is what the member read aloud on a call the secretariat placed. Nothing is signed\n" +
+    "or logged unless the request's key has exactly that fingerprint (and, if given, is --public-key).",
   options: {
     ...logFlags,
-    "member-id": { type: "string", valueName: "id", required: true, description: "The member's id" },
-    "display-name": { type: "string", valueName: "name", description: "Human-readable member name" },
-    "public-key": {
+    request: {
       type: "string",
       valueName: "file",
       required: true,
-      description: "The member's public key (PEM)",
+      description: "The member's signed enrolment request (DSSE JSON from 'lineage member enrol-request')",
+    },
+    fingerprint: {
+      type: "string",
+      valueName: "fp",
+      required: true,
+      description: "The key fingerprint the member read aloud (xxxx-xxxx-...), confirmed out of band",
+    },
+    "member-id": {
+      type: "string",
+      valueName: "id",
+      description: "Expected member id (checked against the request)",
+    },
+    "public-key": {
+      type: "string",
+      valueName: "file",
+      description: "Expected public key (PEM), if received separately (checked against the request)",
     },
   },
   run: async (inv) => {
-    const memberId = requiredStringOpt(inv, "member-id");
-    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(memberId)) {
+    const expectedId = stringOpt(inv, "member-id");
+    if (expectedId !== undefined && !/^[a-z0-9][a-z0-9-]{0,63}$/.test(expectedId)) {
       throw new CliError(
         "invalid_argument",
-        `${where(inv)}: --member-id must be 1-64 of [a-z0-9._-], starting with a letter or digit`,
+        `${where(inv)}: --member-id must be 1-64 of [a-z0-9-], starting with a letter or digit`,
       );
     }
-    const memberKey = await readPublicKeyFile(inv, requiredStringOpt(inv, "public-key"), "--public-key");
+    const heard = requiredStringOpt(inv, "fingerprint").trim().toLowerCase().replace(/\s+/g, "");
+    const file = requiredStringOpt(inv, "request");
+    const text = await readBoundedFile(
+      where(inv),
+      resolve(inv.io.cwd, file),
+      "--request",
+      MAX_REQUEST_BYTES,
+      false,
+      "a DSSE JSON file",
+    );
+    // Untrusted input: parsed strictly, decoded, and its key checked against what was heard, before the
+    // hub signs anything.
+    let envelope: DsseEnvelope;
+    let record: MembershipRecord;
+    try {
+      envelope = parseEnvelope(text);
+      record = fromBinary(MembershipRecordSchema, envelope.payload);
+    } catch (err) {
+      throw new CliError(
+        "invalid_argument",
+        `${where(inv)}: --request ${file} is not a signed membership record`,
+        {
+          cause: err,
+        },
+      );
+    }
+    const key = record.key;
+    if (record.action !== MembershipAction.ENROL || key === undefined) {
+      throw new CliError("invalid_argument", `${where(inv)}: --request ${file} is not an enrolment`);
+    }
+    const fingerprint = keyFingerprint(key.publicKey);
+    if (heard !== fingerprint || record.confirmedFingerprint !== fingerprint) {
+      throw new CliError(
+        "failed",
+        `${where(inv)}: the request's key has fingerprint ${fingerprint}, not the one confirmed out of band (${heard.slice(0, 80)}); nothing was logged`,
+      );
+    }
+    if (expectedId !== undefined && record.memberId !== expectedId) {
+      throw new CliError(
+        "failed",
+        `${where(inv)}: the request enrols '${record.memberId.slice(0, 64)}', not ${expectedId}`,
+      );
+    }
+    const pubFile = stringOpt(inv, "public-key");
+    if (pubFile !== undefined) {
+      const expected = await readPublicKeyFile(inv, pubFile, "--public-key");
+      if (expected.keyId !== key.keyId) {
+        throw new CliError("failed", `${where(inv)}: the request's key is not --public-key ${pubFile}`);
+      }
+    }
     const { store, log } = await openLog(inv);
     try {
-      const entry = await log.appendMembership(
-        enrolmentRecord(memberId, stringOpt(inv, "display-name") ?? memberId, memberKey, Date.now()),
-      );
+      const entry = await log.appendMembership(envelope);
       const cp = await log.checkpoint();
       emit(
         inv,
         {
-          member_id: memberId,
-          key_id: memberKey.keyId,
+          member_id: record.memberId,
+          key_id: key.keyId,
+          fingerprint,
           log_index: entry.index,
           checkpoint_size: cp.treeSize,
         },
-        `enrolled ${memberId} (key ${memberKey.keyId}) at log index ${entry.index}; checkpoint size ${cp.treeSize}`,
+        `enrolled ${record.memberId} (key ${key.keyId}, fingerprint ${fingerprint}) at log index ${entry.index}; checkpoint size ${cp.treeSize}`,
       );
       return EXIT.ok;
     } catch (err) {
