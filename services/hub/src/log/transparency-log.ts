@@ -58,7 +58,14 @@ import {
 import type { HubDatabase, Store } from "@lineage/store";
 import { LogError } from "./log-error.js";
 import { verifyStoredLog } from "./log-integrity.js";
-import { decodeLeaf, encodeLeaf, kindOfPayloadType, LOG_DSSE_LIMITS, PAYLOAD_TYPES } from "./log-leaf.js";
+import {
+  decodeEntryPayload,
+  decodeLeaf,
+  encodeLeaf,
+  kindOfPayloadType,
+  LOG_DSSE_LIMITS,
+  PAYLOAD_TYPES,
+} from "./log-leaf.js";
 import {
   commitmentOfEnvelope,
   type LoggedCommitment,
@@ -215,14 +222,6 @@ function timeMs(ts: Timestamp | undefined, what: string): number {
   const ms = Number(timestampMs(ts));
   if (!Number.isFinite(ms)) throw new LogError("invalid_argument", `${what} is out of range`);
   return ms;
-}
-
-function decodePayload<T>(decode: () => T, what: string): T {
-  try {
-    return decode();
-  } catch (cause) {
-    throw new LogError("malformed", `envelope payload is not an encoded ${what}`, { cause });
-  }
 }
 
 /** Maps a verification failure to the log's codes (the crypto codes are the same words). */
@@ -449,10 +448,7 @@ export class TransparencyLog implements AsyncDisposable {
     if (envelope.payloadType !== PAYLOAD_TYPES.attestation) {
       throw new LogError("invalid_argument", "envelope is not an attestation");
     }
-    const st = decodePayload(
-      () => fromBinary(AttestationStatementSchema, envelope.payload),
-      "AttestationStatement",
-    );
+    const st = decodeEntryPayload(AttestationStatementSchema, envelope, "AttestationStatement");
     checkStatementV2(st);
     const hubId = this.#hubKey.keyId;
     let signer: LoggedKey;
@@ -500,28 +496,23 @@ export class TransparencyLog implements AsyncDisposable {
     let atMs: number;
     switch (envelope.payloadType) {
       case PAYLOAD_TYPES.commitment: {
-        const c = decodePayload(
-          () => fromBinary(CanaryCommitmentSchema, envelope.payload),
-          "CanaryCommitment",
-        );
+        const c = decodeEntryPayload(CanaryCommitmentSchema, envelope, "CanaryCommitment");
         checkCanaryCommitment(c);
         memberId = c.memberId;
         atMs = timeMs(c.committedAt, "commitment committed_at");
         break;
       }
       case PAYLOAD_TYPES.watermarkCommitment: {
-        const w = decodePayload(
-          () => fromBinary(WatermarkKeyCommitmentSchema, envelope.payload),
-          "WatermarkKeyCommitment",
-        );
+        const w = decodeEntryPayload(WatermarkKeyCommitmentSchema, envelope, "WatermarkKeyCommitment");
         checkWatermarkCommitment(w);
         memberId = w.memberId;
         atMs = timeMs(w.committedAt, "watermark committed_at");
         break;
       }
       case PAYLOAD_TYPES.referenceFingerprint: {
-        const r = decodePayload(
-          () => fromBinary(ReferenceFingerprintCommitmentSchema, envelope.payload),
+        const r = decodeEntryPayload(
+          ReferenceFingerprintCommitmentSchema,
+          envelope,
           "ReferenceFingerprintCommitment",
         );
         checkReferenceCommitment(r);
@@ -670,7 +661,7 @@ export class TransparencyLog implements AsyncDisposable {
     if (envelope.payloadType !== PAYLOAD_TYPES.membership) {
       throw new LogError("invalid_argument", "envelope is not a membership record");
     }
-    const rec = decodePayload(() => fromBinary(MembershipRecordSchema, envelope.payload), "MembershipRecord");
+    const rec = decodeEntryPayload(MembershipRecordSchema, envelope, "MembershipRecord");
     // Keys whose signatures count: the key the record adds (proof of possession), the authorising key as
     // logged, and the hub's. Which of them MUST have signed is decided in the writer, at the record's position.
     const candidates: Ed25519PublicKey[] = [this.#hubKey.publicKey];
@@ -750,7 +741,7 @@ export class TransparencyLog implements AsyncDisposable {
     if (envelope.payloadType !== PAYLOAD_TYPES.withdrawal) {
       throw new LogError("invalid_argument", "envelope is not a withdrawal");
     }
-    const w = decodePayload(() => fromBinary(WithdrawalSchema, envelope.payload), "Withdrawal");
+    const w = decodeEntryPayload(WithdrawalSchema, envelope, "Withdrawal");
     checkWithdrawal(w);
     const target = Number(w.withdrawnIndex);
     if (target >= this.size) throw new LogError("not_found", `no entry at index ${w.withdrawnIndex}`);
@@ -794,16 +785,13 @@ export class TransparencyLog implements AsyncDisposable {
         return this.appendWithdrawal(envelope);
       case LogEntryKind.SUSPECT_SIGHTING: {
         await this.#verifyHubSignature(envelope);
-        const msg = decodePayload(
-          () => fromBinary(SuspectSightingSchema, envelope.payload),
-          "SuspectSighting",
-        );
+        const msg = decodeEntryPayload(SuspectSightingSchema, envelope, "SuspectSighting");
         checkSighting(msg);
         return this.#enqueueSighting(envelope, msg);
       }
       case LogEntryKind.SESSION: {
         await this.#verifyHubSignature(envelope);
-        const msg = decodePayload(() => fromBinary(SessionOpenedSchema, envelope.payload), "SessionOpened");
+        const msg = decodeEntryPayload(SessionOpenedSchema, envelope, "SessionOpened");
         checkSession(msg);
         // A session signed elsewhere (another hub replica) must carry the seed this log would derive.
         const cp = await this.#checkpointOfSize(Number(msg.seedCheckpointSize));
@@ -820,7 +808,7 @@ export class TransparencyLog implements AsyncDisposable {
         return this.#enqueueMembership(envelope);
       default: {
         await this.#verifyHubSignature(envelope);
-        const d = decodePayload(() => fromBinary(ReviewDecisionSchema, envelope.payload), "ReviewDecision");
+        const d = decodeEntryPayload(ReviewDecisionSchema, envelope, "ReviewDecision");
         checkReviewDecision(d);
         return this.#enqueue({
           kind: LogEntryKind.REVIEW_DECISION,
