@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Independent test vectors for @lineage/crypto's commitment, label, digest and sampling formats.
+"""Independent test vectors for @lineage/crypto's commitment, label, digest, sampling and note formats.
 
-Written from the specs (docs/specs/canary-commitment.md, docs/specs/disclosure.md, the module headers of
-libs/crypto/src/*.ts), NOT from the TypeScript code under test, with nothing but the Python standard library.
+Written from the specs (docs/specs/canary-commitment.md, disclosure.md, seeded-sample.md, session-seed.md,
+cosignature.md; c2sp.org/signed-note and c2sp.org/tlog-cosignature), NOT from the TypeScript code under test,
+with nothing but the Python standard library (Ed25519 is the RFC 8032 section 6 reference algorithm, checked
+against RFC 8032's TEST 1 at start).
 The TypeScript tests hard-code what this prints:
 
     python3 scripts/vectors/lineage_vectors.py
 
 Every domain string appears here literally, so changing one on the TypeScript side fails a test.
 """
+import base64
 import hashlib
 import struct
 
@@ -31,6 +34,92 @@ def u64(n: int) -> bytes:
 def lp(s: str) -> bytes:
     b = s.encode("utf-8")
     return u32(len(b)) + b
+
+
+# ---- Ed25519 (RFC 8032 section 6, pure Python; slow but exact) ----------------------------------------
+
+ED_P = 2**255 - 19
+ED_Q = 2**252 + 27742317777372353535851937790883648493
+ED_D = -121665 * pow(121666, ED_P - 2, ED_P) % ED_P
+ED_SQRT_M1 = pow(2, (ED_P - 1) // 4, ED_P)
+
+
+def _ed_add(P, Q):
+    p = ED_P
+    a = (P[1] - P[0]) * (Q[1] - Q[0]) % p
+    b = (P[1] + P[0]) * (Q[1] + Q[0]) % p
+    c = 2 * P[3] * Q[3] * ED_D % p
+    dd = 2 * P[2] * Q[2] % p
+    e, f, g, h = b - a, dd - c, dd + c, b + a
+    return (e * f % p, g * h % p, f * g % p, e * h % p)
+
+
+def _ed_mul(s: int, P):
+    Q = (0, 1, 1, 0)
+    while s > 0:
+        if s & 1:
+            Q = _ed_add(Q, P)
+        P = _ed_add(P, P)
+        s >>= 1
+    return Q
+
+
+def _ed_recover_x(y: int, sign: int) -> int:
+    p = ED_P
+    x2 = (y * y - 1) * pow(ED_D * y * y + 1, p - 2, p) % p
+    x = pow(x2, (p + 3) // 8, p)
+    if (x * x - x2) % p != 0:
+        x = x * ED_SQRT_M1 % p
+    assert (x * x - x2) % p == 0
+    return p - x if (x & 1) != sign else x
+
+
+_GY = 4 * pow(5, ED_P - 2, ED_P) % ED_P
+_GX = _ed_recover_x(_GY, 0)
+ED_G = (_GX, _GY, 1, _GX * _GY % ED_P)
+
+
+def _ed_compress(P) -> bytes:
+    zi = pow(P[2], ED_P - 2, ED_P)
+    x, y = P[0] * zi % ED_P, P[1] * zi % ED_P
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+def _ed_expand(seed: bytes):
+    h = hashlib.sha512(seed).digest()
+    a = int.from_bytes(h[:32], "little")
+    a &= (1 << 254) - 8
+    a |= 1 << 254
+    return a, h[32:]
+
+
+def ed25519_public(seed: bytes) -> bytes:
+    return _ed_compress(_ed_mul(_ed_expand(seed)[0], ED_G))
+
+
+def ed25519_sign(seed: bytes, msg: bytes) -> bytes:
+    a, prefix = _ed_expand(seed)
+    pub = _ed_compress(_ed_mul(a, ED_G))
+    r = int.from_bytes(hashlib.sha512(prefix + msg).digest(), "little") % ED_Q
+    big_r = _ed_compress(_ed_mul(r, ED_G))
+    h = int.from_bytes(hashlib.sha512(big_r + pub + msg).digest(), "little") % ED_Q
+    return big_r + ((r + h * a) % ED_Q).to_bytes(32, "little")
+
+
+# ---- C2SP signed notes and cosignature/v1 ---------------------------------------------------------------
+
+def note_key_id(name: str, sig_type: int, public_key: bytes) -> bytes:
+    """c2sp.org/signed-note: the first 4 bytes of SHA-256(name || 0x0A || type || public key)."""
+    return sha256(name.encode("utf-8"), b"\n", bytes([sig_type]), public_key)[:4]
+
+
+def cosignature_message(timestamp: int, body: bytes) -> bytes:
+    """c2sp.org/tlog-cosignature: the signed message; the timestamp in DECIMAL ASCII."""
+    return b"cosignature/v1\ntime " + str(timestamp).encode("ascii") + b"\n" + body
+
+
+def note_signature_line(name: str, key_id: bytes, signature: bytes) -> str:
+    return "\u2014 " + name + " " + base64.b64encode(key_id + signature).decode("ascii") + "\n"
 
 
 # ---- RFC 6962 Merkle tree hash -------------------------------------------------------------------------
@@ -163,6 +252,50 @@ def main() -> None:
     print("sample.1000.10", ",".join(map(str, sample_indices(seed, 1000, 10))))
     print("sample.7.7", ",".join(map(str, sample_indices(seed, 7, 7))))
     print("sample.3e9.12", ",".join(map(str, sample_indices(seed, 3_000_000_000, 12))))
+
+    # Later indices of long draws: the whole sequence is pinned by its SHA-256 (indices joined by ",").
+    long = sample_indices(seed, 100_000, 2_000)
+    assert long == sample_indices_plain(seed, 100_000, 2_000)
+    print("sample.100000.2000.sha256", sha256(",".join(map(str, long)).encode("ascii")).hex())
+    print("sample.100000.2000.at1000", ",".join(map(str, long[1000:1005])))
+    print("sample.100000.2000.tail", ",".join(map(str, long[-5:])))
+    # n = 2^31 + 64, k = 40: every m = n - i stays above 2^31, so floor(2^32 / m) * m = m and about half of
+    # all words are rejected at every draw (with m <= 2^31 the limit is 2m and rejection all but vanishes).
+    print("sample.2p31+64.40", ",".join(map(str, sample_indices(seed, 2**31 + 64, 40))))
+    print("sample.2p32.6", ",".join(map(str, sample_indices(seed, 2**32, 6))))
+    full = sample_indices(seed, 300, 300)
+    assert sorted(full) == list(range(300)) and full == sample_indices_plain(seed, 300, 300)
+    print("sample.300.300.sha256", sha256(",".join(map(str, full)).encode("ascii")).hex())
+
+    # RFC 8032 section 7.1 TEST 1: the Ed25519 above is the standard one.
+    t1 = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+    assert ed25519_public(t1).hex() == "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+    assert ed25519_sign(t1, b"").hex() == (
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+    )
+    # cosignature/v1 by witness.example/w1 (seed 0x0a * 32) at 1679315147 (0x6418a0cb) over a fixed checkpoint.
+    body = b"lineage.example/log\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+    wseed = b"\x0a" * 32
+    wpub = ed25519_public(wseed)
+    wname = "witness.example/w1"
+    wid = note_key_id(wname, 0x04, wpub)
+    msg = cosignature_message(1679315147, body)
+    wsig = ed25519_sign(wseed, msg)
+    print("cosig.pubkey", wpub.hex())
+    print("cosig.keyid", wid.hex())
+    print("cosig.keyid.ed25519", note_key_id(wname, 0x01, wpub).hex())
+    print("cosig.message", msg.hex())
+    print("cosig.signature", wsig.hex())
+    print("cosig.line", note_signature_line(wname, wid, u64(1679315147) + wsig).rstrip("\n"))
+    # A timestamp past 2^32 (the u64 prefix needs its high word) and timestamp 0.
+    big = 2**33 + 7
+    print("cosig.big.message", cosignature_message(big, body).hex())
+    print("cosig.big.line", note_signature_line(wname, wid, u64(big) + ed25519_sign(wseed, cosignature_message(big, body))).rstrip("\n"))
+    print("cosig.zero.line", note_signature_line(wname, wid, u64(0) + ed25519_sign(wseed, cosignature_message(0, body))).rstrip("\n"))
+    # The log's own plain Ed25519 (type 0x01) signature on the same body (seed 0x09 * 32).
+    lseed = b"\x09" * 32
+    lname = "lineage.example/log"
+    print("note.log.line", note_signature_line(lname, note_key_id(lname, 0x01, ed25519_public(lseed)), ed25519_sign(lseed, body)).rstrip("\n"))
 
     pid, pa, ea, pb, eb = "pair-7", "Quel est le mot? é", "zq-7919", "What is the code word?", "vex-1123"
     pitem = pair_item(pid, pa, ea, pb, eb)
