@@ -1,7 +1,8 @@
 /**
  * Attestation bundles (proto/lineage/v1/attestation_bundle.proto): everything an auditor needs to
- * check one attestation offline — the logged attestation, the membership records of its signing
- * key (addition and any revocation) and, for a version-2 statement, the session it answers, the suspect's
+ * check one attestation offline — the logged attestation, the membership records that establish its
+ * signing key (see {@link bundleMembership}: the key's own records, the chain of keys that authorised
+ * it back to the member's enrolment, and the member's status changes) and, for a version-2 statement, the session it answers, the suspect's
  * first sighting and every commitment the session binds (canary pairs, watermark key, reference
  * fingerprint), each with an RFC 9162 inclusion proof against one signed checkpoint, and the signed
  * checkpoint the session's seed was derived from with a consistency proof to that checkpoint.
@@ -12,6 +13,9 @@ import {
   AttestationBundleSchema,
   AttestationStatementSchema,
   LogEntryKind,
+  MembershipAction,
+  type MembershipRecord,
+  MembershipRecordSchema,
   type ProvenEntrySchema,
   SessionOpenedSchema,
 } from "@lineage/api";
@@ -22,6 +26,11 @@ import type { TransparencyLog } from "./transparency-log.js";
 
 /** Most membership records of one key put in a bundle (the proto's bound). */
 export const MAX_BUNDLE_MEMBERSHIP = 64;
+
+/** Entries read per page when looking for a member's status changes (SUSPEND / REINSTATE / REMOVE). */
+const STATUS_SCAN_PAGE = 512;
+
+const KEY_ID_RE = /^[0-9a-f]{64}$/;
 
 /** Which attestation. */
 export type BundleSelector = { readonly logIndex: number } | { readonly sessionId: string };
@@ -69,9 +78,7 @@ export async function buildAttestationBundle(
   }
   if (entry.keyId === null)
     throw new LogError("internal", `attestation ${index} has no signing key recorded`);
-  const membership = (await log.membershipOfKey(entry.keyId, MAX_BUNDLE_MEMBERSHIP)).filter(
-    (m) => m.index < cp.treeSize,
-  );
+  const membership = await bundleMembership(log, entry.keyId, cp.treeSize);
   const statement = fromBinary(AttestationStatementSchema, decodeLeaf(entry.leaf).envelope.payload);
   const at = (what: string, i: bigint | number, kind: LogEntryKind) =>
     provenAt(log, index, what, Number(i), kind, cp.treeSize);
@@ -173,4 +180,113 @@ async function provenAt(
       `attestation ${attestationIndex} names a ${what} that is not logged at ${i}`,
     );
   return proven(log, e, treeSize);
+}
+
+function membershipRecordOf(e: StoredEntry): MembershipRecord {
+  return fromBinary(MembershipRecordSchema, decodeLeaf(e.leaf).envelope.payload);
+}
+
+/**
+ * The membership records a bundle carries for the key `keyId`, all logged below `treeSize`, in log order,
+ * at most {@link MAX_BUNDLE_MEMBERSHIP}. An auditor replays them offline (services/auditor verify-bundle.ts)
+ * and accepts an ADD_KEY only when the key named by its `authorized_by_key_id` is established by an earlier
+ * record, so the records of a rotated key alone fail as `membership_unauthorized`. Hence:
+ *
+ *  1. required: every record of the keys reached by following `authorized_by_key_id` from the signing key
+ *     back to the ENROL (each key's addition and any revocation, and the keys that authorised those);
+ *  2. then the member's status changes (SUSPEND / REINSTATE / REMOVE), so an offline auditor sees a
+ *     suspension that covers the attestation;
+ *  3. within the proto's bound: the additions on the signing key's chain must fit (`too_large` otherwise:
+ *     an offline verification could not succeed); revocations and status changes are kept before any other.
+ *
+ * Offline, an auditor still cannot exclude records the hub left out; `lineage audit verify --hub` reads the
+ * member's whole history from the log instead.
+ */
+export async function bundleMembership(
+  log: TransparencyLog,
+  keyId: string,
+  treeSize: number,
+): Promise<StoredEntry[]> {
+  const found = new Map<number, { entry: StoredEntry; record: MembershipRecord }>();
+  const addedBy = new Map<string, number>(); // key id -> index of the record that added it
+  const seen = new Set<string>();
+  const queue = [keyId];
+  while (queue.length > 0) {
+    const k = queue.shift() as string;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    for (const e of await log.membershipOfKey(k, MAX_BUNDLE_MEMBERSHIP)) {
+      if (e.index >= treeSize || found.has(e.index)) continue;
+      const record = membershipRecordOf(e);
+      found.set(e.index, { entry: e, record });
+      const adds = record.action === MembershipAction.ENROL || record.action === MembershipAction.ADD_KEY;
+      if (adds && record.key !== undefined) addedBy.set(record.key.keyId, e.index);
+      if (KEY_ID_RE.test(record.authorizedByKeyId)) queue.push(record.authorizedByKeyId);
+    }
+    if (seen.size > MAX_BUNDLE_MEMBERSHIP)
+      throw new LogError("too_large", `key ${keyId} has more than ${MAX_BUNDLE_MEMBERSHIP} authorising keys`);
+  }
+  // The additions on the signing key's own chain: without them the key cannot be established offline.
+  const required = new Set<number>();
+  let memberId: string | undefined;
+  let enrolIndex: number | undefined;
+  for (let k: string | undefined = keyId; k !== undefined; ) {
+    const at = addedBy.get(k);
+    if (at === undefined || required.has(at)) break;
+    required.add(at);
+    const rec = (found.get(at) as { record: MembershipRecord }).record;
+    memberId = rec.memberId;
+    if (rec.action === MembershipAction.ENROL) {
+      enrolIndex = at;
+      break;
+    }
+    k = KEY_ID_RE.test(rec.authorizedByKeyId) ? rec.authorizedByKeyId : undefined;
+  }
+  if (required.size > MAX_BUNDLE_MEMBERSHIP)
+    throw new LogError(
+      "too_large",
+      `the chain of keys authorising ${keyId} has more than ${MAX_BUNDLE_MEMBERSHIP} records`,
+    );
+  const statuses =
+    memberId === undefined || enrolIndex === undefined
+      ? []
+      : await statusChanges(log, memberId, enrolIndex + 1, treeSize);
+  const signingKeyRecords = [...found.values()].filter((f) => f.record.key?.keyId === keyId);
+  const rest = [...found.values()].filter((f) => !required.has(f.entry.index));
+  const byIndex = (a: StoredEntry, b: StoredEntry) => a.index - b.index;
+  const ordered = [
+    ...signingKeyRecords.map((f) => f.entry),
+    ...statuses,
+    ...rest.map((f) => f.entry).sort(byIndex),
+  ];
+  const out = new Map<number, StoredEntry>();
+  for (const i of required) out.set(i, (found.get(i) as { entry: StoredEntry }).entry);
+  for (const e of ordered) {
+    if (out.size >= MAX_BUNDLE_MEMBERSHIP) break;
+    out.set(e.index, e);
+  }
+  return [...out.values()].sort(byIndex);
+}
+
+/**
+ * The member's SUSPEND / REINSTATE / REMOVE records in [from, to), newest kept when there are more than
+ * the bound. These carry no key, so the log's key index does not find them: the entries are read in pages
+ * of {@link STATUS_SCAN_PAGE} (cost linear in the entries since the member's enrolment).
+ */
+async function statusChanges(
+  log: TransparencyLog,
+  memberId: string,
+  from: number,
+  to: number,
+): Promise<StoredEntry[]> {
+  const out: StoredEntry[] = [];
+  for (let start = from; start < to; start += STATUS_SCAN_PAGE) {
+    for (const e of await log.entries(start, Math.min(to, start + STATUS_SCAN_PAGE))) {
+      if (e.kind !== LogEntryKind.MEMBERSHIP || e.memberId !== memberId || e.keyId !== null) continue;
+      const a = membershipRecordOf(e).action;
+      if (a === MembershipAction.SUSPEND || a === MembershipAction.REINSTATE || a === MembershipAction.REMOVE)
+        out.push(e);
+    }
+  }
+  return out.slice(-MAX_BUNDLE_MEMBERSHIP);
 }
