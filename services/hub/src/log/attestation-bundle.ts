@@ -269,9 +269,8 @@ export async function bundleMembership(
 }
 
 /**
- * The member's SUSPEND / REINSTATE / REMOVE records in [from, to), newest kept when there are more than
- * the bound. These carry no key, so the log's key index does not find them: the entries are read in pages
- * of {@link STATUS_SCAN_PAGE} (cost linear in the entries since the member's enrolment).
+ * The member's SUSPEND / REINSTATE / REMOVE records in [from, to), newest kept when there are more than the
+ * bound. These carry no key id, so they are selected by member (TransparencyLog.membershipDecisionsOf).
  */
 async function statusChanges(
   log: TransparencyLog,
@@ -280,13 +279,15 @@ async function statusChanges(
   to: number,
 ): Promise<StoredEntry[]> {
   const out: StoredEntry[] = [];
-  for (let start = from; start < to; start += STATUS_SCAN_PAGE) {
-    for (const e of await log.entries(start, Math.min(to, start + STATUS_SCAN_PAGE))) {
-      if (e.kind !== LogEntryKind.MEMBERSHIP || e.memberId !== memberId || e.keyId !== null) continue;
+  for (let start = from; start < to; ) {
+    const page = await log.membershipDecisionsOf(memberId, start, to, STATUS_SCAN_PAGE);
+    for (const e of page) {
       const a = membershipRecordOf(e).action;
       if (a === MembershipAction.SUSPEND || a === MembershipAction.REINSTATE || a === MembershipAction.REMOVE)
         out.push(e);
     }
+    if (page.length < STATUS_SCAN_PAGE) break;
+    start = (page[page.length - 1] as StoredEntry).index + 1;
   }
   return out.slice(-MAX_BUNDLE_MEMBERSHIP);
 }

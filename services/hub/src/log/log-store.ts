@@ -220,6 +220,32 @@ export async function readEntriesOfKind(
   return rows.map(toStored);
 }
 
+/**
+ * Entries of one kind written for a member without a key id (the hub's SUSPEND / REINSTATE / REMOVE
+ * membership decisions), in [from, to), in index order, at most `limit`.
+ */
+export async function readKeylessEntriesOfMember(
+  db: Kysely<HubDatabase>,
+  kind: number,
+  memberId: string,
+  from: number,
+  to: number,
+  limit: number,
+): Promise<StoredEntry[]> {
+  const rows = await db
+    .selectFrom("log_entries")
+    .select(ENTRY_COLUMNS)
+    .where("kind", "=", kind)
+    .where("member_id", "=", memberId)
+    .where("key_id", "is", null)
+    .where("idx", ">=", BigInt(from))
+    .where("idx", "<", BigInt(to))
+    .orderBy("idx")
+    .limit(limit)
+    .execute();
+  return rows.map(toStored);
+}
+
 /** Entries concerning one key (its membership records), in index order, at most `limit`. */
 export async function readEntriesOfKey(
   db: Kysely<HubDatabase>,

@@ -85,6 +85,7 @@ import {
   readEntriesOfKey,
   readEntriesOfKind,
   readEntry,
+  readKeylessEntriesOfMember,
   type StoredEntry,
   storedSize,
 } from "./log-store.js";
@@ -844,6 +845,13 @@ export class TransparencyLog implements AsyncDisposable {
   /** Membership records about one key (its addition, its revocation), in log order, at most `limit`. */
   membershipOfKey(keyId: string, limit: number): Promise<StoredEntry[]> {
     return this.#read(() => readEntriesOfKey(this.#store.db, LogEntryKind.MEMBERSHIP, keyId, limit));
+  }
+
+  /** The hub's keyless membership decisions (SUSPEND / REINSTATE / REMOVE) about a member in [from, to). */
+  membershipDecisionsOf(memberId: string, from: number, to: number, limit: number): Promise<StoredEntry[]> {
+    return this.#read(() =>
+      readKeylessEntriesOfMember(this.#store.db, LogEntryKind.MEMBERSHIP, memberId, from, to, limit),
+    );
   }
 
   /** The logged session with this id (in memory: no database read). */
