@@ -8,7 +8,7 @@ import { MembershipAction, type MembershipRecord, MembershipRecordSchema } from 
 import { type DsseEnvelope, parseEnvelope } from "@lineage/crypto";
 import { isLogError, keyFingerprint, startHubServer, TransparencyLog } from "@lineage/hub";
 import { checkListenSecurity, insecureServerCredentials, RpcError, tlsServerCredentials } from "@lineage/rpc";
-import { type HubDatabase, hubMigrations, type Store } from "@lineage/store";
+import { type HubDatabase, hubMigrations, isStoreError, type Store } from "@lineage/store";
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation, OptionSpec } from "../command.js";
 import { emit, requiredStringOpt, stringOpt } from "../option-values.js";
@@ -41,9 +41,20 @@ async function openLog(inv: Invocation): Promise<{ store: Store<HubDatabase>; lo
     store = await openRoleStore<HubDatabase>(inv, "hub");
     await store.migrate(hubMigrations);
   } catch (err) {
+    // The embedded folder has one owner (libs/store data-dir-lock.ts): a second writer on it would fork
+    // the log, so say who holds it instead.
+    if (isStoreError(err, "locked")) {
+      throw new CliError(
+        "unavailable",
+        `${where(inv)}: ${err.message}. A running \`lineage hub serve\` owns its data folder: stop it first`,
+        { cause: err },
+      );
+    }
     throw cliErrorFromStore(err, where(inv));
   }
   try {
+    // open() re-verifies the stored log against this key and origin before anything is signed: a wrong
+    // --key fails with unknown_key, a wrong --origin with invalid_argument (log-integrity.ts).
     return { store, log: await TransparencyLog.open({ store, origin, hubKey }) };
   } catch (err) {
     await store.close();
