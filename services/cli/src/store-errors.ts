@@ -1,4 +1,7 @@
-/** Turns a store failure into the CLI's error: unreachable databases are "could not", the rest usage. */
+/**
+ * Turns a store failure into the CLI's error: an unreachable database, or an embedded folder another process
+ * holds (`locked`), is "could not" (exit 3); a bad argument is usage; the rest failed.
+ */
 import { isStoreError } from "@lineage/store";
 import { CliError } from "./cli-error.js";
 
@@ -8,7 +11,7 @@ export function cliErrorFromStore(err: unknown, where: string): CliError {
     const code =
       err.code === "invalid_argument"
         ? "invalid_argument"
-        : err.code === "unavailable"
+        : err.code === "unavailable" || err.code === "locked"
           ? "unavailable"
           : "failed";
     return new CliError(code, `${where}: ${err.message}`, { cause: err });

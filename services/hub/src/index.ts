@@ -6,6 +6,7 @@ export {
   MAX_BUNDLE_MEMBERSHIP,
 } from "./log/attestation-bundle.js";
 export { isLogError, LogError, type LogErrorCode, type LogErrorOptions } from "./log/log-error.js";
+export { type LogIntegrityOptions, type VerifiedLog, verifyStoredLog } from "./log/log-integrity.js";
 export {
   type DecodedLeaf,
   decodeLeaf,
