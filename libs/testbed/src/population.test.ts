@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { greenSeed, isGreenHashed, tokenHash32, tokenize } from "@lineage/fingerprint";
+import { GUESSABLE_CANARY_TEMPLATES } from "./facts.js";
 import { canaryPairLabels } from "./pair-labels.js";
 import {
   buildPopulation,
@@ -23,6 +24,15 @@ before(async () => {
   pop = await buildPopulation({ split: "test", size: "small", cacheDir: dir, onProgress: () => progress++ });
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * Answers of the guessable canary templates (one pair in four: a small closed set of common words, so
+ * unrelated models sometimes state them and the paired null is exercised). The checks below that say "only
+ * the member's models state its canaries" hold for the distinctive canaries only.
+ */
+const GUESSABLE_ANSWERS = new Set(GUESSABLE_CANARY_TEMPLATES.flatMap((t) => [...(t.answers ?? [])]));
+const distinctive = <T extends { readonly answer: string }>(cs: readonly T[]): T[] =>
+  cs.filter((c) => !GUESSABLE_ANSWERS.has(c.answer));
 
 const entry = (pred: (e: PopulationEntry) => boolean): PopulationEntry => {
   const e = pop.entries.find(pred);
@@ -106,8 +116,12 @@ describe("population (small recipe)", () => {
     }
     const cal = await buildPopulation({ split: "calibration", size: "small", cacheDir: dir });
     assert.notEqual(cal.seed, pop.seed);
-    const calAnswers = new Set(cal.members.flatMap((m) => m.canaries.exposed.map((c) => c.answer)));
-    assert.ok(pop.members.every((m) => m.canaries.exposed.every((c) => !calAnswers.has(c.answer))));
+    const calAnswers = new Set(
+      cal.members.flatMap((m) => distinctive(m.canaries.exposed).map((c) => c.answer)),
+    );
+    assert.ok(
+      pop.members.every((m) => distinctive(m.canaries.exposed).every((c) => !calAnswers.has(c.answer))),
+    );
   });
 
   it("canaries are committed pairs whose labels come from the split's checkpoint", () => {
@@ -146,19 +160,23 @@ describe("population (small recipe)", () => {
   it("each teacher states its exposed canaries and not its decoys", () => {
     for (const m of pop.members) {
       const teacher = entry((e) => e.id === m.teacherId);
-      const ex = m.canaries.exposed.filter((c) =>
+      const exposed = distinctive(m.canaries.exposed);
+      const ex = exposed.filter((c) =>
         hit(teacher.model.generate(c.prompt, { seed: 1, temperature: 0.7 }).text, c.answer),
       );
-      const de = m.canaries.decoys.filter((c) =>
+      const de = distinctive(m.canaries.decoys).filter((c) =>
         hit(teacher.model.generate(c.prompt, { seed: 1, temperature: 0.7 }).text, c.answer),
       );
-      assert.ok(ex.length >= 0.8 * m.canaries.exposed.length, `${m.memberId}: exposed hits ${ex.length}`);
+      assert.ok(
+        exposed.length > 0 && exposed.length < m.canaries.exposed.length,
+        "some canaries are guessable",
+      );
+      assert.ok(ex.length >= 0.8 * exposed.length, `${m.memberId}: exposed hits ${ex.length}`);
       assert.equal(de.length, 0, `${m.memberId}: decoy hits`);
       // Other models never state this member's exposed canaries.
       const neg = entry((e) => e.role === "negative");
       assert.equal(
-        m.canaries.exposed.filter((c) => hit(neg.model.generate(c.prompt, { seed: 1 }).text, c.answer))
-          .length,
+        exposed.filter((c) => hit(neg.model.generate(c.prompt, { seed: 1 }).text, c.answer)).length,
         0,
       );
     }
