@@ -1,13 +1,12 @@
 /**
- * Builds the sketch (version 2, definition in sketch-types.ts, hashing in sketch-keys.ts, minhash.ts,
+ * Builds the sketch (version 1, definition in sketch-types.ts, hashing in sketch-keys.ts, minhash.ts,
  * simhash.ts) of a model's fingerprint under an epoch key.
  *
  * Published digests (HMAC-SHA256 under the epoch's derived digest key, truncated):
- *   probe band  = HMAC(0x02 || "P" || u8 len(probeId) || probeId || u16 band || r x u32 rows)[0..4]
- *   coarse band = HMAC(0x02 || "C" || u16 band || r x u32 rows)[0..8]
- * (all integers big-endian, probeId as UTF-8; the first byte is SKETCH_VERSION). Version 1 also published
+ *   probe band  = HMAC(0x01 || "P" || u8 len(probeId) || probeId || u16 band || r x u32 rows)[0..4]
+ *   coarse band = HMAC(0x01 || "C" || u16 band || r x u32 rows)[0..8]
  *   wrong answer= HMAC(0x01 || "W" || u8 len(probeId) || probeId || utf8(normalizeAnswer(text)))[0..8]
- * and version 2 removed it (docs/privacy.md).
+ * (all integers big-endian, probeId as UTF-8).
  */
 import { FingerprintError } from "../fingerprint-error.js";
 import type { Battery, Fingerprint } from "../probe/probe-types.js";
@@ -29,10 +28,12 @@ import {
   SKETCH_VERSION,
   type Sketch,
   type SketchProbeInput,
+  WRONG_ANSWER_DIGEST_BYTES,
 } from "./sketch-types.js";
 
 const TAG_PROBE = 0x50; // "P"
 const TAG_COARSE = 0x43; // "C"
+const TAG_WRONG = 0x57; // "W"
 const MAX_NORMALIZED_TOKENS = 64;
 const MAX_TOKEN_CHARS = 1024;
 // A lone surrogate would be encoded as U+FFFD, so two distinct ids could share bytes: reject it.
@@ -242,9 +243,25 @@ export function buildSketch(
   }
   const simhash = simhash64(features, seeds.simhash0, seeds.simhash1);
 
-  // No wrong-answer digests (version 1 had them): an 8-byte keyed digest of a short answer is inverted by
-  // anyone holding the epoch key by hashing guesses (docs/privacy.md).
-  return { version: SKETCH_VERSION, epochId: ctx.epochId, coarse, simhash, probes };
+  // Shared wrong answers on edge-case probes.
+  const wrong = new Map<string, Uint8Array>();
+  for (const { p, id } of sorted) {
+    if (p.kind !== "edge" || p.reference === undefined) continue;
+    const answer = normalizeAnswer(p.text);
+    if (answer === "" || answer === normalizeAnswer(p.reference)) continue;
+    const a = utf8(answer);
+    const msg = new Uint8Array(3 + id.length + a.length);
+    msg[0] = SKETCH_VERSION;
+    msg[1] = TAG_WRONG;
+    msg[2] = id.length;
+    msg.set(id, 3);
+    msg.set(a, 3 + id.length);
+    const d = ctx.digest(msg, WRONG_ANSWER_DIGEST_BYTES);
+    wrong.set(Array.from(d).join(","), d);
+  }
+  const wrongAnswers = [...wrong.values()].sort(compareBytes);
+
+  return { version: SKETCH_VERSION, epochId: ctx.epochId, coarse, simhash, probes, wrongAnswers };
 }
 
 /**

@@ -1,17 +1,17 @@
 /**
- * Canonical binary serialization of a sketch, version 2 (all integers big-endian):
+ * Canonical binary serialization of a sketch, version 1 (all integers big-endian):
  *
- *   "LNSK" | u8 version = 2 | u8 flags (bit 0: simhash present, bit 1: coarse present; others 0)
+ *   "LNSK" | u8 version = 1 | u8 flags (bit 0: simhash present, bit 1: coarse present; others 0)
  *   u8 len | epochId (1..64 bytes of [A-Za-z0-9._:-])
  *   u16 PROBE_BANDS | u8 PROBE_ROWS_PER_BAND | u8 PROBE_DIGEST_BYTES
- *   u16 COARSE_BANDS | u8 COARSE_ROWS_PER_BAND | u8 COARSE_DIGEST_BYTES      (must equal version 2's)
+ *   u16 COARSE_BANDS | u8 COARSE_ROWS_PER_BAND | u8 COARSE_DIGEST_BYTES      (must equal version 1's)
  *   u64 simhash (zero when absent)
  *   COARSE_BANDS x COARSE_DIGEST_BYTES coarse digests (only when present)
  *   u16 probe count (1..4096), then per probe, ids strictly increasing in byte order:
  *     u8 len | probeId (1..128 bytes of valid UTF-8) | u8 flags (bit 0: empty; others 0)
  *     PROBE_BANDS x PROBE_DIGEST_BYTES band digests (only when not empty)
- *   nothing after. (Version 1 ended with a u16 count and 8-byte wrong-answer digests; version 2 has
- *   none — docs/privacy.md — and version-1 bytes are refused as an unsupported version.)
+ *   u16 wrong-answer count (<= probe count), then the digests, strictly increasing
+ *   nothing after.
  *
  * Exactly one encoding per sketch: the parser rejects anything the encoder would not write (unknown
  * flags, unsorted or duplicate ids/digests, coarse presence inconsistent with the probes, trailing bytes).
@@ -30,6 +30,7 @@ import {
   SKETCH_LIMITS,
   SKETCH_VERSION,
   type Sketch,
+  WRONG_ANSWER_DIGEST_BYTES,
 } from "./sketch-types.js";
 
 const MAGIC = [0x4c, 0x4e, 0x53, 0x4b]; // "LNSK"
@@ -45,10 +46,7 @@ function invalid(message: string): never {
 /** Checks a sketch object's shape and canonical order (what {@link encodeSketch} requires). */
 export function checkSketch(s: Sketch): void {
   if (typeof s !== "object" || s === null || s.version !== SKETCH_VERSION)
-    invalid(`sketch: version must be ${SKETCH_VERSION}`);
-  // A version-1 object carried wrong-answer digests; version 2 must not publish them (docs/privacy.md).
-  if (Object.hasOwn(s, "wrongAnswers"))
-    invalid("sketch.wrongAnswers is a version-1 field; version 2 has none");
+    invalid("sketch: version must be 1");
   checkEpochId(s.epochId, "sketch.epochId");
   if (!(s.coarse instanceof Uint8Array)) invalid("sketch.coarse must be a Uint8Array");
   if (s.coarse.length !== 0 && s.coarse.length !== COARSE_BANDS * COARSE_DIGEST_BYTES) {
@@ -74,6 +72,16 @@ export function checkSketch(s: Sketch): void {
     anyTokens ||= !p.empty;
   }
   if (anyTokens !== s.coarse.length > 0) invalid("sketch.coarse must be present iff some probe has tokens");
+  if (!Array.isArray(s.wrongAnswers) || s.wrongAnswers.length > s.probes.length) {
+    invalid("sketch.wrongAnswers must hold at most one digest per probe");
+  }
+  let prevW: Uint8Array | null = null;
+  for (const w of s.wrongAnswers) {
+    if (!(w instanceof Uint8Array) || w.length !== WRONG_ANSWER_DIGEST_BYTES)
+      invalid("bad wrong-answer digest");
+    if (prevW !== null && compareBytes(prevW, w) >= 0) invalid("wrong-answer digests must be sorted, unique");
+    prevW = w;
+  }
 }
 
 /** Serializes a sketch canonically. @throws FingerprintError `INVALID_ARGUMENT` on a non-canonical sketch. */
@@ -81,10 +89,11 @@ export function encodeSketch(s: Sketch): Uint8Array {
   checkSketch(s);
   const eid = utf8(s.epochId);
   const ids = s.probes.map((p) => utf8(p.probeId));
-  let size = 4 + 2 + 1 + eid.length + 8 + 8 + s.coarse.length + 2;
+  let size = 4 + 2 + 1 + eid.length + 8 + 8 + s.coarse.length + 2 + 2;
   s.probes.forEach((p, i) => {
     size += 1 + (ids[i]?.length ?? 0) + 1 + p.bands.length;
   });
+  size += s.wrongAnswers.length * WRONG_ANSWER_DIGEST_BYTES;
   const out = new Uint8Array(size);
   const dv = new DataView(out.buffer);
   let o = 0;
@@ -117,6 +126,12 @@ export function encodeSketch(s: Sketch): Uint8Array {
     out.set(p.bands, o);
     o += p.bands.length;
   });
+  dv.setUint16(o, s.wrongAnswers.length);
+  o += 2;
+  for (const w of s.wrongAnswers) {
+    out.set(w, o);
+    o += w.length;
+  }
   return out;
 }
 
@@ -215,6 +230,20 @@ export function decodeSketch(bytes: Uint8Array): Sketch {
     probes.push({ probeId, empty, bands });
   }
   if (anyTokens !== coarse.length > 0) bad("coarse signature present iff some probe has tokens");
+  need(2, "wrong-answer count");
+  const nWrong = dv.getUint16(o);
+  o += 2;
+  if (nWrong > nProbes) bad("more wrong-answer digests than probes");
+  need(nWrong * WRONG_ANSWER_DIGEST_BYTES, "wrong-answer digests");
+  const wrongAnswers: Uint8Array[] = [];
+  for (let i = 0; i < nWrong; i++) {
+    const w = bytes.slice(o, o + WRONG_ANSWER_DIGEST_BYTES);
+    o += WRONG_ANSWER_DIGEST_BYTES;
+    const last = wrongAnswers[wrongAnswers.length - 1];
+    if (last !== undefined && compareBytes(last, w) >= 0)
+      bad("wrong-answer digests out of order or duplicated");
+    wrongAnswers.push(w);
+  }
   if (o !== bytes.length) bad(`${bytes.length - o} trailing bytes`);
-  return { version: SKETCH_VERSION, epochId, coarse, simhash, probes };
+  return { version: SKETCH_VERSION, epochId, coarse, simhash, probes, wrongAnswers };
 }

@@ -2,7 +2,7 @@
  * In-memory LSH index of sketches for first-stage retrieval (DESIGN.md flow 4 "Scan"): one hash table per
  * coarse band maps a band digest to the models holding it; a query counts, per model, the coarse bands
  * it agrees on, keeps models with at least `minAgreeingBands` (LSH_V1 by default, lsh-params.ts), then
- * ranks them by the full sketch comparison (per-probe band agreement, coarse Jaccard, SimHash).
+ * ranks them by the full sketch comparison (per-probe band agreement, SimHash, shared wrong answers).
  * A pure data structure: the hub persists sketches elsewhere and rebuilds or mirrors the index.
  */
 import { FingerprintError } from "../fingerprint-error.js";

@@ -32,7 +32,13 @@ describe("sketch similarity", () => {
         const xy = compareSketches(x, y);
         const yx = compareSketches(y, x);
         assert.deepEqual(xy, yx);
-        for (const v of [xy.probeJaccard, xy.coarseJaccard, xy.score, xy.simhashSimilarity ?? 0]) {
+        for (const v of [
+          xy.probeJaccard,
+          xy.coarseJaccard,
+          xy.score,
+          xy.simhashSimilarity ?? 0,
+          xy.wrongAnswerOverlap ?? 0,
+        ]) {
           assert.ok(v >= 0 && v <= 1, String(v));
         }
         const xx = compareSketches(x, buildSketch(inputsOf(a), ctx));
@@ -63,19 +69,24 @@ describe("sketch similarity", () => {
     }
   });
 
-  it("publishes nothing derived from an edge answer alone: same right/wrong answers, no extra signal", () => {
+  it("counts shared wrong answers on edge probes only, after normalisation", () => {
     const m = (ans: string[]) =>
       buildSketch(
         ans.map((a, i) => ({ probeId: `e${i}`, kind: "edge" as const, text: a, reference: "Paris" })),
         ctx,
       );
     const x = m(["Lyon.", "paris", "Nice"]);
-    assert.deepEqual(Object.keys(x).sort(), ["coarse", "epochId", "probes", "simhash", "version"]);
-    assert.equal(x.version, 2);
-    // The score is the mean of the shingle and SimHash components only.
-    const s = compareSketches(x, m(["lyon", "Marseille", "Nice!"]));
-    assert.equal(s.score, (s.probeJaccard + s.coarseJaccard) / 2);
+    const y = m(["lyon", "Marseille", "Nice!"]);
+    assert.equal(x.wrongAnswers.length, 2); // "paris" is right
+    const s = compareSketches(x, y);
+    assert.equal(s.sharedWrongAnswers, 2);
+    assert.equal(s.wrongAnswerOverlap, 1);
     assert.equal(normalizeAnswer("  The  Answer: 42! "), "the answer 42");
+    // Open probes never produce wrong-answer digests.
+    assert.equal(
+      buildSketch([{ probeId: "o", kind: "open", text: "x", reference: "y" }], ctx).wrongAnswers.length,
+      0,
+    );
   });
 
   it("builds a SimHash only from served top-logprobs", () => {

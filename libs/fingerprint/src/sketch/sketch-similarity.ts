@@ -1,5 +1,5 @@
 /**
- * Similarity of two models estimated from their sketches alone (sketch version 2, sketch-types.ts).
+ * Similarity of two models estimated from their sketches alone (sketch version 1, sketch-types.ts).
  * Every component is symmetric and in [0, 1]; identical fingerprints give 1 on each. The combined
  * `score` ranks candidates for the hub; it is not a test statistic — deciding "copied" is the member's
  * job, with the p-valued signals against a panel (DESIGN.md "Deciding copied").
@@ -33,8 +33,12 @@ export interface SketchSimilarity {
   readonly coarseJaccard: number;
   /** 1 - Hamming/64 of the SimHashes; null unless both sketches carry one. ~0.5 for unrelated profiles. */
   readonly simhashSimilarity: number | null;
-  /** Mean of probeJaccard, coarseJaccard and max(0, 2 simhashSimilarity - 1), over the components present
-   * (version 1 also averaged in a shared-wrong-answer overlap; version 2 sketches carry none). */
+  /** Wrong answers (probe, normalised answer) both models gave. */
+  readonly sharedWrongAnswers: number;
+  /** sharedWrongAnswers / min(wrong answers of each); null when neither gave a wrong answer. */
+  readonly wrongAnswerOverlap: number | null;
+  /** Mean of probeJaccard, coarseJaccard, max(0, 2 simhashSimilarity - 1) and wrongAnswerOverlap, over
+   * the components present. */
   readonly score: number;
 }
 
@@ -59,6 +63,26 @@ export function agreeingDigests(x: Uint8Array, y: Uint8Array, width: number): nu
   let n = 0;
   for (let o = 0; o + width <= x.length && o + width <= y.length; o += width)
     if (equalAt(x, y, o, width)) n++;
+  return n;
+}
+
+function countShared(x: readonly Uint8Array[], y: readonly Uint8Array[]): number {
+  // Both are sorted ascending (canonical sketches): merge.
+  let i = 0;
+  let j = 0;
+  let n = 0;
+  while (i < x.length && j < y.length) {
+    const a = x[i] as Uint8Array;
+    const b = y[j] as Uint8Array;
+    let d = 0;
+    for (let k = 0; k < a.length && d === 0; k++) d = (a[k] ?? 0) - (b[k] ?? 0);
+    if (d === 0) {
+      n++;
+      i++;
+      j++;
+    } else if (d < 0) i++;
+    else j++;
+  }
   return n;
 }
 
@@ -102,9 +126,18 @@ export function compareSketches(x: Sketch, y: Sketch): SketchSimilarity {
 
   const simhashSimilarity =
     x.simhash !== null && y.simhash !== null ? 1 - hamming64(x.simhash, y.simhash) / 64 : null;
+  const sharedWrongAnswers = countShared(x.wrongAnswers, y.wrongAnswers);
+  const minWrong = Math.min(x.wrongAnswers.length, y.wrongAnswers.length);
+  const wrongAnswerOverlap =
+    x.wrongAnswers.length === 0 && y.wrongAnswers.length === 0
+      ? null
+      : minWrong === 0
+        ? 0
+        : sharedWrongAnswers / minWrong;
 
   const parts = [probeJaccard, coarseJaccard];
   if (simhashSimilarity !== null) parts.push(Math.max(0, 2 * simhashSimilarity - 1));
+  if (wrongAnswerOverlap !== null) parts.push(wrongAnswerOverlap);
   const score = parts.reduce((s, v) => s + v, 0) / parts.length;
   return {
     sharedProbes: shared,
@@ -114,6 +147,8 @@ export function compareSketches(x: Sketch, y: Sketch): SketchSimilarity {
     coarseAgreeingBands,
     coarseJaccard,
     simhashSimilarity,
+    sharedWrongAnswers,
+    wrongAnswerOverlap,
     score,
   };
 }

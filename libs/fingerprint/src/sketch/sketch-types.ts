@@ -1,5 +1,5 @@
 /**
- * Sketch definition, version 2 (DESIGN.md "Sketch"; docs/privacy.md): the constants and shapes every member must use so
+ * Sketch definition, version 1 (DESIGN.md "Sketch"): the constants and shapes every member must use so
  * that two members computing the sketch of the same fingerprint under the same epoch key get identical
  * bits. The golden vectors in sketch-golden.test.ts pin the whole definition; changing any constant here
  * (or the tokenizer, see TOKENIZER_VERSION) is a new SKETCH_VERSION.
@@ -24,13 +24,10 @@
  * truncated HMAC under a key derived from it). A holder of the epoch key (members, the hub) can test a
  * guessed response against a probe's digests, as it could by probing the model itself; at most it learns
  * which of its guessed 2-shingles are the 32 sampled minima of a probe, not the text or its order.
- * For a SHORT answer that test is a dictionary attack: version 1 published an 8-byte digest of each wrong
- * edge-case answer, which any key holder inverted by hashing candidate answers; version 2 publishes none
- * (docs/privacy.md). A one- or two-word answer's per-probe bands are still testable the same way.
  */
 
 /** Version of the sketch definition (binary format and every hashing rule). */
-export const SKETCH_VERSION = 2;
+export const SKETCH_VERSION = 1;
 /** Words per shingle. */
 export const SHINGLE_SIZE = 2;
 /** MinHash rows per probe. */
@@ -47,11 +44,7 @@ export const COARSE_BANDS = 512;
 export const COARSE_ROWS_PER_BAND = 1;
 /** Bytes kept of each coarse band digest. */
 export const COARSE_DIGEST_BYTES = 8;
-/**
- * Bytes of a wrong-answer digest of sketch version 1. Version 2 publishes none (docs/privacy.md: a short
- * answer's keyed digest is recovered by anyone holding the epoch key, by guessing answers); kept so a
- * version-1 sketch can be named in errors and the constant's importers keep compiling.
- */
+/** Bytes kept of each wrong-answer digest. */
 export const WRONG_ANSWER_DIGEST_BYTES = 8;
 /** Token positions of each probe's top-logprobs that feed the SimHash (later positions condition on
  * each model's own sampled prefix and stop being comparable). */
@@ -99,16 +92,18 @@ export interface ProbeSketch {
 }
 
 /**
- * The shareable sketch of a model's fingerprint (DESIGN.md "Sketch"), version 2 (version 1 also carried wrong-answer digests). Canonical: probes are
- * sorted by probe id (UTF-8 byte order), so one fingerprint has
+ * The shareable sketch of a model's fingerprint (DESIGN.md "Sketch"), version 1. Canonical: probes are
+ * sorted by probe id (UTF-8 byte order), wrong-answer digests sorted and unique, so one fingerprint has
  * exactly one sketch and one encoding.
  */
 export interface Sketch {
-  readonly version: 2;
+  readonly version: 1;
   readonly epochId: string;
   /** COARSE_BANDS digests of COARSE_DIGEST_BYTES each, concatenated; empty when no probe had tokens. */
   readonly coarse: Uint8Array;
   /** 64-bit SimHash of the token-distribution profile, or null when no top-logprobs were served. */
   readonly simhash: bigint | null;
   readonly probes: readonly ProbeSketch[];
+  /** Keyed digests of wrong answers on edge probes, WRONG_ANSWER_DIGEST_BYTES each, sorted ascending. */
+  readonly wrongAnswers: readonly Uint8Array[];
 }
