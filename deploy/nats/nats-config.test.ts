@@ -209,7 +209,16 @@ test("hub and members are separate accounts; each member may speak only for itse
 });
 
 test("nats-server -t accepts the file with test certificates in place of the deployment paths", (t) => {
-  if (spawnSync("nats-server", ["--version"]).status !== 0) {
+  // Debian installs it in /usr/sbin, which a non-root PATH may lack.
+  const natsServer = ["nats-server", "/usr/sbin/nats-server"].find(
+    (bin) => spawnSync(bin, ["--version"]).status === 0,
+  );
+  if (natsServer === undefined) {
+    // Outside CI a visible skip; under any truthy CI the binary must be there (.ci/run installs it).
+    const ci = process.env.CI;
+    if (ci !== undefined && !["", "0", "false", "no", "off"].includes(ci.trim().toLowerCase())) {
+      assert.fail("nats-server is not installed (CI must validate the NATS configuration)");
+    }
     t.skip("nats-server is not installed");
     return;
   }
@@ -241,11 +250,11 @@ test("nats-server -t accepts the file with test certificates in place of the dep
       .replace("/etc/nats/tls/clients-ca.pem", join(dir, "ca.pem"))
       .replace("/var/lib/nats-server", join(dir, "js"));
     writeFileSync(join(dir, "ok.conf"), text);
-    const ok = spawnSync("nats-server", ["-t", "-c", join(dir, "ok.conf")], { encoding: "utf8" });
+    const ok = spawnSync(natsServer, ["-t", "-c", join(dir, "ok.conf")], { encoding: "utf8" });
     assert.equal(ok.status, 0, ok.stderr);
     // And the check can fail: an import from an account that does not exist is refused.
     writeFileSync(join(dir, "bad.conf"), text.replace("account: MEMBERS", "account: NOBODY"));
-    const bad = spawnSync("nats-server", ["-t", "-c", join(dir, "bad.conf")], { encoding: "utf8" });
+    const bad = spawnSync(natsServer, ["-t", "-c", join(dir, "bad.conf")], { encoding: "utf8" });
     assert.notEqual(bad.status, 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
