@@ -64,7 +64,11 @@ function where(inv: Invocation): string {
   return ["lineage", ...inv.path].join(" ");
 }
 
-function trustOf(inv: Invocation): TrustRoot {
+/**
+ * The hub's trust root from --log-key (or $LINEAGE_HUB_VERIFIER_KEY) and --origin when the command has it;
+ * shared by every command that reads the hub's log, so they refuse a bad key with the same message.
+ */
+export function trustOf(inv: Invocation): TrustRoot {
   const vkey = stringOpt(inv, "log-key") ?? inv.io.env.LINEAGE_HUB_VERIFIER_KEY;
   if (vkey === undefined || vkey === "") {
     throw new CliError(
@@ -81,7 +85,8 @@ function trustOf(inv: Invocation): TrustRoot {
   }
 }
 
-async function credentialsOf(inv: Invocation): Promise<ChannelCredentials> {
+/** gRPC credentials for the hub: TLS to the --tls-ca roots when given, plaintext otherwise. */
+export async function credentialsOf(inv: Invocation): Promise<ChannelCredentials> {
   const ca = stringOpt(inv, "tls-ca");
   if (ca === undefined) return insecureChannelCredentials();
   let pem: string;
@@ -93,9 +98,10 @@ async function credentialsOf(inv: Invocation): Promise<ChannelCredentials> {
   return tlsChannelCredentials({ caPem: pem });
 }
 
-function hubAddress(inv: Invocation, required: true): string;
-function hubAddress(inv: Invocation, required: false): string | undefined;
-function hubAddress(inv: Invocation, required: boolean): string | undefined {
+/** The --hub address, checked to be host:port before anything connects. */
+export function hubAddress(inv: Invocation, required: true): string;
+export function hubAddress(inv: Invocation, required: false): string | undefined;
+export function hubAddress(inv: Invocation, required: boolean): string | undefined {
   const hub = stringOpt(inv, "hub");
   if (hub === undefined) {
     if (required) throw new CliError("usage", `${where(inv)}: missing required option --hub`);

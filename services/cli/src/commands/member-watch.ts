@@ -12,16 +12,14 @@ import {
   exitCodeFor,
   hubCheckpointSource,
   hubEntrySource,
-  type TrustRoot,
-  trustRootFromVerifierKey,
   type WatchState,
   watchMember,
 } from "@lineage/auditor";
 import type { Ed25519PublicKey } from "@lineage/crypto";
-import { insecureChannelCredentials, tlsChannelCredentials } from "@lineage/rpc";
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation } from "../command.js";
-import { emit, intOpt, requiredStringOpt, stringListOpt, stringOpt } from "../option-values.js";
+import { emit, intOpt, requiredStringOpt, stringListOpt } from "../option-values.js";
+import { credentialsOf, hubAddress, trustOf } from "./audit.js";
 import { readPublicKeyFile } from "./keygen.js";
 import { MEMBER_ID_RE } from "./member-enrol-request.js";
 
@@ -112,34 +110,12 @@ export const memberWatch: Command = {
     if (!MEMBER_ID_RE.test(memberId)) {
       throw new CliError("invalid_argument", `${where(inv)}: --member must be 1-64 of [a-z0-9-]`);
     }
-    const hub = requiredStringOpt(inv, "hub");
-    if (!/^[A-Za-z0-9.[\]:_-]{1,255}:[0-9]{1,5}$/.test(hub)) {
-      throw new CliError("invalid_argument", `${where(inv)}: --hub must be host:port`);
-    }
-    const vkey = stringOpt(inv, "log-key") ?? inv.io.env.LINEAGE_HUB_VERIFIER_KEY;
-    if (vkey === undefined || vkey === "") {
-      throw new CliError("usage", `${where(inv)}: give the hub verifier key with --log-key`);
-    }
-    let trust: TrustRoot;
-    try {
-      trust = trustRootFromVerifierKey(vkey);
-    } catch (err) {
-      throw new CliError("invalid_argument", `${where(inv)}: --log-key: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
+    const hub = hubAddress(inv, true);
+    const trust = trustOf(inv);
     const keys: Ed25519PublicKey[] = [];
     for (const f of stringListOpt(inv, "key")) keys.push(await readPublicKeyFile(inv, f, "--key"));
     const timeoutMs = intOpt(inv, "timeout-ms", { min: 100, max: 600_000 }, 10_000) as number;
-    const ca = stringOpt(inv, "tls-ca");
-    let credentials = insecureChannelCredentials();
-    if (ca !== undefined) {
-      try {
-        credentials = tlsChannelCredentials({ caPem: await readFile(resolve(inv.io.cwd, ca), "utf8") });
-      } catch (err) {
-        throw new CliError("unavailable", `${where(inv)}: cannot read --tls-ca ${ca}`, { cause: err });
-      }
-    }
+    const credentials = await credentialsOf(inv);
     const dir = resolve(inv.io.cwd, requiredStringOpt(inv, "state"));
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const file = join(dir, `watch-${memberId}.json`);
