@@ -150,42 +150,32 @@ test("each disagreement, a late answer, a forged session or a late commitment is
       }),
     code("permission_denied"),
   );
-  assert.throws(
-    () =>
-      checkSessionRequest(
-        request(
-          opened((x) => {
-            if (x.canaryCommitment) x.canaryCommitment.logIndex = 4n;
-          }),
-        ),
-        expect,
-      ),
-    code("commitment_after_sighting"),
-  );
-  assert.throws(
-    () =>
-      checkSessionRequest(
-        request(
-          opened((x) => {
-            if (x.watermarkCommitment) x.watermarkCommitment.logIndex = 5n;
-          }),
-        ),
-        expect,
-      ),
-    code("commitment_after_sighting"),
-  );
-  assert.throws(
-    () =>
-      checkSessionRequest(
-        request(
-          opened((x) => {
-            if (x.policy) x.policy.alpha = 0.01;
-          }),
-        ),
-        expect,
-      ),
-    code("policy_mismatch"),
-  );
+  // Sessions the hub signed with one field changed: each is refused with its own code.
+  for (const [what, edit, refused] of [
+    [
+      "canary commitment at the sighting",
+      (x) => {
+        if (x.canaryCommitment) x.canaryCommitment.logIndex = 4n;
+      },
+      "commitment_after_sighting",
+    ],
+    [
+      "watermark commitment after the sighting",
+      (x) => {
+        if (x.watermarkCommitment) x.watermarkCommitment.logIndex = 5n;
+      },
+      "commitment_after_sighting",
+    ],
+    [
+      "unregistered alpha",
+      (x) => {
+        if (x.policy) x.policy.alpha = 0.01;
+      },
+      "policy_mismatch",
+    ],
+  ] as Array<[string, (x: SessionOpened) => void, string]>) {
+    assert.throws(() => checkSessionRequest(request(opened(edit)), expect), code(refused), what);
+  }
   assert.throws(
     () => checkSessionRequest(request(o), { ...expect, referenceFingerprintHash: new Uint8Array(32) }),
     code("session_mismatch"),
