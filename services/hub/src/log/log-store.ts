@@ -221,46 +221,31 @@ export async function readEntriesOfKind(
 }
 
 /**
- * Entries of one kind written for a member without a key id (the hub's SUSPEND / REINSTATE / REMOVE
- * membership decisions), in [from, to), in index order, at most `limit`.
+ * Which entries of a kind {@link readEntriesOfKindAbout} selects: those about one key (its membership
+ * records), or those written for a member WITHOUT a key id in [from, to) (the hub's SUSPEND / REINSTATE /
+ * REMOVE membership decisions, which name no key).
  */
-export async function readKeylessEntriesOfMember(
-  db: Kysely<HubDatabase>,
-  kind: number,
-  memberId: string,
-  from: number,
-  to: number,
-  limit: number,
-): Promise<StoredEntry[]> {
-  const rows = await db
-    .selectFrom("log_entries")
-    .select(ENTRY_COLUMNS)
-    .where("kind", "=", kind)
-    .where("member_id", "=", memberId)
-    .where("key_id", "is", null)
-    .where("idx", ">=", BigInt(from))
-    .where("idx", "<", BigInt(to))
-    .orderBy("idx")
-    .limit(limit)
-    .execute();
-  return rows.map(toStored);
-}
+export type EntriesAbout =
+  | { readonly keyId: string }
+  | { readonly memberId: string; readonly from: number; readonly to: number };
 
-/** Entries concerning one key (its membership records), in index order, at most `limit`. */
-export async function readEntriesOfKey(
+/** Entries of one kind about a key or (keyless) a member, in index order, at most `limit`. */
+export async function readEntriesOfKindAbout(
   db: Kysely<HubDatabase>,
   kind: number,
-  keyId: string,
+  about: EntriesAbout,
   limit: number,
 ): Promise<StoredEntry[]> {
-  const rows = await db
-    .selectFrom("log_entries")
-    .select(ENTRY_COLUMNS)
-    .where("kind", "=", kind)
-    .where("key_id", "=", keyId)
-    .orderBy("idx")
-    .limit(limit)
-    .execute();
+  let q = db.selectFrom("log_entries").select(ENTRY_COLUMNS).where("kind", "=", kind);
+  q =
+    "keyId" in about
+      ? q.where("key_id", "=", about.keyId)
+      : q
+          .where("member_id", "=", about.memberId)
+          .where("key_id", "is", null)
+          .where("idx", ">=", BigInt(about.from))
+          .where("idx", "<", BigInt(about.to));
+  const rows = await q.orderBy("idx").limit(limit).execute();
   return rows.map(toStored);
 }
 

@@ -82,10 +82,9 @@ import {
   insertBatch,
   latestCheckpointRow,
   readEntries,
-  readEntriesOfKey,
   readEntriesOfKind,
+  readEntriesOfKindAbout,
   readEntry,
-  readKeylessEntriesOfMember,
   type StoredEntry,
   storedSize,
 } from "./log-store.js";
@@ -844,13 +843,15 @@ export class TransparencyLog implements AsyncDisposable {
 
   /** Membership records about one key (its addition, its revocation), in log order, at most `limit`. */
   membershipOfKey(keyId: string, limit: number): Promise<StoredEntry[]> {
-    return this.#read(() => readEntriesOfKey(this.#store.db, LogEntryKind.MEMBERSHIP, keyId, limit));
+    return this.#read(() =>
+      readEntriesOfKindAbout(this.#store.db, LogEntryKind.MEMBERSHIP, { keyId }, limit),
+    );
   }
 
   /** The hub's keyless membership decisions (SUSPEND / REINSTATE / REMOVE) about a member in [from, to). */
   membershipDecisionsOf(memberId: string, from: number, to: number, limit: number): Promise<StoredEntry[]> {
     return this.#read(() =>
-      readKeylessEntriesOfMember(this.#store.db, LogEntryKind.MEMBERSHIP, memberId, from, to, limit),
+      readEntriesOfKindAbout(this.#store.db, LogEntryKind.MEMBERSHIP, { memberId, from, to }, limit),
     );
   }
 
