@@ -6,6 +6,7 @@ import { after, test } from "node:test";
 import { type CapturedIo, captureIo } from "../capture-io.js";
 import { EXIT } from "../cli-error.js";
 import { main } from "../main.js";
+import { whileServing as serveHub } from "../serving-hub.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lineage-hub-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -74,25 +75,8 @@ async function enrol(memberId: string, heard?: (fp: string) => string): Promise<
 }
 
 /** Serves the hub log until the callback is done, then interrupts it like Ctrl-C. */
-async function whileServing(fn: (address: string) => Promise<void>): Promise<void> {
-  const ac = new AbortController();
-  const s = io(ac.signal);
-  const running = main(
-    ["hub", "serve", "--key", "hub.pem", "--origin", ORIGIN, ...db, "--listen", "127.0.0.1:0", "--json"],
-    s,
-  );
-  let address = "";
-  for (let i = 0; i < 300 && !address; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    if (s.out().trim().endsWith("}")) address = (JSON.parse(s.out()) as { address: string }).address;
-  }
-  assert.match(address, /^127\.0\.0\.1:\d+$/, s.err());
-  try {
-    await fn(address);
-  } finally {
-    ac.abort();
-    assert.equal(await running, EXIT.ok);
-  }
+function whileServing(fn: (address: string) => Promise<void>): Promise<void> {
+  return serveHub(dir, ["--key", "hub.pem", "--origin", ORIGIN, ...db], fn);
 }
 
 test("hub keygen, enrol and serve; the auditor checks consistency across enrolments", async () => {

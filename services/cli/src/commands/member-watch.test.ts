@@ -11,6 +11,7 @@ import { after, test } from "node:test";
 import { type CapturedIo, captureIo } from "../capture-io.js";
 import { EXIT } from "../cli-error.js";
 import { main } from "../main.js";
+import { whileServing as serveHub } from "../serving-hub.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lineage-watch-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -68,25 +69,9 @@ async function enrol(memberId: string, keyName: string): Promise<void> {
   assert.equal(e.code, EXIT.ok, e.err);
 }
 
-async function whileServing(fn: (address: string) => Promise<void>): Promise<void> {
-  const ac = new AbortController();
-  const s = io(ac.signal);
-  const running = main(
-    ["hub", "serve", "--key", "hub.pem", "--origin", ORIGIN, ...db, "--listen", "127.0.0.1:0", "--json"],
-    s,
-  );
-  let address = "";
-  for (let i = 0; i < 300 && !address; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    if (s.out().trim().endsWith("}")) address = (JSON.parse(s.out()) as { address: string }).address;
-  }
-  assert.match(address, /^127\.0\.0\.1:\d+$/, s.err());
-  try {
-    await fn(address);
-  } finally {
-    ac.abort();
-    assert.equal(await running, EXIT.ok);
-  }
+/** Serves the hub log until the callback is done, then interrupts it like Ctrl-C. */
+function whileServing(fn: (address: string) => Promise<void>): Promise<void> {
+  return serveHub(dir, ["--key", "hub.pem", "--origin", ORIGIN, ...db], fn);
 }
 
 test("member watch reports an entry in the member's name made with a key it does not hold, once", async () => {
