@@ -252,6 +252,12 @@ test("a panel that includes the suspect or the reference, a repeated panel model
   await refused([reference, other], battery, /panel\[0\] is the reference adapter "ref\.jsonl"/);
   await refused([other, other], battery, /panel\[1\] repeats panel\[0\]/);
   await refused([other], { epoch: "t", probes: [] }, /battery has no probes/);
+  for (const sequential of [{ batchSize: Number.NaN }, { batchSize: 0 }, { maxProbes: Number.NaN }]) {
+    await assert.rejects(
+      compare({ suspect, reference, panel: [other], battery, sequential }),
+      (e: unknown) => invalidArg(e) && /sequential\.(batchSize|maxProbes)/.test((e as Error).message),
+    );
+  }
   await assert.rejects(
     compare({ suspect, reference, panel: [other], battery, canaries: { memberId: "m", pairs: [] } }),
     invalidArg,

@@ -180,6 +180,14 @@ function checkInput(input: CompareInput): VerdictPolicy {
     throw invalid("comparisons must be an integer in 1..1000000");
   if (input.canaryTest !== undefined && input.canaryTest !== "fixed" && input.canaryTest !== "sequential")
     throw invalid('canaryTest must be "fixed" or "sequential"');
+  if (input.sequential) {
+    // A NaN batch size would make every batch empty and the probing loop never end.
+    const { batchSize, maxProbes } = input.sequential;
+    if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize >= 1))
+      throw invalid("sequential.batchSize must be an integer >= 1");
+    if (maxProbes !== undefined && !(Number.isInteger(maxProbes) && maxProbes >= 1))
+      throw invalid("sequential.maxProbes must be an integer >= 1");
+  }
   const top = input.canaryTopLogprobs ?? CANARY_TOP_LOGPROBS;
   if (!(Number.isInteger(top) && top >= 0 && top <= 20))
     throw invalid("canaryTopLogprobs must be an integer in 0..20");
