@@ -39,7 +39,6 @@ import {
   CanaryPairCommitment,
   canaryPairLabels,
   Ed25519PrivateKey,
-  referenceFingerprintDigest,
   signEnvelope,
   watermarkKeyDigest,
 } from "@lineage/crypto";
@@ -72,7 +71,7 @@ import {
   checkSessionRequest,
   compareSeedOf,
   policyToProto,
-  referenceFingerprintBytes,
+  referenceFingerprintHash,
   signAttestation,
 } from "@lineage/member-node";
 import { type HubDatabase, hubMigrations, openStore } from "@lineage/store";
@@ -316,11 +315,9 @@ export const demo: Command = {
     const references = new Map<string, { hash: Uint8Array; index: number }>();
     for (const m of pop.members) {
       const fp = await probeModel(adapter(m.teacherId), battery, { concurrency: 8 });
-      const hash = referenceFingerprintDigest(
+      const hash = referenceFingerprintHash(
         demoBytes(`fingerprint-salt/${m.memberId}`),
-        referenceFingerprintBytes(
-          Object.entries(fp.responses).map(([probeId, r]) => ({ probeId, text: r.text })),
-        ),
+        Object.entries(fp.responses).map(([probeId, r]) => ({ probeId, text: r.text })),
       );
       const ref = await log.appendCommitment(
         signEnvelope(
