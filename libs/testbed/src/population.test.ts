@@ -264,5 +264,15 @@ describe("labels drawn by a real log (canaryLabels)", () => {
       }),
       (e: unknown) => (e as { code?: string }).code === "invalid_argument",
     );
+    await assert.rejects(
+      buildPopulation({
+        split: "test",
+        size: "small",
+        cacheDir: dir,
+        canaryLabels: new Map([["member-99", flipped]]),
+      }),
+      (e: unknown) =>
+        (e as { code?: string }).code === "invalid_argument" && /"member-99"/.test((e as Error).message),
+    );
   });
 });

@@ -396,6 +396,15 @@ function planSplit(
       ...(watermark ? { watermarkMember: memberId } : {}),
     });
   }
+  // A label list for an id that is no member of this split would otherwise be ignored silently, and the
+  // teacher trained on the stand-in labels instead of the ones the log drew.
+  const unknown = [...externalLabels.keys()].filter((id) => !members.some((m) => m.memberId === id));
+  if (unknown.length > 0) {
+    throw new TestbedError(
+      "invalid_argument",
+      `canaryLabels name no member of split ${split}: ${unknown.map((id) => JSON.stringify(id)).join(", ")}`,
+    );
+  }
   const memberTeacher = (j: number): string =>
     teacherIds[(((wmIndex + j) % MEMBER_COUNT) + MEMBER_COUNT) % MEMBER_COUNT] as string;
   const memberOf = (teacherId: string): string =>
@@ -852,6 +861,7 @@ function isManifest(
     m.size === size &&
     m.seed === seed &&
     Array.isArray(m.members) &&
+    [...external.keys()].every((id) => m.members?.some((mi) => mi.memberId === id)) &&
     m.members.every(
       (mi) =>
         str(mi.memberId) &&
