@@ -3,7 +3,7 @@
  * canary commitments and replay protection. Pure: no I/O; node:crypto is used for speed.
  */
 
-export { fromBase64, fromHex, sha256, toBase64, toHex } from "./bytes.js";
+export { bytesEqual, fromBase64, fromHex, sha256, toBase64, toHex } from "./bytes.js";
 export {
   CANARY_LEAF_DOMAIN,
   CANARY_SALT_SIZE,

@@ -31,7 +31,7 @@ import {
   VerdictPolicySchema,
   type WatermarkKeyCommitment,
 } from "@lineage/api";
-import { toHex } from "@lineage/crypto";
+import { bytesEqual } from "@lineage/crypto";
 import { checkBoundPolicy, deriveVerdict, FingerprintError, type VerdictResult } from "@lineage/fingerprint";
 import { LogError } from "./log-error.js";
 import type { LogState } from "./log-state.js";
@@ -47,10 +47,6 @@ function text(what: string, value: string, min: number, max: number): void {
 
 function bytes32(what: string, value: Uint8Array): void {
   if (value.length !== 32) throw new LogError("invalid_argument", `${what} must be 32 bytes`);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && toHex(a) === toHex(b);
 }
 
 function checkSuspect(what: string, s: SuspectRef | undefined): SuspectRef {
@@ -201,7 +197,7 @@ function admitBoundCommitments(state: LogState, o: SessionOpened, memberId: stri
     r.modelId !== cand.modelId ||
     r.modelVersion !== cand.modelVersion ||
     r.epochId !== o.epochId ||
-    !sameBytes(r.hash, o.referenceFingerprintHash)
+    !bytesEqual(r.hash, o.referenceFingerprintHash)
   ) {
     throw new LogError(
       "failed_precondition",
@@ -217,7 +213,7 @@ function admitBoundCommitments(state: LogState, o: SessionOpened, memberId: stri
       c?.kind !== "canary" ||
       c.memberId !== memberId ||
       c.commitmentId !== o.canaryCommitment.commitmentId ||
-      !sameBytes(c.root, o.canaryCommitment.merkleRoot)
+      !bytesEqual(c.root, o.canaryCommitment.merkleRoot)
     ) {
       throw new LogError(
         "failed_precondition",
@@ -244,7 +240,7 @@ function admitBoundCommitments(state: LogState, o: SessionOpened, memberId: stri
       w?.kind !== "watermark" ||
       w.memberId !== memberId ||
       w.commitmentId !== o.watermarkCommitment.commitmentId ||
-      !sameBytes(w.keyDigest, o.watermarkCommitment.keyDigest)
+      !bytesEqual(w.keyDigest, o.watermarkCommitment.keyDigest)
     ) {
       throw new LogError(
         "failed_precondition",
@@ -313,7 +309,7 @@ export function admitAttestationV2(
   const policyCheck = checkBoundPolicy(policyFromProto(bound.policy as NonNullable<typeof bound.policy>));
   if (!policyCheck.ok) throw new LogError("policy_mismatch", policyCheck.message);
   if (st.sessionId !== o.sessionId) mismatch("session_id");
-  if (!sameBytes(st.sessionNonce, o.nonce)) mismatch("session_nonce");
+  if (!bytesEqual(st.sessionNonce, o.nonce)) mismatch("session_nonce");
   if (st.suspect === undefined || o.suspect === undefined || !equals(SuspectRefSchema, st.suspect, o.suspect))
     mismatch("suspect");
   if (
@@ -325,8 +321,8 @@ export function admitAttestationV2(
   if (st.epochId !== o.epochId) mismatch("epoch_id");
   if (bound.panel.length !== o.panel.length || bound.panel.some((m, i) => m !== o.panel[i]))
     mismatch("bound.panel");
-  if (!sameBytes(bound.seed, o.seed)) mismatch("bound.seed");
-  if (!sameBytes(bound.referenceFingerprintHash, o.referenceFingerprintHash))
+  if (!bytesEqual(bound.seed, o.seed)) mismatch("bound.seed");
+  if (!bytesEqual(bound.referenceFingerprintHash, o.referenceFingerprintHash))
     mismatch("bound.reference_fingerprint_hash");
   if (
     o.policy === undefined ||
@@ -341,7 +337,7 @@ export function admitAttestationV2(
       oc !== undefined &&
       (sc.commitmentId !== oc.commitmentId ||
         sc.logIndex !== oc.logIndex ||
-        !sameBytes(sc.merkleRoot, oc.merkleRoot)))
+        !bytesEqual(sc.merkleRoot, oc.merkleRoot)))
   )
     mismatch("canary_commitment");
   const sw = st.watermarkCommitment;
@@ -352,7 +348,7 @@ export function admitAttestationV2(
       ow !== undefined &&
       (sw.commitmentId !== ow.commitmentId ||
         sw.logIndex !== ow.logIndex ||
-        !sameBytes(sw.keyDigest, ow.keyDigest)))
+        !bytesEqual(sw.keyDigest, ow.keyDigest)))
   )
     mismatch("watermark_commitment");
   // Counts present exactly for what the session bound, with the commitments' own numbers.

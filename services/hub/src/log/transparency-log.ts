@@ -34,6 +34,7 @@ import {
 } from "@lineage/api";
 import {
   addSignature,
+  bytesEqual,
   CompactRange,
   consistencyProofFromStore,
   type DsseEnvelope,
@@ -800,7 +801,7 @@ export class TransparencyLog implements AsyncDisposable {
           origin: this.origin,
           sessionId: msg.sessionId,
         });
-        if (toHex(seed) !== toHex(msg.seed))
+        if (!bytesEqual(seed, msg.seed))
           throw new LogError("invalid_argument", "session seed is not derived from its seed checkpoint");
         return this.#enqueueSession(envelope, msg);
       }
