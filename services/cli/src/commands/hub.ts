@@ -15,6 +15,7 @@ import { emit, requiredStringOpt, stringOpt } from "../option-values.js";
 import { cliErrorFromStore } from "../store-errors.js";
 import { openRoleStore, storeFlags } from "../store-flags.js";
 import { hubKeygen, readBoundedFile, readPrivateKeyFile, readPublicKeyFile } from "./keygen.js";
+import { MEMBER_ID_RE } from "./member-enrol-request.js";
 import { hubMigrate } from "./migrate.js";
 
 const logFlags: Readonly<Record<string, OptionSpec>> = {
@@ -111,7 +112,7 @@ const enrol: Command = {
   },
   run: async (inv) => {
     const expectedId = stringOpt(inv, "member-id");
-    if (expectedId !== undefined && !/^[a-z0-9][a-z0-9-]{0,63}$/.test(expectedId)) {
+    if (expectedId !== undefined && !MEMBER_ID_RE.test(expectedId)) {
       throw new CliError(
         "invalid_argument",
         `${where(inv)}: --member-id must be 1-64 of [a-z0-9-], starting with a letter or digit`,
