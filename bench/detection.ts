@@ -24,7 +24,6 @@
  * Comparisons are planned by bench/detection/plan.ts (its header lists the kinds of null).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -83,6 +82,7 @@ import {
   scenarioTable,
   signalBreakdown,
 } from "./detection/report.js";
+import { hashUnit } from "./detection/stats.js";
 import { freshKeys, type ScorablePairs, watermarkKeyCheck } from "./detection/watermark-keys.js";
 
 const SPLITS: readonly Split[] = ["calibration", "test"];
@@ -387,9 +387,6 @@ function fnv(s: string): number {
   return h;
 }
 
-/** U(0, 1) fixed by a comparison's identity (randomized p-values). */
-const unit = (s: string): number => (createHash("sha256").update(s).digest().readUInt32BE(0) + 0.5) / 2 ** 32;
-
 const memberInfo = new Map<string, MemberInfo>(
   SPLITS.flatMap((sp) => popOf(sp).members.map((m): [string, MemberInfo] => [`${sp}/${m.memberId}`, m])),
 );
@@ -539,7 +536,7 @@ function pairedNulls(runs: readonly Ran[]): PairedNullCounts[] {
         b: c.exposed_only,
         c: c.decoy_only,
         both: c.exposed_hits - c.exposed_only,
-        u: unit(`${r.split}/${r.comparison.suspectId}/${r.comparison.member.key}/mcnemar`),
+        u: hashUnit(`${r.split}/${r.comparison.suspectId}/${r.comparison.member.key}/mcnemar`),
       },
     ];
   });

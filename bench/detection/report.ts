@@ -4,6 +4,7 @@
  * decision, false accusations and the calibration of null p-values, and per-member attribution.
  * Pure: takes outcomes, returns the JSON sections and a printable table.
  */
+import type { Verdict } from "@lineage/fingerprint";
 import { type Comparison, type NullKind, ORDINARY_NULL_KINDS } from "./plan.js";
 import {
   clopperPearsonInterval,
@@ -18,7 +19,7 @@ import {
  * The engine's three verdicts (libs/fingerprint verdict.ts). Only LIKELY_DERIVED counts as a detection or
  * a false accusation; SIMILAR is a lead (on a null: a false lead), never an accusation.
  */
-export type Decision = "LIKELY_DERIVED" | "SIMILAR" | "INCONCLUSIVE";
+export type Decision = Verdict;
 
 /** Every verdict, in report order. */
 export const DECISIONS: readonly Decision[] = ["LIKELY_DERIVED", "SIMILAR", "INCONCLUSIVE"];

@@ -9,6 +9,7 @@
  * KS tail; Stephens (1970) for the small-sample correction of the two-sided asymptotic tail.
  */
 
+import { createHash } from "node:crypto";
 import { logChoose } from "@lineage/fingerprint";
 
 /** Two-sided one-sample KS test against U(0, 1): the engine's, so bench and engine agree on it. */
@@ -170,4 +171,9 @@ export function randomizedBinomial(g: number, n: number, p: number, u: number): 
   const ge = 1 - binomialCdf(g - 1, n, p);
   const eq = ge - (1 - binomialCdf(g, n, p));
   return randomizedPValue(Math.min(1, Math.max(0, ge)), Math.max(0, eq), u);
+}
+
+/** U(0, 1) fixed by a string (SHA-256): the U of a randomized p-value, reproducible from the item's identity. */
+export function hashUnit(s: string): number {
+  return (createHash("sha256").update(s).digest().readUInt32BE(0) + 0.5) / 2 ** 32;
 }

@@ -17,17 +17,12 @@
  * KS p-values are indicative; the per-suspect ones are exact).
  */
 import { createHash } from "node:crypto";
+import type { WatermarkCounts } from "@lineage/fingerprint";
 import { calibrate, type PValueCalibration } from "./report.js";
-import { ksUniformUpper, randomizedBinomial } from "./stats.js";
+import { hashUnit, ksUniformUpper, randomizedBinomial } from "./stats.js";
 
-/** The watermark counts of one suspect under one key (the shape of libs/fingerprint WatermarkCounts). */
-export interface KeyCounts {
-  readonly gamma: number;
-  readonly selected_scored: number;
-  readonly selected_green: number;
-  readonly all_scored: number;
-  readonly all_green: number;
-}
+/** The watermark counts of one suspect under one key (libs/fingerprint WatermarkCounts). */
+export type KeyCounts = WatermarkCounts;
 
 /** One suspect's pairs, scorable under any key (libs/fingerprint WatermarkPairSet). */
 export interface ScorablePairs {
@@ -45,12 +40,6 @@ export function freshKeys(count: number, label = "bench-detection/watermark-vali
     { length: count },
     (_, i) => new Uint8Array(createHash("sha256").update(`${label}/${i}`).digest()),
   );
-}
-
-/** U(0, 1) from a string (for randomized p-values fixed by identity). */
-function hashUnit(s: string): number {
-  const h = createHash("sha256").update(s).digest();
-  return (h.readUInt32BE(0) + 0.5) / 2 ** 32;
 }
 
 /** The report section. */
