@@ -40,10 +40,12 @@ import { type Kysely, sql } from "kysely";
 import { LogError } from "./log-error.js";
 
 /**
- * Extension line every hub checkpoint carries (transparency-log.ts PREVIOUS_SIZE_EXTENSION, repeated here
- * because that module imports this one; the test pins the two together).
+ * Extension line of every checkpoint the hub signs: `lineage-previous-size <n>`, the tree size of
+ * the checkpoint signed just before (0 for the first). It makes "the first checkpoint covering
+ * leaf i" a signed fact (previous size <= i < tree size), which disclosure seeds rely on. Defined here,
+ * where start-up verification checks it, and re-exported by transparency-log.ts, which writes it.
  */
-const PREVIOUS_SIZE = "lineage-previous-size";
+export const PREVIOUS_SIZE_EXTENSION = "lineage-previous-size";
 
 /** Leaves read per page (each page also reads the nodes it completes). */
 const DEFAULT_PAGE = 1000;
@@ -164,8 +166,8 @@ export async function verifyStoredLog(
     if (cp.size !== treeSize || !same(cp.rootHash, row.root_hash)) {
       throw corrupt(`checkpoint row of size ${treeSize} disagrees with its signed note`);
     }
-    const ext = (cp.extensions ?? []).filter((e) => e.startsWith(`${PREVIOUS_SIZE} `));
-    if (ext.length !== 1 || ext[0] !== `${PREVIOUS_SIZE} ${previousSize}`) {
+    const ext = (cp.extensions ?? []).filter((e) => e.startsWith(`${PREVIOUS_SIZE_EXTENSION} `));
+    if (ext.length !== 1 || ext[0] !== `${PREVIOUS_SIZE_EXTENSION} ${previousSize}`) {
       throw corrupt(
         `checkpoint of size ${treeSize} does not follow the stored checkpoint of size ${previousSize}` +
           " (a checkpoint is missing or was added)",

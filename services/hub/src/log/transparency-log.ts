@@ -58,7 +58,7 @@ import {
 } from "@lineage/crypto";
 import type { HubDatabase, Store } from "@lineage/store";
 import { LogError } from "./log-error.js";
-import { verifyStoredLog } from "./log-integrity.js";
+import { PREVIOUS_SIZE_EXTENSION, verifyStoredLog } from "./log-integrity.js";
 import {
   decodeEntryPayload,
   decodeLeaf,
@@ -133,12 +133,7 @@ export interface SignedCheckpoint {
   readonly note: string;
 }
 
-/**
- * Extension line of every checkpoint the hub signs: `lineage-previous-size <n>`, the tree size of
- * the checkpoint signed just before (0 for the first). It makes "the first checkpoint covering
- * leaf i" a signed fact (previous size <= i < tree size), which disclosure seeds rely on.
- */
-export const PREVIOUS_SIZE_EXTENSION = "lineage-previous-size";
+export { PREVIOUS_SIZE_EXTENSION };
 
 /** The first checkpoint covering a leaf, with the evidence that it is the first. */
 export interface FirstCovering {
