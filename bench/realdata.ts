@@ -161,9 +161,10 @@ const { values } = parseArgs({
   strict: true,
 });
 const dir = resolve(values.dir ?? resolve(import.meta.dirname, "../../shared/realdata"));
-const nullPairsWanted = Number(values["null-pairs"] ?? 120);
-if (!(Number.isInteger(nullPairsWanted) && nullPairsWanted >= 0))
-  throw new Error("--null-pairs: an integer >= 0");
+const nullPairsRaw = values["null-pairs"] ?? "120";
+// Digits only: Number("") is 0, which would silently mean "every predating pair".
+if (!/^\d{1,9}$/.test(nullPairsRaw)) throw new Error(`--null-pairs: an integer >= 0, got "${nullPairsRaw}"`);
+const nullPairsWanted = Number(nullPairsRaw);
 const data = loadRealData(dir);
 const policy = DEFAULT_VERDICT_POLICY;
 const t0 = Date.now();
@@ -328,9 +329,7 @@ const byKind = Object.fromEntries(
     ];
   }),
 );
-const falseLikely = [...allRows.filter((x) => x.label === 0), ...nullRows].filter(
-  (x) => x.verdict === "LIKELY_DERIVED",
-).length;
+const falseLikely = nulls.filter((x) => x.verdict === "LIKELY_DERIVED").length;
 const report = {
   policy: policy.id,
   lead_alpha: policy.lead_alpha,
