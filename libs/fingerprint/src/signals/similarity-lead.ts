@@ -356,6 +356,13 @@ function stylePartStats(
 const STYLE_GROUP_NAMES = Object.keys(STYLE_GROUPS) as StyleGroup[];
 
 /**
+ * Bound on one style group's standardised agreement in styleBasis: a group on which the unrelated pairs barely
+ * differ (a habit nobody in the population varies) has a tiny null sd, and without a bound its noise would
+ * outweigh every other group. Applied alike to every pair, so it changes no null's rank against another's.
+ */
+export const STYLE_GROUP_Z_CAP = 6;
+
+/**
  * The style part's basis for ranking: per pair, the weighted mean over style groups of the group's agreement
  * standardised by the null pairs (index 0, the suspect's pair, never counts in a mean or sd). Standardising
  * per group before averaging, rather than averaging raw cosines, keeps a group whose cosines vary a lot
@@ -363,13 +370,6 @@ const STYLE_GROUP_NAMES = Object.keys(STYLE_GROUPS) as StyleGroup[];
  * vary little but separate students (word choice). Chosen on the gpt35 family of the real-LLM development set
  * (bench/realdata.ts); davinci003 is its leave-one-family-out figure.
  */
-/**
- * Bound on one style group's standardised agreement in styleBasis: a group on which the unrelated pairs barely
- * differ (a habit nobody in the population varies) has a tiny null sd, and without a bound its noise would
- * outweigh every other group. Applied alike to every pair, so it changes no null's rank against another's.
- */
-export const STYLE_GROUP_Z_CAP = 6;
-
 function styleBasis(stats: readonly PairStat[]): number[] {
   const total = STYLE_GROUP_NAMES.reduce((a, g) => a + STYLE_GROUP_WEIGHTS[g], 0);
   const basis = stats.map(() => 0);
