@@ -40,7 +40,7 @@ import {
   WatermarkKeyCommitmentRefSchema,
   WatermarkKeyCommitmentSchema,
 } from "@lineage/api";
-import { type Checkpoint, sessionSeed } from "@lineage/crypto";
+import { bytesEqual, type Checkpoint, sessionSeed } from "@lineage/crypto";
 import {
   checkBoundPolicy,
   deriveVerdict,
@@ -85,10 +85,6 @@ export interface BoundVerification {
   readonly evidence: VerdictEvidence;
   /** The verdict the counts give: equal to the stated one (otherwise the bundle failed). */
   readonly verdict: VerdictResult;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Both unset, or both set and equal. */
@@ -159,12 +155,12 @@ export function verifyBoundChoices(
       throw new AuditError("session_mismatch", `the statement's ${what} is not the session's`);
     };
     if (st.sessionId !== s.sessionId) bad("session id");
-    if (!sameBytes(st.sessionNonce, s.nonce)) bad("nonce");
+    if (!bytesEqual(st.sessionNonce, s.nonce)) bad("nonce");
     if (s.suspect === undefined || !equals(SuspectRefSchema, suspect, s.suspect)) bad("suspect");
     if (s.candidate === undefined || !equals(MemberModelRefSchema, memberModel, s.candidate))
       bad("member model");
     if (s.candidate?.memberId !== memberId) bad("member (the session is for another member)");
-    if (!sameBytes(bound.referenceFingerprintHash, s.referenceFingerprintHash))
+    if (!bytesEqual(bound.referenceFingerprintHash, s.referenceFingerprintHash))
       bad("reference fingerprint hash");
     if (
       !sameOptional(st.canaryCommitment, s.canaryCommitment, (x, y) =>
@@ -193,7 +189,7 @@ export function verifyBoundChoices(
     `${s.panel.length} models chosen by the hub`,
   );
   c.run("session.seed", "seed_mismatch", () => {
-    if (s.seed.length !== 32 || !sameBytes(bound.seed, s.seed)) {
+    if (s.seed.length !== 32 || !bytesEqual(bound.seed, s.seed)) {
       throw new AuditError("seed_mismatch", "the statement's seed is not the session's logged seed");
     }
     if (toIndex(s.seedCheckpointSize, "seed_checkpoint_size") > session.index) {
@@ -242,7 +238,7 @@ export function verifyBoundChoices(
         origin: seedCp.origin,
         sessionId: s.sessionId,
       });
-      if (!sameBytes(expected, s.seed)) {
+      if (!bytesEqual(expected, s.seed)) {
         throw new AuditError(
           "seed_mismatch",
           `the session's seed is not derived from the root of its seed checkpoint (size ${seedCp.size})`,
@@ -312,7 +308,7 @@ export function verifyBoundChoices(
     ) {
       throw new AuditError("wrong_entry", "the reference fingerprint is of another member model");
     }
-    if (!sameBytes(r.fingerprintHash, s.referenceFingerprintHash)) {
+    if (!bytesEqual(r.fingerprintHash, s.referenceFingerprintHash)) {
       throw new AuditError(
         "session_mismatch",
         "the session binds another reference fingerprint hash than the member logged",
@@ -368,7 +364,7 @@ export function verifyBoundChoices(
           "the watermark commitment's member or id differs from the statement's",
         );
       }
-      if (!sameBytes(w.body.keyDigest, wref.keyDigest)) {
+      if (!bytesEqual(w.body.keyDigest, wref.keyDigest)) {
         throw new AuditError(
           "wrong_entry",
           "the watermark commitment's key digest differs from the statement's",

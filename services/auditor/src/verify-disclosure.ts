@@ -39,6 +39,7 @@ import type {
   RecordedResponse,
 } from "@lineage/api";
 import {
+  bytesEqual,
   type CanaryPairLabel,
   type Checkpoint,
   canaryPairLabels,
@@ -150,10 +151,6 @@ export function previousSizeOf(cp: Checkpoint): number {
     );
   }
   return Number(m[1]);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** The "first covering checkpoint" evidence of a disclosure, and where its failures are reported. */
@@ -439,7 +436,7 @@ export async function verifyDisclosure(
   if (
     disclosure.seedCheckpoint !== undefined &&
     disclosure.seed?.checkpoint !== undefined &&
-    !sameBytes(disclosure.seedCheckpoint.signedNote, disclosure.seed.checkpoint.signedNote)
+    !bytesEqual(disclosure.seedCheckpoint.signedNote, disclosure.seed.checkpoint.signedNote)
   ) {
     c.fail(
       "seed_checkpoint.present",

@@ -16,7 +16,7 @@ import {
   SessionOpenedSchema,
   SuspectRefSchema,
 } from "@lineage/api";
-import { type Ed25519PublicKey, isCryptoError, KeyRing, toHex, verifyEnvelope } from "@lineage/crypto";
+import { bytesEqual, type Ed25519PublicKey, isCryptoError, KeyRing, verifyEnvelope } from "@lineage/crypto";
 import { checkBoundPolicy } from "@lineage/fingerprint";
 import type { LoggedSessionRef } from "./attestation.js";
 import { MemberNodeError } from "./member-node-error.js";
@@ -41,10 +41,6 @@ export interface SessionExpectation {
 
 function mismatch(field: string): never {
   throw new MemberNodeError("session_mismatch", `request ${field} does not match the logged session`);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && toHex(a) === toHex(b);
 }
 
 /**
@@ -83,7 +79,7 @@ export function checkSessionRequest(
     throw new MemberNodeError("malformed", "request.opened is not an encoded SessionOpened", { cause });
   }
   if (request.sessionId !== o.sessionId) mismatch("session_id");
-  if (!sameBytes(request.nonce, o.nonce)) mismatch("nonce");
+  if (!bytesEqual(request.nonce, o.nonce)) mismatch("nonce");
   if (
     request.suspect === undefined ||
     o.suspect === undefined ||
@@ -125,7 +121,7 @@ export function checkSessionRequest(
   }
   const c = expect.canaryCommitment;
   if (c !== undefined && o.canaryCommitment !== undefined) {
-    if (o.canaryCommitment.commitmentId !== c.id || !sameBytes(o.canaryCommitment.merkleRoot, c.root))
+    if (o.canaryCommitment.commitmentId !== c.id || !bytesEqual(o.canaryCommitment.merkleRoot, c.root))
       throw new MemberNodeError(
         "permission_denied",
         "the session binds a canary commitment that is not this member's",
@@ -133,7 +129,7 @@ export function checkSessionRequest(
   }
   const w = expect.watermarkCommitment;
   if (w !== undefined && o.watermarkCommitment !== undefined) {
-    if (o.watermarkCommitment.commitmentId !== w.id || !sameBytes(o.watermarkCommitment.keyDigest, w.digest))
+    if (o.watermarkCommitment.commitmentId !== w.id || !bytesEqual(o.watermarkCommitment.keyDigest, w.digest))
       throw new MemberNodeError(
         "permission_denied",
         "the session binds a watermark key that is not this member's",
@@ -141,7 +137,7 @@ export function checkSessionRequest(
   }
   if (
     expect.referenceFingerprintHash !== undefined &&
-    !sameBytes(o.referenceFingerprintHash, expect.referenceFingerprintHash)
+    !bytesEqual(o.referenceFingerprintHash, expect.referenceFingerprintHash)
   )
     mismatch("reference_fingerprint_hash (not this member's logged fingerprint)");
   if (index > BigInt(Number.MAX_SAFE_INTEGER))
