@@ -25,7 +25,7 @@ import {
   LogEntryKind,
   MembershipRecordSchema,
 } from "@lineage/api";
-import { type Checkpoint, KeyRing, toHex } from "@lineage/crypto";
+import { bytesEqual, type Checkpoint, KeyRing } from "@lineage/crypto";
 import { type AuditCheck, AuditError, CheckList } from "./audit-error.js";
 import {
   type AuditedKey,
@@ -107,7 +107,7 @@ export function verifyBundle(
   const statuses = new Map<string, StatusChange[]>();
   const fromBundle = bundle.membership.map((pe, i) => {
     const { index, leaf } = checkProven(c, `membership[${i}]`, pe, cp);
-    return { name: `membership[${i}]`, index, leaf, leafHash: pe.entry?.leaf };
+    return { name: `membership[${i}]`, index, leaf, leafBytes: pe.entry?.leaf };
   });
   const history = options.history;
   let records: Array<{ name: string; index: number; leaf: AuditedLeaf }> = fromBundle;
@@ -116,13 +116,13 @@ export function verifyBundle(
       "membership.history",
       "wrong_entry",
       () => {
-        if (history.treeSize !== cp.size || toHex(history.rootHash) !== toHex(cp.rootHash)) {
+        if (history.treeSize !== cp.size || !bytesEqual(history.rootHash, cp.rootHash)) {
           throw new AuditError("wrong_entry", "the history was not read against the bundle's checkpoint");
         }
         const byIndex = new Map(history.records.map((r) => [r.index, r]));
         for (const r of fromBundle) {
           const h = byIndex.get(r.index);
-          if (h === undefined || r.leafHash === undefined || toHex(h.leafBytes) !== toHex(r.leafHash)) {
+          if (h === undefined || r.leafBytes === undefined || !bytesEqual(h.leafBytes, r.leafBytes)) {
             throw new AuditError("wrong_entry", `${r.name} is not the log's entry ${r.index}`);
           }
         }
@@ -238,7 +238,7 @@ export function verifyBundle(
       if (com.body.memberId !== memberKey.memberId || com.body.commitmentId !== ref.commitmentId) {
         throw new AuditError("wrong_entry", "the commitment's member or id differs from the statement's");
       }
-      if (toHex(com.body.merkleRoot) !== toHex(ref.merkleRoot)) {
+      if (!bytesEqual(com.body.merkleRoot, ref.merkleRoot)) {
         throw new AuditError("wrong_entry", "the commitment's root differs from the statement's");
       }
       return com;
