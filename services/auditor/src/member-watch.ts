@@ -20,6 +20,7 @@ import {
   WatermarkKeyCommitmentSchema,
 } from "@lineage/api";
 import {
+  bytesEqual,
   CompactRange,
   type DsseEnvelope,
   type Ed25519PublicKey,
@@ -205,7 +206,7 @@ export async function watchMember(
     }
     range = range.append(hashes).range;
   }
-  if (toHex(range.root()) !== toHex(cp.rootHash)) {
+  if (!bytesEqual(range.root(), cp.rootHash)) {
     throw new AuditError(
       "bad_proof",
       `entries [${from}, ${cp.size}) do not lead from the saved tree to the checkpoint's root: the log was rewritten or the hub served other entries`,
