@@ -15,26 +15,27 @@ import {
   VerdictEvidenceSchema,
   VerdictPolicySchema,
 } from "@lineage/api";
-import type {
-  AccusingTest,
-  Verdict as DomainVerdict,
-  LeadOutcome,
-  TestOutcome,
-  VerdictEvidence,
-  VerdictPolicy,
+import {
+  ACCUSING_TESTS,
+  type AccusingTest,
+  type Verdict as DomainVerdict,
+  type LeadOutcome,
+  type TestOutcome,
+  type VerdictEvidence,
+  type VerdictPolicy,
 } from "@lineage/fingerprint";
 import { MemberNodeError } from "./member-node-error.js";
 
-/** Domain policy -> proto, weights in the verdict module's test order. */
+/** Domain policy -> proto, weights in the verdict module's test order (ACCUSING_TESTS). */
 export function policyToProto(p: VerdictPolicy): ProtoVerdictPolicy {
-  const order: readonly AccusingTest[] = ["canary_pairs", "watermark", "canary_watermark"];
   return create(VerdictPolicySchema, {
     policyId: p.id,
     alpha: p.alpha,
     minEffect: p.min_effect,
-    weights: order
-      .filter((t) => p.weights[t] !== undefined)
-      .map((t) => ({ test: t, weight: p.weights[t] as number })),
+    weights: ACCUSING_TESTS.filter((t) => p.weights[t] !== undefined).map((t) => ({
+      test: t,
+      weight: p.weights[t] as number,
+    })),
     minCanaryPairs: p.min_canary_pairs,
     minWatermarkPairs: p.min_watermark_pairs,
     leadAlpha: p.lead_alpha,
@@ -42,10 +43,17 @@ export function policyToProto(p: VerdictPolicy): ProtoVerdictPolicy {
   });
 }
 
-/** Proto policy -> domain (a session's policy, before checkBoundPolicy). */
+/**
+ * Proto policy -> domain (a session's policy, before checkBoundPolicy). Weights must name accusing tests,
+ * each once: an unknown name (even "__proto__", which a plain object would silently drop) is `malformed`.
+ */
 export function policyFromProto(p: ProtoVerdictPolicy): VerdictPolicy {
   const weights: Partial<Record<AccusingTest, number>> = {};
+  if (p.weights.length > ACCUSING_TESTS.length)
+    throw new MemberNodeError("malformed", `policy states more than ${ACCUSING_TESTS.length} weights`);
   for (const w of p.weights) {
+    if (!(ACCUSING_TESTS as readonly string[]).includes(w.test))
+      throw new MemberNodeError("malformed", `policy weighs an unknown test "${w.test.slice(0, 64)}"`);
     if (Object.hasOwn(weights, w.test))
       throw new MemberNodeError("malformed", `policy weights name "${w.test.slice(0, 64)}" twice`);
     weights[w.test as AccusingTest] = w.weight;

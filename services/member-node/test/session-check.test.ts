@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { clone, create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { MatchSessionRequestSchema, type SessionOpened, SessionOpenedSchema } from "@lineage/api";
+import {
+  MatchSessionRequestSchema,
+  type SessionOpened,
+  SessionOpenedSchema,
+  TestWeightSchema,
+} from "@lineage/api";
 import { Ed25519PrivateKey, signEnvelope, toHex } from "@lineage/crypto";
 import { DEFAULT_VERDICT_POLICY } from "@lineage/fingerprint";
 import {
@@ -175,6 +180,23 @@ test("each disagreement, a late answer, a forged session or a late commitment is
     ],
   ] as Array<[string, (x: SessionOpened) => void, string]>) {
     assert.throws(() => checkSessionRequest(request(opened(edit)), expect), code(refused), what);
+  }
+  // A weight for a test that does not exist (in place of canary_watermark=2) is refused, not dropped: a
+  // plain object ignores "__proto__", which would leave the registered policy minus one test.
+  for (const test of ["__proto__", "similarity"]) {
+    assert.throws(
+      () =>
+        checkSessionRequest(
+          request(
+            opened((x) => {
+              if (x.policy) x.policy.weights[2] = create(TestWeightSchema, { test, weight: 2 });
+            }),
+          ),
+          expect,
+        ),
+      code("malformed"),
+      test,
+    );
   }
   assert.throws(
     () => checkSessionRequest(request(o), { ...expect, referenceFingerprintHash: new Uint8Array(32) }),
