@@ -198,6 +198,20 @@ test("each disagreement, a late answer, a forged session or a late commitment is
       test,
     );
   }
+  // Before it was refused, an extra "__proto__" weight beside the registered three passed as the registered
+  // policy: what the hub signed and what the member checked were not the same policy.
+  assert.throws(
+    () =>
+      checkSessionRequest(
+        request(
+          opened((x) => {
+            x.policy?.weights.push(create(TestWeightSchema, { test: "__proto__", weight: 1 }));
+          }),
+        ),
+        expect,
+      ),
+    code("malformed"),
+  );
   assert.throws(
     () => checkSessionRequest(request(o), { ...expect, referenceFingerprintHash: new Uint8Array(32) }),
     code("session_mismatch"),
