@@ -13,21 +13,28 @@ import {
   type WatermarkCounts as ProtoWatermarkCounts,
   Verdict,
 } from "@lineage/api";
-import type {
-  AccusingTest,
-  CanaryPairCounts,
-  Verdict as DomainVerdict,
-  VerdictEvidence,
-  VerdictPolicy,
-  WatermarkCounts,
+import {
+  ACCUSING_TESTS,
+  type AccusingTest,
+  type CanaryPairCounts,
+  type Verdict as DomainVerdict,
+  type VerdictEvidence,
+  type VerdictPolicy,
+  type WatermarkCounts,
 } from "@lineage/fingerprint";
 import { LogError } from "./log-error.js";
 
-/** A stated policy in domain form. Duplicate test weights are refused (they would be ambiguous). */
+/**
+ * A stated policy in domain form. Duplicate weights are refused (ambiguous), and so is a weight for a test that
+ * is not an accusing test: a name such as "__proto__" would vanish from a plain object, so the policy checked
+ * would not be the policy signed.
+ */
 export function policyFromProto(p: ProtoVerdictPolicy): VerdictPolicy {
   const weights: Partial<Record<AccusingTest, number>> = {};
   if (p.weights.length > 8) throw new LogError("invalid_argument", "policy weights: at most 8");
   for (const w of p.weights) {
+    if (!(ACCUSING_TESTS as readonly string[]).includes(w.test))
+      throw new LogError("invalid_argument", `policy weights name an unknown test "${w.test.slice(0, 64)}"`);
     if (Object.hasOwn(weights, w.test))
       throw new LogError("invalid_argument", `policy weights name "${w.test.slice(0, 64)}" twice`);
     weights[w.test as AccusingTest] = w.weight;
