@@ -94,9 +94,14 @@ test("without canaries nothing can accuse; a knob off the default is a loud NON-
   assert.match(r.out, /^policy: +custom \(NOT the default lineage-policy\/2\)/m);
   const j = await run([...EXAMPLE, "--weight", "canary_pairs=1", "--json"]);
   assert.equal(j.code, EXIT.ok, j.err);
-  const parsed = JSON.parse(j.out) as { policy_is_default: boolean; policy: { id: string } };
+  const parsed = JSON.parse(j.out) as {
+    policy_is_default: boolean;
+    policy: { id: string; weights: Record<string, number> };
+  };
   assert.equal(parsed.policy_is_default, false);
   assert.equal(parsed.policy.id, "custom");
+  // One weight changed; the other tests stay in the family with their default weights.
+  assert.deepEqual(parsed.policy.weights, { canary_pairs: 1, canary_watermark: 2, watermark: 1 });
   // Stating the default numbers explicitly is still the default policy.
   const d = await run([...EXAMPLE, "--alpha", "1e-6", "--json"]);
   assert.equal((JSON.parse(d.out) as { policy_is_default: boolean }).policy_is_default, true);

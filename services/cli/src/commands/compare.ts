@@ -98,7 +98,9 @@ export function policyOverrides(inv: Invocation): PolicyOverrides {
         throw new CliError("invalid_argument", `lineage compare: --weight ${name} is given twice`);
       w[name] = value;
     }
-    o.weights = w;
+    // Each --weight changes one test's weight; the others keep the default (dropping a test from the family
+    // would shrink the correction, which no flag should do silently).
+    o.weights = { ...DEFAULT_VERDICT_POLICY.weights, ...w };
   }
   return o;
 }
@@ -309,7 +311,8 @@ export const compareCommand: Command = {
       type: "string",
       valueName: "test=w",
       multiple: true,
-      description: "Policy: weight of an accusing test (canary_pairs=4, canary_watermark=2, watermark=1)",
+      description:
+        "Policy: change one accusing test's weight, the others keep theirs (defaults canary_pairs=4, canary_watermark=2, watermark=1)",
     },
     comparisons: { type: "string", valueName: "n", description: "Hypotheses compared together (default 1)" },
     fixed: { type: "boolean", description: "One fixed-size look instead of sequential stopping" },
