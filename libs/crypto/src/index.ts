@@ -119,10 +119,13 @@ export {
   rootFromStore,
 } from "./merkle-tree.js";
 export {
+  type CosignatureVerifierKey,
   cosignatureTimestamp,
   cosignatureV1Signer,
   cosignatureV1Verifier,
+  formatCosignatureVerifierKey,
   NOTE_ALG_COSIGNATURE_V1,
+  parseCosignatureVerifierKey,
 } from "./note-cosignature.js";
 export {
   DISCLOSURE_PAIRS,
@@ -174,3 +177,10 @@ export {
   parseVerifierKey,
   signNote,
 } from "./signed-note.js";
+export {
+  type AddCheckpointRequest,
+  formatAddCheckpointRequest,
+  MAX_ADD_CHECKPOINT_BYTES,
+  MAX_WITNESS_PROOF_LINES,
+  parseAddCheckpointRequest,
+} from "./witness-request.js";

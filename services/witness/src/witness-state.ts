@@ -1,0 +1,111 @@
+/**
+ * What a witness remembers: for each log origin, the last checkpoint it cosigned (size, root and the
+ * log-signed note as evidence). One small file per log in the state folder, written crash-safely: a
+ * temp file (O_EXCL | O_NOFOLLOW, mode 0600) is written and fsynced, renamed over the old file, and the
+ * folder fsynced — so after a crash the file holds the old state or the new one, never a torn one, and
+ * the witness never answers before the new state is durable.
+ *
+ * Why files and not libs/store: a witness is meant to be run by someone other than the hub, on a small
+ * machine, with no database to administer; its whole state is one line per log, and a file per log is
+ * easy to back up and to inspect. What it must never lose is that line — a witness whose state is lost
+ * must be retired under a new key, not restarted (docs/specs/witness.md).
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { constants } from "node:fs";
+import { type FileHandle, mkdir, open, readFile, rename, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { fromBase64, toBase64 } from "@lineage/crypto";
+import { WitnessError } from "./witness-error.js";
+
+/** The last checkpoint cosigned for one log. */
+export interface WitnessedCheckpoint {
+  readonly origin: string;
+  readonly size: number;
+  readonly rootHash: Uint8Array;
+  /** The log-signed note that was cosigned (evidence, if the log later contradicts it). */
+  readonly note: string;
+}
+
+const MAX_STATE_BYTES = 64 * 1024;
+
+/** The witness's per-log state in a folder. */
+export class WitnessState {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    if (typeof dir !== "string" || dir.length === 0)
+      throw new WitnessError("invalid_argument", "the witness state folder is empty");
+    this.dir = dir;
+  }
+
+  #file(origin: string): string {
+    // Origins are arbitrary printable text; the file is named by a hash of it (the origin is inside).
+    return join(this.dir, `log-${createHash("sha256").update(origin).digest("hex").slice(0, 32)}.json`);
+  }
+
+  /** The last cosigned checkpoint of `origin`, or undefined on first contact. */
+  async get(origin: string): Promise<WitnessedCheckpoint | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.#file(origin), "utf8");
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw new WitnessError("unavailable", `cannot read the witness state in ${this.dir}`, { cause });
+    }
+    if (text.length > MAX_STATE_BYTES)
+      throw new WitnessError("internal", `the witness state of ${origin} is too large`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (cause) {
+      throw new WitnessError("internal", `the witness state of ${origin} is not JSON`, { cause });
+    }
+    const o = parsed as Record<string, unknown>;
+    const size = o.size;
+    if (
+      o.origin !== origin ||
+      typeof size !== "number" ||
+      !Number.isSafeInteger(size) ||
+      size < 0 ||
+      typeof o.root_hash !== "string" ||
+      typeof o.note !== "string"
+    ) {
+      throw new WitnessError("internal", `the witness state of ${origin} is damaged`);
+    }
+    const rootHash = fromBase64(o.root_hash, "stored root hash");
+    if (rootHash.length !== 32)
+      throw new WitnessError("internal", `the witness state of ${origin} is damaged`);
+    return { origin, size, rootHash, note: o.note };
+  }
+
+  /** Durably replaces the state of `cp.origin` (see the module comment). */
+  async put(cp: WitnessedCheckpoint): Promise<void> {
+    const file = this.#file(cp.origin);
+    const tmp = `${file}.${randomBytes(8).toString("hex")}.tmp`;
+    const body = `${JSON.stringify({ origin: cp.origin, size: cp.size, root_hash: toBase64(cp.rootHash), note: cp.note })}\n`;
+    let fh: FileHandle | undefined;
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      fh = await open(
+        tmp,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        0o600,
+      );
+      await fh.writeFile(body);
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+      await rename(tmp, file);
+      const d = await open(this.dir, constants.O_RDONLY);
+      try {
+        await d.sync();
+      } finally {
+        await d.close();
+      }
+    } catch (cause) {
+      await fh?.close().catch(() => {});
+      await unlink(tmp).catch(() => {});
+      throw new WitnessError("unavailable", `cannot write the witness state in ${this.dir}`, { cause });
+    }
+  }
+}
