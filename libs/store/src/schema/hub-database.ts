@@ -3,7 +3,7 @@
  * Unlike migrations these types move with the schema: update them with each new migration.
  */
 
-import type { Insertable, Selectable, Updateable } from "kysely";
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
 import type { CreatedAt, Timestamp } from "./column-types.js";
 
 /** `members`: one row per alliance member. */
@@ -64,6 +64,76 @@ export interface LogCheckpointsTable {
   created_at: CreatedAt;
 }
 
+// ---- Epochs and the sketch index (migrations 0004-0005; issue 10) -------------------------------------
+
+/** `epochs`: one row per epoch battery; the battery and key are confidential to the alliance. */
+export interface EpochsTable {
+  /** Epoch id, 1..64 characters. */
+  epoch_id: string;
+  /** Monotonic epoch number, 1 for the first; a rotation adds one. */
+  number: bigint;
+  not_before: Timestamp;
+  not_after: Timestamp;
+  /** The EpochBattery protobuf (epoch + probes), as handed to members. */
+  battery: Uint8Array;
+  /** Probes in the battery, 1..4096. */
+  probe_count: number;
+  /** SHA-256 of the battery's canonical encoding (probes in index order), 32 bytes. */
+  battery_digest: Uint8Array;
+  /** The epoch's HMAC key of sketch digests, 32 bytes. Secret. */
+  epoch_key: Uint8Array;
+  previous_epoch_id: string | null;
+  /** The hub's Ed25519 signature over the Epoch record (epoch-record.ts), 64 bytes. */
+  hub_signature: Uint8Array;
+  created_at: CreatedAt;
+}
+
+/** Lifecycle of an indexed sketch: only `active` sketches are retrieved. */
+export type SketchStatus = "active" | "superseded" | "withdrawn" | "suppressed";
+
+/** `sketches`: every accepted member sketch. */
+export interface SketchesTable {
+  /** Insertion order (bigserial); the index catches up on rows above the last one it read. */
+  seq: Generated<bigint>;
+  /** Lowercase hex SHA-256 of the DSSE payload (the protobuf Sketch), 64 characters. */
+  sketch_id: string;
+  epoch_id: string;
+  member_id: string;
+  model_id: string;
+  model_version: string;
+  /** Member key that signed the envelope. */
+  key_id: string;
+  /** Canonical encoding of the sketch (libs/fingerprint encodeSketch). */
+  sketch: Uint8Array;
+  /** The coarse signature (COARSE_BANDS x 8 bytes), or empty when no probe had tokens. */
+  coarse: Uint8Array;
+  /** The member-signed DSSE envelope (protobuf DsseEnvelope), kept as evidence. */
+  envelope: Uint8Array;
+  status: ColumnType<SketchStatus, SketchStatus | undefined, SketchStatus>;
+  status_reason: string | null;
+  received_at: CreatedAt;
+  status_at: Timestamp | null;
+}
+
+/** `sketch_messages`: each accepted signed header of a sketch message (replay protection across replicas). */
+export interface SketchMessagesTable {
+  member_id: string;
+  sequence: bigint;
+  nonce: Uint8Array;
+  /** SHA-256 of the whole signed message, 32 bytes. */
+  message_digest: Uint8Array;
+  /** JetStream stream sequence it was delivered with; null over gRPC. */
+  stream_seq: bigint | null;
+  sketch_id: string;
+  received_at: CreatedAt;
+}
+
+export type EpochRow = Selectable<EpochsTable>;
+export type NewEpochRow = Insertable<EpochsTable>;
+export type SketchRow = Selectable<SketchesTable>;
+export type NewSketchRow = Insertable<SketchesTable>;
+export type NewSketchMessageRow = Insertable<SketchMessagesTable>;
+
 /** The hub's tables. `Store<HubDatabase>` is what the hub opens. */
 export interface HubDatabase {
   members: MembersTable;
@@ -71,6 +141,9 @@ export interface HubDatabase {
   log_entries: LogEntriesTable;
   log_nodes: LogNodesTable;
   log_checkpoints: LogCheckpointsTable;
+  epochs: EpochsTable;
+  sketches: SketchesTable;
+  sketch_messages: SketchMessagesTable;
 }
 
 export type Member = Selectable<MembersTable>;

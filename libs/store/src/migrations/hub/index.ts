@@ -8,13 +8,18 @@ import type { MigrationSet } from "../../migration-set.js";
 import * as m0001 from "./0001-members-and-keys.js";
 import * as m0002 from "./0002-transparency-log.js";
 import * as m0003 from "./0003-log-entry-kinds-v2.js";
+import * as m0004 from "./0004-epochs.js";
+import * as m0005 from "./0005-sketch-index.js";
 
-/** Migrations of the hub's database (tables: members, member_keys, log_entries, log_nodes, log_checkpoints). */
+/** Migrations of the hub's database (tables: members, member_keys, log_entries, log_nodes, log_checkpoints,
+ * epochs, sketches, sketch_messages). */
 export const hubMigrations: MigrationSet = {
   name: "hub",
   migrations: {
     "0001-members-and-keys": m0001,
     "0002-transparency-log": m0002,
     "0003-log-entry-kinds-v2": m0003,
+    "0004-epochs": m0004,
+    "0005-sketch-index": m0005,
   },
 };
