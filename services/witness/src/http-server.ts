@@ -4,7 +4,14 @@
  * status the spec gives (witnessHttpStatus); a 409 carries the size the witness last cosigned in a
  * `text/x.tlog.size` body, so the log can retry with the right proof. Bodies are bounded before reading.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { MAX_ADD_CHECKPOINT_BYTES } from "@lineage/crypto";
 import type { Witness } from "./witness.js";
@@ -12,7 +19,7 @@ import { WitnessError, witnessHttpStatus } from "./witness-error.js";
 
 /** A running witness server. */
 export interface WitnessServer extends AsyncDisposable {
-  /** `http://host:port` */
+  /** `http://host:port` (or https). */
   readonly url: string;
   readonly port: number;
   close(): Promise<void>;
@@ -25,6 +32,8 @@ export interface WitnessServerOptions {
   readonly host?: string;
   /** Default 0 (any free port). */
   readonly port?: number;
+  /** Serve HTTPS with this certificate chain and key (PEM); plaintext HTTP without. */
+  readonly tls?: { readonly certChainPem: string; readonly privateKeyPem: string };
   /** Called with every refusal or failure (for the operator's log); never sent whole to the client. */
   readonly onError?: (err: WitnessError) => void;
 }
@@ -70,7 +79,7 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 /** Starts the witness's HTTP server. */
 export async function startWitnessServer(options: WitnessServerOptions): Promise<WitnessServer> {
   const { witness } = options;
-  const server: Server = createServer((req, res) => {
+  const handler: RequestListener = (req, res) => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/add-checkpoint") {
       send(res, 404, "text/plain; charset=utf-8", "not found\n");
@@ -100,7 +109,11 @@ export async function startWitnessServer(options: WitnessServerOptions): Promise
           }
         },
       );
-  });
+  };
+  const server: Server =
+    options.tls === undefined
+      ? createServer(handler)
+      : createTlsServer({ cert: options.tls.certChainPem, key: options.tls.privateKeyPem }, handler);
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
   const host = options.host ?? "127.0.0.1";
@@ -118,7 +131,7 @@ export async function startWitnessServer(options: WitnessServerOptions): Promise
       server.closeAllConnections();
     });
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url: `${options.tls === undefined ? "http" : "https"}://${host.includes(":") ? `[${host}]` : host}:${port}`,
     port,
     close,
     [Symbol.asyncDispose]: close,

@@ -10,6 +10,7 @@ import { memberEnrolRequest } from "./member-enrol-request.js";
 import { memberWatch } from "./member-watch.js";
 import { memberMigrate } from "./migrate.js";
 import { testbed } from "./testbed.js";
+import { witness } from "./witness.js";
 
 const member: Command = {
   name: "member",
@@ -17,4 +18,13 @@ const member: Command = {
   subcommands: [memberKeygen, memberPubkey, memberMigrate, memberEnrolRequest, memberWatch],
 };
 
-export const commands: Command[] = [demo, member, hub, audit, compareCommand, fingerprintCommand, testbed];
+export const commands: Command[] = [
+  demo,
+  member,
+  hub,
+  witness,
+  audit,
+  compareCommand,
+  fingerprintCommand,
+  testbed,
+];
