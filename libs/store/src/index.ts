@@ -8,6 +8,7 @@ export type { MigrationOutcome, MigrationSet } from "./migration-set.js";
 export { checkMigrationSet, migrationTableNames } from "./migration-set.js";
 export { hubMigrations } from "./migrations/hub/index.js";
 export { memberNodeMigrations } from "./migrations/member-node/index.js";
+export { Mutex } from "./mutex.js";
 export { PGliteDialect, type PGliteDialectConfig } from "./pglite-dialect.js";
 export type { CreatedAt, Timestamp, UpdatedAt } from "./schema/column-types.js";
 export type {
@@ -28,10 +29,22 @@ export type {
   NewMemberKey,
 } from "./schema/hub-database.js";
 export type {
+  HeaderSequenceTable,
+  MemberNodeCoreDatabase,
   MemberNodeDatabase,
   NewNodeMeta,
+  NewProtectedModel,
   NodeMeta,
   NodeMetaTable,
+  ProbeResult,
+  ProbeResultsTable,
+  ProbeRun,
+  ProbeRunsTable,
+  ProtectedModel,
+  ProtectedModelsTable,
+  PublishedSketch,
+  PublishedSketchesTable,
+  SketchWithdrawalsTable,
 } from "./schema/member-node-database.js";
 export { openStore, type Store, type TransactionOptions } from "./store.js";
 export {

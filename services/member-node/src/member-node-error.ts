@@ -21,7 +21,19 @@ export type MemberNodeErrorCode =
   /** The session's deadline has passed. */
   | "stale"
   /** The session names something that is not this member's (candidate member, commitment). */
-  | "permission_denied";
+  | "permission_denied"
+  /** A write RPC without a valid caller identity (mTLS admin certificate or signed request). */
+  | "unauthenticated"
+  /** A model, run or session the node does not know. */
+  | "not_found"
+  /** The thing to create exists already (or a request was replayed). */
+  | "already_exists"
+  /** A request or message is larger than its bound. */
+  | "too_large"
+  /** The node's state does not allow the request (e.g. an endpoint or battery that cannot work). */
+  | "failed_precondition"
+  /** A dependency (database, bus, model endpoint, hub) cannot be reached; retrying may help. */
+  | "unavailable";
 
 /** Error raised by the member node. */
 export class MemberNodeError extends Error {

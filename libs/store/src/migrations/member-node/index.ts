@@ -7,11 +7,18 @@
 
 import type { MigrationSet } from "../../migration-set.js";
 import * as m0001 from "./0001-node-meta.js";
+import * as m0002 from "./0002-protected-models.js";
+import * as m0003 from "./0003-canary-sets.js";
+import * as m0004 from "./0004-match-sessions.js";
 
-/** Migrations of a member node's database (tables: node_meta). */
+/** Migrations of a member node's database (tables: node_meta; 0002: protected_models, probe_runs,
+ * probe_results, published_sketches, sketch_withdrawals, header_sequence). */
 export const memberNodeMigrations: MigrationSet = {
   name: "member-node",
   migrations: {
     "0001-node-meta": m0001,
+    "0002-protected-models": m0002,
+    "0003-canary-sets": m0003,
+    "0004-match-sessions": m0004,
   },
 };

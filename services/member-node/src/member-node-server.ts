@@ -1,0 +1,68 @@
+/**
+ * The member node's gRPC server (`MemberNode`, proto member_node_service.proto). Handlers come from one
+ * module per concept, each a `...Handlers(deps)` factory over the shared {@link MemberNodeDeps}; a method no
+ * module serves yet answers UNIMPLEMENTED naming itself (withUnimplemented).
+ *
+ * Transport (issue 8): plaintext only on loopback; off loopback TLS, and mutual TLS when the hub must reach
+ * RunMatchSession (checkListenSecurity refuses anything weaker before binding).
+ */
+import type { ServerCredentials } from "@grpc/grpc-js";
+import { MemberNode } from "@lineage/api";
+import {
+  addService,
+  checkListenSecurity,
+  createServer,
+  type RpcLogger,
+  type TransportSecurity,
+  withUnimplemented,
+} from "@lineage/rpc";
+import type { MemberNodeDeps } from "./member-node-deps.js";
+import { nodeInfoHandlers } from "./node-info-handlers.js";
+
+export type { MemberNodeDeps } from "./member-node-deps.js";
+
+/** Options of {@link startMemberNodeServer}. */
+export interface MemberNodeServerOptions {
+  readonly deps: MemberNodeDeps;
+  /** host:port to bind, e.g. "127.0.0.1:7450" (port 0 = any free port). */
+  readonly listen: string;
+  readonly credentials: ServerCredentials;
+  /** What `credentials` provide; checked against the address before binding. */
+  readonly security: TransportSecurity;
+  /** Where handler failures go (default: stderr, name and code only). */
+  readonly rpcLogger?: RpcLogger;
+  /** Largest request message (bytes); default libs/rpc's. */
+  readonly maxReceiveMessageBytes?: number;
+}
+
+/** A running member-node server. */
+export interface MemberNodeServer extends AsyncDisposable {
+  readonly port: number;
+  /** host:port clients dial. */
+  readonly address: string;
+  /** Stops accepting calls and lets running ones finish (up to `graceMs`, default 2000). */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Every handler of the service, composed from the concept modules. */
+export function memberNodeHandlers(deps: MemberNodeDeps) {
+  return withUnimplemented(MemberNode, {
+    ...nodeInfoHandlers(deps),
+  });
+}
+
+/** Starts the gRPC server; resolves once it listens. */
+export async function startMemberNodeServer(options: MemberNodeServerOptions): Promise<MemberNodeServer> {
+  checkListenSecurity(options.listen, options.security);
+  const server = createServer({
+    ...(options.rpcLogger ? { logger: options.rpcLogger } : {}),
+    ...(options.maxReceiveMessageBytes !== undefined
+      ? { maxReceiveMessageBytes: options.maxReceiveMessageBytes }
+      : {}),
+  });
+  addService(server, MemberNode, memberNodeHandlers(options.deps));
+  const port = await server.listen(options.listen, options.credentials);
+  const host = options.listen.slice(0, options.listen.lastIndexOf(":"));
+  const close = (graceMs = 2000) => server.shutdown(graceMs);
+  return { port, address: `${host}:${port}`, close, [Symbol.asyncDispose]: () => close() };
+}
