@@ -47,3 +47,12 @@ export {
   TransparencyLog,
   type TransparencyLogOptions,
 } from "./log/transparency-log.js";
+export {
+  type CheckpointGossip,
+  checkpointSubject,
+  startWitnessing,
+  WitnessClient,
+  type WitnessEndpoint,
+  type Witnessing,
+  type WitnessingOptions,
+} from "./log/witness-client.js";

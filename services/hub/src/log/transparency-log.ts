@@ -265,6 +265,7 @@ export class TransparencyLog implements AsyncDisposable {
   #draining: Promise<void> | undefined;
   #checkpointWanted: Array<{ resolve: (c: SignedCheckpoint) => void; reject: (e: unknown) => void }> = [];
   #closed = false;
+  readonly #checkpointListeners: Array<(cp: SignedCheckpoint) => void> = [];
   readonly #timer: NodeJS.Timeout;
 
   private constructor(
@@ -426,6 +427,22 @@ export class TransparencyLog implements AsyncDisposable {
   /** The latest signed checkpoint, if any was signed yet. */
   get latestCheckpoint(): SignedCheckpoint | undefined {
     return this.#checkpoint;
+  }
+
+  /** Calls `fn` after each checkpoint is signed and durable (witness-client.ts asks witnesses to cosign it). */
+  onCheckpoint(fn: (cp: SignedCheckpoint) => void): void {
+    this.#checkpointListeners.push(fn);
+  }
+
+  /**
+   * Serves `note`, the latest checkpoint's note followed by witness cosignature lines (verified by
+   * witness-client.ts), as the latest checkpoint. False when a newer checkpoint was signed meanwhile.
+   */
+  setCosignedCheckpoint(treeSize: number, note: string): boolean {
+    const cp = this.#checkpoint;
+    if (cp === undefined || cp.treeSize !== treeSize || !note.startsWith(cp.note)) return false;
+    this.#checkpoint = { ...cp, note };
+    return true;
   }
 
   // ---- appends --------------------------------------------------------------------------------
@@ -1146,6 +1163,7 @@ export class TransparencyLog implements AsyncDisposable {
     if (checkpoint !== undefined) {
       this.#checkpoint = checkpoint;
       this.#checkpointAtMs = nowMs;
+      for (const fn of this.#checkpointListeners) fn(checkpoint);
     }
     for (const a of accepted) a.p.resolve(a.entry);
   }

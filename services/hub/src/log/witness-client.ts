@@ -1,0 +1,253 @@
+/**
+ * The hub's side of witnessing (issue 8; docs/specs/witness.md). After the log signs a checkpoint, each
+ * configured witness is asked to cosign it over c2sp.org/tlog-witness `add-checkpoint` (old size +
+ * consistency proof + signed note). A witness's answer is verified under its verifier key before it is
+ * kept; the log then serves the checkpoint with every cosignature it got (GetCheckpoint, bundles), and the
+ * cosigned note is published on NATS `lineage.checkpoint.<origin token>` for gossip.
+ *
+ * Cosigning runs beside the writer, never inside a batch: appends do not wait for witnesses. One request
+ * per witness is in flight at a time; checkpoints signed meanwhile are skipped in favour of the latest
+ * (a witness cosigns whole extensions, not each checkpoint).
+ *
+ * Cosignatures are kept in memory: after a restart the latest checkpoint is asked for again (a witness
+ * re-cosigns the checkpoint it already holds).
+ */
+import {
+  bytesEqual,
+  formatAddCheckpointRequest,
+  type NoteVerifier,
+  openCheckpoint,
+  parseCosignatureVerifierKey,
+  parseNote,
+  parseVerifierKey,
+  sha256,
+  signNote,
+  toHex,
+} from "@lineage/crypto";
+import { LogError } from "./log-error.js";
+import type { SignedCheckpoint, TransparencyLog } from "./transparency-log.js";
+
+/** One witness the hub asks. */
+export interface WitnessEndpoint {
+  /** Base URL; requests go to `<url>/add-checkpoint`. http(s) only. */
+  readonly url: string;
+  /** The witness verifier key `name+hex8+base64(0x04||key)` (what `lineage witness pubkey` prints). */
+  readonly verifierKey: string;
+}
+
+/** Where cosigned checkpoints are gossiped (a libs/bus Bus satisfies it). */
+export interface CheckpointGossip {
+  emit(subject: string, data: Uint8Array): Promise<void>;
+}
+
+/** The NATS subject of an origin's checkpoints: `lineage.checkpoint.` + hex(SHA-256(origin))[0:32]. */
+export function checkpointSubject(origin: string): string {
+  return `lineage.checkpoint.${toHex(sha256(new TextEncoder().encode(origin))).slice(0, 32)}`;
+}
+
+const MAX_RESPONSE_BYTES = 8 * 1024;
+
+/** A client of one witness; remembers the size the witness holds for this log. */
+export class WitnessClient {
+  readonly url: string;
+  readonly verifier: NoteVerifier;
+  readonly #timeoutMs: number;
+  /** The size this witness last cosigned for the log, as far as we know (0 until told otherwise). */
+  #size = 0;
+  #root: Uint8Array | undefined;
+
+  constructor(endpoint: WitnessEndpoint, timeoutMs = 5_000) {
+    let u: URL;
+    try {
+      u = new URL(endpoint.url);
+    } catch (cause) {
+      throw new LogError("invalid_argument", `witness URL '${endpoint.url}' is not a URL`, { cause });
+    }
+    if (u.protocol !== "http:" && u.protocol !== "https:")
+      throw new LogError("invalid_argument", `witness URL '${endpoint.url}' is not http(s)`);
+    try {
+      this.verifier = parseCosignatureVerifierKey(endpoint.verifierKey).verifier;
+    } catch (cause) {
+      throw new LogError("invalid_argument", `witness key for ${endpoint.url}: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+    this.url = `${u.origin}${u.pathname.replace(/\/$/, "")}`;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /**
+   * Asks the witness to cosign `cp` (signed by `logVerifier`) and returns the verified cosignature line.
+   * On a 409 the witness says which size it holds: one retry with a proof from there.
+   */
+  async cosign(
+    cp: SignedCheckpoint,
+    logVerifier: NoteVerifier,
+    proof: (oldSize: number, newSize: number) => Promise<Uint8Array[]>,
+  ): Promise<string> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const old = this.#size <= cp.treeSize ? this.#size : 0;
+      const hashes = old === 0 || old === cp.treeSize ? [] : await proof(old, cp.treeSize);
+      const res = await this.#post(
+        formatAddCheckpointRequest({ oldSize: old, proof: hashes, note: cp.note }),
+      );
+      if (res.status === 200) {
+        const line = res.body;
+        // The answer is untrusted: it must be exactly cosignature lines by this witness over this checkpoint.
+        let opened: ReturnType<typeof openCheckpoint>;
+        try {
+          opened = openCheckpoint(cp.note + line, {
+            log: logVerifier,
+            witnesses: [this.verifier],
+            witnessThreshold: 1,
+          });
+        } catch (cause) {
+          throw new LogError("bad_signature", `witness ${this.url} sent a cosignature that does not verify`, {
+            cause,
+          });
+        }
+        if (opened.checkpoint.size !== cp.treeSize || !bytesEqual(opened.checkpoint.rootHash, cp.rootHash))
+          throw new LogError("internal", "cosigned checkpoint differs from the one sent");
+        this.#size = cp.treeSize;
+        this.#root = cp.rootHash;
+        const sig = opened.witnessSignatures[0];
+        if (sig === undefined) throw new LogError("internal", "no witness signature after verification");
+        const text = parseNote(cp.note).text;
+        // Re-serialise only the witness's line (drops anything else the witness might have sent).
+        return signNote(text, [], [sig]).slice(text.length + 1);
+      }
+      if (res.status === 409 && attempt === 0) {
+        const m = /^(0|[1-9][0-9]{0,15})\n?$/.exec(res.body);
+        if (m === null) throw new LogError("unavailable", `witness ${this.url} answered 409 without a size`);
+        const held = Number(m[1]);
+        if (held > cp.treeSize) {
+          throw new LogError(
+            "failed_precondition",
+            `witness ${this.url} already cosigned size ${held}, larger than this checkpoint (${cp.treeSize})`,
+          );
+        }
+        this.#size = held;
+        continue;
+      }
+      throw new LogError(
+        res.status >= 500 ? "unavailable" : "failed_precondition",
+        `witness ${this.url} refused checkpoint ${cp.treeSize}: HTTP ${res.status} ${res.body.slice(0, 200).trim()}`,
+      );
+    }
+    throw new LogError("unavailable", `witness ${this.url} kept answering 409`);
+  }
+
+  /** The size and root this witness last cosigned through this client, if any. */
+  get lastCosigned(): { size: number; root: Uint8Array } | undefined {
+    return this.#root === undefined ? undefined : { size: this.#size, root: this.#root };
+  }
+
+  async #post(body: string): Promise<{ status: number; body: string }> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}/add-checkpoint`, {
+        method: "POST",
+        body,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (cause) {
+      throw new LogError("unavailable", `witness ${this.url} unreachable: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+    const buf = new Uint8Array(await res.arrayBuffer());
+    if (buf.length > MAX_RESPONSE_BYTES)
+      throw new LogError("too_large", `witness ${this.url} answered more than ${MAX_RESPONSE_BYTES} bytes`);
+    return { status: res.status, body: new TextDecoder().decode(buf) };
+  }
+}
+
+/** Options of {@link startWitnessing}. */
+export interface WitnessingOptions {
+  readonly log: TransparencyLog;
+  readonly witnesses: readonly WitnessEndpoint[];
+  /** Gossip of cosigned checkpoints (NATS); none when absent. */
+  readonly gossip?: CheckpointGossip;
+  /** Per-request timeout (ms, default 5000). */
+  readonly timeoutMs?: number;
+  /** Told about each witness failure (the hub's log). */
+  readonly onError?: (err: unknown, witnessUrl: string) => void;
+}
+
+/** A running witnessing loop. */
+export interface Witnessing extends AsyncDisposable {
+  readonly clients: readonly WitnessClient[];
+  /** Resolves once the latest signed checkpoint has been through one round of cosigning. */
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Asks the witnesses to cosign every checkpoint the log signs (the latest one when several are signed
+ * during a round), hands the cosigned note to the log and gossips it.
+ */
+export function startWitnessing(options: WitnessingOptions): Witnessing {
+  const { log } = options;
+  const clients = options.witnesses.map((w) => new WitnessClient(w, options.timeoutMs));
+  const logVerifier = parseVerifierKey(log.verifierKey);
+  let pending: SignedCheckpoint | undefined;
+  let running: Promise<void> | undefined;
+  let closed = false;
+
+  async function round(cp: SignedCheckpoint): Promise<void> {
+    const lines = await Promise.all(
+      clients.map((c) =>
+        c
+          .cosign(cp, logVerifier, (a, b) => log.consistencyProof(a, b))
+          .catch((err: unknown) => {
+            options.onError?.(err, c.url);
+            return "";
+          }),
+      ),
+    );
+    const cosigned = cp.note + lines.join("");
+    if (lines.some((l) => l !== "")) log.setCosignedCheckpoint(cp.treeSize, cosigned);
+    if (options.gossip !== undefined) {
+      await options.gossip
+        .emit(checkpointSubject(log.origin), new TextEncoder().encode(cosigned))
+        .catch((err: unknown) => options.onError?.(err, "gossip"));
+    }
+  }
+
+  function kick(): void {
+    if (running !== undefined || closed) return;
+    running = (async () => {
+      while (pending !== undefined && !closed) {
+        const cp = pending;
+        pending = undefined;
+        await round(cp);
+      }
+    })().finally(() => {
+      running = undefined;
+      if (pending !== undefined) kick();
+    });
+  }
+
+  log.onCheckpoint((cp) => {
+    pending = cp;
+    kick();
+  });
+  const latest = log.latestCheckpoint;
+  if (latest !== undefined) {
+    pending = latest;
+    kick();
+  }
+  const close = async () => {
+    closed = true;
+    await running;
+  };
+  return {
+    clients,
+    async settled() {
+      while (running !== undefined) await running;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

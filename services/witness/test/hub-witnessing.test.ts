@@ -1,0 +1,184 @@
+/**
+ * The hub asks real witnesses (HTTP on loopback) to cosign every checkpoint it signs: the served
+ * checkpoint carries both cosignatures, verified under the witnesses' keys; the cosigned note is gossiped
+ * on `lineage.checkpoint.<origin token>`; a witness that already holds a larger size than the hub believes
+ * is caught up after its 409; and a witness that answers with a forged cosignature is not believed.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { SuspectSource } from "@lineage/api";
+import { type BusEvent, createInProcessBus } from "@lineage/bus";
+import {
+  cosignatureV1Signer,
+  Ed25519PrivateKey,
+  formatCosignatureVerifierKey,
+  openCheckpoint,
+  parseCosignatureVerifierKey,
+  parseNote,
+  parseVerifierKey,
+  signNote,
+} from "@lineage/crypto";
+import { checkpointSubject, startWitnessing, TransparencyLog } from "@lineage/hub";
+import { type HubDatabase, hubMigrations, openTestStore } from "@lineage/store";
+import { startWitnessServer, Witness, WitnessState } from "../src/index.js";
+
+const ORIGIN = "lineage.example/log";
+
+async function openLog() {
+  const store = await openTestStore<HubDatabase>("pglite-memory");
+  await store.migrate(hubMigrations);
+  const log = await TransparencyLog.open({
+    store,
+    origin: ORIGIN,
+    hubKey: Ed25519PrivateKey.generate(),
+    checkpointEvery: 1_000_000,
+    checkpointIntervalMs: 3_600_000,
+  });
+  return { store, log };
+}
+
+async function startWitness(dir: string, name: string, logVerifierKey: string) {
+  const witness = new Witness({
+    name,
+    key: Ed25519PrivateKey.generate(),
+    logs: new Map([[ORIGIN, parseVerifierKey(logVerifierKey)]]),
+    state: new WitnessState(join(dir, name.replace(/\W/g, "_"))),
+  });
+  const server = await startWitnessServer({ witness });
+  return { witness, server };
+}
+
+let suspects = 0;
+async function grow(log: TransparencyLog, n: number): Promise<void> {
+  await Promise.all(
+    Array.from({ length: n }, () =>
+      log.appendSighting({
+        suspect: { suspectId: `suspect-${suspects++}` },
+        source: SuspectSource.FEED_ADAPTER,
+      }),
+    ),
+  );
+}
+
+test("every signed checkpoint is cosigned by both witnesses, served cosigned, and gossiped", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "lineage-hub-witnessing-"));
+  const { store, log } = await openLog();
+  const w1 = await startWitness(dir, "witness.example/w1", log.verifierKey);
+  const w2 = await startWitness(dir, "witness.example/w2", log.verifierKey);
+  const bus = createInProcessBus();
+  const gossiped: string[] = [];
+  const sub = await bus.subscribe(checkpointSubject(ORIGIN), (e: BusEvent) => {
+    gossiped.push(new TextDecoder().decode(e.data));
+  });
+  const errors: unknown[] = [];
+  const witnessing = startWitnessing({
+    log,
+    witnesses: [
+      { url: w1.server.url, verifierKey: w1.witness.verifierKey },
+      { url: `${w2.server.url}/`, verifierKey: w2.witness.verifierKey },
+    ],
+    gossip: bus,
+    onError: (e) => errors.push(e),
+  });
+  try {
+    const verifiers = [w1, w2].map((w) => parseCosignatureVerifierKey(w.witness.verifierKey).verifier);
+    for (const n of [3, 5, 1]) {
+      await grow(log, n);
+      const cp = await log.checkpoint();
+      await witnessing.settled();
+      const served = log.latestCheckpoint;
+      assert.ok(served !== undefined && served.treeSize === cp.treeSize);
+      const opened = openCheckpoint(served.note, {
+        log: parseVerifierKey(log.verifierKey),
+        witnesses: verifiers,
+        witnessThreshold: 2,
+      });
+      assert.equal(opened.witnessSignatures.length, 2);
+      for (let i = 0; i < 100 && gossiped.at(-1) !== served.note; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      assert.equal(gossiped.at(-1), served.note);
+    }
+    assert.deepEqual(errors, []);
+    assert.equal(ORIGIN.length > 0 && checkpointSubject(ORIGIN).startsWith("lineage.checkpoint."), true);
+  } finally {
+    await witnessing.close();
+    await sub.stop();
+    await bus[Symbol.asyncDispose]();
+    await w1.server.close();
+    await w2.server.close();
+    await log.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a witness ahead of the hub's belief is caught up after its 409; a forged cosignature is not served", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "lineage-hub-witnessing-"));
+  const { store, log } = await openLog();
+  const w1 = await startWitness(dir, "witness.example/w1", log.verifierKey);
+  // A witness that answers 200 with a cosignature line made with a key other than the one it announced.
+  const announced = Ed25519PrivateKey.generate();
+  const actual = Ed25519PrivateKey.generate();
+  const liar = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      const note = body.slice(body.indexOf("\n\n") + 2);
+      const text = parseNote(note).text;
+      const line = signNote(text, [cosignatureV1Signer("liar.example/w", actual, () => 1_700_000_000)]).slice(
+        text.length + 1,
+      );
+      res.end(line);
+    });
+  });
+  await new Promise<void>((r) => liar.listen(0, "127.0.0.1", r));
+  const liarUrl = `http://127.0.0.1:${(liar.address() as AddressInfo).port}`;
+  try {
+    await grow(log, 4);
+    const first = await log.checkpoint();
+    // Someone else already brought w1 to size 4 (another hub process of the same log, a gossip relay).
+    const other = startWitnessing({
+      log,
+      witnesses: [{ url: w1.server.url, verifierKey: w1.witness.verifierKey }],
+    });
+    await other.settled();
+    await other.close();
+    assert.equal(first.treeSize, 4);
+    await grow(log, 2);
+    const errors: unknown[] = [];
+    const witnessing = startWitnessing({
+      log,
+      witnesses: [
+        { url: w1.server.url, verifierKey: w1.witness.verifierKey },
+        { url: liarUrl, verifierKey: formatCosignatureVerifierKey("liar.example/w", announced.publicKey) },
+      ],
+      onError: (e) => errors.push(e),
+    });
+    // The latest checkpoint at start (size 4): this client believes w1 holds 0, w1 answers 409 "4", the
+    // client retries from 4 (same size, same root) and is cosigned.
+    await witnessing.settled();
+    await log.checkpoint();
+    await witnessing.settled();
+    const served = log.latestCheckpoint?.note ?? "";
+    const opened = openCheckpoint(served, {
+      log: parseVerifierKey(log.verifierKey),
+      witnesses: [parseCosignatureVerifierKey(w1.witness.verifierKey).verifier],
+      witnessThreshold: 1,
+    });
+    assert.equal(opened.checkpoint.size, 6);
+    assert.equal(opened.note.unverified.length, 0, "the liar's line was not added");
+    assert.ok(errors.length >= 1 && errors.every((e) => (e as { code?: string }).code === "bad_signature"));
+    await witnessing.close();
+  } finally {
+    liar.close();
+    await w1.server.close();
+    await log.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
