@@ -319,6 +319,7 @@ export type {
   ProbeSketch,
   Sketch,
   SketchAnnouncement,
+  SketchWithdrawal,
   WrongAnswerDigest,
 } from "./gen/lineage/v1/sketch_pb.js";
 export {
@@ -328,6 +329,7 @@ export {
   ProbeSketchSchema,
   SketchAnnouncementSchema,
   SketchSchema,
+  SketchWithdrawalSchema,
   WrongAnswerDigestSchema,
 } from "./gen/lineage/v1/sketch_pb.js";
 export type { RegistryRelease, ServedEndpoint, SuspectRef } from "./gen/lineage/v1/suspect_pb.js";

@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lineage/v1/sketch.proto.
  */
 export const file_lineage_v1_sketch: GenFile = /*@__PURE__*/
-  fileDesc("ChdsaW5lYWdlL3YxL3NrZXRjaC5wcm90bxIKbGluZWFnZS52MSJWCg1NaW5IYXNoUGFyYW1zEhIKCm51bV9oYXNoZXMYASABKA0SDQoFYmFuZHMYAiABKA0SDAoEcm93cxgDIAEoDRIUCgxzaGluZ2xlX3NpemUYBCABKA0iOAoLUHJvYmVTa2V0Y2gSEwoLcHJvYmVfaW5kZXgYASABKA0SFAoMYmFuZF9kaWdlc3RzGAIgAygMIjgKEVdyb25nQW5zd2VyRGlnZXN0EhMKC3Byb2JlX2luZGV4GAEgASgNEg4KBmRpZ2VzdBgCIAEoDCInCg9Db2Fyc2VTaWduYXR1cmUSFAoMYmFuZF9kaWdlc3RzGAEgAygMIpsDCgZTa2V0Y2gSDwoHdmVyc2lvbhgBIAEoDRIQCghlcG9jaF9pZBgCIAEoCRIyCgxtZW1iZXJfbW9kZWwYAyABKAsyGi5saW5lYWdlLnYxLk1lbWJlck1vZGVsUmVmSAASKQoHc3VzcGVjdBgEIAEoCzIWLmxpbmVhZ2UudjEuU3VzcGVjdFJlZkgAEikKBnBhcmFtcxgFIAEoCzIZLmxpbmVhZ2UudjEuTWluSGFzaFBhcmFtcxIrCgZjb2Fyc2UYBiABKAsyGy5saW5lYWdlLnYxLkNvYXJzZVNpZ25hdHVyZRInCgZwcm9iZXMYByADKAsyFy5saW5lYWdlLnYxLlByb2JlU2tldGNoEh0KFXRva2VuX3Byb2ZpbGVfc2ltaGFzaBgIIAEoDBI0Cg13cm9uZ19hbnN3ZXJzGAkgAygLMh0ubGluZWFnZS52MS5Xcm9uZ0Fuc3dlckRpZ2VzdBIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIJCgdzdWJqZWN0ImgKElNrZXRjaEFubm91bmNlbWVudBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIoCgZza2V0Y2gYAiABKAsyGC5saW5lYWdlLnYxLkRzc2VFbnZlbG9wZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_lineage_v1_dsse, file_lineage_v1_member_model, file_lineage_v1_signed_header, file_lineage_v1_suspect]);
+  fileDesc("ChdsaW5lYWdlL3YxL3NrZXRjaC5wcm90bxIKbGluZWFnZS52MSJWCg1NaW5IYXNoUGFyYW1zEhIKCm51bV9oYXNoZXMYASABKA0SDQoFYmFuZHMYAiABKA0SDAoEcm93cxgDIAEoDRIUCgxzaGluZ2xlX3NpemUYBCABKA0iOAoLUHJvYmVTa2V0Y2gSEwoLcHJvYmVfaW5kZXgYASABKA0SFAoMYmFuZF9kaWdlc3RzGAIgAygMIjgKEVdyb25nQW5zd2VyRGlnZXN0EhMKC3Byb2JlX2luZGV4GAEgASgNEg4KBmRpZ2VzdBgCIAEoDCInCg9Db2Fyc2VTaWduYXR1cmUSFAoMYmFuZF9kaWdlc3RzGAEgAygMIpsDCgZTa2V0Y2gSDwoHdmVyc2lvbhgBIAEoDRIQCghlcG9jaF9pZBgCIAEoCRIyCgxtZW1iZXJfbW9kZWwYAyABKAsyGi5saW5lYWdlLnYxLk1lbWJlck1vZGVsUmVmSAASKQoHc3VzcGVjdBgEIAEoCzIWLmxpbmVhZ2UudjEuU3VzcGVjdFJlZkgAEikKBnBhcmFtcxgFIAEoCzIZLmxpbmVhZ2UudjEuTWluSGFzaFBhcmFtcxIrCgZjb2Fyc2UYBiABKAsyGy5saW5lYWdlLnYxLkNvYXJzZVNpZ25hdHVyZRInCgZwcm9iZXMYByADKAsyFy5saW5lYWdlLnYxLlByb2JlU2tldGNoEh0KFXRva2VuX3Byb2ZpbGVfc2ltaGFzaBgIIAEoDBI0Cg13cm9uZ19hbnN3ZXJzGAkgAygLMh0ubGluZWFnZS52MS5Xcm9uZ0Fuc3dlckRpZ2VzdBIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIJCgdzdWJqZWN0ImgKElNrZXRjaEFubm91bmNlbWVudBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIoCgZza2V0Y2gYAiABKAsyGC5saW5lYWdlLnYxLkRzc2VFbnZlbG9wZSKgAQoQU2tldGNoV2l0aGRyYXdhbBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIpCgVtb2RlbBgCIAEoCzIaLmxpbmVhZ2UudjEuTWVtYmVyTW9kZWxSZWYSEAoIZXBvY2hfaWQYAyABKAkSFQoNc2tldGNoX3NoYTI1NhgEIAEoDBIOCgZyZWFzb24YBSABKAliBnByb3RvMw", [file_google_protobuf_timestamp, file_lineage_v1_dsse, file_lineage_v1_member_model, file_lineage_v1_signed_header, file_lineage_v1_suspect]);
 
 /**
  * MinHash/LSH parameters a sketch was built with; sketches compare only with equal parameters.
@@ -270,4 +270,55 @@ export type SketchAnnouncement = Message<"lineage.v1.SketchAnnouncement"> & {
  */
 export const SketchAnnouncementSchema: GenMessage<SketchAnnouncement> = /*@__PURE__*/
   messageDesc(file_lineage_v1_sketch, 5);
+
+/**
+ * NATS message (subject lineage.sketch.<member id>.<model token>.withdrawn, header
+ * Lineage-Kind: sketch-withdrawal): a member withdraws the sketch it announced for one model and
+ * epoch; the hub verifies the header and drops that sketch from its index. Carries no sketch data.
+ *
+ * @generated from message lineage.v1.SketchWithdrawal
+ */
+export type SketchWithdrawal = Message<"lineage.v1.SketchWithdrawal"> & {
+  /**
+   * Member-signed header.
+   *
+   * @generated from field: lineage.v1.SignedHeader header = 1;
+   */
+  header?: SignedHeader | undefined;
+
+  /**
+   * The model whose sketch is withdrawn (member_id must be the header's).
+   *
+   * @generated from field: lineage.v1.MemberModelRef model = 2;
+   */
+  model?: MemberModelRef | undefined;
+
+  /**
+   * Epoch of the withdrawn sketch, 1..64 chars.
+   *
+   * @generated from field: string epoch_id = 3;
+   */
+  epochId: string;
+
+  /**
+   * SHA-256 (32 bytes) of the withdrawn Sketch payload.
+   *
+   * @generated from field: bytes sketch_sha256 = 4;
+   */
+  sketchSha256: Uint8Array;
+
+  /**
+   * Why, at most 1024 chars.
+   *
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message lineage.v1.SketchWithdrawal.
+ * Use `create(SketchWithdrawalSchema)` to create a new message.
+ */
+export const SketchWithdrawalSchema: GenMessage<SketchWithdrawal> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_sketch, 6);
 
