@@ -6,7 +6,7 @@
 import type { ServerCredentials } from "@grpc/grpc-js";
 import { Hub } from "@lineage/api";
 import { addService, createServer, type RpcLogger, withUnimplemented } from "@lineage/rpc";
-import { logServiceHandlers } from "./log/log-service.js";
+import { type LogServiceOptions, logServiceHandlers } from "./log/log-service.js";
 import type { TransparencyLog } from "./log/transparency-log.js";
 
 export interface HubServerOptions {
@@ -15,6 +15,8 @@ export interface HubServerOptions {
   readonly listen: string;
   readonly credentials: ServerCredentials;
   readonly logger?: RpcLogger;
+  /** Per-client limits of the log's streaming reads (default: stream-limits.ts). */
+  readonly logReads?: LogServiceOptions;
 }
 
 export interface HubServer extends AsyncDisposable {
@@ -27,7 +29,11 @@ export interface HubServer extends AsyncDisposable {
 /** Starts the hub's gRPC server; resolves once it listens. */
 export async function startHubServer(options: HubServerOptions): Promise<HubServer> {
   const server = createServer(options.logger ? { logger: options.logger } : {});
-  addService(server, Hub, withUnimplemented(Hub, logServiceHandlers(options.log)));
+  // The Hub contract, composed from one handler object per concern (each its own module).
+  const handlers = {
+    ...logServiceHandlers(options.log, options.logReads),
+  };
+  addService(server, Hub, withUnimplemented(Hub, handlers));
   const port = await server.listen(options.listen, options.credentials);
   const host = options.listen.slice(0, options.listen.lastIndexOf(":"));
   const close = () => server.shutdown(2000);

@@ -37,7 +37,8 @@ import {
 } from "@lineage/crypto";
 import type { HubDatabase, LogCheckpointRow } from "@lineage/store";
 import { type Kysely, sql } from "kysely";
-import { LogError } from "./log-error.js";
+import { isLogError, LogError } from "./log-error.js";
+import { readEntries, type StoredEntry } from "./log-store.js";
 
 /**
  * Extension line of every checkpoint the hub signs: `lineage-previous-size <n>`, the tree size of
@@ -50,6 +51,16 @@ export const PREVIOUS_SIZE_EXTENSION = "lineage-previous-size";
 /** Leaves read per page (each page also reads the nodes it completes). */
 const DEFAULT_PAGE = 1000;
 
+/**
+ * Where an incremental verification starts (another process appended to a shared Postgres log): the
+ * compact range of the entries already verified and the size of the latest checkpoint already verified.
+ */
+export interface VerifyFrom {
+  readonly range: CompactRange;
+  /** Tree size of the latest verified checkpoint; -1 when none was signed yet. */
+  readonly checkpointSize: number;
+}
+
 /** Options of {@link verifyStoredLog}. */
 export interface LogIntegrityOptions {
   /** The log's origin, as the hub is started with. */
@@ -60,16 +71,37 @@ export interface LogIntegrityOptions {
   readonly hubPublicKey: Ed25519PublicKey;
   /** Leaves per read (tests use small pages to cross page boundaries). Default 1000. */
   readonly pageSize?: number;
+  /**
+   * Verify only what was stored after this point (entries from `from.range.size`, checkpoints above
+   * `from.checkpointSize`), chaining on from it. Used before each write batch and on reads that find the
+   * stored tree grown (transparency-log.ts): the same checks as at start-up, on the new part only.
+   */
+  readonly from?: VerifyFrom;
+  /**
+   * Called with every entry verified, in index order, once its leaf hash checked (start-up replays the
+   * admission state from these, so the log is read once). A throw aborts the verification.
+   */
+  readonly onEntry?: (entry: StoredEntry) => void;
 }
 
 /** What a successful verification covered. */
 export interface VerifiedLog {
-  /** Entries stored and re-hashed. */
+  /** Entries stored and re-hashed (with `from`: the whole size, not only the new part). */
   readonly size: number;
-  /** Signed checkpoints verified. */
+  /** Signed checkpoints verified (with `from`: the new ones). */
   readonly checkpoints: number;
   /** Root of the whole stored tree (the latest checkpoint's when it covers every entry). */
   readonly root: Uint8Array;
+  /** Compact range of the whole verified tree (what the writer appends to). */
+  readonly range: CompactRange;
+  /** The latest stored checkpoint verified (with `from`: only if a new one was). */
+  readonly latest: LogCheckpointRow | undefined;
+}
+
+/** The stored tree's size and its latest checkpoint's size (-1: none), read in one statement. */
+export interface StoredHead {
+  readonly size: number;
+  readonly checkpointSize: number;
 }
 
 function corrupt(message: string, cause?: unknown): LogError {
@@ -91,8 +123,28 @@ async function read<T>(what: string, fn: () => Promise<T>): Promise<T> {
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0;
 
 /**
- * Re-verifies everything stored against the hub's own signed checkpoints; see the module comment for the
- * checks and the error codes. Reads every leaf once (O(n) hashing; measured by the test).
+ * The stored size and latest checkpoint size, from one statement (one snapshot: a checkpoint is committed
+ * with or after the entries it covers, so checkpointSize <= size unless the tables were tampered with).
+ * Two index lookups: cheap enough to run before every write batch and on reads.
+ */
+export async function storedHead(db: Kysely<HubDatabase>): Promise<StoredHead> {
+  const r = await read("the log tables", () =>
+    sql<{ max: string | null; cp: string | null }>`
+      select (select max(idx) from log_entries)::text as max,
+             (select max(tree_size) from log_checkpoints)::text as cp`.execute(db),
+  );
+  const row = r.rows[0];
+  return {
+    size: row?.max === null || row?.max === undefined ? 0 : Number(row.max) + 1,
+    checkpointSize: row?.cp === null || row?.cp === undefined ? -1 : Number(row.cp),
+  };
+}
+
+/**
+ * Re-verifies everything stored (or, with `from`, everything stored since) against the hub's own signed
+ * checkpoints; see the module comment for the checks and the error codes. Reads every leaf once (O(n)
+ * hashing; measured by the test). Entries and checkpoints are bounded by the sizes read first in one
+ * snapshot, so rows committed meanwhile by another writer are left for the next call.
  */
 export async function verifyStoredLog(
   db: Kysely<HubDatabase>,
@@ -100,34 +152,56 @@ export async function verifyStoredLog(
 ): Promise<VerifiedLog> {
   const page = options.pageSize ?? DEFAULT_PAGE;
   const verifier = ed25519NoteVerifier(options.keyName, options.hubPublicKey);
-  const counts = await read("the log tables", async () => {
-    const r = await sql<{ n: string; max: string | null; nodes: string; cps: string }>`
-      select (select count(*) from log_entries)::text as n, (select max(idx) from log_entries)::text as max,
-             (select count(*) from log_nodes)::text as nodes, (select count(*) from log_checkpoints)::text as cps`.execute(
-      db,
-    );
-    return r.rows[0];
-  });
-  const size = counts?.max === null || counts?.max === undefined ? 0 : Number(counts.max) + 1;
-  if (Number(counts?.n ?? 0) !== size) {
-    throw corrupt(`entries are not dense: ${counts?.n} rows for indices 0..${size - 1}`);
+  const from = options.from;
+  let size: number;
+  let maxCheckpoint: number;
+  let storedNodes = -1;
+  if (from === undefined) {
+    const counts = await read("the log tables", async () => {
+      const r = await sql<{ n: string; max: string | null; nodes: string; cp: string | null }>`
+        select (select count(*) from log_entries)::text as n, (select max(idx) from log_entries)::text as max,
+               (select count(*) from log_nodes)::text as nodes,
+               (select max(tree_size) from log_checkpoints)::text as cp`.execute(db);
+      return r.rows[0];
+    });
+    size = counts?.max === null || counts?.max === undefined ? 0 : Number(counts.max) + 1;
+    if (Number(counts?.n ?? 0) !== size) {
+      throw corrupt(`entries are not dense: ${counts?.n} rows for indices 0..${size - 1}`);
+    }
+    storedNodes = Number(counts?.nodes ?? 0);
+    maxCheckpoint = counts?.cp === null || counts?.cp === undefined ? -1 : Number(counts.cp);
+  } else {
+    const head = await storedHead(db);
+    size = head.size;
+    maxCheckpoint = head.checkpointSize;
+    if (size < from.range.size || maxCheckpoint < from.checkpointSize) {
+      throw corrupt(
+        `the stored log (size ${size}, checkpoint ${maxCheckpoint}) is behind what this hub verified` +
+          ` (size ${from.range.size}, checkpoint ${from.checkpointSize}): entries were deleted`,
+      );
+    }
+  }
+  if (maxCheckpoint > size) {
+    throw corrupt(`a checkpoint of size ${maxCheckpoint} is beyond the ${size} stored entries`);
   }
 
-  let range = CompactRange.empty();
+  let range = from?.range ?? CompactRange.empty();
   let nodesSeen = 0;
   let checkpointsSeen = 0;
-  let previousSize = 0;
-  let firstCheckpoint = true;
-  let afterSize = -1;
+  let previousSize = Math.max(from?.checkpointSize ?? 0, 0);
+  let firstCheckpoint = from === undefined;
+  let afterSize = from?.checkpointSize ?? -1;
+  let latest: LogCheckpointRow | undefined;
   // The next stored checkpoint (by size), read one page of checkpoints at a time.
   let cpPage: LogCheckpointRow[] = [];
   const nextCheckpoint = async (): Promise<LogCheckpointRow | undefined> => {
-    if (cpPage.length === 0) {
+    if (cpPage.length === 0 && afterSize < maxCheckpoint) {
       cpPage = await read("log_checkpoints", () =>
         db
           .selectFrom("log_checkpoints")
           .selectAll()
           .where("tree_size", ">", BigInt(afterSize))
+          .where("tree_size", "<=", BigInt(maxCheckpoint))
           .orderBy("tree_size")
           .limit(page)
           .execute(),
@@ -179,39 +253,45 @@ export async function verifyStoredLog(
     previousSize = treeSize;
     firstCheckpoint = false;
     checkpointsSeen++;
+    latest = row;
   };
 
   let cp = await nextCheckpoint();
-  // Checkpoints of the empty tree come before any leaf.
-  while (cp !== undefined && Number(cp.tree_size) === 0) {
+  // Checkpoints of the tree verified so far (the empty tree at start-up) come before any new leaf.
+  while (cp !== undefined && Number(cp.tree_size) === range.size) {
     checkCheckpoint(cp);
     cp = await nextCheckpoint();
   }
+  if (cp !== undefined && Number(cp.tree_size) < range.size) {
+    throw corrupt(`a checkpoint of size ${cp.tree_size} was added below the verified size ${range.size}`);
+  }
   while (range.size < size) {
     const stop = Math.min(range.size + page, size, cp === undefined ? size : Number(cp.tree_size));
-    const rows = await read("log_entries", () =>
-      db
-        .selectFrom("log_entries")
-        .select(["idx", "leaf", "leaf_hash"])
-        .where("idx", ">=", BigInt(range.size))
-        .where("idx", "<", BigInt(stop))
-        .orderBy("idx")
-        .execute(),
-    );
+    const rows = await read("log_entries", () => readEntries(db, range.size, stop));
     if (rows.length !== stop - range.size)
       throw corrupt(`entries ${range.size}..${stop - 1} are not all stored`);
     const hashes: Uint8Array[] = [];
     for (const [i, r] of rows.entries()) {
       const index = range.size + i;
-      if (Number(r.idx) !== index) throw corrupt(`entry ${index} is missing`);
+      if (r.index !== index) throw corrupt(`entry ${index} is missing`);
       const h = hashLeaf(r.leaf);
-      if (!same(h, r.leaf_hash)) throw corrupt(`entry ${index}: leaf_hash is not the hash of its leaf`);
+      if (!same(h, r.leafHash)) throw corrupt(`entry ${index}: leaf_hash is not the hash of its leaf`);
       hashes.push(h);
     }
     const appended = range.append(hashes);
     await checkNodes(db, appended.newNodes);
     nodesSeen += appended.newNodes.length;
     range = appended.range;
+    if (options.onEntry !== undefined) {
+      for (const r of rows) {
+        try {
+          options.onEntry(r);
+        } catch (err) {
+          if (isLogError(err, "log_corrupt")) throw err;
+          throw corrupt(`entry ${r.index} cannot be replayed: ${(err as Error).message}`, err);
+        }
+      }
+    }
     while (cp !== undefined && Number(cp.tree_size) === range.size) {
       checkCheckpoint(cp);
       cp = await nextCheckpoint();
@@ -220,10 +300,10 @@ export async function verifyStoredLog(
   if (cp !== undefined) {
     throw corrupt(`a checkpoint of size ${cp.tree_size} is beyond the ${size} stored entries`);
   }
-  if (Number(counts?.nodes ?? 0) !== nodesSeen) {
-    throw corrupt(`${counts?.nodes} tree nodes are stored where the leaves make ${nodesSeen}`);
+  if (storedNodes >= 0 && storedNodes !== nodesSeen) {
+    throw corrupt(`${storedNodes} tree nodes are stored where the leaves make ${nodesSeen}`);
   }
-  return { size, checkpoints: checkpointsSeen, root: range.root() };
+  return { size, checkpoints: checkpointsSeen, root: range.root(), range, latest };
 }
 
 /**

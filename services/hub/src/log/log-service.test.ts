@@ -16,6 +16,7 @@ function fakeLog(size: number, leafBytes: (i: number) => number) {
   const reads: Array<{ start: number; end: number; bytes: number }> = [];
   const log = {
     size,
+    async refresh() {},
     async entries(start: number, end: number): Promise<StoredEntry[]> {
       const out: StoredEntry[] = [];
       for (let i = start; i < end; i++) {
@@ -36,11 +37,11 @@ function fakeLog(size: number, leafBytes: (i: number) => number) {
   return { log: log as unknown as TransparencyLog, reads };
 }
 
-const ctx = { signal: new AbortController().signal } as CallContext;
+const ctx = { signal: new AbortController().signal, peer: "ipv4:127.0.0.1:5000" } as CallContext;
 
 async function stream(log: TransparencyLog, start: number, end: number): Promise<number[]> {
   const got: number[] = [];
-  for await (const r of logServiceHandlers(log).getLogEntries(
+  for await (const r of logServiceHandlers(log, { streams: { maxBytesPerCall: 1 << 30 } }).getLogEntries(
     { start: BigInt(start), end: BigInt(end) } as never,
     ctx,
   )) {

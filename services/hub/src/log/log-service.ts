@@ -10,6 +10,7 @@ import type { ServiceImpl } from "@lineage/rpc";
 import { buildAttestationBundle } from "./attestation-bundle.js";
 import { LogError } from "./log-error.js";
 import { MAX_LEAF_BYTES } from "./log-leaf.js";
+import { PeerStreamLimiter, type StreamLimits } from "./stream-limits.js";
 import type { TransparencyLog } from "./transparency-log.js";
 
 /** Most entries one GetLogEntries call may ask for (hub_service.proto). */
@@ -47,11 +48,31 @@ async function latest(log: TransparencyLog) {
   return log.latestCheckpoint ?? (await log.checkpoint());
 }
 
+/**
+ * Every read first catches up on what other hub processes appended to a shared Postgres log
+ * (TransparencyLog.refresh: one cheap statement when nothing changed), so a replica never serves a
+ * checkpoint, size or proof older than the stored log.
+ */
+function fresh(log: TransparencyLog): Promise<void> {
+  return log.refresh();
+}
+
+/** Options of {@link logServiceHandlers}. */
+export interface LogServiceOptions {
+  /** Per-client limits of GetLogEntries (stream-limits.ts). */
+  readonly streams?: StreamLimits;
+}
+
 /** Builds the log's gRPC handlers over `log`. */
-export function logServiceHandlers(log: TransparencyLog): LogServiceHandlers {
+export function logServiceHandlers(
+  log: TransparencyLog,
+  options: LogServiceOptions = {},
+): LogServiceHandlers {
   const encoder = new TextEncoder();
+  const limiter = new PeerStreamLimiter(options.streams);
   return {
     async getCheckpoint() {
+      await fresh(log);
       const cp = await latest(log);
       return { checkpoint: { signedNote: encoder.encode(cp.note) } };
     },
@@ -63,23 +84,43 @@ export function logServiceHandlers(log: TransparencyLog): LogServiceHandlers {
       if (end - start > MAX_ENTRIES_PER_CALL) {
         throw new LogError("invalid_argument", `at most ${MAX_ENTRIES_PER_CALL} entries per call`);
       }
+      if (end > log.size) await fresh(log);
       if (end > log.size) throw new LogError("not_found", `end ${end} is beyond the log size ${log.size}`);
-      let rows = ENTRY_PAGE_ROWS;
-      for (let from = start; from < end; ) {
-        if (ctx.signal.aborted) return;
-        const page = await log.entries(from, Math.min(end, from + rows));
-        if (page.length === 0) throw new LogError("internal", `no entries read at ${from}`);
-        let bytes = 0;
-        for (const e of page) bytes += e.leaf.length;
-        // Leaves larger than the current bound (written under an older, larger cap) shrink later pages so
-        // they still fit; this page was read already, so it is bounded by rows x the older cap.
-        if (bytes > MAX_PAGE_BYTES) rows = Math.max(1, Math.floor(rows / Math.ceil(bytes / MAX_PAGE_BYTES)));
-        from += page.length;
-        for (const e of page) yield { entry: { index: BigInt(e.index), leaf: e.leaf } };
+      // Taken after the request checks (a refused request holds no slot), released however the stream ends.
+      const slot = limiter.acquire(ctx.peer);
+      try {
+        let rows = ENTRY_PAGE_ROWS;
+        let sent = 0;
+        for (let from = start; from < end; ) {
+          if (ctx.signal.aborted) return;
+          const page = await log.entries(from, Math.min(end, from + rows));
+          if (page.length === 0) throw new LogError("internal", `no entries read at ${from}`);
+          let bytes = 0;
+          for (const e of page) bytes += e.leaf.length;
+          // Leaves larger than the current bound (written under an older, larger cap) shrink later pages so
+          // they still fit; this page was read already, so it is bounded by rows x the older cap.
+          if (bytes > MAX_PAGE_BYTES)
+            rows = Math.max(1, Math.floor(rows / Math.ceil(bytes / MAX_PAGE_BYTES)));
+          from += page.length;
+          for (const e of page) {
+            sent += e.leaf.length;
+            if (sent > limiter.maxBytesPerCall) {
+              throw new LogError(
+                "too_large",
+                `GetLogEntries sends at most ${limiter.maxBytesPerCall} bytes of entries per call;` +
+                  ` entries from index ${e.index} on were not sent: ask again with start=${e.index}`,
+              );
+            }
+            yield { entry: { index: BigInt(e.index), leaf: e.leaf } };
+          }
+        }
+      } finally {
+        slot.release();
       }
     },
 
     async getInclusionProof(req) {
+      await fresh(log);
       const index = toIndex(req.leafIndex, "leaf_index");
       let size = toIndex(req.treeSize, "tree_size");
       const cp = size === 0 ? await latest(log) : log.latestCheckpoint;
@@ -98,6 +139,7 @@ export function logServiceHandlers(log: TransparencyLog): LogServiceHandlers {
     },
 
     async getConsistencyProof(req) {
+      await fresh(log);
       const oldSize = toIndex(req.oldSize, "old_size");
       let newSize = toIndex(req.newSize, "new_size");
       if (oldSize < 1) throw new LogError("invalid_argument", "old_size must be at least 1");
@@ -110,6 +152,7 @@ export function logServiceHandlers(log: TransparencyLog): LogServiceHandlers {
     },
 
     async getAttestationBundle(req) {
+      await fresh(log);
       const sel = req.selector;
       if (sel.case === "logIndex") {
         return { bundle: await buildAttestationBundle(log, { logIndex: toIndex(sel.value, "log_index") }) };
@@ -124,6 +167,7 @@ export function logServiceHandlers(log: TransparencyLog): LogServiceHandlers {
     },
 
     async getFirstCoveringCheckpoint(req) {
+      await fresh(log);
       const index = toIndex(req.leafIndex, "leaf_index");
       if (index >= log.size) throw new LogError("not_found", `no entry at leaf_index ${index}`);
       let refSize = toIndex(req.referenceSize, "reference_size");

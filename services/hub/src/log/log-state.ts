@@ -10,6 +10,8 @@ import {
   AttestationStatementSchema,
   CanaryCommitmentSchema,
   CommitmentHashAlgorithm,
+  LogEntryKind,
+  MembershipRecordSchema,
   ReferenceFingerprintCommitmentSchema,
   type SessionOpened,
   SessionOpenedSchema,
@@ -18,7 +20,9 @@ import {
 } from "@lineage/api";
 import type { DsseEnvelope } from "@lineage/crypto";
 import { LogError } from "./log-error.js";
-import { PAYLOAD_TYPES } from "./log-leaf.js";
+import { decodeLeaf, PAYLOAD_TYPES } from "./log-leaf.js";
+import type { StoredEntry } from "./log-store.js";
+import type { MemberRegistry } from "./member-registry.js";
 
 /** A logged member commitment, as admission needs it. */
 export type LoggedCommitment =
@@ -228,4 +232,30 @@ export function replayEntry(
       return;
     }
   }
+}
+
+const REPLAYED = new Map<number, Parameters<typeof replayEntry>[1]>([
+  [LogEntryKind.COMMITMENT, "commitment"],
+  [LogEntryKind.WITHDRAWAL, "withdrawal"],
+  [LogEntryKind.SUSPECT_SIGHTING, "sighting"],
+  [LogEntryKind.SESSION, "session"],
+  [LogEntryKind.ATTESTATION, "attestation"],
+]);
+
+/**
+ * Replays one stored (already verified) entry, in log order, into the member registry and the admission
+ * state: what start-up does for every entry and what catching up on another writer's entries does for the
+ * new ones. Returns the entry's integration time (ms).
+ */
+export function replayStoredEntry(registry: MemberRegistry, state: LogState, e: StoredEntry): number {
+  const leaf = decodeLeaf(e.leaf);
+  if (leaf.kind !== e.kind)
+    throw new LogError("log_corrupt", `entry ${e.index}: kind column disagrees with its leaf`);
+  if (e.kind === LogEntryKind.MEMBERSHIP) {
+    registry.apply(fromBinary(MembershipRecordSchema, leaf.envelope.payload), e.index);
+  } else {
+    const name = REPLAYED.get(e.kind);
+    if (name !== undefined) replayEntry(state, name, e.index, leaf.envelope, e.refIndex, e.memberId);
+  }
+  return leaf.integratedAtMs;
 }

@@ -14,7 +14,7 @@
  * itself established — the same keys an auditor rebuilds from the membership entries.
  */
 import { createPrivateKey, type KeyObject, sign as nodeSign, randomBytes } from "node:crypto";
-import { clone, create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { clone, create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { type Timestamp, timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import {
   AttestationStatementSchema,
@@ -35,7 +35,7 @@ import {
 import {
   addSignature,
   bytesEqual,
-  CompactRange,
+  type CompactRange,
   consistencyProofFromStore,
   type DsseEnvelope,
   type Ed25519PrivateKey,
@@ -46,6 +46,7 @@ import {
   inclusionProofFromStore,
   isCryptoError,
   KeyRing,
+  type MerkleNode,
   type NoteSigner,
   nodesForRoot,
   rootFromNodes,
@@ -56,12 +57,12 @@ import {
   verifyEnvelopeAsync,
   verifyThenCountersign,
 } from "@lineage/crypto";
-import type { HubDatabase, Store } from "@lineage/store";
-import { LogError } from "./log-error.js";
-import { PREVIOUS_SIZE_EXTENSION, verifyStoredLog } from "./log-integrity.js";
+import { type HubDatabase, Mutex, type Store } from "@lineage/store";
+import { type Kysely, sql } from "kysely";
+import { isLogError, LogError } from "./log-error.js";
+import { PREVIOUS_SIZE_EXTENSION, storedHead, verifyStoredLog } from "./log-integrity.js";
 import {
   decodeEntryPayload,
-  decodeLeaf,
   encodeLeaf,
   kindOfPayloadType,
   LOG_DSSE_LIMITS,
@@ -72,7 +73,7 @@ import {
   type LoggedCommitment,
   type LoggedSession,
   LogState,
-  replayEntry,
+  replayStoredEntry,
 } from "./log-state.js";
 import {
   attestationIndexOfSession,
@@ -81,13 +82,11 @@ import {
   fetchNodes,
   firstCheckpointCovering,
   insertBatch,
-  latestCheckpointRow,
+  type LeafColumns,
   readEntries,
-  readEntriesOfKind,
   readEntriesOfKindAbout,
   readEntry,
   type StoredEntry,
-  storedSize,
 } from "./log-store.js";
 import { keyValidAt, keyValidAtIndex, type LoggedKey, MemberRegistry } from "./member-registry.js";
 import {
@@ -267,6 +266,9 @@ export class TransparencyLog implements AsyncDisposable {
   #closed = false;
   readonly #checkpointListeners: Array<(cp: SignedCheckpoint) => void> = [];
   readonly #timer: NodeJS.Timeout;
+  /** Held while the log's in-memory state follows the store: by each write batch and by catching up. */
+  readonly #sync = new Mutex();
+  readonly #integrity: ReturnType<typeof integrityOptions>;
 
   private constructor(
     options: TransparencyLogOptions,
@@ -300,6 +302,7 @@ export class TransparencyLog implements AsyncDisposable {
     this.#checkpoint = state.checkpoint;
     this.#checkpointAtMs = this.#now();
     this.#lastIntegratedMs = state.lastIntegratedMs;
+    this.#integrity = integrityOptions(options);
     // Periodic checkpoints: an entry is covered by a signed checkpoint within the interval even
     // when no further appends arrive. unref(): the timer alone never keeps a process alive.
     this.#timer = setInterval(() => {
@@ -330,71 +333,19 @@ export class TransparencyLog implements AsyncDisposable {
         throw new LogError("invalid_argument", `${name} must be an integer in [${min}, ${max}]`);
       }
     }
-    const db = options.store.db;
-    let size: number;
-    let cpRow: Awaited<ReturnType<typeof latestCheckpointRow>>;
-    try {
-      size = await storedSize(db);
-      cpRow = await latestCheckpointRow(db);
-    } catch (cause) {
-      throw new LogError("unavailable", "cannot read the log tables (is the hub store migrated?)", { cause });
-    }
-    // Refuse to serve (or sign into) a log that does not verify against this hub's own checkpoints.
-    await verifyStoredLog(db, {
-      origin: options.origin,
-      keyName: options.keyName ?? options.origin,
-      hubPublicKey: options.hubKey.publicKey,
-    });
-    const ids = nodesForRoot(size);
-    const hashes = await fetchNodes(db, ids);
-    const byId = new Map(ids.map((id, i) => [`${id.level}/${id.index}`, hashes[i] as Uint8Array]));
-    const get = (level: number, index: number) => byId.get(`${level}/${index}`) as Uint8Array;
-    const range = CompactRange.fromNodes(get, size);
-    const checkpoint =
-      cpRow === undefined
-        ? undefined
-        : { treeSize: Number(cpRow.tree_size), rootHash: cpRow.root_hash, note: cpRow.signed_note };
-    if (checkpoint !== undefined) {
-      if (checkpoint.treeSize > size)
-        throw new LogError("internal", "latest checkpoint is beyond the stored tree");
-      const root = await rootFromStoreAt(db, checkpoint.treeSize);
-      if (toHex(root) !== toHex(checkpoint.rootHash)) {
-        throw new LogError("internal", "stored tree does not match the latest signed checkpoint");
-      }
-    }
-    // Replay the state-bearing entries in log order: membership, then what admission indexes (member
-    // commitments, withdrawals, sightings, sessions, v2 attestations) through the functions it stages with.
+    // Refuse to serve (or sign into) a log that does not verify against this hub's own checkpoints, and
+    // rebuild the member keys and admission state from the same single read of the entries, in log order.
     const registry = new MemberRegistry();
     const state = new LogState();
-    const replay = async (kind: LogEntryKind, fn: (e: StoredEntry) => void) => {
-      let after = 0;
-      for (;;) {
-        const page = await readEntriesOfKind(db, kind, after, 1000);
-        for (const e of page) fn(e);
-        if (page.length < 1000) return;
-        after = (page[page.length - 1] as StoredEntry).index + 1;
-      }
-    };
-    await replay(LogEntryKind.MEMBERSHIP, (e) => {
-      const leaf = decodeLeaf(e.leaf);
-      registry.apply(fromBinary(MembershipRecordSchema, leaf.envelope.payload), e.index);
-    });
-    for (const [kind, name] of [
-      [LogEntryKind.COMMITMENT, "commitment"],
-      [LogEntryKind.WITHDRAWAL, "withdrawal"],
-      [LogEntryKind.SUSPECT_SIGHTING, "sighting"],
-      [LogEntryKind.SESSION, "session"],
-      [LogEntryKind.ATTESTATION, "attestation"],
-    ] as const) {
-      await replay(kind, (e) =>
-        replayEntry(state, name, e.index, decodeLeaf(e.leaf).envelope, e.refIndex, e.memberId),
-      );
-    }
     let lastIntegratedMs = 0;
-    if (size > 0) {
-      const last = await readEntry(db, size - 1);
-      if (last !== undefined) lastIntegratedMs = decodeLeaf(last.leaf).integratedAtMs;
-    }
+    const verified = await verifyStoredLog(options.store.db, {
+      ...integrityOptions(options),
+      onEntry: (e) => {
+        lastIntegratedMs = replayStoredEntry(registry, state, e);
+      },
+    });
+    const range = verified.range;
+    const checkpoint = verified.latest === undefined ? undefined : checkpointOfRow(verified.latest);
     return new TransparencyLog(options, {
       range,
       registry,
@@ -471,6 +422,7 @@ export class TransparencyLog implements AsyncDisposable {
       countersigned = await this.#verifyHubSignature(envelope);
     } else {
       // The usual case: the member's signature is verified once and the same PAE countersigned.
+      await this.#refreshForKeys(envelope.signatures.map((sig) => sig.keyid));
       signer = this.#memberKeyOf(envelope);
       try {
         countersigned = await verifyThenCountersign(envelope, {
@@ -686,6 +638,7 @@ export class TransparencyLog implements AsyncDisposable {
         // An invalid key is refused by the registry with its own message.
       }
     }
+    await this.#refreshForKeys([rec.authorizedByKeyId]);
     const by = this.#registry.key(rec.authorizedByKeyId);
     if (by !== undefined && !candidates.some((k) => k.keyId === by.keyId)) candidates.push(by.publicKey);
     const hubId = this.#hubKey.keyId;
@@ -757,6 +710,7 @@ export class TransparencyLog implements AsyncDisposable {
     const w = decodeEntryPayload(WithdrawalSchema, envelope, "Withdrawal");
     checkWithdrawal(w);
     const target = Number(w.withdrawnIndex);
+    if (target >= this.size) await this.refresh();
     if (target >= this.size) throw new LogError("not_found", `no entry at index ${w.withdrawnIndex}`);
     const entry = await this.#read(() => readEntry(this.#store.db, target));
     if (entry === undefined) throw new LogError("not_found", `no entry at index ${w.withdrawnIndex}`);
@@ -963,6 +917,17 @@ export class TransparencyLog implements AsyncDisposable {
     }
   }
 
+  /**
+   * Catches up on the stored log when an untrusted envelope names a key this process has not seen: another
+   * hub process may have logged it. Bounded: at most 8 key ids looked at, one refresh.
+   */
+  async #refreshForKeys(keyIds: readonly string[]): Promise<void> {
+    const hubId = this.#hubKey.keyId;
+    if (keyIds.slice(0, 8).some((k) => k !== "" && k !== hubId && this.#registry.key(k) === undefined)) {
+      await this.refresh();
+    }
+  }
+
   /** The logged key of the one member signature of an untrusted envelope (not yet verified). */
   #memberKeyOf(envelope: DsseEnvelope): LoggedKey {
     const hubId = this.#hubKey.keyId;
@@ -982,6 +947,7 @@ export class TransparencyLog implements AsyncDisposable {
 
   /** The one member signature of an untrusted envelope, verified under a logged key. */
   async #verifyMemberSignature(envelope: DsseEnvelope): Promise<LoggedKey> {
+    await this.#refreshForKeys(envelope.signatures.map((sig) => sig.keyid));
     const key = this.#memberKeyOf(envelope);
     try {
       await verifyEnvelopeAsync(envelope, {
@@ -1081,7 +1047,55 @@ export class TransparencyLog implements AsyncDisposable {
     }
   }
 
+  /**
+   * Writes one batch. Several hub processes may share one Postgres log (issue 8: a Postgres hub sees
+   * entries written by other processes), so the whole batch — catching up on entries others appended,
+   * admission in log order, the insert — runs in one transaction holding a transaction-scoped advisory
+   * lock of this log's schema: writers take turns, and each appends to the tree the previous one left,
+   * never to a stale copy (which would fork the log). Test: services/hub/test/shared-log.test.ts.
+   */
   async #writeBatch(batch: readonly Pending[], forceCheckpoint: boolean): Promise<void> {
+    const release = await this.#sync.lock();
+    // Set once admission ran: from then on only the admitted entries are pending (the others were rejected).
+    const staged: { plan?: BatchPlan | undefined } = {};
+    try {
+      await this.#store.transaction(async (trx) => {
+        await sql`select pg_advisory_xact_lock(${LOG_LOCK_CLASS}::int, hashtext(current_schema()))`.execute(
+          trx,
+        );
+        await this.#catchUp(trx);
+        staged.plan = this.#stage(batch, forceCheckpoint);
+        const p = staged.plan;
+        if (p !== undefined) await insertBatch(trx, p.columns, p.newNodes, p.checkpoint);
+      });
+    } catch (cause) {
+      const err =
+        isLogError(cause) && cause.code !== "internal"
+          ? cause
+          : new LogError("unavailable", "the log write failed; nothing was appended", { cause });
+      const pending = "plan" in staged ? (staged.plan?.accepted.map((a) => a.p) ?? []) : batch;
+      for (const p of pending) p.reject(err);
+      throw err;
+    } finally {
+      release();
+    }
+    const plan = staged.plan;
+    if (plan === undefined) return;
+    const { range, registry, state, accepted, checkpoint, nowMs } = plan;
+    this.#range = range;
+    this.#registry = registry;
+    state.mergeIntoParent();
+    if (accepted.length > 0) this.#lastIntegratedMs = nowMs;
+    if (checkpoint !== undefined) {
+      this.#checkpoint = checkpoint;
+      this.#checkpointAtMs = nowMs;
+      for (const fn of this.#checkpointListeners) fn(checkpoint);
+    }
+    for (const a of accepted) a.p.resolve(a.entry);
+  }
+
+  /** Admission and leaf encoding of a batch against the (caught-up) state; undefined when nothing to write. */
+  #stage(batch: readonly Pending[], forceCheckpoint: boolean): BatchPlan | undefined {
     const nowMs = Math.max(this.#lastIntegratedMs, this.#now());
     let registry = this.#registry;
     const state = this.#state.child();
@@ -1128,7 +1142,7 @@ export class TransparencyLog implements AsyncDisposable {
       (forceCheckpoint ||
         range.size - Math.max(cpSize, 0) >= this.#checkpointEvery ||
         nowMs - this.#checkpointAtMs >= this.#checkpointIntervalMs);
-    if (accepted.length === 0 && !due) return;
+    if (accepted.length === 0 && !due) return undefined;
     let checkpoint: SignedCheckpoint | undefined;
     if (due) {
       const rootHash = range.root();
@@ -1138,35 +1152,90 @@ export class TransparencyLog implements AsyncDisposable {
       ]);
       checkpoint = { treeSize: range.size, rootHash, note };
     }
-    try {
-      const columns = {
-        firstIndex: base,
-        integratedAtMs: nowMs,
-        kinds,
-        leaves,
-        leafHashes,
-        memberIds,
-        keyIds,
-        sessionIds,
-        refIndexes,
-      };
-      await this.#store.transaction((trx) => insertBatch(trx, columns, newNodes, checkpoint));
-    } catch (cause) {
-      const err = new LogError("unavailable", "the log write failed; nothing was appended", { cause });
-      for (const a of accepted) a.p.reject(err);
-      throw err;
-    }
-    this.#range = range;
+    const columns = {
+      firstIndex: base,
+      integratedAtMs: nowMs,
+      kinds,
+      leaves,
+      leafHashes,
+      memberIds,
+      keyIds,
+      sessionIds,
+      refIndexes,
+    };
+    return { columns, newNodes, checkpoint, range, registry, state, accepted, nowMs };
+  }
+
+  /**
+   * Verifies and replays entries and checkpoints another process stored since this log last looked
+   * (log-integrity.ts, incremental: leaf hashes, nodes, checkpoint signatures and chain), so this
+   * process's tree, member keys, admission state and latest checkpoint are the stored ones. Cheap when
+   * nothing changed: one statement reading the stored size and latest checkpoint size. Call with the
+   * sync mutex held.
+   */
+  async #catchUp(db: Kysely<HubDatabase>): Promise<void> {
+    const head = await storedHead(db);
+    const cpSize = this.#checkpoint?.treeSize ?? -1;
+    if (head.size === this.#range.size && head.checkpointSize === cpSize) return;
+    const registry = this.#registry.clone();
+    const state = this.#state.child();
+    let last = this.#lastIntegratedMs;
+    const v = await verifyStoredLog(db, {
+      ...this.#integrity,
+      from: { range: this.#range, checkpointSize: cpSize },
+      onEntry: (e) => {
+        last = replayStoredEntry(registry, state, e);
+      },
+    });
+    this.#range = v.range;
     this.#registry = registry;
     state.mergeIntoParent();
-    if (accepted.length > 0) this.#lastIntegratedMs = nowMs;
-    if (checkpoint !== undefined) {
-      this.#checkpoint = checkpoint;
-      this.#checkpointAtMs = nowMs;
-      for (const fn of this.#checkpointListeners) fn(checkpoint);
+    this.#lastIntegratedMs = Math.max(this.#lastIntegratedMs, last);
+    if (v.latest !== undefined) {
+      this.#checkpoint = checkpointOfRow(v.latest);
+      this.#checkpointAtMs = this.#now();
     }
-    for (const a of accepted) a.p.resolve(a.entry);
   }
+
+  /**
+   * Brings this log up to what is stored (entries and checkpoints other hub processes appended to the same
+   * Postgres log), verified as at start-up. Reads call it so a replica never serves a checkpoint older than
+   * the stored one; one cheap statement when nothing changed.
+   */
+  async refresh(): Promise<void> {
+    this.#checkOpen();
+    const head = await storedHead(this.#store.db);
+    if (head.size === this.#range.size && head.checkpointSize === (this.#checkpoint?.treeSize ?? -1)) return;
+    const release = await this.#sync.lock();
+    try {
+      await this.#catchUp(this.#store.db);
+    } finally {
+      release();
+    }
+  }
+}
+
+/** What one batch will write and, once committed, make the log's state. */
+interface BatchPlan {
+  readonly columns: LeafColumns;
+  readonly newNodes: readonly MerkleNode[];
+  readonly checkpoint: SignedCheckpoint | undefined;
+  readonly range: CompactRange;
+  readonly registry: MemberRegistry;
+  readonly state: LogState;
+  readonly accepted: ReadonlyArray<{ p: Pending; entry: AppendedEntry }>;
+  readonly nowMs: number;
+}
+
+/** First key of the log's advisory lock (the second is the hash of its schema): "LNLG". */
+const LOG_LOCK_CLASS = 0x4c4e4c47;
+
+function integrityOptions(options: TransparencyLogOptions) {
+  return {
+    origin: options.origin,
+    keyName: options.keyName ?? options.origin,
+    hubPublicKey: options.hubKey.publicKey,
+  };
 }
 
 function checkpointOfRow(r: { tree_size: bigint; root_hash: Uint8Array; signed_note: string }) {
