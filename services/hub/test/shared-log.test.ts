@@ -24,6 +24,7 @@ import { commitment, DAY, enrolRecord, memberKey } from "./log-fixtures.js";
 
 const ORIGIN = "lineage.test/shared";
 const pg = await postgresTestTarget();
+const pgUrl = pg.skip === undefined ? pg.url : "";
 
 /** Two stores on one fresh schema (the first drops it on dispose). */
 async function twoStores(url: string): Promise<[Store<HubDatabase>, Store<HubDatabase>]> {
@@ -46,7 +47,7 @@ function decision(i: number) {
 test("two hub processes on one Postgres log append concurrently: one log, one checkpoint chain, no fork", {
   skip: pg.skip ?? false,
 }, async () => {
-  const url = pg.url as string;
+  const url = pgUrl;
   const [storeA, storeB] = await twoStores(url);
   const hubKey = Ed25519PrivateKey.generate();
   const opts = { origin: ORIGIN, hubKey, checkpointEvery: 7, checkpointIntervalMs: 3_600_000, maxBatch: 5 };
@@ -97,7 +98,7 @@ test("two hub processes on one Postgres log append concurrently: one log, one ch
 test("a member enrolled through one hub process can log through the other; reads refresh", {
   skip: pg.skip ?? false,
 }, async () => {
-  const url = pg.url as string;
+  const url = pgUrl;
   const [storeA, storeB] = await twoStores(url);
   const hubKey = Ed25519PrivateKey.generate();
   const opts = { origin: ORIGIN, hubKey, checkpointIntervalMs: 3_600_000 };
@@ -137,7 +138,7 @@ test("a member enrolled through one hub process can log through the other; reads
 test("a writer refuses to append after another process rewrote an entry it had not yet seen", {
   skip: pg.skip ?? false,
 }, async () => {
-  const url = pg.url as string;
+  const url = pgUrl;
   const [storeA, storeB] = await twoStores(url);
   const hubKey = Ed25519PrivateKey.generate();
   const opts = { origin: ORIGIN, hubKey, checkpointIntervalMs: 3_600_000 };
