@@ -33,7 +33,6 @@ import {
   type CompareResult,
   compare,
   createSketchContext,
-  DEFAULT_VERDICT_POLICY,
   deriveVerdict,
   type Fingerprint,
   featureSimilarity,
@@ -45,6 +44,7 @@ import {
   responseFeatures,
   type SketchProbeInput,
   sketchInputsFromFingerprint,
+  VERDICT_POLICY_3,
   type VerdictEvidence,
   type VerdictPolicy,
   type VerdictResult,
@@ -350,7 +350,9 @@ for (const s of SPLITS) {
 }
 // ---------------------------------------------------------------------------------------------------
 // 4. LSH retrieval on the fingerprints' sketches.
-const lshBySplit: Record<string, ReturnType<typeof evaluateLsh>> = {};
+const lshBySplit: Record<string, Omit<ReturnType<typeof evaluateLsh>, "candidates_by_suspect">> = {};
+/** Per split and suspect, the member teachers LSH retrieved: the sessions the hub would open. */
+const retrievedBySplit = new Map<Split, Readonly<Record<string, readonly string[]>>>();
 {
   const t = performance.now();
   for (const s of SPLITS) {
@@ -367,7 +369,9 @@ const lshBySplit: Record<string, ReturnType<typeof evaluateLsh>> = {};
       teacherId: c.member.teacherId,
       derived: c.derived,
     }));
-    lshBySplit[s] = evaluateLsh(inputs, pairs, ctx);
+    const { candidates_by_suspect, ...lsh } = evaluateLsh(inputs, pairs, ctx);
+    lshBySplit[s] = lsh;
+    retrievedBySplit.set(s, candidates_by_suspect);
   }
   lap("lsh_s", t);
 }
@@ -414,6 +418,8 @@ async function runSplit(s: Split, policy: VerdictPolicy): Promise<Ran[]> {
         ...(m.watermark ? { watermarkKey: m.watermark.key, watermarkGamma: m.watermark.gamma } : {}),
         policy: policyKnobs(policy),
         comparisons: MEMBERS_PER_SUSPECT,
+        // The rank test (policy 3): every canary item also scored by the suspect (the testbed serves echo).
+        canaryScoring: true,
         seed: fnv(`${s}/${c.suspectId}/${c.member.key}`),
         concurrency: 2,
       });
@@ -451,6 +457,12 @@ function toOutcome(r: Ran, policy: VerdictPolicy): Outcome {
               decoy_hits: r.evidence.canary.decoy_hits,
             }
           : {}),
+        ...(t.test === "canary_ranks" && r.evidence.canary?.rank_signs !== undefined
+          ? {
+              scored_pairs: r.evidence.canary.scored_pairs ?? 0,
+              ranked_pairs: r.evidence.canary.rank_signs.length,
+            }
+          : {}),
         ...(t.test === "watermark" && r.evidence.watermark
           ? {
               selected_scored: r.evidence.watermark.selected_scored,
@@ -483,7 +495,11 @@ function toOutcome(r: Ran, policy: VerdictPolicy): Outcome {
   };
 }
 
-const basePolicy: VerdictPolicy = DEFAULT_VERDICT_POLICY;
+/**
+ * The policy the bench runs: lineage-policy/3 (policy 2 plus the canary rank test), chosen on the calibration
+ * split only (verdict-policy.ts says how); the minimum effect is then frozen on calibration as before.
+ */
+const basePolicy: VerdictPolicy = VERDICT_POLICY_3;
 const policyAt = (minEffect: number): VerdictPolicy =>
   resolvePolicy({ ...basePolicy, min_effect: minEffect });
 let frozen: FrozenPolicy;
@@ -704,6 +720,60 @@ for (const r of testRuns) {
   }
 }
 
+/**
+ * The multiplicity the protocol applies (DESIGN.md "The match protocol"; match_session.proto `comparisons`:
+ * members x models of the scan): the hub opens a session only with each member whose model the suspect's
+ * sketch retrieved, and corrects over those sessions. Here: a comparison counts only if LSH retrieved its
+ * member's teacher (otherwise no session exists: a positive not retrieved is a miss), and its verdict is
+ * re-derived at comparisons = the number of members retrieved for that suspect. Retrieval reads only the
+ * battery, never the canary labels or the key, so the tests' nulls hold given the retrieval. The headline
+ * figures stay at the bench's fixed MEMBERS_PER_SUSPECT (every member compared: more conservative).
+ */
+function atRetrievedMultiplicity(runs: readonly Ran[], policy: VerdictPolicy) {
+  const rows = runs.map((r) => {
+    const cands = retrievedBySplit.get(r.split)?.[r.comparison.suspectId] ?? [];
+    const retrieved = cands.includes(r.comparison.member.teacherId);
+    const m = Math.max(1, cands.length);
+    const v = retrieved ? deriveVerdict({ ...r.evidence, comparisons: m }, policy).verdict : "INCONCLUSIVE";
+    return { r, retrieved, m, v };
+  });
+  const byScen: Record<
+    string,
+    { positives: number; retrieved: number; detected: number; tpr: number | null }
+  > = {};
+  for (const sc of SCENARIOS) {
+    const xs = rows.filter((x) => x.r.comparison.derived && x.r.comparison.scenario === sc);
+    if (xs.length === 0) continue;
+    const det = xs.filter((x) => x.v === "LIKELY_DERIVED").length;
+    byScen[sc] = {
+      positives: xs.length,
+      retrieved: xs.filter((x) => x.retrieved).length,
+      detected: det,
+      tpr: Number((det / xs.length).toFixed(4)),
+    };
+  }
+  const nulls = rows.filter((x) => !x.r.comparison.derived);
+  const ms = rows
+    .filter((x) => x.retrieved)
+    .map((x) => x.m)
+    .sort((a, b) => a - b);
+  return {
+    note: "comparisons = members retrieved by LSH for the suspect (the sessions the hub opens); unretrieved pairs get no session",
+    by_scenario: byScen,
+    nulls: {
+      comparisons: nulls.length,
+      retrieved: nulls.filter((x) => x.retrieved).length,
+      false_likely_derived: nulls.filter((x) => x.v === "LIKELY_DERIVED").length,
+    },
+    median_comparisons: ms.length === 0 ? null : ms[Math.floor(ms.length / 2)],
+    max_comparisons: ms.length === 0 ? null : ms[ms.length - 1],
+  };
+}
+const retrievedMultiplicity = {
+  test: atRetrievedMultiplicity(testRuns, testPolicy),
+  calibration: atRetrievedMultiplicity(calibrationRuns, testPolicy),
+};
+
 const lshCombined = (() => {
   const l = Object.values(lshBySplit);
   const pos = l.reduce((a, x) => a + x.positive_pairs, 0);
@@ -773,6 +843,7 @@ const report = {
     holm: holmAttribution(testRuns, testPolicy),
   },
   lsh: lshCombined,
+  multiplicity_at_retrieval: retrievedMultiplicity,
   frozen_policy: {
     ...frozen,
     id: testPolicy.id,
@@ -879,6 +950,10 @@ process.stdout.write(
   `LSH (design similarity ${LSH_V1.designSimilarity}): recall ${pct(lshCombined.recall)} over ${lshCombined.positive_pairs} positive pairs ` +
     `(${pct(lshCombined.recall_at_or_above_design)} of the ${lshCombined.positive_pairs_at_or_above_design} at/above the design similarity), ` +
     `false-candidate rate ${pct(lshCombined.false_candidate_rate)} over ${lshCombined.null_pairs} null pairs\n`,
+);
+process.stdout.write(
+  `At the protocol's multiplicity (members retrieved per suspect, median ${retrievedMultiplicity.test.median_comparisons}): ` +
+    `test ${JSON.stringify(retrievedMultiplicity.test.by_scenario)}; nulls ${JSON.stringify(retrievedMultiplicity.test.nulls)}\n`,
 );
 process.stdout.write(`Timings (s): ${JSON.stringify(timings)}; HTTP requests sent: ${totalSent}\n`);
 if (args.json) {

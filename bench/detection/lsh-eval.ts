@@ -114,5 +114,7 @@ export function evaluateLsh(
     missed: pos
       .filter((r) => !r.candidate)
       .map((r) => ({ suspect: r.suspectId, teacher: r.teacherId, exact: r4(r.exact) })),
+    /** Per suspect, the indexed teachers it retrieved: the sessions the hub would open for it. */
+    candidates_by_suspect: Object.fromEntries([...candidates].map(([k, v]) => [k, [...v].sort()])),
   };
 }

@@ -33,7 +33,9 @@ import {
   CANARY_LOGPROB_POSITIONS,
   CANARY_TOP_LOGPROBS,
   type CanaryPairScore,
+  canaryAnswerScore,
   canaryAskOrder,
+  canaryScoringPrompt,
   scoreCanaryPairs,
 } from "./signals/signal-canary.js";
 import type { SignalResult } from "./signals/signal-types.js";
@@ -83,6 +85,11 @@ export interface CompareInput {
   readonly canaryTest?: "fixed" | "sequential";
   /** Top alternatives asked per position on canary queries (0..20, default CANARY_TOP_LOGPROBS; 0: text hits only). */
   readonly canaryTopLogprobs?: number;
+  /**
+   * Also ask each canary item as a scoring query (its prompt and answer, completion mode with echo) for the
+   * rank test `canary_ranks` (policy 3): one more suspect query per item. Fixed canary test only. Default off.
+   */
+  readonly canaryScoring?: boolean;
   readonly settings?: ProbeSettings;
   /** Seed of the probe and canary order (default 1): the session's seed, fixed before any answer. */
   readonly seed?: number;
@@ -188,6 +195,12 @@ function checkInput(input: CompareInput): VerdictPolicy {
     if (maxProbes !== undefined && !(Number.isInteger(maxProbes) && maxProbes >= 1))
       throw invalid("sequential.maxProbes must be an integer >= 1");
   }
+  if (input.canaryScoring !== undefined && typeof input.canaryScoring !== "boolean")
+    throw invalid("canaryScoring must be a boolean");
+  if (input.canaryScoring === true && input.canaryTest === "sequential")
+    throw invalid(
+      'canaryScoring (the rank test) is fixed-sample: it cannot run with canaryTest "sequential"',
+    );
   const top = input.canaryTopLogprobs ?? CANARY_TOP_LOGPROBS;
   if (!(Number.isInteger(top) && top >= 0 && top <= 20))
     throw invalid("canaryTopLogprobs must be an integer in 0..20");
@@ -225,6 +238,7 @@ const ACCUSING_DETAIL_NONE: Readonly<Record<AccusingTest, string>> = {
   canary_pairs: "no canary pairs for the reference's member",
   watermark: "no watermark key for the reference's member",
   canary_watermark: "needs both canary pairs and a watermark key",
+  canary_ranks: "no canary pairs for the reference's member",
 };
 
 function accusingSignals(
@@ -238,13 +252,23 @@ function accusingSignals(
     const bound =
       name === "canary_pairs"
         ? canary !== null
-        : name === "watermark"
-          ? wm !== null
-          : canary !== null && wm !== null;
+        : name === "canary_ranks"
+          ? canary !== null
+          : name === "watermark"
+            ? wm !== null
+            : canary !== null && wm !== null;
     let detail: Record<string, number | string | boolean> = {};
     let statistic: number | null = null;
-    if (name === "canary_pairs" && canary) {
-      const { sequence, ...counts } = canary.counts;
+    if (name === "canary_ranks" && canary) {
+      const { scored_pairs, rank_signs } = canary.counts;
+      if (scored_pairs !== undefined && rank_signs !== undefined) {
+        detail = { scored_pairs, ranked_pairs: rank_signs.length };
+        let w = 0;
+        for (let i = 0; i < rank_signs.length; i++) if (rank_signs[i] === "E") w += i + 1;
+        statistic = w;
+      }
+    } else if (name === "canary_pairs" && canary) {
+      const { sequence, scored_pairs: _s, rank_signs: _r, ...counts } = canary.counts;
       detail = {
         ...counts,
         ...canary.detail,
@@ -328,6 +352,8 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
   const panelR: (ModelResponse | undefined)[][] = input.panel.map(() => []);
   const askedItems: string[] = [];
   const canaryAnswers = new Map<string, ModelResponse>();
+  const canaryScores = new Map<string, number>();
+  const canaryScoring = input.canaryScoring === true;
   const settings = input.settings ?? {};
   const q = { suspect: 0, reference: 0, panel: 0, canaries: 0 };
   const totalWork = maxProbes * (2 + input.panel.length) + canaryItems.length;
@@ -352,6 +378,28 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
         canaryAnswers.set(c.id, resp);
       } catch (e) {
         if (!(e instanceof FingerprintError && e.code === "REPLAY_NOT_FOUND")) throw e;
+      }
+      if (canaryScoring) {
+        // The scoring query: the item's prompt and answer, scored by the suspect (legacy echo). An endpoint
+        // that does not score prompts leaves the item unscored (its pair then stays out of the rank test).
+        try {
+          const scored = await input.suspect.generate({
+            prompt: canaryScoringPrompt(c).prompt,
+            mode: "completion",
+            maxTokens: 1,
+            temperature: 0,
+            seed: settings.seed ?? 0,
+            topLogprobs: 1,
+            echo: true,
+            keepPositions: 0,
+            ...abortable,
+          });
+          const score = canaryAnswerScore(c, scored);
+          if (score !== null) canaryScores.set(c.id, score);
+        } catch (e) {
+          if (!(e instanceof FingerprintError && e.code === "REPLAY_NOT_FOUND")) throw e;
+        }
+        q.canaries++;
       }
       askedItems.push(c.id);
       q.canaries++;
@@ -380,7 +428,11 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
     ).map((r) => (r === MISSING ? undefined : r));
   const scoreCanaries = (): CanaryPairScore | null =>
     input.canaries
-      ? scoreCanaryPairs(input.canaries, canaryAnswers, canarySequential ? { askedOrder: askedItems } : {})
+      ? scoreCanaryPairs(
+          input.canaries,
+          canaryAnswers,
+          canarySequential ? { askedOrder: askedItems } : canaryScoring ? { scores: canaryScores } : {},
+        )
       : null;
 
   let stoppedEarly = false;

@@ -38,9 +38,11 @@ export {
   answerContentTokens,
   CANARY_LOGPROB_POSITIONS,
   CANARY_TOP_LOGPROBS,
+  canaryAnswerScore,
   canaryAskOrder,
   canaryHit,
   canaryResponseHit,
+  canaryScoringPrompt,
   scoreCanaryPairs,
 } from "./signals/signal-canary.js";
 export type {
@@ -141,7 +143,9 @@ export {
   hypergeometricUpperTail,
   ksUniform,
   logChoose,
+  MAX_SIGNED_RANK_PAIRS,
   normalUpperTail,
+  signedRankUpperTail,
 } from "./stats/stats-exact.js";
 export { bonferroni, fisherCombine, holm } from "./stats/stats-multiple.js";
 export { SignTestMartingale } from "./stats/stats-sequential.js";
@@ -161,6 +165,7 @@ export type {
 } from "./verdict/verdict.js";
 export {
   canaryPairsTest,
+  canaryRanksTest,
   checkCanaryCounts,
   checkLeadEvidence,
   checkWatermarkCounts,
@@ -178,4 +183,5 @@ export {
   resolvePolicy,
   samePolicyNumbers,
   VERDICT_POLICIES,
+  VERDICT_POLICY_3,
 } from "./verdict/verdict-policy.js";

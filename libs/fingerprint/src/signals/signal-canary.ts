@@ -28,6 +28,15 @@
  * first generated positions (`canaryResponseHit`): a student that learned a fact from few examples often
  * ranks it second or third behind a generic continuation. The rule reads only the answer and the response,
  * identically for both items of a pair, so it cannot break the null.
+ *
+ * Scores (policy 3's rank test): where the suspect scores prompts (legacy completions with `echo`), each item
+ * is also asked as `canaryScoringPrompt` — its prompt followed by its answer — and its score is the mean
+ * log-probability the suspect gives the answer's tokens (`canaryAnswerScore`). A student that learned the
+ * exposed item gives its answer a higher log-probability than the decoy's, even where neither answer is
+ * generated; the score reads only the item and the response, identically for both items, so under the null
+ * the sign of score(exposed) - score(decoy) is the pair's fair label coin. The scoring query shows the
+ * suspect both answers of every pair (never which one is exposed): a commitment whose pairs were scored is
+ * spent for that suspect.
  */
 import { FingerprintError } from "../fingerprint-error.js";
 import type { Canary, CanarySet, ModelResponse } from "../probe/probe-types.js";
@@ -98,8 +107,49 @@ export function canaryResponseHit(
   return false;
 }
 
+/** The scoring query of a canary item: its prompt, a space, its answer; `answerStart` is the answer's offset. */
+export function canaryScoringPrompt(c: Pick<Canary, "prompt" | "answer">): {
+  readonly prompt: string;
+  readonly answerStart: number;
+} {
+  return { prompt: `${c.prompt} ${c.answer}`, answerStart: c.prompt.length + 1 };
+}
+
+/**
+ * An item's score from the suspect's answer to its scoring query (`canaryScoringPrompt`, asked with echo):
+ * the mean log-probability of the prompt tokens that start at or after the answer. Null when the response
+ * scored no prompt tokens there (an endpoint that does not echo) or any of them lacks a finite log-probability.
+ */
+export function canaryAnswerScore(
+  c: Pick<Canary, "prompt" | "answer">,
+  response: ModelResponse,
+): number | null {
+  const { answerStart } = canaryScoringPrompt(c);
+  const toks = (response.promptTokens ?? []).filter((t) => (t.offset ?? -1) >= answerStart);
+  if (toks.length === 0) return null;
+  let sum = 0;
+  for (const t of toks) {
+    if (t.logprob === undefined || !Number.isFinite(t.logprob)) return null;
+    sum += t.logprob;
+  }
+  return sum / toks.length;
+}
+
 /** The suspect's responses to canary prompts, by canary id (text, or a response with log-probabilities). */
 export type CanaryResponses = ReadonlyMap<string, string | ModelResponse>;
+
+/**
+ * The signs of nonzero differences ordered by increasing magnitude, equal magnitudes kept in their given
+ * (commitment) order: "E" for exposed higher, "D" for decoy higher. Zero differences drop out.
+ */
+export function rankSigns(diffs: readonly number[]): string {
+  return diffs
+    .map((d, i) => ({ d, i }))
+    .filter((x) => x.d !== 0)
+    .sort((a, b) => Math.abs(a.d) - Math.abs(b.d) || a.i - b.i)
+    .map((x) => (x.d > 0 ? "E" : "D"))
+    .join("");
+}
 
 /**
  * The order in which to ask a canary set's items: a seeded shuffle of all 2n items, fixed before any answer,
@@ -124,6 +174,11 @@ export interface CanaryPairOptions {
    * completion order. Every answered item must appear in it once.
    */
   readonly askedOrder?: readonly string[];
+  /**
+   * Item scores (`canaryAnswerScore`) by item id: turns on the rank counts (`scored_pairs`, `rank_signs`)
+   * over the completed pairs whose two items were both scored. Fixed-sample only (not with `askedOrder`).
+   */
+  readonly scores?: ReadonlyMap<string, number>;
 }
 
 /** The paired counts and what the report may show about them (never canary text). */
@@ -161,6 +216,11 @@ export function scoreCanaryPairs(
     const r = responses.get(c.id);
     return r !== undefined && canaryHit(c.answer, typeof r === "string" ? r : r.text, options.minShare);
   };
+  if (options.scores && options.askedOrder)
+    throw new FingerprintError(
+      "INVALID_ARGUMENT",
+      "scores (the rank test) are fixed-sample: give no askedOrder",
+    );
   let position: Map<string, number> | null = null;
   if (options.askedOrder) {
     position = new Map();
@@ -172,6 +232,8 @@ export function scoreCanaryPairs(
   let answered = 0;
   let logprobRule = false;
   const completed: { at: number; e: boolean; d: boolean; et: boolean; dt: boolean }[] = [];
+  /** Score differences of completed, scored pairs in commitment order. */
+  const diffs: number[] = [];
   for (const p of set.pairs) {
     const re = responses.get(p.exposed.id);
     const rd = responses.get(p.decoy.id);
@@ -187,6 +249,12 @@ export function scoreCanaryPairs(
       }
     }
     if (re === undefined || rd === undefined) continue;
+    if (options.scores) {
+      const se = options.scores.get(p.exposed.id);
+      const sd = options.scores.get(p.decoy.id);
+      if (se !== undefined && sd !== undefined && Number.isFinite(se) && Number.isFinite(sd))
+        diffs.push(se - sd);
+    }
     completed.push({
       at: position ? Math.max(position.get(p.exposed.id) ?? 0, position.get(p.decoy.id) ?? 0) : 0,
       e: hit(p.exposed),
@@ -224,6 +292,7 @@ export function scoreCanaryPairs(
     exposed_only: exposedOnly,
     decoy_only: decoyOnly,
     ...(position ? { sequence } : {}),
+    ...(options.scores ? { scored_pairs: diffs.length, rank_signs: rankSigns(diffs) } : {}),
   };
   return {
     counts,

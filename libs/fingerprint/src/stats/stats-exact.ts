@@ -57,6 +57,35 @@ export function binomialUpperTail(k: number, n: number, p: number): number {
   return Math.min(1, Math.exp(logSumExp(terms)));
 }
 
+/** Most nonzero pairs the exact signed-rank tail is computed for (its cost grows as n^3). */
+export const MAX_SIGNED_RANK_PAIRS = 1000;
+
+/**
+ * Exact one-sided Wilcoxon signed-rank tail P(W+ >= w) under the sign-flip null: n nonzero differences
+ * with fixed ranks 1..n, each sign an independent fair coin, W+ the sum of the ranks with a positive sign.
+ * Computed by dynamic programming over the distribution of W+ (probabilities, halved at each rank, so
+ * no count overflows; every value is at least 2^-n, well above the smallest double for n <= 1000).
+ */
+export function signedRankUpperTail(w: number, n: number): number {
+  checkCount("n", n);
+  if (n > MAX_SIGNED_RANK_PAIRS)
+    throw new FingerprintError("INVALID_ARGUMENT", `n must be at most ${MAX_SIGNED_RANK_PAIRS}, got ${n}`);
+  if (!Number.isFinite(w)) throw new FingerprintError("INVALID_ARGUMENT", `w must be finite, got ${w}`);
+  const max = (n * (n + 1)) / 2;
+  if (w <= 0) return 1;
+  if (w > max) return 0;
+  const dist = new Float64Array(max + 1);
+  dist[0] = 1;
+  for (let r = 1; r <= n; r++) {
+    const top = (r * (r + 1)) / 2;
+    for (let s = top; s >= r; s--) dist[s] = 0.5 * ((dist[s] as number) + (dist[s - r] as number));
+    for (let s = Math.min(r - 1, top); s >= 0; s--) dist[s] = 0.5 * (dist[s] as number);
+  }
+  let tail = 0;
+  for (let s = max; s >= Math.ceil(w); s--) tail += dist[s] as number;
+  return Math.min(1, tail);
+}
+
 /**
  * P(X >= k) for X ~ Hypergeometric: `draws` items taken without replacement from a population of
  * `population` items of which `successes` are marked. This is the one-sided Fisher exact test.

@@ -12,13 +12,14 @@
 import { FingerprintError } from "../fingerprint-error.js";
 
 /** Tests that may back LIKELY_DERIVED. */
-export type AccusingTest = "canary_pairs" | "watermark" | "canary_watermark";
+export type AccusingTest = "canary_pairs" | "watermark" | "canary_watermark" | "canary_ranks";
 
-/** Every accusing test, in report order. */
+/** Every accusing test, in report order (tests added later are appended, so earlier orders stay). */
 export const ACCUSING_TESTS: readonly AccusingTest[] = Object.freeze([
   "canary_pairs",
   "watermark",
   "canary_watermark",
+  "canary_ranks",
 ]);
 
 /** A verdict policy; see DEFAULT_VERDICT_POLICY for what each number means. */
@@ -59,9 +60,32 @@ export const DEFAULT_VERDICT_POLICY: VerdictPolicy = Object.freeze({
   min_lead_null: 19,
 });
 
+/**
+ * `lineage-policy/3`: policy 2 plus the paired canary rank test (`canary_ranks`, verdict.ts), which uses the
+ * same committed pairs and drawn labels but grades each item by the suspect's log-probability of its answer,
+ * so pairs hit on both items or on neither still count. Chosen on the testbed's calibration split only
+ * (bench/detection: the study of direct and paraphrased students' pairs, never the test split): at policy
+ * 2's alpha and minimum effect, with 10 comparisons, the rank test alone detected 10/10 direct and 9/10
+ * paraphrased calibration students against 4/10 and 1/10 for McNemar, and no calibration null came near.
+ * Weights: canary_ranks 6 (most of the power where the suspect serves prompt log-probabilities), canary_pairs
+ * 1 (kept for endpoints that serve no log-probabilities: it then pays a larger correction than under policy
+ * 2), canary_watermark 2, watermark 1 (as in policy 2). Everything else equals policy 2.
+ */
+export const VERDICT_POLICY_3: VerdictPolicy = Object.freeze({
+  id: "lineage-policy/3",
+  alpha: 1e-6,
+  min_effect: 0.1,
+  weights: Object.freeze({ canary_pairs: 1, canary_ranks: 6, canary_watermark: 2, watermark: 1 }),
+  min_canary_pairs: 8,
+  min_watermark_pairs: 50,
+  lead_alpha: 0.05,
+  min_lead_null: 19,
+});
+
 /** The registered policies by id: what an id in a logged session or an attestation means. */
 export const VERDICT_POLICIES: ReadonlyMap<string, VerdictPolicy> = new Map([
   [DEFAULT_VERDICT_POLICY.id, DEFAULT_VERDICT_POLICY],
+  [VERDICT_POLICY_3.id, VERDICT_POLICY_3],
 ]);
 
 /** Id a policy gets when it differs from every registered one (forensic `compare` knobs). */

@@ -22,6 +22,12 @@
  *                     (intersection-union: p = the larger): the selected pairs (chosen without the key and
  *                     without the panel, signal-watermark.ts) and all scored pairs. Effect: (selected green
  *                     share - gamma) / (1 - gamma).
+ *   canary_ranks      (lineage-policy/3) the same pairs and labels, graded instead of hit/miss: where the suspect
+ *                     serves prompt log-probabilities, each item's score is the mean log-probability of its
+ *                     answer given its prompt, and each scored pair gives d = score(exposed) - score(decoy).
+ *                     Null: the scores do not depend on the label, so given |d| each sign is a fair coin,
+ *                     independently across pairs; ties (d = 0) drop out. Exact one-sided Wilcoxon
+ *                     signed-rank over the signs ordered by |d| (`rank_signs`). Fixed-sample only.
  *   canary_watermark  Fisher's combination of the two (independent under the null: labels and key were drawn
  *                     independently); effect the larger of the two.
  * The family is the accusing tests the inputs make possible (a canary commitment given -> canary_pairs; a
@@ -35,7 +41,7 @@
  * `lead_alpha`; its estimated false-lead rate is the share of the unrelated pairs that would also be leads.
  */
 import { FingerprintError } from "../fingerprint-error.js";
-import { binomialUpperTail } from "../stats/stats-exact.js";
+import { binomialUpperTail, MAX_SIGNED_RANK_PAIRS, signedRankUpperTail } from "../stats/stats-exact.js";
 import { fisherCombine } from "../stats/stats-multiple.js";
 import { SignTestMartingale } from "../stats/stats-sequential.js";
 import {
@@ -67,6 +73,17 @@ export interface CanaryPairCounts {
    * (decoy only), one letter per discordant pair. Absent: the fixed-sample exact test.
    */
   readonly sequence?: string;
+  /**
+   * Rank test (`canary_ranks`, policy 3): completed pairs whose two items were both scored (the suspect
+   * served the log-probability of each item's answer given its prompt). Absent: nothing was scored.
+   */
+  readonly scored_pairs?: number;
+  /**
+   * Rank test: for the scored pairs whose two scores differ, the sign of (exposed score - decoy score) as
+   * "E" (exposed higher) or "D" (decoy higher), ordered by increasing |difference| (equal magnitudes in
+   * commitment order): the letter at position i (1-based) has signed rank i. Present iff `scored_pairs` is.
+   */
+  readonly rank_signs?: string;
 }
 
 /** Counts of the watermark test. */
@@ -186,6 +203,15 @@ export function checkCanaryCounts(c: CanaryPairCounts): void {
     const e = [...c.sequence].filter((x) => x === "E").length;
     if (e !== b || c.sequence.length - e !== d) bad("sequence does not match exposed_only / decoy_only");
   }
+  if ((c.scored_pairs === undefined) !== (c.rank_signs === undefined))
+    bad("scored_pairs and rank_signs come together");
+  if (c.scored_pairs !== undefined && c.rank_signs !== undefined) {
+    const scored = count("canary.scored_pairs", c.scored_pairs);
+    if (scored > n) bad("more scored pairs than completed pairs");
+    if (typeof c.rank_signs !== "string" || !/^[ED]*$/.test(c.rank_signs))
+      bad('rank_signs must be letters "E" and "D"');
+    if (c.rank_signs.length > scored) bad("more rank signs than scored pairs");
+  }
 }
 
 /** Checks watermark counts. */
@@ -252,6 +278,33 @@ export function canaryPairsTest(c: CanaryPairCounts, policy: VerdictPolicy = DEF
   };
 }
 
+/**
+ * The paired canary rank test from its counts (policy 3; see the module comment): exact one-sided Wilcoxon
+ * signed-rank over the scored pairs whose two scores differ, W+ = sum of the positions (1-based) of "E" in
+ * `rank_signs`, p = P(W+ >= observed) under independent fair signs. Effect: the matched-pairs rank-biserial
+ * correlation (W+ - W-) / (n (n + 1) / 2), in [-1, 1].
+ */
+export function canaryRanksTest(c: CanaryPairCounts, policy: VerdictPolicy = DEFAULT_VERDICT_POLICY): Raw {
+  checkCanaryCounts(c);
+  const off = (reason: string): Raw => ({ test: "canary_ranks", available: false, reason, p: 1, effect: 0 });
+  if (c.scored_pairs === undefined || c.rank_signs === undefined)
+    return off("the suspect's answers were not scored (no prompt log-probabilities)");
+  if (c.scored_pairs < policy.min_canary_pairs)
+    return off(`${c.scored_pairs} scored canary pairs, fewer than the policy's ${policy.min_canary_pairs}`);
+  const n = c.rank_signs.length;
+  if (n > MAX_SIGNED_RANK_PAIRS)
+    return off(`${n} ranked pairs, more than the exact tail's ${MAX_SIGNED_RANK_PAIRS}`);
+  let wPlus = 0;
+  for (let i = 0; i < n; i++) if (c.rank_signs[i] === "E") wPlus += i + 1;
+  const total = (n * (n + 1)) / 2;
+  return {
+    test: "canary_ranks",
+    available: true,
+    p: signedRankUpperTail(wPlus, n),
+    effect: total === 0 ? 0 : (2 * wPlus - total) / total,
+  };
+}
+
 /** The watermark test from its counts (see the module comment). */
 export function watermarkTest(w: WatermarkCounts, policy: VerdictPolicy = DEFAULT_VERDICT_POLICY): Raw {
   checkWatermarkCounts(w);
@@ -315,6 +368,9 @@ export function deriveVerdict(
   const canary = evidence.canary ? canaryPairsTest(evidence.canary, policy) : null;
   const wm = evidence.watermark ? watermarkTest(evidence.watermark, policy) : null;
   if (canary) raws.push(canary);
+  // The rank test joins the family only under a policy that weighs it (lineage-policy/3).
+  if (evidence.canary && policy.weights.canary_ranks !== undefined)
+    raws.push(canaryRanksTest(evidence.canary, policy));
   if (wm) raws.push(wm);
   if (canary && wm) {
     raws.push(
