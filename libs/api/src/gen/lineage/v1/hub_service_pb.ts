@@ -22,7 +22,7 @@ import type { Epoch, EpochBattery, Probe } from "./epoch_pb.js";
 import { file_lineage_v1_epoch } from "./epoch_pb.js";
 import type { MatchSessionAnswer, MatchSessionProgress, MatchSessionRequest } from "./match_session_pb.js";
 import { file_lineage_v1_match_session } from "./match_session_pb.js";
-import type { Member, MemberKey } from "./member_pb.js";
+import type { Member, MemberKey, MembershipAction } from "./member_pb.js";
 import { file_lineage_v1_member } from "./member_pb.js";
 import type { SignedHeader } from "./signed_header_pb.js";
 import { file_lineage_v1_signed_header } from "./signed_header_pb.js";
@@ -36,7 +36,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lineage/v1/hub_service.proto.
  */
 export const file_lineage_v1_hub_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxsaW5lYWdlL3YxL2h1Yl9zZXJ2aWNlLnByb3RvEgpsaW5lYWdlLnYxIosBChJFbnJvbE1lbWJlclJlcXVlc3QSKAoGaGVhZGVyGAEgASgLMhgubGluZWFnZS52MS5TaWduZWRIZWFkZXISEQoJbWVtYmVyX2lkGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIiCgNrZXkYBCABKAsyFS5saW5lYWdlLnYxLk1lbWJlcktleSJlChNFbnJvbE1lbWJlclJlc3BvbnNlEiIKBm1lbWJlchgBIAEoCzISLmxpbmVhZ2UudjEuTWVtYmVyEioKCWxvZ19lbnRyeRgCIAEoCzIXLmxpbmVhZ2UudjEuTG9nRW50cnlSZWYidgoTQWRkTWVtYmVyS2V5UmVxdWVzdBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIRCgltZW1iZXJfaWQYAiABKAkSIgoDa2V5GAMgASgLMhUubGluZWFnZS52MS5NZW1iZXJLZXkiZgoUQWRkTWVtYmVyS2V5UmVzcG9uc2USIgoGbWVtYmVyGAEgASgLMhIubGluZWFnZS52MS5NZW1iZXISKgoJbG9nX2VudHJ5GAIgASgLMhcubGluZWFnZS52MS5Mb2dFbnRyeVJlZiKlAQoWUmV2b2tlTWVtYmVyS2V5UmVxdWVzdBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIRCgltZW1iZXJfaWQYAiABKAkSDgoGa2V5X2lkGAMgASgJEi4KCnJldm9rZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgFIAEoCSJpChdSZXZva2VNZW1iZXJLZXlSZXNwb25zZRIiCgZtZW1iZXIYASABKAsyEi5saW5lYWdlLnYxLk1lbWJlchIqCglsb2dfZW50cnkYAiABKAsyFy5saW5lYWdlLnYxLkxvZ0VudHJ5UmVmIiUKEEdldE1lbWJlclJlcXVlc3QSEQoJbWVtYmVyX2lkGAEgASgJIjcKEUdldE1lbWJlclJlc3BvbnNlEiIKBm1lbWJlchgBIAEoCzISLmxpbmVhZ2UudjEuTWVtYmVyIjsKEkxpc3RNZW1iZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJTChNMaXN0TWVtYmVyc1Jlc3BvbnNlEiMKB21lbWJlcnMYASADKAsyEi5saW5lYWdlLnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiVAoWR2V0RXBvY2hCYXR0ZXJ5UmVxdWVzdBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIQCghlcG9jaF9pZBgCIAEoCSKBAQoXR2V0RXBvY2hCYXR0ZXJ5UmVzcG9uc2USKAoGaGVhZGVyGAEgASgLMhgubGluZWFnZS52MS5TaWduZWRIZWFkZXISKQoHYmF0dGVyeRgCIAEoCzIYLmxpbmVhZ2UudjEuRXBvY2hCYXR0ZXJ5EhEKCWVwb2NoX2tleRgDIAEoDCKiAQoSUm90YXRlRXBvY2hSZXF1ZXN0EigKBmhlYWRlchgBIAEoCzIYLmxpbmVhZ2UudjEuU2lnbmVkSGVhZGVyEhAKCGVwb2NoX2lkGAIgASgJEiEKBnByb2JlcxgDIAMoCzIRLmxpbmVhZ2UudjEuUHJvYmUSLQoJbm90X2FmdGVyGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI3ChNSb3RhdGVFcG9jaFJlc3BvbnNlEiAKBWVwb2NoGAEgASgLMhEubGluZWFnZS52MS5FcG9jaCJpChNTdWJtaXRTa2V0Y2hSZXF1ZXN0EigKBmhlYWRlchgBIAEoCzIYLmxpbmVhZ2UudjEuU2lnbmVkSGVhZGVyEigKBnNrZXRjaBgCIAEoCzIYLmxpbmVhZ2UudjEuRHNzZUVudmVsb3BlIjwKFFN1Ym1pdFNrZXRjaFJlc3BvbnNlEhEKCXNrZXRjaF9pZBgBIAEoCRIRCglkdXBsaWNhdGUYAiABKAgiawoVVXBsb2FkU2tldGNoZXNSZXF1ZXN0EigKBmhlYWRlchgBIAEoCzIYLmxpbmVhZ2UudjEuU2lnbmVkSGVhZGVyEigKBnNrZXRjaBgCIAEoCzIYLmxpbmVhZ2UudjEuRHNzZUVudmVsb3BlIlIKFlVwbG9hZFNrZXRjaGVzUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKA0SEgoKZHVwbGljYXRlcxgCIAEoDRISCgpza2V0Y2hfaWRzGAMgAygJInQKGkxvZ0NhbmFyeUNvbW1pdG1lbnRSZXF1ZXN0EigKBmhlYWRlchgBIAEoCzIYLmxpbmVhZ2UudjEuU2lnbmVkSGVhZGVyEiwKCmNvbW1pdG1lbnQYAiABKAsyGC5saW5lYWdlLnYxLkRzc2VFbnZlbG9wZSKqAQobTG9nQ2FuYXJ5Q29tbWl0bWVudFJlc3BvbnNlEioKCWxvZ19lbnRyeRgBIAEoCzIXLmxpbmVhZ2UudjEuTG9nRW50cnlSZWYSMwoPaW5jbHVzaW9uX3Byb29mGAIgASgLMhoubGluZWFnZS52MS5JbmNsdXNpb25Qcm9vZhIqCgpjaGVja3BvaW50GAMgASgLMhYubGluZWFnZS52MS5DaGVja3BvaW50IrABChRTdWJtaXRTdXNwZWN0UmVxdWVzdBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIpCgZzb3VyY2UYAiABKA4yGS5saW5lYWdlLnYxLlN1c3BlY3RTb3VyY2USJwoHc3VzcGVjdBgDIAEoCzIWLmxpbmVhZ2UudjEuU3VzcGVjdFJlZhIMCgRmZWVkGAQgASgJEgwKBG5vdGUYBSABKAkiQgoVU3VibWl0U3VzcGVjdFJlc3BvbnNlEhIKCnN1c3BlY3RfaWQYASABKAkSFQoNYWxyZWFkeV9rbm93bhgCIAEoCCI1ChJTZXNzaW9uQ2hhbm5lbE9wZW4SHwoXbWF4X2NvbmN1cnJlbnRfc2Vzc2lvbnMYASABKA0i4QEKFVNlc3Npb25DaGFubmVsUmVxdWVzdBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIuCgRvcGVuGAIgASgLMh4ubGluZWFnZS52MS5TZXNzaW9uQ2hhbm5lbE9wZW5IABI0Cghwcm9ncmVzcxgDIAEoCzIgLmxpbmVhZ2UudjEuTWF0Y2hTZXNzaW9uUHJvZ3Jlc3NIABIwCgZhbnN3ZXIYBCABKAsyHi5saW5lYWdlLnYxLk1hdGNoU2Vzc2lvbkFuc3dlckgAQgYKBGJvZHkidAoWU2Vzc2lvbkNoYW5uZWxSZXNwb25zZRIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIwCgdzZXNzaW9uGAIgASgLMh8ubGluZWFnZS52MS5NYXRjaFNlc3Npb25SZXF1ZXN0InQKGFN1Ym1pdE1hdGNoQW5zd2VyUmVxdWVzdBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIuCgZhbnN3ZXIYAiABKAsyHi5saW5lYWdlLnYxLk1hdGNoU2Vzc2lvbkFuc3dlciKJAQoZU3VibWl0TWF0Y2hBbnN3ZXJSZXNwb25zZRIqCglsb2dfZW50cnkYASABKAsyFy5saW5lYWdlLnYxLkxvZ0VudHJ5UmVmEi8KDWNvdW50ZXJzaWduZWQYAiABKAsyGC5saW5lYWdlLnYxLkRzc2VFbnZlbG9wZRIPCgdjYXNlX2lkGAMgASgJInEKF1N1Ym1pdFdpdGhkcmF3YWxSZXF1ZXN0EigKBmhlYWRlchgBIAEoCzIYLmxpbmVhZ2UudjEuU2lnbmVkSGVhZGVyEiwKCndpdGhkcmF3YWwYAiABKAsyGC5saW5lYWdlLnYxLkRzc2VFbnZlbG9wZSJGChhTdWJtaXRXaXRoZHJhd2FsUmVzcG9uc2USKgoJbG9nX2VudHJ5GAEgASgLMhcubGluZWFnZS52MS5Mb2dFbnRyeVJlZiIWChRHZXRDaGVja3BvaW50UmVxdWVzdCJDChVHZXRDaGVja3BvaW50UmVzcG9uc2USKgoKY2hlY2twb2ludBgBIAEoCzIWLmxpbmVhZ2UudjEuQ2hlY2twb2ludCIyChRHZXRMb2dFbnRyaWVzUmVxdWVzdBINCgVzdGFydBgBIAEoBBILCgNlbmQYAiABKAQiPAoVR2V0TG9nRW50cmllc1Jlc3BvbnNlEiMKBWVudHJ5GAEgASgLMhQubGluZWFnZS52MS5Mb2dFbnRyeSJBChhHZXRJbmNsdXNpb25Qcm9vZlJlcXVlc3QSEgoKbGVhZl9pbmRleBgBIAEoBBIRCgl0cmVlX3NpemUYAiABKAQicgoZR2V0SW5jbHVzaW9uUHJvb2ZSZXNwb25zZRIpCgVwcm9vZhgBIAEoCzIaLmxpbmVhZ2UudjEuSW5jbHVzaW9uUHJvb2YSKgoKY2hlY2twb2ludBgCIAEoCzIWLmxpbmVhZ2UudjEuQ2hlY2twb2ludCJAChpHZXRDb25zaXN0ZW5jeVByb29mUmVxdWVzdBIQCghvbGRfc2l6ZRgBIAEoBBIQCghuZXdfc2l6ZRgCIAEoBCJKChtHZXRDb25zaXN0ZW5jeVByb29mUmVzcG9uc2USKwoFcHJvb2YYASABKAsyHC5saW5lYWdlLnYxLkNvbnNpc3RlbmN5UHJvb2YiVAobR2V0QXR0ZXN0YXRpb25CdW5kbGVSZXF1ZXN0EhMKCWxvZ19pbmRleBgBIAEoBEgAEhQKCnNlc3Npb25faWQYAiABKAlIAEIKCghzZWxlY3RvciJNChxHZXRBdHRlc3RhdGlvbkJ1bmRsZVJlc3BvbnNlEi0KBmJ1bmRsZRgBIAEoCzIdLmxpbmVhZ2UudjEuQXR0ZXN0YXRpb25CdW5kbGUiTwohR2V0Rmlyc3RDb3ZlcmluZ0NoZWNrcG9pbnRSZXF1ZXN0EhIKCmxlYWZfaW5kZXgYASABKAQSFgoOcmVmZXJlbmNlX3NpemUYAiABKAQilQEKIkdldEZpcnN0Q292ZXJpbmdDaGVja3BvaW50UmVzcG9uc2USMgoFZmlyc3QYASABKAsyIy5saW5lYWdlLnYxLkZpcnN0Q292ZXJpbmdDaGVja3BvaW50EjsKFXJlZmVyZW5jZV9jb25zaXN0ZW5jeRgCIAEoCzIcLmxpbmVhZ2UudjEuQ29uc2lzdGVuY3lQcm9vZiIhCg5HZXRDYXNlUmVxdWVzdBIPCgdjYXNlX2lkGAEgASgJIjEKD0dldENhc2VSZXNwb25zZRIeCgRjYXNlGAEgASgLMhAubGluZWFnZS52MS5DYXNlIn8KEExpc3RDYXNlc1JlcXVlc3QSJQoGc3RhdGVzGAEgAygOMhUubGluZWFnZS52MS5DYXNlU3RhdGUSHQoVc2hhcmVkX3Zpb2xhdGlvbl9vbmx5GAIgASgIEhEKCXBhZ2Vfc2l6ZRgDIAEoDRISCgpwYWdlX3Rva2VuGAQgASgJIk0KEUxpc3RDYXNlc1Jlc3BvbnNlEh8KBWNhc2VzGAEgAygLMhAubGluZWFnZS52MS5DYXNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJzChtTdWJtaXRSZXZpZXdEZWNpc2lvblJlcXVlc3QSKAoGaGVhZGVyGAEgASgLMhgubGluZWFnZS52MS5TaWduZWRIZWFkZXISKgoIZGVjaXNpb24YAiABKAsyGC5saW5lYWdlLnYxLkRzc2VFbnZlbG9wZSJqChxTdWJtaXRSZXZpZXdEZWNpc2lvblJlc3BvbnNlEh4KBGNhc2UYASABKAsyEC5saW5lYWdlLnYxLkNhc2USKgoJbG9nX2VudHJ5GAIgASgLMhcubGluZWFnZS52MS5Mb2dFbnRyeVJlZiJ8ChJXYXRjaEFsZXJ0c1JlcXVlc3QSKAoGaGVhZGVyGAEgASgLMhgubGluZWFnZS52MS5TaWduZWRIZWFkZXISJAoFa2luZHMYAiADKA4yFS5saW5lYWdlLnYxLkFsZXJ0S2luZBIWCg5hZnRlcl9zZXF1ZW5jZRgDIAEoBCJhChNXYXRjaEFsZXJ0c1Jlc3BvbnNlEigKBmhlYWRlchgBIAEoCzIYLmxpbmVhZ2UudjEuU2lnbmVkSGVhZGVyEiAKBWFsZXJ0GAIgASgLMhEubGluZWFnZS52MS5BbGVydDL/EAoDSHViEk4KC0Vucm9sTWVtYmVyEh4ubGluZWFnZS52MS5FbnJvbE1lbWJlclJlcXVlc3QaHy5saW5lYWdlLnYxLkVucm9sTWVtYmVyUmVzcG9uc2USUQoMQWRkTWVtYmVyS2V5Eh8ubGluZWFnZS52MS5BZGRNZW1iZXJLZXlSZXF1ZXN0GiAubGluZWFnZS52MS5BZGRNZW1iZXJLZXlSZXNwb25zZRJaCg9SZXZva2VNZW1iZXJLZXkSIi5saW5lYWdlLnYxLlJldm9rZU1lbWJlcktleVJlcXVlc3QaIy5saW5lYWdlLnYxLlJldm9rZU1lbWJlcktleVJlc3BvbnNlEkgKCUdldE1lbWJlchIcLmxpbmVhZ2UudjEuR2V0TWVtYmVyUmVxdWVzdBodLmxpbmVhZ2UudjEuR2V0TWVtYmVyUmVzcG9uc2USTgoLTGlzdE1lbWJlcnMSHi5saW5lYWdlLnYxLkxpc3RNZW1iZXJzUmVxdWVzdBofLmxpbmVhZ2UudjEuTGlzdE1lbWJlcnNSZXNwb25zZRJaCg9HZXRFcG9jaEJhdHRlcnkSIi5saW5lYWdlLnYxLkdldEVwb2NoQmF0dGVyeVJlcXVlc3QaIy5saW5lYWdlLnYxLkdldEVwb2NoQmF0dGVyeVJlc3BvbnNlEk4KC1JvdGF0ZUVwb2NoEh4ubGluZWFnZS52MS5Sb3RhdGVFcG9jaFJlcXVlc3QaHy5saW5lYWdlLnYxLlJvdGF0ZUVwb2NoUmVzcG9uc2USUQoMU3VibWl0U2tldGNoEh8ubGluZWFnZS52MS5TdWJtaXRTa2V0Y2hSZXF1ZXN0GiAubGluZWFnZS52MS5TdWJtaXRTa2V0Y2hSZXNwb25zZRJZCg5VcGxvYWRTa2V0Y2hlcxIhLmxpbmVhZ2UudjEuVXBsb2FkU2tldGNoZXNSZXF1ZXN0GiIubGluZWFnZS52MS5VcGxvYWRTa2V0Y2hlc1Jlc3BvbnNlKAESZgoTTG9nQ2FuYXJ5Q29tbWl0bWVudBImLmxpbmVhZ2UudjEuTG9nQ2FuYXJ5Q29tbWl0bWVudFJlcXVlc3QaJy5saW5lYWdlLnYxLkxvZ0NhbmFyeUNvbW1pdG1lbnRSZXNwb25zZRJUCg1TdWJtaXRTdXNwZWN0EiAubGluZWFnZS52MS5TdWJtaXRTdXNwZWN0UmVxdWVzdBohLmxpbmVhZ2UudjEuU3VibWl0U3VzcGVjdFJlc3BvbnNlElsKDlNlc3Npb25DaGFubmVsEiEubGluZWFnZS52MS5TZXNzaW9uQ2hhbm5lbFJlcXVlc3QaIi5saW5lYWdlLnYxLlNlc3Npb25DaGFubmVsUmVzcG9uc2UoATABEmAKEVN1Ym1pdE1hdGNoQW5zd2VyEiQubGluZWFnZS52MS5TdWJtaXRNYXRjaEFuc3dlclJlcXVlc3QaJS5saW5lYWdlLnYxLlN1Ym1pdE1hdGNoQW5zd2VyUmVzcG9uc2USXQoQU3VibWl0V2l0aGRyYXdhbBIjLmxpbmVhZ2UudjEuU3VibWl0V2l0aGRyYXdhbFJlcXVlc3QaJC5saW5lYWdlLnYxLlN1Ym1pdFdpdGhkcmF3YWxSZXNwb25zZRJUCg1HZXRDaGVja3BvaW50EiAubGluZWFnZS52MS5HZXRDaGVja3BvaW50UmVxdWVzdBohLmxpbmVhZ2UudjEuR2V0Q2hlY2twb2ludFJlc3BvbnNlElYKDUdldExvZ0VudHJpZXMSIC5saW5lYWdlLnYxLkdldExvZ0VudHJpZXNSZXF1ZXN0GiEubGluZWFnZS52MS5HZXRMb2dFbnRyaWVzUmVzcG9uc2UwARJgChFHZXRJbmNsdXNpb25Qcm9vZhIkLmxpbmVhZ2UudjEuR2V0SW5jbHVzaW9uUHJvb2ZSZXF1ZXN0GiUubGluZWFnZS52MS5HZXRJbmNsdXNpb25Qcm9vZlJlc3BvbnNlEmYKE0dldENvbnNpc3RlbmN5UHJvb2YSJi5saW5lYWdlLnYxLkdldENvbnNpc3RlbmN5UHJvb2ZSZXF1ZXN0GicubGluZWFnZS52MS5HZXRDb25zaXN0ZW5jeVByb29mUmVzcG9uc2USaQoUR2V0QXR0ZXN0YXRpb25CdW5kbGUSJy5saW5lYWdlLnYxLkdldEF0dGVzdGF0aW9uQnVuZGxlUmVxdWVzdBooLmxpbmVhZ2UudjEuR2V0QXR0ZXN0YXRpb25CdW5kbGVSZXNwb25zZRJ7ChpHZXRGaXJzdENvdmVyaW5nQ2hlY2twb2ludBItLmxpbmVhZ2UudjEuR2V0Rmlyc3RDb3ZlcmluZ0NoZWNrcG9pbnRSZXF1ZXN0Gi4ubGluZWFnZS52MS5HZXRGaXJzdENvdmVyaW5nQ2hlY2twb2ludFJlc3BvbnNlEkIKB0dldENhc2USGi5saW5lYWdlLnYxLkdldENhc2VSZXF1ZXN0GhsubGluZWFnZS52MS5HZXRDYXNlUmVzcG9uc2USSAoJTGlzdENhc2VzEhwubGluZWFnZS52MS5MaXN0Q2FzZXNSZXF1ZXN0Gh0ubGluZWFnZS52MS5MaXN0Q2FzZXNSZXNwb25zZRJpChRTdWJtaXRSZXZpZXdEZWNpc2lvbhInLmxpbmVhZ2UudjEuU3VibWl0UmV2aWV3RGVjaXNpb25SZXF1ZXN0GigubGluZWFnZS52MS5TdWJtaXRSZXZpZXdEZWNpc2lvblJlc3BvbnNlElAKC1dhdGNoQWxlcnRzEh4ubGluZWFnZS52MS5XYXRjaEFsZXJ0c1JlcXVlc3QaHy5saW5lYWdlLnYxLldhdGNoQWxlcnRzUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_lineage_v1_alert, file_lineage_v1_attestation_bundle, file_lineage_v1_case, file_lineage_v1_dsse, file_lineage_v1_epoch, file_lineage_v1_match_session, file_lineage_v1_member, file_lineage_v1_signed_header, file_lineage_v1_suspect, file_lineage_v1_transparency_log]);
+  fileDesc("ChxsaW5lYWdlL3YxL2h1Yl9zZXJ2aWNlLnByb3RvEgpsaW5lYWdlLnYxIrUBChJFbnJvbE1lbWJlclJlcXVlc3QSKAoGaGVhZGVyGAEgASgLMhgubGluZWFnZS52MS5TaWduZWRIZWFkZXISEQoJbWVtYmVyX2lkGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIiCgNrZXkYBCABKAsyFS5saW5lYWdlLnYxLk1lbWJlcktleRIoCgZyZWNvcmQYBSABKAsyGC5saW5lYWdlLnYxLkRzc2VFbnZlbG9wZSJlChNFbnJvbE1lbWJlclJlc3BvbnNlEiIKBm1lbWJlchgBIAEoCzISLmxpbmVhZ2UudjEuTWVtYmVyEioKCWxvZ19lbnRyeRgCIAEoCzIXLmxpbmVhZ2UudjEuTG9nRW50cnlSZWYioAEKE0FkZE1lbWJlcktleVJlcXVlc3QSKAoGaGVhZGVyGAEgASgLMhgubGluZWFnZS52MS5TaWduZWRIZWFkZXISEQoJbWVtYmVyX2lkGAIgASgJEiIKA2tleRgDIAEoCzIVLmxpbmVhZ2UudjEuTWVtYmVyS2V5EigKBnJlY29yZBgEIAEoCzIYLmxpbmVhZ2UudjEuRHNzZUVudmVsb3BlImYKFEFkZE1lbWJlcktleVJlc3BvbnNlEiIKBm1lbWJlchgBIAEoCzISLmxpbmVhZ2UudjEuTWVtYmVyEioKCWxvZ19lbnRyeRgCIAEoCzIXLmxpbmVhZ2UudjEuTG9nRW50cnlSZWYizwEKFlJldm9rZU1lbWJlcktleVJlcXVlc3QSKAoGaGVhZGVyGAEgASgLMhgubGluZWFnZS52MS5TaWduZWRIZWFkZXISEQoJbWVtYmVyX2lkGAIgASgJEg4KBmtleV9pZBgDIAEoCRIuCgpyZXZva2VkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBSABKAkSKAoGcmVjb3JkGAYgASgLMhgubGluZWFnZS52MS5Ec3NlRW52ZWxvcGUiaQoXUmV2b2tlTWVtYmVyS2V5UmVzcG9uc2USIgoGbWVtYmVyGAEgASgLMhIubGluZWFnZS52MS5NZW1iZXISKgoJbG9nX2VudHJ5GAIgASgLMhcubGluZWFnZS52MS5Mb2dFbnRyeVJlZiKTAQoWU2V0TWVtYmVyU3RhdHVzUmVxdWVzdBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIRCgltZW1iZXJfaWQYAiABKAkSLAoGYWN0aW9uGAMgASgOMhwubGluZWFnZS52MS5NZW1iZXJzaGlwQWN0aW9uEg4KBnJlYXNvbhgEIAEoCSJpChdTZXRNZW1iZXJTdGF0dXNSZXNwb25zZRIiCgZtZW1iZXIYASABKAsyEi5saW5lYWdlLnYxLk1lbWJlchIqCglsb2dfZW50cnkYAiABKAsyFy5saW5lYWdlLnYxLkxvZ0VudHJ5UmVmIiUKEEdldE1lbWJlclJlcXVlc3QSEQoJbWVtYmVyX2lkGAEgASgJIjcKEUdldE1lbWJlclJlc3BvbnNlEiIKBm1lbWJlchgBIAEoCzISLmxpbmVhZ2UudjEuTWVtYmVyIjsKEkxpc3RNZW1iZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJTChNMaXN0TWVtYmVyc1Jlc3BvbnNlEiMKB21lbWJlcnMYASADKAsyEi5saW5lYWdlLnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiVAoWR2V0RXBvY2hCYXR0ZXJ5UmVxdWVzdBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIQCghlcG9jaF9pZBgCIAEoCSKBAQoXR2V0RXBvY2hCYXR0ZXJ5UmVzcG9uc2USKAoGaGVhZGVyGAEgASgLMhgubGluZWFnZS52MS5TaWduZWRIZWFkZXISKQoHYmF0dGVyeRgCIAEoCzIYLmxpbmVhZ2UudjEuRXBvY2hCYXR0ZXJ5EhEKCWVwb2NoX2tleRgDIAEoDCKiAQoSUm90YXRlRXBvY2hSZXF1ZXN0EigKBmhlYWRlchgBIAEoCzIYLmxpbmVhZ2UudjEuU2lnbmVkSGVhZGVyEhAKCGVwb2NoX2lkGAIgASgJEiEKBnByb2JlcxgDIAMoCzIRLmxpbmVhZ2UudjEuUHJvYmUSLQoJbm90X2FmdGVyGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI3ChNSb3RhdGVFcG9jaFJlc3BvbnNlEiAKBWVwb2NoGAEgASgLMhEubGluZWFnZS52MS5FcG9jaCJpChNTdWJtaXRTa2V0Y2hSZXF1ZXN0EigKBmhlYWRlchgBIAEoCzIYLmxpbmVhZ2UudjEuU2lnbmVkSGVhZGVyEigKBnNrZXRjaBgCIAEoCzIYLmxpbmVhZ2UudjEuRHNzZUVudmVsb3BlIjwKFFN1Ym1pdFNrZXRjaFJlc3BvbnNlEhEKCXNrZXRjaF9pZBgBIAEoCRIRCglkdXBsaWNhdGUYAiABKAgiawoVVXBsb2FkU2tldGNoZXNSZXF1ZXN0EigKBmhlYWRlchgBIAEoCzIYLmxpbmVhZ2UudjEuU2lnbmVkSGVhZGVyEigKBnNrZXRjaBgCIAEoCzIYLmxpbmVhZ2UudjEuRHNzZUVudmVsb3BlIlIKFlVwbG9hZFNrZXRjaGVzUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKA0SEgoKZHVwbGljYXRlcxgCIAEoDRISCgpza2V0Y2hfaWRzGAMgAygJInQKGkxvZ0NhbmFyeUNvbW1pdG1lbnRSZXF1ZXN0EigKBmhlYWRlchgBIAEoCzIYLmxpbmVhZ2UudjEuU2lnbmVkSGVhZGVyEiwKCmNvbW1pdG1lbnQYAiABKAsyGC5saW5lYWdlLnYxLkRzc2VFbnZlbG9wZSKqAQobTG9nQ2FuYXJ5Q29tbWl0bWVudFJlc3BvbnNlEioKCWxvZ19lbnRyeRgBIAEoCzIXLmxpbmVhZ2UudjEuTG9nRW50cnlSZWYSMwoPaW5jbHVzaW9uX3Byb29mGAIgASgLMhoubGluZWFnZS52MS5JbmNsdXNpb25Qcm9vZhIqCgpjaGVja3BvaW50GAMgASgLMhYubGluZWFnZS52MS5DaGVja3BvaW50IrABChRTdWJtaXRTdXNwZWN0UmVxdWVzdBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIpCgZzb3VyY2UYAiABKA4yGS5saW5lYWdlLnYxLlN1c3BlY3RTb3VyY2USJwoHc3VzcGVjdBgDIAEoCzIWLmxpbmVhZ2UudjEuU3VzcGVjdFJlZhIMCgRmZWVkGAQgASgJEgwKBG5vdGUYBSABKAkiQgoVU3VibWl0U3VzcGVjdFJlc3BvbnNlEhIKCnN1c3BlY3RfaWQYASABKAkSFQoNYWxyZWFkeV9rbm93bhgCIAEoCCI1ChJTZXNzaW9uQ2hhbm5lbE9wZW4SHwoXbWF4X2NvbmN1cnJlbnRfc2Vzc2lvbnMYASABKA0i4QEKFVNlc3Npb25DaGFubmVsUmVxdWVzdBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIuCgRvcGVuGAIgASgLMh4ubGluZWFnZS52MS5TZXNzaW9uQ2hhbm5lbE9wZW5IABI0Cghwcm9ncmVzcxgDIAEoCzIgLmxpbmVhZ2UudjEuTWF0Y2hTZXNzaW9uUHJvZ3Jlc3NIABIwCgZhbnN3ZXIYBCABKAsyHi5saW5lYWdlLnYxLk1hdGNoU2Vzc2lvbkFuc3dlckgAQgYKBGJvZHkidAoWU2Vzc2lvbkNoYW5uZWxSZXNwb25zZRIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIwCgdzZXNzaW9uGAIgASgLMh8ubGluZWFnZS52MS5NYXRjaFNlc3Npb25SZXF1ZXN0InQKGFN1Ym1pdE1hdGNoQW5zd2VyUmVxdWVzdBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIuCgZhbnN3ZXIYAiABKAsyHi5saW5lYWdlLnYxLk1hdGNoU2Vzc2lvbkFuc3dlciKJAQoZU3VibWl0TWF0Y2hBbnN3ZXJSZXNwb25zZRIqCglsb2dfZW50cnkYASABKAsyFy5saW5lYWdlLnYxLkxvZ0VudHJ5UmVmEi8KDWNvdW50ZXJzaWduZWQYAiABKAsyGC5saW5lYWdlLnYxLkRzc2VFbnZlbG9wZRIPCgdjYXNlX2lkGAMgASgJInEKF1N1Ym1pdFdpdGhkcmF3YWxSZXF1ZXN0EigKBmhlYWRlchgBIAEoCzIYLmxpbmVhZ2UudjEuU2lnbmVkSGVhZGVyEiwKCndpdGhkcmF3YWwYAiABKAsyGC5saW5lYWdlLnYxLkRzc2VFbnZlbG9wZSJGChhTdWJtaXRXaXRoZHJhd2FsUmVzcG9uc2USKgoJbG9nX2VudHJ5GAEgASgLMhcubGluZWFnZS52MS5Mb2dFbnRyeVJlZiIWChRHZXRDaGVja3BvaW50UmVxdWVzdCJDChVHZXRDaGVja3BvaW50UmVzcG9uc2USKgoKY2hlY2twb2ludBgBIAEoCzIWLmxpbmVhZ2UudjEuQ2hlY2twb2ludCIyChRHZXRMb2dFbnRyaWVzUmVxdWVzdBINCgVzdGFydBgBIAEoBBILCgNlbmQYAiABKAQiPAoVR2V0TG9nRW50cmllc1Jlc3BvbnNlEiMKBWVudHJ5GAEgASgLMhQubGluZWFnZS52MS5Mb2dFbnRyeSJBChhHZXRJbmNsdXNpb25Qcm9vZlJlcXVlc3QSEgoKbGVhZl9pbmRleBgBIAEoBBIRCgl0cmVlX3NpemUYAiABKAQicgoZR2V0SW5jbHVzaW9uUHJvb2ZSZXNwb25zZRIpCgVwcm9vZhgBIAEoCzIaLmxpbmVhZ2UudjEuSW5jbHVzaW9uUHJvb2YSKgoKY2hlY2twb2ludBgCIAEoCzIWLmxpbmVhZ2UudjEuQ2hlY2twb2ludCJAChpHZXRDb25zaXN0ZW5jeVByb29mUmVxdWVzdBIQCghvbGRfc2l6ZRgBIAEoBBIQCghuZXdfc2l6ZRgCIAEoBCJKChtHZXRDb25zaXN0ZW5jeVByb29mUmVzcG9uc2USKwoFcHJvb2YYASABKAsyHC5saW5lYWdlLnYxLkNvbnNpc3RlbmN5UHJvb2YiVAobR2V0QXR0ZXN0YXRpb25CdW5kbGVSZXF1ZXN0EhMKCWxvZ19pbmRleBgBIAEoBEgAEhQKCnNlc3Npb25faWQYAiABKAlIAEIKCghzZWxlY3RvciJNChxHZXRBdHRlc3RhdGlvbkJ1bmRsZVJlc3BvbnNlEi0KBmJ1bmRsZRgBIAEoCzIdLmxpbmVhZ2UudjEuQXR0ZXN0YXRpb25CdW5kbGUiTwohR2V0Rmlyc3RDb3ZlcmluZ0NoZWNrcG9pbnRSZXF1ZXN0EhIKCmxlYWZfaW5kZXgYASABKAQSFgoOcmVmZXJlbmNlX3NpemUYAiABKAQilQEKIkdldEZpcnN0Q292ZXJpbmdDaGVja3BvaW50UmVzcG9uc2USMgoFZmlyc3QYASABKAsyIy5saW5lYWdlLnYxLkZpcnN0Q292ZXJpbmdDaGVja3BvaW50EjsKFXJlZmVyZW5jZV9jb25zaXN0ZW5jeRgCIAEoCzIcLmxpbmVhZ2UudjEuQ29uc2lzdGVuY3lQcm9vZiIhCg5HZXRDYXNlUmVxdWVzdBIPCgdjYXNlX2lkGAEgASgJIjEKD0dldENhc2VSZXNwb25zZRIeCgRjYXNlGAEgASgLMhAubGluZWFnZS52MS5DYXNlIn8KEExpc3RDYXNlc1JlcXVlc3QSJQoGc3RhdGVzGAEgAygOMhUubGluZWFnZS52MS5DYXNlU3RhdGUSHQoVc2hhcmVkX3Zpb2xhdGlvbl9vbmx5GAIgASgIEhEKCXBhZ2Vfc2l6ZRgDIAEoDRISCgpwYWdlX3Rva2VuGAQgASgJIk0KEUxpc3RDYXNlc1Jlc3BvbnNlEh8KBWNhc2VzGAEgAygLMhAubGluZWFnZS52MS5DYXNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJzChtTdWJtaXRSZXZpZXdEZWNpc2lvblJlcXVlc3QSKAoGaGVhZGVyGAEgASgLMhgubGluZWFnZS52MS5TaWduZWRIZWFkZXISKgoIZGVjaXNpb24YAiABKAsyGC5saW5lYWdlLnYxLkRzc2VFbnZlbG9wZSJqChxTdWJtaXRSZXZpZXdEZWNpc2lvblJlc3BvbnNlEh4KBGNhc2UYASABKAsyEC5saW5lYWdlLnYxLkNhc2USKgoJbG9nX2VudHJ5GAIgASgLMhcubGluZWFnZS52MS5Mb2dFbnRyeVJlZiJ8ChJXYXRjaEFsZXJ0c1JlcXVlc3QSKAoGaGVhZGVyGAEgASgLMhgubGluZWFnZS52MS5TaWduZWRIZWFkZXISJAoFa2luZHMYAiADKA4yFS5saW5lYWdlLnYxLkFsZXJ0S2luZBIWCg5hZnRlcl9zZXF1ZW5jZRgDIAEoBCJhChNXYXRjaEFsZXJ0c1Jlc3BvbnNlEigKBmhlYWRlchgBIAEoCzIYLmxpbmVhZ2UudjEuU2lnbmVkSGVhZGVyEiAKBWFsZXJ0GAIgASgLMhEubGluZWFnZS52MS5BbGVydDLbEQoDSHViEk4KC0Vucm9sTWVtYmVyEh4ubGluZWFnZS52MS5FbnJvbE1lbWJlclJlcXVlc3QaHy5saW5lYWdlLnYxLkVucm9sTWVtYmVyUmVzcG9uc2USUQoMQWRkTWVtYmVyS2V5Eh8ubGluZWFnZS52MS5BZGRNZW1iZXJLZXlSZXF1ZXN0GiAubGluZWFnZS52MS5BZGRNZW1iZXJLZXlSZXNwb25zZRJaCg9SZXZva2VNZW1iZXJLZXkSIi5saW5lYWdlLnYxLlJldm9rZU1lbWJlcktleVJlcXVlc3QaIy5saW5lYWdlLnYxLlJldm9rZU1lbWJlcktleVJlc3BvbnNlEloKD1NldE1lbWJlclN0YXR1cxIiLmxpbmVhZ2UudjEuU2V0TWVtYmVyU3RhdHVzUmVxdWVzdBojLmxpbmVhZ2UudjEuU2V0TWVtYmVyU3RhdHVzUmVzcG9uc2USSAoJR2V0TWVtYmVyEhwubGluZWFnZS52MS5HZXRNZW1iZXJSZXF1ZXN0Gh0ubGluZWFnZS52MS5HZXRNZW1iZXJSZXNwb25zZRJOCgtMaXN0TWVtYmVycxIeLmxpbmVhZ2UudjEuTGlzdE1lbWJlcnNSZXF1ZXN0Gh8ubGluZWFnZS52MS5MaXN0TWVtYmVyc1Jlc3BvbnNlEloKD0dldEVwb2NoQmF0dGVyeRIiLmxpbmVhZ2UudjEuR2V0RXBvY2hCYXR0ZXJ5UmVxdWVzdBojLmxpbmVhZ2UudjEuR2V0RXBvY2hCYXR0ZXJ5UmVzcG9uc2USTgoLUm90YXRlRXBvY2gSHi5saW5lYWdlLnYxLlJvdGF0ZUVwb2NoUmVxdWVzdBofLmxpbmVhZ2UudjEuUm90YXRlRXBvY2hSZXNwb25zZRJRCgxTdWJtaXRTa2V0Y2gSHy5saW5lYWdlLnYxLlN1Ym1pdFNrZXRjaFJlcXVlc3QaIC5saW5lYWdlLnYxLlN1Ym1pdFNrZXRjaFJlc3BvbnNlElkKDlVwbG9hZFNrZXRjaGVzEiEubGluZWFnZS52MS5VcGxvYWRTa2V0Y2hlc1JlcXVlc3QaIi5saW5lYWdlLnYxLlVwbG9hZFNrZXRjaGVzUmVzcG9uc2UoARJmChNMb2dDYW5hcnlDb21taXRtZW50EiYubGluZWFnZS52MS5Mb2dDYW5hcnlDb21taXRtZW50UmVxdWVzdBonLmxpbmVhZ2UudjEuTG9nQ2FuYXJ5Q29tbWl0bWVudFJlc3BvbnNlElQKDVN1Ym1pdFN1c3BlY3QSIC5saW5lYWdlLnYxLlN1Ym1pdFN1c3BlY3RSZXF1ZXN0GiEubGluZWFnZS52MS5TdWJtaXRTdXNwZWN0UmVzcG9uc2USWwoOU2Vzc2lvbkNoYW5uZWwSIS5saW5lYWdlLnYxLlNlc3Npb25DaGFubmVsUmVxdWVzdBoiLmxpbmVhZ2UudjEuU2Vzc2lvbkNoYW5uZWxSZXNwb25zZSgBMAESYAoRU3VibWl0TWF0Y2hBbnN3ZXISJC5saW5lYWdlLnYxLlN1Ym1pdE1hdGNoQW5zd2VyUmVxdWVzdBolLmxpbmVhZ2UudjEuU3VibWl0TWF0Y2hBbnN3ZXJSZXNwb25zZRJdChBTdWJtaXRXaXRoZHJhd2FsEiMubGluZWFnZS52MS5TdWJtaXRXaXRoZHJhd2FsUmVxdWVzdBokLmxpbmVhZ2UudjEuU3VibWl0V2l0aGRyYXdhbFJlc3BvbnNlElQKDUdldENoZWNrcG9pbnQSIC5saW5lYWdlLnYxLkdldENoZWNrcG9pbnRSZXF1ZXN0GiEubGluZWFnZS52MS5HZXRDaGVja3BvaW50UmVzcG9uc2USVgoNR2V0TG9nRW50cmllcxIgLmxpbmVhZ2UudjEuR2V0TG9nRW50cmllc1JlcXVlc3QaIS5saW5lYWdlLnYxLkdldExvZ0VudHJpZXNSZXNwb25zZTABEmAKEUdldEluY2x1c2lvblByb29mEiQubGluZWFnZS52MS5HZXRJbmNsdXNpb25Qcm9vZlJlcXVlc3QaJS5saW5lYWdlLnYxLkdldEluY2x1c2lvblByb29mUmVzcG9uc2USZgoTR2V0Q29uc2lzdGVuY3lQcm9vZhImLmxpbmVhZ2UudjEuR2V0Q29uc2lzdGVuY3lQcm9vZlJlcXVlc3QaJy5saW5lYWdlLnYxLkdldENvbnNpc3RlbmN5UHJvb2ZSZXNwb25zZRJpChRHZXRBdHRlc3RhdGlvbkJ1bmRsZRInLmxpbmVhZ2UudjEuR2V0QXR0ZXN0YXRpb25CdW5kbGVSZXF1ZXN0GigubGluZWFnZS52MS5HZXRBdHRlc3RhdGlvbkJ1bmRsZVJlc3BvbnNlEnsKGkdldEZpcnN0Q292ZXJpbmdDaGVja3BvaW50Ei0ubGluZWFnZS52MS5HZXRGaXJzdENvdmVyaW5nQ2hlY2twb2ludFJlcXVlc3QaLi5saW5lYWdlLnYxLkdldEZpcnN0Q292ZXJpbmdDaGVja3BvaW50UmVzcG9uc2USQgoHR2V0Q2FzZRIaLmxpbmVhZ2UudjEuR2V0Q2FzZVJlcXVlc3QaGy5saW5lYWdlLnYxLkdldENhc2VSZXNwb25zZRJICglMaXN0Q2FzZXMSHC5saW5lYWdlLnYxLkxpc3RDYXNlc1JlcXVlc3QaHS5saW5lYWdlLnYxLkxpc3RDYXNlc1Jlc3BvbnNlEmkKFFN1Ym1pdFJldmlld0RlY2lzaW9uEicubGluZWFnZS52MS5TdWJtaXRSZXZpZXdEZWNpc2lvblJlcXVlc3QaKC5saW5lYWdlLnYxLlN1Ym1pdFJldmlld0RlY2lzaW9uUmVzcG9uc2USUAoLV2F0Y2hBbGVydHMSHi5saW5lYWdlLnYxLldhdGNoQWxlcnRzUmVxdWVzdBofLmxpbmVhZ2UudjEuV2F0Y2hBbGVydHNSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_timestamp, file_lineage_v1_alert, file_lineage_v1_attestation_bundle, file_lineage_v1_case, file_lineage_v1_dsse, file_lineage_v1_epoch, file_lineage_v1_match_session, file_lineage_v1_member, file_lineage_v1_signed_header, file_lineage_v1_suspect, file_lineage_v1_transparency_log]);
 
 /**
  * Request of Hub.EnrolMember.
@@ -71,6 +71,15 @@ export type EnrolMemberRequest = Message<"lineage.v1.EnrolMemberRequest"> & {
    * @generated from field: lineage.v1.MemberKey key = 4;
    */
   key?: MemberKey | undefined;
+
+  /**
+   * The ENROL MembershipRecord (DSSE, application/vnd.lineage.membership.v1+proto) signed by the new key
+   * itself (proof of possession), with the fingerprint the secretariat confirmed out of band; member_id,
+   * display_name and key above must be the record's. The hub adds its registrar signature and logs it.
+   *
+   * @generated from field: lineage.v1.DsseEnvelope record = 5;
+   */
+  record?: DsseEnvelope | undefined;
 };
 
 /**
@@ -134,6 +143,14 @@ export type AddMemberKeyRequest = Message<"lineage.v1.AddMemberKeyRequest"> & {
    * @generated from field: lineage.v1.MemberKey key = 3;
    */
   key?: MemberKey | undefined;
+
+  /**
+   * The ADD_KEY MembershipRecord signed by a key of the member valid now (authorized_by_key_id) and by
+   * the new key; member_id and key above must be the record's. The hub cannot add a key alone.
+   *
+   * @generated from field: lineage.v1.DsseEnvelope record = 4;
+   */
+  record?: DsseEnvelope | undefined;
 };
 
 /**
@@ -211,6 +228,15 @@ export type RevokeMemberKeyRequest = Message<"lineage.v1.RevokeMemberKeyRequest"
    * @generated from field: string reason = 5;
    */
   reason: string;
+
+  /**
+   * The REVOKE_KEY MembershipRecord signed by a key of the member valid now (or the revoked key itself);
+   * member_id, key_id, revoked_at and reason above must be the record's. revoked_at may not be more than
+   * the log's clock skew from when it is logged.
+   *
+   * @generated from field: lineage.v1.DsseEnvelope record = 6;
+   */
+  record?: DsseEnvelope | undefined;
 };
 
 /**
@@ -249,6 +275,76 @@ export const RevokeMemberKeyResponseSchema: GenMessage<RevokeMemberKeyResponse> 
   messageDesc(file_lineage_v1_hub_service, 5);
 
 /**
+ * Request of Hub.SetMemberStatus.
+ *
+ * @generated from message lineage.v1.SetMemberStatusRequest
+ */
+export type SetMemberStatusRequest = Message<"lineage.v1.SetMemberStatusRequest"> & {
+  /**
+   * Secretariat-signed header (member_id "hub", the hub key).
+   *
+   * @generated from field: lineage.v1.SignedHeader header = 1;
+   */
+  header?: SignedHeader | undefined;
+
+  /**
+   * Member id.
+   *
+   * @generated from field: string member_id = 2;
+   */
+  memberId: string;
+
+  /**
+   * MEMBERSHIP_ACTION_SUSPEND, _REINSTATE or _REMOVE.
+   *
+   * @generated from field: lineage.v1.MembershipAction action = 3;
+   */
+  action: MembershipAction;
+
+  /**
+   * Why, 1..512 chars.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message lineage.v1.SetMemberStatusRequest.
+ * Use `create(SetMemberStatusRequestSchema)` to create a new message.
+ */
+export const SetMemberStatusRequestSchema: GenMessage<SetMemberStatusRequest> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_hub_service, 6);
+
+/**
+ * Response of Hub.SetMemberStatus.
+ *
+ * @generated from message lineage.v1.SetMemberStatusResponse
+ */
+export type SetMemberStatusResponse = Message<"lineage.v1.SetMemberStatusResponse"> & {
+  /**
+   * The member after the change.
+   *
+   * @generated from field: lineage.v1.Member member = 1;
+   */
+  member?: Member | undefined;
+
+  /**
+   * The logged membership record.
+   *
+   * @generated from field: lineage.v1.LogEntryRef log_entry = 2;
+   */
+  logEntry?: LogEntryRef | undefined;
+};
+
+/**
+ * Describes the message lineage.v1.SetMemberStatusResponse.
+ * Use `create(SetMemberStatusResponseSchema)` to create a new message.
+ */
+export const SetMemberStatusResponseSchema: GenMessage<SetMemberStatusResponse> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_hub_service, 7);
+
+/**
  * Request of Hub.GetMember.
  *
  * @generated from message lineage.v1.GetMemberRequest
@@ -267,7 +363,7 @@ export type GetMemberRequest = Message<"lineage.v1.GetMemberRequest"> & {
  * Use `create(GetMemberRequestSchema)` to create a new message.
  */
 export const GetMemberRequestSchema: GenMessage<GetMemberRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 6);
+  messageDesc(file_lineage_v1_hub_service, 8);
 
 /**
  * Response of Hub.GetMember.
@@ -288,7 +384,7 @@ export type GetMemberResponse = Message<"lineage.v1.GetMemberResponse"> & {
  * Use `create(GetMemberResponseSchema)` to create a new message.
  */
 export const GetMemberResponseSchema: GenMessage<GetMemberResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 7);
+  messageDesc(file_lineage_v1_hub_service, 9);
 
 /**
  * Request of Hub.ListMembers.
@@ -316,7 +412,7 @@ export type ListMembersRequest = Message<"lineage.v1.ListMembersRequest"> & {
  * Use `create(ListMembersRequestSchema)` to create a new message.
  */
 export const ListMembersRequestSchema: GenMessage<ListMembersRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 8);
+  messageDesc(file_lineage_v1_hub_service, 10);
 
 /**
  * Response of Hub.ListMembers.
@@ -344,7 +440,7 @@ export type ListMembersResponse = Message<"lineage.v1.ListMembersResponse"> & {
  * Use `create(ListMembersResponseSchema)` to create a new message.
  */
 export const ListMembersResponseSchema: GenMessage<ListMembersResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 9);
+  messageDesc(file_lineage_v1_hub_service, 11);
 
 /**
  * Request of Hub.GetEpochBattery.
@@ -372,7 +468,7 @@ export type GetEpochBatteryRequest = Message<"lineage.v1.GetEpochBatteryRequest"
  * Use `create(GetEpochBatteryRequestSchema)` to create a new message.
  */
 export const GetEpochBatteryRequestSchema: GenMessage<GetEpochBatteryRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 10);
+  messageDesc(file_lineage_v1_hub_service, 12);
 
 /**
  * Response of Hub.GetEpochBattery.
@@ -407,7 +503,7 @@ export type GetEpochBatteryResponse = Message<"lineage.v1.GetEpochBatteryRespons
  * Use `create(GetEpochBatteryResponseSchema)` to create a new message.
  */
 export const GetEpochBatteryResponseSchema: GenMessage<GetEpochBatteryResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 11);
+  messageDesc(file_lineage_v1_hub_service, 13);
 
 /**
  * Request of Hub.RotateEpoch.
@@ -449,7 +545,7 @@ export type RotateEpochRequest = Message<"lineage.v1.RotateEpochRequest"> & {
  * Use `create(RotateEpochRequestSchema)` to create a new message.
  */
 export const RotateEpochRequestSchema: GenMessage<RotateEpochRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 12);
+  messageDesc(file_lineage_v1_hub_service, 14);
 
 /**
  * Response of Hub.RotateEpoch.
@@ -470,7 +566,7 @@ export type RotateEpochResponse = Message<"lineage.v1.RotateEpochResponse"> & {
  * Use `create(RotateEpochResponseSchema)` to create a new message.
  */
 export const RotateEpochResponseSchema: GenMessage<RotateEpochResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 13);
+  messageDesc(file_lineage_v1_hub_service, 15);
 
 /**
  * Request of Hub.SubmitSketch.
@@ -498,7 +594,7 @@ export type SubmitSketchRequest = Message<"lineage.v1.SubmitSketchRequest"> & {
  * Use `create(SubmitSketchRequestSchema)` to create a new message.
  */
 export const SubmitSketchRequestSchema: GenMessage<SubmitSketchRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 14);
+  messageDesc(file_lineage_v1_hub_service, 16);
 
 /**
  * Response of Hub.SubmitSketch.
@@ -526,7 +622,7 @@ export type SubmitSketchResponse = Message<"lineage.v1.SubmitSketchResponse"> & 
  * Use `create(SubmitSketchResponseSchema)` to create a new message.
  */
 export const SubmitSketchResponseSchema: GenMessage<SubmitSketchResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 15);
+  messageDesc(file_lineage_v1_hub_service, 17);
 
 /**
  * One message of Hub.UploadSketches.
@@ -554,7 +650,7 @@ export type UploadSketchesRequest = Message<"lineage.v1.UploadSketchesRequest"> 
  * Use `create(UploadSketchesRequestSchema)` to create a new message.
  */
 export const UploadSketchesRequestSchema: GenMessage<UploadSketchesRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 16);
+  messageDesc(file_lineage_v1_hub_service, 18);
 
 /**
  * Response of Hub.UploadSketches.
@@ -589,7 +685,7 @@ export type UploadSketchesResponse = Message<"lineage.v1.UploadSketchesResponse"
  * Use `create(UploadSketchesResponseSchema)` to create a new message.
  */
 export const UploadSketchesResponseSchema: GenMessage<UploadSketchesResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 17);
+  messageDesc(file_lineage_v1_hub_service, 19);
 
 /**
  * Request of Hub.LogCanaryCommitment.
@@ -605,7 +701,8 @@ export type LogCanaryCommitmentRequest = Message<"lineage.v1.LogCanaryCommitment
   header?: SignedHeader | undefined;
 
   /**
-   * Member-signed DSSE envelope whose payload is a CanaryCommitment.
+   * Member-signed DSSE envelope whose payload is a CanaryCommitment (or, by its payload type, a
+   * WatermarkKeyCommitment or ReferenceFingerprintCommitment), signed by a key of the header's member.
    *
    * @generated from field: lineage.v1.DsseEnvelope commitment = 2;
    */
@@ -617,7 +714,7 @@ export type LogCanaryCommitmentRequest = Message<"lineage.v1.LogCanaryCommitment
  * Use `create(LogCanaryCommitmentRequestSchema)` to create a new message.
  */
 export const LogCanaryCommitmentRequestSchema: GenMessage<LogCanaryCommitmentRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 18);
+  messageDesc(file_lineage_v1_hub_service, 20);
 
 /**
  * Response of Hub.LogCanaryCommitment.
@@ -652,7 +749,7 @@ export type LogCanaryCommitmentResponse = Message<"lineage.v1.LogCanaryCommitmen
  * Use `create(LogCanaryCommitmentResponseSchema)` to create a new message.
  */
 export const LogCanaryCommitmentResponseSchema: GenMessage<LogCanaryCommitmentResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 19);
+  messageDesc(file_lineage_v1_hub_service, 21);
 
 /**
  * Request of Hub.SubmitSuspect.
@@ -701,7 +798,7 @@ export type SubmitSuspectRequest = Message<"lineage.v1.SubmitSuspectRequest"> & 
  * Use `create(SubmitSuspectRequestSchema)` to create a new message.
  */
 export const SubmitSuspectRequestSchema: GenMessage<SubmitSuspectRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 20);
+  messageDesc(file_lineage_v1_hub_service, 22);
 
 /**
  * Response of Hub.SubmitSuspect.
@@ -729,7 +826,7 @@ export type SubmitSuspectResponse = Message<"lineage.v1.SubmitSuspectResponse"> 
  * Use `create(SubmitSuspectResponseSchema)` to create a new message.
  */
 export const SubmitSuspectResponseSchema: GenMessage<SubmitSuspectResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 21);
+  messageDesc(file_lineage_v1_hub_service, 23);
 
 /**
  * Opening message of Hub.SessionChannel.
@@ -750,7 +847,7 @@ export type SessionChannelOpen = Message<"lineage.v1.SessionChannelOpen"> & {
  * Use `create(SessionChannelOpenSchema)` to create a new message.
  */
 export const SessionChannelOpenSchema: GenMessage<SessionChannelOpen> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 22);
+  messageDesc(file_lineage_v1_hub_service, 24);
 
 /**
  * One message of Hub.SessionChannel from the member.
@@ -802,7 +899,7 @@ export type SessionChannelRequest = Message<"lineage.v1.SessionChannelRequest"> 
  * Use `create(SessionChannelRequestSchema)` to create a new message.
  */
 export const SessionChannelRequestSchema: GenMessage<SessionChannelRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 23);
+  messageDesc(file_lineage_v1_hub_service, 25);
 
 /**
  * One message of Hub.SessionChannel from the hub.
@@ -830,7 +927,7 @@ export type SessionChannelResponse = Message<"lineage.v1.SessionChannelResponse"
  * Use `create(SessionChannelResponseSchema)` to create a new message.
  */
 export const SessionChannelResponseSchema: GenMessage<SessionChannelResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 24);
+  messageDesc(file_lineage_v1_hub_service, 26);
 
 /**
  * Request of Hub.SubmitMatchAnswer.
@@ -858,7 +955,7 @@ export type SubmitMatchAnswerRequest = Message<"lineage.v1.SubmitMatchAnswerRequ
  * Use `create(SubmitMatchAnswerRequestSchema)` to create a new message.
  */
 export const SubmitMatchAnswerRequestSchema: GenMessage<SubmitMatchAnswerRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 25);
+  messageDesc(file_lineage_v1_hub_service, 27);
 
 /**
  * Response of Hub.SubmitMatchAnswer.
@@ -893,7 +990,7 @@ export type SubmitMatchAnswerResponse = Message<"lineage.v1.SubmitMatchAnswerRes
  * Use `create(SubmitMatchAnswerResponseSchema)` to create a new message.
  */
 export const SubmitMatchAnswerResponseSchema: GenMessage<SubmitMatchAnswerResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 26);
+  messageDesc(file_lineage_v1_hub_service, 28);
 
 /**
  * Request of Hub.SubmitWithdrawal.
@@ -921,7 +1018,7 @@ export type SubmitWithdrawalRequest = Message<"lineage.v1.SubmitWithdrawalReques
  * Use `create(SubmitWithdrawalRequestSchema)` to create a new message.
  */
 export const SubmitWithdrawalRequestSchema: GenMessage<SubmitWithdrawalRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 27);
+  messageDesc(file_lineage_v1_hub_service, 29);
 
 /**
  * Response of Hub.SubmitWithdrawal.
@@ -942,7 +1039,7 @@ export type SubmitWithdrawalResponse = Message<"lineage.v1.SubmitWithdrawalRespo
  * Use `create(SubmitWithdrawalResponseSchema)` to create a new message.
  */
 export const SubmitWithdrawalResponseSchema: GenMessage<SubmitWithdrawalResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 28);
+  messageDesc(file_lineage_v1_hub_service, 30);
 
 /**
  * Request of Hub.GetCheckpoint (public).
@@ -957,7 +1054,7 @@ export type GetCheckpointRequest = Message<"lineage.v1.GetCheckpointRequest"> & 
  * Use `create(GetCheckpointRequestSchema)` to create a new message.
  */
 export const GetCheckpointRequestSchema: GenMessage<GetCheckpointRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 29);
+  messageDesc(file_lineage_v1_hub_service, 31);
 
 /**
  * Response of Hub.GetCheckpoint.
@@ -978,7 +1075,7 @@ export type GetCheckpointResponse = Message<"lineage.v1.GetCheckpointResponse"> 
  * Use `create(GetCheckpointResponseSchema)` to create a new message.
  */
 export const GetCheckpointResponseSchema: GenMessage<GetCheckpointResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 30);
+  messageDesc(file_lineage_v1_hub_service, 32);
 
 /**
  * Request of Hub.GetLogEntries (public).
@@ -1006,7 +1103,7 @@ export type GetLogEntriesRequest = Message<"lineage.v1.GetLogEntriesRequest"> & 
  * Use `create(GetLogEntriesRequestSchema)` to create a new message.
  */
 export const GetLogEntriesRequestSchema: GenMessage<GetLogEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 31);
+  messageDesc(file_lineage_v1_hub_service, 33);
 
 /**
  * One message of Hub.GetLogEntries.
@@ -1027,7 +1124,7 @@ export type GetLogEntriesResponse = Message<"lineage.v1.GetLogEntriesResponse"> 
  * Use `create(GetLogEntriesResponseSchema)` to create a new message.
  */
 export const GetLogEntriesResponseSchema: GenMessage<GetLogEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 32);
+  messageDesc(file_lineage_v1_hub_service, 34);
 
 /**
  * Request of Hub.GetInclusionProof (public).
@@ -1055,7 +1152,7 @@ export type GetInclusionProofRequest = Message<"lineage.v1.GetInclusionProofRequ
  * Use `create(GetInclusionProofRequestSchema)` to create a new message.
  */
 export const GetInclusionProofRequestSchema: GenMessage<GetInclusionProofRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 33);
+  messageDesc(file_lineage_v1_hub_service, 35);
 
 /**
  * Response of Hub.GetInclusionProof.
@@ -1083,7 +1180,7 @@ export type GetInclusionProofResponse = Message<"lineage.v1.GetInclusionProofRes
  * Use `create(GetInclusionProofResponseSchema)` to create a new message.
  */
 export const GetInclusionProofResponseSchema: GenMessage<GetInclusionProofResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 34);
+  messageDesc(file_lineage_v1_hub_service, 36);
 
 /**
  * Request of Hub.GetConsistencyProof (public).
@@ -1111,7 +1208,7 @@ export type GetConsistencyProofRequest = Message<"lineage.v1.GetConsistencyProof
  * Use `create(GetConsistencyProofRequestSchema)` to create a new message.
  */
 export const GetConsistencyProofRequestSchema: GenMessage<GetConsistencyProofRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 35);
+  messageDesc(file_lineage_v1_hub_service, 37);
 
 /**
  * Response of Hub.GetConsistencyProof.
@@ -1132,7 +1229,7 @@ export type GetConsistencyProofResponse = Message<"lineage.v1.GetConsistencyProo
  * Use `create(GetConsistencyProofResponseSchema)` to create a new message.
  */
 export const GetConsistencyProofResponseSchema: GenMessage<GetConsistencyProofResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 36);
+  messageDesc(file_lineage_v1_hub_service, 38);
 
 /**
  * Request of Hub.GetAttestationBundle (public).
@@ -1169,7 +1266,7 @@ export type GetAttestationBundleRequest = Message<"lineage.v1.GetAttestationBund
  * Use `create(GetAttestationBundleRequestSchema)` to create a new message.
  */
 export const GetAttestationBundleRequestSchema: GenMessage<GetAttestationBundleRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 37);
+  messageDesc(file_lineage_v1_hub_service, 39);
 
 /**
  * Response of Hub.GetAttestationBundle.
@@ -1190,7 +1287,7 @@ export type GetAttestationBundleResponse = Message<"lineage.v1.GetAttestationBun
  * Use `create(GetAttestationBundleResponseSchema)` to create a new message.
  */
 export const GetAttestationBundleResponseSchema: GenMessage<GetAttestationBundleResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 38);
+  messageDesc(file_lineage_v1_hub_service, 40);
 
 /**
  * Request of Hub.GetFirstCoveringCheckpoint (public).
@@ -1219,7 +1316,7 @@ export type GetFirstCoveringCheckpointRequest = Message<"lineage.v1.GetFirstCove
  * Use `create(GetFirstCoveringCheckpointRequestSchema)` to create a new message.
  */
 export const GetFirstCoveringCheckpointRequestSchema: GenMessage<GetFirstCoveringCheckpointRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 39);
+  messageDesc(file_lineage_v1_hub_service, 41);
 
 /**
  * Response of Hub.GetFirstCoveringCheckpoint.
@@ -1247,7 +1344,7 @@ export type GetFirstCoveringCheckpointResponse = Message<"lineage.v1.GetFirstCov
  * Use `create(GetFirstCoveringCheckpointResponseSchema)` to create a new message.
  */
 export const GetFirstCoveringCheckpointResponseSchema: GenMessage<GetFirstCoveringCheckpointResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 40);
+  messageDesc(file_lineage_v1_hub_service, 42);
 
 /**
  * Request of Hub.GetCase.
@@ -1268,7 +1365,7 @@ export type GetCaseRequest = Message<"lineage.v1.GetCaseRequest"> & {
  * Use `create(GetCaseRequestSchema)` to create a new message.
  */
 export const GetCaseRequestSchema: GenMessage<GetCaseRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 41);
+  messageDesc(file_lineage_v1_hub_service, 43);
 
 /**
  * Response of Hub.GetCase.
@@ -1289,7 +1386,7 @@ export type GetCaseResponse = Message<"lineage.v1.GetCaseResponse"> & {
  * Use `create(GetCaseResponseSchema)` to create a new message.
  */
 export const GetCaseResponseSchema: GenMessage<GetCaseResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 42);
+  messageDesc(file_lineage_v1_hub_service, 44);
 
 /**
  * Request of Hub.ListCases.
@@ -1331,7 +1428,7 @@ export type ListCasesRequest = Message<"lineage.v1.ListCasesRequest"> & {
  * Use `create(ListCasesRequestSchema)` to create a new message.
  */
 export const ListCasesRequestSchema: GenMessage<ListCasesRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 43);
+  messageDesc(file_lineage_v1_hub_service, 45);
 
 /**
  * Response of Hub.ListCases.
@@ -1359,7 +1456,7 @@ export type ListCasesResponse = Message<"lineage.v1.ListCasesResponse"> & {
  * Use `create(ListCasesResponseSchema)` to create a new message.
  */
 export const ListCasesResponseSchema: GenMessage<ListCasesResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 44);
+  messageDesc(file_lineage_v1_hub_service, 46);
 
 /**
  * Request of Hub.SubmitReviewDecision.
@@ -1387,7 +1484,7 @@ export type SubmitReviewDecisionRequest = Message<"lineage.v1.SubmitReviewDecisi
  * Use `create(SubmitReviewDecisionRequestSchema)` to create a new message.
  */
 export const SubmitReviewDecisionRequestSchema: GenMessage<SubmitReviewDecisionRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 45);
+  messageDesc(file_lineage_v1_hub_service, 47);
 
 /**
  * Response of Hub.SubmitReviewDecision.
@@ -1415,7 +1512,7 @@ export type SubmitReviewDecisionResponse = Message<"lineage.v1.SubmitReviewDecis
  * Use `create(SubmitReviewDecisionResponseSchema)` to create a new message.
  */
 export const SubmitReviewDecisionResponseSchema: GenMessage<SubmitReviewDecisionResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 46);
+  messageDesc(file_lineage_v1_hub_service, 48);
 
 /**
  * Request of Hub.WatchAlerts.
@@ -1450,7 +1547,7 @@ export type WatchAlertsRequest = Message<"lineage.v1.WatchAlertsRequest"> & {
  * Use `create(WatchAlertsRequestSchema)` to create a new message.
  */
 export const WatchAlertsRequestSchema: GenMessage<WatchAlertsRequest> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 47);
+  messageDesc(file_lineage_v1_hub_service, 49);
 
 /**
  * One message of Hub.WatchAlerts.
@@ -1478,7 +1575,7 @@ export type WatchAlertsResponse = Message<"lineage.v1.WatchAlertsResponse"> & {
  * Use `create(WatchAlertsResponseSchema)` to create a new message.
  */
 export const WatchAlertsResponseSchema: GenMessage<WatchAlertsResponse> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_hub_service, 48);
+  messageDesc(file_lineage_v1_hub_service, 50);
 
 /**
  * The secretariat's hub.
@@ -1515,6 +1612,16 @@ export const Hub: GenService<{
     methodKind: "unary";
     input: typeof RevokeMemberKeyRequestSchema;
     output: typeof RevokeMemberKeyResponseSchema;
+  },
+  /**
+   * Secretariat: suspend, reinstate or remove a member (hub-signed MembershipRecord); logged.
+   *
+   * @generated from rpc lineage.v1.Hub.SetMemberStatus
+   */
+  setMemberStatus: {
+    methodKind: "unary";
+    input: typeof SetMemberStatusRequestSchema;
+    output: typeof SetMemberStatusResponseSchema;
   },
   /**
    * A member as the hub knows it.
