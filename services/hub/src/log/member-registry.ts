@@ -34,6 +34,10 @@ export interface LoggedMember {
   readonly memberId: string;
   readonly status: LoggedMemberStatus;
   readonly enrolledAtIndex: number;
+  /** The ENROL record's display name. */
+  readonly displayName: string;
+  /** The ENROL record's effective_at (ms). */
+  readonly enrolledAtMs: number;
 }
 
 const MEMBER_ID_RE = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -97,6 +101,18 @@ export class MemberRegistry {
     return this.#keys.values();
   }
 
+  /** Every enrolled member (any status), in enrolment order. */
+  members(): IterableIterator<LoggedMember> {
+    return this.#members.values();
+  }
+
+  /** The keys of one member (current and past), in the order they were logged. */
+  keysOf(memberId: string): LoggedKey[] {
+    const out: LoggedKey[] = [];
+    for (const k of this.#keys.values()) if (k.memberId === memberId) out.push(k);
+    return out.sort((a, b) => a.addedAtIndex - b.addedAtIndex);
+  }
+
   /**
    * Checks a membership record against the current state and applies it. `index` is the record's
    * log index. Throws {@link LogError} naming what is wrong; the registry is unchanged then.
@@ -126,7 +142,13 @@ export class MemberRegistry {
           throw new LogError("invalid_argument", "membership display_name must be 1..256 characters");
         }
         const key = this.#newKey(record, memberId, index);
-        this.#members.set(memberId, { memberId, status: "active", enrolledAtIndex: index });
+        this.#members.set(memberId, {
+          memberId,
+          status: "active",
+          enrolledAtIndex: index,
+          displayName: record.displayName,
+          enrolledAtMs: Number(timestampMs(record.effectiveAt)),
+        });
         this.#keys.set(key.keyId, key);
         return;
       }

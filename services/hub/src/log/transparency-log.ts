@@ -88,7 +88,13 @@ import {
   readEntry,
   type StoredEntry,
 } from "./log-store.js";
-import { keyValidAt, keyValidAtIndex, type LoggedKey, MemberRegistry } from "./member-registry.js";
+import {
+  keyValidAt,
+  keyValidAtIndex,
+  type LoggedKey,
+  type LoggedMember,
+  MemberRegistry,
+} from "./member-registry.js";
 import {
   admitAttestationV2,
   admitSession,
@@ -373,6 +379,21 @@ export class TransparencyLog implements AsyncDisposable {
   /** The logged key with this id (current or past), as the log established it. */
   memberKey(keyId: string): LoggedKey | undefined {
     return this.#registry.key(keyId);
+  }
+
+  /** A member as the log established it (call {@link refresh} first to include other processes' writes). */
+  member(memberId: string): LoggedMember | undefined {
+    return this.#registry.member(memberId);
+  }
+
+  /** Every enrolled member, in enrolment order. */
+  members(): LoggedMember[] {
+    return [...this.#registry.members()];
+  }
+
+  /** A member's keys (current and past), in log order. */
+  memberKeys(memberId: string): LoggedKey[] {
+    return this.#registry.keysOf(memberId);
   }
 
   /** The latest signed checkpoint, if any was signed yet. */
