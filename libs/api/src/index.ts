@@ -281,10 +281,15 @@ export type {
   GetNodeInfoResponse,
   ImportCanarySetRequest,
   ImportCanarySetResponse,
+  ListProtectedModelsRequest,
+  ListProtectedModelsResponse,
+  ProtectedModelStatus,
   ProtectModelRequest,
   ProtectModelResponse,
   RunMatchSessionRequest,
   RunMatchSessionResponse,
+  WithdrawModelRequest,
+  WithdrawModelResponse,
 } from "./gen/lineage/v1/member_node_service_pb.js";
 export {
   file_lineage_v1_member_node_service,
@@ -294,13 +299,18 @@ export {
   GetNodeInfoResponseSchema,
   ImportCanarySetRequestSchema,
   ImportCanarySetResponseSchema,
+  ListProtectedModelsRequestSchema,
+  ListProtectedModelsResponseSchema,
   MemberNode,
+  ProtectedModelStatusSchema,
   ProtectModelRequestSchema,
   ProtectModelResponseSchema,
   ProtectPhase,
   ProtectPhaseSchema,
   RunMatchSessionRequestSchema,
   RunMatchSessionResponseSchema,
+  WithdrawModelRequestSchema,
+  WithdrawModelResponseSchema,
 } from "./gen/lineage/v1/member_node_service_pb.js";
 export type { Member, MemberKey, MembershipRecord } from "./gen/lineage/v1/member_pb.js";
 export {

@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lineage/v1/member_node_service.proto.
  */
 export const file_lineage_v1_member_node_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRsaW5lYWdlL3YxL21lbWJlcl9ub2RlX3NlcnZpY2UucHJvdG8SCmxpbmVhZ2UudjEiFAoSR2V0Tm9kZUluZm9SZXF1ZXN0In4KE0dldE5vZGVJbmZvUmVzcG9uc2USEQoJbWVtYmVyX2lkGAEgASgJEg8KB2tleV9pZHMYAiADKAkSKgoGbW9kZWxzGAMgAygLMhoubGluZWFnZS52MS5NZW1iZXJNb2RlbFJlZhIXCg9za2V0Y2hfdmVyc2lvbnMYBCADKA0idAoWUnVuTWF0Y2hTZXNzaW9uUmVxdWVzdBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIwCgdzZXNzaW9uGAIgASgLMh8ubGluZWFnZS52MS5NYXRjaFNlc3Npb25SZXF1ZXN0IrQBChdSdW5NYXRjaFNlc3Npb25SZXNwb25zZRIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchI0Cghwcm9ncmVzcxgCIAEoCzIgLmxpbmVhZ2UudjEuTWF0Y2hTZXNzaW9uUHJvZ3Jlc3NIABIwCgZhbnN3ZXIYAyABKAsyHi5saW5lYWdlLnYxLk1hdGNoU2Vzc2lvbkFuc3dlckgAQgcKBWV2ZW50ImMKE1Byb3RlY3RNb2RlbFJlcXVlc3QSKQoFbW9kZWwYASABKAsyGi5saW5lYWdlLnYxLk1lbWJlck1vZGVsUmVmEg8KB2FkYXB0ZXIYAiABKAkSEAoIZXBvY2hfaWQYAyABKAkigQEKFFByb3RlY3RNb2RlbFJlc3BvbnNlEicKBXBoYXNlGAEgASgOMhgubGluZWFnZS52MS5Qcm90ZWN0UGhhc2USEwoLcHJvYmVzX2RvbmUYAiABKA0SFAoMcHJvYmVzX3RvdGFsGAMgASgNEhUKDXNrZXRjaF9zaGEyNTYYBCABKAwiRAoWSW1wb3J0Q2FuYXJ5U2V0UmVxdWVzdBITCgtzb3VyY2VfcGF0aBgBIAEoCRIVCg1jb21taXRtZW50X2lkGAIgASgJIpABChdJbXBvcnRDYW5hcnlTZXRSZXNwb25zZRIzCgpjb21taXRtZW50GAEgASgLMh8ubGluZWFnZS52MS5DYW5hcnlDb21taXRtZW50UmVmEhQKDGNhbmFyeV9jb3VudBgCIAEoBBIqCglsb2dfZW50cnkYAyABKAsyFy5saW5lYWdlLnYxLkxvZ0VudHJ5UmVmIjIKGEdldENhbmFyeUV4cG9zdXJlUmVxdWVzdBIWCg5jb21taXRtZW50X2lkcxgBIAMoCSJKChlHZXRDYW5hcnlFeHBvc3VyZVJlc3BvbnNlEi0KCWV4cG9zdXJlcxgBIAMoCzIaLmxpbmVhZ2UudjEuQ2FuYXJ5RXhwb3N1cmUqvwEKDFByb3RlY3RQaGFzZRIdChlQUk9URUNUX1BIQVNFX1VOU1BFQ0lGSUVEEAASIgoeUFJPVEVDVF9QSEFTRV9GRVRDSElOR19CQVRURVJZEAESGQoVUFJPVEVDVF9QSEFTRV9QUk9CSU5HEAISGwoXUFJPVEVDVF9QSEFTRV9TS0VUQ0hJTkcQAxIcChhQUk9URUNUX1BIQVNFX1BVQkxJU0hJTkcQBBIWChJQUk9URUNUX1BIQVNFX0RPTkUQBTLNAwoKTWVtYmVyTm9kZRJOCgtHZXROb2RlSW5mbxIeLmxpbmVhZ2UudjEuR2V0Tm9kZUluZm9SZXF1ZXN0Gh8ubGluZWFnZS52MS5HZXROb2RlSW5mb1Jlc3BvbnNlElwKD1J1bk1hdGNoU2Vzc2lvbhIiLmxpbmVhZ2UudjEuUnVuTWF0Y2hTZXNzaW9uUmVxdWVzdBojLmxpbmVhZ2UudjEuUnVuTWF0Y2hTZXNzaW9uUmVzcG9uc2UwARJTCgxQcm90ZWN0TW9kZWwSHy5saW5lYWdlLnYxLlByb3RlY3RNb2RlbFJlcXVlc3QaIC5saW5lYWdlLnYxLlByb3RlY3RNb2RlbFJlc3BvbnNlMAESWgoPSW1wb3J0Q2FuYXJ5U2V0EiIubGluZWFnZS52MS5JbXBvcnRDYW5hcnlTZXRSZXF1ZXN0GiMubGluZWFnZS52MS5JbXBvcnRDYW5hcnlTZXRSZXNwb25zZRJgChFHZXRDYW5hcnlFeHBvc3VyZRIkLmxpbmVhZ2UudjEuR2V0Q2FuYXJ5RXhwb3N1cmVSZXF1ZXN0GiUubGluZWFnZS52MS5HZXRDYW5hcnlFeHBvc3VyZVJlc3BvbnNlYgZwcm90bzM", [file_lineage_v1_canary_commitment, file_lineage_v1_match_session, file_lineage_v1_member_model, file_lineage_v1_signed_header, file_lineage_v1_transparency_log]);
+  fileDesc("CiRsaW5lYWdlL3YxL21lbWJlcl9ub2RlX3NlcnZpY2UucHJvdG8SCmxpbmVhZ2UudjEiFAoSR2V0Tm9kZUluZm9SZXF1ZXN0In4KE0dldE5vZGVJbmZvUmVzcG9uc2USEQoJbWVtYmVyX2lkGAEgASgJEg8KB2tleV9pZHMYAiADKAkSKgoGbW9kZWxzGAMgAygLMhoubGluZWFnZS52MS5NZW1iZXJNb2RlbFJlZhIXCg9za2V0Y2hfdmVyc2lvbnMYBCADKA0idAoWUnVuTWF0Y2hTZXNzaW9uUmVxdWVzdBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIwCgdzZXNzaW9uGAIgASgLMh8ubGluZWFnZS52MS5NYXRjaFNlc3Npb25SZXF1ZXN0IrQBChdSdW5NYXRjaFNlc3Npb25SZXNwb25zZRIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchI0Cghwcm9ncmVzcxgCIAEoCzIgLmxpbmVhZ2UudjEuTWF0Y2hTZXNzaW9uUHJvZ3Jlc3NIABIwCgZhbnN3ZXIYAyABKAsyHi5saW5lYWdlLnYxLk1hdGNoU2Vzc2lvbkFuc3dlckgAQgcKBWV2ZW50ImMKE1Byb3RlY3RNb2RlbFJlcXVlc3QSKQoFbW9kZWwYASABKAsyGi5saW5lYWdlLnYxLk1lbWJlck1vZGVsUmVmEg8KB2FkYXB0ZXIYAiABKAkSEAoIZXBvY2hfaWQYAyABKAkigQEKFFByb3RlY3RNb2RlbFJlc3BvbnNlEicKBXBoYXNlGAEgASgOMhgubGluZWFnZS52MS5Qcm90ZWN0UGhhc2USEwoLcHJvYmVzX2RvbmUYAiABKA0SFAoMcHJvYmVzX3RvdGFsGAMgASgNEhUKDXNrZXRjaF9zaGEyNTYYBCABKAwiRAoWSW1wb3J0Q2FuYXJ5U2V0UmVxdWVzdBITCgtzb3VyY2VfcGF0aBgBIAEoCRIVCg1jb21taXRtZW50X2lkGAIgASgJIpABChdJbXBvcnRDYW5hcnlTZXRSZXNwb25zZRIzCgpjb21taXRtZW50GAEgASgLMh8ubGluZWFnZS52MS5DYW5hcnlDb21taXRtZW50UmVmEhQKDGNhbmFyeV9jb3VudBgCIAEoBBIqCglsb2dfZW50cnkYAyABKAsyFy5saW5lYWdlLnYxLkxvZ0VudHJ5UmVmIjIKGEdldENhbmFyeUV4cG9zdXJlUmVxdWVzdBIWCg5jb21taXRtZW50X2lkcxgBIAMoCSJKChlHZXRDYW5hcnlFeHBvc3VyZVJlc3BvbnNlEi0KCWV4cG9zdXJlcxgBIAMoCzIaLmxpbmVhZ2UudjEuQ2FuYXJ5RXhwb3N1cmUiHAoaTGlzdFByb3RlY3RlZE1vZGVsc1JlcXVlc3QiuQEKFFByb3RlY3RlZE1vZGVsU3RhdHVzEikKBW1vZGVsGAEgASgLMhoubGluZWFnZS52MS5NZW1iZXJNb2RlbFJlZhIPCgdhZGFwdGVyGAIgASgJEhAKCGVwb2NoX2lkGAMgASgJEhMKC3Byb2Jlc19kb25lGAQgASgNEhQKDHByb2Jlc190b3RhbBgFIAEoDRIVCg1za2V0Y2hfc2hhMjU2GAYgASgMEhEKCXdpdGhkcmF3bhgHIAEoCCJPChtMaXN0UHJvdGVjdGVkTW9kZWxzUmVzcG9uc2USMAoGbW9kZWxzGAEgAygLMiAubGluZWFnZS52MS5Qcm90ZWN0ZWRNb2RlbFN0YXR1cyJRChRXaXRoZHJhd01vZGVsUmVxdWVzdBIpCgVtb2RlbBgBIAEoCzIaLmxpbmVhZ2UudjEuTWVtYmVyTW9kZWxSZWYSDgoGcmVhc29uGAIgASgJIioKFVdpdGhkcmF3TW9kZWxSZXNwb25zZRIRCgllcG9jaF9pZHMYASADKAkqvwEKDFByb3RlY3RQaGFzZRIdChlQUk9URUNUX1BIQVNFX1VOU1BFQ0lGSUVEEAASIgoeUFJPVEVDVF9QSEFTRV9GRVRDSElOR19CQVRURVJZEAESGQoVUFJPVEVDVF9QSEFTRV9QUk9CSU5HEAISGwoXUFJPVEVDVF9QSEFTRV9TS0VUQ0hJTkcQAxIcChhQUk9URUNUX1BIQVNFX1BVQkxJU0hJTkcQBBIWChJQUk9URUNUX1BIQVNFX0RPTkUQBTKLBQoKTWVtYmVyTm9kZRJOCgtHZXROb2RlSW5mbxIeLmxpbmVhZ2UudjEuR2V0Tm9kZUluZm9SZXF1ZXN0Gh8ubGluZWFnZS52MS5HZXROb2RlSW5mb1Jlc3BvbnNlElwKD1J1bk1hdGNoU2Vzc2lvbhIiLmxpbmVhZ2UudjEuUnVuTWF0Y2hTZXNzaW9uUmVxdWVzdBojLmxpbmVhZ2UudjEuUnVuTWF0Y2hTZXNzaW9uUmVzcG9uc2UwARJTCgxQcm90ZWN0TW9kZWwSHy5saW5lYWdlLnYxLlByb3RlY3RNb2RlbFJlcXVlc3QaIC5saW5lYWdlLnYxLlByb3RlY3RNb2RlbFJlc3BvbnNlMAESWgoPSW1wb3J0Q2FuYXJ5U2V0EiIubGluZWFnZS52MS5JbXBvcnRDYW5hcnlTZXRSZXF1ZXN0GiMubGluZWFnZS52MS5JbXBvcnRDYW5hcnlTZXRSZXNwb25zZRJgChFHZXRDYW5hcnlFeHBvc3VyZRIkLmxpbmVhZ2UudjEuR2V0Q2FuYXJ5RXhwb3N1cmVSZXF1ZXN0GiUubGluZWFnZS52MS5HZXRDYW5hcnlFeHBvc3VyZVJlc3BvbnNlEmYKE0xpc3RQcm90ZWN0ZWRNb2RlbHMSJi5saW5lYWdlLnYxLkxpc3RQcm90ZWN0ZWRNb2RlbHNSZXF1ZXN0GicubGluZWFnZS52MS5MaXN0UHJvdGVjdGVkTW9kZWxzUmVzcG9uc2USVAoNV2l0aGRyYXdNb2RlbBIgLmxpbmVhZ2UudjEuV2l0aGRyYXdNb2RlbFJlcXVlc3QaIS5saW5lYWdlLnYxLldpdGhkcmF3TW9kZWxSZXNwb25zZWIGcHJvdG8z", [file_lineage_v1_canary_commitment, file_lineage_v1_match_session, file_lineage_v1_member_model, file_lineage_v1_signed_header, file_lineage_v1_transparency_log]);
 
 /**
  * Request of MemberNode.GetNodeInfo (public, carries no header).
@@ -339,6 +339,154 @@ export const GetCanaryExposureResponseSchema: GenMessage<GetCanaryExposureRespon
   messageDesc(file_lineage_v1_member_node_service, 9);
 
 /**
+ * Request of MemberNode.ListProtectedModels.
+ *
+ * @generated from message lineage.v1.ListProtectedModelsRequest
+ */
+export type ListProtectedModelsRequest = Message<"lineage.v1.ListProtectedModelsRequest"> & {
+};
+
+/**
+ * Describes the message lineage.v1.ListProtectedModelsRequest.
+ * Use `create(ListProtectedModelsRequestSchema)` to create a new message.
+ */
+export const ListProtectedModelsRequestSchema: GenMessage<ListProtectedModelsRequest> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_member_node_service, 10);
+
+/**
+ * One protected model as the node reports it to its own operator.
+ *
+ * @generated from message lineage.v1.ProtectedModelStatus
+ */
+export type ProtectedModelStatus = Message<"lineage.v1.ProtectedModelStatus"> & {
+  /**
+   * The model.
+   *
+   * @generated from field: lineage.v1.MemberModelRef model = 1;
+   */
+  model?: MemberModelRef | undefined;
+
+  /**
+   * Name of the node adapter (configured endpoint) it is probed through.
+   *
+   * @generated from field: string adapter = 2;
+   */
+  adapter: string;
+
+  /**
+   * Epoch of the latest probe run, empty when never probed.
+   *
+   * @generated from field: string epoch_id = 3;
+   */
+  epochId: string;
+
+  /**
+   * Probes answered in that run.
+   *
+   * @generated from field: uint32 probes_done = 4;
+   */
+  probesDone: number;
+
+  /**
+   * Probes in that run's battery.
+   *
+   * @generated from field: uint32 probes_total = 5;
+   */
+  probesTotal: number;
+
+  /**
+   * SHA-256 (32 bytes) of the Sketch payload published for that epoch, empty when none.
+   *
+   * @generated from field: bytes sketch_sha256 = 6;
+   */
+  sketchSha256: Uint8Array;
+
+  /**
+   * True once the member withdrew the model's sketches.
+   *
+   * @generated from field: bool withdrawn = 7;
+   */
+  withdrawn: boolean;
+};
+
+/**
+ * Describes the message lineage.v1.ProtectedModelStatus.
+ * Use `create(ProtectedModelStatusSchema)` to create a new message.
+ */
+export const ProtectedModelStatusSchema: GenMessage<ProtectedModelStatus> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_member_node_service, 11);
+
+/**
+ * Response of MemberNode.ListProtectedModels.
+ *
+ * @generated from message lineage.v1.ListProtectedModelsResponse
+ */
+export type ListProtectedModelsResponse = Message<"lineage.v1.ListProtectedModelsResponse"> & {
+  /**
+   * Models by id, at most 1024.
+   *
+   * @generated from field: repeated lineage.v1.ProtectedModelStatus models = 1;
+   */
+  models: ProtectedModelStatus[];
+};
+
+/**
+ * Describes the message lineage.v1.ListProtectedModelsResponse.
+ * Use `create(ListProtectedModelsResponseSchema)` to create a new message.
+ */
+export const ListProtectedModelsResponseSchema: GenMessage<ListProtectedModelsResponse> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_member_node_service, 12);
+
+/**
+ * Request of MemberNode.WithdrawModel.
+ *
+ * @generated from message lineage.v1.WithdrawModelRequest
+ */
+export type WithdrawModelRequest = Message<"lineage.v1.WithdrawModelRequest"> & {
+  /**
+   * The model (member_id must be this node's).
+   *
+   * @generated from field: lineage.v1.MemberModelRef model = 1;
+   */
+  model?: MemberModelRef | undefined;
+
+  /**
+   * Why, at most 1024 chars.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message lineage.v1.WithdrawModelRequest.
+ * Use `create(WithdrawModelRequestSchema)` to create a new message.
+ */
+export const WithdrawModelRequestSchema: GenMessage<WithdrawModelRequest> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_member_node_service, 13);
+
+/**
+ * Response of MemberNode.WithdrawModel.
+ *
+ * @generated from message lineage.v1.WithdrawModelResponse
+ */
+export type WithdrawModelResponse = Message<"lineage.v1.WithdrawModelResponse"> & {
+  /**
+   * Epochs whose sketches were withdrawn, at most 64.
+   *
+   * @generated from field: repeated string epoch_ids = 1;
+   */
+  epochIds: string[];
+};
+
+/**
+ * Describes the message lineage.v1.WithdrawModelResponse.
+ * Use `create(WithdrawModelResponseSchema)` to create a new message.
+ */
+export const WithdrawModelResponseSchema: GenMessage<WithdrawModelResponse> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_member_node_service, 14);
+
+/**
  * Phase of MemberNode.ProtectModel.
  *
  * @generated from enum lineage.v1.ProtectPhase
@@ -449,6 +597,28 @@ export const MemberNode: GenService<{
     methodKind: "unary";
     input: typeof GetCanaryExposureRequestSchema;
     output: typeof GetCanaryExposureResponseSchema;
+  },
+  /**
+   * Local admin: the node's protected models with their latest run and published sketch (no
+   * endpoint secrets, no responses).
+   *
+   * @generated from rpc lineage.v1.MemberNode.ListProtectedModels
+   */
+  listProtectedModels: {
+    methodKind: "unary";
+    input: typeof ListProtectedModelsRequestSchema;
+    output: typeof ListProtectedModelsResponseSchema;
+  },
+  /**
+   * Local admin: withdraw a protected model's published sketches (a member-signed SketchWithdrawal
+   * on NATS per published epoch); the model stays registered but is no longer listed as protected.
+   *
+   * @generated from rpc lineage.v1.MemberNode.WithdrawModel
+   */
+  withdrawModel: {
+    methodKind: "unary";
+    input: typeof WithdrawModelRequestSchema;
+    output: typeof WithdrawModelResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_lineage_v1_member_node_service, 0);
