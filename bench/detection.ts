@@ -30,7 +30,12 @@ import { createInterface } from "node:readline";
 import {
   attributeMembers,
   type Battery,
+  CANARY_LOGPROB_POSITIONS,
+  CANARY_TOP_LOGPROBS,
   type CompareResult,
+  canaryAnswerScore,
+  canaryResponseHit,
+  canaryScoringPrompt,
   compare,
   createSketchContext,
   deriveVerdict,
@@ -67,6 +72,12 @@ import {
   formatCanaryNull,
   type PairedNullCounts,
 } from "./detection/canary-null.js";
+import {
+  memberPooledCheck,
+  type PairOutcomes,
+  type RankNullItem,
+  rankNullCheck,
+} from "./detection/canary-rank-null.js";
 import { type FrozenPolicy, freezePolicy } from "./detection/freeze.js";
 import { evaluateLsh } from "./detection/lsh-eval.js";
 import { type Comparison, type PlanMember, planComparisons, summarizePlan } from "./detection/plan.js";
@@ -579,6 +590,100 @@ const canaryNull = {
   },
 };
 
+// The rank test's null check, and the member-level pooled check of both canary tests (canary-rank-null.ts):
+// per-pair outcomes of each null comparison, re-read from the memoized answers compare() got (the same
+// requests: no new query reaches a model).
+function rankNulls(runs: readonly Ran[]): RankNullItem[] {
+  return runs.flatMap((r) => {
+    const c = r.evidence.canary;
+    if (r.comparison.derived || c?.rank_signs === undefined) return [];
+    return [
+      {
+        signs: c.rank_signs,
+        u: hashUnit(`${r.split}/${r.comparison.suspectId}/${r.comparison.member.key}/ranks`),
+      },
+    ];
+  });
+}
+async function pairOutcomes(runs: readonly Ran[]): Promise<{ hits: PairOutcomes[]; ranks: PairOutcomes[] }> {
+  const hits: PairOutcomes[] = [];
+  const ranks: PairOutcomes[] = [];
+  for (const r of runs) {
+    if (r.comparison.derived || !r.evidence.canary) continue;
+    const m = memberInfo.get(r.comparison.member.key);
+    if (!m) continue;
+    const a = adapter(r.comparison.suspectId);
+    const ask = (c: { prompt: string }) =>
+      a.generate({
+        prompt: c.prompt,
+        mode: "chat",
+        maxTokens: 64,
+        temperature: 0,
+        seed: 0,
+        topLogprobs: CANARY_TOP_LOGPROBS,
+        keepPositions: CANARY_LOGPROB_POSITIONS,
+      });
+    const score = async (c: { prompt: string; answer: string }) =>
+      canaryAnswerScore(
+        c,
+        await a.generate({
+          prompt: canaryScoringPrompt(c).prompt,
+          mode: "completion",
+          maxTokens: 1,
+          temperature: 0,
+          seed: 0,
+          topLogprobs: 1,
+          echo: true,
+          keepPositions: 0,
+        }),
+      );
+    const h: number[] = [];
+    const k: number[] = [];
+    for (const p of pairedCanarySet(m, r.comparison.member.key).pairs) {
+      const e = canaryResponseHit(p.exposed.answer, await ask(p.exposed));
+      const d = canaryResponseHit(p.decoy.answer, await ask(p.decoy));
+      h.push(e === d ? 0 : e ? 1 : -1);
+      const se = await score(p.exposed);
+      const sd = await score(p.decoy);
+      k.push(se === null || sd === null || se === sd ? 0 : se > sd ? 1 : -1);
+    }
+    hits.push({ member: r.comparison.member.key, outcomes: h });
+    ranks.push({ member: r.comparison.member.key, outcomes: k });
+  }
+  return { hits, ranks };
+}
+const sentBeforePooling = [...adapters.values()].reduce((a, x) => a + x.sent, 0);
+type Pooled = ReturnType<typeof memberPooledCheck>;
+const pooled: Record<string, { pair_hits: Pooled; pair_ranks: Pooled } | { error: string }> = {};
+for (const [name, runs] of [
+  ["test", testRuns],
+  ["calibration", calibrationRuns],
+] as const) {
+  try {
+    const { hits, ranks } = await pairOutcomes(runs);
+    pooled[name] = {
+      pair_hits: memberPooledCheck(hits, (mk) => hashUnit(`${name}/${mk}/pair-hits`)),
+      pair_ranks: memberPooledCheck(ranks, (mk) => hashUnit(`${name}/${mk}/pair-ranks`)),
+    };
+  } catch (e) {
+    // The servers are down by now: an answer compare() never asked cannot be re-read. Say so, keep the rest.
+    pooled[name] = { error: (e as Error).message };
+  }
+}
+const pooledExtraRequests = [...adapters.values()].reduce((a, x) => a + x.sent, 0) - sentBeforePooling;
+const canaryRankNull = {
+  test: rankNullCheck(rankNulls(testRuns)),
+  calibration: rankNullCheck(rankNulls(calibrationRuns)),
+  member_pooled: {
+    note:
+      "one randomized p-value per member: T = sum over pairs of (exposed-only minus decoy-only suspects) " +
+      "[pair_hits], or of (exposed scored higher minus decoy scored higher) [pair_ranks], against its exact law " +
+      "under the member's label coins; members' labels are independent, so the KS is exact in law",
+    requests_not_cached: pooledExtraRequests,
+    ...pooled,
+  },
+};
+
 // Watermark validity over fresh keys: every test-split suspect that is a null for the watermarked member(s)
 // of its split, scored on its battery responses; power with the real key on that member's students.
 let watermarkValidity: ReturnType<typeof watermarkKeyCheck> | null = null;
@@ -835,6 +940,7 @@ const report = {
     calibration_split_only: nullsByKind(calOut),
   },
   canary_null: canaryNull,
+  canary_rank_null: canaryRankNull,
   watermark_validity: watermarkValidity,
   watermark_power: watermarkPower,
   attribution: {
@@ -932,6 +1038,19 @@ process.stdout.write(`${formatCanaryNull("test", canaryNull.test, canaryNull.tes
 process.stdout.write(
   "  (comparisons against one member share its labels: each comparison's law is exact, pooled KS and level tails are indicative)\n",
 );
+{
+  const rt = canaryRankNull.test;
+  const ks = (split: string, which: "pair_hits" | "pair_ranks") => {
+    const x = pooled[split];
+    if (!x || "error" in x) return `unavailable (${x?.error ?? "not run"})`;
+    return `${x[which].members} members, KS p = ${x[which].randomized.ks_uniform_p}`;
+  };
+  process.stdout.write(
+    `Canary rank null (test): ${rt.with_ranked} / ${rt.comparisons} null comparisons with a ranked pair; randomized signed-rank KS p = ${rt.randomized.ks_uniform_p}; min exact p = ${rt.min_exact_p}; levels ${JSON.stringify(rt.levels)}\n` +
+      `  member-level pooled (independent units): test pair_hits ${ks("test", "pair_hits")}, pair_ranks ${ks("test", "pair_ranks")}; ` +
+      `calibration pair_hits ${ks("calibration", "pair_hits")}, pair_ranks ${ks("calibration", "pair_ranks")}\n`,
+  );
+}
 if (watermarkValidity) {
   const w = watermarkValidity;
   process.stdout.write(

@@ -16,6 +16,8 @@ function keyOf(r: GenerateRequest): string {
     r.temperature ?? null,
     r.seed ?? null,
     r.topLogprobs ?? 0,
+    r.echo === true,
+    r.keepPositions ?? null,
   ]);
 }
 
