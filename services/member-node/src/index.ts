@@ -16,9 +16,29 @@ export {
   type LoggedSessionRef,
   signAttestation,
 } from "./attestation.js";
+export {
+  type AdapterConfig,
+  type BatteryConfig,
+  checkMemberNodeConfig,
+  type DatabaseConfig,
+  type HubConfig,
+  type ListenTlsConfig,
+  MEMBER_ID_PATTERN,
+  type MemberNodeConfig,
+  type NatsConfig,
+  readMemberNodeConfig,
+  readPrivateFile,
+  redactConfig,
+} from "./config/member-node-config.js";
 export { type HeaderSigner, headerSigner, nextHeaderSequence } from "./header-signer.js";
 export type { MemberNodeDeps } from "./member-node-deps.js";
 export { isMemberNodeError, MemberNodeError, type MemberNodeErrorCode } from "./member-node-error.js";
+export {
+  type MemberNode,
+  readSigningKey,
+  type StartMemberNodeOptions,
+  startMemberNode,
+} from "./member-node-runtime.js";
 export {
   type MemberNodeServer,
   type MemberNodeServerOptions,
@@ -33,6 +53,38 @@ export {
   type NodeLogger,
   silentNodeLogger,
 } from "./node-logger.js";
+export {
+  type BatterySource,
+  batteryDigest,
+  type EpochBattery,
+  fileBatterySource,
+  parseBatteryText,
+  parseEpochKey,
+  staticBatterySource,
+} from "./protect/battery-source.js";
+export { type EpochWatcher, protectAllOnCurrentEpoch, watchEpochs } from "./protect/epoch-republish.js";
+export { endpointAdapter, preflightEndpoint } from "./protect/model-endpoint.js";
+export {
+  checkProtectRequest,
+  MODEL_ID_PATTERN,
+  type ProtectOptions,
+  type ProtectPhase,
+  type ProtectProgress,
+  type ProtectRequest,
+  protectModel,
+} from "./protect/protect-flow.js";
+export { SKETCH_PAYLOAD_TYPE, sketchToProto } from "./protect/sketch-proto.js";
+export {
+  ensureSketchStream,
+  KIND_HEADER,
+  modelToken,
+  publishSketch,
+  publishWithdrawal,
+  SKETCH_STREAM,
+  sketchPayload,
+  sketchSubject,
+} from "./protect/sketch-publisher.js";
+export { MAX_REASON_CHARS, withdrawModel } from "./protect/withdraw-flow.js";
 export {
   type FingerprintResponse,
   referenceFingerprintBytes,

@@ -18,12 +18,16 @@ import {
 } from "@lineage/rpc";
 import type { MemberNodeDeps } from "./member-node-deps.js";
 import { nodeInfoHandlers } from "./node-info-handlers.js";
+import type { ProtectOptions } from "./protect/protect-flow.js";
+import { protectHandlers } from "./protect/protect-handlers.js";
 
 export type { MemberNodeDeps } from "./member-node-deps.js";
 
 /** Options of {@link startMemberNodeServer}. */
 export interface MemberNodeServerOptions {
   readonly deps: MemberNodeDeps;
+  /** Battery source and endpoints of the protect flow. */
+  readonly protect: ProtectOptions;
   /** host:port to bind, e.g. "127.0.0.1:7450" (port 0 = any free port). */
   readonly listen: string;
   readonly credentials: ServerCredentials;
@@ -45,9 +49,10 @@ export interface MemberNodeServer extends AsyncDisposable {
 }
 
 /** Every handler of the service, composed from the concept modules. */
-export function memberNodeHandlers(deps: MemberNodeDeps) {
+export function memberNodeHandlers(deps: MemberNodeDeps, protect: ProtectOptions) {
   return withUnimplemented(MemberNode, {
     ...nodeInfoHandlers(deps),
+    ...protectHandlers(deps, protect),
   });
 }
 
@@ -60,7 +65,7 @@ export async function startMemberNodeServer(options: MemberNodeServerOptions): P
       ? { maxReceiveMessageBytes: options.maxReceiveMessageBytes }
       : {}),
   });
-  addService(server, MemberNode, memberNodeHandlers(options.deps));
+  addService(server, MemberNode, memberNodeHandlers(options.deps, options.protect));
   const port = await server.listen(options.listen, options.credentials);
   const host = options.listen.slice(0, options.listen.lastIndexOf(":"));
   const close = (graceMs = 2000) => server.shutdown(graceMs);

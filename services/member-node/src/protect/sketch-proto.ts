@@ -1,0 +1,106 @@
+/**
+ * The engine's sketch (libs/fingerprint sketch-types.ts, version 1) as the wire's `lineage.v1.Sketch`
+ * (proto sketch.proto), the payload of the DSSE envelope a member signs
+ * (application/vnd.lineage.sketch.v1+proto):
+ *
+ *   params        = {num_hashes: PROBE_ROWS, bands: PROBE_BANDS, rows: PROBE_ROWS_PER_BAND, shingle_size}
+ *   coarse        = COARSE_BANDS digests of COARSE_DIGEST_BYTES (empty when no probe had tokens)
+ *   probes        = one per probe with tokens, probe_index = the probe's position in the epoch battery,
+ *                   band_digests = PROBE_BANDS digests of PROBE_DIGEST_BYTES, in band order
+ *   token_profile_simhash = the 64-bit SimHash big-endian (8 bytes), empty when none was served
+ *   wrong_answers = one per wrong edge answer: probe_index and its WRONG_ANSWER_DIGEST_BYTES digest
+ *
+ * Digest widths are version 1's (sketch-types.ts, pinned by golden vectors), not the proto comment's
+ * upper bounds. A probe whose response had no tokens is left out (the engine's `empty`).
+ */
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { type Sketch as SketchMessage, SketchSchema } from "@lineage/api";
+import {
+  buildSketch,
+  COARSE_DIGEST_BYTES,
+  PROBE_BANDS,
+  PROBE_DIGEST_BYTES,
+  PROBE_ROWS,
+  PROBE_ROWS_PER_BAND,
+  SHINGLE_SIZE,
+  SKETCH_VERSION,
+  type Sketch,
+  type SketchContext,
+  type SketchProbeInput,
+} from "@lineage/fingerprint";
+import { MemberNodeError } from "../member-node-error.js";
+
+/** DSSE payload type of a Sketch. */
+export const SKETCH_PAYLOAD_TYPE = "application/vnd.lineage.sketch.v1+proto";
+
+function split(bytes: Uint8Array, width: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let o = 0; o < bytes.length; o += width) out.push(bytes.slice(o, o + width));
+  return out;
+}
+
+/**
+ * Converts a sketch built from `inputs` (the same inputs, so wrong answers can be attributed to their
+ * probe) into the wire message for `model`.
+ * @param probeIndex the probe's position in the epoch battery, by probe id
+ */
+export function sketchToProto(
+  sketch: Sketch,
+  inputs: readonly SketchProbeInput[],
+  context: SketchContext,
+  probeIndex: ReadonlyMap<string, number>,
+  model: { readonly memberId: string; readonly modelId: string; readonly modelVersion: string },
+  createdAtMs: number,
+): SketchMessage {
+  const indexOf = (id: string): number => {
+    const i = probeIndex.get(id);
+    if (i === undefined)
+      throw new MemberNodeError("invalid_argument", "a sketched probe is not in the battery");
+    return i;
+  };
+  const probes = sketch.probes
+    .filter((p) => !p.empty)
+    .map((p) => ({ probeIndex: indexOf(p.probeId), bandDigests: split(p.bands, PROBE_DIGEST_BYTES) }))
+    .sort((a, b) => a.probeIndex - b.probeIndex);
+  // Each wrong-answer digest binds its probe id (sketch-build.ts), so the probe it belongs to is found by
+  // sketching that probe alone: the digest comes out the same.
+  const wanted = new Map(sketch.wrongAnswers.map((d) => [Buffer.from(d).toString("hex"), d]));
+  const wrongAnswers: { probeIndex: number; digest: Uint8Array }[] = [];
+  for (const input of inputs) {
+    if (wanted.size === 0) break;
+    if (input.kind !== "edge" || input.reference === undefined) continue;
+    const alone = buildSketch(
+      [{ probeId: input.probeId, kind: "edge", text: input.text, reference: input.reference }],
+      context,
+    );
+    for (const d of alone.wrongAnswers) {
+      const hex = Buffer.from(d).toString("hex");
+      if (wanted.delete(hex)) wrongAnswers.push({ probeIndex: indexOf(input.probeId), digest: d });
+    }
+  }
+  if (wanted.size > 0)
+    throw new MemberNodeError("invalid_argument", "a wrong-answer digest matches no probe");
+  wrongAnswers.sort((a, b) => a.probeIndex - b.probeIndex);
+  let simhash = new Uint8Array(0);
+  if (sketch.simhash !== null) {
+    simhash = new Uint8Array(8);
+    new DataView(simhash.buffer).setBigUint64(0, sketch.simhash);
+  }
+  return create(SketchSchema, {
+    version: SKETCH_VERSION,
+    epochId: sketch.epochId,
+    subject: { case: "memberModel", value: model },
+    params: {
+      numHashes: PROBE_ROWS,
+      bands: PROBE_BANDS,
+      rows: PROBE_ROWS_PER_BAND,
+      shingleSize: SHINGLE_SIZE,
+    },
+    coarse: { bandDigests: split(sketch.coarse, COARSE_DIGEST_BYTES) },
+    probes,
+    tokenProfileSimhash: simhash,
+    wrongAnswers,
+    createdAt: timestampFromMs(createdAtMs),
+  });
+}
