@@ -39,6 +39,8 @@ export function canaryCountsFromProto(c: ProtoCanaryPairCounts): CanaryPairCount
     exposed_only: c.exposedOnly,
     decoy_only: c.decoyOnly,
     ...(c.sequence === undefined ? {} : { sequence: c.sequence }),
+    ...(c.scoredPairs === undefined ? {} : { scored_pairs: c.scoredPairs }),
+    ...(c.rankSigns === undefined ? {} : { rank_signs: c.rankSigns }),
   };
 }
 

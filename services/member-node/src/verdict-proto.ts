@@ -84,6 +84,8 @@ export function evidenceToProto(e: VerdictEvidence): ProtoVerdictEvidence {
             exposedOnly: e.canary.exposed_only,
             decoyOnly: e.canary.decoy_only,
             ...(e.canary.sequence === undefined ? {} : { sequence: e.canary.sequence }),
+            ...(e.canary.scored_pairs === undefined ? {} : { scoredPairs: e.canary.scored_pairs }),
+            ...(e.canary.rank_signs === undefined ? {} : { rankSigns: e.canary.rank_signs }),
           },
         }),
     ...(e.watermark === undefined
@@ -127,6 +129,7 @@ const TEST_KINDS: Readonly<Record<AccusingTest, TestKind>> = {
   canary_pairs: TestKind.CANARY_PAIRS,
   watermark: TestKind.WATERMARK,
   canary_watermark: TestKind.CANARY_WATERMARK,
+  canary_ranks: TestKind.CANARY_RANKS,
 };
 
 /**
@@ -142,11 +145,19 @@ export function testResultsToProto(
   const out: MessageInitShape<typeof TestResultSchema>[] = [];
   for (const t of tests) {
     if (!t.available) continue;
+    const signs = e.canary?.rank_signs ?? "";
     const trials =
       t.test === "watermark"
         ? (e.watermark?.selected_scored ?? 0)
-        : (e.canary?.exposed_only ?? 0) + (e.canary?.decoy_only ?? 0);
-    const hits = t.test === "watermark" ? (e.watermark?.selected_green ?? 0) : (e.canary?.exposed_only ?? 0);
+        : t.test === "canary_ranks"
+          ? signs.length
+          : (e.canary?.exposed_only ?? 0) + (e.canary?.decoy_only ?? 0);
+    const hits =
+      t.test === "watermark"
+        ? (e.watermark?.selected_green ?? 0)
+        : t.test === "canary_ranks"
+          ? [...signs].filter((x) => x === "E").length
+          : (e.canary?.exposed_only ?? 0);
     out.push({
       kind: TEST_KINDS[t.test],
       queries: t.test === "watermark" ? 0 : canaryQueries,

@@ -60,6 +60,8 @@ function canaryFromProto(c: ProtoCanaryPairCounts): CanaryPairCounts {
     exposed_only: c.exposedOnly,
     decoy_only: c.decoyOnly,
     ...(c.sequence === undefined ? {} : { sequence: c.sequence }),
+    ...(c.scoredPairs === undefined ? {} : { scored_pairs: c.scoredPairs }),
+    ...(c.rankSigns === undefined ? {} : { rank_signs: c.rankSigns }),
   };
 }
 
@@ -77,6 +79,8 @@ function watermarkFromProto(w: ProtoWatermarkCounts): WatermarkCounts {
 export function evidenceFromProto(e: ProtoVerdictEvidence): VerdictEvidence {
   if (e.canary?.sequence !== undefined && e.canary.sequence.length > 100_000)
     throw new LogError("too_large", "counts.canary.sequence exceeds 100000 characters");
+  if (e.canary?.rankSigns !== undefined && e.canary.rankSigns.length > 100_000)
+    throw new LogError("too_large", "counts.canary.rank_signs exceeds 100000 characters");
   return {
     ...(e.canary === undefined ? {} : { canary: canaryFromProto(e.canary) }),
     ...(e.watermark === undefined ? {} : { watermark: watermarkFromProto(e.watermark) }),
