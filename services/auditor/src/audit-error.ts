@@ -36,6 +36,18 @@ export type AuditErrorCode =
   | "split_view"
   /** The hub now shows a smaller tree than it once signed: history was rolled back. */
   | "rollback"
+  /**
+   * The checkpoint carries fewer cosignatures by witnesses of the trust root than required (missing, or
+   * only by unknown keys): no independent party vouched that it extends what it saw before.
+   */
+  | "witness_quorum"
+  /** A cosignature line under a witness key of the trust root does not verify: a forged cosignature. */
+  | "bad_cosignature"
+  /**
+   * The bundle's checkpoint contradicts the checkpoint this auditor saved earlier (another root for the
+   * same size, a tree that does not extend it, or one it does not extend): a split view.
+   */
+  | "inconsistent_with_saved"
   /** A disclosure's sample is not the one the log-derived seed selects. */
   | "sample_mismatch"
   /**

@@ -69,7 +69,12 @@ export {
   verdictPolicyFromProto,
   watermarkCountsFromProto,
 } from "./statement-domain.js";
-export { type TrustRoot, trustRootFromVerifierKey } from "./trust-root.js";
+export {
+  MAX_TRUSTED_WITNESSES,
+  type TrustRoot,
+  trustRootFromVerifierKey,
+  withWitnesses,
+} from "./trust-root.js";
 export { type BoundVerification, MAX_PANEL, verifyBoundChoices } from "./verify-bound-choices.js";
 export {
   type BundleVerification,
@@ -98,3 +103,5 @@ export {
   type SampleCounts,
   verifyDisclosure,
 } from "./verify-disclosure.js";
+export { checkAgainstSaved, type SavedCheck, type SavedOutcome } from "./verify-saved.js";
+export { checkWitnessQuorum, type WitnessQuorum } from "./witness-quorum.js";

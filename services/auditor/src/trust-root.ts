@@ -1,9 +1,17 @@
 /**
  * What the auditor trusts up front (proto TrustRoot): the hub's C2SP note verifier key (it signs
- * checkpoints, membership and review records, and countersigns attestations) and optionally the
- * log origin. Member keys are never given: they are read from the log's membership entries.
+ * checkpoints, membership and review records, and countersigns attestations), optionally the log
+ * origin, and the witnesses' cosignature/v1 verifier keys (docs/specs/witness.md) whose cosignatures
+ * `audit verify` requires. Member keys are never given: they are read from the log's membership entries.
  */
-import { Ed25519PublicKey, fromBase64, type NoteVerifier, parseVerifierKey } from "@lineage/crypto";
+import {
+  Ed25519PublicKey,
+  formatKeyId,
+  fromBase64,
+  type NoteVerifier,
+  parseCosignatureVerifierKey,
+  parseVerifierKey,
+} from "@lineage/crypto";
 import { AuditError } from "./audit-error.js";
 
 /** The auditor's trust root. */
@@ -14,6 +22,39 @@ export interface TrustRoot {
   readonly hubKey: Ed25519PublicKey;
   /** Expected checkpoint origin; when absent, the origin is not checked. */
   readonly origin?: string;
+  /** Witnesses whose cosignatures count (cosignature/v1 verifiers); none when absent. */
+  readonly witnesses?: readonly NoteVerifier[];
+}
+
+/** Most witness keys a trust root holds. */
+export const MAX_TRUSTED_WITNESSES = 16;
+
+/**
+ * Adds witness verifier keys (`name+hex8+base64(0x04||key)`, as `lineage witness pubkey` prints) to a
+ * trust root. Throws `invalid_argument` naming the bad key, a duplicate, or a clash with the log key.
+ */
+export function withWitnesses(trust: TrustRoot, witnessKeys: readonly string[]): TrustRoot {
+  if (witnessKeys.length > MAX_TRUSTED_WITNESSES)
+    throw new AuditError("invalid_argument", `at most ${MAX_TRUSTED_WITNESSES} witness keys`);
+  const ids = new Set([`${trust.log.name}+${formatKeyId(trust.log.keyId)}`]);
+  const witnesses = witnessKeys.map((k, i) => {
+    let v: NoteVerifier;
+    try {
+      v = parseCosignatureVerifierKey(k).verifier;
+    } catch (cause) {
+      throw new AuditError(
+        "invalid_argument",
+        `witness key ${i + 1} ('${String(k).slice(0, 60)}') is not a cosignature/v1 verifier key: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+    const id = `${v.name}+${formatKeyId(v.keyId)}`;
+    if (ids.has(id))
+      throw new AuditError("invalid_argument", `witness key ${id} is given twice or is the log's key`);
+    ids.add(id);
+    return v;
+  });
+  return { ...trust, witnesses: [...(trust.witnesses ?? []), ...witnesses] };
 }
 
 /**

@@ -50,6 +50,7 @@ import {
 } from "./proven-entry.js";
 import type { TrustRoot } from "./trust-root.js";
 import { type BoundVerification, verifyBoundChoices } from "./verify-bound-choices.js";
+import { checkWitnessQuorum, type WitnessQuorum } from "./witness-quorum.js";
 
 /** Most membership records a bundle may carry (proto bound). */
 export const MAX_BUNDLE_MEMBERSHIP = 64;
@@ -69,6 +70,8 @@ export interface BundleVerification {
   readonly memberKey: AuditedKey;
   /** The canary commitment it relied on, verified; undefined when none. */
   readonly commitment?: OpenedEntry<CanaryCommitment>;
+  /** The witnesses that cosigned the checkpoint (and how many were required). */
+  readonly witnesses: WitnessQuorum;
   /**
    * The session, sighting, commitments and the re-derived verdict (version-2 statements; a bundle
    * that verifies always has them).
@@ -83,6 +86,12 @@ export interface VerifyBundleOptions {
    * {@link readMemberHistory}. Without it the verification is offline: `historyChecked` is false.
    */
   readonly history?: MemberHistory;
+  /**
+   * How many distinct witnesses of the trust root must have cosigned the bundle's checkpoint (issue 8).
+   * Default: 1 when the trust root lists any witness, else 0. A forged cosignature by a trusted witness
+   * fails whatever the number (`bad_cosignature`).
+   */
+  readonly witnessQuorum?: number;
 }
 
 /** Verifies a bundle; throws {@link AuditError} (with the checks so far) on the first failure. */
@@ -96,6 +105,22 @@ export function verifyBundle(
     if (bundle.checkpoint === undefined) throw new AuditError("malformed", "bundle has no checkpoint");
     return openHubCheckpoint(bundle.checkpoint.signedNote, trust);
   });
+  const required = options.witnessQuorum ?? ((trust.witnesses?.length ?? 0) > 0 ? 1 : 0);
+  if (!Number.isSafeInteger(required) || required < 0 || required > 16)
+    throw new AuditError("invalid_argument", "witnessQuorum must be an integer in 0..16");
+  let witnesses: WitnessQuorum;
+  try {
+    witnesses = checkWitnessQuorum(bundle.checkpoint?.signedNote ?? new Uint8Array(0), trust, required);
+  } catch (err) {
+    if (err instanceof AuditError) c.fail("checkpoint.witnesses", err.code, err.message, err);
+    throw err;
+  }
+  c.pass(
+    "checkpoint.witnesses",
+    required === 0
+      ? `NO WITNESS REQUIRED: ${witnesses.cosigners.length} trusted cosignature(s) present`
+      : `${witnesses.cosigners.length} trusted witness cosignature(s), ${required} required: ${witnesses.cosigners.join(", ")}`,
+  );
 
   // Membership records establish the member keys and statuses; replayed in log order. With a history
   // read from the log (member-history.ts) they are ALL the log's membership records up to the bundle's
@@ -255,6 +280,7 @@ export function verifyBundle(
   return {
     checks: c.checks,
     historyChecked: history !== undefined,
+    witnesses,
     checkpoint: cp,
     attestationIndex: att.index,
     statement,

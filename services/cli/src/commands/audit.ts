@@ -14,6 +14,7 @@ import {
   AuditorState,
   auditConsistency,
   bundleToJson,
+  checkAgainstSaved,
   exitCodeFor,
   hubCheckpointSource,
   hubEntrySource,
@@ -28,13 +29,14 @@ import {
   verificationText,
   verifyBundle,
   verifyDisclosure,
+  withWitnesses,
 } from "@lineage/auditor";
 import { toHex } from "@lineage/crypto";
 import { HttpAdapter } from "@lineage/fingerprint";
 import { createClient, insecureChannelCredentials, RpcError, tlsChannelCredentials } from "@lineage/rpc";
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation, OptionSpec } from "../command.js";
-import { emit, intOpt, stringOpt } from "../option-values.js";
+import { emit, intOpt, stringListOpt, stringOpt } from "../option-values.js";
 
 const trustFlags: Record<string, OptionSpec> = {
   "log-key": {
@@ -47,6 +49,13 @@ const trustFlags: Record<string, OptionSpec> = {
     type: "string",
     valueName: "origin",
     description: "Expected log origin (first checkpoint line).",
+  },
+  "witness-key": {
+    type: "string",
+    multiple: true,
+    valueName: "vkey",
+    description:
+      "A witness's cosignature/v1 verifier key (as 'lineage witness pubkey' prints), repeatable; default $LINEAGE_WITNESS_KEYS (space-separated).",
   },
 };
 
@@ -76,10 +85,44 @@ export function trustOf(inv: Invocation): TrustRoot {
       `${where(inv)}: give the hub verifier key with --log-key (see '${where(inv)} --help')`,
     );
   }
+  let trust: TrustRoot;
   try {
-    return trustRootFromVerifierKey(vkey, stringOpt(inv, "origin"));
+    trust = trustRootFromVerifierKey(vkey, stringOpt(inv, "origin"));
   } catch (err) {
     throw new CliError("invalid_argument", `${where(inv)}: --log-key: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const flagged = inv.options["witness-key"] === undefined ? [] : stringListOpt(inv, "witness-key");
+  const witnessKeys =
+    flagged.length > 0
+      ? flagged
+      : (inv.io.env.LINEAGE_WITNESS_KEYS ?? "").split(/\s+/).filter((k) => k !== "");
+  try {
+    return withWitnesses(trust, witnessKeys);
+  } catch (err) {
+    throw new CliError("invalid_argument", `${where(inv)}: --witness-key: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+const stateFlag: Record<string, OptionSpec> = {
+  state: {
+    type: "string",
+    valueName: "dir",
+    description:
+      "Where the last verified checkpoint is kept (default $LINEAGE_AUDITOR_STATE or ~/.lineage/auditor).",
+  },
+};
+
+function stateOf(inv: Invocation): AuditorState {
+  const dir =
+    stringOpt(inv, "state") ?? inv.io.env.LINEAGE_AUDITOR_STATE ?? join(homedir(), ".lineage", "auditor");
+  try {
+    return new AuditorState(resolve(inv.io.cwd, dir));
+  } catch (err) {
+    throw new CliError("invalid_argument", `${where(inv)}: --state: ${(err as Error).message}`, {
       cause: err,
     });
   }
@@ -141,7 +184,7 @@ function reportFailure(inv: Invocation, err: unknown): number {
       ? `COULD NOT CHECK [${e.code}]: ${e.message}`
       : `FAILED VERIFICATION [${e.code}]: ${e.message}`;
   const loud =
-    e.code === "split_view" || e.code === "rollback"
+    e.code === "split_view" || e.code === "rollback" || e.code === "inconsistent_with_saved"
       ? `\n!!! THE HUB SIGNED CONTRADICTORY CHECKPOINTS (${e.code.toUpperCase()}): its history was forked or rewritten. !!!`
       : "";
   emit(
@@ -198,10 +241,26 @@ const verify: Command = {
     "bundle's checkpoint is read (GetLogEntries, bounded pages) and proven against that checkpoint's root, so\n" +
     "a revocation or suspension the bundle leaves out is still seen. Without --hub the bundle's own records\n" +
     "are all there is: that check is 'not checked offline' and the command exits 1 [history_unchecked]\n" +
-    "unless --offline is given to accept it (then it exits 0 and says so).",
+    "unless --offline is given to accept it (then it exits 0 and says so).\n" +
+    "Witnesses: the checkpoint must carry cosignatures by --witnesses N distinct witnesses of the trust root\n" +
+    "(--witness-key; N defaults to 1 when any is given) [witness_quorum]; a forged one fails [bad_cosignature].\n" +
+    "--no-witness-check waives that, loudly. The checkpoint is also checked against the one this auditor saved\n" +
+    "(--state; a proof from --hub between different sizes) [inconsistent_with_saved], and a newer one is saved.",
   options: {
     ...trustFlags,
     ...hubFlags,
+    ...stateFlag,
+    witnesses: {
+      type: "string",
+      valueName: "n",
+      description:
+        "How many distinct trusted witnesses must have cosigned (default 1 with any --witness-key, else 0).",
+    },
+    "no-witness-check": {
+      type: "boolean",
+      description:
+        "Accept a checkpoint no witness vouched for (reported loudly; a single hub can then show you a forked log).",
+    },
     offline: {
       type: "boolean",
       description:
@@ -216,6 +275,26 @@ const verify: Command = {
       throw new CliError("usage", `${where(inv)}: give --hub or --offline, not both`);
     }
     const timeoutMs = intOpt(inv, "timeout-ms", { min: 100, max: 600_000 }, 10_000) as number;
+    const known = trust.witnesses?.length ?? 0;
+    const noWitness = inv.options["no-witness-check"] === true;
+    const asked = intOpt(inv, "witnesses", { min: 0, max: 16 });
+    if (noWitness && asked !== undefined && asked > 0)
+      throw new CliError("usage", `${where(inv)}: give --witnesses or --no-witness-check, not both`);
+    if (asked !== undefined && asked > known) {
+      throw new CliError(
+        "usage",
+        `${where(inv)}: --witnesses ${asked} needs at least ${asked} --witness-key (${known} given)`,
+      );
+    }
+    const witnessQuorum = noWitness ? 0 : (asked ?? (known > 0 ? 1 : 0));
+    const waiver =
+      witnessQuorum > 0
+        ? ""
+        : noWitness
+          ? "WITNESS CHECK WAIVED (--no-witness-check): no independent party vouched for this checkpoint; the hub alone could show you a forked log"
+          : "NO WITNESS REQUIRED: the trust root lists no witness key (give --witness-key); the hub alone could show you a forked log";
+    if (waiver !== "") inv.io.stderr.write(`!!! ${waiver} !!!\n`);
+    const state = stateOf(inv);
     const credentials = address === undefined ? undefined : await credentialsOf(inv);
     try {
       const bundle = await readBundleFile(resolve(inv.io.cwd, inv.positionals[0] as string));
@@ -226,8 +305,30 @@ const verify: Command = {
         using source = hubEntrySource(address, credentials, timeoutMs);
         history = await readMemberHistory(source, cp);
       }
-      const r = verifyBundle(bundle, trust, history === undefined ? {} : { history });
-      const base = `${renderChecks(r.checks)}\nVERIFIED: attestation ${r.attestationIndex} (session ${r.statement.sessionId}) signed by member ${r.memberKey.memberId}, in checkpoint ${r.checkpoint.origin} size ${r.checkpoint.size}; its verdict re-derived from its own counts\n${verificationText(r)}`;
+      const verified = verifyBundle(bundle, trust, {
+        witnessQuorum,
+        ...(history === undefined ? {} : { history }),
+      });
+      let savedCheck: Awaited<ReturnType<typeof checkAgainstSaved>>;
+      {
+        using proofs =
+          address === undefined || credentials === undefined
+            ? undefined
+            : hubCheckpointSource(address, credentials, timeoutMs);
+        try {
+          savedCheck = await checkAgainstSaved(state, trust, bundle.checkpoint?.signedNote ?? "", proofs);
+        } catch (err) {
+          if (err instanceof AuditError) {
+            throw new AuditError(err.code, err.message, {
+              checks: [...verified.checks, ...err.checks],
+              cause: err,
+            });
+          }
+          throw err;
+        }
+      }
+      const r = { ...verified, checks: [...verified.checks, ...savedCheck.checks] };
+      const base = `${renderChecks(r.checks)}${waiver === "" ? "" : `\n${waiver}`}\nVERIFIED: attestation ${r.attestationIndex} (session ${r.statement.sessionId}) signed by member ${r.memberKey.memberId}, in checkpoint ${r.checkpoint.origin} size ${r.checkpoint.size}; its verdict re-derived from its own counts\n${verificationText(r)}`;
       if (!r.historyChecked && !offline) {
         const message =
           "the member's key history was not read from the log: a revocation or suspension omitted from the bundle cannot be excluded; re-run with --hub ADDR, or pass --offline to accept this";
@@ -251,6 +352,8 @@ const verify: Command = {
           verified: true,
           outcome: "verified",
           history_checked: r.historyChecked,
+          witnesses: { required: witnessQuorum, cosigners: r.witnesses.cosigners, waived: noWitness },
+          saved_state: savedCheck.outcome,
           ...verificationReport(r),
           checks: r.checks,
         },
@@ -271,23 +374,17 @@ const consistency: Command = {
   options: {
     ...trustFlags,
     ...hubFlags,
-    state: {
-      type: "string",
-      valueName: "dir",
-      description:
-        "Where the last verified checkpoint is kept (default $LINEAGE_AUDITOR_STATE or ~/.lineage/auditor).",
-    },
+    ...stateFlag,
   },
   run: async (inv) => {
     const trust = trustOf(inv);
     const address = hubAddress(inv, true);
     const timeoutMs = intOpt(inv, "timeout-ms", { min: 100, max: 600_000 }, 10_000) as number;
-    const dir =
-      stringOpt(inv, "state") ?? inv.io.env.LINEAGE_AUDITOR_STATE ?? join(homedir(), ".lineage", "auditor");
+    const state = stateOf(inv);
     const credentials = await credentialsOf(inv);
     try {
       using source = hubCheckpointSource(address, credentials, timeoutMs);
-      const r = await auditConsistency(source, trust, new AuditorState(resolve(inv.io.cwd, dir)));
+      const r = await auditConsistency(source, trust, state);
       const from = r.previous === undefined ? "first contact" : `size ${r.previous.size}`;
       emit(
         inv,
