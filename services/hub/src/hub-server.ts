@@ -1,13 +1,16 @@
 /**
  * The hub's gRPC server. This build serves the transparency log's public, self-checking reads
- * (GetCheckpoint, GetLogEntries, GetInclusionProof, GetConsistencyProof, GetAttestationBundle); every
- * other method of the Hub contract answers UNIMPLEMENTED naming itself until its issue lands.
+ * (GetCheckpoint, GetLogEntries, GetInclusionProof, GetConsistencyProof, GetAttestationBundle) and the
+ * member-signed membership and commitment writes with GetMember/ListMembers (membership/); every other
+ * method of the Hub contract answers UNIMPLEMENTED naming itself until its issue lands.
  */
 import type { ServerCredentials } from "@grpc/grpc-js";
 import { Hub } from "@lineage/api";
 import { addService, createServer, type RpcLogger, withUnimplemented } from "@lineage/rpc";
 import { type LogServiceOptions, logServiceHandlers } from "./log/log-service.js";
 import type { TransparencyLog } from "./log/transparency-log.js";
+import { membershipHandlers } from "./membership/membership-service.js";
+import type { RequestAuthenticator } from "./membership/request-header.js";
 
 export interface HubServerOptions {
   readonly log: TransparencyLog;
@@ -17,6 +20,8 @@ export interface HubServerOptions {
   readonly logger?: RpcLogger;
   /** Per-client limits of the log's streaming reads (default: stream-limits.ts). */
   readonly logReads?: LogServiceOptions;
+  /** Signed-header verification of the write RPCs (default: one over `log`; tests inject a clock). */
+  readonly auth?: RequestAuthenticator;
 }
 
 export interface HubServer extends AsyncDisposable {
@@ -32,6 +37,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
   // The Hub contract, composed from one handler object per concern (each its own module).
   const handlers = {
     ...logServiceHandlers(options.log, options.logReads),
+    ...membershipHandlers({ log: options.log, ...(options.auth ? { auth: options.auth } : {}) }),
   };
   addService(server, Hub, withUnimplemented(Hub, handlers));
   const port = await server.listen(options.listen, options.credentials);

@@ -18,7 +18,12 @@ export {
   MAX_LEAF_BYTES,
   PAYLOAD_TYPES,
 } from "./log/log-leaf.js";
-export { type LogServiceHandlers, logServiceHandlers, MAX_ENTRIES_PER_CALL } from "./log/log-service.js";
+export {
+  type LogServiceHandlers,
+  type LogServiceOptions,
+  logServiceHandlers,
+  MAX_ENTRIES_PER_CALL,
+} from "./log/log-service.js";
 export type { LoggedCommitment } from "./log/log-state.js";
 export type { StoredEntry } from "./log/log-store.js";
 export {
@@ -38,6 +43,11 @@ export {
   signMembership,
 } from "./log/membership-record.js";
 export {
+  DEFAULT_MAX_BYTES_PER_CALL,
+  DEFAULT_MAX_STREAMS_PER_PEER,
+  type StreamLimits,
+} from "./log/stream-limits.js";
+export {
   type AppendedEntry,
   type FirstCovering,
   PREVIOUS_SIZE_EXTENSION,
@@ -56,3 +66,18 @@ export {
   type Witnessing,
   type WitnessingOptions,
 } from "./log/witness-client.js";
+export {
+  type MembershipHandlers,
+  type MembershipServiceOptions,
+  memberProto,
+  membershipHandlers,
+} from "./membership/membership-service.js";
+export {
+  nextSequence,
+  RequestAuthenticator,
+  type RequestAuthenticatorOptions,
+  type RequestSender,
+  type RequestSigner,
+  SECRETARIAT,
+  signRequest,
+} from "./membership/request-header.js";
