@@ -16,10 +16,13 @@ import {
   type TransportSecurity,
   withUnimplemented,
 } from "@lineage/rpc";
+import type { CanarySets } from "./canaries/canary-sets.js";
 import type { MemberNodeDeps } from "./member-node-deps.js";
 import { nodeInfoHandlers } from "./node-info-handlers.js";
 import type { ProtectOptions } from "./protect/protect-flow.js";
 import { protectHandlers } from "./protect/protect-handlers.js";
+import type { MatchSessions } from "./sessions/match-sessions.js";
+import { matchHandlers } from "./sessions/session-handlers.js";
 
 export type { MemberNodeDeps } from "./member-node-deps.js";
 
@@ -28,6 +31,8 @@ export interface MemberNodeServerOptions {
   readonly deps: MemberNodeDeps;
   /** Battery source and endpoints of the protect flow. */
   readonly protect: ProtectOptions;
+  /** Canary sets and match sessions (sessions/session-handlers.ts); without it those RPCs are UNIMPLEMENTED. */
+  readonly match?: { canaries: CanarySets; sessions: MatchSessions };
   /** host:port to bind, e.g. "127.0.0.1:7450" (port 0 = any free port). */
   readonly listen: string;
   readonly credentials: ServerCredentials;
@@ -49,10 +54,15 @@ export interface MemberNodeServer extends AsyncDisposable {
 }
 
 /** Every handler of the service, composed from the concept modules. */
-export function memberNodeHandlers(deps: MemberNodeDeps, protect: ProtectOptions) {
+export function memberNodeHandlers(
+  deps: MemberNodeDeps,
+  protect: ProtectOptions,
+  match?: { canaries: CanarySets; sessions: MatchSessions },
+) {
   return withUnimplemented(MemberNode, {
     ...nodeInfoHandlers(deps),
     ...protectHandlers(deps, protect),
+    ...(match === undefined ? {} : matchHandlers(deps, match)),
   });
 }
 
@@ -65,7 +75,7 @@ export async function startMemberNodeServer(options: MemberNodeServerOptions): P
       ? { maxReceiveMessageBytes: options.maxReceiveMessageBytes }
       : {}),
   });
-  addService(server, MemberNode, memberNodeHandlers(options.deps, options.protect));
+  addService(server, MemberNode, memberNodeHandlers(options.deps, options.protect, options.match));
   const port = await server.listen(options.listen, options.credentials);
   const host = options.listen.slice(0, options.listen.lastIndexOf(":"));
   const close = (graceMs = 2000) => server.shutdown(graceMs);

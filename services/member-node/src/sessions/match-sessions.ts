@@ -1,0 +1,495 @@
+/**
+ * Match sessions on the member node (DESIGN.md flow 5, "The match protocol"): admit the hub's request
+ * (session-request.ts), then run the private tests with the session's panel, seed and policy — never the
+ * member's own — through the engine (`compare`), sign the version-2 attestation (DSSE) and answer.
+ *
+ * State is persisted as it advances (match_sessions, session_canary_answers, canary_exposures):
+ * - a retried session (same id, nonce and logged session) gets the answer stored the first time, byte for byte;
+ * - a node stopped mid-session finishes it on the next attempt or on `resumeInterrupted()`: canary items the
+ *   suspect already answered are served from the stored answers, never sent again, so no canary is spent twice;
+ * - another session reusing a nonce, or the same id with other content, is a replay (`already_exists`).
+ * Each canary item is recorded as spent against the suspect BEFORE it is sent (write-ahead: a crash between
+ * the two over-counts, never under-counts), and the reuse policy is checked before the first query.
+ *
+ * Only counts leave: progress notes, decline notes and errors carry ids and numbers, never canary text,
+ * responses or keys.
+ */
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  DeclineReason,
+  type MatchSessionAnswer,
+  MatchSessionAnswerSchema,
+  type MatchSessionProgress,
+  MatchSessionProgressSchema,
+  type MatchSessionRequest,
+  MatchSessionRequestSchema,
+  type MemberModelRef,
+  SessionPhase,
+  type SuspectRef,
+} from "@lineage/api";
+import { bytesEqual, type Ed25519PrivateKey, type KeyRing } from "@lineage/crypto";
+import {
+  type Battery,
+  CANARY_LOGPROB_POSITIONS,
+  type CompareResult,
+  compare,
+  type GenerateRequest,
+  type ModelAdapter,
+  type ModelResponse,
+  splitBattery,
+} from "@lineage/fingerprint";
+import type { MemberNodeDatabase, Store } from "@lineage/store";
+import { attestationStatement, type LoggedSessionRef, signAttestation } from "../attestation.js";
+import type { CanarySets, LabelledCanaries } from "../canaries/canary-sets.js";
+import type { HubLogClient, HubLogTrust } from "../canaries/hub-log.js";
+import { isMemberNodeError, MemberNodeError } from "../member-node-error.js";
+import { compareSeedOf } from "../session-check.js";
+import { admitSession } from "./session-request.js";
+
+/** Where the node reaches the models a session names (configured on the node; none are sent by the hub). */
+export interface SessionModels {
+  /** The suspect, from the logged session's reference (endpoint or registry release). */
+  suspect(ref: SuspectRef): ModelAdapter | undefined;
+  /** The member's own model the session compares; undefined when the node does not protect it. */
+  reference(model: MemberModelRef): ModelAdapter | undefined;
+  /** A panel model (the hub's reference population) by id. */
+  panel(modelId: string): ModelAdapter | undefined;
+  /** The epoch battery the session names. */
+  battery(epochId: string): Promise<Battery | undefined>;
+  /** The member's watermark key for a committed key id, if it watermarks. */
+  watermarkKey?(commitmentId: string): { readonly key: Uint8Array; readonly gamma: number } | undefined;
+}
+
+/** What the session service needs. */
+export interface MatchSessionsDeps {
+  readonly memberId: string;
+  readonly store: Store<MemberNodeDatabase>;
+  readonly signingKey: Ed25519PrivateKey;
+  readonly hub: HubLogClient | undefined;
+  readonly hubLog: HubLogTrust;
+  readonly hubKeys: KeyRing;
+  readonly canaries: CanarySets;
+  readonly models: SessionModels;
+  readonly clock: () => number;
+  /** Queries in flight per model (default 8). */
+  readonly concurrency?: number;
+}
+
+/** An event of a running session: progress, then exactly one answer. */
+export type SessionEvent =
+  | { readonly kind: "progress"; readonly progress: MatchSessionProgress }
+  | { readonly kind: "answer"; readonly answer: MatchSessionAnswer };
+
+class Declined extends Error {
+  constructor(
+    readonly reason: DeclineReason,
+    readonly note: string,
+  ) {
+    super(note);
+  }
+}
+
+function progress(
+  sessionId: string,
+  phase: SessionPhase,
+  done: number,
+  planned: number,
+  note: string,
+): SessionEvent {
+  return {
+    kind: "progress",
+    progress: create(MatchSessionProgressSchema, {
+      sessionId,
+      phase,
+      queriesDone: done,
+      queriesPlanned: planned,
+      note,
+    }),
+  };
+}
+
+/** A stored canary answer as the engine's hit rule reads it. */
+function storedResponse(text: string, positionsJson: string): ModelResponse {
+  const positions = JSON.parse(positionsJson) as {
+    token: string;
+    top: { token: string; logprob: number }[];
+  }[];
+  return positions.length === 0 ? { text } : { text, tokens: positions };
+}
+
+/** The member node's match sessions (module header). */
+export class MatchSessions {
+  readonly #d: MatchSessionsDeps;
+  /** Sessions running in this process: a concurrent retry joins the run instead of starting another. */
+  readonly #running = new Map<string, Promise<MatchSessionAnswer>>();
+
+  constructor(deps: MatchSessionsDeps) {
+    this.#d = deps;
+  }
+
+  /**
+   * Admits `request` and runs (or resumes, or replays the stored answer of) its session, reporting progress
+   * through `onProgress`. Throws MemberNodeError for a request that is refused outright; a session that is
+   * admitted but cannot be run is answered with a decline.
+   */
+  async run(
+    request: MatchSessionRequest | undefined,
+    onProgress: (p: MatchSessionProgress) => void = () => {},
+    signal?: AbortSignal,
+  ): Promise<MatchSessionAnswer> {
+    const d = this.#d;
+    const checked = await admitSession(request, {
+      memberId: d.memberId,
+      store: d.store,
+      hub: d.hub,
+      hubLog: d.hubLog,
+      hubKeys: d.hubKeys,
+      nowMs: d.clock(),
+      ...(signal === undefined ? {} : { signal }),
+    });
+    const req = request as MatchSessionRequest;
+    const candidate = checked.opened.candidate as MemberModelRef;
+    if (d.models.reference(candidate) === undefined)
+      throw new MemberNodeError(
+        "not_found",
+        `model ${candidate.modelId.slice(0, 128)} is not protected by this node`,
+      );
+    const stored = await this.#claim(req, checked);
+    if (stored !== undefined) return stored;
+    const joined = this.#running.get(req.sessionId);
+    if (joined !== undefined) return joined;
+    const p = this.#execute(req, checked, onProgress, signal).finally(() =>
+      this.#running.delete(req.sessionId),
+    );
+    this.#running.set(req.sessionId, p);
+    return p;
+  }
+
+  /**
+   * Records the session (or recognises a retry). Returns the stored answer of an answered session; throws
+   * `already_exists` for a replay.
+   */
+  async #claim(req: MatchSessionRequest, checked: LoggedSessionRef): Promise<MatchSessionAnswer | undefined> {
+    const db = this.#d.store.db;
+    const row = await db
+      .selectFrom("match_sessions")
+      .selectAll()
+      .where("session_id", "=", req.sessionId)
+      .executeTakeFirst();
+    if (row !== undefined) {
+      const before = fromBinary(MatchSessionRequestSchema, row.request);
+      const same =
+        bytesEqual(row.nonce, req.nonce) &&
+        before.sessionIndex === req.sessionIndex &&
+        before.opened !== undefined &&
+        req.opened !== undefined &&
+        bytesEqual(before.opened.payload, req.opened.payload);
+      if (!same)
+        throw new MemberNodeError(
+          "already_exists",
+          `session ${req.sessionId} was already answered with another nonce or session`,
+        );
+      if (row.answer !== null) return fromBinary(MatchSessionAnswerSchema, row.answer);
+      await db
+        .updateTable("match_sessions")
+        .set((eb) => ({ attempts: eb("attempts", "+", 1) }))
+        .where("session_id", "=", req.sessionId)
+        .execute();
+      return undefined;
+    }
+    const other = await db
+      .selectFrom("match_sessions")
+      .select("session_id")
+      .where("nonce", "=", req.nonce)
+      .executeTakeFirst();
+    if (other !== undefined)
+      throw new MemberNodeError("already_exists", "the session nonce was already used by another session");
+    const o = checked.opened;
+    try {
+      await db
+        .insertInto("match_sessions")
+        .values({
+          session_id: req.sessionId,
+          nonce: req.nonce,
+          session_index: BigInt(checked.index),
+          suspect_id: o.suspect?.suspectId ?? "",
+          commitment_id: o.canaryCommitment?.commitmentId ?? null,
+          request: toBinary(MatchSessionRequestSchema, req),
+          state: "running",
+          answer: null,
+        })
+        .execute();
+    } catch (cause) {
+      throw new MemberNodeError("already_exists", `session ${req.sessionId} or its nonce was already used`, {
+        cause,
+      });
+    }
+    return undefined;
+  }
+
+  async #execute(
+    req: MatchSessionRequest,
+    checked: LoggedSessionRef,
+    onProgress: (p: MatchSessionProgress) => void,
+    signal: AbortSignal | undefined,
+  ): Promise<MatchSessionAnswer> {
+    const emit = (e: SessionEvent) => {
+      if (e.kind === "progress") onProgress(e.progress);
+    };
+    emit(progress(req.sessionId, SessionPhase.VERIFYING_REQUEST, 0, 0, "session verified against the log"));
+    let answer: MatchSessionAnswer;
+    try {
+      const result = await this.#compare(req, checked, emit, signal);
+      emit(
+        progress(
+          req.sessionId,
+          SessionPhase.SIGNING,
+          result.queries.total,
+          result.queries.total,
+          "signing the attestation",
+        ),
+      );
+      const statement = attestationStatement(
+        { memberId: this.#d.memberId, issuedAtMs: this.#d.clock() },
+        result,
+        checked,
+      );
+      const env = signAttestation(statement, this.#d.signingKey);
+      answer = create(MatchSessionAnswerSchema, {
+        sessionId: req.sessionId,
+        nonce: req.nonce,
+        outcome: {
+          case: "attestation",
+          value: {
+            payloadType: env.payloadType,
+            payload: env.payload,
+            signatures: env.signatures.map((s) => ({ keyid: s.keyid, sig: s.sig })),
+          },
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof Declined)) throw err;
+      answer = create(MatchSessionAnswerSchema, {
+        sessionId: req.sessionId,
+        nonce: req.nonce,
+        outcome: { case: "declined", value: { reason: err.reason, note: err.note.slice(0, 256) } },
+      });
+    }
+    // The first answer stored wins: a concurrent run in another process answers with the same bytes.
+    await this.#d.store.db
+      .updateTable("match_sessions")
+      .set({
+        state: "answered",
+        answer: toBinary(MatchSessionAnswerSchema, answer),
+        answered_at: new Date(this.#d.clock()),
+      })
+      .where("session_id", "=", req.sessionId)
+      .where("state", "=", "running")
+      .execute();
+    const row = await this.#d.store.db
+      .selectFrom("match_sessions")
+      .select("answer")
+      .where("session_id", "=", req.sessionId)
+      .executeTakeFirstOrThrow();
+    return fromBinary(MatchSessionAnswerSchema, row.answer as Uint8Array);
+  }
+
+  async #compare(
+    req: MatchSessionRequest,
+    checked: LoggedSessionRef,
+    emit: (e: SessionEvent) => void,
+    signal: AbortSignal | undefined,
+  ): Promise<CompareResult> {
+    const o = checked.opened;
+    const m = this.#d.models;
+    const sessionId = req.sessionId;
+    const suspectRef = o.suspect as SuspectRef;
+    const candidate = o.candidate as MemberModelRef;
+    const reference = m.reference(candidate);
+    if (reference === undefined)
+      throw new Declined(
+        DeclineReason.UNKNOWN_MODEL,
+        `model ${candidate.modelId.slice(0, 128)} is not protected by this node`,
+      );
+    const suspect = m.suspect(suspectRef);
+    if (suspect === undefined)
+      throw new Declined(DeclineReason.SUSPECT_UNREACHABLE, "the suspect cannot be reached from this node");
+    const panel: ModelAdapter[] = [];
+    for (const id of o.panel) {
+      const a = m.panel(id);
+      if (a === undefined)
+        throw new Declined(
+          DeclineReason.POLICY,
+          `panel model ${id.slice(0, 128)} is not reachable from this node`,
+        );
+      panel.push(a);
+    }
+    const battery = await m.battery(o.epochId);
+    if (battery === undefined)
+      throw new Declined(DeclineReason.POLICY, `no battery for epoch ${o.epochId.slice(0, 64)}`);
+    const split = splitBattery(battery, o.epochId);
+
+    let canaries: LabelledCanaries | undefined;
+    const commitmentId = o.canaryCommitment?.commitmentId;
+    if (commitmentId !== undefined) {
+      try {
+        await this.#d.canaries.learnLabels(commitmentId, signal);
+        await this.#d.canaries.checkReuse(commitmentId, suspectRef.suspectId);
+      } catch (err) {
+        if (isMemberNodeError(err, "failed_precondition"))
+          throw new Declined(DeclineReason.BUDGET_EXHAUSTED, err.message);
+        throw err;
+      }
+      canaries = await this.#d.canaries.labelled(commitmentId);
+    }
+    let watermark: { key: Uint8Array; gamma: number } | undefined;
+    if (o.watermarkCommitment !== undefined) {
+      watermark = m.watermarkKey?.(o.watermarkCommitment.commitmentId);
+      if (watermark === undefined)
+        throw new Declined(DeclineReason.POLICY, "the session binds a watermark key this node does not hold");
+    }
+    emit(
+      progress(
+        sessionId,
+        canaries ? SessionPhase.CANARY_TEST : SessionPhase.PROBE_COMPARISON,
+        0,
+        req.maxQueries,
+        "querying the suspect",
+      ),
+    );
+    const recorded = await this.#recordedAnswers(sessionId);
+    const suspectAdapter = this.#suspectAdapter(
+      suspect,
+      sessionId,
+      suspectRef.suspectId,
+      canaries,
+      recorded,
+      req.maxQueries,
+    );
+    try {
+      return await compare({
+        suspect: suspectAdapter,
+        reference,
+        panel,
+        battery: split.confirmation,
+        ...(canaries === undefined ? {} : { canaries: canaries.set }),
+        ...(watermark === undefined ? {} : { watermarkKey: watermark.key, watermarkGamma: watermark.gamma }),
+        comparisons: o.comparisons,
+        seed: compareSeedOf(o.seed),
+        concurrency: this.#d.concurrency ?? 8,
+        ...(signal === undefined ? {} : { signal }),
+        onProgress: (p) =>
+          emit(progress(sessionId, SessionPhase.PROBE_COMPARISON, p.done, p.total, p.stage.slice(0, 64))),
+      });
+    } catch (err) {
+      if (err instanceof Declined) throw err;
+      if ((err as { cause?: unknown }).cause instanceof Declined) throw (err as { cause: Declined }).cause;
+      if (signal?.aborted)
+        throw new MemberNodeError(
+          "unavailable",
+          `session ${sessionId} was interrupted; it resumes on retry`,
+          { cause: err },
+        );
+      throw new Declined(
+        DeclineReason.SUSPECT_UNREACHABLE,
+        `the comparison failed (${String((err as { code?: unknown }).code ?? "error")})`,
+      );
+    }
+  }
+
+  async #recordedAnswers(sessionId: string): Promise<Map<string, ModelResponse>> {
+    const rows = await this.#d.store.db
+      .selectFrom("session_canary_answers")
+      .selectAll()
+      .where("session_id", "=", sessionId)
+      .execute();
+    return new Map(
+      rows.map((r) => [`${r.pair_index}/${r.item}`, storedResponse(r.response, r.first_positions)]),
+    );
+  }
+
+  /**
+   * The suspect as the engine sees it: canary prompts are recorded as spent before they are sent, their
+   * answers are stored for disclosure, and an item already answered in this session is served from the
+   * store (a resumed session sends no canary twice). The session's query budget is enforced here.
+   */
+  #suspectAdapter(
+    inner: ModelAdapter,
+    sessionId: string,
+    suspectId: string,
+    canaries: LabelledCanaries | undefined,
+    recorded: Map<string, ModelResponse>,
+    maxQueries: number,
+  ): ModelAdapter {
+    let sent = 0;
+    const sets = this.#d.canaries;
+    const db = this.#d.store.db;
+    return {
+      describe: () => inner.describe(),
+      generate: async (request: GenerateRequest): Promise<ModelResponse> => {
+        const at = canaries?.byPrompt.get(request.prompt);
+        if (at !== undefined && canaries !== undefined) {
+          const key = `${at.pairIndex}/${at.item}`;
+          const have = recorded.get(key);
+          if (have !== undefined) return have;
+          if (++sent > maxQueries)
+            throw new Declined(
+              DeclineReason.BUDGET_EXHAUSTED,
+              `the session's budget of ${maxQueries} queries is spent`,
+            );
+          await sets.recordSent(canaries.commitmentId, at.pairIndex, at.item, suspectId, sessionId);
+          const r = await inner.generate(request);
+          const positions = (r.tokens ?? []).slice(0, CANARY_LOGPROB_POSITIONS).map((t) => ({
+            token: t.token.slice(0, 256),
+            top: t.top.slice(0, 20).map((x) => ({ token: x.token.slice(0, 256), logprob: x.logprob })),
+          }));
+          const text = r.text.slice(0, 16_384);
+          await db
+            .insertInto("session_canary_answers")
+            .values({
+              session_id: sessionId,
+              pair_index: at.pairIndex,
+              item: at.item,
+              response: text,
+              first_positions: JSON.stringify(positions),
+            })
+            .onConflict((oc) => oc.columns(["session_id", "pair_index", "item"]).doNothing())
+            .execute();
+          const out: ModelResponse = positions.length === 0 ? { text } : { text, tokens: positions };
+          recorded.set(key, out);
+          return r;
+        }
+        if (++sent > maxQueries)
+          throw new Declined(
+            DeclineReason.BUDGET_EXHAUSTED,
+            `the session's budget of ${maxQueries} queries is spent`,
+          );
+        return inner.generate(request);
+      },
+    };
+  }
+
+  /** Sessions left `running` by a stopped node, resumed (each from its stored, re-admitted request). */
+  async resumeInterrupted(signal?: AbortSignal): Promise<MatchSessionAnswer[]> {
+    const rows = await this.#d.store.db
+      .selectFrom("match_sessions")
+      .select(["request"])
+      .where("state", "=", "running")
+      .execute();
+    const out: MatchSessionAnswer[] = [];
+    for (const r of rows)
+      out.push(await this.run(fromBinary(MatchSessionRequestSchema, r.request), () => {}, signal));
+    return out;
+  }
+
+  /** The stored answer of a session; `not_found` when the node never admitted it. */
+  async answerOf(sessionId: string): Promise<MatchSessionAnswer | undefined> {
+    const row = await this.#d.store.db
+      .selectFrom("match_sessions")
+      .select(["answer"])
+      .where("session_id", "=", sessionId)
+      .executeTakeFirst();
+    if (row === undefined) throw new MemberNodeError("not_found", `no session ${sessionId.slice(0, 64)}`);
+    return row.answer === null ? undefined : fromBinary(MatchSessionAnswerSchema, row.answer);
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * The gRPC handlers of canary sets and match sessions (member_node_service.proto): ImportCanarySet and
+ * GetCanaryExposure (local admin), RunMatchSession (the hub, server-streaming: progress, then exactly one
+ * answer), and the same session over NATS request-reply on `lineage.session.<member>.request`.
+ * Requests are untrusted; failures are MemberNodeErrors whose codes libs/rpc maps to gRPC status (forged or
+ * missing signature -> UNAUTHENTICATED, replay -> ALREADY_EXISTS, unknown session/model -> NOT_FOUND,
+ * malformed/oversized -> INVALID_ARGUMENT). Every message the node sends is member-signed and carries
+ * counts only.
+ */
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  ImportCanarySetRequestSchema,
+  type MatchSessionProgress,
+  type MemberNode,
+  RunMatchSessionRequestSchema,
+  RunMatchSessionResponseSchema,
+  SessionMessageSchema,
+} from "@lineage/api";
+import type { Bus, BusSubscription } from "@lineage/bus";
+import type { ServiceImpl } from "@lineage/rpc";
+import { readCanaryPairsFile } from "../canaries/canary-file.js";
+import { CanarySets, checkCommitmentId } from "../canaries/canary-sets.js";
+import type { HubLogTrust } from "../canaries/hub-log.js";
+import type { MemberNodeDeps } from "../member-node-deps.js";
+import { isMemberNodeError, MemberNodeError } from "../member-node-error.js";
+import { MatchSessions, type SessionModels } from "./match-sessions.js";
+import { HeaderNonces, verifyHubHeader } from "./session-request.js";
+
+/** Handlers of ImportCanarySet and GetCanaryExposure. */
+export function canaryHandlers(
+  deps: MemberNodeDeps,
+  canaries: CanarySets,
+): Pick<ServiceImpl<typeof MemberNode>, "importCanarySet" | "getCanaryExposure"> {
+  return {
+    async importCanarySet(req, ctx) {
+      const who = deps.admin.check(ctx, ImportCanarySetRequestSchema, req);
+      const id = checkCommitmentId(req.commitmentId);
+      if (req.sourcePath.length === 0 || req.sourcePath.length > 4096)
+        throw new MemberNodeError("invalid_argument", "source_path must be 1..4096 characters");
+      const pairs = await readCanaryPairsFile(req.sourcePath);
+      await canaries.import(id, pairs);
+      const committed = await canaries.commit(id, ctx.signal);
+      try {
+        await canaries.learnLabels(id, ctx.signal);
+      } catch (err) {
+        // No checkpoint covers the commitment yet: the labels are learned before the first session uses it.
+        if (!isMemberNodeError(err, "not_found")) throw err;
+      }
+      deps.logger.info("canary_set_committed", {
+        commitment_id: id,
+        pairs: committed.pairs,
+        log_index: Number(committed.ref.logIndex),
+        by: who,
+      });
+      return { commitment: committed.ref, canaryCount: BigInt(committed.pairs), logEntry: committed.entry };
+    },
+    async getCanaryExposure(req) {
+      return { exposures: await canaries.exposure(req.commitmentIds) };
+    },
+  };
+}
+
+/** A small async queue: the session pushes progress, the stream pulls it. */
+function channel<T>() {
+  const items: T[] = [];
+  let wake: (() => void) | undefined;
+  let done = false;
+  return {
+    push(x: T) {
+      items.push(x);
+      wake?.();
+    },
+    close() {
+      done = true;
+      wake?.();
+    },
+    async *drain(): AsyncGenerator<T> {
+      for (;;) {
+        while (items.length > 0) yield items.shift() as T;
+        if (done) return;
+        await new Promise<void>((r) => {
+          wake = r;
+        });
+        wake = undefined;
+      }
+    },
+  };
+}
+
+/** Handler of RunMatchSession. */
+export function sessionHandlers(
+  deps: MemberNodeDeps,
+  sessions: MatchSessions,
+): Pick<ServiceImpl<typeof MemberNode>, "runMatchSession"> {
+  const nonces = new HeaderNonces();
+  return {
+    async *runMatchSession(req, ctx) {
+      verifyHubHeader(RunMatchSessionRequestSchema, req, deps.hubKeys, deps.clock());
+      nonces.remember(req.header as NonNullable<typeof req.header>, deps.clock());
+      const ch = channel<MatchSessionProgress>();
+      let failure: unknown;
+      let answer: Awaited<ReturnType<MatchSessions["run"]>> | undefined;
+      const running = sessions
+        .run(req.session, (p) => ch.push(p), ctx.signal)
+        .then((a) => {
+          answer = a;
+        })
+        .catch((err) => {
+          failure = err;
+        })
+        .finally(() => ch.close());
+      for await (const p of ch.drain()) {
+        yield await deps.signer.sign(
+          RunMatchSessionResponseSchema,
+          create(RunMatchSessionResponseSchema, { event: { case: "progress", value: p } }),
+        );
+      }
+      await running;
+      if (failure !== undefined) throw failure;
+      yield await deps.signer.sign(
+        RunMatchSessionResponseSchema,
+        create(RunMatchSessionResponseSchema, {
+          event: { case: "answer", value: answer as NonNullable<typeof answer> },
+        }),
+      );
+    },
+  };
+}
+
+/** NATS subject the hub sends a member's session requests to. */
+export function sessionRequestSubject(memberId: string): string {
+  return `lineage.session.${memberId}.request`;
+}
+
+/**
+ * Serves match sessions over NATS request-reply: a hub-signed SessionMessage{request} in, a member-signed
+ * SessionMessage{answer} out (the requester sets a timeout long enough for the session; a retry after a
+ * timeout gets the stored answer). Failures reply with the error's code only (libs/bus).
+ */
+export async function serveSessionsOnBus(
+  bus: Bus,
+  deps: MemberNodeDeps,
+  sessions: MatchSessions,
+  maxPayloadBytes = 1 << 20,
+): Promise<BusSubscription> {
+  const nonces = new HeaderNonces();
+  return bus.serve(sessionRequestSubject(deps.memberId), async (msg) => {
+    if (msg.data.length > maxPayloadBytes)
+      throw new MemberNodeError("malformed", "the session message is too large");
+    let m: ReturnType<typeof fromBinary<typeof SessionMessageSchema>>;
+    try {
+      m = fromBinary(SessionMessageSchema, msg.data);
+    } catch (cause) {
+      throw new MemberNodeError("malformed", "the session message is not an encoded SessionMessage", {
+        cause,
+      });
+    }
+    verifyHubHeader(SessionMessageSchema, m, deps.hubKeys, deps.clock());
+    nonces.remember(m.header as NonNullable<typeof m.header>, deps.clock());
+    if (m.body.case !== "request")
+      throw new MemberNodeError("malformed", "the session message carries no request");
+    const answer = await sessions.run(m.body.value);
+    const reply = await deps.signer.sign(
+      SessionMessageSchema,
+      create(SessionMessageSchema, { body: { case: "answer", value: answer } }),
+    );
+    return toBinary(SessionMessageSchema, reply);
+  });
+}
+
+/** What canary sets and match sessions need beyond {@link MemberNodeDeps}. */
+export interface MatchOptions {
+  /** The hub's log: origin and note verifier (checkpoints, inclusion proofs). */
+  readonly hubLog: HubLogTrust;
+  /** Where the node reaches the suspect, its own models, the panel and the battery. */
+  readonly models: SessionModels;
+  /** Reuse policy: distinct suspects one canary item may be sent to (default 3). */
+  readonly maxSuspectsPerCanary?: number;
+  /** Queries in flight per model (default 8). */
+  readonly concurrency?: number;
+}
+
+/** The canary and session services of a node, built once from its deps. */
+export function matchServices(
+  deps: MemberNodeDeps,
+  options: MatchOptions,
+): { canaries: CanarySets; sessions: MatchSessions } {
+  const canaries = new CanarySets({
+    memberId: deps.memberId,
+    store: deps.store,
+    signingKey: deps.signingKey,
+    hub: deps.hub,
+    hubLog: options.hubLog,
+    clock: deps.clock,
+    ...(options.maxSuspectsPerCanary === undefined
+      ? {}
+      : { maxSuspectsPerCanary: options.maxSuspectsPerCanary }),
+  });
+  const sessions = new MatchSessions({
+    memberId: deps.memberId,
+    store: deps.store,
+    signingKey: deps.signingKey,
+    hub: deps.hub,
+    hubLog: options.hubLog,
+    hubKeys: deps.hubKeys,
+    canaries,
+    models: options.models,
+    clock: deps.clock,
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+  });
+  return { canaries, sessions };
+}
+
+/** ImportCanarySet, GetCanaryExposure and RunMatchSession over one set of services. */
+export function matchHandlers(
+  deps: MemberNodeDeps,
+  services: { canaries: CanarySets; sessions: MatchSessions },
+): Pick<ServiceImpl<typeof MemberNode>, "importCanarySet" | "getCanaryExposure" | "runMatchSession"> {
+  return { ...canaryHandlers(deps, services.canaries), ...sessionHandlers(deps, services.sessions) };
+}
