@@ -17,6 +17,7 @@ import { openRoleStore, storeFlags } from "../store-flags.js";
 import { hubKeygen, readBoundedFile, readPrivateKeyFile, readPublicKeyFile } from "./keygen.js";
 import { MEMBER_ID_RE } from "./member-enrol-request.js";
 import { hubMigrate } from "./migrate.js";
+import { hubWitnessFlags, startHubWitnessing, witnessEndpointsOf } from "./witness.js";
 
 const logFlags: Readonly<Record<string, OptionSpec>> = {
   key: { type: "string", valueName: "file", required: true, description: "The hub's private key (PEM)" },
@@ -235,6 +236,7 @@ const serve: Command = {
       valueName: "file",
       description: "Require client certificates from this CA (mTLS)",
     },
+    ...hubWitnessFlags,
     "require-client-cert": {
       type: "boolean",
       description:
@@ -274,6 +276,7 @@ const serve: Command = {
             ...(clientCa !== undefined ? { clientCaPem: clientCa } : {}),
           })
         : insecureServerCredentials();
+    const witnesses = witnessEndpointsOf(inv);
     const { store, log } = await openLog(inv);
     try {
       let server: Awaited<ReturnType<typeof startHubServer>>;
@@ -286,6 +289,7 @@ const serve: Command = {
           { cause: err },
         );
       }
+      const witnessing = startHubWitnessing(inv, log, witnesses);
       emit(
         inv,
         {
@@ -294,6 +298,7 @@ const serve: Command = {
           verifier_key: log.verifierKey,
           size: log.size,
           tls: cert !== undefined,
+          witnesses: witnesses.length,
         },
         `hub log ${log.origin} (size ${log.size}) served at ${server.address}${cert ? " over TLS" : " (plaintext)"}\nverifier key: ${log.verifierKey}\n(Ctrl-C to stop)`,
       );
@@ -302,6 +307,7 @@ const serve: Command = {
         if (inv.io.signal.aborted) done();
         inv.io.signal.addEventListener("abort", () => done(), { once: true });
       });
+      await witnessing?.close();
       await server.close();
       inv.io.stderr.write("hub server stopped\n");
       return EXIT.ok;

@@ -16,6 +16,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import {
+  checkWitnessQuorum,
+  hubCheckpointSource,
+  trustRootFromVerifierKey,
+  withWitnesses,
+} from "@lineage/auditor";
+import {
   Ed25519PrivateKey,
   ed25519NoteSigner,
   formatAddCheckpointRequest,
@@ -26,9 +32,11 @@ import {
   parseVerifierKey,
   signCheckpoint,
 } from "@lineage/crypto";
+import { insecureChannelCredentials } from "@lineage/rpc";
 import { type CapturedIo, captureIo } from "../capture-io.js";
 import { EXIT } from "../cli-error.js";
 import { main } from "../main.js";
+import { whileServing } from "../serving-hub.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lineage-witness-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -139,6 +147,71 @@ test("witness serve cosigns a hub-signed checkpoint over HTTP and refuses an old
     assert.equal(old.status, 409);
     assert.equal(await old.text(), "4\n");
     assert.match(s.err(), /refused: rollback/);
+  } finally {
+    ac.abort();
+    assert.equal(await running, EXIT.ok);
+  }
+});
+
+test("hub serve --witness: the served checkpoint carries the witness's cosignature; bad --witness values are refused", async () => {
+  const k = io();
+  assert.equal(
+    await main(["hub", "keygen", "--out", "hub.pem", "--origin", ORIGIN, "--json"], k),
+    EXIT.ok,
+    k.err(),
+  );
+  const hubVkey = (JSON.parse(k.out()) as { verifier_key: string }).verifier_key;
+  writeFileSync(join(dir, "hub.vkey"), `${hubVkey}\n`);
+  // An empty log: its first GetCheckpoint signs size 0, which the hub then has the witness cosign.
+  const ac = new AbortController();
+  const s = io(ac.signal);
+  const running = main(
+    [
+      ...["witness", "serve", "--name", NAME, "--key", "w.pem", "--state", "st3"],
+      ...["--log", `${ORIGIN}=hub.vkey`, "--listen", "127.0.0.1:0", "--json"],
+    ],
+    s,
+  );
+  let url = "";
+  for (let i = 0; i < 200 && !url; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (s.out().trim().endsWith("}")) url = (JSON.parse(s.out()) as { url: string }).url;
+  }
+  assert.ok(url, s.err());
+  const wkey = (JSON.parse(s.out()) as { witness_verifier_key: string }).witness_verifier_key;
+  const db = ["--data-dir", "hubdb-witnessed"];
+  try {
+    for (const [bad, re] of [
+      ["nocomma", /URL,VKEY/],
+      [`ftp://x,${wkey}`, /not http/],
+      [`${url},${hubVkey}`, /cosignature\/v1/],
+    ] as const) {
+      const b = io();
+      const code = await main(
+        ["hub", "serve", "--key", "hub.pem", "--origin", ORIGIN, ...db, "--witness", bad],
+        b,
+      );
+      assert.equal(code, EXIT.usage, bad);
+      assert.match(b.err(), re);
+    }
+    await whileServing(
+      dir,
+      ["--key", "hub.pem", "--origin", ORIGIN, ...db, "--witness", `${url},${wkey}`],
+      async (address) => {
+        const trust = withWitnesses(trustRootFromVerifierKey(hubVkey, ORIGIN), [wkey]);
+        using source = hubCheckpointSource(address, insecureChannelCredentials());
+        let cosigners = 0;
+        for (let i = 0; i < 100 && cosigners === 0; i++) {
+          const note = await source.latestCheckpoint();
+          try {
+            cosigners = checkWitnessQuorum(note, trust, 1).cosigners.length;
+          } catch {
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
+        assert.equal(cosigners, 1, "the hub serves its checkpoint cosigned by the witness");
+      },
+    );
   } finally {
     ac.abort();
     assert.equal(await running, EXIT.ok);

@@ -16,10 +16,17 @@ import {
   type NoteVerifier,
   parseVerifierKey,
 } from "@lineage/crypto";
+import {
+  startWitnessing,
+  type TransparencyLog,
+  WitnessClient,
+  type WitnessEndpoint,
+  type Witnessing,
+} from "@lineage/hub";
 import { checkListenSecurity, RpcError } from "@lineage/rpc";
 import { startWitnessServer, Witness, WitnessState } from "@lineage/witness";
 import { CliError, EXIT } from "../cli-error.js";
-import type { Command, Invocation } from "../command.js";
+import type { Command, Invocation, OptionSpec } from "../command.js";
 import { emit, requiredStringOpt, stringListOpt, stringOpt } from "../option-values.js";
 import { readBoundedFile, readPrivateKeyFile, writePrivateKeyFile } from "./keygen.js";
 
@@ -255,3 +262,53 @@ export const witness: Command = {
   summary: "Run a witness that cosigns the hub's checkpoints it verified as consistent (C2SP tlog-witness).",
   subcommands: [init, pubkey, serve],
 };
+
+/** `hub serve --witness URL,VKEY`: the witnesses the hub asks to cosign its checkpoints. */
+export const hubWitnessFlags: Readonly<Record<string, OptionSpec>> = {
+  witness: {
+    type: "string",
+    multiple: true,
+    valueName: "url,vkey",
+    description:
+      "A witness to ask for cosignatures of every checkpoint: its base URL and its verifier key ('lineage witness pubkey'), repeatable",
+  },
+};
+
+/** The --witness values, each checked (URL, cosignature/v1 key, no duplicates) before anything is opened. */
+export function witnessEndpointsOf(inv: Invocation): WitnessEndpoint[] {
+  const out: WitnessEndpoint[] = [];
+  for (const v of stringListOpt(inv, "witness")) {
+    const comma = v.indexOf(",");
+    if (comma <= 0 || comma === v.length - 1)
+      throw new CliError(
+        "invalid_argument",
+        `${where(inv)}: --witness must be URL,VKEY, got '${v.slice(0, 80)}'`,
+      );
+    const endpoint = { url: v.slice(0, comma), verifierKey: v.slice(comma + 1) };
+    try {
+      new WitnessClient(endpoint);
+    } catch (err) {
+      throw new CliError("invalid_argument", `${where(inv)}: --witness: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    if (out.some((e) => e.verifierKey === endpoint.verifierKey))
+      throw new CliError("invalid_argument", `${where(inv)}: --witness key given twice`);
+    out.push(endpoint);
+  }
+  return out;
+}
+
+/** Starts asking `endpoints` to cosign the log's checkpoints (none: undefined); failures go to stderr. */
+export function startHubWitnessing(
+  inv: Invocation,
+  log: TransparencyLog,
+  endpoints: readonly WitnessEndpoint[],
+): Witnessing | undefined {
+  if (endpoints.length === 0) return undefined;
+  return startWitnessing({
+    log,
+    witnesses: endpoints,
+    onError: (err, url) => inv.io.stderr.write(`hub: witness ${url}: ${(err as Error).message}\n`),
+  });
+}
