@@ -38,3 +38,14 @@ test("failures are not cached", async () => {
   inner.fail = false;
   assert.match((await a.generate({ prompt: "q", temperature: 0 })).text, /^q#/);
 });
+
+test("a scoring request (echo) and a generation of the same prompt are different requests", async () => {
+  const inner = new Counting();
+  const a = new CachingAdapter(inner);
+  const base = { prompt: "p", mode: "completion" as const, temperature: 0, seed: 0, topLogprobs: 1 };
+  await a.generate(base);
+  await a.generate({ ...base, echo: true });
+  await a.generate({ ...base, keepPositions: 0 });
+  await a.generate({ ...base, echo: true });
+  assert.equal(inner.calls, 3);
+});
