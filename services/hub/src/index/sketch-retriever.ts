@@ -1,0 +1,228 @@
+/**
+ * Candidate retrieval for release scanning (DESIGN.md flow 4 "Scan"): a suspect's sketch is matched
+ * against the protected models of the current epoch in two stages —
+ *   1. coarse: the in-memory band index (band-index.ts) counts, per model, the coarse LSH bands it shares
+ *      with the suspect and keeps the models with >= minAgreeingBands (LSH_V1), the `limit x DETAIL_FACTOR`
+ *      with most agreement;
+ *   2. detail: only those few sketches are read from Postgres and compared probe by probe
+ *      (compareSketches: per-probe band agreement, SimHash, shared wrong answers), and ranked by score.
+ * The index is rebuilt from Postgres on start, fed by this replica's ingestion as batches commit, and
+ * caught up with other replicas' commits and retirements by {@link SketchRetriever.refresh}.
+ */
+import { compareSketches, LSH_V1, type Sketch, type SketchSimilarity } from "@lineage/fingerprint";
+import type { EpochStore } from "../epochs/epoch-store.js";
+import { HubError } from "../ingest/hub-error.js";
+import type { ModelRef } from "../ingest/sketch-proto.js";
+import type { IndexedSketchRow, SketchStore } from "../ingest/sketch-store.js";
+import { BandIndex, type CoarseHit } from "./band-index.js";
+
+/** One retrieved protected model. */
+export interface Candidate {
+  readonly model: ModelRef;
+  readonly sketchId: string;
+  /** Coarse bands shared with the suspect. */
+  readonly coarseAgreeingBands: number;
+  /** The per-probe comparison (stage 2). */
+  readonly similarity: SketchSimilarity;
+  /** Ranking score (similarity.score). */
+  readonly score: number;
+}
+
+/** Options of a retrieval. */
+export interface RetrieveOptions {
+  /** Candidates returned at most. Default 10, at most 1000. */
+  readonly limit?: number;
+  /** Coarse threshold; default LSH_V1.minAgreeingBands. */
+  readonly minAgreeingBands?: number;
+  /** Exclude this member's models (a member reporting its own model, say). */
+  readonly excludeMember?: string;
+}
+
+/** Coarse hits read in detail per candidate returned. */
+export const DETAIL_FACTOR = 4;
+const PAGE = 5000;
+
+interface Entry {
+  readonly seq: bigint;
+  readonly sketchId: string;
+  readonly model: ModelRef;
+}
+
+/** The hub's sketch index for the current epoch. */
+export class SketchRetriever {
+  readonly #sketches: SketchStore;
+  readonly #epochs: EpochStore;
+  readonly #now: () => number;
+  #epochId: string | undefined;
+  #index = new BandIndex();
+  #entries: Entry[] = [];
+  readonly #bySketch = new Map<string, number>();
+  /** Ordinal of each model's active sketch. */
+  readonly #byModel = new Map<string, number>();
+  #lastSeq = 0n;
+  #lastRefreshMs = 0;
+
+  constructor(sketches: SketchStore, epochs: EpochStore, now: () => number = Date.now) {
+    this.#sketches = sketches;
+    this.#epochs = epochs;
+    this.#now = now;
+  }
+
+  /** Epoch indexed (undefined before the first rebuild or when none is current). */
+  get epochId(): string | undefined {
+    return this.#epochId;
+  }
+
+  /** Models retrievable now. */
+  get size(): number {
+    return this.#index.size;
+  }
+
+  /** Rebuilds the index from Postgres for the current epoch (start-up, epoch rotation). */
+  async rebuild(): Promise<void> {
+    const startedMs = this.#now();
+    const epoch = await this.#epochs.current();
+    const entries: Entry[] = [];
+    const coarse: Uint8Array[] = [];
+    let after = 0n;
+    if (epoch !== undefined) {
+      for (;;) {
+        const page = await this.#sketches.activeAfter(epoch.epochId, after, PAGE);
+        for (const r of page) {
+          entries.push({ seq: r.seq, sketchId: r.sketchId, model: r.model });
+          coarse.push(r.coarse);
+          after = r.seq;
+        }
+        if (page.length < PAGE) break;
+      }
+    }
+    this.#index = BandIndex.build(coarse);
+    this.#entries = entries;
+    this.#bySketch.clear();
+    this.#byModel.clear();
+    entries.forEach((e, i) => {
+      this.#bySketch.set(e.sketchId, i);
+      this.#byModel.set(modelKey(e.model), i);
+    });
+    this.#epochId = epoch?.epochId;
+    this.#lastSeq = after;
+    this.#lastRefreshMs = startedMs;
+  }
+
+  /**
+   * Adds a sketch committed by this replica (the ingestor's onIndexed). Sketches of another epoch are
+   * ignored; a sketch superseding its model's previous one replaces it.
+   */
+  add(row: IndexedSketchRow): void {
+    if (row.epochId !== this.#epochId || this.#bySketch.has(row.sketchId)) return;
+    const mk = modelKey(row.model);
+    const prev = this.#byModel.get(mk);
+    if (prev !== undefined) {
+      const e = this.#entries[prev] as Entry;
+      if (e.seq > row.seq) return; // an older sketch arriving late: the newer one stays
+      this.remove(e.sketchId);
+    }
+    const ordinal = this.#index.add(row.coarse);
+    this.#entries[ordinal] = { seq: row.seq, sketchId: row.sketchId, model: row.model };
+    this.#bySketch.set(row.sketchId, ordinal);
+    this.#byModel.set(mk, ordinal);
+    if (row.seq > this.#lastSeq) this.#lastSeq = row.seq;
+  }
+
+  /** Removes a sketch from retrieval (withdrawn, suppressed, superseded). */
+  remove(sketchId: string): boolean {
+    const ord = this.#bySketch.get(sketchId);
+    if (ord === undefined) return false;
+    this.#bySketch.delete(sketchId);
+    const mk = modelKey((this.#entries[ord] as Entry).model);
+    if (this.#byModel.get(mk) === ord) this.#byModel.delete(mk);
+    return this.#index.remove(ord);
+  }
+
+  /**
+   * Catches up with Postgres: sketches other replicas committed, and sketches that left retrieval. A new
+   * current epoch rebuilds the index.
+   */
+  async refresh(): Promise<void> {
+    const epoch = await this.#epochs.current();
+    if (epoch?.epochId !== this.#epochId) return this.rebuild();
+    if (epoch === undefined) return;
+    const startedMs = this.#now();
+    // Retirements first (a clock-skew margin: applying one twice is harmless).
+    for (const r of await this.#sketches.retiredSince(epoch.epochId, this.#lastRefreshMs - 5000))
+      this.remove(r.sketchId);
+    for (;;) {
+      const page = await this.#sketches.activeAfter(epoch.epochId, this.#lastSeq, PAGE);
+      for (const r of page) this.add(r);
+      if (page.length < PAGE) break;
+    }
+    this.#lastRefreshMs = startedMs;
+  }
+
+  /**
+   * The protected models most similar to a suspect's sketch (which must be of the indexed epoch), best
+   * first: coarse LSH first, then per-probe comparison of the few coarse hits.
+   */
+  async retrieveCandidates(suspect: Sketch, options: RetrieveOptions = {}): Promise<Candidate[]> {
+    const limit = options.limit ?? 10;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new HubError("invalid_argument", "limit must be 1..1000");
+    if (this.#epochId === undefined)
+      throw new HubError("failed_precondition", "the sketch index has no current epoch");
+    if (suspect.epochId !== this.#epochId) {
+      throw new HubError(
+        "invalid_argument",
+        `suspect sketch is of epoch ${suspect.epochId}, the index of ${this.#epochId}`,
+      );
+    }
+    const hits: CoarseHit[] = this.#index.query(
+      suspect.coarse,
+      options.minAgreeingBands ?? LSH_V1.minAgreeingBands,
+      limit * DETAIL_FACTOR + (options.excludeMember === undefined ? 0 : limit * DETAIL_FACTOR),
+    );
+    const chosen = hits
+      .filter(
+        (h) =>
+          options.excludeMember === undefined ||
+          this.#entries[h.ordinal]?.model.memberId !== options.excludeMember,
+      )
+      .slice(0, limit * DETAIL_FACTOR);
+    const detail = await this.#sketches.sketchesBySeq(
+      chosen.map((h) => (this.#entries[h.ordinal] as Entry).seq),
+    );
+    const out: Candidate[] = [];
+    for (const h of chosen) {
+      const e = this.#entries[h.ordinal] as Entry;
+      const stored = detail.get(e.seq);
+      if (stored === undefined) continue; // removed meanwhile
+      const similarity = compareSketches(suspect, stored);
+      out.push({
+        model: e.model,
+        sketchId: e.sketchId,
+        coarseAgreeingBands: h.agreeingBands,
+        similarity,
+        score: similarity.score,
+      });
+    }
+    out.sort(
+      (a, b) =>
+        b.score - a.score ||
+        b.coarseAgreeingBands - a.coarseAgreeingBands ||
+        (a.sketchId < b.sketchId ? -1 : 1),
+    );
+    return out.slice(0, limit);
+  }
+}
+
+function modelKey(m: ModelRef): string {
+  return `${m.memberId}\u0000${m.modelId}\u0000${m.modelVersion}`;
+}
+
+/** {@link SketchRetriever.retrieveCandidates}, as the function release scanning calls. */
+export function retrieveCandidates(
+  retriever: SketchRetriever,
+  suspect: Sketch,
+  options: RetrieveOptions = {},
+): Promise<Candidate[]> {
+  return retriever.retrieveCandidates(suspect, options);
+}
