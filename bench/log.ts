@@ -2,7 +2,7 @@
  * Benchmark of the hub's transparency log (issue 4) on protocol v2 (issue 7): durable appends per second
  * with checkpointing, and DSSE envelope verifications per second.
  *
- *   npm run bench:log -- [--json FILE] [--entries N] [--members M] [--pglite] [--cpu-prof DIR]
+ *   npm run bench:log -- [--json FILE] [--entries N] [--members M] [--pglite] [--cpu-prof DIR] [--witnesses W]
  *
  * The flow is the match protocol's (DESIGN.md "The match protocol"), as services/hub/test/log-fixtures.ts
  * and services/auditor/test/hub-v2-flow.ts run it: M members enrol and log their commitments (reference
@@ -31,12 +31,17 @@
  * got) and per CPU-second of this process (threads included: what the code costs), with the load
  * average before and after. Postgres' own CPU is read from /proc for the server's processes when
  * it runs on this machine — an upper bound, since other jobs' queries are counted too.
+ * `--witnesses W` (issue 8) runs W real witnesses (services/witness: HTTP servers on loopback, in this
+ * process, each with its own state folder) and has the hub ask them to cosign every checkpoint it signs
+ * (services/hub witness-client.ts), as `hub serve --witness` does: cosigning is per checkpoint, beside the
+ * writer, so appends never wait for a witness. The run reports how long after the final checkpoint was signed
+ * every witness had cosigned it, and fails if any witness refused or the final checkpoint is not cosigned by all.
  * `--cpu-prof DIR` writes V8 CPU profiles of the timed phases only (append.cpuprofile — sightings and
  * sessions, attest.cpuprofile — attestations, verify.cpuprofile), not of the setup.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
-import { cpus, loadavg } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -59,6 +64,9 @@ import {
   type DsseEnvelope,
   Ed25519PrivateKey,
   KeyRing,
+  openCheckpoint,
+  parseCosignatureVerifierKey,
+  parseVerifierKey,
   referenceFingerprintDigest,
   signEnvelope,
   verifyEnvelopeAsync,
@@ -76,6 +84,7 @@ import {
   PAYLOAD_TYPES,
   type SessionInit,
   signMembership,
+  startWitnessing,
   TransparencyLog,
 } from "@lineage/hub";
 import {
@@ -85,8 +94,10 @@ import {
   postgresTestTarget,
   type Store,
 } from "@lineage/store";
+import { startWitnessServer, Witness, WitnessState } from "@lineage/witness";
 
-const USAGE = "usage: bench/log.ts [--json FILE] [--entries N] [--members M] [--pglite] [--cpu-prof DIR]";
+const USAGE =
+  "usage: bench/log.ts [--json FILE] [--entries N] [--members M] [--pglite] [--cpu-prof DIR] [--witnesses W]";
 const args = process.argv.slice(2);
 function flag(name: string): string | undefined {
   const at = args.indexOf(name);
@@ -113,6 +124,7 @@ const entries = intFlag("--entries", 10_000, 100, 300_000);
 const memberCount = intFlag("--members", 16, 1, 1000);
 const forcePglite = args.includes("--pglite");
 const profDir = flag("--cpu-prof");
+const witnessCount = intFlag("--witnesses", 0, 0, 8);
 const WARMUP = 300;
 const IN_FLIGHT = 4000;
 
@@ -319,6 +331,29 @@ const log = await TransparencyLog.open({
   checkpointEvery: 1000,
   checkpointIntervalMs: 1000,
 });
+
+// Witnesses (--witnesses W): real tlog-witness HTTP servers on loopback, asked by the hub after each checkpoint.
+const witnessDir = witnessCount > 0 ? mkdtempSync(join(tmpdir(), "lineage-bench-witness-")) : undefined;
+const witnessServers = await Promise.all(
+  Array.from({ length: witnessCount }, async (_, w) => {
+    const witness = new Witness({
+      name: `witness.bench/w${w + 1}`,
+      key: Ed25519PrivateKey.generate(),
+      logs: new Map([[log.origin, parseVerifierKey(log.verifierKey)]]),
+      state: new WitnessState(join(witnessDir as string, `w${w + 1}`)),
+    });
+    return { witness, server: await startWitnessServer({ witness }) };
+  }),
+);
+const witnessErrors: string[] = [];
+const witnessing =
+  witnessCount === 0
+    ? undefined
+    : startWitnessing({
+        log,
+        witnesses: witnessServers.map((w) => ({ url: w.server.url, verifierKey: w.witness.verifierKey })),
+        onError: (err, url) => witnessErrors.push(`${url}: ${(err as Error).message}`),
+      });
 
 const members: BenchMember[] = Array.from({ length: memberCount }, (_, m) => {
   const memberId = `bench-member-${m}`;
@@ -541,6 +576,26 @@ const cp = await profiled("attest", async () => {
   return log.checkpoint();
 });
 const attestS = (performance.now() - tB) / 1000;
+// Witnesses: wait until every witness cosigned the final checkpoint (not timed into the appends: cosigning
+// runs beside the writer), and check the served checkpoint carries all W cosignatures.
+let cosignLagMs: number | undefined;
+if (witnessing !== undefined) {
+  const t = performance.now();
+  await witnessing.settled();
+  cosignLagMs = performance.now() - t;
+  const served = log.latestCheckpoint;
+  const opened = openCheckpoint(served?.note ?? "", {
+    log: parseVerifierKey(log.verifierKey),
+    witnesses: witnessServers.map((w) => parseCosignatureVerifierKey(w.witness.verifierKey).verifier),
+    witnessThreshold: witnessCount,
+  });
+  if (opened.checkpoint.size !== cp.treeSize || witnessErrors.length > 0) {
+    console.error(
+      `bench: witnesses did not cosign the final checkpoint: ${witnessErrors.slice(0, 3).join("; ")}`,
+    );
+    process.exit(1);
+  }
+}
 const attestCpuS = cpuSeconds(process.cpuUsage(cpuB0));
 const pgB1 = pgB0 === undefined ? undefined : postgresCpuSeconds();
 const pgCpuS =
@@ -566,6 +621,9 @@ for (const r of kindRows.sort((a, b) => Number(a.kind) - Number(b.kind))) {
   const name = (LogEntryKind[Number(r.kind)] ?? `kind_${r.kind}`).toLowerCase();
   entriesByKind[name] = Number(r.n);
 }
+await witnessing?.close();
+await Promise.all(witnessServers.map((w) => w.server.close()));
+if (witnessDir !== undefined) rmSync(witnessDir, { recursive: true, force: true });
 await log.close();
 await store.close();
 
@@ -601,6 +659,10 @@ const result = {
   backend,
   ...(note === undefined ? {} : { note }),
   protocol: "v2",
+  /** Witnesses asked to cosign every checkpoint (real HTTP servers on loopback, in this process). */
+  witnesses: witnessCount,
+  /** After the final checkpoint was signed, until every witness had cosigned it (ms). */
+  ...(cosignLagMs === undefined ? {} : { final_cosign_lag_ms: Math.round(cosignLagMs) }),
   entries_timed: timedAppends,
   /** Timed appends by kind: per attestation a sighting, a session and the attestation. */
   appends_by_kind: { suspect_sighting: entries, session: entries, attestation: entries },
@@ -642,6 +704,11 @@ const list = (o: Iterable<[string, number]>) => [...o].map(([k, v]) => `${k} ${n
 console.log(`backend                      ${backend}${note === undefined ? "" : ` (${note})`}`);
 console.log(
   `durable appends/s            ${n(appendsPerS)} wall  (${n(timedAppends)} appends: ${n(entries)} sightings, ${n(entries)} sessions, ${n(entries)} v2 attestations; ${result.checkpoints_signed} checkpoints, ${appendS.toFixed(2)} s)`,
+);
+console.log(
+  witnessCount === 0
+    ? "witnesses                    none (--witnesses W to have W real witnesses cosign every checkpoint)"
+    : `witnesses                    ${witnessCount}, every checkpoint cosigned over HTTP; the final one (size ${n(cp.treeSize)}) by all ${witnessCount}, ${Math.round(cosignLagMs ?? 0)} ms after it was signed`,
 );
 console.log(
   `  by phase                   sightings + sessions ${n(result.session_phase_appends_per_s)}/s (${sessionsS.toFixed(2)} s), attestations ${n(result.attestations_per_s)}/s (${attestS.toFixed(2)} s)`,
