@@ -325,5 +325,40 @@ def main() -> None:
     print("disclosure.20", ",".join(map(str, sample_indices(dseed, 20, min(20, 32)))))
 
 
+# ---- verdict: the canary rank test (docs/specs/verdict.md, lineage-policy/3) --------------------------------
+
+def signed_rank_tail(signs: str):
+    """Exact P(W+ >= w) for the signs as written ("E" at 1-based position i adds i), as a Fraction, by
+    counting sign vectors with integer dynamic programming (no floating point)."""
+    from fractions import Fraction
+    n = len(signs)
+    w = sum(i + 1 for i, x in enumerate(signs) if x == "E")
+    counts = [1] + [0] * (n * (n + 1) // 2)
+    for r in range(1, n + 1):
+        for s in range(len(counts) - 1, r - 1, -1):
+            counts[s] += counts[s - r]
+    return Fraction(sum(counts[w:]), 2**n), w, n
+
+
+def verdict_vectors():
+    from fractions import Fraction
+    # lineage-policy/3 weights: canary_pairs 1, canary_ranks 6, canary_watermark 2, watermark 1.
+    for name, signs, key_bound, m in [
+        ("ranks.a", "DD" + "E" * 44, False, 10),
+        ("ranks.b", "EDEDDEEEEEEE", False, 1),
+        ("ranks.c", "ED" * 24, True, 10),
+        ("ranks.d", "D" * 5 + "E" * 30 + "D" + "E" * 12, True, 3),
+    ]:
+        p, w, n = signed_rank_tail(signs)
+        total = n * (n + 1) // 2
+        effect = Fraction(2 * w - total, total)
+        family = Fraction(1 + 6 + (3 if key_bound else 0), 6) * m
+        print(f"{name}.p", repr(float(p)))
+        print(f"{name}.w", w)
+        print(f"{name}.effect", repr(float(effect)))
+        print(f"{name}.adjusted", repr(float(min(Fraction(1), p * family))))
+
+
 if __name__ == "__main__":
     main()
+    verdict_vectors()

@@ -224,3 +224,49 @@ test("policy 3 is registered beside policy 2; only policy 3 weighs the rank test
   });
   assert.equal(deriveVerdict({ canary: flat, comparisons: 1 }, VERDICT_POLICY_3).verdict, "INCONCLUSIVE");
 });
+
+test("vectors: p, W+, effect and adjusted p pinned by scripts/vectors/lineage_vectors.py (exact rationals)", () => {
+  // python3 scripts/vectors/lineage_vectors.py | grep ranks
+  const vectors: [string, string, boolean, number, number, number, number, number][] = [
+    [
+      "a",
+      `DD${"E".repeat(44)}`,
+      false,
+      10,
+      7.105427357601002e-14,
+      1078,
+      0.9944495837187789,
+      8.289665250534503e-13,
+    ],
+    ["b", "EDEDDEEEEEEE", false, 1, 0.013427734375, 67, 0.717948717948718, 0.015665690104166668],
+    ["c", "ED".repeat(24), true, 10, 0.5505371286866634, 576, -0.02040816326530612, 1],
+    [
+      "d",
+      `${"D".repeat(5)}${"E".repeat(30)}D${"E".repeat(12)}`,
+      true,
+      3,
+      1.2673950777752907e-10,
+      1125,
+      0.9132653061224489,
+      6.336975388876454e-10,
+    ],
+  ];
+  const close = (a: number, b: number, what: string) =>
+    assert.ok(Math.abs(a - b) <= 1e-12 * Math.abs(b), `${what}: ${a} vs ${b}`);
+  for (const [name, signs, keyBound, m, p, w, effect, adjusted] of vectors) {
+    const c = counts({ scored_pairs: 48, rank_signs: signs });
+    const wm = { gamma: 0.25, selected_scored: 0, selected_green: 0, all_scored: 0, all_green: 0 };
+    const v = deriveVerdict(
+      { canary: c, ...(keyBound ? { watermark: wm } : {}), comparisons: m },
+      VERDICT_POLICY_3,
+    );
+    const t = v.tests.find((x) => x.test === "canary_ranks");
+    assert.ok(t?.available, name);
+    close(t.p_value, p, `${name}.p`);
+    close(t.effect, effect, `${name}.effect`);
+    close(t.adjusted_p, adjusted, `${name}.adjusted`);
+    let wp = 0;
+    for (let i = 0; i < signs.length; i++) if (signs[i] === "E") wp += i + 1;
+    assert.equal(wp, w, `${name}.w`);
+  }
+});
