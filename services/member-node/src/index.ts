@@ -31,6 +31,7 @@ export {
   redactConfig,
 } from "./config/member-node-config.js";
 export { type HeaderSigner, headerSigner, nextHeaderSequence } from "./header-signer.js";
+export { connectMemberNode, type MemberNodeClient } from "./member-node-client.js";
 export type { MemberNodeDeps } from "./member-node-deps.js";
 export { isMemberNodeError, MemberNodeError, type MemberNodeErrorCode } from "./member-node-error.js";
 export {
@@ -77,10 +78,10 @@ export { SKETCH_PAYLOAD_TYPE, sketchToProto } from "./protect/sketch-proto.js";
 export {
   ensureSketchStream,
   KIND_HEADER,
+  memberSketchStream,
   modelToken,
   publishSketch,
   publishWithdrawal,
-  SKETCH_STREAM,
   sketchPayload,
   sketchSubject,
 } from "./protect/sketch-publisher.js";

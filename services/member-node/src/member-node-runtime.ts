@@ -229,7 +229,8 @@ export async function startMemberNode(options: StartMemberNodeOptions): Promise<
 
     const bus = await openBus(config, env);
     cleanups.push(() => bus.close());
-    if (bus.kind === "in-process" || config.nats?.ensureStream === true) await ensureSketchStream(bus);
+    if (bus.kind === "in-process" || config.nats?.ensureStream === true)
+      await ensureSketchStream(bus, config.memberId);
 
     const hub = await hubClient(config);
     if (hub !== undefined) cleanups.push(async () => hub.close());

@@ -24,13 +24,19 @@ import { SKETCH_PAYLOAD_TYPE } from "./sketch-proto.js";
 /** Header naming the kind of message on a sketch subject. */
 export const KIND_HEADER = "Lineage-Kind";
 
-/** The stream that captures sketches (the hub owns it in a deployment; see NatsConfig.ensureStream). */
-export const SKETCH_STREAM: StreamSpec = {
-  name: "LINEAGE_SKETCHES",
-  subjects: ["lineage.sketch.>"],
-  duplicateWindowMs: 24 * 60 * 60 * 1000,
-  maxMsgSize: 4 * 1024 * 1024,
-};
+/**
+ * The stream a node creates for its own sketches when no hub owns one (development, the embedded default;
+ * NatsConfig.ensureStream): it captures only this member's subjects, so it never overlaps another's.
+ */
+export function memberSketchStream(memberId: string): StreamSpec {
+  const tag = createHash("sha256").update(memberId).digest("hex").slice(0, 16);
+  return {
+    name: `lineage-sketches-${tag}`,
+    subjects: [`lineage.sketch.${memberId}.>`],
+    duplicateWindowMs: 24 * 60 * 60 * 1000,
+    maxMsgSize: 4 * 1024 * 1024,
+  };
+}
 
 /** The subject token of a model id (see the module header). */
 export function modelToken(modelId: string): string {
@@ -114,7 +120,7 @@ export async function publishWithdrawal(
   return { subject, msgId, sketchSha256, headerSequence: message.header.sequence, ack };
 }
 
-/** Creates the sketch stream when it is missing (development and the embedded default only). */
-export async function ensureSketchStream(bus: Bus): Promise<void> {
-  await bus.ensureStream(SKETCH_STREAM);
+/** Creates the member's sketch stream when it is missing (development and the embedded default only). */
+export async function ensureSketchStream(bus: Bus, memberId: string): Promise<void> {
+  await bus.ensureStream(memberSketchStream(memberId));
 }
