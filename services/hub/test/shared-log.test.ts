@@ -20,7 +20,15 @@ import {
 import { sql } from "kysely";
 import { isLogError, logServiceHandlers, TransparencyLog } from "../src/index.js";
 import { verifyStoredLog } from "../src/log/log-integrity.js";
-import { commitment, DAY, enrolRecord, memberKey } from "./log-fixtures.js";
+import {
+  ACCUSING_CLAIM,
+  attestationV2,
+  commitment,
+  DAY,
+  enrolRecord,
+  memberKey,
+  openProtocolSession,
+} from "./log-fixtures.js";
 
 const ORIGIN = "lineage.test/shared";
 const pg = await postgresTestTarget();
@@ -157,6 +165,41 @@ test("a writer refuses to append after another process rewrote an entry it had n
       isLogError(err, "log_corrupt"),
     );
     await assert.rejects(a.refresh(), (err: unknown) => isLogError(err, "log_corrupt"));
+  } finally {
+    await storeB.close();
+    await storeA.close();
+  }
+});
+
+test("(member, session) stays unique and bound to the hub's nonce across two writers", {
+  skip: pg.skip ?? false,
+}, async () => {
+  const [storeA, storeB] = await twoStores(pgUrl);
+  const hubKey = Ed25519PrivateKey.generate();
+  const opts = { origin: ORIGIN, hubKey, checkpointIntervalMs: 3_600_000 };
+  try {
+    await using a = await TransparencyLog.open({ store: storeA, ...opts });
+    await using b = await TransparencyLog.open({ store: storeB, ...opts });
+    const now = Date.now();
+    const alice = memberKey();
+    await a.appendMembership(enrolRecord("alice", alice, now - DAY));
+    const p = await openProtocolSession(a, alice, "alice", now);
+    // Through B, a statement whose nonce is not the one the hub issued for the session is refused.
+    await assert.rejects(
+      b.appendAttestation(
+        attestationV2(a, p, now, ACCUSING_CLAIM, (st) => {
+          st.sessionNonce = new Uint8Array(32).fill(7);
+        }),
+      ),
+      (err: unknown) => isLogError(err, "session_mismatch"),
+    );
+    // The answer is logged once, through B; the same member's second answer through A is refused.
+    const first = await b.appendAttestation(attestationV2(a, p, now, ACCUSING_CLAIM));
+    assert.ok(first.index > p.sessionIndex);
+    await assert.rejects(a.appendAttestation(attestationV2(a, p, now, ACCUSING_CLAIM)), (err: unknown) =>
+      isLogError(err, "already_exists"),
+    );
+    assert.equal(await a.attestationOfSession(p.sessionId), first.index);
   } finally {
     await storeB.close();
     await storeA.close();
