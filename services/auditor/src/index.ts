@@ -30,6 +30,16 @@ export {
   verificationText,
 } from "./bundle-report.js";
 export {
+  AUDITOR_PRIVATE_KEY_PREFIX,
+  AUDITOR_PUBLIC_KEY_PREFIX,
+  auditorPublicKeyOf,
+  DISCLOSURE_ENVELOPE_INFO,
+  DISCLOSURE_ENVELOPE_MAGIC,
+  generateAuditorKey,
+  openDisclosureEnvelope,
+  parseAuditorPrivateKey,
+} from "./disclosure-envelope.js";
+export {
   type AuditedKey,
   type AuditedLeaf,
   applyMembershipRecord,
