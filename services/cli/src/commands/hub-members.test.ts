@@ -70,7 +70,10 @@ test("members add/list/suspend go through the running hub; wrong key or origin s
       ...enrolArgs,
     ]);
     assert.equal(beside.code, EXIT.unavailable, beside.err());
-    assert.match(beside.err(), /--hub ADDR/);
+    assert.match(
+      beside.err(),
+      new RegExp(`with --hub ${address.replace(/\./g, "\\.")} \\(where it serves\\)`),
+    );
     const hub = ["--hub", address];
     // --hub with a store flag is a usage error.
     const both = await run([

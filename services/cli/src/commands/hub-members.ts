@@ -9,6 +9,8 @@
  * the hub (UNAUTHENTICATED) before anything is logged, and a wrong --origin is refused here, from the
  * hub's own signed checkpoint, before anything is sent.
  */
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { create, fromBinary } from "@bufbuild/protobuf";
 import {
@@ -37,7 +39,7 @@ import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation, OptionSpec } from "../command.js";
 import { emit, intOpt, requiredStringOpt, stringOpt } from "../option-values.js";
 import { cliErrorFromStore } from "../store-errors.js";
-import { openRoleStore, storeFlags } from "../store-flags.js";
+import { openRoleStore, storeFlags, storeOptionsFrom } from "../store-flags.js";
 import { credentialsOf, hubAddress } from "./audit.js";
 import { readBoundedFile, readPrivateKeyFile, readPublicKeyFile } from "./keygen.js";
 import { MEMBER_ID_RE } from "./member-enrol-request.js";
@@ -78,6 +80,53 @@ export function where(inv: Invocation): string {
   return ["lineage", ...inv.path].join(" ");
 }
 
+/** `<dataDir>.serving`: where the hub that holds an embedded folder serves (written by `hub serve`). */
+function servingFileOf(inv: Invocation): string | undefined {
+  const opts = storeOptionsFrom(inv, "hub");
+  return opts.kind === "pglite" && opts.dataDir !== undefined
+    ? `${resolve(opts.dataDir)}.serving`
+    : undefined;
+}
+
+/**
+ * Records where `hub serve` listens, beside its embedded folder's lock; `remove()` when it stops. Nothing
+ * for a Postgres store (several hubs may share one; there is no folder to be held).
+ */
+export async function recordServing(
+  inv: Invocation,
+  address: string,
+  tls: boolean,
+): Promise<{ remove(): Promise<void> }> {
+  const file = servingFileOf(inv);
+  if (file === undefined) return { remove: async () => {} };
+  await writeFile(file, `${JSON.stringify({ address, tls, pid: process.pid, host: hostname() })}\n`, {
+    mode: 0o644,
+  });
+  return { remove: () => rm(file, { force: true }) };
+}
+
+/** The address recorded by the live hub serving this folder, if any (a hint for the error message). */
+async function servingAddress(inv: Invocation): Promise<{ address: string; tls: boolean } | undefined> {
+  const file = servingFileOf(inv);
+  if (file === undefined) return undefined;
+  try {
+    const text = await readFile(file, "utf8");
+    if (text.length > 1024) return undefined;
+    const v = JSON.parse(text) as { address?: unknown; tls?: unknown; pid?: unknown; host?: unknown };
+    if (typeof v.address !== "string" || !/^[A-Za-z0-9.[\]:_-]{1,255}:[0-9]{1,5}$/.test(v.address))
+      return undefined;
+    if (typeof v.pid !== "number" || v.host !== hostname()) return undefined;
+    try {
+      process.kill(v.pid, 0); // alive? (EPERM: alive, another user)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EPERM") return undefined;
+    }
+    return { address: v.address, tls: v.tls === true };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Opens the hub's store and log from the flags; the caller disposes both. */
 export async function openLog(inv: Invocation): Promise<{ store: Store<HubDatabase>; log: TransparencyLog }> {
   const hubKey = await readPrivateKeyFile(inv, requiredStringOpt(inv, "key"), "--key");
@@ -90,9 +139,14 @@ export async function openLog(inv: Invocation): Promise<{ store: Store<HubDataba
     // The embedded folder has one owner (libs/store data-dir-lock.ts): a second writer on it would fork
     // the log, so say who holds it and how to reach it instead.
     if (isStoreError(err, "locked")) {
+      const at = await servingAddress(inv);
+      const hint =
+        at === undefined
+          ? "--hub ADDR (the address it printed)"
+          : `--hub ${at.address}${at.tls ? " --tls-ca FILE" : ""} (where it serves)`;
       throw new CliError(
         "unavailable",
-        `${where(inv)}: ${err.message}. A running \`lineage hub serve\` owns its data folder: send the change through it with --hub ADDR (the address it printed), or stop it first`,
+        `${where(inv)}: ${err.message}. A running \`lineage hub serve\` owns its data folder: send the change through it with ${hint}, or stop it first`,
         { cause: err },
       );
     }

@@ -9,7 +9,7 @@ import { checkListenSecurity, insecureServerCredentials, RpcError, tlsServerCred
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation } from "../command.js";
 import { emit, stringOpt } from "../option-values.js";
-import { enrol, logFlags, members, openLog, where } from "./hub-members.js";
+import { enrol, logFlags, members, openLog, recordServing, where } from "./hub-members.js";
 import { hubKeygen, readBoundedFile } from "./keygen.js";
 import { hubMigrate } from "./migrate.js";
 import { hubWitnessFlags, startHubWitnessing, witnessEndpointsOf } from "./witness.js";
@@ -111,6 +111,9 @@ const serve: Command = {
         );
       }
       const witnessing = startHubWitnessing(inv, log, witnesses);
+      // Beside the embedded folder's lock: where this hub serves, so a writer that finds the folder held
+      // can say which --hub to use (hub-members.ts). Removed when the hub stops.
+      const serving = await recordServing(inv, server.address, cert !== undefined);
       emit(
         inv,
         {
@@ -129,6 +132,7 @@ const serve: Command = {
         inv.io.signal.addEventListener("abort", () => done(), { once: true });
       });
       await witnessing?.close();
+      await serving.remove();
       await server.close();
       inv.io.stderr.write("hub server stopped\n");
       return EXIT.ok;
