@@ -15,6 +15,7 @@ import {
   type SketchAnnouncement,
   SketchAnnouncementSchema,
   SketchSchema,
+  SketchWithdrawalSchema,
   SubmitSketchRequestSchema,
 } from "@lineage/api";
 import { Ed25519PrivateKey, signEnvelope, signMessage } from "@lineage/crypto";
@@ -89,7 +90,10 @@ export async function suspend(log: TransparencyLog, memberId: string): Promise<v
 
 /** A deterministic pseudo-random generator (xorshift32) for synthetic sketches. */
 export function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
+  // Mix the seed (murmur3's fmix32) first: xorshift streams of nearby small seeds start out correlated.
+  let x = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
+  x = (x ^ (x >>> 16)) >>> 0 || 1;
   return () => {
     x ^= x << 13;
     x >>>= 0;
@@ -245,4 +249,28 @@ export function submitRequest(m: TestMember, sketch: Sketch, modelId: string, o:
 /** A fresh random nonce. */
 export function nonce(): Uint8Array {
   return new Uint8Array(randomBytes(16));
+}
+
+/** A member-signed SketchWithdrawal of the sketch with id `sketchId` (hex SHA-256 of its payload). */
+export function withdrawalMessage(
+  m: TestMember,
+  modelId: string,
+  sketchId: string,
+  o: AnnounceOptions = {},
+): Uint8Array {
+  const body = create(SketchWithdrawalSchema, {
+    model: { memberId: o.headerMember ?? m.id, modelId, modelVersion: "1" },
+    epochId: EPOCH_ID,
+    sketchSha256: Buffer.from(sketchId, "hex"),
+    reason: "retired model",
+  });
+  const header = signHeader(
+    SketchWithdrawalSchema.typeName,
+    toBinary(SketchWithdrawalSchema, body),
+    o.headerKey ?? m.key,
+    m.id,
+    nextSeq(m, o),
+    o.issuedAtMs ?? Date.now(),
+  );
+  return toBinary(SketchWithdrawalSchema, { ...body, header });
 }

@@ -59,7 +59,7 @@ export async function startSketchConsumer(
     durable,
     // Resolving acks; a thrown HubError is termed (rejections) or nacked (database trouble) by the bus.
     async (msg) => {
-      await ingestor.ingestAnnouncement(msg.data, msg.subject, msg.seq);
+      await ingestor.ingestMessage(msg.data, msg.subject, msg.seq);
     },
     {
       concurrency,

@@ -30,6 +30,7 @@ import {
   type VerifiedSketch,
   verifySketchMessage,
 } from "./sketch-verifier.js";
+import { verifyWithdrawal } from "./withdrawal-verifier.js";
 
 /** What became of an accepted message. */
 export interface IngestResult {
@@ -46,6 +47,8 @@ export interface SketchIngestorOptions {
   readonly metrics?: IngestMetrics;
   /** Called with each newly indexed sketch after its batch committed (the local index adds it). */
   readonly onIndexed?: (row: IndexedSketchRow) => void;
+  /** Called with the id of each sketch a member withdrew (the local index drops it). */
+  readonly onRetired?: (sketchId: string) => void;
   readonly batch?: CommitBatcherOptions;
   readonly now?: () => number;
 }
@@ -57,6 +60,7 @@ export class SketchIngestor {
   readonly #epochs: EpochStore;
   readonly #members: MemberDirectory;
   readonly #onIndexed: ((row: IndexedSketchRow) => void) | undefined;
+  readonly #onRetired: ((sketchId: string) => void) | undefined;
   readonly #now: () => number;
   readonly #batcher: CommitBatcher<PendingSketch, CommitOutcome>;
 
@@ -66,6 +70,7 @@ export class SketchIngestor {
     this.#epochs = options.epochs;
     this.#members = options.members;
     this.#onIndexed = options.onIndexed;
+    this.#onRetired = options.onRetired;
     this.#now = options.now ?? Date.now;
     this.#batcher = new CommitBatcher((items) => this.sketches.commit(items), options.batch);
   }
@@ -102,6 +107,27 @@ export class SketchIngestor {
         BigInt(streamSeq),
       );
     });
+  }
+
+  /**
+   * Applies a member's SketchWithdrawal delivered by JetStream: the sketch leaves retrieval. A
+   * redelivery is a duplicate; a replayed header, another member's model or an unknown sketch is rejected.
+   */
+  async ingestWithdrawal(data: Uint8Array, subject: string, streamSeq: number): Promise<IngestResult> {
+    return this.#counted(async () => {
+      const w = verifyWithdrawal(data, subject, this.#members, this.#now());
+      const r = await this.sketches.withdrawSigned(w, w.model, w.epochId, BigInt(streamSeq), w.reason);
+      if (r.withdrawn) this.#onRetired?.(w.sketchId);
+      return { sketchId: w.sketchId, duplicate: !r.withdrawn };
+    });
+  }
+
+  /** Dispatches a JetStream message on a sketch subject: `<root>.sketch.<member>.<model>[.withdrawn]`. */
+  ingestMessage(data: Uint8Array, subject: string, streamSeq: number): Promise<IngestResult> {
+    const tokens = subject.split(".");
+    if (tokens.length === 5 && tokens[4] === "withdrawn")
+      return this.ingestWithdrawal(data, subject, streamSeq);
+    return this.ingestAnnouncement(data, subject, streamSeq);
   }
 
   /**

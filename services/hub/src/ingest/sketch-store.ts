@@ -242,6 +242,75 @@ export class SketchStore {
   }
 
   /**
+   * Commits a member-signed withdrawal of one sketch (SketchWithdrawal): claims its header like a sketch
+   * message (so a replayed withdrawal is refused and a JetStream redelivery is a duplicate), then retires
+   * the member's sketch with that id. `withdrawn` is false for a redelivery; `not_found` when the member
+   * has no such sketch.
+   */
+  async withdrawSigned(
+    claim: Omit<VerifiedSketch, "model" | "sketch" | "encoded" | "envelope" | "keyId" | "epochId">,
+    model: ModelRef,
+    epochId: string,
+    streamSeq: bigint | undefined,
+    reason: string,
+  ): Promise<{ readonly withdrawn: boolean }> {
+    try {
+      return await this.#store.transaction(async (tx) => {
+        const claimed = await tx
+          .insertInto("sketch_messages")
+          .values({
+            member_id: claim.memberId,
+            sequence: claim.sequence,
+            nonce: claim.nonce,
+            message_digest: claim.messageDigest,
+            stream_seq: streamSeq ?? null,
+            sketch_id: claim.sketchId,
+          })
+          .onConflict((oc) => oc.doNothing())
+          .returning("sequence")
+          .execute();
+        if (claimed.length === 0) {
+          const prior = await tx
+            .selectFrom("sketch_messages")
+            .select(["message_digest", "stream_seq"])
+            .where("member_id", "=", claim.memberId)
+            .where((eb) => eb.or([eb("sequence", "=", claim.sequence), eb("nonce", "=", claim.nonce)]))
+            .executeTakeFirst();
+          const redelivery =
+            prior !== undefined &&
+            streamSeq !== undefined &&
+            prior.stream_seq !== null &&
+            BigInt(prior.stream_seq) === streamSeq &&
+            bytesEqual(prior.message_digest, claim.messageDigest);
+          if (redelivery) return { withdrawn: false };
+          throw new HubError("replay", "withdrawal header sequence or nonce was already used");
+        }
+        const row = await tx
+          .selectFrom("sketches")
+          .select(["status"])
+          .where("sketch_id", "=", claim.sketchId)
+          .where("epoch_id", "=", epochId)
+          .where("member_id", "=", model.memberId)
+          .where("model_id", "=", model.modelId)
+          .where("model_version", "=", model.modelVersion)
+          .executeTakeFirst();
+        if (row === undefined)
+          throw new HubError("not_found", "the member has no such sketch of that model and epoch");
+        if (row.status === "active" || row.status === "superseded") {
+          await tx
+            .updateTable("sketches")
+            .set({ status: "withdrawn", status_reason: reason, status_at: new Date() })
+            .where("sketch_id", "=", claim.sketchId)
+            .execute();
+        }
+        return { withdrawn: row.status === "active" };
+      });
+    } catch (err) {
+      unavailable(err);
+    }
+  }
+
+  /**
    * Withdraws a member model's sketches (all epochs): they leave retrieval at once. Call only for a
    * request the member signed. Returns how many active sketches were withdrawn.
    */

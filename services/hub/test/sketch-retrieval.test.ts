@@ -1,0 +1,207 @@
+/**
+ * The sketch index and retrieval (issue 10): coarse LSH band counting over the current epoch's models,
+ * per-probe detail for the few coarse hits; withdrawal by a member-signed message, suppression by the
+ * secretariat, and catching up with another replica's commits. On PGlite (the embedded default) and on
+ * real Postgres (skipped visibly outside CI when unreachable, a failure in CI).
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { COARSE_BANDS, LSH_V1 } from "@lineage/fingerprint";
+import {
+  type HubDatabase,
+  hubMigrations,
+  openTestStore,
+  postgresTestTarget,
+  type Store,
+} from "@lineage/store";
+import { EpochStore } from "../src/epochs/epoch-store.js";
+import { BandIndex } from "../src/index/band-index.js";
+import { SketchRetriever } from "../src/index/sketch-retriever.js";
+import { isHubError } from "../src/ingest/hub-error.js";
+import { SketchIngestor } from "../src/ingest/sketch-ingestor.js";
+import {
+  announcement,
+  EPOCH_ID,
+  rng,
+  sketchHub,
+  syntheticSketch,
+  withdrawalMessage,
+} from "./sketch-fixtures.js";
+
+test("band index: incremental adds (with delta merges) and a bulk build find the same models", () => {
+  const N = 700;
+  const parent = syntheticSketch(EPOCH_ID, 1, 1, { common: 0.15 });
+  const sketches = Array.from({ length: N }, (_, i) =>
+    syntheticSketch(
+      EPOCH_ID,
+      1,
+      i + 10,
+      i % 50 === 0 ? { parent, inherit: 0.2, common: 0.15 } : { common: 0.15 },
+    ),
+  );
+  const built = BandIndex.build(sketches.map((s) => s.coarse));
+  const grown = new BandIndex({ deltaCapacity: 64 });
+  for (const s of sketches) grown.add(s.coarse);
+  assert.equal(built.size, N);
+  assert.equal(grown.size, N);
+  const a = built.query(parent.coarse, LSH_V1.minAgreeingBands, 50);
+  const b = grown.query(parent.coarse, LSH_V1.minAgreeingBands, 50);
+  assert.deepEqual(a, b);
+  // The 14 derived models (20% inherited bands ~ 100 of 512) are the hits; unrelated ones share ~0.15^2/2
+  // of their bands (~6 of 512, under LSH_V1's threshold).
+  assert.deepEqual(
+    a.map((h) => h.ordinal).sort((x, y) => x - y),
+    Array.from({ length: N / 50 }, (_, i) => i * 50),
+  );
+  for (const h of a) assert.ok(h.agreeingBands >= 60 && h.agreeingBands <= COARSE_BANDS);
+  // Removal leaves retrieval at once; an exact copy agrees on every band.
+  assert.equal(grown.remove(0), true);
+  assert.equal(grown.remove(0), false);
+  assert.equal(grown.query(parent.coarse, LSH_V1.minAgreeingBands, 50).length, N / 50 - 1);
+  const copy = grown.add(parent.coarse);
+  assert.deepEqual(grown.query(parent.coarse, 1, 1), [{ ordinal: copy, agreeingBands: COARSE_BANDS }]);
+  assert.throws(
+    () => grown.query(parent.coarse, 0, 1),
+    (e) => isHubError(e, "invalid_argument"),
+  );
+  assert.throws(
+    () => grown.add(new Uint8Array(10)),
+    (e) => isHubError(e, "invalid_argument"),
+  );
+});
+
+async function backends(): Promise<
+  { name: string; skip?: string; open: () => Promise<Store<HubDatabase>> }[]
+> {
+  const pg = await postgresTestTarget();
+  const migrated = async (p: Promise<Store<HubDatabase>>) => {
+    const s = await p;
+    await s.migrate(hubMigrations);
+    return s;
+  };
+  return [
+    { name: "pglite", open: () => migrated(openTestStore<HubDatabase>("pglite-memory")) },
+    {
+      name: "postgres",
+      ...(pg.skip === undefined ? {} : { skip: pg.skip }),
+      open: () => migrated(openTestStore<HubDatabase>("postgres", { url: (pg as { url: string }).url })),
+    },
+  ];
+}
+
+for (const backend of await backends()) {
+  test(`${backend.name}: retrieval ranks a suspect's parent first; withdrawal, suppression and another replica's commits are seen`, {
+    skip: backend.skip ?? false,
+  }, async () => {
+    const store = await backend.open();
+    const { hub, members } = await sketchHub(store, ["acme", "globex"]);
+    try {
+      const acme = members.get("acme");
+      const globex = members.get("globex");
+      assert.ok(acme && globex);
+      const epochs = new EpochStore(store, hub.hubKey);
+      const retriever = new SketchRetriever(
+        new SketchIngestor({ store, epochs, members: hub.members }).sketches,
+        epochs,
+      );
+      await retriever.rebuild();
+      const ingestor = new SketchIngestor({
+        store,
+        epochs,
+        members: hub.members,
+        onIndexed: (row) => retriever.add(row),
+        onRetired: (id) => retriever.remove(id),
+      });
+      const parent = syntheticSketch(EPOCH_ID, 8, 4242, { common: 0.3 });
+      const ids: string[] = [];
+      const r = rng(9);
+      for (let i = 0; i < 200; i++) {
+        const m = i % 2 === 0 ? acme : globex;
+        const sk = i === 77 ? parent : syntheticSketch(EPOCH_ID, 8, 1000 + i, { common: 0.3 });
+        ids.push(
+          (
+            await ingestor.ingestMessage(
+              announcement(m, sk, `model-${i}`),
+              `lineage.sketch.${m.id}.model-${i}`,
+              10 + i,
+            )
+          ).sketchId,
+        );
+      }
+      assert.equal(retriever.size, 200);
+      // A suspect distilled from model-77 (globex's? no: i = 77 is odd, so globex).
+      const suspect = syntheticSketch(EPOCH_ID, 8, r(), { parent, inherit: 0.25, common: 0.3 });
+      const found = await retriever.retrieveCandidates(suspect, { limit: 3 });
+      assert.ok(found.length >= 1);
+      assert.deepEqual(found[0]?.model, { memberId: "globex", modelId: "model-77", modelVersion: "1" });
+      assert.ok((found[0]?.similarity.probeJaccard ?? 0) > 0.15, "per-probe detail was compared");
+      assert.ok(found.length <= 3);
+      assert.deepEqual(
+        await retriever
+          .retrieveCandidates(suspect, { limit: 3, excludeMember: "globex" })
+          .then((c) => c.filter((x) => x.model.memberId === "globex")),
+        [],
+      );
+      await assert.rejects(retriever.retrieveCandidates(syntheticSketch("2026-11", 2, 1)), (e) =>
+        isHubError(e, "invalid_argument"),
+      );
+      await assert.rejects(retriever.retrieveCandidates(suspect, { limit: 0 }), (e) =>
+        isHubError(e, "invalid_argument"),
+      );
+
+      // A second replica's view, built now, catches up later by refresh().
+      const replica = new SketchRetriever(ingestor.sketches, epochs);
+      await replica.rebuild();
+      assert.equal(replica.size, 200);
+
+      // The member withdraws model-77: a signed SketchWithdrawal. Another member cannot.
+      const id77 = ids[77] as string;
+      await assert.rejects(
+        ingestor.ingestMessage(
+          withdrawalMessage(acme, "model-77", id77, { headerMember: "globex" }),
+          "lineage.sketch.acme.model-77.withdrawn",
+          900,
+        ),
+        (e) => isHubError(e, "permission_denied"),
+      );
+      const w = withdrawalMessage(globex, "model-77", id77);
+      const res = await ingestor.ingestMessage(w, "lineage.sketch.globex.model-77.withdrawn", 901);
+      assert.deepEqual(res, { sketchId: id77, duplicate: false });
+      assert.deepEqual(await ingestor.ingestMessage(w, "lineage.sketch.globex.model-77.withdrawn", 901), {
+        sketchId: id77,
+        duplicate: true,
+      });
+      await assert.rejects(ingestor.ingestMessage(w, "lineage.sketch.globex.model-77.withdrawn", 902), (e) =>
+        isHubError(e, "replay"),
+      );
+      assert.equal(retriever.size, 199);
+      const after = await retriever.retrieveCandidates(suspect, { limit: 3 });
+      assert.ok(after.every((c) => c.sketchId !== id77));
+
+      // The secretariat suppresses another; a new sketch arrives through the other replica.
+      assert.equal(await ingestor.sketches.suppress(ids[10] as string, "known false lead"), 1);
+      await assert.rejects(ingestor.sketches.suppress("zz", "x"), (e) => isHubError(e, "invalid_argument"));
+      const other = new SketchIngestor({ store, epochs, members: hub.members });
+      await other.ingestMessage(
+        announcement(acme, syntheticSketch(EPOCH_ID, 8, 5), "late"),
+        "lineage.sketch.acme.late",
+        5000,
+      );
+      await replica.refresh();
+      assert.equal(replica.size, 199 - 1 + 1);
+      // A newer sketch of a model supersedes the old one in the index and the table.
+      await ingestor.ingestMessage(
+        announcement(acme, syntheticSketch(EPOCH_ID, 8, 6), "model-0"),
+        "lineage.sketch.acme.model-0",
+        6000,
+      );
+      assert.equal(retriever.size, 199);
+      const counts = await ingestor.sketches.counts();
+      // 202 rows: 200 + late + model-0's new sketch; three left retrieval.
+      assert.deepEqual(counts, { active: 199, superseded: 1, withdrawn: 1, suppressed: 1 });
+    } finally {
+      await hub.log.close();
+      await store.close();
+    }
+  });
+}
