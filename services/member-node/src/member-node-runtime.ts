@@ -192,6 +192,20 @@ async function hubClient(config: MemberNodeConfig): Promise<ServiceClient<typeof
   });
 }
 
+/** Handler failures into the node's log: method, code, correlation id and error name (never the message). */
+function rpcLoggerOf(logger: NodeLogger): RpcLogger {
+  const fields = (r: Parameters<RpcLogger["error"]>[0]) => ({
+    method: r.method,
+    code: r.code,
+    correlation_id: r.correlationId,
+    error: r.error instanceof Error ? r.error.name : typeof r.error,
+  });
+  return {
+    error: (r) => logger.error("rpc.error", fields(r)),
+    warn: (r) => logger.warn("rpc.error", fields(r)),
+  };
+}
+
 /** A battery source that says what to configure. */
 const noBattery: BatterySource = {
   async get() {
@@ -260,7 +274,7 @@ export async function startMemberNode(options: StartMemberNodeOptions): Promise<
       listen: config.listen,
       credentials,
       security,
-      ...(options.rpcLogger ? { rpcLogger: options.rpcLogger } : {}),
+      rpcLogger: options.rpcLogger ?? rpcLoggerOf(logger),
     });
     cleanups.push(() => server.close());
 

@@ -7,6 +7,10 @@ import { fingerprintCommand } from "./fingerprint.js";
 import { hub } from "./hub.js";
 import { memberKeygen, memberPubkey } from "./keygen.js";
 import { memberEnrolRequest } from "./member-enrol-request.js";
+import { memberInit } from "./member-init.js";
+import { memberModels } from "./member-models.js";
+import { memberProtect } from "./member-protect.js";
+import { memberServe } from "./member-serve.js";
 import { memberWatch } from "./member-watch.js";
 import { memberMigrate } from "./migrate.js";
 import { testbed } from "./testbed.js";
@@ -15,7 +19,17 @@ import { witness } from "./witness.js";
 const member: Command = {
   name: "member",
   summary: "Run and manage a member node (fingerprints, canaries, keys stay here).",
-  subcommands: [memberKeygen, memberPubkey, memberMigrate, memberEnrolRequest, memberWatch],
+  subcommands: [
+    memberInit,
+    memberServe,
+    memberProtect,
+    memberModels,
+    memberKeygen,
+    memberPubkey,
+    memberMigrate,
+    memberEnrolRequest,
+    memberWatch,
+  ],
 };
 
 export const commands: Command[] = [
