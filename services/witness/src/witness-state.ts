@@ -24,6 +24,12 @@ export interface WitnessedCheckpoint {
   readonly rootHash: Uint8Array;
   /** The log-signed note that was cosigned (evidence, if the log later contradicts it). */
   readonly note: string;
+  /**
+   * The cosignature line this witness gave it. Asked again for the same checkpoint, the witness answers
+   * this same line instead of signing anew: one cosignature per checkpoint, so a disclosure seed that
+   * mixes in cosignatures (docs/specs/disclosure.md) cannot be re-rolled by asking again.
+   */
+  readonly cosignature: string;
 }
 
 const MAX_STATE_BYTES = 64 * 1024;
@@ -68,21 +74,22 @@ export class WitnessState {
       !Number.isSafeInteger(size) ||
       size < 0 ||
       typeof o.root_hash !== "string" ||
-      typeof o.note !== "string"
+      typeof o.note !== "string" ||
+      typeof o.cosignature !== "string"
     ) {
       throw new WitnessError("internal", `the witness state of ${origin} is damaged`);
     }
     const rootHash = fromBase64(o.root_hash, "stored root hash");
     if (rootHash.length !== 32)
       throw new WitnessError("internal", `the witness state of ${origin} is damaged`);
-    return { origin, size, rootHash, note: o.note };
+    return { origin, size, rootHash, note: o.note, cosignature: o.cosignature };
   }
 
   /** Durably replaces the state of `cp.origin` (see the module comment). */
   async put(cp: WitnessedCheckpoint): Promise<void> {
     const file = this.#file(cp.origin);
     const tmp = `${file}.${randomBytes(8).toString("hex")}.tmp`;
-    const body = `${JSON.stringify({ origin: cp.origin, size: cp.size, root_hash: toBase64(cp.rootHash), note: cp.note })}\n`;
+    const body = `${JSON.stringify({ origin: cp.origin, size: cp.size, root_hash: toBase64(cp.rootHash), note: cp.note, cosignature: cp.cosignature })}\n`;
     let fh: FileHandle | undefined;
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });

@@ -42,12 +42,14 @@ async function withWitness(
   const dir = await mkdtemp(join(tmpdir(), "lineage-witness-"));
   try {
     const log = fixture();
+    let clock = 1_700_000_000_000;
     const w = new Witness({
       name: "witness.example/w1",
       key: Ed25519PrivateKey.generate(),
       logs: new Map([[ORIGIN, log.verifier]]),
       state: new WitnessState(dir),
-      now: () => 1_700_000_000_000,
+      // A clock that moves 5 s per reading: a fresh signature would always carry a new timestamp.
+      now: () => (clock += 5_000),
     });
     await fn(w, log, dir);
   } finally {
@@ -87,8 +89,11 @@ test("cosigns a first checkpoint and then one that extends it; the cosignature v
       witnesses: [cosignatureV1Verifier(w.name, wv.publicKey)],
       witnessThreshold: 1,
     });
-    // Re-submitting the same checkpoint is idempotent (same size, same root, empty proof).
-    await w.addCheckpoint(formatAddCheckpointRequest({ oldSize: 17, proof: [], note: log.note(17) }));
+    // Re-submitting the same checkpoint answers the SAME line (no fresh timestamp, nothing to re-roll).
+    const again = await w.addCheckpoint(
+      formatAddCheckpointRequest({ oldSize: 17, proof: [], note: log.note(17) }),
+    );
+    assert.equal(again.signatureLines, second.signatureLines);
   });
 });
 

@@ -5,9 +5,10 @@
  * kept; the log then serves the checkpoint with every cosignature it got (GetCheckpoint, bundles), and the
  * cosigned note is published on NATS `lineage.checkpoint.<origin token>` for gossip.
  *
- * Cosigning runs beside the writer, never inside a batch: appends do not wait for witnesses. One request
- * per witness is in flight at a time; checkpoints signed meanwhile are skipped in favour of the latest
- * (a witness cosigns whole extensions, not each checkpoint).
+ * Cosigning runs beside the writer, never inside a batch: appends do not wait for witnesses. Every checkpoint
+ * is sent, in order (one request per witness at a time): the first checkpoint covering an attestation must be
+ * cosigned, since its cosignatures seed a disclosure's sample (docs/specs/disclosure.md). If witnesses fall
+ * more than MAX_PENDING checkpoints behind, the oldest waiting ones are dropped (and reported).
  *
  * Cosignatures are kept in memory: after a restart the latest checkpoint is asked for again (a witness
  * re-cosigns the checkpoint it already holds).
@@ -46,6 +47,10 @@ export function checkpointSubject(origin: string): string {
 }
 
 const MAX_RESPONSE_BYTES = 8 * 1024;
+/** Most checkpoints waiting for witnesses; older ones are dropped beyond it. */
+export const MAX_PENDING_CHECKPOINTS = 1000;
+/** Most cosigned notes kept for {@link Witnessing.cosigned}. */
+export const MAX_KEPT_COSIGNED = 4096;
 
 /** A client of one witness; remembers the size the witness holds for this log. */
 export class WitnessClient {
@@ -178,20 +183,23 @@ export interface WitnessingOptions {
 /** A running witnessing loop. */
 export interface Witnessing extends AsyncDisposable {
   readonly clients: readonly WitnessClient[];
-  /** Resolves once the latest signed checkpoint has been through one round of cosigning. */
+  /** Resolves once every checkpoint signed so far has been through one round of cosigning. */
   settled(): Promise<void>;
+  /** The cosigned note of the checkpoint of `treeSize`, if it was cosigned by this process (recent ones only). */
+  cosigned(treeSize: number): string | undefined;
   close(): Promise<void>;
 }
 
 /**
- * Asks the witnesses to cosign every checkpoint the log signs (the latest one when several are signed
- * during a round), hands the cosigned note to the log and gossips it.
+ * Asks the witnesses to cosign every checkpoint the log signs, in order, hands each cosigned note to the log
+ * (served while it is the latest) and gossips it.
  */
 export function startWitnessing(options: WitnessingOptions): Witnessing {
   const { log } = options;
   const clients = options.witnesses.map((w) => new WitnessClient(w, options.timeoutMs));
   const logVerifier = parseVerifierKey(log.verifierKey);
-  let pending: SignedCheckpoint | undefined;
+  const pending: SignedCheckpoint[] = [];
+  const kept = new Map<number, string>();
   let running: Promise<void> | undefined;
   let closed = false;
 
@@ -207,7 +215,11 @@ export function startWitnessing(options: WitnessingOptions): Witnessing {
       ),
     );
     const cosigned = cp.note + lines.join("");
-    if (lines.some((l) => l !== "")) log.setCosignedCheckpoint(cp.treeSize, cosigned);
+    if (lines.some((l) => l !== "")) {
+      log.setCosignedCheckpoint(cp.treeSize, cosigned);
+      kept.set(cp.treeSize, cosigned);
+      if (kept.size > MAX_KEPT_COSIGNED) kept.delete(kept.keys().next().value as number);
+    }
     if (options.gossip !== undefined) {
       await options.gossip
         .emit(checkpointSubject(log.origin), new TextEncoder().encode(cosigned))
@@ -215,29 +227,35 @@ export function startWitnessing(options: WitnessingOptions): Witnessing {
     }
   }
 
+  function enqueue(cp: SignedCheckpoint): void {
+    if (pending.length > 0 && (pending.at(-1) as SignedCheckpoint).treeSize >= cp.treeSize) return;
+    pending.push(cp);
+    if (pending.length > MAX_PENDING_CHECKPOINTS) {
+      const dropped = pending.splice(0, pending.length - MAX_PENDING_CHECKPOINTS);
+      options.onError?.(
+        new LogError(
+          "unavailable",
+          `witnesses fell behind: ${dropped.length} checkpoint(s) not sent for cosigning`,
+        ),
+        "queue",
+      );
+    }
+    kick();
+  }
+
   function kick(): void {
     if (running !== undefined || closed) return;
     running = (async () => {
-      while (pending !== undefined && !closed) {
-        const cp = pending;
-        pending = undefined;
-        await round(cp);
-      }
+      while (pending.length > 0 && !closed) await round(pending.shift() as SignedCheckpoint);
     })().finally(() => {
       running = undefined;
-      if (pending !== undefined) kick();
+      if (pending.length > 0) kick();
     });
   }
 
-  log.onCheckpoint((cp) => {
-    pending = cp;
-    kick();
-  });
+  log.onCheckpoint(enqueue);
   const latest = log.latestCheckpoint;
-  if (latest !== undefined) {
-    pending = latest;
-    kick();
-  }
+  if (latest !== undefined) enqueue(latest);
   const close = async () => {
     closed = true;
     await running;
@@ -247,6 +265,7 @@ export function startWitnessing(options: WitnessingOptions): Witnessing {
     async settled() {
       while (running !== undefined) await running;
     },
+    cosigned: (treeSize) => kept.get(treeSize),
     close,
     [Symbol.asyncDispose]: close,
   };
