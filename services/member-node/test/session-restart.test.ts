@@ -1,0 +1,131 @@
+/**
+ * A node stopped mid-session finishes it after restart (issue 9): the session is interrupted (its signal
+ * aborts after the suspect answered some canaries), the node's on-disk embedded database is closed and
+ * reopened — a restart of the store, not a reused connection — and a new node resumes the session from the
+ * database. Counted at the suspect: every canary item is asked exactly once across both runs.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fromBinary } from "@bufbuild/protobuf";
+import { AttestationStatementSchema, Verdict } from "@lineage/api";
+import { type GenerateRequest, type ModelAdapter, parseReplay, ReplayAdapter } from "@lineage/fingerprint";
+import {
+  type HubDatabase,
+  type MemberNodeDatabase,
+  memberNodeMigrations,
+  openStore,
+  openTestStore,
+} from "@lineage/store";
+import { parseCanaryPairsJsonl } from "../src/canaries/canary-file.js";
+import { isMemberNodeError } from "../src/member-node-error.js";
+import { matchServices } from "../src/sessions/session-handlers.js";
+import {
+  battery,
+  copySuspect,
+  enrol,
+  memberDeps,
+  memberKey,
+  openSession,
+  replayText,
+  SAMPLE_PAIRS,
+  sessionModels,
+  startHub,
+} from "./match-world.js";
+
+test("a session interrupted mid-run is finished after the store is closed and reopened, spending no canary twice", {
+  timeout: 240_000,
+}, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "lineage-member-restart-"));
+  try {
+    await using hubStore = await openTestStore<HubDatabase>("pglite-memory");
+    await using hub = await startHub(hubStore);
+    const { key } = memberKey();
+    await enrol(hub.log, key);
+    const b = await battery();
+    const pairs = parseCanaryPairsJsonl("sample", await readFile(SAMPLE_PAIRS, "utf8"));
+    const prompts = new Set(pairs.flatMap((p) => [p.a.prompt, p.b.prompt]));
+
+    // The suspect endpoint, counting every canary it is asked; `stopAfter` interrupts the run.
+    const asked = new Map<string, number>();
+    let inner: ReplayAdapter | undefined;
+    let stopAfter = 10;
+    const controller = new AbortController();
+    const endpoint: ModelAdapter = {
+      describe: () => ({ kind: "replay", target: "suspect-1", logprobs: false }),
+      async generate(r: GenerateRequest) {
+        const out = await (inner as ReplayAdapter).generate(r);
+        if (prompts.has(r.prompt)) {
+          asked.set(r.prompt, (asked.get(r.prompt) ?? 0) + 1);
+          if (--stopAfter === 0) controller.abort();
+        }
+        return out;
+      },
+    };
+    const models = await sessionModels(endpoint, b);
+
+    // First life of the node.
+    const first = await openStore<MemberNodeDatabase>({ kind: "pglite", dataDir: dir });
+    await first.migrate(memberNodeMigrations);
+    const a = matchServices(memberDeps(first, key, hub, []), { hubLog: hub.trust, models, concurrency: 2 });
+    await a.canaries.import("pairs-1", pairs);
+    const { ref } = await a.canaries.commit("pairs-1");
+    const labels = await a.canaries.learnLabels("pairs-1");
+    inner = new ReplayAdapter(
+      parseReplay(copySuspect(await replayText("reference.jsonl"), pairs, labels).text),
+      "suspect-1",
+    );
+    const request = await openSession(hub, key, ref, b.epoch);
+    await assert.rejects(
+      a.sessions.run(request, () => {}, controller.signal),
+      (err) => isMemberNodeError(err, "unavailable"),
+    );
+    await new Promise((r) => setTimeout(r, 300)); // let queries already in flight land
+    const mid = await first.db.selectFrom("match_sessions").select(["state"]).executeTakeFirstOrThrow();
+    assert.equal(mid.state, "running");
+    const answeredBefore = await first.db.selectFrom("session_canary_answers").select("item").execute();
+    assert.ok(
+      answeredBefore.length >= 10 && answeredBefore.length < 64,
+      `interrupted mid-canaries (${answeredBefore.length} answered)`,
+    );
+    await first.close();
+
+    // Second life: a new store on the same folder, a new node, resuming what was left running.
+    await using second = await openStore<MemberNodeDatabase>({ kind: "pglite", dataDir: dir });
+    await second.migrate(memberNodeMigrations);
+    const c = matchServices(memberDeps(second, key, hub, []), { hubLog: hub.trust, models, concurrency: 2 });
+    stopAfter = Number.POSITIVE_INFINITY;
+    const answers = await c.sessions.resumeInterrupted();
+    assert.equal(answers.length, 1);
+    const att = answers[0]?.outcome;
+    assert.equal(att?.case, "attestation");
+    const statement = fromBinary(
+      AttestationStatementSchema,
+      att?.case === "attestation" ? att.value.payload : new Uint8Array(),
+    );
+    assert.equal(statement.verdict, Verdict.LIKELY_DERIVED);
+    assert.equal(statement.counts?.canary?.pairsCompleted, 32);
+
+    assert.equal(asked.size, 64, "every canary item was asked");
+    for (const [, n] of asked) assert.equal(n, 1, "no canary item was sent twice across the restart");
+    const spent = await second.db.selectFrom("canary_exposures").select("item").execute();
+    assert.equal(spent.length, 64);
+    const row = await second.db
+      .selectFrom("match_sessions")
+      .select(["state", "attempts"])
+      .executeTakeFirstOrThrow();
+    assert.deepEqual(row, { state: "answered", attempts: 2 });
+    // And a retry now returns the stored answer without asking anything.
+    const before = [...asked.values()].reduce((x, y) => x + y, 0);
+    const again = await c.sessions.run(request);
+    assert.deepEqual(again.outcome.value, answers[0]?.outcome.value);
+    assert.equal(
+      [...asked.values()].reduce((x, y) => x + y, 0),
+      before,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
