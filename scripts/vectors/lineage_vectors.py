@@ -359,6 +359,34 @@ def verdict_vectors():
         print(f"{name}.adjusted", repr(float(min(Fraction(1), p * family))))
 
 
+# ---- the witnessed disclosure seed (docs/specs/disclosure.md, "lineage/disclosure/v2") ----------------------
+
+def cosignature_digest(cosigs) -> bytes:
+    """cosigs: (key name, key id 4 bytes, signature bytes); sorted by (UTF-8 name bytes, key id as u32)."""
+    rows = sorted(cosigs, key=lambda c: (c[0].encode("utf-8"), int.from_bytes(c[1], "big")))
+    body = b"".join(lp(name) + kid + u32(len(sig)) + sig for name, kid, sig in rows)
+    return sha256(b"lineage/seed-cosignatures/v1\x00", u32(len(rows)), body)
+
+
+def witnessed_seed_vectors():
+    root = b"\x66" * 32
+    text = b"lineage.test/log\n50\n" + base64.b64encode(root) + b"\n"
+    cosigs = []
+    for name, seed, t in [("witness.example/w2", b"\x0b" * 32, 1767000005), ("witness.example/w1", b"\x0a" * 32, 1767000000)]:
+        kid = note_key_id(name, 0x04, ed25519_public(seed))
+        sig = u64(t) + ed25519_sign(seed, cosignature_message(t, text))
+        cosigs.append((name, kid, sig))
+        print(f"witnessed.line.{name[-2:]}", note_signature_line(name, kid, sig).rstrip("\n"))
+    digest = cosignature_digest(cosigs)
+    print("witnessed.digest", digest.hex())
+    seed = derive_seed(root, b"\x22" * 32, "lineage/disclosure/v2\nlineage.test/log\n42\n" + digest.hex())
+    print("witnessed.seed", seed.hex())
+    print("witnessed.100", ",".join(map(str, sample_indices(seed, 100, 32))))
+    one = cosignature_digest(cosigs[1:])
+    print("witnessed.digest.w1", one.hex())
+
+
 if __name__ == "__main__":
     main()
     verdict_vectors()
+    witnessed_seed_vectors()

@@ -184,3 +184,12 @@ export {
   MAX_WITNESS_PROOF_LINES,
   parseAddCheckpointRequest,
 } from "./witness-request.js";
+export {
+  COSIGNATURE_DIGEST_DOMAIN,
+  cosignatureDigest,
+  MAX_SEED_COSIGNATURES,
+  WITNESSED_DISCLOSURE_CONTEXT,
+  type WitnessedSampleInput,
+  witnessedDisclosurePairIndices,
+  witnessedDisclosureSeed,
+} from "./witnessed-seed.js";
