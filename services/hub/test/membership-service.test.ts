@@ -194,6 +194,33 @@ for (const backend of await backends()) {
       "invalid_argument",
       "request member_id is not the record's",
     );
+    const badHeader = signed(EnrolMemberRequestSchema, enrolInit, SECRETARIAT, hubKey);
+    if (badHeader.header) badHeader.header.signature = new Uint8Array(10);
+    await refused(
+      client.enrolMember(badHeader),
+      status.INVALID_ARGUMENT,
+      "malformed",
+      "a 10-byte header signature",
+    );
+    // A record padded with a field MembershipRecord does not have (signed as is by the member's key).
+    const padded = signEnvelope(
+      PAYLOAD_TYPES.membership,
+      new Uint8Array([...enrolEnv.payload, 0xfa, 0x3f, 0x03, 0x61, 0x62, 0x63]),
+      alice,
+    );
+    await refused(
+      client.enrolMember(
+        signed(
+          EnrolMemberRequestSchema,
+          { ...enrolInit, record: envelopeToProto(padded) },
+          SECRETARIAT,
+          hubKey,
+        ),
+      ),
+      status.INVALID_ARGUMENT,
+      "malformed",
+      "record with an unknown field",
+    );
     assert.equal(log.size, 0, "nothing refused was logged");
 
     // The secretariat enrols alice from her own signed record.
