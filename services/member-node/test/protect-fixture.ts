@@ -23,8 +23,10 @@ export interface ModelEndpoint extends AsyncDisposable {
   readonly model: string;
   /** Completion requests seen, with the prompt of each. */
   readonly prompts: string[];
-  /** Answer every request with this HTTP status instead of forwarding (undefined = forward). */
+  /** Answer generation requests with this HTTP status instead of forwarding (undefined = forward)... */
   failWith: number | undefined;
+  /** ...once this many generation requests were seen in all (default 0: at once). */
+  failAfter: number;
   /** Every raw response body the proxy forwarded (the privacy test searches for them). */
   readonly bodies: string[];
   close(): Promise<void>;
@@ -48,7 +50,7 @@ export async function modelEndpoint(): Promise<ModelEndpoint> {
   const upstream: TestbedServer = await serveTestbed({ models: [model] });
   const prompts: string[] = [];
   const bodies: string[] = [];
-  const state = { failWith: undefined as number | undefined };
+  const state = { failWith: undefined as number | undefined, failAfter: 0 };
   const proxy: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -65,7 +67,7 @@ export async function modelEndpoint(): Promise<ModelEndpoint> {
           prompts.push("");
         }
       }
-      if (state.failWith !== undefined && req.method === "POST") {
+      if (state.failWith !== undefined && req.method === "POST" && prompts.length > state.failAfter) {
         res.writeHead(state.failWith, { "content-type": "application/json" });
         res.end(JSON.stringify({ error: { message: "injected failure", type: "server_error" } }));
         return;
@@ -108,6 +110,12 @@ export async function modelEndpoint(): Promise<ModelEndpoint> {
     },
     set failWith(v) {
       state.failWith = v;
+    },
+    get failAfter() {
+      return state.failAfter;
+    },
+    set failAfter(v) {
+      state.failAfter = v;
     },
     close,
     [Symbol.asyncDispose]: close,

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { isMemberNodeError } from "../member-node-error.js";
+import { checkMemberNodeConfig, readMemberNodeConfig, redactConfig } from "./member-node-config.js";
+
+const base = { member_id: "acme", signing_key_file: "key.pem" };
+
+function refused(doc: unknown, re: RegExp, env: Record<string, string> = {}) {
+  assert.throws(
+    () => checkMemberNodeConfig(doc, "/etc/lineage", env),
+    (e: unknown) => isMemberNodeError(e, "invalid_argument") && re.test((e as Error).message),
+    `${JSON.stringify(doc)} should be refused with ${re}`,
+  );
+}
+
+test("defaults: embedded database under the config's folder, in-process bus, loopback listener", () => {
+  const c = checkMemberNodeConfig(base, "/etc/lineage");
+  assert.equal(c.listen, "127.0.0.1:7450");
+  assert.deepEqual(c.database, { kind: "pglite", dataDir: "/etc/lineage/.lineage/member-node" });
+  assert.equal(c.nats, undefined);
+  assert.equal(c.signingKeyFile, "/etc/lineage/key.pem");
+  assert.deepEqual(c.adapters, {});
+});
+
+test("environment overrides replace the file's values", () => {
+  const c = checkMemberNodeConfig({ ...base, database: { data_dir: "d" } }, "/x", {
+    LINEAGE_MEMBER_ID: "globex",
+    LINEAGE_MEMBER_LISTEN: "0.0.0.0:9000",
+    LINEAGE_MEMBER_PG_URL: "postgres://u:secret@db/lineage",
+    LINEAGE_MEMBER_NATS_URL: "nats://nats:4222",
+    LINEAGE_MEMBER_HUB_ADDRESS: "hub.example:7443",
+  });
+  assert.equal(c.memberId, "globex");
+  assert.equal(c.listen, "0.0.0.0:9000");
+  assert.deepEqual(c.database, { kind: "postgres", url: "postgres://u:secret@db/lineage" });
+  assert.equal(c.nats?.url, "nats://nats:4222");
+  assert.equal(c.hub.address, "hub.example:7443");
+  const shown = JSON.stringify(redactConfig(c));
+  assert.ok(!shown.includes("secret"), "redacted");
+});
+
+test("bad values are refused with the field named", () => {
+  refused({ ...base, tsl: {} }, /tsl is not a known field/);
+  refused({ ...base, member_id: "Acme" }, /member_id/);
+  refused({ ...base, listen: "localhost" }, /listen must be host:port/);
+  refused({ ...base, database: { postgres_url: "mysql://x", data_dir: "d" } }, /database/);
+  refused({ ...base, database: { postgres_url: "mysql://x" } }, /postgres_url must be a postgres/);
+  refused({ ...base, database: { schema: "s" } }, /schema needs database.postgres_url/);
+  refused({ ...base, nats: { url: "nats://u:pw@h:4222" } }, /must not carry a password/);
+  refused({ ...base, nats: { url: "nats://h:4222", pass_env: "not a var" } }, /pass_env/);
+  refused({ ...base, adapters: { main: { base_url: "ftp://h", model: "m" } } }, /adapters.main.base_url/);
+  refused(
+    { ...base, adapters: { main: { base_url: "http://k:v@h", model: "m" } } },
+    /must not carry credentials/,
+  );
+  refused(
+    { ...base, adapters: { main: { base_url: "http://h", model: "m", api_key: "sk-1" } } },
+    /api_key is not a known field/,
+  );
+  refused(
+    { ...base, adapters: { main: { base_url: "http://h", model: "m", concurrency: 0 } } },
+    /concurrency/,
+  );
+  refused(
+    { ...base, adapters: { "bad name": { base_url: "http://h", model: "m" } } },
+    /not a valid adapter name/,
+  );
+  refused({ ...base, admin: { client_cert_sha256: ["zz"] } }, /client_cert_sha256\[0\]/);
+  refused({ ...base, hub: { cert_file: "c.pem" } }, /cert_file and key_file together/);
+  refused([], /must be an object/);
+  refused({ ...base, signing_key_file: "" }, /signing_key_file/);
+});
+
+test("the config file must be private JSON, read without following a symlink", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "lineage-config-"));
+  try {
+    const file = join(dir, "c.json");
+    writeFileSync(file, JSON.stringify(base), { mode: 0o600 });
+    assert.equal((await readMemberNodeConfig(file)).signingKeyFile, join(dir, "key.pem"));
+    chmodSync(file, 0o644);
+    await assert.rejects(readMemberNodeConfig(file), /accessible by group or others \(mode 0644\)/);
+    chmodSync(file, 0o600);
+    writeFileSync(file, "{not json");
+    await assert.rejects(readMemberNodeConfig(file), /is not valid JSON/);
+    const link = join(dir, "link.json");
+    symlinkSync(file, link);
+    await assert.rejects(readMemberNodeConfig(link), /symbolic link/);
+    await assert.rejects(readMemberNodeConfig(join(dir, "missing.json")), (e: unknown) =>
+      isMemberNodeError(e, "not_found"),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
