@@ -33,6 +33,7 @@ import { type BatterySource, fileBatterySource } from "./protect/battery-source.
 import { type EpochWatcher, watchEpochs } from "./protect/epoch-republish.js";
 import type { ProtectOptions } from "./protect/protect-flow.js";
 import { ensureSketchStream } from "./protect/sketch-publisher.js";
+import { startNodeMatch } from "./sessions/node-match.js";
 
 const MAX_KEY_FILE_BYTES = 16 * 1024;
 const MAX_PEM_BYTES = 256 * 1024;
@@ -268,9 +269,21 @@ export async function startMemberNode(options: StartMemberNodeOptions): Promise<
         : noBattery);
     const protect: ProtectOptions = { ...options.protect, batteries, adapters: config.adapters, env };
 
+    // Canary sets and match sessions need the hub's log (sessions/node-match.ts); without a hub they stay UNIMPLEMENTED.
+    const match =
+      hub === undefined
+        ? undefined
+        : await startNodeMatch(deps, protect).catch((err: unknown) => {
+            logger.warn("sessions.unavailable", {
+              code: String((err as { code?: unknown })?.code ?? "error"),
+            });
+            return undefined;
+          });
+    if (match !== undefined) cleanups.push(() => match.stop());
     const server = await startMemberNodeServer({
       deps,
       protect,
+      ...(match === undefined ? {} : { match: match.services }),
       listen: config.listen,
       credentials,
       security,

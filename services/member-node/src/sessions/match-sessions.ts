@@ -46,14 +46,16 @@ import { isMemberNodeError, MemberNodeError } from "../member-node-error.js";
 import { compareSeedOf } from "../session-check.js";
 import { admitSession } from "./session-request.js";
 
+type MaybeAsync<T> = T | Promise<T>;
+
 /** Where the node reaches the models a session names (configured on the node; none are sent by the hub). */
 export interface SessionModels {
   /** The suspect, from the logged session's reference (endpoint or registry release). */
-  suspect(ref: SuspectRef): ModelAdapter | undefined;
+  suspect(ref: SuspectRef): MaybeAsync<ModelAdapter | undefined>;
   /** The member's own model the session compares; undefined when the node does not protect it. */
-  reference(model: MemberModelRef): ModelAdapter | undefined;
+  reference(model: MemberModelRef): MaybeAsync<ModelAdapter | undefined>;
   /** A panel model (the hub's reference population) by id. */
-  panel(modelId: string): ModelAdapter | undefined;
+  panel(modelId: string): MaybeAsync<ModelAdapter | undefined>;
   /** The epoch battery the session names. */
   battery(epochId: string): Promise<Battery | undefined>;
   /** The member's watermark key for a committed key id, if it watermarks. */
@@ -149,7 +151,7 @@ export class MatchSessions {
     });
     const req = request as MatchSessionRequest;
     const candidate = checked.opened.candidate as MemberModelRef;
-    if (d.models.reference(candidate) === undefined)
+    if ((await d.models.reference(candidate)) === undefined)
       throw new MemberNodeError(
         "not_found",
         `model ${candidate.modelId.slice(0, 128)} is not protected by this node`,
@@ -305,18 +307,18 @@ export class MatchSessions {
     const sessionId = req.sessionId;
     const suspectRef = o.suspect as SuspectRef;
     const candidate = o.candidate as MemberModelRef;
-    const reference = m.reference(candidate);
+    const reference = await m.reference(candidate);
     if (reference === undefined)
       throw new Declined(
         DeclineReason.UNKNOWN_MODEL,
         `model ${candidate.modelId.slice(0, 128)} is not protected by this node`,
       );
-    const suspect = m.suspect(suspectRef);
+    const suspect = await m.suspect(suspectRef);
     if (suspect === undefined)
       throw new Declined(DeclineReason.SUSPECT_UNREACHABLE, "the suspect cannot be reached from this node");
     const panel: ModelAdapter[] = [];
     for (const id of o.panel) {
-      const a = m.panel(id);
+      const a = await m.panel(id);
       if (a === undefined)
         throw new Declined(
           DeclineReason.POLICY,

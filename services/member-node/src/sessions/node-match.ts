@@ -1,0 +1,117 @@
+/**
+ * Canary sets and match sessions on a running node (member-node-runtime.ts): the log trust anchored in the
+ * configured hub keys, the models a session names reached through the node's own configuration, the
+ * RunMatchSession/ImportCanarySet/GetCanaryExposure services, the NATS request-reply server, and the
+ * resumption of sessions a previous run left unfinished.
+ *
+ * Models: the member's own model is the protected model's configured adapter; a panel model is the adapter
+ * configured under the panel id (a node that cannot reach the hub's panel declines with POLICY); the suspect
+ * is the OpenAI-compatible endpoint the logged session names (the hub's sighting, checked against the log
+ * before any query) — the node never queries an endpoint a session that failed admission names.
+ */
+
+import type { BusSubscription } from "@lineage/bus";
+import { ed25519NoteVerifier, openCheckpoint, parseCheckpoint } from "@lineage/crypto";
+import { HttpAdapter } from "@lineage/fingerprint";
+import type { HubLogTrust } from "../canaries/hub-log.js";
+import type { MemberNodeDeps } from "../member-node-deps.js";
+import { MemberNodeError } from "../member-node-error.js";
+import { endpointAdapter } from "../protect/model-endpoint.js";
+import type { ProtectOptions } from "../protect/protect-flow.js";
+import type { SessionModels } from "./match-sessions.js";
+import { matchServices, serveSessionsOnBus } from "./session-handlers.js";
+
+/**
+ * The hub log's trust from the configured hub keys: the origin is read from the hub's latest checkpoint and
+ * accepted only when that checkpoint verifies under one of the keys (note key name = origin, the hub's
+ * default). `unavailable` when the hub cannot be asked, `bad_signature` when no configured key signed it.
+ */
+export async function hubLogTrust(deps: MemberNodeDeps): Promise<HubLogTrust> {
+  if (deps.hub === undefined) throw new MemberNodeError("failed_precondition", "no hub is configured");
+  let note: Uint8Array | undefined;
+  try {
+    note = (await deps.hub.getCheckpoint({}, { timeoutMs: 10_000 })).checkpoint?.signedNote;
+  } catch (cause) {
+    throw new MemberNodeError("unavailable", "the hub's checkpoint could not be read", { cause });
+  }
+  if (note === undefined) throw new MemberNodeError("malformed", "the hub sent no checkpoint");
+  const text = new TextDecoder().decode(note);
+  const origin = parseCheckpoint(text.slice(0, text.indexOf("\n\n") + 1)).origin;
+  for (const key of deps.hubKeys.keys()) {
+    const verifier = ed25519NoteVerifier(origin, key);
+    try {
+      openCheckpoint(note, { log: verifier, origin });
+      return { origin, verifier };
+    } catch {
+      // another configured key may have signed it
+    }
+  }
+  throw new MemberNodeError("bad_signature", "the hub's checkpoint is not signed by a configured hub key");
+}
+
+/** Session models over the node's configuration (module header). */
+export function nodeSessionModels(deps: MemberNodeDeps, protect: ProtectOptions): SessionModels {
+  const adapter = (name: string) => {
+    const cfg = protect.adapters[name];
+    if (cfg === undefined) return undefined;
+    return protect.adapterFor?.(name, cfg) ?? endpointAdapter(name, cfg, protect.env);
+  };
+  return {
+    async reference(m) {
+      if (m.memberId !== deps.memberId) return undefined;
+      const row = await deps.store.db
+        .selectFrom("protected_models")
+        .select(["adapter"])
+        .where("model_id", "=", m.modelId)
+        .where("model_version", "=", m.modelVersion)
+        .where("withdrawn_at", "is", null)
+        .executeTakeFirst();
+      return row === undefined ? undefined : adapter(row.adapter);
+    },
+    suspect(ref) {
+      if (ref.target.case !== "endpoint") return undefined;
+      const t = ref.target.value;
+      try {
+        return new HttpAdapter({ baseUrl: t.baseUrl, model: t.modelName, concurrency: 8 });
+      } catch {
+        return undefined;
+      }
+    },
+    panel: (id) => adapter(id),
+    async battery(epochId) {
+      try {
+        return (await protect.batteries.get(epochId)).battery;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+/** Everything the runtime starts for canaries and sessions; `stop` ends the NATS server. */
+export interface NodeMatch {
+  readonly services: ReturnType<typeof matchServices>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds the services, serves sessions on the bus and resumes unfinished sessions in the background
+ * (failures are logged by code). Throws when the hub's log trust cannot be established.
+ */
+export async function startNodeMatch(deps: MemberNodeDeps, protect: ProtectOptions): Promise<NodeMatch> {
+  const services = matchServices(deps, {
+    hubLog: await hubLogTrust(deps),
+    models: nodeSessionModels(deps, protect),
+  });
+  const sub: BusSubscription = await serveSessionsOnBus(deps.bus, deps, services.sessions);
+  services.sessions.resumeInterrupted().then(
+    (answers) => {
+      if (answers.length > 0) deps.logger.info("sessions.resumed", { count: answers.length });
+    },
+    (err: unknown) =>
+      deps.logger.warn("sessions.resume_failed", {
+        code: String((err as { code?: unknown })?.code ?? "error"),
+      }),
+  );
+  return { services, stop: () => sub.stop() };
+}
