@@ -275,6 +275,8 @@ export {
 export type { MemberModelRef } from "./gen/lineage/v1/member_model_pb.js";
 export { file_lineage_v1_member_model, MemberModelRefSchema } from "./gen/lineage/v1/member_model_pb.js";
 export type {
+  DiscloseSessionRequest,
+  DiscloseSessionResponse,
   GetCanaryExposureRequest,
   GetCanaryExposureResponse,
   GetNodeInfoRequest,
@@ -292,6 +294,8 @@ export type {
   WithdrawModelResponse,
 } from "./gen/lineage/v1/member_node_service_pb.js";
 export {
+  DiscloseSessionRequestSchema,
+  DiscloseSessionResponseSchema,
   file_lineage_v1_member_node_service,
   GetCanaryExposureRequestSchema,
   GetCanaryExposureResponseSchema,
