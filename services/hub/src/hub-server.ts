@@ -7,10 +7,11 @@
 import type { ServerCredentials } from "@grpc/grpc-js";
 import { Hub } from "@lineage/api";
 import { addService, createServer, type RpcLogger, withUnimplemented } from "@lineage/rpc";
+import type { HubIndex } from "./index/hub-index.js";
 import { type LogServiceOptions, logServiceHandlers } from "./log/log-service.js";
 import type { TransparencyLog } from "./log/transparency-log.js";
 import { membershipHandlers } from "./membership/membership-service.js";
-import type { RequestAuthenticator } from "./membership/request-header.js";
+import { RequestAuthenticator } from "./membership/request-header.js";
 
 export interface HubServerOptions {
   readonly log: TransparencyLog;
@@ -22,6 +23,8 @@ export interface HubServerOptions {
   readonly logReads?: LogServiceOptions;
   /** Signed-header verification of the write RPCs (default: one over `log`; tests inject a clock). */
   readonly auth?: RequestAuthenticator;
+  /** Epoch batteries and sketch ingestion (index/hub-index.ts); absent: those methods are UNIMPLEMENTED. */
+  readonly index?: HubIndex;
 }
 
 export interface HubServer extends AsyncDisposable {
@@ -35,9 +38,11 @@ export interface HubServer extends AsyncDisposable {
 export async function startHubServer(options: HubServerOptions): Promise<HubServer> {
   const server = createServer(options.logger ? { logger: options.logger } : {});
   // The Hub contract, composed from one handler object per concern (each its own module).
+  const auth = options.auth ?? new RequestAuthenticator({ log: options.log });
   const handlers = {
     ...logServiceHandlers(options.log, options.logReads),
-    ...membershipHandlers({ log: options.log, ...(options.auth ? { auth: options.auth } : {}) }),
+    ...membershipHandlers({ log: options.log, auth }),
+    ...(options.index ? options.index.handlers(auth) : {}),
   };
   addService(server, Hub, withUnimplemented(Hub, handlers));
   const port = await server.listen(options.listen, options.credentials);

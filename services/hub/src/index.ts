@@ -1,5 +1,54 @@
 /** Hub: sketch index, scanner, sessions, transparency log, cases. */
+
+// Epoch batteries, sketch ingestion and the sketch index (issue 10).
+export {
+  BATTERY_LIMITS,
+  batteryDigest,
+  checkProbes,
+  EPOCH_PAYLOAD_TYPE,
+  epochSigningBytes,
+  verifyEpochSignature,
+} from "./epochs/epoch-battery.js";
+export { EPOCH_ROTATED_SUBJECT, type EpochHandlers, epochHandlers } from "./epochs/epoch-handlers.js";
+export {
+  batteryOf,
+  type EpochRecord,
+  EpochStore,
+  epochMessage,
+  type RotationInput,
+} from "./epochs/epoch-store.js";
 export { type HubServer, type HubServerOptions, startHubServer } from "./hub-server.js";
+export { BandIndex, type CoarseHit } from "./index/band-index.js";
+export { type HubIndex, type HubIndexOptions, openHubIndex } from "./index/hub-index.js";
+export {
+  type Candidate,
+  type RetrieveOptions,
+  retrieveCandidates,
+  SketchRetriever,
+} from "./index/sketch-retriever.js";
+export { CommitBatcher, type CommitBatcherOptions } from "./ingest/commit-batcher.js";
+export { HubError, type HubErrorCode, isHubError } from "./ingest/hub-error.js";
+export { IngestMetrics, type IngestMetricsSnapshot } from "./ingest/ingest-metrics.js";
+export { logMemberDirectory, type MemberDirectory } from "./ingest/member-directory.js";
+export { signHeader } from "./ingest/signed-header.js";
+export {
+  SKETCH_CONSUMER,
+  SKETCH_STREAM,
+  SKETCH_SUBJECTS,
+  type SketchConsumerOptions,
+  startSketchConsumer,
+} from "./ingest/sketch-consumer.js";
+export { MAX_UPLOAD_SKETCHES, type SketchHandlers, sketchHandlers } from "./ingest/sketch-handlers.js";
+export { type IngestResult, SketchIngestor, type SketchIngestorOptions } from "./ingest/sketch-ingestor.js";
+export {
+  type MemberSketch,
+  type ModelRef,
+  SKETCH_PAYLOAD_TYPE,
+  sketchFromProto,
+  sketchToProto,
+} from "./ingest/sketch-proto.js";
+export { type CommitOutcome, type PendingSketch, SketchStore } from "./ingest/sketch-store.js";
+export { MAX_SKETCH_MESSAGE_BYTES, MAX_SKETCH_PAYLOAD_BYTES } from "./ingest/sketch-verifier.js";
 export {
   type BundleSelector,
   buildAttestationBundle,

@@ -30,6 +30,8 @@ import { DAY, enrolRecord } from "./log-fixtures.js";
 
 export const ORIGIN = "lineage.test/sketch-log";
 export const EPOCH_ID = "2026-12";
+/** One creation time for every fixture sketch, so the same sketch always has the same payload (and id). */
+const CREATED_AT_MS = Date.now();
 
 /** A member with its key and a header sequence counter. */
 export interface TestMember {
@@ -167,7 +169,7 @@ export interface AnnounceOptions {
 
 /** The DSSE envelope of a member's sketch. */
 export function sketchEnvelope(key: Ed25519PrivateKey, sketch: Sketch, model: ModelRef) {
-  const proto = sketchToProto(sketch, model, Date.now());
+  const proto = sketchToProto(sketch, model, CREATED_AT_MS);
   const env = signEnvelope(SKETCH_PAYLOAD_TYPE, toBinary(SketchSchema, proto), key);
   return create(DsseEnvelopeSchema, {
     payloadType: env.payloadType,

@@ -14,23 +14,24 @@ import {
   RotateEpochRequestSchema,
 } from "@lineage/api";
 import type { Bus } from "@lineage/bus";
-import { CryptoError, type Ed25519PrivateKey, type MessageHeader, ReplayGuard } from "@lineage/crypto";
+import type { Ed25519PrivateKey } from "@lineage/crypto";
 import type { ServiceImpl } from "@lineage/rpc";
 import { HubError } from "../ingest/hub-error.js";
 import type { MemberDirectory } from "../ingest/member-directory.js";
-import { signHeader, verifyHubHeader, verifyMemberHeader } from "../ingest/signed-header.js";
+import { type RequestAuthenticator, SECRETARIAT, signRequest } from "../membership/request-header.js";
+import { checkEpochId } from "./epoch-battery.js";
 import { batteryOf, type EpochStore, epochMessage } from "./epoch-store.js";
 
 /** Subject of the hub's EpochRotation announcement (epoch.proto). */
 export const EPOCH_ROTATED_SUBJECT = "lineage.epoch.rotated";
-/** Largest request body signed under a header (a RotateEpoch with 4096 long probes fits). */
-const MAX_SIGNED_REQUEST_BYTES = 64 * 1024 * 1024;
 
 /** What the epoch handlers need. */
 export interface EpochHandlerDeps {
   readonly epochs: EpochStore;
+  /** Signed request headers, verified against the log's keys with the hub's one replay guard. */
+  readonly auth: RequestAuthenticator;
   readonly members: MemberDirectory;
-  /** The hub's key: verifies the secretariat's rotations, signs responses and announcements. */
+  /** The hub's key: signs responses and announcements. */
   readonly hubKey: Ed25519PrivateKey;
   /** Where rotations are announced (EpochRotation on lineage.epoch.rotated); optional. */
   readonly bus?: Bus;
@@ -40,44 +41,14 @@ export interface EpochHandlerDeps {
 /** The epoch handlers; spread them into the hub's `ServiceImpl<typeof Hub>`. */
 export type EpochHandlers = Pick<ServiceImpl<typeof Hub>, "getEpochBattery" | "rotateEpoch">;
 
-/** Replay and freshness of request headers (one guard per hub process and method family). */
-function accept(guard: ReplayGuard, header: MessageHeader): void {
-  try {
-    guard.accept(header);
-  } catch (err) {
-    if (err instanceof CryptoError && (err.code === "replay" || err.code === "stale")) {
-      throw new HubError(err.code, `request header: ${err.message}`, { cause: err });
-    }
-    throw new HubError("malformed", "request header is malformed", { cause: err });
-  }
-}
-
 /** Builds the epoch handlers. */
 export function epochHandlers(deps: EpochHandlerDeps): EpochHandlers {
   const now = deps.now ?? Date.now;
-  const guard = new ReplayGuard({ now });
-  // Hub-signed responses: a sequence that keeps increasing across restarts (microseconds at start).
-  let sequence = BigInt(now()) * 1000n;
-  const nextSequence = () => {
-    sequence += 1n;
-    return sequence;
-  };
   return {
     async getEpochBattery(req) {
-      const body = toBinary(
-        GetEpochBatteryRequestSchema,
-        create(GetEpochBatteryRequestSchema, { epochId: req.epochId }),
-      );
-      const { header, key } = verifyMemberHeader(
-        GetEpochBatteryRequestSchema.typeName,
-        req.header,
-        body,
-        deps.members,
-        now(),
-        MAX_SIGNED_REQUEST_BYTES,
-        "GetEpochBattery",
-      );
-      accept(guard, header);
+      const sender = await deps.auth.verify(GetEpochBatteryRequestSchema, req);
+      const key = sender.memberId === SECRETARIAT ? undefined : deps.members.memberKey(sender.keyId);
+      if (key === undefined) throw new HubError("permission_denied", "batteries go to members only");
       const status = await deps.members.statusOf(key);
       if (status !== "active") {
         throw new HubError(
@@ -85,6 +56,7 @@ export function epochHandlers(deps: EpochHandlerDeps): EpochHandlers {
           `member ${key.memberId} is ${status}: batteries go to active members only`,
         );
       }
+      if (req.epochId !== "") checkEpochId(req.epochId);
       const record = req.epochId === "" ? await deps.epochs.current() : await deps.epochs.get(req.epochId);
       if (record === undefined) {
         throw new HubError(
@@ -96,31 +68,18 @@ export function epochHandlers(deps: EpochHandlerDeps): EpochHandlers {
         battery: batteryOf(record),
         epochKey: record.epochKey,
       });
-      const signed = signHeader(
-        GetEpochBatteryResponseSchema.typeName,
-        toBinary(GetEpochBatteryResponseSchema, response),
-        deps.hubKey,
-        "hub",
-        nextSequence(),
-        now(),
+      return signRequest(
+        GetEpochBatteryResponseSchema,
+        response,
+        { memberId: SECRETARIAT, key: deps.hubKey },
+        { nowMs: now() },
       );
-      return { ...response, header: signed };
     },
 
     async rotateEpoch(req) {
-      const body = toBinary(
-        RotateEpochRequestSchema,
-        create(RotateEpochRequestSchema, { ...req, header: undefined }),
-      );
-      const header = verifyHubHeader(
-        RotateEpochRequestSchema.typeName,
-        req.header,
-        body,
-        deps.hubKey.publicKey,
-        MAX_SIGNED_REQUEST_BYTES,
-        "RotateEpoch",
-      );
-      accept(guard, header);
+      const sender = await deps.auth.verify(RotateEpochRequestSchema, req);
+      if (sender.memberId !== SECRETARIAT)
+        throw new HubError("permission_denied", "only the secretariat rotates epochs");
       if (req.notAfter === undefined)
         throw new HubError("invalid_argument", "RotateEpoch: not_after is missing");
       const record = await deps.epochs.rotate({
@@ -130,21 +89,13 @@ export function epochHandlers(deps: EpochHandlerDeps): EpochHandlers {
       });
       const epoch = epochMessage(record);
       if (deps.bus !== undefined) {
-        const announcement = create(EpochRotationSchema, { epoch });
-        const signed = signHeader(
-          EpochRotationSchema.typeName,
-          toBinary(EpochRotationSchema, announcement),
-          deps.hubKey,
-          "hub",
-          nextSequence(),
-          now(),
-        );
+        const announcement = signRequest(EpochRotationSchema, create(EpochRotationSchema, { epoch }), {
+          memberId: SECRETARIAT,
+          key: deps.hubKey,
+        });
         // Best effort: members also learn the epoch from GetEpochBattery; a bus hiccup must not undo a rotation.
         await deps.bus
-          .emit(
-            EPOCH_ROTATED_SUBJECT,
-            toBinary(EpochRotationSchema, create(EpochRotationSchema, { epoch, header: signed })),
-          )
+          .emit(EPOCH_ROTATED_SUBJECT, toBinary(EpochRotationSchema, announcement))
           .catch(() => undefined);
       }
       return { epoch };

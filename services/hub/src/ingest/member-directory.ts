@@ -3,9 +3,6 @@
  * establishes them (log/member-registry.ts), so a sketch is accepted only under a key an auditor would
  * also accept, from a member that is active when it arrives.
  */
-import { fromBinary } from "@bufbuild/protobuf";
-import { MembershipAction, MembershipRecordSchema } from "@lineage/api";
-import { decodeLeaf } from "../log/log-leaf.js";
 import type { LoggedKey, LoggedMemberStatus } from "../log/member-registry.js";
 import type { TransparencyLog } from "../log/transparency-log.js";
 
@@ -13,35 +10,17 @@ import type { TransparencyLog } from "../log/transparency-log.js";
 export interface MemberDirectory {
   /** The logged key with this id (current or past), or undefined. */
   memberKey(keyId: string): LoggedKey | undefined;
-  /** The state of the member owning a logged key (enrolled, since the key is logged). */
+  /** The state of the member owning a logged key. */
   statusOf(key: LoggedKey): Promise<LoggedMemberStatus>;
+  /** Reads membership another hub process logged since (called before refusing an unknown key). */
+  refresh(): Promise<void>;
 }
 
-/** Most membership decisions read about one member (suspensions, reinstatements, removal). */
-const MAX_DECISIONS = 10_000;
-
-/**
- * A {@link MemberDirectory} over the hub's transparency log: keys from the log's registry; a member's
- * state from its last logged SUSPEND / REINSTATE / REMOVE decision, cached until the log grows.
- */
+/** A {@link MemberDirectory} over the hub's transparency log (shared by every replica through Postgres). */
 export function logMemberDirectory(log: TransparencyLog): MemberDirectory {
-  const cache = new Map<string, { size: number; status: LoggedMemberStatus }>();
   return {
     memberKey: (keyId) => log.memberKey(keyId),
-    async statusOf(key) {
-      const size = log.size;
-      const hit = cache.get(key.memberId);
-      if (hit !== undefined && hit.size === size) return hit.status;
-      const decisions = await log.membershipDecisionsOf(key.memberId, 0, size, MAX_DECISIONS);
-      let status: LoggedMemberStatus = "active";
-      for (const e of decisions) {
-        const rec = fromBinary(MembershipRecordSchema, decodeLeaf(e.leaf).envelope.payload);
-        if (rec.action === MembershipAction.SUSPEND) status = "suspended";
-        else if (rec.action === MembershipAction.REINSTATE) status = "active";
-        else if (rec.action === MembershipAction.REMOVE) status = "removed";
-      }
-      cache.set(key.memberId, { size, status });
-      return status;
-    },
+    statusOf: async (key) => log.member(key.memberId)?.status ?? "removed",
+    refresh: () => log.refresh(),
   };
 }

@@ -117,25 +117,6 @@ export function verifyMemberHeader(
   return { header: h, key };
 }
 
-/** Verifies a header signed by the hub's own key (the secretariat): member_id "hub". */
-export function verifyHubHeader(
-  domain: string,
-  header: SignedHeader | undefined,
-  payload: Uint8Array,
-  hubKey: Ed25519PublicKey,
-  maxPayloadBytes: number,
-  what = domain,
-): MessageHeader {
-  const h = shapeOf(header, what);
-  const signed = header as SignedHeader;
-  if (h.memberId !== "hub")
-    throw new HubError("permission_denied", `${what}: only the secretariat ("hub") may call this`);
-  if (signed.keyId !== hubKey.keyId)
-    throw new HubError("unknown_key", `${what}: header is not signed by the hub key`);
-  verifyUnder(domain, h, signed, payload, hubKey, maxPayloadBytes, what);
-  return h;
-}
-
 /**
  * A header signed by `key` for `payload` (the enclosing message's encoding with the header unset), as
  * the hub signs its responses and announcements. `sequence` must increase per sender.

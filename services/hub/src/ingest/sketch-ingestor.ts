@@ -42,6 +42,8 @@ export interface IngestResult {
 /** Options of {@link SketchIngestor}. */
 export interface SketchIngestorOptions {
   readonly store: Store<HubDatabase>;
+  /** The sketch table access to use (shared with a retriever); default one over `store`. */
+  readonly sketches?: SketchStore;
   readonly epochs: EpochStore;
   readonly members: MemberDirectory;
   readonly metrics?: IngestMetrics;
@@ -66,7 +68,7 @@ export class SketchIngestor {
 
   constructor(options: SketchIngestorOptions) {
     this.metrics = options.metrics ?? new IngestMetrics();
-    this.sketches = new SketchStore(options.store);
+    this.sketches = options.sketches ?? new SketchStore(options.store);
     this.#epochs = options.epochs;
     this.#members = options.members;
     this.#onIndexed = options.onIndexed;
@@ -115,7 +117,7 @@ export class SketchIngestor {
    */
   async ingestWithdrawal(data: Uint8Array, subject: string, streamSeq: number): Promise<IngestResult> {
     return this.#counted(async () => {
-      const w = verifyWithdrawal(data, subject, this.#members, this.#now());
+      const w = await verifyWithdrawal(data, subject, this.#members, this.#now());
       const r = await this.sketches.withdrawSigned(w, w.model, w.epochId, BigInt(streamSeq), w.reason);
       if (r.withdrawn) this.#onRetired?.(w.sketchId);
       return { sketchId: w.sketchId, duplicate: !r.withdrawn };

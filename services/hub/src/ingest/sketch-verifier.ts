@@ -85,6 +85,15 @@ export async function verifySketchMessage(
       `sketch message is ${raw.length} bytes, limit ${MAX_SKETCH_MESSAGE_BYTES}`,
     );
   }
+  // A key this replica has not seen may have been logged by another hub process a moment ago.
+  const wanted = [header?.keyId, envelope?.signatures[0]?.keyid];
+  if (
+    wanted.some(
+      (k) => typeof k === "string" && /^[0-9a-f]{64}$/.test(k) && ctx.members.memberKey(k) === undefined,
+    )
+  ) {
+    await ctx.members.refresh();
+  }
   const { header: h, key } = verifyMemberHeader(
     domain,
     header,

@@ -32,12 +32,12 @@ export interface VerifiedWithdrawal {
 }
 
 /** Verifies a SketchWithdrawal delivered on `subject` (untrusted bytes). */
-export function verifyWithdrawal(
+export async function verifyWithdrawal(
   data: Uint8Array,
   subject: string,
   members: MemberDirectory,
   nowMs: number,
-): VerifiedWithdrawal {
+): Promise<VerifiedWithdrawal> {
   if (data.length > MAX_WITHDRAWAL_BYTES)
     throw new HubError("too_large", `withdrawal exceeds ${MAX_WITHDRAWAL_BYTES} bytes`);
   let w: SketchWithdrawal;
@@ -47,6 +47,13 @@ export function verifyWithdrawal(
     throw new HubError("malformed", "message is not an encoded SketchWithdrawal", { cause });
   }
   const body = toBinary(SketchWithdrawalSchema, create(SketchWithdrawalSchema, { ...w, header: undefined }));
+  if (
+    w.header !== undefined &&
+    /^[0-9a-f]{64}$/.test(w.header.keyId) &&
+    members.memberKey(w.header.keyId) === undefined
+  ) {
+    await members.refresh();
+  }
   const { header: h } = verifyMemberHeader(
     SketchWithdrawalSchema.typeName,
     w.header,

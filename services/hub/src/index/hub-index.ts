@@ -1,0 +1,109 @@
+/**
+ * The hub's epoch, ingestion and retrieval machinery composed for one hub process (issue 10): the epoch
+ * store, the sketch ingestor feeding this process's in-memory index, the JetStream consumer shared with
+ * the other replicas (when a bus is given), a periodic catch-up of the index with other replicas' commits,
+ * and the gRPC handlers (GetEpochBattery, RotateEpoch, SubmitSketch, UploadSketches).
+ */
+import type { Bus, Consumption } from "@lineage/bus";
+import type { Ed25519PrivateKey } from "@lineage/crypto";
+import type { HubDatabase, Store } from "@lineage/store";
+import { type EpochHandlers, epochHandlers } from "../epochs/epoch-handlers.js";
+import { EpochStore } from "../epochs/epoch-store.js";
+import { IngestMetrics } from "../ingest/ingest-metrics.js";
+import { logMemberDirectory, type MemberDirectory } from "../ingest/member-directory.js";
+import { type SketchConsumerOptions, startSketchConsumer } from "../ingest/sketch-consumer.js";
+import { type SketchHandlers, sketchHandlers } from "../ingest/sketch-handlers.js";
+import { SketchIngestor } from "../ingest/sketch-ingestor.js";
+import { SketchStore } from "../ingest/sketch-store.js";
+import type { TransparencyLog } from "../log/transparency-log.js";
+import type { RequestAuthenticator } from "../membership/request-header.js";
+import { SketchRetriever } from "./sketch-retriever.js";
+
+/** Options of {@link openHubIndex}. */
+export interface HubIndexOptions {
+  readonly store: Store<HubDatabase>;
+  readonly log: TransparencyLog;
+  readonly hubKey: Ed25519PrivateKey;
+  /** The bus: when given, this process joins the shared sketch consumer and announces rotations. */
+  readonly bus?: Bus;
+  readonly consumer?: SketchConsumerOptions;
+  /** How often the index catches up with other replicas (ms); 0 disables. Default 2000. */
+  readonly refreshIntervalMs?: number;
+  readonly now?: () => number;
+}
+
+/** The running machinery. */
+export interface HubIndex extends AsyncDisposable {
+  readonly epochs: EpochStore;
+  readonly members: MemberDirectory;
+  readonly ingestor: SketchIngestor;
+  readonly retriever: SketchRetriever;
+  readonly metrics: IngestMetrics;
+  /** The gRPC handlers, verifying request headers with `auth` (the server's one replay guard). */
+  handlers(auth: RequestAuthenticator): EpochHandlers & SketchHandlers;
+  close(): Promise<void>;
+}
+
+/** Opens the index (rebuilt from Postgres) and, with a bus, starts consuming members' sketches. */
+export async function openHubIndex(options: HubIndexOptions): Promise<HubIndex> {
+  const now = options.now ?? Date.now;
+  const epochs = new EpochStore(options.store, options.hubKey, now);
+  const members = logMemberDirectory(options.log);
+  const metrics = new IngestMetrics();
+  const sketches = new SketchStore(options.store);
+  const retriever = new SketchRetriever(sketches, epochs, now);
+  const ingestor = new SketchIngestor({
+    store: options.store,
+    sketches,
+    epochs,
+    members,
+    metrics,
+    now,
+    onIndexed: (row) => retriever.add(row),
+    onRetired: (id) => retriever.remove(id),
+  });
+  await retriever.rebuild();
+  let consumption: Consumption | undefined;
+  if (options.bus !== undefined)
+    consumption = await startSketchConsumer(options.bus, ingestor, options.consumer);
+  const every = options.refreshIntervalMs ?? 2000;
+  let refreshing = false;
+  const timer =
+    every > 0
+      ? setInterval(() => {
+          if (refreshing) return;
+          refreshing = true;
+          retriever
+            .refresh()
+            .catch(() => undefined)
+            .finally(() => {
+              refreshing = false;
+            });
+        }, every)
+      : undefined;
+  timer?.unref();
+  const close = async () => {
+    if (timer !== undefined) clearInterval(timer);
+    await consumption?.stop();
+  };
+  return {
+    epochs,
+    members,
+    ingestor,
+    retriever,
+    metrics,
+    handlers: (auth) => ({
+      ...epochHandlers({
+        epochs,
+        auth,
+        members,
+        hubKey: options.hubKey,
+        ...(options.bus ? { bus: options.bus } : {}),
+        now,
+      }),
+      ...sketchHandlers(ingestor),
+    }),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
