@@ -44,6 +44,11 @@ export type AuditErrorCode =
   /** A cosignature line under a witness key of the trust root does not verify: a forged cosignature. */
   | "bad_cosignature"
   /**
+   * A witnessed disclosure seed (docs/specs/disclosure.md, v2): a counted cosignature of the seed checkpoint is
+   * timestamped before the attestation was integrated or more than SEED_COSIGN_WINDOW_S after it.
+   */
+  | "seed_not_witnessed"
+  /**
    * The bundle's checkpoint contradicts the checkpoint this auditor saved earlier (another root for the
    * same size, a tree that does not extend it, or one it does not extend): a split view.
    */

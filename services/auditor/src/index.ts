@@ -111,6 +111,7 @@ export {
   PREVIOUS_SIZE_EXTENSION,
   previousSizeOf,
   type SampleCounts,
+  SEED_COSIGN_WINDOW_S,
   verifyDisclosure,
 } from "./verify-disclosure.js";
 export { checkAgainstSaved, type SavedCheck, type SavedOutcome } from "./verify-saved.js";

@@ -65,6 +65,8 @@ export interface BundleVerification {
   readonly historyChecked: boolean;
   readonly checkpoint: Checkpoint;
   readonly attestationIndex: number;
+  /** When the log integrated the attestation (ms since the epoch, from its leaf). */
+  readonly attestationIntegratedAtMs: number;
   readonly statement: AttestationStatement;
   /** The logged key that signed it. */
   readonly memberKey: AuditedKey;
@@ -283,6 +285,7 @@ export function verifyBundle(
     witnesses,
     checkpoint: cp,
     attestationIndex: att.index,
+    attestationIntegratedAtMs: att.leaf.integratedAtMs,
     statement,
     memberKey,
     ...(commitment === undefined ? {} : { commitment }),

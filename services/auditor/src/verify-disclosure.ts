@@ -9,7 +9,10 @@
  *      "lineage-previous-size" line, the checkpoint before it and a consistency proof; `seed_not_first`),
  *      consistent with the bundle's checkpoint, and the disclosed pairs are exactly
  *      disclosurePairIndices(its root, commitment root, origin, attestation index), in order
- *      (`sample_mismatch`);
+ *      (`sample_mismatch`). When the auditor trusts witnesses the seed is the WITNESSED one (v2): the seed
+ *      checkpoint must carry the quorum of trusted cosignatures (`witness_quorum`, `bad_cosignature`),
+ *      timestamped within SEED_COSIGN_WINDOW_S after the attestation's integration (`seed_not_witnessed`),
+ *      and the sample is witnessedDisclosurePairIndices over them;
  *   4. the label checkpoint is the FIRST the hub signed whose tree covers the commitment, with the same
  *      evidence (`label_mismatch` otherwise: a later checkpoint would let a member pick which item of each
  *      pair counts as exposed); canaryPairLabels of it decides each pair's exposed item;
@@ -48,6 +51,7 @@ import {
   disclosurePairIndices,
   isCryptoError,
   verifyCanaryPairDisclosure,
+  witnessedDisclosurePairIndices,
 } from "@lineage/crypto";
 import {
   CANARY_LOGPROB_POSITIONS,
@@ -65,6 +69,7 @@ import { openHubCheckpoint } from "./log-records.js";
 import type { TrustRoot } from "./trust-root.js";
 import { type BundleVerification, verifyBundle } from "./verify-bundle.js";
 import { type CheckpointSource, checkExtends } from "./verify-consistency.js";
+import { checkWitnessQuorum } from "./witness-quorum.js";
 
 /** Most pairs (and recorded responses: two per pair) a disclosure may carry. */
 export const MAX_DISCLOSED_PAIRS = DISCLOSURE_PAIRS;
@@ -102,7 +107,19 @@ export interface DisclosureOptions {
   /** Fetches a consistency proof when the seed checkpoint is not the bundle's. */
   readonly hub?: Pick<CheckpointSource, "consistencyProof">;
   readonly signal?: AbortSignal;
+  /**
+   * Trusted witnesses that must have cosigned the bundle's checkpoint and the seed checkpoint (default: 1
+   * when the trust root lists any witness, else 0). With any, the seed is the witnessed one (v2).
+   */
+  readonly witnessQuorum?: number;
 }
+
+/**
+ * How long after the attestation's integration a cosignature of its seed checkpoint may be (s): the hub
+ * sends every checkpoint to its witnesses at once; one it held back (to try witnesses one by one, or to
+ * wait) is refused. The cosignature cannot be earlier than the integration: the checkpoint includes it.
+ */
+export const SEED_COSIGN_WINDOW_S = 3600;
 
 /** Paired counts on the disclosed sample, recomputed by the auditor. */
 export interface SampleCounts {
@@ -405,7 +422,8 @@ export async function verifyDisclosure(
   trust: TrustRoot,
   options: DisclosureOptions = {},
 ): Promise<DisclosureReport> {
-  const b = verifyBundle(bundle, trust);
+  const witnessQuorum = options.witnessQuorum ?? ((trust.witnesses?.length ?? 0) > 0 ? 1 : 0);
+  const b = verifyBundle(bundle, trust, { witnessQuorum });
   const c = new CheckList();
   for (const ch of b.checks) c.pass(ch.name, ch.detail);
   const { com, claim } = c.run("disclosure.commitment", "wrong_entry", () => {
@@ -457,22 +475,55 @@ export async function verifyDisclosure(
     trust,
     options,
   );
-  c.run("disclosure.sample", "sample_mismatch", () => {
-    const want = disclosurePairIndices({
-      checkpointRoot: seedCp.rootHash,
-      commitmentRoot: com.body.merkleRoot,
-      origin: seedCp.origin,
-      attestationIndex: b.attestationIndex,
-      pairsCommitted: count,
-    });
-    const got = disclosure.pairs.map((x) => x.leafIndex);
-    if (want.some((w, i) => got[i] !== BigInt(w))) {
-      throw new AuditError(
-        "sample_mismatch",
-        "the disclosed pairs are not the sample the log-derived seed selects",
-      );
-    }
-  });
+  // Witnessed (v2) when the auditor trusts witnesses: the seed checkpoint's cosignatures join the seed, so
+  // the hub cannot know the sample before a witness signs (docs/specs/disclosure.md).
+  const seedCosignatures =
+    witnessQuorum === 0
+      ? undefined
+      : c.run("seed_checkpoint.witnesses", "witness_quorum", () => {
+          const q = checkWitnessQuorum(
+            disclosure.seed?.checkpoint?.signedNote ?? new Uint8Array(0),
+            trust,
+            witnessQuorum,
+          );
+          const from = Math.floor(b.attestationIntegratedAtMs / 1000);
+          for (const [i, t] of q.timestamps.entries()) {
+            if (t < from || t > from + SEED_COSIGN_WINDOW_S) {
+              throw new AuditError(
+                "seed_not_witnessed",
+                `the cosignature by ${q.cosigners[i]} is timestamped ${t}, outside [${from}, ${from + SEED_COSIGN_WINDOW_S}] (the attestation's integration and ${SEED_COSIGN_WINDOW_S} s after)`,
+              );
+            }
+          }
+          return q.signatures;
+        });
+  c.run(
+    "disclosure.sample",
+    "sample_mismatch",
+    () => {
+      const input = {
+        checkpointRoot: seedCp.rootHash,
+        commitmentRoot: com.body.merkleRoot,
+        origin: seedCp.origin,
+        attestationIndex: b.attestationIndex,
+        pairsCommitted: count,
+      };
+      const want =
+        seedCosignatures === undefined
+          ? disclosurePairIndices(input)
+          : witnessedDisclosurePairIndices({ ...input, cosignatures: seedCosignatures });
+      const got = disclosure.pairs.map((x) => x.leafIndex);
+      if (want.some((w, i) => got[i] !== BigInt(w))) {
+        throw new AuditError(
+          "sample_mismatch",
+          "the disclosed pairs are not the sample the log-derived seed selects",
+        );
+      }
+    },
+    seedCosignatures === undefined
+      ? "seed v1 (no witness trusted): the hub chose when to sign the seed checkpoint and could have ground it"
+      : `witnessed seed (v2): ${seedCosignatures.length} witness cosignature(s) of the seed checkpoint mixed in`,
+  );
 
   // The labels: the FIRST hub-signed checkpoint covering the commitment decides each exposed item.
   const labelCp = await checkFirstCovering(

@@ -4,7 +4,7 @@
  * key that does not verify is a forgery (`bad_cosignature`), never just ignored; lines by unknown keys are
  * counted as unknown and do not count toward the quorum (`witness_quorum` when too few).
  */
-import { cosignatureTimestamp, formatKeyId, parseNote } from "@lineage/crypto";
+import { cosignatureTimestamp, formatKeyId, type NoteSignature, parseNote } from "@lineage/crypto";
 import { AuditError } from "./audit-error.js";
 import { MAX_CHECKPOINT_BYTES } from "./log-records.js";
 import type { TrustRoot } from "./trust-root.js";
@@ -15,6 +15,8 @@ export interface WitnessQuorum {
   readonly cosigners: readonly string[];
   /** Cosignature timestamps (POSIX seconds), same order as `cosigners`. */
   readonly timestamps: readonly number[];
+  /** The counted (verified, trusted, one per witness) cosignatures, same order as `cosigners`. */
+  readonly signatures: readonly NoteSignature[];
   /** Signature lines by keys that are neither the log's nor a trusted witness's. */
   readonly unknown: number;
   readonly required: number;
@@ -43,6 +45,7 @@ export function checkWitnessQuorum(
   const logId = `${trust.log.name}+${formatKeyId(trust.log.keyId)}`;
   const cosigners: string[] = [];
   const timestamps: number[] = [];
+  const signatures: NoteSignature[] = [];
   let unknown = 0;
   for (const s of parsed.signatures) {
     const id = `${s.name}+${formatKeyId(s.keyId)}`;
@@ -60,6 +63,7 @@ export function checkWitnessQuorum(
     if (cosigners.includes(id)) continue;
     cosigners.push(id);
     timestamps.push(Number(cosignatureTimestamp(s)));
+    signatures.push(s);
   }
   if (cosigners.length < required) {
     throw new AuditError(
@@ -69,5 +73,5 @@ export function checkWitnessQuorum(
         (witnesses.length === 0 ? "; the trust root lists no witness (give --witness-key)" : ""),
     );
   }
-  return { cosigners, timestamps, unknown, required };
+  return { cosigners, timestamps, signatures, unknown, required };
 }

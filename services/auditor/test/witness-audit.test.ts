@@ -11,8 +11,14 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { clone } from "@bufbuild/protobuf";
-import { type AttestationBundle, AttestationBundleSchema } from "@lineage/api";
+import { clone, create } from "@bufbuild/protobuf";
+import {
+  type AttestationBundle,
+  AttestationBundleSchema,
+  type CanaryDisclosure,
+  CanaryDisclosureSchema,
+  DisclosedCanaryPairSchema,
+} from "@lineage/api";
 import {
   cosignatureV1Signer,
   Ed25519PrivateKey,
@@ -22,16 +28,19 @@ import {
   parseNote,
   signCheckpoint,
   signNote,
+  witnessedDisclosurePairIndices,
 } from "@lineage/crypto";
 import {
   AuditorState,
   bundleToJson,
   checkAgainstSaved,
   isAuditError,
+  SEED_COSIGN_WINDOW_S,
   verifyBundle,
+  verifyDisclosure,
   withWitnesses,
 } from "../src/index.js";
-import { buildScenario, ORIGIN } from "./v2-fixture.js";
+import { buildScenario, ORIGIN, T0, tableSuspect } from "./v2-fixture.js";
 
 const CLI = new URL("../../cli/bin/lineage.js", import.meta.url).pathname;
 
@@ -265,4 +274,83 @@ test("lineage audit verify: witness required by default with --witness-key, --wi
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("witnessed disclosure seed (v2): the seed checkpoint's cosignatures decide the sample; v1, late or mismatched seeds fail", async () => {
+  const s = await buildScenario();
+  const trust = withWitnesses(s.trust, [vkeyOf(w1), vkeyOf(w2)]);
+  const t0 = Math.floor(T0 / 1000); // the fixture's integration time of every entry
+  const note = noteOf(s.bundle);
+  const bundle = withNote(s.bundle, note + cosignLine(note, w1, t0 + 5));
+  const copy = tableSuspect(s.pairs, (i, item) => (item === s.labels[i] ? i % 8 !== 7 : i % 10 === 0));
+
+  /** The member's witnessed disclosure: the seed checkpoint as cosigned, the sample from `counted` lines. */
+  function witnessed(lines: readonly string[], counted = lines): CanaryDisclosure {
+    const d = clone(CanaryDisclosureSchema, s.disclosure());
+    const seedNote = new TextDecoder().decode(d.seed?.checkpoint?.signedNote) + lines.join("");
+    (d.seed?.checkpoint as { signedNote: Uint8Array }).signedNote = new TextEncoder().encode(seedNote);
+    const sigs = parseNote(
+      new TextDecoder().decode(d.seed?.checkpoint?.signedNote).slice(0, seedNote.indexOf("\n\n") + 2) +
+        counted.join(""),
+    ).signatures;
+    const idx = witnessedDisclosurePairIndices({
+      checkpointRoot: s.log.root(Number(seedNote.split("\n")[1])),
+      commitmentRoot: s.committed.root,
+      origin: ORIGIN,
+      attestationIndex: s.attestationIndex,
+      pairsCommitted: s.committed.size,
+      cosignatures: sigs.filter((x) => x.signature.length === 72),
+    });
+    d.pairs = idx.map((i) => {
+      const p = s.committed.disclose(i);
+      return create(DisclosedCanaryPairSchema, {
+        leafIndex: BigInt(i),
+        salt: p.salt,
+        pairId: p.pair.pairId,
+        promptA: p.pair.a.prompt,
+        expectedA: p.pair.a.expected,
+        promptB: p.pair.b.prompt,
+        expectedB: p.pair.b.expected,
+        path: [...p.proof],
+      });
+    });
+    return d;
+  }
+  const seedText = new TextDecoder().decode(s.disclosure().seed?.checkpoint?.signedNote);
+  const l1 = cosignLine(seedText, w1, t0 + 1);
+  const l2 = cosignLine(seedText, w2, t0 + 2);
+  const ok = await verifyDisclosure(bundle, witnessed([l1, l2]), [], trust, { suspect: copy });
+  assert.equal(ok.outcome, "verified");
+  assert.match(
+    ok.checks.find((c) => c.name === "disclosure.sample")?.detail ?? "",
+    /witnessed seed \(v2\): 2/,
+  );
+  // The v1 package (what a member without witnesses builds): its seed checkpoint carries no cosignature.
+  await assert.rejects(
+    verifyDisclosure(bundle, s.disclosure(), [], trust, { suspect: copy }),
+    expectAudit("witness_quorum"),
+  );
+  // Both lines shown, the sample drawn from one of them only: not the seed of what is shown.
+  await assert.rejects(
+    verifyDisclosure(bundle, witnessed([l1, l2], [l1]), [], trust, { suspect: copy }),
+    expectAudit("sample_mismatch"),
+  );
+  // A cosignature made long after the attestation (a seed checkpoint held back from the witnesses).
+  const late = cosignLine(seedText, w1, t0 + SEED_COSIGN_WINDOW_S + 1);
+  await assert.rejects(
+    verifyDisclosure(bundle, witnessed([late]), [], trust, { suspect: copy }),
+    expectAudit("seed_not_witnessed"),
+  );
+  // A forged line under w2's key.
+  const raw = Buffer.from(l2.trim().split(" ")[2] as string, "base64");
+  raw[30] = (raw[30] as number) ^ 1;
+  await assert.rejects(
+    verifyDisclosure(bundle, witnessed([l1, `— ${w2.name} ${raw.toString("base64")}\n`]), [], trust, {
+      suspect: copy,
+    }),
+    expectAudit("bad_cosignature"),
+  );
+  // Without witnesses in the trust root the v1 seed still verifies (and says it could have been ground).
+  const v1 = await verifyDisclosure(s.bundle, s.disclosure(), [], s.trust, { suspect: copy });
+  assert.match(v1.checks.find((c) => c.name === "disclosure.sample")?.detail ?? "", /seed v1/);
 });
