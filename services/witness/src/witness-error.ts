@@ -19,6 +19,11 @@ export type WitnessErrorCode =
   | "rollback"
   /** Same size as the checkpoint the witness cosigned, another root: the log forked (HTTP 409). */
   | "fork"
+  /**
+   * The checkpoint's `lineage-previous-size` line names a size smaller than one this witness already cosigned:
+   * the log hides a checkpoint it signed (e.g. to re-draw a disclosure seed) (HTTP 409).
+   */
+  | "hidden_checkpoint"
   /** The consistency proof does not prove the new tree extends the one cosigned before (HTTP 422). */
   | "bad_proof"
   /** A caller (configuration, CLI flag) passed a bad argument. */
@@ -69,6 +74,7 @@ export function witnessHttpStatus(code: WitnessErrorCode): number {
     case "old_size_mismatch":
     case "rollback":
     case "fork":
+    case "hidden_checkpoint":
       return 409;
     case "bad_proof":
       return 422;

@@ -222,3 +222,47 @@ test("concurrent requests for one log are serialised: of two forks of the same s
     assert.ok(isWitnessError(rejected.reason, "old_size_mismatch") && rejected.reason.latestSize === 6);
   });
 });
+
+test("refuses a checkpoint whose lineage-previous-size hides one it cosigned (hidden_checkpoint)", async () => {
+  await withWitness(async (w, log) => {
+    const note = (size: number, prev: number) =>
+      signCheckpoint(
+        {
+          origin: ORIGIN,
+          size,
+          rootHash: log.tree.root(size),
+          extensions: [`lineage-previous-size ${prev}`],
+        },
+        [log.signer],
+      );
+    await w.addCheckpoint(formatAddCheckpointRequest({ oldSize: 0, proof: [], note: note(10, 0) }));
+    // The hub signs size 11 claiming its previous checkpoint was of size 8: the one of size 10 (cosigned) hidden.
+    await refused(
+      w.addCheckpoint(
+        formatAddCheckpointRequest({
+          oldSize: 10,
+          proof: log.tree.consistencyProof(10, 11),
+          note: note(11, 8),
+        }),
+      ),
+      "hidden_checkpoint",
+    );
+    // Honest: previous-size 10, or larger than what this witness saw (it may have missed some).
+    await w.addCheckpoint(
+      formatAddCheckpointRequest({
+        oldSize: 10,
+        proof: log.tree.consistencyProof(10, 11),
+        note: note(11, 10),
+      }),
+    );
+    await w.addCheckpoint(
+      formatAddCheckpointRequest({
+        oldSize: 11,
+        proof: log.tree.consistencyProof(11, 15),
+        note: note(15, 13),
+      }),
+    );
+    // The same checkpoint again is still answered (its previous-size is below the size held: it IS the one held).
+    await w.addCheckpoint(formatAddCheckpointRequest({ oldSize: 15, proof: [], note: note(15, 13) }));
+  });
+});

@@ -135,6 +135,16 @@ export class Witness {
             );
           }
         }
+        // Lineage logs name their previous checkpoint's size (docs/specs/witness.md): a checkpoint claiming
+        // to follow one older than what this witness cosigned would hide that checkpoint from auditors.
+        const previous = previousSize(checkpoint);
+        if (checkpoint.size > last.size && previous !== undefined && previous < last.size) {
+          throw new WitnessError(
+            "hidden_checkpoint",
+            `the checkpoint says the previous one had size ${previous}, but this witness cosigned size ${last.size}`,
+            { latestSize: lastSize },
+          );
+        }
         try {
           verifyConsistency(last.size, checkpoint.size, req.proof, last.rootHash, checkpoint.rootHash);
         } catch (cause) {
@@ -174,6 +184,15 @@ export class Witness {
       if (this.#locks.get(origin) === tail) this.#locks.delete(origin);
     }
   }
+}
+
+const PREVIOUS_SIZE_RE = /^lineage-previous-size (0|[1-9][0-9]{0,15})$/;
+
+/** The size in the checkpoint's single well-formed `lineage-previous-size` line, if it has exactly one. */
+function previousSize(cp: Checkpoint): number | undefined {
+  const lines = (cp.extensions ?? []).filter((e) => e.startsWith("lineage-previous-size "));
+  const m = lines.length === 1 ? PREVIOUS_SIZE_RE.exec(lines[0] as string) : null;
+  return m === null ? undefined : Number(m[1]);
 }
 
 function cryptoRefusal(cause: unknown, fallback: "malformed" | "bad_signature"): WitnessError {
