@@ -39,7 +39,7 @@ test("GetLogEntries: concurrent streams per client and bytes per call are bounde
   await Promise.all(
     Array.from({ length: N }, (_, i) =>
       log.appendReviewDecision({
-        caseId: `case-${i}`,
+        caseId: `case-${String(i).padStart(5, "0")}`,
         fromState: CaseState.OPEN,
         toState: CaseState.UNDER_REVIEW,
         reviewer: "reviewer-1",
@@ -48,8 +48,9 @@ test("GetLogEntries: concurrent streams per client and bytes per call are bounde
       }),
     ),
   );
-  const leafBytes = (await log.entries(0, 1))[0]?.leaf.length ?? 0;
-  const maxBytesPerCall = 100 * leafBytes + leafBytes / 2;
+  // A budget of 100 whole entries and half of the 101st.
+  const first = (await log.entries(0, 101)).map((e) => e.leaf.length);
+  const maxBytesPerCall = first.slice(0, 100).reduce((a, b) => a + b, 0) + Math.floor((first[100] ?? 0) / 2);
   await using server = await startHubServer({
     log,
     listen: "127.0.0.1:0",
@@ -63,8 +64,8 @@ test("GetLogEntries: concurrent streams per client and bytes per call are bounde
   const held = client
     .getLogEntries({ start: 0n, end: BigInt(N) }, { signal: ac.signal })
     [Symbol.asyncIterator]();
-  const first = await held.next();
-  assert.equal(first.value?.entry?.index, 0n);
+  const firstEntry = await held.next();
+  assert.equal(firstEntry.value?.entry?.index, 0n);
   const second = await rpcError(
     (async () => {
       for await (const _ of client.getLogEntries({ start: 0n, end: 10n })) {

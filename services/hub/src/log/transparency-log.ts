@@ -1213,8 +1213,11 @@ export class TransparencyLog implements AsyncDisposable {
     state.mergeIntoParent();
     this.#lastIntegratedMs = Math.max(this.#lastIntegratedMs, last);
     if (v.latest !== undefined) {
-      this.#checkpoint = checkpointOfRow(v.latest);
+      const cp = checkpointOfRow(v.latest);
+      this.#checkpoint = cp;
       this.#checkpointAtMs = this.#now();
+      // Another process signed it; it is durable, so this replica's witnesses cosign it too (onCheckpoint).
+      for (const fn of this.#checkpointListeners) fn(cp);
     }
   }
 
