@@ -5,7 +5,13 @@
 import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { type ChannelCredentials, Metadata } from "@grpc/grpc-js";
 import {
+  DiscloseSessionRequestSchema,
+  type DiscloseSessionResponse,
+  GetCanaryExposureRequestSchema,
+  type GetCanaryExposureResponse,
   type GetNodeInfoResponse,
+  ImportCanarySetRequestSchema,
+  type ImportCanarySetResponse,
   ListProtectedModelsRequestSchema,
   type ListProtectedModelsResponse,
   MemberNode,
@@ -27,6 +33,14 @@ export interface MemberNodeClient extends Disposable {
   ): AsyncIterable<ProtectModelResponse>;
   listModels(): Promise<ListProtectedModelsResponse>;
   withdraw(request: MessageInitShape<typeof WithdrawModelRequestSchema>): Promise<WithdrawModelResponse>;
+  /** Canary sets (sessions/session-handlers.ts): import + commit, exposure, a sealed disclosure. */
+  importCanarySet(
+    request: MessageInitShape<typeof ImportCanarySetRequestSchema>,
+  ): Promise<ImportCanarySetResponse>;
+  canaryExposure(
+    request: MessageInitShape<typeof GetCanaryExposureRequestSchema>,
+  ): Promise<GetCanaryExposureResponse>;
+  disclose(request: MessageInitShape<typeof DiscloseSessionRequestSchema>): Promise<DiscloseSessionResponse>;
   close(): void;
 }
 
@@ -66,6 +80,18 @@ export function connectMemberNode(
     withdraw(request) {
       const { message, metadata } = signed("withdrawModel", WithdrawModelRequestSchema, request);
       return client.withdrawModel(message, { metadata });
+    },
+    importCanarySet(request) {
+      const { message, metadata } = signed("importCanarySet", ImportCanarySetRequestSchema, request);
+      return client.importCanarySet(message, { metadata });
+    },
+    canaryExposure(request) {
+      const { message, metadata } = signed("getCanaryExposure", GetCanaryExposureRequestSchema, request);
+      return client.getCanaryExposure(message, { metadata });
+    },
+    disclose(request) {
+      const { message, metadata } = signed("discloseSession", DiscloseSessionRequestSchema, request);
+      return client.discloseSession(message, { metadata });
     },
     close: () => client.close(),
     [Symbol.dispose]: () => client.close(),

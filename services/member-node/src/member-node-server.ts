@@ -16,13 +16,11 @@ import {
   type TransportSecurity,
   withUnimplemented,
 } from "@lineage/rpc";
-import type { CanarySets } from "./canaries/canary-sets.js";
 import type { MemberNodeDeps } from "./member-node-deps.js";
 import { nodeInfoHandlers } from "./node-info-handlers.js";
 import type { ProtectOptions } from "./protect/protect-flow.js";
 import { protectHandlers } from "./protect/protect-handlers.js";
-import type { MatchSessions } from "./sessions/match-sessions.js";
-import { matchHandlers } from "./sessions/session-handlers.js";
+import { type MatchServices, matchHandlers } from "./sessions/session-handlers.js";
 
 export type { MemberNodeDeps } from "./member-node-deps.js";
 
@@ -32,7 +30,7 @@ export interface MemberNodeServerOptions {
   /** Battery source and endpoints of the protect flow. */
   readonly protect: ProtectOptions;
   /** Canary sets and match sessions (sessions/session-handlers.ts); without it those RPCs are UNIMPLEMENTED. */
-  readonly match?: { canaries: CanarySets; sessions: MatchSessions };
+  readonly match?: MatchServices;
   /** host:port to bind, e.g. "127.0.0.1:7450" (port 0 = any free port). */
   readonly listen: string;
   readonly credentials: ServerCredentials;
@@ -54,11 +52,7 @@ export interface MemberNodeServer extends AsyncDisposable {
 }
 
 /** Every handler of the service, composed from the concept modules. */
-export function memberNodeHandlers(
-  deps: MemberNodeDeps,
-  protect: ProtectOptions,
-  match?: { canaries: CanarySets; sessions: MatchSessions },
-) {
+export function memberNodeHandlers(deps: MemberNodeDeps, protect: ProtectOptions, match?: MatchServices) {
   return withUnimplemented(MemberNode, {
     ...nodeInfoHandlers(deps),
     ...protectHandlers(deps, protect),

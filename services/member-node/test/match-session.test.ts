@@ -50,8 +50,9 @@ import {
 } from "@lineage/store";
 import { setAdminAuth, signAdminRequest } from "../src/admin-auth.js";
 import { parseCanaryPairsJsonl } from "../src/canaries/canary-file.js";
-import { parseAuditorPublicKey, sealDisclosureEnvelope } from "../src/disclosure/disclosure-envelope.js";
+import { parseAuditorPublicKey } from "../src/disclosure/disclosure-envelope.js";
 import { buildDisclosurePackage } from "../src/disclosure/disclosure-package.js";
+import { connectMemberNode } from "../src/member-node-client.js";
 import { startMemberNodeServer } from "../src/member-node-server.js";
 import { staticBatterySource } from "../src/protect/battery-source.js";
 import {
@@ -137,6 +138,7 @@ for (const backend of backends) {
         error: (r: RpcLogRecord) => errors.push(recordText(r)),
       },
     });
+    const admin = connectMemberNode(server.address, insecureChannelCredentials(), key, MEMBER);
     const node = createClient(MemberNode, server.address, insecureChannelCredentials(), {
       defaultTimeoutMs: 120_000,
     });
@@ -227,7 +229,7 @@ for (const backend of backends) {
       const exposure = async () =>
         capture(
           (await import("@lineage/api")).GetCanaryExposureResponseSchema,
-          await node.getCanaryExposure(create(GetCanaryExposureRequestSchema, {})),
+          await admin.canaryExposure({}),
         );
       const before = await exposure();
       assert.equal(before.exposures[0]?.spent, 64n, "both items of all 32 pairs were sent, once");
@@ -283,7 +285,12 @@ for (const backend of backends) {
         }),
       });
       assert.match(await codeOf(stream(hubRequest(hub.hubKey, otherModel))), /session_mismatch|not_found/);
-      assert.equal(await codeOf(node.getCanaryExposure({ commitmentIds: ["no-such-set"] })), "not_found");
+      assert.equal(await codeOf(admin.canaryExposure({ commitmentIds: ["no-such-set"] })), "not_found");
+      assert.equal(
+        await codeOf(node.getCanaryExposure(create(GetCanaryExposureRequestSchema, {}))),
+        "unauthenticated",
+        "exposure is for the node's operators only",
+      );
 
       // 5. The same session over NATS request-reply (in-process bus here; same Bus contract as NATS).
       await using _served = await serveSessionsOnBus(deps.bus, deps, services.sessions);
@@ -325,15 +332,31 @@ for (const backend of backends) {
       const logged = await hub.log.appendAttestation(envelopeFromProto(env as NonNullable<typeof env>));
       await hub.log.checkpoint();
       const auditor = generateAuditorKey();
+      const auditorKey = parseAuditorPublicKey(auditor.publicKeyText);
+      assert.equal(
+        await codeOf(node.discloseSession({ sessionId: "session-1", auditorPublicKey: auditorKey })),
+        "unauthenticated",
+      );
+      assert.equal(
+        await codeOf(admin.disclose({ sessionId: "no-such", auditorPublicKey: auditorKey })),
+        "not_found",
+      );
+      assert.equal(
+        await codeOf(admin.disclose({ sessionId: "session-1", auditorPublicKey: auditorKey.subarray(1) })),
+        "invalid_argument",
+      );
+      const disclosed = capture(
+        (await import("@lineage/api")).DiscloseSessionResponseSchema,
+        await admin.disclose({ sessionId: "session-1", auditorPublicKey: auditorKey }),
+      );
+      assert.equal(Number(disclosed.attestationIndex), logged.index);
+      assert.equal(disclosed.sampleSize, 32);
+      const sealed = disclosed.sealedPackage;
+      // The package as the node built it, for the control below (never sent in the clear).
       const pkg = await buildDisclosurePackage(
         { store: memberStore, hub: hub.client, hubLog: hub.trust, canaries: services.canaries },
         "session-1",
       );
-      const sealed = sealDisclosureEnvelope(
-        toBinary((await import("@lineage/api")).VerifyDisclosureRequestSchema, pkg),
-        parseAuditorPublicKey(auditor.publicKeyText),
-      );
-      sent.push(sealed);
       const opened = parseDisclosurePackage(
         openDisclosureEnvelope(sealed, parseAuditorPrivateKey(auditor.privateKeyText)),
       );
@@ -392,6 +415,7 @@ for (const backend of backends) {
       }
     } finally {
       node.close();
+      admin.close();
       await deps.bus[Symbol.asyncDispose]();
     }
   });

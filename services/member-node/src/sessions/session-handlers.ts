@@ -9,18 +9,23 @@
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
+  DiscloseSessionRequestSchema,
+  GetCanaryExposureRequestSchema,
   ImportCanarySetRequestSchema,
   type MatchSessionProgress,
   type MemberNode,
   RunMatchSessionRequestSchema,
   RunMatchSessionResponseSchema,
   SessionMessageSchema,
+  VerifyDisclosureRequestSchema,
 } from "@lineage/api";
 import type { Bus, BusSubscription } from "@lineage/bus";
 import type { ServiceImpl } from "@lineage/rpc";
 import { readCanaryPairsFile } from "../canaries/canary-file.js";
 import { CanarySets, checkCommitmentId } from "../canaries/canary-sets.js";
 import type { HubLogTrust } from "../canaries/hub-log.js";
+import { sealDisclosureEnvelope } from "../disclosure/disclosure-envelope.js";
+import { buildDisclosurePackage } from "../disclosure/disclosure-package.js";
 import type { MemberNodeDeps } from "../member-node-deps.js";
 import { isMemberNodeError, MemberNodeError } from "../member-node-error.js";
 import { MatchSessions, type SessionModels } from "./match-sessions.js";
@@ -54,7 +59,8 @@ export function canaryHandlers(
       });
       return { commitment: committed.ref, canaryCount: BigInt(committed.pairs), logEntry: committed.entry };
     },
-    async getCanaryExposure(req) {
+    async getCanaryExposure(req, ctx) {
+      deps.admin.check(ctx, GetCanaryExposureRequestSchema, req);
       return { exposures: await canaries.exposure(req.commitmentIds) };
     },
   };
@@ -180,11 +186,15 @@ export interface MatchOptions {
   readonly concurrency?: number;
 }
 
+/** The canary, session and disclosure services of a node. */
+export interface MatchServices {
+  readonly canaries: CanarySets;
+  readonly sessions: MatchSessions;
+  readonly hubLog: HubLogTrust;
+}
+
 /** The canary and session services of a node, built once from its deps. */
-export function matchServices(
-  deps: MemberNodeDeps,
-  options: MatchOptions,
-): { canaries: CanarySets; sessions: MatchSessions } {
+export function matchServices(deps: MemberNodeDeps, options: MatchOptions): MatchServices {
   const canaries = new CanarySets({
     memberId: deps.memberId,
     store: deps.store,
@@ -208,13 +218,45 @@ export function matchServices(
     clock: deps.clock,
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
   });
-  return { canaries, sessions };
+  return { canaries, sessions, hubLog: options.hubLog };
 }
 
 /** ImportCanarySet, GetCanaryExposure and RunMatchSession over one set of services. */
 export function matchHandlers(
   deps: MemberNodeDeps,
-  services: { canaries: CanarySets; sessions: MatchSessions },
-): Pick<ServiceImpl<typeof MemberNode>, "importCanarySet" | "getCanaryExposure" | "runMatchSession"> {
-  return { ...canaryHandlers(deps, services.canaries), ...sessionHandlers(deps, services.sessions) };
+  services: MatchServices,
+): Pick<
+  ServiceImpl<typeof MemberNode>,
+  "importCanarySet" | "getCanaryExposure" | "runMatchSession" | "discloseSession"
+> {
+  return {
+    ...canaryHandlers(deps, services.canaries),
+    ...sessionHandlers(deps, services.sessions),
+    async discloseSession(req, ctx) {
+      const who = deps.admin.check(ctx, DiscloseSessionRequestSchema, req);
+      if (req.auditorPublicKey.length !== 32)
+        throw new MemberNodeError("invalid_argument", "auditor_public_key must be 32 bytes (X25519)");
+      const pkg = await buildDisclosurePackage(
+        { store: deps.store, hub: deps.hub, hubLog: services.hubLog, canaries: services.canaries },
+        req.sessionId,
+        ctx.signal,
+      );
+      const sealed = sealDisclosureEnvelope(
+        toBinary(VerifyDisclosureRequestSchema, pkg),
+        req.auditorPublicKey,
+      );
+      const index = pkg.bundle?.attestation?.entry?.index ?? 0n;
+      deps.logger.info("session_disclosed", {
+        session_id: req.sessionId,
+        attestation_index: Number(index),
+        pairs: pkg.disclosure?.pairs.length ?? 0,
+        by: who,
+      });
+      return {
+        sealedPackage: sealed,
+        attestationIndex: index,
+        sampleSize: pkg.disclosure?.pairs.length ?? 0,
+      };
+    },
+  };
 }
