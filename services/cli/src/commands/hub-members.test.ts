@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { type HubDatabase, openTestStore, postgresTestTarget } from "@lineage/store";
 import { type CapturedIo, captureIo } from "../capture-io.js";
 import { EXIT } from "../cli-error.js";
 import { main } from "../main.js";
@@ -235,4 +236,90 @@ test("members add/list/suspend go through the running hub; wrong key or origin s
     "--reason",
     "paid",
   ]);
+});
+
+const pg = await postgresTestTarget();
+
+test("two hub serve processes on one Postgres log: a member added through one is seen and served by the other", {
+  skip: pg.skip ?? false,
+}, async () => {
+  const url = pg.skip === undefined ? pg.url : "";
+  // A fresh schema for this test, dropped at the end.
+  await using schemaStore = await openTestStore<HubDatabase>("postgres", { url });
+  const store = ["--pg", url, "--schema", schemaStore.schema];
+  await ok(["hub", "keygen", "--out", "pg-hub.pem", "--origin", ORIGIN]);
+  await ok(["member", "keygen", "--out", "beta.pem"]);
+  const req = JSON.parse(
+    await ok([
+      "member",
+      "enrol-request",
+      "--key",
+      "beta.pem",
+      "--member-id",
+      "beta",
+      "--out",
+      "beta.req.json",
+      "--json",
+    ]),
+  ) as { fingerprint: string };
+  const serve = ["--key", "pg-hub.pem", "--origin", ORIGIN, ...store];
+  await whileServing(dir, serve, async (first) => {
+    await whileServing(dir, serve, async (second) => {
+      const added = JSON.parse(
+        await ok([
+          "hub",
+          "members",
+          "add",
+          "--hub",
+          first,
+          "--key",
+          "pg-hub.pem",
+          "--origin",
+          ORIGIN,
+          "--request",
+          "beta.req.json",
+          "--fingerprint",
+          req.fingerprint,
+          "--json",
+        ]),
+      ) as { log_index: number };
+      assert.equal(added.log_index, 0);
+      // The other hub process lists it (it catches up on the shared log before answering) ...
+      const listed = (
+        JSON.parse(await ok(["hub", "members", "list", "--hub", second, "--json"])) as {
+          members: ListedMember[];
+        }
+      ).members;
+      assert.deepEqual(
+        listed.map((m) => [m.member_id, m.status]),
+        [["beta", "active"]],
+      );
+      // ... and appends after it: the suspension through the second lands at index 1, not a fork at 0.
+      const suspended = JSON.parse(
+        await ok([
+          "hub",
+          "members",
+          "suspend",
+          "--hub",
+          second,
+          "--key",
+          "pg-hub.pem",
+          "--origin",
+          ORIGIN,
+          "--member-id",
+          "beta",
+          "--reason",
+          "audit",
+          "--json",
+        ]),
+      ) as { log_index: number };
+      assert.equal(suspended.log_index, 1);
+      const fromFirst = (
+        JSON.parse(await ok(["hub", "members", "list", "--hub", first, "--json"])) as {
+          members: ListedMember[];
+        }
+      ).members;
+      assert.equal(fromFirst[0]?.status, "suspended");
+    });
+  });
 });
