@@ -14,6 +14,7 @@ import { type AuditCheck, AuditError, CheckList } from "./audit-error.js";
 import type { AuditorState } from "./auditor-state.js";
 import { openHubCheckpoint } from "./log-records.js";
 import type { TrustRoot } from "./trust-root.js";
+import { checkWitnessQuorum } from "./witness-quorum.js";
 
 /** Where checkpoints and proofs come from (a hub over gRPC, or anything else for offline use). */
 export interface CheckpointSource {
@@ -58,11 +59,16 @@ export function checkExtends(older: Checkpoint, newer: Checkpoint, proof: readon
   }
 }
 
-/** Runs the consistency audit against `source`, remembering the result in `state`. */
+/**
+ * Runs the consistency audit against `source`, remembering the result in `state`. With witnesses in the trust
+ * root the served checkpoint must also carry `witnessQuorum` trusted cosignatures (default 1; 0 waives it),
+ * checked before it is saved (`witness_quorum`, `bad_cosignature`).
+ */
 export async function auditConsistency(
   source: CheckpointSource,
   trust: TrustRoot,
   state: AuditorState,
+  witnessQuorum: number = (trust.witnesses?.length ?? 0) > 0 ? 1 : 0,
 ): Promise<ConsistencyReport> {
   const c = new CheckList();
   const previousNote = await state.lastCheckpoint(trust);
@@ -73,6 +79,14 @@ export async function auditConsistency(
   const noteBytes = await source.latestCheckpoint();
   const current = c.run("checkpoint.signature", "bad_signature", () => openHubCheckpoint(noteBytes, trust));
   const currentNote = new TextDecoder().decode(noteBytes);
+  if (witnessQuorum > 0) {
+    c.run(
+      "checkpoint.witnesses",
+      "witness_quorum",
+      () => checkWitnessQuorum(noteBytes, trust, witnessQuorum),
+      `at least ${witnessQuorum} trusted witness cosignature(s)`,
+    );
+  }
   if (previous !== undefined && previousNote !== undefined) {
     let proof: Uint8Array[] = [];
     if (current.size > previous.size && previous.size > 0) {

@@ -25,6 +25,7 @@ import {
   Ed25519PrivateKey,
   ed25519NoteSigner,
   formatAddCheckpointRequest,
+  formatCosignatureVerifierKey,
   formatVerifierKey,
   MerkleTree,
   openCheckpoint,
@@ -210,6 +211,35 @@ test("hub serve --witness: the served checkpoint carries the witness's cosignatu
           }
         }
         assert.equal(cosigners, 1, "the hub serves its checkpoint cosigned by the witness");
+        // audit consistency requires the trusted witness on the served checkpoint...
+        const audit = (wk: string, st: string) => [
+          "audit",
+          "consistency",
+          "--hub",
+          address,
+          "--log-key",
+          hubVkey,
+          "--witness-key",
+          wk,
+          "--state",
+          st,
+          "--json",
+        ];
+        const a = io();
+        assert.equal(await main(audit(wkey, "audit-st"), a), EXIT.ok, a.err() + a.out());
+        assert.ok(
+          (JSON.parse(a.out()) as { checks: Array<{ name: string }> }).checks.some(
+            (c) => c.name === "checkpoint.witnesses",
+          ),
+        );
+        // ...and refuses it when the witness it trusts is not the one that cosigned.
+        const other = formatCosignatureVerifierKey(
+          "witness.example/other",
+          Ed25519PrivateKey.generate().publicKey,
+        );
+        const b = io();
+        assert.equal(await main(audit(other, "audit-st2"), b), EXIT.failed);
+        assert.equal((JSON.parse(b.out()) as { code: string }).code, "witness_quorum");
       },
     );
   } finally {
