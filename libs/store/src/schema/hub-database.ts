@@ -128,6 +128,102 @@ export interface SketchMessagesTable {
   received_at: CreatedAt;
 }
 
+// --- Sessions, the alpha ledger, cases and alerts (migration 0015; insert-only tables) ---
+
+/** `hub_reference_models`: the alliance's reference population, from which the hub chooses panels. */
+export interface HubReferenceModelsTable {
+  model_id: string;
+  population_id: string;
+  base_url: string;
+  model_name: string;
+  added_at: CreatedAt;
+}
+
+/** `hub_alpha_ledger`: one row per session reserved for a member in an epoch, before it is logged. */
+export interface HubAlphaLedgerTable {
+  session_id: string;
+  member_id: string;
+  epoch_id: string;
+  alpha: number;
+  suspect_id: string;
+  model_id: string;
+  model_version: string;
+  /** The planned SessionOpened (protobuf, without seed), logged as is after a restart. */
+  planned: Uint8Array;
+  reserved_at: CreatedAt;
+}
+
+/** `hub_sessions`: a session once logged. */
+export interface HubSessionsTable {
+  session_id: string;
+  session_index: bigint;
+  /** The MatchSessionRequest sent to the member (protobuf, without header). */
+  request: Uint8Array;
+  logged_at: CreatedAt;
+}
+
+/** `hub_session_outcomes`: how a session ended (one row per session). */
+export interface HubSessionOutcomesTable {
+  session_id: string;
+  outcome: "attested" | "declined" | "failed";
+  attestation_index: bigint | null;
+  verdict: ColumnType<number, number | undefined, number>;
+  decline_reason: ColumnType<number, number | undefined, number>;
+  note: ColumnType<string, string | undefined, string>;
+  decided_at: CreatedAt;
+}
+
+/** `hub_cases`: one case per suspect. */
+export interface HubCasesTable {
+  case_id: string;
+  suspect_id: string;
+  /** The SuspectRef (protobuf). */
+  suspect: Uint8Array;
+  opened_at: CreatedAt;
+}
+
+/** `hub_case_attestations`: the logged attestations about a case's suspect. */
+export interface HubCaseAttestationsTable {
+  log_index: bigint;
+  case_id: string;
+  session_id: string;
+  member_id: string;
+  model_id: string;
+  model_version: string;
+  verdict: number;
+  combined_p: number;
+  added_at: CreatedAt;
+}
+
+/** `hub_case_events`: a case's state history; the row with the highest `seq` is the current state. */
+export interface HubCaseEventsTable {
+  case_id: string;
+  seq: number;
+  /** CaseState (1..4). */
+  state: number;
+  shared_violation: boolean;
+  /** JSON array of the members attributed LIKELY_DERIVED after Holm. */
+  member_ids: string;
+  /** JSON array of the members with a SIMILAR lead (never violations). */
+  leads: string;
+  dismissal_reason: ColumnType<number, number | undefined, number>;
+  rationale: ColumnType<string, string | undefined, string>;
+  reviewer: ColumnType<string, string | undefined, string>;
+  decision_log_index: bigint | null;
+  at: CreatedAt;
+}
+
+/** `hub_alerts`: every alert raised, by sequence. */
+export interface HubAlertsTable {
+  sequence: bigint;
+  kind: number;
+  /** JSON array of the members concerned. */
+  member_ids: string;
+  /** The Alert (protobuf). */
+  alert: Uint8Array;
+  raised_at: CreatedAt;
+}
+
 export type EpochRow = Selectable<EpochsTable>;
 export type NewEpochRow = Insertable<EpochsTable>;
 export type SketchRow = Selectable<SketchesTable>;
@@ -144,6 +240,14 @@ export interface HubDatabase {
   epochs: EpochsTable;
   sketches: SketchesTable;
   sketch_messages: SketchMessagesTable;
+  hub_reference_models: HubReferenceModelsTable;
+  hub_alpha_ledger: HubAlphaLedgerTable;
+  hub_sessions: HubSessionsTable;
+  hub_session_outcomes: HubSessionOutcomesTable;
+  hub_cases: HubCasesTable;
+  hub_case_attestations: HubCaseAttestationsTable;
+  hub_case_events: HubCaseEventsTable;
+  hub_alerts: HubAlertsTable;
 }
 
 export type Member = Selectable<MembersTable>;
