@@ -271,6 +271,7 @@ export class TransparencyLog implements AsyncDisposable {
   #checkpointWanted: Array<{ resolve: (c: SignedCheckpoint) => void; reject: (e: unknown) => void }> = [];
   #closed = false;
   readonly #checkpointListeners: Array<(cp: SignedCheckpoint) => void> = [];
+  readonly #cosigned = new Map<number, string>();
   readonly #timer: NodeJS.Timeout;
   /** Held while the log's in-memory state follows the store: by each write batch and by catching up. */
   readonly #sync = new Mutex();
@@ -407,14 +408,16 @@ export class TransparencyLog implements AsyncDisposable {
   }
 
   /**
-   * Serves `note`, the latest checkpoint's note followed by witness cosignature lines (verified by
-   * witness-client.ts), as the latest checkpoint. False when a newer checkpoint was signed meanwhile.
+   * Records `note`, the checkpoint of `treeSize`'s note followed by witness cosignature lines (verified by
+   * witness-client.ts): served as the latest checkpoint while it is, and by firstCoveringCheckpoint (the
+   * witnessed disclosure seed). In memory, the last 4096 only: cosignatures are not stored in the database.
    */
-  setCosignedCheckpoint(treeSize: number, note: string): boolean {
+  setCosignedCheckpoint(treeSize: number, note: string): void {
     const cp = this.#checkpoint;
-    if (cp === undefined || cp.treeSize !== treeSize || !note.startsWith(cp.note)) return false;
-    this.#checkpoint = { ...cp, note };
-    return true;
+    if (cp !== undefined && cp.treeSize === treeSize && note.startsWith(cp.note))
+      this.#checkpoint = { ...cp, note };
+    this.#cosigned.set(treeSize, note);
+    if (this.#cosigned.size > 4096) this.#cosigned.delete(this.#cosigned.keys().next().value as number);
   }
 
   // ---- appends --------------------------------------------------------------------------------
@@ -898,7 +901,9 @@ export class TransparencyLog implements AsyncDisposable {
         retryAfterMs: this.#checkpointIntervalMs,
       });
     }
-    const checkpoint = checkpointOfRow(row);
+    const stored = checkpointOfRow(row);
+    const cosigned = this.#cosigned.get(stored.treeSize);
+    const checkpoint = cosigned?.startsWith(stored.note) ? { ...stored, note: cosigned } : stored;
     const prevRow = await this.#read(() => checkpointBefore(this.#store.db, checkpoint.treeSize));
     const previous = prevRow === undefined || prevRow.tree_size === 0n ? undefined : checkpointOfRow(prevRow);
     const previousConsistency =

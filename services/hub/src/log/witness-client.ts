@@ -10,8 +10,9 @@
  * cosigned, since its cosignatures seed a disclosure's sample (docs/specs/disclosure.md). If witnesses fall
  * more than MAX_PENDING checkpoints behind, the oldest waiting ones are dropped (and reported).
  *
- * Cosignatures are kept in memory: after a restart the latest checkpoint is asked for again (a witness
- * re-cosigns the checkpoint it already holds).
+ * Cosignatures are kept in memory by the log (the latest served by GetCheckpoint, recent ones by
+ * firstCoveringCheckpoint): after a restart the latest checkpoint is asked for again, and the witness answers
+ * the line it stored. Older cosigned checkpoints are not persisted.
  */
 import {
   bytesEqual,
@@ -49,8 +50,6 @@ export function checkpointSubject(origin: string): string {
 const MAX_RESPONSE_BYTES = 8 * 1024;
 /** Most checkpoints waiting for witnesses; older ones are dropped beyond it. */
 export const MAX_PENDING_CHECKPOINTS = 1000;
-/** Most cosigned notes kept for {@link Witnessing.cosigned}. */
-export const MAX_KEPT_COSIGNED = 4096;
 
 /** A client of one witness; remembers the size the witness holds for this log. */
 export class WitnessClient {
@@ -185,8 +184,6 @@ export interface Witnessing extends AsyncDisposable {
   readonly clients: readonly WitnessClient[];
   /** Resolves once every checkpoint signed so far has been through one round of cosigning. */
   settled(): Promise<void>;
-  /** The cosigned note of the checkpoint of `treeSize`, if it was cosigned by this process (recent ones only). */
-  cosigned(treeSize: number): string | undefined;
   close(): Promise<void>;
 }
 
@@ -199,7 +196,6 @@ export function startWitnessing(options: WitnessingOptions): Witnessing {
   const clients = options.witnesses.map((w) => new WitnessClient(w, options.timeoutMs));
   const logVerifier = parseVerifierKey(log.verifierKey);
   const pending: SignedCheckpoint[] = [];
-  const kept = new Map<number, string>();
   let running: Promise<void> | undefined;
   let closed = false;
 
@@ -215,11 +211,7 @@ export function startWitnessing(options: WitnessingOptions): Witnessing {
       ),
     );
     const cosigned = cp.note + lines.join("");
-    if (lines.some((l) => l !== "")) {
-      log.setCosignedCheckpoint(cp.treeSize, cosigned);
-      kept.set(cp.treeSize, cosigned);
-      if (kept.size > MAX_KEPT_COSIGNED) kept.delete(kept.keys().next().value as number);
-    }
+    if (lines.some((l) => l !== "")) log.setCosignedCheckpoint(cp.treeSize, cosigned);
     if (options.gossip !== undefined) {
       await options.gossip
         .emit(checkpointSubject(log.origin), new TextEncoder().encode(cosigned))
@@ -265,7 +257,6 @@ export function startWitnessing(options: WitnessingOptions): Witnessing {
     async settled() {
       while (running !== undefined) await running;
     },
-    cosigned: (treeSize) => kept.get(treeSize),
     close,
     [Symbol.asyncDispose]: close,
   };
