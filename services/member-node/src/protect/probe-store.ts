@@ -102,19 +102,63 @@ export async function answeredIndexes(store: Db, runId: string): Promise<Set<num
   return new Set(rows.map((r) => r.probe_index));
 }
 
-/** Stores one answered probe (once). */
-export async function saveResult(
-  store: Db,
-  runId: string,
-  probeIndex: number,
-  probeId: string,
-  response: ModelResponse,
-): Promise<void> {
-  await store.db
-    .insertInto("probe_results")
-    .values({ run_id: runId, probe_index: probeIndex, probe_id: probeId, response: JSON.stringify(response) })
-    .onConflict((oc) => oc.columns(["run_id", "probe_index"]).doNothing())
-    .execute();
+/** One answered probe waiting for its batch. */
+interface PendingResult {
+  readonly probeIndex: number;
+  readonly probeId: string;
+  readonly response: ModelResponse;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * Group commit of probe results: answers that arrive while a write is running are written together in the
+ * next statement, so many requests in flight do not queue behind one insert each (the embedded database
+ * has a single connection). `save` resolves only once its row is committed, so a probe counts as done —
+ * and is reported — only when a restart would find it.
+ */
+export class ResultWriter {
+  readonly #store: Db;
+  readonly #runId: string;
+  #pending: PendingResult[] = [];
+  #writing: Promise<void> | undefined;
+
+  constructor(store: Db, runId: string) {
+    this.#store = store;
+    this.#runId = runId;
+  }
+
+  /** Stores one answered probe (once); resolves when it is committed. */
+  save(probeIndex: number, probeId: string, response: ModelResponse): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ probeIndex, probeId, response, resolve, reject });
+      this.#writing ??= this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, 256);
+      try {
+        await this.#store.db
+          .insertInto("probe_results")
+          .values(
+            batch.map((r) => ({
+              run_id: this.#runId,
+              probe_index: r.probeIndex,
+              probe_id: r.probeId,
+              response: JSON.stringify(r.response),
+            })),
+          )
+          .onConflict((oc) => oc.columns(["run_id", "probe_index"]).doNothing())
+          .execute();
+        for (const r of batch) r.resolve();
+      } catch (err) {
+        for (const r of batch) r.reject(err);
+      }
+    }
+    this.#writing = undefined;
+  }
 }
 
 /** Every stored response of a run, by probe id. Private: the raw fingerprint. */

@@ -27,7 +27,14 @@ import { errorFields } from "../node-logger.js";
 import { referenceFingerprintHash } from "../reference-fingerprint.js";
 import type { BatterySource } from "./battery-source.js";
 import { endpointAdapter, preflightEndpoint, storedEndpoint } from "./model-endpoint.js";
-import { answeredIndexes, finishRun, openRun, runResponses, saveResult, upsertModel } from "./probe-store.js";
+import {
+  answeredIndexes,
+  finishRun,
+  openRun,
+  ResultWriter,
+  runResponses,
+  upsertModel,
+} from "./probe-store.js";
 import { sketchToProto } from "./sketch-proto.js";
 import { publishSketch } from "./sketch-publisher.js";
 
@@ -136,12 +143,13 @@ async function* probeRemaining(
   const stop = new AbortController();
   const combined = AbortSignal.any([signal, stop.signal]);
   let next = 0;
+  const writer = new ResultWriter(deps.store, runId);
   const worker = async () => {
     while (next < todo.length && !combined.aborted) {
       const item = todo[next++];
       if (item === undefined) break;
       const response: ModelResponse = await adapter.generate(probeRequest(item.p, settings, combined));
-      await saveResult(deps.store, runId, item.i, item.p.id, response);
+      await writer.save(item.i, item.p.id, response);
       channel.push({ kind: "answered" });
     }
   };

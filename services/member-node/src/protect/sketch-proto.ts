@@ -17,8 +17,8 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type Sketch as SketchMessage, SketchSchema } from "@lineage/api";
 import {
-  buildSketch,
   COARSE_DIGEST_BYTES,
+  normalizeAnswer,
   PROBE_BANDS,
   PROBE_DIGEST_BYTES,
   PROBE_ROWS,
@@ -28,15 +28,19 @@ import {
   type Sketch,
   type SketchContext,
   type SketchProbeInput,
+  WRONG_ANSWER_DIGEST_BYTES,
 } from "@lineage/fingerprint";
 import { MemberNodeError } from "../member-node-error.js";
+
+/** Tag byte of a wrong-answer digest message (sketch-build.ts). */
+const TAG_WRONG = 0x57; // "W"
 
 /** DSSE payload type of a Sketch. */
 export const SKETCH_PAYLOAD_TYPE = "application/vnd.lineage.sketch.v1+proto";
 
 function split(bytes: Uint8Array, width: number): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (let o = 0; o < bytes.length; o += width) out.push(bytes.slice(o, o + width));
+  for (let o = 0; o < bytes.length; o += width) out.push(bytes.subarray(o, o + width));
   return out;
 }
 
@@ -63,21 +67,30 @@ export function sketchToProto(
     .filter((p) => !p.empty)
     .map((p) => ({ probeIndex: indexOf(p.probeId), bandDigests: split(p.bands, PROBE_DIGEST_BYTES) }))
     .sort((a, b) => a.probeIndex - b.probeIndex);
-  // Each wrong-answer digest binds its probe id (sketch-build.ts), so the probe it belongs to is found by
-  // sketching that probe alone: the digest comes out the same.
+  // The engine's wrong-answer digests are not attributed to probes, but each binds its probe id
+  // (sketch-build.ts: HMAC(version || "W" || u8 len(probeId) || probeId || normalizeAnswer(text))[0..8]),
+  // so each edge probe's digest is recomputed here and must be one of the sketch's: any divergence from the
+  // engine's definition fails below instead of publishing a wrong attribution.
   const wanted = new Map(sketch.wrongAnswers.map((d) => [Buffer.from(d).toString("hex"), d]));
   const wrongAnswers: { probeIndex: number; digest: Uint8Array }[] = [];
   for (const input of inputs) {
-    if (wanted.size === 0) break;
     if (input.kind !== "edge" || input.reference === undefined) continue;
-    const alone = buildSketch(
-      [{ probeId: input.probeId, kind: "edge", text: input.text, reference: input.reference }],
-      context,
-    );
-    for (const d of alone.wrongAnswers) {
-      const hex = Buffer.from(d).toString("hex");
-      if (wanted.delete(hex)) wrongAnswers.push({ probeIndex: indexOf(input.probeId), digest: d });
-    }
+    const answer = normalizeAnswer(input.text);
+    if (answer === "" || answer === normalizeAnswer(input.reference)) continue;
+    const id = Buffer.from(input.probeId, "utf8");
+    const a = Buffer.from(answer, "utf8");
+    const msg = new Uint8Array(3 + id.length + a.length);
+    msg[0] = SKETCH_VERSION;
+    msg[1] = TAG_WRONG;
+    msg[2] = id.length;
+    msg.set(id, 3);
+    msg.set(a, 3 + id.length);
+    const d = context.digest(msg, WRONG_ANSWER_DIGEST_BYTES);
+    const hex = Buffer.from(d).toString("hex");
+    if (!wanted.has(hex))
+      throw new MemberNodeError("invalid_argument", "a wrong answer's digest is not the sketch's");
+    wanted.delete(hex); // two probes with the same digest cannot happen (the probe id is inside)
+    wrongAnswers.push({ probeIndex: indexOf(input.probeId), digest: d });
   }
   if (wanted.size > 0)
     throw new MemberNodeError("invalid_argument", "a wrong-answer digest matches no probe");
