@@ -95,3 +95,13 @@ test("the config file must be private JSON, read without following a symlink", a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the README's sample config (examples/member-node.json) passes the node's checks", async () => {
+  const { readFileSync } = await import("node:fs");
+  const file = join(import.meta.dirname, "../../../../examples/member-node.json");
+  const c = checkMemberNodeConfig(JSON.parse(readFileSync(file, "utf8")), "/etc/lineage");
+  assert.equal(c.memberId, "acme");
+  assert.equal(c.database.kind, "postgres");
+  assert.equal(c.tls?.clientCaFile, "/etc/lineage/tls/alliance-clients-ca.pem");
+  assert.equal(c.adapters.main?.apiKeyEnv, "ACME_INFERENCE_KEY");
+});
