@@ -30,6 +30,7 @@ import {
   type VerifiedSketch,
   verifySketchMessage,
 } from "./sketch-verifier.js";
+import { withoutField } from "./sketch-wire.js";
 import { verifyWithdrawal } from "./withdrawal-verifier.js";
 
 /** What became of an accepted message. */

@@ -6,21 +6,22 @@
  * same member, the sketch's subject (the same member), and its epoch (the current one). Every failure is
  * a non-retryable HubError naming what is wrong; none of them has touched any state.
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import {
   DsseEnvelopeSchema,
   type DsseEnvelope as ProtoEnvelope,
   type SignedHeader,
   SketchSchema,
 } from "@lineage/api";
-import { KeyRing, sha256, toHex, verifyEnvelope } from "@lineage/crypto";
+import { KeyRing, sha256, toHex, verifyEnvelopeAsync } from "@lineage/crypto";
 import { encodeSketch, type Sketch } from "@lineage/fingerprint";
 import type { EpochRecord } from "../epochs/epoch-store.js";
 import { keyValidAt } from "../log/member-registry.js";
 import { HubError } from "./hub-error.js";
 import type { MemberDirectory } from "./member-directory.js";
 import { verifyMemberHeader } from "./signed-header.js";
-import { type ModelRef, SKETCH_PAYLOAD_TYPE, sketchFromProto } from "./sketch-proto.js";
+import { type ModelRef, SKETCH_PAYLOAD_TYPE } from "./sketch-proto.js";
+import { decodeMemberSketch } from "./sketch-wire.js";
 
 /** Largest DSSE payload (a protobuf Sketch), bytes (hub_service.proto: at most 1 MiB). */
 export const MAX_SKETCH_PAYLOAD_BYTES = 1 << 20;
@@ -94,7 +95,8 @@ export async function verifySketchMessage(
   ) {
     await ctx.members.refresh();
   }
-  const { header: h, key } = verifyMemberHeader(
+  // Signatures are checked in libuv's thread pool (many messages in flight keep both cores busy).
+  const { header: h, key } = await verifyMemberHeader(
     domain,
     header,
     body,
@@ -144,7 +146,7 @@ export async function verifySketchMessage(
     throw new HubError("unknown_key", "sketch envelope key is revoked or outside its validity window");
   }
   try {
-    verifyEnvelope(
+    await verifyEnvelopeAsync(
       {
         payloadType: envelope.payloadType,
         payload: envelope.payload,
@@ -155,22 +157,16 @@ export async function verifySketchMessage(
   } catch (cause) {
     throw new HubError("bad_signature", "sketch envelope signature does not verify", { cause });
   }
-  let proto: ReturnType<typeof fromBinary<typeof SketchSchema>>;
-  try {
-    proto = fromBinary(SketchSchema, envelope.payload);
-  } catch (cause) {
-    throw new HubError("malformed", "sketch payload is not an encoded Sketch", { cause });
-  }
   const epoch = ctx.epoch;
   if (epoch === undefined)
     throw new HubError("failed_precondition", "no epoch is current: the hub accepts no sketches");
-  if (proto.epochId !== epoch.epochId) {
+  const member = decodeMemberSketch(envelope.payload, epoch.probeCount);
+  if (member.sketch.epochId !== epoch.epochId) {
     throw new HubError(
       "stale",
-      `sketch epoch ${proto.epochId.slice(0, 64)} is not the current epoch ${epoch.epochId}`,
+      `sketch epoch ${member.sketch.epochId} is not the current epoch ${epoch.epochId}`,
     );
   }
-  const member = sketchFromProto(proto, epoch.probeCount);
   if (member.model.memberId !== h.memberId) {
     throw new HubError(
       "permission_denied",

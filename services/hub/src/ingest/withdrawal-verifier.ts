@@ -54,7 +54,7 @@ export async function verifyWithdrawal(
   ) {
     await members.refresh();
   }
-  const { header: h } = verifyMemberHeader(
+  const { header: h } = await verifyMemberHeader(
     SketchWithdrawalSchema.typeName,
     w.header,
     body,

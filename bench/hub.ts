@@ -1,0 +1,411 @@
+/**
+ * Benchmark of the hub's sketch ingestion and candidate retrieval (issue 10).
+ *
+ *   npm run bench:hub -- [--json FILE] [--models N] [--ingest K] [--probes P] [--queries Q]
+ *                        [--unrelated-jaccard J] [--workers W] [--pglite] [--in-process]
+ *
+ * 1. Ingestion (timed): K member-signed SketchAnnouncements (real Ed25519 header and DSSE signatures,
+ *    made beforehand OUTSIDE the timing: signing is the members' cost) are published into a JetStream
+ *    stream; then W hub ingestion workers (default 2, in this process, each with its own database pool)
+ *    share one durable consumer and drain it: each message is verified (header and envelope signatures
+ *    under the logged keys, membership, epoch, sizes), committed to Postgres in batches (replay claims,
+ *    sketch rows) and acked. ingest_sketches_per_s = K / (first pull .. last commit).
+ * 2. Fill: the remaining N - K models are committed through the same batch commit (sketch-store.ts)
+ *    without NATS and without signatures (the index never re-verifies), only to reach N indexed models.
+ * 3. Index: the in-memory band index is rebuilt from Postgres (as on start-up), timed.
+ * 4. Lookups (timed per query): Q suspects, half derived from a random indexed model (25% of its coarse
+ *    bands and per-probe digests inherited: a distilled copy), half unrelated; retrieveCandidates with
+ *    limit 10 (coarse band counting over all N models, then the top 40 read from Postgres and compared
+ *    probe by probe). lookup_p50_ms / lookup_p99_ms, and the derived suspects' recall@10 as a check.
+ * Synthetic sketches: sketch version 1 shapes (512 coarse bands of 8 bytes, 32 per-probe digests of 4 bytes
+ * for each of P probes, default 8), unrelated models sharing a Jaccard of about J (default 0.05, inside
+ * the 0.03-0.12 unrelated real models show, lsh-params.ts) through frequent per-band digests, so each
+ * query's buckets hold ~J x N models per band as on real text. release_to_alert_ms is null: release
+ * scanning and alerts are not built yet. Runs on the test Postgres (LINEAGE_TEST_PG_URL) in a throw-away
+ * schema and on NATS (LINEAGE_TEST_NATS_URL) in a throw-away stream; falls back to PGlite / the in-process
+ * bus (with a note) when unreachable or asked to.
+ */
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { create, toBinary } from "@bufbuild/protobuf";
+import {
+  DsseEnvelopeSchema,
+  ProbeKind,
+  ProbeSchema,
+  SketchAnnouncementSchema,
+  SketchSchema,
+} from "@lineage/api";
+import { type Bus, connectNatsBus, createInProcessBus } from "@lineage/bus";
+import { Ed25519PrivateKey, sha256, signEnvelope, toHex } from "@lineage/crypto";
+import { COARSE_BANDS, encodeSketch, PROBE_BANDS, type Sketch } from "@lineage/fingerprint";
+import {
+  EpochStore,
+  enrolmentRecord,
+  keyFingerprint,
+  logMemberDirectory,
+  type PendingSketch,
+  SKETCH_PAYLOAD_TYPE,
+  SketchIngestor,
+  SketchRetriever,
+  SketchStore,
+  signHeader,
+  signMembership,
+  sketchToProto,
+  startSketchConsumer,
+  TransparencyLog,
+} from "@lineage/hub";
+import {
+  type HubDatabase,
+  hubMigrations,
+  openStore,
+  openTestStore,
+  postgresTestTarget,
+  type Store,
+} from "@lineage/store";
+
+const args = process.argv.slice(2);
+function flag(name: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith("--")) {
+    console.error(`bench/hub: ${name} needs a value`);
+    process.exit(2);
+  }
+  return v;
+}
+function intFlag(name: string, dflt: number, min: number, max: number): number {
+  const raw = flag(name);
+  const v = raw === undefined ? dflt : /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(Number.isInteger(v) && v >= min && v <= max)) {
+    console.error(`bench/hub: ${name} must be an integer in ${min}..${max}`);
+    process.exit(2);
+  }
+  return v;
+}
+const jsonFile = flag("--json");
+const MODELS = intFlag("--models", 100_000, 100, 1_000_000);
+const INGEST = intFlag("--ingest", Math.min(20_000, MODELS), 10, MODELS);
+const PROBES = intFlag("--probes", 8, 1, 4096);
+const QUERIES = intFlag("--queries", 500, 10, 100_000);
+const WORKERS = intFlag("--workers", 2, 1, 8);
+const jRaw = flag("--unrelated-jaccard") ?? "0.05";
+const UNRELATED_J = Number(jRaw);
+if (!(/^0?\.\d+$/.test(jRaw) && UNRELATED_J > 0 && UNRELATED_J <= 0.5)) {
+  console.error("bench/hub: --unrelated-jaccard must be a number in (0, 0.5]");
+  process.exit(2);
+}
+// Unrelated models agree on a band when both drew a frequent digest (probability q each) and the same one
+// of POOL: J = q^2 / POOL.
+const POOL = 2;
+const COMMON_Q = Math.sqrt(UNRELATED_J * POOL);
+const EPOCH_ID = "bench-epoch";
+const MEMBERS = 16;
+const notes: string[] = [];
+
+function rng(seed: number): () => number {
+  let x = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
+  x = (x ^ (x >>> 16)) >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+/** Model i's synthetic sketch (deterministic), or a copy of `parent` inheriting a fraction of its digests. */
+function sketchOf(seed: number, parent?: Sketch, inherit = 0): Sketch {
+  const r = rng(seed);
+  const unit = () => r() / 4294967296;
+  const coarse = new Uint8Array(COARSE_BANDS * 8);
+  const dv = new DataView(coarse.buffer);
+  for (let b = 0; b < COARSE_BANDS; b++) {
+    if (parent !== undefined && unit() < inherit) coarse.set(parent.coarse.subarray(b * 8, b * 8 + 8), b * 8);
+    else if (unit() < COMMON_Q) {
+      const k = r() % POOL;
+      dv.setUint32(b * 8, 0xc0000000 + b * 64 + k);
+      dv.setUint32(b * 8 + 4, k);
+    } else {
+      dv.setUint32(b * 8, r());
+      dv.setUint32(b * 8 + 4, r());
+    }
+  }
+  const ids = Array.from({ length: PROBES }, (_, i) => String(i)).sort();
+  const probes = ids.map((probeId, pi) => {
+    const bands = new Uint8Array(PROBE_BANDS * 4);
+    const pv = new DataView(bands.buffer);
+    const from = parent?.probes[pi];
+    for (let o = 0; o < bands.length; o += 4) {
+      if (from !== undefined && unit() < inherit) bands.set(from.bands.subarray(o, o + 4), o);
+      else pv.setUint32(o, r());
+    }
+    return { probeId, empty: false, bands };
+  });
+  return { version: 1, epochId: EPOCH_ID, coarse, simhash: null, probes, wrongAnswers: [] };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function openBackends(): Promise<{
+  store: Store<HubDatabase>;
+  replica: () => Promise<Store<HubDatabase>>;
+  bus: Bus;
+  pg: boolean;
+}> {
+  let store: Store<HubDatabase>;
+  let replica: () => Promise<Store<HubDatabase>>;
+  let pg = false;
+  const target = args.includes("--pglite")
+    ? { skip: "--pglite given" }
+    : await postgresTestTarget().catch((e) => ({ skip: String(e) }));
+  if ("url" in target && target.url !== undefined) {
+    const url = target.url;
+    store = await openTestStore<HubDatabase>("postgres", { url, poolMax: 8 });
+    replica = () =>
+      openStore<HubDatabase>({ kind: "postgres", url, schema: store.schema as string, poolMax: 8 });
+    pg = true;
+  } else {
+    notes.push(`PGlite instead of Postgres (${(target as { skip: string }).skip})`);
+    store = await openTestStore<HubDatabase>("pglite-memory");
+    replica = async () => store;
+  }
+  await store.migrate(hubMigrations);
+  let bus: Bus;
+  const natsUrl = process.env.LINEAGE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+  if (args.includes("--in-process")) {
+    notes.push("in-process bus instead of NATS (--in-process given)");
+    bus = createInProcessBus();
+  } else {
+    try {
+      bus = await connectNatsBus({
+        servers: natsUrl,
+        name: "bench-hub",
+        timeoutMs: 3000,
+        maxReconnectAttempts: 0,
+      });
+    } catch (err) {
+      notes.push(`in-process bus instead of NATS (${(err as Error).message})`);
+      bus = createInProcessBus();
+    }
+  }
+  return { store, replica, bus, pg };
+}
+
+const load0 = loadavg()[0] ?? 0;
+const { store, replica, bus, pg } = await openBackends();
+const hubKey = Ed25519PrivateKey.generate();
+const log = await TransparencyLog.open({ store, origin: "bench.lineage/hub", hubKey });
+const members = Array.from({ length: MEMBERS }, (_, i) => ({
+  id: `member-${i}`,
+  key: Ed25519PrivateKey.generate(),
+  seq: 0n,
+}));
+for (const m of members) {
+  const rec = enrolmentRecord(m.id, m.id, m.key.publicKey, Date.now() - 86_400_000, {
+    confirmedFingerprint: keyFingerprint(m.key.publicKey.raw),
+  });
+  await log.appendMembership(signMembership(rec, [m.key]));
+}
+const epochs = new EpochStore(store, hubKey);
+await epochs.create({
+  epochId: EPOCH_ID,
+  probes: Array.from({ length: PROBES }, (_, index) =>
+    create(ProbeSchema, { index, kind: ProbeKind.OPEN_ENDED, prompt: `probe ${index}`, maxTokens: 64 }),
+  ),
+  notAfterMs: Date.now() + 7 * 86_400_000,
+});
+const directory = logMemberDirectory(log);
+const createdAt = Date.now();
+const modelOf = (i: number) => ({
+  memberId: (members[i % MEMBERS] as { id: string }).id,
+  modelId: `model-${i}`,
+  modelVersion: "1",
+});
+
+// ---- 1. Ingestion through JetStream into Postgres ------------------------------------------------------
+const tag = randomBytes(4).toString("hex");
+const stream = `BENCH_HUB_${tag}`;
+const root = `bench${tag}`;
+let t0 = performance.now();
+const messages: { subject: string; data: Uint8Array; msgId: string }[] = [];
+for (let i = 0; i < INGEST; i++) {
+  const m = members[i % MEMBERS] as (typeof members)[number];
+  const model = modelOf(i);
+  const payload = toBinary(SketchSchema, sketchToProto(sketchOf(i + 1), model, createdAt));
+  const env = signEnvelope(SKETCH_PAYLOAD_TYPE, payload, m.key);
+  const sketch = create(DsseEnvelopeSchema, {
+    payloadType: env.payloadType,
+    payload: env.payload,
+    signatures: env.signatures.map((s) => ({ keyid: s.keyid, sig: s.sig })),
+  });
+  const body = create(SketchAnnouncementSchema, { sketch });
+  m.seq += 1n;
+  const header = signHeader(
+    SketchAnnouncementSchema.typeName,
+    toBinary(SketchAnnouncementSchema, body),
+    m.key,
+    m.id,
+    m.seq,
+    Date.now(),
+  );
+  messages.push({
+    subject: `${root}.sketch.${m.id}.${model.modelId}`,
+    data: toBinary(SketchAnnouncementSchema, { ...body, header }),
+    msgId: toHex(sha256(payload)),
+  });
+}
+const signMs = performance.now() - t0;
+const messageBytes = messages.reduce((s, m) => s + m.data.length, 0) / messages.length;
+await bus.ensureStream({ name: stream, subjects: [`${root}.sketch.>`], maxMsgSize: 2 << 20 });
+t0 = performance.now();
+for (let i = 0; i < messages.length; i += 500) {
+  await Promise.all(
+    messages.slice(i, i + 500).map((m) => bus.publish(m.subject, m.data, { msgId: m.msgId })),
+  );
+}
+const publishMs = performance.now() - t0;
+messages.length = 0;
+
+const stores = [store];
+for (let w = 1; w < WORKERS; w++) stores.push(await replica());
+const workers = stores.map(
+  (s) =>
+    new SketchIngestor({
+      store: s,
+      epochs: new EpochStore(s, hubKey),
+      members: directory,
+      batch: { maxBatch: 500, maxDelayMs: 10, maxInFlight: 2 },
+    }),
+);
+const cpu0 = process.cpuUsage();
+t0 = performance.now();
+const consumptions = await Promise.all(
+  workers.map((w) =>
+    startSketchConsumer(bus, w, {
+      stream,
+      durable: `bench_${tag}`,
+      subjects: `${root}.sketch.>`,
+      concurrency: 256,
+    }),
+  ),
+);
+const indexedNow = () => workers.reduce((s, w) => s + w.metrics.snapshot().indexed, 0);
+const rejectedNow = () => workers.reduce((s, w) => s + w.metrics.snapshot().rejectedTotal, 0);
+while (indexedNow() + rejectedNow() < INGEST) await new Promise((r) => setTimeout(r, 20));
+const ingestMs = performance.now() - t0;
+const ingestCpu = process.cpuUsage(cpu0);
+for (const c of consumptions) await c.stop();
+await bus.deleteStream(stream);
+if (rejectedNow() > 0) throw new Error(`bench/hub: ${rejectedNow()} sketches were rejected`);
+const perWorker = workers.map((w) => w.metrics.snapshot().indexed);
+
+// ---- 2. Fill to MODELS through the batch commit ------------------------------------------------------
+t0 = performance.now();
+const sketches = new SketchStore(store);
+let seqBase = 10_000_000n;
+for (let i = INGEST; i < MODELS; i += 500) {
+  const batch: PendingSketch[] = [];
+  for (let j = i; j < Math.min(MODELS, i + 500); j++) {
+    const sk = sketchOf(j + 1);
+    const model = modelOf(j);
+    const payload = toBinary(SketchSchema, sketchToProto(sk, model, createdAt));
+    seqBase += 1n;
+    batch.push({
+      streamSeq: undefined,
+      verified: {
+        memberId: model.memberId,
+        keyId: (members[j % MEMBERS] as { key: Ed25519PrivateKey }).key.keyId,
+        sequence: seqBase,
+        nonce: new Uint8Array(randomBytes(16)),
+        messageDigest: sha256(payload),
+        sketchId: toHex(sha256(payload)),
+        epochId: EPOCH_ID,
+        model,
+        sketch: sk,
+        encoded: encodeSketch(sk),
+        envelope: toBinary(
+          DsseEnvelopeSchema,
+          create(DsseEnvelopeSchema, { payloadType: SKETCH_PAYLOAD_TYPE, payload }),
+        ),
+      },
+    });
+  }
+  const out = await sketches.commit(batch);
+  if (out.some((o) => o.kind !== "indexed")) throw new Error("bench/hub: a filler sketch was not indexed");
+}
+const fillMs = performance.now() - t0;
+
+// ---- 3. Index rebuild from Postgres, 4. lookups ----------------------------------------------------
+const retriever = new SketchRetriever(sketches, epochs);
+t0 = performance.now();
+await retriever.rebuild();
+const rebuildMs = performance.now() - t0;
+if (retriever.size !== MODELS)
+  throw new Error(`bench/hub: ${retriever.size} models indexed, expected ${MODELS}`);
+const r = rng(777);
+const times: number[] = [];
+let derived = 0;
+let found = 0;
+let candidatesSum = 0;
+for (let q = 0; q < QUERIES; q++) {
+  const isCopy = q % 2 === 0;
+  const parentIdx = r() % MODELS;
+  const suspect = isCopy
+    ? sketchOf(900_000_000 + q, sketchOf(parentIdx + 1), 0.25)
+    : sketchOf(800_000_000 + q);
+  const s = performance.now();
+  const c = await retriever.retrieveCandidates(suspect, { limit: 10 });
+  times.push(performance.now() - s);
+  candidatesSum += c.length;
+  if (isCopy) {
+    derived++;
+    if (c.some((x) => x.model.modelId === `model-${parentIdx}`)) found++;
+  }
+}
+times.sort((a, b) => a - b);
+
+const report = {
+  ingest_sketches_per_s: Math.round(INGEST / (ingestMs / 1000)),
+  indexed_models: retriever.size,
+  lookup_p50_ms: Number(percentile(times, 50).toFixed(3)),
+  lookup_p99_ms: Number(percentile(times, 99).toFixed(3)),
+  release_to_alert_ms: null,
+  release_to_alert_note: "release scanning and alerts are not built yet (issue 10): nothing to time",
+  details: {
+    backend: { postgres: pg, nats: bus.kind === "nats" },
+    ingest: {
+      sketches: INGEST,
+      workers: WORKERS,
+      per_worker: perWorker,
+      seconds: Number((ingestMs / 1000).toFixed(2)),
+      cpu_seconds_this_process: Number(((ingestCpu.user + ingestCpu.system) / 1e6).toFixed(2)),
+      message_bytes_mean: Math.round(messageBytes),
+      probes_per_sketch: PROBES,
+      member_signing_s_untimed: Number((signMs / 1000).toFixed(2)),
+      publish_per_s: Math.round(INGEST / (publishMs / 1000)),
+    },
+    fill: { sketches: MODELS - INGEST, seconds: Number((fillMs / 1000).toFixed(2)), signed: false },
+    index: { rebuild_from_postgres_s: Number((rebuildMs / 1000).toFixed(2)), unrelated_jaccard: UNRELATED_J },
+    lookups: {
+      queries: QUERIES,
+      mean_candidates: Number((candidatesSum / QUERIES).toFixed(2)),
+      derived_recall_at_10: Number((found / Math.max(1, derived)).toFixed(4)),
+      max_ms: Number((times[times.length - 1] ?? 0).toFixed(3)),
+    },
+    machine: { cpus: cpus().length, loadavg_before: load0, loadavg_after: loadavg()[0] ?? 0 },
+    notes,
+  },
+};
+console.log(JSON.stringify(report, null, 2));
+if (jsonFile !== undefined) writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+await log.close();
+if (bus.kind === "nats") await bus.close();
+for (const s of stores.slice(1)) await s.close();
+await store.close();

@@ -1,0 +1,128 @@
+/**
+ * The direct Sketch decoder (sketch-wire.ts) against the reference path, protobuf-es fromBinary then
+ * sketchFromProto: the same domain sketch for valid payloads (probes in any order, unknown fields, a split
+ * member_model); on corrupted payloads (truncations, bit flips) it refuses only with `malformed`, and
+ * whenever both accept one they give the same sketch. withoutField gives the bytes a header signs.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { DsseEnvelopeSchema, SketchAnnouncementSchema, SketchSchema } from "@lineage/api";
+import { isHubError } from "./hub-error.js";
+import { sketchFromProto, sketchToProto } from "./sketch-proto.js";
+import { decodeMemberSketch, withoutField } from "./sketch-wire.js";
+
+function rng(seed: number) {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+function sketch(seed: number, probes: number, withCoarse = true) {
+  const r = rng(seed);
+  const bytes = (n: number) => Uint8Array.from({ length: n }, () => r() & 0xff);
+  const ids = Array.from({ length: probes }, (_, i) => String(i * 3)).sort();
+  return {
+    version: 1 as const,
+    epochId: "2026-12",
+    coarse: withCoarse ? bytes(512 * 8) : new Uint8Array(0),
+    simhash: seed % 2 === 0 ? BigInt(r()) * 4096n : null,
+    probes: ids.map((probeId, i) => ({
+      probeId,
+      empty: !withCoarse || i === 1,
+      bands: !withCoarse || i === 1 ? new Uint8Array(0) : bytes(32 * 4),
+    })),
+    wrongAnswers: [bytes(8), bytes(8)].sort(Buffer.compare),
+  };
+}
+
+function reference(payload: Uint8Array, probeCount: number) {
+  try {
+    return { ok: sketchFromProto(fromBinary(SketchSchema, payload), probeCount) };
+  } catch (err) {
+    return { err };
+  }
+}
+
+function direct(payload: Uint8Array, probeCount: number) {
+  try {
+    return { ok: decodeMemberSketch(payload, probeCount) };
+  } catch (err) {
+    return { err };
+  }
+}
+
+const model = { memberId: "acme", modelId: "m.1/a", modelVersion: "2" };
+
+test("the direct decoder gives the reference result on valid sketches", () => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const s = sketch(seed, 2 + (seed % 7), seed !== 5);
+    const proto = sketchToProto(s, model, 1_765_000_000_123);
+    proto.probes.reverse(); // any order on the wire
+    const payload = toBinary(SketchSchema, proto);
+    const a = reference(payload, 100);
+    const b = direct(payload, 100);
+    assert.ok(a.ok, String(a.err));
+    assert.deepEqual(b.ok, a.ok);
+  }
+});
+
+test("unknown fields are skipped and a member_model split in two merges, as protobuf does", () => {
+  const payload = toBinary(SketchSchema, sketchToProto(sketch(3, 3), model, 1_765_000_000_000));
+  // field 99 (varint 7) and a second member_model carrying only model_version "9".
+  const extra = Uint8Array.from([0x98, 0x06, 0x07, 0x1a, 0x03, 0x1a, 0x01, 0x39]);
+  const joined = new Uint8Array(payload.length + extra.length);
+  joined.set(payload);
+  joined.set(extra, payload.length);
+  const a = reference(joined, 100);
+  assert.ok(a.ok);
+  assert.equal(a.ok.model.modelVersion, "9");
+  assert.deepEqual(direct(joined, 100).ok, a.ok);
+});
+
+test("corrupted payloads: refused as malformed, or decoded as the reference decodes them", () => {
+  const payload = toBinary(SketchSchema, sketchToProto(sketch(8, 4), model, 1_765_000_000_000));
+  const r = rng(99);
+  let refused = 0;
+  for (let i = 0; i < 400; i++) {
+    const bad = payload.slice(0, i % 3 === 0 ? r() % payload.length : payload.length);
+    if (i % 3 !== 0) {
+      const at = r() % bad.length;
+      bad[at] = (bad[at] as number) ^ (1 << (r() % 8));
+    }
+    const a = reference(bad, 100);
+    const b = direct(bad, 100);
+    if (b.err !== undefined) {
+      assert.ok(isHubError(b.err, "malformed"), String(b.err));
+      refused++;
+    } else if (a.ok !== undefined) {
+      assert.deepEqual(b.ok, a.ok, `case ${i}`);
+    }
+  }
+  assert.ok(refused > 100);
+  assert.ok(isHubError(direct(payload, 3).err, "malformed"), "probe indexes beyond the battery");
+});
+
+test("withoutField gives the encoding without the header, as the member signed it", () => {
+  const env = create(DsseEnvelopeSchema, { payloadType: "t", payload: new Uint8Array([1, 2, 3]) });
+  const bare = toBinary(SketchAnnouncementSchema, create(SketchAnnouncementSchema, { sketch: env }));
+  const full = toBinary(
+    SketchAnnouncementSchema,
+    create(SketchAnnouncementSchema, {
+      sketch: env,
+      header: { memberId: "acme", sequence: 5n, nonce: new Uint8Array(16) },
+    }),
+  );
+  assert.deepEqual(withoutField(full, 1), bare);
+  assert.deepEqual(withoutField(bare, 1), bare);
+  assert.throws(
+    () => withoutField(full.subarray(0, full.length - 1), 1),
+    (e) => isHubError(e, "malformed"),
+  );
+});
