@@ -18,7 +18,10 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from "node:crypto";
+import { readFile, stat } from "node:fs/promises";
+import type { VerifyDisclosureRequest } from "@lineage/api";
 import { AuditError } from "./audit-error.js";
+import { parseDisclosurePackage } from "./bundle-file.js";
 
 /** First bytes of an encrypted disclosure file. */
 export const DISCLOSURE_ENVELOPE_MAGIC = new TextEncoder().encode("lineage-disclosure/v1\0");
@@ -171,4 +174,26 @@ function aeadOpen(sharedSecret: Uint8Array, sealed: Uint8Array): Uint8Array {
   const d = createDecipheriv("chacha20-poly1305", key, nonce, { authTagLength: 16 });
   d.setAuthTag(sealed.subarray(sealed.length - 16));
   return new Uint8Array(Buffer.concat([d.update(sealed.subarray(0, sealed.length - 16)), d.final()]));
+}
+
+/**
+ * Reads a sealed disclosure package and the auditor's key file and returns the package inside. Both files
+ * are bounded before they are read; a package that does not open is `malformed`.
+ */
+export async function readSealedDisclosurePackage(
+  packagePath: string,
+  keyPath: string,
+): Promise<VerifyDisclosureRequest> {
+  const bounded = async (path: string, max: number, what: string) => {
+    const s = await stat(path).catch((cause: unknown) => {
+      throw new AuditError("malformed", `${what} ${path} cannot be read`, { cause });
+    });
+    if (!s.isFile()) throw new AuditError("malformed", `${what} ${path} is not a file`);
+    if (s.size > max) throw new AuditError("too_large", `${what} ${path} is larger than ${max} bytes`);
+    return new Uint8Array(await readFile(path));
+  };
+  const key = parseAuditorPrivateKey(new TextDecoder().decode(await bounded(keyPath, 4096, "key file")));
+  return parseDisclosurePackage(
+    openDisclosureEnvelope(await bounded(packagePath, MAX_ENVELOPE_BYTES, "package"), key),
+  );
 }

@@ -38,6 +38,7 @@ export {
   generateAuditorKey,
   openDisclosureEnvelope,
   parseAuditorPrivateKey,
+  readSealedDisclosurePackage,
 } from "./disclosure-envelope.js";
 export {
   type AuditedKey,

@@ -16,6 +16,10 @@ export {
   type LoggedSessionRef,
   signAttestation,
 } from "./attestation.js";
+export { MAX_IMPORT_PAIRS, parseCanaryPairsJsonl, readCanaryPairsFile } from "./canaries/canary-file.js";
+export { canaryPairsToJsonl, generateCanaryPairs } from "./canaries/canary-generate.js";
+export { CanarySets, type CanarySetsDeps, DEFAULT_MAX_SUSPECTS_PER_CANARY } from "./canaries/canary-sets.js";
+export { type HubLogClient, type HubLogTrust, verifiedEntry } from "./canaries/hub-log.js";
 export {
   type AdapterConfig,
   type BatteryConfig,
@@ -30,6 +34,12 @@ export {
   readPrivateFile,
   redactConfig,
 } from "./config/member-node-config.js";
+export {
+  AUDITOR_PUBLIC_KEY_PREFIX,
+  parseAuditorPublicKey,
+  sealDisclosureEnvelope,
+} from "./disclosure/disclosure-envelope.js";
+export { buildDisclosurePackage, type DisclosureDeps } from "./disclosure/disclosure-package.js";
 export { type HeaderSigner, headerSigner, nextHeaderSequence } from "./header-signer.js";
 export { connectMemberNode, type MemberNodeClient } from "./member-node-client.js";
 export type { MemberNodeDeps } from "./member-node-deps.js";
@@ -97,6 +107,16 @@ export {
   SESSION_PAYLOAD_TYPE,
   type SessionExpectation,
 } from "./session-check.js";
+export { MatchSessions, type MatchSessionsDeps, type SessionModels } from "./sessions/match-sessions.js";
+export { hubLogTrust, nodeSessionModels, startNodeMatch } from "./sessions/node-match.js";
+export {
+  type MatchOptions,
+  type MatchServices,
+  matchHandlers,
+  matchServices,
+  serveSessionsOnBus,
+  sessionRequestSubject,
+} from "./sessions/session-handlers.js";
 export {
   evidenceToProto,
   policyFromProto,

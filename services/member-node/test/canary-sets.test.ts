@@ -14,6 +14,7 @@ import {
 import { parseCanaryPairsJsonl } from "../src/canaries/canary-file.js";
 import { CanarySets } from "../src/canaries/canary-sets.js";
 import type { HubLogClient } from "../src/canaries/hub-log.js";
+import { headerSigner } from "../src/header-signer.js";
 import { isMemberNodeError } from "../src/member-node-error.js";
 import { enrol, MEMBER, memberKey, SAMPLE_PAIRS, startHub } from "./match-world.js";
 
@@ -31,6 +32,7 @@ test("canary sets: labels only from the log, commit checked in the log, spending
     memberId: MEMBER,
     store,
     signingKey: key,
+    signer: headerSigner(MEMBER, key, store, Date.now),
     hub: hub.client,
     hubLog: hub.trust,
     clock: Date.now,

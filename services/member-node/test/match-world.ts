@@ -1,7 +1,6 @@
 /**
  * A whole alliance for the member node's canary/session/disclosure tests, on real components: the hub's
- * TransparencyLog behind the hub's real gRPC server (reads over the wire; LogCanaryCommitment in-process
- * until the hub serves it, with the same contract: append, then a checkpoint that includes it), a member node
+ * TransparencyLog behind the hub's real gRPC server (log reads and LogCanaryCommitment over the wire), a member node
  * with its own store, the replay adapters of examples/replay (recorded outputs, the engine's own adapter) and
  * examples/battery.json. The suspect is a replay of the reference's outputs that also learned the EXPOSED
  * item of every canary pair the log labelled (a distilled copy), so the paired test accuses it.
@@ -12,7 +11,6 @@ import { resolve } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
-  DsseEnvelopeSchema,
   Hub,
   MatchSessionRequestSchema,
   ReferenceFingerprintCommitmentSchema,
@@ -40,7 +38,6 @@ import {
 import {
   decodeLeaf,
   enrolmentRecord,
-  envelopeFromProto,
   envelopeToProto,
   PAYLOAD_TYPES,
   signMembership,
@@ -98,31 +95,10 @@ export async function startHub(store: Store<HubDatabase>): Promise<HubSide> {
     credentials: insecureServerCredentials(),
   });
   const grpc = createClient(Hub, server.address, insecureChannelCredentials(), { defaultTimeoutMs: 20_000 });
-  // LogCanaryCommitment: the hub's own log append plus the checkpoint the proto promises ("a checkpoint that
-  // includes it"), called in-process while the hub server does not serve it yet.
-  const logCanaryCommitment: HubLogClient["logCanaryCommitment"] = async (req) => {
-    const appended = await log.appendCommitment(
-      envelopeFromProto(create(DsseEnvelopeSchema, req.commitment)),
-    );
-    const cp = await log.checkpoint();
-    return {
-      $typeName: "lineage.v1.LogCanaryCommitmentResponse",
-      logEntry: {
-        $typeName: "lineage.v1.LogEntryRef",
-        index: BigInt(appended.index),
-        leafHash: appended.leafHash,
-      },
-      checkpoint: { $typeName: "lineage.v1.Checkpoint", signedNote: new TextEncoder().encode(cp.note) },
-    } as Awaited<ReturnType<HubLogClient["logCanaryCommitment"]>>;
-  };
-  const client = new Proxy(grpc, {
-    get: (target, prop, recv) =>
-      prop === "logCanaryCommitment" ? logCanaryCommitment : Reflect.get(target, prop, recv),
-  });
   return {
     log,
     hubKey,
-    client,
+    client: grpc,
     trust: { origin: ORIGIN, verifier: parseVerifierKey(log.verifierKey) },
     async [Symbol.asyncDispose]() {
       grpc.close();

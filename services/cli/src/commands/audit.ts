@@ -23,6 +23,7 @@ import {
   readBundleFile,
   readDisclosurePackage,
   readMemberHistory,
+  readSealedDisclosurePackage,
   type TrustRoot,
   trustRootFromVerifierKey,
   verificationReport,
@@ -37,6 +38,7 @@ import { createClient, insecureChannelCredentials, RpcError, tlsChannelCredentia
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation, OptionSpec } from "../command.js";
 import { emit, intOpt, stringListOpt, stringOpt } from "../option-values.js";
+import { auditDisclosureKey } from "./member-disclose.js";
 
 const trustFlags: Record<string, OptionSpec> = {
   "log-key": {
@@ -430,6 +432,12 @@ const disclosure: Command = {
       valueName: "name",
       description: "Model name to ask the suspect for (with --suspect).",
     },
+    key: {
+      type: "string",
+      valueName: "file",
+      description:
+        "Auditor private key file: open a package sealed by 'lineage member disclose' (see 'audit disclosure-key').",
+    },
   },
   run: async (inv) => {
     const trust = trustOf(inv);
@@ -442,7 +450,12 @@ const disclosure: Command = {
     const timeoutMs = intOpt(inv, "timeout-ms", { min: 100, max: 600_000 }, 10_000) as number;
     const credentials = address === undefined ? undefined : await credentialsOf(inv);
     try {
-      const pkg = await readDisclosurePackage(resolve(inv.io.cwd, inv.positionals[0] as string));
+      const pkgPath = resolve(inv.io.cwd, inv.positionals[0] as string);
+      const keyFile = stringOpt(inv, "key");
+      const pkg =
+        keyFile === undefined
+          ? await readDisclosurePackage(pkgPath)
+          : await readSealedDisclosurePackage(pkgPath, resolve(inv.io.cwd, keyFile));
       if (pkg.bundle === undefined || pkg.disclosure === undefined) {
         throw new AuditError("malformed", "the package needs a bundle and a disclosure");
       }
@@ -558,5 +571,5 @@ export const audit: Command = {
   summary: "Verify attestations, log consistency and disclosures offline, trusting no one.",
   description:
     "Exit codes: 0 verified, 1 failed verification (forged, tampered, split view), 2 usage, 3 could not check.",
-  subcommands: [verify, consistency, disclosure, bundle],
+  subcommands: [verify, consistency, disclosure, bundle, auditDisclosureKey],
 };

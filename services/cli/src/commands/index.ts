@@ -6,6 +6,8 @@ import { demo } from "./demo.js";
 import { fingerprintCommand } from "./fingerprint.js";
 import { hub } from "./hub.js";
 import { memberKeygen, memberPubkey } from "./keygen.js";
+import { memberCanaries } from "./member-canaries.js";
+import { memberDisclose } from "./member-disclose.js";
 import { memberEnrolRequest } from "./member-enrol-request.js";
 import { memberInit } from "./member-init.js";
 import { memberModels } from "./member-models.js";
@@ -24,6 +26,8 @@ const member: Command = {
     memberServe,
     memberProtect,
     memberModels,
+    memberCanaries,
+    memberDisclose,
     memberKeygen,
     memberPubkey,
     memberMigrate,

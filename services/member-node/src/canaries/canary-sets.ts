@@ -18,6 +18,7 @@ import {
   CanaryCommitmentSchema,
   type CanaryExposure,
   CommitmentHashAlgorithm,
+  LogCanaryCommitmentRequestSchema,
   type LogEntryRef,
 } from "@lineage/api";
 import {
@@ -31,6 +32,7 @@ import {
 } from "@lineage/crypto";
 import type { CanarySet } from "@lineage/fingerprint";
 import { isStoreError, type MemberNodeDatabase, type Store } from "@lineage/store";
+import type { HeaderSigner } from "../header-signer.js";
 import { MemberNodeError } from "../member-node-error.js";
 import { firstCoveringCheckpoint, type HubLogClient, type HubLogTrust, verifiedEntry } from "./hub-log.js";
 
@@ -51,6 +53,8 @@ export interface CanarySetsDeps {
   /** The hub's log RPCs; undefined when no hub is configured (commit then fails `failed_precondition`). */
   readonly hub: HubLogClient | undefined;
   readonly hubLog: HubLogTrust;
+  /** Signs the LogCanaryCommitment request header (the hub requires a member-signed header). */
+  readonly signer: HeaderSigner;
   readonly clock: () => number;
   /** Reuse policy (default {@link DEFAULT_MAX_SUSPECTS_PER_CANARY}). */
   readonly maxSuspectsPerCanary?: number;
@@ -224,16 +228,15 @@ export class CanarySets {
     const hub = hubOf(this.#d);
     let res: Awaited<ReturnType<HubLogClient["logCanaryCommitment"]>>;
     try {
-      res = await hub.logCanaryCommitment(
-        {
-          commitment: {
-            payloadType: env.payloadType,
-            payload: env.payload,
-            signatures: env.signatures.map((s) => ({ keyid: s.keyid, sig: s.sig })),
-          },
+      const request = create(LogCanaryCommitmentRequestSchema, {
+        commitment: {
+          payloadType: env.payloadType,
+          payload: env.payload,
+          signatures: env.signatures.map((x) => ({ keyid: x.keyid, sig: x.sig })),
         },
-        signal === undefined ? {} : { signal },
-      );
+      });
+      const signed = await this.#d.signer.sign(LogCanaryCommitmentRequestSchema, request);
+      res = await hub.logCanaryCommitment(signed, signal === undefined ? {} : { signal });
     } catch (cause) {
       const code = (cause as { code?: unknown } | null)?.code;
       const retry = code === "unavailable" || code === "timeout";

@@ -201,6 +201,7 @@ export function matchServices(deps: MemberNodeDeps, options: MatchOptions): Matc
     signingKey: deps.signingKey,
     hub: deps.hub,
     hubLog: options.hubLog,
+    signer: deps.signer,
     clock: deps.clock,
     ...(options.maxSuspectsPerCanary === undefined
       ? {}
