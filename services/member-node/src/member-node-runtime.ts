@@ -9,6 +9,7 @@ import { Hub } from "@lineage/api";
 import { type Bus, connectNatsBus, createInProcessBus } from "@lineage/bus";
 import { Ed25519PrivateKey, Ed25519PublicKey, KeyRing } from "@lineage/crypto";
 import {
+  checkListenSecurity,
   createClient,
   insecureChannelCredentials,
   insecureServerCredentials,
@@ -237,6 +238,8 @@ export async function startMemberNode(options: StartMemberNodeOptions): Promise<
     ]);
     const hubKeys = new KeyRing(await readPublicKeys(config.hub.keyFiles, "hub key file"));
     const { credentials, security } = await serverCredentials(config);
+    // Refuse a transport too weak for the address before opening anything (the server checks again).
+    checkListenSecurity(config.listen, security, { requireClientCerts: true });
 
     const store = await openNodeStore(config);
     cleanups.push(() => store.close());

@@ -62,7 +62,8 @@ export function memberNodeHandlers(deps: MemberNodeDeps, protect: ProtectOptions
 
 /** Starts the gRPC server; resolves once it listens. */
 export async function startMemberNodeServer(options: MemberNodeServerOptions): Promise<MemberNodeServer> {
-  checkListenSecurity(options.listen, options.security);
+  // Off loopback the hub reaches RunMatchSession here, so clients must present certificates (mutual TLS).
+  checkListenSecurity(options.listen, options.security, { requireClientCerts: true });
   const server = createServer({
     ...(options.rpcLogger ? { logger: options.rpcLogger } : {}),
     ...(options.maxReceiveMessageBytes !== undefined
