@@ -14,8 +14,8 @@ export const memberServe: Command = {
   name: "serve",
   summary: "Run the member node (gRPC MemberNode, sketch publishing) until interrupted.",
   description:
-    "Plaintext gRPC is allowed only on a loopback address; off loopback configure tls (cert, key and a\n" +
-    "client CA for mutual TLS). --battery/--epoch-key override the config's battery files.",
+    "Plaintext gRPC is allowed only on a loopback address; off loopback configure mutual TLS (tls.cert_file,\n" +
+    "tls.key_file, tls.client_ca_file). --battery/--epoch-key override the config's battery files.",
   options: {
     ...configFlag,
     listen: { type: "string", valueName: "host:port", description: "Override the config's listen address" },
