@@ -5,7 +5,7 @@
  * A rejected message throws a non-retryable HubError (its consumer terms it: it would fail the same way on
  * every redelivery); a database failure throws a retryable one (nak, retry later).
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import {
   type DsseEnvelope as ProtoEnvelope,
   type SignedHeader,
@@ -96,10 +96,8 @@ export class SketchIngestor {
       } catch (cause) {
         throw new HubError("malformed", "message is not an encoded SketchAnnouncement", { cause });
       }
-      const body = toBinary(
-        SketchAnnouncementSchema,
-        create(SketchAnnouncementSchema, { sketch: ann.sketch }),
-      );
+      // The bytes the header signs: what arrived, less the header field (no re-encoding).
+      const body = withoutField(data, 1);
       return this.#verifyAndCommit(
         SketchAnnouncementSchema.typeName,
         ann.header,

@@ -7,12 +7,7 @@
  * a non-retryable HubError naming what is wrong; none of them has touched any state.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
-import {
-  DsseEnvelopeSchema,
-  type DsseEnvelope as ProtoEnvelope,
-  type SignedHeader,
-  SketchSchema,
-} from "@lineage/api";
+import { DsseEnvelopeSchema, type DsseEnvelope as ProtoEnvelope, type SignedHeader } from "@lineage/api";
 import { KeyRing, sha256, toHex, verifyEnvelopeAsync } from "@lineage/crypto";
 import { encodeSketch, type Sketch } from "@lineage/fingerprint";
 import type { EpochRecord } from "../epochs/epoch-store.js";
