@@ -30,6 +30,7 @@ import {
   trustRootFromVerifierKey,
   verifyDisclosure,
 } from "@lineage/auditor";
+import { type Bus, connectNatsBus, createInProcessBus } from "@lineage/bus";
 import { KeyRing, newNonce, signMessage, toHex, verifyEnvelope } from "@lineage/crypto";
 import { parseReplay, ReplayAdapter } from "@lineage/fingerprint";
 import { envelopeFromProto } from "@lineage/hub";
@@ -76,6 +77,24 @@ import {
 } from "./match-world.js";
 
 const pg = await postgresTestTarget();
+const NATS_URL = process.env.LINEAGE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+const natsSkip = await connectNatsBus({ servers: NATS_URL, timeoutMs: 2000, maxReconnectAttempts: 0 }).then(
+  async (b) => {
+    await b.close();
+    return undefined;
+  },
+  (err: unknown) => `NATS not reachable at ${NATS_URL}: ${(err as Error).message}`,
+);
+if (natsSkip !== undefined && process.env.CI) throw new Error(`${natsSkip} (CI: the session test needs it)`);
+
+/** The real nats-server when reachable; outside CI, without one, the in-process bus (same contract). */
+async function natsBus(): Promise<Bus> {
+  if (natsSkip !== undefined) {
+    process.stderr.write(`# ${natsSkip}; using the in-process bus\n`);
+    return createInProcessBus();
+  }
+  return connectNatsBus({ servers: NATS_URL, name: "member-sessions-test" });
+}
 const backends: { name: TestBackend; skip: string | false; url?: string }[] = [
   { name: "pglite-memory", skip: false },
   { name: "postgres", skip: pg.skip ?? false, ...(pg.skip === undefined ? { url: pg.url } : {}) },
@@ -292,8 +311,14 @@ for (const backend of backends) {
         "exposure is for the node's operators only",
       );
 
-      // 5. The same session over NATS request-reply (in-process bus here; same Bus contract as NATS).
-      await using _served = await serveSessionsOnBus(deps.bus, deps, services.sessions);
+      // 5. The same session over NATS request-reply, on the real nats-server (everything on the session
+      //    subjects is captured by a second connection); a replayed message is refused.
+      await using nats = await natsBus();
+      const busDeps = { ...deps, bus: nats };
+      await using tap = await nats.subscribe(`lineage.session.${MEMBER}.>`, (m) => {
+        sent.push(m.data);
+      });
+      await using _served = await serveSessionsOnBus(nats, busDeps, services.sessions);
       const msg = create(SessionMessageSchema, { body: { case: "request", value: session } });
       const issuedAtMs = Date.now();
       const h = { memberId: "hub", sequence: 1n, nonce: newNonce(), issuedAtMs };
@@ -311,12 +336,17 @@ for (const backend of backends) {
         issuedAtMs: BigInt(issuedAtMs),
         signature: sig.signature,
       });
-      const reply = await deps.bus.request(
-        sessionRequestSubject(MEMBER),
-        toBinary(SessionMessageSchema, msg),
-        { timeoutMs: 60_000 },
-      );
+      const reply = await nats.request(sessionRequestSubject(MEMBER), toBinary(SessionMessageSchema, msg), {
+        timeoutMs: 60_000,
+      });
       sent.push(reply.data);
+      await assert.rejects(
+        nats.request(sessionRequestSubject(MEMBER), toBinary(SessionMessageSchema, msg), {
+          timeoutMs: 60_000,
+        }),
+        (e) => (e as { code?: string }).code === "conflict",
+        "a replayed session message is refused (code only on the wire)",
+      );
       const replyMsg = fromBinary(SessionMessageSchema, reply.data);
       assert.ok(replyMsg.body.case === "answer");
       assert.deepEqual(

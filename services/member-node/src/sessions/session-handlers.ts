@@ -19,7 +19,7 @@ import {
   SessionMessageSchema,
   VerifyDisclosureRequestSchema,
 } from "@lineage/api";
-import type { Bus, BusSubscription } from "@lineage/bus";
+import { type Bus, BusError, type BusErrorCode, type BusSubscription } from "@lineage/bus";
 import type { ServiceImpl } from "@lineage/rpc";
 import { readCanaryPairsFile } from "../canaries/canary-file.js";
 import { CanarySets, checkCommitmentId } from "../canaries/canary-sets.js";
@@ -133,6 +133,29 @@ export function sessionHandlers(
   };
 }
 
+/**
+ * The bus error a refused session message is answered with: only a code crosses NATS (libs/bus), and the
+ * bus has fewer codes than gRPC — a replay is `conflict`, an unknown session `not_found`, a bad signature or
+ * any other refusal of the message `invalid_argument`.
+ */
+function busErrorOf(err: unknown): BusError {
+  if (err instanceof BusError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const mapped: BusErrorCode =
+    code === "already_exists"
+      ? "conflict"
+      : code === "not_found"
+        ? "not_found"
+        : code === "too_large"
+          ? "too_large"
+          : code === "unavailable"
+            ? "unavailable"
+            : isMemberNodeError(err)
+              ? "invalid_argument"
+              : "internal";
+  return new BusError(mapped, "session message refused", { cause: err });
+}
+
 /** NATS subject the hub sends a member's session requests to. */
 export function sessionRequestSubject(memberId: string): string {
   return `lineage.session.${memberId}.request`;
@@ -151,11 +174,19 @@ export async function serveSessionsOnBus(
 ): Promise<BusSubscription> {
   const nonces = new HeaderNonces();
   return bus.serve(sessionRequestSubject(deps.memberId), async (msg) => {
-    if (msg.data.length > maxPayloadBytes)
+    try {
+      return await answerOnBus(msg.data);
+    } catch (err) {
+      throw busErrorOf(err);
+    }
+  });
+
+  async function answerOnBus(data: Uint8Array): Promise<Uint8Array> {
+    if (data.length > maxPayloadBytes)
       throw new MemberNodeError("malformed", "the session message is too large");
     let m: ReturnType<typeof fromBinary<typeof SessionMessageSchema>>;
     try {
-      m = fromBinary(SessionMessageSchema, msg.data);
+      m = fromBinary(SessionMessageSchema, data);
     } catch (cause) {
       throw new MemberNodeError("malformed", "the session message is not an encoded SessionMessage", {
         cause,
@@ -171,7 +202,7 @@ export async function serveSessionsOnBus(
       create(SessionMessageSchema, { body: { case: "answer", value: answer } }),
     );
     return toBinary(SessionMessageSchema, reply);
-  });
+  }
 }
 
 /** What canary sets and match sessions need beyond {@link MemberNodeDeps}. */
