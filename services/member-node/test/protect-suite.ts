@@ -170,10 +170,24 @@ export function protectSuite(backend: Backend): void {
             : undefined,
           { ...ref, $typeName: undefined },
         );
-        assert.ok(sketch.probes.length > n / 2 && sketch.probes.length <= n);
+        assert.deepEqual(
+          sketch.probes.map((p) => p.probeIndex),
+          Array.from({ length: n }, (_, i) => i),
+          "one entry per probe, by battery index",
+        );
+        assert.ok(sketch.probes.filter((p) => p.bandDigests.length > 0).length > n / 2);
+        const wrong = sketch.wrongAnswers.map((w) => Buffer.from(w.digest));
+        assert.deepEqual(
+          wrong,
+          [...wrong].sort(Buffer.compare),
+          "wrong answers in the domain's canonical order",
+        );
         for (const p of sketch.probes) {
           assert.ok(p.probeIndex < n);
-          assert.equal(p.bandDigests.length, PROBE_BANDS);
+          assert.ok(
+            [0, PROBE_BANDS].includes(p.bandDigests.length),
+            "all bands, or none for an empty response",
+          );
           assert.ok(p.bandDigests.every((d) => d.length === PROBE_DIGEST_BYTES));
         }
         const stream = memberSketchStream(memberId).name;

@@ -105,6 +105,17 @@ export function checkProtectRequest(req: ProtectRequest, options: ProtectOptions
   return config;
 }
 
+/** The battery and fingerprint with each probe renamed to its decimal battery index. */
+function wireIds(battery: Battery, fingerprint: Fingerprint): { battery: Battery; fingerprint: Fingerprint } {
+  const responses: Record<string, ModelResponse> = {};
+  const probes = battery.probes.map((p, i) => {
+    const r = Object.hasOwn(fingerprint.responses, p.id) ? fingerprint.responses[p.id] : undefined;
+    if (r !== undefined) responses[String(i)] = r;
+    return { ...p, id: String(i) };
+  });
+  return { battery: { ...battery, probes }, fingerprint: { ...fingerprint, responses } };
+}
+
 /** A small async queue: workers push, the generator pulls. */
 class Channel<T> {
   readonly #items: T[] = [];
@@ -266,10 +277,12 @@ export async function* protectModel(
     run.reference_salt,
     [...responses].map(([probeId, r]) => ({ probeId, text: r.text })),
   );
+  // Sketched under the wire's probe ids, the decimal battery indexes (sketch-proto.ts), as the hub sketches.
+  const wire = wireIds(battery, fingerprint);
   const context = createSketchContext(epochKey, battery.epoch);
-  const inputs = sketchInputsFromFingerprint(battery, fingerprint);
+  const inputs = sketchInputsFromFingerprint(wire.battery, wire.fingerprint);
   const sketch = buildSketch(inputs, context);
-  const probeIndex = new Map(battery.probes.map((p, i) => [p.id, i]));
+  const probeIndex = new Map(wire.battery.probes.map((p, i) => [p.id, i]));
   // created_at is the run's first completion, so the same run always yields the same payload (and msg id).
   const finishedAt = run.finished_at ?? new Date(deps.clock());
   const message = sketchToProto(

@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { type Sketch as SketchMessage, SketchSchema } from "@lineage/api";
 import {
   buildSketch,
   COARSE_BANDS,
+  checkSketch,
   createSketchContext,
   PROBE_BANDS,
+  type Sketch,
   type SketchProbeInput,
 } from "@lineage/fingerprint";
 import { sketchToProto } from "./sketch-proto.js";
@@ -12,15 +16,41 @@ import { sketchToProto } from "./sketch-proto.js";
 const ctx = createSketchContext(new Uint8Array(32).fill(7), "e1");
 const model = { memberId: "acme", modelId: "m", modelVersion: "1" };
 
-test("sketchToProto: battery indexes, band widths, wrong answers attributed to their edge probe, simhash big-endian", () => {
+/** The domain sketch a receiver rebuilds from the message (probe id = decimal index, as the hub does). */
+function domainOf(m: SketchMessage): Sketch {
+  const ids = (i: number) => String(i);
+  const probes = m.probes
+    .map((p) => ({
+      probeId: ids(p.probeIndex),
+      empty: p.bandDigests.length === 0,
+      bands: Buffer.concat(p.bandDigests.map((d) => Buffer.from(d))),
+    }))
+    .sort((a, b) => Buffer.compare(Buffer.from(a.probeId), Buffer.from(b.probeId)));
+  return {
+    version: 1,
+    epochId: m.epochId,
+    coarse: new Uint8Array(Buffer.concat((m.coarse?.bandDigests ?? []).map((d) => Buffer.from(d)))),
+    simhash:
+      m.tokenProfileSimhash.length === 0 ? null : Buffer.from(m.tokenProfileSimhash).readBigUInt64BE(0),
+    probes: probes.map((p) => ({ ...p, bands: new Uint8Array(p.bands) })),
+    wrongAnswers: m.wrongAnswers.map((w) => new Uint8Array(w.digest)),
+  };
+}
+
+const norm = (s: Sketch) =>
+  JSON.stringify(s, (_k, v) =>
+    v instanceof Uint8Array ? Buffer.from(v).toString("hex") : typeof v === "bigint" ? String(v) : v,
+  );
+
+test("sketchToProto: one entry per probe (empty ones without digests), wrong answers attributed, and the receiver rebuilds exactly the domain sketch", () => {
   const inputs: SketchProbeInput[] = [
-    { probeId: "a", kind: "open", text: "the quick brown fox jumps over the lazy dog" },
-    { probeId: "b", kind: "edge", text: "The capital is Lyon.", reference: "Paris" },
-    { probeId: "c", kind: "edge", text: "Paris.", reference: "paris" },
-    { probeId: "d", kind: "edge", text: "It is 42 obviously", reference: "41" },
-    { probeId: "e", kind: "open", text: "" },
+    { probeId: "0", kind: "open", text: "the quick brown fox jumps over the lazy dog" },
+    { probeId: "1", kind: "edge", text: "The capital is Lyon.", reference: "Paris" },
+    { probeId: "2", kind: "edge", text: "Paris.", reference: "paris" },
+    { probeId: "3", kind: "edge", text: "It is 42 obviously", reference: "41" },
+    { probeId: "4", kind: "open", text: "" },
     {
-      probeId: "f",
+      probeId: "5",
       kind: "completion",
       text: "and then",
       topLogprobs: [
@@ -30,38 +60,36 @@ test("sketchToProto: battery indexes, band widths, wrong answers attributed to t
         ],
       ],
     },
+    { probeId: "10", kind: "edge", text: "Seventeen horses", reference: "twelve" },
   ];
-  const index = new Map([
-    ["a", 10],
-    ["b", 11],
-    ["c", 12],
-    ["d", 13],
-    ["e", 14],
-    ["f", 15],
-  ]);
+  const index = new Map(inputs.map((p) => [p.probeId, Number(p.probeId)]));
   const sketch = buildSketch(inputs, ctx);
   const proto = sketchToProto(sketch, inputs, ctx, index, model, 1_700_000_000_000);
   assert.equal(proto.version, 1);
   assert.equal(proto.epochId, "e1");
   assert.deepEqual(
-    proto.probes.map((p) => p.probeIndex),
-    [10, 11, 12, 13, 15],
-    "the empty response is left out",
+    proto.probes.map((p) => [p.probeIndex, p.bandDigests.length]),
+    [
+      [0, PROBE_BANDS],
+      [1, PROBE_BANDS],
+      [2, PROBE_BANDS],
+      [3, PROBE_BANDS],
+      [4, 0],
+      [5, PROBE_BANDS],
+      [10, PROBE_BANDS],
+    ],
   );
-  for (const p of proto.probes) assert.equal(p.bandDigests.length, PROBE_BANDS);
   assert.equal(proto.coarse?.bandDigests.length, COARSE_BANDS);
   assert.deepEqual(
-    proto.wrongAnswers.map((w) => w.probeIndex),
-    [11, 13],
-    "b and d are wrong, c is right",
+    proto.wrongAnswers.map((w) => w.probeIndex).sort((a, b) => a - b),
+    [1, 3, 10],
+    "1, 3 and 10 are wrong; 2 is right",
   );
-  assert.deepEqual(
-    proto.wrongAnswers.map((w) => Buffer.from(w.digest).toString("hex")).sort(),
-    sketch.wrongAnswers.map((d) => Buffer.from(d).toString("hex")).sort(),
-  );
-  assert.notEqual(sketch.simhash, null);
-  assert.equal(Buffer.from(proto.tokenProfileSimhash).readBigUInt64BE(0), sketch.simhash);
   assert.equal(proto.createdAt?.seconds, 1_700_000_000n);
+  // Through the wire and back: exactly the engine's sketch, in its canonical order.
+  const rebuilt = domainOf(fromBinary(SketchSchema, toBinary(SketchSchema, proto)));
+  checkSketch(rebuilt);
+  assert.equal(norm(rebuilt), norm(sketch));
 });
 
 test("sketchToProto refuses a sketched probe missing from the battery", () => {

@@ -5,13 +5,17 @@
  *
  *   params        = {num_hashes: PROBE_ROWS, bands: PROBE_BANDS, rows: PROBE_ROWS_PER_BAND, shingle_size}
  *   coarse        = COARSE_BANDS digests of COARSE_DIGEST_BYTES (empty when no probe had tokens)
- *   probes        = one per probe with tokens, probe_index = the probe's position in the epoch battery,
- *                   band_digests = PROBE_BANDS digests of PROBE_DIGEST_BYTES, in band order
+ *   probes        = one per probe, probe_index = the probe's position in the epoch battery, band_digests =
+ *                   PROBE_BANDS digests of PROBE_DIGEST_BYTES in band order, none for an empty response
  *   token_profile_simhash = the 64-bit SimHash big-endian (8 bytes), empty when none was served
- *   wrong_answers = one per wrong edge answer: probe_index and its WRONG_ANSWER_DIGEST_BYTES digest
+ *   wrong_answers = one per wrong edge answer: probe_index and its WRONG_ANSWER_DIGEST_BYTES digest, in the
+ *                   domain's order (digests ascending)
  *
+ * Probe ids: a sketch's digests bind each probe's id, and member and hub must sketch the same probe under the
+ * same id, so the node sketches with probe id = the decimal battery index ("0", "17"), as the hub does
+ * (services/hub/src/ingest/sketch-proto.ts); the receiver rebuilds exactly the domain sketch from this message.
  * Digest widths are version 1's (sketch-types.ts, pinned by golden vectors), not the proto comment's
- * upper bounds. A probe whose response had no tokens is left out (the engine's `empty`).
+ * upper bounds.
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -64,8 +68,10 @@ export function sketchToProto(
     return i;
   };
   const probes = sketch.probes
-    .filter((p) => !p.empty)
-    .map((p) => ({ probeIndex: indexOf(p.probeId), bandDigests: split(p.bands, PROBE_DIGEST_BYTES) }))
+    .map((p) => ({
+      probeIndex: indexOf(p.probeId),
+      bandDigests: p.empty ? [] : split(p.bands, PROBE_DIGEST_BYTES),
+    }))
     .sort((a, b) => a.probeIndex - b.probeIndex);
   // The engine's wrong-answer digests are not attributed to probes, but each binds its probe id
   // (sketch-build.ts: HMAC(version || "W" || u8 len(probeId) || probeId || normalizeAnswer(text))[0..8]),
@@ -94,7 +100,8 @@ export function sketchToProto(
   }
   if (wanted.size > 0)
     throw new MemberNodeError("invalid_argument", "a wrong-answer digest matches no probe");
-  wrongAnswers.sort((a, b) => a.probeIndex - b.probeIndex);
+  // In the domain sketch's canonical order (digests ascending), which the receiver's checkSketch requires.
+  wrongAnswers.sort((a, b) => Buffer.compare(a.digest, b.digest));
   let simhash = new Uint8Array(0);
   if (sketch.simhash !== null) {
     simhash = new Uint8Array(8);
