@@ -12,6 +12,7 @@ import { type LogServiceOptions, logServiceHandlers } from "./log/log-service.js
 import type { TransparencyLog } from "./log/transparency-log.js";
 import { membershipHandlers } from "./membership/membership-service.js";
 import { RequestAuthenticator } from "./membership/request-header.js";
+import type { HubSessions } from "./sessions/hub-sessions.js";
 
 export interface HubServerOptions {
   readonly log: TransparencyLog;
@@ -25,6 +26,8 @@ export interface HubServerOptions {
   readonly auth?: RequestAuthenticator;
   /** Epoch batteries and sketch ingestion (index/hub-index.ts); absent: those methods are UNIMPLEMENTED. */
   readonly index?: HubIndex;
+  /** Cases and alerts (sessions/hub-sessions.ts); absent: GetCase/ListCases/SubmitReviewDecision/WatchAlerts are UNIMPLEMENTED. */
+  readonly sessions?: HubSessions;
 }
 
 export interface HubServer extends AsyncDisposable {
@@ -43,6 +46,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     ...logServiceHandlers(options.log, options.logReads),
     ...membershipHandlers({ log: options.log, auth }),
     ...(options.index ? options.index.handlers(auth) : {}),
+    ...(options.sessions ? options.sessions.handlers(auth) : {}),
   };
   addService(server, Hub, withUnimplemented(Hub, handlers));
   const port = await server.listen(options.listen, options.credentials);

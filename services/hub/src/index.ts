@@ -1,5 +1,16 @@
 /** Hub: sketch index, scanner, sessions, transparency log, cases. */
 
+// Sessions, the alpha ledger, cases and alerts (issue 10).
+export {
+  ALERT_KIND_TOKENS,
+  ALERT_SUBJECTS,
+  AlertCenter,
+  type AlertFilter,
+  type AlertInput,
+  alertSubject,
+} from "./alerts/alert-center.js";
+export { CaseBook, type CaseChange, type CaseQuery, caseIdOf, checkDecision } from "./cases/case-book.js";
+export { type CaseHandlerOptions, type CaseHandlers, caseHandlers } from "./cases/case-handlers.js";
 // Epoch batteries, sketch ingestion and the sketch index (issue 10).
 export {
   BATTERY_LIMITS,
@@ -49,6 +60,12 @@ export {
 } from "./ingest/sketch-proto.js";
 export { type CommitOutcome, type PendingSketch, SketchStore } from "./ingest/sketch-store.js";
 export { MAX_SKETCH_MESSAGE_BYTES, MAX_SKETCH_PAYLOAD_BYTES } from "./ingest/sketch-verifier.js";
+export {
+  AlphaLedger,
+  DEFAULT_ALPHA_BUDGET,
+  type LedgerBalance,
+  type Reservation,
+} from "./ledger/alpha-ledger.js";
 export {
   type BundleSelector,
   buildAttestationBundle,
@@ -130,3 +147,29 @@ export {
   SECRETARIAT,
   signRequest,
 } from "./membership/request-header.js";
+export { type HubSessions, type HubSessionsOptions, openHubSessions } from "./sessions/hub-sessions.js";
+export {
+  MAX_PANEL,
+  MIN_PANEL,
+  type ReferenceModel,
+  ReferencePopulation,
+} from "./sessions/reference-population.js";
+export {
+  CONFIRMATION_SPLIT,
+  type LoggedAttestation,
+  policyProto,
+  SessionManager,
+  type SessionManagerOptions,
+  type SessionOutcome,
+  type SessionTarget,
+} from "./sessions/session-manager.js";
+export {
+  BusSessionTransport,
+  GrpcSessionTransport,
+  MAX_MEMBER_MESSAGE_BYTES,
+  type MemberAddressBook,
+  memberSessionSubject,
+  type RunOptions,
+  type SessionTransport,
+  verifyMemberHeader,
+} from "./sessions/session-transport.js";

@@ -216,6 +216,8 @@ export interface HubCaseEventsTable {
 /** `hub_alerts`: every alert raised, by sequence. */
 export interface HubAlertsTable {
   sequence: bigint;
+  /** Unique per event (migration 0016). */
+  alert_id: string;
   kind: number;
   /** JSON array of the members concerned. */
   member_ids: string;

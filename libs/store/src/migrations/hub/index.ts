@@ -11,6 +11,7 @@ import * as m0003 from "./0003-log-entry-kinds-v2.js";
 import * as m0004 from "./0004-epochs.js";
 import * as m0005 from "./0005-sketch-index.js";
 import * as m0015 from "./0015-sessions-ledger-cases-alerts.js";
+import * as m0016 from "./0016-alert-ids.js";
 
 /** Migrations of the hub's database (tables: members, member_keys, log_entries, log_nodes, log_checkpoints,
  * epochs, sketches, sketch_messages; 0015: hub_reference_models, hub_alpha_ledger, hub_sessions,
@@ -24,5 +25,6 @@ export const hubMigrations: MigrationSet = {
     "0004-epochs": m0004,
     "0005-sketch-index": m0005,
     "0015-sessions-ledger-cases-alerts": m0015,
+    "0016-alert-ids": m0016,
   },
 };
