@@ -9,6 +9,8 @@ import { checkListenSecurity, insecureServerCredentials, RpcError, tlsServerCred
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation } from "../command.js";
 import { emit, stringOpt } from "../option-values.js";
+import { hubCases } from "./hub-cases.js";
+import { hubEpoch } from "./hub-epoch.js";
 import { enrol, logFlags, members, openLog, recordServing, where } from "./hub-members.js";
 import { hubKeygen, readBoundedFile } from "./keygen.js";
 import { hubMigrate } from "./migrate.js";
@@ -146,5 +148,5 @@ const serve: Command = {
 export const hub: Command = {
   name: "hub",
   summary: "Run and manage the secretariat's hub (index, scanner, sessions, log, cases).",
-  subcommands: [hubKeygen, enrol, members, serve, hubMigrate],
+  subcommands: [hubKeygen, enrol, members, hubCases, hubEpoch, serve, hubMigrate],
 };

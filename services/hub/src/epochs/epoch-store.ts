@@ -96,11 +96,12 @@ function unavailable(cause: unknown): never {
 /** Epoch batteries in the hub database. */
 export class EpochStore {
   readonly #store: Store<HubDatabase>;
-  readonly #hubKey: Ed25519PrivateKey;
+  readonly #hubKey: Ed25519PrivateKey | undefined;
   readonly #now: () => number;
   #current: { record: EpochRecord | undefined; atMs: number } | undefined;
 
-  constructor(store: Store<HubDatabase>, hubKey: Ed25519PrivateKey, now: () => number = Date.now) {
+  /** @param hubKey - signs new epochs; without it the store only reads (create/rotate fail). */
+  constructor(store: Store<HubDatabase>, hubKey?: Ed25519PrivateKey, now: () => number = Date.now) {
     this.#store = store;
     this.#hubKey = hubKey;
     this.#now = now;
@@ -117,6 +118,9 @@ export class EpochStore {
   }
 
   async #insert(input: RotationInput, first: boolean): Promise<EpochRecord> {
+    const hubKey = this.#hubKey;
+    if (hubKey === undefined)
+      throw new HubError("failed_precondition", "this epoch store has no hub key to sign with");
     const epochId = checkEpochId(input.epochId);
     const probes = checkProbes(input.probes);
     const nowMs = this.#now();
@@ -167,7 +171,7 @@ export class EpochStore {
           probe_count: probes.length,
           battery_digest: digest,
           previous_epoch_id: last?.epoch_id ?? null,
-          hub_signature: signEpoch(epoch, this.#hubKey),
+          hub_signature: signEpoch(epoch, hubKey),
           epoch_key: new Uint8Array(randomBytes(32)),
           battery,
         };
