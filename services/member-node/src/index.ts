@@ -74,6 +74,12 @@ export {
   staticBatterySource,
 } from "./protect/battery-source.js";
 export { type EpochWatcher, protectAllOnCurrentEpoch, watchEpochs } from "./protect/epoch-republish.js";
+export {
+  batteryFromResponse,
+  HUB_SIGNER,
+  hubBatterySource,
+  verifyHubResponse,
+} from "./protect/hub-battery-source.js";
 export { endpointAdapter, preflightEndpoint } from "./protect/model-endpoint.js";
 export {
   checkProtectRequest,

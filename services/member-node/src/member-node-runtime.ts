@@ -32,6 +32,7 @@ import { type MemberNodeServer, startMemberNodeServer } from "./member-node-serv
 import { jsonLineLogger, type NodeLogger } from "./node-logger.js";
 import { type BatterySource, fileBatterySource } from "./protect/battery-source.js";
 import { type EpochWatcher, watchEpochs } from "./protect/epoch-republish.js";
+import { hubBatterySource } from "./protect/hub-battery-source.js";
 import type { ProtectOptions } from "./protect/protect-flow.js";
 import { ensureSketchStream } from "./protect/sketch-publisher.js";
 import { startNodeMatch } from "./sessions/node-match.js";
@@ -213,7 +214,7 @@ const noBattery: BatterySource = {
   async get() {
     throw new MemberNodeError(
       "failed_precondition",
-      "no epoch battery configured: set battery.file and battery.epoch_key_file (or --battery and --epoch-key)",
+      "no epoch battery: configure a hub (hub.address), or battery.file and battery.epoch_key_file (--battery, --epoch-key)",
     );
   },
 };
@@ -265,11 +266,14 @@ export async function startMemberNode(options: StartMemberNodeOptions): Promise<
       clock,
       logger,
     };
+    // The battery: files when configured (until every hub serves it), else the hub's GetEpochBattery.
     const batteries =
       options.batteries ??
       (config.battery.file !== undefined && config.battery.epochKeyFile !== undefined
         ? fileBatterySource(config.battery.file, config.battery.epochKeyFile)
-        : noBattery);
+        : hub !== undefined
+          ? hubBatterySource(deps)
+          : noBattery);
     const protect: ProtectOptions = { ...options.protect, batteries, adapters: config.adapters, env };
 
     // Canary sets and match sessions need the hub's log (sessions/node-match.ts); without a hub they stay UNIMPLEMENTED.

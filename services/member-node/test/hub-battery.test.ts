@@ -1,0 +1,160 @@
+// The epoch battery from the hub (GetEpochBattery): a node configured with a hub and no battery files asks
+// it with a member-signed header and trusts the answer only when the hub's signature verifies. The hub here
+// is a real gRPC server with real keys serving just that method (it checks the member's signature as the
+// hub does); the node then protects a real testbed model on the hub's battery.
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { create, toBinary } from "@bufbuild/protobuf";
+import {
+  type GetEpochBatteryRequest,
+  GetEpochBatteryRequestSchema,
+  GetEpochBatteryResponseSchema,
+  Hub,
+  ProbeKind,
+  SignedHeaderSchema,
+} from "@lineage/api";
+import { Ed25519PrivateKey, KeyRing, newNonce, signMessage, verifyMessage } from "@lineage/crypto";
+import {
+  addService,
+  createServer,
+  insecureChannelCredentials,
+  insecureServerCredentials,
+  type RpcError,
+  silentRpcLogger,
+  withUnimplemented,
+} from "@lineage/rpc";
+import { connectMemberNode, readMemberNodeConfig, silentNodeLogger, startMemberNode } from "../src/index.js";
+import { modelEndpoint, nodeFiles, testBattery } from "./protect-fixture.js";
+
+type Mode = "good" | "forged" | "stale" | "unordered";
+
+async function fakeHub(memberKey: Ed25519PrivateKey, hubKey: Ed25519PrivateKey, mode: { current: Mode }) {
+  const battery = testBattery(12, "2026-12");
+  const epochKey = new Uint8Array(32).fill(9);
+  const seen: bigint[] = [];
+  const server = createServer({ logger: silentRpcLogger });
+  addService(
+    server,
+    Hub,
+    withUnimplemented(Hub, {
+      async getEpochBattery(req: GetEpochBatteryRequest) {
+        // As the hub: the member's header must verify over the request without it.
+        const h = req.header;
+        assert.ok(h);
+        verifyMessage(
+          GetEpochBatteryRequestSchema.typeName,
+          {
+            header: {
+              memberId: h.memberId,
+              sequence: h.sequence,
+              nonce: h.nonce,
+              issuedAtMs: Number(h.issuedAtMs),
+            },
+            payload: toBinary(
+              GetEpochBatteryRequestSchema,
+              create(GetEpochBatteryRequestSchema, { ...req, header: undefined }),
+            ),
+            keyId: h.keyId,
+            signature: h.signature,
+          },
+          () => new KeyRing([memberKey.publicKey]),
+        );
+        seen.push(h.sequence);
+        const probes = battery.probes.map((p, i) => ({
+          index: mode.current === "unordered" ? (i + 1) % battery.probes.length : i,
+          kind:
+            p.kind === "edge"
+              ? ProbeKind.EDGE_CASE
+              : p.kind === "open"
+                ? ProbeKind.OPEN_ENDED
+                : ProbeKind.SHORT_COMPLETION,
+          prompt: p.prompt,
+          referenceAnswer: p.reference ?? "",
+          maxTokens: 64,
+        }));
+        const res = create(GetEpochBatteryResponseSchema, {
+          battery: { epoch: { epochId: battery.epoch, number: 1n }, probes },
+          epochKey,
+        });
+        const signer = mode.current === "forged" ? Ed25519PrivateKey.generate() : hubKey;
+        const issuedAtMs = mode.current === "stale" ? Date.now() - 3_600_000 : Date.now();
+        const header = { memberId: "hub", sequence: BigInt(seen.length), nonce: newNonce(), issuedAtMs };
+        const signed = signMessage(
+          GetEpochBatteryResponseSchema.typeName,
+          header,
+          toBinary(GetEpochBatteryResponseSchema, res),
+          signer,
+        );
+        res.header = create(SignedHeaderSchema, {
+          memberId: "hub",
+          keyId: hubKey.keyId,
+          sequence: header.sequence,
+          nonce: signed.header.nonce,
+          issuedAtMs: BigInt(issuedAtMs),
+          signature: signed.signature,
+        });
+        return res;
+      },
+    }),
+  );
+  const port = await server.listen("127.0.0.1:0", insecureServerCredentials());
+  return { address: `127.0.0.1:${port}`, seen, close: () => server.shutdown(100) };
+}
+
+test("battery from the hub: a verified answer is probed and sketched; forged, stale and malformed answers are refused before probing", async () => {
+  await using endpoint = await modelEndpoint();
+  await using files = nodeFiles("acme", endpoint, testBattery(3));
+  const hubKey = Ed25519PrivateKey.generate();
+  writeFileSync(join(files.dir, "hub.pub.pem"), hubKey.publicKey.toPem());
+  const mode = { current: "good" as Mode };
+  const hub = await fakeHub(files.key, hubKey, mode);
+  try {
+    const config = await readMemberNodeConfig(
+      files.writeConfig({ battery: undefined, hub: { address: hub.address, key_files: ["hub.pub.pem"] } }),
+      {},
+    );
+    await using node = await startMemberNode({ config, env: {}, logger: silentNodeLogger, epochPollMs: 0 });
+    using client = connectMemberNode(node.address, insecureChannelCredentials(), files.key, "acme");
+    const model = { memberId: "acme", modelId: "from-hub" };
+    let last: { probesDone: number; probesTotal: number } | undefined;
+    for await (const p of client.protect({ model, adapter: "main" })) last = p;
+    assert.deepEqual([last?.probesDone, last?.probesTotal], [12, 12]);
+    assert.equal(endpoint.prompts.length, 12);
+    const run = await node.deps.store.db
+      .selectFrom("probe_runs")
+      .select(["epoch_id"])
+      .executeTakeFirstOrThrow();
+    assert.equal(run.epoch_id, "2026-12");
+    assert.ok(
+      hub.seen.length >= 1 && hub.seen.every((s, i) => i === 0 || s > (hub.seen[i - 1] as bigint)),
+      "sequences increase",
+    );
+
+    for (const [m, status] of [
+      ["forged", 16], // UNAUTHENTICATED (bad_signature)
+      ["stale", 9], // FAILED_PRECONDITION (stale)
+      ["unordered", 3], // INVALID_ARGUMENT (malformed)
+    ] as const) {
+      mode.current = m;
+      await assert.rejects(
+        async () => {
+          for await (const _ of client.protect({
+            model: { memberId: "acme", modelId: `m-${m}` },
+            adapter: "main",
+          })) {
+            // drain
+          }
+        },
+        (e: RpcError) => {
+          assert.equal(e.grpcStatus, status, `${m}: ${e.code} ${e.message}`);
+          return true;
+        },
+      );
+    }
+    assert.equal(endpoint.prompts.length, 12, "nothing probed on a refused battery");
+  } finally {
+    await hub.close();
+  }
+});
