@@ -295,6 +295,18 @@ for (const backend of backends) {
         "malformed",
         "malformed (INVALID_ARGUMENT)",
       );
+      const huge = create((await import("@lineage/api")).MatchSessionRequestSchema, {
+        ...session,
+        opened: create((await import("@lineage/api")).DsseEnvelopeSchema, {
+          ...(session.opened as NonNullable<typeof session.opened>),
+          payload: new Uint8Array(1_100_000),
+        }),
+      });
+      assert.equal(
+        await codeOf(stream(hubRequest(hub.hubKey, huge))),
+        "malformed",
+        "oversized (INVALID_ARGUMENT)",
+      );
       const otherModel = create((await import("@lineage/api")).MatchSessionRequestSchema, {
         ...session,
         candidate: create((await import("@lineage/api")).MemberModelRefSchema, {

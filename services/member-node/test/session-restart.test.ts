@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fromBinary } from "@bufbuild/protobuf";
-import { AttestationStatementSchema, Verdict } from "@lineage/api";
+import { AttestationStatementSchema, DeclineReason, Verdict } from "@lineage/api";
 import { type GenerateRequest, type ModelAdapter, parseReplay, ReplayAdapter } from "@lineage/fingerprint";
 import {
   type HubDatabase,
@@ -128,4 +128,55 @@ test("a session interrupted mid-run is finished after the store is closed and re
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("a session whose deadline passed while the node was stopped is answered with a DEADLINE decline on resume", {
+  timeout: 240_000,
+}, async () => {
+  await using hubStore = await openTestStore<HubDatabase>("pglite-memory");
+  await using hub = await startHub(hubStore);
+  await using store = await openTestStore<MemberNodeDatabase>("pglite-memory");
+  await store.migrate(memberNodeMigrations);
+  const { key } = memberKey();
+  await enrol(hub.log, key);
+  const b = await battery();
+  const pairs = parseCanaryPairsJsonl("sample", await readFile(SAMPLE_PAIRS, "utf8"));
+  const controller = new AbortController();
+  let inner: ReplayAdapter | undefined;
+  let left = 5;
+  const endpoint: ModelAdapter = {
+    describe: () => ({ kind: "replay", target: "suspect-1", logprobs: false }),
+    async generate(r: GenerateRequest) {
+      const out = await (inner as ReplayAdapter).generate(r);
+      if (pairs.some((p) => p.a.prompt === r.prompt || p.b.prompt === r.prompt) && --left === 0)
+        controller.abort();
+      return out;
+    },
+  };
+  const models = await sessionModels(endpoint, b);
+  const a = matchServices(memberDeps(store, key, hub, []), { hubLog: hub.trust, models, concurrency: 2 });
+  await a.canaries.import("pairs-1", pairs);
+  const { ref } = await a.canaries.commit("pairs-1");
+  const labels = await a.canaries.learnLabels("pairs-1");
+  inner = new ReplayAdapter(
+    parseReplay(copySuspect(await replayText("reference.jsonl"), pairs, labels).text),
+    "s",
+  );
+  const request = await openSession(hub, key, ref, b.epoch);
+  await assert.rejects(a.sessions.run(request, () => {}, controller.signal));
+  await new Promise((r) => setTimeout(r, 300));
+  // The node comes back two hours later (the session's deadline was one hour).
+  const late = { ...memberDeps(store, key, hub, []), clock: () => Date.now() + 2 * 3_600_000 };
+  const c = matchServices(late, { hubLog: hub.trust, models, concurrency: 2 });
+  const [answer] = await c.sessions.resumeInterrupted();
+  assert.equal(answer?.outcome.case, "declined");
+  assert.equal(
+    answer?.outcome.case === "declined" ? answer.outcome.value.reason : undefined,
+    DeclineReason.DEADLINE,
+  );
+  assert.equal(
+    (await c.sessions.answerOf(request.sessionId))?.outcome.case,
+    "declined",
+    "the decline is stored",
+  );
 });

@@ -471,16 +471,45 @@ export class MatchSessions {
     };
   }
 
-  /** Sessions left `running` by a stopped node, resumed (each from its stored, re-admitted request). */
+  /**
+   * Sessions left `running` by a stopped node, resumed (each from its stored request, admitted again). A
+   * session whose deadline passed while the node was down is answered with a DEADLINE decline (stored, so a
+   * retry gets it); any other failure leaves it running for the next attempt and does not stop the others.
+   */
   async resumeInterrupted(signal?: AbortSignal): Promise<MatchSessionAnswer[]> {
     const rows = await this.#d.store.db
       .selectFrom("match_sessions")
-      .select(["request"])
+      .select(["session_id", "request"])
       .where("state", "=", "running")
       .execute();
     const out: MatchSessionAnswer[] = [];
-    for (const r of rows)
-      out.push(await this.run(fromBinary(MatchSessionRequestSchema, r.request), () => {}, signal));
+    for (const r of rows) {
+      const req = fromBinary(MatchSessionRequestSchema, r.request);
+      try {
+        out.push(await this.run(req, () => {}, signal));
+      } catch (err) {
+        if (!isMemberNodeError(err, "stale")) continue;
+        const declined = create(MatchSessionAnswerSchema, {
+          sessionId: req.sessionId,
+          nonce: req.nonce,
+          outcome: {
+            case: "declined",
+            value: { reason: DeclineReason.DEADLINE, note: "the deadline passed while the node was stopped" },
+          },
+        });
+        await this.#d.store.db
+          .updateTable("match_sessions")
+          .set({
+            state: "answered",
+            answer: toBinary(MatchSessionAnswerSchema, declined),
+            answered_at: new Date(this.#d.clock()),
+          })
+          .where("session_id", "=", r.session_id)
+          .where("state", "=", "running")
+          .execute();
+        out.push(declined);
+      }
+    }
     return out;
   }
 
