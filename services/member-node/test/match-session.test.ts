@@ -327,7 +327,7 @@ for (const backend of backends) {
       //    subjects is captured by a second connection); a replayed message is refused.
       await using nats = await natsBus();
       const busDeps = { ...deps, bus: nats };
-      await using tap = await nats.subscribe(`lineage.session.${MEMBER}.>`, (m) => {
+      await using _tap = await nats.subscribe(`lineage.session.${MEMBER}.>`, (m) => {
         sent.push(m.data);
       });
       await using _served = await serveSessionsOnBus(nats, busDeps, services.sessions);
