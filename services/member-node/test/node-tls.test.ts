@@ -9,13 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { Ed25519PrivateKey } from "@lineage/crypto";
 import { type RpcError, tlsChannelCredentials } from "@lineage/rpc";
-import {
-  connectMemberNode,
-  isMemberNodeError,
-  readMemberNodeConfig,
-  silentNodeLogger,
-  startMemberNode,
-} from "../src/index.js";
+import { connectMemberNode, readMemberNodeConfig, silentNodeLogger, startMemberNode } from "../src/index.js";
 import { modelEndpoint, nodeFiles, testBattery } from "./protect-fixture.js";
 
 function openssl(dir: string, args: string[]) {
