@@ -109,10 +109,16 @@ function recordText(r: RpcLogRecord): string {
   return JSON.stringify(r, (_k, v) => (v instanceof Error ? chain(v) : v));
 }
 
+/** Every error a caller of the node received (message and details), for the privacy search. */
+const received: string[] = [];
+
 async function codeOf(p: Promise<unknown> | (() => Promise<unknown>)): Promise<string> {
   try {
     await (typeof p === "function" ? p() : p);
   } catch (err) {
+    received.push(
+      `${(err as Error).message} ${JSON.stringify(err, (_k, v) => (typeof v === "bigint" ? String(v) : v))}`,
+    );
     return (err as RpcError).code;
   }
   return "ok";
@@ -444,6 +450,7 @@ for (const backend of backends) {
         ...sent.map((b) => toHex(b)),
         ...logLines,
         ...errors,
+        ...received,
       ];
       assert.ok(
         sent.length > 10 && logLines.length > 0 && errors.length > 0,
