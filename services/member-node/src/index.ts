@@ -1,5 +1,7 @@
 /** Member node: the member's private side — fingerprints, canaries and keys stay here. */
 
+/** A canary pair as the node imports, generates and commits it (re-exported from @lineage/crypto). */
+export type { CanaryPair } from "@lineage/crypto";
 export {
   ADMIN_AUTH_METADATA_KEY,
   type AdminAuth,
