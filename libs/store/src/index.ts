@@ -4,6 +4,7 @@
  * test its own database.
  */
 
+export { type DataDirLock, lockDataDir, lockPathOf } from "./data-dir-lock.js";
 export type { MigrationOutcome, MigrationSet } from "./migration-set.js";
 export { checkMigrationSet, migrationTableNames } from "./migration-set.js";
 export { hubMigrations } from "./migrations/hub/index.js";

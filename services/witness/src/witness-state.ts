@@ -15,6 +15,7 @@ import { constants } from "node:fs";
 import { type FileHandle, mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { fromBase64, toBase64 } from "@lineage/crypto";
+import { type DataDirLock, isStoreError, lockDataDir } from "@lineage/store";
 import { WitnessError } from "./witness-error.js";
 
 /** The last checkpoint cosigned for one log. */
@@ -42,6 +43,23 @@ export class WitnessState {
     if (typeof dir !== "string" || dir.length === 0)
       throw new WitnessError("invalid_argument", "the witness state folder is empty");
     this.dir = dir;
+  }
+
+  /**
+   * Takes the folder for this process (`<dir>.lock`, libs/store's one-owner lock: O_EXCL with the pid, stale
+   * locks reclaimed). Two witness processes on one state would each serialise only their own requests and
+   * could cosign two forks of one log: a second `witness serve` on the folder is refused (`unavailable`).
+   */
+  lock(): DataDirLock {
+    try {
+      return lockDataDir(this.dir);
+    } catch (cause) {
+      if (isStoreError(cause, "locked"))
+        throw new WitnessError("unavailable", `the witness state ${this.dir} is in use: ${cause.message}`, {
+          cause,
+        });
+      throw new WitnessError("unavailable", `cannot lock the witness state ${this.dir}`, { cause });
+    }
   }
 
   #file(origin: string): string {

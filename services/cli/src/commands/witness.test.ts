@@ -126,6 +126,19 @@ test("witness serve cosigns a hub-signed checkpoint over HTTP and refuses an old
     if (s.out().trim().endsWith("}")) url = (JSON.parse(s.out()) as { url: string }).url;
   }
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/, s.err());
+  // A second witness on the same state folder would serialise only its own requests: refused.
+  const second = io();
+  assert.equal(
+    await main(
+      [
+        ...["witness", "serve", "--name", NAME, "--key", "w.pem", "--state", "st2"],
+        ...["--log", `${ORIGIN}=log2.vkey`, "--listen", "127.0.0.1:0"],
+      ],
+      second,
+    ),
+    EXIT.unavailable,
+  );
+  assert.match(second.err(), /--state: the witness state .* is in use/);
   try {
     const tree = MerkleTree.fromLeaves([1, 2, 3, 4, 5].map((i) => new Uint8Array([i])));
     const signer = ed25519NoteSigner(ORIGIN, logKey);

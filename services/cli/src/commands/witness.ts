@@ -217,12 +217,14 @@ const serve: Command = {
             ),
           }
         : undefined;
-    const witness = new Witness({
-      name,
-      key,
-      logs,
-      state: new WitnessState(resolve(inv.io.cwd, requiredStringOpt(inv, "state"))),
-    });
+    const state = new WitnessState(resolve(inv.io.cwd, requiredStringOpt(inv, "state")));
+    let lock: ReturnType<WitnessState["lock"]>;
+    try {
+      lock = state.lock();
+    } catch (err) {
+      throw new CliError("unavailable", `${where(inv)}: --state: ${(err as Error).message}`, { cause: err });
+    }
+    const witness = new Witness({ name, key, logs, state });
     let server: Awaited<ReturnType<typeof startWitnessServer>>;
     try {
       server = await startWitnessServer({
@@ -233,6 +235,7 @@ const serve: Command = {
         onError: (e) => inv.io.stderr.write(`witness: refused: ${e.code}: ${e.message}\n`),
       });
     } catch (err) {
+      lock.release();
       throw new CliError(
         "unavailable",
         `${where(inv)}: cannot listen on ${listen}: ${(err as Error).message}`,
@@ -252,6 +255,7 @@ const serve: Command = {
       inv.io.signal.addEventListener("abort", () => done(), { once: true });
     });
     await server.close();
+    lock.release();
     inv.io.stderr.write("witness stopped\n");
     return EXIT.ok;
   },
