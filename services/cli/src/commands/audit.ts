@@ -57,7 +57,7 @@ const trustFlags: Record<string, OptionSpec> = {
     multiple: true,
     valueName: "vkey",
     description:
-      "A witness's cosignature/v1 verifier key (as 'lineage witness pubkey' prints), repeatable; default $LINEAGE_WITNESS_KEYS (space-separated).",
+      "A witness's cosignature/v1 verifier key (as 'lineage witness pubkey' prints); default $LINEAGE_WITNESS_KEYS (space-separated).",
   },
 };
 

@@ -168,7 +168,7 @@ const serve: Command = {
       type: "string",
       multiple: true,
       valueName: "origin=file",
-      description: "A log to witness: its origin and a file with its checkpoint verifier key (repeatable)",
+      description: "A log to witness: its origin and a file with its checkpoint verifier key",
     },
     listen: {
       type: "string",
@@ -274,7 +274,7 @@ export const hubWitnessFlags: Readonly<Record<string, OptionSpec>> = {
     multiple: true,
     valueName: "url,vkey",
     description:
-      "A witness to ask for cosignatures of every checkpoint: its base URL and its verifier key ('lineage witness pubkey'), repeatable",
+      "A witness to ask for cosignatures of every checkpoint: its base URL and its verifier key ('lineage witness pubkey')",
   },
 };
 
