@@ -9,7 +9,8 @@
  *      has not passed, this member's model, a registered policy, commitments before the first sighting;
  *   4. logged: the SessionOpened envelope is the leaf at `session_index` of the hub's log, proved by an
  *      inclusion proof against a hub-signed checkpoint (hub-log.ts);
- *   5. the canary commitment the session binds is this node's, logged where the session says.
+ *   5. the canary commitment the session binds is this node's, logged where the session says, and the entry
+ *      at first_seen_index is this suspect's sighting (so the ordering it vouches for is the log's).
  */
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import {
@@ -18,6 +19,8 @@ import {
   MatchSessionRequestSchema,
   SessionOpenedSchema,
   type SignedHeader,
+  type SuspectSighting,
+  SuspectSightingSchema,
 } from "@lineage/api";
 import { bytesEqual, type KeyRing, signedMessageBytes, toHex } from "@lineage/crypto";
 import type { MemberNodeDatabase, Store } from "@lineage/store";
@@ -152,6 +155,22 @@ export async function admitSession(
     !bytesEqual(env.payload, request.opened.payload)
   )
     throw new MemberNodeError("session_mismatch", `log entry ${checked.index} is not this session`);
+  // The ordering checks above trust first_seen_index; the entry there must be this suspect's sighting.
+  const firstSeen = checked.opened.firstSeenIndex;
+  if (firstSeen > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new MemberNodeError("malformed", "first_seen_index is too large");
+  const sighting = await verifiedEntry(d.hub, d.hubLog, Number(firstSeen), d.signal);
+  let seen: SuspectSighting | undefined;
+  try {
+    seen =
+      sighting.leaf.kind === LogEntryKind.SUSPECT_SIGHTING && sighting.leaf.envelope !== undefined
+        ? fromBinary(SuspectSightingSchema, sighting.leaf.envelope.payload)
+        : undefined;
+  } catch {
+    seen = undefined;
+  }
+  if (seen?.suspect?.suspectId !== checked.opened.suspect?.suspectId)
+    throw new MemberNodeError("session_mismatch", `log entry ${firstSeen} is not the suspect's sighting`);
   return checked;
 }
 
