@@ -1,6 +1,9 @@
 /** The witness's HTTP API on loopback: statuses and bodies per c2sp.org/tlog-witness. */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -94,6 +97,59 @@ test("POST /add-checkpoint: 200 with a cosignature line, 409 with the size held,
       "malformed",
       "too_large",
     ]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("with --tls-cert/--tls-key the witness serves HTTPS (certificate made by the openssl CLI)", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "lineage-witness-tls-"));
+  try {
+    execFileSync(
+      "openssl",
+      [
+        ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
+        ...["-keyout", "tls.key", "-out", "tls.pem", "-days", "1", "-subj", "/CN=witness"],
+        ...["-addext", "subjectAltName=IP:127.0.0.1"],
+      ],
+      { cwd: dir, stdio: "pipe" },
+    );
+    const [certChainPem, privateKeyPem] = [
+      readFileSync(join(dir, "tls.pem"), "utf8"),
+      readFileSync(join(dir, "tls.key"), "utf8"),
+    ];
+    const logKey = Ed25519PrivateKey.generate();
+    const witness = new Witness({
+      name: "witness.example/w1",
+      key: Ed25519PrivateKey.generate(),
+      logs: new Map([[ORIGIN, ed25519NoteVerifier(ORIGIN, logKey.publicKey)]]),
+      state: new WitnessState(join(dir, "state")),
+    });
+    await using server = await startWitnessServer({ witness, tls: { certChainPem, privateKeyPem } });
+    assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const tree = MerkleTree.fromLeaves([new Uint8Array([1])]);
+    const body = formatAddCheckpointRequest({
+      oldSize: 0,
+      proof: [],
+      note: signCheckpoint({ origin: ORIGIN, size: 1, rootHash: tree.root(1) }, [
+        ed25519NoteSigner(ORIGIN, logKey),
+      ]),
+    });
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpsRequest(
+        `${server.url}/add-checkpoint`,
+        { method: "POST", ca: certChainPem },
+        (res) => {
+          let text = "";
+          res.on("data", (c) => (text += c));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+    assert.equal(status, 200, text);
+    assert.match(text, /^— witness\.example\/w1 /);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
