@@ -219,3 +219,15 @@ test("an endpoint failing mid-run: UNAVAILABLE with the count reached; the answe
     "only the unanswered probes are asked again",
   );
 });
+
+test("a second protect of a model while one runs -> ALREADY_EXISTS; the first finishes", async () => {
+  using client = connectMemberNode(node.address, insecureChannelCredentials(), files.key, memberId);
+  const first = client.protect({ model: model("m-busy"), adapter: "main" })[Symbol.asyncIterator]();
+  await first.next(); // the node has started it
+  const err = await protectError({ model: model("m-busy"), adapter: "main" });
+  assert.equal(err.code, "already_exists");
+  assert.match(err.message, /already running/);
+  let last: { probesDone: number } | undefined;
+  for (let r = await first.next(); !r.done; r = await first.next()) last = r.value;
+  assert.equal(last?.probesDone, 10);
+});

@@ -205,13 +205,37 @@ async function* probeRemaining(
 
 /**
  * Protects a model; yields progress, ending with phase `done` and the published sketch's digest.
- * @throws MemberNodeError (invalid_argument, not_found, failed_precondition, unavailable)
+ * @throws MemberNodeError (invalid_argument, not_found, failed_precondition, unavailable; already_exists
+ *   while another protect of the same model runs)
  */
 export async function* protectModel(
   deps: MemberNodeDeps,
   options: ProtectOptions,
   req: ProtectRequest,
   signal: AbortSignal = new AbortController().signal,
+): AsyncGenerator<ProtectProgress> {
+  checkProtectRequest(req, options);
+  // One protect per model at a time on a node: two would ask the endpoint for the same probes twice.
+  let running = runningByStore.get(deps.store);
+  if (running === undefined) runningByStore.set(deps.store, (running = new Set()));
+  if (running.has(req.modelId))
+    throw new MemberNodeError("already_exists", `a protect of model ${req.modelId} is already running`);
+  running.add(req.modelId);
+  try {
+    yield* protectOnce(deps, options, req, signal);
+  } finally {
+    running.delete(req.modelId);
+  }
+}
+
+/** Models being protected, per node (keyed by its store). */
+const runningByStore = new WeakMap<object, Set<string>>();
+
+async function* protectOnce(
+  deps: MemberNodeDeps,
+  options: ProtectOptions,
+  req: ProtectRequest,
+  signal: AbortSignal,
 ): AsyncGenerator<ProtectProgress> {
   const config = checkProtectRequest(req, options);
   const log = { model: req.modelId, adapter: req.adapter };
