@@ -200,6 +200,21 @@ async function openBackends(): Promise<{
 
 const load0 = loadavg()[0] ?? 0;
 const { store, replica, bus, pg } = await openBackends();
+const extraStores: Store<HubDatabase>[] = [];
+let streamToDelete: string | undefined;
+/** Drops the throw-away schema and stream, also when the run is interrupted. */
+async function cleanup(): Promise<void> {
+  if (streamToDelete !== undefined) await bus.deleteStream(streamToDelete).catch(() => false);
+  streamToDelete = undefined;
+  for (const s of extraStores.splice(0)) await s.close().catch(() => undefined);
+  await store.close().catch(() => undefined);
+  if (bus.kind === "nats") await bus.close().catch(() => undefined);
+}
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    void cleanup().finally(() => process.exit(130));
+  });
+}
 const hubKey = Ed25519PrivateKey.generate();
 const log = await TransparencyLog.open({ store, origin: "bench.lineage/hub", hubKey });
 const members = Array.from({ length: MEMBERS }, (_, i) => ({
@@ -263,6 +278,7 @@ for (let i = 0; i < INGEST; i++) {
 }
 const signMs = performance.now() - t0;
 const messageBytes = messages.reduce((s, m) => s + m.data.length, 0) / messages.length;
+streamToDelete = stream;
 await bus.ensureStream({ name: stream, subjects: [`${root}.sketch.>`], maxMsgSize: 2 << 20 });
 t0 = performance.now();
 for (let i = 0; i < messages.length; i += 500) {
@@ -274,7 +290,11 @@ const publishMs = performance.now() - t0;
 messages.length = 0;
 
 const stores = [store];
-for (let w = 1; w < WORKERS; w++) stores.push(await replica());
+for (let w = 1; w < WORKERS; w++) {
+  const s = await replica();
+  stores.push(s);
+  if (s !== store) extraStores.push(s);
+}
 const workers = stores.map(
   (s) =>
     new SketchIngestor({
@@ -303,6 +323,7 @@ const ingestMs = performance.now() - t0;
 const ingestCpu = process.cpuUsage(cpu0);
 for (const c of consumptions) await c.stop();
 await bus.deleteStream(stream);
+streamToDelete = undefined;
 if (rejectedNow() > 0) throw new Error(`bench/hub: ${rejectedNow()} sketches were rejected`);
 const perWorker = workers.map((w) => w.metrics.snapshot().indexed);
 
@@ -406,6 +427,4 @@ const report = {
 console.log(JSON.stringify(report, null, 2));
 if (jsonFile !== undefined) writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
 await log.close();
-if (bus.kind === "nats") await bus.close();
-for (const s of stores.slice(1)) await s.close();
-await store.close();
+await cleanup();

@@ -5,10 +5,12 @@
  * band, a candidate needs >= minAgreeingBands equal bands; lsh-params.ts) in one pass over the postings.
  *
  * Layout, per band b of COARSE_BANDS: `keys[b]` (the first 4 bytes of each model's 8-byte band digest,
- * sorted) and `ords[b]` (the model ordinal of each key) — 8 bytes per model and band, ~4 KiB per model.
+ * sorted) and `ords[b]` (the model ordinal of each key), plus each model's keys in a row-major matrix —
+ * 12 bytes per model and band, ~6 KiB per model (600 MiB at 100,000 models).
  * New models go to a small append-only delta (scanned linearly) that is merged into the sorted base when
  * full; removed models are only flagged dead and skipped (compacted on the next rebuild). A query is
- * 512 binary searches plus one counter increment per posting in the suspect's buckets; a 32-bit key
+ * 1,024 binary searches, one counter increment per posting in the suspect's rare buckets, and an exact
+ * count for a few hundred finalists (see {@link BandIndex.query}); a 32-bit key
  * prefix makes a false band agreement between different digests a 2^-32 event per compared band.
  */
 import { COARSE_BANDS, COARSE_DIGEST_BYTES } from "@lineage/fingerprint";
@@ -17,6 +19,12 @@ import { HubError } from "../ingest/hub-error.js";
 /** Models an index can hold over its life (ordinals are packed with keys into float64 while merging). */
 export const MAX_ORDINALS = 1 << 21;
 const ORD_SPAN = 2 ** 21;
+/** A query bucket holding more than max(HOT_BUCKET_MIN, HOT_BUCKET_FRACTION x models) is not counted in stage 1. */
+export const HOT_BUCKET_FRACTION = 0.005;
+export const HOT_BUCKET_MIN = 64;
+/** Stage-2 finalists per requested hit (at least MIN_FINALISTS). */
+export const FINALISTS_FACTOR = 8;
+export const MIN_FINALISTS = 256;
 /** Models held in the delta before it is merged into the sorted base. */
 export const DEFAULT_DELTA_CAPACITY = 2048;
 
@@ -60,6 +68,8 @@ export class BandIndex {
   #deltaKeys: Uint32Array;
   #deltaOrds: Uint32Array;
   #deltaCount = 0;
+  /** Each model's band keys, row-major (ordinal x COARSE_BANDS): exact agreement of the few finalists. */
+  #matrix = new Uint32Array(1024 * COARSE_BANDS);
   #alive = new Uint8Array(1024);
   #counts = new Uint16Array(1024);
   #touched = new Uint32Array(1024);
@@ -89,6 +99,9 @@ export class BandIndex {
     const alive = new Uint8Array(cap);
     alive.set(this.#alive);
     this.#alive = alive;
+    const matrix = new Uint32Array(cap * COARSE_BANDS);
+    matrix.set(this.#matrix);
+    this.#matrix = matrix;
     this.#counts = new Uint16Array(cap);
     this.#touched = new Uint32Array(cap);
   }
@@ -106,6 +119,7 @@ export class BandIndex {
       if (k !== undefined) {
         live.push(ord);
         idx.#alive[ord] = 1;
+        idx.#matrix.set(k, ord * COARSE_BANDS);
       }
     });
     idx.#ordinals = coarse.length;
@@ -142,6 +156,7 @@ export class BandIndex {
     const j = this.#deltaCount++;
     for (let b = 0; b < COARSE_BANDS; b++) this.#deltaKeys[b * this.#deltaCapacity + j] = keys[b] as number;
     this.#deltaOrds[j] = ordinal;
+    this.#matrix.set(keys, ordinal * COARSE_BANDS);
     this.#alive[ordinal] = 1;
     this.#live++;
     return ordinal;
@@ -194,8 +209,14 @@ export class BandIndex {
   }
 
   /**
-   * The live models sharing at least `minAgreeingBands` coarse bands with `coarse`, the `topK` with the
-   * most agreeing bands (ties: lower ordinal first). An empty query signature finds nothing.
+   * The live models sharing at least `minAgreeingBands` coarse bands with `coarse`: the `topK` with the most
+   * agreeing bands among the {@link FINALISTS_FACTOR}-fold finalists chosen by RARE agreement. Stage 1
+   * counts agreements only in the query's rare buckets (a bucket holding more than max(64, 0.5% of the
+   * models) is a frequent digest — a common shingle's minimum that unrelated models share — and counting
+   * it costs a pass over a large share of the index while telling copies from strangers least); stage 2
+   * counts every band exactly, from each finalist's stored keys, and applies the threshold to that exact
+   * count. So the result is exact in `agreeingBands` and threshold, approximate only in which models reach
+   * stage 2: a copy sharing nothing but frequent digests with the suspect is not found.
    */
   query(coarse: Uint8Array, minAgreeingBands: number, topK: number): CoarseHit[] {
     if (!Number.isInteger(minAgreeingBands) || minAgreeingBands < 1 || minAgreeingBands > COARSE_BANDS) {
@@ -205,6 +226,7 @@ export class BandIndex {
       throw new HubError("invalid_argument", "topK must be a positive integer");
     if (coarse.length === 0 || this.#live === 0) return [];
     const q = bandKeys(coarse);
+    const hot = Math.max(HOT_BUCKET_MIN, Math.ceil(this.#live * HOT_BUCKET_FRACTION));
     const counts = this.#counts;
     const touched = this.#touched;
     let nTouched = 0;
@@ -215,9 +237,11 @@ export class BandIndex {
       const keys = this.#keys[b] as Uint32Array;
       const ords = this.#ords[b] as Uint32Array;
       const n = keys.length;
-      let i = lowerBound(keys, n, key);
-      while (i < n && keys[i] === key) {
-        const ord = ords[i++] as number;
+      const lo = lowerBound(keys, n, key);
+      const hi = lo < n && keys[lo] === key ? lowerBound(keys, n, key + 1) : lo;
+      if (hi - lo > hot) continue;
+      for (let i = lo; i < hi; i++) {
+        const ord = ords[i] as number;
         if ((counts[ord] as number) === 0) touched[nTouched++] = ord;
         counts[ord] = (counts[ord] as number) + 1;
       }
@@ -230,26 +254,37 @@ export class BandIndex {
         }
       }
     }
-    // Top K by count without sorting every touched model: a histogram of counts finds the cut.
+    // Finalists: the most rare agreement (a histogram of counts finds the cut without sorting everyone).
+    const want = Math.max(topK * FINALISTS_FACTOR, MIN_FINALISTS);
     const hist = new Uint32Array(COARSE_BANDS + 1);
     for (let t = 0; t < nTouched; t++) {
       const ord = touched[t] as number;
-      const c = counts[ord] as number;
-      if (c >= minAgreeingBands && this.#alive[ord] === 1) hist[c] = (hist[c] as number) + 1;
+      if (this.#alive[ord] === 1) hist[counts[ord] as number] = (hist[counts[ord] as number] as number) + 1;
     }
     let cut = COARSE_BANDS;
     let taken = 0;
-    while (cut >= minAgreeingBands && taken + (hist[cut] as number) < topK) {
+    while (cut > 1 && taken + (hist[cut] as number) < want) {
       taken += hist[cut] as number;
       cut--;
     }
-    const cutoff = Math.max(cut, minAgreeingBands);
-    const hits: CoarseHit[] = [];
+    // Everyone above the cut, then models AT the cut until `want` (so a flat histogram — many models with
+    // one rare agreement each — cannot make stage 2 scan the whole index).
+    const finalists: number[] = [];
+    let atCut = want - taken;
     for (let t = 0; t < nTouched; t++) {
       const ord = touched[t] as number;
       const c = counts[ord] as number;
-      if (c >= cutoff && this.#alive[ord] === 1) hits.push({ ordinal: ord, agreeingBands: c });
+      if (this.#alive[ord] === 1 && (c > cut || (c === cut && atCut-- > 0))) finalists.push(ord);
       counts[ord] = 0;
+    }
+    // Exact agreement of each finalist over every band.
+    const m = this.#matrix;
+    const hits: CoarseHit[] = [];
+    for (const ord of finalists) {
+      const row = ord * COARSE_BANDS;
+      let agree = 0;
+      for (let b = 0; b < COARSE_BANDS; b++) if (m[row + b] === q[b]) agree++;
+      if (agree >= minAgreeingBands) hits.push({ ordinal: ord, agreeingBands: agree });
     }
     hits.sort((a, b) => b.agreeingBands - a.agreeingBands || a.ordinal - b.ordinal);
     return hits.slice(0, topK);
