@@ -200,3 +200,74 @@ test("a witness ahead of the hub's belief is caught up after its 409; a forged c
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("a witness that does not answer delays only itself: the others cosign every checkpoint meanwhile", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "lineage-hub-witnessing-"));
+  const { store, log } = await openLog();
+  const w1 = await startWitness(dir, "witness.example/w1", log.verifierKey);
+  // Holds every request until released (then answers 503).
+  const held: Array<() => void> = [];
+  const stuck = createServer((req, res) => {
+    req.resume();
+    held.push(() => res.writeHead(503).end("down\n"));
+  });
+  await new Promise<void>((r) => stuck.listen(0, "127.0.0.1", r));
+  const stuckUrl = `http://127.0.0.1:${(stuck.address() as AddressInfo).port}`;
+  const errors: string[] = [];
+  const witnessing = startWitnessing({
+    log,
+    witnesses: [
+      {
+        url: stuckUrl,
+        verifierKey: formatCosignatureVerifierKey("stuck.example/w", Ed25519PrivateKey.generate().publicKey),
+      },
+      { url: w1.server.url, verifierKey: w1.witness.verifierKey },
+    ],
+    timeoutMs: 60_000,
+    onError: (_e, url) => errors.push(url),
+  });
+  try {
+    const w1v = parseCosignatureVerifierKey(w1.witness.verifierKey).verifier;
+    const sizes: number[] = [];
+    for (let k = 0; k < 5; k++) {
+      await grow(log, 2);
+      sizes.push((await log.checkpoint()).treeSize);
+    }
+    const cosignedByW1 = async (size: number) => {
+      const note = (await log.firstCoveringCheckpoint(size - 1)).checkpoint.note;
+      try {
+        openCheckpoint(note, {
+          log: parseVerifierKey(log.verifierKey),
+          witnesses: [w1v],
+          witnessThreshold: 1,
+        });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 500; i++) {
+      if ((await Promise.all(sizes.map(cosignedByW1))).every(Boolean)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(
+      await Promise.all(sizes.map(cosignedByW1)),
+      sizes.map(() => true),
+    );
+    assert.ok(held.length <= 1, "the stuck witness got one request at a time");
+  } finally {
+    // Release the stuck witness: each of its waiting checkpoints is then refused (503) and reported.
+    const release = setInterval(() => {
+      for (const r of held.splice(0)) r();
+    }, 5);
+    await witnessing.settled();
+    clearInterval(release);
+    await witnessing.close();
+    stuck.close();
+    await w1.server.close();
+    await log.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  assert.ok(errors.length >= 1 && errors.every((u) => u === stuckUrl));
+});

@@ -6,9 +6,10 @@
  * cosigned note is published on NATS `lineage.checkpoint.<origin token>` for gossip.
  *
  * Cosigning runs beside the writer, never inside a batch: appends do not wait for witnesses. Every checkpoint
- * is sent, in order (one request per witness at a time): the first checkpoint covering an attestation must be
- * cosigned, since its cosignatures seed a disclosure's sample (docs/specs/disclosure.md). If witnesses fall
- * more than MAX_PENDING checkpoints behind, the oldest waiting ones are dropped (and reported).
+ * is sent, in order, on a queue per witness (one request per witness at a time; a slow or dead witness
+ * delays only itself): the first checkpoint covering an attestation must be cosigned, since its cosignatures
+ * seed a disclosure's sample (docs/specs/disclosure.md). A witness more than MAX_PENDING_CHECKPOINTS behind
+ * loses the oldest waiting ones (reported).
  *
  * Cosignatures are kept in memory by the log (the latest served by GetCheckpoint, recent ones by
  * firstCoveringCheckpoint): after a restart the latest checkpoint is asked for again, and the witness answers
@@ -48,7 +49,7 @@ export function checkpointSubject(origin: string): string {
 }
 
 const MAX_RESPONSE_BYTES = 8 * 1024;
-/** Most checkpoints waiting for witnesses; older ones are dropped beyond it. */
+/** Most checkpoints waiting for one witness; older ones are dropped beyond it. */
 export const MAX_PENDING_CHECKPOINTS = 1000;
 
 /** A client of one witness; remembers the size the witness holds for this log. */
@@ -188,61 +189,77 @@ export interface Witnessing extends AsyncDisposable {
 }
 
 /**
- * Asks the witnesses to cosign every checkpoint the log signs, in order, hands each cosigned note to the log
- * (served while it is the latest) and gossips it.
+ * Asks the witnesses to cosign every checkpoint the log signs, in order, each witness on its own queue (a slow
+ * or dead witness delays only itself); each cosignature is handed to the log as it arrives (the note served
+ * with every line so far), and once every witness has answered or failed for a checkpoint, the cosigned note
+ * is gossiped.
  */
 export function startWitnessing(options: WitnessingOptions): Witnessing {
   const { log } = options;
   const clients = options.witnesses.map((w) => new WitnessClient(w, options.timeoutMs));
   const logVerifier = parseVerifierKey(log.verifierKey);
-  const pending: SignedCheckpoint[] = [];
-  let running: Promise<void> | undefined;
+  /**
+   * Per checkpoint: its cosignature lines in the order they arrived (each served note extends the one before,
+   * which is what the log checks), and how many clients have not finished with it yet.
+   */
+  const rounds = new Map<number, { cp: SignedCheckpoint; lines: string[]; open: number }>();
+  const queues = clients.map(() => [] as SignedCheckpoint[]);
+  const running: Array<Promise<void> | undefined> = clients.map(() => undefined);
   let closed = false;
 
-  async function round(cp: SignedCheckpoint): Promise<void> {
-    const lines = await Promise.all(
-      clients.map((c) =>
-        c
-          .cosign(cp, logVerifier, (a, b) => log.consistencyProof(a, b))
-          .catch((err: unknown) => {
-            options.onError?.(err, c.url);
-            return "";
-          }),
-      ),
-    );
-    const cosigned = cp.note + lines.join("");
-    if (lines.some((l) => l !== "")) log.setCosignedCheckpoint(cp.treeSize, cosigned);
+  function finish(cp: SignedCheckpoint, line: string): void {
+    const r = rounds.get(cp.treeSize);
+    if (r === undefined) return;
+    if (line !== "") {
+      r.lines.push(line);
+      log.setCosignedCheckpoint(cp.treeSize, cp.note + r.lines.join(""));
+    }
+    r.open--;
+    if (r.open > 0) return;
+    rounds.delete(cp.treeSize);
     if (options.gossip !== undefined) {
-      await options.gossip
-        .emit(checkpointSubject(log.origin), new TextEncoder().encode(cosigned))
+      options.gossip
+        .emit(checkpointSubject(log.origin), new TextEncoder().encode(cp.note + r.lines.join("")))
         .catch((err: unknown) => options.onError?.(err, "gossip"));
     }
   }
 
-  function enqueue(cp: SignedCheckpoint): void {
-    if (pending.length > 0 && (pending.at(-1) as SignedCheckpoint).treeSize >= cp.treeSize) return;
-    pending.push(cp);
-    if (pending.length > MAX_PENDING_CHECKPOINTS) {
-      const dropped = pending.splice(0, pending.length - MAX_PENDING_CHECKPOINTS);
-      options.onError?.(
-        new LogError(
-          "unavailable",
-          `witnesses fell behind: ${dropped.length} checkpoint(s) not sent for cosigning`,
-        ),
-        "queue",
-      );
-    }
-    kick();
+  function kick(k: number): void {
+    if (running[k] !== undefined || closed) return;
+    const c = clients[k] as WitnessClient;
+    const queue = queues[k] as SignedCheckpoint[];
+    running[k] = (async () => {
+      while (queue.length > 0 && !closed) {
+        const cp = queue.shift() as SignedCheckpoint;
+        const line = await c
+          .cosign(cp, logVerifier, (a, b) => log.consistencyProof(a, b))
+          .catch((err: unknown) => {
+            options.onError?.(err, c.url);
+            return "";
+          });
+        finish(cp, line);
+      }
+    })().finally(() => {
+      running[k] = undefined;
+      if (queue.length > 0) kick(k);
+    });
   }
 
-  function kick(): void {
-    if (running !== undefined || closed) return;
-    running = (async () => {
-      while (pending.length > 0 && !closed) await round(pending.shift() as SignedCheckpoint);
-    })().finally(() => {
-      running = undefined;
-      if (pending.length > 0) kick();
-    });
+  function enqueue(cp: SignedCheckpoint): void {
+    if (closed || rounds.has(cp.treeSize) || clients.length === 0) return;
+    rounds.set(cp.treeSize, { cp, lines: [], open: clients.length });
+    for (const [k, queue] of queues.entries()) {
+      queue.push(cp);
+      if (queue.length > MAX_PENDING_CHECKPOINTS) {
+        const dropped = queue.splice(0, queue.length - MAX_PENDING_CHECKPOINTS);
+        for (const d of dropped) finish(d, "");
+        options.onError?.(
+          new LogError("unavailable", `${dropped.length} checkpoint(s) not sent: the witness fell behind`),
+          (clients[k] as WitnessClient).url,
+        );
+      }
+      kick(k);
+    }
   }
 
   log.onCheckpoint(enqueue);
@@ -250,12 +267,12 @@ export function startWitnessing(options: WitnessingOptions): Witnessing {
   if (latest !== undefined) enqueue(latest);
   const close = async () => {
     closed = true;
-    await running;
+    await Promise.all(running);
   };
   return {
     clients,
     async settled() {
-      while (running !== undefined) await running;
+      while (running.some((r) => r !== undefined)) await Promise.all(running);
     },
     close,
     [Symbol.asyncDispose]: close,
