@@ -34,6 +34,7 @@ import {
   type ModelAdapter,
   parseReplay,
   ReplayAdapter,
+  type VerdictPolicy,
 } from "@lineage/fingerprint";
 import {
   decodeLeaf,
@@ -205,6 +206,7 @@ export async function openSession(
   commitment: { commitmentId: string; merkleRoot: Uint8Array; logIndex: bigint },
   epochId: string,
   sessionId = "session-1",
+  policy: VerdictPolicy = DEFAULT_VERDICT_POLICY,
 ): Promise<import("@lineage/api").MatchSessionRequest> {
   const log = hub.log;
   const refHash = new Uint8Array(randomBytes(32));
@@ -236,7 +238,7 @@ export async function openSession(
     referenceFingerprintIndex: BigInt(ref.index),
     panel: ["unrelated-a", "unrelated-b", "unrelated-c"],
     populationId: "test-population/1",
-    policy: policyToProto(DEFAULT_VERDICT_POLICY),
+    policy: policyToProto(policy),
     canaryCommitment: commitment,
     firstSeenIndex: BigInt(seen.index),
     comparisons: 1,

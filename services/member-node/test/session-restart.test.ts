@@ -11,7 +11,13 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fromBinary } from "@bufbuild/protobuf";
 import { AttestationStatementSchema, DeclineReason, Verdict } from "@lineage/api";
-import { type GenerateRequest, type ModelAdapter, parseReplay, ReplayAdapter } from "@lineage/fingerprint";
+import {
+  type GenerateRequest,
+  type ModelAdapter,
+  parseReplay,
+  ReplayAdapter,
+  VERDICT_POLICY_3,
+} from "@lineage/fingerprint";
 import {
   type HubDatabase,
   type MemberNodeDatabase,
@@ -179,4 +185,51 @@ test("a session whose deadline passed while the node was stopped is answered wit
     "declined",
     "the decline is stored",
   );
+});
+
+test("a session under lineage-policy/3 runs under that policy (not the member's default) and records the rank test's scoring queries as spent", {
+  timeout: 240_000,
+}, async () => {
+  await using hubStore = await openTestStore<HubDatabase>("pglite-memory");
+  await using hub = await startHub(hubStore);
+  await using store = await openTestStore<MemberNodeDatabase>("pglite-memory");
+  await store.migrate(memberNodeMigrations);
+  const { key } = memberKey();
+  await enrol(hub.log, key);
+  const b = await battery();
+  const pairs = parseCanaryPairsJsonl("sample", await readFile(SAMPLE_PAIRS, "utf8"));
+  let inner: ReplayAdapter | undefined;
+  const asked: string[] = [];
+  const endpoint: ModelAdapter = {
+    describe: () => ({ kind: "replay", target: "suspect-1", logprobs: false }),
+    async generate(r: GenerateRequest) {
+      asked.push(r.prompt);
+      return (inner as ReplayAdapter).generate(r);
+    },
+  };
+  const a = matchServices(memberDeps(store, key, hub, []), {
+    hubLog: hub.trust,
+    models: await sessionModels(endpoint, b),
+  });
+  await a.canaries.import("pairs-1", pairs);
+  const { ref } = await a.canaries.commit("pairs-1");
+  const labels = await a.canaries.learnLabels("pairs-1");
+  inner = new ReplayAdapter(
+    parseReplay(copySuspect(await replayText("reference.jsonl"), pairs, labels).text),
+    "s",
+  );
+  const request = await openSession(hub, key, ref, b.epoch, "session-p3", VERDICT_POLICY_3);
+  const answer = await a.sessions.run(request);
+  assert.equal(answer.outcome.case, "attestation");
+  const statement = fromBinary(
+    AttestationStatementSchema,
+    answer.outcome.case === "attestation" ? answer.outcome.value.payload : new Uint8Array(),
+  );
+  assert.equal(statement.evidence?.policy?.policyId, "lineage-policy/3");
+  const scoring = asked.filter((p) =>
+    pairs.some((x) => p === `${x.a.prompt} ${x.a.expected}` || p === `${x.b.prompt} ${x.b.expected}`),
+  );
+  assert.equal(scoring.length, 64, "each item was also asked as a scoring query");
+  const spent = await store.db.selectFrom("canary_exposures").select("item").execute();
+  assert.equal(spent.length, 64, "spending is per item and suspect: the scoring query spends the same items");
 });

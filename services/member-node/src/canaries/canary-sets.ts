@@ -30,7 +30,7 @@ import {
   hashLeaf,
   signEnvelope,
 } from "@lineage/crypto";
-import type { CanarySet } from "@lineage/fingerprint";
+import { type CanarySet, canaryScoringPrompt } from "@lineage/fingerprint";
 import { isStoreError, type MemberNodeDatabase, type Store } from "@lineage/store";
 import type { HeaderSigner } from "../header-signer.js";
 import { MemberNodeError } from "../member-node-error.js";
@@ -68,6 +68,8 @@ export interface LabelledCanaries {
   readonly items: ReadonlyMap<string, { readonly pairIndex: number; readonly item: 0 | 1 }>;
   /** Prompt -> the same (the engine asks by prompt). */
   readonly byPrompt: ReadonlyMap<string, { readonly pairIndex: number; readonly item: 0 | 1 }>;
+  /** Scoring prompt (prompt + answer, the rank test's query) -> the same: sending it spends the item too. */
+  readonly byScoringPrompt: ReadonlyMap<string, { readonly pairIndex: number; readonly item: 0 | 1 }>;
 }
 
 export function checkCommitmentId(id: unknown): string {
@@ -349,6 +351,7 @@ export class CanarySets {
       .execute();
     const items = new Map<string, { pairIndex: number; item: 0 | 1 }>();
     const byPrompt = new Map<string, { pairIndex: number; item: 0 | 1 }>();
+    const byScoringPrompt = new Map<string, { pairIndex: number; item: 0 | 1 }>();
     const pairs = rows.map((r) => {
       const a = { id: `${r.pair_index}a`, prompt: r.prompt_a, answer: r.expected_a };
       const b = { id: `${r.pair_index}b`, prompt: r.prompt_b, answer: r.expected_b };
@@ -356,11 +359,13 @@ export class CanarySets {
       items.set(b.id, { pairIndex: r.pair_index, item: 1 });
       byPrompt.set(a.prompt, { pairIndex: r.pair_index, item: 0 });
       byPrompt.set(b.prompt, { pairIndex: r.pair_index, item: 1 });
+      byScoringPrompt.set(canaryScoringPrompt(a).prompt, { pairIndex: r.pair_index, item: 0 });
+      byScoringPrompt.set(canaryScoringPrompt(b).prompt, { pairIndex: r.pair_index, item: 1 });
       return r.exposed === 1
         ? { id: r.pair_id, exposed: b, decoy: a }
         : { id: r.pair_id, exposed: a, decoy: b };
     });
-    return { commitmentId, set: { memberId: this.#d.memberId, pairs }, items, byPrompt };
+    return { commitmentId, set: { memberId: this.#d.memberId, pairs }, items, byPrompt, byScoringPrompt };
   }
 
   /**

@@ -32,6 +32,7 @@ import {
   type Battery,
   CANARY_LOGPROB_POSITIONS,
   type CompareResult,
+  checkBoundPolicy,
   compare,
   type GenerateRequest,
   type ModelAdapter,
@@ -44,6 +45,7 @@ import type { CanarySets, LabelledCanaries } from "../canaries/canary-sets.js";
 import type { HubLogClient, HubLogTrust } from "../canaries/hub-log.js";
 import { isMemberNodeError, MemberNodeError } from "../member-node-error.js";
 import { compareSeedOf } from "../session-check.js";
+import { policyFromProto } from "../verdict-proto.js";
 import { admitSession } from "./session-request.js";
 
 type MaybeAsync<T> = T | Promise<T>;
@@ -330,6 +332,9 @@ export class MatchSessions {
     if (battery === undefined)
       throw new Declined(DeclineReason.POLICY, `no battery for epoch ${o.epochId.slice(0, 64)}`);
     const split = splitBattery(battery, o.epochId);
+    const bound = checkBoundPolicy(policyFromProto(o.policy as NonNullable<typeof o.policy>));
+    if (!bound.ok) throw new MemberNodeError("policy_mismatch", bound.message);
+    const { id: _policyId, ...policyNumbers } = bound.policy;
 
     let canaries: LabelledCanaries | undefined;
     const commitmentId = o.canaryCommitment?.commitmentId;
@@ -377,6 +382,11 @@ export class MatchSessions {
         ...(canaries === undefined ? {} : { canaries: canaries.set }),
         ...(watermark === undefined ? {} : { watermarkKey: watermark.key, watermarkGamma: watermark.gamma }),
         comparisons: o.comparisons,
+        // The session's registered policy, never the member's: its numbers resolve to the same registered id.
+        policy: policyNumbers,
+        ...(canaries !== undefined && policyNumbers.weights.canary_ranks !== undefined
+          ? { canaryScoring: true }
+          : {}),
         seed: compareSeedOf(o.seed),
         concurrency: this.#d.concurrency ?? 8,
         ...(signal === undefined ? {} : { signal }),
@@ -466,6 +476,10 @@ export class MatchSessions {
             DeclineReason.BUDGET_EXHAUSTED,
             `the session's budget of ${maxQueries} queries is spent`,
           );
+        // The rank test's scoring query carries a canary's prompt AND answer: it spends the item too.
+        const scored = canaries?.byScoringPrompt.get(request.prompt);
+        if (scored !== undefined && canaries !== undefined)
+          await sets.recordSent(canaries.commitmentId, scored.pairIndex, scored.item, suspectId, sessionId);
         return inner.generate(request);
       },
     };
