@@ -4,15 +4,15 @@
  * the member-signed writes over gRPC (what `lineage audit` and member nodes talk to).
  */
 import { resolve } from "node:path";
-import { startHubServer } from "@lineage/hub";
+import { openHubIndex, startHubServer } from "@lineage/hub";
 import { checkListenSecurity, insecureServerCredentials, RpcError, tlsServerCredentials } from "@lineage/rpc";
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation } from "../command.js";
-import { emit, stringOpt } from "../option-values.js";
+import { emit, requiredStringOpt, stringOpt } from "../option-values.js";
 import { hubCases } from "./hub-cases.js";
 import { hubEpoch } from "./hub-epoch.js";
 import { enrol, logFlags, members, openLog, recordServing, where } from "./hub-members.js";
-import { hubKeygen, readBoundedFile } from "./keygen.js";
+import { hubKeygen, readBoundedFile, readPrivateKeyFile } from "./keygen.js";
 import { hubMigrate } from "./migrate.js";
 import { hubWitnessFlags, startHubWitnessing, witnessEndpointsOf } from "./witness.js";
 
@@ -102,9 +102,15 @@ const serve: Command = {
     const witnesses = witnessEndpointsOf(inv);
     const { store, log } = await openLog(inv);
     try {
+      // Epoch batteries and sketch submission over gRPC (issue 10): rebuilt from the hub database.
+      const index = await openHubIndex({
+        store,
+        log,
+        hubKey: await readPrivateKeyFile(inv, requiredStringOpt(inv, "key"), "--key"),
+      });
       let server: Awaited<ReturnType<typeof startHubServer>>;
       try {
-        server = await startHubServer({ log, listen, credentials });
+        server = await startHubServer({ log, listen, credentials, index });
       } catch (err) {
         throw new CliError(
           "unavailable",
@@ -136,6 +142,7 @@ const serve: Command = {
       await witnessing?.close();
       await serving.remove();
       await server.close();
+      await index.close();
       inv.io.stderr.write("hub server stopped\n");
       return EXIT.ok;
     } finally {
