@@ -72,7 +72,8 @@ async function fakeHub(memberKey: Ed25519PrivateKey, hubKey: Ed25519PrivateKey, 
                 : ProbeKind.SHORT_COMPLETION,
           prompt: p.prompt,
           referenceAnswer: p.reference ?? "",
-          maxTokens: 64,
+          maxTokens: 40 + i,
+          topLogprobs: p.kind === "completion" ? 3 : 0,
         }));
         const res = create(GetEpochBatteryResponseSchema, {
           battery: { epoch: { epochId: battery.epoch, number: 1n }, probes },
@@ -122,6 +123,13 @@ test("battery from the hub: a verified answer is probed and sketched; forged, st
     for await (const p of client.protect({ model, adapter: "main" })) last = p;
     assert.deepEqual([last?.probesDone, last?.probesTotal], [12, 12]);
     assert.equal(endpoint.prompts.length, 12);
+    // The battery's per-probe settings are what the model was asked with.
+    const asked = new Map(endpoint.requests.map((r, i) => [endpoint.prompts[i], r]));
+    testBattery(12, "2026-12").probes.forEach((p, i) => {
+      const r = asked.get(p.prompt);
+      assert.equal(r?.max_tokens, 40 + i, `probe ${i} max_tokens`);
+      if (p.kind === "completion") assert.equal(r?.logprobs, 3, `probe ${i} top logprobs`);
+    });
     const run = await node.deps.store.db
       .selectFrom("probe_runs")
       .select(["epoch_id"])

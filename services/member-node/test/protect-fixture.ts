@@ -23,6 +23,8 @@ export interface ModelEndpoint extends AsyncDisposable {
   readonly model: string;
   /** Completion requests seen, with the prompt of each. */
   readonly prompts: string[];
+  /** The JSON bodies of those requests (what the node asked for: max_tokens, top_logprobs, ...). */
+  readonly requests: Record<string, unknown>[];
   /** Answer generation requests with this HTTP status instead of forwarding (undefined = forward)... */
   failWith: number | undefined;
   /** ...once this many generation requests were seen in all (default 0: at once). */
@@ -49,6 +51,7 @@ export async function modelEndpoint(): Promise<ModelEndpoint> {
   const model = testbedModel();
   const upstream: TestbedServer = await serveTestbed({ models: [model] });
   const prompts: string[] = [];
+  const requests: Record<string, unknown>[] = [];
   const bodies: string[] = [];
   const state = { failWith: undefined as number | undefined, failAfter: 0 };
   const proxy: Server = createServer((req, res) => {
@@ -63,8 +66,10 @@ export async function modelEndpoint(): Promise<ModelEndpoint> {
             messages?: { content: string }[];
           };
           prompts.push(doc.prompt ?? doc.messages?.at(-1)?.content ?? "");
+          requests.push(doc as Record<string, unknown>);
         } catch {
           prompts.push("");
+          requests.push({});
         }
       }
       if (state.failWith !== undefined && req.method === "POST" && prompts.length > state.failAfter) {
@@ -104,6 +109,7 @@ export async function modelEndpoint(): Promise<ModelEndpoint> {
     url: `http://127.0.0.1:${port}`,
     model: model.id,
     prompts,
+    requests,
     bodies,
     get failWith() {
       return state.failWith;

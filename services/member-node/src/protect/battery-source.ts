@@ -17,6 +17,11 @@ export interface EpochBattery {
   readonly epochKey: Uint8Array;
   /** SHA-256 of the battery's canonical JSON: a resumed run must see the same battery. */
   readonly batterySha256: Uint8Array;
+  /** Per-probe generation settings the battery fixes (epoch.proto max_tokens, top_logprobs), by probe id. */
+  readonly probeSettings?: ReadonlyMap<
+    string,
+    { readonly maxTokens?: number; readonly topLogprobs?: number }
+  >;
 }
 
 /** Gives the current epoch's battery (or a named one). */

@@ -4,7 +4,7 @@
  * its hub-signed header verifies under a configured hub key (member id "hub", domain
  * "lineage.v1.GetEpochBatteryResponse", payload = the response with its header unset) and was issued within
  * ±5 minutes. Probes are checked against epoch.proto's bounds and named by their decimal index, the id the
- * sketches carry (sketch-proto.ts).
+ * sketches carry (sketch-proto.ts); their max_tokens and top_logprobs are what the node asks the model with.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
@@ -76,11 +76,13 @@ export function verifyHubResponse(
 export function batteryFromResponse(res: GetEpochBatteryResponse): {
   battery: Battery;
   epochKey: Uint8Array;
+  probeSettings: Map<string, { maxTokens?: number; topLogprobs?: number }>;
 } {
   const b = res.battery;
   if (b === undefined || b.epoch === undefined) malformed("no battery");
   if (res.epochKey.length !== EPOCH_KEY_BYTES) malformed(`epoch_key must be ${EPOCH_KEY_BYTES} bytes`);
   if (b.probes.length === 0 || b.probes.length > 4096) malformed("the battery must hold 1..4096 probes");
+  const probeSettings = new Map<string, { maxTokens?: number; topLogprobs?: number }>();
   const probes = b.probes.map((p, i): Probe => {
     if (p.index !== i) malformed(`probe #${i} has index ${p.index}; probes must be in index order 0..n-1`);
     const kind = KINDS[p.kind];
@@ -89,6 +91,13 @@ export function batteryFromResponse(res: GetEpochBatteryResponse): {
       malformed(`probe ${i}: prompt must be 1..8192 characters`);
     if (p.referenceAnswer.length > 4096)
       malformed(`probe ${i}: reference_answer is longer than 4096 characters`);
+    if (p.maxTokens > 4096) malformed(`probe ${i}: max_tokens must be at most 4096`);
+    if (p.topLogprobs > 20) malformed(`probe ${i}: top_logprobs must be at most 20`);
+    const fixed = {
+      ...(p.maxTokens > 0 ? { maxTokens: p.maxTokens } : {}),
+      ...(p.topLogprobs > 0 ? { topLogprobs: p.topLogprobs } : {}),
+    };
+    if (Object.keys(fixed).length > 0) probeSettings.set(String(i), fixed);
     if (kind === "edge") {
       if (p.referenceAnswer === "") malformed(`probe ${i}: an edge-case probe needs its reference answer`);
       return { id: String(i), kind, prompt: p.prompt, reference: p.referenceAnswer };
@@ -101,7 +110,7 @@ export function batteryFromResponse(res: GetEpochBatteryResponse): {
   } catch (cause) {
     malformed((cause as Error).message);
   }
-  return { battery, epochKey: new Uint8Array(res.epochKey) };
+  return { battery, epochKey: new Uint8Array(res.epochKey), probeSettings };
 }
 
 /** A battery source asking the configured hub. */
@@ -130,10 +139,10 @@ export function hubBatterySource(deps: MemberNodeDeps): BatterySource {
         );
       }
       verifyHubResponse(res, deps, deps.clock());
-      const { battery, epochKey } = batteryFromResponse(res);
+      const { battery, epochKey, probeSettings } = batteryFromResponse(res);
       if (epochId !== undefined && battery.epoch !== epochId)
         malformed(`asked for epoch ${epochId}, got ${battery.epoch}`);
-      return { battery, epochKey, batterySha256: batteryDigest(battery) };
+      return { battery, epochKey, batterySha256: batteryDigest(battery), probeSettings };
     },
   };
 }

@@ -25,7 +25,7 @@ import type { MemberNodeDeps } from "../member-node-deps.js";
 import { MemberNodeError } from "../member-node-error.js";
 import { errorFields } from "../node-logger.js";
 import { referenceFingerprintHash } from "../reference-fingerprint.js";
-import type { BatterySource } from "./battery-source.js";
+import type { BatterySource, EpochBattery } from "./battery-source.js";
 import { endpointAdapter, preflightEndpoint, storedEndpoint } from "./model-endpoint.js";
 import {
   answeredIndexes,
@@ -143,6 +143,7 @@ async function* probeRemaining(
   battery: Battery,
   adapter: ModelAdapter,
   settings: ProbeSettings,
+  perProbe: EpochBattery["probeSettings"],
   concurrency: number,
   signal: AbortSignal,
 ): AsyncGenerator<number> {
@@ -159,7 +160,10 @@ async function* probeRemaining(
     while (next < todo.length && !combined.aborted) {
       const item = todo[next++];
       if (item === undefined) break;
-      const response: ModelResponse = await adapter.generate(probeRequest(item.p, settings, combined));
+      const fixed = perProbe?.get(item.p.id);
+      const response: ModelResponse = await adapter.generate(
+        probeRequest(item.p, fixed === undefined ? settings : { ...settings, ...fixed }, combined),
+      );
       await writer.save(item.i, item.p.id, response);
       channel.push({ kind: "answered" });
     }
@@ -241,7 +245,10 @@ async function* protectOnce(
   const log = { model: req.modelId, adapter: req.adapter };
 
   yield { phase: "fetching_battery", probesDone: 0, probesTotal: 0 };
-  const { battery, epochKey, batterySha256 } = await options.batteries.get(req.epochId, signal);
+  const { battery, epochKey, batterySha256, probeSettings } = await options.batteries.get(
+    req.epochId,
+    signal,
+  );
   const total = battery.probes.length;
   if (!options.skipPreflight) await preflightEndpoint(req.adapter, config, options.env, signal);
   const adapter =
@@ -269,6 +276,7 @@ async function* protectOnce(
       battery,
       adapter,
       options.probeSettings ?? {},
+      probeSettings,
       config.concurrency,
       signal,
     )) {
