@@ -14,6 +14,7 @@ import {
   isCryptoError,
   type NoteVerifier,
   openCheckpoint,
+  verifyConsistency,
   verifyInclusion,
 } from "@lineage/crypto";
 import type { ServiceClient } from "@lineage/rpc";
@@ -183,10 +184,29 @@ export async function firstCoveringCheckpoint(
   if (first?.checkpoint === undefined || first.leafIndex !== BigInt(index))
     throw new MemberNodeError("malformed", `the hub answered for another entry than ${index}`);
   const cp = openHubCheckpoint(first.checkpoint.signedNote, trust);
-  if (cp.size <= index || previousSizeOf(cp) > index)
+  const prevSize = previousSizeOf(cp);
+  if (cp.size <= index || prevSize > index)
     throw new MemberNodeError(
       "malformed",
       `the checkpoint of size ${cp.size} is not the first covering entry ${index}`,
     );
+  // The evidence that it is the first: the checkpoint signed before it (of the size its signed line names)
+  // and a consistency proof between the two, so the hub cannot hide an earlier covering checkpoint.
+  if (prevSize > 0) {
+    const prev = openHubCheckpoint(first.previous?.signedNote, trust);
+    if (prev.size !== prevSize)
+      throw new MemberNodeError(
+        "malformed",
+        `the previous checkpoint has size ${prev.size}, not ${prevSize}`,
+      );
+    try {
+      if (first.previousConsistency.length > 64) throw new Error("proof too long");
+      verifyConsistency(prev.size, cp.size, first.previousConsistency, prev.rootHash, cp.rootHash);
+    } catch (cause) {
+      throw new MemberNodeError("malformed", "the checkpoint does not extend the one signed before it", {
+        cause,
+      });
+    }
+  }
   return { checkpoint: cp, response: res };
 }
