@@ -66,6 +66,14 @@ class Reader {
     const v = this.varint();
     return v % 4294967296;
   }
+  /** Skips a length-delimited field's bytes and returns where they start (they end at `pos`). */
+  lenStart(): number {
+    const n = this.varint();
+    if (n > this.end - this.pos) bad("length-delimited field runs past its message");
+    const start = this.pos;
+    this.pos += n;
+    return start;
+  }
   /** The [start, end) of a length-delimited field's bytes. */
   len(): [number, number] {
     const n = this.varint();
@@ -264,13 +272,14 @@ export function decodeMemberSketch(payload: Uint8Array, probeCount: number): Mem
         const t = m.varint();
         const f = Math.floor(t / 8);
         if (f === field && (t & 7) === 2) {
-          const [s, e] = m.len();
+          const s = m.lenStart();
           if (n >= count) {
             n++;
             continue;
           }
-          if (e - s !== width) bad(`${what} digest ${n} must be ${width} bytes`);
-          out.set(payload.subarray(s, e), n * width);
+          if (m.pos - s !== width) bad(`${what} digest ${n} must be ${width} bytes`);
+          const o = n * width;
+          for (let k = 0; k < width; k++) out[o + k] = payload[s + k] as number;
           n++;
         } else if (f === 1 && field === 2 && (t & 7) === 0) {
           index = m.uint32();
@@ -288,7 +297,8 @@ export function decodeMemberSketch(payload: Uint8Array, probeCount: number): Mem
     if (n !== 0 && n !== PROBE_BANDS) bad(`probe ${index} must hold 0 or ${PROBE_BANDS} digests, got ${n}`);
     return { probeId: String(index), empty: n === 0, bands: n === 0 ? new Uint8Array(0) : out };
   });
-  probes.sort((a, b) => byteOrder(a.probeId, b.probeId));
+  // Decimal ids are ASCII, where UTF-16 order is UTF-8 byte order (the domain's canonical probe order).
+  probes.sort((a, b) => (a.probeId < b.probeId ? -1 : a.probeId > b.probeId ? 1 : 0));
   let coarse = new Uint8Array(0);
   if (coarseRanges.length > 0) {
     const { out, n } = digests(coarseRanges, 1, COARSE_BANDS, COARSE_DIGEST_BYTES, "coarse");
@@ -341,15 +351,6 @@ export function decodeMemberSketch(payload: Uint8Array, probeCount: number): Mem
     throw new HubError("malformed", `sketch: ${(cause as Error).message}`, { cause });
   }
   return { model: checkedModel, sketch, createdAtMs };
-}
-
-const te = new TextEncoder();
-function byteOrder(a: string, b: string): number {
-  const x = te.encode(a);
-  const y = te.encode(b);
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return (x[i] ?? 0) - (y[i] ?? 0);
-  return x.length - y.length;
 }
 
 /**
