@@ -164,6 +164,20 @@ async function parseLineage(argv: readonly string[], env: Obj = {}): Promise<Par
   return got;
 }
 
+/**
+ * A flag about NATS on `hub serve` (none yet) must be given by every deployment of the hub: a replica
+ * without it would silently not consume the members' sketches.
+ */
+function checkHubNats(where: string, p: Parsed): void {
+  if (p.path !== "hub serve") return;
+  const natsFlags = Object.keys(p.spec.options ?? {}).filter((k) => /nats/i.test(k));
+  if (natsFlags.length === 0) return;
+  assert.ok(
+    natsFlags.some((k) => p.options[k] !== undefined),
+    `${where}: lineage hub serve now reads --${natsFlags.join("/--")}; give it the NATS cluster`,
+  );
+}
+
 /** The commands a deployment runs as long-lived services or one-shot jobs. */
 const SERVICE_COMMANDS = new Set(["hub serve", "hub migrate", "member serve", "witness serve"]);
 
@@ -429,6 +443,7 @@ async function checkCompose(text: string): Promise<void> {
         listens.set(name, { port: portOf(listen, where), tls });
       }
       checkLineageEnv(where, p, env, new Set(), extra);
+      checkHubNats(where, p);
       if (p.path === "hub serve") {
         const replicas = obj(s.deploy ?? {}, "deploy").replicas;
         assert.ok(Number(replicas) >= 2, `${where}: the hub runs two replicas`);
@@ -796,6 +811,7 @@ async function checkK8s(kustomizationText: string, overrides: Record<string, str
           }
         }
         checkLineageEnv(where, p, env, expandedNames, extra);
+        checkHubNats(where, p);
       } else if (c.image === "lineage:local") {
         // The copy step: from Secret/ConfigMap volumes into memory volumes the service mounts.
         assert.deepEqual(c.command?.constructor, Array);
@@ -991,4 +1007,17 @@ test("nats-server -t accepts nats-cluster.conf (with nats-server.conf included) 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("once hub serve has a NATS flag, a deployment that does not give it fails", () => {
+  const spec: Command = {
+    name: "serve",
+    summary: "",
+    options: { "nats-url": { type: "string", description: "" } },
+  };
+  assert.throws(
+    () => checkHubNats("x", { path: "hub serve", options: {}, spec }),
+    /give it the NATS cluster/,
+  );
+  checkHubNats("x", { path: "hub serve", options: { "nats-url": "tls://nats:4222" }, spec });
 });
