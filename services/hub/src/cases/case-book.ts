@@ -22,6 +22,7 @@ import {
   CaseSchema,
   CaseState,
   DismissalReason,
+  LogEntryKind,
   type ReviewDecision,
   type SuspectRef,
   SuspectRefSchema,
@@ -35,7 +36,7 @@ import {
   type VerdictResult,
 } from "@lineage/fingerprint";
 import type { HubDatabase, Store } from "@lineage/store";
-import { sql } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { HubError } from "../ingest/hub-error.js";
 import { decodeLeaf } from "../log/log-leaf.js";
 import type { TransparencyLog } from "../log/transparency-log.js";
@@ -101,14 +102,23 @@ export class CaseBook {
     this.#now = options.now ?? Date.now;
   }
 
-  /** The verdict of a logged attestation, re-derived from its counts under its policy. */
+  /**
+   * The verdict of a logged attestation, re-derived from its counts under its policy. Reads the leaf with
+   * `db` (the store's handle, or the open transaction's: the log's own reads cannot run inside one).
+   */
   async derive(
     logIndex: number,
+    db: Kysely<HubDatabase> = this.#store.db,
   ): Promise<
     Derived & { readonly sessionId: string; readonly modelId: string; readonly modelVersion: string }
   > {
-    const entry = await this.#log.entry(logIndex);
-    if (entry === undefined) throw new HubError("not_found", `no log entry ${logIndex}`);
+    const entry = await db
+      .selectFrom("log_entries")
+      .select("leaf")
+      .where("idx", "=", BigInt(logIndex))
+      .where("kind", "=", LogEntryKind.ATTESTATION)
+      .executeTakeFirst();
+    if (entry === undefined) throw new HubError("not_found", `no attestation at log index ${logIndex}`);
     const st = fromBinary(AttestationStatementSchema, decodeLeaf(entry.leaf).envelope.payload);
     const policy = st.bound?.policy;
     if (policy === undefined || st.counts === undefined || st.memberModel === undefined)
@@ -172,7 +182,7 @@ export class CaseBook {
         .execute();
       const all: Derived[] = [];
       for (const r of rows) {
-        const x = Number(r.log_index) === a.logIndex ? d : await this.derive(Number(r.log_index));
+        const x = Number(r.log_index) === a.logIndex ? d : await this.derive(Number(r.log_index), trx);
         all.push({ memberId: x.memberId, result: x.result });
       }
       const { members, leads } = attribute(all);

