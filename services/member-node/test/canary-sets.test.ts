@@ -70,6 +70,27 @@ test("canary sets: labels only from the log, commit checked in the log, spending
     (e) => isMemberNodeError(e, "malformed") && /does not hold/.test(e.message),
   );
 
+  // A checkpoint the hub's key did not sign (one byte of its text altered) is refused.
+  const forger = new Proxy(hub.client, {
+    get: (t, p, r) =>
+      p === "getInclusionProof"
+        ? async (req: Parameters<HubLogClient["getInclusionProof"]>[0]) => {
+            const res = await t.getInclusionProof(req);
+            const note = res.checkpoint?.signedNote ?? (await t.getCheckpoint({})).checkpoint?.signedNote;
+            const altered = new Uint8Array(note ?? []);
+            const at = altered.indexOf(10) + 1; // first character of the size line
+            altered[at] = (altered[at] as number) ^ 1;
+            return { ...res, checkpoint: { $typeName: "lineage.v1.Checkpoint", signedNote: altered } };
+          }
+        : Reflect.get(t, p, r),
+  });
+  const forged = new CanarySets({ ...deps, hub: forger });
+  await forged.import("set-3", pairs.slice(0, 4));
+  await assert.rejects(
+    forged.commit("set-3"),
+    (e) => isMemberNodeError(e, "bad_signature") || isMemberNodeError(e, "malformed"),
+  );
+
   const c1 = await sets.commit("set-1");
   const c2 = await sets.commit("set-1");
   assert.equal(c2.ref.logIndex, c1.ref.logIndex, "committing twice logs once");
