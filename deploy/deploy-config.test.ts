@@ -1021,3 +1021,23 @@ test("once hub serve has a NATS flag, a deployment that does not give it fails",
   );
   checkHubNats("x", { path: "hub serve", options: { "nats-url": "tls://nats:4222" }, spec });
 });
+
+test("the README's configuration reference names every service flag and every env var the sources read", async () => {
+  const readme = readFileSync(join(repo, "README.md"), "utf8");
+  const start = readme.indexOf("## Configuration reference");
+  assert.ok(start >= 0, "README has a Configuration reference");
+  const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
+  for (const path of SERVICE_COMMANDS) {
+    let cmd: Command = root;
+    for (const word of path.split(" ")) cmd = (cmd.subcommands ?? []).find((c) => c.name === word) as Command;
+    assert.ok(section.includes(`\`${path}\``), `README: no row for ${path}`);
+    for (const flag of Object.keys(cmd.options ?? {}))
+      assert.match(
+        section,
+        new RegExp(`\`--${flag}[ \`]`),
+        `README: lineage ${path} --${flag} is not described`,
+      );
+  }
+  for (const name of [...cliEnv, ...memberEnv])
+    assert.ok(section.includes(name), `README: ${name} is not in the configuration reference`);
+});
