@@ -92,6 +92,12 @@ export {
   type ProtectRequest,
   protectModel,
 } from "./protect/protect-flow.js";
+export {
+  type LoggedReference,
+  loggedReference,
+  logReferenceFingerprint,
+  REFERENCE_FINGERPRINT_PAYLOAD_TYPE,
+} from "./protect/reference-commitment.js";
 export { SKETCH_PAYLOAD_TYPE, sketchToProto } from "./protect/sketch-proto.js";
 export {
   ensureSketchStream,

@@ -6,16 +6,26 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   type GetEpochBatteryRequest,
   GetEpochBatteryRequestSchema,
   GetEpochBatteryResponseSchema,
   Hub,
+  type LogCanaryCommitmentRequest,
   ProbeKind,
+  type ReferenceFingerprintCommitment,
+  ReferenceFingerprintCommitmentSchema,
   SignedHeaderSchema,
 } from "@lineage/api";
-import { Ed25519PrivateKey, KeyRing, newNonce, signMessage, verifyMessage } from "@lineage/crypto";
+import {
+  Ed25519PrivateKey,
+  KeyRing,
+  newNonce,
+  signMessage,
+  verifyEnvelope,
+  verifyMessage,
+} from "@lineage/crypto";
 import {
   addService,
   createServer,
@@ -25,7 +35,13 @@ import {
   silentRpcLogger,
   withUnimplemented,
 } from "@lineage/rpc";
-import { connectMemberNode, readMemberNodeConfig, silentNodeLogger, startMemberNode } from "../src/index.js";
+import {
+  connectMemberNode,
+  loggedReference,
+  readMemberNodeConfig,
+  silentNodeLogger,
+  startMemberNode,
+} from "../src/index.js";
 import { modelEndpoint, nodeFiles, testBattery } from "./protect-fixture.js";
 
 type Mode = "good" | "forged" | "stale" | "unordered";
@@ -34,11 +50,30 @@ async function fakeHub(memberKey: Ed25519PrivateKey, hubKey: Ed25519PrivateKey, 
   const battery = testBattery(12, "2026-12");
   const epochKey = new Uint8Array(32).fill(9);
   const seen: bigint[] = [];
+  const commitments: ReferenceFingerprintCommitment[] = [];
   const server = createServer({ logger: silentRpcLogger });
   addService(
     server,
     Hub,
     withUnimplemented(Hub, {
+      async logCanaryCommitment(req: LogCanaryCommitmentRequest) {
+        // As the hub: the member-signed envelope must verify; its payload is what gets logged.
+        const env = req.commitment;
+        assert.ok(env);
+        verifyEnvelope(
+          {
+            payloadType: env.payloadType,
+            payload: env.payload,
+            signatures: env.signatures.map((x) => ({ keyid: x.keyid, sig: x.sig })),
+          },
+          {
+            keys: new KeyRing([memberKey.publicKey]),
+            payloadType: "application/vnd.lineage.reference-fingerprint.v1+proto",
+          },
+        );
+        commitments.push(fromBinary(ReferenceFingerprintCommitmentSchema, env.payload));
+        return { logEntry: { index: BigInt(40 + commitments.length), leafHash: new Uint8Array(32) } };
+      },
       async getEpochBattery(req: GetEpochBatteryRequest) {
         // As the hub: the member's header must verify over the request without it.
         const h = req.header;
@@ -101,7 +136,7 @@ async function fakeHub(memberKey: Ed25519PrivateKey, hubKey: Ed25519PrivateKey, 
     }),
   );
   const port = await server.listen("127.0.0.1:0", insecureServerCredentials());
-  return { address: `127.0.0.1:${port}`, seen, close: () => server.shutdown(100) };
+  return { address: `127.0.0.1:${port}`, seen, commitments, close: () => server.shutdown(100) };
 }
 
 test("battery from the hub: a verified answer is probed and sketched; forged, stale and malformed answers are refused before probing", async () => {
@@ -132,9 +167,22 @@ test("battery from the hub: a verified answer is probed and sketched; forged, st
     });
     const run = await node.deps.store.db
       .selectFrom("probe_runs")
-      .select(["epoch_id"])
+      .select(["epoch_id", "reference_hash"])
       .executeTakeFirstOrThrow();
     assert.equal(run.epoch_id, "2026-12");
+    // The reference fingerprint hash was logged through the hub, once, before the sketch went out.
+    assert.equal(hub.commitments.length, 1);
+    const c = hub.commitments[0];
+    assert.deepEqual([c?.memberId, c?.modelId, c?.epochId, c?.probes], ["acme", "from-hub", "2026-12", 12]);
+    assert.equal(
+      Buffer.from(c?.fingerprintHash ?? []).toString("hex"),
+      Buffer.from(run.reference_hash ?? []).toString("hex"),
+    );
+    assert.equal((await loggedReference(node.deps, "from-hub", "2026-12"))?.logIndex, 41n);
+    for await (const _ of client.protect({ model, adapter: "main" })) {
+      // re-publish
+    }
+    assert.equal(hub.commitments.length, 1, "not logged twice");
     assert.ok(
       hub.seen.length >= 1 && hub.seen.every((s, i) => i === 0 || s > (hub.seen[i - 1] as bigint)),
       "sequences increase",

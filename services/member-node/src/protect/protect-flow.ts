@@ -35,6 +35,7 @@ import {
   runResponses,
   upsertModel,
 } from "./probe-store.js";
+import { logReferenceFingerprint } from "./reference-commitment.js";
 import { sketchToProto } from "./sketch-proto.js";
 import { publishSketch } from "./sketch-publisher.js";
 
@@ -327,6 +328,16 @@ async function* protectOnce(
   );
 
   yield { phase: "publishing", probesDone: total, probesTotal: total };
+  // The reference hash is logged (through the hub, when there is one) before the sketch that invites
+  // sessions against it is published.
+  const logged = await logReferenceFingerprint(
+    deps,
+    { modelId: req.modelId, modelVersion: req.modelVersion },
+    battery.epoch,
+    referenceHash,
+    total,
+    signal,
+  );
   const published = await publishSketch(deps, req.modelId, message);
   await finishRun(deps.store, run.run_id, referenceHash, published.sketchSha256, finishedAt);
   await deps.store.db
@@ -358,6 +369,7 @@ async function* protectOnce(
     epoch: battery.epoch,
     run: run.run_id,
     reference_fingerprint_sha256: Buffer.from(referenceHash).toString("hex"),
+    reference_log_index: logged === undefined ? null : logged.logIndex.toString(),
     sketch_sha256: Buffer.from(published.sketchSha256).toString("hex"),
     subject: published.subject,
     stream_seq: published.ack.seq,
