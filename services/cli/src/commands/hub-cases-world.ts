@@ -185,7 +185,6 @@ export async function startMember(
   options: {
     readonly pairs?: readonly CanaryPair[];
     readonly bus?: Bus;
-    readonly hubClient?: () => ServiceClient<typeof Hub>;
   } = {},
 ): Promise<MemberSide> {
   await store.migrate(memberNodeMigrations);
@@ -203,13 +202,17 @@ export async function startMember(
   const panel = new Map<string, ModelAdapter>();
   for (const name of PANEL)
     panel.set(name, new ReplayAdapter(parseReplay(await replayText(`${name}.jsonl`)), name));
+  // The node's own channel to the hub (it outlives a hub restart on the same address).
+  const hubClient = createClient(Hub, hub.server.address, insecureChannelCredentials(), {
+    defaultTimeoutMs: 60_000,
+  });
   const deps: MemberNodeDeps = {
     memberId,
     store,
     bus: options.bus ?? createInProcessBus(),
     signingKey: key,
     signer: headerSigner(memberId, key, store, Date.now),
-    hub: hub.client,
+    hub: hubClient,
     hubKeys: new KeyRing([hub.log.hubPublicKey]),
     admin: adminAuth({ keys: new KeyRing([key.publicKey]), now: Date.now }),
     clock: Date.now,
@@ -263,6 +266,7 @@ export async function startMember(
   const close = async () => {
     await busServe?.stop();
     await node.close();
+    hubClient.close();
   };
   return { memberId, modelId, key, node, services, deps, pairs, labels, [Symbol.asyncDispose]: close };
 }

@@ -13,20 +13,24 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   AlertEventSchema,
   AlertKind,
   CaseState,
+  DismissalReason,
   LogEntryKind,
   MemberModelRefSchema,
+  ReviewDecisionSchema,
+  SubmitReviewDecisionRequestSchema,
   SuspectSource,
   Verdict,
   WatchAlertsRequestSchema,
 } from "@lineage/api";
 import { type Bus, connectNatsBus, createInProcessBus } from "@lineage/bus";
-import { Ed25519PrivateKey } from "@lineage/crypto";
-import { caseIdOf, SECRETARIAT, signRequest } from "@lineage/hub";
+import { Ed25519PrivateKey, signEnvelope } from "@lineage/crypto";
+import { caseIdOf, envelopeToProto, PAYLOAD_TYPES, SECRETARIAT, signRequest } from "@lineage/hub";
 import type { RpcError } from "@lineage/rpc";
 import {
   type HubDatabase,
@@ -120,7 +124,7 @@ async function codeOf(p: Promise<unknown> | (() => Promise<unknown>)): Promise<s
   return "ok";
 }
 
-async function _attestationsOf(hub: HubSide, sessionId: string): Promise<number> {
+async function attestationsOf(hub: HubSide, sessionId: string): Promise<number> {
   const r = await hub.store.db
     .selectFrom("log_entries")
     .select(sql<string>`count(*)`.as("n"))
@@ -402,6 +406,206 @@ for (const backend of backends) {
       await bus?.close();
       await db.drop();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+for (const backend of backends) {
+  test(`a hub killed mid-session and restarted on its database ends with exactly one logged attestation; bad input at arrival (${backend.name})`, {
+    skip: backend.skip,
+    timeout: 300_000,
+  }, async () => {
+    const db = await backend.hubDb();
+    try {
+      const hubKey = Ed25519PrivateKey.generate();
+      const addresses = new Map<string, string>();
+      const suspects: SuspectBook = new Map();
+      let killing: Promise<void> | undefined;
+      let first: HubSide | undefined;
+      const store1 = await db.open();
+      first = await startHubSide(store1, {
+        hubKey,
+        addresses,
+        // Killed on the first progress message: the member node is mid-session, nothing answered yet.
+        onProgress: () => {
+          killing ??= (async () => {
+            await first?.close();
+            await store1.close();
+          })();
+        },
+      });
+      const port = first.server.port;
+      await using memberStore = await backend.memberStore();
+      await using acme = await startMember(first, memberStore, "acme", suspects);
+      addresses.set("acme", acme.node.address);
+      const b = await battery();
+      suspects.set("copy-1", await copySuspect("copy-1", [acme]));
+      await first.log.appendSighting({ suspect: suspectRef("copy-1"), source: SuspectSource.FEED_ADAPTER });
+      const target = {
+        suspect: suspectRef("copy-1"),
+        candidate: create(MemberModelRefSchema, {
+          memberId: "acme",
+          modelId: acme.modelId,
+          modelVersion: "1",
+        }),
+        epochId: b.epoch,
+        comparisons: 1,
+      };
+      await assert.rejects(first.sessions.sessions.open(target), (err: Error & { code?: string }) => {
+        assert.equal(err.code, "unavailable", err.message);
+        return true;
+      });
+      await killing;
+      assert.ok(killing !== undefined, "the hub was killed mid-session");
+
+      // Restart: the same database (closed and reopened) and address; nothing but the database is kept.
+      const store2 = await db.open();
+      await using hub = await startHubSide(store2, { hubKey, addresses, port });
+      const pending = await store2.db.selectFrom("hub_alpha_ledger").select("session_id").execute();
+      assert.equal(pending.length, 1);
+      const sessionId = pending[0]?.session_id as string;
+      assert.ok(hub.log.session(sessionId) !== undefined, "the session was logged before the member saw it");
+      assert.equal(await attestationsOf(hub, sessionId), 0, "killed before any answer was logged");
+      const resumed = await hub.sessions.sessions.resume();
+      assert.equal(resumed.length, 1);
+      const done = resumed[0];
+      assert.ok(done?.outcome === "attested", JSON.stringify(done));
+      assert.equal(done.verdict, Verdict.LIKELY_DERIVED);
+      assert.equal(await attestationsOf(hub, sessionId), 1);
+      // Again (another restart, a replica): nothing is redone, nothing logged twice.
+      assert.deepEqual(await hub.sessions.sessions.resume(), []);
+      assert.equal((await hub.sessions.sessions.run(sessionId)).outcome, "attested");
+      assert.equal(await attestationsOf(hub, sessionId), 1, "exactly one logged attestation");
+      const c = (await hub.client.getCase({ caseId: caseIdOf("copy-1") })).case;
+      assert.equal(c?.attestations.length, 1);
+      assert.deepEqual(c?.memberIds, ["acme"]);
+
+      // Bad input at arrival, each with its code (libs/rpc's table gives the gRPC status).
+      const caseId = caseIdOf("copy-1");
+      assert.equal(await codeOf(hub.client.getCase({ caseId: "" })), "invalid_argument");
+      assert.equal(await codeOf(hub.client.getCase({ caseId: "case-nope" })), "not_found");
+      assert.equal(await codeOf(hub.client.listCases({ pageSize: 501 })), "invalid_argument");
+      assert.equal(await codeOf(hub.client.listCases({ pageToken: "zzz" })), "invalid_argument");
+      assert.equal(await codeOf(hub.client.listCases({ states: [9 as CaseState] })), "invalid_argument");
+      const decision = (
+        d: {
+          caseId?: string;
+          fromState?: CaseState;
+          toState?: CaseState;
+          dismissalReason?: DismissalReason;
+          rationale?: string;
+        },
+        key = hubKey,
+      ) =>
+        envelopeToProto(
+          signEnvelope(
+            PAYLOAD_TYPES.reviewDecision,
+            toBinary(
+              ReviewDecisionSchema,
+              create(ReviewDecisionSchema, {
+                caseId,
+                fromState: CaseState.OPEN,
+                toState: CaseState.UNDER_REVIEW,
+                reviewer: "ana",
+                decidedAt: timestampFromMs(Date.now()),
+                ...d,
+              }),
+            ),
+            key,
+          ),
+        );
+      const submit = (env: ReturnType<typeof decision>, signer = { memberId: SECRETARIAT, key: hubKey }) =>
+        hub.client.submitReviewDecision(
+          signRequest(
+            SubmitReviewDecisionRequestSchema,
+            create(SubmitReviewDecisionRequestSchema, { decision: env }),
+            signer,
+          ),
+        );
+      assert.equal(
+        await codeOf(
+          hub.client.submitReviewDecision(
+            create(SubmitReviewDecisionRequestSchema, { decision: decision({}) }),
+          ),
+        ),
+        "unauthenticated",
+        "no header",
+      );
+      assert.equal(
+        await codeOf(submit(decision({}), { memberId: "acme", key: acme.key })),
+        "permission_denied",
+        "a member may not decide a case",
+      );
+      assert.equal(
+        await codeOf(submit(decision({}, Ed25519PrivateKey.generate()))),
+        "bad_signature",
+        "a decision not signed by the secretariat (UNAUTHENTICATED)",
+      );
+      assert.equal(
+        await codeOf(submit(decision({ toState: CaseState.CONFIRMED, rationale: "x" }))),
+        "invalid_argument",
+        "OPEN -> CONFIRMED skips the review",
+      );
+      assert.equal(
+        await codeOf(
+          submit(
+            decision({ fromState: CaseState.UNDER_REVIEW, toState: CaseState.DISMISSED, rationale: "x" }),
+          ),
+        ),
+        "invalid_argument",
+        "a dismissal without a reason",
+      );
+      assert.equal(
+        await codeOf(
+          submit(
+            decision({
+              fromState: CaseState.UNDER_REVIEW,
+              toState: CaseState.DISMISSED,
+              dismissalReason: DismissalReason.OTHER,
+              rationale: "x",
+            }),
+          ),
+        ),
+        "failed_precondition",
+        "the case is OPEN, not UNDER_REVIEW",
+      );
+      assert.equal(await codeOf(submit(decision({ caseId: "case-nope" }))), "not_found");
+      const garbage = decision({});
+      garbage.payload = new Uint8Array([0xff, 0xff, 0xff]);
+      assert.equal(await codeOf(submit(garbage)), "bad_signature", "a payload changed after signing");
+      const sizeBefore = hub.log.size;
+      const once = signRequest(
+        SubmitReviewDecisionRequestSchema,
+        create(SubmitReviewDecisionRequestSchema, { decision: decision({}) }),
+        { memberId: SECRETARIAT, key: hubKey },
+      );
+      const ok = await hub.client.submitReviewDecision(once);
+      assert.equal(ok.case?.state, CaseState.UNDER_REVIEW);
+      assert.equal(
+        await codeOf(hub.client.submitReviewDecision(once)),
+        "replay",
+        "a replayed request (ALREADY_EXISTS)",
+      );
+      assert.equal(hub.log.size, sizeBefore + 1, "only the accepted decision was logged");
+      const watchBad = signRequest(
+        WatchAlertsRequestSchema,
+        create(WatchAlertsRequestSchema, { kinds: [99 as AlertKind] }),
+        { memberId: SECRETARIAT, key: hubKey },
+      );
+      assert.equal(
+        await codeOf(async () => {
+          for await (const _ of hub.client.watchAlerts(watchBad)) break;
+        }),
+        "invalid_argument",
+      );
+      assert.equal(
+        await codeOf(async () => {
+          for await (const _ of hub.client.watchAlerts(create(WatchAlertsRequestSchema, {}))) break;
+        }),
+        "unauthenticated",
+      );
+    } finally {
+      await db.drop();
     }
   });
 }
