@@ -50,6 +50,9 @@ import { admitSession } from "./session-request.js";
 
 type MaybeAsync<T> = T | Promise<T>;
 
+/** Least time between two progress messages of one phase. */
+export const PROGRESS_INTERVAL_MS = 250;
+
 /** Where the node reaches the models a session names (configured on the node; none are sent by the hub). */
 export interface SessionModels {
   /** The suspect, from the logged session's reference (endpoint or registry release). */
@@ -237,8 +240,17 @@ export class MatchSessions {
     onProgress: (p: MatchSessionProgress) => void,
     signal: AbortSignal | undefined,
   ): Promise<MatchSessionAnswer> {
+    // Each progress message is member-signed (a header sequence taken from the database): a phase change
+    // always goes out, ticks within a phase at most every PROGRESS_INTERVAL_MS.
+    let lastPhase: SessionPhase | undefined;
+    let lastAt = 0;
     const emit = (e: SessionEvent) => {
-      if (e.kind === "progress") onProgress(e.progress);
+      if (e.kind !== "progress") return;
+      const now = Date.now();
+      if (e.progress.phase === lastPhase && now - lastAt < PROGRESS_INTERVAL_MS) return;
+      lastPhase = e.progress.phase;
+      lastAt = now;
+      onProgress(e.progress);
     };
     emit(progress(req.sessionId, SessionPhase.VERIFYING_REQUEST, 0, 0, "session verified against the log"));
     let answer: MatchSessionAnswer;
