@@ -16,7 +16,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { SketchAnnouncementSchema } from "@lineage/api";
@@ -98,19 +98,27 @@ const key = Ed25519PrivateKey.generate();
 const probeIndex = new Map(inputs.map((p, i) => [p.probeId, i]));
 const model = { memberId: "bench", modelId: "bench-model", modelVersion: "1" };
 
-function timeLoop(minMs: number, body: () => void): number {
+/** CPU seconds this process used since `from` (user + system): a figure the machine's other load barely moves. */
+function cpuSeconds(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1e6;
+}
+
+/** Runs `body` for at least `minMs`; returns [per wall second, per CPU second]. */
+function timeLoop(minMs: number, body: () => void): [number, number] {
   body(); // warm-up
   let n = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   while (performance.now() - t0 < minMs) {
     body();
     n++;
   }
-  return n / ((performance.now() - t0) / 1000);
+  return [n / ((performance.now() - t0) / 1000), n / cpuSeconds(cpu0)];
 }
-const sketchesPerS = timeLoop(3000, () => buildSketch(inputs, ctx));
+const [sketchesPerS, sketchesPerCpuS] = timeLoop(3000, () => buildSketch(inputs, ctx));
 let seq = 0n;
-const publishPathPerS = timeLoop(3000, () => {
+const [publishPathPerS, publishPathPerCpuS] = timeLoop(3000, () => {
   const sketch = buildSketch(inputs, ctx);
   const message = sketchToProto(sketch, inputs, ctx, probeIndex, model, Date.now());
   const { payload } = sketchPayload(message);
@@ -160,6 +168,7 @@ const adapterProbesPerS = probesN / ((performance.now() - t0) / 1000);
 
 const dir = mkdtempSync(join(tmpdir(), "lineage-bench-node-"));
 let probesPerS = 0;
+let probesPerCpuS = 0;
 try {
   writeFileSync(join(dir, "key.pem"), key.toPem(), { mode: 0o600 });
   writeFileSync(join(dir, "battery.json"), JSON.stringify(battery));
@@ -180,6 +189,7 @@ try {
   const config = await readMemberNodeConfig(configFile, {});
   await using node = await startMemberNode({ config, env: {}, logger: silentNodeLogger, epochPollMs: 0 });
   using client = connectMemberNode(node.address, insecureChannelCredentials(), key, "bench");
+  const cpu0 = process.cpuUsage();
   t0 = performance.now();
   let done = 0;
   for await (const p of client.protect({
@@ -189,6 +199,7 @@ try {
     done = p.probesDone;
   if (done !== probesN) throw new Error(`protect ended at ${done} of ${probesN}`);
   probesPerS = probesN / ((performance.now() - t0) / 1000);
+  probesPerCpuS = probesN / cpuSeconds(cpu0);
 } finally {
   rmSync(dir, { recursive: true, force: true });
   child.kill("SIGTERM");
@@ -197,19 +208,24 @@ try {
 const round = (x: number) => Math.round(x * 10) / 10;
 const result = {
   sketches_per_s: round(sketchesPerS),
+  sketches_per_cpu_s: round(sketchesPerCpuS),
   node_publish_path_per_s: round(publishPathPerS),
+  node_publish_path_per_cpu_s: round(publishPathPerCpuS),
   sketch_battery_probes: SKETCH_PROBES,
   sketch_battery_words: words,
   probes_per_s: round(probesPerS),
+  probes_per_node_cpu_s: round(probesPerCpuS),
   adapter_probes_per_s: round(adapterProbesPerS),
   probe_battery_probes: probesN,
   probe_concurrency: concurrency,
+  load_average_1m: round(loadavg()[0] ?? 0),
   targets: { sketches_per_s: 50, probes_per_s: 200 },
 };
 console.log(
   [
-    `sketches of a ${SKETCH_PROBES}-probe battery (${words} words): ${result.sketches_per_s}/s (target >= 50); whole publish path ${result.node_publish_path_per_s}/s`,
-    `probes through the node's protect flow (PGlite, each answer stored), concurrency ${concurrency}: ${result.probes_per_s}/s (target >= 200); bare HTTP adapter ${result.adapter_probes_per_s}/s`,
+    `sketches of a ${SKETCH_PROBES}-probe battery (${words} words): ${result.sketches_per_s}/s (target >= 50), ${result.sketches_per_cpu_s} per CPU-second; whole publish path ${result.node_publish_path_per_s}/s (${result.node_publish_path_per_cpu_s} per CPU-second)`,
+    `probes through the node's protect flow (PGlite, each answer stored), concurrency ${concurrency}: ${result.probes_per_s}/s (target >= 200), ${result.probes_per_node_cpu_s} per node CPU-second; bare HTTP adapter ${result.adapter_probes_per_s}/s`,
+    `machine load average (1 min): ${result.load_average_1m}`,
   ].join("\n"),
 );
 if (jsonFile !== undefined) writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
