@@ -1,14 +1,35 @@
 #!/usr/bin/env node
-// Builds the compiled `lineage` command: services/cli/dist/lineage.mjs, one ES module bundling the CLI, the
-// services and the libraries it runs (from their TypeScript sources, the same esbuild transform tsx applies on
-// the fly) and their npm dependencies, so `lineage --help` loads one file instead of ~900 modules.
-// Run by `npm run build` (root), which `npm install` runs through `prepare` after `tsc -b`.
+// Builds the compiled `lineage` command (`npm run build`; `npm install` runs it through `prepare`):
+//   1. `tsc -b`: every package's dist/ (what the packages' "default" exports resolve to), and the typecheck;
+//   2. services/cli/dist/lineage.mjs: one ES module bundling the CLI, the services and libraries it runs (from
+//      their TypeScript sources, the same esbuild transform tsx applies on the fly) and their npm
+//      dependencies, so `lineage --help` loads one file instead of ~900 modules.
+// With --prepare (npm install) a type error is reported but does not fail the install: tsc still emits, the
+// bundle does not depend on it, and `npm test` fails on it (`npm run typecheck`). Without it, it fails.
 //
 // bin/lineage.js runs this bundle only while it is newer than every source it was built from (see there); the
-// bundle's mtime is set to the moment this build STARTED, so a source saved while the build runs counts as newer.
+// bundle's mtime is set to the moment the bundling STARTED, so a source saved meanwhile counts as newer.
+import { spawnSync } from "node:child_process";
 import { statSync, utimesSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+
+const prepare = process.argv.includes("--prepare");
+const unknown = process.argv.slice(2).filter((a) => a !== "--prepare");
+if (unknown.length > 0) {
+  process.stderr.write(`build.mjs: unknown argument ${unknown[0]} (only --prepare)\n`);
+  process.exit(2);
+}
+const tsc = spawnSync(process.execPath, [fileURLToPath(import.meta.resolve("typescript/bin/tsc")), "-b"], {
+  cwd: fileURLToPath(new URL("../../..", import.meta.url)),
+  stdio: "inherit",
+});
+const typecheckFailed = tsc.status !== 0;
+if (typecheckFailed && !prepare) process.exit(tsc.status ?? 1);
+if (typecheckFailed)
+  process.stderr.write(
+    "build: tsc -b reported errors (above); bundling anyway — `npm run typecheck` fails on them\n",
+  );
 
 const started = new Date();
 const entry = fileURLToPath(new URL("../src/entry.ts", import.meta.url));
