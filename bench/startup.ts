@@ -3,8 +3,8 @@
  *
  *   npm run bench:startup [-- --runs N] [--json FILE] [--no-build]
  *
- * Rebuilds the compiled bundle (services/cli/bin/build.mjs) unless --no-build, then times `lineage --help`
- * as a user runs it (node services/cli/bin/lineage.js --help, a fresh process each time, wall clock from
+ * Rebuilds the compiled bundle (services/cli/bin/build.mjs --bundle-only) unless --no-build, then times
+ * `lineage --help` as a user runs it (node services/cli/bin/lineage.js --help, a fresh process each time, wall clock from
  * spawn to exit) N times each:
  *   help_ms          the compiled bundle chosen by the launcher's freshness check (it must be: the run fails
  *                    if the launcher reports it ran the sources)
@@ -80,7 +80,7 @@ function timeRun(
 
 const opts = parseArgs(process.argv.slice(2));
 if (opts.build) {
-  const r = spawnSync(process.execPath, [buildScript], { cwd: root, encoding: "utf8" });
+  const r = spawnSync(process.execPath, [buildScript, "--bundle-only"], { cwd: root, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);
   process.stderr.write(r.stdout);
 }

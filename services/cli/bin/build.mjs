@@ -4,8 +4,9 @@
 //   2. services/cli/dist/lineage.mjs: one ES module bundling the CLI, the services and libraries it runs (from
 //      their TypeScript sources, the same esbuild transform tsx applies on the fly) and their npm
 //      dependencies, so `lineage --help` loads one file instead of ~900 modules.
-// With --prepare (npm install) a type error is reported but does not fail the install: tsc still emits, the
-// bundle does not depend on it, and `npm test` fails on it (`npm run typecheck`). Without it, it fails.
+// --bundle-only skips step 1 (bench:startup). With --prepare (npm install) a type error is reported but
+// does not fail the install: tsc still emits, the bundle does not depend on it, and `npm test` fails on it
+// (`npm run typecheck`). Without --prepare it fails the build.
 //
 // bin/lineage.js runs this bundle only while it is newer than every source it was built from (see there); the
 // bundle's mtime is set to the moment the bundling STARTED, so a source saved meanwhile counts as newer.
@@ -15,15 +16,18 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const prepare = process.argv.includes("--prepare");
-const unknown = process.argv.slice(2).filter((a) => a !== "--prepare");
+const bundleOnly = process.argv.includes("--bundle-only");
+const unknown = process.argv.slice(2).filter((a) => a !== "--prepare" && a !== "--bundle-only");
 if (unknown.length > 0) {
-  process.stderr.write(`build.mjs: unknown argument ${unknown[0]} (only --prepare)\n`);
+  process.stderr.write(`build.mjs: unknown argument ${unknown[0]} (--prepare, --bundle-only)\n`);
   process.exit(2);
 }
-const tsc = spawnSync(process.execPath, [fileURLToPath(import.meta.resolve("typescript/bin/tsc")), "-b"], {
-  cwd: fileURLToPath(new URL("../../..", import.meta.url)),
-  stdio: "inherit",
-});
+const tsc = bundleOnly
+  ? { status: 0 }
+  : spawnSync(process.execPath, [fileURLToPath(import.meta.resolve("typescript/bin/tsc")), "-b"], {
+      cwd: fileURLToPath(new URL("../../..", import.meta.url)),
+      stdio: "inherit",
+    });
 const typecheckFailed = tsc.status !== 0;
 if (typecheckFailed && !prepare) process.exit(tsc.status ?? 1);
 if (typecheckFailed)
