@@ -1,7 +1,7 @@
 /**
  * Member-signed headers (proto signed_header.proto): the node signs every message it sends across a trust
  * boundary with its Ed25519 key, under a sequence that strictly increases across restarts (kept in the
- * `header_sequence` row, taken in the same transaction as nothing else so it is never reused).
+ * `header_sequence` row; see nextHeaderSequence).
  */
 import { create, type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { type SignedHeader, SignedHeaderSchema } from "@lineage/api";
@@ -23,12 +23,23 @@ export interface HeaderSigner {
   ): Promise<MessageShape<D> & { header: SignedHeader }>;
 }
 
-/** Takes the next header sequence from the database (atomic upsert, so two callers never share one). */
-export async function nextHeaderSequence(store: Store<MemberNodeDatabase>): Promise<bigint> {
+/**
+ * Takes the next header sequence from the database (one atomic upsert, so two callers never share one):
+ * above the last one used, and never below the clock in microseconds — so a node whose database was
+ * recreated (same key, fresh `header_sequence`) still signs above everything it signed before, which the
+ * receivers' replay guards require (a sequence not above the highest accepted is a replay).
+ */
+export async function nextHeaderSequence(
+  store: Store<MemberNodeDatabase>,
+  nowMs: number = Date.now(),
+): Promise<bigint> {
+  const floor = BigInt(Math.floor(nowMs)) * 1000n;
   const row = await store.db
     .insertInto("header_sequence")
-    .values({ id: 1, last: 1n })
-    .onConflict((oc) => oc.column("id").doUpdateSet({ last: sql<bigint>`header_sequence.last + 1` }))
+    .values({ id: 1, last: floor })
+    .onConflict((oc) =>
+      oc.column("id").doUpdateSet({ last: sql<bigint>`greatest(header_sequence.last + 1, ${floor})` }),
+    )
     .returning("last")
     .executeTakeFirstOrThrow();
   return BigInt(row.last);
@@ -47,7 +58,7 @@ export function headerSigner(
     async sign(schema, message) {
       const unsigned = create(schema, { ...(message as object), header: undefined } as never);
       const payload = toBinary(schema, unsigned);
-      const sequence = await nextHeaderSequence(store);
+      const sequence = await nextHeaderSequence(store, now());
       const header = { memberId, sequence, nonce: newNonce(), issuedAtMs: now() };
       const signed = signMessage(schema.typeName, header, payload, key);
       const h = create(SignedHeaderSchema, {
