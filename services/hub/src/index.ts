@@ -147,6 +147,22 @@ export {
   SECRETARIAT,
   signRequest,
 } from "./membership/request-header.js";
+export {
+  type FeedRelease,
+  MAX_FEED_BYTES,
+  MAX_FEED_RELEASES,
+  parseRegistryFeed,
+  submitFeed,
+} from "./scan/registry-feed.js";
+export {
+  checkSuspect,
+  ReleaseScanner,
+  type ReleaseScannerOptions,
+  type ScanProgress,
+  type ScanResult,
+  suspectIdOf,
+} from "./scan/release-scanner.js";
+export { type ScanHandlers, scanHandlers } from "./scan/scan-handlers.js";
 export { type HubSessions, type HubSessionsOptions, openHubSessions } from "./sessions/hub-sessions.js";
 export {
   MAX_PANEL,

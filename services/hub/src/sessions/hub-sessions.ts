@@ -16,6 +16,8 @@ import { type CaseHandlers, caseHandlers } from "../cases/case-handlers.js";
 import { AlphaLedger, DEFAULT_ALPHA_BUDGET } from "../ledger/alpha-ledger.js";
 import type { TransparencyLog } from "../log/transparency-log.js";
 import type { RequestAuthenticator } from "../membership/request-header.js";
+import { ReleaseScanner, type ReleaseScannerOptions, type ScanResult } from "../scan/release-scanner.js";
+import { type ScanHandlers, scanHandlers } from "../scan/scan-handlers.js";
 import { ReferencePopulation } from "./reference-population.js";
 import { type LoggedAttestation, SessionManager, type SessionManagerOptions } from "./session-manager.js";
 import type { SessionTransport } from "./session-transport.js";
@@ -37,6 +39,13 @@ export interface HubSessionsOptions {
   readonly backoffMs?: number;
   readonly onProgress?: SessionManagerOptions["onProgress"];
   readonly now?: () => number;
+  /** Release scanning (SubmitSuspect): the epochs and index to probe and retrieve with, and suspect adapters. */
+  readonly scan?: Pick<
+    ReleaseScannerOptions,
+    "epochs" | "retriever" | "adapterFor" | "concurrency" | "maxCandidates" | "onProgress"
+  > & {
+    readonly onScan?: (suspectId: string, result: Promise<ScanResult>) => void;
+  };
 }
 
 export interface HubSessions {
@@ -45,8 +54,10 @@ export interface HubSessions {
   readonly sessions: SessionManager;
   readonly cases: CaseBook;
   readonly alerts: AlertCenter;
-  /** GetCase, ListCases, SubmitReviewDecision, WatchAlerts. */
-  handlers(auth: RequestAuthenticator): CaseHandlers;
+  /** Present when `scan` was configured. */
+  readonly scanner: ReleaseScanner | undefined;
+  /** GetCase, ListCases, SubmitReviewDecision, WatchAlerts (and SubmitSuspect with a scanner). */
+  handlers(auth: RequestAuthenticator): CaseHandlers & Partial<ScanHandlers>;
   close(): Promise<void>;
 }
 
@@ -122,13 +133,20 @@ export async function openHubSessions(o: HubSessionsOptions): Promise<HubSession
       summary: `case ${caseId} ${confirmed ? "confirmed" : "dismissed"} by the secretariat`,
     });
   };
+  const scanner = o.scan === undefined ? undefined : new ReleaseScanner({ ...o.scan, log: o.log, sessions });
   return {
     population,
     ledger,
     sessions,
     cases,
     alerts,
-    handlers: (auth) => caseHandlers({ cases, alerts, auth, log: o.log, hubKey: o.hubKey, onDecision }),
+    scanner,
+    handlers: (auth) => ({
+      ...caseHandlers({ cases, alerts, auth, log: o.log, hubKey: o.hubKey, onDecision }),
+      ...(scanner
+        ? scanHandlers({ scanner, auth, ...(o.scan?.onScan ? { onScan: o.scan.onScan } : {}) })
+        : {}),
+    }),
     async close() {
       await sessions.close();
       await alerts.close();
