@@ -277,6 +277,7 @@ for (let i = 0; i < INGEST; i++) {
   });
 }
 const signMs = performance.now() - t0;
+console.error(`bench/hub: ${INGEST} announcements signed (untimed); publishing`);
 const messageBytes = messages.reduce((s, m) => s + m.data.length, 0) / messages.length;
 streamToDelete = stream;
 await bus.ensureStream({ name: stream, subjects: [`${root}.sketch.>`], maxMsgSize: 2 << 20 });
@@ -304,6 +305,7 @@ const workers = stores.map(
       batch: { maxBatch: 500, maxDelayMs: 10, maxInFlight: 2 },
     }),
 );
+console.error("bench/hub: ingesting through JetStream");
 const cpu0 = process.cpuUsage();
 t0 = performance.now();
 const consumptions = await Promise.all(
@@ -328,6 +330,9 @@ if (rejectedNow() > 0) throw new Error(`bench/hub: ${rejectedNow()} sketches wer
 const perWorker = workers.map((w) => w.metrics.snapshot().indexed);
 
 // ---- 2. Fill to MODELS through the batch commit ------------------------------------------------------
+console.error(
+  `bench/hub: ingested at ${Math.round(INGEST / (ingestMs / 1000))}/s; filling to ${MODELS} models`,
+);
 t0 = performance.now();
 const sketches = new SketchStore(store);
 let seqBase = 10_000_000n;
@@ -364,6 +369,7 @@ for (let i = INGEST; i < MODELS; i += 500) {
 const fillMs = performance.now() - t0;
 
 // ---- 3. Index rebuild from Postgres, 4. lookups ----------------------------------------------------
+console.error("bench/hub: rebuilding the index from Postgres, then lookups");
 const retriever = new SketchRetriever(sketches, epochs);
 t0 = performance.now();
 await retriever.rebuild();
