@@ -32,14 +32,15 @@ const ORIGIN = "lineage.example/log";
 async function openLog() {
   const store = await openTestStore<HubDatabase>("pglite-memory");
   await store.migrate(hubMigrations);
+  const hubKey = Ed25519PrivateKey.generate();
   const log = await TransparencyLog.open({
     store,
     origin: ORIGIN,
-    hubKey: Ed25519PrivateKey.generate(),
+    hubKey,
     checkpointEvery: 1_000_000,
     checkpointIntervalMs: 3_600_000,
   });
-  return { store, log };
+  return { store, log, hubKey };
 }
 
 async function startWitness(dir: string, name: string, logVerifierKey: string) {
@@ -67,7 +68,7 @@ async function grow(log: TransparencyLog, n: number): Promise<void> {
 
 test("every signed checkpoint is cosigned by both witnesses, served cosigned, and gossiped", async () => {
   const dir = await mkdtemp(join(tmpdir(), "lineage-hub-witnessing-"));
-  const { store, log } = await openLog();
+  const { store, log, hubKey } = await openLog();
   const w1 = await startWitness(dir, "witness.example/w1", log.verifierKey);
   const w2 = await startWitness(dir, "witness.example/w2", log.verifierKey);
   const bus = createInProcessBus();
@@ -123,6 +124,27 @@ test("every signed checkpoint is cosigned by both witnesses, served cosigned, an
     }
     assert.deepEqual(errors, []);
     assert.ok(checkpointSubject(ORIGIN).startsWith("lineage.checkpoint."));
+    // The lines are stored: a log reopened on the same store (a restarted hub, nothing cached) serves the
+    // first covering checkpoints with both cosignatures.
+    await witnessing.close();
+    const reopened = await TransparencyLog.open({
+      store,
+      origin: ORIGIN,
+      hubKey,
+      checkpointIntervalMs: 3_600_000,
+    });
+    try {
+      for (const size of sizes) {
+        const first = await reopened.firstCoveringCheckpoint(size - 1);
+        openCheckpoint(first.checkpoint.note, {
+          log: parseVerifierKey(log.verifierKey),
+          witnesses: verifiers,
+          witnessThreshold: 2,
+        });
+      }
+    } finally {
+      await reopened.close();
+    }
   } finally {
     await witnessing.close();
     await sub.stop();

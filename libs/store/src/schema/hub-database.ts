@@ -64,6 +64,16 @@ export interface LogCheckpointsTable {
   created_at: CreatedAt;
 }
 
+/** `log_cosignatures` (migration 0020): witness cosignature lines of signed checkpoints, append-only. */
+export interface LogCosignaturesTable {
+  tree_size: bigint;
+  /** The witness's key, `name+hex8(key id)`. */
+  witness: string;
+  /** The cosignature/v1 note signature line, without its newline. */
+  line: string;
+  created_at: CreatedAt;
+}
+
 // ---- Epochs and the sketch index (migrations 0004-0005; issue 10) -------------------------------------
 
 /** `epochs`: one row per epoch battery; the battery and key are confidential to the alliance. */
@@ -250,6 +260,7 @@ export interface HubDatabase {
   hub_case_attestations: HubCaseAttestationsTable;
   hub_case_events: HubCaseEventsTable;
   hub_alerts: HubAlertsTable;
+  log_cosignatures: LogCosignaturesTable;
 }
 
 export type Member = Selectable<MembersTable>;

@@ -59,6 +59,7 @@ import {
 } from "@lineage/crypto";
 import { type HubDatabase, Mutex, type Store } from "@lineage/store";
 import { type Kysely, sql } from "kysely";
+import { storeCosignatures, withStoredCosignatures } from "./cosignature-store.js";
 import { isLogError, LogError } from "./log-error.js";
 import { PREVIOUS_SIZE_EXTENSION, storedHead, verifyStoredLog } from "./log-integrity.js";
 import {
@@ -410,14 +411,15 @@ export class TransparencyLog implements AsyncDisposable {
   /**
    * Records `note`, the checkpoint of `treeSize`'s note followed by witness cosignature lines (verified by
    * witness-client.ts): served as the latest checkpoint while it is, and by firstCoveringCheckpoint (the
-   * witnessed disclosure seed). In memory, the last 4096 only: cosignatures are not stored in the database.
+   * witnessed disclosure seed); the lines are stored (cosignature-store.ts), the last 4096 notes cached.
    */
-  setCosignedCheckpoint(treeSize: number, note: string): void {
+  async setCosignedCheckpoint(treeSize: number, note: string): Promise<void> {
     const cp = this.#checkpoint;
     if (cp !== undefined && cp.treeSize === treeSize && note.startsWith(cp.note))
       this.#checkpoint = { ...cp, note };
     this.#cosigned.set(treeSize, note);
     if (this.#cosigned.size > 4096) this.#cosigned.delete(this.#cosigned.keys().next().value as number);
+    await storeCosignatures(this.#store.db, treeSize, note, this.#noteSigner);
   }
 
   // ---- appends --------------------------------------------------------------------------------
@@ -902,8 +904,10 @@ export class TransparencyLog implements AsyncDisposable {
       });
     }
     const stored = checkpointOfRow(row);
-    const cosigned = this.#cosigned.get(stored.treeSize);
-    const checkpoint = cosigned?.startsWith(stored.note) ? { ...stored, note: cosigned } : stored;
+    const cosigned =
+      this.#cosigned.get(stored.treeSize) ??
+      (await this.#read(() => withStoredCosignatures(this.#store.db, stored.treeSize, stored.note)));
+    const checkpoint = cosigned.startsWith(stored.note) ? { ...stored, note: cosigned } : stored;
     const prevRow = await this.#read(() => checkpointBefore(this.#store.db, checkpoint.treeSize));
     const previous = prevRow === undefined || prevRow.tree_size === 0n ? undefined : checkpointOfRow(prevRow);
     const previousConsistency =

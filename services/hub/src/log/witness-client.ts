@@ -11,9 +11,9 @@
  * seed a disclosure's sample (docs/specs/disclosure.md). A witness more than MAX_PENDING_CHECKPOINTS behind
  * loses the oldest waiting ones (reported).
  *
- * Cosignatures are kept in memory by the log (the latest served by GetCheckpoint, recent ones by
- * firstCoveringCheckpoint): after a restart the latest checkpoint is asked for again, and the witness answers
- * the line it stored. Older cosigned checkpoints are not persisted.
+ * The log stores each cosignature line (cosignature-store.ts, table log_cosignatures) and serves the latest
+ * checkpoint with its lines (GetCheckpoint, bundles) and any first covering checkpoint with its stored lines.
+ * After a restart the latest checkpoint is asked for again, and each witness answers the line it stored.
  */
 import {
   bytesEqual,
@@ -206,13 +206,19 @@ export function startWitnessing(options: WitnessingOptions): Witnessing {
   const queues = clients.map(() => [] as SignedCheckpoint[]);
   const running: Array<Promise<void> | undefined> = clients.map(() => undefined);
   let closed = false;
+  /** Cosignature writes in flight (settled() and close() wait for them). */
+  const storing = new Set<Promise<void>>();
 
   function finish(cp: SignedCheckpoint, line: string): void {
     const r = rounds.get(cp.treeSize);
     if (r === undefined) return;
     if (line !== "") {
       r.lines.push(line);
-      log.setCosignedCheckpoint(cp.treeSize, cp.note + r.lines.join(""));
+      const stored: Promise<void> = log
+        .setCosignedCheckpoint(cp.treeSize, cp.note + r.lines.join(""))
+        .catch((err: unknown) => options.onError?.(err, "store"))
+        .finally(() => storing.delete(stored));
+      storing.add(stored);
     }
     r.open--;
     if (r.open > 0) return;
@@ -268,11 +274,13 @@ export function startWitnessing(options: WitnessingOptions): Witnessing {
   const close = async () => {
     closed = true;
     await Promise.all(running);
+    await Promise.all(storing);
   };
   return {
     clients,
     async settled() {
-      while (running.some((r) => r !== undefined)) await Promise.all(running);
+      while (running.some((r) => r !== undefined) || storing.size > 0)
+        await Promise.all([...running, ...storing]);
     },
     close,
     [Symbol.asyncDispose]: close,

@@ -12,6 +12,7 @@ import * as m0004 from "./0004-epochs.js";
 import * as m0005 from "./0005-sketch-index.js";
 import * as m0015 from "./0015-sessions-ledger-cases-alerts.js";
 import * as m0016 from "./0016-alert-ids.js";
+import * as m0020 from "./0020-checkpoint-cosignatures.js";
 
 /** Migrations of the hub's database (tables: members, member_keys, log_entries, log_nodes, log_checkpoints,
  * epochs, sketches, sketch_messages; 0015: hub_reference_models, hub_alpha_ledger, hub_sessions,
@@ -26,5 +27,6 @@ export const hubMigrations: MigrationSet = {
     "0005-sketch-index": m0005,
     "0015-sessions-ledger-cases-alerts": m0015,
     "0016-alert-ids": m0016,
+    "0020-checkpoint-cosignatures": m0020,
   },
 };
