@@ -142,6 +142,17 @@ test("member serve + protect + models list/withdraw: progress lines, a published
     assert.match(plain.err, /^done 20\/20$/m);
     assert.match(plain.out, new RegExp(`sketch ${res.sketch_sha256} published`));
 
+    // On a terminal: a redrawn progress bar instead of lines.
+    const ttyIo = captureIo({ cwd: dir });
+    const tty = { ...ttyIo, stderr: Object.assign({ isTTY: true }, ttyIo.stderr) };
+    assert.equal(
+      await main(["member", "protect", "--config", cfg, "--node", address, "--model", "acme/chat"], tty),
+      EXIT.ok,
+      ttyIo.err(),
+    );
+    assert.match(ttyIo.err(), /\r\[#{30}\] 20\/20 done/);
+    assert.doesNotMatch(ttyIo.err(), /^probing /m);
+
     const unknownAdapter = await run([
       "member",
       "protect",
