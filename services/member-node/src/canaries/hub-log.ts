@@ -48,8 +48,9 @@ const MAX_LEAF_BYTES = 1_100_000;
 export function openHubCheckpoint(note: Uint8Array | undefined, trust: HubLogTrust): Checkpoint {
   if (note === undefined || note.length === 0)
     throw new MemberNodeError("malformed", "the hub sent no checkpoint");
+  const options = { log: trust.verifier, origin: trust.origin }; // may throw `unavailable` (node-match.ts)
   try {
-    return openCheckpoint(note, { log: trust.verifier, origin: trust.origin }).checkpoint;
+    return openCheckpoint(note, options).checkpoint;
   } catch (cause) {
     if (isCryptoError(cause) && (cause.code === "bad_signature" || cause.code === "unknown_key"))
       throw new MemberNodeError("bad_signature", "a checkpoint from the hub is not signed by its log key", {

@@ -94,24 +94,88 @@ export interface NodeMatch {
   stop(): Promise<void>;
 }
 
+/** How often the node asks the hub again for its log's trust while the hub cannot be reached. */
+export const HUB_TRUST_RETRY_MS = 15_000;
+
 /**
- * Builds the services, serves sessions on the bus and resumes unfinished sessions in the background
- * (failures are logged by code). Throws when the hub's log trust cannot be established.
+ * A log trust that is learned in the background: until the hub has answered once, reading it throws
+ * `unavailable` (retryable), so a node started while the hub is down serves its other RPCs and answers canary
+ * and session calls with UNAVAILABLE instead of not serving them at all.
  */
-export async function startNodeMatch(deps: MemberNodeDeps, protect: ProtectOptions): Promise<NodeMatch> {
-  const services = matchServices(deps, {
-    hubLog: await hubLogTrust(deps),
-    models: nodeSessionModels(deps, protect),
+function lazyHubLogTrust(
+  deps: MemberNodeDeps,
+  retryMs: number,
+): { trust: HubLogTrust; ready: Promise<void>; stop(): void } {
+  let current: HubLogTrust | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const get = (): HubLogTrust => {
+    if (current === undefined)
+      throw new MemberNodeError("unavailable", "the hub's log has not been reached yet; retry later");
+    return current;
+  };
+  const ready = new Promise<void>((resolve) => {
+    const attempt = () => {
+      hubLogTrust(deps).then(
+        (t) => {
+          current = t;
+          resolve();
+        },
+        (err: unknown) => {
+          deps.logger.warn("sessions.hub_trust_unavailable", {
+            code: String((err as { code?: unknown })?.code ?? "error"),
+          });
+          if (!stopped) timer = setTimeout(attempt, retryMs);
+        },
+      );
+    };
+    attempt();
   });
-  const sub: BusSubscription = await serveSessionsOnBus(deps.bus, deps, services.sessions);
-  services.sessions.resumeInterrupted().then(
-    (answers) => {
-      if (answers.length > 0) deps.logger.info("sessions.resumed", { count: answers.length });
+  return {
+    trust: {
+      get origin() {
+        return get().origin;
+      },
+      get verifier() {
+        return get().verifier;
+      },
     },
-    (err: unknown) =>
-      deps.logger.warn("sessions.resume_failed", {
-        code: String((err as { code?: unknown })?.code ?? "error"),
-      }),
-  );
-  return { services, stop: () => sub.stop() };
+    ready,
+    stop() {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Builds the services, serves sessions on the bus and, once the hub's log trust is learned (retried in the
+ * background while the hub is down), resumes unfinished sessions (failures are logged by code).
+ */
+export async function startNodeMatch(
+  deps: MemberNodeDeps,
+  protect: ProtectOptions,
+  options: { readonly hubTrustRetryMs?: number } = {},
+): Promise<NodeMatch> {
+  const lazy = lazyHubLogTrust(deps, options.hubTrustRetryMs ?? HUB_TRUST_RETRY_MS);
+  const services = matchServices(deps, { hubLog: lazy.trust, models: nodeSessionModels(deps, protect) });
+  const sub: BusSubscription = await serveSessionsOnBus(deps.bus, deps, services.sessions);
+  void lazy.ready
+    .then(() => services.sessions.resumeInterrupted())
+    .then(
+      (answers) => {
+        if (answers.length > 0) deps.logger.info("sessions.resumed", { count: answers.length });
+      },
+      (err: unknown) =>
+        deps.logger.warn("sessions.resume_failed", {
+          code: String((err as { code?: unknown })?.code ?? "error"),
+        }),
+    );
+  return {
+    services,
+    stop: async () => {
+      lazy.stop();
+      await sub.stop();
+    },
+  };
 }
