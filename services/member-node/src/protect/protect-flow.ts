@@ -222,7 +222,10 @@ export async function* protectModel(
   checkProtectRequest(req, options);
   // One protect per model at a time on a node: two would ask the endpoint for the same probes twice.
   let running = runningByStore.get(deps.store);
-  if (running === undefined) runningByStore.set(deps.store, (running = new Set()));
+  if (running === undefined) {
+    running = new Set();
+    runningByStore.set(deps.store, running);
+  }
   if (running.has(req.modelId))
     throw new MemberNodeError("already_exists", `a protect of model ${req.modelId} is already running`);
   running.add(req.modelId);
