@@ -18,7 +18,7 @@ test("header sequences: strictly increasing under concurrency, never below the c
     const seqs = await Promise.all(Array.from({ length: 20 }, () => nextHeaderSequence(store, t)));
     assert.equal(new Set(seqs.map(String)).size, 20, "no sequence handed out twice");
     assert.ok(seqs.every((s) => s >= BigInt(t) * 1000n));
-    last = seqs.reduce((a, b) => (a > b ? a : b));
+    for (const q of seqs) if (q > last) last = q;
     const signer = headerSigner("acme", key, store, () => t + 1);
     const msg = await signer.sign(
       SketchWithdrawalSchema,
