@@ -134,6 +134,19 @@ test("every signed checkpoint is cosigned by both witnesses, served cosigned, an
       checkpointIntervalMs: 3_600_000,
     });
     try {
+      // Witnessing restarted with every witness down: the latest checkpoint is still served cosigned.
+      const down = startWitnessing({
+        log: reopened,
+        witnesses: [{ url: "http://127.0.0.1:9", verifierKey: w1.witness.verifierKey }],
+        timeoutMs: 2_000,
+      });
+      await down.settled();
+      await down.close();
+      openCheckpoint(reopened.latestCheckpoint?.note ?? "", {
+        log: parseVerifierKey(log.verifierKey),
+        witnesses: verifiers,
+        witnessThreshold: 2,
+      });
       for (const size of sizes) {
         const first = await reopened.firstCoveringCheckpoint(size - 1);
         openCheckpoint(first.checkpoint.note, {

@@ -270,7 +270,22 @@ export function startWitnessing(options: WitnessingOptions): Witnessing {
 
   log.onCheckpoint(enqueue);
   const latest = log.latestCheckpoint;
-  if (latest !== undefined) enqueue(latest);
+  if (latest !== undefined) {
+    // After a restart: serve the latest checkpoint with the lines stored before (it is the first checkpoint
+    // covering its own last leaf) while the witnesses are asked again.
+    if (latest.treeSize > 0) {
+      const restored: Promise<void> = log
+        .firstCoveringCheckpoint(latest.treeSize - 1)
+        .then(async (f) => {
+          if (f.checkpoint.treeSize === latest.treeSize && f.checkpoint.note !== latest.note)
+            await log.setCosignedCheckpoint(latest.treeSize, f.checkpoint.note);
+        })
+        .catch((err: unknown) => options.onError?.(err, "store"))
+        .finally(() => storing.delete(restored));
+      storing.add(restored);
+    }
+    enqueue(latest);
+  }
   const close = async () => {
     closed = true;
     await Promise.all(running);
