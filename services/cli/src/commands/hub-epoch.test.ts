@@ -106,7 +106,11 @@ test("hub epoch create, rotate and show", async () => {
   for (const [name, probes, pattern] of [
     ["gap.json", [GOOD[0], { ...GOOD[1], index: 5 }], /probe indexes must be 0\.\.1/],
     ["kind.json", [{ ...GOOD[1], kind: "poem" }], /kind must be one of/],
-    ["ref.json", [{ ...GOOD[1], index: 0, reference_answer: "x" }], /only an EDGE_CASE probe has a reference_answer/],
+    [
+      "ref.json",
+      [{ ...GOOD[1], index: 0, reference_answer: "x" }],
+      /only an EDGE_CASE probe has a reference_answer/,
+    ],
     ["extra.json", [{ ...GOOD[1], secret: 1 }], /unknown field "secret"/],
     ["empty.json", [], /1\.\.4096 probes/],
   ] as const) {
