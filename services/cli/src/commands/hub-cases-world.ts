@@ -12,20 +12,45 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Hub, ReferenceFingerprintCommitmentSchema, type SuspectRef, SuspectRefSchema } from "@lineage/api";
+import {
+  Hub,
+  ProbeKind,
+  ProbeSchema,
+  ReferenceFingerprintCommitmentSchema,
+  SketchSchema,
+  SubmitSketchRequestSchema,
+  type SuspectRef,
+  SuspectRefSchema,
+} from "@lineage/api";
 import { type Bus, createInProcessBus } from "@lineage/bus";
 import { type CanaryPair, Ed25519PrivateKey, KeyRing, parseVerifierKey, signEnvelope } from "@lineage/crypto";
-import { type Battery, type ModelAdapter, parseReplay, ReplayAdapter } from "@lineage/fingerprint";
+import {
+  type Battery,
+  buildSketch,
+  createSketchContext,
+  type ModelAdapter,
+  parseReplay,
+  probeModel,
+  ReplayAdapter,
+  sketchInputsFromFingerprint,
+} from "@lineage/fingerprint";
 import {
   BusSessionTransport,
   enrolmentRecord,
+  envelopeToProto,
   GrpcSessionTransport,
+  type HubIndex,
   type HubServer,
   type HubSessions,
+  openHubIndex,
   openHubSessions,
   PAYLOAD_TYPES,
+  type ScanResult,
   type SessionTransport,
+  SKETCH_PAYLOAD_TYPE,
+  signHeader,
   signMembership,
+  sketchToProto,
   startHubServer,
   TransparencyLog,
 } from "@lineage/hub";
@@ -82,6 +107,8 @@ export interface HubSide extends AsyncDisposable {
   readonly sessions: HubSessions;
   readonly server: HubServer;
   readonly client: ServiceClient<typeof Hub>;
+  /** With `scan`: the epochs and sketch index. */
+  readonly index: HubIndex | undefined;
   close(): Promise<void>;
 }
 
@@ -96,6 +123,11 @@ export interface HubSideOptions {
   /** Port to listen on (a restarted hub keeps its address). */
   readonly port?: number;
   readonly onProgress?: (sessionId: string) => void;
+  /** Serve epochs and sketch ingestion too, create the battery's epoch, and scan releases (SubmitSuspect). */
+  readonly scan?: {
+    readonly suspects: SuspectBook;
+    readonly onScan: (id: string, r: Promise<ScanResult>) => void;
+  };
 }
 
 /** Opens (or reopens) the hub on `store`. */
@@ -117,6 +149,33 @@ export async function startHubSide(store: Store<HubDatabase>, o: HubSideOptions)
           addresses: (m) => o.addresses.get(m),
           credentials: insecureChannelCredentials(),
         });
+  let index: HubIndex | undefined;
+  if (o.scan) {
+    index = await openHubIndex({ store, log, hubKey: o.hubKey, refreshIntervalMs: 0 });
+    if ((await index.epochs.current()) === undefined) {
+      const b = await battery();
+      await index.epochs.create({
+        epochId: b.epoch,
+        probes: b.probes.map((p, i) =>
+          create(ProbeSchema, {
+            index: i,
+            kind:
+              p.kind === "edge"
+                ? ProbeKind.EDGE_CASE
+                : p.kind === "completion"
+                  ? ProbeKind.SHORT_COMPLETION
+                  : ProbeKind.OPEN_ENDED,
+            prompt: p.prompt,
+            referenceAnswer: p.kind === "edge" ? (p.reference ?? "") : "",
+            maxTokens: 64,
+          }),
+        ),
+        notAfterMs: Date.now() + 30 * 86_400_000,
+      });
+      await index.retriever.rebuild();
+    }
+  }
+  const book = o.scan?.suspects;
   const sessions = await openHubSessions({
     store,
     log,
@@ -128,6 +187,18 @@ export async function startHubSide(store: Store<HubDatabase>, o: HubSideOptions)
     backoffMs: 50,
     ...(o.alphaBudget === undefined ? {} : { alphaBudget: o.alphaBudget }),
     ...(o.onProgress ? { onProgress: (id: string) => o.onProgress?.(id) } : {}),
+    ...(index && book && o.scan
+      ? {
+          scan: {
+            epochs: index.epochs,
+            retriever: index.retriever,
+            // The engine's adapter for the endpoint the suspect is served at (replays of examples/replay).
+            adapterFor: (ref: SuspectRef) =>
+              ref.target.case === "endpoint" ? book.get(ref.target.value.modelName) : undefined,
+            onScan: o.scan.onScan,
+          },
+        }
+      : {}),
   });
   for (const id of PANEL)
     await sessions.population.add({
@@ -141,6 +212,7 @@ export async function startHubSide(store: Store<HubDatabase>, o: HubSideOptions)
     listen: `127.0.0.1:${o.port ?? 0}`,
     credentials: insecureServerCredentials(),
     sessions,
+    ...(index ? { index } : {}),
   });
   const client = createClient(Hub, server.address, insecureChannelCredentials(), {
     defaultTimeoutMs: 60_000,
@@ -151,10 +223,21 @@ export async function startHubSide(store: Store<HubDatabase>, o: HubSideOptions)
     closed = true;
     client.close();
     await sessions.close();
+    await index?.close();
     await server.close();
     await log.close();
   };
-  return { store, log, hubKey: o.hubKey, sessions, server, client, close, [Symbol.asyncDispose]: close };
+  return {
+    store,
+    log,
+    hubKey: o.hubKey,
+    sessions,
+    server,
+    client,
+    index,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }
 
 /** The suspects the members' nodes can reach, by suspect id (set as the test builds them). */
@@ -221,7 +304,8 @@ export async function startMember(
   const services = matchServices(deps, {
     hubLog: { origin: ORIGIN, verifier: parseVerifierKey(hub.log.verifierKey) },
     models: {
-      suspect: (ref) => suspects.get(ref.suspectId),
+      suspect: (ref) =>
+        ref.target.case === "endpoint" ? suspects.get(ref.target.value.modelName) : undefined,
       reference: (m) => (m.memberId === memberId && m.modelId === modelId ? reference : undefined),
       panel: (id) => panel.get(id),
       battery: async (epochId) => (epochId === b.epoch ? b : undefined),
@@ -309,4 +393,37 @@ export function suspectRef(id: string): SuspectRef {
     suspectId: id,
     target: { case: "endpoint", value: { baseUrl: "http://127.0.0.1:9/v1", modelName: id } },
   });
+}
+
+/**
+ * The member's sketch of its model on the hub's current epoch, as its node's protect flow makes it (probe ids
+ * the decimal battery indexes, keyed with the epoch key), sent member-signed with SubmitSketch.
+ */
+export async function submitMemberSketch(hub: HubSide, member: MemberSide): Promise<void> {
+  const epoch = await hub.index?.epochs.current();
+  if (epoch === undefined) throw new Error("the hub has no epoch");
+  const b = await battery();
+  const wire: Battery = { epoch: b.epoch, probes: b.probes.map((p, i) => ({ ...p, id: String(i) })) };
+  const reference = new ReplayAdapter(parseReplay(await replayText("reference.jsonl")), "reference");
+  const fp = await probeModel(reference, wire, { concurrency: 4 });
+  const sketch = buildSketch(
+    sketchInputsFromFingerprint(wire, fp),
+    createSketchContext(epoch.epochKey, epoch.epochId),
+  );
+  const model = { memberId: member.memberId, modelId: member.modelId, modelVersion: "1" };
+  const env = signEnvelope(
+    SKETCH_PAYLOAD_TYPE,
+    toBinary(SketchSchema, sketchToProto(sketch, model, Date.now())),
+    member.key,
+  );
+  const body = create(SubmitSketchRequestSchema, { sketch: envelopeToProto(env) });
+  const header = signHeader(
+    SubmitSketchRequestSchema.typeName,
+    toBinary(SubmitSketchRequestSchema, body),
+    member.key,
+    member.memberId,
+    BigInt(Date.now()) * 1000n,
+    Date.now(),
+  );
+  await hub.client.submitSketch(create(SubmitSketchRequestSchema, { sketch: body.sketch, header }));
 }

@@ -24,13 +24,25 @@ import {
   MemberModelRefSchema,
   ReviewDecisionSchema,
   SubmitReviewDecisionRequestSchema,
+  SubmitSuspectRequestSchema,
+  SuspectRefSchema,
   SuspectSource,
   Verdict,
   WatchAlertsRequestSchema,
 } from "@lineage/api";
 import { type Bus, connectNatsBus, createInProcessBus } from "@lineage/bus";
 import { Ed25519PrivateKey, signEnvelope } from "@lineage/crypto";
-import { caseIdOf, envelopeToProto, PAYLOAD_TYPES, SECRETARIAT, signRequest } from "@lineage/hub";
+import {
+  caseIdOf,
+  envelopeToProto,
+  PAYLOAD_TYPES,
+  parseRegistryFeed,
+  type ScanResult,
+  SECRETARIAT,
+  signRequest,
+  submitFeed,
+  suspectIdOf,
+} from "@lineage/hub";
 import type { RpcError } from "@lineage/rpc";
 import {
   type HubDatabase,
@@ -52,6 +64,7 @@ import {
   type SuspectBook,
   startHubSide,
   startMember,
+  submitMemberSketch,
   suspectRef,
 } from "./hub-cases-world.js";
 
@@ -604,6 +617,167 @@ for (const backend of backends) {
         }),
         "unauthenticated",
       );
+    } finally {
+      await db.drop();
+    }
+  });
+}
+
+for (const backend of backends) {
+  test(`a release reported by a member is sighted, probed, sketched, retrieved and turned into a case; bad reports refused (${backend.name})`, {
+    skip: backend.skip,
+    timeout: 300_000,
+  }, async () => {
+    const db = await backend.hubDb();
+    try {
+      const hubKey = Ed25519PrivateKey.generate();
+      const addresses = new Map<string, string>();
+      const suspects: SuspectBook = new Map();
+      const scans = new Map<string, Promise<ScanResult>>();
+      await using hub = await startHubSide(await db.open(), {
+        hubKey,
+        addresses,
+        scan: { suspects, onScan: (id, r) => scans.set(id, r) },
+      });
+      await using acmeStore = await backend.memberStore();
+      await using boltStore = await backend.memberStore();
+      await using acme = await startMember(hub, acmeStore, "acme", suspects);
+      await using bolt = await startMember(hub, boltStore, "bolt", suspects, { pairs: freshPairs(32) });
+      addresses.set("acme", acme.node.address);
+      addresses.set("bolt", bolt.node.address);
+      await submitMemberSketch(hub, acme);
+      await submitMemberSketch(hub, bolt);
+
+      // The release: a model distilled from acme's, served at an endpoint; bolt reports it.
+      suspects.set("fresh-release", await copySuspect("fresh-release", [acme]));
+      const endpoint = {
+        target: {
+          case: "endpoint" as const,
+          value: { baseUrl: "http://127.0.0.1:9/v1", modelName: "fresh-release" },
+        },
+      };
+      const report = (
+        init: Parameters<typeof create<typeof SubmitSuspectRequestSchema>>[1],
+        key = bolt.key,
+        memberId = "bolt",
+      ) =>
+        hub.client.submitSuspect(
+          signRequest(SubmitSuspectRequestSchema, create(SubmitSuspectRequestSchema, init), {
+            memberId,
+            key,
+          }),
+        );
+      const sizeBefore = hub.log.size;
+      const res = await report({ source: SuspectSource.MEMBER_REPORT, suspect: endpoint });
+      assert.equal(res.alreadyKnown, false);
+      assert.equal(res.suspectId, suspectIdOf(create(SuspectRefSchema, endpoint)));
+      const sighting = await hub.log.entry(sizeBefore);
+      assert.equal(sighting?.kind, LogEntryKind.SUSPECT_SIGHTING, "the first sighting is logged first");
+      const scan = await (scans.get(res.suspectId) as Promise<ScanResult>);
+      assert.equal(scan.probes, (await battery()).probes.length);
+      assert.deepEqual(scan.candidates.map((c) => c.model.memberId).sort(), ["acme", "bolt"]);
+      const byMember = new Map(
+        scan.sessions.map((s) => [
+          "outcome" in s
+            ? (hub.log.session(s.sessionId)?.opened.candidate?.memberId ?? "")
+            : s.model.memberId,
+          s,
+        ]),
+      );
+      const acmeOut = byMember.get("acme");
+      assert.ok(
+        acmeOut &&
+          "outcome" in acmeOut &&
+          acmeOut.outcome === "attested" &&
+          acmeOut.verdict === Verdict.LIKELY_DERIVED,
+      );
+      const boltOut = byMember.get("bolt");
+      assert.ok(
+        boltOut &&
+          "outcome" in boltOut &&
+          boltOut.outcome === "attested" &&
+          boltOut.verdict !== Verdict.LIKELY_DERIVED,
+      );
+      const c = (await hub.client.getCase({ caseId: caseIdOf(res.suspectId) })).case;
+      assert.deepEqual(c?.memberIds, ["acme"]);
+      assert.equal(c?.sharedViolation, false);
+      assert.equal(c?.attestations.length, 2, "bolt's attestation is on the case, not as a violation");
+
+      // The same release again: known, nothing logged.
+      const size2 = hub.log.size;
+      const again = await report({ source: SuspectSource.MEMBER_REPORT, suspect: endpoint });
+      assert.equal(again.alreadyKnown, true);
+      assert.equal(hub.log.size, size2);
+
+      // Bad reports, each with its code, nothing logged.
+      const size3 = hub.log.size;
+      assert.equal(
+        await codeOf(
+          hub.client.submitSuspect(
+            create(SubmitSuspectRequestSchema, { source: SuspectSource.MEMBER_REPORT, suspect: endpoint }),
+          ),
+        ),
+        "unauthenticated",
+      );
+      assert.equal(
+        await codeOf(report({ source: SuspectSource.FEED_ADAPTER, suspect: endpoint })),
+        "permission_denied",
+      );
+      assert.equal(
+        await codeOf(
+          report({ source: SuspectSource.MEMBER_REPORT, suspect: endpoint }, Ed25519PrivateKey.generate()),
+        ),
+        "unknown_key",
+      );
+      assert.equal(
+        await codeOf(
+          report({
+            source: SuspectSource.MEMBER_REPORT,
+            suspect: {
+              target: { case: "endpoint", value: { baseUrl: "http://example.com/v1", modelName: "x" } },
+            },
+          }),
+        ),
+        "invalid_argument",
+        "plain http off loopback",
+      );
+      assert.equal(
+        await codeOf(
+          report({ source: SuspectSource.MEMBER_REPORT, suspect: { suspectId: "mine", ...endpoint } }),
+        ),
+        "invalid_argument",
+        "a suspect id chosen by the reporter",
+      );
+      assert.equal(
+        await codeOf(report({ source: SuspectSource.MEMBER_REPORT })),
+        "invalid_argument",
+        "no suspect",
+      );
+      assert.equal(hub.log.size, size3);
+
+      // The registry feed: a listing parsed strictly, its releases submitted (known ones recognised).
+      const feed = JSON.stringify({
+        feed: "hf-new",
+        releases: [
+          {
+            registry: "huggingface",
+            repo: "org/fresh",
+            revision: "abc123",
+            weight_digest: "00".repeat(32),
+            endpoint: { base_url: "http://127.0.0.1:9/v1", model_name: "fresh-release", api: "openai_chat" },
+          },
+        ],
+      });
+      const fed = await submitFeed(hub.sessions.scanner as NonNullable<typeof hub.sessions.scanner>, feed);
+      assert.deepEqual(fed.known, [res.suspectId]);
+      assert.throws(
+        () =>
+          parseRegistryFeed(
+            JSON.stringify({ feed: "hf", releases: [{ registry: "huggingface", repo: "", revision: "r" }] }),
+          ),
+        /releases\[0\]\.repo|releases\[0\]: suspect\.release\.repo/,
+      );
+      assert.throws(() => parseRegistryFeed("{"), /not JSON/);
     } finally {
       await db.drop();
     }

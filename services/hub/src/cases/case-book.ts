@@ -157,6 +157,34 @@ export class CaseBook {
           .values({ case_id: caseId, suspect_id: suspectId, suspect: toBinary(SuspectRefSchema, a.suspect) })
           .execute();
       }
+      if (existing === undefined) {
+        // Attestations about this suspect that came before the case opened (INCONCLUSIVE ones open none).
+        const earlier = await trx
+          .selectFrom("hub_session_outcomes as o")
+          .innerJoin("hub_alpha_ledger as l", "l.session_id", "o.session_id")
+          .select(["o.session_id", "o.attestation_index"])
+          .where("l.suspect_id", "=", suspectId)
+          .where("o.outcome", "=", "attested")
+          .execute();
+        for (const e of earlier) {
+          if (e.attestation_index === null || Number(e.attestation_index) === a.logIndex) continue;
+          const x = await this.derive(Number(e.attestation_index), trx);
+          await trx
+            .insertInto("hub_case_attestations")
+            .values({
+              log_index: e.attestation_index,
+              case_id: caseId,
+              session_id: e.session_id,
+              member_id: x.memberId,
+              model_id: x.modelId,
+              model_version: x.modelVersion,
+              verdict: verdictProto[x.result.verdict],
+              combined_p: x.result.p_value,
+            })
+            .onConflict((oc) => oc.column("log_index").doNothing())
+            .execute();
+        }
+      }
       const inserted = await trx
         .insertInto("hub_case_attestations")
         .values({
