@@ -14,6 +14,7 @@ import { AttestationStatementSchema, DeclineReason, Verdict } from "@lineage/api
 import {
   type GenerateRequest,
   type ModelAdapter,
+  type ModelResponse,
   parseReplay,
   ReplayAdapter,
   VERDICT_POLICY_3,
@@ -232,4 +233,101 @@ test("a session under lineage-policy/3 runs under that policy (not the member's 
   assert.equal(scoring.length, 64, "each item was also asked as a scoring query");
   const spent = await store.db.selectFrom("canary_exposures").select("item").execute();
   assert.equal(spent.length, 64, "spending is per item and suspect: the scoring query spends the same items");
+});
+
+test("a lineage-policy/3 session interrupted mid-run re-uses the stored scoring answers on resume: no scoring query is asked twice", {
+  timeout: 240_000,
+}, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "lineage-member-restart-p3-"));
+  try {
+    await using hubStore = await openTestStore<HubDatabase>("pglite-memory");
+    await using hub = await startHub(hubStore);
+    const { key } = memberKey();
+    await enrol(hub.log, key);
+    const b = await battery();
+    const pairs = parseCanaryPairsJsonl("sample", await readFile(SAMPLE_PAIRS, "utf8"));
+    let labels: readonly (0 | 1)[] = [];
+    // Scoring prompt -> (pair, exposed?): the endpoint scores the exposed item's answer higher (a copy that
+    // learned it), each pair by a different margin so every pair ranks.
+    const scoring = new Map<string, { pair: number; item: 0 | 1 }>();
+    pairs.forEach((p, i) => {
+      scoring.set(`${p.a.prompt} ${p.a.expected}`, { pair: i, item: 0 });
+      scoring.set(`${p.b.prompt} ${p.b.expected}`, { pair: i, item: 1 });
+    });
+    const asked = new Map<string, number>();
+    let inner: ReplayAdapter | undefined;
+    let stopAfter = 30;
+    const controller = new AbortController();
+    const endpoint: ModelAdapter = {
+      describe: () => ({ kind: "replay", target: "suspect-1", logprobs: true }),
+      async generate(r: GenerateRequest) {
+        const s = scoring.get(r.prompt);
+        let out: ModelResponse;
+        if (s === undefined) out = await (inner as ReplayAdapter).generate(r);
+        else {
+          const p = pairs[s.pair] as (typeof pairs)[number];
+          const item = s.item === 0 ? p.a : p.b;
+          const start = item.prompt.length + 1;
+          const logprob = labels[s.pair] === s.item ? -0.2 - s.pair / 100 : -3;
+          out = {
+            text: "",
+            promptTokens: [
+              { token: item.prompt, logprob: -1, top: [], offset: 0 },
+              { token: ` ${item.expected}`, logprob, top: [], offset: start - 1 },
+              { token: item.expected, logprob, top: [], offset: start },
+            ],
+          };
+          asked.set(r.prompt, (asked.get(r.prompt) ?? 0) + 1);
+          if (--stopAfter === 0) controller.abort();
+        }
+        return out;
+      },
+    };
+    const models = await sessionModels(endpoint, b);
+
+    const first = await openStore<MemberNodeDatabase>({ kind: "pglite", dataDir: dir });
+    await first.migrate(memberNodeMigrations);
+    const a = matchServices(memberDeps(first, key, hub, []), { hubLog: hub.trust, models, concurrency: 2 });
+    await a.canaries.import("pairs-1", pairs);
+    const { ref } = await a.canaries.commit("pairs-1");
+    labels = await a.canaries.learnLabels("pairs-1");
+    inner = new ReplayAdapter(
+      parseReplay(copySuspect(await replayText("reference.jsonl"), pairs, labels).text),
+      "suspect-1",
+    );
+    const request = await openSession(hub, key, ref, b.epoch, "session-p3r", VERDICT_POLICY_3);
+    await assert.rejects(
+      a.sessions.run(request, () => {}, controller.signal),
+      (err) => isMemberNodeError(err, "unavailable"),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const scoredBefore = await first.db.selectFrom("session_canary_scores").select("item").execute();
+    assert.ok(
+      scoredBefore.length >= 30 && scoredBefore.length < 64,
+      `interrupted mid-scoring (${scoredBefore.length} scored)`,
+    );
+    await first.close();
+
+    await using second = await openStore<MemberNodeDatabase>({ kind: "pglite", dataDir: dir });
+    await second.migrate(memberNodeMigrations);
+    const c = matchServices(memberDeps(second, key, hub, []), { hubLog: hub.trust, models, concurrency: 2 });
+    stopAfter = Number.POSITIVE_INFINITY;
+    const [answer] = await c.sessions.resumeInterrupted();
+    assert.equal(answer?.outcome.case, "attestation");
+    const statement = fromBinary(
+      AttestationStatementSchema,
+      answer?.outcome.case === "attestation" ? answer.outcome.value.payload : new Uint8Array(),
+    );
+    assert.equal(statement.evidence?.policy?.policyId, "lineage-policy/3");
+    // Every pair is scored, from stored answers (first life) and fresh ones (second life) alike: a stored
+    // answer that lost its scores would drop its pair out of the rank test.
+    assert.equal(statement.counts?.canary?.scoredPairs, 32);
+    assert.equal(statement.counts?.canary?.rankSigns, "E".repeat(32));
+    assert.equal(asked.size, 64, "every scoring query was asked");
+    for (const [, n] of asked) assert.equal(n, 1, "no scoring query was asked twice across the restart");
+    const scored = await second.db.selectFrom("session_canary_scores").select("item").execute();
+    assert.equal(scored.length, 64);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

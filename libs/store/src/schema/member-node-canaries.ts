@@ -72,13 +72,36 @@ export interface SessionCanaryAnswersTable {
   first_positions: string;
 }
 
-/** The tables of migrations 0003 and 0004; MemberNodeDatabase extends it. */
+/** `session_canary_scores`: the suspect's answer to one rank-test scoring query in one session (0005). */
+export interface SessionCanaryScoresTable {
+  session_id: string;
+  pair_index: number;
+  item: number;
+  /** JSON: the scored prompt tokens [{ token, logprob?, top, offset? }] from the answer's start on. */
+  prompt_tokens: string;
+}
+
+/** `watermark_keys`: the member's watermark keys (secret) and what opens their logged digest (0005). */
+export interface WatermarkKeysTable {
+  commitment_id: string;
+  secret_key: Uint8Array;
+  salt: Uint8Array;
+  key_digest: Uint8Array;
+  gamma: number;
+  /** Index of the WatermarkKeyCommitment in the hub's log; null until logged (the key is unusable). */
+  log_index: bigint | null;
+  created_at: CreatedAt;
+}
+
+/** The tables of migrations 0003, 0004 and 0005; MemberNodeDatabase extends it. */
 export interface MemberNodeCanaryDatabase {
   canary_sets: CanarySetsTable;
   canary_pairs: CanaryPairsTable;
   canary_exposures: CanaryExposuresTable;
   match_sessions: MatchSessionsTable;
   session_canary_answers: SessionCanaryAnswersTable;
+  session_canary_scores: SessionCanaryScoresTable;
+  watermark_keys: WatermarkKeysTable;
 }
 
 export type CanarySetRow = Selectable<CanarySetsTable>;

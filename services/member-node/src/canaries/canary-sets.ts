@@ -68,8 +68,14 @@ export interface LabelledCanaries {
   readonly items: ReadonlyMap<string, { readonly pairIndex: number; readonly item: 0 | 1 }>;
   /** Prompt -> the same (the engine asks by prompt). */
   readonly byPrompt: ReadonlyMap<string, { readonly pairIndex: number; readonly item: 0 | 1 }>;
-  /** Scoring prompt (prompt + answer, the rank test's query) -> the same: sending it spends the item too. */
-  readonly byScoringPrompt: ReadonlyMap<string, { readonly pairIndex: number; readonly item: 0 | 1 }>;
+  /**
+   * Scoring prompt (prompt + answer, the rank test's query) -> the same, with the answer's offset in it:
+   * sending it spends the item too.
+   */
+  readonly byScoringPrompt: ReadonlyMap<
+    string,
+    { readonly pairIndex: number; readonly item: 0 | 1; readonly answerStart: number }
+  >;
 }
 
 export function checkCommitmentId(id: unknown): string {
@@ -351,7 +357,7 @@ export class CanarySets {
       .execute();
     const items = new Map<string, { pairIndex: number; item: 0 | 1 }>();
     const byPrompt = new Map<string, { pairIndex: number; item: 0 | 1 }>();
-    const byScoringPrompt = new Map<string, { pairIndex: number; item: 0 | 1 }>();
+    const byScoringPrompt = new Map<string, { pairIndex: number; item: 0 | 1; answerStart: number }>();
     const pairs = rows.map((r) => {
       const a = { id: `${r.pair_index}a`, prompt: r.prompt_a, answer: r.expected_a };
       const b = { id: `${r.pair_index}b`, prompt: r.prompt_b, answer: r.expected_b };
@@ -359,8 +365,10 @@ export class CanarySets {
       items.set(b.id, { pairIndex: r.pair_index, item: 1 });
       byPrompt.set(a.prompt, { pairIndex: r.pair_index, item: 0 });
       byPrompt.set(b.prompt, { pairIndex: r.pair_index, item: 1 });
-      byScoringPrompt.set(canaryScoringPrompt(a).prompt, { pairIndex: r.pair_index, item: 0 });
-      byScoringPrompt.set(canaryScoringPrompt(b).prompt, { pairIndex: r.pair_index, item: 1 });
+      const sa = canaryScoringPrompt(a);
+      const sb = canaryScoringPrompt(b);
+      byScoringPrompt.set(sa.prompt, { pairIndex: r.pair_index, item: 0, answerStart: sa.answerStart });
+      byScoringPrompt.set(sb.prompt, { pairIndex: r.pair_index, item: 1, answerStart: sb.answerStart });
       return r.exposed === 1
         ? { id: r.pair_id, exposed: b, decoy: a }
         : { id: r.pair_id, exposed: a, decoy: b };

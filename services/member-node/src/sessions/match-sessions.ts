@@ -3,10 +3,12 @@
  * (session-request.ts), then run the private tests with the session's panel, seed and policy — never the
  * member's own — through the engine (`compare`), sign the version-2 attestation (DSSE) and answer.
  *
- * State is persisted as it advances (match_sessions, session_canary_answers, canary_exposures):
+ * State is persisted as it advances (match_sessions, session_canary_answers, session_canary_scores,
+ * canary_exposures):
  * - a retried session (same id, nonce and logged session) gets the answer stored the first time, byte for byte;
  * - a node stopped mid-session finishes it on the next attempt or on `resumeInterrupted()`: canary items the
- *   suspect already answered are served from the stored answers, never sent again, so no canary is spent twice;
+ *   suspect already answered — and rank-test scoring queries already scored — are served from the stored
+ *   answers, never sent again, so no canary is spent twice;
  * - another session reusing a nonce, or the same id with other content, is a replay (`already_exists`).
  * Each canary item is recorded as spent against the suspect BEFORE it is sent (write-ahead: a crash between
  * the two over-counts, never under-counts), and the reuse policy is checked before the first query.
@@ -52,6 +54,9 @@ type MaybeAsync<T> = T | Promise<T>;
 
 /** Least time between two progress messages of one phase. */
 export const PROGRESS_INTERVAL_MS = 250;
+
+/** Scored prompt tokens kept per scoring answer (an answer of a canary is short; this bounds the row). */
+const MAX_SCORED_TOKENS = 512;
 
 /** Where the node reaches the models a session names (configured on the node; none are sent by the hub). */
 export interface SessionModels {
@@ -377,12 +382,14 @@ export class MatchSessions {
       ),
     );
     const recorded = await this.#recordedAnswers(sessionId);
+    const recordedScores = await this.#recordedScores(sessionId);
     const suspectAdapter = this.#suspectAdapter(
       suspect,
       sessionId,
       suspectRef.suspectId,
       canaries,
       recorded,
+      recordedScores,
       req.maxQueries,
     );
     try {
@@ -432,6 +439,30 @@ export class MatchSessions {
     );
   }
 
+  /** The stored answers to this session's scoring queries, as responses the engine's score reads. */
+  async #recordedScores(sessionId: string): Promise<Map<string, ModelResponse>> {
+    const rows = await this.#d.store.db
+      .selectFrom("session_canary_scores")
+      .selectAll()
+      .where("session_id", "=", sessionId)
+      .execute();
+    return new Map(
+      rows.map((r) => {
+        const tokens = JSON.parse(r.prompt_tokens) as {
+          token: string;
+          logprob?: number | null;
+          top: { token: string; logprob: number }[];
+          offset?: number;
+        }[];
+        const promptTokens = tokens.map(({ logprob, ...t }) => ({
+          ...t,
+          logprob: logprob === null || logprob === undefined ? Number.NaN : logprob,
+        }));
+        return [`${r.pair_index}/${r.item}`, { text: "", promptTokens }];
+      }),
+    );
+  }
+
   /**
    * The suspect as the engine sees it: canary prompts are recorded as spent before they are sent, their
    * answers are stored for disclosure, and an item already answered in this session is served from the
@@ -443,6 +474,7 @@ export class MatchSessions {
     suspectId: string,
     canaries: LabelledCanaries | undefined,
     recorded: Map<string, ModelResponse>,
+    recordedScores: Map<string, ModelResponse>,
     maxQueries: number,
   ): ModelAdapter {
     let sent = 0;
@@ -483,16 +515,47 @@ export class MatchSessions {
           recorded.set(key, out);
           return r;
         }
+        // The rank test's scoring query carries a canary's prompt AND answer: it spends the item too. Its
+        // answer (the scored tokens from the answer's start on: all the score reads) is stored, so a resumed
+        // session re-uses it instead of asking again.
+        const scored = canaries?.byScoringPrompt.get(request.prompt);
+        const scoredKey = scored === undefined ? undefined : `${scored.pairIndex}/${scored.item}`;
+        const have = scoredKey === undefined ? undefined : recordedScores.get(scoredKey);
+        if (have !== undefined) return have;
         if (++sent > maxQueries)
           throw new Declined(
             DeclineReason.BUDGET_EXHAUSTED,
             `the session's budget of ${maxQueries} queries is spent`,
           );
-        // The rank test's scoring query carries a canary's prompt AND answer: it spends the item too.
-        const scored = canaries?.byScoringPrompt.get(request.prompt);
-        if (scored !== undefined && canaries !== undefined)
-          await sets.recordSent(canaries.commitmentId, scored.pairIndex, scored.item, suspectId, sessionId);
-        return inner.generate(request);
+        if (scored === undefined || scoredKey === undefined || canaries === undefined)
+          return inner.generate(request);
+        await sets.recordSent(canaries.commitmentId, scored.pairIndex, scored.item, suspectId, sessionId);
+        const r = await inner.generate(request);
+        const promptTokens = (r.promptTokens ?? [])
+          .filter((t) => (t.offset ?? -1) >= scored.answerStart)
+          .slice(0, MAX_SCORED_TOKENS)
+          .map((t) => ({
+            token: t.token.slice(0, 256),
+            ...(t.logprob === undefined ? {} : { logprob: t.logprob }),
+            top: t.top.slice(0, 20).map((x) => ({ token: x.token.slice(0, 256), logprob: x.logprob })),
+            ...(t.offset === undefined ? {} : { offset: t.offset }),
+          }));
+        await db
+          .insertInto("session_canary_scores")
+          .values({
+            session_id: sessionId,
+            pair_index: scored.pairIndex,
+            item: scored.item,
+            // JSON has no infinities: a non-finite log-probability is stored as null (the score is then null,
+            // as it would have been from the live answer).
+            prompt_tokens: JSON.stringify(promptTokens, (_k, v) =>
+              typeof v === "number" && !Number.isFinite(v) ? null : v,
+            ),
+          })
+          .onConflict((oc) => oc.columns(["session_id", "pair_index", "item"]).doNothing())
+          .execute();
+        recordedScores.set(scoredKey, { text: "", promptTokens });
+        return r;
       },
     };
   }
