@@ -205,3 +205,24 @@ for (const backend of await backends()) {
     }
   });
 }
+
+test("band index: a flat field of one-band agreements leaves the copy first and the finalists bounded", () => {
+  const N = 3000;
+  const query = syntheticSketch(EPOCH_ID, 1, 99).coarse;
+  const coarse = Array.from({ length: N }, (_, i) => {
+    const c = syntheticSketch(EPOCH_ID, 1, 10_000 + i).coarse;
+    const b = i % COARSE_BANDS; // each model shares one band with the query; buckets of ~6 stay rare
+    c.set(query.subarray(b * 8, b * 8 + 8), b * 8);
+    return c;
+  });
+  const copy = coarse[1234] as Uint8Array;
+  copy.set(query.subarray(0, 300 * 8), 0); // a copy: 300 bands shared
+  const idx = BandIndex.build(coarse);
+  const hits = idx.query(query, LSH_V1.minAgreeingBands, 5);
+  assert.deepEqual(hits, [{ ordinal: 1234, agreeingBands: 300 }]);
+  // Threshold 1: every model qualifies, but only topK come back and each count is exact.
+  const all = idx.query(query, 1, 5);
+  assert.equal(all.length, 5);
+  assert.deepEqual(all[0], { ordinal: 1234, agreeingBands: 300 });
+  for (const h of all.slice(1)) assert.equal(h.agreeingBands, 1);
+});
