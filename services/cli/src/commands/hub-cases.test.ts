@@ -187,10 +187,13 @@ for (const backend of backends) {
 
       // Alerts: a member's gRPC watch, the secretariat's, and the NATS subjects (a spy connection).
       const heard: { subject: string; kind: AlertKind; members: string[] }[] = [];
+      // Everything the hub hands out about these sessions, searched below for canary text.
+      const handedOut: string[] = [];
       const spy = bus
         ? await bus.subscribe("lineage.alert.>", (m) => {
             const ev = fromBinary(AlertEventSchema, m.data);
             assert.equal(ev.header?.memberId, SECRETARIAT, "alerts are hub-signed");
+            handedOut.push(Buffer.from(m.data).toString("latin1"));
             heard.push({
               subject: m.subject,
               kind: ev.alert?.kind ?? 0,
@@ -413,6 +416,18 @@ for (const backend of backends) {
         ]);
         await spy.stop();
       }
+      // Privacy: no canary prompt or answer of either member in alerts, cases or the CLI's output.
+      for (const c of (await hub.client.listCases({})).cases)
+        handedOut.push(JSON.stringify(c, (_k, v) => (typeof v === "bigint" ? String(v) : v)));
+      handedOut.push(listed.out, shown.out, dismissed.out);
+      const secrets = [acme, bolt].flatMap((m) =>
+        m.pairs.flatMap((p) => [p.a.prompt, p.a.expected, p.b.prompt, p.b.expected]),
+      );
+      assert.ok(secrets.length >= 128);
+      for (const text of handedOut)
+        for (const secret of secrets) assert.ok(!text.includes(secret), "canary text handed out by the hub");
+      // Control: the search runs over real content (the members and the case are named in it).
+      assert.ok(handedOut.some((t) => t.includes("acme") && t.includes(caseIdOf("mix-1"))));
       watch.abort();
       await watching;
     } finally {
@@ -627,7 +642,7 @@ for (const backend of backends) {
   test(`a release reported by a member is sighted, probed, sketched, retrieved and turned into a case; bad reports refused (${backend.name})`, {
     skip: backend.skip,
     timeout: 300_000,
-  }, async () => {
+  }, async (t) => {
     const db = await backend.hubDb();
     try {
       const hubKey = Ed25519PrivateKey.generate();
@@ -668,12 +683,16 @@ for (const backend of backends) {
           }),
         );
       const sizeBefore = hub.log.size;
+      const reportedAt = performance.now();
       const res = await report({ source: SuspectSource.MEMBER_REPORT, suspect: endpoint });
       assert.equal(res.alreadyKnown, false);
       assert.equal(res.suspectId, suspectIdOf(create(SuspectRefSchema, endpoint)));
       const sighting = await hub.log.entry(sizeBefore);
       assert.equal(sighting?.kind, LogEntryKind.SUSPECT_SIGHTING, "the first sighting is logged first");
       const scan = await (scans.get(res.suspectId) as Promise<ScanResult>);
+      t.diagnostic(
+        `report -> sighting, probe, sketch, retrieval, 2 sessions, attestations, case: ${Math.round(performance.now() - reportedAt)} ms (replay inference)`,
+      );
       assert.equal(scan.probes, (await battery()).probes.length);
       assert.deepEqual(scan.candidates.map((c) => c.model.memberId).sort(), ["acme", "bolt"]);
       const byMember = new Map(
