@@ -42,6 +42,13 @@ export {
   sealDisclosureEnvelope,
 } from "./disclosure/disclosure-envelope.js";
 export { buildDisclosurePackage, type DisclosureDeps } from "./disclosure/disclosure-package.js";
+export {
+  countSeedCosignatures,
+  MAX_DISCLOSURE_WITNESSES,
+  parseSeedWitnesses,
+  SEED_COSIGN_WINDOW_S,
+  type SeedWitnesses,
+} from "./disclosure/seed-witnesses.js";
 export { type HeaderSigner, headerSigner, nextHeaderSequence } from "./header-signer.js";
 export { connectMemberNode, type MemberNodeClient } from "./member-node-client.js";
 export type { MemberNodeDeps } from "./member-node-deps.js";

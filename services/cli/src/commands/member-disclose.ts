@@ -1,7 +1,7 @@
 /**
- * `lineage member disclose --session ID --to AUDITOR_PUBKEY --out FILE`: the running node builds the
- * disclosure package of an answered session from the log (docs/specs/disclosure.md) and returns it sealed to
- * the auditor's X25519 key; it is written all at once, 0600. `lineage audit disclosure-key --out FILE` makes
+ * `lineage member disclose --session ID --to AUDITOR_PUBKEY --out FILE [--witness-key VKEY ...]`: the running
+ * node builds the disclosure package of an answered session from the log (docs/specs/disclosure.md; with the
+ * auditor's trusted witnesses, the witnessed v2 sample) and returns it sealed to the auditor's X25519 key; it is written all at once, 0600. `lineage audit disclosure-key --out FILE` makes
  * the auditor's key pair (the private key file, 0600; the public key printed for the member).
  */
 import { readFile, stat } from "node:fs/promises";
@@ -10,7 +10,7 @@ import { generateAuditorKey } from "@lineage/auditor";
 import { AUDITOR_PUBLIC_KEY_PREFIX, parseAuditorPublicKey } from "@lineage/member-node";
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation } from "../command.js";
-import { emit, requiredStringOpt, writableFileOpt } from "../option-values.js";
+import { emit, intOpt, requiredStringOpt, stringListOpt, writableFileOpt } from "../option-values.js";
 import { writePrivateAtomically } from "./member-canaries.js";
 import { cliErrorFromNode, nodeClient, nodeFlags, whereOf } from "./member-node-access.js";
 
@@ -55,14 +55,35 @@ export const memberDisclose: Command = {
       required: true,
       description: "Where to write the sealed package (0600)",
     },
+    "witness-key": {
+      type: "string",
+      multiple: true,
+      valueName: "vkey",
+      description:
+        "A witness the auditor trusts (cosignature/v1 verifier key, as 'lineage witness pubkey' prints): the package then carries the witnessed (v2) sample the auditor checks with the same --witness-key",
+    },
+    "witness-quorum": {
+      type: "string",
+      valueName: "n",
+      description: "Cosignatures by those witnesses the seed checkpoint needs (default 1)",
+    },
   },
   run: async (inv) => {
     const session = requiredStringOpt(inv, "session");
     const out = (await writableFileOpt(inv, "out")) as string;
     const key = await auditorKeyOf(inv);
+    const witnessKeys = inv.options["witness-key"] === undefined ? [] : stringListOpt(inv, "witness-key");
+    const quorum = intOpt(inv, "witness-quorum", { min: 1, max: 32 });
+    if (quorum !== undefined && witnessKeys.length === 0)
+      throw new CliError("usage", `${whereOf(inv)}: --witness-quorum needs --witness-key`);
     const { client } = await nodeClient(inv);
     try {
-      const res = await client.disclose({ sessionId: session, auditorPublicKey: key });
+      const res = await client.disclose({
+        sessionId: session,
+        auditorPublicKey: key,
+        witnessKeys,
+        witnessQuorum: quorum ?? 0,
+      });
       await writePrivateAtomically(out, res.sealedPackage);
       emit(
         inv,
@@ -71,6 +92,7 @@ export const memberDisclose: Command = {
           out,
           attestation_index: Number(res.attestationIndex),
           sample_size: res.sampleSize,
+          seed: witnessKeys.length > 0 ? "witnessed-v2" : "v1",
           bytes: res.sealedPackage.length,
         },
         `${out}: ${res.sampleSize} pairs of session ${session} (attestation at log index ${res.attestationIndex}), sealed to the auditor; check with 'lineage audit disclosure ${out} --key FILE'`,

@@ -4,12 +4,15 @@
  * member's choice:
  *   - the attestation bundle (from the hub), checked to hold this node's own signed attestation;
  *   - the sample: disclosurePairIndices over the FIRST hub-signed checkpoint covering the attestation, the
- *     commitment root, the origin and the attestation index; its size is the protocol's;
+ *     commitment root, the origin and the attestation index; its size is the protocol's. With the auditor's
+ *     trusted witnesses named, the witnessed sample (v2, spec 2b): their cosignatures of that checkpoint are
+ *     mixed in (seed-witnesses.ts), and the seed note carries only those lines besides the hub's;
  *   - the labels' checkpoint: the FIRST covering the commitment, with its evidence;
  *   - each sampled pair opened (salt, both items, RFC 6962 path) and the suspect's recorded answers to it.
  * The plaintext holds canaries: it is only ever written sealed to one auditor's key (disclosure-envelope.ts).
  */
 import { create, fromBinary } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import {
   type AttestationBundle,
   LogLeafSchema,
@@ -18,7 +21,7 @@ import {
   type VerifyDisclosureRequest,
   VerifyDisclosureRequestSchema,
 } from "@lineage/api";
-import { bytesEqual, disclosurePairIndices } from "@lineage/crypto";
+import { bytesEqual, disclosurePairIndices, witnessedDisclosurePairIndices } from "@lineage/crypto";
 import type { MemberNodeDatabase, Store } from "@lineage/store";
 import type { CanarySets } from "../canaries/canary-sets.js";
 import {
@@ -28,6 +31,7 @@ import {
   openHubCheckpoint,
 } from "../canaries/hub-log.js";
 import { MemberNodeError } from "../member-node-error.js";
+import { countSeedCosignatures, type SeedWitnesses } from "./seed-witnesses.js";
 
 /** What building a disclosure needs. */
 export interface DisclosureDeps {
@@ -42,6 +46,7 @@ export async function buildDisclosurePackage(
   d: DisclosureDeps,
   sessionId: string,
   signal?: AbortSignal,
+  witnesses?: SeedWitnesses,
 ): Promise<VerifyDisclosureRequest> {
   if (typeof sessionId !== "string" || sessionId.length === 0 || sessionId.length > 64)
     throw new MemberNodeError("invalid_argument", "the session id must be 1..64 characters");
@@ -109,13 +114,29 @@ export async function buildDisclosurePackage(
       "the hub names another first checkpoint for the commitment than the one the labels came from",
     );
 
-  const indices = disclosurePairIndices({
+  const sampleInput = {
     checkpointRoot: seed.checkpoint.rootHash,
     commitmentRoot: set.merkle_root,
     origin: d.hubLog.origin,
     attestationIndex,
     pairsCommitted: set.pair_count,
-  });
+  };
+  let seedFirst = seed.response.first;
+  let indices: number[];
+  if (witnesses === undefined) indices = disclosurePairIndices(sampleInput);
+  else {
+    const integratedAt = fromBinary(LogLeafSchema, entry.leaf).integratedAt;
+    if (integratedAt === undefined || seedFirst?.checkpoint === undefined)
+      throw new MemberNodeError("malformed", "the logged attestation has no integration time");
+    const counted = countSeedCosignatures(
+      seedFirst.checkpoint.signedNote,
+      witnesses,
+      d.hubLog.verifier,
+      Number(timestampMs(integratedAt)),
+    );
+    indices = witnessedDisclosurePairIndices({ ...sampleInput, cosignatures: counted.cosignatures });
+    seedFirst = { ...seedFirst, checkpoint: { ...seedFirst.checkpoint, signedNote: counted.note } };
+  }
   const committed = await d.canaries.commitment(commitmentId);
   const answers = await d.store.db
     .selectFrom("session_canary_answers")
@@ -142,7 +163,7 @@ export async function buildDisclosurePackage(
     disclosure: {
       commitmentId,
       sampleSize: indices.length,
-      seed: seed.response.first,
+      seed: seedFirst,
       seedConsistency: seed.response.referenceConsistency?.hashes ?? [],
       labelCheckpoint: label.response.first,
       labelConsistency: label.response.referenceConsistency?.hashes ?? [],

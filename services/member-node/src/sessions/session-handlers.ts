@@ -26,6 +26,7 @@ import { CanarySets, checkCommitmentId } from "../canaries/canary-sets.js";
 import type { HubLogTrust } from "../canaries/hub-log.js";
 import { sealDisclosureEnvelope } from "../disclosure/disclosure-envelope.js";
 import { buildDisclosurePackage } from "../disclosure/disclosure-package.js";
+import { parseSeedWitnesses } from "../disclosure/seed-witnesses.js";
 import type { MemberNodeDeps } from "../member-node-deps.js";
 import { isMemberNodeError, MemberNodeError } from "../member-node-error.js";
 import { MatchSessions, type SessionModels } from "./match-sessions.js";
@@ -268,10 +269,12 @@ export function matchHandlers(
       const who = deps.admin.check(ctx, DiscloseSessionRequestSchema, req);
       if (req.auditorPublicKey.length !== 32)
         throw new MemberNodeError("invalid_argument", "auditor_public_key must be 32 bytes (X25519)");
+      const witnesses = parseSeedWitnesses(req.witnessKeys, req.witnessQuorum);
       const pkg = await buildDisclosurePackage(
         { store: deps.store, hub: deps.hub, hubLog: services.hubLog, canaries: services.canaries },
         req.sessionId,
         ctx.signal,
+        witnesses,
       );
       const sealed = sealDisclosureEnvelope(
         toBinary(VerifyDisclosureRequestSchema, pkg),
@@ -282,6 +285,7 @@ export function matchHandlers(
         session_id: req.sessionId,
         attestation_index: Number(index),
         pairs: pkg.disclosure?.pairs.length ?? 0,
+        seed: witnesses === undefined ? "v1" : "witnessed-v2",
         by: who,
       });
       return {
