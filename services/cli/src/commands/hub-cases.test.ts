@@ -504,6 +504,14 @@ for (const backend of backends) {
       assert.deepEqual(await hub.sessions.sessions.resume(), []);
       assert.equal((await hub.sessions.sessions.run(sessionId)).outcome, "attested");
       assert.equal(await attestationsOf(hub, sessionId), 1, "exactly one logged attestation");
+      // The other crash point: the attestation logged, the hub gone before recording it. That database state
+      // (log entry, no outcome, not on the case) is made directly; a restart must not log the answer again.
+      await store2.db.deleteFrom("hub_session_outcomes").where("session_id", "=", sessionId).execute();
+      await store2.db.deleteFrom("hub_case_attestations").where("session_id", "=", sessionId).execute();
+      const redone = await hub.sessions.sessions.resume();
+      assert.equal(redone.length, 1);
+      assert.ok(redone[0]?.outcome === "attested" && redone[0].attestationIndex === done.attestationIndex);
+      assert.equal(await attestationsOf(hub, sessionId), 1, "still exactly one logged attestation");
       const c = (await hub.client.getCase({ caseId: caseIdOf("copy-1") })).case;
       assert.equal(c?.attestations.length, 1);
       assert.deepEqual(c?.memberIds, ["acme"]);
