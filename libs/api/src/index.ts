@@ -275,6 +275,8 @@ export {
 export type { MemberModelRef } from "./gen/lineage/v1/member_model_pb.js";
 export { file_lineage_v1_member_model, MemberModelRefSchema } from "./gen/lineage/v1/member_model_pb.js";
 export type {
+  CommitWatermarkKeyRequest,
+  CommitWatermarkKeyResponse,
   DiscloseSessionRequest,
   DiscloseSessionResponse,
   GetCanaryExposureRequest,
@@ -283,6 +285,8 @@ export type {
   GetNodeInfoResponse,
   ImportCanarySetRequest,
   ImportCanarySetResponse,
+  ImportWatermarkKeyRequest,
+  ImportWatermarkKeyResponse,
   ListProtectedModelsRequest,
   ListProtectedModelsResponse,
   ProtectedModelStatus,
@@ -294,6 +298,8 @@ export type {
   WithdrawModelResponse,
 } from "./gen/lineage/v1/member_node_service_pb.js";
 export {
+  CommitWatermarkKeyRequestSchema,
+  CommitWatermarkKeyResponseSchema,
   DiscloseSessionRequestSchema,
   DiscloseSessionResponseSchema,
   file_lineage_v1_member_node_service,
@@ -303,6 +309,8 @@ export {
   GetNodeInfoResponseSchema,
   ImportCanarySetRequestSchema,
   ImportCanarySetResponseSchema,
+  ImportWatermarkKeyRequestSchema,
+  ImportWatermarkKeyResponseSchema,
   ListProtectedModelsRequestSchema,
   ListProtectedModelsResponseSchema,
   MemberNode,

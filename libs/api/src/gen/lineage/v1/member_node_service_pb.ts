@@ -8,6 +8,8 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { WatermarkKeyCommitmentRef } from "./attestation_pb.js";
+import { file_lineage_v1_attestation } from "./attestation_pb.js";
 import type { CanaryCommitmentRef, CanaryExposure } from "./canary_commitment_pb.js";
 import { file_lineage_v1_canary_commitment } from "./canary_commitment_pb.js";
 import type { MatchSessionAnswer, MatchSessionProgress, MatchSessionRequest } from "./match_session_pb.js";
@@ -24,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lineage/v1/member_node_service.proto.
  */
 export const file_lineage_v1_member_node_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRsaW5lYWdlL3YxL21lbWJlcl9ub2RlX3NlcnZpY2UucHJvdG8SCmxpbmVhZ2UudjEiFAoSR2V0Tm9kZUluZm9SZXF1ZXN0In4KE0dldE5vZGVJbmZvUmVzcG9uc2USEQoJbWVtYmVyX2lkGAEgASgJEg8KB2tleV9pZHMYAiADKAkSKgoGbW9kZWxzGAMgAygLMhoubGluZWFnZS52MS5NZW1iZXJNb2RlbFJlZhIXCg9za2V0Y2hfdmVyc2lvbnMYBCADKA0idAoWUnVuTWF0Y2hTZXNzaW9uUmVxdWVzdBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIwCgdzZXNzaW9uGAIgASgLMh8ubGluZWFnZS52MS5NYXRjaFNlc3Npb25SZXF1ZXN0IrQBChdSdW5NYXRjaFNlc3Npb25SZXNwb25zZRIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchI0Cghwcm9ncmVzcxgCIAEoCzIgLmxpbmVhZ2UudjEuTWF0Y2hTZXNzaW9uUHJvZ3Jlc3NIABIwCgZhbnN3ZXIYAyABKAsyHi5saW5lYWdlLnYxLk1hdGNoU2Vzc2lvbkFuc3dlckgAQgcKBWV2ZW50ImMKE1Byb3RlY3RNb2RlbFJlcXVlc3QSKQoFbW9kZWwYASABKAsyGi5saW5lYWdlLnYxLk1lbWJlck1vZGVsUmVmEg8KB2FkYXB0ZXIYAiABKAkSEAoIZXBvY2hfaWQYAyABKAkigQEKFFByb3RlY3RNb2RlbFJlc3BvbnNlEicKBXBoYXNlGAEgASgOMhgubGluZWFnZS52MS5Qcm90ZWN0UGhhc2USEwoLcHJvYmVzX2RvbmUYAiABKA0SFAoMcHJvYmVzX3RvdGFsGAMgASgNEhUKDXNrZXRjaF9zaGEyNTYYBCABKAwiRAoWSW1wb3J0Q2FuYXJ5U2V0UmVxdWVzdBITCgtzb3VyY2VfcGF0aBgBIAEoCRIVCg1jb21taXRtZW50X2lkGAIgASgJIpABChdJbXBvcnRDYW5hcnlTZXRSZXNwb25zZRIzCgpjb21taXRtZW50GAEgASgLMh8ubGluZWFnZS52MS5DYW5hcnlDb21taXRtZW50UmVmEhQKDGNhbmFyeV9jb3VudBgCIAEoBBIqCglsb2dfZW50cnkYAyABKAsyFy5saW5lYWdlLnYxLkxvZ0VudHJ5UmVmIjIKGEdldENhbmFyeUV4cG9zdXJlUmVxdWVzdBIWCg5jb21taXRtZW50X2lkcxgBIAMoCSJKChlHZXRDYW5hcnlFeHBvc3VyZVJlc3BvbnNlEi0KCWV4cG9zdXJlcxgBIAMoCzIaLmxpbmVhZ2UudjEuQ2FuYXJ5RXhwb3N1cmUiHAoaTGlzdFByb3RlY3RlZE1vZGVsc1JlcXVlc3QiuQEKFFByb3RlY3RlZE1vZGVsU3RhdHVzEikKBW1vZGVsGAEgASgLMhoubGluZWFnZS52MS5NZW1iZXJNb2RlbFJlZhIPCgdhZGFwdGVyGAIgASgJEhAKCGVwb2NoX2lkGAMgASgJEhMKC3Byb2Jlc19kb25lGAQgASgNEhQKDHByb2Jlc190b3RhbBgFIAEoDRIVCg1za2V0Y2hfc2hhMjU2GAYgASgMEhEKCXdpdGhkcmF3bhgHIAEoCCJPChtMaXN0UHJvdGVjdGVkTW9kZWxzUmVzcG9uc2USMAoGbW9kZWxzGAEgAygLMiAubGluZWFnZS52MS5Qcm90ZWN0ZWRNb2RlbFN0YXR1cyJRChRXaXRoZHJhd01vZGVsUmVxdWVzdBIpCgVtb2RlbBgBIAEoCzIaLmxpbmVhZ2UudjEuTWVtYmVyTW9kZWxSZWYSDgoGcmVhc29uGAIgASgJIioKFVdpdGhkcmF3TW9kZWxSZXNwb25zZRIRCgllcG9jaF9pZHMYASADKAkidgoWRGlzY2xvc2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhoKEmF1ZGl0b3JfcHVibGljX2tleRgCIAEoDBIUCgx3aXRuZXNzX2tleXMYAyADKAkSFgoOd2l0bmVzc19xdW9ydW0YBCABKA0iYQoXRGlzY2xvc2VTZXNzaW9uUmVzcG9uc2USFgoOc2VhbGVkX3BhY2thZ2UYASABKAwSGQoRYXR0ZXN0YXRpb25faW5kZXgYAiABKAQSEwoLc2FtcGxlX3NpemUYAyABKA0qvwEKDFByb3RlY3RQaGFzZRIdChlQUk9URUNUX1BIQVNFX1VOU1BFQ0lGSUVEEAASIgoeUFJPVEVDVF9QSEFTRV9GRVRDSElOR19CQVRURVJZEAESGQoVUFJPVEVDVF9QSEFTRV9QUk9CSU5HEAISGwoXUFJPVEVDVF9QSEFTRV9TS0VUQ0hJTkcQAxIcChhQUk9URUNUX1BIQVNFX1BVQkxJU0hJTkcQBBIWChJQUk9URUNUX1BIQVNFX0RPTkUQBTLnBQoKTWVtYmVyTm9kZRJOCgtHZXROb2RlSW5mbxIeLmxpbmVhZ2UudjEuR2V0Tm9kZUluZm9SZXF1ZXN0Gh8ubGluZWFnZS52MS5HZXROb2RlSW5mb1Jlc3BvbnNlElwKD1J1bk1hdGNoU2Vzc2lvbhIiLmxpbmVhZ2UudjEuUnVuTWF0Y2hTZXNzaW9uUmVxdWVzdBojLmxpbmVhZ2UudjEuUnVuTWF0Y2hTZXNzaW9uUmVzcG9uc2UwARJTCgxQcm90ZWN0TW9kZWwSHy5saW5lYWdlLnYxLlByb3RlY3RNb2RlbFJlcXVlc3QaIC5saW5lYWdlLnYxLlByb3RlY3RNb2RlbFJlc3BvbnNlMAESWgoPSW1wb3J0Q2FuYXJ5U2V0EiIubGluZWFnZS52MS5JbXBvcnRDYW5hcnlTZXRSZXF1ZXN0GiMubGluZWFnZS52MS5JbXBvcnRDYW5hcnlTZXRSZXNwb25zZRJgChFHZXRDYW5hcnlFeHBvc3VyZRIkLmxpbmVhZ2UudjEuR2V0Q2FuYXJ5RXhwb3N1cmVSZXF1ZXN0GiUubGluZWFnZS52MS5HZXRDYW5hcnlFeHBvc3VyZVJlc3BvbnNlEmYKE0xpc3RQcm90ZWN0ZWRNb2RlbHMSJi5saW5lYWdlLnYxLkxpc3RQcm90ZWN0ZWRNb2RlbHNSZXF1ZXN0GicubGluZWFnZS52MS5MaXN0UHJvdGVjdGVkTW9kZWxzUmVzcG9uc2USVAoNV2l0aGRyYXdNb2RlbBIgLmxpbmVhZ2UudjEuV2l0aGRyYXdNb2RlbFJlcXVlc3QaIS5saW5lYWdlLnYxLldpdGhkcmF3TW9kZWxSZXNwb25zZRJaCg9EaXNjbG9zZVNlc3Npb24SIi5saW5lYWdlLnYxLkRpc2Nsb3NlU2Vzc2lvblJlcXVlc3QaIy5saW5lYWdlLnYxLkRpc2Nsb3NlU2Vzc2lvblJlc3BvbnNlYgZwcm90bzM", [file_lineage_v1_canary_commitment, file_lineage_v1_match_session, file_lineage_v1_member_model, file_lineage_v1_signed_header, file_lineage_v1_transparency_log]);
+  fileDesc("CiRsaW5lYWdlL3YxL21lbWJlcl9ub2RlX3NlcnZpY2UucHJvdG8SCmxpbmVhZ2UudjEiFAoSR2V0Tm9kZUluZm9SZXF1ZXN0In4KE0dldE5vZGVJbmZvUmVzcG9uc2USEQoJbWVtYmVyX2lkGAEgASgJEg8KB2tleV9pZHMYAiADKAkSKgoGbW9kZWxzGAMgAygLMhoubGluZWFnZS52MS5NZW1iZXJNb2RlbFJlZhIXCg9za2V0Y2hfdmVyc2lvbnMYBCADKA0idAoWUnVuTWF0Y2hTZXNzaW9uUmVxdWVzdBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIwCgdzZXNzaW9uGAIgASgLMh8ubGluZWFnZS52MS5NYXRjaFNlc3Npb25SZXF1ZXN0IrQBChdSdW5NYXRjaFNlc3Npb25SZXNwb25zZRIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchI0Cghwcm9ncmVzcxgCIAEoCzIgLmxpbmVhZ2UudjEuTWF0Y2hTZXNzaW9uUHJvZ3Jlc3NIABIwCgZhbnN3ZXIYAyABKAsyHi5saW5lYWdlLnYxLk1hdGNoU2Vzc2lvbkFuc3dlckgAQgcKBWV2ZW50ImMKE1Byb3RlY3RNb2RlbFJlcXVlc3QSKQoFbW9kZWwYASABKAsyGi5saW5lYWdlLnYxLk1lbWJlck1vZGVsUmVmEg8KB2FkYXB0ZXIYAiABKAkSEAoIZXBvY2hfaWQYAyABKAkigQEKFFByb3RlY3RNb2RlbFJlc3BvbnNlEicKBXBoYXNlGAEgASgOMhgubGluZWFnZS52MS5Qcm90ZWN0UGhhc2USEwoLcHJvYmVzX2RvbmUYAiABKA0SFAoMcHJvYmVzX3RvdGFsGAMgASgNEhUKDXNrZXRjaF9zaGEyNTYYBCABKAwiRAoWSW1wb3J0Q2FuYXJ5U2V0UmVxdWVzdBITCgtzb3VyY2VfcGF0aBgBIAEoCRIVCg1jb21taXRtZW50X2lkGAIgASgJIpABChdJbXBvcnRDYW5hcnlTZXRSZXNwb25zZRIzCgpjb21taXRtZW50GAEgASgLMh8ubGluZWFnZS52MS5DYW5hcnlDb21taXRtZW50UmVmEhQKDGNhbmFyeV9jb3VudBgCIAEoBBIqCglsb2dfZW50cnkYAyABKAsyFy5saW5lYWdlLnYxLkxvZ0VudHJ5UmVmIjIKGEdldENhbmFyeUV4cG9zdXJlUmVxdWVzdBIWCg5jb21taXRtZW50X2lkcxgBIAMoCSJKChlHZXRDYW5hcnlFeHBvc3VyZVJlc3BvbnNlEi0KCWV4cG9zdXJlcxgBIAMoCzIaLmxpbmVhZ2UudjEuQ2FuYXJ5RXhwb3N1cmUiHAoaTGlzdFByb3RlY3RlZE1vZGVsc1JlcXVlc3QiuQEKFFByb3RlY3RlZE1vZGVsU3RhdHVzEikKBW1vZGVsGAEgASgLMhoubGluZWFnZS52MS5NZW1iZXJNb2RlbFJlZhIPCgdhZGFwdGVyGAIgASgJEhAKCGVwb2NoX2lkGAMgASgJEhMKC3Byb2Jlc19kb25lGAQgASgNEhQKDHByb2Jlc190b3RhbBgFIAEoDRIVCg1za2V0Y2hfc2hhMjU2GAYgASgMEhEKCXdpdGhkcmF3bhgHIAEoCCJPChtMaXN0UHJvdGVjdGVkTW9kZWxzUmVzcG9uc2USMAoGbW9kZWxzGAEgAygLMiAubGluZWFnZS52MS5Qcm90ZWN0ZWRNb2RlbFN0YXR1cyJRChRXaXRoZHJhd01vZGVsUmVxdWVzdBIpCgVtb2RlbBgBIAEoCzIaLmxpbmVhZ2UudjEuTWVtYmVyTW9kZWxSZWYSDgoGcmVhc29uGAIgASgJIioKFVdpdGhkcmF3TW9kZWxSZXNwb25zZRIRCgllcG9jaF9pZHMYASADKAkidgoWRGlzY2xvc2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhoKEmF1ZGl0b3JfcHVibGljX2tleRgCIAEoDBIUCgx3aXRuZXNzX2tleXMYAyADKAkSFgoOd2l0bmVzc19xdW9ydW0YBCABKA0iYQoXRGlzY2xvc2VTZXNzaW9uUmVzcG9uc2USFgoOc2VhbGVkX3BhY2thZ2UYASABKAwSGQoRYXR0ZXN0YXRpb25faW5kZXgYAiABKAQSEwoLc2FtcGxlX3NpemUYAyABKA0iUwoZSW1wb3J0V2F0ZXJtYXJrS2V5UmVxdWVzdBIQCghrZXlfcGF0aBgBIAEoCRIVCg1jb21taXRtZW50X2lkGAIgASgJEg0KBWdhbW1hGAMgASgBIlYKGkltcG9ydFdhdGVybWFya0tleVJlc3BvbnNlEhUKDWNvbW1pdG1lbnRfaWQYASABKAkSEgoKa2V5X2RpZ2VzdBgCIAEoDBINCgVnYW1tYRgDIAEoASIyChlDb21taXRXYXRlcm1hcmtLZXlSZXF1ZXN0EhUKDWNvbW1pdG1lbnRfaWQYASABKAkigwEKGkNvbW1pdFdhdGVybWFya0tleVJlc3BvbnNlEjkKCmNvbW1pdG1lbnQYASABKAsyJS5saW5lYWdlLnYxLldhdGVybWFya0tleUNvbW1pdG1lbnRSZWYSKgoJbG9nX2VudHJ5GAIgASgLMhcubGluZWFnZS52MS5Mb2dFbnRyeVJlZiq/AQoMUHJvdGVjdFBoYXNlEh0KGVBST1RFQ1RfUEhBU0VfVU5TUEVDSUZJRUQQABIiCh5QUk9URUNUX1BIQVNFX0ZFVENISU5HX0JBVFRFUlkQARIZChVQUk9URUNUX1BIQVNFX1BST0JJTkcQAhIbChdQUk9URUNUX1BIQVNFX1NLRVRDSElORxADEhwKGFBST1RFQ1RfUEhBU0VfUFVCTElTSElORxAEEhYKElBST1RFQ1RfUEhBU0VfRE9ORRAFMrEHCgpNZW1iZXJOb2RlEk4KC0dldE5vZGVJbmZvEh4ubGluZWFnZS52MS5HZXROb2RlSW5mb1JlcXVlc3QaHy5saW5lYWdlLnYxLkdldE5vZGVJbmZvUmVzcG9uc2USXAoPUnVuTWF0Y2hTZXNzaW9uEiIubGluZWFnZS52MS5SdW5NYXRjaFNlc3Npb25SZXF1ZXN0GiMubGluZWFnZS52MS5SdW5NYXRjaFNlc3Npb25SZXNwb25zZTABElMKDFByb3RlY3RNb2RlbBIfLmxpbmVhZ2UudjEuUHJvdGVjdE1vZGVsUmVxdWVzdBogLmxpbmVhZ2UudjEuUHJvdGVjdE1vZGVsUmVzcG9uc2UwARJaCg9JbXBvcnRDYW5hcnlTZXQSIi5saW5lYWdlLnYxLkltcG9ydENhbmFyeVNldFJlcXVlc3QaIy5saW5lYWdlLnYxLkltcG9ydENhbmFyeVNldFJlc3BvbnNlEmAKEUdldENhbmFyeUV4cG9zdXJlEiQubGluZWFnZS52MS5HZXRDYW5hcnlFeHBvc3VyZVJlcXVlc3QaJS5saW5lYWdlLnYxLkdldENhbmFyeUV4cG9zdXJlUmVzcG9uc2USZgoTTGlzdFByb3RlY3RlZE1vZGVscxImLmxpbmVhZ2UudjEuTGlzdFByb3RlY3RlZE1vZGVsc1JlcXVlc3QaJy5saW5lYWdlLnYxLkxpc3RQcm90ZWN0ZWRNb2RlbHNSZXNwb25zZRJUCg1XaXRoZHJhd01vZGVsEiAubGluZWFnZS52MS5XaXRoZHJhd01vZGVsUmVxdWVzdBohLmxpbmVhZ2UudjEuV2l0aGRyYXdNb2RlbFJlc3BvbnNlEloKD0Rpc2Nsb3NlU2Vzc2lvbhIiLmxpbmVhZ2UudjEuRGlzY2xvc2VTZXNzaW9uUmVxdWVzdBojLmxpbmVhZ2UudjEuRGlzY2xvc2VTZXNzaW9uUmVzcG9uc2USYwoSSW1wb3J0V2F0ZXJtYXJrS2V5EiUubGluZWFnZS52MS5JbXBvcnRXYXRlcm1hcmtLZXlSZXF1ZXN0GiYubGluZWFnZS52MS5JbXBvcnRXYXRlcm1hcmtLZXlSZXNwb25zZRJjChJDb21taXRXYXRlcm1hcmtLZXkSJS5saW5lYWdlLnYxLkNvbW1pdFdhdGVybWFya0tleVJlcXVlc3QaJi5saW5lYWdlLnYxLkNvbW1pdFdhdGVybWFya0tleVJlc3BvbnNlYgZwcm90bzM", [file_lineage_v1_attestation, file_lineage_v1_canary_commitment, file_lineage_v1_match_session, file_lineage_v1_member_model, file_lineage_v1_signed_header, file_lineage_v1_transparency_log]);
 
 /**
  * Request of MemberNode.GetNodeInfo (public, carries no header).
@@ -566,6 +568,125 @@ export const DiscloseSessionResponseSchema: GenMessage<DiscloseSessionResponse> 
   messageDesc(file_lineage_v1_member_node_service, 16);
 
 /**
+ * Request of MemberNode.ImportWatermarkKey.
+ *
+ * @generated from message lineage.v1.ImportWatermarkKeyRequest
+ */
+export type ImportWatermarkKeyRequest = Message<"lineage.v1.ImportWatermarkKeyRequest"> & {
+  /**
+   * Path of the key file on the node's own filesystem (hex of 16..64 key bytes), 1..4096 chars.
+   *
+   * @generated from field: string key_path = 1;
+   */
+  keyPath: string;
+
+  /**
+   * Commitment id to assign, 1..64 chars, unique per member.
+   *
+   * @generated from field: string commitment_id = 2;
+   */
+  commitmentId: string;
+
+  /**
+   * Green-list fraction the model is watermarked with, in (0, 1).
+   *
+   * @generated from field: double gamma = 3;
+   */
+  gamma: number;
+};
+
+/**
+ * Describes the message lineage.v1.ImportWatermarkKeyRequest.
+ * Use `create(ImportWatermarkKeyRequestSchema)` to create a new message.
+ */
+export const ImportWatermarkKeyRequestSchema: GenMessage<ImportWatermarkKeyRequest> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_member_node_service, 17);
+
+/**
+ * Response of MemberNode.ImportWatermarkKey (never the key).
+ *
+ * @generated from message lineage.v1.ImportWatermarkKeyResponse
+ */
+export type ImportWatermarkKeyResponse = Message<"lineage.v1.ImportWatermarkKeyResponse"> & {
+  /**
+   * The commitment id.
+   *
+   * @generated from field: string commitment_id = 1;
+   */
+  commitmentId: string;
+
+  /**
+   * SHA-256("lineage/watermark-key/v1" || 0x00 || salt(32) || key), 32 bytes: what will be logged.
+   *
+   * @generated from field: bytes key_digest = 2;
+   */
+  keyDigest: Uint8Array;
+
+  /**
+   * Green-list fraction.
+   *
+   * @generated from field: double gamma = 3;
+   */
+  gamma: number;
+};
+
+/**
+ * Describes the message lineage.v1.ImportWatermarkKeyResponse.
+ * Use `create(ImportWatermarkKeyResponseSchema)` to create a new message.
+ */
+export const ImportWatermarkKeyResponseSchema: GenMessage<ImportWatermarkKeyResponse> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_member_node_service, 18);
+
+/**
+ * Request of MemberNode.CommitWatermarkKey.
+ *
+ * @generated from message lineage.v1.CommitWatermarkKeyRequest
+ */
+export type CommitWatermarkKeyRequest = Message<"lineage.v1.CommitWatermarkKeyRequest"> & {
+  /**
+   * The imported key's commitment id, 1..64 chars.
+   *
+   * @generated from field: string commitment_id = 1;
+   */
+  commitmentId: string;
+};
+
+/**
+ * Describes the message lineage.v1.CommitWatermarkKeyRequest.
+ * Use `create(CommitWatermarkKeyRequestSchema)` to create a new message.
+ */
+export const CommitWatermarkKeyRequestSchema: GenMessage<CommitWatermarkKeyRequest> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_member_node_service, 19);
+
+/**
+ * Response of MemberNode.CommitWatermarkKey.
+ *
+ * @generated from message lineage.v1.CommitWatermarkKeyResponse
+ */
+export type CommitWatermarkKeyResponse = Message<"lineage.v1.CommitWatermarkKeyResponse"> & {
+  /**
+   * The logged commitment, as sessions bind it.
+   *
+   * @generated from field: lineage.v1.WatermarkKeyCommitmentRef commitment = 1;
+   */
+  commitment?: WatermarkKeyCommitmentRef | undefined;
+
+  /**
+   * Where the hub logged it.
+   *
+   * @generated from field: lineage.v1.LogEntryRef log_entry = 2;
+   */
+  logEntry?: LogEntryRef | undefined;
+};
+
+/**
+ * Describes the message lineage.v1.CommitWatermarkKeyResponse.
+ * Use `create(CommitWatermarkKeyResponseSchema)` to create a new message.
+ */
+export const CommitWatermarkKeyResponseSchema: GenMessage<CommitWatermarkKeyResponse> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_member_node_service, 20);
+
+/**
  * Phase of MemberNode.ProtectModel.
  *
  * @generated from enum lineage.v1.ProtectPhase
@@ -709,6 +830,27 @@ export const MemberNode: GenService<{
     methodKind: "unary";
     input: typeof DiscloseSessionRequestSchema;
     output: typeof DiscloseSessionResponseSchema;
+  },
+  /**
+   * Local admin: store a watermark key from a key file on the node's own filesystem (the key never
+   * crosses the wire). Sessions use it only once it is committed.
+   *
+   * @generated from rpc lineage.v1.MemberNode.ImportWatermarkKey
+   */
+  importWatermarkKey: {
+    methodKind: "unary";
+    input: typeof ImportWatermarkKeyRequestSchema;
+    output: typeof ImportWatermarkKeyResponseSchema;
+  },
+  /**
+   * Local admin: log the key's commitment (member-signed WatermarkKeyCommitment) through the hub.
+   *
+   * @generated from rpc lineage.v1.MemberNode.CommitWatermarkKey
+   */
+  commitWatermarkKey: {
+    methodKind: "unary";
+    input: typeof CommitWatermarkKeyRequestSchema;
+    output: typeof CommitWatermarkKeyResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_lineage_v1_member_node_service, 0);
