@@ -13,7 +13,8 @@
  *   cheap, and densified bins still agree with probability ~ Jaccard.
  * Duplicated shingles need no de-duplication: a minimum is idempotent.
  */
-import { fmix32, murmur3x86_32, utf8 } from "./sketch-keys.js";
+import { asciiTokenSpans, tokenize } from "../probe/tokenize.js";
+import { fmix32, murmur3x86_32, murmur3x86_32Ascii, murmur3x86_32String, utf8 } from "./sketch-keys.js";
 
 /** Keyed (a, b) hashes of a text's shingles, in order of appearance (duplicates kept). */
 export interface ShingleHashes {
@@ -27,8 +28,7 @@ export type TokenHashCache = Map<string, readonly [number, number]>;
 function tokenPair(token: string, seed0: number, seed1: number, cache: TokenHashCache | undefined) {
   const hit = cache?.get(token);
   if (hit !== undefined) return hit;
-  const bytes = utf8(token);
-  const pair = [murmur3x86_32(bytes, seed0), murmur3x86_32(bytes, seed1)] as const;
+  const pair = [murmur3x86_32String(token, seed0), murmur3x86_32String(token, seed1)] as const;
   cache?.set(token, pair);
   return pair;
 }
@@ -154,4 +154,149 @@ export function oneShotMinhash(
     out[i] = vals[found] ?? 0;
   }
   return out;
+}
+
+/**
+ * Growable (a, b) buffers of shingle hashes: `length` pairs are valid. The sketch builder reuses them
+ * across probes instead of allocating per text.
+ */
+export class ShingleBuffer {
+  a = new Uint32Array(256);
+  b = new Uint32Array(256);
+  length = 0;
+
+  /** Makes room for `n` pairs, keeping the first `length`. */
+  reserve(n: number): void {
+    if (this.a.length >= n) return;
+    const size = Math.max(n, 2 * this.a.length);
+    const a = new Uint32Array(size);
+    const b = new Uint32Array(size);
+    a.set(this.a.subarray(0, this.length));
+    b.set(this.b.subarray(0, this.length));
+    this.a = a;
+    this.b = b;
+  }
+}
+
+let tokA = new Uint32Array(1024);
+let tokB = new Uint32Array(1024);
+
+/**
+ * shingleHashes(tokenize(text), k, seed0, seed1, cache) written into `out` (from 0; sets out.length):
+ * the same values, but a pure-ASCII text is tokenized into spans and its tokens hashed in place, with
+ * no string or array per token (probe/tokenize.ts asciiTokenSpans); other texts take the general path.
+ */
+export function textShingleHashes(
+  text: string,
+  k: number,
+  seed0: number,
+  seed1: number,
+  cache: TokenHashCache | undefined,
+  out: ShingleBuffer,
+): void {
+  let n: number;
+  const t = asciiTokenSpans(text);
+  if (t !== null) {
+    n = t.count;
+    if (tokA.length < n) {
+      tokA = new Uint32Array(2 * n);
+      tokB = new Uint32Array(2 * n);
+    }
+    const { lower, spans } = t;
+    for (let i = 0; i < n; i++) {
+      const from = spans[2 * i] as number;
+      const end = spans[2 * i + 1] as number;
+      tokA[i] = murmur3x86_32Ascii(lower, from, end, seed0);
+      tokB[i] = murmur3x86_32Ascii(lower, from, end, seed1);
+    }
+  } else {
+    const tokens = tokenize(text);
+    n = tokens.length;
+    if (tokA.length < n) {
+      tokA = new Uint32Array(2 * n);
+      tokB = new Uint32Array(2 * n);
+    }
+    for (let i = 0; i < n; i++) {
+      const [x, y] = tokenPair(tokens[i] as string, seed0, seed1, cache);
+      tokA[i] = x;
+      tokB[i] = y;
+    }
+  }
+  if (n === 0) {
+    out.length = 0;
+    return;
+  }
+  const width = Math.min(k, n);
+  const count = n - width + 1;
+  out.length = 0;
+  out.reserve(count);
+  const { a, b } = out;
+  for (let s = 0; s < count; s++) {
+    let ha = width | 0;
+    let hb = ~width;
+    for (let j = 0; j < width; j++) {
+      const x = tokA[s + j] as number;
+      const y = tokB[s + j] as number;
+      ha = fmix32(Math.imul(ha ^ x, 0x9e3779b1) + y);
+      hb = fmix32(Math.imul(hb ^ y, 0x85ebca77) + x);
+    }
+    a[s] = ha;
+    b[s] = hb;
+  }
+  out.length = count;
+}
+
+/** minhashRows over the first `count` pairs of (a, b), written into `rows` (one row per seed). */
+export function minhashRowsInto(
+  a: Uint32Array,
+  b: Uint32Array,
+  count: number,
+  seeds: Uint32Array,
+  rows: Uint32Array,
+): void {
+  for (let i = 0; i < seeds.length; i++) {
+    const s = seeds[i] as number;
+    let m = 0xffffffff;
+    for (let j = 0; j < count; j++) {
+      // fmix32(fmix32(a ^ s) + b), both finalizers inlined.
+      let h = (a[j] as number) ^ s;
+      h ^= h >>> 16;
+      h = Math.imul(h, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h, 0xc2b2ae35);
+      h ^= h >>> 16;
+      h = (h >>> 0) + (b[j] as number);
+      h ^= h >>> 16;
+      h = Math.imul(h, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h, 0xc2b2ae35);
+      h = (h ^ (h >>> 16)) >>> 0;
+      if (h < m) m = h;
+    }
+    rows[i] = m;
+  }
+}
+
+/** scopeShingles of the first `count` pairs of `sh` under a probe id's bytes, appended to `out`. */
+export function scopeShinglesInto(
+  a: Uint32Array,
+  b: Uint32Array,
+  count: number,
+  probeIdBytes: Uint8Array,
+  seed0: number,
+  seed1: number,
+  out: ShingleBuffer,
+): void {
+  const pa = murmur3x86_32(probeIdBytes, seed0);
+  const pb = murmur3x86_32(probeIdBytes, seed1);
+  out.reserve(out.length + count);
+  const outA = out.a;
+  const outB = out.b;
+  let o = out.length;
+  for (let j = 0; j < count; j++) {
+    outA[o] = fmix32(Math.imul((a[j] as number) ^ pa, 0x9e3779b1) + pb);
+    outB[o] = fmix32(Math.imul((b[j] as number) ^ pb, 0x85ebca77) + pa);
+    o++;
+  }
+  out.length = o;
 }

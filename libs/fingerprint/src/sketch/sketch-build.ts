@@ -11,7 +11,14 @@
 import { FingerprintError } from "../fingerprint-error.js";
 import type { Battery, Fingerprint } from "../probe/probe-types.js";
 import { tokenize } from "../probe/tokenize.js";
-import { minhashRows, oneShotMinhash, scopeShingles, shingleHashes, type TokenHashCache } from "./minhash.js";
+import {
+  minhashRowsInto,
+  oneShotMinhash,
+  ShingleBuffer,
+  scopeShinglesInto,
+  type TokenHashCache,
+  textShingleHashes,
+} from "./minhash.js";
 import { type SimHashFeature, simhash64 } from "./simhash.js";
 import { createSketchContext, type SketchContext, utf8 } from "./sketch-keys.js";
 import {
@@ -148,17 +155,16 @@ function checkInputs(inputs: readonly SketchProbeInput[]): void {
   });
 }
 
-function probeBandMessage(idBytes: Uint8Array, band: number, rows: Uint32Array, from: number, r: number) {
-  const msg = new Uint8Array(2 + 1 + idBytes.length + 2 + 4 * r);
-  const dv = new DataView(msg.buffer);
+/**
+ * The message of a probe band digest with the band number and rows left to fill: band at byte
+ * `3 + idBytes.length`, rows after it.
+ */
+function probeBandMessage(idBytes: Uint8Array): Uint8Array {
+  const msg = new Uint8Array(2 + 1 + idBytes.length + 2 + 4 * PROBE_ROWS_PER_BAND);
   msg[0] = SKETCH_VERSION;
   msg[1] = TAG_PROBE;
   msg[2] = idBytes.length;
   msg.set(idBytes, 3);
-  let o = 3 + idBytes.length;
-  dv.setUint16(o, band);
-  o += 2;
-  for (let i = 0; i < r; i++) dv.setUint32(o + 4 * i, rows[from + i] ?? 0);
   return msg;
 }
 
@@ -180,35 +186,44 @@ export function buildSketch(
   const cache: TokenHashCache = new Map();
 
   const probes: ProbeSketch[] = [];
-  const perProbe: { id: Uint8Array; probeId: string; sh: ReturnType<typeof shingleHashes> }[] = [];
-  let total = 0;
+  // One shingle buffer reused across probes; the (probe, shingle) pairs of the coarse signature
+  // accumulate in `scoped`.
+  const sh = new ShingleBuffer();
+  const scoped = new ShingleBuffer();
+  const rows = new Uint32Array(seeds.probeRows.length);
   for (const { p, id } of sorted) {
-    const sh = shingleHashes(tokenize(p.text), SHINGLE_SIZE, seeds.token0, seeds.token1, cache);
-    if (sh.a.length === 0) {
+    textShingleHashes(p.text, SHINGLE_SIZE, seeds.token0, seeds.token1, cache, sh);
+    if (sh.length === 0) {
       probes.push({ probeId: p.probeId, empty: true, bands: new Uint8Array(0) });
       continue;
     }
-    perProbe.push({ id, probeId: p.probeId, sh });
-    total += sh.a.length;
-    const rows = minhashRows(sh, seeds.probeRows);
+    scopeShinglesInto(sh.a, sh.b, sh.length, id, seeds.coarse0, seeds.coarse1, scoped);
+    minhashRowsInto(sh.a, sh.b, sh.length, seeds.probeRows, rows);
     const bands = new Uint8Array(PROBE_BANDS * PROBE_DIGEST_BYTES);
+    const msg = probeBandMessage(id);
+    const o = 3 + id.length;
     for (let band = 0; band < PROBE_BANDS; band++) {
-      const msg = probeBandMessage(id, band, rows, band * PROBE_ROWS_PER_BAND, PROBE_ROWS_PER_BAND);
-      bands.set(ctx.digest(msg, PROBE_DIGEST_BYTES), band * PROBE_DIGEST_BYTES);
+      // u16 band, then PROBE_ROWS_PER_BAND u32 rows, all big-endian.
+      msg[o] = band >>> 8;
+      msg[o + 1] = band & 0xff;
+      for (let i = 0; i < PROBE_ROWS_PER_BAND; i++) {
+        const v = rows[band * PROBE_ROWS_PER_BAND + i] ?? 0;
+        const q = o + 2 + 4 * i;
+        msg[q] = v >>> 24;
+        msg[q + 1] = (v >>> 16) & 0xff;
+        msg[q + 2] = (v >>> 8) & 0xff;
+        msg[q + 3] = v & 0xff;
+      }
+      ctx.digestInto(msg, PROBE_DIGEST_BYTES, bands, band * PROBE_DIGEST_BYTES);
     }
     probes.push({ probeId: p.probeId, empty: false, bands });
   }
 
   // Coarse signature over (probe, shingle) pairs of every probe.
-  const allA = new Uint32Array(total);
-  const allB = new Uint32Array(total);
-  let off = 0;
-  for (const q of perProbe)
-    off = scopeShingles(q.sh, q.probeId, seeds.coarse0, seeds.coarse1, allA, allB, off);
   const coarseRows = oneShotMinhash(
-    allA,
-    allB,
-    total,
+    scoped.a,
+    scoped.b,
+    scoped.length,
     COARSE_BANDS * COARSE_ROWS_PER_BAND,
     seeds.coarse0,
     seeds.coarse1,
@@ -225,7 +240,7 @@ export function buildSketch(
       for (let i = 0; i < COARSE_ROWS_PER_BAND; i++) {
         dv.setUint32(4 + 4 * i, coarseRows[band * COARSE_ROWS_PER_BAND + i] ?? 0);
       }
-      coarse.set(ctx.digest(msg, COARSE_DIGEST_BYTES), band * COARSE_DIGEST_BYTES);
+      ctx.digestInto(msg, COARSE_DIGEST_BYTES, coarse, band * COARSE_DIGEST_BYTES);
     }
   }
 

@@ -3,7 +3,14 @@ import { describe, it } from "node:test";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { FingerprintError } from "../fingerprint-error.js";
-import { checkEpochId, createSketchContext, fmix32, murmur3x86_32, utf8 } from "./sketch-keys.js";
+import {
+  checkEpochId,
+  createSketchContext,
+  fmix32,
+  murmur3x86_32,
+  murmur3x86_32String,
+  utf8,
+} from "./sketch-keys.js";
 
 describe("sketch keyed hashing", () => {
   it("murmur3 x86_32 matches the reference implementation's published values", () => {
@@ -52,4 +59,19 @@ describe("sketch keyed hashing", () => {
     bad(() => checkEpochId("x".repeat(65)));
     assert.equal(checkEpochId("2025-06.epoch:3_a"), "2025-06.epoch:3_a");
   });
+});
+
+it("murmur3x86_32String equals murmur3x86_32 over the UTF-8 bytes, ASCII or not", () => {
+  const alphabet = [..."aZ09 -'.\u0000\u007fé€𝄞\ud800"];
+  let x = 12345;
+  for (let i = 0; i < 5000; i++) {
+    let s = "";
+    const len = i % 23;
+    for (let j = 0; j < len; j++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      s += alphabet[x % (i % 2 === 0 ? 6 : alphabet.length)];
+    }
+    const seed = Math.imul(i, 0x9e3779b1) >>> 0;
+    assert.equal(murmur3x86_32String(s, seed), murmur3x86_32(utf8(s), seed), JSON.stringify(s));
+  }
 });

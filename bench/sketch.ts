@@ -1,0 +1,117 @@
+/**
+ * Sketch-building micro-benchmark (issue 9 bench target; libs/fingerprint sketch-build.ts):
+ *
+ *   npm run bench:sketch [-- --json FILE] [--probes N] [--ms MS]
+ *
+ * Builds the version-1 sketch of a N-probe (default 1,000) fingerprint of real text (testbed corpus
+ * sentences, ~3 per response, every fifth probe an edge case with a reference, as bench/node.ts) under
+ * one epoch context, and reports wall and CPU figures (process.cpuUsage: the machine is shared, so CPU
+ * time per sketch is the figure other load barely moves):
+ *   texts_per_s / texts_per_cpu_s     tokenize (probe/tokenize.ts) of one response
+ *   sketches_per_s / sketches_per_cpu_s and cpu_ms_per_sketch   whole buildSketch
+ *   digests_per_cpu_s                 truncated HMAC-SHA256 digests under the epoch digest key
+ * Prints the figures and writes them as JSON with --json FILE.
+ */
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import {
+  buildSketch,
+  createSketchContext,
+  type SketchProbeInput,
+  tokenize,
+} from "@lineage/fingerprint";
+import { loadCorpus } from "@lineage/testbed";
+
+const args = process.argv.slice(2);
+function flag(name: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith("--")) {
+    console.error(`bench/sketch: ${name} needs a value`);
+    process.exit(2);
+  }
+  return v;
+}
+function intFlag(name: string, dflt: number, min: number, max: number): number {
+  const raw = flag(name);
+  const v = raw === undefined ? dflt : Number(raw);
+  if (!(Number.isInteger(v) && v >= min && v <= max)) {
+    console.error(`bench/sketch: ${name} must be an integer in ${min}..${max}`);
+    process.exit(2);
+  }
+  return v;
+}
+const jsonFile = flag("--json");
+const probesN = intFlag("--probes", 1000, 1, 4096);
+const minMs = intFlag("--ms", 3000, 100, 600_000);
+
+const corpus = loadCorpus();
+const inputs: SketchProbeInput[] = [];
+for (let i = 0; i < probesN; i++) {
+  const text = corpus.public.slice(6000 + 3 * i, 6003 + 3 * i).join(" ");
+  const kind = i % 5 === 1 ? "edge" : "open";
+  inputs.push(
+    kind === "edge"
+      ? { probeId: `p${i}`, kind, text, reference: "a reference answer" }
+      : { probeId: `p${i}`, kind, text },
+  );
+}
+const words = inputs.reduce((n, p) => n + p.text.split(" ").length, 0);
+const ctx = createSketchContext(new Uint8Array(randomBytes(32)), "bench-sketch-1");
+
+function cpuSeconds(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1e6;
+}
+
+/** Runs `body` (which does `units` units of work) for at least `minMs`; returns per wall s, per CPU s. */
+function timeLoop(units: number, body: () => void): { wall: number; cpu: number; cpuSeconds: number } {
+  body(); // warm-up
+  body();
+  let n = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  while (performance.now() - t0 < minMs) {
+    body();
+    n++;
+  }
+  const cpu = cpuSeconds(cpu0);
+  return { wall: (n * units) / ((performance.now() - t0) / 1000), cpu: (n * units) / cpu, cpuSeconds: cpu / n };
+}
+
+let sink = 0;
+const texts = timeLoop(inputs.length, () => {
+  for (const p of inputs) sink += tokenize(p.text).length;
+});
+const digestMsg = new Uint8Array(15);
+const digests = timeLoop(10_000, () => {
+  for (let i = 0; i < 10_000; i++) {
+    digestMsg[3] = i & 0xff;
+    sink += ctx.digest(digestMsg, 4)[0] ?? 0;
+  }
+});
+const sketches = timeLoop(1, () => {
+  sink += buildSketch(inputs, ctx).probes.length;
+});
+if (sink === 0) console.error("bench/sketch: nothing was computed");
+
+const round = (x: number) => Math.round(x * 10) / 10;
+const result = {
+  probes: probesN,
+  words,
+  texts_per_s: round(texts.wall),
+  texts_per_cpu_s: round(texts.cpu),
+  digests_per_cpu_s: round(digests.cpu),
+  sketches_per_s: round(sketches.wall),
+  sketches_per_cpu_s: round(sketches.cpu),
+  cpu_ms_per_sketch: round(sketches.cpuSeconds * 1000),
+  loadavg_1m: round(loadavg()[0] ?? 0),
+  node: process.version,
+  target: { sketches_per_s: 50 },
+};
+console.log(
+  `${probesN}-probe sketch (${words} words): ${result.sketches_per_s}/s wall, ${result.sketches_per_cpu_s} per CPU-second (${result.cpu_ms_per_sketch} CPU ms each; target >= 50/s); texts ${result.texts_per_s}/s wall, ${result.texts_per_cpu_s} per CPU-second; digests ${result.digests_per_cpu_s} per CPU-second; load ${result.loadavg_1m}`,
+);
+if (jsonFile !== undefined) writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
