@@ -6,7 +6,8 @@
  *
  * 1. Ingestion (timed): K member-signed SketchAnnouncements (real Ed25519 header and DSSE signatures,
  *    made beforehand OUTSIDE the timing: signing is the members' cost) are published into a JetStream
- *    stream; then W hub ingestion workers (default 2, in this process, each with its own database pool)
+ *    stream; then W hub ingestion replicas (default 2; separate processes, bench/hub-worker.ts, each with its
+ *    own database pool and NATS connection — in this process with --one-process or without Postgres+NATS)
  *    share one durable consumer and drain it: each message is verified (header and envelope signatures
  *    under the logged keys, membership, epoch, sizes), committed to Postgres in batches (replay claims,
  *    sketch rows) and acked. ingest_sketches_per_s = K / (first pull .. last commit).
@@ -25,9 +26,13 @@
  * schema and on NATS (LINEAGE_TEST_NATS_URL) in a throw-away stream; falls back to PGlite / the in-process
  * bus (with a note) when unreachable or asked to.
  */
+
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
   DsseEnvelopeSchema,
@@ -56,6 +61,7 @@ import {
   TransparencyLog,
 } from "@lineage/hub";
 import {
+  DEFAULT_TEST_PG_URL,
   type HubDatabase,
   hubMigrations,
   openStore,
@@ -216,7 +222,8 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 const hubKey = Ed25519PrivateKey.generate();
-const log = await TransparencyLog.open({ store, origin: "bench.lineage/hub", hubKey });
+const ORIGIN = "bench.lineage/hub";
+const log = await TransparencyLog.open({ store, origin: ORIGIN, hubKey });
 const members = Array.from({ length: MEMBERS }, (_, i) => ({
   id: `member-${i}`,
   key: Ed25519PrivateKey.generate(),
@@ -290,44 +297,111 @@ for (let i = 0; i < messages.length; i += 500) {
 const publishMs = performance.now() - t0;
 messages.length = 0;
 
-const stores = [store];
-for (let w = 1; w < WORKERS; w++) {
-  const s = await replica();
-  stores.push(s);
-  if (s !== store) extraStores.push(s);
+const durable = `bench_${tag}`;
+let ingestMs: number;
+let ingestCpuMs: number;
+let perWorker: number[];
+let processes = false;
+if (pg && bus.kind === "nats" && !args.includes("--one-process")) {
+  // Replicas as separate processes (as deployed), each with its own database pool and NATS connection.
+  processes = true;
+  await bus.ensureConsumer(stream, { durable, ackWaitMs: 30_000, maxAckPending: 1024 });
+  const config = JSON.stringify({
+    pgUrl: process.env.LINEAGE_TEST_PG_URL || DEFAULT_TEST_PG_URL,
+    schema: store.schema,
+    natsUrl: process.env.LINEAGE_TEST_NATS_URL ?? "nats://127.0.0.1:4222",
+    origin: ORIGIN,
+    hubKeyPkcs8Hex: toHex(hubKey.toPkcs8()),
+    stream,
+    durable,
+    subjects: `${root}.sketch.>`,
+  });
+  const children = Array.from({ length: WORKERS }, () =>
+    spawn(
+      process.execPath,
+      ["--conditions=lineage-source", "--import", "tsx", join(import.meta.dirname, "hub-worker.ts")],
+      {
+        env: { ...process.env, BENCH_HUB_WORKER: config },
+        stdio: ["pipe", "pipe", "inherit"],
+      },
+    ),
+  );
+  const lines = children.map((c) =>
+    createInterface({ input: c.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator](),
+  );
+  for (const l of lines)
+    if ((await l.next()).value !== "ready") throw new Error("bench/hub: a worker did not start");
+  console.error(`bench/hub: ingesting through JetStream with ${WORKERS} worker processes`);
+  t0 = performance.now();
+  for (const c of children) c.stdin?.write("go\n");
+  for (;;) {
+    const r = await store.db
+      .selectFrom("sketches")
+      .select((eb) => eb.fn.countAll<string>().as("n"))
+      .executeTakeFirstOrThrow();
+    if (Number(r.n) >= INGEST) break;
+    const info = await bus.consumerInfo(stream, durable);
+    if (info.numPending === 0 && info.numAckPending === 0 && Number(r.n) < INGEST) {
+      await new Promise((res) => setTimeout(res, 500));
+      const again = await store.db
+        .selectFrom("sketches")
+        .select((eb) => eb.fn.countAll<string>().as("n"))
+        .executeTakeFirstOrThrow();
+      if (Number(again.n) < INGEST)
+        throw new Error(`bench/hub: consumer drained with ${again.n} of ${INGEST} sketches indexed`);
+      break;
+    }
+    await new Promise((res) => setTimeout(res, 25));
+  }
+  ingestMs = performance.now() - t0;
+  for (const c of children) c.stdin?.write("stop\n");
+  const reports = await Promise.all(
+    lines.map(
+      async (l) =>
+        JSON.parse((await l.next()).value as string) as { indexed: number; rejected: number; cpuMs: number },
+    ),
+  );
+  if (reports.some((r) => r.rejected > 0)) throw new Error("bench/hub: sketches were rejected");
+  perWorker = reports.map((r) => r.indexed);
+  ingestCpuMs = reports.reduce((a, r) => a + r.cpuMs, 0);
+  await bus.deleteStream(stream);
+  streamToDelete = undefined;
+} else {
+  const stores = [store];
+  for (let w = 1; w < WORKERS; w++) {
+    const s = await replica();
+    stores.push(s);
+    if (s !== store) extraStores.push(s);
+  }
+  const workers = stores.map(
+    (s) =>
+      new SketchIngestor({
+        store: s,
+        epochs: new EpochStore(s, hubKey),
+        members: directory,
+        batch: { maxBatch: 500, maxDelayMs: 10, maxInFlight: 2 },
+      }),
+  );
+  console.error("bench/hub: ingesting through the bus in this process");
+  const cpu0 = process.cpuUsage();
+  t0 = performance.now();
+  const consumptions = await Promise.all(
+    workers.map((w) =>
+      startSketchConsumer(bus, w, { stream, durable, subjects: `${root}.sketch.>`, concurrency: 256 }),
+    ),
+  );
+  const indexedNow = () => workers.reduce((s, w) => s + w.metrics.snapshot().indexed, 0);
+  const rejectedNow = () => workers.reduce((s, w) => s + w.metrics.snapshot().rejectedTotal, 0);
+  while (indexedNow() + rejectedNow() < INGEST) await new Promise((r) => setTimeout(r, 20));
+  ingestMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  ingestCpuMs = (cpu.user + cpu.system) / 1000;
+  for (const c of consumptions) await c.stop();
+  await bus.deleteStream(stream);
+  streamToDelete = undefined;
+  if (rejectedNow() > 0) throw new Error(`bench/hub: ${rejectedNow()} sketches were rejected`);
+  perWorker = workers.map((w) => w.metrics.snapshot().indexed);
 }
-const workers = stores.map(
-  (s) =>
-    new SketchIngestor({
-      store: s,
-      epochs: new EpochStore(s, hubKey),
-      members: directory,
-      batch: { maxBatch: 500, maxDelayMs: 10, maxInFlight: 2 },
-    }),
-);
-console.error("bench/hub: ingesting through JetStream");
-const cpu0 = process.cpuUsage();
-t0 = performance.now();
-const consumptions = await Promise.all(
-  workers.map((w) =>
-    startSketchConsumer(bus, w, {
-      stream,
-      durable: `bench_${tag}`,
-      subjects: `${root}.sketch.>`,
-      concurrency: 256,
-    }),
-  ),
-);
-const indexedNow = () => workers.reduce((s, w) => s + w.metrics.snapshot().indexed, 0);
-const rejectedNow = () => workers.reduce((s, w) => s + w.metrics.snapshot().rejectedTotal, 0);
-while (indexedNow() + rejectedNow() < INGEST) await new Promise((r) => setTimeout(r, 20));
-const ingestMs = performance.now() - t0;
-const ingestCpu = process.cpuUsage(cpu0);
-for (const c of consumptions) await c.stop();
-await bus.deleteStream(stream);
-streamToDelete = undefined;
-if (rejectedNow() > 0) throw new Error(`bench/hub: ${rejectedNow()} sketches were rejected`);
-const perWorker = workers.map((w) => w.metrics.snapshot().indexed);
 
 // ---- 2. Fill to MODELS through the batch commit ------------------------------------------------------
 console.error(
@@ -412,7 +486,9 @@ const report = {
       workers: WORKERS,
       per_worker: perWorker,
       seconds: Number((ingestMs / 1000).toFixed(2)),
-      cpu_seconds_this_process: Number(((ingestCpu.user + ingestCpu.system) / 1e6).toFixed(2)),
+      worker_processes: processes,
+      cpu_seconds_hub_workers: Number((ingestCpuMs / 1000).toFixed(2)),
+      hub_cpu_ms_per_sketch: Number((ingestCpuMs / INGEST).toFixed(3)),
       message_bytes_mean: Math.round(messageBytes),
       probes_per_sketch: PROBES,
       member_signing_s_untimed: Number((signMs / 1000).toFixed(2)),
