@@ -439,7 +439,7 @@ for (const backend of backends) {
 }
 
 for (const backend of backends) {
-  test(`a hub killed mid-session and restarted on its database ends with exactly one logged attestation; bad input at arrival (${backend.name})`, {
+  test(`a hub killed mid-session and restarted on its database ends with exactly one logged attestation; retries; bad input at arrival (${backend.name})`, {
     skip: backend.skip,
     timeout: 300_000,
   }, async () => {
@@ -640,6 +640,28 @@ for (const backend of backends) {
         }),
         "unauthenticated",
       );
+
+      // Retries: the member's node is unreachable at first (nothing listens at its address); the hub retries
+      // with backoff, the node comes back at its address, the same logged session is answered once.
+      suspects.set("copy-2", await copySuspect("copy-2", [acme]));
+      await hub.log.appendSighting({ suspect: suspectRef("copy-2"), source: SuspectSource.FEED_ADAPTER });
+      addresses.set("acme", "127.0.0.1:1");
+      const back = setTimeout(() => addresses.set("acme", acme.node.address), 150);
+      const retried = await hub.sessions.sessions.open({ ...target, suspect: suspectRef("copy-2") });
+      clearTimeout(back);
+      assert.ok(
+        retried.outcome === "attested" && retried.verdict === Verdict.LIKELY_DERIVED,
+        JSON.stringify(retried),
+      );
+      assert.equal(await attestationsOf(hub, retried.sessionId), 1);
+      // A node that never comes back: the attempts run out and the session is recorded as failed, unanswered.
+      suspects.set("copy-3", await copySuspect("copy-3", [acme]));
+      await hub.log.appendSighting({ suspect: suspectRef("copy-3"), source: SuspectSource.FEED_ADAPTER });
+      addresses.set("acme", "127.0.0.1:1");
+      const gone = await hub.sessions.sessions.open({ ...target, suspect: suspectRef("copy-3") });
+      assert.equal(gone.outcome, "failed");
+      assert.ok(gone.outcome === "failed" && /unavailable/.test(gone.note), JSON.stringify(gone));
+      assert.equal(await attestationsOf(hub, gone.sessionId), 0);
     } finally {
       await db.drop();
     }
