@@ -145,3 +145,11 @@ export {
   testResultsToProto,
   verdictToProto,
 } from "./verdict-proto.js";
+export { watermarkHandlers } from "./watermark/watermark-handlers.js";
+export {
+  parseWatermarkKeyText,
+  WATERMARK_COMMITMENT_PAYLOAD_TYPE,
+  WATERMARK_SCHEME,
+  type WatermarkKeyInfo,
+  WatermarkKeys,
+} from "./watermark/watermark-keys.js";

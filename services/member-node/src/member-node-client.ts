@@ -5,6 +5,8 @@
 import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { type ChannelCredentials, Metadata } from "@grpc/grpc-js";
 import {
+  CommitWatermarkKeyRequestSchema,
+  type CommitWatermarkKeyResponse,
   DiscloseSessionRequestSchema,
   type DiscloseSessionResponse,
   GetCanaryExposureRequestSchema,
@@ -12,6 +14,8 @@ import {
   type GetNodeInfoResponse,
   ImportCanarySetRequestSchema,
   type ImportCanarySetResponse,
+  ImportWatermarkKeyRequestSchema,
+  type ImportWatermarkKeyResponse,
   ListProtectedModelsRequestSchema,
   type ListProtectedModelsResponse,
   MemberNode,
@@ -41,6 +45,13 @@ export interface MemberNodeClient extends Disposable {
     request: MessageInitShape<typeof GetCanaryExposureRequestSchema>,
   ): Promise<GetCanaryExposureResponse>;
   disclose(request: MessageInitShape<typeof DiscloseSessionRequestSchema>): Promise<DiscloseSessionResponse>;
+  /** Watermark keys (watermark/watermark-handlers.ts): import a key file on the node, log its commitment. */
+  importWatermarkKey(
+    request: MessageInitShape<typeof ImportWatermarkKeyRequestSchema>,
+  ): Promise<ImportWatermarkKeyResponse>;
+  commitWatermarkKey(
+    request: MessageInitShape<typeof CommitWatermarkKeyRequestSchema>,
+  ): Promise<CommitWatermarkKeyResponse>;
   close(): void;
 }
 
@@ -92,6 +103,14 @@ export function connectMemberNode(
     disclose(request) {
       const { message, metadata } = signed("discloseSession", DiscloseSessionRequestSchema, request);
       return client.discloseSession(message, { metadata });
+    },
+    importWatermarkKey(request) {
+      const { message, metadata } = signed("importWatermarkKey", ImportWatermarkKeyRequestSchema, request);
+      return client.importWatermarkKey(message, { metadata });
+    },
+    commitWatermarkKey(request) {
+      const { message, metadata } = signed("commitWatermarkKey", CommitWatermarkKeyRequestSchema, request);
+      return client.commitWatermarkKey(message, { metadata });
     },
     close: () => client.close(),
     [Symbol.dispose]: () => client.close(),

@@ -14,6 +14,7 @@ import { memberModels } from "./member-models.js";
 import { memberProtect } from "./member-protect.js";
 import { memberServe } from "./member-serve.js";
 import { memberWatch } from "./member-watch.js";
+import { memberWatermark } from "./member-watermark.js";
 import { memberMigrate } from "./migrate.js";
 import { testbed } from "./testbed.js";
 import { witness } from "./witness.js";
@@ -28,6 +29,7 @@ const member: Command = {
     memberModels,
     memberCanaries,
     memberDisclose,
+    memberWatermark,
     memberKeygen,
     memberPubkey,
     memberMigrate,

@@ -48,6 +48,7 @@ import type { HubLogClient, HubLogTrust } from "../canaries/hub-log.js";
 import { isMemberNodeError, MemberNodeError } from "../member-node-error.js";
 import { compareSeedOf } from "../session-check.js";
 import { policyFromProto } from "../verdict-proto.js";
+import type { WatermarkKeys } from "../watermark/watermark-keys.js";
 import { admitSession } from "./session-request.js";
 
 type MaybeAsync<T> = T | Promise<T>;
@@ -81,6 +82,8 @@ export interface MatchSessionsDeps {
   readonly hubLog: HubLogTrust;
   readonly hubKeys: KeyRing;
   readonly canaries: CanarySets;
+  /** The node's committed watermark keys (a session binding one of them tests with it). */
+  readonly watermarks?: WatermarkKeys;
   readonly models: SessionModels;
   readonly clock: () => number;
   /** Queries in flight per model (default 8). */
@@ -368,7 +371,10 @@ export class MatchSessions {
     }
     let watermark: { key: Uint8Array; gamma: number } | undefined;
     if (o.watermarkCommitment !== undefined) {
-      watermark = m.watermarkKey?.(o.watermarkCommitment.commitmentId);
+      // The node's own committed key whose id, digest and log index are the session's; else the hook's.
+      watermark =
+        (await this.#d.watermarks?.forSession(o.watermarkCommitment)) ??
+        m.watermarkKey?.(o.watermarkCommitment.commitmentId);
       if (watermark === undefined)
         throw new Declined(DeclineReason.POLICY, "the session binds a watermark key this node does not hold");
     }

@@ -29,6 +29,8 @@ import { buildDisclosurePackage } from "../disclosure/disclosure-package.js";
 import { parseSeedWitnesses } from "../disclosure/seed-witnesses.js";
 import type { MemberNodeDeps } from "../member-node-deps.js";
 import { isMemberNodeError, MemberNodeError } from "../member-node-error.js";
+import { watermarkHandlers } from "../watermark/watermark-handlers.js";
+import { WatermarkKeys } from "../watermark/watermark-keys.js";
 import { MatchSessions, type SessionModels } from "./match-sessions.js";
 import { HeaderNonces, verifyHubHeader } from "./session-request.js";
 
@@ -222,6 +224,7 @@ export interface MatchOptions {
 export interface MatchServices {
   readonly canaries: CanarySets;
   readonly sessions: MatchSessions;
+  readonly watermarks: WatermarkKeys;
   readonly hubLog: HubLogTrust;
 }
 
@@ -239,6 +242,15 @@ export function matchServices(deps: MemberNodeDeps, options: MatchOptions): Matc
       ? {}
       : { maxSuspectsPerCanary: options.maxSuspectsPerCanary }),
   });
+  const watermarks = new WatermarkKeys({
+    memberId: deps.memberId,
+    store: deps.store,
+    signingKey: deps.signingKey,
+    hub: deps.hub,
+    hubLog: options.hubLog,
+    signer: deps.signer,
+    clock: deps.clock,
+  });
   const sessions = new MatchSessions({
     memberId: deps.memberId,
     store: deps.store,
@@ -247,11 +259,12 @@ export function matchServices(deps: MemberNodeDeps, options: MatchOptions): Matc
     hubLog: options.hubLog,
     hubKeys: deps.hubKeys,
     canaries,
+    watermarks,
     models: options.models,
     clock: deps.clock,
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
   });
-  return { canaries, sessions, hubLog: options.hubLog };
+  return { canaries, sessions, watermarks, hubLog: options.hubLog };
 }
 
 /** ImportCanarySet, GetCanaryExposure and RunMatchSession over one set of services. */
@@ -260,10 +273,16 @@ export function matchHandlers(
   services: MatchServices,
 ): Pick<
   ServiceImpl<typeof MemberNode>,
-  "importCanarySet" | "getCanaryExposure" | "runMatchSession" | "discloseSession"
+  | "importCanarySet"
+  | "getCanaryExposure"
+  | "runMatchSession"
+  | "discloseSession"
+  | "importWatermarkKey"
+  | "commitWatermarkKey"
 > {
   return {
     ...canaryHandlers(deps, services.canaries),
+    ...watermarkHandlers(deps, services.watermarks),
     ...sessionHandlers(deps, services.sessions),
     async discloseSession(req, ctx) {
       const who = deps.admin.check(ctx, DiscloseSessionRequestSchema, req);
