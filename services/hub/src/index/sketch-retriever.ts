@@ -38,6 +38,8 @@ export interface RetrieveOptions {
   readonly excludeMember?: string;
 }
 
+/** Longest a sketch insert may stay uncommitted; rows older than this are settled (see #safeSeq). */
+export const COMMIT_LAG_MS = 15_000;
 /** Coarse hits read in detail per candidate returned. */
 export const DETAIL_FACTOR = 4;
 const PAGE = 5000;
@@ -59,7 +61,11 @@ export class SketchRetriever {
   readonly #bySketch = new Map<string, number>();
   /** Ordinal of each model's active sketch. */
   readonly #byModel = new Map<string, number>();
-  #lastSeq = 0n;
+  /**
+   * Every active sketch with seq <= this was read. Kept behind the newest rows: Postgres hands out seqs at
+   * insert and transactions commit in any order, so a lower seq may become visible after a higher one.
+   */
+  #safeSeq = 0n;
   #lastRefreshMs = 0;
 
   constructor(sketches: SketchStore, epochs: EpochStore, now: () => number = Date.now) {
@@ -105,7 +111,7 @@ export class SketchRetriever {
       this.#byModel.set(modelKey(e.model), i);
     });
     this.#epochId = epoch?.epochId;
-    this.#lastSeq = after;
+    this.#safeSeq = await this.#sketches.settledSeq(startedMs - COMMIT_LAG_MS);
     this.#lastRefreshMs = startedMs;
   }
 
@@ -126,7 +132,6 @@ export class SketchRetriever {
     this.#entries[ordinal] = { seq: row.seq, sketchId: row.sketchId, model: row.model };
     this.#bySketch.set(row.sketchId, ordinal);
     this.#byModel.set(mk, ordinal);
-    if (row.seq > this.#lastSeq) this.#lastSeq = row.seq;
   }
 
   /** Removes a sketch from retrieval (withdrawn, suppressed, superseded). */
@@ -151,11 +156,19 @@ export class SketchRetriever {
     // Retirements first (a clock-skew margin: applying one twice is harmless).
     for (const r of await this.#sketches.retiredSince(epoch.epochId, this.#lastRefreshMs - 5000))
       this.remove(r.sketchId);
+    // Ids first (light), then the coarse signatures of the ones this replica does not hold yet.
+    const settled = await this.#sketches.settledSeq(startedMs - COMMIT_LAG_MS);
+    let after = this.#safeSeq;
     for (;;) {
-      const page = await this.#sketches.activeAfter(epoch.epochId, this.#lastSeq, PAGE);
-      for (const r of page) this.add(r);
-      if (page.length < PAGE) break;
+      const ids = await this.#sketches.activeIdsAfter(epoch.epochId, after, PAGE);
+      const unknown = ids.filter((r) => !this.#bySketch.has(r.sketchId)).map((r) => r.sketchId);
+      for (let i = 0; i < unknown.length; i += 500) {
+        for (const r of await this.#sketches.activeByIds(unknown.slice(i, i + 500))) this.add(r);
+      }
+      if (ids.length < PAGE) break;
+      after = (ids[ids.length - 1] as { seq: bigint }).seq;
     }
+    if (settled > this.#safeSeq) this.#safeSeq = settled;
     this.#lastRefreshMs = startedMs;
   }
 

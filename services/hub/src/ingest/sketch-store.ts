@@ -377,6 +377,71 @@ export class SketchStore {
     }
   }
 
+  /** Seqs and ids of an epoch's active sketches above `afterSeq`, in seq order, at most `limit`. */
+  async activeIdsAfter(
+    epochId: string,
+    afterSeq: bigint,
+    limit: number,
+  ): Promise<{ seq: bigint; sketchId: string }[]> {
+    try {
+      const rows = await this.#store.db
+        .selectFrom("sketches")
+        .select(["seq", "sketch_id"])
+        .where("epoch_id", "=", epochId)
+        .where("status", "=", "active")
+        .where("seq", ">", afterSeq)
+        .orderBy("seq")
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({ seq: BigInt(r.seq), sketchId: r.sketch_id }));
+    } catch (err) {
+      unavailable(err);
+    }
+  }
+
+  /** The active sketches with these ids, as the index loads them. */
+  async activeByIds(ids: readonly string[]): Promise<IndexedSketchRow[]> {
+    if (ids.length === 0) return [];
+    try {
+      const rows = await this.#store.db
+        .selectFrom("sketches")
+        .select(["seq", "sketch_id", "epoch_id", "member_id", "model_id", "model_version", "coarse"])
+        .where("sketch_id", "in", [...ids])
+        .where("status", "=", "active")
+        .orderBy("seq")
+        .execute();
+      return rows.map((r) => ({
+        seq: BigInt(r.seq),
+        sketchId: r.sketch_id,
+        epochId: r.epoch_id,
+        model: { memberId: r.member_id, modelId: r.model_id, modelVersion: r.model_version },
+        coarse: r.coarse,
+      }));
+    } catch (err) {
+      unavailable(err);
+    }
+  }
+
+  /**
+   * The highest seq of a sketch received before `beforeMs` (0 when none): no transaction still running can
+   * commit a lower one, as none runs that long.
+   */
+  async settledSeq(beforeMs: number): Promise<bigint> {
+    try {
+      // Walks the primary key down from the newest row: only the last few seconds' rows are read.
+      const r = await this.#store.db
+        .selectFrom("sketches")
+        .select("seq")
+        .where("received_at", "<", new Date(beforeMs))
+        .orderBy("seq", "desc")
+        .limit(1)
+        .executeTakeFirst();
+      return r === undefined ? 0n : BigInt(r.seq);
+    } catch (err) {
+      unavailable(err);
+    }
+  }
+
   /** Sketches of an epoch that left retrieval (superseded, withdrawn, suppressed) since `sinceMs`. */
   async retiredSince(epochId: string, sinceMs: number): Promise<RetiredSketchRow[]> {
     try {
