@@ -623,6 +623,37 @@ for (const backend of backends) {
         "a replayed request (ALREADY_EXISTS)",
       );
       assert.equal(hub.log.size, sizeBefore + 1, "only the accepted decision was logged");
+      // A decision logged but not applied (the hub stopped in between): the next request for it applies the
+      // logged one instead of logging it again; another decision from that state waits for it.
+      const crashed = await hub.log.appendReviewDecision({
+        caseId,
+        fromState: CaseState.UNDER_REVIEW,
+        toState: CaseState.DISMISSED,
+        dismissalReason: DismissalReason.INSUFFICIENT_EVIDENCE,
+        rationale: "too few discordant pairs on review",
+        reviewer: "ana",
+        decidedAt: timestampFromMs(Date.now()),
+      });
+      const sizeCrashed = hub.log.size;
+      assert.equal(
+        await codeOf(
+          submit(
+            decision({ fromState: CaseState.UNDER_REVIEW, toState: CaseState.CONFIRMED, rationale: "y" }),
+          ),
+        ),
+        "failed_precondition",
+      );
+      const applied = await submit(
+        decision({
+          fromState: CaseState.UNDER_REVIEW,
+          toState: CaseState.DISMISSED,
+          dismissalReason: DismissalReason.INSUFFICIENT_EVIDENCE,
+          rationale: "too few discordant pairs on review",
+        }),
+      );
+      assert.equal(Number(applied.logEntry?.index), crashed.index);
+      assert.equal(applied.case?.state, CaseState.DISMISSED);
+      assert.equal(hub.log.size, sizeCrashed, "the decision is in the log once");
       const watchBad = signRequest(
         WatchAlertsRequestSchema,
         create(WatchAlertsRequestSchema, { kinds: [99 as AlertKind] }),

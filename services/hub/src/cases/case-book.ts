@@ -24,6 +24,7 @@ import {
   DismissalReason,
   LogEntryKind,
   type ReviewDecision,
+  ReviewDecisionSchema,
   type SuspectRef,
   SuspectRefSchema,
   Verdict,
@@ -266,15 +267,27 @@ export class CaseBook {
         "failed_precondition",
         `case ${d.caseId} is ${CaseState[current.state]}, not ${CaseState[d.fromState] ?? d.fromState}`,
       );
-    const logged = await this.#log.appendReviewDecision({
-      caseId: d.caseId,
-      fromState: d.fromState,
-      toState: d.toState,
-      dismissalReason: d.dismissalReason,
-      rationale: d.rationale,
-      reviewer: d.reviewer,
-      decidedAt: d.decidedAt ?? timestampFromMs(this.#now()),
-    });
+    // A decision logged for this case from its current state but not applied (the hub stopped in between) is
+    // applied instead of logging another: the log holds each review step once.
+    const pending = await this.#unapplied(d.caseId, d.fromState);
+    if (pending !== undefined && pending.decision.toState !== d.toState)
+      throw new HubError(
+        "failed_precondition",
+        `case ${d.caseId} has a logged decision to ${CaseState[pending.decision.toState]} not yet applied`,
+      );
+    const applied = pending?.decision ?? d;
+    const logged =
+      pending === undefined
+        ? await this.#log.appendReviewDecision({
+            caseId: d.caseId,
+            fromState: d.fromState,
+            toState: d.toState,
+            dismissalReason: d.dismissalReason,
+            rationale: d.rationale,
+            reviewer: d.reviewer,
+            decidedAt: d.decidedAt ?? timestampFromMs(this.#now()),
+          })
+        : { index: pending.index };
     await this.#store.transaction(async (trx) => {
       await sql`select pg_advisory_xact_lock(hashtext(${`lineage-case/${d.caseId}`}))`.execute(trx);
       const last = await latestEvent(trx, d.caseId);
@@ -285,18 +298,48 @@ export class CaseBook {
         .values({
           case_id: d.caseId,
           seq: last.seq + 1,
-          state: d.toState,
+          state: applied.toState,
           shared_violation: last.shared_violation,
           member_ids: last.member_ids,
           leads: last.leads,
-          dismissal_reason: d.toState === CaseState.DISMISSED ? d.dismissalReason : 0,
-          rationale: d.rationale,
-          reviewer: d.reviewer,
+          dismissal_reason: applied.toState === CaseState.DISMISSED ? applied.dismissalReason : 0,
+          rationale: applied.rationale,
+          reviewer: applied.reviewer,
           decision_log_index: BigInt(logged.index),
         })
         .execute();
     });
     return { case: await this.get(d.caseId), logIndex: logged.index };
+  }
+
+  /** A logged decision for `caseId` from `fromState` after the case's last applied one, if any. */
+  async #unapplied(
+    caseId: string,
+    fromState: CaseState,
+  ): Promise<{ readonly index: number; readonly decision: ReviewDecision } | undefined> {
+    const last = await latestEvent(this.#store.db, caseId);
+    // A decision about the case comes after its first attestation (and after its last applied decision).
+    const first = await this.#store.db
+      .selectFrom("hub_case_attestations")
+      .select(sql<string | null>`min(log_index)`.as("m"))
+      .where("case_id", "=", caseId)
+      .executeTakeFirst();
+    if (last === undefined || first?.m == null) return undefined;
+    const after = last.decision_log_index ?? BigInt(first.m);
+    const rows = await this.#store.db
+      .selectFrom("log_entries")
+      .select(["idx", "leaf"])
+      .where("kind", "=", LogEntryKind.REVIEW_DECISION)
+      .where("idx", ">", after)
+      .orderBy("idx")
+      .limit(10_000)
+      .execute();
+    for (const r of rows) {
+      const decision = fromBinary(ReviewDecisionSchema, decodeLeaf(r.leaf).envelope.payload);
+      if (decision.caseId === caseId && decision.fromState === fromState)
+        return { index: Number(r.idx), decision };
+    }
+    return undefined;
   }
 
   /** The case with this id (`not_found` otherwise). */
