@@ -9,7 +9,7 @@ import { CANARY_TOP_LOGPROBS, canaryAskOrder } from "./signals/signal-canary.js"
 import { greenSeed, isGreenHashed, tokenHash32 } from "./signals/watermark-green-list.js";
 import { fisherCombine } from "./stats/stats-multiple.js";
 import { deriveVerdict } from "./verdict/verdict.js";
-import { DEFAULT_VERDICT_POLICY } from "./verdict/verdict-policy.js";
+import { DEFAULT_VERDICT_POLICY, VERDICT_POLICY_2, VERDICT_POLICY_3 } from "./verdict/verdict-policy.js";
 
 const WORDS =
   "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau".split(
@@ -121,7 +121,19 @@ test("fixed canary test: every item asked with the first batch, the exact McNema
     (i) => text(3000 + i),
     (id, answer) => (id.startsWith("e") && Number(id.slice(1)) < 25 ? `It is ${answer}.` : "No idea."),
   );
-  const r = await compare({ suspect, reference, panel, battery, canaries, sequential: { batchSize: 20 } });
+  // Policy 2 by id: McNemar alone in the family, so its arithmetic is read off directly.
+  const r = await compare({
+    suspect,
+    reference,
+    panel,
+    battery,
+    canaries,
+    sequential: { batchSize: 20 },
+    policyId: VERDICT_POLICY_2.id,
+  });
+  assert.equal(r.policy, VERDICT_POLICY_2);
+  assert.equal(r.policy_registered, true);
+  assert.equal(r.policy_is_default, false);
   const canary = r.signals.find((s) => s.name === "canary_pairs");
   assert.equal(canary?.role, "accusing");
   assert.equal(canary?.detail.sequential, false);
@@ -144,6 +156,7 @@ test("fixed canary test: every item asked with the first batch, the exact McNema
     canaries,
     sequential: false,
     comparisons: 3,
+    policyId: VERDICT_POLICY_2.id,
   });
   assert.ok(Math.abs(r3.p_value / (3 * 2 ** -25) - 1) < 1e-9);
   await assert.rejects(
@@ -279,10 +292,12 @@ test("a panel that includes the suspect or the reference, a repeated panel model
 
 test("canaries are asked with the top CANARY_TOP_LOGPROBS alternatives by default; 0 asks for text only", async () => {
   const asked: (number | undefined)[] = [];
+  let scoring = 0;
   const spy = (inner: ModelAdapter): ModelAdapter => ({
     describe: () => inner.describe(),
     generate: (req) => {
-      if (req.id === undefined) asked.push(req.topLogprobs);
+      if (req.id === undefined && req.echo === true) scoring++;
+      else if (req.id === undefined) asked.push(req.topLogprobs);
       return inner.generate(req);
     },
   });
@@ -297,7 +312,10 @@ test("canaries are asked with the top CANARY_TOP_LOGPROBS alternatives by defaul
   await compare({ suspect, reference, panel, battery, canaries, sequential: false });
   assert.equal(asked.length, 80);
   assert.ok(asked.every((k) => k === CANARY_TOP_LOGPROBS));
+  // The default policy weighs the rank test, so each item is also asked as its scoring query (echo).
+  assert.equal(scoring, 80);
   asked.length = 0;
+  scoring = 0;
   await compare({ suspect, reference, panel, battery, canaries, sequential: false, canaryTopLogprobs: 0 });
   assert.ok(asked.every((k) => k === undefined));
 });
@@ -344,7 +362,13 @@ test("watermarking member: canary and watermark combine (Fisher); the panel cann
   assert.ok(c?.available && w?.available && cw?.available);
   assert.ok(Math.abs((cw?.p_value ?? 1) / fisherCombine([c?.p_value ?? 1, w?.p_value ?? 1]) - 1) < 1e-12);
   assert.ok((cw?.p_value ?? 1) < Math.min(c?.p_value ?? 1, w?.p_value ?? 1));
-  assert.deepEqual(r.tests.map((t) => t.test).sort(), ["canary_pairs", "canary_watermark", "watermark"]);
+  // The default policy (3) keeps the rank test in the family, unavailable (the replay scores no prompts).
+  assert.deepEqual(r.tests.map((t) => t.test).sort(), [
+    "canary_pairs",
+    "canary_ranks",
+    "canary_watermark",
+    "watermark",
+  ]);
   assert.ok((r.evidence.watermark?.selected_scored ?? 0) >= 50);
   // A panel written with the key (all green pairs) changes nothing: the watermark never reads the panel.
   const framing = [replay(() => biased(40)), replay(() => biased(40))];
@@ -363,6 +387,55 @@ test("watermarking member: canary and watermark combine (Fisher); the panel cann
   assert.equal(nokey.signals.find((s) => s.name === "canary_watermark")?.available, false);
   assert.deepEqual(
     nokey.tests.map((t) => t.test),
-    ["canary_pairs"],
+    ["canary_pairs", "canary_ranks"],
+  );
+});
+
+test("the default policy is lineage-policy/3: a suspect that scores no prompts leaves the rank test unavailable and McNemar pays W / 1; another registered policy by id; an unknown id is refused", async () => {
+  assert.equal(DEFAULT_VERDICT_POLICY, VERDICT_POLICY_3);
+  const reference = replay((i) => text(i));
+  const panel = [replay((i) => text(1000 + i)), replay((i) => text(2000 + i))];
+  // 25 of 40 exposed stated, no decoy: b = 25, c = 0; the replay has no scoring answers (no echo).
+  const suspect = replay(
+    (i) => text(3000 + i),
+    (id, answer) => (id.startsWith("e") && Number(id.slice(1)) < 25 ? `It is ${answer}.` : "No idea."),
+  );
+  const base = { suspect, reference, panel, battery, canaries, sequential: false as const };
+  const d = await compare(base);
+  assert.equal(d.policy, VERDICT_POLICY_3);
+  assert.equal(d.policy_registered, true);
+  assert.equal(d.policy_is_default, true);
+  assert.equal(d.queries.canaries, 160, "80 canary queries and 80 scoring queries");
+  const ranks = d.tests.find((t) => t.test === "canary_ranks");
+  assert.equal(ranks?.available, false);
+  assert.match(ranks?.reason ?? "", /not scored/);
+  const mcnemar = d.tests.find((t) => t.test === "canary_pairs");
+  // Family weight 1 + 6 = 7 over canary_pairs' 1: seven times policy 2's correction (which is 1 here).
+  assert.equal(mcnemar?.factor, 7);
+  assert.ok(Math.abs((mcnemar?.adjusted_p ?? 0) / (7 * 2 ** -25) - 1) < 1e-9);
+  assert.equal(d.verdict, "LIKELY_DERIVED");
+  assert.deepEqual(deriveVerdict(d.evidence, VERDICT_POLICY_3).tests, d.tests);
+  // canaryScoring: false saves the queries; the rank test stays in the family (the correction never shrinks).
+  const noScoring = await compare({ ...base, canaryScoring: false });
+  assert.equal(noScoring.queries.canaries, 80);
+  assert.equal(noScoring.tests.find((t) => t.test === "canary_pairs")?.factor, 7);
+  // Policy 2 by id: no scoring queries, McNemar alone.
+  const p2 = await compare({ ...base, policyId: "lineage-policy/2" });
+  assert.equal(p2.policy, VERDICT_POLICY_2);
+  assert.equal(p2.queries.canaries, 80);
+  assert.deepEqual(
+    p2.tests.map((t) => [t.test, t.factor]),
+    [["canary_pairs", 1]],
+  );
+  // Knobs over policy 2 that match no registered policy are custom, not "policy 2".
+  const c2 = await compare({ ...base, policyId: "lineage-policy/2", policy: { alpha: 1e-3 } });
+  assert.equal(c2.policy.id, "custom");
+  assert.equal(c2.policy.weights, VERDICT_POLICY_2.weights);
+  assert.equal(c2.policy_registered, false);
+  await assert.rejects(
+    compare({ ...base, policyId: "lineage-policy/9" }),
+    (e: unknown) =>
+      invalidArg(e) &&
+      /not registered; registered: lineage-policy\/2, lineage-policy\/3/.test((e as Error).message),
   );
 });

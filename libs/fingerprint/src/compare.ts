@@ -20,8 +20,15 @@
  * null over keys is untouched). At interim looks the watermark stays in the family as "not yet evaluated",
  * so the correction never shrinks with what the answers turned out to support.
  *
- * Bound choices: the policy is resolved from the registered ones (`resolvePolicy`); any knob that differs
- * from a registered policy makes it `custom`, which the result marks (`policy_is_default`). The result also
+ * Bound choices: the policy is a registered one (`policyId`, default DEFAULT_VERDICT_POLICY = lineage-policy/3)
+ * with any knobs on top (`resolvePolicy`); knobs that match no registered policy make it `custom`, which the
+ * result marks (`policy_registered`, `policy_is_default`).
+ *
+ * Canary scoring (the rank test `canary_ranks`): asked whenever the bound policy weighs that test and the
+ * canary test is fixed-sample — one more suspect query per canary item, its prompt and answer in completion
+ * mode with echo. A suspect that cannot score prompts (echo refused, no completions endpoint, a replay without
+ * those queries) leaves the items unscored: the rank test then stays in the family as unavailable, and the
+ * McNemar test decides alone at the policy's larger correction. The result also
  * names the seed and the models compared (`bound`), so a report says exactly what was chosen.
  */
 import type { ModelAdapter } from "./adapters/adapter-types.js";
@@ -55,6 +62,8 @@ import {
   ACCUSING_TESTS,
   type AccusingTest,
   DEFAULT_VERDICT_POLICY,
+  isRegisteredPolicy,
+  registeredPolicy,
   resolvePolicy,
   type VerdictPolicy,
 } from "./verdict/verdict-policy.js";
@@ -72,7 +81,9 @@ export interface CompareInput {
   readonly watermarkKey?: Uint8Array;
   /** Green-list fraction of the member's scheme (default DEFAULT_WATERMARK_GAMMA). */
   readonly watermarkGamma?: number;
-  /** Knobs over the default policy; any difference makes the policy `custom` (marked in the result). */
+  /** The registered policy the comparison is bound to, by id (default DEFAULT_VERDICT_POLICY's). */
+  readonly policyId?: string;
+  /** Knobs over that policy; numbers matching no registered policy make it `custom` (marked in the result). */
   readonly policy?: Partial<Omit<VerdictPolicy, "id">>;
   /** Hypotheses corrected for together (models of the session compared with this member; default 1). */
   readonly comparisons?: number;
@@ -87,7 +98,10 @@ export interface CompareInput {
   readonly canaryTopLogprobs?: number;
   /**
    * Also ask each canary item as a scoring query (its prompt and answer, completion mode with echo) for the
-   * rank test `canary_ranks` (policy 3): one more suspect query per item. Fixed canary test only. Default off.
+   * rank test `canary_ranks`: one more suspect query per item. Fixed canary test only. Default: on when the
+   * bound policy weighs `canary_ranks` (lineage-policy/3, the default) and the canary test is fixed; `false`
+   * saves the queries and leaves the rank test unavailable (it stays in the family: the correction does not
+   * shrink).
    */
   readonly canaryScoring?: boolean;
   readonly settings?: ProbeSettings;
@@ -144,7 +158,9 @@ export interface CompareResult {
   readonly tests: readonly TestOutcome[];
   readonly signals: readonly ReportedSignal[];
   readonly policy: VerdictPolicy;
-  /** False when any knob made the policy differ from the default registered policy. */
+  /** True when the policy is a registered one (default or not); false for `custom` knobs. */
+  readonly policy_registered: boolean;
+  /** True only for the default registered policy (DEFAULT_VERDICT_POLICY). */
   readonly policy_is_default: boolean;
   readonly bound: CompareBound;
   readonly queries: {
@@ -226,7 +242,10 @@ function checkInput(input: CompareInput): VerdictPolicy {
     throw invalid("watermarkKey must be 16..1024 bytes");
   const gamma = input.watermarkGamma ?? DEFAULT_WATERMARK_GAMMA;
   if (!(gamma > 0 && gamma < 1)) throw invalid("watermarkGamma must be in (0, 1)");
-  return resolvePolicy(input.policy ?? {});
+  if (input.policyId !== undefined && typeof input.policyId !== "string")
+    throw invalid("policyId must be a string");
+  const base = input.policyId === undefined ? DEFAULT_VERDICT_POLICY : registeredPolicy(input.policyId);
+  return resolvePolicy(input.policy ?? {}, base);
 }
 
 /** Watermark counts standing for "bound but not evaluated yet" (watermarkTest reports it unavailable). */
@@ -353,7 +372,13 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
   const askedItems: string[] = [];
   const canaryAnswers = new Map<string, ModelResponse>();
   const canaryScores = new Map<string, number>();
-  const canaryScoring = input.canaryScoring === true;
+  // The rank test's scoring queries: asked when the bound policy weighs the test (checkInput refused an
+  // explicit `true` with the sequential canary test).
+  const canaryScoring =
+    input.canaryScoring ?? (policy.weights.canary_ranks !== undefined && !canarySequential);
+  // Set once the suspect showed it cannot score prompts at all (no completions endpoint): no more scoring
+  // queries are spent on it.
+  let scoringRefused = false;
   const settings = input.settings ?? {};
   const q = { suspect: 0, reference: 0, panel: 0, canaries: 0 };
   const totalWork = maxProbes * (2 + input.panel.length) + canaryItems.length;
@@ -379,7 +404,7 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
       } catch (e) {
         if (!(e instanceof FingerprintError && e.code === "REPLAY_NOT_FOUND")) throw e;
       }
-      if (canaryScoring) {
+      if (canaryScoring && !scoringRefused) {
         // The scoring query: the item's prompt and answer, scored by the suspect (legacy echo). An endpoint
         // that does not score prompts leaves the item unscored (its pair then stays out of the rank test).
         try {
@@ -397,7 +422,12 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
           const score = canaryAnswerScore(c, scored);
           if (score !== null) canaryScores.set(c.id, score);
         } catch (e) {
-          if (!(e instanceof FingerprintError && e.code === "REPLAY_NOT_FOUND")) throw e;
+          if (!(e instanceof FingerprintError)) throw e;
+          // A chat-only endpoint has no completions route (404/405/501): the items stay unscored and the
+          // comparison goes on (the rank test is then unavailable). Any other failure is the endpoint's.
+          if (e.code === "HTTP_STATUS" && (e.status === 404 || e.status === 405 || e.status === 501))
+            scoringRefused = true;
+          else if (e.code !== "REPLAY_NOT_FOUND") throw e;
         }
         q.canaries++;
       }
@@ -504,7 +534,8 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
     tests: v.tests,
     signals: [...accusingSignals(v, policy, canary, wm), ...lead.signals.map(leadSignal)],
     policy,
-    policy_is_default: policy.id === DEFAULT_VERDICT_POLICY.id,
+    policy_registered: isRegisteredPolicy(policy),
+    policy_is_default: policy.id === DEFAULT_VERDICT_POLICY.id && isRegisteredPolicy(policy),
     bound,
     queries: { ...q, total: q.suspect + q.reference + q.panel + q.canaries },
     probes_used: probes.length,

@@ -180,8 +180,11 @@ export {
   checkBoundPolicy,
   checkVerdictPolicy,
   DEFAULT_VERDICT_POLICY,
+  isRegisteredPolicy,
+  registeredPolicy,
   resolvePolicy,
   samePolicyNumbers,
   VERDICT_POLICIES,
+  VERDICT_POLICY_2,
   VERDICT_POLICY_3,
 } from "./verdict/verdict-policy.js";

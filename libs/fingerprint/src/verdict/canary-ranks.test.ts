@@ -18,8 +18,11 @@ import { type CanaryPairCounts, canaryRanksTest, checkCanaryCounts, deriveVerdic
 import {
   checkBoundPolicy,
   DEFAULT_VERDICT_POLICY,
+  isRegisteredPolicy,
+  registeredPolicy,
   resolvePolicy,
   VERDICT_POLICIES,
+  VERDICT_POLICY_2,
   VERDICT_POLICY_3,
 } from "./verdict-policy.js";
 
@@ -182,11 +185,55 @@ test("inconsistent rank counts are refused", () => {
   }
 });
 
-test("policy 3 is registered beside policy 2; only policy 3 weighs the rank test", () => {
-  assert.equal(VERDICT_POLICIES.get("lineage-policy/2"), DEFAULT_VERDICT_POLICY);
+test("policy 3 is the default, registered beside policy 2 (whose numbers never change); only policy 3 weighs the rank test", () => {
+  assert.equal(DEFAULT_VERDICT_POLICY, VERDICT_POLICY_3);
+  assert.deepEqual([...VERDICT_POLICIES.keys()], ["lineage-policy/2", "lineage-policy/3"]);
+  assert.equal(VERDICT_POLICIES.get("lineage-policy/2"), VERDICT_POLICY_2);
   assert.equal(VERDICT_POLICIES.get("lineage-policy/3"), VERDICT_POLICY_3);
+  // Pinned: sessions and attestations logged under these ids keep meaning these numbers.
+  assert.deepEqual(
+    { ...VERDICT_POLICY_2, weights: { ...VERDICT_POLICY_2.weights } },
+    {
+      id: "lineage-policy/2",
+      alpha: 1e-6,
+      min_effect: 0.1,
+      weights: { canary_pairs: 4, canary_watermark: 2, watermark: 1 },
+      min_canary_pairs: 8,
+      min_watermark_pairs: 50,
+      lead_alpha: 0.05,
+      min_lead_null: 19,
+    },
+  );
+  assert.deepEqual(
+    { ...VERDICT_POLICY_3, weights: { ...VERDICT_POLICY_3.weights } },
+    {
+      id: "lineage-policy/3",
+      alpha: 1e-6,
+      min_effect: 0.1,
+      weights: { canary_pairs: 1, canary_ranks: 6, canary_watermark: 2, watermark: 1 },
+      min_canary_pairs: 8,
+      min_watermark_pairs: 50,
+      lead_alpha: 0.05,
+      min_lead_null: 19,
+    },
+  );
   const { id: _id, ...knobs } = VERDICT_POLICY_3;
   assert.equal(resolvePolicy(knobs).id, "lineage-policy/3");
+  assert.equal(resolvePolicy({}).id, "lineage-policy/3");
+  // Knobs over policy 2 that restate policy 2 resolve to it; one moved knob is custom, on policy 2's weights.
+  assert.equal(resolvePolicy({ alpha: 1e-6 }, VERDICT_POLICY_2), VERDICT_POLICY_2);
+  const custom = resolvePolicy({ alpha: 1e-3 }, VERDICT_POLICY_2);
+  assert.equal(custom.id, "custom");
+  assert.deepEqual(custom.weights, VERDICT_POLICY_2.weights);
+  assert.equal(isRegisteredPolicy(custom), false);
+  assert.equal(isRegisteredPolicy(VERDICT_POLICY_2), true);
+  assert.equal(isRegisteredPolicy({ ...VERDICT_POLICY_2, alpha: 1e-3 }), false);
+  assert.equal(registeredPolicy("lineage-policy/2"), VERDICT_POLICY_2);
+  assert.throws(
+    () => registeredPolicy("lineage-policy/1"),
+    (e: unknown) =>
+      invalid(e) && /registered: lineage-policy\/2, lineage-policy\/3/.test((e as Error).message),
+  );
   assert.equal(checkBoundPolicy(VERDICT_POLICY_3).ok, true);
   assert.equal(
     checkBoundPolicy({ ...VERDICT_POLICY_3, weights: { ...VERDICT_POLICY_3.weights, canary_ranks: 5 } }).ok,
@@ -194,7 +241,7 @@ test("policy 3 is registered beside policy 2; only policy 3 weighs the rank test
   );
   // Policy 2 on the same counts: the family is unchanged (no rank test), McNemar decides or not as before.
   const c = counts({ exposed_hits: 10, decoy_hits: 2, exposed_only: 9, decoy_only: 1 });
-  const v2 = deriveVerdict({ canary: c, comparisons: 10 });
+  const v2 = deriveVerdict({ canary: c, comparisons: 10 }, VERDICT_POLICY_2);
   assert.deepEqual(
     v2.tests.map((t) => t.test),
     ["canary_pairs"],

@@ -22,7 +22,7 @@ export const ACCUSING_TESTS: readonly AccusingTest[] = Object.freeze([
   "canary_ranks",
 ]);
 
-/** A verdict policy; see DEFAULT_VERDICT_POLICY for what each number means. */
+/** A verdict policy; the registered ones are VERDICT_POLICY_2 and VERDICT_POLICY_3 (the default). */
 export interface VerdictPolicy {
   /** Policy id, `lineage-policy/<n>` for the registered ones; at most 64 characters. */
   readonly id: string;
@@ -43,13 +43,14 @@ export interface VerdictPolicy {
 }
 
 /**
- * `lineage-policy/2`, the default. Chosen on the testbed's calibration split only:
+ * `lineage-policy/2`, registered and never changed (the default until policy 3 replaced it; sessions and
+ * attestations that name it keep meaning these numbers). Chosen on the testbed's calibration split only:
  * alpha 1e-6 (a false accusation is as costly as a missed copy, and the alliance runs many sessions);
  * minimum effect 0.1; canary test weighted 4, canary x watermark 2, watermark 1 (the canary test carries
  * most of the power on distilled students); leads at rank p <= 0.05 against at least 19 unrelated pairs
  * (so a lead needs the suspect closer to the reference than every one of 19 unrelated pairs, at least).
  */
-export const DEFAULT_VERDICT_POLICY: VerdictPolicy = Object.freeze({
+export const VERDICT_POLICY_2: VerdictPolicy = Object.freeze({
   id: "lineage-policy/2",
   alpha: 1e-6,
   min_effect: 0.1,
@@ -61,15 +62,17 @@ export const DEFAULT_VERDICT_POLICY: VerdictPolicy = Object.freeze({
 });
 
 /**
- * `lineage-policy/3`: policy 2 plus the paired canary rank test (`canary_ranks`, verdict.ts), which uses the
- * same committed pairs and drawn labels but grades each item by the suspect's log-probability of its answer,
- * so pairs hit on both items or on neither still count. Chosen on the testbed's calibration split only
+ * `lineage-policy/3`, the default: policy 2 plus the paired canary rank test (`canary_ranks`, verdict.ts), which
+ * uses the same committed pairs and drawn labels but grades each item by the suspect's log-probability of its
+ * answer, so pairs hit on both items or on neither still count. Chosen on the testbed's calibration split only
  * (bench/detection: the study of direct and paraphrased students' pairs, never the test split): at policy
  * 2's alpha and minimum effect, with 10 comparisons, the rank test alone detected 10/10 direct and 9/10
  * paraphrased calibration students against 4/10 and 1/10 for McNemar, and no calibration null came near.
  * Weights: canary_ranks 6 (most of the power where the suspect serves prompt log-probabilities), canary_pairs
  * 1 (kept for endpoints that serve no log-probabilities: it then pays a larger correction than under policy
  * 2), canary_watermark 2, watermark 1 (as in policy 2). Everything else equals policy 2.
+ * Measured afterwards on the fresh test split (bench:detection, looked at once): direct 18/20 and paraphrased
+ * 18/20 students detected with 0 false LIKELY_DERIVED in 1,653 nulls, against 14/20 and 11/20 under policy 2.
  */
 export const VERDICT_POLICY_3: VerdictPolicy = Object.freeze({
   id: "lineage-policy/3",
@@ -82,9 +85,15 @@ export const VERDICT_POLICY_3: VerdictPolicy = Object.freeze({
   min_lead_null: 19,
 });
 
+/**
+ * The policy taken wherever none is named: `lineage-policy/3` (the hub's sessions, the member node's
+ * comparisons, `lineage compare`, the demo). What each number means: see `VerdictPolicy`.
+ */
+export const DEFAULT_VERDICT_POLICY: VerdictPolicy = VERDICT_POLICY_3;
+
 /** The registered policies by id: what an id in a logged session or an attestation means. */
 export const VERDICT_POLICIES: ReadonlyMap<string, VerdictPolicy> = new Map([
-  [DEFAULT_VERDICT_POLICY.id, DEFAULT_VERDICT_POLICY],
+  [VERDICT_POLICY_2.id, VERDICT_POLICY_2],
   [VERDICT_POLICY_3.id, VERDICT_POLICY_3],
 ]);
 
@@ -137,14 +146,35 @@ export function samePolicyNumbers(a: VerdictPolicy, b: VerdictPolicy): boolean {
 }
 
 /**
- * Resolves the policy a verdict is bound to: a registered id gives its fixed numbers; numbers that match no
+ * Resolves the policy a verdict is bound to: `base` (a registered policy, default DEFAULT_VERDICT_POLICY) with
+ * `overrides` on top; numbers that equal a registered policy give that policy; numbers that match no
  * registered policy are `custom` (forensic use only — `compare` marks it, the hub refuses it in sessions).
  */
-export function resolvePolicy(overrides: Partial<Omit<VerdictPolicy, "id">> = {}): VerdictPolicy {
-  const merged = { ...DEFAULT_VERDICT_POLICY, ...overrides, id: DEFAULT_VERDICT_POLICY.id };
+export function resolvePolicy(
+  overrides: Partial<Omit<VerdictPolicy, "id">> = {},
+  base: VerdictPolicy = DEFAULT_VERDICT_POLICY,
+): VerdictPolicy {
+  const merged = { ...base, ...overrides, id: base.id };
   checkVerdictPolicy(merged);
   for (const p of VERDICT_POLICIES.values()) if (samePolicyNumbers(p, merged)) return p;
   return Object.freeze({ ...merged, id: CUSTOM_POLICY_ID });
+}
+
+/** The registered policy of an id; throws INVALID_ARGUMENT naming the registered ids when there is none. */
+export function registeredPolicy(id: string): VerdictPolicy {
+  const p = typeof id === "string" ? VERDICT_POLICIES.get(id) : undefined;
+  if (!p)
+    throw new FingerprintError(
+      "INVALID_ARGUMENT",
+      `policy "${String(id).slice(0, 64)}" is not registered; registered: ${[...VERDICT_POLICIES.keys()].join(", ")}`,
+    );
+  return p;
+}
+
+/** Whether a policy is registered under its id with exactly its numbers (custom knobs are not). */
+export function isRegisteredPolicy(policy: VerdictPolicy): boolean {
+  const p = VERDICT_POLICIES.get(policy.id);
+  return p !== undefined && samePolicyNumbers(p, policy);
 }
 
 /**

@@ -287,8 +287,10 @@ export function canaryPairsTest(c: CanaryPairCounts, policy: VerdictPolicy = DEF
 export function canaryRanksTest(c: CanaryPairCounts, policy: VerdictPolicy = DEFAULT_VERDICT_POLICY): Raw {
   checkCanaryCounts(c);
   const off = (reason: string): Raw => ({ test: "canary_ranks", available: false, reason, p: 1, effect: 0 });
-  if (c.scored_pairs === undefined || c.rank_signs === undefined)
-    return off("the suspect's answers were not scored (no prompt log-probabilities)");
+  if (c.scored_pairs === undefined || c.rank_signs === undefined || c.scored_pairs === 0)
+    return off(
+      "the suspect's answers were not scored (it served no prompt log-probabilities, or was not asked)",
+    );
   if (c.scored_pairs < policy.min_canary_pairs)
     return off(`${c.scored_pairs} scored canary pairs, fewer than the policy's ${policy.min_canary_pairs}`);
   const n = c.rank_signs.length;
