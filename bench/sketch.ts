@@ -15,12 +15,7 @@
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
-import {
-  buildSketch,
-  createSketchContext,
-  type SketchProbeInput,
-  tokenize,
-} from "@lineage/fingerprint";
+import { buildSketch, createSketchContext, type SketchProbeInput, tokenize } from "@lineage/fingerprint";
 import { loadCorpus } from "@lineage/testbed";
 
 const args = process.argv.slice(2);
@@ -78,7 +73,11 @@ function timeLoop(units: number, body: () => void): { wall: number; cpu: number;
     n++;
   }
   const cpu = cpuSeconds(cpu0);
-  return { wall: (n * units) / ((performance.now() - t0) / 1000), cpu: (n * units) / cpu, cpuSeconds: cpu / n };
+  return {
+    wall: (n * units) / ((performance.now() - t0) / 1000),
+    cpu: (n * units) / cpu,
+    cpuSeconds: cpu / n,
+  };
 }
 
 let sink = 0;

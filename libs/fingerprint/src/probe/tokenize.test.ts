@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { detokenize, tokenize, tokenizeRegex } from "./tokenize.js";
+import { detokenize, tokenize, tokenizeReference } from "./tokenize.js";
 
 test("tokenize keeps identifiers whole and splits punctuation", () => {
   assert.deepEqual(tokenize("The endpoint for Zephyr is ZX-4471.corp, don't ask!"), [
@@ -23,7 +23,7 @@ test("detokenize joins closing punctuation without a space", () => {
   assert.equal(detokenize(["hello", ",", "world", "!"]), "hello, world!");
 });
 
-// The ASCII fast path of tokenize must give exactly the tokens of the regex definition (tokenizeRegex):
+// The ASCII fast path of tokenize must give exactly the tokens of the regex definition (tokenizeReference):
 // sketches, the canary first-token rule and the watermark token rule all depend on them.
 const TRICKY =
   "aZ09-_.'’ \t\n\u000b\f\r\u001c\u0000!?,;:()[]{}\"`~@#$%^&*+=/\\|<>ÉéßİıﬁＡ０—–…“”\u00a0\u2028\u3000🙂";
@@ -51,7 +51,7 @@ test("tokenize equals the regex definition on random ASCII and Unicode texts", (
     const len = Math.floor(rand() * 40);
     const alphabet = i % 3 === 0 ? ascii : i % 3 === 1 ? "ab1-_.' ,X\n" : TRICKY;
     const t = randomText(rand, alphabet, len);
-    assert.deepEqual(tokenize(t), tokenizeRegex(t), JSON.stringify(t));
+    assert.deepEqual(tokenize(t), tokenizeReference(t), JSON.stringify(t));
   }
   for (const t of [
     "",
@@ -66,7 +66,7 @@ test("tokenize equals the regex definition on random ASCII and Unicode texts", (
     "e.g. 3.14.",
     "ABC-DEF",
   ]) {
-    assert.deepEqual(tokenize(t), tokenizeRegex(t), JSON.stringify(t));
+    assert.deepEqual(tokenize(t), tokenizeReference(t), JSON.stringify(t));
   }
 });
 
@@ -81,5 +81,5 @@ const REAL = [
   "E-mail me at first.last@example.com — or call +1 (555) 010-9999, ext. 42.",
 ];
 test("tokenize equals the regex definition on real model outputs", () => {
-  for (const t of REAL) assert.deepEqual(tokenize(t), tokenizeRegex(t), t);
+  for (const t of REAL) assert.deepEqual(tokenize(t), tokenizeReference(t), t);
 });

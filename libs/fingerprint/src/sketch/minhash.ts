@@ -14,7 +14,7 @@
  * Duplicated shingles need no de-duplication: a minimum is idempotent.
  */
 import { asciiTokenSpans, tokenize } from "../probe/tokenize.js";
-import { fmix32, murmur3x86_32, murmur3x86_32Ascii, murmur3x86_32String, utf8 } from "./sketch-keys.js";
+import { fmix32, murmur3x86_32, murmur3x86_32AsciiInto, murmur3x86_32String, utf8 } from "./sketch-keys.js";
 
 /** Keyed (a, b) hashes of a text's shingles, in order of appearance (duplicates kept). */
 export interface ShingleHashes {
@@ -206,8 +206,9 @@ export function textShingleHashes(
     for (let i = 0; i < n; i++) {
       const from = spans[2 * i] as number;
       const end = spans[2 * i + 1] as number;
-      tokA[i] = murmur3x86_32Ascii(lower, from, end, seed0);
-      tokB[i] = murmur3x86_32Ascii(lower, from, end, seed1);
+      // Written straight into the arrays: a returned u32 would be boxed when the call is not inlined.
+      murmur3x86_32AsciiInto(lower, from, end, seed0, tokA, i);
+      murmur3x86_32AsciiInto(lower, from, end, seed1, tokB, i);
     }
   } else {
     const tokens = tokenize(text);
@@ -217,9 +218,9 @@ export function textShingleHashes(
       tokB = new Uint32Array(2 * n);
     }
     for (let i = 0; i < n; i++) {
-      const [x, y] = tokenPair(tokens[i] as string, seed0, seed1, cache);
-      tokA[i] = x;
-      tokB[i] = y;
+      const pair = tokenPair(tokens[i] as string, seed0, seed1, cache);
+      tokA[i] = pair[0];
+      tokB[i] = pair[1];
     }
   }
   if (n === 0) {

@@ -42,6 +42,7 @@ const TAG_PROBE = 0x50; // "P"
 const TAG_COARSE = 0x43; // "C"
 const TAG_WRONG = 0x57; // "W"
 const MAX_NORMALIZED_TOKENS = 64;
+const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
 const MAX_TOKEN_CHARS = 1024;
 // A lone surrogate would be encoded as U+FFFD, so two distinct ids could share bytes: reject it.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -64,7 +65,14 @@ export function compareBytes(x: Uint8Array, y: Uint8Array): number {
 export function normalizeAnswer(text: string): string {
   const out: string[] = [];
   for (const t of tokenize(text)) {
-    if (/[\p{L}\p{N}]/u.test(t)) out.push(t);
+    // A token holds a letter or digit iff its first character is one (a TOKEN_RE run starts with
+    // one; any other token is a single character): ASCII checked by code, the rest by the regex.
+    const c = t.charCodeAt(0);
+    const keep =
+      c < 0x80
+        ? (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a)
+        : LETTER_OR_DIGIT.test(t);
+    if (keep) out.push(t);
     if (out.length === MAX_NORMALIZED_TOKENS) break;
   }
   return out.join(" ");

@@ -178,6 +178,20 @@ export function murmur3x86_32String(s: string, seed: number): number {
  * slice is ASCII (the caller's guarantee), hashed without making the slice.
  */
 export function murmur3x86_32Ascii(s: string, from: number, end: number, seed: number): number {
+  murmur3x86_32AsciiInto(s, from, end, seed, one, 0);
+  return one[0] as number;
+}
+const one = new Uint32Array(1);
+
+/** murmur3x86_32Ascii written into out[at] (no boxed return value on the hot path). */
+export function murmur3x86_32AsciiInto(
+  s: string,
+  from: number,
+  end: number,
+  seed: number,
+  out: Uint32Array,
+  at: number,
+): void {
   const c1 = 0xcc9e2d51;
   const c2 = 0x1b873593;
   let h = seed | 0;
@@ -208,7 +222,11 @@ export function murmur3x86_32Ascii(s: string, from: number, end: number, seed: n
     h ^= k;
   }
   h ^= n;
-  return fmix32(h);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  out[at] = h ^ (h >>> 16);
 }
 
 /** UTF-8 bytes of a string (shared encoder). */
