@@ -11,12 +11,12 @@ const IV = Int32Array.from([
 ]);
 
 /**
- * One SHA-256 compression: `s` (8 words) absorbs the 16 big-endian words w[0..15] (`w` is not
- * modified). Fully unrolled, with the schedule kept in a 16-word rolling window of locals and the
+ * One SHA-256 compression: state `s` (8 words) absorbs the 16 big-endian words w[0..15]; the new
+ * state goes to `dst` (which may be `s`; `w` is not modified). Fully unrolled, with the schedule kept in a 16-word rolling window of locals and the
  * working variables renamed instead of shifted: about twice as fast in V8 as the rolled loop. Generated
  * from FIPS 180-4 section 6.2.2; checked against node:crypto in hmac-sha256.test.ts.
  */
-function compress(s: Int32Array, w: Int32Array): void {
+function compress(s: Int32Array, w: Int32Array, dst: Int32Array): void {
   let a = s[0] as number;
   let b = s[1] as number;
   let c = s[2] as number;
@@ -1261,22 +1261,33 @@ function compress(s: Int32Array, w: Int32Array): void {
     0;
   e = (e + t1) | 0;
   a = (t1 + t2) | 0;
-  s[0] = ((s[0] as number) + a) | 0;
-  s[1] = ((s[1] as number) + b) | 0;
-  s[2] = ((s[2] as number) + c) | 0;
-  s[3] = ((s[3] as number) + d) | 0;
-  s[4] = ((s[4] as number) + e) | 0;
-  s[5] = ((s[5] as number) + f) | 0;
-  s[6] = ((s[6] as number) + g) | 0;
-  s[7] = ((s[7] as number) + h) | 0;
+  dst[0] = ((s[0] as number) + a) | 0;
+  dst[1] = ((s[1] as number) + b) | 0;
+  dst[2] = ((s[2] as number) + c) | 0;
+  dst[3] = ((s[3] as number) + d) | 0;
+  dst[4] = ((s[4] as number) + e) | 0;
+  dst[5] = ((s[5] as number) + f) | 0;
+  dst[6] = ((s[6] as number) + g) | 0;
+  dst[7] = ((s[7] as number) + h) | 0;
 }
 
 /** Loads bytes [from, from + n) of `data` (n <= 64) as big-endian words into w[0..15], zero padded. */
 function loadBlock(w: Int32Array, data: Uint8Array, from: number, n: number): void {
-  w.fill(0, 0, 16);
-  for (let i = 0; i < n; i++) {
-    const j = i >> 2;
-    w[j] = (w[j] as number) | ((data[from + i] as number) << (24 - 8 * (i & 3)));
+  const whole = n >> 2;
+  let j = 0;
+  for (; j < whole; j++) {
+    const i = from + 4 * j;
+    w[j] =
+      ((data[i] as number) << 24) |
+      ((data[i + 1] as number) << 16) |
+      ((data[i + 2] as number) << 8) |
+      (data[i + 3] as number);
+  }
+  if (j < 16) {
+    let v = 0;
+    for (let i = 4 * j; i < n; i++) v |= (data[from + i] as number) << (24 - 8 * (i & 3));
+    w[j++] = v;
+    for (; j < 16; j++) w[j] = 0;
   }
 }
 
@@ -1294,23 +1305,24 @@ export class HmacSha256 {
     for (let i = 0; i < 64; i++) pad[i] = (pad[i] as number) ^ 0x36;
     this.inner.set(IV);
     loadBlock(this.w, pad, 0, 64);
-    compress(this.inner, this.w);
+    compress(this.inner, this.w, this.inner);
     for (let i = 0; i < 64; i++) pad[i] = (pad[i] as number) ^ 0x36 ^ 0x5c;
     this.outer.set(IV);
     loadBlock(this.w, pad, 0, 64);
-    compress(this.outer, this.w);
+    compress(this.outer, this.w, this.outer);
   }
 
   /** Writes the first `bytes` (<= 32) bytes of HMAC(key, message) into `out` at `offset`. */
   macInto(message: Uint8Array, bytes: number, out: Uint8Array, offset: number): void {
     const { state, w } = this;
     const n = message.length;
-    state.set(this.inner);
     // Message blocks after the 64-byte inner pad; the last one carries 0x80 and the bit length.
     let from = 0;
+    let src = this.inner;
     while (n - from >= 64) {
       loadBlock(w, message, from, 64);
-      compress(state, w);
+      compress(src, w, state);
+      src = state;
       from += 64;
     }
     const rest = n - from;
@@ -1318,19 +1330,19 @@ export class HmacSha256 {
     w[rest >> 2] = (w[rest >> 2] as number) | (0x80 << (24 - 8 * (rest & 3)));
     const bits = (64 + n) * 8;
     if (rest >= 56) {
-      compress(state, w);
+      compress(src, w, state);
+      src = state;
       w.fill(0, 0, 16);
     }
     w[14] = Math.floor(bits / 0x100000000);
     w[15] = bits | 0;
-    compress(state, w);
+    compress(src, w, state);
     // Outer: the 32-byte inner digest, 0x80, length (64 + 32) * 8 = 768 bits.
     for (let i = 0; i < 8; i++) w[i] = state[i] as number;
     w[8] = 0x80000000 | 0;
-    w.fill(0, 9, 15);
+    for (let i = 9; i < 15; i++) w[i] = 0;
     w[15] = 768;
-    state.set(this.outer);
-    compress(state, w);
+    compress(this.outer, w, state);
     for (let i = 0; i < bytes; i++) {
       out[offset + i] = ((state[i >> 2] as number) >>> (24 - 8 * (i & 3))) & 0xff;
     }

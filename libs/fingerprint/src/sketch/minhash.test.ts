@@ -1,8 +1,19 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { minhashRows, oneShotMinhash, type ShingleHashes, shingleHashes } from "./minhash.js";
-import { fmix32 } from "./sketch-keys.js";
+import { tokenize } from "../probe/tokenize.js";
+import {
+  minhashRows,
+  minhashRowsInto,
+  oneShotMinhash,
+  ShingleBuffer,
+  type ShingleHashes,
+  scopeShingles,
+  scopeShinglesInto,
+  shingleHashes,
+  textShingleHashes,
+} from "./minhash.js";
+import { fmix32, utf8 } from "./sketch-keys.js";
 
 /** Two token sets of sizes with a controlled intersection; returns them and their exact Jaccard. */
 function pair(shared: number, onlyA: number, onlyB: number, salt: number) {
@@ -89,5 +100,44 @@ describe("minhash", () => {
     const one = oneShotMinhash(Uint32Array.of(5), Uint32Array.of(6), 1, 512, 1, 2) as Uint32Array;
     assert.equal(new Set(one).size, 1);
     assert.throws(() => oneShotMinhash(Uint32Array.of(5), Uint32Array.of(6), 1, 500, 1, 2), RangeError);
+  });
+});
+
+describe("the sketch builder's buffered kernels equal the reference functions", () => {
+  const text = fc.oneof(
+    fc.string({ maxLength: 60 }),
+    fc
+      .array(
+        fc.constantFrom("The", "cat", "don't", "zx-4471.corp", ",", "!", "Café", "’s", " ", "\n", "é", "🙂"),
+        {
+          maxLength: 40,
+        },
+      )
+      .map((w) => w.join(" ")),
+  );
+  it("textShingleHashes = shingleHashes(tokenize(text)); minhashRowsInto = minhashRows; scopeShinglesInto = scopeShingles", () => {
+    const buf = new ShingleBuffer();
+    const scoped = new ShingleBuffer();
+    fc.assert(
+      fc.property(text, fc.integer({ min: 1, max: 4 }), fc.integer(), fc.integer(), (t, k, s0, s1) => {
+        const want = shingleHashes(tokenize(t), k, s0 >>> 0, s1 >>> 0);
+        textShingleHashes(t, k, s0 >>> 0, s1 >>> 0, new Map(), buf);
+        assert.deepEqual(buf.a.slice(0, buf.length), want.a);
+        assert.deepEqual(buf.b.slice(0, buf.length), want.b);
+        if (buf.length === 0) return;
+        const seeds = Uint32Array.from({ length: 7 }, (_, i) => fmix32(s0 + i));
+        const rows = new Uint32Array(7);
+        minhashRowsInto(buf.a, buf.b, buf.length, seeds, rows);
+        assert.deepEqual(rows, minhashRows(want, seeds));
+        const outA = new Uint32Array(want.a.length);
+        const outB = new Uint32Array(want.a.length);
+        scopeShingles(want, "probe-é", s1 >>> 0, s0 >>> 0, outA, outB, 0);
+        scoped.length = 0;
+        scopeShinglesInto(buf.a, buf.b, buf.length, utf8("probe-é"), s1 >>> 0, s0 >>> 0, scoped);
+        assert.deepEqual(scoped.a.slice(0, scoped.length), outA);
+        assert.deepEqual(scoped.b.slice(0, scoped.length), outB);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

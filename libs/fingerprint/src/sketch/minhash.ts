@@ -247,7 +247,27 @@ export function textShingleHashes(
   out.length = count;
 }
 
-/** minhashRows over the first `count` pairs of (a, b), written into `rows` (one row per seed). */
+/** fmix32(fmix32(x ^ s) + y) as an int32 (both finalizers inlined by hand). */
+function rowValue(x: number, y: number, s: number): number {
+  let h = x ^ s;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  h = (h + y) | 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/**
+ * minhashRows over the first `count` pairs of (a, b), written into `rows` (one row per seed). Four
+ * rows per pass over the shingles; minima compared as unsigned (x ^ 0x80000000 maps u32 order onto
+ * int32 order, so every value stays an int32).
+ */
 export function minhashRowsInto(
   a: Uint32Array,
   b: Uint32Array,
@@ -255,26 +275,42 @@ export function minhashRowsInto(
   seeds: Uint32Array,
   rows: Uint32Array,
 ): void {
-  for (let i = 0; i < seeds.length; i++) {
-    const s = seeds[i] as number;
-    let m = 0xffffffff;
+  const SIGN = -0x80000000;
+  let i = 0;
+  for (; i + 4 <= seeds.length; i += 4) {
+    const s0 = seeds[i] as number;
+    const s1 = seeds[i + 1] as number;
+    const s2 = seeds[i + 2] as number;
+    const s3 = seeds[i + 3] as number;
+    let m0 = 0x7fffffff;
+    let m1 = 0x7fffffff;
+    let m2 = 0x7fffffff;
+    let m3 = 0x7fffffff;
     for (let j = 0; j < count; j++) {
-      // fmix32(fmix32(a ^ s) + b), both finalizers inlined.
-      let h = (a[j] as number) ^ s;
-      h ^= h >>> 16;
-      h = Math.imul(h, 0x85ebca6b);
-      h ^= h >>> 13;
-      h = Math.imul(h, 0xc2b2ae35);
-      h ^= h >>> 16;
-      h = (h >>> 0) + (b[j] as number);
-      h ^= h >>> 16;
-      h = Math.imul(h, 0x85ebca6b);
-      h ^= h >>> 13;
-      h = Math.imul(h, 0xc2b2ae35);
-      h = (h ^ (h >>> 16)) >>> 0;
-      if (h < m) m = h;
+      const x = a[j] as number;
+      const y = b[j] as number;
+      const v0 = rowValue(x, y, s0) ^ SIGN;
+      const v1 = rowValue(x, y, s1) ^ SIGN;
+      const v2 = rowValue(x, y, s2) ^ SIGN;
+      const v3 = rowValue(x, y, s3) ^ SIGN;
+      if (v0 < m0) m0 = v0;
+      if (v1 < m1) m1 = v1;
+      if (v2 < m2) m2 = v2;
+      if (v3 < m3) m3 = v3;
     }
-    rows[i] = m;
+    rows[i] = m0 ^ SIGN;
+    rows[i + 1] = m1 ^ SIGN;
+    rows[i + 2] = m2 ^ SIGN;
+    rows[i + 3] = m3 ^ SIGN;
+  }
+  for (; i < seeds.length; i++) {
+    const s = seeds[i] as number;
+    let m = 0x7fffffff;
+    for (let j = 0; j < count; j++) {
+      const v = rowValue(a[j] as number, b[j] as number, s) ^ SIGN;
+      if (v < m) m = v;
+    }
+    rows[i] = m ^ SIGN;
   }
 }
 
