@@ -3,8 +3,9 @@
  * unrelated models, from live endpoints or replay files, decided by the shared verdict module
  * (LIKELY_DERIVED | SIMILAR | INCONCLUSIVE; DESIGN.md "Deciding copied: who chose the null?"). The human
  * output names the models compared, the verdict, what backs it (or why nothing does), the similarity rank
- * in words and the policy, with a loud line when a knob moved the policy off the registered default: a
- * forensic run may turn knobs, but a reader must see that it did. Exit 0 whenever the comparison ran,
+ * in words and the policy. `--policy ID` binds any registered policy (default lineage-policy/3); a registered
+ * policy other than the default is named as such, and a knob that moves the numbers off every registered
+ * policy makes it `custom`, with a loud line: a forensic run may turn knobs, but a reader must see that it did. Exit 0 whenever the comparison ran,
  * whatever the verdict; 2 for bad input (named), 3 when an endpoint or file is unreachable. Progress on
  * stderr; the result on stdout (JSON with --json).
  */
@@ -21,6 +22,7 @@ import {
   parseBattery,
   parseCanarySet,
   ReplayAdapter,
+  VERDICT_POLICIES,
   type VerdictPolicy,
 } from "@lineage/fingerprint";
 import { CliError, EXIT } from "../cli-error.js";
@@ -54,7 +56,23 @@ function parseHexKey(hex: string): Uint8Array {
   return Uint8Array.from(hex.match(/../g) ?? [], (b) => Number.parseInt(b, 16));
 }
 
-/** Policy overrides a forensic run may set; anything set that differs from the default makes it `custom`. */
+/**
+ * The registered policy `--policy` names (default DEFAULT_VERDICT_POLICY); an unknown id is refused with the
+ * list of registered ones.
+ */
+export function basePolicy(inv: Invocation): VerdictPolicy {
+  const id = stringOpt(inv, "policy");
+  if (id === undefined) return DEFAULT_VERDICT_POLICY;
+  const p = VERDICT_POLICIES.get(id);
+  if (!p)
+    throw new CliError(
+      "invalid_argument",
+      `lineage compare: --policy '${id.slice(0, 64)}' is not a registered policy; registered: ${[...VERDICT_POLICIES.keys()].join(", ")} (default ${DEFAULT_VERDICT_POLICY.id})`,
+    );
+  return p;
+}
+
+/** Policy overrides a forensic run may set; numbers that match no registered policy make it `custom`. */
 export type PolicyOverrides = { -readonly [K in keyof Omit<VerdictPolicy, "id">]?: VerdictPolicy[K] };
 
 /**
@@ -62,7 +80,10 @@ export type PolicyOverrides = { -readonly [K in keyof Omit<VerdictPolicy, "id">]
  * `--min-watermark-pairs`, `--min-lead-null`, `--weight TEST=W`) into policy overrides. Ranges are checked
  * here, naming the flag; the verdict module checks the policy as a whole again.
  */
-export function policyOverrides(inv: Invocation): PolicyOverrides {
+export function policyOverrides(
+  inv: Invocation,
+  base: VerdictPolicy = DEFAULT_VERDICT_POLICY,
+): PolicyOverrides {
   const o: PolicyOverrides = {};
   const alpha = numberOpt(inv, "alpha", { min: 1e-300, max: 0.5 });
   if (alpha !== undefined) o.alpha = alpha;
@@ -98,9 +119,9 @@ export function policyOverrides(inv: Invocation): PolicyOverrides {
         throw new CliError("invalid_argument", `lineage compare: --weight ${name} is given twice`);
       w[name] = value;
     }
-    // Each --weight changes one test's weight; the others keep the default (dropping a test from the family
-    // would shrink the correction, which no flag should do silently).
-    o.weights = { ...DEFAULT_VERDICT_POLICY.weights, ...w };
+    // Each --weight changes one test's weight; the others keep the bound policy's (dropping a test from the
+    // family would shrink the correction, which no flag should do silently).
+    o.weights = { ...base.weights, ...w };
   }
   return o;
 }
@@ -130,22 +151,26 @@ function fmtWeights(w: VerdictPolicy["weights"]): string {
     .join(",");
 }
 
-/** The knobs in which `policy` differs from the registered default, as "flag value (default value)". */
-export function policyChanges(policy: VerdictPolicy): string[] {
-  const d = DEFAULT_VERDICT_POLICY;
+/**
+ * The knobs in which `policy` differs from `base` (the registered policy the run started from, default the
+ * default policy), as "flag value (base-id value)".
+ */
+export function policyChanges(policy: VerdictPolicy, base: VerdictPolicy = DEFAULT_VERDICT_POLICY): string[] {
+  const d = base;
   const out: string[] = [];
   for (const k of Object.keys(KNOB_FLAGS) as (keyof PolicyOverrides)[]) {
     if (k === "weights") {
       if (fmtWeights(policy.weights) !== fmtWeights(d.weights))
-        out.push(`--weight ${fmtWeights(policy.weights)} (default ${fmtWeights(d.weights)})`);
+        out.push(`--weight ${fmtWeights(policy.weights)} (${d.id}: ${fmtWeights(d.weights)})`);
     } else if (policy[k] !== d[k])
-      out.push(`${KNOB_FLAGS[k]} ${fmtNum(policy[k])} (default ${fmtNum(d[k])})`);
+      out.push(`${KNOB_FLAGS[k]} ${fmtNum(policy[k])} (${d.id}: ${fmtNum(d[k])})`);
   }
   return out;
 }
 
 const TEST_WORDS: Readonly<Record<string, string>> = {
   canary_pairs: "the paired canary test",
+  canary_ranks: "the paired canary rank test (the suspect's log-probabilities of the canary answers)",
   watermark: "the watermark test",
   canary_watermark: "the combined canary and watermark test",
   similarity_lead: "a similarity lead (ranked against unrelated models; never an accusation)",
@@ -158,6 +183,8 @@ export interface ComparedModels {
   readonly panel: readonly string[];
   /** The --canaries file, when given: its pair labels are the user's, which the report says. */
   readonly canaries?: string;
+  /** The registered policy the run started from (`--policy`; default the default policy). */
+  readonly basePolicy?: VerdictPolicy;
 }
 
 /**
@@ -173,9 +200,10 @@ export function renderCompare(r: CompareResult, models: ComparedModels): string 
     `panel:     ${models.panel.length} unrelated model${models.panel.length === 1 ? "" : "s"}: ${models.panel.join(", ")}`,
   );
   lines.push("");
-  if (!r.policy_is_default) {
+  if (!r.policy_registered) {
+    const base = models.basePolicy ?? DEFAULT_VERDICT_POLICY;
     lines.push(
-      `NON-DEFAULT POLICY (forensic use only): ${policyChanges(r.policy).join("; ") || "custom numbers"}`,
+      `NON-DEFAULT POLICY (forensic use only): ${policyChanges(r.policy, base).join("; ") || "custom numbers"}`,
     );
     lines.push(
       "  a match session would not reach this verdict; the hub refuses a policy that is not registered",
@@ -215,6 +243,10 @@ export function renderCompare(r: CompareResult, models: ComparedModels): string 
     const w = r.evidence.watermark;
     if (t.test === "canary_pairs" && c)
       counts = `; ${c.exposed_only} exposed-only vs ${c.decoy_only} decoy-only of ${c.pairs_completed} completed pairs`;
+    if (t.test === "canary_ranks" && c?.rank_signs !== undefined) {
+      const e = [...c.rank_signs].filter((x) => x === "E").length;
+      counts = `; exposed scored higher in ${e} of ${c.rank_signs.length} ranked pairs (${c.scored_pairs ?? 0} scored)`;
+    }
     if (t.test === "watermark" && w)
       counts = `; ${w.selected_green} of ${w.selected_scored} selected pairs green (gamma ${w.gamma})`;
     lines.push(
@@ -236,8 +268,13 @@ export function renderCompare(r: CompareResult, models: ComparedModels): string 
     );
   }
   const pol = r.policy;
+  const standing = r.policy_is_default
+    ? "(default)"
+    : r.policy_registered
+      ? `(registered, not the default ${DEFAULT_VERDICT_POLICY.id})`
+      : `(custom numbers, registered in no policy; the default is ${DEFAULT_VERDICT_POLICY.id})`;
   lines.push(
-    `policy:    ${pol.id}${r.policy_is_default ? " (default)" : ` (NOT the default ${DEFAULT_VERDICT_POLICY.id})`}: alpha ${fmtNum(pol.alpha)}, min effect ${fmtNum(pol.min_effect)}, lead alpha ${fmtNum(pol.lead_alpha)}, weights ${fmtWeights(pol.weights)}`,
+    `policy:    ${pol.id} ${standing}: alpha ${fmtNum(pol.alpha)}, min effect ${fmtNum(pol.min_effect)}, lead alpha ${fmtNum(pol.lead_alpha)}, weights ${fmtWeights(pol.weights)}`,
   );
   const q = r.queries;
   lines.push(
@@ -254,8 +291,10 @@ export const compareCommand: Command = {
     "http(s)://HOST:PORT/v1?model=NAME (OpenAI-compatible); each model at most once. Formats and sample\n" +
     "files: README 'Input formats' and examples/. Verdict: LIKELY_DERIVED (backed by the canary or\n" +
     "watermark test only), SIMILAR (a similarity lead ranked against unrelated models; never an\n" +
-    "accusation) or INCONCLUSIVE (never 'clean'). Policy knobs are for forensic use: any that moves the\n" +
-    "policy off the default is reported as NON-DEFAULT POLICY.\n" +
+    "accusation) or INCONCLUSIVE (never 'clean'). --policy binds a registered policy (default\n" +
+    `${DEFAULT_VERDICT_POLICY.id}, which also asks each canary item as a scoring query for the rank test).\n` +
+    "Policy knobs are for forensic use: any that moves the policy off every registered policy is\n" +
+    "reported as NON-DEFAULT POLICY (custom).\n" +
     "Exit 0 whenever the comparison ran, 2 on bad input, 3 when a model is unreachable.",
   options: {
     suspect: { type: "string", valueName: "model", required: true, description: "The suspect model" },
@@ -280,6 +319,11 @@ export const compareCommand: Command = {
       type: "string",
       valueName: "var",
       description: "Env var holding the member's watermark key (hex)",
+    },
+    policy: {
+      type: "string",
+      valueName: "id",
+      description: `Registered policy to bind: ${[...VERDICT_POLICIES.keys()].join(", ")} (default ${DEFAULT_VERDICT_POLICY.id})`,
     },
     alpha: { type: "string", valueName: "p", description: "Policy: level of LIKELY_DERIVED (default 1e-6)" },
     "min-effect": {
@@ -311,8 +355,7 @@ export const compareCommand: Command = {
       type: "string",
       valueName: "test=w",
       multiple: true,
-      description:
-        "Policy: change one accusing test's weight, the others keep theirs (defaults canary_pairs=4, canary_watermark=2, watermark=1)",
+      description: `Policy: change one accusing test's weight, the others keep theirs (default ${fmtWeights(DEFAULT_VERDICT_POLICY.weights)})`,
     },
     comparisons: { type: "string", valueName: "n", description: "Hypotheses compared together (default 1)" },
     fixed: { type: "boolean", description: "One fixed-size look instead of sequential stopping" },
@@ -388,7 +431,8 @@ export const compareCommand: Command = {
     if (wmEnv && !wmHex) throw new CliError("invalid_argument", `--watermark-key-env: ${wmEnv} is not set`);
     const maxProbes = intOpt(inv, "max-probes", { min: 1, max: 1_000_000 });
     const batchSize = intOpt(inv, "batch-size", { min: 1, max: 100_000 });
-    const policy = policyOverrides(inv);
+    const base = basePolicy(inv);
+    const policy = policyOverrides(inv, base);
     const comparisons = intOpt(inv, "comparisons", { min: 1, max: 1_000_000 });
     const seed = intOpt(inv, "seed", { min: 0, max: 2 ** 31 - 1 });
     let lastPct = -1;
@@ -401,6 +445,7 @@ export const compareCommand: Command = {
         battery,
         ...(canaries ? { canaries } : {}),
         ...(wmHex ? { watermarkKey: parseHexKey(wmHex) } : {}),
+        policyId: base.id,
         policy,
         ...(comparisons !== undefined ? { comparisons } : {}),
         sequential:
@@ -434,6 +479,7 @@ export const compareCommand: Command = {
         reference: referenceSpec,
         panel: panelSpecs,
         ...(canPath ? { canaries: canPath } : {}),
+        basePolicy: base,
       }),
     );
     return EXIT.ok;
