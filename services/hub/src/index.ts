@@ -28,6 +28,13 @@ export {
   epochMessage,
   type RotationInput,
 } from "./epochs/epoch-store.js";
+export {
+  type FeedSource,
+  type HubRuntime,
+  type HubRuntimeOptions,
+  type MemberNodeEndpoint,
+  openHubRuntime,
+} from "./hub-runtime.js";
 export { type HubServer, type HubServerOptions, startHubServer } from "./hub-server.js";
 export { BandIndex, type CoarseHit } from "./index/band-index.js";
 export { type HubIndex, type HubIndexOptions, openHubIndex } from "./index/hub-index.js";

@@ -4,7 +4,8 @@
  * the member-signed writes over gRPC (what `lineage audit` and member nodes talk to).
  */
 import { resolve } from "node:path";
-import { openHubIndex, startHubServer } from "@lineage/hub";
+import { type Bus, connectNatsBus, createInProcessBus } from "@lineage/bus";
+import { openHubRuntime, startHubServer } from "@lineage/hub";
 import { checkListenSecurity, insecureServerCredentials, RpcError, tlsServerCredentials } from "@lineage/rpc";
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation } from "../command.js";
@@ -12,6 +13,14 @@ import { emit, requiredStringOpt, stringOpt } from "../option-values.js";
 import { hubCases } from "./hub-cases.js";
 import { hubEpoch } from "./hub-epoch.js";
 import { enrol, logFlags, members, openLog, recordServing, where } from "./hub-members.js";
+import {
+  feedSourceOf,
+  hubServeFlags,
+  memberEndpointsOf,
+  natsOptionsOf,
+  referenceModelsOf,
+  sessionSettingsOf,
+} from "./hub-serve-config.js";
 import { hubKeygen, readBoundedFile, readPrivateKeyFile } from "./keygen.js";
 import { hubMigrate } from "./migrate.js";
 import { hubWitnessFlags, startHubWitnessing, witnessEndpointsOf } from "./witness.js";
@@ -38,10 +47,14 @@ async function readPem(inv: Invocation, flag: string, secret = false): Promise<s
 
 const serve: Command = {
   name: "serve",
-  summary: "Serve the transparency log over gRPC (checkpoints, entries, proofs, bundles) until interrupted.",
+  summary:
+    "Run the hub: log, membership, epochs, sketch ingestion, release scanning, sessions, cases, alerts.",
   description:
-    "Serves the log's public reads and the member-signed membership/commitment writes of the Hub contract;\n" +
-    "other Hub methods answer UNIMPLEMENTED in this build.\n" +
+    "Serves the Hub contract over gRPC: the log's public reads, member-signed membership and commitment\n" +
+    "writes, epochs, sketch ingestion (SubmitSketch/UploadSketches and, on NATS, the durable consumer every\n" +
+    "replica shares), SubmitSuspect and the --feed listing (scanned, then sessions with the candidates'\n" +
+    "member nodes: --members-file over gRPC, others over NATS request-reply), cases and alerts.\n" +
+    "Without --nats (or $LINEAGE_HUB_NATS_URL) everything runs on the in-process bus of one process.\n" +
     "Without --tls-cert the server is plaintext, which is allowed only on a loopback address (127.0.0.1, ::1,\n" +
     "localhost); any other --listen needs --tls-cert and --tls-key (and --tls-client-ca for mutual TLS).",
   options: {
@@ -60,6 +73,7 @@ const serve: Command = {
       description: "Require client certificates from this CA (mTLS)",
     },
     ...hubWitnessFlags,
+    ...hubServeFlags,
     "require-client-cert": {
       type: "boolean",
       description:
@@ -100,25 +114,64 @@ const serve: Command = {
           })
         : insecureServerCredentials();
     const witnesses = witnessEndpointsOf(inv);
-    const { store, log } = await openLog(inv);
+    // Everything else the hub reads is checked before the store, the bus or the port is opened.
+    const nats = natsOptionsOf(inv);
+    const members = await memberEndpointsOf(inv);
+    const settings = sessionSettingsOf(inv);
+    const reference = await referenceModelsOf(inv, settings.populationId);
+    const feed = feedSourceOf(inv);
+    const hubKey = await readPrivateKeyFile(inv, requiredStringOpt(inv, "key"), "--key");
+    let bus: Bus;
     try {
-      // Epoch batteries and sketch submission over gRPC (issue 10): rebuilt from the hub database.
-      const index = await openHubIndex({
-        store,
-        log,
-        hubKey: await readPrivateKeyFile(inv, requiredStringOpt(inv, "key"), "--key"),
-      });
+      bus = nats === undefined ? createInProcessBus() : await connectNatsBus(nats);
+    } catch (err) {
+      throw new CliError("unavailable", `${where(inv)}: --nats: ${(err as Error).message}`, { cause: err });
+    }
+    const report = (line: string) => inv.io.stderr.write(`hub: ${line}\n`);
+    let opened: Awaited<ReturnType<typeof openLog>>;
+    try {
+      opened = await openLog(inv);
+    } catch (err) {
+      await bus.close();
+      throw err;
+    }
+    const { store, log } = opened;
+    try {
+      // Epochs, ingestion and the index; sessions, scanning, cases and alerts (issue 10): from the database.
+      let runtime: Awaited<ReturnType<typeof openHubRuntime>>;
+      try {
+        runtime = await openHubRuntime({
+          store,
+          log,
+          hubKey,
+          bus,
+          members,
+          populationId: settings.populationId,
+          reference,
+          ...(settings.panelSize === undefined ? {} : { panelSize: settings.panelSize }),
+          ...(settings.alphaBudget === undefined ? {} : { alphaBudget: settings.alphaBudget }),
+          ...(feed === undefined ? {} : { feed }),
+          report,
+        });
+      } catch (err) {
+        if (err instanceof CliError) throw err;
+        throw new CliError("invalid_argument", `${where(inv)}: ${(err as Error).message}`, { cause: err });
+      }
+      const { index, sessions } = runtime;
       let server: Awaited<ReturnType<typeof startHubServer>>;
       try {
-        server = await startHubServer({ log, listen, credentials, index });
+        server = await startHubServer({ log, listen, credentials, index, sessions });
       } catch (err) {
+        await runtime.close();
         throw new CliError(
           "unavailable",
           `${where(inv)}: cannot listen on ${listen}: ${(err as Error).message}`,
           { cause: err },
         );
       }
-      const witnessing = startHubWitnessing(inv, log, witnesses);
+      const witnessing = startHubWitnessing(inv, log, witnesses, bus);
+      if (feed !== undefined)
+        runtime.pollFeed().catch((err: unknown) => report(`feed ${feed.name}: ${(err as Error).message}`));
       // Beside the embedded folder's lock: where this hub serves, so a writer that finds the folder held
       // can say which --hub to use (hub-members.ts). Removed when the hub stops.
       const serving = await recordServing(inv, server.address, cert !== undefined);
@@ -131,6 +184,10 @@ const serve: Command = {
           size: log.size,
           tls: cert !== undefined,
           witnesses: witnesses.length,
+          nats: nats !== undefined,
+          member_nodes: members.size,
+          population: settings.populationId,
+          feed: feed?.name ?? null,
         },
         `hub log ${log.origin} (size ${log.size}) served at ${server.address}${cert ? " over TLS" : " (plaintext)"}\nverifier key: ${log.verifierKey}\n(Ctrl-C to stop)`,
       );
@@ -142,12 +199,13 @@ const serve: Command = {
       await witnessing?.close();
       await serving.remove();
       await server.close();
-      await index.close();
+      await runtime.close();
       inv.io.stderr.write("hub server stopped\n");
       return EXIT.ok;
     } finally {
       await log.close();
       await store.close();
+      await bus.close();
     }
   },
 };

@@ -17,6 +17,7 @@ import {
   parseVerifierKey,
 } from "@lineage/crypto";
 import {
+  type CheckpointGossip,
   startWitnessing,
   type TransparencyLog,
   WitnessClient,
@@ -303,16 +304,21 @@ export function witnessEndpointsOf(inv: Invocation): WitnessEndpoint[] {
   return out;
 }
 
-/** Starts asking `endpoints` to cosign the log's checkpoints (none: undefined); failures go to stderr. */
+/**
+ * Starts asking `endpoints` to cosign the log's checkpoints (none: undefined); failures go to stderr. With
+ * `gossip` (the hub's bus), each cosigned checkpoint is published on lineage.checkpoint.<origin>.
+ */
 export function startHubWitnessing(
   inv: Invocation,
   log: TransparencyLog,
   endpoints: readonly WitnessEndpoint[],
+  gossip?: CheckpointGossip,
 ): Witnessing | undefined {
   if (endpoints.length === 0) return undefined;
   return startWitnessing({
     log,
     witnesses: endpoints,
+    ...(gossip === undefined ? {} : { gossip }),
     onError: (err, url) => inv.io.stderr.write(`hub: witness ${url}: ${(err as Error).message}\n`),
   });
 }
