@@ -10,12 +10,23 @@
  *   texts_per_s / texts_per_cpu_s     tokenize (probe/tokenize.ts) of one response
  *   sketches_per_s / sketches_per_cpu_s and cpu_ms_per_sketch   whole buildSketch
  *   digests_per_cpu_s                 truncated HMAC-SHA256 digests under the epoch digest key
+ *   realdata: tokenize checked equal to tokenizeReference (the definition) on every output of the
+ *   replay files in /work/shared/realdata (read in place; skipped when absent, --no-realdata), and the
+ *   CPU ms of one real fingerprint's sketch (one file, all its probes).
  * Prints the figures and writes them as JSON with --json FILE.
  */
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
-import { buildSketch, createSketchContext, type SketchProbeInput, tokenize } from "@lineage/fingerprint";
+import { join, resolve } from "node:path";
+import { gunzipSync } from "node:zlib";
+import {
+  buildSketch,
+  createSketchContext,
+  type SketchProbeInput,
+  tokenize,
+  tokenizeReference,
+} from "@lineage/fingerprint";
 import { loadCorpus } from "@lineage/testbed";
 
 const args = process.argv.slice(2);
@@ -41,6 +52,7 @@ function intFlag(name: string, dflt: number, min: number, max: number): number {
 const jsonFile = flag("--json");
 const probesN = intFlag("--probes", 1000, 1, 4096);
 const minMs = intFlag("--ms", 3000, 100, 600_000);
+const replayDir = resolve(import.meta.dirname, "../../shared/realdata/replay");
 
 const corpus = loadCorpus();
 const inputs: SketchProbeInput[] = [];
@@ -96,6 +108,56 @@ const sketches = timeLoop(1, () => {
 });
 if (sink === 0) console.error("bench/sketch: nothing was computed");
 
+// Real outputs: the fast tokenizer must give the definition's tokens on every one of them.
+let realdata:
+  | {
+      texts: number;
+      non_ascii_texts: number;
+      tokenize_equal: true;
+      probes: number;
+      cpu_ms_per_sketch: number;
+    }
+  | { skipped: string };
+if (args.includes("--no-realdata")) realdata = { skipped: "--no-realdata" };
+else if (!existsSync(replayDir)) realdata = { skipped: `${replayDir} not found` };
+else {
+  let texts = 0;
+  let nonAscii = 0;
+  let first: SketchProbeInput[] = [];
+  for (const f of readdirSync(replayDir)
+    .filter((x) => x.endsWith(".jsonl.gz"))
+    .sort()) {
+    const inp: SketchProbeInput[] = [];
+    for (const line of gunzipSync(readFileSync(join(replayDir, f)))
+      .toString("utf8")
+      .split("\n")) {
+      if (line.trim() === "") continue;
+      const o = JSON.parse(line) as { id?: unknown; output?: unknown };
+      if (typeof o.id !== "string" || typeof o.output !== "string") continue;
+      const got = tokenize(o.output);
+      const want = tokenizeReference(o.output);
+      if (got.length !== want.length || got.some((t, i) => t !== want[i])) {
+        console.error(`bench/sketch: tokenize differs from its definition on ${f} ${o.id}`);
+        process.exit(1);
+      }
+      texts++;
+      if (/[^\x00-\x7f]/.test(o.output)) nonAscii++;
+      inp.push({ probeId: o.id, kind: "open", text: o.output });
+    }
+    if (first.length === 0) first = inp;
+  }
+  const real = timeLoop(1, () => {
+    sink += buildSketch(first, ctx).probes.length;
+  });
+  realdata = {
+    texts,
+    non_ascii_texts: nonAscii,
+    tokenize_equal: true,
+    probes: first.length,
+    cpu_ms_per_sketch: Math.round(real.cpuSeconds * 10_000) / 10,
+  };
+}
+
 const round = (x: number) => Math.round(x * 10) / 10;
 const result = {
   probes: probesN,
@@ -106,11 +168,17 @@ const result = {
   sketches_per_s: round(sketches.wall),
   sketches_per_cpu_s: round(sketches.cpu),
   cpu_ms_per_sketch: round(sketches.cpuSeconds * 1000),
+  realdata,
   loadavg_1m: round(loadavg()[0] ?? 0),
   node: process.version,
   target: { sketches_per_s: 50 },
 };
 console.log(
   `${probesN}-probe sketch (${words} words): ${result.sketches_per_s}/s wall, ${result.sketches_per_cpu_s} per CPU-second (${result.cpu_ms_per_sketch} CPU ms each; target >= 50/s); texts ${result.texts_per_s}/s wall, ${result.texts_per_cpu_s} per CPU-second; digests ${result.digests_per_cpu_s} per CPU-second; load ${result.loadavg_1m}`,
+);
+console.log(
+  "skipped" in realdata
+    ? `realdata: skipped (${realdata.skipped})`
+    : `realdata: tokenize = its definition on all ${realdata.texts} outputs (${realdata.non_ascii_texts} not ASCII); a ${realdata.probes}-probe real fingerprint sketches in ${realdata.cpu_ms_per_sketch} CPU ms`,
 );
 if (jsonFile !== undefined) writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);

@@ -27,8 +27,26 @@ test("detokenize joins closing punctuation without a space", () => {
 // sketches, the canary first-token rule and the watermark token rule all depend on them.
 const TRICKY =
   "aZ09-_.'’ \t\n\u000b\f\r\u001c\u0000!?,;:()[]{}\"`~@#$%^&*+=/\\|<>ÉéßİıﬁＡ０—–…“”\u00a0\u2028\u3000🙂";
+// Code points NFKC or lower casing change, astral letters/digits, combining marks, lone surrogates.
+const UNICODE_EDGES = [
+  "𝐀",
+  "𐐀",
+  "𠀀",
+  "𝟎",
+  "\u0301",
+  "e\u0301",
+  "¼",
+  "²",
+  "\u212a",
+  "İ",
+  "ǅ",
+  "ﬀ",
+  "\ud800",
+  "\udc00",
+  "\u2019",
+];
 function randomText(rand: () => number, alphabet: string, len: number): string {
-  const chars = [...alphabet];
+  const chars = alphabet === TRICKY ? [...alphabet, ...UNICODE_EDGES] : [...alphabet];
   let s = "";
   for (let i = 0; i < len; i++) s += chars[Math.floor(rand() * chars.length)];
   return s;

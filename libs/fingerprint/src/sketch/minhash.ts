@@ -13,7 +13,7 @@
  *   cheap, and densified bins still agree with probability ~ Jaccard.
  * Duplicated shingles need no de-duplication: a minimum is idempotent.
  */
-import { asciiTokenSpans, tokenize } from "../probe/tokenize.js";
+import { tokenSpans } from "../probe/tokenize.js";
 import { fmix32, murmur3x86_32, murmur3x86_32AsciiInto, murmur3x86_32String, utf8 } from "./sketch-keys.js";
 
 /** Keyed (a, b) hashes of a text's shingles, in order of appearance (duplicates kept). */
@@ -184,7 +184,7 @@ let tokB = new Uint32Array(1024);
 /**
  * shingleHashes(tokenize(text), k, seed0, seed1, cache) written into `out` (from 0; sets out.length):
  * the same values, but a pure-ASCII text is tokenized into spans and its tokens hashed in place, with
- * no string or array per token (probe/tokenize.ts asciiTokenSpans); other texts take the general path.
+ * no string per ASCII token (probe/tokenize.ts tokenSpans); other tokens go through the cache.
  */
 export function textShingleHashes(
   text: string,
@@ -194,31 +194,31 @@ export function textShingleHashes(
   cache: TokenHashCache | undefined,
   out: ShingleBuffer,
 ): void {
-  let n: number;
-  const t = asciiTokenSpans(text);
-  if (t !== null) {
-    n = t.count;
-    if (tokA.length < n) {
-      tokA = new Uint32Array(2 * n);
-      tokB = new Uint32Array(2 * n);
+  const { lower, spans, count: n, ascii } = tokenSpans(text);
+  if (tokA.length < n) {
+    tokA = new Uint32Array(2 * n);
+    tokB = new Uint32Array(2 * n);
+  }
+  for (let i = 0; i < n; i++) {
+    const from = spans[2 * i] as number;
+    const end = spans[2 * i + 1] as number;
+    let inPlace = ascii;
+    if (!inPlace) {
+      inPlace = true;
+      for (let j = from; j < end; j++) {
+        if (lower.charCodeAt(j) > 0x7f) {
+          inPlace = false;
+          break;
+        }
+      }
     }
-    const { lower, spans } = t;
-    for (let i = 0; i < n; i++) {
-      const from = spans[2 * i] as number;
-      const end = spans[2 * i + 1] as number;
-      // Written straight into the arrays: a returned u32 would be boxed when the call is not inlined.
+    if (inPlace) {
+      // An ASCII token's UTF-8 bytes are its char codes: hashed without making the token. Written
+      // straight into the arrays: a returned u32 would be boxed when the call is not inlined.
       murmur3x86_32AsciiInto(lower, from, end, seed0, tokA, i);
       murmur3x86_32AsciiInto(lower, from, end, seed1, tokB, i);
-    }
-  } else {
-    const tokens = tokenize(text);
-    n = tokens.length;
-    if (tokA.length < n) {
-      tokA = new Uint32Array(2 * n);
-      tokB = new Uint32Array(2 * n);
-    }
-    for (let i = 0; i < n; i++) {
-      const pair = tokenPair(tokens[i] as string, seed0, seed1, cache);
+    } else {
+      const pair = tokenPair(lower.slice(from, end), seed0, seed1, cache);
       tokA[i] = pair[0];
       tokB[i] = pair[1];
     }
