@@ -29,7 +29,7 @@ export type {
   TokenLogprobs,
   TopLogprob,
 } from "./probe/probe-types.js";
-export { detokenize, TOKENIZER_VERSION, tokenize } from "./probe/tokenize.js";
+export { detokenize, TOKENIZER_VERSION, tokenize, tokenizeReference } from "./probe/tokenize.js";
 // The similarity lead: similarity signals ranked at the model level against unrelated pairs (never accuses).
 export type { ProbeVector } from "./signals/probe-features.js";
 export { PROBE_VECTOR_BUCKETS, probeSimilarity, probeVector } from "./signals/probe-features.js";
