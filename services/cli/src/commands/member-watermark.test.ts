@@ -209,6 +209,7 @@ test("watermark keygen -> commit -> a session on a watermarked copy accuses, on 
     ]);
     assert.equal(taken.code, EXIT.failed);
     assert.match(taken.err, /watermark key acme-wm-1 exists already/);
+    assert.throws(() => lstatSync(join(dir, "wm2.key")), "a key the node refused is not left on disk");
     const badGamma = await cli([
       "member",
       "watermark",

@@ -6,7 +6,7 @@
  * committed, and only for suspects first seen after that.
  */
 import { randomBytes } from "node:crypto";
-import { stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command } from "../command.js";
 import { emit, numberOpt, requiredStringOpt, writableFileOpt } from "../option-values.js";
@@ -67,6 +67,8 @@ const keygen: Command = {
       );
       return EXIT.ok;
     } catch (err) {
+      // The node did not store it: a key file no commitment will ever name is not left behind.
+      await rm(out, { force: true });
       throw cliErrorFromNode(err, whereOf(inv));
     } finally {
       client.close();
