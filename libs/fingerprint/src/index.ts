@@ -15,7 +15,13 @@ export { compare } from "./compare.js";
 export type { FingerprintErrorCode } from "./fingerprint-error.js";
 export { FingerprintError } from "./fingerprint-error.js";
 export type { BatterySplit } from "./probe/battery.js";
-export { DOCUMENT_LIMITS, parseBattery, parseCanarySet, splitBattery } from "./probe/battery.js";
+export {
+  DOCUMENT_LIMITS,
+  parseBattery,
+  parseCanarySet,
+  splitBattery,
+  splitEpochBattery,
+} from "./probe/battery.js";
 export type { ProbeSettings, Progress } from "./probe/probe-run.js";
 export { askAll, fingerprintAdapter, parseFingerprint, probeModel, probeRequest } from "./probe/probe-run.js";
 export type {

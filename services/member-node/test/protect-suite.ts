@@ -17,7 +17,7 @@ import {
 } from "@lineage/api";
 import type { BusEvent } from "@lineage/bus";
 import { KeyRing, verifyEnvelope, verifyMessage } from "@lineage/crypto";
-import { PROBE_BANDS, PROBE_DIGEST_BYTES } from "@lineage/fingerprint";
+import { PROBE_BANDS, PROBE_DIGEST_BYTES, splitBattery } from "@lineage/fingerprint";
 import { insecureChannelCredentials } from "@lineage/rpc";
 import pg from "pg";
 import {
@@ -170,12 +170,25 @@ export function protectSuite(backend: Backend): void {
             : undefined,
           { ...ref, $typeName: undefined },
         );
+        // Only the retrieval part of the battery (lineage-split/v1): confirmation probes never reach the hub.
+        const wireIds = Array.from({ length: n }, (_, i) => ({
+          id: String(i),
+          kind: "open" as const,
+          prompt: "",
+        }));
+        const retrieval = splitBattery({ epoch: "e1", probes: wireIds }, "e1").retrieval.probes.map((p) =>
+          Number(p.id),
+        );
+        assert.ok(
+          retrieval.length > 0 && retrieval.length < n,
+          `${retrieval.length} of ${n} probes in retrieval`,
+        );
         assert.deepEqual(
           sketch.probes.map((p) => p.probeIndex),
-          Array.from({ length: n }, (_, i) => i),
-          "one entry per probe, by battery index",
+          retrieval,
+          "one entry per retrieval probe, by battery index",
         );
-        assert.ok(sketch.probes.filter((p) => p.bandDigests.length > 0).length > n / 2);
+        assert.ok(sketch.probes.filter((p) => p.bandDigests.length > 0).length > retrieval.length / 2);
         const wrong = sketch.wrongAnswers.map((w) => Buffer.from(w.digest));
         assert.deepEqual(
           wrong,

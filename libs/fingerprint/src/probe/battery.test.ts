@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FingerprintError } from "../fingerprint-error.js";
-import { DOCUMENT_LIMITS, parseBattery, parseCanarySet, splitBattery } from "./battery.js";
+import { DOCUMENT_LIMITS, parseBattery, parseCanarySet, splitBattery, splitEpochBattery } from "./battery.js";
 import { parseFingerprint } from "./probe-run.js";
 
 const invalid = (f: () => unknown) =>
@@ -141,4 +141,30 @@ test("fingerprint documents are validated, including token log-probabilities", (
     }),
   );
   invalid(() => parseFingerprint({ ...fp, responses: { a: { text: 5 } } }));
+});
+
+test("splitEpochBattery: decides by battery position, so a file battery with its own ids agrees with the hub's decimal ids", () => {
+  const probes = Array.from({ length: 300 }, (_, i) => ({
+    id: `file-${i}`,
+    kind: "open" as const,
+    prompt: `p${i}`,
+  }));
+  const fromFile = splitEpochBattery({ epoch: "ep-1", probes }, "ep-1");
+  const onWire = splitBattery(
+    { epoch: "ep-1", probes: probes.map((p, i) => ({ ...p, id: String(i) })) },
+    "ep-1",
+  );
+  const positions = (part: { probes: readonly { prompt: string }[] }) => part.probes.map((p) => p.prompt);
+  assert.deepEqual(positions(fromFile.retrieval), positions(onWire.retrieval));
+  assert.deepEqual(positions(fromFile.confirmation), positions(onWire.confirmation));
+  // The parts keep the battery's own probe ids, in battery order, and cover it without overlap.
+  assert.ok(fromFile.retrieval.probes.every((p) => p.id.startsWith("file-")));
+  assert.equal(fromFile.retrieval.probes.length + fromFile.confirmation.probes.length, 300);
+  const seen = new Set([...fromFile.retrieval.probes, ...fromFile.confirmation.probes].map((p) => p.id));
+  assert.equal(seen.size, 300);
+  // Another epoch splits differently.
+  assert.notDeepEqual(
+    positions(splitEpochBattery({ epoch: "ep-2", probes }, "ep-2").retrieval),
+    positions(fromFile.retrieval),
+  );
 });

@@ -181,4 +181,25 @@ export function splitBattery(battery: Battery, seed: number | string, confirmati
   };
 }
 
+/**
+ * The retrieval/confirmation split the protocol uses between a hub and its members (`lineage-split/v1`):
+ * `splitBattery` over the probes' wire ids — their decimal positions in the epoch battery, the ids members and
+ * the hub sketch under — seeded with the epoch id. Members sketch only `retrieval` (so the hub's index never
+ * sees a confirmation probe), the hub probes and sketches suspects on `retrieval` only, and sessions confirm on
+ * `confirmation`. Each part keeps the battery's own probe objects (and ids) in battery order, so a member whose
+ * battery came from a file with other ids still agrees with the hub on which probes are which.
+ */
+export function splitEpochBattery(battery: Battery, epochId: string): BatterySplit {
+  const wire: Battery = {
+    epoch: battery.epoch,
+    probes: battery.probes.map((p, i) => ({ ...p, id: String(i) })),
+  };
+  const parts = splitBattery(wire, epochId);
+  const pick = (part: Battery): Battery => ({
+    epoch: battery.epoch,
+    probes: part.probes.map((p) => battery.probes[Number(p.id)] as Probe),
+  });
+  return { retrieval: pick(parts.retrieval), confirmation: pick(parts.confirmation) };
+}
+
 const utf8 = new TextEncoder();

@@ -33,6 +33,7 @@ import {
   probeModel,
   ReplayAdapter,
   sketchInputsFromFingerprint,
+  splitBattery,
 } from "@lineage/fingerprint";
 import {
   BusSessionTransport,
@@ -405,9 +406,11 @@ export async function submitMemberSketch(hub: HubSide, member: MemberSide): Prom
   const b = await battery();
   const wire: Battery = { epoch: b.epoch, probes: b.probes.map((p, i) => ({ ...p, id: String(i) })) };
   const reference = new ReplayAdapter(parseReplay(await replayText("reference.jsonl")), "reference");
-  const fp = await probeModel(reference, wire, { concurrency: 4 });
+  // Only the retrieval part is sketched, as the node's protect flow does (lineage-split/v1).
+  const retrieval = splitBattery(wire, epoch.epochId).retrieval;
+  const fp = await probeModel(reference, retrieval, { concurrency: 4 });
   const sketch = buildSketch(
-    sketchInputsFromFingerprint(wire, fp),
+    sketchInputsFromFingerprint(retrieval, fp),
     createSketchContext(epoch.epochKey, epoch.epochId),
   );
   const model = { memberId: member.memberId, modelId: member.modelId, modelVersion: "1" };

@@ -32,6 +32,7 @@ import {
   type Probe,
   probeModel,
   sketchInputsFromFingerprint,
+  splitBattery,
 } from "@lineage/fingerprint";
 import type { EpochStore } from "../epochs/epoch-store.js";
 import { batteryOf } from "../epochs/epoch-store.js";
@@ -191,7 +192,9 @@ export class ReleaseScanner {
         ? { id: String(i), kind, prompt: p.prompt, reference: p.referenceAnswer }
         : { id: String(i), kind, prompt: p.prompt };
     });
-    const battery: Battery = { epoch: epoch.epochId, probes };
+    // The suspect is asked only the retrieval part of the battery (lineage-split/v1): members sketch that part
+    // alone, and the confirmation probes stay unseen until a session asks them.
+    const battery: Battery = splitBattery({ epoch: epoch.epochId, probes }, epoch.epochId).retrieval;
     const progress = (phase: ScanProgress["phase"], done: number, total: number) =>
       this.#o.onProgress?.({ suspectId, phase, done, total });
     const fp = await probeModel(adapter, battery, {
@@ -241,7 +244,7 @@ export class ReleaseScanner {
     return {
       suspectId,
       sightingIndex,
-      probes: probes.length,
+      probes: battery.probes.length,
       candidates: candidates.map((c) => ({ model: c.model, score: c.score })),
       sessions,
     };

@@ -19,6 +19,7 @@ import {
   type ProbeSettings,
   probeRequest,
   sketchInputsFromFingerprint,
+  splitBattery,
 } from "@lineage/fingerprint";
 import type { AdapterConfig } from "../config/member-node-config.js";
 import type { MemberNodeDeps } from "../member-node-deps.js";
@@ -316,7 +317,10 @@ async function* protectOnce(
   // Sketched under the wire's probe ids, the decimal battery indexes (sketch-proto.ts), as the hub sketches.
   const wire = wireIds(battery, fingerprint);
   const context = createSketchContext(epochKey, battery.epoch);
-  const inputs = sketchInputsFromFingerprint(wire.battery, wire.fingerprint);
+  // Only the retrieval part of the battery is sketched: confirmation probes stay out of the hub's index, so a
+  // session's similarity lead is measured on probes retrieval never saw (lineage-split/v1, splitEpochBattery).
+  const retrieval = splitBattery(wire.battery, battery.epoch).retrieval;
+  const inputs = sketchInputsFromFingerprint(retrieval, wire.fingerprint);
   const sketch = buildSketch(inputs, context);
   const probeIndex = new Map(wire.battery.probes.map((p, i) => [p.id, i]));
   // created_at is the run's first completion, so the same run always yields the same payload (and msg id).

@@ -39,7 +39,7 @@ import {
   type GenerateRequest,
   type ModelAdapter,
   type ModelResponse,
-  splitBattery,
+  splitEpochBattery,
 } from "@lineage/fingerprint";
 import type { MemberNodeDatabase, Store } from "@lineage/store";
 import { attestationStatement, type LoggedSessionRef, signAttestation } from "../attestation.js";
@@ -351,7 +351,7 @@ export class MatchSessions {
     const battery = await m.battery(o.epochId);
     if (battery === undefined)
       throw new Declined(DeclineReason.POLICY, `no battery for epoch ${o.epochId.slice(0, 64)}`);
-    const split = splitBattery(battery, o.epochId);
+    const split = splitEpochBattery(battery, o.epochId);
     const bound = checkBoundPolicy(policyFromProto(o.policy as NonNullable<typeof o.policy>));
     if (!bound.ok) throw new MemberNodeError("policy_mismatch", bound.message);
     const { id: _policyId, ...policyNumbers } = bound.policy;
