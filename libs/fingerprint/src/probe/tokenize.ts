@@ -58,6 +58,7 @@ const BMP_CLASS = new Uint8Array(65536);
 BMP_CLASS.set(ASCII_CLASS);
 for (let c = 0; c < 128; c++) if (ASCII_CLASS[c] === 0) BMP_CLASS[c] = 4;
 const ASTRAL_CLASS = new Map<number, number>();
+const NON_ASCII = /[^\x00-\x7f]/;
 const LETTER_OR_DIGIT = /^[\p{L}\p{N}]$/u;
 const SPACE = /^\s$/u;
 
@@ -100,13 +101,7 @@ function classAt(s: string, i: number, n: number): number {
  * the next call.
  */
 export function tokenSpans(text: string): TokenSpans {
-  let ascii = true;
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) > 0x7f) {
-      ascii = false;
-      break;
-    }
-  }
+  const ascii = !NON_ASCII.test(text);
   const lower = ascii ? text.toLowerCase() : text.normalize("NFKC").toLowerCase().replace(/’/g, "'");
   const n = lower.length;
   if (spanScratch.length < 2 * n) spanScratch = new Int32Array(2 * n);
@@ -115,7 +110,7 @@ export function tokenSpans(text: string): TokenSpans {
   let i = 0;
   while (i < n) {
     const c = lower.charCodeAt(i);
-    const kw = c < 0x80 ? (ASCII_CLASS[c] === 0 ? 4 : (ASCII_CLASS[c] as number)) : classAt(lower, i, n);
+    const kw = c < 0x80 ? (BMP_CLASS[c] as number) : classAt(lower, i, n);
     const k = kw & 7;
     const width = kw > 8 ? 2 : 1;
     if (k === 3) {

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { tokenize } from "../probe/tokenize.js";
 import {
+  dedupeShingles,
   minhashRows,
   minhashRowsInto,
   oneShotMinhash,
@@ -138,6 +139,43 @@ describe("the sketch builder's buffered kernels equal the reference functions", 
         assert.deepEqual(scoped.b.slice(0, scoped.length), outB);
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe("dedupeShingles", () => {
+  it("keeps the first occurrence of each pair, in order, and so every minimum", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 3 })), {
+          maxLength: 200,
+        }),
+        (pairs) => {
+          const buf = new ShingleBuffer();
+          buf.reserve(pairs.length);
+          // Spread small values over the whole u32 range (and collide on the low bits) via fmix32.
+          pairs.forEach(([x, y], i) => {
+            buf.a[i] = fmix32(x) & 0xff00000f;
+            buf.b[i] = fmix32(y + 100);
+          });
+          buf.length = pairs.length;
+          const want: string[] = [];
+          for (let i = 0; i < pairs.length; i++) {
+            const k = `${buf.a[i]},${buf.b[i]}`;
+            if (!want.includes(k)) want.push(k);
+          }
+          const seeds = Uint32Array.from([1, 2, 3, 4, 5]);
+          const before = new Uint32Array(5);
+          if (pairs.length > 0) minhashRowsInto(buf.a, buf.b, buf.length, seeds, before);
+          dedupeShingles(buf);
+          const got = Array.from({ length: buf.length }, (_, i) => `${buf.a[i]},${buf.b[i]}`);
+          assert.deepEqual(got, want);
+          const after = new Uint32Array(5);
+          if (pairs.length > 0) minhashRowsInto(buf.a, buf.b, buf.length, seeds, after);
+          assert.deepEqual(after, before);
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

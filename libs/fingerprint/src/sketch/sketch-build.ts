@@ -12,6 +12,7 @@ import { FingerprintError } from "../fingerprint-error.js";
 import type { Battery, Fingerprint } from "../probe/probe-types.js";
 import { tokenize } from "../probe/tokenize.js";
 import {
+  dedupeShingles,
   minhashRowsInto,
   oneShotMinhash,
   ShingleBuffer,
@@ -201,6 +202,7 @@ export function buildSketch(
   const rows = new Uint32Array(seeds.probeRows.length);
   for (const { p, id } of sorted) {
     textShingleHashes(p.text, SHINGLE_SIZE, seeds.token0, seeds.token1, cache, sh);
+    dedupeShingles(sh); // every signature is a minimum: repeats add nothing
     if (sh.length === 0) {
       probes.push({ probeId: p.probeId, empty: true, bands: new Uint8Array(0) });
       continue;

@@ -229,6 +229,68 @@ export function murmur3x86_32AsciiInto(
   out[at] = h ^ (h >>> 16);
 }
 
+/**
+ * murmur3x86_32AsciiInto under two seeds in one pass over the characters: outA[at] under seedA,
+ * outB[at] under seedB.
+ */
+export function murmur3x86_32AsciiPairInto(
+  s: string,
+  from: number,
+  end: number,
+  seedA: number,
+  seedB: number,
+  outA: Uint32Array,
+  outB: Uint32Array,
+  at: number,
+): void {
+  const c1 = 0xcc9e2d51;
+  const c2 = 0x1b873593;
+  let h = seedA | 0;
+  let g = seedB | 0;
+  const n = end - from;
+  const blocks = from + (n & ~3);
+  for (let i = from; i < blocks; i += 4) {
+    let k =
+      s.charCodeAt(i) |
+      (s.charCodeAt(i + 1) << 8) |
+      (s.charCodeAt(i + 2) << 16) |
+      (s.charCodeAt(i + 3) << 24);
+    k = Math.imul(k, c1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, c2);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    g ^= k;
+    g = (g << 13) | (g >>> 19);
+    g = (Math.imul(g, 5) + 0xe6546b64) | 0;
+  }
+  const rest = n & 3;
+  if (rest > 0) {
+    let k = 0;
+    if (rest === 3) k ^= s.charCodeAt(blocks + 2) << 16;
+    if (rest >= 2) k ^= s.charCodeAt(blocks + 1) << 8;
+    k ^= s.charCodeAt(blocks);
+    k = Math.imul(k, c1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, c2);
+    h ^= k;
+    g ^= k;
+  }
+  h ^= n;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  outA[at] = h ^ (h >>> 16);
+  g ^= n;
+  g ^= g >>> 16;
+  g = Math.imul(g, 0x85ebca6b);
+  g ^= g >>> 13;
+  g = Math.imul(g, 0xc2b2ae35);
+  outB[at] = g ^ (g >>> 16);
+}
+
 /** UTF-8 bytes of a string (shared encoder). */
 export function utf8(s: string): Uint8Array {
   return enc.encode(s);
