@@ -56,9 +56,9 @@ import {
 import {
   type CanaryPairCounts,
   canaryResponseHit,
-  DEFAULT_VERDICT_POLICY,
   deriveVerdict,
   type ModelAdapter,
+  VERDICT_POLICY_2,
   type VerdictEvidence,
   type VerdictPolicy,
 } from "@lineage/fingerprint";
@@ -281,7 +281,8 @@ export async function buildScenario(options: ScenarioOptions = {}): Promise<Scen
       value: { registry: "huggingface", repo: "mallory/copy-7b", revision: "main" },
     },
   };
-  const policy = DEFAULT_VERDICT_POLICY;
+  // Policy 2 explicitly: the scenario's counts carry no rank signs, and its checks name policy 2's family.
+  const policy = VERDICT_POLICY_2;
   const pairs = makePairs(options.pairs ?? 40);
   const committed = CanaryPairCommitment.create(pairs);
 
