@@ -34,3 +34,9 @@ GRANT USAGE ON SCHEMA hub TO lineage_hub_service;
 -- and appendable by the service role, and nothing more.
 ALTER DEFAULT PRIVILEGES FOR ROLE lineage_hub_owner IN SCHEMA hub
   GRANT SELECT, INSERT ON TABLES TO lineage_hub_service;
+
+-- Sequences the owner creates (the sketch index numbers its rows) may be used by the service role. The index's
+-- one mutable part, a sketch's status columns, is granted by hub migration 0009 to the roles that may append
+-- to the log: UPDATE of sketches(status, status_reason, status_at) only — never a log table.
+ALTER DEFAULT PRIVILEGES FOR ROLE lineage_hub_owner IN SCHEMA hub
+  GRANT USAGE ON SEQUENCES TO lineage_hub_service;

@@ -166,6 +166,35 @@ test("postgres: the hub's service role may only SELECT and INSERT the log tables
         after.map((r) => [r.idx, [...r.leaf]]),
         [[0n, [1, 2, 3]]],
       );
+      // The sketch index (not the log): its status columns and its sequence, and nothing else (migration 0009).
+      const privileges = await sql<Record<string, boolean>>`
+        select has_column_privilege(current_user, ${`${schema}.sketches`}, 'status', 'UPDATE') as status,
+               has_column_privilege(current_user, ${`${schema}.sketches`}, 'status_reason', 'UPDATE') as reason,
+               has_column_privilege(current_user, ${`${schema}.sketches`}, 'sketch', 'UPDATE') as sketch,
+               has_column_privilege(current_user, ${`${schema}.sketches`}, 'envelope', 'UPDATE') as envelope,
+               has_table_privilege(current_user, ${`${schema}.sketches`}, 'DELETE') as delete_sketch,
+               has_sequence_privilege(current_user, ${`${schema}.sketches_seq_seq`}, 'USAGE') as seq,
+               has_table_privilege(current_user, ${`${schema}.log_entries`}, 'UPDATE') as log_update`.execute(
+        svc.db,
+      );
+      assert.deepEqual(
+        { ...privileges.rows[0] },
+        {
+          status: true,
+          reason: true,
+          sketch: false,
+          envelope: false,
+          delete_sketch: false,
+          seq: true,
+          log_update: false,
+        },
+        "the service role may set a sketch's status and number new sketches, nothing more",
+      );
+      await rejectsWith(
+        sql`update sketches set sketch = '\\x00'::bytea`.execute(svc.db),
+        "permission_denied",
+        "rewrite an indexed sketch",
+      );
       const triggers = await sql<{ n: string }>`
         select count(*)::text as n from pg_trigger t join pg_class c on c.oid = t.tgrelid
         join pg_namespace s on s.oid = c.relnamespace

@@ -64,7 +64,7 @@ export interface LogCheckpointsTable {
   created_at: CreatedAt;
 }
 
-/** `log_cosignatures` (migration 0020): witness cosignature lines of signed checkpoints, append-only. */
+/** `log_cosignatures` (migration 0008): witness cosignature lines of signed checkpoints, append-only. */
 export interface LogCosignaturesTable {
   tree_size: bigint;
   /** The witness's key, `name+hex8(key id)`. */
@@ -138,7 +138,7 @@ export interface SketchMessagesTable {
   received_at: CreatedAt;
 }
 
-// --- Sessions, the alpha ledger, cases and alerts (migration 0015; insert-only tables) ---
+// --- Sessions, the alpha ledger, cases and alerts (migration 0006; insert-only tables) ---
 
 /** `hub_reference_models`: the alliance's reference population, from which the hub chooses panels. */
 export interface HubReferenceModelsTable {
@@ -226,7 +226,7 @@ export interface HubCaseEventsTable {
 /** `hub_alerts`: every alert raised, by sequence. */
 export interface HubAlertsTable {
   sequence: bigint;
-  /** Unique per event (migration 0016). */
+  /** Unique per event (migration 0007). */
   alert_id: string;
   kind: number;
   /** JSON array of the members concerned. */

@@ -11,7 +11,7 @@
  * Review decisions are the secretariat's, hub-signed and logged (TransparencyLog.appendReviewDecision) before
  * the case changes; a decision names the state it expects the case in (optimistic concurrency).
  *
- * Storage is insert-only (migration 0015): a case's current state is its latest `hub_case_events` row.
+ * Storage is insert-only (migration 0006): a case's current state is its latest `hub_case_events` row.
  */
 import { createHash } from "node:crypto";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";

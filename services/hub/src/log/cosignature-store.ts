@@ -1,5 +1,5 @@
 /**
- * Witness cosignature lines of the hub's checkpoints (table `log_cosignatures`, hub migration 0020): stored
+ * Witness cosignature lines of the hub's checkpoints (table `log_cosignatures`, hub migration 0008): stored
  * as they arrive (witness-client.ts verified each under its witness's key), read back to serve a checkpoint
  * with its cosignatures after a restart (docs/specs/witness.md). Insert-only, like the log's tables.
  */

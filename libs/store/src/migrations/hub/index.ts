@@ -10,12 +10,13 @@ import * as m0002 from "./0002-transparency-log.js";
 import * as m0003 from "./0003-log-entry-kinds-v2.js";
 import * as m0004 from "./0004-epochs.js";
 import * as m0005 from "./0005-sketch-index.js";
-import * as m0015 from "./0015-sessions-ledger-cases-alerts.js";
-import * as m0016 from "./0016-alert-ids.js";
-import * as m0020 from "./0020-checkpoint-cosignatures.js";
+import * as m0006 from "./0006-sessions-ledger-cases-alerts.js";
+import * as m0007 from "./0007-alert-ids.js";
+import * as m0008 from "./0008-checkpoint-cosignatures.js";
+import * as m0009 from "./0009-index-writer-grants.js";
 
 /** Migrations of the hub's database (tables: members, member_keys, log_entries, log_nodes, log_checkpoints,
- * epochs, sketches, sketch_messages; 0015: hub_reference_models, hub_alpha_ledger, hub_sessions,
+ * epochs, sketches, sketch_messages; 0006: hub_reference_models, hub_alpha_ledger, hub_sessions,
  * hub_session_outcomes, hub_cases, hub_case_attestations, hub_case_events, hub_alerts). */
 export const hubMigrations: MigrationSet = {
   name: "hub",
@@ -25,8 +26,9 @@ export const hubMigrations: MigrationSet = {
     "0003-log-entry-kinds-v2": m0003,
     "0004-epochs": m0004,
     "0005-sketch-index": m0005,
-    "0015-sessions-ledger-cases-alerts": m0015,
-    "0016-alert-ids": m0016,
-    "0020-checkpoint-cosignatures": m0020,
+    "0006-sessions-ledger-cases-alerts": m0006,
+    "0007-alert-ids": m0007,
+    "0008-checkpoint-cosignatures": m0008,
+    "0009-index-writer-grants": m0009,
   },
 };

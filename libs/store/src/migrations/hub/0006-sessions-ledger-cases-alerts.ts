@@ -1,5 +1,5 @@
 /**
- * Hub migration 0015: the reference population, match sessions and the alpha ledger, cases and alerts
+ * Hub migration 0006: the reference population, match sessions and the alpha ledger, cases and alerts
  * (issue 10; DESIGN.md "The match protocol", "Concepts: Case"). Every table is insert-only: the hub's service
  * role may only SELECT and INSERT (deploy/postgres/hub-roles.sql), so a session's outcome, a case's state and
  * the ledger are rows appended beside the earlier ones, and the current state is the latest row.

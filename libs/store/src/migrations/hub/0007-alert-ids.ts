@@ -1,5 +1,5 @@
 /**
- * Hub migration 0016: each alert's id (unique), so an alert raised again for the same event — after a hub
+ * Hub migration 0007: each alert's id (unique), so an alert raised again for the same event — after a hub
  * restart, or by a replica handling the same attestation — is stored and published once.
  * Frozen in time: never edit after merge.
  */

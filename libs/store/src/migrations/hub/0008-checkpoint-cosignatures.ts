@@ -1,5 +1,5 @@
 /**
- * Hub migration 0020: `log_cosignatures`, the witness cosignature lines the hub received for its signed
+ * Hub migration 0008: `log_cosignatures`, the witness cosignature lines the hub received for its signed
  * checkpoints (issue 8; docs/specs/witness.md), so a checkpoint is served with its cosignatures after a
  * restart — the first checkpoint covering an attestation seeds its disclosure with them
  * (docs/specs/disclosure.md, witnessed seed). One line per (checkpoint size, witness key). No append-only
