@@ -10,7 +10,7 @@
  * the key enters once, through the seeds, and shingles are hashed with fast integer mixing:
  *   tokenHash(t)  = (murmur3_32(utf8(t), seed0), murmur3_32(utf8(t), seed1))
  *   shingleHash   = fold over the shingle's tokens: h = fmix32(imul(h ^ tokA, 0x9e3779b1) + tokB) ...
- *   row i value   = fmix32(imul(shA ^ rowSeed[i], 0x85ebca77) ^ shB)     (see minhash.ts)
+ *   row i value   = fmix32(fmix32(shA ^ rowSeed[i]) + shB)                   (see minhash.ts)
  * Those values never leave the node: only truncated HMACs under digestKey over them are published.
  */
 import { hmac } from "@noble/hashes/hmac.js";
