@@ -16,7 +16,7 @@
 import { createHash } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { type Sketch, SketchAnnouncementSchema, SketchSchema, SketchWithdrawalSchema } from "@lineage/api";
-import type { Bus, PublishAck, StreamSpec } from "@lineage/bus";
+import { type Bus, isBusError, type PublishAck, type StreamSpec } from "@lineage/bus";
 import { signEnvelope } from "@lineage/crypto";
 import type { MemberNodeDeps } from "../member-node-deps.js";
 import { SKETCH_PAYLOAD_TYPE } from "./sketch-proto.js";
@@ -120,7 +120,17 @@ export async function publishWithdrawal(
   return { subject, msgId, sketchSha256, headerSequence: message.header.sequence, ack };
 }
 
-/** Creates the member's sketch stream when it is missing (development and the embedded default only). */
-export async function ensureSketchStream(bus: Bus, memberId: string): Promise<void> {
-  await bus.ensureStream(memberSketchStream(memberId));
+/**
+ * Creates the member's sketch stream when it is missing (development and the embedded default only). When
+ * another stream already captures the member's subjects — a hub's `lineage.sketch.>` stream on a bus they
+ * share — that stream is the one to publish into, and `false` says so; any other refusal is thrown.
+ */
+export async function ensureSketchStream(bus: Bus, memberId: string): Promise<boolean> {
+  try {
+    await bus.ensureStream(memberSketchStream(memberId));
+    return true;
+  } catch (err) {
+    if (isBusError(err) && err.code === "conflict" && /overlap/i.test(err.message)) return false;
+    throw err;
+  }
 }
