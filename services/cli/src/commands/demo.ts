@@ -490,6 +490,9 @@ export const demo: Command = {
             ? { watermarkKey: member.watermark.key, watermarkGamma: member.watermark.gamma }
             : {}),
           comparisons: checked.opened.comparisons,
+          // The logged session's registered policy (lineage-policy/3, the default): it weighs the canary rank
+          // test, so compare() also asks each canary item as a scoring query (the testbed serves echo).
+          policyId: checked.opened.policy?.policyId ?? "",
           seed: compareSeedOf(checked.opened.seed),
           concurrency: 8,
         });
