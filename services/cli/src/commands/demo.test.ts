@@ -37,7 +37,7 @@ test("the demo follows the match protocol: every attestation is logged after its
   assert.ok(r.results.every((x) => x.decision === x.verdict));
   assert.equal(r.false_accusations, 0);
   assert.ok(r.results.every((x) => x.outcome !== "FALSE ACCUSATION"));
-  assert.equal(r.policy, "lineage-policy/2");
+  assert.equal(r.policy, "lineage-policy/3");
   assert.equal(
     (r.by_verdict.LIKELY_DERIVED ?? 0) + (r.by_verdict.SIMILAR ?? 0) + (r.by_verdict.INCONCLUSIVE ?? 0),
     logged.length,
