@@ -141,7 +141,7 @@ else {
         process.exit(1);
       }
       texts++;
-      if (/[^\x00-\x7f]/.test(o.output)) nonAscii++;
+      if (/[\u0080-\uffff]/.test(o.output)) nonAscii++;
       inp.push({ probeId: o.id, kind: "open", text: o.output });
     }
     if (first.length === 0) first = inp;

@@ -58,7 +58,7 @@ const BMP_CLASS = new Uint8Array(65536);
 BMP_CLASS.set(ASCII_CLASS);
 for (let c = 0; c < 128; c++) if (ASCII_CLASS[c] === 0) BMP_CLASS[c] = 4;
 const ASTRAL_CLASS = new Map<number, number>();
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/; // any UTF-16 code unit above ASCII (surrogates included)
 const LETTER_OR_DIGIT = /^[\p{L}\p{N}]$/u;
 const SPACE = /^\s$/u;
 
