@@ -30,8 +30,9 @@
  *                     signed-rank over the signs ordered by |d| (`rank_signs`). Fixed-sample only.
  *   canary_watermark  Fisher's combination of the two (independent under the null: labels and key were drawn
  *                     independently); effect the larger of the two.
- * The family is the accusing tests the inputs make possible (a canary commitment given -> canary_pairs; a
- * watermark key -> watermark; both -> canary_watermark too), whether or not they ran: what the answers turned
+ * The family is the accusing tests the inputs make possible and the policy weighs (a canary commitment given ->
+ * canary_pairs, and canary_ranks under lineage-policy/3, the default; a watermark key -> watermark; both ->
+ * canary_watermark too), whether or not they ran: what the answers turned
  * out to support never shrinks the correction. Weighted Bonferroni over the family times `comparisons`.
  *
  * Similarity (never accuses): a lead statistic of the suspect against the reference, ranked against the same
