@@ -36,6 +36,10 @@ export interface WitnessServerOptions {
   readonly tls?: { readonly certChainPem: string; readonly privateKeyPem: string };
   /** Called with every refusal or failure (for the operator's log); never sent whole to the client. */
   readonly onError?: (err: WitnessError) => void;
+  /** Whole request (headers and body) must arrive within this (ms, default 10 000): slow clients are cut off. */
+  readonly requestTimeoutMs?: number;
+  /** Headers must arrive within this (ms, default 5 000, at most requestTimeoutMs). */
+  readonly headersTimeoutMs?: number;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -47,15 +51,20 @@ function readBody(req: IncomingMessage): Promise<string> {
     }
     const chunks: Buffer[] = [];
     let n = 0;
-    req.on("data", (c: Buffer) => {
+    const onData = (c: Buffer) => {
       n += c.length;
       if (n > MAX_ADD_CHECKPOINT_BYTES) {
+        // Stop collecting (the rest is drained and dropped) and answer at once; the connection is closed
+        // after the answer (see send), so the client gets its 400 instead of a reset.
+        req.off("data", onData);
+        req.resume();
+        chunks.length = 0;
         reject(new WitnessError("too_large", `request body exceeds ${MAX_ADD_CHECKPOINT_BYTES} bytes`));
-        req.destroy();
         return;
       }
       chunks.push(c);
-    });
+    };
+    req.on("data", onData);
     req.on("end", () => {
       const buf = Buffer.concat(chunks);
       const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -72,13 +81,23 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });
+  if (res.headersSent || res.destroyed) return;
+  // A refused request may not have been read to its end: close the connection after answering, so its
+  // unread rest is never parsed as a next request.
+  const close = status >= 400 && !res.req.complete;
+  res.writeHead(status, {
+    "content-type": type,
+    "content-length": Buffer.byteLength(body),
+    ...(close ? { connection: "close" } : {}),
+  });
   res.end(body);
 }
 
 /** Starts the witness's HTTP server. */
 export async function startWitnessServer(options: WitnessServerOptions): Promise<WitnessServer> {
   const { witness } = options;
+  // A damaged or torn state file stops the start with its name, instead of 500s on that log's requests.
+  await witness.checkState();
   const handler: RequestListener = (req, res) => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/add-checkpoint") {
@@ -110,12 +129,27 @@ export async function startWitnessServer(options: WitnessServerOptions): Promise
         },
       );
   };
+  const requestTimeout = options.requestTimeoutMs ?? 10_000;
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? 5_000, requestTimeout);
+  if (!(Number.isSafeInteger(requestTimeout) && requestTimeout > 0 && headersTimeout > 0))
+    throw new WitnessError(
+      "invalid_argument",
+      "requestTimeoutMs and headersTimeoutMs must be positive integers",
+    );
+  // Node enforces both timeouts only when it checks its connections (every 30 s by default), which would let
+  // a client trickling bytes hold a connection three times longer than the timeout says: check often.
+  const timing = {
+    requestTimeout,
+    headersTimeout,
+    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 2))),
+  };
   const server: Server =
     options.tls === undefined
-      ? createServer(handler)
-      : createTlsServer({ cert: options.tls.certChainPem, key: options.tls.privateKeyPem }, handler);
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5_000;
+      ? createServer(timing, handler)
+      : createTlsServer(
+          { ...timing, cert: options.tls.certChainPem, key: options.tls.privateKeyPem },
+          handler,
+        );
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -12,7 +12,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { type FileHandle, mkdir, open, readFile, rename, unlink } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { fromBase64, toBase64 } from "@lineage/crypto";
 import { type DataDirLock, isStoreError, lockDataDir } from "@lineage/store";
@@ -69,38 +69,49 @@ export class WitnessState {
 
   /** The last cosigned checkpoint of `origin`, or undefined on first contact. */
   async get(origin: string): Promise<WitnessedCheckpoint | undefined> {
+    const file = this.#file(origin);
     let text: string;
     try {
-      text = await readFile(this.#file(origin), "utf8");
+      text = await readFile(file, "utf8");
     } catch (cause) {
       if ((cause as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw new WitnessError("unavailable", `cannot read the witness state in ${this.dir}`, { cause });
     }
-    if (text.length > MAX_STATE_BYTES)
-      throw new WitnessError("internal", `the witness state of ${origin} is too large`);
-    let parsed: unknown;
+    const cp = parseState(text, file);
+    if (cp.origin !== origin) throw new WitnessError("internal", `the witness state ${file} is damaged`);
+    return cp;
+  }
+
+  /**
+   * Reads every log's state file and checks it (run before serving): a damaged or torn file is an error
+   * naming it, so a witness never starts to answer with a state it cannot read. It must not be deleted to
+   * "repair" it — that would make the witness cosign that log from size 0 again (docs/specs/witness.md:
+   * a witness that lost its state is retired under a new key). Returns the number of logs.
+   */
+  async checkAll(): Promise<number> {
+    let names: string[];
     try {
-      parsed = JSON.parse(text);
+      names = await readdir(this.dir);
     } catch (cause) {
-      throw new WitnessError("internal", `the witness state of ${origin} is not JSON`, { cause });
+      if ((cause as NodeJS.ErrnoException).code === "ENOENT") return 0;
+      throw new WitnessError("unavailable", `cannot read the witness state folder ${this.dir}`, { cause });
     }
-    const o = parsed as Record<string, unknown>;
-    const size = o.size;
-    if (
-      o.origin !== origin ||
-      typeof size !== "number" ||
-      !Number.isSafeInteger(size) ||
-      size < 0 ||
-      typeof o.root_hash !== "string" ||
-      typeof o.note !== "string" ||
-      typeof o.cosignature !== "string"
-    ) {
-      throw new WitnessError("internal", `the witness state of ${origin} is damaged`);
+    let n = 0;
+    for (const name of names) {
+      if (!/^log-[0-9a-f]{32}\.json$/.test(name)) continue;
+      const file = join(this.dir, name);
+      let text: string;
+      try {
+        text = await readFile(file, "utf8");
+      } catch (cause) {
+        throw new WitnessError("unavailable", `cannot read the witness state ${file}`, { cause });
+      }
+      const cp = parseState(text, file);
+      if (this.#file(cp.origin) !== file)
+        throw new WitnessError("internal", `the witness state ${file} holds another log's origin`);
+      n++;
     }
-    const rootHash = fromBase64(o.root_hash, "stored root hash");
-    if (rootHash.length !== 32)
-      throw new WitnessError("internal", `the witness state of ${origin} is damaged`);
-    return { origin, size, rootHash, note: o.note, cosignature: o.cosignature };
+    return n;
   }
 
   /** Durably replaces the state of `cp.origin` (see the module comment). */
@@ -133,4 +144,38 @@ export class WitnessState {
       throw new WitnessError("unavailable", `cannot write the witness state in ${this.dir}`, { cause });
     }
   }
+}
+
+/** Parses and checks one state file's text (`file` names it in errors). */
+function parseState(text: string, file: string): WitnessedCheckpoint {
+  if (text.length > MAX_STATE_BYTES)
+    throw new WitnessError("internal", `the witness state ${file} is too large`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new WitnessError("internal", `the witness state ${file} is not JSON (torn or damaged)`, { cause });
+  }
+  const o = (parsed ?? {}) as Record<string, unknown>;
+  const size = o.size;
+  if (
+    typeof o.origin !== "string" ||
+    typeof size !== "number" ||
+    !Number.isSafeInteger(size) ||
+    size < 0 ||
+    typeof o.root_hash !== "string" ||
+    typeof o.note !== "string" ||
+    typeof o.cosignature !== "string"
+  ) {
+    throw new WitnessError("internal", `the witness state ${file} is damaged (a field is missing or wrong)`);
+  }
+  let rootHash: Uint8Array;
+  try {
+    rootHash = fromBase64(o.root_hash, "stored root hash");
+  } catch (cause) {
+    throw new WitnessError("internal", `the witness state ${file} is damaged (root_hash)`, { cause });
+  }
+  if (rootHash.length !== 32)
+    throw new WitnessError("internal", `the witness state ${file} is damaged (root_hash)`);
+  return { origin: o.origin, size, rootHash, note: o.note, cosignature: o.cosignature };
 }

@@ -69,6 +69,11 @@ export class Witness {
     this.#state = options.state;
   }
 
+  /** Checks every stored log state (see WitnessState.checkAll); the server runs it before listening. */
+  checkState(): Promise<number> {
+    return this.#state.checkAll();
+  }
+
   /** The witness's verifier key, `name+hex8(key id)+base64(0x04 || public key)`, which auditors trust. */
   get verifierKey(): string {
     return this.#verifierKey;
