@@ -332,7 +332,8 @@ export async function openProtocolSession(
   const sessionId = options.sessionId ?? "session-1";
   const suspectId = options.suspectId ?? `suspect-of-${sessionId}`;
   const count = options.pairs ?? 64;
-  const referenceHash = sha256(utf8(`fingerprint of ${memberId}/model-a`));
+  // One reference per session here (the log refuses the same reference twice): the fingerprint as of that session.
+  const referenceHash = sha256(utf8(`fingerprint of ${memberId}/model-a for ${sessionId}`));
   const ref = await log.appendCommitment(referenceCommitment(key, memberId, "model-a", referenceHash, nowMs));
   const root = sha256(utf8(`pairs of ${memberId} ${sessionId}`));
   const cid = `pairs-${sessionId}`;

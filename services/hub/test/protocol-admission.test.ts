@@ -99,6 +99,30 @@ function seedCheckpointOf(
 }
 
 for (const backend of await backends()) {
+  test(`${backend.name}: the same reference fingerprint commitment is logged once (a replay past the in-memory guard is already_exists)`, {
+    skip: backend.skip ?? false,
+  }, async () => {
+    await using store = await backend.open();
+    const { log, now, alice } = await setup(store);
+    const hash = new Uint8Array(32).fill(7);
+    const first = referenceCommitment(alice, "alice", "m1", hash, now);
+    await log.appendCommitment(first);
+    const size = log.size;
+    await rejectsCode(log.appendCommitment(first), "already_exists", "the same envelope again");
+    // Re-signed at another time, same model, version, epoch and hash: still the same reference.
+    await rejectsCode(
+      log.appendCommitment(referenceCommitment(alice, "alice", "m1", hash, now + 1000)),
+      "already_exists",
+      "the same reference re-signed",
+    );
+    assert.equal(log.size, size, "nothing logged");
+    // Another hash, model or epoch is another reference.
+    await log.appendCommitment(referenceCommitment(alice, "alice", "m1", new Uint8Array(32).fill(8), now));
+    await log.appendCommitment(referenceCommitment(alice, "alice", "m2", hash, now));
+    await log.appendCommitment(referenceCommitment(alice, "alice", "m1", hash, now, "epoch-2"));
+    assert.equal(log.size, size + 3);
+  });
+
   test(`${backend.name}: a supported v2 attestation is logged; its bundle carries session, sighting and commitments`, {
     skip: backend.skip ?? false,
   }, async () => {

@@ -120,7 +120,7 @@ export class LogState {
 
   addCommitment(index: number, c: LoggedCommitment): void {
     this.#commitments.set(index, c);
-    if (c.kind !== "reference") this.#commitmentIds.add(idKey(c.kind, c.memberId, c.commitmentId));
+    this.#commitmentIds.add(idKey(c.kind, c.memberId, commitmentKey(c)));
   }
 
   addWithdrawn(index: number): void {
@@ -151,6 +151,17 @@ export class LogState {
     for (const s of this.#sessions.values()) p.addSession(s);
     for (const k of this.#attested) p.#attested.add(k);
   }
+}
+
+/**
+ * What makes a commitment the same one again: its id for canary and watermark commitments; for a reference
+ * fingerprint (which has no id), the model, version, epoch and hash — a replay of the same signed reference
+ * (to another hub replica, or after a restart, past the in-memory replay guard) is refused, not logged twice.
+ */
+export function commitmentKey(c: LoggedCommitment): string {
+  return c.kind === "reference"
+    ? `${c.modelId}\0${c.modelVersion}\0${c.epochId}\0${Buffer.from(c.hash).toString("hex")}`
+    : c.commitmentId;
 }
 
 function idKey(kind: string, memberId: string, id: string): string {

@@ -70,6 +70,7 @@ import {
   PAYLOAD_TYPES,
 } from "./log-leaf.js";
 import {
+  commitmentKey,
   commitmentOfEnvelope,
   type LoggedCommitment,
   type LoggedSession,
@@ -524,13 +525,12 @@ export class TransparencyLog implements AsyncDisposable {
       meta: { memberId: signer.memberId, keyId: signer.keyId, sessionId: null, refIndex: null },
       admit: (s) => {
         this.#admitMemberSigned(s, signer.keyId, atMs, "commitment committed_at");
-        if (
-          logged.kind !== "reference" &&
-          s.state.hasCommitmentId(logged.kind, logged.memberId, logged.commitmentId)
-        ) {
+        if (s.state.hasCommitmentId(logged.kind, logged.memberId, commitmentKey(logged))) {
           throw new LogError(
             "already_exists",
-            `${logged.kind} commitment ${logged.commitmentId} is already logged`,
+            logged.kind === "reference"
+              ? `reference fingerprint of ${logged.modelId}@${logged.modelVersion} for epoch ${logged.epochId} with this hash is already logged`
+              : `${logged.kind} commitment ${logged.commitmentId} is already logged`,
           );
         }
         s.state.addCommitment(s.index, logged);
