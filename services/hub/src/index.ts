@@ -185,6 +185,7 @@ export {
   type SessionManagerOptions,
   type SessionOutcome,
   type SessionTarget,
+  sessionPolicyFor,
 } from "./sessions/session-manager.js";
 export {
   BusSessionTransport,

@@ -40,7 +40,12 @@ import {
   VerdictPolicySchema,
 } from "@lineage/api";
 import { toHex } from "@lineage/crypto";
-import { ACCUSING_TESTS, DEFAULT_VERDICT_POLICY, type VerdictPolicy } from "@lineage/fingerprint";
+import {
+  ACCUSING_TESTS,
+  DEFAULT_VERDICT_POLICY,
+  VERDICT_POLICY_2,
+  type VerdictPolicy,
+} from "@lineage/fingerprint";
 import type { HubDatabase, Store } from "@lineage/store";
 import { HubError, isHubError } from "../ingest/hub-error.js";
 import type { AlphaLedger, LedgerBalance } from "../ledger/alpha-ledger.js";
@@ -104,7 +109,10 @@ export interface SessionManagerOptions {
   readonly populationId: string;
   /** Panel size (2..64, default 6). */
   readonly panelSize?: number;
-  /** The registered policy sessions are opened under (default DEFAULT_VERDICT_POLICY). */
+  /**
+   * The registered policy every session is opened under. Unset: {@link sessionPolicyFor} picks it per suspect
+   * from what its logged sighting declares, before any evidence.
+   */
   readonly policy?: VerdictPolicy;
   /** Time the member has to answer (default 1 hour). */
   readonly deadlineMs?: number;
@@ -117,6 +125,20 @@ export interface SessionManagerOptions {
   readonly onAttestation?: (a: LoggedAttestation) => Promise<void>;
   readonly onProgress?: (sessionId: string, p: MatchSessionProgress) => void;
   readonly now?: () => number;
+}
+
+/**
+ * The registered policy a session binds when the hub is not configured with one, decided from the suspect as its
+ * sighting logged it — never from anything the suspect answered: a served endpoint that declares it serves no
+ * log-probabilities cannot be scored for the canary rank test, and under the default policy (lineage-policy/3)
+ * McNemar would then decide alone at weight 1 of 10; such a suspect is tested under lineage-policy/2, where
+ * McNemar carries weight 4 of 7. Everything else (endpoints with log-probabilities, registry releases the hub
+ * serves itself) binds the default.
+ */
+export function sessionPolicyFor(suspect: SuspectRef | undefined): VerdictPolicy {
+  const t = suspect?.target;
+  if (t?.case === "endpoint" && !t.value.logprobs) return VERDICT_POLICY_2;
+  return DEFAULT_VERDICT_POLICY;
 }
 
 /** The registered policy as the session states it. */
@@ -148,14 +170,14 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 /** Opens, runs and resumes match sessions. One per hub process. */
 export class SessionManager {
   readonly #o: SessionManagerOptions;
-  readonly #policy: VerdictPolicy;
+  readonly #policy: VerdictPolicy | undefined;
   readonly #now: () => number;
   readonly #closing = new AbortController();
   readonly #running = new Map<string, Promise<SessionOutcome>>();
 
   constructor(options: SessionManagerOptions) {
     this.#o = options;
-    this.#policy = options.policy ?? DEFAULT_VERDICT_POLICY;
+    this.#policy = options.policy;
     this.#now = options.now ?? Date.now;
   }
 
@@ -199,6 +221,7 @@ export class SessionManager {
       size: this.#o.panelSize ?? 6,
     });
     const now = this.#now();
+    const policy = this.#policy ?? sessionPolicyFor(target.suspect);
     const planned = create(SessionOpenedSchema, {
       sessionId,
       nonce: new Uint8Array(randomBytes(32)),
@@ -208,7 +231,7 @@ export class SessionManager {
       referenceFingerprintIndex: BigInt(refs.reference.index),
       panel,
       populationId: this.#o.populationId,
-      policy: policyProto(this.#policy),
+      policy: policyProto(policy),
       canaryCommitment: refs.canary,
       ...(refs.watermark ? { watermarkCommitment: refs.watermark } : {}),
       firstSeenIndex: BigInt(firstSeen),
@@ -222,7 +245,7 @@ export class SessionManager {
       sessionId,
       memberId: c.memberId,
       epochId: target.epochId,
-      alpha: this.#policy.alpha,
+      alpha: policy.alpha,
       suspectId,
       modelId: c.modelId,
       modelVersion: c.modelVersion,
