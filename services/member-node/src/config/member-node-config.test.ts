@@ -96,6 +96,30 @@ test("the config file must be private JSON, read without following a symlink", a
   }
 });
 
+test("a config that is not JSON is refused by position, without quoting its text (it may hold a database password)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "lineage-config-"));
+  try {
+    const file = join(dir, "c.json");
+    // An unquoted value: V8's message would quote the text around it, password included.
+    writeFileSync(
+      file,
+      '{"member_id": "acme",\n "database": {"postgres_url": postgres://lineage:hunter2-secret@db/x}}',
+      {
+        mode: 0o600,
+      },
+    );
+    await assert.rejects(readMemberNodeConfig(file), (e: unknown) => {
+      assert.ok(isMemberNodeError(e, "invalid_argument"));
+      assert.match(e.message, /is not valid JSON \(line 2, column \d+\)/);
+      assert.ok(!e.message.includes("hunter2"), e.message);
+      assert.ok(!e.message.includes("postgres://"), e.message);
+      return true;
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("the README's sample config (examples/member-node.json) passes the node's checks", async () => {
   const { readFileSync } = await import("node:fs");
   const file = join(import.meta.dirname, "../../../../examples/member-node.json");

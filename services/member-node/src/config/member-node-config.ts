@@ -421,12 +421,49 @@ export async function readMemberNodeConfig(
   try {
     doc = JSON.parse(text);
   } catch (err) {
+    // Only the position: the parser's message quotes the text around the error, which may be a password.
     throw new MemberNodeError(
       "invalid_argument",
-      `config file ${abs} is not valid JSON: ${(err as Error).message}`,
+      `config file ${abs} is not valid JSON (${jsonErrorAt(text, err)})`,
     );
   }
   return checkMemberNodeConfig(doc, dirname(abs), env, abs);
+}
+
+/**
+ * "line L, column C" of a JSON.parse failure. The position is taken from the parser's message when it gives
+ * one; otherwise (messages that quote the offending text instead) it is found by a binary search for the
+ * shortest prefix that fails before its end — O(n log n) parses of a file bounded to 256 KiB.
+ */
+function jsonErrorAt(text: string, err: unknown): string {
+  const positionOf = (e: unknown): number | undefined => {
+    const m = /at position (\d+)/.exec(e instanceof Error ? e.message : "");
+    return m === null ? undefined : Number(m[1]);
+  };
+  const failsWithin = (n: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, n));
+      return false;
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : "";
+      if (/end of JSON input|Unterminated string/.test(msg)) return false;
+      const p = positionOf(e);
+      return p === undefined || p < n;
+    }
+  };
+  let pos = positionOf(err);
+  if (pos === undefined) {
+    let lo = 1;
+    let hi = text.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (failsWithin(mid)) hi = mid;
+      else lo = mid + 1;
+    }
+    pos = lo - 1;
+  }
+  const before = text.slice(0, pos);
+  return `line ${before.split("\n").length}, column ${pos - before.lastIndexOf("\n")}`;
 }
 
 /**
