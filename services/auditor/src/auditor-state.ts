@@ -3,10 +3,13 @@
  * and evidence files written when a hub contradicts itself. Files are written atomically
  * (write + rename) so a crash never leaves a torn checkpoint behind.
  */
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
+import { mkdir, open, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { formatKeyId } from "@lineage/crypto";
 import { AuditError } from "./audit-error.js";
+import { readBounded } from "./bundle-file.js";
 import { MAX_CHECKPOINT_BYTES } from "./log-records.js";
 import type { TrustRoot } from "./trust-root.js";
 
@@ -27,16 +30,19 @@ export class AuditorState {
 
   /** The last verified checkpoint note of this log, if any (re-verified by the caller). */
   async lastCheckpoint(trust: TrustRoot): Promise<string | undefined> {
-    let text: string;
+    const file = this.#file(trust);
+    let bytes: Uint8Array;
     try {
-      text = await readFile(this.#file(trust), "utf8");
-    } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw new AuditError("unavailable", `cannot read the auditor state in ${this.dir}`, { cause });
+      bytes = await readBounded(file, MAX_CHECKPOINT_BYTES, "the saved checkpoint");
+    } catch (err) {
+      if (
+        ((err as { cause?: NodeJS.ErrnoException }).cause as NodeJS.ErrnoException | undefined)?.code ===
+        "ENOENT"
+      )
+        return undefined;
+      throw err;
     }
-    if (text.length > MAX_CHECKPOINT_BYTES)
-      throw new AuditError("too_large", "stored checkpoint is too large");
-    return text;
+    return new TextDecoder().decode(bytes);
   }
 
   /** Remembers a verified checkpoint as the latest seen. */
@@ -44,8 +50,32 @@ export class AuditorState {
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
       const file = this.#file(trust);
-      await writeFile(`${file}.tmp`, note, { mode: 0o600 });
-      await rename(`${file}.tmp`, file);
+      // A temp file of its own (two auditors saving at once must not write one temp file), fsynced before
+      // the rename and the folder after it: a crash leaves the old note or the new one, never a torn one.
+      const tmp = `${file}.${randomBytes(8).toString("hex")}.tmp`;
+      const fh = await open(
+        tmp,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        0o600,
+      );
+      try {
+        await fh.writeFile(note);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      try {
+        await rename(tmp, file);
+      } catch (cause) {
+        await unlink(tmp).catch(() => {});
+        throw cause;
+      }
+      const d = await open(this.dir, constants.O_RDONLY);
+      try {
+        await d.sync();
+      } finally {
+        await d.close();
+      }
     } catch (cause) {
       throw new AuditError("unavailable", `cannot write the auditor state in ${this.dir}`, { cause });
     }

@@ -4,7 +4,7 @@
  * as protobuf JSON (human-inspectable; the default) or protobuf binary. Files are untrusted input:
  * size bounded before parsing, unknown fields rejected.
  */
-import { readFile } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import {
   type DescMessage,
   fromBinary,
@@ -38,15 +38,38 @@ function parse<S extends DescMessage>(schema: S, bytes: Uint8Array, what: string
   }
 }
 
-async function readBounded(path: string, max: number, what: string): Promise<Uint8Array> {
-  let bytes: Buffer;
+/**
+ * Reads at most `max + 1` bytes of `path`: a file over the bound is too_large whatever its size, and a
+ * "file" that never ends (a device, a pipe) is read no further than its bound.
+ */
+export async function readBounded(path: string, max: number, what: string): Promise<Uint8Array> {
+  let fh: FileHandle;
   try {
-    bytes = await readFile(path);
+    fh = await open(path, "r");
   } catch (cause) {
     throw new AuditError("unavailable", `cannot read ${what} ${path}`, { cause });
   }
-  if (bytes.length > max) throw new AuditError("too_large", `${what} exceeds ${max} bytes`);
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(max + 1, 1 << 20));
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      let n: number;
+      try {
+        ({ bytesRead: n } = await fh.read(buf, 0, Math.min(buf.length, max + 1 - total), null));
+      } catch (cause) {
+        throw new AuditError("unavailable", `cannot read ${what} ${path}`, { cause });
+      }
+      if (n === 0) break;
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+      total += n;
+      if (total > max) throw new AuditError("too_large", `${what} ${path} exceeds ${max} bytes`);
+    }
+    const bytes = Buffer.concat(chunks, total);
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  } finally {
+    await fh.close().catch(() => {});
+  }
 }
 
 /** Parses a bundle from bytes (JSON or binary). */

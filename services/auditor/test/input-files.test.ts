@@ -1,0 +1,91 @@
+/**
+ * The auditor's input files and saved state under hostile conditions: a bundle or package "file" that never
+ * ends (a device) or is gigabytes long is refused as too_large after reading at most its bound; concurrent
+ * auditors saving the same log's checkpoint never leave a torn or mixed state file.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdtemp, open, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { Ed25519PrivateKey, ed25519NoteSigner, formatVerifierKey, signCheckpoint } from "@lineage/crypto";
+import {
+  AuditorState,
+  isAuditError,
+  MAX_BUNDLE_FILE_BYTES,
+  readBundleFile,
+  readDisclosurePackage,
+  trustRootFromVerifierKey,
+} from "../src/index.js";
+
+async function tooLarge(p: Promise<unknown>, what: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(isAuditError(err), `expected an AuditError, got ${String(err)}`);
+    assert.equal(err.code, "too_large", err.message);
+    assert.match(err.message, what);
+    return true;
+  });
+}
+
+test("a bundle or package larger than its bound is too_large even when it is 3 GiB (sparse) — not an fs error", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "lineage-audit-input-"));
+  try {
+    const big = join(dir, "big.bundle");
+    const fh = await open(big, "w");
+    await fh.truncate(3 * 1024 * 1024 * 1024);
+    await fh.close();
+    await tooLarge(readBundleFile(big), /bundle file .* exceeds \d+ bytes/);
+    await tooLarge(readDisclosurePackage(big), /disclosure package .* exceeds \d+ bytes/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a bundle 'file' that never ends (/dev/zero) is refused after reading its bound", {
+  skip: !existsSync("/dev/zero"),
+}, async () => {
+  const started = Date.now();
+  await tooLarge(readBundleFile("/dev/zero"), /exceeds \d+ bytes/);
+  assert.ok(MAX_BUNDLE_FILE_BYTES < 64 * 1024 * 1024);
+  assert.ok(Date.now() - started < 10_000, "reading stopped at the bound");
+});
+
+test("concurrent saves of one log's checkpoint leave exactly one whole note, and no temp files", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "lineage-audit-state-"));
+  try {
+    const key = Ed25519PrivateKey.generate();
+    const name = "hub.example/log";
+    const trust = trustRootFromVerifierKey(formatVerifierKey(name, key.publicKey));
+    const signer = ed25519NoteSigner(name, key);
+    // Notes of different lengths (extension lines), so a mix of two writes cannot pass for either.
+    const notes = Array.from({ length: 24 }, (_, i) =>
+      signCheckpoint(
+        {
+          origin: name,
+          size: i + 1,
+          rootHash: new Uint8Array(32).fill(i),
+          extensions: Array.from({ length: i % 5 }, (_, j) => `pad ${"x".repeat(200 * (j + 1))}`),
+        },
+        [signer],
+      ),
+    );
+    const states = notes.map(() => new AuditorState(dir));
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(notes.map((n, i) => (states[i] as AuditorState).saveCheckpoint(trust, n)));
+      const saved = await new AuditorState(dir).lastCheckpoint(trust);
+      assert.ok(saved !== undefined && notes.includes(saved), `round ${round}: saved state is torn or mixed`);
+    }
+    const files = await readdir(dir);
+    assert.deepEqual(
+      files.filter((f) => f.includes(".tmp")),
+      [],
+      "temp files left behind",
+    );
+    const [only] = files;
+    assert.equal(files.length, 1);
+    assert.ok(notes.includes(await readFile(join(dir, only as string), "utf8")));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
