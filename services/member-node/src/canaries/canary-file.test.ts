@@ -49,6 +49,15 @@ test("bad lines are refused naming the file, line and field, never the canary te
     [`${line("p1")}\n${JSON.stringify({ id: "p2", exposed: {}, a: {}, b: {} })}`, /unknown field "exposed"/],
     [`${line("p1")}\n${line("x".repeat(65))}`, /"id" exceeds 64 characters/],
     [`${line("p1")}\n[1,2]`, /must be a JSON object/],
+    // A pair written the wrong way round (the canary text as the key) is refused without quoting the key.
+    [
+      `${line("p1")}\n${JSON.stringify({ id: "p2", a: { [secret]: "x" }, b: {} })}`,
+      /f line 2 "a": an unknown field \(not "prompt" or "answer"\)/,
+    ],
+    [
+      `${line("p1")}\n${JSON.stringify({ id: "p2", [`Zebulon ${secret}`]: "x", a: {}, b: {} })}`,
+      /f line 2: an unknown field \(not "id", "a" or "b"\)/,
+    ],
   ];
   for (const [content, pattern] of cases) {
     try {

@@ -42,7 +42,14 @@ function text(where: string, o: Record<string, unknown>, key: string, max: numbe
 function object(where: string, v: unknown, keys: readonly string[]): Record<string, unknown> {
   if (typeof v !== "object" || v === null || Array.isArray(v)) bad(where, "must be a JSON object");
   const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!keys.includes(k)) bad(where, `unknown field "${k.slice(0, 32)}"`);
+  for (const k of Object.keys(o)) {
+    if (keys.includes(k)) continue;
+    // A key is quoted only when it looks like a field name: a pair written the wrong way round has its
+    // canary text as a key, and that must not reach the error.
+    if (/^[A-Za-z_][A-Za-z0-9_]{0,31}$/.test(k)) bad(where, `unknown field "${k}"`);
+    const known = keys.map((x) => `"${x}"`);
+    bad(where, `an unknown field (not ${known.slice(0, -1).join(", ")} or ${known.at(-1)})`);
+  }
   for (const k of keys) if (!(k in o)) bad(where, `missing field "${k}"`);
   return o;
 }
