@@ -27,15 +27,41 @@ export const MAX_PACKAGE_FILE_BYTES = 24 * 1024 * 1024;
 
 function parse<S extends DescMessage>(schema: S, bytes: Uint8Array, what: string): MessageShape<S> {
   const first = bytes.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+  let msg: MessageShape<S>;
   try {
     if (first === 0x7b)
       return fromJsonString(schema, new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-    return fromBinary(schema, bytes);
+    msg = fromBinary(schema, bytes);
   } catch (cause) {
     throw new AuditError("malformed", `${what} is neither protobuf JSON nor binary of ${schema.typeName}`, {
       cause,
     });
   }
+  // The JSON reader refuses unknown fields; the binary one keeps them aside. Refuse them here too, so both
+  // encodings of a file accept the same documents (and padding cannot ride along unnoticed).
+  const at = unknownFieldAt(msg, schema.typeName, 0);
+  if (at !== undefined) throw new AuditError("malformed", `${what} has an unknown field in ${at}`);
+  return msg;
+}
+
+/** Path of the first message in `v` holding unknown fields (binary decoding keeps them in `$unknown`). */
+function unknownFieldAt(v: unknown, path: string, depth: number): string | undefined {
+  if (typeof v !== "object" || v === null || v instanceof Uint8Array || depth > 64) return undefined;
+  if (Array.isArray(v)) {
+    for (const [i, x] of v.entries()) {
+      const at = unknownFieldAt(x, `${path}[${i}]`, depth + 1);
+      if (at !== undefined) return at;
+    }
+    return undefined;
+  }
+  const o = v as Record<string, unknown>;
+  if (Array.isArray(o.$unknown) && o.$unknown.length > 0) return path;
+  for (const [k, x] of Object.entries(o)) {
+    if (k === "$unknown" || k === "$typeName") continue;
+    const at = unknownFieldAt(x, k === "value" || k === "case" ? path : `${path}.${k}`, depth + 1);
+    if (at !== undefined) return at;
+  }
+  return undefined;
 }
 
 /**

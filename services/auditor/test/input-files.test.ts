@@ -9,15 +9,21 @@ import { mkdtemp, open, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { clone, toBinary } from "@bufbuild/protobuf";
+import { AttestationBundleSchema } from "@lineage/api";
 import { Ed25519PrivateKey, ed25519NoteSigner, formatVerifierKey, signCheckpoint } from "@lineage/crypto";
 import {
   AuditorState,
+  bundleToJson,
   isAuditError,
   MAX_BUNDLE_FILE_BYTES,
+  parseBundle,
   readBundleFile,
   readDisclosurePackage,
   trustRootFromVerifierKey,
+  verifyBundle,
 } from "../src/index.js";
+import { buildScenario } from "./v2-fixture.js";
 
 async function tooLarge(p: Promise<unknown>, what: RegExp): Promise<void> {
   await assert.rejects(p, (err: unknown) => {
@@ -88,4 +94,35 @@ test("concurrent saves of one log's checkpoint leave exactly one whole note, and
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("a binary bundle is refused when truncated anywhere or padded with an unknown field (as its JSON form is)", async () => {
+  const s = await buildScenario();
+  const bin = toBinary(AttestationBundleSchema, s.bundle);
+  assert.ok(verifyBundle(parseBundle(bin), s.trust).checks.length > 0);
+  for (let n = 0; n < bin.length; n += 7) {
+    assert.throws(
+      () => verifyBundle(parseBundle(bin.subarray(0, n)), s.trust),
+      (e: unknown) => isAuditError(e) && e.code !== "internal",
+      `truncated to ${n} bytes`,
+    );
+  }
+  // Field 8191 (varint) appended: an unknown field, at top level and inside the checkpoint.
+  const padded = new Uint8Array([...bin, 0xf8, 0xff, 0x03, 0x01]);
+  assert.throws(() => parseBundle(padded), /bundle has an unknown field in lineage\.v1\.AttestationBundle$/);
+  const inner = clone(AttestationBundleSchema, s.bundle);
+  (inner.checkpoint as unknown as { $unknown: unknown[] }).$unknown = [
+    { no: 8191, wireType: 0, data: new Uint8Array([1]) },
+  ];
+  assert.throws(
+    () => parseBundle(toBinary(AttestationBundleSchema, inner)),
+    /bundle has an unknown field in lineage\.v1\.AttestationBundle\.checkpoint$/,
+  );
+  assert.throws(
+    () =>
+      parseBundle(
+        new TextEncoder().encode(JSON.stringify({ ...JSON.parse(bundleToJson(s.bundle)), padding: "x" })),
+      ),
+    (e: unknown) => isAuditError(e, "malformed"),
+  );
 });
