@@ -8,6 +8,7 @@ import {
 } from "@lineage/auditor";
 import { isMemberNodeError } from "../member-node-error.js";
 import {
+  checkAuditorPublicKey,
   DISCLOSURE_ENVELOPE_MAGIC,
   parseAuditorPublicKey,
   sealDisclosureEnvelope,
@@ -75,4 +76,38 @@ test("auditor keys: bad texts are refused naming the format", () => {
     () => sealDisclosureEnvelope(new Uint8Array(1), new Uint8Array(31)),
     (err) => isMemberNodeError(err, "invalid_argument"),
   );
+});
+
+// X25519 public keys of small order (RFC 7748 section 6.1; cr.yp.to/ecdh.html#validate): with any of them the
+// shared secret is all zeros, so a package sealed to one would open for anyone.
+const LOW_ORDER_POINTS = [
+  "0000000000000000000000000000000000000000000000000000000000000000",
+  "0100000000000000000000000000000000000000000000000000000000000000",
+  "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+  "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+  "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+];
+
+test("a low-order auditor key is refused as invalid_argument (text and raw), never sealed to", () => {
+  for (const hex of LOW_ORDER_POINTS) {
+    assert.throws(
+      () => parseAuditorPublicKey(`lineage-x25519-pub:${hex}`),
+      (err) => isMemberNodeError(err, "invalid_argument") && /low order/.test(err.message),
+      hex,
+    );
+    assert.throws(
+      () => sealDisclosureEnvelope(new Uint8Array(8), new Uint8Array(Buffer.from(hex, "hex"))),
+      (err) => isMemberNodeError(err, "invalid_argument") && /low order/.test(err.message),
+      hex,
+    );
+    // What DiscloseSession checks before it reads anything from the log.
+    assert.throws(
+      () => checkAuditorPublicKey(new Uint8Array(Buffer.from(hex, "hex"))),
+      (err) => isMemberNodeError(err, "invalid_argument") && /low order/.test(err.message),
+      hex,
+    );
+  }
+  checkAuditorPublicKey(new Uint8Array(Buffer.from(VECTOR_PK, "hex")));
 });

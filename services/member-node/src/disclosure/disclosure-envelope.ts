@@ -71,7 +71,40 @@ export function parseAuditorPublicKey(text: string): Uint8Array {
   } catch (cause) {
     throw new MemberNodeError("invalid_argument", "the auditor key is not an X25519 public key", { cause });
   }
+  x25519(generateKeyPairSync("x25519").privateKey, raw);
   return raw;
+}
+
+/** Refuses an auditor key (32 raw bytes) that cannot be sealed to: wrong size, not a point, low order. */
+export function checkAuditorPublicKey(raw: Uint8Array): void {
+  if (!(raw instanceof Uint8Array) || raw.length !== 32)
+    throw new MemberNodeError("invalid_argument", "auditor_public_key must be 32 bytes (X25519)");
+  x25519(generateKeyPairSync("x25519").privateKey, raw);
+}
+
+/**
+ * X25519 of `priv` and the auditor key `recipient`. A key of small order gives the all-zero secret (RFC 9180
+ * section 7.1.4 says to abort): a package sealed to it would open for anyone, so it is refused.
+ */
+function x25519(priv: KeyObject, recipient: Uint8Array): Uint8Array {
+  let pub: KeyObject;
+  try {
+    pub = publicKeyObject(recipient);
+  } catch (cause) {
+    throw new MemberNodeError("invalid_argument", "the auditor key is not an X25519 public key", { cause });
+  }
+  let dh: Uint8Array;
+  try {
+    dh = new Uint8Array(diffieHellman({ privateKey: priv, publicKey: pub }));
+  } catch (cause) {
+    // OpenSSL refuses an all-zero result itself.
+    throw new MemberNodeError("invalid_argument", "the auditor key is an X25519 point of low order", {
+      cause,
+    });
+  }
+  if (dh.every((b) => b === 0))
+    throw new MemberNodeError("invalid_argument", "the auditor key is an X25519 point of low order");
+  return dh;
 }
 
 /**
@@ -89,9 +122,7 @@ export function sealDisclosureEnvelope(
   const encapsulated = new Uint8Array(
     e.publicKey.export({ format: "der", type: "spki" }).subarray(SPKI_X25519.length),
   );
-  const dh = new Uint8Array(
-    diffieHellman({ privateKey: e.privateKey, publicKey: publicKeyObject(recipient) }),
-  );
+  const dh = x25519(e.privateKey, recipient);
   const eaePrk = labeledExtract(KEM_SUITE, new Uint8Array(0), "eae_prk", dh);
   const shared = labeledExpand(KEM_SUITE, eaePrk, "shared_secret", concat(encapsulated, recipient), 32);
   const empty = new Uint8Array(0);

@@ -24,7 +24,7 @@ import type { ServiceImpl } from "@lineage/rpc";
 import { readCanaryPairsFile } from "../canaries/canary-file.js";
 import { CanarySets, checkCommitmentId } from "../canaries/canary-sets.js";
 import type { HubLogTrust } from "../canaries/hub-log.js";
-import { sealDisclosureEnvelope } from "../disclosure/disclosure-envelope.js";
+import { checkAuditorPublicKey, sealDisclosureEnvelope } from "../disclosure/disclosure-envelope.js";
 import { buildDisclosurePackage } from "../disclosure/disclosure-package.js";
 import { parseSeedWitnesses } from "../disclosure/seed-witnesses.js";
 import type { MemberNodeDeps } from "../member-node-deps.js";
@@ -286,8 +286,8 @@ export function matchHandlers(
     ...sessionHandlers(deps, services.sessions),
     async discloseSession(req, ctx) {
       const who = deps.admin.check(ctx, DiscloseSessionRequestSchema, req);
-      if (req.auditorPublicKey.length !== 32)
-        throw new MemberNodeError("invalid_argument", "auditor_public_key must be 32 bytes (X25519)");
+      // Before anything is read from the log: a key no package can be sealed to (size, low order).
+      checkAuditorPublicKey(req.auditorPublicKey);
       const witnesses = parseSeedWitnesses(req.witnessKeys, req.witnessQuorum);
       const pkg = await buildDisclosurePackage(
         { store: deps.store, hub: deps.hub, hubLog: services.hubLog, canaries: services.canaries },
