@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { formatKeyId } from "@lineage/crypto";
 import { AuditError } from "./audit-error.js";
 import { readBounded } from "./bundle-file.js";
-import { MAX_CHECKPOINT_BYTES } from "./log-records.js";
+import { MAX_CHECKPOINT_BYTES, openHubCheckpoint } from "./log-records.js";
 import type { TrustRoot } from "./trust-root.js";
 
 /** Where an auditor keeps what it saw. */
@@ -28,7 +28,7 @@ export class AuditorState {
     return join(this.dir, `checkpoint-${name}-${formatKeyId(trust.log.keyId)}.note`);
   }
 
-  /** The last verified checkpoint note of this log, if any (re-verified by the caller). */
+  /** The last verified checkpoint note of this log, if any (it must still open under the trust root). */
   async lastCheckpoint(trust: TrustRoot): Promise<string | undefined> {
     const file = this.#file(trust);
     let bytes: Uint8Array;
@@ -42,7 +42,19 @@ export class AuditorState {
         return undefined;
       throw err;
     }
-    return new TextDecoder().decode(bytes);
+    const text = new TextDecoder().decode(bytes);
+    // Saved only after it was verified under this very key (the file is named by it): a note that no longer
+    // opens was damaged here, which says nothing about the hub — the check could not be made.
+    try {
+      openHubCheckpoint(text, trust);
+    } catch (cause) {
+      throw new AuditError(
+        "unavailable",
+        `the saved checkpoint ${file} is damaged (it no longer opens under the hub key it was saved under); restore it from a backup — removing it makes the next check a first contact`,
+        { cause },
+      );
+    }
+    return text;
   }
 
   /** Remembers a verified checkpoint as the latest seen. */

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdtemp, open, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -15,6 +15,8 @@ import { Ed25519PrivateKey, ed25519NoteSigner, formatVerifierKey, signCheckpoint
 import {
   AuditorState,
   bundleToJson,
+  checkAgainstSaved,
+  exitCodeFor,
   isAuditError,
   MAX_BUNDLE_FILE_BYTES,
   parseBundle,
@@ -125,4 +127,29 @@ test("a binary bundle is refused when truncated anywhere or padded with an unkno
       ),
     (e: unknown) => isAuditError(e, "malformed"),
   );
+});
+
+test("a damaged saved checkpoint is 'could not check' (unavailable, naming the file), not a bad hub signature", async () => {
+  const s = await buildScenario();
+  const dir = await mkdtemp(join(tmpdir(), "lineage-audit-state-"));
+  try {
+    const state = new AuditorState(dir);
+    const note = new TextDecoder().decode(s.bundle.checkpoint?.signedNote);
+    assert.equal((await checkAgainstSaved(state, s.trust, note)).outcome, "first_contact");
+    const [file] = await readdir(dir);
+    const path = join(dir, file as string);
+    // Torn to half its length (a disk that lost the tail).
+    await writeFile(path, note.slice(0, Math.floor(note.length / 2)));
+    for (const run of [() => checkAgainstSaved(state, s.trust, note), () => state.lastCheckpoint(s.trust)]) {
+      await assert.rejects(run(), (err: unknown) => {
+        assert.ok(isAuditError(err, "unavailable"), String(err));
+        assert.equal(exitCodeFor(err.code), 3);
+        assert.ok(err.message.includes(path), err.message);
+        assert.match(err.message, /damaged/);
+        return true;
+      });
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
