@@ -18,7 +18,8 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from "node:crypto";
-import { readFile, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { type FileHandle, open, readFile, stat } from "node:fs/promises";
 import type { VerifyDisclosureRequest } from "@lineage/api";
 import { AuditError } from "./audit-error.js";
 import { parseDisclosurePackage } from "./bundle-file.js";
@@ -177,6 +178,34 @@ function aeadOpen(sharedSecret: Uint8Array, sealed: Uint8Array): Uint8Array {
 }
 
 /**
+ * Reads the auditor's private key file: a regular file (not followed through a symbolic link), at most
+ * 4 KiB, with no group/other access — checked on the opened descriptor, so the file checked is the file read.
+ */
+async function readPrivateKeyFile(path: string): Promise<Uint8Array> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === "ELOOP")
+      throw new AuditError("invalid_argument", `key file ${path} is a symbolic link; name the file itself`);
+    throw new AuditError("invalid_argument", `key file ${path} cannot be read`, { cause });
+  }
+  try {
+    const s = await fh.stat();
+    if (!s.isFile()) throw new AuditError("invalid_argument", `key file ${path} is not a regular file`);
+    if ((s.mode & 0o077) !== 0)
+      throw new AuditError(
+        "invalid_argument",
+        `key file ${path} is readable by group or others (mode ${(s.mode & 0o777).toString(8)}); chmod 600 it`,
+      );
+    if (s.size > 4096) throw new AuditError("too_large", `key file ${path} is larger than 4096 bytes`);
+    return new Uint8Array(await fh.readFile());
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * Reads a sealed disclosure package and the auditor's key file and returns the package inside. Both files
  * are bounded before they are read; a package that does not open is `malformed`.
  */
@@ -192,7 +221,7 @@ export async function readSealedDisclosurePackage(
     if (s.size > max) throw new AuditError("too_large", `${what} ${path} is larger than ${max} bytes`);
     return new Uint8Array(await readFile(path));
   };
-  const key = parseAuditorPrivateKey(new TextDecoder().decode(await bounded(keyPath, 4096, "key file")));
+  const key = parseAuditorPrivateKey(new TextDecoder().decode(await readPrivateKeyFile(keyPath)));
   return parseDisclosurePackage(
     openDisclosureEnvelope(await bounded(packagePath, MAX_ENVELOPE_BYTES, "package"), key),
   );

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdtemp, open, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, open, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -17,11 +17,13 @@ import {
   bundleToJson,
   checkAgainstSaved,
   exitCodeFor,
+  generateAuditorKey,
   isAuditError,
   MAX_BUNDLE_FILE_BYTES,
   parseBundle,
   readBundleFile,
   readDisclosurePackage,
+  readSealedDisclosurePackage,
   trustRootFromVerifierKey,
   verifyBundle,
 } from "../src/index.js";
@@ -149,6 +151,36 @@ test("a damaged saved checkpoint is 'could not check' (unavailable, naming the f
         return true;
       });
     }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("the auditor's private key file is read only when private, a regular file and small", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "lineage-audit-key-"));
+  try {
+    const key = generateAuditorKey();
+    const pkg = join(dir, "pkg.sealed");
+    await writeFile(pkg, new Uint8Array(64));
+    const keyFile = join(dir, "auditor.key");
+    await writeFile(keyFile, key.privateKeyText, { mode: 0o644 });
+    await chmod(keyFile, 0o644);
+    const refused = async (path: string, re: RegExp) =>
+      assert.rejects(readSealedDisclosurePackage(pkg, path), (err: unknown) => {
+        assert.ok(isAuditError(err, "invalid_argument"), String(err));
+        assert.match(err.message, re);
+        return true;
+      });
+    await refused(keyFile, /readable by group or others \(mode 644\); chmod 600 it/);
+    await chmod(keyFile, 0o600);
+    const link = join(dir, "link.key");
+    await symlink(keyFile, link);
+    await refused(link, /is a symbolic link/);
+    await refused(dir, /is not a regular file/);
+    // With a private key file, the package itself is what is refused (it is not an envelope).
+    await assert.rejects(readSealedDisclosurePackage(pkg, keyFile), (err: unknown) =>
+      isAuditError(err, "malformed"),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
