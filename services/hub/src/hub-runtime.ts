@@ -12,7 +12,7 @@
  * member node with only a NATS connection serves its sessions.
  */
 import type { ChannelCredentials } from "@grpc/grpc-js";
-import type { MatchSessionAnswer, MatchSessionRequest, SuspectRef } from "@lineage/api";
+import { type MatchSessionAnswer, type MatchSessionRequest, type SuspectRef, Verdict } from "@lineage/api";
 import type { Bus } from "@lineage/bus";
 import type { Ed25519PrivateKey } from "@lineage/crypto";
 import { HttpAdapter, type ModelAdapter } from "@lineage/fingerprint";
@@ -148,7 +148,16 @@ export async function openHubRuntime(o: HubRuntimeOptions): Promise<HubRuntime> 
     result.then(
       (r) =>
         report(
-          `scanned suspect ${suspectId}: ${r.candidates.length} candidates, ${r.sessions.length} sessions`,
+          `scanned suspect ${suspectId}: ${r.candidates.length} candidates, ${r.sessions.length} sessions` +
+            r.sessions
+              .map((x) =>
+                "error" in x
+                  ? `; ${x.model.memberId}: ${x.error}`
+                  : x.outcome === "attested"
+                    ? `; session ${x.sessionId} attested ${Verdict[x.verdict]}`
+                    : `; session ${x.sessionId} ${x.outcome}: ${x.note}`,
+              )
+              .join(""),
         ),
       (err: unknown) => report(`scan of suspect ${suspectId} failed: ${(err as Error).message}`),
     );

@@ -135,16 +135,21 @@ export function natsOptionsOf(inv: Invocation): NatsBusOptions | undefined {
   };
 }
 
-async function readJson(inv: Invocation, flag: string, file: string): Promise<Record<string, unknown>> {
+async function readJson(
+  inv: Invocation,
+  flag: string,
+  file: string,
+  shown: string,
+): Promise<Record<string, unknown>> {
   const text = await readBoundedFile(where(inv), file, `--${flag}`, MAX_CONFIG_BYTES, false, "a JSON file");
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (cause) {
-    bad(inv, `--${flag} ${file} is not JSON`, cause);
+    bad(inv, `--${flag} ${shown} is not JSON`, cause);
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc))
-    bad(inv, `--${flag} ${file} must hold a JSON object`);
+    bad(inv, `--${flag} ${shown} must hold a JSON object`);
   return doc as Record<string, unknown>;
 }
 
@@ -184,7 +189,7 @@ export async function memberEndpointsOf(inv: Invocation): Promise<Map<string, Me
   if (flag === undefined) return out;
   const file = resolve(inv.io.cwd, flag);
   const base = dirname(file);
-  const doc = await readJson(inv, "members-file", file);
+  const doc = await readJson(inv, "members-file", file, flag);
   const at0 = `--members-file ${flag}`;
   onlyKeys(inv, at0, doc, ["members", "client_cert_file", "client_key_file"]);
   if ((doc.client_cert_file === undefined) !== (doc.client_key_file === undefined))
@@ -235,7 +240,7 @@ export async function memberEndpointsOf(inv: Invocation): Promise<Map<string, Me
 export async function referenceModelsOf(inv: Invocation, populationId: string): Promise<ReferenceModel[]> {
   const flag = stringOpt(inv, "reference-file");
   if (flag === undefined) return [];
-  const doc = await readJson(inv, "reference-file", resolve(inv.io.cwd, flag));
+  const doc = await readJson(inv, "reference-file", resolve(inv.io.cwd, flag), flag);
   const at0 = `--reference-file ${flag}`;
   onlyKeys(inv, at0, doc, ["models"]);
   if (!Array.isArray(doc.models)) bad(inv, `${at0}: models must be an array`);
