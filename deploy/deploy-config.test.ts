@@ -165,7 +165,7 @@ async function parseLineage(argv: readonly string[], env: Obj = {}): Promise<Par
 }
 
 /**
- * A flag about NATS on `hub serve` (none yet) must be given by every deployment of the hub: a replica
+ * A flag about NATS on `hub serve` (--nats) must be given by every deployment of the hub: a replica
  * without it would silently not consume the members' sketches.
  */
 function checkHubNats(where: string, p: Parsed): void {
@@ -184,8 +184,8 @@ const SERVICE_COMMANDS = new Set(["hub serve", "hub migrate", "member serve", "w
 test("the recorder parser refuses what lineage refuses", async () => {
   await assert.rejects(parseLineage(["hub", "serve", "--origin", "o"]), /missing required option --key/);
   await assert.rejects(
-    parseLineage(["hub", "serve", "--key", "k", "--origin", "o", "--nats", "x"]),
-    /--nats/,
+    parseLineage(["hub", "serve", "--key", "k", "--origin", "o", "--natz", "x"]),
+    /--natz/,
   );
   await assert.rejects(parseLineage(["hub", "srve"]), /unknown command 'srve'/);
   const p = await parseLineage([
