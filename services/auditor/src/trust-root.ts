@@ -11,6 +11,7 @@ import {
   type NoteVerifier,
   parseCosignatureVerifierKey,
   parseVerifierKey,
+  toHex,
 } from "@lineage/crypto";
 import { AuditError } from "./audit-error.js";
 
@@ -37,11 +38,30 @@ export function withWitnesses(trust: TrustRoot, witnessKeys: readonly string[]):
   if (witnessKeys.length > MAX_TRUSTED_WITNESSES)
     throw new AuditError("invalid_argument", `at most ${MAX_TRUSTED_WITNESSES} witness keys`);
   const ids = new Set([`${trust.log.name}+${formatKeyId(trust.log.keyId)}`]);
+  // The quorum counts distinct witnesses: one Ed25519 key under two names would count one party twice, and
+  // the hub's own key as a witness would let the hub cosign its own checkpoints.
+  const hubRaw = toHex(trust.hubKey.raw);
+  const rawKeys = new Map<string, number>();
   const witnesses = witnessKeys.map((k, i) => {
     let v: NoteVerifier;
     try {
-      v = parseCosignatureVerifierKey(k).verifier;
+      const parsed = parseCosignatureVerifierKey(k);
+      v = parsed.verifier;
+      const raw = toHex(parsed.publicKey.raw);
+      if (raw === hubRaw)
+        throw new AuditError(
+          "invalid_argument",
+          `witness key ${i + 1} (${parsed.name}) is the hub's own key`,
+        );
+      const earlier = rawKeys.get(raw);
+      if (earlier !== undefined)
+        throw new AuditError(
+          "invalid_argument",
+          `witness key ${i + 1} (${parsed.name}) has the public key of witness key ${earlier}: one party would count twice toward the quorum`,
+        );
+      rawKeys.set(raw, i + 1);
     } catch (cause) {
+      if (cause instanceof AuditError) throw cause;
       throw new AuditError(
         "invalid_argument",
         `witness key ${i + 1} ('${String(k).slice(0, 60)}') is not a cosignature/v1 verifier key: ${(cause as Error).message}`,
