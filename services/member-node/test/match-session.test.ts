@@ -393,6 +393,11 @@ for (const backend of backends) {
         await codeOf(admin.disclose({ sessionId: "session-1", auditorPublicKey: auditorKey.subarray(1) })),
         "invalid_argument",
       );
+      // A low-order key (all-zero X25519 secret: the package would open for anyone) is refused too.
+      assert.equal(
+        await codeOf(admin.disclose({ sessionId: "session-1", auditorPublicKey: new Uint8Array(32) })),
+        "invalid_argument",
+      );
       const disclosed = capture(
         (await import("@lineage/api")).DiscloseSessionResponseSchema,
         await admin.disclose({ sessionId: "session-1", auditorPublicKey: auditorKey }),
