@@ -200,6 +200,9 @@ const serve: Command = {
       await serving.remove();
       await server.close();
       await runtime.close();
+      // What this replica ingested (the replicas of one deployment share the sketches between them).
+      const m = index.metrics.snapshot();
+      report(`ingested ${m.indexed} sketches (${m.duplicates} duplicates, ${m.rejectedTotal} rejected)`);
       inv.io.stderr.write("hub server stopped\n");
       return EXIT.ok;
     } finally {
