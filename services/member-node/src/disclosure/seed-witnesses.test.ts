@@ -42,6 +42,18 @@ test("parseSeedWitnesses: none -> v1; bad keys, repeats and quorums are refused 
     () => parseSeedWitnesses([vkeys[0] as string, vkeys[0] as string], 0),
     /witness_keys\[1\] repeats a witness/,
   );
+  // One key under two names is one party: it must not count twice toward the quorum.
+  assert.throws(
+    () =>
+      parseSeedWitnesses(
+        [
+          vkeys[0] as string,
+          formatCosignatureVerifierKey("other.example/alias", (w[0] as (typeof w)[0]).publicKey),
+        ],
+        2,
+      ),
+    /witness_keys\[1\] repeats a witness/,
+  );
   assert.throws(() => parseSeedWitnesses(vkeys, 4), /witness_quorum must be 1\.\.3/);
   assert.throws(() => parseSeedWitnesses(Array(33).fill(vkeys[0]), 0), /at most 32 witnesses/);
   assert.equal(parseSeedWitnesses(vkeys, 0)?.quorum, 1);

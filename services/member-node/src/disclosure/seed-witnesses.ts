@@ -10,6 +10,7 @@
  * not verify (`bad_signature`), cosignature times outside [attestation integration, + SEED_COSIGN_WINDOW_S].
  */
 import {
+  bytesEqual,
   type CosignatureVerifierKey,
   cosignatureTimestamp,
   isCryptoError,
@@ -58,7 +59,17 @@ export function parseSeedWitnesses(keys: readonly string[], quorum: number): See
       );
     }
     const v = parsed[i]?.verifier;
-    if (parsed.slice(0, i).some((p) => p.verifier.name === v?.name && p.verifier.keyId === v?.keyId))
+    const raw = parsed[i]?.publicKey.raw;
+    // Same name and key id, or the same Ed25519 key under another name (one party, counted once).
+    if (
+      parsed
+        .slice(0, i)
+        .some(
+          (p) =>
+            (p.verifier.name === v?.name && p.verifier.keyId === v?.keyId) ||
+            (raw !== undefined && bytesEqual(p.publicKey.raw, raw)),
+        )
+    )
       throw new MemberNodeError("invalid_argument", `witness_keys[${i}] repeats a witness`);
   }
   const q = quorum === 0 ? 1 : quorum;
