@@ -274,7 +274,15 @@ export async function startMemberWorld(o: {
           { memberId: SECRETARIAT, key: hubKey },
         ),
       );
-      const pairs = generateCanaryPairs(32);
+      // The node's own generator, each prompt ending in a distinctive word instead of "?": the testbed's
+      // n-gram models start a fresh sentence after a sentence end, so only a prompt that continues lets a
+      // copy that learned the item answer it.
+      const word = () => Array.from(randomBytes(8), (b) => String.fromCharCode(97 + (b % 26))).join("");
+      const pairs = generateCanaryPairs(32).map((p) => ({
+        ...p,
+        a: { ...p.a, prompt: `${p.a.prompt.replace(/\?$/, "")} ${word()}` },
+        b: { ...p.b, prompt: `${p.b.prompt.replace(/\?$/, "")} ${word()}` },
+      }));
       const s = services;
       await s.canaries.import(`${memberId}-pairs-1`, pairs);
       await s.canaries.commit(`${memberId}-pairs-1`);

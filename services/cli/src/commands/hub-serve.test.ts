@@ -42,7 +42,7 @@ before(() => {
   writeFileSync(join(dir, "hub.pem"), hubKey.toPem(), { mode: 0o600 });
 });
 
-test("hub serve runs the hub: a reported release is scanned, sessioned with the member's node, attested, and the case book answers", async () => {
+test("hub serve runs the hub: a reported copy is scanned, sessioned with the member's node, attested LIKELY_DERIVED and listed as a case; an unrelated model opens none", async () => {
   const battery = corpusBattery("serve-e1", 24);
   writeFileSync(
     join(dir, "battery.json"),
@@ -133,6 +133,7 @@ test("hub serve runs the hub: a reported release is scanned, sessioned with the 
         trainModel("panel-a", [800, 1600]),
         trainModel("panel-b", [1600, 2400]),
         trainModel("panel-c", [2400, 3200]),
+        trainModel("unrelated-1", [3200, 4000]),
       ],
     });
     await member.protect();
@@ -144,7 +145,12 @@ test("hub serve runs the hub: a reported release is scanned, sessioned with the 
         SubmitSuspectRequestSchema,
         create(SubmitSuspectRequestSchema, {
           source: SuspectSource.MEMBER_REPORT,
-          suspect: { target: { case: "endpoint", value: { baseUrl: modelsUrl(), modelName: "suspect-1" } } },
+          suspect: {
+            target: {
+              case: "endpoint",
+              value: { baseUrl: modelsUrl(), modelName: "suspect-1", logprobs: true },
+            },
+          },
         }),
         { memberId: m.memberId, key: m.key },
       ),
@@ -162,12 +168,39 @@ test("hub serve runs the hub: a reported release is scanned, sessioned with the 
     const listed = await cli(["hub", "cases", "list", "--hub", hub.address, "--json"]);
     assert.equal(listed.code, EXIT.ok, listed.err);
     const rows = (JSON.parse(listed.out) as { cases: { case_id: string }[] }).cases;
-    assert.equal(rows.length, verdict === "INCONCLUSIVE" ? 0 : 1, listed.out);
-    if (rows[0] !== undefined) {
-      const shown = await cli(["hub", "cases", "show", "--hub", hub.address, "--case", rows[0].case_id]);
-      assert.equal(shown.code, EXIT.ok, shown.err);
-      assert.match(shown.out, /acme/);
-    }
+    // The copy learned acme's exposed canary items: the paired canary test accuses it, and a case is open.
+    assert.equal(verdict, "LIKELY_DERIVED", hub.stderr());
+    assert.equal(rows.length, 1, listed.out);
+    const shown = await cli(["hub", "cases", "show", "--hub", hub.address, "--case", rows[0]?.case_id ?? ""]);
+    assert.equal(shown.code, EXIT.ok, shown.err);
+    assert.match(shown.out, /acme/);
+
+    // Control: an unrelated model reported the same way is scanned and opens no case.
+    await m.hub.submitSuspect(
+      signRequest(
+        SubmitSuspectRequestSchema,
+        create(SubmitSuspectRequestSchema, {
+          source: SuspectSource.MEMBER_REPORT,
+          suspect: {
+            target: {
+              case: "endpoint",
+              value: { baseUrl: modelsUrl(), modelName: "unrelated-1", logprobs: true },
+            },
+          },
+        }),
+        { memberId: m.memberId, key: m.key },
+      ),
+    );
+    for (let i = 0; i < 360 && (hub.stderr().match(/scanned suspect/g) ?? []).length < 2; i++)
+      await new Promise((r) => setTimeout(r, 500));
+    const lines = hub
+      .stderr()
+      .split("\n")
+      .filter((l) => l.includes("scanned suspect"));
+    assert.equal(lines.length, 2, hub.stderr());
+    assert.doesNotMatch(lines[1] ?? "", /LIKELY_DERIVED/);
+    const again = await cli(["hub", "cases", "list", "--hub", hub.address, "--json"]);
+    assert.equal((JSON.parse(again.out) as { cases: unknown[] }).cases.length, 1, again.out);
   } finally {
     await member?.[Symbol.asyncDispose]();
     await models?.close();
