@@ -1,5 +1,5 @@
 // `lineage hub serve` running the whole hub (issue 10) as a real process on the embedded default: a member node
-// reached through --members-file, testbed models over HTTP, the panel from --reference-file; a release the
+// reached through --members-file, testbed models over HTTP, the panel from --reference-file, a --feed file; a release the
 // member reports over gRPC is probed, retrieved, turned into a logged session answered by the member's node,
 // and lands as a case that `lineage hub cases list --hub` shows. Also: the serve flags' bad inputs.
 import assert from "node:assert/strict";
@@ -42,7 +42,7 @@ before(() => {
   writeFileSync(join(dir, "hub.pem"), hubKey.toPem(), { mode: 0o600 });
 });
 
-test("hub serve runs the hub: a reported copy is scanned, sessioned with the member's node, attested LIKELY_DERIVED and listed as a case; an unrelated model opens none", async () => {
+test("hub serve runs the hub: a reported copy is scanned, sessioned with the member's node, attested LIKELY_DERIVED and listed as a case; an unrelated model from the feed opens none", async () => {
   const battery = corpusBattery("serve-e1", 24);
   writeFileSync(
     join(dir, "battery.json"),
@@ -80,6 +80,7 @@ test("hub serve runs the hub: a reported copy is scanned, sessioned with the mem
     join(dir, "members.json"),
     JSON.stringify({ members: [{ member_id: "acme", address: `127.0.0.1:${nodePort}` }] }),
   );
+  writeFileSync(join(dir, "feed.json"), JSON.stringify({ feed: "test-feed", releases: [] }));
   // The panel's endpoints are the testbed server's, known only later: the file names a fixed port.
   const modelsPort = await freePort();
   writeFileSync(
@@ -107,6 +108,10 @@ test("hub serve runs the hub: a reported copy is scanned, sessioned with the mem
     "reference.json",
     "--panel-size",
     "3",
+    "--feed",
+    "feed.json",
+    "--feed-interval",
+    "1",
   ]);
   const store = await openStore<MemberNodeDatabase>({ kind: "pglite" });
   let member: MemberWorld | undefined;
@@ -175,21 +180,33 @@ test("hub serve runs the hub: a reported copy is scanned, sessioned with the mem
     assert.equal(shown.code, EXIT.ok, shown.err);
     assert.match(shown.out, /acme/);
 
-    // Control: an unrelated model reported the same way is scanned and opens no case.
-    await m.hub.submitSuspect(
-      signRequest(
-        SubmitSuspectRequestSchema,
-        create(SubmitSuspectRequestSchema, {
-          source: SuspectSource.MEMBER_REPORT,
-          suspect: {
-            target: {
-              case: "endpoint",
-              value: { baseUrl: modelsUrl(), modelName: "unrelated-1", logprobs: true },
+    // The registry feed, polled every second: a bad listing is reported naming the field and submits nothing;
+    // then a listing of an unrelated model (the control) is scanned and opens no case.
+    writeFileSync(
+      join(dir, "feed.json"),
+      JSON.stringify({ feed: "test-feed", releases: [{ registry: "hf" }] }),
+    );
+    for (let i = 0; i < 40 && !/feed feed\.json: releases\[0\]\.repo/.test(hub.stderr()); i++)
+      await new Promise((r) => setTimeout(r, 250));
+    assert.match(hub.stderr(), /hub: feed feed\.json: releases\[0\]\.repo must be a string/);
+    writeFileSync(
+      join(dir, "feed.json"),
+      JSON.stringify({
+        feed: "test-feed",
+        releases: [
+          {
+            registry: "huggingface",
+            repo: "someone/unrelated-1",
+            revision: "main",
+            endpoint: {
+              base_url: modelsUrl(),
+              model_name: "unrelated-1",
+              api: "openai_chat",
+              logprobs: true,
             },
           },
-        }),
-        { memberId: m.memberId, key: m.key },
-      ),
+        ],
+      }),
     );
     for (let i = 0; i < 360 && (hub.stderr().match(/scanned suspect/g) ?? []).length < 2; i++)
       await new Promise((r) => setTimeout(r, 500));
