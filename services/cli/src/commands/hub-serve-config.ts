@@ -7,7 +7,7 @@
  * Secrets never sit on the command line or in these files: the NATS password and token come from
  * $LINEAGE_HUB_NATS_PASS / $LINEAGE_HUB_NATS_TOKEN.
  */
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { NatsBusOptions } from "@lineage/bus";
 import type { FeedSource, MemberNodeEndpoint, ReferenceModel } from "@lineage/hub";
@@ -301,9 +301,15 @@ export function feedSourceOf(inv: Invocation): FeedSource | undefined {
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         const declared = Number(res.headers.get("content-length") ?? "0");
         if (declared > MAX_FEED_BYTES) throw new Error(`the listing exceeds ${MAX_FEED_BYTES} bytes`);
-        const body = new Uint8Array(await res.arrayBuffer());
-        if (body.length > MAX_FEED_BYTES) throw new Error(`the listing exceeds ${MAX_FEED_BYTES} bytes`);
-        return new TextDecoder().decode(body);
+        // Untrusted server: read at most the bound, whatever it declared.
+        const chunks: Uint8Array[] = [];
+        let size = 0;
+        for await (const chunk of res.body ?? []) {
+          size += chunk.length;
+          if (size > MAX_FEED_BYTES) throw new Error(`the listing exceeds ${MAX_FEED_BYTES} bytes`);
+          chunks.push(chunk);
+        }
+        return Buffer.concat(chunks).toString("utf8");
       },
     };
   }
@@ -314,9 +320,20 @@ export function feedSourceOf(inv: Invocation): FeedSource | undefined {
     name: feed,
     intervalMs,
     async read() {
-      const text = await readFile(file, "utf8");
-      if (text.length > MAX_FEED_BYTES) throw new Error(`the listing exceeds ${MAX_FEED_BYTES} bytes`);
-      return text;
+      const fh = await open(file, "r");
+      try {
+        const buf = Buffer.alloc(MAX_FEED_BYTES + 1);
+        let n = 0;
+        while (n < buf.length) {
+          const { bytesRead } = await fh.read(buf, n, buf.length - n, null);
+          if (bytesRead === 0) break;
+          n += bytesRead;
+        }
+        if (n > MAX_FEED_BYTES) throw new Error(`the listing exceeds ${MAX_FEED_BYTES} bytes`);
+        return buf.subarray(0, n).toString("utf8");
+      } finally {
+        await fh.close();
+      }
     },
   };
 }
