@@ -1,7 +1,8 @@
 /**
  * `lineage hub ...`: the secretariat's hub. `keygen` creates its key, `enrol` / `members ...` log membership
- * changes (hub-members.ts; through the running hub with --hub), `serve` serves the log's public reads and
- * the member-signed writes over gRPC (what `lineage audit` and member nodes talk to).
+ * changes (hub-members.ts; through the running hub with --hub), `serve` runs the whole hub (services/hub
+ * hub-runtime.ts): the Hub gRPC contract, the shared NATS sketch consumer, scanning, sessions, cases and alerts,
+ * configured by the flags of hub-serve-config.ts (checked before anything opens).
  */
 import { resolve } from "node:path";
 import { type Bus, connectNatsBus, createInProcessBus } from "@lineage/bus";
