@@ -216,6 +216,13 @@ test("hub serve runs the hub: a reported copy is scanned, sessioned with the mem
       .filter((l) => l.includes("scanned suspect"));
     assert.equal(lines.length, 2, hub.stderr());
     assert.doesNotMatch(lines[1] ?? "", /LIKELY_DERIVED/);
+    // Privacy: no canary prompt or answer of the member in what the hub printed or served.
+    const seen = `${hub.stderr()}\n${listed.out}\n${shown.out}`;
+    for (const p of pairs)
+      for (const item of [p.a, p.b]) {
+        assert.ok(item.prompt.length > 10 && item.expected.length > 2);
+        assert.ok(!seen.includes(item.prompt) && !seen.includes(item.expected), "a canary leaked");
+      }
     const again = await cli(["hub", "cases", "list", "--hub", hub.address, "--json"]);
     assert.equal((JSON.parse(again.out) as { cases: unknown[] }).cases.length, 1, again.out);
   } finally {
