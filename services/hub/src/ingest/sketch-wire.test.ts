@@ -73,17 +73,33 @@ test("the direct decoder gives the reference result on valid sketches", () => {
   }
 });
 
-test("unknown fields are skipped and a member_model split in two merges, as protobuf does", () => {
+test("an unknown field (or a known one with another wire type) is refused, naming it; a member_model split in two merges, as protobuf does", () => {
   const payload = toBinary(SketchSchema, sketchToProto(sketch(3, 3), model, 1_765_000_000_000));
-  // field 99 (varint 7) and a second member_model carrying only model_version "9".
-  const extra = Uint8Array.from([0x98, 0x06, 0x07, 0x1a, 0x03, 0x1a, 0x01, 0x39]);
-  const joined = new Uint8Array(payload.length + extra.length);
-  joined.set(payload);
-  joined.set(extra, payload.length);
-  const a = reference(joined, 100);
+  const join = (extra: number[]) => {
+    const joined = new Uint8Array(payload.length + extra.length);
+    joined.set(payload);
+    joined.set(extra, payload.length);
+    return joined;
+  };
+  // A second member_model carrying only model_version "9" merges into the first.
+  const merged = join([0x1a, 0x03, 0x1a, 0x01, 0x39]);
+  const a = reference(merged, 100);
   assert.ok(a.ok);
   assert.equal(a.ok.model.modelVersion, "9");
-  assert.deepEqual(direct(joined, 100).ok, a.ok);
+  assert.deepEqual(direct(merged, 100).ok, a.ok);
+  // Field 99 (varint 7): protobuf-es keeps it as unknown; the hub refuses a signed sketch padded with it.
+  assert.ok(reference(join([0x98, 0x06, 0x07]), 100).ok, "protobuf-es skips it");
+  const padded = direct(join([0x98, 0x06, 0x07]), 100).err;
+  assert.ok(isHubError(padded, "malformed"), String(padded));
+  assert.match((padded as Error).message, /field 99 with wire type 0/);
+  // version (field 1) sent length-delimited.
+  const wrongWire = direct(join([0x0a, 0x01, 0x01]), 100).err;
+  assert.ok(isHubError(wrongWire, "malformed"), String(wrongWire));
+  assert.match((wrongWire as Error).message, /field 1 with wire type 2/);
+  // An unknown field inside a nested message (member_model field 7).
+  const nested = direct(join([0x1a, 0x02, 0x38, 0x01]), 100).err;
+  assert.ok(isHubError(nested, "malformed"), String(nested));
+  assert.match((nested as Error).message, /MemberModelRef has field 7/);
 });
 
 test("corrupted payloads: refused as malformed, or decoded as the reference decodes them", () => {

@@ -3,10 +3,11 @@
  * ingestion hot path: the generic decoder allocates one object per digest (~800 per sketch) and costs ~10x
  * more CPU. It applies the checks of sketchFromProto (sketch-proto.ts), which stays the reference:
  * sketch-wire.test.ts checks both give the same sketch on valid payloads, and the same one whenever both
- * accept a corrupted payload (protobuf-es reads a known field whatever its wire type; this decoder skips a
- * known field sent with another wire type as unknown, so it may refuse where protobuf-es guessed). Protobuf rules followed: fields
- * in any order, the last value of a singular field wins, unknown fields (and known ones with another wire
- * type, as protobuf-es treats them) are skipped, a truncated or overlong field is malformed. The input is untrusted: every length is checked against the buffer.
+ * accept a corrupted payload. Stricter than protobuf-es, as every signed record the hub admits is (issue 8:
+ * unknown fields rejected): a field the message does not define, or a defined one sent with another wire
+ * type, is malformed — a member cannot pad the sketch it signs (and the hub stores) with bytes nobody reads.
+ * Protobuf rules otherwise followed: fields in any order, the last value of a singular field wins, a
+ * truncated or overlong field is malformed. The input is untrusted: every length is checked against the buffer.
  */
 import {
   COARSE_BANDS,
@@ -114,6 +115,12 @@ class Reader {
         bad(`unsupported wire type ${wireType}`);
     }
   }
+  /** A field the message does not define, or a defined one with another wire type: refused, never skipped. */
+  unknown(tag: number, message: string): never {
+    return bad(
+      `${message} has field ${Math.floor(tag / 8)} with wire type ${tag & 7}, which it does not define`,
+    );
+  }
   sub([start, end]: [number, number]): Reader {
     return new Reader(this.buf, start, end);
   }
@@ -145,24 +152,15 @@ export function decodeMemberSketch(payload: Uint8Array, probeCount: number): Mem
     const wire = tag & 7;
     switch (field) {
       case 1:
-        if (wire !== 0) {
-          r.skip(wire);
-          break;
-        }
+        if (wire !== 0) r.unknown(tag, "Sketch");
         version = r.uint32();
         break;
       case 2:
-        if (wire !== 2) {
-          r.skip(wire);
-          break;
-        }
+        if (wire !== 2) r.unknown(tag, "Sketch");
         epochId = text(r.len());
         break;
       case 3: {
-        if (wire !== 2) {
-          r.skip(wire);
-          break;
-        }
+        if (wire !== 2) r.unknown(tag, "Sketch");
         // A repeated embedded message merges field by field; a oneof switch starts it afresh.
         const m = r.sub(r.len());
         const cur = subject === "member" ? { ...model } : { memberId: "", modelId: "", modelVersion: "" };
@@ -174,25 +172,19 @@ export function decodeMemberSketch(payload: Uint8Array, probeCount: number): Mem
             if (f === 1) cur.memberId = v;
             else if (f === 2) cur.modelId = v;
             else cur.modelVersion = v;
-          } else m.skip(t & 7);
+          } else m.unknown(t, "MemberModelRef");
         }
         model = cur;
         subject = "member";
         break;
       }
       case 4:
-        if (wire !== 2) {
-          r.skip(wire);
-          break;
-        }
+        if (wire !== 2) r.unknown(tag, "Sketch");
         r.len();
         subject = "suspect";
         break;
       case 5: {
-        if (wire !== 2) {
-          r.skip(wire);
-          break;
-        }
+        if (wire !== 2) r.unknown(tag, "Sketch");
         const m = r.sub(r.len());
         const p: [number, number, number, number] = params ?? [0, 0, 0, 0];
         while (!m.done) {
@@ -200,48 +192,33 @@ export function decodeMemberSketch(payload: Uint8Array, probeCount: number): Mem
           const f = Math.floor(t / 8);
           if (f >= 1 && f <= 4 && (t & 7) === 0) {
             p[f - 1] = m.uint32();
-          } else m.skip(t & 7);
+          } else m.unknown(t, "MinHashParams");
         }
         params = p;
         break;
       }
       case 6:
-        if (wire !== 2) {
-          r.skip(wire);
-          break;
-        }
+        if (wire !== 2) r.unknown(tag, "Sketch");
         coarseRanges.push(r.len()); // a repeated embedded message merges: its digests concatenate
         break;
       case 7:
-        if (wire !== 2) {
-          r.skip(wire);
-          break;
-        }
+        if (wire !== 2) r.unknown(tag, "Sketch");
         probeRanges.push(r.len());
         break;
       case 8:
-        if (wire !== 2) {
-          r.skip(wire);
-          break;
-        }
+        if (wire !== 2) r.unknown(tag, "Sketch");
         simhash = r.len();
         break;
       case 9:
-        if (wire !== 2) {
-          r.skip(wire);
-          break;
-        }
+        if (wire !== 2) r.unknown(tag, "Sketch");
         wrongRanges.push(r.len());
         break;
       case 10:
-        if (wire !== 2) {
-          r.skip(wire);
-          break;
-        }
+        if (wire !== 2) r.unknown(tag, "Sketch");
         createdAt = r.len();
         break;
       default:
-        r.skip(wire, field);
+        r.unknown(tag, "Sketch");
     }
   }
   if (version !== SKETCH_VERSION) bad(`version must be ${SKETCH_VERSION}`);
@@ -283,7 +260,7 @@ export function decodeMemberSketch(payload: Uint8Array, probeCount: number): Mem
           n++;
         } else if (f === 1 && field === 2 && (t & 7) === 0) {
           index = m.uint32();
-        } else m.skip(t & 7);
+        } else m.unknown(t, what === "probe" ? "ProbeSketch" : "CoarseSignature");
       }
     }
     return { out, n, index: index ?? 0 };
@@ -323,7 +300,7 @@ export function decodeMemberSketch(payload: Uint8Array, probeCount: number): Mem
       } else if (f === 2 && (t & 7) === 2) {
         const [s, e] = m.len();
         digest = payload.slice(s, e);
-      } else m.skip(t & 7);
+      } else m.unknown(t, "WrongAnswerDigest");
     }
     if (index >= probeCount) bad(`wrong answer ${i}: probe_index is not below the battery size`);
     if (digest.length !== WRONG_ANSWER_DIGEST_BYTES)
@@ -341,7 +318,7 @@ export function decodeMemberSketch(payload: Uint8Array, probeCount: number): Mem
       seconds = c.varint();
     } else if (f === 2 && (t & 7) === 0) {
       nanos = c.uint32();
-    } else c.skip(t & 7);
+    } else c.unknown(t, "created_at (Timestamp)");
   }
   const createdAtMs = seconds * 1000 + Math.floor(nanos / 1_000_000);
   const sketch: Sketch = { version: SKETCH_VERSION, epochId, coarse, simhash: sim, probes, wrongAnswers };
