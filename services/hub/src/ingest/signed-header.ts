@@ -33,8 +33,11 @@ export interface VerifiedHeader {
   readonly keyId: string;
 }
 
-/** Shape checks of an untrusted header (before any key lookup). */
-function shapeOf(header: SignedHeader | undefined, what: string): MessageHeader {
+/**
+ * Shape checks of an untrusted header (before any key lookup): present, key id, nonce and signature sizes,
+ * sequence and time in range. Shared by ingestion (verifyMemberHeader) and the gRPC request authenticator.
+ */
+export function checkHeaderShape(header: SignedHeader | undefined, what: string): MessageHeader {
   if (header === undefined) throw new HubError("unauthenticated", `${what}: header is missing (unsigned)`);
   if (!KEY_ID_RE.test(header.keyId))
     throw new HubError("malformed", `${what}: header.key_id must be 64 hex chars`);
@@ -97,7 +100,7 @@ export async function verifyMemberHeader(
   maxPayloadBytes: number,
   what = domain,
 ): Promise<{ readonly header: MessageHeader; readonly key: LoggedKey }> {
-  const h = shapeOf(header, what);
+  const h = checkHeaderShape(header, what);
   const signed = header as SignedHeader;
   if (!MEMBER_ID_RE.test(h.memberId))
     throw new HubError("malformed", `${what}: header.member_id is not a member id`);

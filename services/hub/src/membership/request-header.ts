@@ -26,14 +26,12 @@ import {
   verifyMessage,
 } from "@lineage/crypto";
 import { RpcError } from "@lineage/rpc";
+import { checkHeaderShape, MEMBER_ID_RE } from "../ingest/signed-header.js";
 import { keyValidAt } from "../log/member-registry.js";
 import type { TransparencyLog } from "../log/transparency-log.js";
 
 /** Sender id of the secretariat (signs with the hub key). */
 export const SECRETARIAT = "hub";
-
-const MEMBER_ID_RE = /^[a-z0-9][a-z0-9-]{0,63}$/;
-const KEY_ID_RE = /^[0-9a-f]{64}$/;
 
 /** A request message that carries a `header`. */
 type WithHeader = { header?: SignedHeader | undefined };
@@ -135,13 +133,9 @@ export class RequestAuthenticator {
   async verify<S extends DescMessage>(schema: S, req: MessageShape<S>): Promise<RequestSender> {
     const h = (req as MessageShape<S> & WithHeader).header;
     if (h === undefined) throw new RpcError("unauthenticated", `${schema.name} needs a signed header`);
+    checkHeaderShape(h, schema.name);
     if (h.memberId !== SECRETARIAT && !MEMBER_ID_RE.test(h.memberId)) {
       throw new RpcError("malformed", 'header member_id must be "hub" or match [a-z0-9][a-z0-9-]{0,63}');
-    }
-    if (!KEY_ID_RE.test(h.keyId)) throw new RpcError("malformed", "header key_id must be 64 lowercase hex");
-    if (h.signature.length !== 64) throw new RpcError("malformed", "header signature must be 64 bytes");
-    if (h.issuedAtMs > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new RpcError("malformed", "header issued_at_ms is out of range");
     }
     const nowMs = this.#now();
     let ring: KeyRing;
