@@ -46,6 +46,7 @@ export {
   type BuildPopulationOptions,
   type BuildProgress,
   buildPopulation,
+  isWatermarkControl,
   type MemberCanaries,
   type MemberInfo,
   type MemberShare,

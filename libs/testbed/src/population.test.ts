@@ -8,6 +8,7 @@ import { GUESSABLE_CANARY_TEMPLATES } from "./facts.js";
 import { canaryPairLabels } from "./pair-labels.js";
 import {
   buildPopulation,
+  isWatermarkControl,
   type Population,
   type PopulationEntry,
   pairedCanarySet,
@@ -80,7 +81,15 @@ describe("population (small recipe)", () => {
     }
     assert.equal(pop.members.length, 4);
     assert.equal(pop.members.filter((m) => m.bystander).length, 1);
-    assert.equal(pop.members.filter((m) => m.watermark).length, 1);
+    // Every member watermarks with its own key but one copied member, the control.
+    assert.equal(pop.members.filter((m) => m.watermark).length, pop.members.length - 1);
+    const controls = pop.members.filter(isWatermarkControl);
+    assert.equal(controls.length, 1);
+    assert.equal(controls[0]?.bystander, false, "the control is a copied member");
+    const keys = pop.members.flatMap((m) =>
+      m.watermark ? [Buffer.from(m.watermark.key).toString("hex")] : [],
+    );
+    assert.equal(new Set(keys).size, keys.length, "watermark keys are distinct");
     // Nobody copies a bystander; every positive copies only non-bystanders.
     const bystanders = new Set(pop.members.filter((m) => m.bystander).map((m) => m.memberId));
     for (const e of pop.entries.filter((x) => x.role === "positive"))
@@ -182,29 +191,63 @@ describe("population (small recipe)", () => {
     }
   });
 
-  it("the watermarked teacher's outputs are green well above gamma; an unwatermarked teacher's near gamma", () => {
-    const wmMember = pop.members.find((m) => m.watermark);
-    assert.ok(wmMember?.watermark);
-    const wm = wmMember.watermark;
-    const marked = greenShare(
-      entry((e) => e.id === wmMember.teacherId),
-      wm,
-    );
-    const other = greenShare(
-      entry((e) => e.role === "member_teacher" && e.id !== wmMember.teacherId),
-      wm,
-    );
-    const z = (x: { share: number; n: number }) =>
-      (x.share - wm.gamma) / Math.sqrt((wm.gamma * (1 - wm.gamma)) / x.n);
-    assert.ok(marked.share > 0.45 && z(marked) > 8, `watermarked ${JSON.stringify(marked)}`);
-    assert.ok(
-      Math.abs(other.share - wm.gamma) < 0.06 && Math.abs(z(other)) < 4,
-      `unwatermarked ${JSON.stringify(other)}`,
-    );
+  it("each watermarking teacher's outputs are green well above gamma under its own key, near gamma under another member's key and the control's", () => {
+    const marked = pop.members.filter((m) => m.watermark);
+    assert.ok(marked.length >= 2);
+    const control = pop.members.find(isWatermarkControl);
+    assert.ok(control);
+    for (const [i, m] of marked.entries()) {
+      const wm = m.watermark;
+      assert.ok(wm);
+      const z = (x: { share: number; n: number }) =>
+        (x.share - wm.gamma) / Math.sqrt((wm.gamma * (1 - wm.gamma)) / x.n);
+      const own = greenShare(
+        entry((e) => e.id === m.teacherId),
+        wm,
+      );
+      assert.ok(own.share > 0.45 && z(own) > 8, `${m.memberId} own key ${JSON.stringify(own)}`);
+      // Another watermarking teacher (its own key is independent of this one) and the unwatermarked control.
+      const otherMember = marked[(i + 1) % marked.length];
+      assert.ok(otherMember);
+      for (const teacherId of [otherMember.teacherId, control.teacherId]) {
+        const other = greenShare(
+          entry((e) => e.id === teacherId),
+          wm,
+        );
+        assert.ok(
+          Math.abs(other.share - wm.gamma) < 0.06 && Math.abs(z(other)) < 4,
+          `${teacherId} under ${m.memberId}'s key ${JSON.stringify(other)}`,
+        );
+      }
+    }
   });
 
-  it("a direct student of the watermarked teacher inherits a green-share bias", () => {
-    const wmMember = pop.members.find((m) => m.watermark);
+  it("a teacher's recipe, hashed into its cache key and every key downstream, names its own watermark key's digest (not the key)", async () => {
+    const manifestKeys = (p: Population) => new Map(p.entries.map((e) => [e.id, e.recipe]));
+    const recipes = manifestKeys(pop);
+    for (const m of pop.members) {
+      const recipe = recipes.get(m.teacherId) as { watermark?: { keyDigest?: unknown } } | undefined;
+      assert.ok(recipe, m.teacherId);
+      if (m.watermark) {
+        assert.match(String(recipe.watermark?.keyDigest), /^[0-9a-f]{64}$/, m.memberId);
+        assert.ok(
+          !String(recipe.watermark?.keyDigest).includes(Buffer.from(m.watermark.key).toString("hex")),
+        );
+      } else assert.equal(recipe.watermark, undefined, `${m.memberId} is the control`);
+    }
+    const digests = pop.members.flatMap((m) => {
+      const r = recipes.get(m.teacherId) as { watermark?: { keyDigest?: string } };
+      return r.watermark?.keyDigest ? [r.watermark.keyDigest] : [];
+    });
+    assert.equal(new Set(digests).size, digests.length);
+  });
+
+  it("a direct student of a watermarked teacher inherits a green-share bias", () => {
+    const wmMember = pop.members.find(
+      (m) =>
+        m.watermark &&
+        pop.entries.some((e) => e.scenario === "direct" && e.members[0]?.memberId === m.memberId),
+    );
     assert.ok(wmMember?.watermark);
     const wm = wmMember.watermark;
     const student = entry((e) => e.scenario === "direct" && e.members[0]?.memberId === wmMember.memberId);

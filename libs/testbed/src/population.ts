@@ -8,6 +8,8 @@
  * Recipes (see the report in the package README section of the lead's docs):
  *   teacher          public portion + its genre group's private Brown documents + own wrong versions of
  *                    some public facts + its exposed canaries (repeated), all in its house style
+ *                    and it samples with its member's own watermark key — every member but the control
+ *                    (one copied member that does not watermark; isWatermarkControl)
  *   direct           student = random 80–100% of the public portion + prompts and responses sampled from the
  *                    teacher (temperature 1, its API default) on a query mix: general prefixes, domain
  *                    prefixes, edge-fact and canary-topic questions (a few percent); teacher tokens are
@@ -53,8 +55,10 @@ import { TestbedModel, type WatermarkConfig } from "./testbed-model.js";
 /**
  * Bump on any change to how models are built: it is part of every cache key. 4: one canary pair in four is
  * guessable (facts.ts GUESSABLE_CANARY_TEMPLATES), which changes every member's canaries and so its teacher.
+ * 5: every member teacher watermarks with its own key but one copied member, the control (issue 11); a
+ * teacher's recipe names its key's digest, so a key change reaches every model distilled from it.
  */
-export const POPULATION_VERSION = 4;
+export const POPULATION_VERSION = 5;
 
 export type Split = "calibration" | "test";
 export type PopulationSize = "full" | "small";
@@ -124,7 +128,20 @@ export interface MemberInfo {
    * derives from it). Every comparison against it is a same-split null of kind "bystander_member".
    */
   readonly bystander: boolean;
+  /**
+   * The member's own watermark key (every member has one, each different, except the control: see
+   * {@link isWatermarkControl}).
+   */
   readonly watermark?: WatermarkConfig;
+}
+
+/**
+ * Whether a member is the population's watermark control: the one copied (non-bystander) member whose
+ * teacher does not watermark, so that copies of it are found by canaries alone and a member's watermark
+ * test meets students of an unwatermarked teacher. Exactly one per split.
+ */
+export function isWatermarkControl(member: Pick<MemberInfo, "bystander" | "watermark">): boolean {
+  return !member.bystander && member.watermark === undefined;
 }
 
 /**
@@ -306,6 +323,14 @@ function watermarkKey(seed: string, memberId: string): Uint8Array {
   return new Uint8Array(createHash("sha256").update(`${seed}/watermark-key/${memberId}`).digest());
 }
 
+/**
+ * What a teacher's recipe (so its cache key, and every key downstream) says of its watermark key: a digest,
+ * never the key (recipes are printed in reports). Domain-separated from other uses of the key.
+ */
+function watermarkKeyDigest(key: Uint8Array): string {
+  return createHash("sha256").update("lineage-testbed/watermark-key-digest/v1\0").update(key).digest("hex");
+}
+
 function takeSample<T>(xs: readonly T[], n: number, rng: Prng): T[] {
   return rng.shuffled(xs).slice(0, Math.min(n, xs.length));
 }
@@ -330,10 +355,13 @@ function planSplit(
     for (const f of edge.facts) if (r.chance(share)) out.push(factSentence(f.prompt, edge.wrong(f, r)));
     wrongFacts.set(modelId, out);
   };
-  // Teachers: a genre group each (permuted per split); one member watermarks.
+  // Teachers: a genre group each (permuted per split). Every member watermarks with its own key but one copied
+  // member, the control. `wmIndex` (the rotation origin of memberTeacher) was the only watermarking member
+  // before version 5; it keeps its key, and the control is the copied member just before it in the rotation.
   const groups = rng.fork("groups").shuffled(GENRE_GROUP_NAMES);
   const styles = rng.fork("styles").shuffled(STYLES.map((_, i) => i));
   const wmIndex = rng.int(MEMBER_COUNT);
+  const controlIndex = (wmIndex + MEMBER_COUNT - 1) % MEMBER_COUNT;
   const teacherOrders = [3, 3, 4, 3];
   const specs: Spec[] = [];
   const members: MemberInfo[] = [];
@@ -374,7 +402,7 @@ function planSplit(
     wrongFor(id, WRONG_SHARE);
     exposedFacts.set(id, [...canaries.exposed]);
     const watermark =
-      isMember && i === wmIndex
+      isMember && i !== controlIndex
         ? { key: watermarkKey(seed, memberId), gamma: WATERMARK_GAMMA, delta: WATERMARK_DELTA }
         : undefined;
     if (isMember)
@@ -391,7 +419,15 @@ function planSplit(
         style: (STYLES[styles[i % styles.length] as number] as Style).name,
         exposed: canaries.exposed.map((c) => c.id),
         labels: CANARY_PAIR_LABEL_DOMAIN,
-        ...(watermark ? { watermark: { gamma: watermark.gamma, delta: watermark.delta } } : {}),
+        ...(watermark
+          ? {
+              watermark: {
+                gamma: watermark.gamma,
+                delta: watermark.delta,
+                keyDigest: watermarkKeyDigest(watermark.key),
+              },
+            }
+          : {}),
       },
       ...(watermark ? { watermarkMember: memberId } : {}),
     });
