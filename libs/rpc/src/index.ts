@@ -34,3 +34,4 @@ export {
 export type { ListenAddress, ListenSecurityOptions, TransportSecurity } from "./transport-policy.js";
 export { checkListenSecurity, isLoopbackHost, parseListenAddress } from "./transport-policy.js";
 export { withUnimplemented } from "./unimplemented.js";
+export { captureSent, RPC_CAPTURE_ENV, RPC_CAPTURE_MARKER } from "./wire-capture.js";

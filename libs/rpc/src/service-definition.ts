@@ -13,6 +13,7 @@ import {
   toBinary,
 } from "@bufbuild/protobuf";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
+import { captureSent } from "./wire-capture.js";
 
 /** A request message that could not be decoded. */
 export class DecodeFailure {
@@ -35,9 +36,14 @@ export function methodPath(method: DescMethod): string {
   return `/${method.parent.typeName}/${method.name}`;
 }
 
-function serializer(schema: DescMessage): (value: unknown) => Buffer {
+function serializer(
+  schema: DescMessage,
+  kind: "request" | "response",
+  path: string,
+): (value: unknown) => Buffer {
   return (value) => {
     const bytes = toBinary(schema, value as never);
+    captureSent(kind, path, bytes);
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   };
 }
@@ -63,9 +69,9 @@ export function methodDefinition(method: DescMethod): MethodDefinition<unknown, 
     originalName: method.localName,
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
-    requestSerialize: serializer(method.input),
+    requestSerialize: serializer(method.input, "request", methodPath(method)),
     requestDeserialize: tolerantDeserializer(method.input),
-    responseSerialize: serializer(method.output),
+    responseSerialize: serializer(method.output, "response", methodPath(method)),
     responseDeserialize: strictDeserializer(method.output),
   };
 }
