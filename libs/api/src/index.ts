@@ -1,42 +1,405 @@
 // Written by scripts/write-index.mjs from the generated files in src/gen (never edit by hand).
 /** Generated protobuf-es code for the Lineage API (proto/lineage/v1), with google.rpc error types. */
-export type { ErrorInfo, RetryInfo, BadRequest, BadRequest_FieldViolation } from "./gen/google/rpc/error_details_pb.js";
-export { file_google_rpc_error_details, ErrorInfoSchema, RetryInfoSchema, BadRequestSchema, BadRequest_FieldViolationSchema } from "./gen/google/rpc/error_details_pb.js";
+export type {
+  BadRequest,
+  BadRequest_FieldViolation,
+  ErrorInfo,
+  RetryInfo,
+} from "./gen/google/rpc/error_details_pb.js";
+export {
+  BadRequest_FieldViolationSchema,
+  BadRequestSchema,
+  ErrorInfoSchema,
+  file_google_rpc_error_details,
+  RetryInfoSchema,
+} from "./gen/google/rpc/error_details_pb.js";
 export type { Status } from "./gen/google/rpc/status_pb.js";
 export { file_google_rpc_status, StatusSchema } from "./gen/google/rpc/status_pb.js";
 export type { Alert, AlertEvent } from "./gen/lineage/v1/alert_pb.js";
-export { file_lineage_v1_alert, AlertSchema, AlertEventSchema, AlertKind, AlertKindSchema } from "./gen/lineage/v1/alert_pb.js";
-export type { AttestationBundle, TrustRoot, VerificationCheck, RecordedResponse, RecordedPosition, DisclosedCanary, CanaryDisclosure, DisclosedCanaryPair } from "./gen/lineage/v1/attestation_bundle_pb.js";
-export { file_lineage_v1_attestation_bundle, AttestationBundleSchema, TrustRootSchema, VerificationCheckSchema, RecordedResponseSchema, RecordedPositionSchema, DisclosedCanarySchema, CanaryDisclosureSchema, DisclosedCanaryPairSchema } from "./gen/lineage/v1/attestation_bundle_pb.js";
-export type { TestResult, PolicyApplied, EvidenceSummary, AttestationStatement, CanaryPairCounts, WatermarkCounts, LeadEvidence, VerdictEvidence, TestWeight, VerdictPolicy, BoundChoices, WatermarkKeyCommitmentRef } from "./gen/lineage/v1/attestation_pb.js";
-export { file_lineage_v1_attestation, TestResultSchema, PolicyAppliedSchema, EvidenceSummarySchema, AttestationStatementSchema, CanaryPairCountsSchema, WatermarkCountsSchema, LeadEvidenceSchema, VerdictEvidenceSchema, TestWeightSchema, VerdictPolicySchema, BoundChoicesSchema, WatermarkKeyCommitmentRefSchema, Verdict, VerdictSchema, TestKind, TestKindSchema, Correction, CorrectionSchema } from "./gen/lineage/v1/attestation_pb.js";
-export type { VerifyBundleRequest, VerifyBundleResponse, VerifyConsistencyRequest, VerifyConsistencyResponse, VerifyDisclosureRequest, VerifyDisclosureResponse } from "./gen/lineage/v1/auditor_service_pb.js";
-export { file_lineage_v1_auditor_service, VerifyBundleRequestSchema, VerifyBundleResponseSchema, VerifyConsistencyRequestSchema, VerifyConsistencyResponseSchema, VerifyDisclosureRequestSchema, VerifyDisclosureResponseSchema, Auditor } from "./gen/lineage/v1/auditor_service_pb.js";
-export type { CanaryCommitment, CanaryCommitmentRef, WatermarkKeyCommitment, ReferenceFingerprintCommitment, CanaryExposureEvent, CanaryExposure } from "./gen/lineage/v1/canary_commitment_pb.js";
-export { file_lineage_v1_canary_commitment, CanaryCommitmentSchema, CanaryCommitmentRefSchema, WatermarkKeyCommitmentSchema, ReferenceFingerprintCommitmentSchema, CanaryExposureEventSchema, CanaryExposureSchema, CommitmentHashAlgorithm, CommitmentHashAlgorithmSchema } from "./gen/lineage/v1/canary_commitment_pb.js";
-export type { CaseAttestation, Case, ReviewDecision } from "./gen/lineage/v1/case_pb.js";
-export { file_lineage_v1_case, CaseAttestationSchema, CaseSchema, ReviewDecisionSchema, CaseState, CaseStateSchema, DismissalReason, DismissalReasonSchema } from "./gen/lineage/v1/case_pb.js";
+export {
+  AlertEventSchema,
+  AlertKind,
+  AlertKindSchema,
+  AlertSchema,
+  file_lineage_v1_alert,
+} from "./gen/lineage/v1/alert_pb.js";
+export type {
+  AttestationBundle,
+  CanaryDisclosure,
+  DisclosedCanary,
+  DisclosedCanaryPair,
+  RecordedPosition,
+  RecordedResponse,
+  TrustRoot,
+  VerificationCheck,
+} from "./gen/lineage/v1/attestation_bundle_pb.js";
+export {
+  AttestationBundleSchema,
+  CanaryDisclosureSchema,
+  DisclosedCanaryPairSchema,
+  DisclosedCanarySchema,
+  file_lineage_v1_attestation_bundle,
+  RecordedPositionSchema,
+  RecordedResponseSchema,
+  TrustRootSchema,
+  VerificationCheckSchema,
+} from "./gen/lineage/v1/attestation_bundle_pb.js";
+export type {
+  AttestationStatement,
+  BoundChoices,
+  CanaryPairCounts,
+  EvidenceSummary,
+  LeadEvidence,
+  PolicyApplied,
+  TestResult,
+  TestWeight,
+  VerdictEvidence,
+  VerdictPolicy,
+  WatermarkCounts,
+  WatermarkKeyCommitmentRef,
+} from "./gen/lineage/v1/attestation_pb.js";
+export {
+  AttestationStatementSchema,
+  BoundChoicesSchema,
+  CanaryPairCountsSchema,
+  Correction,
+  CorrectionSchema,
+  EvidenceSummarySchema,
+  file_lineage_v1_attestation,
+  LeadEvidenceSchema,
+  PolicyAppliedSchema,
+  TestKind,
+  TestKindSchema,
+  TestResultSchema,
+  TestWeightSchema,
+  Verdict,
+  VerdictEvidenceSchema,
+  VerdictPolicySchema,
+  VerdictSchema,
+  WatermarkCountsSchema,
+  WatermarkKeyCommitmentRefSchema,
+} from "./gen/lineage/v1/attestation_pb.js";
+export type {
+  VerifyBundleRequest,
+  VerifyBundleResponse,
+  VerifyConsistencyRequest,
+  VerifyConsistencyResponse,
+  VerifyDisclosureRequest,
+  VerifyDisclosureResponse,
+} from "./gen/lineage/v1/auditor_service_pb.js";
+export {
+  Auditor,
+  file_lineage_v1_auditor_service,
+  VerifyBundleRequestSchema,
+  VerifyBundleResponseSchema,
+  VerifyConsistencyRequestSchema,
+  VerifyConsistencyResponseSchema,
+  VerifyDisclosureRequestSchema,
+  VerifyDisclosureResponseSchema,
+} from "./gen/lineage/v1/auditor_service_pb.js";
+export type {
+  CanaryCommitment,
+  CanaryCommitmentRef,
+  CanaryExposure,
+  CanaryExposureEvent,
+  ReferenceFingerprintCommitment,
+  WatermarkKeyCommitment,
+} from "./gen/lineage/v1/canary_commitment_pb.js";
+export {
+  CanaryCommitmentRefSchema,
+  CanaryCommitmentSchema,
+  CanaryExposureEventSchema,
+  CanaryExposureSchema,
+  CommitmentHashAlgorithm,
+  CommitmentHashAlgorithmSchema,
+  file_lineage_v1_canary_commitment,
+  ReferenceFingerprintCommitmentSchema,
+  WatermarkKeyCommitmentSchema,
+} from "./gen/lineage/v1/canary_commitment_pb.js";
+export type { Case, CaseAttestation, ReviewDecision } from "./gen/lineage/v1/case_pb.js";
+export {
+  CaseAttestationSchema,
+  CaseSchema,
+  CaseState,
+  CaseStateSchema,
+  DismissalReason,
+  DismissalReasonSchema,
+  file_lineage_v1_case,
+  ReviewDecisionSchema,
+} from "./gen/lineage/v1/case_pb.js";
 export type { DsseEnvelope, DsseSignature } from "./gen/lineage/v1/dsse_pb.js";
-export { file_lineage_v1_dsse, DsseEnvelopeSchema, DsseSignatureSchema } from "./gen/lineage/v1/dsse_pb.js";
-export type { Probe, Epoch, EpochBattery, EpochRotation } from "./gen/lineage/v1/epoch_pb.js";
-export { file_lineage_v1_epoch, ProbeSchema, EpochSchema, EpochBatterySchema, EpochRotationSchema, ProbeKind, ProbeKindSchema } from "./gen/lineage/v1/epoch_pb.js";
+export { DsseEnvelopeSchema, DsseSignatureSchema, file_lineage_v1_dsse } from "./gen/lineage/v1/dsse_pb.js";
+export type { Epoch, EpochBattery, EpochRotation, Probe } from "./gen/lineage/v1/epoch_pb.js";
+export {
+  EpochBatterySchema,
+  EpochRotationSchema,
+  EpochSchema,
+  file_lineage_v1_epoch,
+  ProbeKind,
+  ProbeKindSchema,
+  ProbeSchema,
+} from "./gen/lineage/v1/epoch_pb.js";
 export type { HubKeyStatement } from "./gen/lineage/v1/hub_key_pb.js";
-export { file_lineage_v1_hub_key, HubKeyStatementSchema, HubKeyPurpose, HubKeyPurposeSchema, HubKeyAction, HubKeyActionSchema } from "./gen/lineage/v1/hub_key_pb.js";
-export type { EnrolMemberRequest, EnrolMemberResponse, AddMemberKeyRequest, AddMemberKeyResponse, RevokeMemberKeyRequest, RevokeMemberKeyResponse, SetMemberStatusRequest, SetMemberStatusResponse, GetMemberRequest, GetMemberResponse, ListMembersRequest, ListMembersResponse, GetEpochBatteryRequest, GetEpochBatteryResponse, RotateEpochRequest, RotateEpochResponse, SubmitSketchRequest, SubmitSketchResponse, UploadSketchesRequest, UploadSketchesResponse, LogCanaryCommitmentRequest, LogCanaryCommitmentResponse, SubmitSuspectRequest, SubmitSuspectResponse, SessionChannelOpen, SessionChannelRequest, SessionChannelResponse, SubmitMatchAnswerRequest, SubmitMatchAnswerResponse, SubmitWithdrawalRequest, SubmitWithdrawalResponse, GetCheckpointRequest, GetCheckpointResponse, GetLogEntriesRequest, GetLogEntriesResponse, GetInclusionProofRequest, GetInclusionProofResponse, GetConsistencyProofRequest, GetConsistencyProofResponse, GetAttestationBundleRequest, GetAttestationBundleResponse, GetFirstCoveringCheckpointRequest, GetFirstCoveringCheckpointResponse, GetCaseRequest, GetCaseResponse, ListCasesRequest, ListCasesResponse, SubmitReviewDecisionRequest, SubmitReviewDecisionResponse, WatchAlertsRequest, WatchAlertsResponse } from "./gen/lineage/v1/hub_service_pb.js";
-export { file_lineage_v1_hub_service, EnrolMemberRequestSchema, EnrolMemberResponseSchema, AddMemberKeyRequestSchema, AddMemberKeyResponseSchema, RevokeMemberKeyRequestSchema, RevokeMemberKeyResponseSchema, SetMemberStatusRequestSchema, SetMemberStatusResponseSchema, GetMemberRequestSchema, GetMemberResponseSchema, ListMembersRequestSchema, ListMembersResponseSchema, GetEpochBatteryRequestSchema, GetEpochBatteryResponseSchema, RotateEpochRequestSchema, RotateEpochResponseSchema, SubmitSketchRequestSchema, SubmitSketchResponseSchema, UploadSketchesRequestSchema, UploadSketchesResponseSchema, LogCanaryCommitmentRequestSchema, LogCanaryCommitmentResponseSchema, SubmitSuspectRequestSchema, SubmitSuspectResponseSchema, SessionChannelOpenSchema, SessionChannelRequestSchema, SessionChannelResponseSchema, SubmitMatchAnswerRequestSchema, SubmitMatchAnswerResponseSchema, SubmitWithdrawalRequestSchema, SubmitWithdrawalResponseSchema, GetCheckpointRequestSchema, GetCheckpointResponseSchema, GetLogEntriesRequestSchema, GetLogEntriesResponseSchema, GetInclusionProofRequestSchema, GetInclusionProofResponseSchema, GetConsistencyProofRequestSchema, GetConsistencyProofResponseSchema, GetAttestationBundleRequestSchema, GetAttestationBundleResponseSchema, GetFirstCoveringCheckpointRequestSchema, GetFirstCoveringCheckpointResponseSchema, GetCaseRequestSchema, GetCaseResponseSchema, ListCasesRequestSchema, ListCasesResponseSchema, SubmitReviewDecisionRequestSchema, SubmitReviewDecisionResponseSchema, WatchAlertsRequestSchema, WatchAlertsResponseSchema, Hub } from "./gen/lineage/v1/hub_service_pb.js";
-export type { RetrievalEvidence, MatchSessionRequest, SessionOpened, SuspectSighting, MatchSessionProgress, MatchSessionDeclined, MatchSessionAnswer, SessionMessage } from "./gen/lineage/v1/match_session_pb.js";
-export { file_lineage_v1_match_session, RetrievalEvidenceSchema, MatchSessionRequestSchema, SessionOpenedSchema, SuspectSightingSchema, MatchSessionProgressSchema, MatchSessionDeclinedSchema, MatchSessionAnswerSchema, SessionMessageSchema, SessionPhase, SessionPhaseSchema, DeclineReason, DeclineReasonSchema } from "./gen/lineage/v1/match_session_pb.js";
+export {
+  file_lineage_v1_hub_key,
+  HubKeyAction,
+  HubKeyActionSchema,
+  HubKeyPurpose,
+  HubKeyPurposeSchema,
+  HubKeyStatementSchema,
+} from "./gen/lineage/v1/hub_key_pb.js";
+export type {
+  AddMemberKeyRequest,
+  AddMemberKeyResponse,
+  EnrolMemberRequest,
+  EnrolMemberResponse,
+  GetAttestationBundleRequest,
+  GetAttestationBundleResponse,
+  GetCaseRequest,
+  GetCaseResponse,
+  GetCheckpointRequest,
+  GetCheckpointResponse,
+  GetConsistencyProofRequest,
+  GetConsistencyProofResponse,
+  GetEpochBatteryRequest,
+  GetEpochBatteryResponse,
+  GetFirstCoveringCheckpointRequest,
+  GetFirstCoveringCheckpointResponse,
+  GetInclusionProofRequest,
+  GetInclusionProofResponse,
+  GetLogEntriesRequest,
+  GetLogEntriesResponse,
+  GetMemberRequest,
+  GetMemberResponse,
+  ListCasesRequest,
+  ListCasesResponse,
+  ListMembersRequest,
+  ListMembersResponse,
+  LogCanaryCommitmentRequest,
+  LogCanaryCommitmentResponse,
+  RevokeMemberKeyRequest,
+  RevokeMemberKeyResponse,
+  RotateEpochRequest,
+  RotateEpochResponse,
+  SessionChannelOpen,
+  SessionChannelRequest,
+  SessionChannelResponse,
+  SetMemberStatusRequest,
+  SetMemberStatusResponse,
+  SubmitMatchAnswerRequest,
+  SubmitMatchAnswerResponse,
+  SubmitReviewDecisionRequest,
+  SubmitReviewDecisionResponse,
+  SubmitSketchRequest,
+  SubmitSketchResponse,
+  SubmitSuspectRequest,
+  SubmitSuspectResponse,
+  SubmitWithdrawalRequest,
+  SubmitWithdrawalResponse,
+  UploadSketchesRequest,
+  UploadSketchesResponse,
+  WatchAlertsRequest,
+  WatchAlertsResponse,
+} from "./gen/lineage/v1/hub_service_pb.js";
+export {
+  AddMemberKeyRequestSchema,
+  AddMemberKeyResponseSchema,
+  EnrolMemberRequestSchema,
+  EnrolMemberResponseSchema,
+  file_lineage_v1_hub_service,
+  GetAttestationBundleRequestSchema,
+  GetAttestationBundleResponseSchema,
+  GetCaseRequestSchema,
+  GetCaseResponseSchema,
+  GetCheckpointRequestSchema,
+  GetCheckpointResponseSchema,
+  GetConsistencyProofRequestSchema,
+  GetConsistencyProofResponseSchema,
+  GetEpochBatteryRequestSchema,
+  GetEpochBatteryResponseSchema,
+  GetFirstCoveringCheckpointRequestSchema,
+  GetFirstCoveringCheckpointResponseSchema,
+  GetInclusionProofRequestSchema,
+  GetInclusionProofResponseSchema,
+  GetLogEntriesRequestSchema,
+  GetLogEntriesResponseSchema,
+  GetMemberRequestSchema,
+  GetMemberResponseSchema,
+  Hub,
+  ListCasesRequestSchema,
+  ListCasesResponseSchema,
+  ListMembersRequestSchema,
+  ListMembersResponseSchema,
+  LogCanaryCommitmentRequestSchema,
+  LogCanaryCommitmentResponseSchema,
+  RevokeMemberKeyRequestSchema,
+  RevokeMemberKeyResponseSchema,
+  RotateEpochRequestSchema,
+  RotateEpochResponseSchema,
+  SessionChannelOpenSchema,
+  SessionChannelRequestSchema,
+  SessionChannelResponseSchema,
+  SetMemberStatusRequestSchema,
+  SetMemberStatusResponseSchema,
+  SubmitMatchAnswerRequestSchema,
+  SubmitMatchAnswerResponseSchema,
+  SubmitReviewDecisionRequestSchema,
+  SubmitReviewDecisionResponseSchema,
+  SubmitSketchRequestSchema,
+  SubmitSketchResponseSchema,
+  SubmitSuspectRequestSchema,
+  SubmitSuspectResponseSchema,
+  SubmitWithdrawalRequestSchema,
+  SubmitWithdrawalResponseSchema,
+  UploadSketchesRequestSchema,
+  UploadSketchesResponseSchema,
+  WatchAlertsRequestSchema,
+  WatchAlertsResponseSchema,
+} from "./gen/lineage/v1/hub_service_pb.js";
+export type {
+  MatchSessionAnswer,
+  MatchSessionDeclined,
+  MatchSessionProgress,
+  MatchSessionRequest,
+  RetrievalEvidence,
+  SessionMessage,
+  SessionOpened,
+  SuspectSighting,
+} from "./gen/lineage/v1/match_session_pb.js";
+export {
+  DeclineReason,
+  DeclineReasonSchema,
+  file_lineage_v1_match_session,
+  MatchSessionAnswerSchema,
+  MatchSessionDeclinedSchema,
+  MatchSessionProgressSchema,
+  MatchSessionRequestSchema,
+  RetrievalEvidenceSchema,
+  SessionMessageSchema,
+  SessionOpenedSchema,
+  SessionPhase,
+  SessionPhaseSchema,
+  SuspectSightingSchema,
+} from "./gen/lineage/v1/match_session_pb.js";
 export type { MemberModelRef } from "./gen/lineage/v1/member_model_pb.js";
 export { file_lineage_v1_member_model, MemberModelRefSchema } from "./gen/lineage/v1/member_model_pb.js";
-export type { GetNodeInfoRequest, GetNodeInfoResponse, RunMatchSessionRequest, RunMatchSessionResponse, ProtectModelRequest, ProtectModelResponse, ImportCanarySetRequest, ImportCanarySetResponse, GetCanaryExposureRequest, GetCanaryExposureResponse, ListProtectedModelsRequest, ProtectedModelStatus, ListProtectedModelsResponse, WithdrawModelRequest, WithdrawModelResponse, DiscloseSessionRequest, DiscloseSessionResponse, ImportWatermarkKeyRequest, ImportWatermarkKeyResponse, CommitWatermarkKeyRequest, CommitWatermarkKeyResponse } from "./gen/lineage/v1/member_node_service_pb.js";
-export { file_lineage_v1_member_node_service, GetNodeInfoRequestSchema, GetNodeInfoResponseSchema, RunMatchSessionRequestSchema, RunMatchSessionResponseSchema, ProtectModelRequestSchema, ProtectModelResponseSchema, ImportCanarySetRequestSchema, ImportCanarySetResponseSchema, GetCanaryExposureRequestSchema, GetCanaryExposureResponseSchema, ListProtectedModelsRequestSchema, ProtectedModelStatusSchema, ListProtectedModelsResponseSchema, WithdrawModelRequestSchema, WithdrawModelResponseSchema, DiscloseSessionRequestSchema, DiscloseSessionResponseSchema, ImportWatermarkKeyRequestSchema, ImportWatermarkKeyResponseSchema, CommitWatermarkKeyRequestSchema, CommitWatermarkKeyResponseSchema, ProtectPhase, ProtectPhaseSchema, MemberNode } from "./gen/lineage/v1/member_node_service_pb.js";
-export type { MemberKey, Member, MembershipRecord } from "./gen/lineage/v1/member_pb.js";
-export { file_lineage_v1_member, MemberKeySchema, MemberSchema, MembershipRecordSchema, KeyAlgorithm, KeyAlgorithmSchema, MemberStatus, MemberStatusSchema, MembershipAction, MembershipActionSchema } from "./gen/lineage/v1/member_pb.js";
+export type {
+  CommitWatermarkKeyRequest,
+  CommitWatermarkKeyResponse,
+  DiscloseSessionRequest,
+  DiscloseSessionResponse,
+  GetCanaryExposureRequest,
+  GetCanaryExposureResponse,
+  GetNodeInfoRequest,
+  GetNodeInfoResponse,
+  ImportCanarySetRequest,
+  ImportCanarySetResponse,
+  ImportWatermarkKeyRequest,
+  ImportWatermarkKeyResponse,
+  ListProtectedModelsRequest,
+  ListProtectedModelsResponse,
+  ProtectedModelStatus,
+  ProtectModelRequest,
+  ProtectModelResponse,
+  RunMatchSessionRequest,
+  RunMatchSessionResponse,
+  WithdrawModelRequest,
+  WithdrawModelResponse,
+} from "./gen/lineage/v1/member_node_service_pb.js";
+export {
+  CommitWatermarkKeyRequestSchema,
+  CommitWatermarkKeyResponseSchema,
+  DiscloseSessionRequestSchema,
+  DiscloseSessionResponseSchema,
+  file_lineage_v1_member_node_service,
+  GetCanaryExposureRequestSchema,
+  GetCanaryExposureResponseSchema,
+  GetNodeInfoRequestSchema,
+  GetNodeInfoResponseSchema,
+  ImportCanarySetRequestSchema,
+  ImportCanarySetResponseSchema,
+  ImportWatermarkKeyRequestSchema,
+  ImportWatermarkKeyResponseSchema,
+  ListProtectedModelsRequestSchema,
+  ListProtectedModelsResponseSchema,
+  MemberNode,
+  ProtectedModelStatusSchema,
+  ProtectModelRequestSchema,
+  ProtectModelResponseSchema,
+  ProtectPhase,
+  ProtectPhaseSchema,
+  RunMatchSessionRequestSchema,
+  RunMatchSessionResponseSchema,
+  WithdrawModelRequestSchema,
+  WithdrawModelResponseSchema,
+} from "./gen/lineage/v1/member_node_service_pb.js";
+export type { Member, MemberKey, MembershipRecord } from "./gen/lineage/v1/member_pb.js";
+export {
+  file_lineage_v1_member,
+  KeyAlgorithm,
+  KeyAlgorithmSchema,
+  MemberKeySchema,
+  MemberSchema,
+  MemberStatus,
+  MemberStatusSchema,
+  MembershipAction,
+  MembershipActionSchema,
+  MembershipRecordSchema,
+} from "./gen/lineage/v1/member_pb.js";
 export type { SignedHeader } from "./gen/lineage/v1/signed_header_pb.js";
 export { file_lineage_v1_signed_header, SignedHeaderSchema } from "./gen/lineage/v1/signed_header_pb.js";
-export type { MinHashParams, ProbeSketch, WrongAnswerDigest, CoarseSignature, Sketch, SketchAnnouncement, SketchWithdrawal } from "./gen/lineage/v1/sketch_pb.js";
-export { file_lineage_v1_sketch, MinHashParamsSchema, ProbeSketchSchema, WrongAnswerDigestSchema, CoarseSignatureSchema, SketchSchema, SketchAnnouncementSchema, SketchWithdrawalSchema } from "./gen/lineage/v1/sketch_pb.js";
+export type {
+  CoarseSignature,
+  MinHashParams,
+  ProbeSketch,
+  Sketch,
+  SketchAnnouncement,
+  SketchWithdrawal,
+  WrongAnswerDigest,
+} from "./gen/lineage/v1/sketch_pb.js";
+export {
+  CoarseSignatureSchema,
+  file_lineage_v1_sketch,
+  MinHashParamsSchema,
+  ProbeSketchSchema,
+  SketchAnnouncementSchema,
+  SketchSchema,
+  SketchWithdrawalSchema,
+  WrongAnswerDigestSchema,
+} from "./gen/lineage/v1/sketch_pb.js";
 export type { RegistryRelease, ServedEndpoint, SuspectRef } from "./gen/lineage/v1/suspect_pb.js";
-export { file_lineage_v1_suspect, RegistryReleaseSchema, ServedEndpointSchema, SuspectRefSchema, EndpointApi, EndpointApiSchema, SuspectSource, SuspectSourceSchema } from "./gen/lineage/v1/suspect_pb.js";
-export type { LogLeaf, Withdrawal, LogEntry, LogEntryRef, Checkpoint, FirstCoveringCheckpoint, InclusionProof, ConsistencyProof, ProvenEntry } from "./gen/lineage/v1/transparency_log_pb.js";
-export { file_lineage_v1_transparency_log, LogLeafSchema, WithdrawalSchema, LogEntrySchema, LogEntryRefSchema, CheckpointSchema, FirstCoveringCheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, ProvenEntrySchema, LogEntryKind, LogEntryKindSchema } from "./gen/lineage/v1/transparency_log_pb.js";
+export {
+  EndpointApi,
+  EndpointApiSchema,
+  file_lineage_v1_suspect,
+  RegistryReleaseSchema,
+  ServedEndpointSchema,
+  SuspectRefSchema,
+  SuspectSource,
+  SuspectSourceSchema,
+} from "./gen/lineage/v1/suspect_pb.js";
+export type {
+  Checkpoint,
+  ConsistencyProof,
+  FirstCoveringCheckpoint,
+  InclusionProof,
+  LogEntry,
+  LogEntryRef,
+  LogLeaf,
+  ProvenEntry,
+  Withdrawal,
+} from "./gen/lineage/v1/transparency_log_pb.js";
+export {
+  CheckpointSchema,
+  ConsistencyProofSchema,
+  FirstCoveringCheckpointSchema,
+  file_lineage_v1_transparency_log,
+  InclusionProofSchema,
+  LogEntryKind,
+  LogEntryKindSchema,
+  LogEntryRefSchema,
+  LogEntrySchema,
+  LogLeafSchema,
+  ProvenEntrySchema,
+  WithdrawalSchema,
+} from "./gen/lineage/v1/transparency_log_pb.js";
