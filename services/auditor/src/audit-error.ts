@@ -23,6 +23,18 @@ export type AuditErrorCode =
    * possession by the new key, or no signature by a key of the member valid at the record's position.
    */
   | "membership_unauthorized"
+  /**
+   * A hub signature by a hub key of another purpose (docs/specs/hub-keys.md): e.g. a membership record
+   * signed by the sessions key, or by the root after membership was delegated.
+   */
+  | "wrong_purpose_key"
+  /**
+   * A hub key used outside its logged span: a purpose key before its delegation or after its retirement
+   * (or replacement), a root key after it was rotated away.
+   */
+  | "hub_key_not_valid"
+  /** A hub key statement not signed by the root key valid at its position, or not by the key it names. */
+  | "hub_key_unauthorized"
   /** A stated time is further than the skew from its entry's integration time (e.g. a backdated revocation). */
   | "stale"
   /**

@@ -41,6 +41,14 @@ export {
   readSealedDisclosurePackage,
 } from "./disclosure-envelope.js";
 export {
+  type HubKeyDelegation,
+  HubKeyHistory,
+  type HubKeyRecord,
+  type HubPurpose,
+  MAX_HUB_KEY_STATEMENTS,
+  trustWithRotations,
+} from "./hub-key-history.js";
+export {
   type AuditedKey,
   type AuditedLeaf,
   applyMembershipRecord,
@@ -82,6 +90,7 @@ export {
 } from "./statement-domain.js";
 export {
   MAX_TRUSTED_WITNESSES,
+  type RootRotation,
   type TrustRoot,
   trustRootFromVerifierKey,
   withWitnesses,
@@ -89,6 +98,7 @@ export {
 export { type BoundVerification, MAX_PANEL, verifyBoundChoices } from "./verify-bound-choices.js";
 export {
   type BundleVerification,
+  MAX_BUNDLE_HUB_KEYS,
   MAX_BUNDLE_MEMBERSHIP,
   type VerifyBundleOptions,
   verifyBundle,

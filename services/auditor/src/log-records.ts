@@ -19,6 +19,7 @@ import {
   type DsseEnvelope,
   type DsseLimits,
   Ed25519PublicKey,
+  ed25519NoteVerifier,
   KeyRing,
   keyIdOf,
   openCheckpoint,
@@ -40,6 +41,7 @@ export const PAYLOAD_TYPES = Object.freeze({
   sighting: "application/vnd.lineage.suspect-sighting.v1+proto",
   watermarkCommitment: "application/vnd.lineage.watermark-commitment.v1+proto",
   referenceFingerprint: "application/vnd.lineage.reference-fingerprint.v1+proto",
+  hubKey: "application/vnd.lineage.hub-key.v1+proto",
 });
 
 /**
@@ -58,6 +60,7 @@ export const PAYLOAD_TYPES_OF_KIND: Readonly<Record<number, readonly string[]>> 
   [LogEntryKind.WITHDRAWAL]: [PAYLOAD_TYPES.withdrawal],
   [LogEntryKind.SESSION]: [PAYLOAD_TYPES.session],
   [LogEntryKind.SUSPECT_SIGHTING]: [PAYLOAD_TYPES.sighting],
+  [LogEntryKind.HUB_KEY]: [PAYLOAD_TYPES.hubKey],
 };
 
 /** Envelope bounds of the API. */
@@ -116,26 +119,59 @@ export function decodeAuditedLeaf(leaf: Uint8Array, what: string): AuditedLeaf {
   };
 }
 
-/** Opens a hub checkpoint note (attacker-controlled) under the trust root. */
+/**
+ * Opens a hub checkpoint note (attacker-controlled) under the trust root: signed by its root key, or, when
+ * the log rotated its root (trust.rotations, hub-key-history.ts), by the root whose rule covers the
+ * checkpoint's size — a tree holding the rotation at index r (size > r) is signed by the new root only.
+ * A checkpoint signed by a root outside its span fails with `hub_key_not_valid`.
+ */
 export function openHubCheckpoint(note: Uint8Array | string, trust: TrustRoot): Checkpoint {
   const bytes = typeof note === "string" ? new TextEncoder().encode(note) : note;
   if (bytes.length === 0) throw new AuditError("malformed", "checkpoint is empty");
   if (bytes.length > MAX_CHECKPOINT_BYTES) throw new AuditError("too_large", "checkpoint exceeds 16 KiB");
-  try {
-    return openCheckpoint(bytes, {
-      log: trust.log,
-      ...(trust.origin === undefined ? {} : { origin: trust.origin }),
-    }).checkpoint;
-  } catch (cause) {
-    const code = (cause as { code?: string }).code;
-    const mapped =
-      code === "bad_signature" || code === "unknown_key" || code === "too_large"
-        ? code
-        : code === "inconsistent"
-          ? "wrong_entry"
-          : "malformed";
-    throw new AuditError(mapped, `checkpoint does not verify: ${(cause as Error).message}`, { cause });
+  const rotations = trust.rotations ?? [];
+  const spans = [
+    { log: trust.log, from: -1 },
+    ...rotations.map((r) => ({ log: ed25519NoteVerifier(trust.log.name, r.key), from: r.index })),
+  ];
+  let first: unknown;
+  for (const [i, span] of spans.entries()) {
+    let cp: Checkpoint;
+    try {
+      cp = openCheckpoint(bytes, {
+        log: span.log,
+        ...(trust.origin === undefined ? {} : { origin: trust.origin }),
+      }).checkpoint;
+    } catch (cause) {
+      first ??= cause;
+      const code = (cause as { code?: string }).code;
+      if (code === "unknown_key" && i + 1 < spans.length) continue;
+      if (code === "unknown_key" && i > 0) break;
+      throw checkpointError(first === cause ? cause : first);
+    }
+    const until = spans[i + 1]?.from;
+    if (!(cp.size > span.from && (until === undefined || cp.size <= until))) {
+      throw new AuditError(
+        "hub_key_not_valid",
+        i === 0
+          ? `the checkpoint of size ${cp.size} is signed by the root key rotated away at index ${until}`
+          : `the checkpoint of size ${cp.size} is signed by a root key valid only for sizes ${span.from + 1}..${until ?? "now"}`,
+      );
+    }
+    return cp;
   }
+  throw checkpointError(first);
+}
+
+function checkpointError(cause: unknown): AuditError {
+  const code = (cause as { code?: string }).code;
+  const mapped =
+    code === "bad_signature" || code === "unknown_key" || code === "too_large"
+      ? code
+      : code === "inconsistent"
+        ? "wrong_entry"
+        : "malformed";
+  return new AuditError(mapped, `checkpoint does not verify: ${(cause as Error).message}`, { cause });
 }
 
 /**

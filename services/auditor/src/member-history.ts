@@ -2,7 +2,7 @@
  * The membership history an auditor reads from the log itself (issue 8; DESIGN.md "Privacy and trust"):
  * every membership record up to a hub-signed checkpoint, so a bundle cannot choose which history the
  * auditor sees (leaving out a revocation or a suspension). The scan reads entries [0, size) in bounded
- * pages (Hub.GetLogEntries) and recomputes the RFC 6962 root over ALL of them: equal to the checkpoint's
+ * pages (Hub.GetLogEntries), with every hub key statement (hub-key-history.ts), and recomputes the RFC 6962 root over ALL of them: equal to the checkpoint's
  * root, it proves every entry, and so that no membership record was left out. O(size) reads and hashes;
  * no log index is trusted. Everything the hub sends is attacker-controlled.
  */
@@ -45,6 +45,8 @@ export interface MemberHistory {
   readonly treeSize: number;
   readonly rootHash: Uint8Array;
   readonly records: readonly MemberHistoryRecord[];
+  /** Every hub key statement (LOG_ENTRY_KIND_HUB_KEY) of the log up to `treeSize`, in log order. */
+  readonly hubKeys: readonly MemberHistoryRecord[];
 }
 
 /**
@@ -67,6 +69,7 @@ export async function readMemberHistory(
   }
   let range = CompactRange.empty();
   const records: MemberHistoryRecord[] = [];
+  const hubKeys: MemberHistoryRecord[] = [];
   for (let start = 0; start < size; start += pageEntries) {
     const end = Math.min(size, start + pageEntries);
     const page = await source.entries(start, end);
@@ -83,6 +86,10 @@ export async function readMemberHistory(
         if (records.length >= MAX_HISTORY_RECORDS)
           throw new AuditError("too_large", "more membership records than the scan keeps");
         records.push({ index: e.index, leaf, leafBytes: e.leaf });
+      } else if (leaf.kind === LogEntryKind.HUB_KEY) {
+        if (hubKeys.length >= MAX_HISTORY_RECORDS)
+          throw new AuditError("too_large", "more hub key statements than the scan keeps");
+        hubKeys.push({ index: e.index, leaf, leafBytes: e.leaf });
       }
     }
     range = range.append(hashes).range;
@@ -93,7 +100,7 @@ export async function readMemberHistory(
       `the log's entries [0, ${size}) do not hash to the checkpoint's root: the hub served another history`,
     );
   }
-  return { treeSize: size, rootHash: checkpoint.rootHash, records };
+  return { treeSize: size, rootHash: checkpoint.rootHash, records, hubKeys };
 }
 
 /** A {@link LogEntrySource} over a hub's gRPC API (GetLogEntries). Close it when done. */

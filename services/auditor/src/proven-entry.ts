@@ -1,7 +1,7 @@
 /**
  * Opening the log entries a bundle carries (attestation_bundle.proto ProvenEntry): each is proven against
  * the bundle's checkpoint, decoded, and its envelope verified under the key that must have signed it — the
- * hub's for entries the hub writes (membership, sessions, sightings), a member key established by the
+ * hub's key of the entry's purpose for entries the hub writes (sessions, sightings), a member key established by the
  * bundle's own membership records for entries a member writes (commitments). Everything here is
  * attacker-controlled input.
  */
@@ -9,6 +9,7 @@ import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/proto
 import { LogEntryKind, type ProvenEntry } from "@lineage/api";
 import { type Checkpoint, hashLeaf, KeyRing, verifyEnvelope, verifyInclusion } from "@lineage/crypto";
 import { AuditError, type CheckList } from "./audit-error.js";
+import type { HubKeyHistory, HubPurpose } from "./hub-key-history.js";
 import {
   AUDIT_DSSE_LIMITS,
   type AuditedKey,
@@ -17,7 +18,6 @@ import {
   keyValidity,
   requiredMs,
 } from "./log-records.js";
-import type { TrustRoot } from "./trust-root.js";
 
 /** A safe integer from a uint64 field, `malformed` beyond 2^53. */
 export function toIndex(v: bigint, what: string): number {
@@ -93,13 +93,17 @@ export interface OpenedEntry<T> {
   readonly body: T;
 }
 
-/** Opens a hub-written entry (kind and payload type fixed): proven, hub-signed, decoded. */
+/**
+ * Opens a hub-written entry (kind and payload type fixed): proven, signed by the hub key of `purpose` valid
+ * at its position (hub-key-history.ts), decoded.
+ */
 export function openHubEntry<S extends DescMessage>(
   c: CheckList,
   name: string,
   pe: ProvenEntry | undefined,
   cp: Checkpoint,
-  trust: TrustRoot,
+  hubKeys: HubKeyHistory,
+  purpose: HubPurpose,
   kind: LogEntryKind,
   payloadType: string,
   schema: S,
@@ -109,7 +113,7 @@ export function openHubEntry<S extends DescMessage>(
     if (e.leaf.kind !== kind || e.leaf.envelope.payloadType !== payloadType) {
       throw new AuditError("wrong_entry", `entry ${e.index} is not a ${schema.name} entry`);
     }
-    verifySigs(e.leaf.envelope, new KeyRing([trust.hubKey]), [trust.hubKey.keyId]);
+    hubKeys.checkSigned(e.leaf.envelope, purpose, e.index, `${name} entry`);
     return { index: e.index, body: decodePayload(schema, e.leaf.envelope.payload, schema.name) };
   });
 }

@@ -1,6 +1,7 @@
 /**
- * What the auditor trusts up front (proto TrustRoot): the hub's C2SP note verifier key (it signs
- * checkpoints, membership and review records, and countersigns attestations), optionally the log
+ * What the auditor trusts up front (proto TrustRoot): the hub's C2SP note verifier key (its ROOT key: it
+ * signs checkpoints and delegates the hub's other purposes — membership and review records, sessions,
+ * countersignatures — to keys of their own by logged statements, docs/specs/hub-keys.md), optionally the log
  * origin, and the witnesses' cosignature/v1 verifier keys (docs/specs/witness.md) whose cosignatures
  * `audit verify` requires. Member keys are never given: they are read from the log's membership entries.
  */
@@ -25,6 +26,17 @@ export interface TrustRoot {
   readonly origin?: string;
   /** Witnesses whose cosignatures count (cosignature/v1 verifiers); none when absent. */
   readonly witnesses?: readonly NoteVerifier[];
+  /**
+   * Root rotations the log established (hub-key-history.ts), in log order: each new root signs the
+   * checkpoints of trees that hold its rotation statement. Read from the log or a bundle, never given.
+   */
+  readonly rotations?: readonly RootRotation[];
+}
+
+/** A rotation of the hub's root key, logged at `index` and signed by the root before it. */
+export interface RootRotation {
+  readonly index: number;
+  readonly key: Ed25519PublicKey;
 }
 
 /** Most witness keys a trust root holds. */

@@ -51,6 +51,7 @@ import {
   type VerdictResult,
 } from "@lineage/fingerprint";
 import { AuditError, type CheckList } from "./audit-error.js";
+import type { HubKeyHistory } from "./hub-key-history.js";
 import { type AuditedKey, openHubCheckpoint, PAYLOAD_TYPES } from "./log-records.js";
 import { type OpenedEntry, openHubEntry, openMemberCommitment, toIndex } from "./proven-entry.js";
 import { verdictEvidenceFromProto, verdictFromProto, verdictPolicyFromProto } from "./statement-domain.js";
@@ -71,6 +72,8 @@ export interface VerifiedAttestation {
   readonly memberKey: AuditedKey;
   readonly keys: ReadonlyMap<string, AuditedKey>;
   readonly commitment?: OpenedEntry<CanaryCommitment>;
+  /** The hub's keys by purpose, as the log established them (hub-key-history.ts). */
+  readonly hubKeys: HubKeyHistory;
 }
 
 /** The bound choices of a version-2 attestation, verified, and the verdict re-derived from its counts. */
@@ -134,7 +137,8 @@ export function verifyBoundChoices(
     "session",
     bundle.session,
     a.checkpoint,
-    trust,
+    a.hubKeys,
+    "sessions",
     LogEntryKind.SESSION,
     PAYLOAD_TYPES.session,
     SessionOpenedSchema,
@@ -264,7 +268,8 @@ export function verifyBoundChoices(
     "sighting",
     bundle.sighting,
     a.checkpoint,
-    trust,
+    a.hubKeys,
+    "sessions",
     LogEntryKind.SUSPECT_SIGHTING,
     PAYLOAD_TYPES.sighting,
     SuspectSightingSchema,

@@ -2,6 +2,9 @@
  * `lineage audit verify`: checks an attestation bundle (attestation_bundle.proto) trusting only the
  * hub's verifier key (DESIGN.md flow 8):
  *   1. the checkpoint is signed by the hub;
+ *   1b. the hub's keys by purpose come from the logged hub key statements (hub-key-history.ts,
+ *      docs/specs/hub-keys.md): every hub signature below must be by the key of its purpose valid at the
+ *      entry's log position (membership records, sessions and sightings, the countersignature);
  *   2. every membership record is hub-signed, signed by the member it changes (member.proto) and
  *      included in that checkpoint; they establish the signing key (logged before the attestation),
  *      its revocation and the member's suspensions BY LOG POSITION. Offline these are the bundle's
@@ -27,10 +30,12 @@ import {
 } from "@lineage/api";
 import { bytesEqual, type Checkpoint, KeyRing } from "@lineage/crypto";
 import { type AuditCheck, AuditError, CheckList } from "./audit-error.js";
+import { HubKeyHistory, trustWithRotations } from "./hub-key-history.js";
 import {
   type AuditedKey,
   type AuditedLeaf,
   applyMembershipRecord,
+  decodeAuditedLeaf,
   keyValidity,
   MAX_STATED_SKEW_MS,
   openHubCheckpoint,
@@ -54,6 +59,15 @@ import { checkWitnessQuorum, type WitnessQuorum } from "./witness-quorum.js";
 
 /** Most membership records a bundle may carry (proto bound). */
 export const MAX_BUNDLE_MEMBERSHIP = 64;
+/** Most hub key statements a bundle may carry (proto bound). */
+export const MAX_BUNDLE_HUB_KEYS = 64;
+
+/** The first line of a checkpoint note (its origin), read before the note is verified. */
+function noteFirstLine(note: Uint8Array | undefined): string {
+  if (note === undefined) return "";
+  const nl = note.indexOf(0x0a);
+  return new TextDecoder().decode(note.subarray(0, nl < 0 ? Math.min(note.length, 257) : Math.min(nl, 257)));
+}
 
 /** A verified attestation. */
 export interface BundleVerification {
@@ -79,6 +93,8 @@ export interface BundleVerification {
    * that verifies always has them).
    */
   readonly bound: BoundVerification;
+  /** The hub's keys by purpose the verification relied on (from the log with `history`, else the bundle). */
+  readonly hubKeys: HubKeyHistory;
 }
 
 /** Options of {@link verifyBundle}. */
@@ -103,16 +119,41 @@ export function verifyBundle(
   options: VerifyBundleOptions = {},
 ): BundleVerification {
   const c = new CheckList();
+  // The hub's keys: the bundle's hub key statements, replayed over the trusted root (their signatures need
+  // no checkpoint; their inclusion is checked below, once the checkpoint is open). Root rotations among
+  // them let a checkpoint signed by a later root open.
+  if (bundle.hubKeys.length > MAX_BUNDLE_HUB_KEYS) {
+    c.fail("hub_keys.count", "too_large", `more than ${MAX_BUNDLE_HUB_KEYS} hub key statements`);
+  }
+  const bundleHubKeys = bundle.hubKeys.map((pe, i) => ({
+    name: `hub_keys[${i}]`,
+    index: toIndex(pe.entry?.index ?? 0n, "hub key entry index"),
+    leafBytes: pe.entry?.leaf,
+    leaf: c.run(`hub_keys[${i}].decode`, "malformed", () =>
+      decodeAuditedLeaf(pe.entry?.leaf ?? new Uint8Array(0), `hub_keys[${i}] leaf`),
+    ),
+  }));
+  const noteOrigin = noteFirstLine(bundle.checkpoint?.signedNote);
+  let hubKeys = c.run("hub_keys.statements", "hub_key_unauthorized", () =>
+    HubKeyHistory.build(trust, bundleHubKeys, noteOrigin),
+  );
   const cp = c.run("checkpoint.signature", "bad_signature", () => {
     if (bundle.checkpoint === undefined) throw new AuditError("malformed", "bundle has no checkpoint");
-    return openHubCheckpoint(bundle.checkpoint.signedNote, trust);
+    return openHubCheckpoint(bundle.checkpoint.signedNote, trustWithRotations(trust, hubKeys));
+  });
+  bundle.hubKeys.forEach((pe, i) => {
+    checkProven(c, `hub_keys[${i}]`, pe, cp);
   });
   const required = options.witnessQuorum ?? ((trust.witnesses?.length ?? 0) > 0 ? 1 : 0);
   if (!Number.isSafeInteger(required) || required < 0 || required > 16)
     throw new AuditError("invalid_argument", "witnessQuorum must be an integer in 0..16");
   let witnesses: WitnessQuorum;
   try {
-    witnesses = checkWitnessQuorum(bundle.checkpoint?.signedNote ?? new Uint8Array(0), trust, required);
+    witnesses = checkWitnessQuorum(
+      bundle.checkpoint?.signedNote ?? new Uint8Array(0),
+      trustWithRotations(trust, hubKeys),
+      required,
+    );
   } catch (err) {
     if (err instanceof AuditError) c.fail("checkpoint.witnesses", err.code, err.message, err);
     throw err;
@@ -157,6 +198,27 @@ export function verifyBundle(
       },
       `all ${history.records.length} membership records of the log up to size ${cp.size}, read from the hub`,
     );
+    // The log's own hub key history replaces the bundle's: a delegation, retirement or root rotation the
+    // bundle left out is still applied, and the checkpoint must be signed by the root the whole log names.
+    hubKeys = c.run(
+      "hub_keys.history",
+      "wrong_entry",
+      () => {
+        const byIndex = new Map(history.hubKeys.map((r) => [r.index, r]));
+        for (const r of bundleHubKeys) {
+          const h = byIndex.get(r.index);
+          if (h === undefined || r.leafBytes === undefined || !bytesEqual(h.leafBytes, r.leafBytes))
+            throw new AuditError("wrong_entry", `${r.name} is not the log's entry ${r.index}`);
+        }
+        const full = HubKeyHistory.build(trust, history.hubKeys, cp.origin);
+        openHubCheckpoint(
+          bundle.checkpoint?.signedNote ?? new Uint8Array(0),
+          trustWithRotations(trust, full),
+        );
+        return full;
+      },
+      `all ${history.hubKeys.length} hub key statements of the log up to size ${cp.size}, read from the hub`,
+    );
   } else {
     c.pass(
       "membership.history",
@@ -168,13 +230,14 @@ export function verifyBundle(
     c.run(`${r.name}.signature`, "bad_signature", () => {
       if (r.leaf.kind !== LogEntryKind.MEMBERSHIP)
         throw new AuditError("wrong_entry", "entry is not a membership record");
+      const registrar = hubKeys.checkSigned(r.leaf.envelope, "membership", r.index, "membership record");
       applyMembershipRecord(
         keys,
         statuses,
         decodePayload(MembershipRecordSchema, r.leaf.envelope.payload, "MembershipRecord"),
         r.index,
         r.leaf.envelope,
-        trust.hubKey,
+        registrar,
         r.leaf.integratedAtMs,
       );
     });
@@ -184,7 +247,7 @@ export function verifyBundle(
   const { statement, memberKey } = c.run("attestation.signatures", "bad_signature", () => {
     if (att.leaf.kind !== LogEntryKind.ATTESTATION)
       throw new AuditError("wrong_entry", "entry is not an attestation");
-    const memberSigs = att.leaf.envelope.signatures.filter((s) => s.keyid !== trust.hubKey.keyId);
+    const memberSigs = att.leaf.envelope.signatures.filter((s) => !hubKeys.isHubKeyId(s.keyid));
     if (memberSigs.length !== 1)
       throw new AuditError("malformed", "attestation must have exactly one member signature");
     const key = keys.get((memberSigs[0] as { keyid: string }).keyid);
@@ -196,10 +259,8 @@ export function verifyBundle(
     }
     if (key.addedAtIndex >= att.index)
       throw new AuditError("unknown_key", "the signing key was logged after the attestation");
-    verifySigs(att.leaf.envelope, new KeyRing([key.publicKey, trust.hubKey]), [
-      key.keyId,
-      trust.hubKey.keyId,
-    ]);
+    verifySigs(att.leaf.envelope, new KeyRing([key.publicKey]), [key.keyId]);
+    hubKeys.checkSigned(att.leaf.envelope, "countersign", att.index, "the attestation's countersignature");
     const st: AttestationStatement = decodePayload(
       AttestationStatementSchema,
       att.leaf.envelope.payload,
@@ -271,7 +332,8 @@ export function verifyBundle(
       return com;
     });
   }
-  const bound = verifyBoundChoices(c, bundle, trust, {
+  const bound = verifyBoundChoices(c, bundle, trustWithRotations(trust, hubKeys), {
+    hubKeys,
     checkpoint: cp,
     attestationIndex: att.index,
     statement,
@@ -290,5 +352,6 @@ export function verifyBundle(
     memberKey,
     ...(commitment === undefined ? {} : { commitment }),
     bound,
+    hubKeys,
   };
 }
