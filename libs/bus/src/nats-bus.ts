@@ -20,12 +20,16 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import {
+  type Authenticator,
+  credsAuthenticator,
   type Msg,
   type MsgHdrs,
   millis,
   type NatsConnection,
   nanos,
   headers as natsHeaders,
+  nkeyAuthenticator,
+  nkeys,
 } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import type {
@@ -94,8 +98,17 @@ export interface NatsBusOptions {
   readonly user?: string;
   readonly pass?: string;
   readonly token?: string;
+  /** An nkey seed ("SU..."): the server's `nkey` users (instead of user/pass/token/creds). */
+  readonly nkeySeed?: string;
+  /** The contents of a .creds file (user JWT + nkey seed): operator-mode servers (instead of the others). */
+  readonly creds?: string;
   /** TLS files (PEM paths) for mutual TLS to the server. */
   readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+  /**
+   * Prefix of this connection's reply subjects (default `_INBOX`), so a server can let a user subscribe to
+   * its own replies only (deploy/nats/nats-server.conf gives member X `_INBOX.X.>`).
+   */
+  readonly inboxPrefix?: string;
 }
 
 /** Most headers copied from an incoming message; the rest are dropped (untrusted input). */
@@ -680,6 +693,36 @@ class NatsBus implements Bus {
   }
 }
 
+/** The nkey or creds authenticator, checked: one way to authenticate, and a seed that parses. */
+function authenticatorOf(opts: NatsBusOptions): Authenticator | undefined {
+  const ways = [
+    opts.user !== undefined || opts.pass !== undefined ? "user/pass" : undefined,
+    opts.token !== undefined ? "token" : undefined,
+    opts.nkeySeed !== undefined ? "nkeySeed" : undefined,
+    opts.creds !== undefined ? "creds" : undefined,
+  ].filter((w) => w !== undefined);
+  if (ways.length > 1)
+    throw new BusError("invalid_argument", `give one way to authenticate, not ${ways.join(" and ")}`);
+  const enc = new TextEncoder();
+  if (opts.nkeySeed !== undefined) {
+    const seed = opts.nkeySeed.trim();
+    try {
+      if (!seed.startsWith("SU")) throw new Error("not a user seed");
+      nkeys.fromSeed(enc.encode(seed));
+    } catch {
+      throw new BusError("invalid_argument", "nkeySeed is not an nkey user seed (SU...)");
+    }
+    return nkeyAuthenticator(enc.encode(seed));
+  }
+  if (opts.creds !== undefined) {
+    const c = opts.creds;
+    if (!/-----BEGIN NATS USER JWT-----\s*\S/.test(c) || !/-----BEGIN USER NKEY SEED-----\s*SU/.test(c))
+      throw new BusError("invalid_argument", "creds is not a NATS .creds file (user JWT and nkey seed)");
+    return credsAuthenticator(enc.encode(c));
+  }
+  return undefined;
+}
+
 /**
  * Connects to NATS and returns a JetStream-backed {@link Bus}. Fails `unavailable` when the server
  * cannot be reached or has JetStream disabled.
@@ -700,6 +743,8 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<Bus> {
   if (!Number.isInteger(wanted) || wanted < 1) {
     throw new BusError("invalid_argument", "maxPayloadBytes must be a positive integer");
   }
+  const auth = authenticatorOf(opts);
+  if (opts.inboxPrefix !== undefined) checkSubject(opts.inboxPrefix, "inboxPrefix");
   let nc: NatsConnection;
   try {
     nc = await connect({
@@ -711,6 +756,8 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<Bus> {
       ...(opts.pass === undefined ? {} : { pass: opts.pass }),
       ...(opts.token === undefined ? {} : { token: opts.token }),
       ...(opts.tls === undefined ? {} : { tls: { ...opts.tls } }),
+      ...(auth === undefined ? {} : { authenticator: auth }),
+      ...(opts.inboxPrefix === undefined ? {} : { inboxPrefix: opts.inboxPrefix }),
     });
   } catch (err) {
     const e = toBusError(err, `connect ${servers.join(",")}`);

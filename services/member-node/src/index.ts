@@ -31,6 +31,7 @@ export {
   type ListenTlsConfig,
   MEMBER_ID_PATTERN,
   type MemberNodeConfig,
+  memberInboxPrefix,
   type NatsConfig,
   readMemberNodeConfig,
   readPrivateFile,

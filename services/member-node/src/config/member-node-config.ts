@@ -50,6 +50,14 @@ export interface NatsConfig {
   readonly ensureStream: boolean;
 }
 
+/**
+ * The reply-subject prefix of a member node's NATS connection: deploy/nats/nats-server.conf lets member X
+ * subscribe to `_INBOX.X.>` only, so its JetStream publish acks must arrive there.
+ */
+export function memberInboxPrefix(memberId: string): string {
+  return `_INBOX.${memberId}`;
+}
+
 /** The hub: where it is and which keys are its. */
 export interface HubConfig {
   /** host:port. */
