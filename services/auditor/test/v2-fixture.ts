@@ -81,7 +81,14 @@ export class HandLog {
   readonly hubKey = Ed25519PrivateKey.generate();
   readonly leaves: Uint8Array[] = [];
   readonly checkpoints: Array<{ size: number; note: Uint8Array }> = [];
-  readonly #signer = ed25519NoteSigner(ORIGIN, this.hubKey);
+  /** Indexes of the HUB_KEY entries appended, in order (a bundle carries them). */
+  readonly hubKeyIndexes: number[] = [];
+  #signer = ed25519NoteSigner(ORIGIN, this.hubKey);
+
+  /** Signs later checkpoints with `key` (after a logged root rotation, or as an attack without one). */
+  signCheckpointsWith(key: Ed25519PrivateKey): void {
+    this.#signer = ed25519NoteSigner(ORIGIN, key);
+  }
 
   get verifierKey(): string {
     return formatVerifierKey(ORIGIN, this.hubKey.publicKey);
@@ -105,6 +112,7 @@ export class HandLog {
       }),
     );
     this.leaves.push(leaf);
+    if (kind === LogEntryKind.HUB_KEY) this.hubKeyIndexes.push(this.leaves.length - 1);
     return this.leaves.length - 1;
   }
 
@@ -198,6 +206,14 @@ export function tableSuspect(
 /** Everything a scenario may change before it is signed and logged. */
 export interface ScenarioOptions {
   readonly pairs?: number;
+  /** Runs first, on the empty log (e.g. to log hub key delegations). */
+  readonly preamble?: (log: HandLog) => void;
+  /** Which key makes each hub signature (default: the root, as a single-key hub does). */
+  readonly signers?: {
+    readonly membership?: Ed25519PrivateKey;
+    readonly sessions?: Ed25519PrivateKey;
+    readonly countersign?: Ed25519PrivateKey;
+  };
   /** Runs just before the attestation is appended (e.g. to log a revocation or a suspension of alice). */
   readonly beforeAttestation?: (
     log: HandLog,
@@ -273,6 +289,10 @@ export async function buildScenario(options: ScenarioOptions = {}): Promise<Scen
   const alice = Ed25519PrivateKey.generate();
   const bob = Ed25519PrivateKey.generate();
   const hub = log.hubKey;
+  options.preamble?.(log);
+  const registrar = options.signers?.membership ?? hub;
+  const sessionsKey = options.signers?.sessions ?? hub;
+  const countersignKey = options.signers?.countersign ?? hub;
   const memberModel = { memberId: "alice", modelId: "alice-7b", modelVersion: "1" };
   const suspect = {
     suspectId: "sus-1",
@@ -286,12 +306,12 @@ export async function buildScenario(options: ScenarioOptions = {}): Promise<Scen
   const pairs = makePairs(options.pairs ?? 40);
   const committed = CanaryPairCommitment.create(pairs);
 
-  const hubSigned = (type: string, bytes: Uint8Array) => signEnvelope(type, bytes, hub);
+  const hubSigned = (type: string, bytes: Uint8Array) => signEnvelope(type, bytes, sessionsKey);
   const aliceSigned = (type: string, bytes: Uint8Array) => signEnvelope(type, bytes, alice);
 
-  log.append(
+  const aliceEnrolIndex = log.append(
     LogEntryKind.MEMBERSHIP,
-    memberThenHub(alice, hub, toBinary(MembershipRecordSchema, enrol("alice", alice))),
+    memberThenHub(alice, registrar, toBinary(MembershipRecordSchema, enrol("alice", alice))),
   );
   log.checkpoint();
   const refHash = referenceFingerprintDigest(
@@ -513,18 +533,19 @@ export async function buildScenario(options: ScenarioOptions = {}): Promise<Scen
     toBinary(AttestationStatementSchema, create(AttestationStatementSchema, statement)),
   );
   options.beforeAttestation?.(log, { alice, hub });
-  const attestationIndex = log.append(LogEntryKind.ATTESTATION, addSignature(signed, hub));
+  const attestationIndex = log.append(LogEntryKind.ATTESTATION, addSignature(signed, countersignKey));
   log.checkpoint();
   log.append(
     LogEntryKind.MEMBERSHIP,
-    memberThenHub(bob, hub, toBinary(MembershipRecordSchema, enrol("bob", bob))),
+    memberThenHub(bob, registrar, toBinary(MembershipRecordSchema, enrol("bob", bob))),
   );
   const bundleCp = log.checkpoint();
   const size = bundleCp.size;
   const bundle = create(AttestationBundleSchema, {
     attestation: log.proven(attestationIndex, size),
     checkpoint: { signedNote: bundleCp.note },
-    membership: [log.proven(0, size)],
+    membership: [log.proven(aliceEnrolIndex, size)],
+    hubKeys: log.hubKeyIndexes.map((i) => log.proven(i, size)),
     commitment: log.proven(commitmentIndex, size),
     session: log.proven(sessionIndex, size),
     sighting: log.proven(sightingIndex, size),
