@@ -321,7 +321,7 @@ export function byVerdict(outcomes: readonly Outcome[], scenarios: readonly stri
   };
 }
 
-function isOrdinary(kind: NullKind | undefined): boolean {
+export function isOrdinary(kind: NullKind | undefined): boolean {
   return (ORDINARY_NULL_KINDS as readonly (NullKind | undefined)[]).includes(kind ?? "negative");
 }
 
