@@ -139,8 +139,10 @@ export {
   SIMHASH_POSITIONS,
   SKETCH_LIMITS,
   SKETCH_VERSION,
+  SKETCH_VERSIONS,
   type Sketch,
   type SketchProbeInput,
+  type SketchVersion,
   WRONG_ANSWER_DIGEST_BYTES,
 } from "./sketch/sketch-types.js";
 export { seededShuffle } from "./stats/seeded-shuffle.js";

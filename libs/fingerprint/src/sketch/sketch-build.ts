@@ -1,16 +1,23 @@
 /**
- * Builds the sketch (version 1, definition in sketch-types.ts, hashing in sketch-keys.ts, minhash.ts,
- * simhash.ts) of a model's fingerprint under an epoch key.
+ * Builds the sketch (definition in sketch-types.ts and docs/specs/sketch.md, hashing in sketch-keys.ts,
+ * minhash.ts, simhash.ts) of a model's fingerprint under an epoch key. Rows, shingles, the coarse
+ * signature and the SimHash are the same in both versions; the published digests differ:
  *
- * Published digests (HMAC-SHA256 under the epoch's derived digest key, truncated):
+ * Version 1 (HMAC-SHA256 under the epoch's derived digest key, truncated):
  *   probe band  = HMAC(0x01 || "P" || u8 len(probeId) || probeId || u16 band || r x u32 rows)[0..4]
  *   coarse band = HMAC(0x01 || "C" || u16 band || r x u32 rows)[0..8]
  *   wrong answer= HMAC(0x01 || "W" || u8 len(probeId) || probeId || utf8(normalizeAnswer(text)))[0..8]
+ * Version 2 (AES-128 under the epoch's derived block key, one 16-byte block each, see digestAllV2):
+ *   probe band  = AES(0x02 || "P" || u16 band || u32 row || probeTag)[0..4]
+ *   coarse band = AES(0x02 || "C" || u16 band || u32 row || 0^8)[0..8]
+ *   probeTag    = SHA-256("lineage-sketch-v2\0probe\0" || probeId)[0..8]; no wrong answers.
  * (all integers big-endian, probeId as UTF-8).
  */
+import { sha256 } from "@noble/hashes/sha2.js";
 import { FingerprintError } from "../fingerprint-error.js";
 import type { Battery, Fingerprint } from "../probe/probe-types.js";
 import { tokenize } from "../probe/tokenize.js";
+import { BLOCK_BYTES } from "./block-digest.js";
 import {
   dedupeShingles,
   minhashRowsInto,
@@ -28,6 +35,7 @@ import {
   COARSE_ROWS_PER_BAND,
   PROBE_BANDS,
   PROBE_DIGEST_BYTES,
+  PROBE_ROWS,
   PROBE_ROWS_PER_BAND,
   type ProbeSketch,
   SHINGLE_SIZE,
@@ -36,6 +44,7 @@ import {
   SKETCH_VERSION,
   type Sketch,
   type SketchProbeInput,
+  type SketchVersion,
   WRONG_ANSWER_DIGEST_BYTES,
 } from "./sketch-types.js";
 
@@ -170,65 +179,79 @@ function checkInputs(inputs: readonly SketchProbeInput[]): void {
  */
 function probeBandMessage(idBytes: Uint8Array): Uint8Array {
   const msg = new Uint8Array(2 + 1 + idBytes.length + 2 + 4 * PROBE_ROWS_PER_BAND);
-  msg[0] = SKETCH_VERSION;
+  msg[0] = 1; // version 1 only
   msg[1] = TAG_PROBE;
   msg[2] = idBytes.length;
   msg.set(idBytes, 3);
   return msg;
 }
 
+// Version 2's per-probe tag: SHA-256("lineage-sketch-v2\0probe\0" || probeId)[0..8], cached per context
+// (every model of an epoch is sketched on the same battery, so the ids repeat). Not secret: it only keeps
+// the digests of different probes apart; the block key is the secret.
+const PROBE_TAG_PREFIX = utf8("lineage-sketch-v2\0probe\0");
+const probeIdCache = new WeakMap<SketchContext, Map<string, { id: Uint8Array; tag: Uint8Array }>>();
+function probeIdEntry(ctx: SketchContext, probeId: string): { id: Uint8Array; tag: Uint8Array } {
+  let cache = probeIdCache.get(ctx);
+  if (cache === undefined) {
+    cache = new Map();
+    probeIdCache.set(ctx, cache);
+  }
+  let e = cache.get(probeId);
+  if (e === undefined) {
+    const id = utf8(probeId);
+    const msg = new Uint8Array(PROBE_TAG_PREFIX.length + id.length);
+    msg.set(PROBE_TAG_PREFIX, 0);
+    msg.set(id, PROBE_TAG_PREFIX.length);
+    e = { id, tag: ctx.version === 1 ? new Uint8Array(0) : sha256(msg).subarray(0, 8) };
+    // Bounded: a context used for many batteries (ids never repeating) starts over rather than grow.
+    if (cache.size >= 4 * SKETCH_LIMITS.maxProbes) cache.clear();
+    cache.set(probeId, e);
+  }
+  return e;
+}
+
 /**
  * Computes the sketch of one model's responses to an epoch battery.
  *
  * @param inputs - the fingerprint, one entry per probe (order does not matter; ids must be unique).
- * @param context - from {@link createSketchContext}, or the 32-byte epoch key and epoch id.
+ * @param context - from {@link createSketchContext} (its version decides the sketch's), or the 32-byte
+ *   epoch key and epoch id (and optionally the version; SKETCH_VERSION by default).
  * @throws FingerprintError `INVALID_ARGUMENT` on a bad key, epoch id, or input beyond SKETCH_LIMITS.
  */
 export function buildSketch(
   inputs: readonly SketchProbeInput[],
-  context: SketchContext | { readonly epochKey: Uint8Array; readonly epochId: string },
+  context:
+    | SketchContext
+    | { readonly epochKey: Uint8Array; readonly epochId: string; readonly version?: SketchVersion },
 ): Sketch {
-  const ctx = "digest" in context ? context : createSketchContext(context.epochKey, context.epochId);
+  const ctx =
+    "digest" in context
+      ? context
+      : createSketchContext(context.epochKey, context.epochId, context.version ?? SKETCH_VERSION);
   checkInputs(inputs);
   const { seeds } = ctx;
-  const sorted = inputs.map((p) => ({ p, id: utf8(p.probeId) })).sort((x, y) => compareBytes(x.id, y.id));
+  const sorted = inputs
+    .map((p) => ({ p, ...probeIdEntry(ctx, p.probeId) }))
+    .sort((x, y) => compareBytes(x.id, y.id));
   const cache: TokenHashCache = new Map();
 
-  const probes: ProbeSketch[] = [];
   // One shingle buffer reused across probes; the (probe, shingle) pairs of the coarse signature
-  // accumulate in `scoped`.
+  // accumulate in `scoped`; every non-empty probe's PROBE_ROWS row values go to `rows` in order.
   const sh = new ShingleBuffer();
   const scoped = new ShingleBuffer();
-  const rows = new Uint32Array(seeds.probeRows.length);
+  const rows = new Uint32Array(sorted.length * PROBE_ROWS);
+  const filled: boolean[] = [];
+  let nonEmpty = 0;
   for (const { p, id } of sorted) {
     textShingleHashes(p.text, SHINGLE_SIZE, seeds.token0, seeds.token1, cache, sh);
     dedupeShingles(sh); // every signature is a minimum: repeats add nothing
-    if (sh.length === 0) {
-      probes.push({ probeId: p.probeId, empty: true, bands: new Uint8Array(0) });
-      continue;
-    }
+    filled.push(sh.length > 0);
+    if (sh.length === 0) continue;
     scopeShinglesInto(sh.a, sh.b, sh.length, id, seeds.coarse0, seeds.coarse1, scoped);
-    minhashRowsInto(sh.a, sh.b, sh.length, seeds.probeRows, rows);
-    const bands = new Uint8Array(PROBE_BANDS * PROBE_DIGEST_BYTES);
-    const msg = probeBandMessage(id);
-    const o = 3 + id.length;
-    for (let band = 0; band < PROBE_BANDS; band++) {
-      // u16 band, then PROBE_ROWS_PER_BAND u32 rows, all big-endian.
-      msg[o] = band >>> 8;
-      msg[o + 1] = band & 0xff;
-      for (let i = 0; i < PROBE_ROWS_PER_BAND; i++) {
-        const v = rows[band * PROBE_ROWS_PER_BAND + i] ?? 0;
-        const q = o + 2 + 4 * i;
-        msg[q] = v >>> 24;
-        msg[q + 1] = (v >>> 16) & 0xff;
-        msg[q + 2] = (v >>> 8) & 0xff;
-        msg[q + 3] = v & 0xff;
-      }
-      ctx.digestInto(msg, PROBE_DIGEST_BYTES, bands, band * PROBE_DIGEST_BYTES);
-    }
-    probes.push({ probeId: p.probeId, empty: false, bands });
+    minhashRowsInto(sh.a, sh.b, sh.length, seeds.probeRows, rows.subarray(nonEmpty * PROBE_ROWS));
+    nonEmpty++;
   }
-
   // Coarse signature over (probe, shingle) pairs of every probe.
   const coarseRows = oneShotMinhash(
     scoped.a,
@@ -238,21 +261,33 @@ export function buildSketch(
     seeds.coarse0,
     seeds.coarse1,
   );
-  let coarse = new Uint8Array(0);
-  if (coarseRows !== null) {
-    coarse = new Uint8Array(COARSE_BANDS * COARSE_DIGEST_BYTES);
-    const msg = new Uint8Array(2 + 2 + 4 * COARSE_ROWS_PER_BAND);
-    const dv = new DataView(msg.buffer);
-    msg[0] = SKETCH_VERSION;
-    msg[1] = TAG_COARSE;
-    for (let band = 0; band < COARSE_BANDS; band++) {
-      dv.setUint16(2, band);
-      for (let i = 0; i < COARSE_ROWS_PER_BAND; i++) {
-        dv.setUint32(4 + 4 * i, coarseRows[band * COARSE_ROWS_PER_BAND + i] ?? 0);
-      }
-      ctx.digestInto(msg, COARSE_DIGEST_BYTES, coarse, band * COARSE_DIGEST_BYTES);
-    }
+
+  // Published digests: every non-empty probe's bands, then the coarse bands.
+  const probeBytes = PROBE_BANDS * PROBE_DIGEST_BYTES;
+  const allBands = new Uint8Array(nonEmpty * probeBytes);
+  let coarse: Uint8Array = new Uint8Array(coarseRows === null ? 0 : COARSE_BANDS * COARSE_DIGEST_BYTES);
+  if (ctx.version === 1) {
+    let k = 0;
+    sorted.forEach(({ id }, i) => {
+      if (filled[i] === true) digestProbeV1(ctx, id, rows, k++, allBands);
+    });
+    if (coarseRows !== null) digestCoarseV1(ctx, coarseRows, coarse);
+  } else {
+    coarse = digestAllV2(ctx, sorted, filled, rows, nonEmpty, coarseRows, allBands, coarse);
   }
+  const probes: ProbeSketch[] = [];
+  let k = 0;
+  sorted.forEach(({ p }, i) => {
+    if (filled[i] !== true) probes.push({ probeId: p.probeId, empty: true, bands: new Uint8Array(0) });
+    else {
+      probes.push({
+        probeId: p.probeId,
+        empty: false,
+        bands: allBands.subarray(k * probeBytes, (k + 1) * probeBytes),
+      });
+      k++;
+    }
+  });
 
   // Token-distribution profile (simhash.ts): only from served top-logprobs; absent otherwise.
   const features: SimHashFeature[] = [];
@@ -268,15 +303,15 @@ export function buildSketch(
   }
   const simhash = simhash64(features, seeds.simhash0, seeds.simhash1);
 
-  // Shared wrong answers on edge-case probes.
+  // Shared wrong answers on edge-case probes: version 1 only (version 2 publishes none, docs/privacy.md).
   const wrong = new Map<string, Uint8Array>();
-  for (const { p, id } of sorted) {
+  for (const { p, id } of ctx.version === 1 ? sorted : []) {
     if (p.kind !== "edge" || p.reference === undefined) continue;
     const answer = normalizeAnswer(p.text);
     if (answer === "" || answer === normalizeAnswer(p.reference)) continue;
     const a = utf8(answer);
     const msg = new Uint8Array(3 + id.length + a.length);
-    msg[0] = SKETCH_VERSION;
+    msg[0] = 1;
     msg[1] = TAG_WRONG;
     msg[2] = id.length;
     msg.set(id, 3);
@@ -286,7 +321,118 @@ export function buildSketch(
   }
   const wrongAnswers = [...wrong.values()].sort(compareBytes);
 
-  return { version: SKETCH_VERSION, epochId: ctx.epochId, coarse, simhash, probes, wrongAnswers };
+  return { version: ctx.version, epochId: ctx.epochId, coarse, simhash, probes, wrongAnswers };
+}
+
+/** Version 1: the k-th non-empty probe's band digests (truncated HMACs) into out[k * PROBE_BANDS * w ..]. */
+function digestProbeV1(
+  ctx: SketchContext,
+  id: Uint8Array,
+  rows: Uint32Array,
+  k: number,
+  out: Uint8Array,
+): void {
+  const msg = probeBandMessage(id);
+  const o = 3 + id.length;
+  for (let band = 0; band < PROBE_BANDS; band++) {
+    // u16 band, then PROBE_ROWS_PER_BAND u32 rows, all big-endian.
+    msg[o] = band >>> 8;
+    msg[o + 1] = band & 0xff;
+    for (let i = 0; i < PROBE_ROWS_PER_BAND; i++) {
+      const v = rows[k * PROBE_ROWS + band * PROBE_ROWS_PER_BAND + i] ?? 0;
+      const q = o + 2 + 4 * i;
+      msg[q] = v >>> 24;
+      msg[q + 1] = (v >>> 16) & 0xff;
+      msg[q + 2] = (v >>> 8) & 0xff;
+      msg[q + 3] = v & 0xff;
+    }
+    ctx.digestInto(msg, PROBE_DIGEST_BYTES, out, (k * PROBE_BANDS + band) * PROBE_DIGEST_BYTES);
+  }
+}
+
+/** Version 1: the coarse band digests (truncated HMACs). */
+function digestCoarseV1(ctx: SketchContext, coarseRows: Uint32Array, out: Uint8Array): void {
+  const msg = new Uint8Array(2 + 2 + 4 * COARSE_ROWS_PER_BAND);
+  const dv = new DataView(msg.buffer);
+  msg[0] = 1;
+  msg[1] = TAG_COARSE;
+  for (let band = 0; band < COARSE_BANDS; band++) {
+    dv.setUint16(2, band);
+    for (let i = 0; i < COARSE_ROWS_PER_BAND; i++) {
+      dv.setUint32(4 + 4 * i, coarseRows[band * COARSE_ROWS_PER_BAND + i] ?? 0);
+    }
+    ctx.digestInto(msg, COARSE_DIGEST_BYTES, out, band * COARSE_DIGEST_BYTES);
+  }
+}
+
+/**
+ * Version 2: every digest of the sketch from one AES call (block-digest.ts). Blocks, 16 bytes each:
+ *   probe band  = u8 2 | "P" | u16 band | u32 row | probeTag (8 bytes)      -> first PROBE_DIGEST_BYTES
+ *   coarse band = u8 2 | "C" | u16 band | u32 row | 8 zero bytes            -> first COARSE_DIGEST_BYTES
+ * (integers big-endian; PROBE_ROWS_PER_BAND = COARSE_ROWS_PER_BAND = 1, so one row per band.)
+ */
+function digestAllV2(
+  ctx: SketchContext,
+  sorted: readonly { readonly tag: Uint8Array }[],
+  filled: readonly boolean[],
+  rows: Uint32Array,
+  nonEmpty: number,
+  coarseRows: Uint32Array | null,
+  bandsOut: Uint8Array,
+  coarseOut: Uint8Array,
+): Uint8Array {
+  const blocks = ctx.blocks;
+  if (blocks === null) throw new FingerprintError("INVALID_ARGUMENT", "a version-2 context has no block key");
+  const probeBlocks = nonEmpty * PROBE_BANDS;
+  const total = probeBlocks + (coarseRows === null ? 0 : COARSE_BANDS);
+  const buf = new Uint8Array(total * BLOCK_BYTES);
+  let b = 0;
+  sorted.forEach(({ tag }, i) => {
+    if (filled[i] !== true) return;
+    const base = b;
+    for (let band = 0; band < PROBE_BANDS; band++) {
+      const o = b * BLOCK_BYTES;
+      const v = rows[b] as number; // rows of the k-th non-empty probe sit at k * PROBE_ROWS: b's index
+      buf[o] = 2;
+      buf[o + 1] = TAG_PROBE;
+      buf[o + 2] = band >>> 8;
+      buf[o + 3] = band & 0xff;
+      buf[o + 4] = v >>> 24;
+      buf[o + 5] = (v >>> 16) & 0xff;
+      buf[o + 6] = (v >>> 8) & 0xff;
+      buf[o + 7] = v & 0xff;
+      buf.set(tag, o + 8);
+      b++;
+    }
+    if (b - base !== PROBE_ROWS) throw new RangeError("version 2 needs one row per band");
+  });
+  if (coarseRows !== null) {
+    for (let band = 0; band < COARSE_BANDS; band++) {
+      const o = b * BLOCK_BYTES;
+      const v = coarseRows[band] as number;
+      buf[o] = 2;
+      buf[o + 1] = TAG_COARSE;
+      buf[o + 2] = band >>> 8;
+      buf[o + 3] = band & 0xff;
+      buf[o + 4] = v >>> 24;
+      buf[o + 5] = (v >>> 16) & 0xff;
+      buf[o + 6] = (v >>> 8) & 0xff;
+      buf[o + 7] = v & 0xff;
+      b++;
+    }
+  }
+  const c = blocks.encrypt(buf);
+  for (let i = 0; i < probeBlocks; i++) {
+    const s = i * BLOCK_BYTES;
+    const o = i * PROBE_DIGEST_BYTES;
+    for (let k = 0; k < PROBE_DIGEST_BYTES; k++) bandsOut[o + k] = c[s + k] as number;
+  }
+  for (let i = 0; i < coarseOut.length / COARSE_DIGEST_BYTES; i++) {
+    const s = (probeBlocks + i) * BLOCK_BYTES;
+    const o = i * COARSE_DIGEST_BYTES;
+    for (let k = 0; k < COARSE_DIGEST_BYTES; k++) coarseOut[o + k] = c[s + k] as number;
+  }
+  return coarseOut;
 }
 
 /**

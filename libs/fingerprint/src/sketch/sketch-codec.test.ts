@@ -8,6 +8,7 @@ import { createSketchContext } from "./sketch-keys.js";
 import type { SketchProbeInput } from "./sketch-types.js";
 
 const ctx = createSketchContext(new Uint8Array(32).fill(42), "epoch-7");
+const ctx1 = createSketchContext(new Uint8Array(32).fill(42), "epoch-7", 1);
 const WORDS = ["the", "model", "answer", "is", "paris", "42", "blue", ".", ",", "because", "of", "data"];
 
 const arbProbe = fc.record({
@@ -98,9 +99,11 @@ describe("sketch codec", () => {
     assert.throws(() => decodeSketch(bytes.subarray(0, bytes.length - 1)), isDocError);
     assert.throws(() => decodeSketch(new Uint8Array([...bytes, 0])), isDocError);
     assert.throws(() => decodeSketch(new Uint8Array(3 * 1024 * 1024)), isDocError);
-    const v2 = bytes.slice();
-    v2[4] = 2;
-    assert.throws(() => decodeSketch(v2), isDocError);
+    for (const v of [0, 3, 255]) {
+      const other = bytes.slice();
+      other[4] = v;
+      assert.throws(() => decodeSketch(other), isDocError);
+    }
     assert.throws(
       () => decodeSketch("LNSK" as unknown as Uint8Array),
       (e: unknown) => e instanceof FingerprintError,
@@ -113,7 +116,7 @@ describe("sketch codec", () => {
         { probeId: "a", kind: "edge", text: "lyon", reference: "paris" },
         { probeId: "b", kind: "edge", text: "41", reference: "42" },
       ],
-      ctx,
+      ctx1,
     );
     assert.equal(s.wrongAnswers.length, 2);
     assert.throws(
@@ -136,5 +139,28 @@ describe("sketch codec", () => {
     swapped[ia] = 0x62;
     swapped[ib] = 0x61;
     assert.throws(() => decodeSketch(swapped), isDocError);
+  });
+
+  it("version 2 carries no wrong answers: none built, and a v2 document or object with some is refused", () => {
+    const inputs = [{ probeId: "a", kind: "edge" as const, text: "lyon", reference: "paris" }];
+    const v1 = buildSketch(inputs, ctx1);
+    const v2 = buildSketch(inputs, ctx);
+    assert.equal(v1.version, 1);
+    assert.equal(v2.version, 2);
+    assert.equal(v1.wrongAnswers.length, 1);
+    assert.equal(v2.wrongAnswers.length, 0);
+    assert.deepEqual(decodeSketch(encodeSketch(v1)), v1);
+    assert.deepEqual(decodeSketch(encodeSketch(v2)), {
+      ...v2,
+      probes: v2.probes.map((p) => ({ ...p, bands: p.bands.slice() })),
+    });
+    assert.throws(
+      () => encodeSketch({ ...v2, wrongAnswers: v1.wrongAnswers }),
+      (e: unknown) => e instanceof FingerprintError && e.code === "INVALID_ARGUMENT",
+    );
+    // The v1 encoding relabelled as version 2 (its one wrong answer kept): refused.
+    const relabelled = encodeSketch(v1);
+    relabelled[4] = 2;
+    assert.throws(() => decodeSketch(relabelled), isDocError);
   });
 });

@@ -1,16 +1,16 @@
 /**
- * Canonical binary serialization of a sketch, version 1 (all integers big-endian):
+ * Canonical binary serialization of a sketch, versions 1 and 2 (all integers big-endian):
  *
- *   "LNSK" | u8 version = 1 | u8 flags (bit 0: simhash present, bit 1: coarse present; others 0)
+ *   "LNSK" | u8 version (1 or 2) | u8 flags (bit 0: simhash present, bit 1: coarse present; others 0)
  *   u8 len | epochId (1..64 bytes of [A-Za-z0-9._:-])
  *   u16 PROBE_BANDS | u8 PROBE_ROWS_PER_BAND | u8 PROBE_DIGEST_BYTES
- *   u16 COARSE_BANDS | u8 COARSE_ROWS_PER_BAND | u8 COARSE_DIGEST_BYTES      (must equal version 1's)
+ *   u16 COARSE_BANDS | u8 COARSE_ROWS_PER_BAND | u8 COARSE_DIGEST_BYTES      (the same for both versions)
  *   u64 simhash (zero when absent)
  *   COARSE_BANDS x COARSE_DIGEST_BYTES coarse digests (only when present)
  *   u16 probe count (1..4096), then per probe, ids strictly increasing in byte order:
  *     u8 len | probeId (1..128 bytes of valid UTF-8) | u8 flags (bit 0: empty; others 0)
  *     PROBE_BANDS x PROBE_DIGEST_BYTES band digests (only when not empty)
- *   u16 wrong-answer count (<= probe count), then the digests, strictly increasing
+ *   u16 wrong-answer count (<= probe count; 0 in version 2), then the digests, strictly increasing
  *   nothing after.
  *
  * Exactly one encoding per sketch: the parser rejects anything the encoder would not write (unknown
@@ -28,8 +28,9 @@ import {
   PROBE_ROWS_PER_BAND,
   type ProbeSketch,
   SKETCH_LIMITS,
-  SKETCH_VERSION,
+  SKETCH_VERSIONS,
   type Sketch,
+  type SketchVersion,
   WRONG_ANSWER_DIGEST_BYTES,
 } from "./sketch-types.js";
 
@@ -45,8 +46,8 @@ function invalid(message: string): never {
 
 /** Checks a sketch object's shape and canonical order (what {@link encodeSketch} requires). */
 export function checkSketch(s: Sketch): void {
-  if (typeof s !== "object" || s === null || s.version !== SKETCH_VERSION)
-    invalid("sketch: version must be 1");
+  if (typeof s !== "object" || s === null || !SKETCH_VERSIONS.includes(s.version))
+    invalid(`sketch: version must be one of ${SKETCH_VERSIONS.join(", ")}`);
   checkEpochId(s.epochId, "sketch.epochId");
   if (!(s.coarse instanceof Uint8Array)) invalid("sketch.coarse must be a Uint8Array");
   if (s.coarse.length !== 0 && s.coarse.length !== COARSE_BANDS * COARSE_DIGEST_BYTES) {
@@ -75,6 +76,8 @@ export function checkSketch(s: Sketch): void {
   if (!Array.isArray(s.wrongAnswers) || s.wrongAnswers.length > s.probes.length) {
     invalid("sketch.wrongAnswers must hold at most one digest per probe");
   }
+  if (s.version !== 1 && s.wrongAnswers.length > 0)
+    invalid(`sketch.wrongAnswers must be empty in version ${s.version}`);
   let prevW: Uint8Array | null = null;
   for (const w of s.wrongAnswers) {
     if (!(w instanceof Uint8Array) || w.length !== WRONG_ANSWER_DIGEST_BYTES)
@@ -99,7 +102,7 @@ export function encodeSketch(s: Sketch): Uint8Array {
   let o = 0;
   out.set(MAGIC, 0);
   o = 4;
-  out[o++] = SKETCH_VERSION;
+  out[o++] = s.version;
   out[o++] = (s.simhash !== null ? FLAG_SIMHASH : 0) | (s.coarse.length > 0 ? FLAG_COARSE : 0);
   out[o++] = eid.length;
   out.set(eid, o);
@@ -156,7 +159,8 @@ export function decodeSketch(bytes: Uint8Array): Sketch {
   };
   need(6, "header");
   for (let i = 0; i < 4; i++) if (bytes[i] !== MAGIC[i]) bad("bad magic (not a Lineage sketch)");
-  if (bytes[4] !== SKETCH_VERSION) bad(`unsupported version ${bytes[4]}`);
+  const version = bytes[4] as SketchVersion;
+  if (!SKETCH_VERSIONS.includes(version)) bad(`unsupported version ${bytes[4]}`);
   const flags = bytes[5] ?? 0;
   if ((flags & ~(FLAG_SIMHASH | FLAG_COARSE)) !== 0) bad("unknown header flags");
   o = 6;
@@ -180,7 +184,7 @@ export function decodeSketch(bytes: Uint8Array): Sketch {
     bytes[o + 6] !== COARSE_ROWS_PER_BAND ||
     bytes[o + 7] !== COARSE_DIGEST_BYTES
   ) {
-    bad("band/row parameters differ from sketch version 1");
+    bad(`band/row parameters differ from sketch version ${version}`);
   }
   o += 8;
   need(8, "simhash");
@@ -234,6 +238,7 @@ export function decodeSketch(bytes: Uint8Array): Sketch {
   const nWrong = dv.getUint16(o);
   o += 2;
   if (nWrong > nProbes) bad("more wrong-answer digests than probes");
+  if (version !== 1 && nWrong > 0) bad(`version ${version} carries no wrong-answer digests`);
   need(nWrong * WRONG_ANSWER_DIGEST_BYTES, "wrong-answer digests");
   const wrongAnswers: Uint8Array[] = [];
   for (let i = 0; i < nWrong; i++) {
@@ -245,5 +250,5 @@ export function decodeSketch(bytes: Uint8Array): Sketch {
     wrongAnswers.push(w);
   }
   if (o !== bytes.length) bad(`${bytes.length - o} trailing bytes`);
-  return { version: SKETCH_VERSION, epochId, coarse, simhash, probes, wrongAnswers };
+  return { version, epochId, coarse, simhash, probes, wrongAnswers };
 }

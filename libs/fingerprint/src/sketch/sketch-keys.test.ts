@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createCipheriv } from "node:crypto";
 import { describe, it } from "node:test";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -11,6 +12,9 @@ import {
   murmur3x86_32String,
   utf8,
 } from "./sketch-keys.js";
+
+const bad = (f: () => unknown) =>
+  assert.throws(f, (e: unknown) => e instanceof FingerprintError && e.code === "INVALID_ARGUMENT");
 
 describe("sketch keyed hashing", () => {
   it("murmur3 x86_32 matches the reference implementation's published values", () => {
@@ -30,15 +34,40 @@ describe("sketch keyed hashing", () => {
     assert.equal(fmix32(1), 0x514e28b7);
   });
 
-  it("digests are truncated HMAC-SHA256 under the derived key, repeatable across calls", () => {
+  it("version 1 digests are truncated HMAC-SHA256 under the derived key, repeatable across calls", () => {
     const key = new Uint8Array(32).map((_, i) => i);
-    const ctx = createSketchContext(key, "e1");
+    const ctx = createSketchContext(key, "e1", 1);
+    assert.equal(ctx.blocks, null);
     const digestKey = hmac(sha256, key, utf8("lineage-sketch-v1\0digest\0e1"));
     for (const m of [new Uint8Array(0), utf8("abc"), new Uint8Array(200).fill(9)]) {
       const want = hmac(sha256, digestKey, m).slice(0, 8);
       assert.deepEqual(ctx.digest(m, 8), want);
       assert.deepEqual(ctx.digest(m, 8), want);
     }
+  });
+
+  it("version 2 block digests are AES-128-ECB under HMAC(epochKey, 'lineage-sketch-v2\\0block\\0' || epochId)[0..16]", () => {
+    const key = new Uint8Array(32).map((_, i) => i);
+    const ctx = createSketchContext(key, "e1");
+    assert.equal(ctx.version, 2);
+    const blockKey = hmac(sha256, key, utf8("lineage-sketch-v2\0block\0e1")).slice(0, 16);
+    const blocks = Uint8Array.from({ length: 64 }, (_, i) => (i * 7) & 0xff);
+    const cipher = createCipheriv("aes-128-ecb", blockKey, null).setAutoPadding(false);
+    const want = new Uint8Array(Buffer.concat([cipher.update(blocks), cipher.final()]));
+    assert.deepEqual(ctx.blocks?.encrypt(blocks), want);
+    assert.deepEqual(ctx.blocks?.encrypt(blocks), want); // the reused cipher keeps no state
+    const out = new Uint8Array(2 + 4 * 3);
+    ctx.blocks?.digestInto(blocks, 3, out, 2);
+    assert.deepEqual(
+      out.subarray(2),
+      Uint8Array.from([0, 1, 2, 3].flatMap((i) => [...want.subarray(16 * i, 16 * i + 3)])),
+    );
+    bad(() => ctx.blocks?.encrypt(new Uint8Array(15)));
+    bad(() => ctx.blocks?.digestInto(blocks, 17, new Uint8Array(100), 0));
+    bad(() => ctx.blocks?.digestInto(blocks, 4, new Uint8Array(15), 0));
+    // Version 2's seeds are not version 1's (each version's labels).
+    assert.notDeepEqual(ctx.seeds, createSketchContext(key, "e1", 1).seeds);
+    bad(() => createSketchContext(key, "e1", 3 as 2));
   });
 
   it("seeds depend on the key and the epoch", () => {
@@ -51,8 +80,6 @@ describe("sketch keyed hashing", () => {
   });
 
   it("rejects a bad key or epoch id with INVALID_ARGUMENT", () => {
-    const bad = (f: () => unknown) =>
-      assert.throws(f, (e: unknown) => e instanceof FingerprintError && e.code === "INVALID_ARGUMENT");
     bad(() => createSketchContext(new Uint8Array(31), "e1"));
     bad(() => createSketchContext(new Uint8Array(32), ""));
     bad(() => createSketchContext(new Uint8Array(32), "has space"));

@@ -1,23 +1,34 @@
 /**
- * Keyed hashing for sketch version 1 (see sketch-types.ts): everything a sketch publishes is keyed with
- * the epoch key, so an outsider without it cannot test a guessed response against a sketch.
+ * Keyed hashing for sketches (see sketch-types.ts; docs/specs/sketch.md): everything a sketch publishes is
+ * keyed with the epoch key, so an outsider without it cannot compute, test or link digests.
  *
- * Derivation (all HMAC-SHA256, "\0" = a zero byte, epochId as UTF-8):
- *   digestKey = HMAC(epochKey, "lineage-sketch-v1\0digest\0" || epochId)   -> keys every published digest
- *   seedBytes = HMAC(epochKey, "lineage-sketch-v1\0seeds\0" || epochId || u32be(i)) for i = 0, 1, ...
+ * Derivation, V = the sketch version (1 or 2; all HMAC-SHA256, "\0" = a zero byte, epochId as UTF-8):
+ *   digestKey = HMAC(epochKey, "lineage-sketch-vV\0digest\0" || epochId)   -> keys version 1's digests
+ *   blockKey  = HMAC(epochKey, "lineage-sketch-v2\0block\0" || epochId)[0..16] -> AES-128 key, version 2
+ *   seedBytes = HMAC(epochKey, "lineage-sketch-vV\0seeds\0" || epochId || u32be(i)) for i = 0, 1, ...
  *               read as big-endian u32 words: the seeds of the integer hash family below.
- * HMAC per shingle per hash function would cost ~25 million HMACs per sketch, so (as the brief allows)
- * the key enters once, through the seeds, and shingles are hashed with fast integer mixing:
+ * HMAC per shingle per hash function would cost ~25 million HMACs per sketch, so the key enters once,
+ * through the seeds, and shingles are hashed with fast integer mixing:
  *   tokenHash(t)  = (murmur3_32(utf8(t), seed0), murmur3_32(utf8(t), seed1))
  *   shingleHash   = fold over the shingle's tokens: h = fmix32(imul(h ^ tokA, 0x9e3779b1) + tokB) ...
  *   row i value   = fmix32(fmix32(shA ^ rowSeed[i]) + shB)                   (see minhash.ts)
- * Those values never leave the node: only truncated HMACs under digestKey over them are published.
+ * Those values never leave the node: only keyed digests of them are published — version 1 a truncated
+ * HMAC-SHA256 under digestKey per digest, version 2 a truncated AES-128 block under blockKey per digest
+ * (block-digest.ts), a pseudorandom permutation evaluated by OpenSSL for all of a sketch's blocks at once.
  */
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { FingerprintError } from "../fingerprint-error.js";
+import { BlockDigest } from "./block-digest.js";
 import { HmacSha256 } from "./hmac-sha256.js";
-import { EPOCH_KEY_BYTES, PROBE_ROWS, SKETCH_LIMITS } from "./sketch-types.js";
+import {
+  EPOCH_KEY_BYTES,
+  PROBE_ROWS,
+  SKETCH_LIMITS,
+  SKETCH_VERSION,
+  SKETCH_VERSIONS,
+  type SketchVersion,
+} from "./sketch-types.js";
 
 const enc = new TextEncoder();
 const EPOCH_ID_RE = /^[A-Za-z0-9._:-]+$/;
@@ -39,9 +50,13 @@ export interface SketchSeeds {
  * (derivation costs a few HMACs; building it per sketch is wasteful but correct).
  */
 export interface SketchContext {
+  /** The sketch version this context builds (its keys are that version's). */
+  readonly version: SketchVersion;
   readonly epochId: string;
   readonly seeds: SketchSeeds;
-  /** Truncated HMAC-SHA256 under the derived digest key. */
+  /** Version 2's AES-128 block digests under blockKey (null in a version-1 context). */
+  readonly blocks: BlockDigest | null;
+  /** Truncated HMAC-SHA256 under the derived digest key (version 1's published digests). */
   digest(message: Uint8Array, bytes: number): Uint8Array;
   /** The same digest written into `out` at `offset` (no allocation). */
   digestInto(message: Uint8Array, bytes: number, out: Uint8Array, offset: number): void;
@@ -73,8 +88,19 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Derives the sketch context of an epoch from its 32-byte key. */
-export function createSketchContext(epochKey: Uint8Array, epochId: string): SketchContext {
+/**
+ * Derives the sketch context of an epoch from its 32-byte key.
+ * @param version - the sketch version to build: SKETCH_VERSION (2) unless a version-1 sketch must be
+ *   reproduced (stored data, its golden vectors).
+ */
+export function createSketchContext(
+  epochKey: Uint8Array,
+  epochId: string,
+  version: SketchVersion = SKETCH_VERSION,
+): SketchContext {
+  if (!SKETCH_VERSIONS.includes(version)) {
+    throw new FingerprintError("INVALID_ARGUMENT", `version must be one of ${SKETCH_VERSIONS.join(", ")}`);
+  }
   if (!(epochKey instanceof Uint8Array) || epochKey.length !== EPOCH_KEY_BYTES) {
     throw new FingerprintError(
       "INVALID_ARGUMENT",
@@ -83,8 +109,13 @@ export function createSketchContext(epochKey: Uint8Array, epochId: string): Sket
   }
   checkEpochId(epochId);
   const eid = enc.encode(epochId);
-  const digestKey = hmac(sha256, epochKey, concat(enc.encode("lineage-sketch-v1\0digest\0"), eid));
-  const seedPrefix = concat(enc.encode("lineage-sketch-v1\0seeds\0"), eid);
+  const label = `lineage-sketch-v${version}\0`;
+  const digestKey = hmac(sha256, epochKey, concat(enc.encode(`${label}digest\0`), eid));
+  const seedPrefix = concat(enc.encode(`${label}seeds\0`), eid);
+  const blocks =
+    version === 1
+      ? null
+      : new BlockDigest(hmac(sha256, epochKey, concat(enc.encode(`${label}block\0`), eid)).subarray(0, 16));
   const need = 6 + PROBE_ROWS;
   const words: number[] = [];
   for (let block = 0; words.length < need; block++) {
@@ -108,8 +139,10 @@ export function createSketchContext(epochKey: Uint8Array, epochId: string): Sket
   // (hmac-sha256.ts), ~3x faster than a cloned @noble/hashes HMAC (measured in bench/sketch.ts).
   const mac = new HmacSha256(digestKey);
   return {
+    version,
     epochId,
     seeds,
+    blocks,
     digest(message: Uint8Array, bytes: number): Uint8Array {
       return mac.mac(message, bytes);
     },

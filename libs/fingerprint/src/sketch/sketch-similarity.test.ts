@@ -8,6 +8,7 @@ import { compareSketches, jaccardFromBandAgreement } from "./sketch-similarity.j
 import type { SketchProbeInput } from "./sketch-types.js";
 
 const ctx = createSketchContext(new Uint8Array(32).fill(5), "e1");
+const ctx1 = createSketchContext(new Uint8Array(32).fill(5), "e1", 1);
 const VOCAB = Array.from({ length: 400 }, (_, i) => `w${i}`);
 
 const arbModel = fc.array(fc.array(fc.constantFrom(...VOCAB), { minLength: 0, maxLength: 60 }), {
@@ -69,11 +70,11 @@ describe("sketch similarity", () => {
     }
   });
 
-  it("counts shared wrong answers on edge probes only, after normalisation", () => {
-    const m = (ans: string[]) =>
+  it("counts shared wrong answers on edge probes only, after normalisation (version 1)", () => {
+    const m = (ans: string[], c = ctx1) =>
       buildSketch(
         ans.map((a, i) => ({ probeId: `e${i}`, kind: "edge" as const, text: a, reference: "Paris" })),
-        ctx,
+        c,
       );
     const x = m(["Lyon.", "paris", "Nice"]);
     const y = m(["lyon", "Marseille", "Nice!"]);
@@ -84,8 +85,17 @@ describe("sketch similarity", () => {
     assert.equal(normalizeAnswer("  The  Answer: 42! "), "the answer 42");
     // Open probes never produce wrong-answer digests.
     assert.equal(
-      buildSketch([{ probeId: "o", kind: "open", text: "x", reference: "y" }], ctx).wrongAnswers.length,
+      buildSketch([{ probeId: "o", kind: "open", text: "x", reference: "y" }], ctx1).wrongAnswers.length,
       0,
+    );
+    // Version 2 publishes none: the overlap is absent, not zero, and the score leaves it out.
+    const v2 = compareSketches(m(["Lyon.", "paris"], ctx), m(["lyon", "Nice"], ctx));
+    assert.equal(v2.sharedWrongAnswers, 0);
+    assert.equal(v2.wrongAnswerOverlap, null);
+    // Sketches of two versions are keyed differently: comparing them is refused.
+    assert.throws(
+      () => compareSketches(m(["Lyon"], ctx), m(["Lyon"], ctx1)),
+      (e: unknown) => e instanceof FingerprintError && e.code === "INVALID_ARGUMENT",
     );
   });
 

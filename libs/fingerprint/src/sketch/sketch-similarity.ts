@@ -1,5 +1,6 @@
 /**
- * Similarity of two models estimated from their sketches alone (sketch version 1, sketch-types.ts).
+ * Similarity of two models estimated from their sketches alone (sketch versions 1 and 2, sketch-types.ts;
+ * two sketches compare only under the same epoch and version).
  * Every component is symmetric and in [0, 1]; identical fingerprints give 1 on each. The combined
  * `score` ranks candidates for the hub; it is not a test statistic — deciding "copied" is the member's
  * job, with the p-valued signals against a panel (DESIGN.md "Deciding copied").
@@ -89,11 +90,15 @@ function countShared(x: readonly Uint8Array[], y: readonly Uint8Array[]): number
 /**
  * Estimates the similarity of two models from their sketches.
  * @throws FingerprintError `INVALID_ARGUMENT` when the sketches belong to different epochs (their
- *   digests are keyed differently and cannot be compared).
+ *   digests are keyed differently and cannot be compared) or of different versions.
  */
 export function compareSketches(x: Sketch, y: Sketch): SketchSimilarity {
   if (x.epochId !== y.epochId) {
     throw new FingerprintError("INVALID_ARGUMENT", "sketches of different epochs cannot be compared");
+  }
+  if (x.version !== y.version) {
+    // Keyed differently (sketch-keys.ts): equal digests across versions mean nothing.
+    throw new FingerprintError("INVALID_ARGUMENT", "sketches of different versions cannot be compared");
   }
   const byId = new Map(y.probes.map((p) => [p.probeId, p]));
   let shared = 0;

@@ -1,8 +1,17 @@
 /**
- * Sketch definition, version 1 (DESIGN.md "Sketch"): the constants and shapes every member must use so
- * that two members computing the sketch of the same fingerprint under the same epoch key get identical
- * bits. The golden vectors in sketch-golden.test.ts pin the whole definition; changing any constant here
- * (or the tokenizer, see TOKENIZER_VERSION) is a new SKETCH_VERSION.
+ * Sketch definition (DESIGN.md "Sketch"; docs/specs/sketch.md): the constants and shapes every member must
+ * use so that two members computing the sketch of the same fingerprint under the same epoch key get
+ * identical bits. The golden vectors in sketch-golden.test.ts pin the whole definition of each version;
+ * changing any constant here (or the tokenizer, see TOKENIZER_VERSION) is a new SKETCH_VERSION.
+ *
+ * Versions 1 and 2 share every shape and parameter below (shingles, rows, bands, digest widths, the
+ * coarse signature) and differ in how published digests are keyed (sketch-keys.ts) and in wrong answers:
+ * - version 1: each digest is a truncated HMAC-SHA256 (~33k per 1,000-probe sketch, ~2.2M/CPU-s in pure
+ *   JS: the floor of ~30 sketches per CPU-second). Carries wrong-answer digests.
+ * - version 2 (built by default): each digest is AES-128 of one 16-byte block under a per-epoch key,
+ *   all of a sketch's blocks encrypted in one OpenSSL call; no wrong-answer digests (an insider holding
+ *   the epoch key could recover a short wrong answer by guessing; docs/privacy.md gives the measurement
+ *   behind removing them).
  *
  * Parameter choices (measured in bench/lsh.ts on /work/shared/realdata, 34 real LLMs x 805 prompts):
  * - Word 2-shingles over Lineage tokens. On real LLM answers to the same prompt, 3-shingle Jaccard of a
@@ -21,13 +30,17 @@
  *   agreeing bands beats classic r >= 2 banding at real-text similarities.
  *
  * What a sketch reveals: to anyone without the epoch key, nothing testable (every published value is a
- * truncated HMAC under a key derived from it). A holder of the epoch key (members, the hub) can test a
+ * truncated HMAC (v1) or AES block (v2) under a key derived from it). A holder of the epoch key (members, the hub) can test a
  * guessed response against a probe's digests, as it could by probing the model itself; at most it learns
  * which of its guessed 2-shingles are the 32 sampled minima of a probe, not the text or its order.
  */
 
-/** Version of the sketch definition (binary format and every hashing rule). */
-export const SKETCH_VERSION = 1;
+/** A sketch definition version this code reads and builds. */
+export type SketchVersion = 1 | 2;
+/** Version of the sketch definition members and the hub build (binary format and every hashing rule). */
+export const SKETCH_VERSION: SketchVersion = 2;
+/** Versions accepted on input (version 1 for sketches stored before version 2). */
+export const SKETCH_VERSIONS: readonly SketchVersion[] = [1, 2];
 /** Words per shingle. */
 export const SHINGLE_SIZE = 2;
 /** MinHash rows per probe. */
@@ -44,7 +57,7 @@ export const COARSE_BANDS = 512;
 export const COARSE_ROWS_PER_BAND = 1;
 /** Bytes kept of each coarse band digest. */
 export const COARSE_DIGEST_BYTES = 8;
-/** Bytes kept of each wrong-answer digest. */
+/** Bytes kept of each wrong-answer digest (version 1 only: version 2 publishes none). */
 export const WRONG_ANSWER_DIGEST_BYTES = 8;
 /** Token positions of each probe's top-logprobs that feed the SimHash (later positions condition on
  * each model's own sampled prefix and stop being comparable). */
@@ -92,18 +105,19 @@ export interface ProbeSketch {
 }
 
 /**
- * The shareable sketch of a model's fingerprint (DESIGN.md "Sketch"), version 1. Canonical: probes are
+ * The shareable sketch of a model's fingerprint (DESIGN.md "Sketch"), version 1 or 2. Canonical: probes are
  * sorted by probe id (UTF-8 byte order), wrong-answer digests sorted and unique, so one fingerprint has
  * exactly one sketch and one encoding.
  */
 export interface Sketch {
-  readonly version: 1;
+  readonly version: SketchVersion;
   readonly epochId: string;
   /** COARSE_BANDS digests of COARSE_DIGEST_BYTES each, concatenated; empty when no probe had tokens. */
   readonly coarse: Uint8Array;
   /** 64-bit SimHash of the token-distribution profile, or null when no top-logprobs were served. */
   readonly simhash: bigint | null;
   readonly probes: readonly ProbeSketch[];
-  /** Keyed digests of wrong answers on edge probes, WRONG_ANSWER_DIGEST_BYTES each, sorted ascending. */
+  /** Keyed digests of wrong answers on edge probes, WRONG_ANSWER_DIGEST_BYTES each, sorted ascending;
+   * always empty in version 2. */
   readonly wrongAnswers: readonly Uint8Array[];
 }

@@ -1,7 +1,9 @@
 /**
  * Sketch conversion at the hub's edge: the protobuf Sketch carried in a member's DSSE envelope
  * (proto/lineage/v1/sketch.proto, payload type application/vnd.lineage.sketch.v1+proto) <-> the domain
- * sketch of libs/fingerprint (sketch-types.ts, version 1). The proto is the contract; its fields map as:
+ * sketch of libs/fingerprint (sketch-types.ts, versions 1 and 2: `version` says which; members build 2, the
+ * hub still reads 1 for sketches signed before it; docs/specs/sketch.md). The proto is the contract; its
+ * fields map as:
  *   probe_index           <-> probeId = the decimal index ("0", "17"), probes sorted by id bytes in the domain
  *   band_digests (probe)  <-> PROBE_BANDS digests of PROBE_DIGEST_BYTES; none for an empty response
  *   coarse.band_digests   <-> COARSE_BANDS digests of COARSE_DIGEST_BYTES; none when no probe had tokens
@@ -9,7 +11,8 @@
  *                             shingle_size: SHINGLE_SIZE} (the per-probe MinHash; the coarse signature's
  *                             parameters are fixed by the sketch version)
  *   token_profile_simhash <-> simhash (8 bytes big-endian) or empty
- *   wrong_answers.digest  <-> WRONG_ANSWER_DIGEST_BYTES keyed digests (the probe id is inside the HMAC)
+ *   wrong_answers.digest  <-> WRONG_ANSWER_DIGEST_BYTES keyed digests (the probe id is inside the HMAC);
+ *                            version 1 only — a version-2 sketch carrying any is malformed
  * Everything coming in is untrusted: every count and length is checked before use.
  */
 import { create } from "@bufbuild/protobuf";
@@ -25,8 +28,9 @@ import {
   PROBE_ROWS_PER_BAND,
   SHINGLE_SIZE,
   SKETCH_LIMITS,
-  SKETCH_VERSION,
+  SKETCH_VERSIONS,
   type Sketch,
+  type SketchVersion,
   WRONG_ANSWER_DIGEST_BYTES,
 } from "@lineage/fingerprint";
 import { HubError } from "./hub-error.js";
@@ -92,7 +96,8 @@ export function checkModelRef(m: ModelRef, what = "member_model"): ModelRef {
  * epoch (probe indexes must be below it). Throws HubError `malformed` naming the first thing wrong.
  */
 export function sketchFromProto(p: ProtoSketch, probeCount: number): MemberSketch {
-  if (p.version !== SKETCH_VERSION) bad(`version must be ${SKETCH_VERSION}`);
+  const version = p.version as SketchVersion;
+  if (!SKETCH_VERSIONS.includes(version)) bad(`version must be one of ${SKETCH_VERSIONS.join(", ")}`);
   if (p.subject.case !== "memberModel")
     bad("subject must be a member_model (suspect sketches are the hub's)");
   const model = checkModelRef(p.subject.value);
@@ -138,6 +143,7 @@ export function sketchFromProto(p: ProtoSketch, probeCount: number): MemberSketc
     simhash = new DataView(p.tokenProfileSimhash.buffer, p.tokenProfileSimhash.byteOffset, 8).getBigUint64(0);
   }
   if (p.wrongAnswers.length > p.probes.length) bad("more wrong-answer digests than probes");
+  if (version !== 1 && p.wrongAnswers.length > 0) bad(`version ${version} carries no wrong_answers`);
   const wrongAnswers = p.wrongAnswers.map((w, i) => {
     if (w.probeIndex >= probeCount) bad(`wrong answer ${i}: probe_index is not below the battery size`);
     if (w.digest.length !== WRONG_ANSWER_DIGEST_BYTES)
@@ -147,7 +153,7 @@ export function sketchFromProto(p: ProtoSketch, probeCount: number): MemberSketc
   if (p.createdAt === undefined) bad("created_at is missing");
   const createdAtMs = Number(timestampMs(p.createdAt));
   const sketch: Sketch = {
-    version: SKETCH_VERSION,
+    version,
     epochId: p.epochId,
     coarse,
     simhash,
@@ -177,7 +183,7 @@ export function sketchToProto(s: Sketch, model: ModelRef, createdAtMs: number): 
   const simhash = new Uint8Array(s.simhash === null ? 0 : 8);
   if (s.simhash !== null) new DataView(simhash.buffer).setBigUint64(0, s.simhash);
   return create(SketchSchema, {
-    version: SKETCH_VERSION,
+    version: s.version,
     epochId: s.epochId,
     subject: { case: "memberModel", value: { ...model } },
     params: {

@@ -142,3 +142,27 @@ test("withoutField gives the encoding without the header, as the member signed i
     (e) => isHubError(e, "malformed"),
   );
 });
+
+test("version 2 (what members build) decodes the same on both paths; wrong answers in it, or another version, are refused by both", () => {
+  const v2 = { ...sketch(7, 5), version: 2 as const, wrongAnswers: [] };
+  const payload = toBinary(SketchSchema, sketchToProto(v2, model, 1_765_000_000_000));
+  const a = reference(payload, 100);
+  assert.ok(a.ok, String(a.err));
+  assert.equal(a.ok.sketch.version, 2);
+  assert.deepEqual(direct(payload, 100).ok, a.ok);
+  // A version-2 message carrying wrong answers (a member padding it with them), and version 3.
+  const withWrong = sketchToProto(sketch(7, 5), model, 1_765_000_000_000);
+  withWrong.version = 2;
+  const v3 = sketchToProto(v2, model, 1_765_000_000_000);
+  v3.version = 3;
+  for (const [p, what] of [
+    [withWrong, /version 2 carries no wrong_answers/],
+    [v3, /version must be one of 1, 2/],
+  ] as const) {
+    const bytes = toBinary(SketchSchema, p);
+    for (const r of [reference(bytes, 100), direct(bytes, 100)]) {
+      assert.ok(isHubError(r.err) && r.err.code === "malformed", String(r.err));
+      assert.match((r.err as Error).message, what);
+    }
+  }
+});

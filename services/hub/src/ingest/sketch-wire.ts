@@ -20,8 +20,9 @@ import {
   type ProbeSketch,
   SHINGLE_SIZE,
   SKETCH_LIMITS,
-  SKETCH_VERSION,
+  SKETCH_VERSIONS,
   type Sketch,
+  type SketchVersion,
   WRONG_ANSWER_DIGEST_BYTES,
 } from "@lineage/fingerprint";
 import { HubError } from "./hub-error.js";
@@ -221,7 +222,8 @@ export function decodeMemberSketch(payload: Uint8Array, probeCount: number): Mem
         r.unknown(tag, "Sketch");
     }
   }
-  if (version !== SKETCH_VERSION) bad(`version must be ${SKETCH_VERSION}`);
+  if (!SKETCH_VERSIONS.includes(version as SketchVersion))
+    bad(`version must be one of ${SKETCH_VERSIONS.join(", ")}`);
   if (subject !== "member") bad("subject must be a member_model (suspect sketches are the hub's)");
   const checkedModel = checkModelRef(model);
   if (
@@ -288,6 +290,7 @@ export function decodeMemberSketch(payload: Uint8Array, probeCount: number): Mem
     sim = new DataView(payload.buffer, payload.byteOffset + simhash[0], 8).getBigUint64(0);
   }
   if (wrongRanges.length > probeRanges.length) bad("more wrong-answer digests than probes");
+  if (version !== 1 && wrongRanges.length > 0) bad(`version ${version} carries no wrong_answers`);
   const wrongAnswers = wrongRanges.map((range, i) => {
     const m = new Reader(payload, range[0], range[1]);
     let index = 0;
@@ -321,7 +324,14 @@ export function decodeMemberSketch(payload: Uint8Array, probeCount: number): Mem
     } else c.unknown(t, "created_at (Timestamp)");
   }
   const createdAtMs = seconds * 1000 + Math.floor(nanos / 1_000_000);
-  const sketch: Sketch = { version: SKETCH_VERSION, epochId, coarse, simhash: sim, probes, wrongAnswers };
+  const sketch: Sketch = {
+    version: version as SketchVersion,
+    epochId,
+    coarse,
+    simhash: sim,
+    probes,
+    wrongAnswers,
+  };
   try {
     checkSketch(sketch);
   } catch (cause) {

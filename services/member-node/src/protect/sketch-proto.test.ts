@@ -13,7 +13,8 @@ import {
 } from "@lineage/fingerprint";
 import { sketchToProto } from "./sketch-proto.js";
 
-const ctx = createSketchContext(new Uint8Array(32).fill(7), "e1");
+const ctx = createSketchContext(new Uint8Array(32).fill(7), "e1", 1);
+const ctx2 = createSketchContext(new Uint8Array(32).fill(7), "e1");
 const model = { memberId: "acme", modelId: "m", modelVersion: "1" };
 
 /** The domain sketch a receiver rebuilds from the message (probe id = decimal index, as the hub does). */
@@ -27,7 +28,7 @@ function domainOf(m: SketchMessage): Sketch {
     }))
     .sort((a, b) => Buffer.compare(Buffer.from(a.probeId), Buffer.from(b.probeId)));
   return {
-    version: 1,
+    version: m.version as 1 | 2,
     epochId: m.epochId,
     coarse: new Uint8Array(Buffer.concat((m.coarse?.bandDigests ?? []).map((d) => Buffer.from(d)))),
     simhash:
@@ -42,7 +43,7 @@ const norm = (s: Sketch) =>
     v instanceof Uint8Array ? Buffer.from(v).toString("hex") : typeof v === "bigint" ? String(v) : v,
   );
 
-test("sketchToProto: one entry per probe (empty ones without digests), wrong answers attributed, and the receiver rebuilds exactly the domain sketch", () => {
+test("sketchToProto (version 1): one entry per probe (empty ones without digests), wrong answers attributed, and the receiver rebuilds exactly the domain sketch", () => {
   const inputs: SketchProbeInput[] = [
     { probeId: "0", kind: "open", text: "the quick brown fox jumps over the lazy dog" },
     { probeId: "1", kind: "edge", text: "The capital is Lyon.", reference: "Paris" },
@@ -87,6 +88,22 @@ test("sketchToProto: one entry per probe (empty ones without digests), wrong ans
   );
   assert.equal(proto.createdAt?.seconds, 1_700_000_000n);
   // Through the wire and back: exactly the engine's sketch, in its canonical order.
+  const rebuilt = domainOf(fromBinary(SketchSchema, toBinary(SketchSchema, proto)));
+  checkSketch(rebuilt);
+  assert.equal(norm(rebuilt), norm(sketch));
+});
+
+test("sketchToProto (version 2, what the node builds): no wrong answers, and the receiver rebuilds the sketch", () => {
+  const inputs: SketchProbeInput[] = [
+    { probeId: "0", kind: "open", text: "the quick brown fox jumps over the lazy dog" },
+    { probeId: "1", kind: "edge", text: "The capital is Lyon.", reference: "Paris" },
+    { probeId: "2", kind: "open", text: "" },
+  ];
+  const index = new Map(inputs.map((p) => [p.probeId, Number(p.probeId)]));
+  const sketch = buildSketch(inputs, ctx2);
+  const proto = sketchToProto(sketch, inputs, ctx2, index, model, 1_700_000_000_000);
+  assert.equal(proto.version, 2);
+  assert.deepEqual(proto.wrongAnswers, []);
   const rebuilt = domainOf(fromBinary(SketchSchema, toBinary(SketchSchema, proto)));
   checkSketch(rebuilt);
   assert.equal(norm(rebuilt), norm(sketch));

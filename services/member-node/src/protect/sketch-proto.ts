@@ -1,5 +1,5 @@
 /**
- * The engine's sketch (libs/fingerprint sketch-types.ts, version 1) as the wire's `lineage.v1.Sketch`
+ * The engine's sketch (libs/fingerprint sketch-types.ts, version 2, or 1) as the wire's `lineage.v1.Sketch`
  * (proto sketch.proto), the payload of the DSSE envelope a member signs
  * (application/vnd.lineage.sketch.v1+proto):
  *
@@ -14,8 +14,8 @@
  * Probe ids: a sketch's digests bind each probe's id, and member and hub must sketch the same probe under the
  * same id, so the node sketches with probe id = the decimal battery index ("0", "17"), as the hub does
  * (services/hub/src/ingest/sketch-proto.ts); the receiver rebuilds exactly the domain sketch from this message.
- * Digest widths are version 1's (sketch-types.ts, pinned by golden vectors), not the proto comment's
- * upper bounds.
+ * Digest widths are the sketch versions' (sketch-types.ts, pinned by golden vectors), not the proto
+ * comment's upper bounds. Version 2 sketches carry no wrong answers (docs/privacy.md).
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -28,7 +28,6 @@ import {
   PROBE_ROWS,
   PROBE_ROWS_PER_BAND,
   SHINGLE_SIZE,
-  SKETCH_VERSION,
   type Sketch,
   type SketchContext,
   type SketchProbeInput,
@@ -79,14 +78,14 @@ export function sketchToProto(
   // engine's definition fails below instead of publishing a wrong attribution.
   const wanted = new Map(sketch.wrongAnswers.map((d) => [Buffer.from(d).toString("hex"), d]));
   const wrongAnswers: { probeIndex: number; digest: Uint8Array }[] = [];
-  for (const input of inputs) {
+  for (const input of sketch.version === 1 ? inputs : []) {
     if (input.kind !== "edge" || input.reference === undefined) continue;
     const answer = normalizeAnswer(input.text);
     if (answer === "" || answer === normalizeAnswer(input.reference)) continue;
     const id = Buffer.from(input.probeId, "utf8");
     const a = Buffer.from(answer, "utf8");
     const msg = new Uint8Array(3 + id.length + a.length);
-    msg[0] = SKETCH_VERSION;
+    msg[0] = 1; // version 1's wrong-answer digest
     msg[1] = TAG_WRONG;
     msg[2] = id.length;
     msg.set(id, 3);
@@ -108,7 +107,7 @@ export function sketchToProto(
     new DataView(simhash.buffer).setBigUint64(0, sketch.simhash);
   }
   return create(SketchSchema, {
-    version: SKETCH_VERSION,
+    version: sketch.version,
     epochId: sketch.epochId,
     subject: { case: "memberModel", value: model },
     params: {
