@@ -1,7 +1,10 @@
 /**
- * Golden vectors of sketch version 1: a fixed fingerprint under a fixed epoch key must encode to exactly
- * these bytes on every member. Any change to the definition (tokenizer, shingles, hash family, seeds,
- * digests, layout) fails this test; such a change needs a new SKETCH_VERSION, not new vectors.
+ * Golden vectors of sketch versions 1 and 2: a fixed fingerprint under a fixed epoch key must encode to
+ * exactly these bytes on every member. Any change to the definition (tokenizer, shingles, hash family,
+ * seeds, digests, layout) fails this test; such a change needs a new SKETCH_VERSION, not new vectors.
+ * Version 2's keyed kernels and digests are also checked against an independent implementation written
+ * from docs/specs/sketch.md (scripts/vectors/sketch_v2_vectors.py, Python standard library and a FIPS 197
+ * AES): the values under "independent" are what it prints.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -10,6 +13,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { buildSketch } from "./sketch-build.js";
 import { decodeSketch, encodeSketch } from "./sketch-codec.js";
+import { createSketchContext } from "./sketch-keys.js";
 import type { SketchProbeInput } from "./sketch-types.js";
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i); // 000102...1f
@@ -174,5 +178,69 @@ describe("sketch v1 golden vectors", () => {
       s.wrongAnswers.map((w) => bytesToHex(w)),
       [bytesToHex(hmac(sha256, digestKey, msg).slice(0, 8))],
     );
+  });
+});
+
+// python3 scripts/vectors/sketch_v2_vectors.py (its PROBES, KEY = 00..1f, EPOCH = golden-epoch-2).
+const V2_PROBES: [string, string][] = [
+  ["edge-001", "The capital of Australia is Sydney."],
+  ["one", "hello"],
+  ["open-001", "Once upon a time, a small model learned to write: carefully, and with style! don't copy"],
+  ["open-002", "   "],
+  ["rep", "a b a b a b a b"],
+];
+const V2_BANDS: Record<string, string> = {
+  "edge-001":
+    "62f33abaf7cc8d42918cb7958a243e1f979f79d826faa955e0ca8e35b411025535ae90b9ff5dea9c7df5505ff3d0b836de5641c4817ac1f531f29e9927344d1ede826aff0d9f78d793293398df0d913d4ffc10a6f48a2666f4a903943271f72bd04f1d2204cc15b493f33576f704defbc41cd9ca5c72868a107e067060e32b08",
+  one: "03e3d4a8cbce404c4fd1304899ce7d69abd81b71015466135cd218cdda3ff08ebb8fc3703a3cccf25c85ba65e68d8fe88c9de924b090e3248d0a9676fffba6bf5ebc693c7d6a09a007a3042d5f87af5bbe174cc2101d3d8cc3e59127c0e386484e402825bbd5c475aad42422aae66e7c1bc00360fcbe529e88fdca8c805f0760",
+  "open-001":
+    "aef6f74789fa21adf634ec1b350af8169f241cb42b7389d055ea2d4cca7d6daa1cb5ae85550dac4d8d8d60bf40bc3515cdeb5e1c50583406ec8dd28641e1e4f46dd19bdd56d213ed965933dc2489b1cbc21da8c08600a6f75300969a23a6391e7917da30b585cc933f56039f82e9d467e7b59f465bf9677c1a3d196ed53dea93",
+  rep: "4c918d2d297a4338bc0b51b1fbe82f492a91ad80adc9cf3dc96dffb2560d84417101d6d429fe245f85a9bef03153edf1f82b898f6b4c2015b4052a34f3874540a4864467dadd8746bf14fa6b32ea826ffc0378619d6b4badf418872d7ea39e8bda9072ff13cd75c946e4190ac0aa8a52f0668adc2f7bed17b02ad22191923476",
+};
+
+describe("sketch v2 golden vectors", () => {
+  it("independent: seeds, per-probe band digests and the coarse signature equal the Python implementation's", () => {
+    const ctx = createSketchContext(KEY, "golden-epoch-2");
+    const { seeds } = ctx;
+    assert.deepEqual(
+      [seeds.token0, seeds.token1, seeds.coarse0, seeds.coarse1, seeds.simhash0, seeds.simhash1],
+      [0x5b41dc27, 0x8e9478f9, 0xd2096b64, 0x7f6ba34e, 0xe3fe8d01, 0x35aa5e77],
+    );
+    assert.deepEqual([...seeds.probeRows.subarray(0, 4)], [0x6db86d46, 0x6d26c9e9, 0x433e2031, 0x9d2a7ab3]);
+    assert.equal(seeds.probeRows[31], 0x719bf070);
+    const s = buildSketch(
+      V2_PROBES.map(([probeId, text]) => ({ probeId, kind: "open" as const, text })),
+      ctx,
+    );
+    assert.equal(s.version, 2);
+    assert.deepEqual(
+      s.probes.map((p) => [p.probeId, p.empty ? "empty" : bytesToHex(p.bands)]),
+      V2_PROBES.map(([id]) => [id, V2_BANDS[id] ?? "empty"]),
+    );
+    assert.equal(
+      bytesToHex(s.coarse.subarray(0, 32)),
+      "657077ce4719d34122719e52bbb768cc0b08d4932d0f890dd2a452af1632506a",
+    );
+    assert.equal(
+      bytesToHex(sha256(s.coarse)),
+      "447a34e2f4cd75d43fa71d394ac82e597f1748c2c7d272df7213b57d8d1e36ce",
+    );
+  });
+
+  it("the v1 golden fingerprint under version 2: exactly the committed bytes, no wrong answers", () => {
+    const s = buildSketch(INPUTS, { epochKey: KEY, epochId: EPOCH });
+    assert.equal(s.version, 2);
+    assert.deepEqual(s.wrongAnswers, []); // edge-001's wrong answer is not published in version 2
+    assert.equal(s.simhash, 1109021855498116044n);
+    const bytes = encodeSketch(s);
+    assert.equal(bytes.length, 4699); // v1's 4707 less the wrong-answer digest
+    assert.equal(
+      bytesToHex(sha256(bytes)),
+      "3bd4c314ed7a80d0937faa863536ba86df2fb0b46eb1a8db28142dcb123d65e7",
+    );
+    assert.deepEqual(decodeSketch(bytes), {
+      ...s,
+      probes: s.probes.map((p) => ({ ...p, bands: p.bands.slice() })),
+    });
   });
 });
