@@ -78,6 +78,13 @@ export {
   buildAttestationBundle,
   MAX_BUNDLE_MEMBERSHIP,
 } from "./log/attestation-bundle.js";
+export {
+  delegationEnvelope,
+  HUB_KEY_PURPOSE_SIGNS,
+  HUB_KEY_PURPOSES,
+  type HubKeyPurposeName,
+  type HubPurposeKeys,
+} from "./log/hub-key-statement.js";
 export { isLogError, LogError, type LogErrorCode, type LogErrorOptions } from "./log/log-error.js";
 export { type LogIntegrityOptions, type VerifiedLog, verifyStoredLog } from "./log/log-integrity.js";
 export {

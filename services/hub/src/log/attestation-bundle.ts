@@ -32,6 +32,34 @@ const STATUS_SCAN_PAGE = 512;
 
 const KEY_ID_RE = /^[0-9a-f]{64}$/;
 
+/** Most hub key statements put in a bundle (the proto's bound). */
+export const MAX_BUNDLE_HUB_KEYS = 64;
+
+/**
+ * Every hub key statement logged below `treeSize`, proven (docs/specs/hub-keys.md): the auditor replays them
+ * over its trusted root to know which key signed each purpose where. More than the bound: `failed_precondition`
+ * (an auditor then reads them from the log with --hub).
+ */
+async function bundleHubKeys(
+  log: TransparencyLog,
+  treeSize: number,
+): Promise<Array<MessageInitShape<typeof ProvenEntrySchema>>> {
+  const indexes = log.hubKeyStatementIndexes.filter((i) => i < treeSize);
+  if (indexes.length > MAX_BUNDLE_HUB_KEYS)
+    throw new LogError(
+      "failed_precondition",
+      `the log holds ${indexes.length} hub key statements, more than a bundle carries (${MAX_BUNDLE_HUB_KEYS})`,
+    );
+  const out: Array<MessageInitShape<typeof ProvenEntrySchema>> = [];
+  for (const i of indexes) {
+    const e = await log.entry(i);
+    if (e === undefined || e.kind !== LogEntryKind.HUB_KEY)
+      throw new LogError("internal", `hub key statement ${i} is not logged`);
+    out.push(await proven(log, e, treeSize));
+  }
+  return out;
+}
+
 /** Which attestation. */
 export type BundleSelector = { readonly logIndex: number } | { readonly sessionId: string };
 
@@ -79,6 +107,7 @@ export async function buildAttestationBundle(
   if (entry.keyId === null)
     throw new LogError("internal", `attestation ${index} has no signing key recorded`);
   const membership = await bundleMembership(log, entry.keyId, cp.treeSize);
+  const hubKeys = await bundleHubKeys(log, cp.treeSize);
   const statement = fromBinary(AttestationStatementSchema, decodeLeaf(entry.leaf).envelope.payload);
   const at = (what: string, i: bigint | number, kind: LogEntryKind) =>
     provenAt(log, index, what, Number(i), kind, cp.treeSize);
@@ -89,6 +118,7 @@ export async function buildAttestationBundle(
       attestation: await proven(log, entry, cp.treeSize),
       checkpoint: { signedNote: new TextEncoder().encode(cp.note) },
       membership: await Promise.all(membership.map((m) => proven(log, m, cp.treeSize))),
+      hubKeys,
       ...(ref === undefined
         ? {}
         : { commitment: await at("canary commitment", ref.logIndex, LogEntryKind.COMMITMENT) }),
@@ -103,6 +133,7 @@ export async function buildAttestationBundle(
     attestation: await proven(log, entry, cp.treeSize),
     checkpoint: { signedNote: new TextEncoder().encode(cp.note) },
     membership: await Promise.all(membership.map((m) => proven(log, m, cp.treeSize))),
+    hubKeys,
     ...(opened.canaryCommitment === undefined
       ? {}
       : {

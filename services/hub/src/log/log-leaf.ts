@@ -29,6 +29,8 @@ export const PAYLOAD_TYPES = {
   watermarkCommitment: "application/vnd.lineage.watermark-commitment.v1+proto",
   /** Member-signed ReferenceFingerprintCommitment (canary_commitment.proto), logged as a COMMITMENT. */
   referenceFingerprint: "application/vnd.lineage.reference-fingerprint.v1+proto",
+  /** Root-signed HubKeyStatement (hub_key.proto): a hub key delegation, retirement or root rotation. */
+  hubKey: "application/vnd.lineage.hub-key.v1+proto",
 } as const;
 
 /** The entry kind each payload type is logged as. */
@@ -50,6 +52,8 @@ export function kindOfPayloadType(payloadType: string): LogEntryKind {
       return LogEntryKind.REVIEW_DECISION;
     case PAYLOAD_TYPES.withdrawal:
       return LogEntryKind.WITHDRAWAL;
+    case PAYLOAD_TYPES.hubKey:
+      return LogEntryKind.HUB_KEY;
     default:
       throw new LogError("malformed", "envelope payloadType is not a type the log accepts");
   }
@@ -79,6 +83,7 @@ export const MAX_PAYLOAD_BYTES: Readonly<Record<LogPayloadType, number>> = Objec
   [PAYLOAD_TYPES.referenceFingerprint]: 16 * KiB,
   [PAYLOAD_TYPES.sighting]: 8 * KiB,
   [PAYLOAD_TYPES.withdrawal]: 8 * KiB,
+  [PAYLOAD_TYPES.hubKey]: 8 * KiB,
 });
 
 /** The largest per-kind payload cap: the bound every envelope meets whatever its kind. */

@@ -10,6 +10,9 @@ import {
   AttestationStatementSchema,
   CanaryCommitmentSchema,
   CommitmentHashAlgorithm,
+  HubKeyAction,
+  HubKeyPurpose,
+  HubKeyStatementSchema,
   LogEntryKind,
   MembershipRecordSchema,
   ReferenceFingerprintCommitmentSchema,
@@ -70,6 +73,9 @@ export class LogState {
   readonly #sessions = new Map<number, LoggedSession>();
   readonly #sessionIds = new Map<string, number>();
   readonly #attested = new Set<string>();
+  /** Per hub key purpose, the key id delegated last ("" once retired) and where (hub-key-statement.ts). */
+  readonly #hubKeys = new Map<string, { keyId: string; index: number }>();
+  readonly #hubKeyLog: Array<{ purpose: string; keyId: string; index: number }> = [];
 
   constructor(parent?: LogState) {
     this.#parent = parent;
@@ -142,9 +148,26 @@ export class LogState {
   }
 
   /** Moves everything staged here into the parent (after the batch is durable). */
+  /** The key id delegated last for `purpose` ("" when retired), undefined when never delegated. */
+  hubKeyOf(purpose: string): { keyId: string; index: number } | undefined {
+    return this.#hubKeys.get(purpose) ?? this.#parent?.hubKeyOf(purpose);
+  }
+
+  /** Indexes of every hub key statement, in log order. */
+  hubKeyIndexes(): number[] {
+    return [...(this.#parent?.hubKeyIndexes() ?? []), ...this.#hubKeyLog.map((h) => h.index)];
+  }
+
+  /** Records a hub key statement at `index`: `keyId` now signs `purpose` ("" = retired). */
+  setHubKey(purpose: string, keyId: string, index: number): void {
+    this.#hubKeys.set(purpose, { keyId, index });
+    this.#hubKeyLog.push({ purpose, keyId, index });
+  }
+
   mergeIntoParent(): void {
     const p = this.#parent;
     if (p === undefined) throw new LogError("internal", "a root log state has no parent to merge into");
+    for (const h of this.#hubKeyLog) p.setHubKey(h.purpose, h.keyId, h.index);
     for (const [i, c] of this.#commitments) p.addCommitment(i, c);
     for (const i of this.#withdrawn) p.addWithdrawn(i);
     for (const [i, s] of this.#suspectAt) p.addSighting(i, s);
@@ -264,6 +287,13 @@ export function replayStoredEntry(registry: MemberRegistry, state: LogState, e: 
     throw new LogError("log_corrupt", `entry ${e.index}: kind column disagrees with its leaf`);
   if (e.kind === LogEntryKind.MEMBERSHIP) {
     registry.apply(fromBinary(MembershipRecordSchema, leaf.envelope.payload), e.index);
+  } else if (e.kind === LogEntryKind.HUB_KEY) {
+    const st = fromBinary(HubKeyStatementSchema, leaf.envelope.payload);
+    state.setHubKey(
+      HubKeyPurpose[st.purpose] ?? String(st.purpose),
+      st.action === HubKeyAction.RETIRE ? "" : st.keyId,
+      e.index,
+    );
   } else {
     const name = REPLAYED.get(e.kind);
     if (name !== undefined) replayEntry(state, name, e.index, leaf.envelope, e.refIndex, e.memberId);

@@ -60,6 +60,13 @@ import {
 import { type HubDatabase, Mutex, type Store } from "@lineage/store";
 import { type Kysely, sql } from "kysely";
 import { storeCosignatures, withStoredCosignatures } from "./cosignature-store.js";
+import {
+  delegationEnvelope,
+  HUB_KEY_PURPOSES,
+  type HubKeyPurposeName,
+  type HubPurposeKeys,
+  purposeStateName,
+} from "./hub-key-statement.js";
 import { isLogError, LogError } from "./log-error.js";
 import { PREVIOUS_SIZE_EXTENSION, storedHead, verifyStoredLog } from "./log-integrity.js";
 import {
@@ -114,8 +121,18 @@ export interface TransparencyLogOptions {
   readonly store: Store<HubDatabase>;
   /** Log identity, the checkpoints' first line (e.g. "lineage.example/log"), 1..256 chars. */
   readonly origin: string;
-  /** The hub key: signs checkpoints and membership/review records, countersigns attestations. */
+  /**
+   * The hub's root key: signs checkpoints and the hub key statements; and every purpose not given in
+   * `purposeKeys` (a single-key hub: membership/review records, sessions and sightings, countersignatures).
+   */
   readonly hubKey: Ed25519PrivateKey;
+  /**
+   * Keys per purpose (docs/specs/hub-keys.md). On open, a purpose key the log has not delegated yet is
+   * delegated by a logged statement (root- and key-signed) before it signs anything, so starting with a
+   * new key file is a rotation. A purpose the log delegated that this process has no key for is refused
+   * when it would sign it (`failed_precondition`).
+   */
+  readonly purposeKeys?: HubPurposeKeys;
   /** Note key name of the checkpoint signature (default: the origin). */
   readonly keyName?: string;
   /** Sign a checkpoint once this many entries are not yet covered by one (default 1000). */
@@ -250,7 +267,9 @@ export class TransparencyLog implements AsyncDisposable {
   readonly origin: string;
   readonly #store: Store<HubDatabase>;
   readonly #hubKey: Ed25519PrivateKey;
-  /** The hub key as a node:crypto KeyObject, for countersigning in libuv's thread pool. */
+  /** The key of each purpose (the root where none was given). */
+  readonly #purposeKeys: Readonly<Record<HubKeyPurposeName, Ed25519PrivateKey>>;
+  /** The countersigning key as a node:crypto KeyObject, for countersigning in libuv's thread pool. */
   readonly #hubKeyObject: KeyObject;
   readonly #noteSigner: NoteSigner;
   readonly #keyName: string;
@@ -292,8 +311,14 @@ export class TransparencyLog implements AsyncDisposable {
     this.origin = options.origin;
     this.#store = options.store;
     this.#hubKey = options.hubKey;
+    const pk = options.purposeKeys ?? {};
+    this.#purposeKeys = {
+      membership: pk.membership ?? options.hubKey,
+      sessions: pk.sessions ?? options.hubKey,
+      countersign: pk.countersign ?? options.hubKey,
+    };
     this.#hubKeyObject = createPrivateKey({
-      key: Buffer.from(options.hubKey.toPkcs8()),
+      key: Buffer.from(this.#purposeKeys.countersign.toPkcs8()),
       format: "der",
       type: "pkcs8",
     });
@@ -355,13 +380,89 @@ export class TransparencyLog implements AsyncDisposable {
     });
     const range = verified.range;
     const checkpoint = verified.latest === undefined ? undefined : checkpointOfRow(verified.latest);
-    return new TransparencyLog(options, {
+    const log = new TransparencyLog(options, {
       range,
       registry,
       state,
       checkpoint,
       lastIntegratedMs,
     });
+    try {
+      await log.#delegatePurposeKeys();
+    } catch (err) {
+      await log.close().catch(() => {});
+      throw err;
+    }
+    return log;
+  }
+
+  /**
+   * Logs a delegation for each purpose key given that the log does not hold as that purpose's current key
+   * (first start of a key set, or a new key file: a rotation), before anything is signed with it.
+   */
+  async #delegatePurposeKeys(): Promise<void> {
+    for (const p of HUB_KEY_PURPOSES) {
+      const key = this.#purposeKeys[p];
+      if (key.keyId === this.#hubKey.keyId) continue;
+      await this.refresh();
+      if (this.#state.hubKeyOf(purposeStateName(p))?.keyId === key.keyId) continue;
+      const rootId = this.#hubKey.keyId;
+      if (
+        HUB_KEY_PURPOSES.some((q) => q !== p && this.#purposeKeys[q].keyId === key.keyId) ||
+        key.keyId === rootId
+      )
+        throw new LogError(
+          "invalid_argument",
+          `the ${p} key also serves another purpose: one key per purpose`,
+        );
+      const envelope = delegationEnvelope(p, key, this.#hubKey, this.origin, this.#now(), "hub key set");
+      const name = purposeStateName(p);
+      await this.#enqueue({
+        kind: LogEntryKind.HUB_KEY,
+        envelope,
+        meta: { memberId: null, keyId: key.keyId, sessionId: null, refIndex: null },
+        admit: (s) => {
+          if (s.state.hubKeyOf(name)?.keyId === key.keyId)
+            throw new LogError("already_exists", `the ${p} key is already delegated`);
+          s.state.setHubKey(name, key.keyId, s.index);
+        },
+      }).catch((err: unknown) => {
+        // Another process (a replica on the same Postgres log) delegated the same key first.
+        if (!(err instanceof LogError && err.code === "already_exists")) throw err;
+      });
+    }
+  }
+
+  /**
+   * Refuses to sign `purpose` with a key the log does not hold as that purpose's current key (another
+   * process rotated it, or this process was started without the key set): an auditor would refuse it.
+   */
+  #checkPurpose(state: LogState, purpose: HubKeyPurposeName): void {
+    const key = this.#purposeKeys[purpose];
+    const logged = state.hubKeyOf(purposeStateName(purpose));
+    const ok = logged === undefined ? key.keyId === this.#hubKey.keyId : logged.keyId === key.keyId;
+    if (!ok) {
+      throw new LogError(
+        "failed_precondition",
+        logged === undefined || logged.keyId === ""
+          ? `the hub's ${purpose} key is not delegated in the log (restart the hub with its key set)`
+          : `the log delegated ${purpose} to key ${logged.keyId.slice(0, 16)} at index ${logged.index}, which this process does not hold (restart the hub with the current key set)`,
+      );
+    }
+  }
+
+  /** Indexes of every hub key statement logged (delegations, retirements, root rotations), in log order. */
+  get hubKeyStatementIndexes(): number[] {
+    return this.#state.hubKeyIndexes();
+  }
+
+  /** The public key of each purpose (the root's where none was delegated): what member nodes verify sessions with. */
+  get purposePublicKeys(): Readonly<Record<HubKeyPurposeName, Ed25519PublicKey>> {
+    return {
+      membership: this.#purposeKeys.membership.publicKey,
+      sessions: this.#purposeKeys.sessions.publicKey,
+      countersign: this.#purposeKeys.countersign.publicKey,
+    };
   }
 
   /** Number of durable entries. */
@@ -441,12 +542,12 @@ export class TransparencyLog implements AsyncDisposable {
     }
     const st = decodeEntryPayload(AttestationStatementSchema, envelope, "AttestationStatement");
     checkStatementV2(st);
-    const hubId = this.#hubKey.keyId;
+    const hubId = this.#purposeKeys.countersign.keyId;
     let signer: LoggedKey;
     let countersigned: DsseEnvelope;
     if (envelope.signatures.some((s) => s.keyid === hubId)) {
       signer = await this.#verifyMemberSignature(envelope);
-      countersigned = await this.#verifyHubSignature(envelope);
+      countersigned = await this.#verifyHubSignature(envelope, "countersign");
     } else {
       // The usual case: the member's signature is verified once and the same PAE countersigned.
       await this.#refreshForKeys(envelope.signatures.map((sig) => sig.keyid));
@@ -468,6 +569,7 @@ export class TransparencyLog implements AsyncDisposable {
       envelope: countersigned,
       meta: { memberId: signer.memberId, keyId: signer.keyId, sessionId: st.sessionId, refIndex: null },
       admit: (s) => {
+        this.#checkPurpose(s.state, "countersign");
         this.#admitMemberSigned(s, signer.keyId, issuedMs, "statement issued_at");
         if (st.memberModel !== undefined && st.memberModel.memberId !== signer.memberId) {
           throw new LogError("permission_denied", "statement member_model names another member");
@@ -548,7 +650,11 @@ export class TransparencyLog implements AsyncDisposable {
     const msg = create(SuspectSightingSchema, sighting);
     if (msg.firstSeenAt === undefined) msg.firstSeenAt = timestampFromMs(this.#now());
     checkSighting(msg);
-    const envelope = signEnvelope(PAYLOAD_TYPES.sighting, toBinary(SuspectSightingSchema, msg), this.#hubKey);
+    const envelope = signEnvelope(
+      PAYLOAD_TYPES.sighting,
+      toBinary(SuspectSightingSchema, msg),
+      this.#purposeKeys.sessions,
+    );
     return this.#enqueueSighting(envelope, msg);
   }
 
@@ -559,6 +665,7 @@ export class TransparencyLog implements AsyncDisposable {
       envelope,
       meta: { memberId: null, keyId: null, sessionId: null, refIndex: null },
       admit: (s) => {
+        this.#checkPurpose(s.state, "sessions");
         const first = s.state.sightingOf(suspectId);
         if (first !== undefined)
           throw new LogError("already_exists", `suspect ${suspectId} was first sighted at index ${first}`);
@@ -597,7 +704,11 @@ export class TransparencyLog implements AsyncDisposable {
       }),
     );
     checkSession(msg);
-    const envelope = signEnvelope(PAYLOAD_TYPES.session, toBinary(SessionOpenedSchema, msg), this.#hubKey);
+    const envelope = signEnvelope(
+      PAYLOAD_TYPES.session,
+      toBinary(SessionOpenedSchema, msg),
+      this.#purposeKeys.sessions,
+    );
     return this.#enqueueSession(envelope, msg);
   }
 
@@ -619,7 +730,10 @@ export class TransparencyLog implements AsyncDisposable {
         sessionId: msg.sessionId,
         refIndex: null,
       },
-      admit: (s) => admitSession(s.state, s.registry, msg, s.index),
+      admit: (s) => {
+        this.#checkPurpose(s.state, "sessions");
+        admitSession(s.state, s.registry, msg, s.index);
+      },
     });
   }
 
@@ -643,7 +757,7 @@ export class TransparencyLog implements AsyncDisposable {
         : signEnvelope(
             PAYLOAD_TYPES.membership,
             toBinary(MembershipRecordSchema, create(MembershipRecordSchema, input)),
-            this.#hubKey,
+            this.#purposeKeys.membership,
           );
     return this.#enqueueMembership(envelope);
   }
@@ -655,11 +769,12 @@ export class TransparencyLog implements AsyncDisposable {
     const rec = decodeEntryPayload(MembershipRecordSchema, envelope, "MembershipRecord");
     // Keys whose signatures count: the key the record adds (proof of possession), the authorising key as
     // logged, and the hub's. Which of them MUST have signed is decided in the writer, at the record's position.
-    const candidates: Ed25519PublicKey[] = [this.#hubKey.publicKey];
+    const registrar = this.#purposeKeys.membership;
+    const candidates: Ed25519PublicKey[] = [registrar.publicKey];
     if (rec.key !== undefined && rec.key.publicKey.length === 32) {
       try {
         const k = Ed25519PublicKey.fromRaw(rec.key.publicKey);
-        if (k.keyId !== this.#hubKey.keyId) candidates.push(k);
+        if (k.keyId !== registrar.keyId) candidates.push(k);
       } catch {
         // An invalid key is refused by the registry with its own message.
       }
@@ -667,7 +782,7 @@ export class TransparencyLog implements AsyncDisposable {
     await this.#refreshForKeys([rec.authorizedByKeyId]);
     const by = this.#registry.key(rec.authorizedByKeyId);
     if (by !== undefined && !candidates.some((k) => k.keyId === by.keyId)) candidates.push(by.publicKey);
-    const hubId = this.#hubKey.keyId;
+    const hubId = registrar.keyId;
     let verified: readonly string[] = [];
     if (envelope.signatures.length > 0) {
       try {
@@ -682,7 +797,7 @@ export class TransparencyLog implements AsyncDisposable {
         mapCryptoError(err);
       }
     }
-    const logged = verified.includes(hubId) ? envelope : addSignature(envelope, this.#hubKey);
+    const logged = verified.includes(hubId) ? envelope : addSignature(envelope, registrar);
     const signedBy = new Set([...verified, hubId]);
     return this.#enqueue({
       kind: LogEntryKind.MEMBERSHIP,
@@ -693,13 +808,15 @@ export class TransparencyLog implements AsyncDisposable {
         sessionId: null,
         refIndex: null,
       },
-      admit: (s) =>
+      admit: (s) => {
+        this.#checkPurpose(s.state, "membership");
         s.registry.apply(rec, s.index, {
           signedBy,
           hubKeyId: hubId,
           integratedAtMs: s.nowMs,
           skewMs: this.#skewMs,
-        }),
+        });
+      },
     });
   }
 
@@ -713,13 +830,13 @@ export class TransparencyLog implements AsyncDisposable {
     const envelope = signEnvelope(
       PAYLOAD_TYPES.reviewDecision,
       toBinary(ReviewDecisionSchema, msg),
-      this.#hubKey,
+      this.#purposeKeys.membership,
     );
     return this.#enqueue({
       kind: LogEntryKind.REVIEW_DECISION,
       envelope,
       meta: { memberId: null, keyId: null, sessionId: null, refIndex: null },
-      admit: () => {},
+      admit: (s) => this.#checkPurpose(s.state, "membership"),
     });
   }
 
@@ -777,13 +894,13 @@ export class TransparencyLog implements AsyncDisposable {
       case LogEntryKind.WITHDRAWAL:
         return this.appendWithdrawal(envelope);
       case LogEntryKind.SUSPECT_SIGHTING: {
-        await this.#verifyHubSignature(envelope);
+        await this.#verifyHubSignature(envelope, "sessions");
         const msg = decodeEntryPayload(SuspectSightingSchema, envelope, "SuspectSighting");
         checkSighting(msg);
         return this.#enqueueSighting(envelope, msg);
       }
       case LogEntryKind.SESSION: {
-        await this.#verifyHubSignature(envelope);
+        await this.#verifyHubSignature(envelope, "sessions");
         const msg = decodeEntryPayload(SessionOpenedSchema, envelope, "SessionOpened");
         checkSession(msg);
         // A session signed elsewhere (another hub replica) must carry the seed this log would derive.
@@ -799,15 +916,20 @@ export class TransparencyLog implements AsyncDisposable {
       }
       case LogEntryKind.MEMBERSHIP:
         return this.#enqueueMembership(envelope);
+      case LogEntryKind.HUB_KEY:
+        throw new LogError(
+          "invalid_argument",
+          "hub key statements are logged by the hub itself (its key set)",
+        );
       default: {
-        await this.#verifyHubSignature(envelope);
+        await this.#verifyHubSignature(envelope, "membership");
         const d = decodeEntryPayload(ReviewDecisionSchema, envelope, "ReviewDecision");
         checkReviewDecision(d);
         return this.#enqueue({
           kind: LogEntryKind.REVIEW_DECISION,
           envelope,
           meta: { memberId: null, keyId: null, sessionId: null, refIndex: null },
-          admit: () => {},
+          admit: (s) => this.#checkPurpose(s.state, "membership"),
         });
       }
     }
@@ -952,16 +1074,18 @@ export class TransparencyLog implements AsyncDisposable {
    * hub process may have logged it. Bounded: at most 8 key ids looked at, one refresh.
    */
   async #refreshForKeys(keyIds: readonly string[]): Promise<void> {
-    const hubId = this.#hubKey.keyId;
-    if (keyIds.slice(0, 8).some((k) => k !== "" && k !== hubId && this.#registry.key(k) === undefined)) {
+    const hubIds = [this.#hubKey.keyId, this.#purposeKeys.countersign.keyId];
+    if (
+      keyIds.slice(0, 8).some((k) => k !== "" && !hubIds.includes(k) && this.#registry.key(k) === undefined)
+    ) {
       await this.refresh();
     }
   }
 
   /** The logged key of the one member signature of an untrusted envelope (not yet verified). */
   #memberKeyOf(envelope: DsseEnvelope): LoggedKey {
-    const hubId = this.#hubKey.keyId;
-    const memberSigs = envelope.signatures.filter((s) => s.keyid !== hubId);
+    const hubIds = [this.#hubKey.keyId, this.#purposeKeys.countersign.keyId];
+    const memberSigs = envelope.signatures.filter((s) => !hubIds.includes(s.keyid));
     if (memberSigs.length !== 1) {
       throw new LogError(
         "malformed",
@@ -1001,11 +1125,13 @@ export class TransparencyLog implements AsyncDisposable {
     });
   }
 
-  async #verifyHubSignature(envelope: DsseEnvelope): Promise<DsseEnvelope> {
+  /** Verifies the hub signature of `purpose` on an envelope signed elsewhere (another replica). */
+  async #verifyHubSignature(envelope: DsseEnvelope, purpose: HubKeyPurposeName): Promise<DsseEnvelope> {
+    const key = this.#purposeKeys[purpose];
     try {
       await verifyEnvelopeAsync(envelope, {
-        keys: new KeyRing([this.#hubKey.publicKey]),
-        requiredKeyIds: [this.#hubKey.keyId],
+        keys: new KeyRing([key.publicKey]),
+        requiredKeyIds: [key.keyId],
         limits: LOG_DSSE_LIMITS,
       });
     } catch (err) {

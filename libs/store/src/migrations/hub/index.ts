@@ -14,6 +14,7 @@ import * as m0006 from "./0006-sessions-ledger-cases-alerts.js";
 import * as m0007 from "./0007-alert-ids.js";
 import * as m0008 from "./0008-checkpoint-cosignatures.js";
 import * as m0009 from "./0009-index-writer-grants.js";
+import * as m0010 from "./0010-hub-key-entries.js";
 
 /** Migrations of the hub's database (tables: members, member_keys, log_entries, log_nodes, log_checkpoints,
  * epochs, sketches, sketch_messages; 0006: hub_reference_models, hub_alpha_ledger, hub_sessions,
@@ -30,5 +31,6 @@ export const hubMigrations: MigrationSet = {
     "0007-alert-ids": m0007,
     "0008-checkpoint-cosignatures": m0008,
     "0009-index-writer-grants": m0009,
+    "0010-hub-key-entries": m0010,
   },
 };

@@ -1,0 +1,67 @@
+/**
+ * The hub's key set (docs/specs/hub-keys.md; hub_key.proto): the root key signs checkpoints and delegates
+ * each purpose below to a key of its own by a logged HubKeyStatement, signed by the root and by the named
+ * key (proof of possession). Until a purpose's first delegation the root signs it (a single-key hub's log
+ * stays valid); after it, only the delegated key counts (services/auditor/src/hub-key-history.ts).
+ */
+import { create, toBinary } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { HubKeyAction, HubKeyPurpose, HubKeyStatementSchema } from "@lineage/api";
+import { addSignature, type DsseEnvelope, type Ed25519PrivateKey, signEnvelope } from "@lineage/crypto";
+import { PAYLOAD_TYPES } from "./log-leaf.js";
+
+/** The purposes the root delegates. */
+export type HubKeyPurposeName = "membership" | "sessions" | "countersign";
+
+/** Every delegable purpose, in the order the hub delegates them. */
+export const HUB_KEY_PURPOSES: readonly HubKeyPurposeName[] = ["membership", "sessions", "countersign"];
+
+/** What each purpose's key signs (for help texts and the spec). */
+export const HUB_KEY_PURPOSE_SIGNS: Readonly<Record<HubKeyPurposeName, string>> = {
+  membership: "membership records (the registrar signature) and review decisions",
+  sessions: "suspect sightings and match sessions",
+  countersign: "the countersignature on member attestations",
+};
+
+/** The proto enum of a purpose. */
+export const HUB_KEY_PURPOSE_ENUM: Readonly<Record<HubKeyPurposeName, HubKeyPurpose>> = {
+  membership: HubKeyPurpose.MEMBERSHIP,
+  sessions: HubKeyPurpose.SESSIONS,
+  countersign: HubKeyPurpose.COUNTERSIGN,
+};
+
+/** The purpose's name in the log's admission state (the enum's name, as replayStoredEntry records it). */
+export function purposeStateName(p: HubKeyPurposeName): string {
+  return HubKeyPurpose[HUB_KEY_PURPOSE_ENUM[p]];
+}
+
+/** Purpose keys given to the log; a purpose without one is signed by the root (until delegated). */
+export type HubPurposeKeys = Partial<Record<HubKeyPurposeName, Ed25519PrivateKey>>;
+
+/**
+ * A DELEGATE statement of `key` for `purpose`, signed by `root` then by `key`. `nowMs`: issued_at (the log
+ * refuses one further than its clock skew from the integration time).
+ */
+export function delegationEnvelope(
+  purpose: HubKeyPurposeName,
+  key: Ed25519PrivateKey,
+  root: Ed25519PrivateKey,
+  origin: string,
+  nowMs: number,
+  reason: string,
+): DsseEnvelope {
+  const bytes = toBinary(
+    HubKeyStatementSchema,
+    create(HubKeyStatementSchema, {
+      action: HubKeyAction.DELEGATE,
+      purpose: HUB_KEY_PURPOSE_ENUM[purpose],
+      keyId: key.keyId,
+      publicKey: key.publicKey.raw,
+      rootKeyId: root.keyId,
+      origin,
+      issuedAt: timestampFromMs(nowMs),
+      reason: reason.slice(0, 256),
+    }),
+  );
+  return addSignature(signEnvelope(PAYLOAD_TYPES.hubKey, bytes, root), key);
+}
