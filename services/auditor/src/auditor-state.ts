@@ -7,11 +7,11 @@ import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { mkdir, open, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { formatKeyId } from "@lineage/crypto";
+import { Ed25519PublicKey, formatKeyId, fromHex, toHex } from "@lineage/crypto";
 import { AuditError } from "./audit-error.js";
 import { readBounded } from "./bundle-file.js";
 import { MAX_CHECKPOINT_BYTES, openHubCheckpoint } from "./log-records.js";
-import type { TrustRoot } from "./trust-root.js";
+import type { RootRotation, TrustRoot } from "./trust-root.js";
 
 /** Where an auditor keeps what it saw. */
 export class AuditorState {
@@ -87,6 +87,84 @@ export class AuditorState {
         await d.sync();
       } finally {
         await d.close();
+      }
+    } catch (cause) {
+      throw new AuditError("unavailable", `cannot write the auditor state in ${this.dir}`, { cause });
+    }
+  }
+
+  #rootsFile(trust: TrustRoot): string {
+    return this.#file(trust).replace(/\.note$/, ".roots");
+  }
+
+  /**
+   * Remembers the root rotations the log established (verified: each signed by the root before it, from
+   * the key this state is named by), so a later check that holds only the original key — `audit
+   * consistency`, or a bundle carrying no statements — follows the chain to the current root. One line per
+   * rotation: `<log index> <hex raw key>`. Never shortens what was saved.
+   */
+  async saveRoots(trust: TrustRoot): Promise<void> {
+    const rotations = trust.rotations ?? [];
+    const saved = (await this.#readRoots(trust)) ?? [];
+    if (rotations.length <= saved.length) return;
+    const text = rotations.map((r) => `${r.index} ${toHex(r.key.raw)}\n`).join("");
+    await this.#atomicWrite(this.#rootsFile(trust), text);
+  }
+
+  /** `trust` with the rotations saved by {@link saveRoots} (when it holds fewer). */
+  async withSavedRoots(trust: TrustRoot): Promise<TrustRoot> {
+    const saved = await this.#readRoots(trust);
+    if (saved === undefined || saved.length <= (trust.rotations?.length ?? 0)) return trust;
+    return { ...trust, rotations: saved };
+  }
+
+  async #readRoots(trust: TrustRoot): Promise<RootRotation[] | undefined> {
+    const file = this.#rootsFile(trust);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readBounded(file, 64 * 1024, "the saved root rotations");
+    } catch (err) {
+      if (
+        ((err as { cause?: NodeJS.ErrnoException }).cause as NodeJS.ErrnoException | undefined)?.code ===
+        "ENOENT"
+      )
+        return undefined;
+      throw err;
+    }
+    const out: RootRotation[] = [];
+    for (const line of new TextDecoder().decode(bytes).split("\n")) {
+      if (line === "") continue;
+      const m = /^(\d{1,15}) ([0-9a-f]{64})$/.exec(line);
+      if (m === null)
+        throw new AuditError(
+          "unavailable",
+          `the saved root rotations ${file} are damaged; restore them from a backup`,
+        );
+      out.push({ index: Number(m[1]), key: Ed25519PublicKey.fromRaw(fromHex(m[2] as string)) });
+    }
+    return out;
+  }
+
+  async #atomicWrite(file: string, text: string): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      const tmp = `${file}.${randomBytes(8).toString("hex")}.tmp`;
+      const fh = await open(
+        tmp,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        0o600,
+      );
+      try {
+        await fh.writeFile(text);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      try {
+        await rename(tmp, file);
+      } catch (cause) {
+        await unlink(tmp).catch(() => {});
+        throw cause;
       }
     } catch (cause) {
       throw new AuditError("unavailable", `cannot write the auditor state in ${this.dir}`, { cause });

@@ -100,6 +100,7 @@ export {
   type BundleVerification,
   MAX_BUNDLE_HUB_KEYS,
   MAX_BUNDLE_MEMBERSHIP,
+  trustFromBundle,
   type VerifyBundleOptions,
   verifyBundle,
 } from "./verify-bundle.js";

@@ -112,6 +112,24 @@ export interface VerifyBundleOptions {
   readonly witnessQuorum?: number;
 }
 
+/**
+ * The trust root extended with the root rotations among the bundle's hub key statements (each checked to be
+ * signed by the root before it, from `trust`'s): what opens the bundle's checkpoint when the hub rotated its
+ * root since the auditor took its key. Throws AuditError as {@link HubKeyHistory.build}.
+ */
+export function trustFromBundle(bundle: AttestationBundle, trust: TrustRoot): TrustRoot {
+  if (bundle.hubKeys.length > MAX_BUNDLE_HUB_KEYS)
+    throw new AuditError("too_large", `more than ${MAX_BUNDLE_HUB_KEYS} hub key statements`);
+  const records = bundle.hubKeys.map((pe, i) => ({
+    index: toIndex(pe.entry?.index ?? 0n, "hub key entry index"),
+    leaf: decodeAuditedLeaf(pe.entry?.leaf ?? new Uint8Array(0), `hub_keys[${i}] leaf`),
+  }));
+  return trustWithRotations(
+    trust,
+    HubKeyHistory.build(trust, records, noteFirstLine(bundle.checkpoint?.signedNote)),
+  );
+}
+
 /** Verifies a bundle; throws {@link AuditError} (with the checks so far) on the first failure. */
 export function verifyBundle(
   bundle: AttestationBundle,

@@ -25,7 +25,9 @@ import {
   readMemberHistory,
   readSealedDisclosurePackage,
   type TrustRoot,
+  trustFromBundle,
   trustRootFromVerifierKey,
+  trustWithRotations,
   verificationReport,
   verificationText,
   verifyBundle,
@@ -303,7 +305,11 @@ const verify: Command = {
       let history: MemberHistory | undefined;
       if (address !== undefined && credentials !== undefined) {
         // The bundle's checkpoint is opened (hub-signed) before anything is read against it.
-        const cp = openHubCheckpoint(bundle.checkpoint?.signedNote ?? new Uint8Array(0), trust);
+        // A root rotation the bundle carries (or this auditor saved) opens a checkpoint of a later root.
+        const cp = openHubCheckpoint(
+          bundle.checkpoint?.signedNote ?? new Uint8Array(0),
+          trustFromBundle(bundle, await state.withSavedRoots(trust)),
+        );
         using source = hubEntrySource(address, credentials, timeoutMs);
         history = await readMemberHistory(source, cp);
       }
@@ -318,7 +324,9 @@ const verify: Command = {
             ? undefined
             : hubCheckpointSource(address, credentials, timeoutMs);
         try {
-          savedCheck = await checkAgainstSaved(state, trust, bundle.checkpoint?.signedNote ?? "", proofs);
+          const current = trustWithRotations(trust, verified.hubKeys);
+          savedCheck = await checkAgainstSaved(state, current, bundle.checkpoint?.signedNote ?? "", proofs);
+          await state.saveRoots(current);
         } catch (err) {
           if (err instanceof AuditError) {
             throw new AuditError(err.code, err.message, {
@@ -386,7 +394,7 @@ const consistency: Command = {
     const credentials = await credentialsOf(inv);
     try {
       using source = hubCheckpointSource(address, credentials, timeoutMs);
-      const r = await auditConsistency(source, trust, state);
+      const r = await auditConsistency(source, await state.withSavedRoots(trust), state);
       const from = r.previous === undefined ? "first contact" : `size ${r.previous.size}`;
       emit(
         inv,
