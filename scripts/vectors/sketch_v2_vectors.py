@@ -138,7 +138,8 @@ def derive(epoch_key: bytes, epoch_id: str):
     words = []
     i = 0
     while len(words) < 6 + PROBE_ROWS:
-        words += struct.unpack(">8I", hm(epoch_key, b"lineage-sketch-v2\0seeds\0" + eid + struct.pack(">I", i)))
+        # Version 2 keeps version 1's seed label (docs/specs/sketch.md).
+        words += struct.unpack(">8I", hm(epoch_key, b"lineage-sketch-v1\0seeds\0" + eid + struct.pack(">I", i)))
         i += 1
     seeds = {
         "token0": words[0],

@@ -191,11 +191,11 @@ const V2_PROBES: [string, string][] = [
 ];
 const V2_BANDS: Record<string, string> = {
   "edge-001":
-    "62f33abaf7cc8d42918cb7958a243e1f979f79d826faa955e0ca8e35b411025535ae90b9ff5dea9c7df5505ff3d0b836de5641c4817ac1f531f29e9927344d1ede826aff0d9f78d793293398df0d913d4ffc10a6f48a2666f4a903943271f72bd04f1d2204cc15b493f33576f704defbc41cd9ca5c72868a107e067060e32b08",
-  one: "03e3d4a8cbce404c4fd1304899ce7d69abd81b71015466135cd218cdda3ff08ebb8fc3703a3cccf25c85ba65e68d8fe88c9de924b090e3248d0a9676fffba6bf5ebc693c7d6a09a007a3042d5f87af5bbe174cc2101d3d8cc3e59127c0e386484e402825bbd5c475aad42422aae66e7c1bc00360fcbe529e88fdca8c805f0760",
+    "89af3b3c46e9555f5d85019cc79a183b141a49fa42219a2e44f95cb9b56d6b14f3874b8b4cdeedab321ab59975e8f1ceea6e160ce1433552f5b785a422d01b1fab6431926dd3a15481c34c0e15b0813b4d640a42e8a0065e9932f805f38d9992ce381c7f5a0fd1df93bdaedb4a8654bb7d6312d81a02db06c4b2e4f35ee0ef57",
+  one: "4d85e2bc2e85cc6ee51e8ec5e66987d08b0f458419d809bc261a8bba606998f5c6e370ca455993d3072bf9034a5fee153811c16136fcdc8370a293f3e701dc3e615d48324b289bdeb59839f3726c69435e22f1f3e2307a314d1a1c5404b4d0920294c366ab0140c23ae3c9a3fc7f041ec052187c115dadcbff8d10bbf66a8373",
   "open-001":
-    "aef6f74789fa21adf634ec1b350af8169f241cb42b7389d055ea2d4cca7d6daa1cb5ae85550dac4d8d8d60bf40bc3515cdeb5e1c50583406ec8dd28641e1e4f46dd19bdd56d213ed965933dc2489b1cbc21da8c08600a6f75300969a23a6391e7917da30b585cc933f56039f82e9d467e7b59f465bf9677c1a3d196ed53dea93",
-  rep: "4c918d2d297a4338bc0b51b1fbe82f492a91ad80adc9cf3dc96dffb2560d84417101d6d429fe245f85a9bef03153edf1f82b898f6b4c2015b4052a34f3874540a4864467dadd8746bf14fa6b32ea826ffc0378619d6b4badf418872d7ea39e8bda9072ff13cd75c946e4190ac0aa8a52f0668adc2f7bed17b02ad22191923476",
+    "c036bd570f694b3535a7f1c1612aa6d2db47be10fa75334bd5868c28ff0247b40f47d4184988e0afdd0657461f899d764a93904ae5451501f0e0b89345e27edbc7837a55cbfd1c79ae06db126627eb6f9be20dfa9e71cc28965cebf76736dda3f2b6b6584e298c596c52fd0bf16373eee9ed588fb64c70ac3fccaf40357886cb",
+  rep: "6b7a47c5bc9ca5a7e02bb3826f19b5450868ff597b69531f248a9fffa761926a7d4f8ad99ae83c462060ce3e515e62733a19c6a107b9174f6f18c998ba4d49006a0d172c27a41ad90cb068182cb44d97fb684197a29719015c6954fc243417d008b6025dd035656a53f40ef9390a84ae3429e4d84f3d2fc29376310a5b6de37c",
 };
 
 describe("sketch v2 golden vectors", () => {
@@ -204,10 +204,10 @@ describe("sketch v2 golden vectors", () => {
     const { seeds } = ctx;
     assert.deepEqual(
       [seeds.token0, seeds.token1, seeds.coarse0, seeds.coarse1, seeds.simhash0, seeds.simhash1],
-      [0x5b41dc27, 0x8e9478f9, 0xd2096b64, 0x7f6ba34e, 0xe3fe8d01, 0x35aa5e77],
+      [0x491c2366, 0x956b5a04, 0x42c16cd1, 0x4bfee056, 0x653215ac, 0x6f949cbb],
     );
-    assert.deepEqual([...seeds.probeRows.subarray(0, 4)], [0x6db86d46, 0x6d26c9e9, 0x433e2031, 0x9d2a7ab3]);
-    assert.equal(seeds.probeRows[31], 0x719bf070);
+    assert.deepEqual([...seeds.probeRows.subarray(0, 4)], [0xd488e170, 0x56777485, 0x68b3cb56, 0x0ccd367b]);
+    assert.equal(seeds.probeRows[31], 0xff3f2271);
     const s = buildSketch(
       V2_PROBES.map(([probeId, text]) => ({ probeId, kind: "open" as const, text })),
       ctx,
@@ -219,11 +219,11 @@ describe("sketch v2 golden vectors", () => {
     );
     assert.equal(
       bytesToHex(s.coarse.subarray(0, 32)),
-      "657077ce4719d34122719e52bbb768cc0b08d4932d0f890dd2a452af1632506a",
+      "c64a9a44409b52dd8f6d4d041284aa712bdf65a6a25b36e65a4bd14eeb9ab4c7",
     );
     assert.equal(
       bytesToHex(sha256(s.coarse)),
-      "447a34e2f4cd75d43fa71d394ac82e597f1748c2c7d272df7213b57d8d1e36ce",
+      "f74f7b4423590b85c1054b26d6a3585398e5b946410fa4035d85f1a71d130b41",
     );
   });
 
@@ -231,12 +231,14 @@ describe("sketch v2 golden vectors", () => {
     const s = buildSketch(INPUTS, { epochKey: KEY, epochId: EPOCH });
     assert.equal(s.version, 2);
     assert.deepEqual(s.wrongAnswers, []); // edge-001's wrong answer is not published in version 2
-    assert.equal(s.simhash, 1109021855498116044n);
+    assert.equal(s.simhash, 13489307305688301370n);
+    // Version 1's seeds, so version 1's SimHash (the coarse and per-probe row values are shared too).
+    assert.equal(s.simhash, buildSketch(INPUTS, { epochKey: KEY, epochId: EPOCH, version: 1 }).simhash);
     const bytes = encodeSketch(s);
     assert.equal(bytes.length, 4699); // v1's 4707 less the wrong-answer digest
     assert.equal(
       bytesToHex(sha256(bytes)),
-      "3bd4c314ed7a80d0937faa863536ba86df2fb0b46eb1a8db28142dcb123d65e7",
+      "e7f3ee29d15c1f8177863f4d0191759ec0ffa2c68f22009dcfc763348eb41ed1",
     );
     assert.deepEqual(decodeSketch(bytes), {
       ...s,

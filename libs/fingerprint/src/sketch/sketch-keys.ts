@@ -5,8 +5,10 @@
  * Derivation, V = the sketch version (1 or 2; all HMAC-SHA256, "\0" = a zero byte, epochId as UTF-8):
  *   digestKey = HMAC(epochKey, "lineage-sketch-vV\0digest\0" || epochId)   -> keys version 1's digests
  *   blockKey  = HMAC(epochKey, "lineage-sketch-v2\0block\0" || epochId)[0..16] -> AES-128 key, version 2
- *   seedBytes = HMAC(epochKey, "lineage-sketch-vV\0seeds\0" || epochId || u32be(i)) for i = 0, 1, ...
- *               read as big-endian u32 words: the seeds of the integer hash family below.
+ *   seedBytes = HMAC(epochKey, "lineage-sketch-v1\0seeds\0" || epochId || u32be(i)) for i = 0, 1, ...
+ *               read as big-endian u32 words: the seeds of the integer hash family below. Both versions
+ *               use version 1's seeds, so a fingerprint has the same row values under both: version 2
+ *               retrieves exactly what version 1 did (equal digests where v1's were equal), only faster.
  * HMAC per shingle per hash function would cost ~25 million HMACs per sketch, so the key enters once,
  * through the seeds, and shingles are hashed with fast integer mixing:
  *   tokenHash(t)  = (murmur3_32(utf8(t), seed0), murmur3_32(utf8(t), seed1))
@@ -111,7 +113,7 @@ export function createSketchContext(
   const eid = enc.encode(epochId);
   const label = `lineage-sketch-v${version}\0`;
   const digestKey = hmac(sha256, epochKey, concat(enc.encode(`${label}digest\0`), eid));
-  const seedPrefix = concat(enc.encode(`${label}seeds\0`), eid);
+  const seedPrefix = concat(enc.encode("lineage-sketch-v1\0seeds\0"), eid);
   const blocks =
     version === 1
       ? null

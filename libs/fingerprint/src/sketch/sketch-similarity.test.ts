@@ -92,6 +92,21 @@ describe("sketch similarity", () => {
     const v2 = compareSketches(m(["Lyon.", "paris"], ctx), m(["lyon", "Nice"], ctx));
     assert.equal(v2.sharedWrongAnswers, 0);
     assert.equal(v2.wrongAnswerOverlap, null);
+    // Version 2 keeps version 1's row values: two models agree on exactly the same bands in both versions.
+    const texts = (seed: number) =>
+      Array.from({ length: 30 }, (_, i) => ({
+        probeId: `q${i}`,
+        kind: "open" as const,
+        text: Array.from({ length: 40 }, (_, j) => `w${(i * 7 + j * (j % 3 === 0 ? seed : 1)) % 97}`).join(
+          " ",
+        ),
+      }));
+    const in1 = compareSketches(buildSketch(texts(1), ctx1), buildSketch(texts(2), ctx1));
+    const in2 = compareSketches(buildSketch(texts(1), ctx), buildSketch(texts(2), ctx));
+    assert.ok(in1.coarseAgreeingBands > 0 && in1.coarseAgreeingBands < 512);
+    assert.ok(in1.probeAgreeingBands > 0 && in1.probeAgreeingBands < in1.probeComparedBands);
+    assert.equal(in2.coarseAgreeingBands, in1.coarseAgreeingBands);
+    assert.equal(in2.probeAgreeingBands, in1.probeAgreeingBands);
     // Sketches of two versions are keyed differently: comparing them is refused.
     assert.throws(
       () => compareSketches(m(["Lyon"], ctx), m(["Lyon"], ctx1)),
