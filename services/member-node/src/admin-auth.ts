@@ -8,7 +8,8 @@
  * - a signed request: metadata `lineage-admin-auth-bin` holding a protobuf SignedHeader whose signature
  *   verifies, under an admin key (the node's own signing key and `admin.keys`), over
  *   signedMessageBytes(method path, header, protobuf encoding of the request); issued within
- *   ±5 minutes of the node's clock and with a nonce not seen before.
+ *   ±5 minutes of the node's clock and with a nonce not seen before — remembered in the node's database
+ *   (`seen_nonces`, migration 0006) until the request would be stale, so a restart does not reopen it.
  *
  * The metadata is attacker-controlled: it is size-bounded and decoded defensively; every failure is
  * `unauthenticated` with a message naming what is missing, never why a signature failed in detail.
@@ -22,10 +23,11 @@ import {
   newNonce,
   signedMessageBytes,
   signMessage,
-  toHex,
 } from "@lineage/crypto";
 import type { CallContext } from "@lineage/rpc";
+import type { MemberNodeDatabase, Store } from "@lineage/store";
 import { MemberNodeError } from "./member-node-error.js";
+import { forgetExpiredNonces, rememberNonce } from "./sessions/session-request.js";
 
 /** Metadata key of a signed admin request. */
 export const ADMIN_AUTH_METADATA_KEY = "lineage-admin-auth-bin";
@@ -33,8 +35,6 @@ export const ADMIN_AUTH_METADATA_KEY = "lineage-admin-auth-bin";
 const MAX_AUTH_BYTES = 1024;
 /** Largest accepted |issued_at - now|. */
 export const ADMIN_AUTH_SKEW_MS = 5 * 60_000;
-/** Nonces remembered (each for the skew window); beyond this the oldest are forgotten. */
-const MAX_NONCES = 65_536;
 
 /** Checks callers of write RPCs. */
 export interface AdminAuth {
@@ -42,7 +42,7 @@ export interface AdminAuth {
    * Throws MemberNodeError `unauthenticated` unless the call carries an admin identity.
    * @returns a label of the caller safe to log ("cert:<sha256 prefix>" or "key:<key id prefix>").
    */
-  check<D extends DescMessage>(ctx: CallContext, schema: D, request: MessageShape<D>): string;
+  check<D extends DescMessage>(ctx: CallContext, schema: D, request: MessageShape<D>): Promise<string>;
 }
 
 /** Options of {@link adminAuth}. */
@@ -52,6 +52,8 @@ export interface AdminAuthOptions {
   /** SHA-256 fingerprints (hex, lowercase, no colons) of admin client certificates. */
   readonly clientCertSha256?: readonly string[];
   readonly now: () => number;
+  /** The node's database: where accepted nonces are remembered. */
+  readonly store: Store<MemberNodeDatabase>;
 }
 
 function unauthenticated(what: string): never {
@@ -61,17 +63,9 @@ function unauthenticated(what: string): never {
 /** The node's admin check (see the module header). */
 export function adminAuth(options: AdminAuthOptions): AdminAuth {
   const certs = new Set((options.clientCertSha256 ?? []).map((f) => f.toLowerCase().replaceAll(":", "")));
-  const seen = new Map<string, number>();
-  const remember = (nonceHex: string, at: number) => {
-    const now = options.now();
-    if (seen.size >= MAX_NONCES) {
-      for (const [n, t] of seen)
-        if (Math.abs(now - t) > ADMIN_AUTH_SKEW_MS || seen.size >= MAX_NONCES) seen.delete(n);
-    }
-    seen.set(nonceHex, at);
-  };
+  let purgedAt = Number.NEGATIVE_INFINITY;
   return {
-    check(ctx, schema, request) {
+    async check(ctx, schema, request) {
       const cert = ctx.auth.sslPeerCertificate;
       if (cert?.fingerprint256 !== undefined) {
         const fp = cert.fingerprint256.toLowerCase().replaceAll(":", "");
@@ -103,11 +97,19 @@ export function adminAuth(options: AdminAuthOptions): AdminAuth {
         return unauthenticated("the signed header is malformed");
       }
       if (!key.verify(message, header.signature)) unauthenticated("the request signature does not verify");
-      if (Math.abs(issuedAtMs - options.now()) > ADMIN_AUTH_SKEW_MS)
+      const now = options.now();
+      if (Math.abs(issuedAtMs - now) > ADMIN_AUTH_SKEW_MS)
         unauthenticated("the signed request is stale (check the clocks)");
-      const nonceHex = toHex(header.nonce);
-      if (seen.has(nonceHex)) unauthenticated("the signed request was replayed");
-      remember(nonceHex, issuedAtMs);
+      if (header.nonce.length < 1 || header.nonce.length > 64)
+        unauthenticated("the nonce must be 1..64 bytes");
+      // Kept until the request would be refused as stale: issued_at + skew (on the node's clock, later).
+      const expires = Math.max(issuedAtMs, now) + ADMIN_AUTH_SKEW_MS;
+      if (!(await rememberNonce(options.store, "admin", header.nonce, now, expires)))
+        unauthenticated("the signed request was replayed");
+      if (now - purgedAt > ADMIN_AUTH_SKEW_MS) {
+        purgedAt = now;
+        await forgetExpiredNonces(options.store, now);
+      }
       return `key:${header.keyId.slice(0, 16)}`;
     },
   };

@@ -24,7 +24,7 @@ import {
 import { type MemberNodeDatabase, memberNodeMigrations, openStore, type Store } from "@lineage/store";
 import { adminAuth } from "./admin-auth.js";
 import type { MemberNodeConfig } from "./config/member-node-config.js";
-import { readPrivateFile } from "./config/member-node-config.js";
+import { memberInboxPrefix, readPrivateFile } from "./config/member-node-config.js";
 import { headerSigner } from "./header-signer.js";
 import type { MemberNodeDeps } from "./member-node-deps.js";
 import { MemberNodeError } from "./member-node-error.js";
@@ -143,6 +143,7 @@ async function openBus(
   return connectNatsBus({
     servers: n.url,
     name: `lineage-member-${config.memberId}`,
+    inboxPrefix: memberInboxPrefix(config.memberId),
     ...(n.user !== undefined ? { user: n.user } : {}),
     ...(pass !== undefined ? { pass } : {}),
     ...(token !== undefined ? { token } : {}),
@@ -262,7 +263,7 @@ export async function startMemberNode(options: StartMemberNodeOptions): Promise<
       signer: headerSigner(config.memberId, signingKey, store, clock),
       hub,
       hubKeys,
-      admin: adminAuth({ keys: admins, clientCertSha256: config.admin.clientCertSha256, now: clock }),
+      admin: adminAuth({ keys: admins, clientCertSha256: config.admin.clientCertSha256, now: clock, store }),
       clock,
       logger,
     };

@@ -141,7 +141,7 @@ export function memberDeps(
     signer: headerSigner(MEMBER, key, store, Date.now),
     hub: hub.client,
     hubKeys: new KeyRing([hub.log.hubPublicKey]),
-    admin: adminAuth({ keys: new KeyRing([key.publicKey]), now: Date.now }),
+    admin: adminAuth({ keys: new KeyRing([key.publicKey]), now: Date.now, store }),
     clock: Date.now,
     logger: jsonLineLogger((l) => lines.push(l)),
   };

@@ -95,6 +95,15 @@ export interface HeaderSequenceTable {
   last: bigint;
 }
 
+/** `seen_nonces`: nonces of accepted signed requests, kept until the request would be stale (0006). */
+export interface SeenNoncesTable {
+  /** 'hub-header' (session requests) or 'admin' (signed admin requests). */
+  scope: "hub-header" | "admin";
+  nonce: Uint8Array;
+  /** Node clock, ms since the epoch. */
+  expires_at_ms: bigint;
+}
+
 /** The tables of the protect flow (0001-0002). */
 export interface MemberNodeCoreDatabase {
   node_meta: NodeMetaTable;
@@ -104,6 +113,7 @@ export interface MemberNodeCoreDatabase {
   published_sketches: PublishedSketchesTable;
   sketch_withdrawals: SketchWithdrawalsTable;
   header_sequence: HeaderSequenceTable;
+  seen_nonces: SeenNoncesTable;
 }
 
 /**

@@ -298,7 +298,7 @@ export async function startMember(
     signer: headerSigner(memberId, key, store, Date.now),
     hub: hubClient,
     hubKeys: new KeyRing([hub.log.hubPublicKey]),
-    admin: adminAuth({ keys: new KeyRing([key.publicKey]), now: Date.now }),
+    admin: adminAuth({ keys: new KeyRing([key.publicKey]), now: Date.now, store }),
     clock: Date.now,
     logger: silentNodeLogger,
   };

@@ -219,7 +219,7 @@ export async function startMemberWorld(o: {
     signer: headerSigner(memberId, key, o.store, Date.now),
     hub,
     hubKeys: new KeyRing([o.hubPublicKey]),
-    admin: adminAuth({ keys: new KeyRing([key.publicKey]), now: Date.now }),
+    admin: adminAuth({ keys: new KeyRing([key.publicKey]), now: Date.now, store: o.store }),
     clock: Date.now,
     logger: silentNodeLogger,
   };

@@ -50,7 +50,7 @@ export function protectHandlers(
 ): Pick<ServiceImpl<typeof MemberNode>, "protectModel" | "listProtectedModels" | "withdrawModel"> {
   return {
     async *protectModel(req, ctx: CallContext) {
-      const caller = deps.admin.check(ctx, ProtectModelRequestSchema, req);
+      const caller = await deps.admin.check(ctx, ProtectModelRequestSchema, req);
       const { modelId, modelVersion } = checkModelRef(deps, req.model);
       deps.logger.info("rpc.protect_model", { caller, model: modelId });
       for await (const p of protectModel(
@@ -74,7 +74,7 @@ export function protectHandlers(
     },
 
     async listProtectedModels(req, ctx) {
-      deps.admin.check(ctx, ListProtectedModelsRequestSchema, req);
+      await deps.admin.check(ctx, ListProtectedModelsRequestSchema, req);
       const models = await listModels(deps.store, MAX_MODELS);
       const out = [];
       for (const m of models) {
@@ -116,7 +116,7 @@ export function protectHandlers(
     },
 
     async withdrawModel(req, ctx) {
-      const caller = deps.admin.check(ctx, WithdrawModelRequestSchema, req);
+      const caller = await deps.admin.check(ctx, WithdrawModelRequestSchema, req);
       const { modelId } = checkModelRef(deps, req.model);
       deps.logger.info("rpc.withdraw_model", { caller, model: modelId });
       return { epochIds: await withdrawModel(deps, modelId, req.reason) };

@@ -41,7 +41,7 @@ export function canaryHandlers(
 ): Pick<ServiceImpl<typeof MemberNode>, "importCanarySet" | "getCanaryExposure"> {
   return {
     async importCanarySet(req, ctx) {
-      const who = deps.admin.check(ctx, ImportCanarySetRequestSchema, req);
+      const who = await deps.admin.check(ctx, ImportCanarySetRequestSchema, req);
       const id = checkCommitmentId(req.commitmentId);
       if (req.sourcePath.length === 0 || req.sourcePath.length > 4096)
         throw new MemberNodeError("invalid_argument", "source_path must be 1..4096 characters");
@@ -63,7 +63,7 @@ export function canaryHandlers(
       return { commitment: committed.ref, canaryCount: BigInt(committed.pairs), logEntry: committed.entry };
     },
     async getCanaryExposure(req, ctx) {
-      deps.admin.check(ctx, GetCanaryExposureRequestSchema, req);
+      await deps.admin.check(ctx, GetCanaryExposureRequestSchema, req);
       return { exposures: await canaries.exposure(req.commitmentIds) };
     },
   };
@@ -101,11 +101,11 @@ export function sessionHandlers(
   deps: MemberNodeDeps,
   sessions: MatchSessions,
 ): Pick<ServiceImpl<typeof MemberNode>, "runMatchSession"> {
-  const nonces = new HeaderNonces();
+  const nonces = new HeaderNonces(deps.store);
   return {
     async *runMatchSession(req, ctx) {
       verifyHubHeader(RunMatchSessionRequestSchema, req, deps.hubKeys, deps.clock());
-      nonces.remember(req.header as NonNullable<typeof req.header>, deps.clock());
+      await nonces.remember(req.header as NonNullable<typeof req.header>, deps.clock());
       const ch = channel<MatchSessionProgress>();
       let failure: unknown;
       let answer: Awaited<ReturnType<MatchSessions["run"]>> | undefined;
@@ -175,7 +175,7 @@ export async function serveSessionsOnBus(
   sessions: MatchSessions,
   maxPayloadBytes = 1 << 20,
 ): Promise<BusSubscription> {
-  const nonces = new HeaderNonces();
+  const nonces = new HeaderNonces(deps.store);
   return bus.serve(sessionRequestSubject(deps.memberId), async (msg) => {
     try {
       return await answerOnBus(msg.data);
@@ -196,7 +196,7 @@ export async function serveSessionsOnBus(
       });
     }
     verifyHubHeader(SessionMessageSchema, m, deps.hubKeys, deps.clock());
-    nonces.remember(m.header as NonNullable<typeof m.header>, deps.clock());
+    await nonces.remember(m.header as NonNullable<typeof m.header>, deps.clock());
     if (m.body.case !== "request")
       throw new MemberNodeError("malformed", "the session message carries no request");
     const answer = await sessions.run(m.body.value);
@@ -285,7 +285,7 @@ export function matchHandlers(
     ...watermarkHandlers(deps, services.watermarks),
     ...sessionHandlers(deps, services.sessions),
     async discloseSession(req, ctx) {
-      const who = deps.admin.check(ctx, DiscloseSessionRequestSchema, req);
+      const who = await deps.admin.check(ctx, DiscloseSessionRequestSchema, req);
       // Before anything is read from the log: a key no package can be sealed to (size, low order).
       checkAuditorPublicKey(req.auditorPublicKey);
       const witnesses = parseSeedWitnesses(req.witnessKeys, req.witnessQuorum);

@@ -22,7 +22,7 @@ import {
   type SuspectSighting,
   SuspectSightingSchema,
 } from "@lineage/api";
-import { bytesEqual, type KeyRing, signedMessageBytes, toHex } from "@lineage/crypto";
+import { bytesEqual, type KeyRing, signedMessageBytes } from "@lineage/crypto";
 import type { MemberNodeDatabase, Store } from "@lineage/store";
 import type { LoggedSessionRef } from "../attestation.js";
 import { type HubLogClient, type HubLogTrust, verifiedEntry } from "../canaries/hub-log.js";
@@ -71,19 +71,64 @@ export function verifyHubHeader<D extends DescMessage>(
   return h;
 }
 
-/** Remembers hub header nonces for the skew window: a header seen twice is a replay. */
+/**
+ * Remembers hub header nonces while a header could still pass the skew check: a header seen twice is a
+ * replay. Kept in the node's database (`seen_nonces`, migration 0006), so a replay right after a restart,
+ * or to another process on the same database, is refused too; the check and the insert are one statement.
+ */
 export class HeaderNonces {
-  readonly #seen = new Map<string, number>();
+  readonly #store: Store<MemberNodeDatabase>;
+  #purgedAt = Number.NEGATIVE_INFINITY;
 
-  /** `already_exists` when the nonce was seen within the window. */
-  remember(h: SignedHeader, nowMs: number): void {
-    for (const [n, t] of this.#seen) if (nowMs - t > 2 * HUB_HEADER_SKEW_MS) this.#seen.delete(n);
-    const k = toHex(h.nonce);
-    if (this.#seen.has(k)) throw new MemberNodeError("already_exists", "the request header was replayed");
-    if (this.#seen.size >= 1_000_000)
-      throw new MemberNodeError("unavailable", "too many requests in the window");
-    this.#seen.set(k, nowMs);
+  constructor(store: Store<MemberNodeDatabase>) {
+    this.#store = store;
   }
+
+  /** `already_exists` when the nonce was accepted before and has not expired. */
+  async remember(h: SignedHeader, nowMs: number): Promise<void> {
+    if (h.nonce.length < 1 || h.nonce.length > 64)
+      throw new MemberNodeError("malformed", "the request header nonce must be 1..64 bytes");
+    const expires = Math.max(Number(h.issuedAtMs), nowMs) + 2 * HUB_HEADER_SKEW_MS;
+    if (!(await rememberNonce(this.#store, "hub-header", h.nonce, nowMs, expires)))
+      throw new MemberNodeError("already_exists", "the request header was replayed");
+    if (nowMs - this.#purgedAt > HUB_HEADER_SKEW_MS) {
+      this.#purgedAt = nowMs;
+      await forgetExpiredNonces(this.#store, nowMs);
+    }
+  }
+}
+
+/**
+ * Records `nonce` under `scope` until `expiresAtMs`; false when it is already recorded and not expired (a
+ * replay). An expired record of the same nonce is taken over in the same statement.
+ */
+export async function rememberNonce(
+  store: Store<MemberNodeDatabase>,
+  scope: "hub-header" | "admin",
+  nonce: Uint8Array,
+  nowMs: number,
+  expiresAtMs: number,
+): Promise<boolean> {
+  const row = await store.db
+    .insertInto("seen_nonces")
+    .values({ scope, nonce, expires_at_ms: BigInt(Math.ceil(expiresAtMs)) })
+    .onConflict((oc) =>
+      oc
+        .columns(["scope", "nonce"])
+        .doUpdateSet({ expires_at_ms: (eb) => eb.ref("excluded.expires_at_ms") })
+        .where("seen_nonces.expires_at_ms", "<", BigInt(Math.floor(nowMs))),
+    )
+    .returning("scope")
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Deletes the nonces whose requests would now be refused as stale anyway. */
+export async function forgetExpiredNonces(store: Store<MemberNodeDatabase>, nowMs: number): Promise<void> {
+  await store.db
+    .deleteFrom("seen_nonces")
+    .where("expires_at_ms", "<", BigInt(Math.floor(nowMs)))
+    .execute();
 }
 
 /** What admission needs. */

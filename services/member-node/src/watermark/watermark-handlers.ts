@@ -19,13 +19,13 @@ export function watermarkHandlers(
 ): Pick<ServiceImpl<typeof MemberNode>, "importWatermarkKey" | "commitWatermarkKey"> {
   return {
     async importWatermarkKey(req, ctx) {
-      const who = deps.admin.check(ctx, ImportWatermarkKeyRequestSchema, req);
+      const who = await deps.admin.check(ctx, ImportWatermarkKeyRequestSchema, req);
       const info = await keys.importFile(req.keyPath, req.commitmentId, req.gamma);
       deps.logger.info("watermark_key_imported", { commitment_id: info.commitmentId, by: who });
       return { commitmentId: info.commitmentId, keyDigest: info.keyDigest, gamma: info.gamma };
     },
     async commitWatermarkKey(req, ctx) {
-      const who = deps.admin.check(ctx, CommitWatermarkKeyRequestSchema, req);
+      const who = await deps.admin.check(ctx, CommitWatermarkKeyRequestSchema, req);
       const { ref, entry } = await keys.commit(req.commitmentId, ctx.signal);
       deps.logger.info("watermark_key_committed", {
         commitment_id: ref.commitmentId,

@@ -11,6 +11,7 @@ import * as m0002 from "./0002-protected-models.js";
 import * as m0003 from "./0003-canary-sets.js";
 import * as m0004 from "./0004-match-sessions.js";
 import * as m0005 from "./0005-scores-and-watermark-keys.js";
+import * as m0006 from "./0006-seen-nonces.js";
 
 /** Migrations of a member node's database (tables: node_meta; 0002: protected_models, probe_runs,
  * probe_results, published_sketches, sketch_withdrawals, header_sequence). */
@@ -22,5 +23,6 @@ export const memberNodeMigrations: MigrationSet = {
     "0003-canary-sets": m0003,
     "0004-match-sessions": m0004,
     "0005-scores-and-watermark-keys": m0005,
+    "0006-seen-nonces": m0006,
   },
 };
