@@ -41,7 +41,7 @@ import { emit, intOpt, requiredStringOpt, stringOpt } from "../option-values.js"
 import { cliErrorFromStore } from "../store-errors.js";
 import { openRoleStore, storeFlags, storeOptionsFrom } from "../store-flags.js";
 import { credentialsOf, hubAddress } from "./audit.js";
-import { readBoundedFile, readPrivateKeyFile, readPublicKeyFile } from "./keygen.js";
+import { readBoundedFile, readHubKeySet, readPrivateKeyFile, readPublicKeyFile } from "./keygen.js";
 import { MEMBER_ID_RE } from "./member-enrol-request.js";
 
 /** --key, --origin and the store flags: what opening the hub's log needs. */
@@ -129,7 +129,8 @@ async function servingAddress(inv: Invocation): Promise<{ address: string; tls: 
 
 /** Opens the hub's store and log from the flags; the caller disposes both. */
 export async function openLog(inv: Invocation): Promise<{ store: Store<HubDatabase>; log: TransparencyLog }> {
-  const hubKey = await readPrivateKeyFile(inv, requiredStringOpt(inv, "key"), "--key");
+  // The key set: the root (--key) and the purpose keys beside it (docs/specs/hub-keys.md).
+  const { root: hubKey, purposeKeys } = await readHubKeySet(inv, requiredStringOpt(inv, "key"), "--key");
   const origin = requiredStringOpt(inv, "origin");
   let store: Store<HubDatabase>;
   try {
@@ -155,7 +156,7 @@ export async function openLog(inv: Invocation): Promise<{ store: Store<HubDataba
   try {
     // open() re-verifies the stored log against this key and origin before anything is signed: a wrong
     // --key fails with unknown_key, a wrong --origin with invalid_argument (log-integrity.ts).
-    return { store, log: await TransparencyLog.open({ store, origin, hubKey }) };
+    return { store, log: await TransparencyLog.open({ store, origin, hubKey, purposeKeys }) };
   } catch (err) {
     await store.close();
     throw logToCli(err, inv);

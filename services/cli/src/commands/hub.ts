@@ -13,6 +13,7 @@ import type { Command, Invocation } from "../command.js";
 import { emit, requiredStringOpt, stringOpt } from "../option-values.js";
 import { hubCases } from "./hub-cases.js";
 import { hubEpoch } from "./hub-epoch.js";
+import { hubKeys } from "./hub-keys.js";
 import { enrol, logFlags, members, openLog, recordServing, where } from "./hub-members.js";
 import {
   feedSourceOf,
@@ -217,5 +218,5 @@ const serve: Command = {
 export const hub: Command = {
   name: "hub",
   summary: "Run and manage the secretariat's hub (index, scanner, sessions, log, cases).",
-  subcommands: [hubKeygen, enrol, members, hubCases, hubEpoch, serve, hubMigrate],
+  subcommands: [hubKeygen, hubKeys, enrol, members, hubCases, hubEpoch, serve, hubMigrate],
 };

@@ -15,6 +15,7 @@ import { constants } from "node:fs";
 import { type FileHandle, link, lstat, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { Ed25519PrivateKey, Ed25519PublicKey, formatVerifierKey } from "@lineage/crypto";
+import { HUB_KEY_PURPOSES, type HubKeyPurposeName, type HubPurposeKeys } from "@lineage/hub";
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation } from "../command.js";
 import { emit, requiredStringOpt, stringOpt } from "../option-values.js";
@@ -36,6 +37,11 @@ function keygenCommand(role: "member" | "hub"): Command {
       force: { type: "boolean", description: "Overwrite an existing key file" },
       ...(role === "hub"
         ? {
+            "single-key": {
+              type: "boolean",
+              description:
+                "Write the root key only (it then signs every purpose, as before key sets); default: also one key per purpose beside it",
+            },
             origin: {
               type: "string",
               valueName: "origin",
@@ -61,6 +67,12 @@ function keygenCommand(role: "member" | "hub"): Command {
         }
       }
       await writePrivateKeyFile(where, path, key.toPem(), inv.options.force === true);
+      // The hub's key set (docs/specs/hub-keys.md): one key per purpose beside the root, delegated in the log
+      // by the hub's first start.
+      const purposes =
+        role === "hub" && inv.options["single-key"] !== true
+          ? await writePurposeKeys(where, path, inv.options.force === true)
+          : undefined;
       const pub = key.publicKey;
       emit(
         inv,
@@ -69,8 +81,15 @@ function keygenCommand(role: "member" | "hub"): Command {
           public_key_pem: pub.toPem(),
           private_key_file: path,
           ...(verifierKey ? { verifier_key: verifierKey } : {}),
+          ...(purposes ? { purpose_keys: purposes } : {}),
         },
-        `key id: ${key.keyId}\nprivate key written to ${path} (mode 0600)\n${pub.toPem()}${verifierKey ? `verifier key: ${verifierKey}\n` : ""}`,
+        `key id: ${key.keyId}\nprivate key written to ${path} (mode 0600)\n${pub.toPem()}${verifierKey ? `verifier key: ${verifierKey}\n` : ""}${
+          purposes
+            ? Object.entries(purposes)
+                .map(([p, v]) => `${p} key ${v.key_id} written to ${v.file} (mode 0600)\n`)
+                .join("")
+            : ""
+        }`,
       );
       return EXIT.ok;
     },
@@ -263,3 +282,53 @@ export const memberPubkey: Command = {
     return EXIT.ok;
   },
 };
+
+/** The file of `purpose`'s key beside the root key file `rootPath` (hub.pem -> hub.membership.pem). */
+export function purposeKeyPath(rootPath: string, purpose: HubKeyPurposeName): string {
+  return rootPath.endsWith(".pem") ? `${rootPath.slice(0, -4)}.${purpose}.pem` : `${rootPath}.${purpose}`;
+}
+
+/** The root key and the purpose keys found beside it (permission-checked, never through a symlink). */
+export async function readHubKeySet(
+  inv: Invocation,
+  file: string,
+  flag: string,
+): Promise<{ root: Ed25519PrivateKey; purposeKeys: HubPurposeKeys }> {
+  const root = await readPrivateKeyFile(inv, file, flag);
+  const rootPath = resolve(inv.io.cwd, file);
+  const purposeKeys: { -readonly [P in HubKeyPurposeName]?: Ed25519PrivateKey } = {};
+  for (const p of HUB_KEY_PURPOSES) {
+    const path = purposeKeyPath(rootPath, p);
+    const st = await lstat(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return undefined;
+      throw new CliError(
+        "unavailable",
+        `${["lineage", ...inv.path].join(" ")}: cannot inspect ${path}: ${err.code}`,
+      );
+    });
+    if (st === undefined) continue;
+    if (st.isSymbolicLink())
+      throw new CliError(
+        "invalid_argument",
+        `${["lineage", ...inv.path].join(" ")}: the ${p} key ${path} is a symbolic link; refusing to follow it`,
+      );
+    purposeKeys[p] = await readPrivateKeyFile(inv, path, `${flag} (${p} key)`);
+  }
+  return { root, purposeKeys };
+}
+
+/** Writes a fresh key for each purpose beside `rootPath`; returns their ids and files. */
+export async function writePurposeKeys(
+  where: string,
+  rootPath: string,
+  force: boolean,
+): Promise<Record<HubKeyPurposeName, { key_id: string; file: string }>> {
+  const out = {} as Record<HubKeyPurposeName, { key_id: string; file: string }>;
+  for (const p of HUB_KEY_PURPOSES) {
+    const key = Ed25519PrivateKey.generate();
+    const file = purposeKeyPath(rootPath, p);
+    await writePrivateKeyFile(where, file, key.toPem(), force);
+    out[p] = { key_id: key.keyId, file };
+  }
+  return out;
+}
