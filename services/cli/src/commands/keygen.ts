@@ -322,13 +322,13 @@ export async function writePurposeKeys(
   where: string,
   rootPath: string,
   force: boolean,
-): Promise<Record<HubKeyPurposeName, { key_id: string; file: string }>> {
-  const out = {} as Record<HubKeyPurposeName, { key_id: string; file: string }>;
+): Promise<Record<HubKeyPurposeName, { key_id: string; file: string; public_key_pem: string }>> {
+  const out = {} as Record<HubKeyPurposeName, { key_id: string; file: string; public_key_pem: string }>;
   for (const p of HUB_KEY_PURPOSES) {
     const key = Ed25519PrivateKey.generate();
     const file = purposeKeyPath(rootPath, p);
     await writePrivateKeyFile(where, file, key.toPem(), force);
-    out[p] = { key_id: key.keyId, file };
+    out[p] = { key_id: key.keyId, file, public_key_pem: key.publicKey.toPem() };
   }
   return out;
 }
