@@ -3,6 +3,7 @@
  * with checkpointing, and DSSE envelope verifications per second.
  *
  *   npm run bench:log -- [--json FILE] [--entries N] [--members M] [--pglite] [--cpu-prof DIR] [--witnesses W]
+ *                          [--key-set]
  *
  * The flow is the match protocol's (DESIGN.md "The match protocol"), as services/hub/test/log-fixtures.ts
  * and services/auditor/test/hub-v2-flow.ts run it: M members enrol and log their commitments (reference
@@ -97,7 +98,7 @@ import {
 import { startWitnessServer, Witness, WitnessState } from "@lineage/witness";
 
 const USAGE =
-  "usage: bench/log.ts [--json FILE] [--entries N] [--members M] [--pglite] [--cpu-prof DIR] [--witnesses W]";
+  "usage: bench/log.ts [--json FILE] [--entries N] [--members M] [--pglite] [--cpu-prof DIR] [--witnesses W] [--key-set]";
 const args = process.argv.slice(2);
 function flag(name: string): string | undefined {
   const at = args.indexOf(name);
@@ -125,6 +126,8 @@ const memberCount = intFlag("--members", 16, 1, 1000);
 const forcePglite = args.includes("--pglite");
 const profDir = flag("--cpu-prof");
 const witnessCount = intFlag("--witnesses", 0, 0, 8);
+// --key-set: the hub signs with a key per purpose (docs/specs/hub-keys.md), delegated by the log on open.
+const keySet = args.includes("--key-set");
 const WARMUP = 300;
 const IN_FLIGHT = 4000;
 
@@ -323,11 +326,20 @@ function evidenceFor(i: number, withWatermark: boolean): VerdictEvidence {
 const { store, backend, note } = await openBenchStore();
 await store.migrate(hubMigrations);
 const hubKey = Ed25519PrivateKey.generate();
+const purposeKeys = keySet
+  ? {
+      membership: Ed25519PrivateKey.generate(),
+      sessions: Ed25519PrivateKey.generate(),
+      countersign: Ed25519PrivateKey.generate(),
+    }
+  : undefined;
+const countersignKey = purposeKeys?.countersign ?? hubKey;
 const now = Date.now();
 const log = await TransparencyLog.open({
   store,
   origin: "lineage.bench/log",
   hubKey,
+  ...(purposeKeys === undefined ? {} : { purposeKeys }),
   checkpointEvery: 1000,
   checkpointIntervalMs: 1000,
 });
@@ -629,11 +641,11 @@ await store.close();
 
 // Verifications: many in flight so libuv's pool uses every core. Each envelope is verified as an
 // auditor would: both the member's and the hub's signature required.
-const keys = new KeyRing([...members.map((m) => m.key.publicKey), hubKey.publicKey]);
+const keys = new KeyRing([...members.map((m) => m.key.publicKey), countersignKey.publicKey]);
 const verifyN = Math.min(countersigned.length, 20_000);
 const sample = countersigned.slice(0, verifyN);
 const verify = (s: { envelope: DsseEnvelope; keyId: string }) =>
-  verifyEnvelopeAsync(s.envelope, { keys, requiredKeyIds: [s.keyId, hubKey.keyId] });
+  verifyEnvelopeAsync(s.envelope, { keys, requiredKeyIds: [s.keyId, countersignKey.keyId] });
 await Promise.all(sample.slice(0, 1000).map(verify));
 const vcpu0 = process.cpuUsage();
 const v0 = performance.now();
@@ -661,6 +673,7 @@ const result = {
   protocol: "v2",
   /** Witnesses asked to cosign every checkpoint (real HTTP servers on loopback, in this process). */
   witnesses: witnessCount,
+  key_set: keySet,
   /** After the final checkpoint was signed, until every witness had cosigned it (ms). */
   ...(cosignLagMs === undefined ? {} : { final_cosign_lag_ms: Math.round(cosignLagMs) }),
   entries_timed: timedAppends,

@@ -1,5 +1,5 @@
 /**
- * The hub's key set on disk (docs/specs/hub-keys.md): `hub keygen` writes the root and one key per purpose
+ * The hub's key set on disk (docs/specs/hub-keys.md): `hub keygen --key-set` writes the root and one key per purpose
  * (0600, through a temp file); `hub keys rotate` replaces one and logs its delegation through the owner path;
  * a purpose key readable by others, or a symlink, is refused when read.
  */
@@ -17,10 +17,10 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const io = (): CapturedIo => captureIo({ cwd: dir });
 const ORIGIN = "keys.test/log";
 
-test("hub keygen writes the key set; hub keys rotate logs each new purpose key's delegation", async () => {
+test("hub keygen --key-set writes the key set; hub keys rotate logs each new purpose key's delegation", async () => {
   const a = io();
   assert.equal(
-    await main(["hub", "keygen", "--out", "hub.pem", "--origin", ORIGIN, "--json"], a),
+    await main(["hub", "keygen", "--out", "hub.pem", "--origin", ORIGIN, "--key-set", "--json"], a),
     EXIT.ok,
     a.err(),
   );
@@ -60,7 +60,11 @@ test("hub keygen writes the key set; hub keys rotate logs each new purpose key's
 
 test("a purpose key file open to others, or a symbolic link, is refused before the log is opened", async () => {
   const a = io();
-  assert.equal(await main(["hub", "keygen", "--out", "h2.pem", "--origin", ORIGIN], a), EXIT.ok, a.err());
+  assert.equal(
+    await main(["hub", "keygen", "--out", "h2.pem", "--origin", ORIGIN, "--key-set"], a),
+    EXIT.ok,
+    a.err(),
+  );
   chmodSync(join(dir, "h2.sessions.pem"), 0o640);
   const log = ["--key", "h2.pem", "--origin", ORIGIN, "--data-dir", join(dir, "data2")];
   const e = io();

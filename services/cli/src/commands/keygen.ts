@@ -37,10 +37,10 @@ function keygenCommand(role: "member" | "hub"): Command {
       force: { type: "boolean", description: "Overwrite an existing key file" },
       ...(role === "hub"
         ? {
-            "single-key": {
+            "key-set": {
               type: "boolean",
               description:
-                "Write the root key only (it then signs every purpose, as before key sets); default: also one key per purpose beside it",
+                "Also write one key per purpose beside the root (hub.membership.pem, hub.sessions.pem, hub.countersign.pem; docs/specs/hub-keys.md); without it the root signs every purpose",
             },
             origin: {
               type: "string",
@@ -70,7 +70,7 @@ function keygenCommand(role: "member" | "hub"): Command {
       // The hub's key set (docs/specs/hub-keys.md): one key per purpose beside the root, delegated in the log
       // by the hub's first start.
       const purposes =
-        role === "hub" && inv.options["single-key"] !== true
+        role === "hub" && inv.options["key-set"] === true
           ? await writePurposeKeys(where, path, inv.options.force === true)
           : undefined;
       const pub = key.publicKey;
