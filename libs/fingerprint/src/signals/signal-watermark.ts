@@ -48,6 +48,16 @@ export interface WatermarkResponse {
   readonly response: ModelResponse;
 }
 
+/**
+ * Which pairs to score, decided WITHOUT the key: `context` is every token before `token` (the prompt's tokens,
+ * then the response's so far), so a member can keep only the pairs its own unwatermarked model finds typical
+ * of itself (a model's raw distribution is trained without the key; the watermark is a sampling-time bias).
+ * Any rule that reads neither the key nor anything made with it keeps the exact binomial null; one that reads
+ * the key or text sampled with it (the member's watermarked outputs) does not. A pair is scored once, at its
+ * first occurrence the rule keeps.
+ */
+export type WatermarkPairFilter = (context: readonly string[], token: string) => boolean;
+
 /** Most distinct pairs counted (bounds memory on huge inputs; pairs past it are ignored, in order). */
 export const MAX_WATERMARK_PAIRS = 1_000_000;
 
@@ -127,14 +137,24 @@ export class WatermarkPairSet {
     this.alternativePairs = alternatives;
   }
 
-  /** Collects the pairs of some responses (plain texts, or responses with their prompts). */
-  static fromResponses(items: readonly (string | WatermarkResponse)[]): WatermarkPairSet {
+  /**
+   * Collects the pairs of some responses (plain texts, or responses with their prompts); with `keep`, only the
+   * pairs it keeps (see {@link WatermarkPairFilter}: it must not read the key).
+   */
+  static fromResponses(
+    items: readonly (string | WatermarkResponse)[],
+    options: { readonly keep?: WatermarkPairFilter } = {},
+  ): WatermarkPairSet {
     const contexts = new Map<string, Context>();
     let size = 0;
     let selectedSize = 0;
     let alternatives = 0;
-    const add = (prev: string, tok: string): boolean => {
+    const keep = options.keep;
+    let before: readonly string[] = [];
+    const add = (prev: string, tok: string, context: () => readonly string[]): boolean => {
       if (size >= MAX_WATERMARK_PAIRS) return false;
+      if (contexts.get(prev)?.seen.has(tok)) return false;
+      if (keep && !keep(context(), tok)) return false;
       let c = contexts.get(prev);
       if (!c) {
         c = { prev, hashes: [], selected: [], seen: new Set() };
@@ -152,18 +172,22 @@ export class WatermarkPairSet {
     for (const item of items) {
       const text = typeof item === "string" ? item : item.response.text;
       const toks = tokenize(text);
-      for (let i = 1; i < toks.length; i++) add(toks[i - 1] ?? "", toks[i] ?? "");
+      const promptToks = typeof item === "string" || keep === undefined ? [] : tokenize(item.prompt ?? "");
+      for (let i = 1; i < toks.length; i++)
+        add(toks[i - 1] ?? "", toks[i] ?? "", () => [...promptToks, ...toks.slice(0, i)]);
       if (typeof item === "string" || !item.response.tokens) continue;
       // Served alternatives: context = the previous emitted token (the prompt's last token at position 0).
       let prev: string | null = tokenize(item.prompt ?? "").at(-1) ?? null;
+      before = keep === undefined ? [] : tokenize(item.prompt ?? "");
       for (const pos of item.response.tokens) {
         if (prev !== null) {
           for (const alt of pos.top) {
             const t = lineageToken(alt.token);
-            if (t !== null && add(prev, t)) alternatives++;
+            if (t !== null && add(prev, t, () => before)) alternatives++;
           }
         }
         prev = lineageToken(pos.token);
+        if (keep !== undefined) before = prev === null ? [] : [...before, prev];
       }
     }
     return new WatermarkPairSet(contexts, size, selectedSize, alternatives);

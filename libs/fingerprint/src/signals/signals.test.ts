@@ -310,6 +310,36 @@ test("watermark v2: selection is a fixed public rule, the same under every key",
   );
 });
 
+test("watermark pair filter: only kept pairs are scored, each once, with the context before the token", () => {
+  const items = [{ prompt: "Where did it go", response: { text: "Of the cat sat on the mat. Of the cat" } }];
+  const all = WatermarkPairSet.fromResponses(items);
+  const everything = WatermarkPairSet.fromResponses(items, { keep: () => true });
+  const k = keys(rng(5), 1)[0] as Uint8Array;
+  assert.deepEqual(everything.counts(k), all.counts(k));
+  // The context of each candidate: the prompt's tokens, then the response's before the token.
+  const seen: string[] = [];
+  WatermarkPairSet.fromResponses(items, {
+    keep: (context, token) => {
+      seen.push(`${context.join(" ")} | ${token}`);
+      return true;
+    },
+  });
+  assert.equal(seen[0], "where did it go of | the");
+  assert.equal(seen[1], "where did it go of the | cat");
+  // "the cat" is offered once: the second time it is a repeated pair, never asked again once kept.
+  assert.equal(seen.filter((x) => x.endsWith("the | cat")).length, 1);
+  // A rule that drops every pair whose token is "the": 8 distinct pairs minus "of the" and "on the".
+  const some = WatermarkPairSet.fromResponses(items, { keep: (_c, t) => t !== "the" });
+  assert.equal(some.size, 6);
+  // A pair refused at its first occurrence is kept at a later one the rule accepts.
+  const firstRefused = WatermarkPairSet.fromResponses(items, {
+    keep: (c, t) => t !== "cat" || c.length >= 8,
+  });
+  assert.equal(firstRefused.size, all.size);
+  const neverKept = WatermarkPairSet.fromResponses(items, { keep: (c, t) => t !== "cat" || c.length >= 99 });
+  assert.equal(neverKept.size, all.size - 1);
+});
+
 test("watermark v2: green-biased text is detected; an independent text's p-values over 300 keys are valid", () => {
   const key = new Uint8Array(32).fill(3);
   const vocab = [
