@@ -234,6 +234,7 @@ function memberConfigFiles(c: MemberNodeConfig): string[] {
     ...(c.tls ? [c.tls.certFile, c.tls.keyFile, ...(c.tls.clientCaFile ? [c.tls.clientCaFile] : [])] : []),
     ...c.admin.keyFiles,
     ...Object.values(c.nats?.tls ?? {}),
+    ...[c.nats?.nkeyFile, c.nats?.credsFile].filter((x): x is string => x !== undefined),
     ...[c.hub.caFile, c.hub.certFile, c.hub.keyFile].filter((x): x is string => x !== undefined),
     ...c.hub.keyFiles,
     ...[c.battery.file, c.battery.epochKeyFile].filter((x): x is string => x !== undefined),

@@ -6,7 +6,7 @@
 import { mkdir } from "node:fs/promises";
 import type { ChannelCredentials, ServerCredentials } from "@grpc/grpc-js";
 import { Hub } from "@lineage/api";
-import { type Bus, connectNatsBus, createInProcessBus } from "@lineage/bus";
+import { type Bus, connectNatsBus, createInProcessBus, isBusError } from "@lineage/bus";
 import { Ed25519PrivateKey, Ed25519PublicKey, KeyRing } from "@lineage/crypto";
 import {
   checkListenSecurity,
@@ -140,15 +140,40 @@ async function openBus(
   };
   const pass = secret(n.passEnv, "nats.pass_env");
   const token = secret(n.tokenEnv, "nats.token_env");
-  return connectNatsBus({
-    servers: n.url,
-    name: `lineage-member-${config.memberId}`,
-    inboxPrefix: memberInboxPrefix(config.memberId),
-    ...(n.user !== undefined ? { user: n.user } : {}),
-    ...(pass !== undefined ? { pass } : {}),
-    ...(token !== undefined ? { token } : {}),
-    ...(n.tls !== undefined ? { tls: n.tls } : {}),
-  });
+  // Credentials and keys cross the network only inside TLS: off loopback, tls:// or a nats.tls block.
+  const url = new URL(n.url);
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  if (!isLoopbackHost(host) && url.protocol !== "tls:" && url.protocol !== "wss:" && n.tls === undefined)
+    throw new MemberNodeError(
+      "failed_precondition",
+      `config nats.url ${url.host} is not loopback: use tls:// or give nats.tls (TLS is required off loopback)`,
+    );
+  const nkeySeed =
+    n.nkeyFile === undefined ? undefined : await readText(n.nkeyFile, "config nats.nkey_file", true);
+  const creds =
+    n.credsFile === undefined ? undefined : await readText(n.credsFile, "config nats.creds_file", true);
+  try {
+    return await connectNatsBus({
+      servers: n.url,
+      name: `lineage-member-${config.memberId}`,
+      inboxPrefix: memberInboxPrefix(config.memberId),
+      ...(n.user !== undefined ? { user: n.user } : {}),
+      ...(pass !== undefined ? { pass } : {}),
+      ...(token !== undefined ? { token } : {}),
+      ...(nkeySeed !== undefined ? { nkeySeed } : {}),
+      ...(creds !== undefined ? { creds } : {}),
+      ...(n.tls !== undefined ? { tls: n.tls } : {}),
+    });
+  } catch (err) {
+    // A file that parses as neither: say which config field it came from.
+    if (isBusError(err) && err.code === "invalid_argument" && /nkeySeed|creds/.test(err.message))
+      throw new MemberNodeError(
+        "invalid_argument",
+        `config nats.${nkeySeed !== undefined ? "nkey_file" : "creds_file"}: ${err.message}`,
+        { cause: err },
+      );
+    throw err;
+  }
 }
 
 async function serverCredentials(

@@ -5,8 +5,9 @@
  * here, before anything is opened, with an error naming the flag, the file and the field.
  *
  * Secrets never sit on the command line or in these files: the NATS password and token come from
- * $LINEAGE_HUB_NATS_PASS / $LINEAGE_HUB_NATS_TOKEN.
+ * $LINEAGE_HUB_NATS_PASS / $LINEAGE_HUB_NATS_TOKEN, an nkey seed or .creds file from a private file.
  */
+import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { NatsBusOptions } from "@lineage/bus";
@@ -38,6 +39,16 @@ export const hubServeFlags: Readonly<Record<string, OptionSpec>> = {
     type: "string",
     valueName: "name",
     description: "NATS user (password from $LINEAGE_HUB_NATS_PASS; or a token in $LINEAGE_HUB_NATS_TOKEN)",
+  },
+  "nats-nkey": {
+    type: "string",
+    valueName: "file",
+    description: "NATS nkey user seed file (mode 0600), instead of --nats-user",
+  },
+  "nats-creds": {
+    type: "string",
+    valueName: "file",
+    description: "NATS .creds file (user JWT and seed, mode 0600), instead of --nats-user",
   },
   "nats-tls-ca": { type: "string", valueName: "file", description: "CA the NATS server must chain to (PEM)" },
   "nats-tls-cert": { type: "string", valueName: "file", description: "Client certificate for NATS (PEM)" },
@@ -82,12 +93,47 @@ function bad(inv: Invocation, what: string, cause?: unknown): never {
   );
 }
 
+/**
+ * Reads a NATS secret file named by `--<flag>`: a regular file (not followed if a symlink), private (no
+ * group/other access), at most 16 KiB.
+ */
+function privateNatsFile(inv: Invocation, flag: string): string | undefined {
+  const name = stringOpt(inv, flag);
+  if (name === undefined) return undefined;
+  const file = resolve(inv.io.cwd, name);
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CliError(
+      "invalid_argument",
+      `${where(inv)}: --${flag} ${file}: ${code === "ELOOP" ? "is a symbolic link" : (code ?? "cannot read")}`,
+    );
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) bad(inv, `--${flag} ${file} is not a regular file`);
+    if ((st.mode & 0o077) !== 0)
+      bad(inv, `--${flag} ${file} is accessible by group or others; run chmod 600 ${file}`);
+    if (st.size > 16 * 1024) bad(inv, `--${flag} ${file} is larger than 16 KiB`);
+    return readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The NATS options from the flags and environment, or undefined for the in-process bus. */
 export function natsOptionsOf(inv: Invocation): NatsBusOptions | undefined {
   const raw = stringOpt(inv, "nats") ?? inv.io.env.LINEAGE_HUB_NATS_URL;
-  const tlsFlags = ["nats-user", "nats-tls-ca", "nats-tls-cert", "nats-tls-key"].filter(
-    (f) => stringOpt(inv, f) !== undefined,
-  );
+  const tlsFlags = [
+    "nats-user",
+    "nats-nkey",
+    "nats-creds",
+    "nats-tls-ca",
+    "nats-tls-cert",
+    "nats-tls-key",
+  ].filter((f) => stringOpt(inv, f) !== undefined);
   if (raw === undefined || raw === "") {
     if (tlsFlags.length > 0)
       throw new CliError("usage", `${where(inv)}: --${tlsFlags[0]} needs --nats (or $LINEAGE_HUB_NATS_URL)`);
@@ -112,6 +158,19 @@ export function natsOptionsOf(inv: Invocation): NatsBusOptions | undefined {
   const token = inv.io.env.LINEAGE_HUB_NATS_TOKEN;
   if (user !== undefined && (pass === undefined || pass === ""))
     throw new CliError("usage", `${where(inv)}: --nats-user needs $LINEAGE_HUB_NATS_PASS`);
+  const ways = [
+    user !== undefined ? "--nats-user" : undefined,
+    token !== undefined && token !== "" ? "$LINEAGE_HUB_NATS_TOKEN" : undefined,
+    stringOpt(inv, "nats-nkey") !== undefined ? "--nats-nkey" : undefined,
+    stringOpt(inv, "nats-creds") !== undefined ? "--nats-creds" : undefined,
+  ].filter((w) => w !== undefined);
+  if (ways.length > 1)
+    throw new CliError(
+      "usage",
+      `${where(inv)}: NATS takes one way to authenticate, not ${ways.join(" and ")}`,
+    );
+  const nkeySeed = privateNatsFile(inv, "nats-nkey");
+  const creds = privateNatsFile(inv, "nats-creds");
   const [ca, cert, key] = ["nats-tls-ca", "nats-tls-cert", "nats-tls-key"].map((f) => {
     const v = stringOpt(inv, f);
     return v === undefined ? undefined : resolve(inv.io.cwd, v);
@@ -123,6 +182,8 @@ export function natsOptionsOf(inv: Invocation): NatsBusOptions | undefined {
     name: "lineage-hub",
     ...(user !== undefined && pass !== undefined ? { user, pass } : {}),
     ...(token !== undefined && token !== "" ? { token } : {}),
+    ...(nkeySeed !== undefined ? { nkeySeed } : {}),
+    ...(creds !== undefined ? { creds } : {}),
     ...(ca !== undefined || cert !== undefined
       ? {
           tls: {

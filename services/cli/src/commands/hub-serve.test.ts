@@ -3,7 +3,7 @@
 // member reports over gRPC is probed, retrieved, turned into a logged session answered by the member's node,
 // and lands as a case that `lineage hub cases list --hub` shows. Also: the serve flags' bad inputs.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -253,6 +253,19 @@ test("hub serve: bad NATS, members, reference and feed inputs are refused before
     ["--nats", "nats://127.0.0.1:4222", "--nats-user", "hub"],
     EXIT.usage,
     /LINEAGE_HUB_NATS_PASS/,
+  );
+  write("open.nk", "SUAEXAMPLE\n");
+  chmodSync(join(dir, "open.nk"), 0o644);
+  await refused(
+    ["--nats", "nats://127.0.0.1:4222", "--nats-nkey", "open.nk"],
+    EXIT.usage,
+    /--nats-nkey .*open\.nk is accessible by group or others/,
+  );
+  await refused(["--nats-creds", "open.nk"], EXIT.usage, /--nats-creds needs --nats/);
+  await refused(
+    ["--nats", "nats://127.0.0.1:4222", "--nats-nkey", "open.nk", "--nats-creds", "open.nk"],
+    EXIT.usage,
+    /one way to authenticate, not --nats-nkey and --nats-creds/,
   );
   write("m1.json", "{not json");
   await refused(["--members-file", "m1.json"], EXIT.usage, /--members-file m1\.json is not JSON/);

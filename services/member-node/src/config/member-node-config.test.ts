@@ -42,6 +42,42 @@ test("environment overrides replace the file's values", () => {
   assert.ok(!shown.includes("secret"), "redacted");
 });
 
+test("NATS credentials: one way to authenticate, files resolved, LINEAGE_MEMBER_NATS_* overrides", () => {
+  const n = { url: "tls://nats:4222", tls: { ca_file: "ca.pem", cert_file: "c.pem", key_file: "c.key" } };
+  const c = checkMemberNodeConfig({ ...base, nats: { ...n, nkey_file: "acme.nk" } }, "/etc/lineage");
+  assert.deepEqual(c.nats, {
+    url: "tls://nats:4222",
+    nkeyFile: "/etc/lineage/acme.nk",
+    tls: { caFile: "/etc/lineage/ca.pem", certFile: "/etc/lineage/c.pem", keyFile: "/etc/lineage/c.key" },
+    ensureStream: false,
+  });
+  const e = checkMemberNodeConfig({ ...base, nats: n }, "/etc/lineage", {
+    LINEAGE_MEMBER_NATS_CREDS_FILE: "/run/secrets/acme.creds",
+    LINEAGE_MEMBER_NATS_TLS_CA_FILE: "/run/secrets/ca.pem",
+    LINEAGE_MEMBER_NATS_TLS_CERT_FILE: "/run/secrets/acme.pem",
+    LINEAGE_MEMBER_NATS_TLS_KEY_FILE: "/run/secrets/acme.key",
+  });
+  assert.equal(e.nats?.credsFile, "/run/secrets/acme.creds");
+  assert.deepEqual(e.nats?.tls, {
+    caFile: "/run/secrets/ca.pem",
+    certFile: "/run/secrets/acme.pem",
+    keyFile: "/run/secrets/acme.key",
+  });
+  const u = checkMemberNodeConfig({ ...base, nats: { ...n, user: "a", pass_env: "P" } }, "/x", {
+    LINEAGE_MEMBER_NATS_USER: "acme",
+  });
+  assert.equal(u.nats?.user, "acme");
+  assert.equal(u.nats?.passEnv, "P");
+  refused({ ...base, nats: { ...n, user: "a", nkey_file: "k" } }, /takes one of .*got user, nkey_file/);
+  refused({ ...base, nats: { ...n, token_env: "T", creds_file: "c" } }, /got token_env, creds_file/);
+  refused({ ...base, nats: { ...n, nkey_file: "k" } }, /got user, nkey_file/, {
+    LINEAGE_MEMBER_NATS_USER: "a",
+  });
+  refused({ ...base, nats: { ...n, pass_env: "P" } }, /pass_env needs nats.user/);
+  refused({ ...base, nats: { ...n, nkey_file: "" } }, /nats.nkey_file/);
+  refused({ ...base, nats: { url: "nats://h:4222", tls: { cert_file: "c" } } }, /cert_file and key_file/);
+});
+
 test("bad values are refused with the field named", () => {
   refused({ ...base, tsl: {} }, /tsl is not a known field/);
   refused({ ...base, member_id: "Acme" }, /member_id/);

@@ -13,7 +13,9 @@
  * Environment overrides (each replaces the file's value):
  *   LINEAGE_MEMBER_ID, LINEAGE_MEMBER_LISTEN, LINEAGE_MEMBER_SIGNING_KEY_FILE,
  *   LINEAGE_MEMBER_PG_URL, LINEAGE_MEMBER_PG_SCHEMA, LINEAGE_MEMBER_DATA_DIR,
- *   LINEAGE_MEMBER_NATS_URL, LINEAGE_MEMBER_HUB_ADDRESS,
+ *   LINEAGE_MEMBER_NATS_URL, LINEAGE_MEMBER_NATS_USER, LINEAGE_MEMBER_NATS_NKEY_FILE,
+ *   LINEAGE_MEMBER_NATS_CREDS_FILE, LINEAGE_MEMBER_NATS_TLS_CA_FILE, LINEAGE_MEMBER_NATS_TLS_CERT_FILE,
+ *   LINEAGE_MEMBER_NATS_TLS_KEY_FILE, LINEAGE_MEMBER_HUB_ADDRESS,
  *   LINEAGE_MEMBER_BATTERY_FILE, LINEAGE_MEMBER_EPOCH_KEY_FILE
  */
 import { constants } from "node:fs";
@@ -34,7 +36,11 @@ export type DatabaseConfig =
   | { readonly kind: "postgres"; readonly url: string; readonly schema?: string }
   | { readonly kind: "pglite"; readonly dataDir: string };
 
-/** The NATS connection; absent means the in-process bus of the embedded default. */
+/**
+ * The NATS connection; absent means the in-process bus of the embedded default. Who the node is to the
+ * server: its TLS client certificate (deploy/nats maps the certificate subject to the member's user), or
+ * one of user (+ password from `passEnv`), a token from `tokenEnv`, an nkey seed file, a .creds file.
+ */
 export interface NatsConfig {
   readonly url: string;
   readonly user?: string;
@@ -42,6 +48,10 @@ export interface NatsConfig {
   readonly passEnv?: string;
   /** Name of the environment variable holding the token. */
   readonly tokenEnv?: string;
+  /** File holding the node's nkey user seed ("SU..."), private (mode 0600). */
+  readonly nkeyFile?: string;
+  /** A NATS .creds file (user JWT and nkey seed, operator-mode servers), private (mode 0600). */
+  readonly credsFile?: string;
   readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
   /**
    * Create the sketch stream if missing (development and the embedded default; in a deployment the hub
@@ -311,33 +321,55 @@ export function checkMemberNodeConfig(
   let nats: NatsConfig | undefined;
   const natsUrlEnv = env.LINEAGE_MEMBER_NATS_URL;
   if (o.nats !== undefined || (natsUrlEnv !== undefined && natsUrlEnv !== "")) {
-    const n = obj("nats", o.nats ?? {}, ["url", "user", "pass_env", "token_env", "tls", "ensure_stream"]);
-    const t = n.tls === undefined ? undefined : obj("nats.tls", n.tls, ["ca_file", "cert_file", "key_file"]);
-    const user = optStr("nats.user", n.user, 256);
+    const n = obj("nats", o.nats ?? {}, [
+      "url",
+      "user",
+      "pass_env",
+      "token_env",
+      "nkey_file",
+      "creds_file",
+      "tls",
+      "ensure_stream",
+    ]);
+    const t = n.tls === undefined ? {} : obj("nats.tls", n.tls, ["ca_file", "cert_file", "key_file"]);
+    const user = optStr("nats.user", ov("LINEAGE_MEMBER_NATS_USER", n.user), 256);
     const passEnv = envName("nats.pass_env", n.pass_env);
     const tokenEnv = envName("nats.token_env", n.token_env);
+    const nkeyFile = optPath(base, "nats.nkey_file", ov("LINEAGE_MEMBER_NATS_NKEY_FILE", n.nkey_file));
+    const credsFile = optPath(base, "nats.creds_file", ov("LINEAGE_MEMBER_NATS_CREDS_FILE", n.creds_file));
+    if (passEnv !== undefined && user === undefined) bad("nats.pass_env", "needs nats.user");
+    const ways = [
+      user !== undefined ? "user" : undefined,
+      tokenEnv !== undefined ? "token_env" : undefined,
+      nkeyFile !== undefined ? "nkey_file" : undefined,
+      credsFile !== undefined ? "creds_file" : undefined,
+    ].filter((w) => w !== undefined);
+    if (ways.length > 1)
+      bad("nats", `takes one of user, token_env, nkey_file, creds_file (got ${ways.join(", ")})`);
     if (n.ensure_stream !== undefined && typeof n.ensure_stream !== "boolean")
       bad("nats.ensure_stream", "must be true or false");
-    const natsTls =
-      t === undefined
-        ? undefined
-        : Object.fromEntries(
-            (
-              [
-                ["caFile", optPath(base, "nats.tls.ca_file", t.ca_file)],
-                ["certFile", optPath(base, "nats.tls.cert_file", t.cert_file)],
-                ["keyFile", optPath(base, "nats.tls.key_file", t.key_file)],
-              ] as const
-            ).filter(([, v]) => v !== undefined),
-          );
-    if (natsTls !== undefined && (natsTls.certFile === undefined) !== (natsTls.keyFile === undefined))
+    const natsTls = Object.fromEntries(
+      (
+        [
+          ["caFile", optPath(base, "nats.tls.ca_file", ov("LINEAGE_MEMBER_NATS_TLS_CA_FILE", t.ca_file))],
+          [
+            "certFile",
+            optPath(base, "nats.tls.cert_file", ov("LINEAGE_MEMBER_NATS_TLS_CERT_FILE", t.cert_file)),
+          ],
+          ["keyFile", optPath(base, "nats.tls.key_file", ov("LINEAGE_MEMBER_NATS_TLS_KEY_FILE", t.key_file))],
+        ] as const
+      ).filter(([, v]) => v !== undefined),
+    );
+    if ((natsTls.certFile === undefined) !== (natsTls.keyFile === undefined))
       bad("nats.tls", "needs cert_file and key_file together");
     nats = {
       url: checkNatsUrl("nats.url", ov("LINEAGE_MEMBER_NATS_URL", n.url)),
       ...(user !== undefined ? { user } : {}),
       ...(passEnv !== undefined ? { passEnv } : {}),
       ...(tokenEnv !== undefined ? { tokenEnv } : {}),
-      ...(natsTls !== undefined ? { tls: natsTls } : {}),
+      ...(nkeyFile !== undefined ? { nkeyFile } : {}),
+      ...(credsFile !== undefined ? { credsFile } : {}),
+      ...(Object.keys(natsTls).length > 0 || n.tls !== undefined ? { tls: natsTls } : {}),
       ensureStream: n.ensure_stream === true,
     };
   }
