@@ -54,6 +54,12 @@ export interface StartMemberNodeOptions {
   readonly protect?: Partial<Omit<ProtectOptions, "batteries" | "adapters" | "env">>;
   /** Epoch poll interval (default 60 s); 0 disables the watcher. */
   readonly epochPollMs?: number;
+  /**
+   * A bus the caller owns and shares with other roles in one process (the demo: hub and nodes on one
+   * in-process bus). Used instead of the configured one, not closed by the node, and its streams are the
+   * owner's (as in a deployment, where the hub owns them): the node does not create its sketch stream.
+   */
+  readonly bus?: Bus;
 }
 
 /** A running node. */
@@ -272,10 +278,13 @@ export async function startMemberNode(options: StartMemberNodeOptions): Promise<
     cleanups.push(() => store.close());
     await store.migrate(memberNodeMigrations);
 
-    const bus = await openBus(config, env);
-    cleanups.push(() => bus.close());
-    if (bus.kind === "in-process" || config.nats?.ensureStream === true)
-      await ensureSketchStream(bus, config.memberId);
+    const shared = options.bus;
+    const bus = shared ?? (await openBus(config, env));
+    if (shared === undefined) {
+      cleanups.push(() => bus.close());
+      if (bus.kind === "in-process" || config.nats?.ensureStream === true)
+        await ensureSketchStream(bus, config.memberId);
+    }
 
     const hub = await hubClient(config);
     if (hub !== undefined) cleanups.push(async () => hub.close());
