@@ -53,7 +53,9 @@ import {
   type VerdictEvidence,
   type VerdictPolicy,
   type VerdictResult,
+  type WatermarkCounts,
   WatermarkPairSet,
+  type WatermarkResponse,
   watermarkTest,
 } from "@lineage/fingerprint";
 import {
@@ -78,6 +80,7 @@ import {
   type RankNullItem,
   rankNullCheck,
 } from "./detection/canary-rank-null.js";
+import { type EnsembleItem, ensembleAttribution } from "./detection/ensemble.js";
 import { type FrozenPolicy, freezePolicy } from "./detection/freeze.js";
 import { evaluateLsh } from "./detection/lsh-eval.js";
 import { type Comparison, type PlanMember, planComparisons, summarizePlan } from "./detection/plan.js";
@@ -95,6 +98,7 @@ import {
 } from "./detection/report.js";
 import { hashUnit } from "./detection/stats.js";
 import { freshKeys, type ScorablePairs, watermarkKeyCheck } from "./detection/watermark-keys.js";
+import { ownModelFilter, watermarkQueryPrompts } from "./detection/watermark-queries.js";
 
 const SPLITS: readonly Split[] = ["calibration", "test"];
 /** Fresh keys the watermark validity check scores every null suspect under (issue 7: at least 200). */
@@ -353,10 +357,20 @@ for (const s of SPLITS) {
     panelSize,
     ...(args.panelSelect === "closest" ? { panelRanking: ranking(s) } : {}),
   });
-  plans.set(s, plan);
-  const sum = summarizePlan(plan);
+  // --scenarios: positives of other scenarios are not compared at all (their comparisons as nulls neither).
+  const keep = args.scenarios;
+  const scenarioOf = new Map(popOf(s).entries.map((e) => [e.id, e.scenario]));
+  const kept =
+    keep === undefined
+      ? plan
+      : plan.filter((c) => {
+          const sc = scenarioOf.get(c.suspectId);
+          return sc === undefined || keep.includes(sc);
+        });
+  plans.set(s, kept);
+  const sum = summarizePlan(kept);
   log(
-    `${s}: ${plan.length} comparisons; positives ${JSON.stringify(sum.positives)}; nulls ${JSON.stringify(sum.nulls)}`,
+    `${s}: ${kept.length} comparisons; positives ${JSON.stringify(sum.positives)}; nulls ${JSON.stringify(sum.nulls)}`,
   );
 }
 // ---------------------------------------------------------------------------------------------------
@@ -410,6 +424,107 @@ const memberInfo = new Map<string, MemberInfo>(
 function policyKnobs(p: VerdictPolicy): Partial<Omit<VerdictPolicy, "id">> {
   const { id: _id, ...knobs } = p;
   return knobs;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Extra watermark queries (issue 11; bench/detection/watermark-queries.ts): the same key-independent prompts
+// to every suspect of a split, sampled at temperature 1 with top alternatives, scored (with the suspect's
+// battery answers) under each watermarking member's own key for the ensemble rows. Only pairs the member's
+// own unwatermarked teacher finds typical of itself against a public model are scored (ownModelFilter; tau
+// chosen on calibration). Responses are not kept: per (suspect, member) only the counts.
+const WATERMARK_TOP_LOGPROBS = 20;
+/** ownModelFilter's tau (chosen on the calibration split only: bench/detection/ensemble-study.ts). */
+const OWN_MODEL_TAU = 0;
+const wmCounts = new Map<string, WatermarkCounts>();
+const wmKey = (s: Split, suspectId: string, memberKey: string) => `${s}/${suspectId}/${memberKey}`;
+let watermarkQueriesSent = 0;
+{
+  const t = performance.now();
+  const publicCache = new Map<string, number>();
+  const modelOf = (split: Split, id: string) => {
+    const e = popOf(split).entries.find((x) => x.id === id);
+    if (!e) throw new Error(`no model ${id} in ${split}`);
+    return e.model;
+  };
+  for (const s of SPLITS) {
+    const prompts = watermarkQueryPrompts({ split: s, count: args.watermarkQueries, seed: popOf(s).seed });
+    const battery = batteries.get(s) as Battery;
+    const fps = fingerprints.get(s) as Map<string, Fingerprint>;
+    const suspects = [...new Set((plans.get(s) ?? []).map((c) => c.suspectId))];
+    // Each watermarking member of the plan with its filter (its own teacher and its split's public model).
+    const wmMembers = membersFor(s).flatMap((pm) => {
+      const m = memberInfo.get(pm.key);
+      if (!m?.watermark) return [];
+      const home: Split = pm.key.startsWith("test/") ? "test" : "calibration";
+      const filter = ownModelFilter(
+        modelOf(home, m.teacherId),
+        modelOf(home, `${home}-neg-public-00`),
+        OWN_MODEL_TAU,
+        publicCache,
+      );
+      return [{ key: pm.key, wm: m.watermark, filter }];
+    });
+    const progress = new Progress(`watermark queries ${s} (suspects)`, suspects.length);
+    await runPool(
+      suspects.map((id) => async () => {
+        const fp = fps.get(id);
+        if (!fp) throw new Error(`no fingerprint for ${id}`);
+        const http = new HttpAdapter({
+          baseUrl: urls.get(s) as string,
+          model: id,
+          concurrency: 4,
+          timeoutMs: 60_000,
+        });
+        const extra = await Promise.all(
+          prompts.map(async (prompt, i): Promise<WatermarkResponse> => {
+            const response = await http.generate({
+              prompt,
+              mode: "chat",
+              maxTokens: 200,
+              temperature: 1,
+              seed: i,
+              topLogprobs: WATERMARK_TOP_LOGPROBS,
+            });
+            return { prompt, response };
+          }),
+        );
+        watermarkQueriesSent += extra.length;
+        const items: WatermarkResponse[] = [
+          ...battery.probes.flatMap((p) => {
+            const r = fp.responses[p.id];
+            return r ? [{ prompt: p.prompt, response: r }] : [];
+          }),
+          ...extra,
+        ];
+        for (const m of wmMembers) {
+          const set = WatermarkPairSet.fromResponses(items, { keep: m.filter });
+          wmCounts.set(wmKey(s, id, m.key), set.counts(m.wm.key, m.wm.gamma));
+        }
+      }),
+      Math.max(1, Math.ceil(args.concurrency / 4)),
+      () => progress.tick(),
+    );
+  }
+  lap("watermark_queries_s", t);
+}
+
+/** A comparison's per-member evidence for attribution: its canary counts and its own watermark counts. */
+function ensembleItems(runs: readonly Ran[], policy: VerdictPolicy): EnsembleItem[] {
+  return runs.map((r) => {
+    const m = memberInfo.get(r.comparison.member.key);
+    const w = wmCounts.get(wmKey(r.split, r.comparison.suspectId, r.comparison.member.key));
+    const evidence: VerdictEvidence = {
+      ...(r.evidence.canary ? { canary: r.evidence.canary } : {}),
+      ...(w ? { watermark: w } : {}),
+      comparisons: 1,
+    };
+    return {
+      split: r.split,
+      comparison: r.comparison,
+      watermarks: m?.watermark !== undefined,
+      result: deriveVerdict(evidence, policy),
+    };
+  });
 }
 
 async function runSplit(s: Split, policy: VerdictPolicy): Promise<Ran[]> {
@@ -902,6 +1017,27 @@ const lshCombined = (() => {
   };
 })();
 
+// Ensemble attribution (issue 11): every member's own tests at comparisons = 1, Holm across the members.
+const ensemblePolicy: VerdictPolicy = testPolicy;
+const ensembles = {
+  policy_id: ensemblePolicy.id,
+  note:
+    "per (suspect, member): the member's paired canary counts from compare() and its own watermark key over " +
+    "the battery answers plus the extra watermark queries (pairs its own unwatermarked teacher finds typical " +
+    "of itself against a public model); attributeMembers (Holm) across the members compared with the suspect. " +
+    "Shares: the member's share of the blend's distillation queries. Design chosen on calibration " +
+    "(bench/detection/ensemble-study.ts); test figures looked at once.",
+  watermark_queries: {
+    per_suspect: args.watermarkQueries,
+    top_logprobs: WATERMARK_TOP_LOGPROBS,
+    temperature: 1,
+    own_model_tau: OWN_MODEL_TAU,
+    sent: watermarkQueriesSent,
+  },
+  test: ensembleAttribution(ensembleItems(testRuns, ensemblePolicy), ensemblePolicy),
+  calibration: ensembleAttribution(ensembleItems(calibrationRuns, ensemblePolicy), ensemblePolicy),
+};
+
 const calAtDefault = calibrationRuns.map((r) => toOutcome(r, basePolicy));
 const byKindTest = nullsByKind(testOut);
 const totalSent = [...adapters.values()].reduce((a, x) => a + x.sent, 0);
@@ -948,6 +1084,7 @@ const report = {
     ensembles_only: attribution(testOut, (o) => o.comparison.scenario?.startsWith("ensemble_") === true),
     holm: holmAttribution(testRuns, testPolicy),
   },
+  ensembles,
   lsh: lshCombined,
   multiplicity_at_retrieval: retrievedMultiplicity,
   frozen_policy: {
@@ -1065,6 +1202,22 @@ process.stdout.write(
     `ensembles: precision ${pct(report.attribution.ensembles_only.precision)}, recall ${pct(report.attribution.ensembles_only.recall)}; ` +
     `Holm: precision ${pct(report.attribution.holm.precision)}, recall ${pct(report.attribution.holm.recall)}\n`,
 );
+{
+  const e = ensembles.test;
+  const ci = (r: { tpr_ci95: readonly [number, number] | null }) =>
+    r.tpr_ci95 === null ? "" : ` [${pct(r.tpr_ci95[0])}, ${pct(r.tpr_ci95[1])}]`;
+  process.stdout.write(
+    `Ensembles (test; ${ensembles.watermark_queries.per_suspect} extra watermark queries per suspect, Holm across members, policy ${ensemblePolicy.id}):\n`,
+  );
+  for (const [share, r] of Object.entries(e.by_share)) {
+    process.stdout.write(
+      `  share ${share.padEnd(5)} ${String(r.named).padStart(3)} / ${String(r.members).padEnd(3)} ${pct(r.tpr)}${ci(r)}; watermarking ${r.watermarking.named}/${r.watermarking.members}${ci(r.watermarking)}, control ${r.control.named}/${r.control.members}; decided by ${JSON.stringify(r.decided_by)}\n`,
+    );
+  }
+  process.stdout.write(
+    `  nulls: ${e.nulls.false_likely_derived} false attributions / ${e.nulls.comparisons} (95% upper ${pctU(e.nulls.false_accusation_upper95)}; ordinary ${e.nulls.ordinary.false_likely_derived}/${e.nulls.ordinary.comparisons}, in blends ${e.nulls.in_ensembles.false_likely_derived}/${e.nulls.in_ensembles.comparisons}); shared violations ${JSON.stringify(e.shared_violations)}\n`,
+  );
+}
 process.stdout.write(
   `LSH (design similarity ${LSH_V1.designSimilarity}): recall ${pct(lshCombined.recall)} over ${lshCombined.positive_pairs} positive pairs ` +
     `(${pct(lshCombined.recall_at_or_above_design)} of the ${lshCombined.positive_pairs_at_or_above_design} at/above the design similarity), ` +

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseArgs } from "./args.js";
+import { DEFAULT_WATERMARK_QUERIES, parseArgs } from "./args.js";
 
 test("defaults and every flag", () => {
   assert.deepEqual(parseArgs([]), {
@@ -9,6 +9,7 @@ test("defaults and every flag", () => {
     concurrency: 8,
     foreign: "test",
     panelSelect: "closest",
+    watermarkQueries: DEFAULT_WATERMARK_QUERIES,
   });
   assert.deepEqual(
     parseArgs([
@@ -24,8 +25,21 @@ test("defaults and every flag", () => {
       "both",
       "--panel-select",
       "rotation",
+      "--watermark-queries",
+      "0",
+      "--scenarios",
+      "ensemble_25,ensemble_10",
     ]),
-    { json: "out.json", size: "small", panel: 3, concurrency: 2, foreign: "both", panelSelect: "rotation" },
+    {
+      json: "out.json",
+      size: "small",
+      panel: 3,
+      concurrency: 2,
+      foreign: "both",
+      panelSelect: "rotation",
+      watermarkQueries: 0,
+      scenarios: ["ensemble_25", "ensemble_10"],
+    },
   );
 });
 
@@ -39,5 +53,10 @@ test("bad arguments are rejected with the argument named", () => {
   assert.throws(() => parseArgs(["--panel-select", "best"]), /--panel-select/);
   assert.throws(() => parseArgs(["--cache-dir"]), /--cache-dir needs a value/);
   assert.equal(parseArgs(["--cache-dir", "/tmp/x"]).cacheDir, "/tmp/x");
+  assert.throws(
+    () => parseArgs(["--watermark-queries", "5001"]),
+    /--watermark-queries must be an integer in 0..5000/,
+  );
+  assert.throws(() => parseArgs(["--scenarios", "direct,ensemble_5"]), /unknown scenario "ensemble_5"/);
   assert.throws(() => parseArgs(["--bogus"]), /unknown argument/);
 });

@@ -10,7 +10,22 @@
  *   --cache-dir DIR      testbed model cache (default <repo>/.cache/testbed); an empty DIR measures a cold run
  *   --panel-select closest|rotation   panel = the negatives closest to the member's reference (default) or a
  *                        member-specific rotation (plan.ts)
+ *   --watermark-queries N  extra watermark queries per suspect for the ensemble rows (default
+ *                        DEFAULT_WATERMARK_QUERIES, 0..5000; watermark-queries.ts); 0 scores the battery only
+ *   --scenarios LIST     comma-separated scenarios whose positives are compared (default all); nulls are all
+ *                        kept. For iterating: the per-scenario figures of a subset run are not the headline
  */
+/** Extra watermark queries per suspect by default (chosen on the calibration split: ensemble-study.ts). */
+export const DEFAULT_WATERMARK_QUERIES = 500;
+const SCENARIO_NAMES = [
+  "direct",
+  "paraphrased",
+  "ensemble_50",
+  "ensemble_25",
+  "ensemble_10",
+  "weights_copy",
+  "finetuned_copy",
+] as const;
 export interface BenchArgs {
   readonly json?: string;
   readonly size: "full" | "small";
@@ -19,6 +34,9 @@ export interface BenchArgs {
   readonly foreign: "test" | "both" | "none";
   readonly panelSelect: "closest" | "rotation";
   readonly cacheDir?: string;
+  readonly watermarkQueries: number;
+  /** Absent: every scenario. */
+  readonly scenarios?: readonly string[];
 }
 
 /** Parses argv (without node and the script); throws a RangeError naming the bad argument. */
@@ -30,6 +48,8 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let foreign: BenchArgs["foreign"] = "test";
   let panelSelect: BenchArgs["panelSelect"] = "closest";
   let cacheDir: string | undefined;
+  let watermarkQueries = DEFAULT_WATERMARK_QUERIES;
+  let scenarios: string[] | undefined;
   const value = (i: number, name: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith("--")) throw new RangeError(`${name} needs a value`);
@@ -80,6 +100,18 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         panelSelect = v;
         break;
       }
+      case "--watermark-queries":
+        watermarkQueries = int(value(i++, a), a, 0, 5000);
+        break;
+      case "--scenarios": {
+        scenarios = value(i++, a).split(",");
+        const bad = scenarios.find((x) => !(SCENARIO_NAMES as readonly string[]).includes(x));
+        if (bad !== undefined)
+          throw new RangeError(
+            `--scenarios: unknown scenario ${JSON.stringify(bad.slice(0, 40))} (known: ${SCENARIO_NAMES.join(", ")})`,
+          );
+        break;
+      }
       default:
         throw new RangeError(`unknown argument ${JSON.stringify(a.slice(0, 40))}`);
     }
@@ -92,5 +124,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     foreign,
     panelSelect,
     ...(cacheDir !== undefined ? { cacheDir } : {}),
+    watermarkQueries,
+    ...(scenarios !== undefined ? { scenarios } : {}),
   };
 }

@@ -43,3 +43,39 @@ export function watermarkQueryPrompts(options: { split: Split; count: number; se
   }
   return out;
 }
+
+/** What the own-model filter reads of a model: the exact log-probability of a token after a context. */
+export interface LogprobModel {
+  logprob(context: readonly string[], token: string): number;
+}
+
+/** Floor of a log-probability in the filter (a token a model never saw). */
+const FLOOR = -30;
+
+/**
+ * The member's own-model pair filter (signal-watermark.ts WatermarkPairFilter): keep a pair when the member's
+ * teacher, unwatermarked (its raw distribution: the watermark is a sampling-time bias, so the raw model is
+ * trained and scored without the key), finds the token at least e^tau times likelier after its context than a
+ * public model does. Those are the continuations a student can only have learned from the member's outputs,
+ * where a blend's small share of them concentrates. Reads no key and no text sampled with one: the exact
+ * binomial null holds. The public model's log-probabilities are cached in `cache` (shared across members).
+ */
+export function ownModelFilter(
+  teacher: LogprobModel,
+  publicModel: LogprobModel,
+  tau: number,
+  cache: Map<string, number> = new Map(),
+): (context: readonly string[], token: string) => boolean {
+  if (!Number.isFinite(tau)) throw new RangeError("tau must be a finite number");
+  return (context, token) => {
+    // Testbed models condition on at most 3 previous tokens (order <= 4).
+    const ctx = context.slice(-3);
+    const k = `${ctx.join(" ")}\u0000${token}`;
+    let lp = cache.get(k);
+    if (lp === undefined) {
+      lp = Math.max(FLOOR, publicModel.logprob(ctx, token));
+      if (cache.size < 2_000_000) cache.set(k, lp);
+    }
+    return Math.max(FLOOR, teacher.logprob(ctx, token)) - lp > tau;
+  };
+}
