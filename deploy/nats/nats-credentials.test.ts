@@ -21,7 +21,7 @@ import {
   silentNodeLogger,
   startMemberNode,
 } from "@lineage/member-node";
-import { createAccount, createOperator, createUser, type KeyPair } from "@nats-io/nkeys";
+import { nkeys } from "@nats-io/nats-core";
 import { planServerTest } from "../../libs/bus/test/server-required.js";
 import { findNatsServer, freePort, type RunningServer, startServer } from "./nats-test-server.js";
 
@@ -76,8 +76,8 @@ test(
   async (t) => {
     const bin = need();
     using d = nodeDir();
-    const member = createUser();
-    const stranger = createUser();
+    const member = nkeys.createUser();
+    const stranger = nkeys.createUser();
     const srv = await server(
       bin,
       d.dir,
@@ -142,7 +142,7 @@ test(
 );
 
 /** A NATS JWT (alg ed25519-nkey) with `claims` issued by `issuer`. */
-function jwt(issuer: KeyPair, sub: string, name: string, nats: Record<string, unknown>): string {
+function jwt(issuer: nkeys.KeyPair, sub: string, name: string, nats: Record<string, unknown>): string {
   const b64 = (x: string | Uint8Array) => Buffer.from(x).toString("base64url");
   const header = b64(JSON.stringify({ typ: "JWT", alg: "ed25519-nkey" }));
   const body = { iat: Math.floor(Date.now() / 1000), iss: issuer.getPublicKey(), name, sub, nats };
@@ -155,9 +155,9 @@ function jwt(issuer: KeyPair, sub: string, name: string, nats: Record<string, un
 test("member serve connects with a .creds file to an operator-mode server", live, async (t) => {
   const bin = need();
   using d = nodeDir();
-  const op = createOperator();
-  const acct = createAccount();
-  const user = createUser();
+  const op = nkeys.createOperator();
+  const acct = nkeys.createAccount();
+  const user = nkeys.createUser();
   const unlimited = { subs: -1, data: -1, payload: -1 };
   const opJwt = jwt(op, op.getPublicKey(), "op", { type: "operator", version: 2 });
   const acctJwt = jwt(op, acct.getPublicKey(), "alliance", {
@@ -178,7 +178,7 @@ test("member serve connects with a .creds file to an operator-mode server", live
   });
   const userJwt = jwt(acct, user.getPublicKey(), "acme", { type: "user", version: 2, ...unlimited });
   // JetStream in operator mode needs a system account.
-  const sys = createAccount();
+  const sys = nkeys.createAccount();
   const sysJwt = jwt(op, sys.getPublicKey(), "SYS", { type: "account", version: 2, limits: unlimited });
   const srv = await server(
     bin,
@@ -197,7 +197,7 @@ test("member serve connects with a .creds file to an operator-mode server", live
   await node.close();
   // The JWT with someone else's seed does not authenticate; a file that is no .creds is named.
   await assert.rejects(
-    start(d.config({ url: srv.url, creds_file: d.file("bad.creds", creds(createUser().getSeed())) })),
+    start(d.config({ url: srv.url, creds_file: d.file("bad.creds", creds(nkeys.createUser().getSeed())) })),
     { code: "unavailable" },
   );
   await assert.rejects(
