@@ -4,6 +4,9 @@
  * proofs) whose bundle the auditor refuses with its own code.
  */
 import assert from "node:assert/strict";
+import { mkdtemp, readdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -11,6 +14,7 @@ import { HubKeyAction, HubKeyPurpose, HubKeyStatementSchema, LogEntryKind } from
 import { addSignature, type DsseEnvelope, Ed25519PrivateKey, signEnvelope } from "@lineage/crypto";
 import {
   type AuditErrorCode,
+  AuditorState,
   isAuditError,
   type LogEntrySource,
   openHubCheckpoint,
@@ -376,4 +380,31 @@ test("a bundle hiding a root rotation, its checkpoint signed by the rotated-away
     async () => verifyBundle(s.bundle, s.trust, { history: await historyOf(s) }),
     expectAudit("hub_key_not_valid"),
   );
+});
+
+test("the auditor's state records the rotated root: a later run holding only the old key opens the new root's checkpoints", async () => {
+  const keys = keySet();
+  const newRoot = Ed25519PrivateKey.generate();
+  const s = await buildScenario(
+    delegated(keys, {
+      beforeAttestation: (log) => {
+        log.append(LogEntryKind.HUB_KEY, statement(HubKeyAction.ROTATE_ROOT, "root", newRoot, log.hubKey));
+        log.signCheckpointsWith(newRoot);
+      },
+    }),
+  );
+  const note = s.bundle.checkpoint?.signedNote ?? new Uint8Array(0);
+  assert.throws(() => openHubCheckpoint(note, s.trust), expectAudit("unknown_key"));
+  const dir = await mkdtemp(join(tmpdir(), "lineage-hub-roots-"));
+  const state = new AuditorState(dir);
+  assert.equal(await state.withSavedRoots(s.trust), s.trust);
+  const v = verifyBundle(s.bundle, s.trust);
+  await state.saveRoots(trustWithRotations(s.trust, v.hubKeys));
+  const later = await new AuditorState(dir).withSavedRoots(s.trust);
+  assert.equal(later.rotations?.length, 1);
+  assert.equal(openHubCheckpoint(note, later).size, s.log.leaves.length);
+  // A damaged file is the auditor's own problem, not the hub's: unavailable, naming the file.
+  const [roots] = (await readdir(dir)).filter((f) => f.endsWith(".roots"));
+  await writeFile(join(dir, roots as string), "garbage\n");
+  await assert.rejects(new AuditorState(dir).withSavedRoots(s.trust), expectAudit("unavailable"));
 });
