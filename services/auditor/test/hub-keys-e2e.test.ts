@@ -15,7 +15,14 @@ import {
   signMembership,
   TransparencyLog,
 } from "@lineage/hub";
-import { type HubDatabase, hubMigrations, openTestStore, type Store } from "@lineage/store";
+import {
+  type HubDatabase,
+  hubMigrations,
+  openStore,
+  openTestStore,
+  postgresTestTarget,
+  type Store,
+} from "@lineage/store";
 import {
   type LogEntrySource,
   openHubCheckpoint,
@@ -143,4 +150,47 @@ test("one key given for two purposes is refused before anything is logged", asyn
     openLog(store, root, { membership: k, sessions: k }),
     (e: unknown) => (e as { code?: string }).code === "invalid_argument",
   );
+});
+
+// Postgres: a visible SKIP outside CI when the server is unreachable; under CI postgresTestTarget rejects.
+const pg = await postgresTestTarget();
+
+test("two hub processes on one Postgres log: the key set is delegated once; a process left with the replaced key is refused", {
+  skip: pg.skip,
+}, async () => {
+  if (pg.skip !== undefined) return;
+  await using a = await openTestStore<HubDatabase>("postgres", { url: pg.url });
+  await a.migrate(hubMigrations);
+  await using b = await openStore<HubDatabase>({ kind: "postgres", url: pg.url, schema: a.schema as string });
+  const root = Ed25519PrivateKey.generate();
+  const keys = {
+    membership: Ed25519PrivateKey.generate(),
+    sessions: Ed25519PrivateKey.generate(),
+    countersign: Ed25519PrivateKey.generate(),
+  };
+  const [one, two] = await Promise.all([openLog(a, root, keys), openLog(b, root, keys)]);
+  try {
+    await two.refresh();
+    await one.refresh();
+    assert.equal(one.hubKeyStatementIndexes.length, 3);
+    assert.deepEqual(two.hubKeyStatementIndexes, one.hubKeyStatementIndexes);
+    await one.appendSighting({ suspect: { suspectId: "one" }, source: SuspectSource.FEED_ADAPTER });
+    await two.appendSighting({ suspect: { suspectId: "two" }, source: SuspectSource.FEED_ADAPTER });
+    // A third process rotates the sessions key; `two`, still holding the old one, must not sign with it.
+    const rotated = await openLog(a, root, { ...keys, sessions: Ed25519PrivateKey.generate() });
+    await rotated.appendSighting({ suspect: { suspectId: "rotated" }, source: SuspectSource.FEED_ADAPTER });
+    await rotated.close();
+    await assert.rejects(
+      two.appendSighting({ suspect: { suspectId: "stale-key" }, source: SuspectSource.FEED_ADAPTER }),
+      (e: unknown) => (e as { code?: string }).code === "failed_precondition",
+    );
+    // What was logged verifies against the whole log: every hub signature by its purpose key at its position.
+    const cp = await one.checkpoint();
+    const trust = trustRootFromVerifierKey(one.verifierKey, ORIGIN);
+    const history = await readMemberHistory(source(one), openHubCheckpoint(cp.note, trust));
+    assert.equal(history.hubKeys.length, 4);
+  } finally {
+    await one.close();
+    await two.close();
+  }
 });
