@@ -18,9 +18,11 @@ import { choiceOpt, emit, stringOpt } from "../option-values.js";
 /** What each size can and cannot show (printed before the run). */
 const SIZE_NOTES = {
   small:
-    "--size small: a few models trained on little text and 12 canary pairs per member — fast (the test runs it), " +
-    "but the paired canary test has little evidence per session, so copies may be MISSED here (the table says so " +
-    "and the demo then exits 1); the full size is the one that shows the story.",
+    "--size small: fast (the test runs it), and it shows the whole machinery — enrolment, canary commitments, " +
+    "protection, scans, sessions over gRPC, logged attestations, the audit — but it cannot show an accusation: " +
+    "each member commits 12 canary pairs, so the paired canary test's best p-value (2^-12, about 2.4e-4) never " +
+    "reaches the policy's alpha (1e-6), and its small models give the watermark test little text. Its copies are " +
+    "expected to be MISSED, the table says so, and the demo exits 1. Run the full size to see the story.",
   full:
     "--size full: 48 canary pairs per member, teachers on thousands of sentences; the first run trains the " +
     "population (a few minutes; later runs retrain only the members' models and what was distilled from them).",

@@ -183,13 +183,8 @@ export async function runDemoStory(o: DemoRunOptions): Promise<DemoResult> {
     cleanups.push(() => hub.close());
     await writePrivate(join(o.outDir, "hub", "verifier-key.txt"), `${hub.verifierKey}\n`);
     say(`      hub ${hub.origin} at ${hub.address}; verifier key ${hub.verifierKey}`);
-    // The auditor's first look at the log (it saves the checkpoint and later proves the log only grew).
     const trust = trustRootFromVerifierKey(hub.verifierKey);
     const auditorState = new AuditorState(join(o.outDir, "auditor", "state"));
-    {
-      using source = hubCheckpointSource(hub.address, insecureChannelCredentials(), 10_000);
-      await auditConsistency(source, trust, auditorState);
-    }
 
     const members = new Map<string, DemoMember>();
     const names = new Map<string, string>();
@@ -210,6 +205,13 @@ export async function runDemoStory(o: DemoRunOptions): Promise<DemoResult> {
       cleanups.push(() => member.close());
       const at = await hub.enrol(m.memberId, `Demo member ${m.memberId}`, member.key);
       say(`      ${m.memberId}: node at ${member.node.address}, enrolled at log index ${at}`);
+    }
+    // The auditor's first look at the log (it saves the checkpoint and later proves the log only grew).
+    for (let i = 0; i < 50 && (hub.log.latestCheckpoint?.treeSize ?? 0) < alliance.length; i++)
+      await untilAborted(sleep(100), o.signal);
+    {
+      using source = hubCheckpointSource(hub.address, insecureChannelCredentials(), 10_000);
+      await auditConsistency(source, trust, auditorState);
     }
     checkAborted(o.signal);
 
