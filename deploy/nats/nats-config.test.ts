@@ -423,20 +423,34 @@ test("a running server enforces it: identities, sketches, sessions, alerts, goss
       data: bytes(`acme answers ${text(req.data)}`),
       headers: {},
     }));
-    // globex tries to take acme's sessions (serve, queue group, wildcard): the server refuses each.
-    await globex.serve(sessionRequestSubject("acme"), async () => {
-      seen.push("globex served");
-      return { data: bytes("globex answers"), headers: {} };
-    });
-    await globex.serve(
-      sessionRequestSubject("acme"),
-      async () => {
-        seen.push("globex queue");
+    // globex tries to take acme's sessions (serve, queue group, wildcard): the server refuses each, and
+    // the bus says so (the subscription fails instead of silently never delivering).
+    const denied = (subject: string) =>
+      new RegExp(
+        `Permissions Violation for Subscription to "${subject.replaceAll(".", "\\.").replace(">", ".")}"`,
+      );
+    await assert.rejects(
+      globex.serve(sessionRequestSubject("acme"), async () => {
+        seen.push("globex served");
         return { data: bytes("globex answers"), headers: {} };
-      },
-      { queue: "q" },
+      }),
+      denied(sessionRequestSubject("acme")),
     );
-    await globex.subscribe("lineage.session.>", () => void seen.push("globex wildcard"));
+    await assert.rejects(
+      globex.serve(
+        sessionRequestSubject("acme"),
+        async () => {
+          seen.push("globex queue");
+          return { data: bytes("globex answers"), headers: {} };
+        },
+        { queue: "q" },
+      ),
+      denied(sessionRequestSubject("acme")),
+    );
+    await assert.rejects(
+      globex.subscribe("lineage.session.>", () => void seen.push("globex wildcard")),
+      denied("lineage.session.>"),
+    );
     await violation("Subscription", dn("globex"), sessionRequestSubject("acme"));
     await violation("Subscription", dn("globex"), "lineage.session.>");
     for (let i = 0; i < 8; i++) {
@@ -461,7 +475,10 @@ test("a running server enforces it: identities, sketches, sessions, alerts, goss
     await acme.emit("_INBOX.forged.1", bytes("forged reply"));
     await violation("Publish", dn("acme"), "_INBOX.forged.1");
     // An inbox of another member: not subscribable.
-    await acme.subscribe("_INBOX.globex.>", (e) => void got.push(e.subject));
+    await assert.rejects(
+      acme.subscribe("_INBOX.globex.>", (e) => void got.push(e.subject)),
+      /Permissions Violation for Subscription to "_INBOX\.globex\.>"/,
+    );
     await violation("Subscription", dn("acme"), "_INBOX.globex.>");
     await globex.publish(sketchSubject("globex", "m2"), bytes("g"), { msgId: "g-1" });
     assert.deepEqual(await nextSketch(hub), { subject: sketchSubject("globex", "m2"), data: "g" });
@@ -472,8 +489,14 @@ test("a running server enforces it: identities, sketches, sessions, alerts, goss
     const acmeGot: string[] = [];
     const globexGot: string[] = [];
     await acme.subscribe("lineage.alert.acme.>", (e) => void acmeGot.push(e.subject));
-    await globex.subscribe("lineage.alert.acme.>", (e) => void globexGot.push(e.subject));
-    await globex.subscribe("lineage.alert.>", (e) => void globexGot.push(e.subject));
+    await assert.rejects(
+      globex.subscribe("lineage.alert.acme.>", (e) => void globexGot.push(e.subject)),
+      /Permissions Violation for Subscription to "lineage\.alert\.acme\.>"/,
+    );
+    await assert.rejects(
+      globex.subscribe("lineage.alert.>", (e) => void globexGot.push(e.subject)),
+      /Permissions Violation/,
+    );
     await violation("Subscription", dn("globex"), "lineage.alert.acme.>");
     await violation("Subscription", dn("globex"), "lineage.alert.>");
     await hub.emit(alertSubject("acme", AlertKind.CASE_OPENED), bytes("alert"));
@@ -570,10 +593,13 @@ test("the three-server cluster (nats-cluster.conf) carries the same rules across
   );
   await acme.serve(sessionRequestSubject("acme"), async (r) => ({ data: r.data, headers: {} }));
   let stolen = 0;
-  await globex.serve(sessionRequestSubject("acme"), async (r) => {
-    stolen++;
-    return { data: r.data, headers: {} };
-  });
+  await assert.rejects(
+    globex.serve(sessionRequestSubject("acme"), async (r) => {
+      stolen++;
+      return { data: r.data, headers: {} };
+    }),
+    /Permissions Violation for Subscription/,
+  );
   await until(() => s3.log().includes("Subscription Violation"), "server 3 to refuse globex");
   const r = await hub.request(sessionRequestSubject("acme"), bytes("session"), { timeoutMs: 5000 });
   assert.equal(text(r.data), "session");

@@ -568,12 +568,17 @@ class NatsBus implements Bus {
     subject: string,
     queue: string | undefined,
     onMessage: (m: Msg) => Promise<void> | undefined,
-  ): { stop: () => Promise<void>; inflight: Set<Promise<void>> } {
+  ): { stop: () => Promise<void>; inflight: Set<Promise<void>>; refused: () => Error | undefined } {
     const inflight = new Set<Promise<void>>();
+    // The server refusing the subscription (a permissions violation) arrives here as an error.
+    let refused: Error | undefined;
     const sub = this.#nc.subscribe(subject, {
       ...(queue === undefined ? {} : { queue }),
       callback: (err, m) => {
-        if (err !== null) return;
+        if (err !== null) {
+          refused ??= err;
+          return;
+        }
         const p = onMessage(m);
         if (p === undefined) return;
         inflight.add(p);
@@ -594,7 +599,18 @@ class NatsBus implements Bus {
       return stopping;
     };
     this.#live.add(stop);
-    return { stop, inflight };
+    return { stop, inflight, refused: () => refused };
+  }
+
+  /**
+   * After the flush that follows a subscribe: the server answers a SUB it refuses before the PONG, so a
+   * subscription the user may not make (deploy/nats permissions) fails here instead of never delivering.
+   */
+  async #checkRefused(reg: { stop: () => Promise<void>; refused: () => Error | undefined }, subject: string) {
+    const err = reg.refused();
+    if (err === undefined) return;
+    await reg.stop();
+    throw toBusError(err, `subscribe ${subject}`);
   }
 
   async serve(subject: string, handler: ServeHandler, opts: ServeOptions = {}): Promise<BusSubscription> {
@@ -625,6 +641,7 @@ class NatsBus implements Bus {
       return runServeHandler(handler, req, this.maxPayloadBytes, opts.onError).then((r) => respond(m, r));
     });
     await this.#flush();
+    await this.#checkRefused(reg, subject);
     return { stop: reg.stop, [Symbol.asyncDispose]: reg.stop };
   }
 
@@ -661,6 +678,7 @@ class NatsBus implements Bus {
       })(),
     );
     await this.#flush();
+    await this.#checkRefused(reg, subject);
     return { stop: reg.stop, [Symbol.asyncDispose]: reg.stop };
   }
 
