@@ -11,11 +11,12 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { AlertKind } from "@lineage/api";
 import { type Bus, connectNatsBus } from "@lineage/bus";
+import { Ed25519PrivateKey } from "@lineage/crypto";
 import {
   alertSubject,
   checkpointSubject,
@@ -24,11 +25,19 @@ import {
   SKETCH_STREAM,
   SKETCH_SUBJECTS,
 } from "@lineage/hub";
-import { memberInboxPrefix, sessionRequestSubject, sketchSubject } from "@lineage/member-node";
+import {
+  memberInboxPrefix,
+  readMemberNodeConfig,
+  sessionRequestSubject,
+  silentNodeLogger,
+  sketchSubject,
+  startMemberNode,
+} from "@lineage/member-node";
 import { planServerTest } from "../../libs/bus/test/server-required.js";
 import {
   findNatsServer,
   freePort,
+  NATS_DIR,
   type RunningServer,
   startServer,
   TestPki,
@@ -508,6 +517,53 @@ test("a running server enforces it: identities, sketches, sessions, alerts, goss
     await until(() => acmeGot.length === 2, "acme's second alert");
     assert.deepEqual(globexGot, []);
   });
+
+  await t.test(
+    "a member node configured like deploy/member/acme.json connects with its certificate",
+    async () => {
+      // The deployed file's nats block, pointed at the test server and certificates: the node's JetStream
+      // check needs its replies on _INBOX.acme (the runtime's inbox prefix), the only inbox acme may read.
+      const deployed = JSON.parse(readFileSync(join(NATS_DIR, "..", "member", "acme.json"), "utf8"));
+      assert.deepEqual(Object.keys(deployed.nats).sort(), ["tls", "url"]);
+      assert.deepEqual(Object.keys(deployed.nats.tls).sort(), ["ca_file", "cert_file", "key_file"]);
+      const cert = pki.client("acme-node", dn("acme"));
+      const dir = join(pki.dir, "acme-node");
+      mkdirSync(dir);
+      writeFileSync(join(dir, "key.pem"), Ed25519PrivateKey.generate().toPem(), { mode: 0o600 });
+      const file = join(dir, "member.json");
+      const doc = {
+        member_id: "acme",
+        signing_key_file: "key.pem",
+        listen: "127.0.0.1:0",
+        database: { data_dir: "data" },
+        nats: {
+          url: srv.url,
+          tls: { ca_file: pki.caFile, cert_file: cert.certFile, key_file: cert.keyFile },
+        },
+      };
+      writeFileSync(file, JSON.stringify(doc), { mode: 0o600 });
+      const node = await startMemberNode({
+        config: await readMemberNodeConfig(file, {}),
+        env: {},
+        logger: silentNodeLogger,
+        epochPollMs: 0,
+      });
+      await node.close();
+      // Told to create its own sketch stream (ensure_stream), it is refused: the hub owns the JetStream API.
+      writeFileSync(file, JSON.stringify({ ...doc, nats: { ...doc.nats, ensure_stream: true } }), {
+        mode: 0o600,
+      });
+      await assert.rejects(
+        startMemberNode({
+          config: await readMemberNodeConfig(file, {}),
+          env: {},
+          logger: silentNodeLogger,
+          epochPollMs: 0,
+        }),
+        /Permissions Violation|timeout|no responders/i,
+      );
+    },
+  );
 
   await t.test(
     "checkpoint gossip and epoch announcements reach every member; members cannot forge them",
