@@ -226,3 +226,34 @@ test("band index: a flat field of one-band agreements leaves the copy first and 
   assert.deepEqual(all[0], { ordinal: 1234, agreeingBands: 300 });
   for (const h of all.slice(1)) assert.equal(h.agreeingBands, 1);
 });
+
+test("band index: buckets past the posting budget are left to stage 2, and a copy sharing more bands than were left is still found", () => {
+  const N = 2000;
+  const query = syntheticSketch(EPOCH_ID, 1, 7).coarse;
+  // Every model shares bands 0..199 with the query (frequent digests: buckets of N); the copy also 200..299.
+  const coarse = Array.from({ length: N }, (_, i) => {
+    const c = syntheticSketch(EPOCH_ID, 1, 50_000 + i).coarse;
+    c.set(query.subarray(0, 200 * 8), 0);
+    return c;
+  });
+  (coarse[777] as Uint8Array).set(query.subarray(0, 300 * 8), 0);
+  const tight = BandIndex.build(coarse, { postingBudget: 100 });
+  const hits = tight.query(query, 250, 3);
+  assert.deepEqual(hits, [{ ordinal: 777, agreeingBands: 300 }]);
+  // The 200 frequent buckets were not counted (H = 200 < 300 shared bands: the copy had 100 counted).
+  assert.deepEqual(tight.lastQueryStats, {
+    countedPostings: 100,
+    uncountedBands: 200,
+    uncountedPostings: 200 * N,
+    finalists: 1,
+  });
+  assert.deepEqual(hits, tight.queryExhaustive(query, 250, 3));
+  // With a budget holding every bucket, stage 1 is exact.
+  const roomy = BandIndex.build(coarse, { postingBudget: 1 << 20 });
+  assert.deepEqual(roomy.query(query, 19, 3), roomy.queryExhaustive(query, 19, 3));
+  assert.equal(roomy.lastQueryStats.uncountedBands, 0);
+  assert.throws(
+    () => BandIndex.build(coarse, { postingBudget: -1 }),
+    (e) => isHubError(e, "invalid_argument"),
+  );
+});

@@ -7,11 +7,14 @@
  * Layout, per band b of COARSE_BANDS: `keys[b]` (the first 4 bytes of each model's 8-byte band digest,
  * sorted) and `ords[b]` (the model ordinal of each key), plus each model's keys in a row-major matrix —
  * 12 bytes per model and band, ~6 KiB per model (600 MiB at 100,000 models).
+ * A per-band directory on the keys' top bits (~8 keys a slot) turns each bucket lookup into one
+ * directory read and a binary search over a few neighbouring keys, instead of ~17 cache misses.
  * New models go to a small append-only delta (scanned linearly) that is merged into the sorted base when
  * full; removed models are only flagged dead and skipped (compacted on the next rebuild). A query is
- * 1,024 binary searches, one counter increment per posting in the suspect's rare buckets, and an exact
- * count for a few hundred finalists (see {@link BandIndex.query}); a 32-bit key
- * prefix makes a false band agreement between different digests a 2^-32 event per compared band.
+ * 512 bucket lookups, one counter increment per posting in the buckets it counts (smallest first, within
+ * a posting budget), and an exact count for a few hundred finalists (see {@link BandIndex.query}); a 32-bit
+ * key prefix makes a false band agreement between different digests a 2^-32 event per compared band.
+ * Nothing is allocated per query but the few hits returned.
  */
 import { COARSE_BANDS, COARSE_DIGEST_BYTES } from "@lineage/fingerprint";
 import { HubError } from "../ingest/hub-error.js";
@@ -19,14 +22,30 @@ import { HubError } from "../ingest/hub-error.js";
 /** Models an index can hold over its life (ordinals are packed with keys into float64 while merging). */
 export const MAX_ORDINALS = 1 << 21;
 const ORD_SPAN = 2 ** 21;
-/** A query bucket holding more than max(HOT_BUCKET_MIN, HOT_BUCKET_FRACTION x models) is not counted in stage 1. */
-export const HOT_BUCKET_FRACTION = 0.005;
-export const HOT_BUCKET_MIN = 64;
+/**
+ * Postings stage 1 counts per query at most: the query's buckets are counted whole, smallest first, until
+ * the next would pass this budget (~0.5 ms of counter increments). When every bucket fits, stage 1 is an
+ * exact count; otherwise the H largest buckets (frequent digests) are left to stage 2 — see
+ * {@link BandIndex.query} for what that guarantees.
+ */
+export const DEFAULT_POSTING_BUDGET = 1 << 14;
 /** Stage-2 finalists per requested hit (at least MIN_FINALISTS). */
 export const FINALISTS_FACTOR = 8;
 export const MIN_FINALISTS = 256;
 /** Models held in the delta before it is merged into the sorted base. */
 export const DEFAULT_DELTA_CAPACITY = 2048;
+
+/** What the last query did (for benchmarks and operators). */
+export interface QueryStats {
+  /** Postings counted in stage 1. */
+  readonly countedPostings: number;
+  /** Bands whose buckets stage 1 did not count (H): a model sharing more than H bands has A - H counted. */
+  readonly uncountedBands: number;
+  /** Postings in those uncounted buckets. */
+  readonly uncountedPostings: number;
+  /** Models compared exactly in stage 2. */
+  readonly finalists: number;
+}
 
 /** One model found by the coarse stage. */
 export interface CoarseHit {
@@ -35,7 +54,7 @@ export interface CoarseHit {
   readonly agreeingBands: number;
 }
 
-function bandKeys(coarse: Uint8Array): Uint32Array {
+function bandKeys(coarse: Uint8Array, out: Uint32Array = new Uint32Array(COARSE_BANDS)): Uint32Array {
   if (!(coarse instanceof Uint8Array) || coarse.length !== COARSE_BANDS * COARSE_DIGEST_BYTES) {
     throw new HubError(
       "invalid_argument",
@@ -43,14 +62,13 @@ function bandKeys(coarse: Uint8Array): Uint32Array {
     );
   }
   const dv = new DataView(coarse.buffer, coarse.byteOffset, coarse.byteLength);
-  const out = new Uint32Array(COARSE_BANDS);
   for (let b = 0; b < COARSE_BANDS; b++) out[b] = dv.getUint32(b * COARSE_DIGEST_BYTES);
   return out;
 }
 
-function lowerBound(keys: Uint32Array, n: number, key: number): number {
-  let lo = 0;
-  let hi = n;
+function lowerBound(keys: Uint32Array, from: number, to: number, key: number): number {
+  let lo = from;
+  let hi = to;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if ((keys[mid] as number) < key) lo = mid + 1;
@@ -59,11 +77,33 @@ function lowerBound(keys: Uint32Array, n: number, key: number): number {
   return lo;
 }
 
+/** Directory bits for n keys: ~8 keys a slot, 2^4..2^20 slots. */
+function directoryBits(n: number): number {
+  return Math.min(20, Math.max(4, Math.ceil(Math.log2(Math.max(1, n))) - 3));
+}
+
+/** dir[s] = first position whose key's top `bits` bits are >= s (dir[2^bits] = n). */
+function buildDirectory(keys: Uint32Array, bits: number): Uint32Array {
+  const slots = 1 << bits;
+  const shift = 32 - bits;
+  const dir = new Uint32Array(slots + 1);
+  let i = 0;
+  for (let s = 0; s < slots; s++) {
+    dir[s] = i;
+    while (i < keys.length && (keys[i] as number) >>> shift === s) i++;
+  }
+  dir[slots] = keys.length;
+  return dir;
+}
+
 /** Inverted band index over model ordinals (assigned by the caller, dense from 0). */
 export class BandIndex {
   readonly #deltaCapacity: number;
+  readonly #postingBudget: number;
   #keys: Uint32Array[] = Array.from({ length: COARSE_BANDS }, () => new Uint32Array(0));
   #ords: Uint32Array[] = Array.from({ length: COARSE_BANDS }, () => new Uint32Array(0));
+  #dirBits = 4;
+  #dir: Uint32Array[] = Array.from({ length: COARSE_BANDS }, () => buildDirectory(new Uint32Array(0), 4));
   /** Band-major delta keys: deltaKeys[b * capacity + j]. */
   #deltaKeys: Uint32Array;
   #deltaOrds: Uint32Array;
@@ -75,9 +115,20 @@ export class BandIndex {
   #touched = new Uint32Array(1024);
   #ordinals = 0;
   #live = 0;
+  // Per-query scratch (no allocation per query).
+  readonly #q = new Uint32Array(COARSE_BANDS);
+  readonly #lo = new Uint32Array(COARSE_BANDS);
+  readonly #hi = new Uint32Array(COARSE_BANDS);
+  readonly #order = new Float64Array(COARSE_BANDS);
+  readonly #hist = new Uint32Array(COARSE_BANDS + 1);
+  #finalists = new Uint32Array(1024);
+  #stats: QueryStats = { countedPostings: 0, uncountedBands: 0, uncountedPostings: 0, finalists: 0 };
 
-  constructor(options: { readonly deltaCapacity?: number } = {}) {
+  constructor(options: BandIndexOptions = {}) {
     this.#deltaCapacity = options.deltaCapacity ?? DEFAULT_DELTA_CAPACITY;
+    this.#postingBudget = options.postingBudget ?? DEFAULT_POSTING_BUDGET;
+    if (!Number.isInteger(this.#postingBudget) || this.#postingBudget < 0)
+      throw new HubError("invalid_argument", "postingBudget must be a non-negative integer");
     this.#deltaKeys = new Uint32Array(COARSE_BANDS * this.#deltaCapacity);
     this.#deltaOrds = new Uint32Array(this.#deltaCapacity);
   }
@@ -85,6 +136,19 @@ export class BandIndex {
   /** Models retrievable now. */
   get size(): number {
     return this.#live;
+  }
+
+  /** What the last {@link query} did. */
+  get lastQueryStats(): QueryStats {
+    return this.#stats;
+  }
+
+  /** Rebuilds every band's directory (after a build or merge changed the base's size). */
+  #index(): void {
+    const n = (this.#keys[0] as Uint32Array).length;
+    this.#dirBits = directoryBits(n);
+    for (let b = 0; b < COARSE_BANDS; b++)
+      this.#dir[b] = buildDirectory(this.#keys[b] as Uint32Array, this.#dirBits);
   }
 
   #grow(ordinal: number): void {
@@ -110,7 +174,7 @@ export class BandIndex {
    * Replaces the whole index with these models (ordinal = position in `coarse`; empty signatures are not
    * retrievable). The start-up and compaction path: one sort per band.
    */
-  static build(coarse: readonly Uint8Array[], options: { readonly deltaCapacity?: number } = {}): BandIndex {
+  static build(coarse: readonly Uint8Array[], options: BandIndexOptions = {}): BandIndex {
     const idx = new BandIndex(options);
     const keys: (Uint32Array | undefined)[] = coarse.map((c) => (c.length === 0 ? undefined : bandKeys(c)));
     idx.#grow(Math.max(0, coarse.length - 1));
@@ -142,6 +206,7 @@ export class BandIndex {
       idx.#keys[b] = kb;
       idx.#ords[b] = ob;
     }
+    idx.#index();
     return idx;
   }
 
@@ -205,18 +270,26 @@ export class BandIndex {
       this.#keys[b] = kb;
       this.#ords[b] = ob;
     }
+    this.#index();
     this.#deltaCount = 0;
   }
 
   /**
    * The live models sharing at least `minAgreeingBands` coarse bands with `coarse`: the `topK` with the most
-   * agreeing bands among the {@link FINALISTS_FACTOR}-fold finalists chosen by RARE agreement. Stage 1
-   * counts agreements only in the query's rare buckets (a bucket holding more than max(64, 0.5% of the
-   * models) is a frequent digest — a common shingle's minimum that unrelated models share — and counting
-   * it costs a pass over a large share of the index while telling copies from strangers least); stage 2
-   * counts every band exactly, from each finalist's stored keys, and applies the threshold to that exact
-   * count. So the result is exact in `agreeingBands` and threshold, approximate only in which models reach
-   * stage 2: a copy sharing nothing but frequent digests with the suspect is not found.
+   * agreeing bands among the finalists (at least {@link MIN_FINALISTS}, {@link FINALISTS_FACTOR} per hit
+   * wanted) chosen by stage 1's counts.
+   *
+   * Stage 1 counts, per model, its agreements in the query's buckets, whole buckets smallest first, while
+   * the postings counted stay within the posting budget. The H buckets left over are the largest ones —
+   * frequent digests (a common shingle's minimum that unrelated models share), which cost most to count
+   * and tell copies from strangers least. Stage 2 counts every band exactly for each finalist, from its
+   * stored keys, and applies the threshold to that exact count. What that guarantees (pigeonhole): a model
+   * sharing A bands with the suspect has at least A - H counted agreements, so every model with A > H
+   * reaches stage 2 unless MIN_FINALISTS others have more counted agreements; with H = 0 (every bucket fits
+   * the budget) stage 1 is exact. The risk is confined to a copy whose agreement lies almost all in frequent
+   * digests; bench/hub.ts reports H and compares the result with an exhaustive count. This replaces a
+   * fixed "hot bucket" cut (0.5% of the models), which skipped frequent buckets even when counting them
+   * was cheap.
    */
   query(coarse: Uint8Array, minAgreeingBands: number, topK: number): CoarseHit[] {
     if (!Number.isInteger(minAgreeingBands) || minAgreeingBands < 1 || minAgreeingBands > COARSE_BANDS) {
@@ -225,41 +298,79 @@ export class BandIndex {
     if (!Number.isInteger(topK) || topK < 1)
       throw new HubError("invalid_argument", "topK must be a positive integer");
     if (coarse.length === 0 || this.#live === 0) return [];
-    const q = bandKeys(coarse);
-    const hot = Math.max(HOT_BUCKET_MIN, Math.ceil(this.#live * HOT_BUCKET_FRACTION));
+    const q = bandKeys(coarse, this.#q);
     const counts = this.#counts;
     const touched = this.#touched;
-    let nTouched = 0;
+    const alive = this.#alive;
     const cap = this.#deltaCapacity;
     const nDelta = this.#deltaCount;
+    const shift = 32 - this.#dirBits;
+    const los = this.#lo;
+    const his = this.#hi;
+    const order = this.#order;
+    // Each band's bucket in the sorted base; bands ordered by bucket size (size * 1024 + band).
     for (let b = 0; b < COARSE_BANDS; b++) {
       const key = q[b] as number;
       const keys = this.#keys[b] as Uint32Array;
+      const dir = this.#dir[b] as Uint32Array;
+      const slot = key >>> shift;
+      const end = dir[slot + 1] as number;
+      const lo = lowerBound(keys, dir[slot] as number, end, key);
+      let hi = lo;
+      if (lo < end && keys[lo] === key) hi = key === 0xffffffff ? end : lowerBound(keys, lo, end, key + 1);
+      los[b] = lo;
+      his[b] = hi;
+      order[b] = (hi - lo) * 1024 + b;
+    }
+    order.sort();
+    let nTouched = 0;
+    let counted = 0;
+    let uncountedBands = 0;
+    let uncountedPostings = 0;
+    const budget = this.#postingBudget;
+    for (let k = 0; k < COARSE_BANDS; k++) {
+      const v = order[k] as number;
+      const b = v % 1024;
+      const lo = los[b] as number;
+      const hi = his[b] as number;
+      if (counted + (hi - lo) > budget) {
+        // Every later bucket is at least as large: none is counted.
+        uncountedBands = COARSE_BANDS - k;
+        for (let j = k; j < COARSE_BANDS; j++) {
+          const w = order[j] as number;
+          uncountedPostings += (w - (w % 1024)) / 1024;
+        }
+        break;
+      }
+      counted += hi - lo;
       const ords = this.#ords[b] as Uint32Array;
-      const n = keys.length;
-      const lo = lowerBound(keys, n, key);
-      const hi = lo < n && keys[lo] === key ? lowerBound(keys, n, key + 1) : lo;
-      if (hi - lo > hot) continue;
       for (let i = lo; i < hi; i++) {
         const ord = ords[i] as number;
-        if ((counts[ord] as number) === 0) touched[nTouched++] = ord;
-        counts[ord] = (counts[ord] as number) + 1;
+        const c = counts[ord] as number;
+        if (c === 0) touched[nTouched++] = ord;
+        counts[ord] = c + 1;
       }
+    }
+    // The delta (small, unsorted): every band counted.
+    for (let b = 0; b < COARSE_BANDS && nDelta > 0; b++) {
+      const key = q[b] as number;
       const base = b * cap;
       for (let j = 0; j < nDelta; j++) {
         if (this.#deltaKeys[base + j] === key) {
           const ord = this.#deltaOrds[j] as number;
-          if ((counts[ord] as number) === 0) touched[nTouched++] = ord;
-          counts[ord] = (counts[ord] as number) + 1;
+          const c = counts[ord] as number;
+          if (c === 0) touched[nTouched++] = ord;
+          counts[ord] = c + 1;
         }
       }
     }
-    // Finalists: the most rare agreement (a histogram of counts finds the cut without sorting everyone).
+    // Finalists: the most counted agreement (a histogram of counts finds the cut without sorting everyone).
     const want = Math.max(topK * FINALISTS_FACTOR, MIN_FINALISTS);
-    const hist = new Uint32Array(COARSE_BANDS + 1);
+    const hist = this.#hist;
+    hist.fill(0);
     for (let t = 0; t < nTouched; t++) {
       const ord = touched[t] as number;
-      if (this.#alive[ord] === 1) hist[counts[ord] as number] = (hist[counts[ord] as number] as number) + 1;
+      if (alive[ord] === 1) hist[counts[ord] as number] = (hist[counts[ord] as number] as number) + 1;
     }
     let cut = COARSE_BANDS;
     let taken = 0;
@@ -268,19 +379,45 @@ export class BandIndex {
       cut--;
     }
     // Everyone above the cut, then models AT the cut until `want` (so a flat histogram — many models with
-    // one rare agreement each — cannot make stage 2 scan the whole index).
-    const finalists: number[] = [];
+    // one counted agreement each — cannot make stage 2 scan the whole index).
+    if (this.#finalists.length < want) this.#finalists = new Uint32Array(want);
+    const finalists = this.#finalists;
+    let nFinal = 0;
     let atCut = want - taken;
     for (let t = 0; t < nTouched; t++) {
       const ord = touched[t] as number;
       const c = counts[ord] as number;
-      if (this.#alive[ord] === 1 && (c > cut || (c === cut && atCut-- > 0))) finalists.push(ord);
+      if (alive[ord] === 1 && nFinal < want && (c > cut || (c === cut && atCut-- > 0)))
+        finalists[nFinal++] = ord;
       counts[ord] = 0;
     }
     // Exact agreement of each finalist over every band.
     const m = this.#matrix;
     const hits: CoarseHit[] = [];
-    for (const ord of finalists) {
+    for (let f = 0; f < nFinal; f++) {
+      const ord = finalists[f] as number;
+      const row = ord * COARSE_BANDS;
+      let agree = 0;
+      for (let b = 0; b < COARSE_BANDS; b++) if (m[row + b] === q[b]) agree++;
+      if (agree >= minAgreeingBands) hits.push({ ordinal: ord, agreeingBands: agree });
+    }
+    this.#stats = { countedPostings: counted, uncountedBands, uncountedPostings, finalists: nFinal };
+    hits.sort((a, b) => b.agreeingBands - a.agreeingBands || a.ordinal - b.ordinal);
+    if (hits.length > topK) hits.length = topK;
+    return hits;
+  }
+
+  /**
+   * Exhaustive reference for {@link query}: every live model's exact agreement (O(models x bands)); for
+   * benchmarks and tests measuring what the posting budget costs in recall.
+   */
+  queryExhaustive(coarse: Uint8Array, minAgreeingBands: number, topK: number): CoarseHit[] {
+    if (coarse.length === 0 || this.#live === 0) return [];
+    const q = bandKeys(coarse);
+    const m = this.#matrix;
+    const hits: CoarseHit[] = [];
+    for (let ord = 0; ord < this.#ordinals; ord++) {
+      if (this.#alive[ord] !== 1) continue;
       const row = ord * COARSE_BANDS;
       let agree = 0;
       for (let b = 0; b < COARSE_BANDS; b++) if (m[row + b] === q[b]) agree++;
@@ -289,4 +426,12 @@ export class BandIndex {
     hits.sort((a, b) => b.agreeingBands - a.agreeingBands || a.ordinal - b.ordinal);
     return hits.slice(0, topK);
   }
+}
+
+/** Options of a {@link BandIndex}. */
+export interface BandIndexOptions {
+  /** Models held in the delta before it is merged into the sorted base. Default 2048. */
+  readonly deltaCapacity?: number;
+  /** Postings stage 1 counts per query at most. Default {@link DEFAULT_POSTING_BUDGET}. */
+  readonly postingBudget?: number;
 }
