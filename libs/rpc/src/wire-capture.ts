@@ -10,7 +10,7 @@
  *
  * The file holds everything the process sent: it is created 0600, never through a symlink, one per process
  * (no interleaving between processes). A write that fails turns capture off and says so once on stderr; it
- * never fails the call. Test: services/cli/test/alliance/alliance-privacy.test.ts.
+ * never fails the call. Test: services/cli/test/alliance/alliance.test.ts (privacy test).
  */
 import { constants, openSync, writeSync } from "node:fs";
 import { join } from "node:path";

@@ -17,12 +17,12 @@
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Hub } from "@lineage/api";
-import { createClient, type ServiceClient, tlsChannelCredentials } from "@lineage/rpc";
+import { createClient, RPC_CAPTURE_MARKER, type ServiceClient, tlsChannelCredentials } from "@lineage/rpc";
 import {
   factSentence,
   loadCorpus,
@@ -31,6 +31,8 @@ import {
   TestbedModel,
   type TestbedServer,
 } from "@lineage/testbed";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { captureIo } from "../../src/capture-io.js";
 import { EXIT } from "../../src/cli-error.js";
@@ -212,8 +214,10 @@ export interface StoredPair {
 
 /** What the privacy test looks for: secrets that must never leave a member (or the hub's key). */
 export interface Secrets {
-  /** Canary prompts and answers of every member. */
-  readonly canaryTexts: string[];
+  /** Canary prompts of every member. */
+  readonly canaryPrompts: string[];
+  /** Their answers (short pseudo-words, e.g. "Pollo"). */
+  readonly canaryAnswers: string[];
   /** Private keys: PEM bodies (base64 lines) and raw bytes. */
   readonly keyTexts: string[];
   readonly keyBytes: Uint8Array[];
@@ -237,7 +241,7 @@ export interface Alliance extends AsyncDisposable {
   nodeFlags(id: MemberId): string[];
   /** A Hub client with `id`'s (or the secretariat's) client certificate. */
   hubClient(who: MemberId | "hub"): ServiceClient<typeof Hub>;
-  /** Lists releases in the hub's feed file (read every second). */
+  /** Adds releases to the hub's feed file (read every second; a listed release is scanned once). */
   release(models: readonly string[]): void;
   /** Pairs and labels of `id` as stored on its node. */
   pairs(id: MemberId): StoredPair[];
@@ -245,6 +249,16 @@ export interface Alliance extends AsyncDisposable {
   startNats(): Promise<ServiceProcess>;
   readonly nats: () => ServiceProcess;
   secrets(): Secrets;
+  /**
+   * Everything sent so far, each as one buffer: every NATS message the capture subscriber saw (subject,
+   * headers and payload), every gRPC message a service process sent (its capture file, by record), and
+   * every service process's stdout and stderr.
+   */
+  sent(): {
+    nats: Buffer[];
+    rpc: { process: string; path: string; kind: string; bytes: Buffer }[];
+    output: Buffer[];
+  };
   readonly timings: Record<string, number>;
 }
 
@@ -351,7 +365,10 @@ export async function startAlliance(o: AllianceOptions): Promise<Alliance> {
   const admin = new pg.Client({ connectionString: PG_URL });
   await admin.connect();
   let models: TestbedServer | undefined;
+  let natsTap: NatsConnection | undefined;
+  const natsSeen: Buffer[] = [];
   const cleanup = async () => {
+    await natsTap?.close().catch(() => {});
     for (const p of processes.slice().reverse()) await p.stop(10_000);
     await models?.close();
     for (const p of pools) await p.end().catch(() => {});
@@ -415,6 +432,21 @@ export async function startAlliance(o: AllianceOptions): Promise<Alliance> {
       return p;
     };
     await startNats();
+    // The capture subscriber: every message on every subject, for the whole run (reconnecting across restarts).
+    natsTap = await connect({
+      servers: natsUrl,
+      name: "alliance-capture",
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 200,
+    });
+    natsTap.subscribe(">", {
+      callback: (_err, msg) => {
+        const h = msg.headers;
+        const headers =
+          h === undefined ? "" : [...h.keys()].map((k) => `${k}: ${h.values(k).join(",")}`).join("\n");
+        natsSeen.push(Buffer.concat([Buffer.from(`${msg.subject}\n${headers}\n`), Buffer.from(msg.data)]));
+      },
+    });
 
     const cli = async (args: string[]) => {
       const io = captureIo({ cwd: dir });
@@ -600,9 +632,10 @@ export async function startAlliance(o: AllianceOptions): Promise<Alliance> {
       return p;
     };
     const members = new Map<MemberId, ServiceProcess>();
-    const started = await Promise.all([
-      startHub(),
-      ...MEMBERS.map(async (m) => {
+    // The hub first: a node learns the log's trust from it at start (and retries only every 15 s).
+    await startHub();
+    await Promise.all(
+      MEMBERS.map(async (m) => {
         const p = new ServiceProcess(
           `member ${m}`,
           process.execPath,
@@ -612,10 +645,8 @@ export async function startAlliance(o: AllianceOptions): Promise<Alliance> {
         processes.push(p);
         members.set(m, p);
         await p.ready();
-        return p;
       }),
-    ]);
-    void started;
+    );
     lap("hub and member processes started");
 
     const nodeFlags = (m: MemberId) => [
@@ -760,12 +791,14 @@ export async function startAlliance(o: AllianceOptions): Promise<Alliance> {
       clients.push(c);
       return c;
     };
-    const release = (ids: readonly string[]) =>
+    const released: string[] = [];
+    const release = (ids: readonly string[]) => {
+      released.push(...ids.filter((id) => !released.includes(id)));
       writeFileSync(
         join(dir, "feed.json"),
         JSON.stringify({
           feed: "alliance-feed",
-          releases: ids.map((id) => ({
+          releases: released.map((id) => ({
             registry: "huggingface",
             repo: `someone/${id}`,
             revision: "main",
@@ -773,11 +806,16 @@ export async function startAlliance(o: AllianceOptions): Promise<Alliance> {
           })),
         }),
       );
+    };
     const secrets = (): Secrets => {
-      const canaryTexts: string[] = [];
+      const canaryPrompts: string[] = [];
+      const canaryAnswers: string[] = [];
       for (const m of MEMBERS)
         for (const pair of pairsOf.get(m) ?? [])
-          for (const item of [pair.a, pair.b]) canaryTexts.push(item.prompt, item.expected);
+          for (const item of [pair.a, pair.b]) {
+            canaryPrompts.push(item.prompt);
+            canaryAnswers.push(item.expected);
+          }
       const keyFiles = [
         "hub.pem",
         "hub-tls.key",
@@ -797,9 +835,32 @@ export async function startAlliance(o: AllianceOptions): Promise<Alliance> {
         keyTexts.push(b64);
         for (const line of pem.split("\n"))
           if (line.length >= 40 && !line.startsWith("-----")) keyTexts.push(line);
-        keyBytes.push(new Uint8Array(Buffer.from(b64, "base64")));
+        const der = Buffer.from(b64, "base64");
+        keyBytes.push(new Uint8Array(der));
+        // An Ed25519 PKCS#8 key ends with its 32-byte seed: look for the seed on its own too.
+        if (f.endsWith(".pem")) keyBytes.push(new Uint8Array(der.subarray(der.length - 32)));
       }
-      return { canaryTexts, keyTexts, keyBytes };
+      return { canaryPrompts, canaryAnswers, keyTexts, keyBytes };
+    };
+    const sent = () => {
+      const rpc: { process: string; path: string; kind: string; bytes: Buffer }[] = [];
+      const marker = Buffer.from(RPC_CAPTURE_MARKER);
+      for (const f of readdirSync(captureDir)) {
+        const buf = readFileSync(join(captureDir, f));
+        let at = buf.indexOf(marker);
+        while (at >= 0) {
+          const nl = buf.indexOf(10, at + marker.length);
+          const [kind = "", path = "", len = "0"] = buf
+            .subarray(at + marker.length, nl)
+            .toString()
+            .split(" ");
+          const bytes = buf.subarray(nl + 1, nl + 1 + Number(len));
+          rpc.push({ process: f, path, kind, bytes });
+          at = buf.indexOf(marker, nl + 1 + Number(len));
+        }
+      }
+      const output = processes.map((p) => Buffer.from(`${p.stdout()}\n${p.stderr()}`));
+      return { nats: natsSeen.slice(), rpc, output };
     };
     return {
       dir,
@@ -820,6 +881,7 @@ export async function startAlliance(o: AllianceOptions): Promise<Alliance> {
       startNats,
       nats: () => nats as ServiceProcess,
       secrets,
+      sent,
       timings,
       [Symbol.asyncDispose]: async () => {
         for (const c of clients) c.close();
