@@ -65,6 +65,7 @@ import {
   type ModelResponse,
 } from "@lineage/fingerprint";
 import { type AuditCheck, AuditError, CheckList } from "./audit-error.js";
+import { trustWithRotations } from "./hub-key-history.js";
 import { openHubCheckpoint } from "./log-records.js";
 import type { TrustRoot } from "./trust-root.js";
 import { type BundleVerification, verifyBundle } from "./verify-bundle.js";
@@ -419,11 +420,13 @@ export async function verifyDisclosure(
   bundle: AttestationBundle,
   disclosure: CanaryDisclosure,
   responses: readonly RecordedResponse[],
-  trust: TrustRoot,
+  rootTrust: TrustRoot,
   options: DisclosureOptions = {},
 ): Promise<DisclosureReport> {
-  const witnessQuorum = options.witnessQuorum ?? ((trust.witnesses?.length ?? 0) > 0 ? 1 : 0);
-  const b = verifyBundle(bundle, trust, { witnessQuorum });
+  const witnessQuorum = options.witnessQuorum ?? ((rootTrust.witnesses?.length ?? 0) > 0 ? 1 : 0);
+  const b = verifyBundle(bundle, rootTrust, { witnessQuorum });
+  // The disclosure's checkpoints are opened under the roots the bundle's hub key statements establish.
+  const trust = trustWithRotations(rootTrust, b.hubKeys);
   const c = new CheckList();
   for (const ch of b.checks) c.pass(ch.name, ch.detail);
   const { com, claim } = c.run("disclosure.commitment", "wrong_entry", () => {

@@ -22,8 +22,9 @@ import {
   readMemberHistory,
   trustWithRotations,
   verifyBundle,
+  verifyDisclosure,
 } from "../src/index.js";
-import { buildScenario, type HandLog, ORIGIN, type ScenarioOptions, T0 } from "./v2-fixture.js";
+import { buildScenario, type HandLog, ORIGIN, type ScenarioOptions, T0, tableSuspect } from "./v2-fixture.js";
 
 function expectAudit(code: AuditErrorCode) {
   return (e: unknown) => {
@@ -407,4 +408,20 @@ test("the auditor's state records the rotated root: a later run holding only the
   const [roots] = (await readdir(dir)).filter((f) => f.endsWith(".roots"));
   await writeFile(join(dir, roots as string), "garbage\n");
   await assert.rejects(new AuditorState(dir).withSavedRoots(s.trust), expectAudit("unavailable"));
+});
+
+test("a canary disclosure across a root rotation: label checkpoint by the old root, seed checkpoint by the new one", async () => {
+  const keys = keySet();
+  const newRoot = Ed25519PrivateKey.generate();
+  const s = await buildScenario(
+    delegated(keys, {
+      beforeAttestation: (log) => {
+        log.append(LogEntryKind.HUB_KEY, statement(HubKeyAction.ROTATE_ROOT, "root", newRoot, log.hubKey));
+        log.signCheckpointsWith(newRoot);
+      },
+    }),
+  );
+  const copy = tableSuspect(s.pairs, (i, item) => (item === s.labels[i] ? i % 8 !== 7 : i % 10 === 0));
+  const live = await verifyDisclosure(s.bundle, s.disclosure(), [], s.trust, { suspect: copy });
+  assert.equal(live.outcome, "verified");
 });
