@@ -7,6 +7,7 @@
  * Exit 0 only if the story happened (every copy caught, the ensemble a shared violation, the independent model
  * not accused, every attestation audited, the log consistent); otherwise 1, naming what failed.
  */
+import { setMaxListeners } from "node:events";
 import { mkdir, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { CliError, EXIT } from "../cli-error.js";
@@ -122,6 +123,8 @@ export const demo: Command = {
       );
     await mkdir(out, { recursive: true, mode: 0o700 });
     const say = (s: string) => inv.io.stderr.write(`${s}\n`);
+    // Every open call of the run (protect streams, scans, waits) listens for Ctrl-C on the same signal.
+    if (inv.io.signal !== undefined) setMaxListeners(200, inv.io.signal);
     say(SIZE_NOTES[size]);
     let result: DemoResult;
     try {
