@@ -4,7 +4,13 @@
  * key that does not verify is a forgery (`bad_cosignature`), never just ignored; lines by unknown keys are
  * counted as unknown and do not count toward the quorum (`witness_quorum` when too few).
  */
-import { cosignatureTimestamp, formatKeyId, type NoteSignature, parseNote } from "@lineage/crypto";
+import {
+  cosignatureTimestamp,
+  ed25519NoteVerifier,
+  formatKeyId,
+  type NoteSignature,
+  parseNote,
+} from "@lineage/crypto";
 import { AuditError } from "./audit-error.js";
 import { MAX_CHECKPOINT_BYTES } from "./log-records.js";
 import type { TrustRoot } from "./trust-root.js";
@@ -42,14 +48,20 @@ export function checkWitnessQuorum(
   }
   const text = new TextEncoder().encode(parsed.text);
   const witnesses = trust.witnesses ?? [];
-  const logId = `${trust.log.name}+${formatKeyId(trust.log.keyId)}`;
+  // The log's own signature lines: its root's, and those of the roots it rotated to (hub-key-history.ts).
+  const logIds = new Set([
+    `${trust.log.name}+${formatKeyId(trust.log.keyId)}`,
+    ...(trust.rotations ?? []).map(
+      (r) => `${trust.log.name}+${formatKeyId(ed25519NoteVerifier(trust.log.name, r.key).keyId)}`,
+    ),
+  ]);
   const cosigners: string[] = [];
   const timestamps: number[] = [];
   const signatures: NoteSignature[] = [];
   let unknown = 0;
   for (const s of parsed.signatures) {
     const id = `${s.name}+${formatKeyId(s.keyId)}`;
-    if (id === logId) continue;
+    if (logIds.has(id)) continue;
     const w = witnesses.find((v) => v.name === s.name && v.keyId === s.keyId);
     if (w === undefined) {
       unknown++;

@@ -323,6 +323,8 @@ test("root rotation: the old root names the new one; an auditor holding the old 
   );
   const v = verifyBundle(s.bundle, s.trust);
   assert.equal(v.hubKeys.rotations.length, 1);
+  // The new root's signature line is the log's own, not an unknown cosigner.
+  assert.equal(v.witnesses.unknown, 0);
   // The scan opens the checkpoint with the rotations the bundle carries, and the log agrees.
   const withRot = trustWithRotations(s.trust, v.hubKeys);
   verifyBundle(s.bundle, s.trust, { history: await historyOf(s, withRot) });
