@@ -2,7 +2,7 @@
  * Benchmark of the hub's sketch ingestion and candidate retrieval (issue 10).
  *
  *   npm run bench:hub -- [--json FILE] [--models N] [--ingest K] [--probes P] [--queries Q]
- *                        [--unrelated-jaccard J] [--workers W] [--pglite] [--in-process]
+ *                        [--unrelated-jaccard J] [--workers W] [--pglite] [--in-process] [--no-release]
  *
  * 1. Ingestion (timed): K member-signed SketchAnnouncements (real Ed25519 header and DSSE signatures,
  *    made beforehand OUTSIDE the timing: signing is the members' cost) are published into a JetStream
@@ -21,8 +21,11 @@
  * Synthetic sketches: sketch version 1 shapes (512 coarse bands of 8 bytes, 32 per-probe digests of 4 bytes
  * for each of P probes, default 8), unrelated models sharing a Jaccard of about J (default 0.05, inside
  * the 0.03-0.12 unrelated real models show, lsh-params.ts) through frequent per-band digests, so each
- * query's buckets hold ~J x N models per band as on real text. release_to_alert_ms is null: release
- * scanning and alerts are not built yet. Runs on the test Postgres (LINEAGE_TEST_PG_URL) in a throw-away
+ * query's buckets hold ~J x N models per band as on real text.
+ * 5. Release -> alert (untimed set-up, then timed; bench/hub-release.ts, skipped with --no-release): a member's
+ *    SubmitSuspect of a copy of its model -> scan, retrieval, session with a real member node, attestation,
+ *    the alert on the bus; release_to_alert_ms is that wall time less the models' inference time.
+ * Runs on the test Postgres (LINEAGE_TEST_PG_URL) in a throw-away
  * schema and on NATS (LINEAGE_TEST_NATS_URL) in a throw-away stream; falls back to PGlite / the in-process
  * bus (with a note) when unreachable or asked to.
  */
@@ -69,6 +72,7 @@ import {
   postgresTestTarget,
   type Store,
 } from "@lineage/store";
+import { measureReleaseToAlert, type ReleaseToAlert } from "./hub-release.js";
 
 const args = process.argv.slice(2);
 function flag(name: string): string | undefined {
@@ -319,7 +323,16 @@ if (pg && bus.kind === "nats" && !args.includes("--one-process")) {
   const children = Array.from({ length: WORKERS }, () =>
     spawn(
       process.execPath,
-      ["--conditions=lineage-source", "--import", "tsx", join(import.meta.dirname, "hub-worker.ts")],
+      [
+        // BENCH_HUB_PROFILE=DIR: each worker writes a V8 CPU profile there (node --cpu-prof).
+        ...(process.env.BENCH_HUB_PROFILE
+          ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_HUB_PROFILE}`]
+          : []),
+        "--conditions=lineage-source",
+        "--import",
+        "tsx",
+        join(import.meta.dirname, "hub-worker.ts"),
+      ],
       {
         env: { ...process.env, BENCH_HUB_WORKER: config },
         stdio: ["pipe", "pipe", "inherit"],
@@ -472,13 +485,21 @@ for (let q = 0; q < QUERIES; q++) {
 }
 times.sort((a, b) => a - b);
 
+// ---- 5. Release -> alert (bench/hub-release.ts) -------------------------------------------------------------
+let release: ReleaseToAlert | undefined;
+if (!args.includes("--no-release")) {
+  console.error("bench/hub: release -> alert through the hub runtime and a member node");
+  release = await measureReleaseToAlert(
+    pg ? { pgUrl: process.env.LINEAGE_TEST_PG_URL || DEFAULT_TEST_PG_URL } : {},
+  );
+}
+
 const report = {
   ingest_sketches_per_s: Math.round(INGEST / (ingestMs / 1000)),
   indexed_models: retriever.size,
   lookup_p50_ms: Number(percentile(times, 50).toFixed(3)),
   lookup_p99_ms: Number(percentile(times, 99).toFixed(3)),
-  release_to_alert_ms: null,
-  release_to_alert_note: "release scanning and alerts are not built yet (issue 10): nothing to time",
+  release_to_alert_ms: release?.release_to_alert_ms ?? null,
   details: {
     backend: { postgres: pg, nats: bus.kind === "nats" },
     ingest: {
@@ -502,6 +523,7 @@ const report = {
       derived_recall_at_10: Number((found / Math.max(1, derived)).toFixed(4)),
       max_ms: Number((times[times.length - 1] ?? 0).toFixed(3)),
     },
+    release: release ?? "not measured (--no-release)",
     machine: { cpus: cpus().length, loadavg_before: load0, loadavg_after: loadavg()[0] ?? 0 },
     notes,
   },
