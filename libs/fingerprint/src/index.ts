@@ -89,10 +89,16 @@ export {
   MAX_LEAD_PROBES,
   MIN_LEAD_PANEL,
   MIN_LEAD_PROBES,
+  STYLE_BASIS_GROUPS,
+  STYLE_DELTA_SHARE,
   similarityLead,
+  styleBasis,
+  styleScore,
 } from "./signals/similarity-lead.js";
 export type { StyleCounts, StyleGroup, StyleProfile } from "./signals/style-features.js";
 export {
+  cosineDelta,
+  DELTA_FEATURES,
   STYLE_GROUP_WEIGHTS,
   STYLE_GROUPS,
   styleAgreement,

@@ -3,7 +3,7 @@ import test from "node:test";
 import { FingerprintError } from "../fingerprint-error.js";
 import type { ModelResponse, Probe } from "../probe/probe-types.js";
 import { rankLead } from "../verdict/verdict.js";
-import { similarityLead } from "./similarity-lead.js";
+import { STYLE_BASIS_GROUPS, STYLE_DELTA_SHARE, similarityLead, styleScore } from "./similarity-lead.js";
 
 /** Deterministic PRNG (mulberry32). */
 function rng(seed: number): () => number {
@@ -133,4 +133,21 @@ test("too small a panel or too few answered probes: no evidence, with a reason",
   const few = similarityLead({ probes, suspect: sparse, reference, panel: [model(35), model(36)] });
   assert.equal(few.evidence, null);
   assert.ok(few.signals.every((s) => !s.available));
+});
+
+test("styleScore on the lead's style agreements reproduces the lead score (only the style part weighs here)", () => {
+  const reference = model(41);
+  const panel = [42, 43, 44, 45].map((s) => model(s));
+  const lead = similarityLead({ probes, suspect: model(46, reference, 0.4), reference, panel });
+  assert.ok(lead.evidence && lead.style_groups);
+  assert.equal(lead.style_groups.length, 1 + panel.length ** 2);
+  assert.equal(lead.style_groups[0]?.length, STYLE_BASIS_GROUPS.length);
+  assert.ok(Math.abs(styleScore(lead.style_groups, STYLE_DELTA_SHARE) - lead.evidence.score) < 1e-9);
+  // Another share moves the score (the delta and the habits disagree somewhere), and a share outside [0, 1]
+  // is refused.
+  assert.notEqual(styleScore(lead.style_groups, 0), styleScore(lead.style_groups, 1));
+  assert.throws(() => styleScore(lead.style_groups ?? [], 1.5), RangeError);
+  const detail = lead.signals.find((s) => s.name === "output_similarity")?.detail;
+  assert.equal(detail?.style_delta_share, STYLE_DELTA_SHARE);
+  assert.equal(typeof detail?.style_delta_value, "number");
 });
