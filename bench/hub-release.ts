@@ -73,9 +73,11 @@ import {
 import { createClient, insecureChannelCredentials, insecureServerCredentials } from "@lineage/rpc";
 import {
   type HubDatabase,
+  hubMigrations,
   type MemberNodeDatabase,
   memberNodeMigrations,
   openStore,
+  openTestStore,
   type Store,
 } from "@lineage/store";
 import { factSentence, loadCorpus, NgramCounts, serveTestbed, TestbedModel } from "@lineage/testbed";
@@ -161,9 +163,9 @@ export async function measureReleaseToAlert(o: {
     const store: Store<HubDatabase> =
       o.pgUrl === undefined
         ? await openStore<HubDatabase>({ kind: "pglite" })
-        : await (await import("@lineage/store")).openTestStore<HubDatabase>("postgres", { url: o.pgUrl });
+        : await openTestStore<HubDatabase>("postgres", { url: o.pgUrl });
     cleanups.push(() => store.close());
-    await store.migrate((await import("@lineage/store")).hubMigrations);
+    await store.migrate(hubMigrations);
     const log = await TransparencyLog.open({ store, origin, hubKey });
     cleanups.push(() => log.close());
     if (log.latestCheckpoint === undefined) await log.checkpoint();
@@ -214,7 +216,10 @@ export async function measureReleaseToAlert(o: {
     cleanups.push(() => server.close());
 
     // ---- the member node ---------------------------------------------------------------------------------
-    const mstore = await openStore<MemberNodeDatabase>({ kind: "pglite" });
+    const mstore =
+      o.pgUrl === undefined
+        ? await openStore<MemberNodeDatabase>({ kind: "pglite" })
+        : await openTestStore<MemberNodeDatabase>("postgres", { url: o.pgUrl });
     cleanups.push(() => mstore.close());
     await mstore.migrate(memberNodeMigrations);
     const key = Ed25519PrivateKey.generate();
