@@ -77,3 +77,38 @@ test("a purpose key file open to others, or a symbolic link, is refused before t
   assert.equal(await main(["hub", "keys", "rotate", ...log, "--purpose", "membership"], s), EXIT.usage);
   assert.match(s.err(), /countersign key .* is a symbolic link/);
 });
+
+/** Runs `hub serve` until it prints its JSON line; returns that line, then stops it like Ctrl-C. */
+async function serveOnce(args: readonly string[]): Promise<Record<string, unknown>> {
+  const ac = new AbortController();
+  const s = captureIo({ cwd: dir, signal: ac.signal });
+  const running = main(["hub", "serve", ...args, "--listen", "127.0.0.1:0", "--json"], s);
+  let line: Record<string, unknown> | undefined;
+  for (let i = 0; i < 600 && line === undefined; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (s.out().trim().endsWith("}")) line = JSON.parse(s.out()) as Record<string, unknown>;
+  }
+  ac.abort();
+  assert.equal(await running, EXIT.ok, s.err());
+  assert.ok(line !== undefined, s.err());
+  return line;
+}
+
+test("hub serve with a key set logs its delegations on first start only, and reports which key signs each purpose", async () => {
+  const k = io();
+  assert.equal(
+    await main(["hub", "keygen", "--out", "h3.pem", "--origin", ORIGIN, "--key-set", "--json"], k),
+    EXIT.ok,
+    k.err(),
+  );
+  const made = JSON.parse(k.out()) as { purpose_keys: Record<string, { key_id: string }> };
+  const args = ["--key", "h3.pem", "--origin", ORIGIN, "--data-dir", join(dir, "data3")];
+  const first = await serveOnce(args);
+  assert.equal(first.size, 3);
+  assert.deepEqual(first.purpose_key_ids, {
+    membership: made.purpose_keys.membership?.key_id,
+    sessions: made.purpose_keys.sessions?.key_id,
+    countersign: made.purpose_keys.countersign?.key_id,
+  });
+  assert.equal((await serveOnce(args)).size, 3);
+});

@@ -183,6 +183,10 @@ const serve: Command = {
           address: server.address,
           origin: log.origin,
           verifier_key: log.verifierKey,
+          // Which key signs each purpose (the root's id where none is delegated; docs/specs/hub-keys.md).
+          purpose_key_ids: Object.fromEntries(
+            Object.entries(log.purposePublicKeys).map(([p, k]) => [p, k.keyId]),
+          ),
           size: log.size,
           tls: cert !== undefined,
           witnesses: witnesses.length,
