@@ -3,7 +3,11 @@
  * does the coarse LSH index of sketch version 1 retrieve copies at the design similarity, how many
  * unrelated models does it pass, and how fast are sketches built.
  *
- *   npm run bench:lsh [-- --json FILE] [--teachers N] [--no-realdata]
+ *   npm run bench:lsh [-- --json FILE] [--teachers N] [--no-realdata] [--version 1|2] [--no-testbed]
+ *                     [--testbed-size full|small]
+ *
+ * --version builds sketches of that definition (default SKETCH_VERSION = 2; version 1 to compare). Both
+ * versions share their row values (sketch-keys.ts), so sections 1-2 give the same figures under both.
  *
  * 1. Synthetic, controlled Jaccard: N teacher models (20 probes x 200 unique words each); for each
  *    target Jaccard a student copies exactly enough word runs that the coarse (probe, 2-shingle) Jaccard
@@ -17,6 +21,13 @@
  *    rate over unrelated models (label 0, evidence documented/likely/assumed; "weak" separately), next to
  *    the exact coarse Jaccard of each pair.
  * 3. Throughput: sketches/s for the 805-probe real fingerprints and the synthetic ones.
+ * 4. Wrong-answer digests (issue 8; docs/privacy.md): the testbed's test population (--testbed-size, default full) (edge probes with
+ *    reference answers; built or read from .cache/testbed) answers its battery in process (the
+ *    engine's probe settings: greedy, 200 tokens), every model is sketched under version 1 (which publishes wrong-answer digests) and
+ *    version 2 (which does not), the member teachers are indexed, and each suspect queries. Candidacy
+ *    (recall over derived pairs, false-candidate rate over the others) and the ranking the hub's retriever
+ *    applies within a suspect's candidates (score; top-1 and mean reciprocal rank of a true teacher) are
+ *    reported for v1 with its wrong answers, v1 with them removed, and v2.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -29,11 +40,15 @@ import {
   LSH_V1,
   pickLshParams,
   SHINGLE_SIZE,
+  SKETCH_VERSION,
   type Sketch,
+  type SketchContext,
   SketchIndex,
   type SketchProbeInput,
+  type SketchVersion,
   tokenize,
 } from "@lineage/fingerprint";
+import { buildPopulation } from "@lineage/testbed";
 
 const args = process.argv.slice(2);
 function flag(name: string): string | undefined {
@@ -53,11 +68,24 @@ if (!(Number.isInteger(teachersN) && teachersN >= 10 && teachersN <= 5000)) {
   process.exit(2);
 }
 const withRealdata = !args.includes("--no-realdata");
+const withTestbed = !args.includes("--no-testbed");
+const versionArg = flag("--version") ?? String(SKETCH_VERSION);
+if (versionArg !== "1" && versionArg !== "2") {
+  console.error("bench/lsh: --version must be 1 or 2");
+  process.exit(2);
+}
+const version: SketchVersion = versionArg === "1" ? 1 : 2;
+const testbedSize = flag("--testbed-size") ?? "full";
+if (testbedSize !== "full" && testbedSize !== "small") {
+  console.error("bench/lsh: --testbed-size must be full or small");
+  process.exit(2);
+}
 const realdataDir = resolve(import.meta.dirname, "../../shared/realdata");
 
 const ctx = createSketchContext(
   Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 0xff),
   "bench-lsh-1",
+  version,
 );
 const s = LSH_V1.designSimilarity;
 
@@ -356,6 +384,145 @@ console.log(
 );
 console.log(`synthetic phase: ${synthSketches} sketches + queries in ${synthSeconds.toFixed(1)} s`);
 
+// ---------------------------------------------------------------------------------------------------
+// 4. Wrong-answer digests on the testbed: do they change who is retrieved, or how candidates rank?
+interface Retrieval {
+  derived_pairs: number;
+  derived_retrieved: number;
+  recall: number;
+  null_pairs: number;
+  null_candidates: number;
+  false_candidate_rate: number;
+  /** Suspects with >= 1 true teacher among their candidates. */
+  ranked_suspects: number;
+  /** Of those, the share whose best-scored candidate is a true teacher. */
+  top1: number;
+  /** Mean over them of 1 / rank of the best-ranked true teacher. */
+  mrr: number;
+}
+let testbed:
+  | {
+      population: string;
+      models: number;
+      member_teachers: number;
+      probes: number;
+      edge_probes: number;
+      mean_wrong_answers_v1: number;
+      v1_with_wrong_answers: Retrieval;
+      v1_without_wrong_answers: Retrieval;
+      v2: Retrieval;
+    }
+  | { skipped: string } = { skipped: "--no-testbed" };
+if (withTestbed) {
+  const tt = performance.now();
+  const pop = await buildPopulation({ split: "test", size: testbedSize });
+  const teachers = pop.members.filter((m) => pop.entries.some((e) => e.id === m.teacherId));
+  const teacherIds = new Set(teachers.map((m) => m.teacherId));
+  const fps = new Map<string, SketchProbeInput[]>();
+  for (const e of pop.entries) {
+    fps.set(
+      e.id,
+      pop.probes.map((p) => {
+        // The engine's probe settings (probe-run.ts probeRequest): greedy, seed 0, 200 tokens; completion
+        // probes 16 tokens with the top 5 log-probabilities (they feed the SimHash).
+        const completion = p.kind === "completion";
+        const g = e.model.generate(p.prompt, {
+          temperature: 0,
+          seed: 0,
+          maxTokens: completion ? 16 : 200,
+          ...(completion ? { topLogprobs: 5 } : {}),
+        });
+        return {
+          probeId: p.id,
+          kind: p.kind,
+          text: g.text,
+          ...(p.reference !== undefined ? { reference: p.reference } : {}),
+          ...(completion && g.logprobs ? { topLogprobs: g.logprobs.map((t) => t.topLogprobs) } : {}),
+        };
+      }),
+    );
+  }
+  const key = Uint8Array.from({ length: 32 }, (_, i) => (i * 53 + 7) & 0xff);
+  const evaluate = (c: SketchContext, strip: boolean): { r: Retrieval; wrong: number } => {
+    const sk = new Map<string, Sketch>();
+    let wrong = 0;
+    for (const [id, inp] of fps) {
+      const x = buildSketch(inp, c);
+      wrong += x.wrongAnswers.length;
+      sk.set(id, strip ? { ...x, wrongAnswers: [] } : x);
+    }
+    const idx = new SketchIndex(c.epochId);
+    for (const t of teacherIds) idx.add(t, sk.get(t) as Sketch);
+    let dp = 0;
+    let dr = 0;
+    let np = 0;
+    let nc = 0;
+    let ranked = 0;
+    let top1 = 0;
+    let rr = 0;
+    for (const e of pop.entries) {
+      if (teacherIds.has(e.id)) continue;
+      const cands = idx.query(sk.get(e.id) as Sketch); // ranked by score, as the hub's retriever does
+      const truth = new Set(
+        e.members.map((m) => teachers.find((t) => t.memberId === m.memberId)?.teacherId).filter(Boolean),
+      );
+      for (const t of teacherIds) {
+        const hit = cands.some((x) => x.modelRef === t);
+        if (truth.has(t)) {
+          dp++;
+          if (hit) dr++;
+        } else {
+          np++;
+          if (hit) nc++;
+        }
+      }
+      const first = cands.findIndex((x) => truth.has(x.modelRef));
+      if (first >= 0) {
+        ranked++;
+        if (first === 0) top1++;
+        rr += 1 / (first + 1);
+      }
+    }
+    return {
+      wrong: wrong / fps.size,
+      r: {
+        derived_pairs: dp,
+        derived_retrieved: dr,
+        recall: dp > 0 ? dr / dp : Number.NaN,
+        null_pairs: np,
+        null_candidates: nc,
+        false_candidate_rate: np > 0 ? nc / np : Number.NaN,
+        ranked_suspects: ranked,
+        top1: ranked > 0 ? top1 / ranked : Number.NaN,
+        mrr: ranked > 0 ? rr / ranked : Number.NaN,
+      },
+    };
+  };
+  const v1 = createSketchContext(key, "bench-lsh-testbed", 1);
+  const withWrong = evaluate(v1, false);
+  const withoutWrong = evaluate(v1, true);
+  const v2 = evaluate(createSketchContext(key, "bench-lsh-testbed", 2), false);
+  testbed = {
+    population: `test/${testbedSize} (${pop.seed})`,
+    models: pop.entries.length,
+    member_teachers: teacherIds.size,
+    probes: pop.probes.length,
+    edge_probes: pop.probes.filter((p) => p.kind === "edge" && p.reference !== undefined).length,
+    mean_wrong_answers_v1: withWrong.wrong,
+    v1_with_wrong_answers: withWrong.r,
+    v1_without_wrong_answers: withoutWrong.r,
+    v2: v2.r,
+  };
+  const line = (name: string, r: Retrieval) =>
+    `  ${name.padEnd(26)} recall ${r.derived_retrieved}/${r.derived_pairs} (${r.recall.toFixed(3)})  false-candidate ${r.null_candidates}/${r.null_pairs} (${r.false_candidate_rate.toFixed(3)})  top-1 ${r.top1.toFixed(3)}  MRR ${r.mrr.toFixed(3)} over ${r.ranked_suspects} suspects`;
+  console.log(
+    `\ntestbed (wrong-answer digests): ${testbed.models} models, ${testbed.member_teachers} member teachers indexed, ${testbed.probes} probes (${testbed.edge_probes} edge), ${withWrong.wrong.toFixed(1)} wrong-answer digests per v1 sketch; ${((performance.now() - tt) / 1000).toFixed(1)} s`,
+  );
+  console.log(line("v1 with wrong answers", withWrong.r));
+  console.log(line("v1 without wrong answers", withoutWrong.r));
+  console.log(line("v2 (none published)", v2.r));
+}
+
 // The textbook scheme (candidate on >= 1 agreeing band) under the same 512-row budget, for comparison.
 const classic = pickLshParams({ designSimilarity: s, rowBudget: LSH_V1.bands * LSH_V1.rows, classic: true });
 console.log("\nsummary");
@@ -368,6 +535,7 @@ console.log(
 console.log(`  false-candidate rate at J = ${atLow.jaccard.toFixed(3)}: ${atLow.rate.toFixed(4)}`);
 
 const report = {
+  sketch_version: version,
   design_similarity: s,
   bands: LSH_V1.bands,
   rows: LSH_V1.rows,
@@ -380,6 +548,7 @@ const report = {
   classic_banding_same_budget: classic,
   synthetic_curve: curve,
   realdata,
+  testbed,
   throughput: { sketches_per_s_synthetic: synthThroughput, sketches_per_s_real_805_probes: realThroughput },
 };
 if (jsonFile !== undefined) {

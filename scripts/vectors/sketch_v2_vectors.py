@@ -214,12 +214,13 @@ def block(tag: bytes, band: int, row: int, rest: bytes) -> bytes:
 
 KEY = bytes(range(32))
 EPOCH = "golden-epoch-2"
-PROBES = [
-    ("edge-001", "The capital of Australia is Sydney."),
-    ("one", "hello"),
-    ("open-001", "Once upon a time, a small model learned to write: carefully, and with style! don't copy"),
-    ("open-002", "   "),
-    ("rep", "a b a b a b a b"),
+PROBES = [  # (probe id, kind, text); an edge probe is not listed, its shingles enter the coarse signature only
+    ("edge-001", "edge", "The capital of Australia is Sydney."),
+    ("one", "open", "hello"),
+    ("open-001", "open", "Once upon a time, a small model learned to write: carefully, and with style! don't copy"),
+    ("open-002", "open", "   "),
+    ("rep", "completion", "a b a b a b a b"),
+    ("x-edge", "edge", "Canberra"),
 ]
 
 seeds, block_key = derive(KEY, EPOCH)
@@ -230,8 +231,12 @@ print("probeRows[0..3]", " ".join(f"{x:#010x}" for x in seeds["probeRows"][:4]))
 print("probeRows[31]", f"{seeds['probeRows'][31]:#010x}")
 print("blockKey", block_key.hex())
 all_scoped = []
-for pid, text in PROBES:
+for pid, kind, text in PROBES:
     sh = shingles(text, seeds)
+    if kind == "edge":
+        all_scoped += scoped(sh, pid, seeds)
+        print(f"probe {pid} not listed (edge)")
+        continue
     if not sh:
         print(f"probe {pid} empty")
         continue

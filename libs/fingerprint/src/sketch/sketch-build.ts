@@ -10,7 +10,8 @@
  * Version 2 (AES-128 under the epoch's derived block key, one 16-byte block each, see digestAllV2):
  *   probe band  = AES(0x02 || "P" || u16 band || u32 row || probeTag)[0..4]
  *   coarse band = AES(0x02 || "C" || u16 band || u32 row || 0^8)[0..8]
- *   probeTag    = SHA-256("lineage-sketch-v2\0probe\0" || probeId)[0..8]; no wrong answers.
+ *   probeTag    = SHA-256("lineage-sketch-v2\0probe\0" || probeId)[0..8]; no wrong answers, and edge
+ *   probes are not listed (their shingles enter the coarse signature only; docs/privacy.md).
  * (all integers big-endian, probeId as UTF-8).
  */
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -51,6 +52,9 @@ import {
 const TAG_PROBE = 0x50; // "P"
 const TAG_COARSE = 0x43; // "C"
 const TAG_WRONG = 0x57; // "W"
+const EMPTY = 0;
+const ROWS = 1;
+const WITHHELD = 2;
 const MAX_NORMALIZED_TOKENS = 64;
 const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
 const MAX_TOKEN_CHARS = 1024;
@@ -241,22 +245,35 @@ export function buildSketch(
   const sh = new ShingleBuffer();
   const scoped = new ShingleBuffer();
   const rows = new Uint32Array(sorted.length * PROBE_ROWS);
-  const filled: boolean[] = [];
+  // Per probe: EMPTY (no tokens), ROWS (its rows are published), or WITHHELD (version 2's edge probes:
+  // in the coarse signature only, so an insider cannot test guesses of a short answer against them).
+  const filled: number[] = [];
   let nonEmpty = 0;
+  let listed = 0;
   for (const { p, id } of sorted) {
     textShingleHashes(p.text, SHINGLE_SIZE, seeds.token0, seeds.token1, cache, sh);
     dedupeShingles(sh); // every signature is a minimum: repeats add nothing
-    filled.push(sh.length > 0);
+    const withheld = ctx.version !== 1 && p.kind === "edge";
+    filled.push(withheld ? WITHHELD : sh.length > 0 ? ROWS : EMPTY);
+    if (!withheld) listed++;
     if (sh.length === 0) continue;
     scopeShinglesInto(sh.a, sh.b, sh.length, id, seeds.coarse0, seeds.coarse1, scoped);
+    if (withheld) continue;
     minhashRowsInto(sh.a, sh.b, sh.length, seeds.probeRows, rows.subarray(nonEmpty * PROBE_ROWS));
     nonEmpty++;
   }
-  // Coarse signature over (probe, shingle) pairs of every probe.
+  if (listed === 0) {
+    throw new FingerprintError(
+      "INVALID_ARGUMENT",
+      "a version-2 sketch needs at least one probe that is not an edge case (edge probes are not listed)",
+    );
+  }
+  // Coarse signature over (probe, shingle) pairs of every probe — in version 2 present only when some
+  // listed probe has tokens (a sketch's coarse signature is present iff one of its probes has bands).
   const coarseRows = oneShotMinhash(
     scoped.a,
     scoped.b,
-    scoped.length,
+    nonEmpty === 0 ? 0 : scoped.length,
     COARSE_BANDS * COARSE_ROWS_PER_BAND,
     seeds.coarse0,
     seeds.coarse1,
@@ -269,7 +286,7 @@ export function buildSketch(
   if (ctx.version === 1) {
     let k = 0;
     sorted.forEach(({ id }, i) => {
-      if (filled[i] === true) digestProbeV1(ctx, id, rows, k++, allBands);
+      if (filled[i] === ROWS) digestProbeV1(ctx, id, rows, k++, allBands);
     });
     if (coarseRows !== null) digestCoarseV1(ctx, coarseRows, coarse);
   } else {
@@ -278,7 +295,8 @@ export function buildSketch(
   const probes: ProbeSketch[] = [];
   let k = 0;
   sorted.forEach(({ p }, i) => {
-    if (filled[i] !== true) probes.push({ probeId: p.probeId, empty: true, bands: new Uint8Array(0) });
+    if (filled[i] === WITHHELD) return;
+    if (filled[i] === EMPTY) probes.push({ probeId: p.probeId, empty: true, bands: new Uint8Array(0) });
     else {
       probes.push({
         probeId: p.probeId,
@@ -374,7 +392,7 @@ function digestCoarseV1(ctx: SketchContext, coarseRows: Uint32Array, out: Uint8A
 function digestAllV2(
   ctx: SketchContext,
   sorted: readonly { readonly tag: Uint8Array }[],
-  filled: readonly boolean[],
+  filled: readonly number[],
   rows: Uint32Array,
   nonEmpty: number,
   coarseRows: Uint32Array | null,
@@ -388,7 +406,7 @@ function digestAllV2(
   const buf = new Uint8Array(total * BLOCK_BYTES);
   let b = 0;
   sorted.forEach(({ tag }, i) => {
-    if (filled[i] !== true) return;
+    if (filled[i] !== ROWS) return;
     const base = b;
     for (let band = 0; band < PROBE_BANDS; band++) {
       const o = b * BLOCK_BYTES;

@@ -54,18 +54,26 @@ const arbInputs = fc
   );
 
 const isDocError = (e: unknown) => e instanceof FingerprintError && e.code === "INVALID_DOCUMENT";
+const isArgError = (e: unknown) => e instanceof FingerprintError && e.code === "INVALID_ARGUMENT";
 
 describe("sketch codec", () => {
   it("round-trips every sketch exactly and canonically", () => {
     fc.assert(
       fc.property(arbInputs, (inputs) => {
-        const s = buildSketch(inputs, ctx);
-        const bytes = encodeSketch(s);
-        const back = decodeSketch(bytes);
-        assert.deepEqual(back, s);
-        assert.deepEqual(encodeSketch(back), bytes);
-        // Input order does not matter.
-        assert.deepEqual(encodeSketch(buildSketch([...inputs].reverse(), ctx)), bytes);
+        for (const c of [ctx, ctx1]) {
+          if (c.version === 2 && inputs.every((p) => p.kind === "edge")) {
+            // Version 2 lists no edge probe, so a fingerprint of edge probes only has no sketch.
+            assert.throws(() => buildSketch(inputs, c), isArgError);
+            continue;
+          }
+          const s = buildSketch(inputs, c);
+          const bytes = encodeSketch(s);
+          const back = decodeSketch(bytes);
+          assert.deepEqual(back, s);
+          assert.deepEqual(encodeSketch(back), bytes);
+          // Input order does not matter.
+          assert.deepEqual(encodeSketch(buildSketch([...inputs].reverse(), c)), bytes);
+        }
       }),
       { numRuns: 60 },
     );
@@ -74,7 +82,8 @@ describe("sketch codec", () => {
   it("any flipped byte is rejected or decodes to a different sketch", () => {
     fc.assert(
       fc.property(arbInputs, fc.nat(), fc.integer({ min: 1, max: 255 }), (inputs, at, mask) => {
-        const bytes = encodeSketch(buildSketch(inputs, ctx));
+        // Version 1 (its wrong answers are bytes to flip too); version 2's layout is the same.
+        const bytes = encodeSketch(buildSketch(inputs, ctx1));
         const bad = bytes.slice();
         const i = at % bad.length;
         bad[i] = (bad[i] ?? 0) ^ mask;
@@ -141,14 +150,28 @@ describe("sketch codec", () => {
     assert.throws(() => decodeSketch(swapped), isDocError);
   });
 
-  it("version 2 carries no wrong answers: none built, and a v2 document or object with some is refused", () => {
-    const inputs = [{ probeId: "a", kind: "edge" as const, text: "lyon", reference: "paris" }];
+  it("version 2 carries no wrong answers and lists no edge probe; a v2 document or object with wrong answers is refused", () => {
+    const inputs = [
+      { probeId: "a", kind: "edge" as const, text: "lyon", reference: "paris" },
+      { probeId: "b", kind: "open" as const, text: "some open answer" },
+    ];
     const v1 = buildSketch(inputs, ctx1);
     const v2 = buildSketch(inputs, ctx);
     assert.equal(v1.version, 1);
     assert.equal(v2.version, 2);
     assert.equal(v1.wrongAnswers.length, 1);
     assert.equal(v2.wrongAnswers.length, 0);
+    assert.deepEqual(
+      v2.probes.map((p) => p.probeId),
+      ["b"],
+    );
+    // The edge answer still feeds the coarse signature: another edge answer changes it.
+    const other = buildSketch(
+      [{ ...inputs[0], text: "marseille" } as SketchProbeInput, inputs[1] as SketchProbeInput],
+      ctx,
+    );
+    assert.notDeepEqual(other.coarse, v2.coarse);
+    assert.deepEqual(other.probes, v2.probes);
     assert.deepEqual(decodeSketch(encodeSketch(v1)), v1);
     assert.deepEqual(decodeSketch(encodeSketch(v2)), {
       ...v2,

@@ -182,16 +182,19 @@ describe("sketch v1 golden vectors", () => {
 });
 
 // python3 scripts/vectors/sketch_v2_vectors.py (its PROBES, KEY = 00..1f, EPOCH = golden-epoch-2).
-const V2_PROBES: [string, string][] = [
-  ["edge-001", "The capital of Australia is Sydney."],
-  ["one", "hello"],
-  ["open-001", "Once upon a time, a small model learned to write: carefully, and with style! don't copy"],
-  ["open-002", "   "],
-  ["rep", "a b a b a b a b"],
+const V2_PROBES: [string, SketchProbeInput["kind"], string][] = [
+  ["edge-001", "edge", "The capital of Australia is Sydney."],
+  ["one", "open", "hello"],
+  [
+    "open-001",
+    "open",
+    "Once upon a time, a small model learned to write: carefully, and with style! don't copy",
+  ],
+  ["open-002", "open", "   "],
+  ["rep", "completion", "a b a b a b a b"],
+  ["x-edge", "edge", "Canberra"],
 ];
 const V2_BANDS: Record<string, string> = {
-  "edge-001":
-    "89af3b3c46e9555f5d85019cc79a183b141a49fa42219a2e44f95cb9b56d6b14f3874b8b4cdeedab321ab59975e8f1ceea6e160ce1433552f5b785a422d01b1fab6431926dd3a15481c34c0e15b0813b4d640a42e8a0065e9932f805f38d9992ce381c7f5a0fd1df93bdaedb4a8654bb7d6312d81a02db06c4b2e4f35ee0ef57",
   one: "4d85e2bc2e85cc6ee51e8ec5e66987d08b0f458419d809bc261a8bba606998f5c6e370ca455993d3072bf9034a5fee153811c16136fcdc8370a293f3e701dc3e615d48324b289bdeb59839f3726c69435e22f1f3e2307a314d1a1c5404b4d0920294c366ab0140c23ae3c9a3fc7f041ec052187c115dadcbff8d10bbf66a8373",
   "open-001":
     "c036bd570f694b3535a7f1c1612aa6d2db47be10fa75334bd5868c28ff0247b40f47d4184988e0afdd0657461f899d764a93904ae5451501f0e0b89345e27edbc7837a55cbfd1c79ae06db126627eb6f9be20dfa9e71cc28965cebf76736dda3f2b6b6584e298c596c52fd0bf16373eee9ed588fb64c70ac3fccaf40357886cb",
@@ -209,13 +212,14 @@ describe("sketch v2 golden vectors", () => {
     assert.deepEqual([...seeds.probeRows.subarray(0, 4)], [0xd488e170, 0x56777485, 0x68b3cb56, 0x0ccd367b]);
     assert.equal(seeds.probeRows[31], 0xff3f2271);
     const s = buildSketch(
-      V2_PROBES.map(([probeId, text]) => ({ probeId, kind: "open" as const, text })),
+      V2_PROBES.map(([probeId, kind, text]) => ({ probeId, kind, text })),
       ctx,
     );
     assert.equal(s.version, 2);
     assert.deepEqual(
       s.probes.map((p) => [p.probeId, p.empty ? "empty" : bytesToHex(p.bands)]),
-      V2_PROBES.map(([id]) => [id, V2_BANDS[id] ?? "empty"]),
+      // Edge probes are not listed (their shingles are in the coarse signature only).
+      V2_PROBES.filter(([, kind]) => kind !== "edge").map(([id]) => [id, V2_BANDS[id] ?? "empty"]),
     );
     assert.equal(
       bytesToHex(s.coarse.subarray(0, 32)),
@@ -223,22 +227,26 @@ describe("sketch v2 golden vectors", () => {
     );
     assert.equal(
       bytesToHex(sha256(s.coarse)),
-      "f74f7b4423590b85c1054b26d6a3585398e5b946410fa4035d85f1a71d130b41",
+      "ed6592149210727d437079aa9a2a2cb7c1099b4d6458fa61dcb38f799208406d",
     );
   });
 
-  it("the v1 golden fingerprint under version 2: exactly the committed bytes, no wrong answers", () => {
+  it("the v1 golden fingerprint under version 2: exactly the committed bytes, no wrong answers, no edge probe", () => {
     const s = buildSketch(INPUTS, { epochKey: KEY, epochId: EPOCH });
     assert.equal(s.version, 2);
     assert.deepEqual(s.wrongAnswers, []); // edge-001's wrong answer is not published in version 2
+    assert.deepEqual(
+      s.probes.map((p) => p.probeId),
+      ["cmpl-001", "open-001", "open-002"],
+    );
     assert.equal(s.simhash, 13489307305688301370n);
     // Version 1's seeds, so version 1's SimHash (the coarse and per-probe row values are shared too).
     assert.equal(s.simhash, buildSketch(INPUTS, { epochKey: KEY, epochId: EPOCH, version: 1 }).simhash);
     const bytes = encodeSketch(s);
-    assert.equal(bytes.length, 4699); // v1's 4707 less the wrong-answer digest
+    assert.equal(bytes.length, 4423); // v1: 4707, less the wrong-answer digest and the two edge probes
     assert.equal(
       bytesToHex(sha256(bytes)),
-      "e7f3ee29d15c1f8177863f4d0191759ec0ffa2c68f22009dcfc763348eb41ed1",
+      "dcbdb91c118e9a0bf4b366a77d7a783242cefeb6a85a025c4b0325acdfdd3341",
     );
     assert.deepEqual(decodeSketch(bytes), {
       ...s,

@@ -88,10 +88,20 @@ describe("sketch similarity", () => {
       buildSketch([{ probeId: "o", kind: "open", text: "x", reference: "y" }], ctx1).wrongAnswers.length,
       0,
     );
-    // Version 2 publishes none: the overlap is absent, not zero, and the score leaves it out.
-    const v2 = compareSketches(m(["Lyon.", "paris"], ctx), m(["lyon", "Nice"], ctx));
+    // Version 2 publishes none, and lists no edge probe: the overlap is absent, not zero, the score leaves
+    // it out, and the only probe compared is the open one.
+    const withOpen = (ans: string[]) =>
+      buildSketch(
+        [
+          ...ans.map((a, i) => ({ probeId: `e${i}`, kind: "edge" as const, text: a, reference: "Paris" })),
+          { probeId: "o", kind: "open" as const, text: "an open answer" },
+        ],
+        ctx,
+      );
+    const v2 = compareSketches(withOpen(["Lyon.", "paris"]), withOpen(["lyon", "Nice"]));
     assert.equal(v2.sharedWrongAnswers, 0);
     assert.equal(v2.wrongAnswerOverlap, null);
+    assert.equal(v2.sharedProbes, 1);
     // Version 2 keeps version 1's row values: two models agree on exactly the same bands in both versions.
     const texts = (seed: number) =>
       Array.from({ length: 30 }, (_, i) => ({
@@ -109,7 +119,7 @@ describe("sketch similarity", () => {
     assert.equal(in2.probeAgreeingBands, in1.probeAgreeingBands);
     // Sketches of two versions are keyed differently: comparing them is refused.
     assert.throws(
-      () => compareSketches(m(["Lyon"], ctx), m(["Lyon"], ctx1)),
+      () => compareSketches(withOpen(["Lyon"]), m(["Lyon"], ctx1)),
       (e: unknown) => e instanceof FingerprintError && e.code === "INVALID_ARGUMENT",
     );
   });
