@@ -1,7 +1,8 @@
 /**
  * One hub ingestion replica for bench/hub.ts (run as its own process, as replicas are deployed): opens the
  * hub's Postgres schema and log, joins the shared JetStream consumer when told "go" on stdin, and on "stop"
- * prints what it indexed and the CPU it used as one JSON line. Configuration comes from BENCH_HUB_WORKER
+ * prints what it indexed and the CPU it used as one JSON line; meanwhile one {"indexed", "at"} line each time its
+ * count grows. Configuration comes from BENCH_HUB_WORKER
  * (JSON: pgUrl, schema, natsUrl, origin, hubKeyPkcs8Hex, stream, durable, subjects).
  */
 import { createInterface } from "node:readline";
@@ -35,9 +36,20 @@ const ingestor = new SketchIngestor({
 process.stdout.write("ready\n");
 let consumption: Awaited<ReturnType<typeof startSketchConsumer>> | undefined;
 let cpu0 = process.cpuUsage();
+let progress: NodeJS.Timeout | undefined;
+let reported = 0;
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === "go") {
     cpu0 = process.cpuUsage();
+    // Progress as the count grows, stamped when seen (within 5 ms of the commit that made it).
+    progress = setInterval(() => {
+      const n = ingestor.metrics.snapshot().indexed;
+      if (n === reported) return;
+      reported = n;
+      process.stdout.write(
+        `${JSON.stringify({ indexed: n, at: performance.timeOrigin + performance.now() })}\n`,
+      );
+    }, 5);
     consumption = await startSketchConsumer(bus, ingestor, {
       stream: cfg.stream as string,
       durable: cfg.durable as string,
@@ -45,6 +57,7 @@ for await (const line of createInterface({ input: process.stdin })) {
       concurrency: 256,
     });
   } else if (line === "stop") {
+    clearInterval(progress);
     await consumption?.stop();
     const cpu = process.cpuUsage(cpu0);
     const m = ingestor.metrics.snapshot();

@@ -32,7 +32,7 @@
 
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -72,6 +72,7 @@ import {
   postgresTestTarget,
   type Store,
 } from "@lineage/store";
+import { sql } from "kysely";
 import { measureReleaseToAlert, type ReleaseToAlert } from "./hub-release.js";
 
 const args = process.argv.slice(2);
@@ -157,6 +158,42 @@ function sketchOf(seed: number, parent?: Sketch, inherit = 0): Sketch {
     return { probeId, empty: false, bands };
   });
   return { version: 1, epochId: EPOCH_ID, coarse, simhash: null, probes, wrongAnswers: [] };
+}
+
+/** CPU time (user + system, ms) a process used so far, from /proc (undefined where there is none). */
+function procCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 14 and 15 (utime, stime) in clock ticks (USER_HZ = 100 on Linux).
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The NATS server on LINEAGE_TEST_NATS_URL's port, if it runs on this machine. */
+function natsServerPid(): number | undefined {
+  const port = new URL(process.env.LINEAGE_TEST_NATS_URL ?? "nats://127.0.0.1:4222").port || "4222";
+  try {
+    for (const d of readdirSync("/proc")) {
+      if (!/^\d+$/.test(d)) continue;
+      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
+      if (!(cmd[0] ?? "").endsWith("nats-server")) continue;
+      const i = cmd.indexOf("-p");
+      if ((i >= 0 ? cmd[i + 1] : "4222") === port) return Number(d);
+    }
+  } catch {
+    // no /proc: not measured
+  }
+  return undefined;
+}
+
+/** `url` with application_name set (so the bench can find the replicas' backends). */
+function withAppName(url: string, name: string): string {
+  const u = new URL(url);
+  u.searchParams.set("application_name", name);
+  return u.toString();
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -302,16 +339,20 @@ const publishMs = performance.now() - t0;
 messages.length = 0;
 
 const durable = `bench_${tag}`;
+const appName = `bench-hub-${tag}`;
+let pgCpuMs: number | undefined;
+let natsCpuMs: number | undefined;
 let ingestMs: number;
 let ingestCpuMs: number;
 let perWorker: number[];
 let processes = false;
 if (pg && bus.kind === "nats" && !args.includes("--one-process")) {
+  pgCpuMs = 0;
   // Replicas as separate processes (as deployed), each with its own database pool and NATS connection.
   processes = true;
   await bus.ensureConsumer(stream, { durable, ackWaitMs: 30_000, maxAckPending: 1024 });
   const config = JSON.stringify({
-    pgUrl: process.env.LINEAGE_TEST_PG_URL || DEFAULT_TEST_PG_URL,
+    pgUrl: withAppName(process.env.LINEAGE_TEST_PG_URL || DEFAULT_TEST_PG_URL, appName),
     schema: store.schema,
     natsUrl: process.env.LINEAGE_TEST_NATS_URL ?? "nats://127.0.0.1:4222",
     origin: ORIGIN,
@@ -345,35 +386,68 @@ if (pg && bus.kind === "nats" && !args.includes("--one-process")) {
   for (const l of lines)
     if ((await l.next()).value !== "ready") throw new Error("bench/hub: a worker did not start");
   console.error(`bench/hub: ingesting through JetStream with ${WORKERS} worker processes`);
-  t0 = performance.now();
-  for (const c of children) c.stdin?.write("go\n");
-  for (;;) {
-    const r = await store.db
-      .selectFrom("sketches")
-      .select((eb) => eb.fn.countAll<string>().as("n"))
-      .executeTakeFirstOrThrow();
-    if (Number(r.n) >= INGEST) break;
-    const info = await bus.consumerInfo(stream, durable);
-    if (info.numPending === 0 && info.numAckPending === 0 && Number(r.n) < INGEST) {
-      await new Promise((res) => setTimeout(res, 500));
-      const again = await store.db
-        .selectFrom("sketches")
-        .select((eb) => eb.fn.countAll<string>().as("n"))
-        .executeTakeFirstOrThrow();
-      if (Number(again.n) < INGEST)
-        throw new Error(`bench/hub: consumer drained with ${again.n} of ${INGEST} sketches indexed`);
-      break;
+  // Each worker prints {"indexed", "at"} lines as its count grows (no polling of the database meanwhile: a
+  // count(*) every few ms would take CPU from the replicas being measured); the final report on "stop".
+  type Line = { indexed: number; at?: number; rejected?: number; cpuMs?: number };
+  const latest: Line[] = children.map(() => ({ indexed: 0, at: 0 }));
+  const finals: (Line | undefined)[] = children.map(() => undefined);
+  const readers = lines.map(async (l, w) => {
+    for (;;) {
+      const r = await l.next();
+      if (r.done) return;
+      const line = JSON.parse(r.value as string) as Line;
+      if (line.cpuMs !== undefined) {
+        finals[w] = line;
+        return;
+      }
+      latest[w] = line;
     }
-    await new Promise((res) => setTimeout(res, 25));
+  });
+  // The CPU the replicas' Postgres backends and the NATS server use meanwhile (read from /proc; the NATS
+  // server is shared with whatever else runs, so its share is an upper bound).
+  const backends = async () =>
+    (
+      await sql<{
+        pid: number;
+      }>`select pid from pg_stat_activity where application_name = ${appName}`.execute(store.db)
+    ).rows.map((r) => r.pid);
+  const before = new Map<number, number>();
+  for (const pid of await backends()) before.set(pid, procCpuMs(pid) ?? 0);
+  const natsPid = natsServerPid();
+  const nats0 = natsPid === undefined ? undefined : procCpuMs(natsPid);
+  const goAt = performance.timeOrigin + performance.now();
+  for (const c of children) c.stdin?.write("go\n");
+  let checked = performance.now();
+  for (;;) {
+    if (latest.reduce((a, l) => a + l.indexed, 0) >= INGEST) break;
+    if (performance.now() - checked > 1000) {
+      checked = performance.now();
+      const info = await bus.consumerInfo(stream, durable);
+      if (info.numPending === 0 && info.numAckPending === 0) {
+        await new Promise((res) => setTimeout(res, 500));
+        const n = latest.reduce((a, l) => a + l.indexed, 0);
+        if (n < INGEST)
+          throw new Error(`bench/hub: consumer drained with ${n} of ${INGEST} sketches indexed`);
+        break;
+      }
+    }
+    await new Promise((res) => setTimeout(res, 10));
   }
-  ingestMs = performance.now() - t0;
+  ingestMs = Math.max(...latest.map((l) => l.at ?? 0)) - goAt;
+  for (const pid of await backends()) pgCpuMs += (procCpuMs(pid) ?? 0) - (before.get(pid) ?? 0);
+  const nats1 = natsPid === undefined ? undefined : procCpuMs(natsPid);
+  if (nats0 !== undefined && nats1 !== undefined) natsCpuMs = nats1 - nats0;
   for (const c of children) c.stdin?.write("stop\n");
-  const reports = await Promise.all(
-    lines.map(
-      async (l) =>
-        JSON.parse((await l.next()).value as string) as { indexed: number; rejected: number; cpuMs: number },
-    ),
-  );
+  await Promise.all(readers);
+  const reports = finals.map((f) => f ?? { indexed: 0, rejected: 1, cpuMs: 0 }) as Required<
+    Omit<Line, "at">
+  >[];
+  const { count } = store.db.fn;
+  const inDb = await store.db
+    .selectFrom("sketches")
+    .select(count<string>("seq").as("n"))
+    .executeTakeFirstOrThrow();
+  if (Number(inDb.n) !== INGEST) throw new Error(`bench/hub: ${inDb.n} sketches in Postgres, ${INGEST} sent`);
   if (reports.some((r) => r.rejected > 0)) throw new Error("bench/hub: sketches were rejected");
   perWorker = reports.map((r) => r.indexed);
   ingestCpuMs = reports.reduce((a, r) => a + r.cpuMs, 0);
@@ -510,6 +584,16 @@ const report = {
       worker_processes: processes,
       cpu_seconds_hub_workers: Number((ingestCpuMs / 1000).toFixed(2)),
       hub_cpu_ms_per_sketch: Number((ingestCpuMs / INGEST).toFixed(3)),
+      postgres_backend_cpu_ms_per_sketch:
+        pgCpuMs === undefined ? null : Number((pgCpuMs / INGEST).toFixed(3)),
+      nats_server_cpu_ms_per_sketch_upper_bound:
+        natsCpuMs === undefined ? null : Number((natsCpuMs / INGEST).toFixed(3)),
+      // What the machine's cores would ingest if they ran nothing else: cores / CPU per sketch (hub replicas,
+      // their Postgres backends and the NATS server; Postgres' WAL writer and checkpointer not counted).
+      cpu_bound_capacity_per_s:
+        pgCpuMs === undefined || natsCpuMs === undefined
+          ? null
+          : Math.round((cpus().length * 1000 * INGEST) / (ingestCpuMs + pgCpuMs + natsCpuMs)),
       message_bytes_mean: Math.round(messageBytes),
       probes_per_sketch: PROBES,
       member_signing_s_untimed: Number((signMs / 1000).toFixed(2)),

@@ -185,6 +185,7 @@ export class EpochStore {
       unavailable(err);
     }
     this.#current = undefined;
+    this.#reading = undefined;
     return record;
   }
 
@@ -210,6 +211,18 @@ export class EpochStore {
     if (c !== undefined && nowMs - c.atMs < CURRENT_CACHE_MS && nowMs >= c.atMs) {
       if (c.record === undefined || nowMs < c.record.notAfterMs) return c.record;
     }
+    // One read when the cache lapses, however many messages in flight ask at that moment.
+    if (this.#reading === undefined) {
+      this.#reading = this.#readCurrent(nowMs).finally(() => {
+        this.#reading = undefined;
+      });
+    }
+    return this.#reading;
+  }
+
+  #reading: Promise<EpochRecord | undefined> | undefined;
+
+  async #readCurrent(nowMs: number): Promise<EpochRecord | undefined> {
     let record: EpochRecord | undefined;
     try {
       const r = await this.#store.db
