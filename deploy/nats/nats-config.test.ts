@@ -34,6 +34,7 @@ import {
   startMemberNode,
 } from "@lineage/member-node";
 import { planServerTest } from "../../libs/bus/test/server-required.js";
+import { spawnHub } from "../../services/cli/src/commands/hub-serve-world.js";
 import {
   findNatsServer,
   freePort,
@@ -349,6 +350,18 @@ async function nextSketch(hub: Bus): Promise<{ subject: string; data: string }> 
   return assert.fail("the consumer ended");
 }
 
+/** Waits until the durable consumer has nothing pending and every delivery is acked (or termed). */
+async function consumed(hub: Bus, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const ci = await hub.consumerInfo(SKETCH_STREAM, SKETCH_CONSUMER);
+    if (ci.numPending === 0 && ci.numAckPending === 0) return;
+    if (Date.now() > end)
+      assert.fail(`the hub did not consume (or its acks were refused): ${JSON.stringify(ci)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 test("a running server enforces it: identities, sketches, sessions, alerts, gossip", live, async (t) => {
   const bin = needServer();
   const pki = new TestPki();
@@ -406,7 +419,7 @@ test("a running server enforces it: identities, sketches, sessions, alerts, goss
       assert.equal(withdrawn.stream, SKETCH_STREAM);
       assert.deepEqual(await nextSketch(hub), { subject, data: "sketch-1" });
       assert.deepEqual(await nextSketch(hub), { subject: `${subject}.withdrawn`, data: "w" });
-      assert.equal((await hub.consumerInfo(SKETCH_STREAM, SKETCH_CONSUMER)).numPending, 0);
+      await consumed(hub);
     },
   );
 
@@ -423,7 +436,7 @@ test("a running server enforces it: identities, sketches, sessions, alerts, goss
     // The stream is intact and holds no forged sketch.
     const info = await hub.streamInfo(SKETCH_STREAM);
     assert.equal(info.messages, 2);
-    assert.equal((await hub.consumerInfo(SKETCH_STREAM, SKETCH_CONSUMER)).numPending, 0);
+    await consumed(hub);
   });
 
   await t.test("the hub's session request to a member is answered by that member only", async () => {
@@ -517,6 +530,45 @@ test("a running server enforces it: identities, sketches, sessions, alerts, goss
     await until(() => acmeGot.length === 2, "acme's second alert");
     assert.deepEqual(globexGot, []);
   });
+
+  await t.test(
+    "the real hub (lineage hub serve --nats, its certificate) runs under the hub's permissions",
+    async () => {
+      const dir = join(pki.dir, "hub-serve");
+      mkdirSync(dir);
+      writeFileSync(join(dir, "hub.pem"), Ed25519PrivateKey.generate().toPem(), { mode: 0o600 });
+      const cert = pki.client("hub-serve", HUB);
+      const before = srv.log().length;
+      const serving = await spawnHub(dir, [
+        "--key",
+        "hub.pem",
+        "--origin",
+        "lineage.test/nats-config",
+        "--data-dir",
+        "hubdata",
+        "--listen",
+        "127.0.0.1:0",
+        "--nats",
+        srv.url,
+        "--nats-tls-ca",
+        pki.caFile,
+        "--nats-tls-cert",
+        cert.certFile,
+        "--nats-tls-key",
+        cert.keyFile,
+      ]);
+      try {
+        // Its durable consumer takes a member's message (refused by ingestion, so termed: acme is not
+        // enrolled in this hub's log) and leaves nothing pending.
+        await acme.publish(sketchSubject("acme", "from-node"), bytes("not a sketch"), { msgId: "acme-hub" });
+        await consumed(hub, 30_000);
+      } finally {
+        assert.equal(await serving.stop(), 0, serving.stderr());
+      }
+      // Nothing the hub did was refused by the server.
+      assert.doesNotMatch(srv.log().slice(before), /Violation - User "CN=hub/);
+    },
+  );
 
   await t.test(
     "a member node configured like deploy/member/acme.json connects with its certificate",
@@ -643,6 +695,7 @@ test("the three-server cluster (nats-cluster.conf) carries the same rules across
   const ack = await acme.publish(subject, bytes("over the routes"), { msgId: "c-1" });
   assert.equal(ack.stream, SKETCH_STREAM);
   assert.deepEqual(await nextSketch(hub), { subject, data: "over the routes" });
+  await consumed(hub);
   await assert.rejects(
     globex.publish(sketchSubject("acme", "m1"), bytes("forged"), { timeoutMs: 3000 }),
     /Permissions Violation/,
