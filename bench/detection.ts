@@ -434,7 +434,7 @@ function policyKnobs(p: VerdictPolicy): Partial<Omit<VerdictPolicy, "id">> {
 // chosen on calibration). Responses are not kept: per (suspect, member) only the counts.
 const WATERMARK_TOP_LOGPROBS = 20;
 /** ownModelFilter's tau (chosen on the calibration split only: bench/detection/ensemble-study.ts). */
-const OWN_MODEL_TAU = 0;
+const OWN_MODEL_TAU = 2;
 const wmCounts = new Map<string, WatermarkCounts>();
 const wmKey = (s: Split, suspectId: string, memberKey: string) => `${s}/${suspectId}/${memberKey}`;
 let watermarkQueriesSent = 0;
@@ -446,7 +446,11 @@ let watermarkQueriesSent = 0;
     if (!e) throw new Error(`no model ${id} in ${split}`);
     return e.model;
   };
+  // Both splits' suspects in one pool: each split's server generates on its own core.
+  const bySplit: (() => Promise<void>)[][] = [];
   for (const s of SPLITS) {
+    const tasks: (() => Promise<void>)[] = [];
+    bySplit.push(tasks);
     const prompts = watermarkQueryPrompts({ split: s, count: args.watermarkQueries, seed: popOf(s).seed });
     const battery = batteries.get(s) as Battery;
     const fps = fingerprints.get(s) as Map<string, Fingerprint>;
@@ -457,16 +461,15 @@ let watermarkQueriesSent = 0;
       if (!m?.watermark) return [];
       const home: Split = pm.key.startsWith("test/") ? "test" : "calibration";
       const filter = ownModelFilter(
-        modelOf(home, m.teacherId),
-        modelOf(home, `${home}-neg-public-00`),
+        modelOf(home, m.teacherId).lm,
+        modelOf(home, `${home}-neg-public-00`).lm,
         OWN_MODEL_TAU,
         publicCache,
       );
       return [{ key: pm.key, wm: m.watermark, filter }];
     });
-    const progress = new Progress(`watermark queries ${s} (suspects)`, suspects.length);
-    await runPool(
-      suspects.map((id) => async () => {
+    for (const id of suspects) {
+      tasks.push(async () => {
         const fp = fps.get(id);
         if (!fp) throw new Error(`no fingerprint for ${id}`);
         const http = new HttpAdapter({
@@ -496,15 +499,29 @@ let watermarkQueriesSent = 0;
           }),
           ...extra,
         ];
+        // The suspect's distinct candidate pairs, collected once (the filter is a bigram rule: it reads the
+        // previous token only), then each member's own rule over them.
+        const candidates = new Map<string, [string, string]>();
+        WatermarkPairSet.fromResponses(items, {
+          keep: (context, token) => {
+            const prev = context.at(-1);
+            if (prev !== undefined) candidates.set(`${prev}\u0000${token}`, [prev, token]);
+            return false;
+          },
+        });
         for (const m of wmMembers) {
-          const set = WatermarkPairSet.fromResponses(items, { keep: m.filter });
-          wmCounts.set(wmKey(s, id, m.key), set.counts(m.wm.key, m.wm.gamma));
+          const kept = [...candidates.values()].filter(([prev, token]) => m.filter([prev], token));
+          wmCounts.set(wmKey(s, id, m.key), WatermarkPairSet.fromPairs(kept).counts(m.wm.key, m.wm.gamma));
         }
-      }),
-      Math.max(1, Math.ceil(args.concurrency / 4)),
-      () => progress.tick(),
-    );
+      });
+    }
   }
+  // Interleave the splits so both servers stay busy.
+  const tasks = Array.from({ length: Math.max(...bySplit.map((x) => x.length)) }, (_, i) =>
+    bySplit.flatMap((x) => (i < x.length ? [x[i] as () => Promise<void>] : [])),
+  ).flat();
+  const progress = new Progress("extra watermark queries (suspects)", tasks.length);
+  await runPool(tasks, Math.max(2, Math.ceil(args.concurrency / 2)), () => progress.tick());
   lap("watermark_queries_s", t);
 }
 

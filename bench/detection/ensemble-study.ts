@@ -25,7 +25,7 @@ import {
   type WatermarkResponse,
 } from "@lineage/fingerprint";
 import { buildPopulation, type MemberInfo, type PopulationEntry, pairedCanarySet } from "@lineage/testbed";
-import { watermarkQueryPrompts } from "./watermark-queries.js";
+import { ownModelFilter, watermarkQueryPrompts } from "./watermark-queries.js";
 
 const argv = process.argv.slice(2);
 if (argv.includes("test")) {
@@ -44,6 +44,11 @@ const extras = opt("--extra", "0,200,500,1000")
   .sort((a, b) => a - b);
 const topK = Number(opt("--top", "20"));
 const only = opt("--only", "ensemble,direct,paraphrased,negative");
+/** Thresholds tau of the member's own-model filter (keep a pair when log p_teacher - log p_public > tau). */
+const filters = opt("--filter", "")
+  .split(",")
+  .filter((x) => x !== "")
+  .map(Number);
 if (!extras.every((n) => Number.isInteger(n) && n >= 0 && n <= 5000) || !(topK >= 0 && topK <= 20)) {
   process.stderr.write("ensemble-study: --extra N,... in 0..5000, --top in 0..20\n");
   process.exit(2);
@@ -52,6 +57,11 @@ const maxExtra = extras.at(-1) ?? 0;
 
 const pop = await buildPopulation({ split: "calibration", size: "full" });
 const members = pop.members;
+// The public reference model of the own-model filter: the public-only model (no private text, no member's
+// outputs). Its probabilities are key-independent, as are the member teacher's raw (unwatermarked) ones.
+const publicModel = (pop.entries.find((e) => e.id.endsWith("neg-public-00")) as PopulationEntry).model.lm;
+const publicMemo = new Map<string, number>();
+const filterOf = new Map<string, ReturnType<typeof ownModelFilter>>();
 const prompts = watermarkQueryPrompts({ split: "calibration", count: maxExtra, seed: pop.seed });
 
 function toResponse(g: ReturnType<PopulationEntry["model"]["generate"]>, keep: number): ModelResponse {
@@ -151,10 +161,24 @@ for (const [i, e] of suspects.entries()) {
     if (topK > 0)
       sets.set(`battery+${n}alt`, WatermarkPairSet.fromResponses([...battery, ...sampledAlt.slice(0, n)]));
   }
+  const allResponses = [...battery, ...(topK > 0 ? sampledAlt : sampledText)];
   for (const m of members) {
     const share = e.members.find((x) => x.memberId === m.memberId)?.share ?? 0;
     const wm = new Map<string, VerdictEvidence["watermark"]>();
     if (m.watermark) for (const [k, s] of sets) wm.set(k, s.counts(m.watermark.key, m.watermark.gamma));
+    const teacher = (pop.entries.find((x) => x.id === m.teacherId) as PopulationEntry).model.lm;
+    for (const tau of filters) {
+      if (!m.watermark) continue;
+      const fk = `${m.memberId}/${tau}`;
+      let keep = filterOf.get(fk);
+      if (!keep) {
+        keep = ownModelFilter(teacher, publicModel, tau, publicMemo);
+        filterOf.set(fk, keep);
+      }
+      const set = WatermarkPairSet.fromResponses(allResponses, { keep });
+      wm.set(`own>${tau}`, set.counts(m.watermark.key, m.watermark.gamma));
+      if (i === 0) process.stderr.write(` own>${tau}:${set.size}`);
+    }
     rows.push({ suspect: e, member: m, share, canary: canaryCounts(e, m), wm });
   }
   process.stderr.write(
@@ -164,6 +188,7 @@ for (const [i, e] of suspects.entries()) {
 process.stderr.write("\n");
 
 const variants = [
+  ...filters.map((t) => `own>${t}`),
   "battery",
   ...extras.filter((x) => x > 0).flatMap((n) => [`battery+${n}`, ...(topK > 0 ? [`battery+${n}alt`] : [])]),
 ];
@@ -173,10 +198,6 @@ const policies: VerdictPolicy[] = [
   resolvePolicy({
     min_effect: 0.02,
     weights: { canary_pairs: 1, canary_ranks: 6, canary_watermark: 2, watermark: 3 },
-  }),
-  resolvePolicy({
-    min_effect: 0.02,
-    weights: { canary_pairs: 1, canary_ranks: 4, canary_watermark: 2, watermark: 4 },
   }),
 ];
 const label = (p: VerdictPolicy, i: number) =>

@@ -44,38 +44,50 @@ export function watermarkQueryPrompts(options: { split: Split; count: number; se
   return out;
 }
 
-/** What the own-model filter reads of a model: the exact log-probability of a token after a context. */
-export interface LogprobModel {
-  logprob(context: readonly string[], token: string): number;
+/** What the own-model filter reads of a model: P(token | context), KneserNeyModel.prob. */
+export interface ProbModel {
+  prob(context: readonly string[], token: string, startOfSequence?: boolean): number;
 }
 
 /** Floor of a log-probability in the filter (a token a model never saw). */
 const FLOOR = -30;
 
 /**
- * The member's own-model pair filter (signal-watermark.ts WatermarkPairFilter): keep a pair when the member's
- * teacher, unwatermarked (its raw distribution: the watermark is a sampling-time bias, so the raw model is
- * trained and scored without the key), finds the token at least e^tau times likelier after its context than a
- * public model does. Those are the continuations a student can only have learned from the member's outputs,
- * where a blend's small share of them concentrates. Reads no key and no text sampled with one: the exact
- * binomial null holds. The public model's log-probabilities are cached in `cache` (shared across members).
+ * The member's own-model pair filter (signal-watermark.ts WatermarkPairFilter): keep a (previous token, token)
+ * pair when the member's teacher, unwatermarked, finds the token at least e^tau times likelier after the
+ * previous token than a public model does (bigram contexts: the green list depends on the previous token
+ * only). The teacher's raw distribution is trained and scored without the key (the watermark is a
+ * sampling-time bias), and the public model knows nothing of the member, so the rule reads no key and no text
+ * sampled with one: the exact binomial null holds. Kept pairs are the continuations a student can only have
+ * learned from the member's outputs, where a blend's small share of them concentrates. Decisions are memoized
+ * per pair (`memo`, per member); the public model's log-probabilities in `publicMemo` (shared by members).
  */
 export function ownModelFilter(
-  teacher: LogprobModel,
-  publicModel: LogprobModel,
+  teacher: ProbModel,
+  publicModel: ProbModel,
   tau: number,
-  cache: Map<string, number> = new Map(),
+  publicMemo: Map<string, number> = new Map(),
 ): (context: readonly string[], token: string) => boolean {
   if (!Number.isFinite(tau)) throw new RangeError("tau must be a finite number");
+  const memo = new Map<string, boolean>();
+  const lp = (m: ProbModel, prev: string, token: string) => {
+    const p = m.prob([prev], token, false);
+    return p > 0 ? Math.max(FLOOR, Math.log(p)) : FLOOR;
+  };
   return (context, token) => {
-    // Testbed models condition on at most 3 previous tokens (order <= 4).
-    const ctx = context.slice(-3);
-    const k = `${ctx.join(" ")}\u0000${token}`;
-    let lp = cache.get(k);
-    if (lp === undefined) {
-      lp = Math.max(FLOOR, publicModel.logprob(ctx, token));
-      if (cache.size < 2_000_000) cache.set(k, lp);
+    const prev = context.at(-1);
+    if (prev === undefined) return false;
+    const k = `${prev}\u0000${token}`;
+    let keep = memo.get(k);
+    if (keep === undefined) {
+      let pub = publicMemo.get(k);
+      if (pub === undefined) {
+        pub = lp(publicModel, prev, token);
+        if (publicMemo.size < 4_000_000) publicMemo.set(k, pub);
+      }
+      keep = lp(teacher, prev, token) - pub > tau;
+      if (memo.size < 4_000_000) memo.set(k, keep);
     }
-    return Math.max(FLOOR, teacher.logprob(ctx, token)) - lp > tau;
+    return keep;
   };
 }
