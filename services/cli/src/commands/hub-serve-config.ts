@@ -152,6 +152,16 @@ export function natsOptionsOf(inv: Invocation): NatsBusOptions | undefined {
       bad(inv, `--nats: '${s}' must be a nats:// or tls:// URL`);
     if (url.password !== "")
       bad(inv, "--nats: the URL must not carry a password (set $LINEAGE_HUB_NATS_PASS)");
+    // Credentials, sessions and alerts cross the network only inside TLS (issue 8, "Transport").
+    const tls =
+      url.protocol === "tls:" ||
+      url.protocol === "wss:" ||
+      ["nats-tls-ca", "nats-tls-cert"].some((f) => stringOpt(inv, f) !== undefined);
+    if (!tls && !isLoopbackHost(url.hostname.replace(/^\[|\]$/g, "")))
+      bad(
+        inv,
+        `--nats: '${s}' is not loopback: use tls:// or give --nats-tls-ca (TLS is required off loopback)`,
+      );
   }
   const user = stringOpt(inv, "nats-user");
   const pass = inv.io.env.LINEAGE_HUB_NATS_PASS;

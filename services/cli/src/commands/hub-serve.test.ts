@@ -248,6 +248,11 @@ test("hub serve: bad NATS, members, reference and feed inputs are refused before
     /--nats: .* must be a nats:\/\/ or tls:\/\/ URL/,
   );
   await refused(["--nats", "nats://u:secret@127.0.0.1:4222"], EXIT.usage, /must not carry a password/);
+  await refused(
+    ["--nats", "nats://10.0.0.9:4222"],
+    EXIT.usage,
+    /not loopback: use tls:\/\/ or give --nats-tls-ca/,
+  );
   await refused(["--nats-user", "hub"], EXIT.usage, /--nats-user needs --nats/);
   await refused(
     ["--nats", "nats://127.0.0.1:4222", "--nats-user", "hub"],
