@@ -33,10 +33,10 @@ function table(r: DemoResult): string {
   const w = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s.padEnd(n));
   const lines = [
     "",
-    `${w("release", 31)} ${w("truth", 22)} ${w("member", 14)} ${w("verdict", 15)} ${w("attestation", 11)} ${w("audit", 9)} outcome`,
+    `${w("release", 31)} ${w("truth", 22)} ${w("member", 14)} ${w("verdict", 15)} ${w("p-value", 8)} ${w("backed by", 16)} ${w("attestation", 11)} ${w("audit", 9)} outcome`,
     ...r.rows.map(
       (x) =>
-        `${w(x.release, 31)} ${w(x.truth, 22)} ${w(x.member, 14)} ${w(x.verdict, 15)} ${w(x.log_index >= 0 ? `#${x.log_index}` : "-", 11)} ${w(x.audit, 9)} ${x.outcome === "ok" ? "ok" : `<- ${x.outcome}`}`,
+        `${w(x.release, 31)} ${w(x.truth, 22)} ${w(x.member, 14)} ${w(x.verdict, 15)} ${w(x.p_value === null ? "-" : x.p_value.toExponential(1), 8)} ${w(x.backed_by ?? "-", 16)} ${w(x.log_index >= 0 ? `#${x.log_index}` : "-", 11)} ${w(x.audit, 9)} ${x.outcome === "ok" ? "ok" : `<- ${x.outcome}`}`,
     ),
     "",
   ];

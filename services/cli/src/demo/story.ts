@@ -87,6 +87,9 @@ export interface DemoRow {
   truth: string;
   member: string;
   verdict: string;
+  /** From the verified attestation: its combined p-value and the test that backs its verdict. */
+  p_value: number | null;
+  backed_by: string | null;
   session_index: number;
   log_index: number;
   audit: string;
@@ -408,6 +411,8 @@ export async function runDemoStory(o: DemoRunOptions): Promise<DemoResult> {
             truth,
             member: names.get(m.memberId) ?? m.memberId,
             verdict: `SCAN FAILED: ${r?.message ?? "?"}`,
+            p_value: null,
+            backed_by: null,
             session_index: -1,
             log_index: -1,
             audit: "-",
@@ -426,6 +431,8 @@ export async function runDemoStory(o: DemoRunOptions): Promise<DemoResult> {
             truth,
             member: names.get(memberId) ?? memberId,
             verdict: `ERROR: ${x.error}`,
+            p_value: null,
+            backed_by: null,
             session_index: -1,
             log_index: -1,
             audit: "-",
@@ -442,6 +449,8 @@ export async function runDemoStory(o: DemoRunOptions): Promise<DemoResult> {
           truth,
           member: names.get(memberId) ?? memberId,
           verdict,
+          p_value: null,
+          backed_by: null,
           session_index: x.sessionIndex,
           log_index: x.outcome === "attested" ? x.attestationIndex : -1,
           audit: x.outcome === "attested" ? "pending" : "-",
@@ -463,6 +472,8 @@ export async function runDemoStory(o: DemoRunOptions): Promise<DemoResult> {
           truth,
           member: names.get(m.memberId) ?? m.memberId,
           verdict: "NOT RETRIEVED",
+          p_value: null,
+          backed_by: null,
           session_index: -1,
           log_index: -1,
           audit: "-",
@@ -475,6 +486,8 @@ export async function runDemoStory(o: DemoRunOptions): Promise<DemoResult> {
           truth,
           member: "-",
           verdict: "NO CANDIDATE",
+          p_value: null,
+          backed_by: null,
           session_index: -1,
           log_index: -1,
           audit: "-",
@@ -542,6 +555,8 @@ export async function runDemoStory(o: DemoRunOptions): Promise<DemoResult> {
           throw new Error(`bundle verdict ${rederived} is not the session's ${expected}`);
         await writePrivate(join(bundlesDir, `attestation-${x.row.log_index}.json`), bundleToJson(bundle));
         x.row.audit = "verified";
+        x.row.p_value = v.statement.evidence?.combinedPValue ?? null;
+        x.row.backed_by = v.statement.backedBy === "" ? null : v.statement.backedBy;
         verified++;
       } catch (err) {
         x.row.audit = "FAILED";
