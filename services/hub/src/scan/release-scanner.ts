@@ -27,6 +27,7 @@ import { toHex } from "@lineage/crypto";
 import {
   type Battery,
   buildSketch,
+  type Fingerprint,
   createSketchContext,
   type ModelAdapter,
   type Probe,
@@ -197,10 +198,13 @@ export class ReleaseScanner {
     const battery: Battery = splitBattery({ epoch: epoch.epochId, probes }, epoch.epochId).retrieval;
     const progress = (phase: ScanProgress["phase"], done: number, total: number) =>
       this.#o.onProgress?.({ suspectId, phase, done, total });
-    const fp = await probeModel(adapter, battery, {
-      concurrency: this.#o.concurrency ?? 8,
-      onProgress: (p) => progress("probing", p.done, p.total),
-    });
+    const fp = await probeHonouringMaxTokens(
+      adapter,
+      battery,
+      eb.probes,
+      this.#o.concurrency ?? 8,
+      (done, total) => progress("probing", done, total),
+    );
     progress("retrieving", 0, 1);
     const sketch = buildSketch(
       sketchInputsFromFingerprint(battery, fp),
@@ -249,4 +253,48 @@ export class ReleaseScanner {
       sessions,
     };
   }
+}
+
+/**
+ * Probes `battery` honouring each battery probe's max_tokens (0: the engine's default for its kind), as the
+ * epoch's battery states them: probes are asked in groups of equal max_tokens (usually one group) and
+ * their responses merged into one fingerprint.
+ */
+export async function probeHonouringMaxTokens(
+  adapter: ModelAdapter,
+  battery: Battery,
+  stated: readonly { readonly maxTokens: number }[],
+  concurrency: number,
+  onProgress: (done: number, total: number) => void,
+): Promise<Fingerprint> {
+  const groups = new Map<number, Probe[]>();
+  for (const p of battery.probes) {
+    const max = stated[Number(p.id)]?.maxTokens ?? 0;
+    const g = groups.get(max);
+    if (g === undefined) groups.set(max, [p]);
+    else g.push(p);
+  }
+  const total = battery.probes.length;
+  let before = 0;
+  let merged: Fingerprint | undefined;
+  for (const [max, probes] of groups) {
+    const base = before;
+    const fp = await probeModel(
+      adapter,
+      { epoch: battery.epoch, probes },
+      {
+        concurrency,
+        ...(max > 0 ? { maxTokens: max } : {}),
+        onProgress: (p) => onProgress(base + p.done, total),
+      },
+    );
+    before += probes.length;
+    merged =
+      merged === undefined
+        ? { ...fp, queries: total }
+        : { ...merged, responses: { ...merged.responses, ...fp.responses } };
+  }
+  if (merged === undefined)
+    throw new HubError("failed_precondition", "the epoch battery has no retrieval probes");
+  return merged;
 }
