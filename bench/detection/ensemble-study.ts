@@ -10,6 +10,22 @@
  * canary counts (hits and ranks, as canary-power-study.ts) and the watermark counts under the member's own key.
  * Every member's verdict at comparisons = 1, then Holm across the members (attributeMembers): TPR by the
  * member's share, by whether it watermarks, and false attributions to members not in the blend.
+ *
+ * What it showed (2026-12-04, calibration ensembles: 30 blends, 7 home members each; `--extra 0,200,500
+ * --filter 0,1,2 --only ensemble`), members named by Holm under lineage-policy/3:
+ *
+ *   watermark pairs scored                     25% share (watermarking)   50% share    10% share
+ *   battery answers only (~850 pairs)          0/10                       0/17         0/10
+ *   + 500 queries, text only (~7,600)          0/10                       3/17         0/10
+ *   + 500 queries, top-20 alternatives (~69k)  1/10                       17/17        0/10
+ *   ... own-model filter tau 1 (~3,500)        2/10                       12/17        0/10
+ *   ... own-model filter tau 2 (~600)          8/10                       17/17        0/10
+ *
+ * The unfiltered green excess is diluted by public-text pairs (effect 0.009 at a 25% share); the filter keeps
+ * the continuations only the member's teacher makes (effect 0.175, median p 3e-10). A lower minimum effect
+ * (0.02) or a larger watermark weight changed nothing above, so lineage-policy/3 stays. The 10% share stays
+ * out of reach (median raw p 1e-2 at tau 2). The control member (no watermark): 0/5 at 25%, 1/8 at 50%.
+ * No false attribution in 140 (suspect, member) nulls of the blends. Chosen: tau 2, 500 queries.
  */
 import {
   attributeMembers,
