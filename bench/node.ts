@@ -4,7 +4,8 @@
  *   npm run bench:node [-- --json FILE] [--probes N] [--concurrency C]
  *
  * 1. sketches_per_s: sketches of a 1,000-probe battery per second on one core (this process is single
- *    threaded), libs/fingerprint buildSketch; and node_publish_path_per_s: the node's whole path per sketch
+ *    threaded), libs/fingerprint buildSketch at SKETCH_VERSION (2: AES block digests); on a shared machine
+ *    read sketches_per_cpu_s, which other load barely moves; and node_publish_path_per_s: the node's whole path per sketch
  *    (build, convert to lineage.v1.Sketch, encode, DSSE-sign, sign the announcement header). Responses are
  *    real text: testbed corpus sentences, ~3 per response.
  * 2. probes_per_s: a real testbed model behind the OpenAI-compatible HTTP server on 127.0.0.1, protected by
@@ -27,6 +28,7 @@ import {
   buildSketch,
   createSketchContext,
   HttpAdapter,
+  SKETCH_VERSION,
   type SketchProbeInput,
 } from "@lineage/fingerprint";
 import {
@@ -207,6 +209,7 @@ try {
 
 const round = (x: number) => Math.round(x * 10) / 10;
 const result = {
+  sketch_version: SKETCH_VERSION,
   sketches_per_s: round(sketchesPerS),
   sketches_per_cpu_s: round(sketchesPerCpuS),
   node_publish_path_per_s: round(publishPathPerS),

@@ -1,15 +1,16 @@
 /**
  * Sketch-building micro-benchmark (issue 9 bench target; libs/fingerprint sketch-build.ts):
  *
- *   npm run bench:sketch [-- --json FILE] [--probes N] [--ms MS]
+ *   npm run bench:sketch [-- --json FILE] [--probes N] [--ms MS] [--version 1|2]
  *
- * Builds the version-1 sketch of a N-probe (default 1,000) fingerprint of real text (testbed corpus
+ * Builds the sketch (SKETCH_VERSION, 2; --version 1 for the HMAC-keyed version 1) of a N-probe (default 1,000) fingerprint of real text (testbed corpus
  * sentences, ~3 per response, every fifth probe an edge case with a reference, as bench/node.ts) under
  * one epoch context, and reports wall and CPU figures (process.cpuUsage: the machine is shared, so CPU
  * time per sketch is the figure other load barely moves):
  *   texts_per_s / texts_per_cpu_s     tokenize (probe/tokenize.ts) of one response
  *   sketches_per_s / sketches_per_cpu_s and cpu_ms_per_sketch   whole buildSketch
- *   digests_per_cpu_s                 truncated HMAC-SHA256 digests under the epoch digest key
+ *   digests_per_cpu_s                 the version's published digests: truncated HMAC-SHA256 (v1), or
+ *                                     AES-128 blocks enciphered 33,280 at a time as a sketch does (v2)
  *   realdata: tokenize checked equal to tokenizeReference (the definition) on every output of the
  *   replay files in /work/shared/realdata (read in place; skipped when absent, --no-realdata), and the
  *   CPU ms of one real fingerprint's sketch (one file, all its probes).
@@ -52,6 +53,12 @@ function intFlag(name: string, dflt: number, min: number, max: number): number {
 const jsonFile = flag("--json");
 const probesN = intFlag("--probes", 1000, 1, 4096);
 const minMs = intFlag("--ms", 3000, 100, 600_000);
+const versionArg = flag("--version") ?? "2";
+if (versionArg !== "1" && versionArg !== "2") {
+  console.error("bench/sketch: --version must be 1 or 2");
+  process.exit(2);
+}
+const version = versionArg === "1" ? 1 : 2;
 const replayDir = resolve(import.meta.dirname, "../../shared/realdata/replay");
 
 const corpus = loadCorpus();
@@ -66,7 +73,7 @@ for (let i = 0; i < probesN; i++) {
   );
 }
 const words = inputs.reduce((n, p) => n + p.text.split(" ").length, 0);
-const ctx = createSketchContext(new Uint8Array(randomBytes(32)), "bench-sketch-1");
+const ctx = createSketchContext(new Uint8Array(randomBytes(32)), "bench-sketch-1", version);
 
 function cpuSeconds(from: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(from);
@@ -97,12 +104,19 @@ const texts = timeLoop(inputs.length, () => {
   for (const p of inputs) sink += tokenize(p.text).length;
 });
 const digestMsg = new Uint8Array(15);
-const digests = timeLoop(10_000, () => {
-  for (let i = 0; i < 10_000; i++) {
-    digestMsg[3] = i & 0xff;
-    sink += ctx.digest(digestMsg, 4)[0] ?? 0;
-  }
-});
+const blockBuf = new Uint8Array(33_280 * 16); // a 1,000-probe sketch's 32,768 band + 512 coarse blocks
+const digests =
+  version === 1
+    ? timeLoop(10_000, () => {
+        for (let i = 0; i < 10_000; i++) {
+          digestMsg[3] = i & 0xff;
+          sink += ctx.digest(digestMsg, 4)[0] ?? 0;
+        }
+      })
+    : timeLoop(33_280, () => {
+        blockBuf[5] = (blockBuf[5] ?? 0) + 1;
+        sink += ctx.blocks?.encrypt(blockBuf)[0] ?? 0;
+      });
 const sketches = timeLoop(1, () => {
   sink += buildSketch(inputs, ctx).probes.length;
 });
@@ -160,6 +174,7 @@ else {
 
 const round = (x: number) => Math.round(x * 10) / 10;
 const result = {
+  sketch_version: version,
   probes: probesN,
   words,
   texts_per_s: round(texts.wall),
@@ -174,7 +189,7 @@ const result = {
   target: { sketches_per_s: 50 },
 };
 console.log(
-  `${probesN}-probe sketch (${words} words): ${result.sketches_per_s}/s wall, ${result.sketches_per_cpu_s} per CPU-second (${result.cpu_ms_per_sketch} CPU ms each; target >= 50/s); texts ${result.texts_per_s}/s wall, ${result.texts_per_cpu_s} per CPU-second; digests ${result.digests_per_cpu_s} per CPU-second; load ${result.loadavg_1m}`,
+  `${probesN}-probe sketch, version ${version} (${words} words): ${result.sketches_per_s}/s wall, ${result.sketches_per_cpu_s} per CPU-second (${result.cpu_ms_per_sketch} CPU ms each; target >= 50/s); texts ${result.texts_per_s}/s wall, ${result.texts_per_cpu_s} per CPU-second; digests ${result.digests_per_cpu_s} per CPU-second; load ${result.loadavg_1m}`,
 );
 console.log(
   "skipped" in realdata

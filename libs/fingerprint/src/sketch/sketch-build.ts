@@ -52,6 +52,20 @@ import {
 const TAG_PROBE = 0x50; // "P"
 const TAG_COARSE = 0x43; // "C"
 const TAG_WRONG = 0x57; // "W"
+const scratchShingles = new ShingleBuffer();
+const scratchScoped = new ShingleBuffer();
+let scratchRows = new Uint32Array(0);
+let scratchBlocks = new Uint8Array(0);
+// One view per probe slot, kept: minhashRowsInto writes a probe's PROBE_ROWS rows at its start.
+const rowViews: Uint32Array[] = [];
+function rowsView(rows: Uint32Array, k: number): Uint32Array {
+  let v = rowViews[k];
+  if (v === undefined || v.buffer !== rows.buffer) {
+    v = rows.subarray(k * PROBE_ROWS, (k + 1) * PROBE_ROWS);
+    rowViews[k] = v;
+  }
+  return v;
+}
 const EMPTY = 0;
 const ROWS = 1;
 const WITHHELD = 2;
@@ -242,9 +256,14 @@ export function buildSketch(
 
   // One shingle buffer reused across probes; the (probe, shingle) pairs of the coarse signature
   // accumulate in `scoped`; every non-empty probe's PROBE_ROWS row values go to `rows` in order.
-  const sh = new ShingleBuffer();
-  const scoped = new ShingleBuffer();
-  const rows = new Uint32Array(sorted.length * PROBE_ROWS);
+  // Scratch reused across calls (buildSketch is synchronous, so never shared by two builds): a sketch's
+  // ~1-2 MB of typed arrays otherwise went to the garbage collector on every call.
+  const sh = scratchShingles;
+  const scoped = scratchScoped;
+  scoped.length = 0;
+  if (scratchRows.length < sorted.length * PROBE_ROWS)
+    scratchRows = new Uint32Array(sorted.length * PROBE_ROWS);
+  const rows = scratchRows;
   // Per probe: EMPTY (no tokens), ROWS (its rows are published), or WITHHELD (version 2's edge probes:
   // in the coarse signature only, so an insider cannot test guesses of a short answer against them).
   const filled: number[] = [];
@@ -259,7 +278,7 @@ export function buildSketch(
     if (sh.length === 0) continue;
     scopeShinglesInto(sh.a, sh.b, sh.length, id, seeds.coarse0, seeds.coarse1, scoped);
     if (withheld) continue;
-    minhashRowsInto(sh.a, sh.b, sh.length, seeds.probeRows, rows.subarray(nonEmpty * PROBE_ROWS));
+    minhashRowsInto(sh.a, sh.b, sh.length, seeds.probeRows, rowsView(rows, nonEmpty));
     nonEmpty++;
   }
   if (listed === 0) {
@@ -403,7 +422,9 @@ function digestAllV2(
   if (blocks === null) throw new FingerprintError("INVALID_ARGUMENT", "a version-2 context has no block key");
   const probeBlocks = nonEmpty * PROBE_BANDS;
   const total = probeBlocks + (coarseRows === null ? 0 : COARSE_BANDS);
-  const buf = new Uint8Array(total * BLOCK_BYTES);
+  if (scratchBlocks.length < total * BLOCK_BYTES) scratchBlocks = new Uint8Array(total * BLOCK_BYTES);
+  // Every byte of the first `total` blocks is written below (tag, band, row, probe tag or zeros).
+  const buf = scratchBlocks.subarray(0, total * BLOCK_BYTES);
   let b = 0;
   sorted.forEach(({ tag }, i) => {
     if (filled[i] !== ROWS) return;
@@ -436,6 +457,7 @@ function digestAllV2(
       buf[o + 5] = (v >>> 16) & 0xff;
       buf[o + 6] = (v >>> 8) & 0xff;
       buf[o + 7] = v & 0xff;
+      buf.fill(0, o + 8, o + BLOCK_BYTES);
       b++;
     }
   }
