@@ -99,7 +99,30 @@ export function verificationReport(r: BundleVerification) {
     canary_commitment_index: r.commitment?.index ?? null,
     watermark_commitment_index: r.bound.watermarkCommitment?.index ?? null,
     checkpoint: { origin: r.checkpoint.origin, size: r.checkpoint.size, root: toHex(r.checkpoint.rootHash) },
+    // The hub's keys the verification relied on (docs/specs/hub-keys.md): each delegation and root rotation.
+    hub_keys: {
+      delegations: r.hubKeys.delegations.map((d) => ({
+        purpose: d.purpose,
+        key_id: d.key.keyId,
+        from_index: d.fromIndex,
+        until_index: d.untilIndex ?? null,
+      })),
+      root_rotations: r.hubKeys.rotations.map((x) => ({ index: x.index, key_id: x.key.keyId })),
+    },
   };
+}
+
+function hubKeysText(r: BundleVerification): string {
+  const d = r.hubKeys.delegations;
+  const rot = r.hubKeys.rotations.length;
+  if (d.length === 0 && rot === 0) return "one key (the root signs every purpose: no delegation logged)";
+  const current = (["membership", "sessions", "countersign"] as const).map((p) => {
+    const last = d.filter((x) => x.purpose === p).at(-1);
+    return last === undefined
+      ? `${p} by the root`
+      : `${p} by ${last.key.keyId.slice(0, 16)} (entry ${last.fromIndex})`;
+  });
+  return `${current.join(", ")}; ${d.length} delegation(s), ${rot} root rotation(s) logged`;
 }
 
 function backedByText(r: BundleVerification): string {
@@ -148,6 +171,7 @@ export function verificationText(r: BundleVerification): string {
       "session",
       `entry ${j.session_index} (${j.session_id}; panel of ${j.panel.length} chosen by the hub; suspect first seen at entry ${j.sighting_index}; ${j.counts.comparisons} comparison${j.counts.comparisons === 1 ? "" : "s"} corrected for)`,
     ],
+    ["hub keys", hubKeysText(r)],
   ];
   return rows.map(([k, val]) => `  ${k.padEnd(16)} ${val}`).join("\n");
 }

@@ -21,6 +21,8 @@ import {
   PAYLOAD_TYPES,
   readMemberHistory,
   trustWithRotations,
+  verificationReport,
+  verificationText,
   verifyBundle,
   verifyDisclosure,
 } from "../src/index.js";
@@ -108,6 +110,15 @@ test("a hub with purpose keys: the bundle carries the delegations and verifies o
   const offline = verifyBundle(s.bundle, s.trust);
   assert.equal(offline.hubKeys.delegations.length, 3);
   assert.ok(offline.checks.some((c) => c.name === "hub_keys.statements" && c.passed));
+  assert.deepEqual(
+    verificationReport(offline).hub_keys.delegations.map((d) => [d.purpose, d.from_index, d.until_index]),
+    [
+      ["membership", 0, null],
+      ["sessions", 1, null],
+      ["countersign", 2, null],
+    ],
+  );
+  assert.match(verificationText(offline), /hub keys\s+membership by [0-9a-f]{16} \(entry 0\)/);
   const online = verifyBundle(s.bundle, s.trust, { history: await historyOf(s) });
   assert.ok(online.checks.some((c) => c.name === "hub_keys.history" && c.passed));
 });
