@@ -51,6 +51,21 @@ describe("sketch similarity", () => {
     );
   });
 
+  it("counts near-copy probes: answers copied whole agree on most bands, unrelated ones on almost none", () => {
+    const words = (tag: string) => Array.from({ length: 60 }, (_, i) => `${tag}${i}`).join(" ");
+    const a = Array.from({ length: 40 }, (_, i) => ({
+      probeId: `n${i}`,
+      kind: "open" as const,
+      text: words(`a${i}_`),
+    }));
+    // 10 answers copied verbatim, 30 unrelated.
+    const b = a.map((p, i) => (i < 10 ? p : { ...p, text: words(`b${i}_`) }));
+    const sim = compareSketches(buildSketch(a, ctx), buildSketch(b, ctx));
+    assert.equal(sim.nearCopyProbes, 10);
+    assert.equal(sim.nearCopyFraction, 0.25);
+    assert.equal(compareSketches(buildSketch(a, ctx), buildSketch(a, ctx)).nearCopyFraction, 1);
+  });
+
   it("tracks the true shingle Jaccard of controlled copies", () => {
     // Each probe: 200 distinct words; the copy keeps a prefix and replaces the rest.
     const base = Array.from({ length: 50 }, (_, p) => Array.from({ length: 200 }, (_, i) => `t${p}_${i}`));
