@@ -10,8 +10,10 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type Epoch, type EpochBattery, EpochBatterySchema, EpochSchema, type Probe } from "@lineage/api";
 import type { Ed25519PrivateKey } from "@lineage/crypto";
 import { type HubDatabase, isStoreError, type Store } from "@lineage/store";
+import { sql } from "kysely";
 import { HubError } from "../ingest/hub-error.js";
 import { batteryDigest, checkEpochId, checkProbes, signEpoch } from "./epoch-battery.js";
+import { EPOCH_KEY_BYTES, type EpochKek, epochKek, unwrapEpochKey, wrapEpochKey } from "./epoch-key-wrap.js";
 
 /** An epoch as stored. `epochKey` and `battery` are secrets of the alliance: never log them. */
 export interface EpochRecord {
@@ -56,8 +58,13 @@ type Row = {
   battery: Uint8Array;
 };
 
-function toRecord(r: Row): EpochRecord {
-  return {
+/**
+ * The record of a row; its epochKey unwrapped with `kek` (epoch-key-wrap.ts). Without the KEK a wrapped key
+ * stays unreadable: reading `epochKey` throws `failed_precondition` (ingestion and retrieval never need it).
+ */
+function toRecord(r: Row, kek: EpochKek | undefined, plainKey?: Uint8Array): EpochRecord {
+  const readable = plainKey !== undefined || kek !== undefined || r.epoch_key.length === EPOCH_KEY_BYTES;
+  const record = {
     epochId: r.epoch_id,
     number: Number(r.number),
     notBeforeMs: r.not_before.getTime(),
@@ -66,9 +73,15 @@ function toRecord(r: Row): EpochRecord {
     batteryDigest: r.battery_digest,
     previousEpochId: r.previous_epoch_id ?? undefined,
     hubSignature: r.hub_signature,
-    epochKey: r.epoch_key,
     battery: r.battery,
   };
+  if (readable) {
+    return { ...record, epochKey: plainKey ?? unwrapEpochKey(kek, r.epoch_id, r.epoch_key) };
+  }
+  return Object.defineProperty(record, "epochKey", {
+    enumerable: false,
+    get: () => unwrapEpochKey(undefined, r.epoch_id, r.epoch_key),
+  }) as EpochRecord;
 }
 
 /** The Epoch message of a record (what members and the NATS announcement see). */
@@ -97,6 +110,8 @@ function unavailable(cause: unknown): never {
 export class EpochStore {
   readonly #store: Store<HubDatabase>;
   readonly #hubKey: Ed25519PrivateKey | undefined;
+  readonly #kek: EpochKek | undefined;
+  #upgraded = false;
   readonly #now: () => number;
   #current: { record: EpochRecord | undefined; atMs: number } | undefined;
 
@@ -104,6 +119,7 @@ export class EpochStore {
   constructor(store: Store<HubDatabase>, hubKey?: Ed25519PrivateKey, now: () => number = Date.now) {
     this.#store = store;
     this.#hubKey = hubKey;
+    this.#kek = hubKey === undefined ? undefined : epochKek(hubKey);
     this.#now = now;
   }
 
@@ -163,6 +179,7 @@ export class EpochStore {
           previousEpochId: last?.epoch_id ?? "",
         });
         const battery = toBinary(EpochBatterySchema, create(EpochBatterySchema, { epoch, probes }));
+        const plainKey = new Uint8Array(randomBytes(32));
         const row: Row = {
           epoch_id: epochId,
           number: BigInt(number),
@@ -172,11 +189,11 @@ export class EpochStore {
           battery_digest: digest,
           previous_epoch_id: last?.epoch_id ?? null,
           hub_signature: signEpoch(epoch, hubKey),
-          epoch_key: new Uint8Array(randomBytes(32)),
+          epoch_key: wrapEpochKey(this.#kek as EpochKek, epochId, plainKey),
           battery,
         };
         await tx.insertInto("epochs").values(row).execute();
-        return toRecord(row);
+        return toRecord(row, this.#kek, plainKey);
       });
     } catch (err) {
       // Two secretariat processes rotating at once: the unique epoch number decides; the loser retries.
@@ -198,7 +215,8 @@ export class EpochStore {
         .selectAll()
         .where("epoch_id", "=", epochId)
         .executeTakeFirst();
-      return r === undefined ? undefined : toRecord(r);
+      await this.#upgrade();
+      return r === undefined ? undefined : toRecord(r, this.#kek);
     } catch (err) {
       unavailable(err);
     }
@@ -232,7 +250,8 @@ export class EpochStore {
         .orderBy("number", "desc")
         .limit(1)
         .executeTakeFirst();
-      record = r === undefined || r.not_after.getTime() <= nowMs ? undefined : toRecord(r);
+      await this.#upgrade();
+      record = r === undefined || r.not_after.getTime() <= nowMs ? undefined : toRecord(r, this.#kek);
     } catch (err) {
       unavailable(err);
     }
@@ -249,9 +268,38 @@ export class EpochStore {
         .orderBy("number", "desc")
         .limit(limit)
         .execute();
-      return rows.map(toRecord);
+      await this.#upgrade();
+      return rows.map((r) => toRecord(r, this.#kek));
     } catch (err) {
       unavailable(err);
     }
+  }
+
+  /**
+   * Wraps, once per store opened with the hub key, the plaintext keys of epochs created before migration
+   * 0011 (the update is conditional on the stored value: replicas doing it at once agree).
+   */
+  async #upgrade(): Promise<void> {
+    if (this.#upgraded || this.#kek === undefined) return;
+    const kek = this.#kek;
+    try {
+      const legacy = await this.#store.db
+        .selectFrom("epochs")
+        .select(["epoch_id", "epoch_key"])
+        .where(sql<boolean>`octet_length(epoch_key) = ${EPOCH_KEY_BYTES}`)
+        .execute();
+      for (const r of legacy) {
+        await this.#store.db
+          .updateTable("epochs")
+          .set({ epoch_key: wrapEpochKey(kek, r.epoch_id, r.epoch_key) })
+          .where("epoch_id", "=", r.epoch_id)
+          .where("epoch_key", "=", r.epoch_key)
+          .execute();
+      }
+    } catch {
+      // A least-privilege service role may not UPDATE epochs (migration 0009 grants it sketch status only):
+      // those rows stay readable as they are, and are wrapped when the secretariat's role next opens them.
+    }
+    this.#upgraded = true;
   }
 }
