@@ -2,13 +2,16 @@
  * The hub's epoch, ingestion and retrieval machinery composed for one hub process (issue 10): the epoch
  * store, the sketch ingestor feeding this process's in-memory index, the JetStream consumer shared with
  * the other replicas (when a bus is given), a periodic catch-up of the index with other replicas' commits,
- * and the gRPC handlers (GetEpochBattery, RotateEpoch, SubmitSketch, UploadSketches).
+ * and the gRPC handlers (GetEpochBattery, RotateEpoch, SubmitSketch, UploadSketches, SuppressSketch).
  */
+import { type Hub, SuppressSketchRequestSchema } from "@lineage/api";
 import type { Bus, Consumption } from "@lineage/bus";
 import type { Ed25519PrivateKey } from "@lineage/crypto";
+import type { ServiceImpl } from "@lineage/rpc";
 import type { HubDatabase, Store } from "@lineage/store";
 import { type EpochHandlers, epochHandlers } from "../epochs/epoch-handlers.js";
 import { EpochStore } from "../epochs/epoch-store.js";
+import { HubError } from "../ingest/hub-error.js";
 import { IngestMetrics } from "../ingest/ingest-metrics.js";
 import { logMemberDirectory, type MemberDirectory } from "../ingest/member-directory.js";
 import { type SketchConsumerOptions, startSketchConsumer } from "../ingest/sketch-consumer.js";
@@ -16,7 +19,7 @@ import { type SketchHandlers, sketchHandlers } from "../ingest/sketch-handlers.j
 import { SketchIngestor } from "../ingest/sketch-ingestor.js";
 import { SketchStore } from "../ingest/sketch-store.js";
 import type { TransparencyLog } from "../log/transparency-log.js";
-import type { RequestAuthenticator } from "../membership/request-header.js";
+import { type RequestAuthenticator, SECRETARIAT } from "../membership/request-header.js";
 import { SketchRetriever } from "./sketch-retriever.js";
 
 /** Options of {@link openHubIndex}. */
@@ -30,7 +33,12 @@ export interface HubIndexOptions {
   /** How often the index catches up with other replicas (ms); 0 disables. Default 2000. */
   readonly refreshIntervalMs?: number;
   readonly now?: () => number;
+  /** One line per secretariat action worth an operator's eye (suppressions). */
+  readonly report?: (line: string) => void;
 }
+
+/** Hub.SuppressSketch. */
+export type SuppressHandlers = Pick<ServiceImpl<typeof Hub>, "suppressSketch">;
 
 /** The running machinery. */
 export interface HubIndex extends AsyncDisposable {
@@ -40,7 +48,7 @@ export interface HubIndex extends AsyncDisposable {
   readonly retriever: SketchRetriever;
   readonly metrics: IngestMetrics;
   /** The gRPC handlers, verifying request headers with `auth` (the server's one replay guard). */
-  handlers(auth: RequestAuthenticator): EpochHandlers & SketchHandlers;
+  handlers(auth: RequestAuthenticator): EpochHandlers & SketchHandlers & SuppressHandlers;
   close(): Promise<void>;
 }
 
@@ -102,6 +110,19 @@ export async function openHubIndex(options: HubIndexOptions): Promise<HubIndex> 
         now,
       }),
       ...sketchHandlers(ingestor),
+      // Hub.SuppressSketch: the secretariat's; the sketch leaves this replica's index now and the others'
+      // at their next catch-up (retiredSince).
+      async suppressSketch(req) {
+        const sender = await auth.verify(SuppressSketchRequestSchema, req);
+        if (sender.memberId !== SECRETARIAT)
+          throw new HubError("permission_denied", "only the secretariat suppresses sketches");
+        const model = await sketches.suppressActive(req.sketchId, req.reason, req.reviewer);
+        retriever.remove(req.sketchId);
+        options.report?.(
+          `suppressed sketch ${req.sketchId} of ${model.memberId}/${model.modelId}@${model.modelVersion} (reviewer ${req.reviewer})`,
+        );
+        return { sketchId: req.sketchId, ...model };
+      },
     }),
     close,
     [Symbol.asyncDispose]: close,

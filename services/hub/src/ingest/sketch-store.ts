@@ -333,6 +333,43 @@ export class SketchStore {
     return this.#retire((q) => q.where("sketch_id", "=", sketchId), "suppressed", reason);
   }
 
+  /**
+   * The secretariat's suppression of one active sketch (Hub.SuppressSketch): its model, or `not_found` /
+   * `failed_precondition` naming why nothing was suppressed. The reason and reviewer stay with the sketch.
+   */
+  async suppressActive(sketchId: string, reason: string, reviewer: string): Promise<ModelRef> {
+    if (!/^[0-9a-f]{64}$/.test(sketchId))
+      throw new HubError("invalid_argument", "sketch id must be 64 lowercase hex chars");
+    if (typeof reason !== "string" || reason.length === 0 || reason.length > 1024)
+      throw new HubError("invalid_argument", "reason must be 1..1024 characters");
+    if (typeof reviewer !== "string" || reviewer.length === 0 || reviewer.length > 128)
+      throw new HubError("invalid_argument", "reviewer must be 1..128 characters");
+    try {
+      const row = await this.#store.db
+        .updateTable("sketches")
+        .set({
+          status: "suppressed",
+          status_reason: `${reason} (reviewer: ${reviewer})`,
+          status_at: new Date(),
+        })
+        .where("sketch_id", "=", sketchId)
+        .where("status", "=", "active")
+        .returning(["member_id", "model_id", "model_version"])
+        .executeTakeFirst();
+      if (row !== undefined)
+        return { memberId: row.member_id, modelId: row.model_id, modelVersion: row.model_version };
+      const prior = await this.#store.db
+        .selectFrom("sketches")
+        .select("status")
+        .where("sketch_id", "=", sketchId)
+        .executeTakeFirst();
+      if (prior === undefined) throw new HubError("not_found", `no sketch ${sketchId}`);
+      throw new HubError("failed_precondition", `sketch ${sketchId} is ${prior.status}, not active`);
+    } catch (err) {
+      unavailable(err);
+    }
+  }
+
   async #retire(
     // biome-ignore lint/suspicious/noExplicitAny: a kysely update builder narrowed by the caller.
     narrow: (q: any) => any,
