@@ -542,6 +542,11 @@ const times: number[] = [];
 let derived = 0;
 let found = 0;
 let candidatesSum = 0;
+const cpuTimes: number[] = [];
+const coarseTimes: number[] = [];
+const detailTimes: number[] = [];
+let uncounted = 0;
+let detailReads = 0;
 for (let q = 0; q < QUERIES; q++) {
   const isCopy = q % 2 === 0;
   const parentIdx = r() % MODELS;
@@ -549,8 +554,18 @@ for (let q = 0; q < QUERIES; q++) {
     ? sketchOf(900_000_000 + q, sketchOf(parentIdx + 1), 0.25)
     : sketchOf(800_000_000 + q);
   const s = performance.now();
+  const cpu0 = process.cpuUsage();
   const c = await retriever.retrieveCandidates(suspect, { limit: 10 });
   times.push(performance.now() - s);
+  const cu = process.cpuUsage(cpu0);
+  cpuTimes.push((cu.user + cu.system) / 1000);
+  const lk = retriever.lastLookup;
+  if (lk !== undefined) {
+    coarseTimes.push(lk.coarseMs);
+    detailTimes.push(lk.detailReadMs);
+    uncounted += lk.uncountedBands;
+    detailReads += lk.detailRead;
+  }
   candidatesSum += c.length;
   if (isCopy) {
     derived++;
@@ -558,6 +573,8 @@ for (let q = 0; q < QUERIES; q++) {
   }
 }
 times.sort((a, b) => a - b);
+for (const a of [cpuTimes, coarseTimes, detailTimes]) a.sort((x, y) => x - y);
+const ms = (v: number) => Number(v.toFixed(3));
 
 // ---- 5. Release -> alert (bench/hub-release.ts) -------------------------------------------------------------
 let release: ReleaseToAlert | undefined;
@@ -606,6 +623,17 @@ const report = {
       mean_candidates: Number((candidatesSum / QUERIES).toFixed(2)),
       derived_recall_at_10: Number((found / Math.max(1, derived)).toFixed(4)),
       max_ms: Number((times[times.length - 1] ?? 0).toFixed(3)),
+      // This process's CPU per lookup (not the Postgres backend's), and the two stages' wall times.
+      cpu_p50_ms: ms(percentile(cpuTimes, 50)),
+      cpu_p99_ms: ms(percentile(cpuTimes, 99)),
+      coarse_stage_p50_ms: ms(percentile(coarseTimes, 50)),
+      coarse_stage_p99_ms: ms(percentile(coarseTimes, 99)),
+      detail_read_p50_ms: ms(percentile(detailTimes, 50)),
+      detail_read_p99_ms: ms(percentile(detailTimes, 99)),
+      mean_detail_sketches_read: Number((detailReads / QUERIES).toFixed(2)),
+      // Band-index posting budget: bands left to stage 2 per query (H; a model sharing more than H bands is
+      // guaranteed counted agreement in stage 1).
+      mean_uncounted_bands: Number((uncounted / QUERIES).toFixed(1)),
     },
     release: release ?? "not measured (--no-release)",
     machine: { cpus: cpus().length, loadavg_before: load0, loadavg_after: loadavg()[0] ?? 0 },

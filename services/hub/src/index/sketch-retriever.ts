@@ -38,6 +38,21 @@ export interface RetrieveOptions {
   readonly excludeMember?: string;
 }
 
+/** Where one retrieval's time went. */
+export interface LookupTimings {
+  /** Stage 1 (band index), ms. */
+  readonly coarseMs: number;
+  /** Reading the coarse hits' sketches from Postgres, ms. */
+  readonly detailReadMs: number;
+  /** Per-probe comparison and ranking, ms. */
+  readonly compareMs: number;
+  /** Sketches read for stage 2. */
+  readonly detailRead: number;
+  /** Bands stage 1 left uncounted (band-index.ts: the posting budget). */
+  readonly uncountedBands: number;
+  readonly countedPostings: number;
+}
+
 /** Longest a sketch insert may stay uncommitted; rows older than this are settled (see #safeSeq). */
 export const COMMIT_LAG_MS = 15_000;
 /** Coarse hits read in detail per candidate returned. */
@@ -83,6 +98,13 @@ export class SketchRetriever {
   get size(): number {
     return this.#index.size;
   }
+
+  /** Where the last retrieval's time went (benchmarks, operators). */
+  get lastLookup(): LookupTimings | undefined {
+    return this.#last;
+  }
+
+  #last: LookupTimings | undefined;
 
   /** Rebuilds the index from Postgres for the current epoch (start-up, epoch rotation). */
   async rebuild(): Promise<void> {
@@ -188,6 +210,7 @@ export class SketchRetriever {
         `suspect sketch is of epoch ${suspect.epochId}, the index of ${this.#epochId}`,
       );
     }
+    const t0 = performance.now();
     const hits: CoarseHit[] = this.#index.query(
       suspect.coarse,
       options.minAgreeingBands ?? LSH_V1.minAgreeingBands,
@@ -200,9 +223,11 @@ export class SketchRetriever {
           this.#entries[h.ordinal]?.model.memberId !== options.excludeMember,
       )
       .slice(0, limit * DETAIL_FACTOR);
+    const t1 = performance.now();
     const detail = await this.#sketches.sketchesBySeq(
       chosen.map((h) => (this.#entries[h.ordinal] as Entry).seq),
     );
+    const t2 = performance.now();
     const out: Candidate[] = [];
     for (const h of chosen) {
       const e = this.#entries[h.ordinal] as Entry;
@@ -217,6 +242,15 @@ export class SketchRetriever {
         score: similarity.score,
       });
     }
+    const st = this.#index.lastQueryStats;
+    this.#last = {
+      coarseMs: t1 - t0,
+      detailReadMs: t2 - t1,
+      compareMs: performance.now() - t2,
+      detailRead: chosen.length,
+      uncountedBands: st.uncountedBands,
+      countedPostings: st.countedPostings,
+    };
     out.sort(
       (a, b) =>
         b.score - a.score ||
