@@ -175,16 +175,23 @@ function procCpuMs(pid: number): number | undefined {
 /** The NATS server on LINEAGE_TEST_NATS_URL's port, if it runs on this machine. */
 function natsServerPid(): number | undefined {
   const port = new URL(process.env.LINEAGE_TEST_NATS_URL ?? "nats://127.0.0.1:4222").port || "4222";
+  let dirs: string[];
   try {
-    for (const d of readdirSync("/proc")) {
-      if (!/^\d+$/.test(d)) continue;
-      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
-      if (!(cmd[0] ?? "").endsWith("nats-server")) continue;
-      const i = cmd.indexOf("-p");
-      if ((i >= 0 ? cmd[i + 1] : "4222") === port) return Number(d);
-    }
+    dirs = readdirSync("/proc");
   } catch {
-    // no /proc: not measured
+    return undefined; // no /proc: not measured
+  }
+  for (const d of dirs) {
+    if (!/^\d+$/.test(d)) continue;
+    let cmd: string[];
+    try {
+      cmd = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (!(cmd[0] ?? "").endsWith("nats-server")) continue;
+    const i = cmd.indexOf("-p");
+    if ((i >= 0 ? cmd[i + 1] : "4222") === port) return Number(d);
   }
   return undefined;
 }
