@@ -554,12 +554,17 @@ const coarseTimes: number[] = [];
 const detailTimes: number[] = [];
 let uncounted = 0;
 let detailReads = 0;
+// The suspects are made before the timed loop (the hub receives a finished sketch; making them in the loop
+// left their garbage to be collected inside the timed lookups).
+const suspects = Array.from({ length: QUERIES }, (_, q) => {
+  const parentIdx = r() % MODELS;
+  return q % 2 === 0
+    ? { parentIdx, sketch: sketchOf(900_000_000 + q, sketchOf(parentIdx + 1), 0.25) }
+    : { parentIdx, sketch: sketchOf(800_000_000 + q) };
+});
 for (let q = 0; q < QUERIES; q++) {
   const isCopy = q % 2 === 0;
-  const parentIdx = r() % MODELS;
-  const suspect = isCopy
-    ? sketchOf(900_000_000 + q, sketchOf(parentIdx + 1), 0.25)
-    : sketchOf(800_000_000 + q);
+  const { parentIdx, sketch: suspect } = suspects[q] as (typeof suspects)[number];
   const s = performance.now();
   const cpu0 = process.cpuUsage();
   const c = await retriever.retrieveCandidates(suspect, { limit: 10 });
