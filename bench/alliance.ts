@@ -16,7 +16,9 @@
  * "Nothing lost": every release scanned once, every logged session ended, each attested session logged
  * exactly one attestation, each LIKELY_DERIVED attestation raised its alert — else exit 1.
  * Note: a member node sends each canary item to at most 3 distinct suspects (its default reuse policy), so
- * after the first few releases a member's sessions end DECLINED (budget exhausted) — counted apart.
+ * after the first few releases a member's sessions end DECLINED (budget exhausted) — counted apart; the most
+ * distinct suspects any item of each member went to is printed (canary_max_suspects_per_item) to show the
+ * policy as spent under a burst.
  * Needs Postgres (LINEAGE_TEST_PG_URL's server), nats-server and openssl.
  */
 import { writeFileSync } from "node:fs";
@@ -26,6 +28,9 @@ import { parseArgs } from "node:util";
 /** The part of alliance-world.ts this benchmark uses (imported by URL: it lives in the CLI's test folder). */
 interface AllianceLike extends AsyncDisposable {
   readonly hubDb: {
+    query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
+  };
+  memberDb(id: string): {
     query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
   };
   hub(): { stderr(): string };
@@ -134,6 +139,16 @@ try {
       [releasedAt],
     )
   ).rows.length;
+  // The members' canary reuse policy (each item to at most 3 distinct suspects by default), as spent.
+  const maxSuspectsPerItem: Record<string, number> = {};
+  for (const m of world.MEMBERS) {
+    const r = await alliance
+      .memberDb(m)
+      .query<{ n: number | null }>(
+        "select max(n)::int as n from (select count(distinct suspect_id) as n from canary_exposures group by commitment_id, pair_index, item) t",
+      );
+    maxSuspectsPerItem[m] = r.rows[0]?.n ?? 0;
+  }
   const pct = (xs: number[], p: number) => {
     if (xs.length === 0) return null;
     const s = [...xs].sort((a, b) => a - b);
@@ -161,6 +176,7 @@ try {
     likely_derived: derived,
     suspects_accused: accused,
     alerts_attestation_logged: alerts,
+    canary_max_suspects_per_item: maxSuspectsPerItem,
     sessions_per_min: spanMs ? Math.round((ended.length / spanMs) * 60_000 * 10) / 10 : null,
     p50_session_ms: pct(durations, 50),
     p99_session_ms: pct(durations, 99),
@@ -195,6 +211,7 @@ try {
       `${result.p50_attested_session_ms} / ${result.p99_attested_session_ms}`,
     ],
     ["release to last outcome ms", String(spanMs)],
+    ["canary items: most distinct suspects per item", JSON.stringify(maxSuspectsPerItem)],
     ["nothing lost", `${result.nothing_lost} ${JSON.stringify(lost)}`],
     ["load average", result.load_average.join(" ")],
   ];
