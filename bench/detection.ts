@@ -441,8 +441,21 @@ let watermarkQueriesSent = 0;
 {
   const t = performance.now();
   const publicCache = new Map<string, number>();
+  // The members' own teachers and the public models, loaded in this process for the filter from populations
+  // local to this block (warm cache: lazy loaders), so the models are freed once the counts are taken; the
+  // global populations keep their models unloaded (a full run held them all and ran out of heap).
+  const local = new Map<Split, Population>();
+  for (const sp of SPLITS)
+    local.set(
+      sp,
+      await buildPopulation({
+        split: sp,
+        size: args.size,
+        ...(args.cacheDir !== undefined ? { cacheDir: resolve(args.cacheDir) } : {}),
+      }),
+    );
   const modelOf = (split: Split, id: string) => {
-    const e = popOf(split).entries.find((x) => x.id === id);
+    const e = local.get(split)?.entries.find((x) => x.id === id);
     if (!e) throw new Error(`no model ${id} in ${split}`);
     return e.model;
   };

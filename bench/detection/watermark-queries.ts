@@ -83,10 +83,10 @@ export function ownModelFilter(
       let pub = publicMemo.get(k);
       if (pub === undefined) {
         pub = lp(publicModel, prev, token);
-        if (publicMemo.size < 4_000_000) publicMemo.set(k, pub);
+        if (publicMemo.size < 1_000_000) publicMemo.set(k, pub);
       }
       keep = lp(teacher, prev, token) - pub > tau;
-      if (memo.size < 4_000_000) memo.set(k, keep);
+      if (memo.size < 1_000_000) memo.set(k, keep);
     }
     return keep;
   };
