@@ -19,7 +19,9 @@
  * than a and b (leave the pair out; the suspect is never in anyone's baseline, so no null score depends on
  * the suspect); the statistic is the mean over probes of s(a, b, i) - baseline(b, i), in [-1, 1]. The style
  * part is model-level: the agreement of a's and b's style profiles relative to the population without a and
- * b (style-features.ts: word, bigram, opening, closing, line-start and formatting habits; Cosine Delta).
+ * b (style-features.ts: word, bigram, opening, closing, line-start and formatting habits, each compared by the
+ * cosine of deviations from the population mean; and word choice compared by Cosine Delta, z-scored over the
+ * population's most frequent words, which identifies students by the rarer words they prefer as their teacher does).
  *   content  -> output_similarity     text probes (open, edge): probe-features.ts similarity (weight 0)
  *   style    -> output_similarity     text probes: styleAgreement
  *   tokens   -> token_distribution    completion probes where every model served top log-probabilities:
@@ -27,7 +29,8 @@
  *   wrong    -> shared_wrong_answers  edge probes where b is wrong: 1 when a gives b's wrong answer
  *
  * Scores: each part's statistic is standardised by the null pairs' mean and standard deviation (from the
- * null pairs only; the style part is first standardised group by group and averaged, see styleBasis); a component's score is the weighted mean of its parts', the lead score the weighted mean
+ * null pairs only; the style part is first standardised group by group, the habits averaged and mixed with the
+ * Cosine Delta at STYLE_DELTA_SHARE, see styleBasis); a component's score is the weighted mean of its parts', the lead score the weighted mean
  * of all parts' (LEAD_WEIGHTS, fixed). Every score is ranked against the same score of the N null pairs, so
  * a component's p_value is its own model-level rank p-value (1 + #{null >= suspect}) / (N + 1), never the
  * probe-level sign test, and never below 1 / (N + 1). Its effect is the raw statistic (weighted parts), in
