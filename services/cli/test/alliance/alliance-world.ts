@@ -107,6 +107,17 @@ export async function waitFor<T>(
   }
 }
 
+/** Process groups still running: killed if this process exits without stopping them (a crash, a timeout). */
+const liveGroups = new Set<number>();
+process.once("exit", () => {
+  for (const pid of liveGroups)
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+});
+
 /** A service process (`lineage ... serve` or nats-server) and everything it printed. */
 export class ServiceProcess {
   readonly name: string;
@@ -134,7 +145,13 @@ export class ServiceProcess {
     this.child.stderr?.on("data", (d: Buffer) => {
       this.#err += d.toString();
     });
-    this.exited = new Promise((ok) => this.child.on("exit", (code, signal) => ok(signal ? 128 : code)));
+    const pid = this.child.pid;
+    if (pid !== undefined) liveGroups.add(pid);
+    this.exited = new Promise((ok) =>
+      this.child.on("exit", (code, signal) => {
+        ok(signal ? 128 : code);
+      }),
+    );
   }
   stdout(): string {
     return this.#out;
@@ -165,12 +182,13 @@ export class ServiceProcess {
   }
   /** kill -9 of the whole process group. */
   async kill9(): Promise<void> {
-    if (this.child.pid !== undefined && this.running) {
+    if (this.child.pid !== undefined) {
       try {
         process.kill(-this.child.pid, "SIGKILL");
       } catch {
         // already gone
       }
+      liveGroups.delete(this.child.pid);
     }
     await this.exited;
   }
@@ -181,12 +199,14 @@ export class ServiceProcess {
     const code = await this.exited;
     clearTimeout(t);
     // Whatever of the group is left (the sources' child when the bin was killed first).
-    if (this.child.pid !== undefined)
+    if (this.child.pid !== undefined) {
       try {
         process.kill(-this.child.pid, "SIGKILL");
       } catch {
         // none left
       }
+      liveGroups.delete(this.child.pid);
+    }
     return code;
   }
 }
