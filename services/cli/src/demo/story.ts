@@ -361,6 +361,13 @@ export async function runDemoStory(o: DemoRunOptions): Promise<DemoResult> {
     say(`      the hub indexed ${indexed} sketch(es)`);
     if (indexed < alliance.length)
       throw new Error(`the hub indexed ${indexed} of ${alliance.length} sketches`);
+    // The retriever catches up with the store every 2 s (as replicas do); scans wait until it holds the epoch.
+    const retriever = hub.runtime.index.retriever;
+    for (let i = 0; i < 100 && (retriever.epochId !== epochId || retriever.size < alliance.length); i++) {
+      await untilAborted(retriever.refresh(), o.signal);
+      if (retriever.epochId !== epochId || retriever.size < alliance.length)
+        await untilAborted(sleep(100), o.signal);
+    }
 
     say("[5/7] releases appear in the registry feed; the hub scans them, opens sessions, members attest ...");
     const bySuspectId = new Map<string, { entry: PopulationEntry; label: string; kind: string }>();
