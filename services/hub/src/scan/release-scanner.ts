@@ -27,8 +27,8 @@ import { toHex } from "@lineage/crypto";
 import {
   type Battery,
   buildSketch,
-  type Fingerprint,
   createSketchContext,
+  type Fingerprint,
   type ModelAdapter,
   type Probe,
   probeModel,
