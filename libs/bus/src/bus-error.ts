@@ -3,7 +3,8 @@
 
 /**
  * Canonical error codes of `@lineage/bus`. Callers and tests branch on these, never on message text.
- * `timeout` and `unavailable` are retryable; the others are not.
+ * `timeout` and `unavailable` are retryable; the others are not. `permission_denied`: the server refused
+ * this connection's user the subject (its publish or subscribe permissions); the message names both.
  */
 export type BusErrorCode =
   | "invalid_argument"
@@ -12,6 +13,7 @@ export type BusErrorCode =
   | "unavailable"
   | "conflict"
   | "not_found"
+  | "permission_denied"
   | "internal";
 
 const RETRYABLE: ReadonlySet<BusErrorCode> = new Set<BusErrorCode>(["timeout", "unavailable"]);
@@ -24,6 +26,7 @@ export const BUS_ERROR_CODES: readonly BusErrorCode[] = [
   "unavailable",
   "conflict",
   "not_found",
+  "permission_denied",
   "internal",
 ];
 

@@ -10,6 +10,11 @@ import { checkName, checkPattern, checkSubject, patternsOverlap } from "./subjec
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 /** Default wait for a JetStream publish ack. */
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
+/**
+ * Default time a JetStream publish keeps retrying while the connection is down or the server is recovering
+ * (NATS restart), with bounded backoff and its message id kept so a retry is deduplicated.
+ */
+export const DEFAULT_PUBLISH_RETRY_MS = 30_000;
 /** JetStream's default duplicate window (2 minutes). */
 export const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
 /** JetStream's default ack wait (30 s). */
@@ -258,6 +263,11 @@ export function checkMsgId(msgId: unknown): string {
 /** Checks a caller timeout (ms). */
 export function checkTimeout(what: string, v: unknown): number {
   return intIn(what, v, 1, 300_000);
+}
+
+/** Checks `retryForMs` of a publish: an integer in [0, 300000] (0: one attempt, no retry). */
+export function checkRetryFor(v: unknown): number {
+  return intIn("retryForMs", v, 0, 300_000);
 }
 
 /** Checks a payload is bytes and within `maxBytes`; `too_large` otherwise (before anything is sent). */

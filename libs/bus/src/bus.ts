@@ -53,8 +53,16 @@ export interface PublishOptions {
   readonly headers?: BusHeaders;
   /** Fail with `conflict` unless the subject is captured by this stream. */
   readonly expectedStream?: string;
-  /** How long to wait for the stream's ack. Default 5000. */
+  /** How long to wait for the stream's ack, per attempt. Default 5000. */
   readonly timeoutMs?: number;
+  /**
+   * NATS: how long a publish keeps retrying a retryable failure (connection down or reconnecting, server or
+   * JetStream not ready yet, ack timed out) before it fails, in ms, 0..300000; 0 = one attempt. Default
+   * 30000. Backoff 100 ms doubling to 2 s; while the connection is down it waits for the reconnect. A lost
+   * ack is retried only with a `msgId` (the retry is then deduplicated by the stream); without one, only
+   * failures where nothing can have been stored are retried. The in-process bus never needs to retry.
+   */
+  readonly retryForMs?: number;
 }
 
 /** The stream's acknowledgement of a published message. */
@@ -266,7 +274,10 @@ export interface Bus extends AsyncDisposable {
   /** Answer requests on `subject` (a pattern); with `queue`, share them across a group. */
   serve(subject: string, handler: ServeHandler, opts?: ServeOptions): Promise<BusSubscription>;
 
-  /** Core fire-and-forget publish for fan-out (at most once; a stream capturing `subject` stores it). */
+  /**
+   * Core fire-and-forget publish for fan-out (at most once; a stream capturing `subject` stores it). NATS:
+   * resolves after a round trip to the server, so a publish the server refuses fails `permission_denied`.
+   */
   emit(subject: string, data: Uint8Array, opts?: { readonly headers?: BusHeaders }): Promise<void>;
   /** Receive core messages (and stream publishes) on a pattern. Handler errors are reported, not retried. */
   subscribe(

@@ -34,6 +34,7 @@ import {
   checkMsgId,
   checkPayload,
   checkQueue,
+  checkRetryFor,
   checkTimeout,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_PUBLISH_TIMEOUT_MS,
@@ -446,6 +447,7 @@ class InProcessBus implements Bus {
     const expected =
       opts.expectedStream === undefined ? undefined : checkName(opts.expectedStream, "expectedStream");
     checkTimeout("timeoutMs", opts.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS);
+    if (opts.retryForMs !== undefined) checkRetryFor(opts.retryForMs);
     const s = this.#streamFor(subject);
     if (s === undefined) throw new BusError("not_found", `no stream captures subject ${subject}`);
     if (expected !== undefined && s.spec.name !== expected) {

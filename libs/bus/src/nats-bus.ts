@@ -27,6 +27,7 @@ import {
   millis,
   type NatsConnection,
   nanos,
+  errors as natsErrors,
   headers as natsHeaders,
   nkeyAuthenticator,
   nkeys,
@@ -62,8 +63,10 @@ import {
   checkMsgId,
   checkPayload,
   checkQueue,
+  checkRetryFor,
   checkTimeout,
   DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_PUBLISH_RETRY_MS,
   DEFAULT_PUBLISH_TIMEOUT_MS,
   ERROR_HEADER,
   headerBlockBytes,
@@ -76,7 +79,7 @@ import {
 } from "./bus-options.js";
 import { messageStreamOf, normalizeConsumeOptions, type PullSource, runConsumption } from "./consumption.js";
 import { DeliveredMessage } from "./delivered-message.js";
-import { JS_ERR, jsApiCode, toBusError } from "./nats-errors.js";
+import { JS_ERR, jsApiCode, permissionError, toBusError } from "./nats-errors.js";
 import { replyOf, runServeHandler } from "./serve-reply.js";
 import { checkName, checkPattern, checkSubject } from "./subject.js";
 
@@ -117,6 +120,23 @@ const MAX_INCOMING_HEADERS = 64;
 const PULL_EXPIRES_MS = 5000;
 /** Upper bound on buffered messages read off when stopping (prefetch is at most 1000). */
 const MAX_PREFETCH_DRAIN = 1001;
+/** Publish retry backoff: first wait, and the cap it doubles up to. */
+const PUBLISH_BACKOFF_FIRST_MS = 100;
+const PUBLISH_BACKOFF_MAX_MS = 2000;
+/** Publish refusals remembered for `emit` (the server reports a refused core publish only as an -ERR). */
+const MAX_REMEMBERED_DENIALS = 64;
+
+/** One publish attempt's failure, and whether the message may have been stored all the same. */
+class AttemptFailure extends Error {
+  constructor(
+    readonly error: BusError,
+    readonly maybeStored: boolean,
+  ) {
+    super(error.message);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function toNatsHeaders(h: Readonly<Record<string, string>>): MsgHdrs | undefined {
   const keys = Object.keys(h);
@@ -220,6 +240,15 @@ class NatsBus implements Bus {
   #closing: Promise<void> | undefined;
   /** Whether the server understands a reason on term (nats-server 2.11+). */
   readonly #termReasons: boolean;
+  /** Connection state from the client's status stream: false between a disconnect and the reconnect. */
+  #up = true;
+  /** Woken on reconnect and on close. */
+  readonly #upWaiters = new Set<() => void>();
+  /** Woken on a disconnect: a publish attempt in flight then lost its connection. */
+  readonly #downWaiters = new Set<() => void>();
+  /** Core publishes the server refused (permissions), newest last, numbered. */
+  readonly #denials: { readonly seq: number; readonly subject: string }[] = [];
+  #denialSeq = 0;
 
   constructor(nc: NatsConnection, jsm: JetStreamManager, maxPayloadBytes: number) {
     this.#nc = nc;
@@ -227,6 +256,47 @@ class NatsBus implements Bus {
     this.#jsm = jsm;
     this.#js = jsm.jetstream();
     this.maxPayloadBytes = maxPayloadBytes;
+    void this.#watchStatus();
+  }
+
+  async #watchStatus(): Promise<void> {
+    try {
+      for await (const s of this.#nc.status()) {
+        if (s.type === "disconnect") {
+          this.#up = false;
+          for (const wake of [...this.#downWaiters]) wake();
+        } else if (s.type === "reconnect") {
+          this.#up = true;
+          for (const wake of [...this.#upWaiters]) wake();
+        } else if (
+          s.type === "error" &&
+          s.error instanceof natsErrors.PermissionViolationError &&
+          s.error.operation === "publish"
+        ) {
+          this.#denials.push({ seq: ++this.#denialSeq, subject: s.error.subject });
+          if (this.#denials.length > MAX_REMEMBERED_DENIALS) this.#denials.shift();
+        }
+      }
+    } catch {
+      // The status stream ends with the connection.
+    } finally {
+      this.#up = false;
+      for (const wake of [...this.#upWaiters]) wake();
+    }
+  }
+
+  /** Resolves true once the connection is up, false at `deadline` or when the connection closes. */
+  #waitUp(deadline: number): Promise<boolean> {
+    if (this.#up) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#upWaiters.delete(done);
+        resolve(this.#up);
+      };
+      const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+      this.#upWaiters.add(done);
+    });
   }
 
   #open(): void {
@@ -299,6 +369,13 @@ class NatsBus implements Bus {
     }
   }
 
+  /**
+   * Publishes to JetStream, surviving a reconnect (a NATS restart): while the connection is down the publish
+   * waits for it to come back; a retryable failure is retried with backoff (PUBLISH_BACKOFF_*) until
+   * `retryForMs` has passed. A lost ack (timeout, or the connection dropped mid-attempt) is retried only when
+   * the message has a msgId, which every attempt carries, so the stream stores it once; without one, only
+   * failures that cannot have stored it (no responders, connection down before sending) are retried.
+   */
   async publish(subject: string, data: Uint8Array, opts: PublishOptions = {}): Promise<PublishAck> {
     this.#open();
     checkSubject(subject);
@@ -308,19 +385,80 @@ class NatsBus implements Bus {
     const expected =
       opts.expectedStream === undefined ? undefined : checkName(opts.expectedStream, "expectedStream");
     const timeout = checkTimeout("timeoutMs", opts.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS);
+    const retryFor = checkRetryFor(opts.retryForMs ?? DEFAULT_PUBLISH_RETRY_MS);
     this.#checkWireSize(subject, data, headers, msgId);
     const po: Partial<JetStreamPublishOptions> = { timeout };
     const h = toNatsHeaders(headers);
     if (h !== undefined) po.headers = h;
     if (msgId !== undefined) po.msgID = msgId;
     if (expected !== undefined) po.expect = { streamName: expected };
+    const started = Date.now();
+    const deadline = started + retryFor;
+    let backoff = PUBLISH_BACKOFF_FIRST_MS;
+    for (let attempt = 1; ; attempt++) {
+      if (!this.#up) {
+        const up = await this.#waitUp(deadline);
+        this.#open();
+        if (!up)
+          throw new BusError(
+            "unavailable",
+            `publish ${subject}: the NATS connection is down and did not come back within ${retryFor} ms`,
+          );
+      }
+      let failure: AttemptFailure;
+      try {
+        return await this.#publishOnce(subject, data, po);
+      } catch (err) {
+        if (!(err instanceof AttemptFailure)) throw err;
+        failure = err;
+      }
+      const e = failure.error;
+      const retry =
+        e.retryable && this.#closing === undefined && (!failure.maybeStored || msgId !== undefined);
+      if (!retry || Date.now() + backoff > deadline) {
+        if (attempt === 1) throw e;
+        throw new BusError(e.code, `${e.message} (${attempt} attempts over ${Date.now() - started} ms)`, {
+          cause: e,
+        });
+      }
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, PUBLISH_BACKOFF_MAX_MS);
+      this.#open();
+    }
+  }
+
+  /** One publish attempt; it fails early (`unavailable`, maybe stored) when the connection drops meanwhile. */
+  async #publishOnce(
+    subject: string,
+    data: Uint8Array,
+    po: Partial<JetStreamPublishOptions>,
+  ): Promise<PublishAck> {
+    let onDown: () => void = () => {};
+    const lost = new Promise<never>((_, reject) => {
+      onDown = () =>
+        reject(
+          new AttemptFailure(
+            new BusError("unavailable", `publish ${subject}: the NATS connection dropped before the ack`),
+            true,
+          ),
+        );
+    });
+    lost.catch(() => undefined);
+    this.#downWaiters.add(onDown);
+    const sent = this.#js.publish(subject, data, po);
+    sent.catch(() => undefined); // an outcome after a dropped connection is superseded by the retry
     try {
-      const pa = await this.#js.publish(subject, data, po);
+      const pa = await Promise.race([sent, lost]);
       return { stream: pa.stream, seq: pa.seq, duplicate: pa.duplicate };
     } catch (err) {
+      if (err instanceof AttemptFailure) throw err;
       const mapped = toBusError(err, `publish ${subject}`);
-      if (mapped.code === "unavailable") throw await this.#noStreamOr(subject, mapped);
-      throw mapped;
+      // No responders: nothing stored. A timeout: the server may have stored it and the ack got lost.
+      if (mapped.code === "unavailable")
+        throw new AttemptFailure(this.#up ? await this.#noStreamOr(subject, mapped) : mapped, false);
+      throw new AttemptFailure(mapped, mapped.code === "timeout");
+    } finally {
+      this.#downWaiters.delete(onDown);
     }
   }
 
@@ -652,11 +790,25 @@ class NatsBus implements Bus {
     const headers = checkHeaders(opts.headers);
     this.#checkWireSize(subject, data, headers);
     const h = toNatsHeaders(headers);
+    const before = this.#denialSeq;
     try {
       this.#nc.publish(subject, data, h === undefined ? undefined : { headers: h });
     } catch (err) {
       throw toBusError(err, `emit ${subject}`);
     }
+    // A core publish has no ack: the server answers a refused one with an -ERR only. It comes before the
+    // PONG of this flush; one more turn lets the status stream record it. Never silent.
+    await this.#flush();
+    await new Promise<void>((r) => setImmediate(r));
+    if (this.#denials.some((d) => d.seq > before && d.subject === subject))
+      throw permissionError(
+        new natsErrors.PermissionViolationError(
+          `Permissions Violation for Publish to "${subject}"`,
+          "publish",
+          subject,
+        ),
+        `emit ${subject}`,
+      );
   }
 
   async subscribe(
@@ -786,6 +938,9 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<Bus> {
     jsm = await jetstreamManager(nc, { timeout });
   } catch (err) {
     await nc.close().catch(() => undefined);
+    // A user who may not subscribe to its reply inbox (or use the JetStream API) is refused, not "unavailable".
+    const mapped = toBusError(err, `connect ${servers.join(",")}`);
+    if (mapped.code === "permission_denied") throw mapped;
     throw new BusError("unavailable", `JetStream is not available on ${servers.join(",")}`, { cause: err });
   }
   const serverMax = nc.info?.max_payload ?? wanted;

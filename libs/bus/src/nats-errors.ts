@@ -54,9 +54,45 @@ export function jsApiCode(err: unknown): number | undefined {
   return err instanceof JetStreamApiError ? err.code : undefined;
 }
 
+/**
+ * The server's permissions violation as a clear `permission_denied`: which permission (publish or subscribe),
+ * on which subject, and — for the connection's reply inbox — that it is the inbox (NatsBusOptions.inboxPrefix).
+ */
+export function permissionError(
+  err: InstanceType<typeof natsErrors.PermissionViolationError>,
+  context: string,
+): BusError {
+  const subject = err.subject.slice(0, 256);
+  const what =
+    err.operation === "subscription"
+      ? /^_INBOX\b/.test(subject)
+        ? `subscribe to its reply inbox "${subject}" (allow it in the user's subscribe permissions, or set the connection's inbox prefix to a subject it may subscribe to)`
+        : `subscribe to "${subject}"${err.queue === undefined ? "" : ` in queue group "${err.queue.slice(0, 64)}"`}`
+      : `publish to "${subject}"`;
+  return new BusError(
+    "permission_denied",
+    `${context}: the NATS server refused this connection's user permission to ${what}`,
+    { cause: err },
+  );
+}
+
+/** The permissions violation in `err`'s cause chain, if any. */
+function permissionViolationIn(
+  err: unknown,
+): InstanceType<typeof natsErrors.PermissionViolationError> | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e !== null && typeof e === "object"; depth++) {
+    if (e instanceof natsErrors.PermissionViolationError) return e;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 /** Classifies a nats.js error. `context` says what was being done (no payload contents). */
 export function toBusError(err: unknown, context: string): BusError {
   if (err instanceof BusError) return err;
+  const denied = permissionViolationIn(err);
+  if (denied !== undefined) return permissionError(denied, context);
   const code = classify(err, 0);
   const detail = err instanceof Error ? err.message : String(err);
   return new BusError(code, `${context}: ${detail}`, { cause: err });
@@ -81,9 +117,8 @@ function classify(err: unknown, depth: number): BusErrorCode {
   if (err instanceof natsErrors.InvalidSubjectError || err instanceof natsErrors.InvalidArgumentError) {
     return "invalid_argument";
   }
-  if (err instanceof natsErrors.AuthorizationError || err instanceof natsErrors.PermissionViolationError) {
-    return "internal";
-  }
+  if (err instanceof natsErrors.PermissionViolationError) return "permission_denied";
+  if (err instanceof natsErrors.AuthorizationError) return "internal";
   const sys = (err as { code?: unknown } | null)?.code;
   if (
     typeof sys === "string" &&

@@ -4,79 +4,14 @@
 // without it the test fails in CI (any truthy CI) and shows as skipped with the reason otherwise.
 
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
 import { connectNatsBus } from "../src/index.js";
+import { missingNatsServer, privateNatsServer as privateServer } from "./private-nats-server.js";
 import { planServerTest } from "./server-required.js";
 
-const bin = process.env.LINEAGE_TEST_NATS_SERVER_BIN ?? "nats-server";
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function missingBinary(): string | undefined {
-  const r = spawnSync(bin, ["--version"], { encoding: "utf8" });
-  return r.status === 0
-    ? undefined
-    : `nats-server binary not runnable (${bin}): ${r.error?.message ?? r.stderr}`;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() =>
-        typeof addr === "object" && addr !== null ? resolve(addr.port) : reject(new Error("no port")),
-      );
-    });
-  });
-}
-
-/** A private nats-server we can stop and restart on the same port and store; disposed with the test. */
-async function privateServer(): Promise<
-  AsyncDisposable & { url: string; start(): Promise<void>; stop(): Promise<void> }
-> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "lineage-bus-nats-"));
-  let proc: ChildProcess | undefined;
-  const up = async (): Promise<boolean> =>
-    new Promise((resolve) => {
-      const s = createServer();
-      s.once("error", () => resolve(true)); // port taken: the server is listening
-      s.listen(port, "127.0.0.1", () => s.close(() => resolve(false)));
-    });
-  const server = {
-    url: `nats://127.0.0.1:${port}`,
-    async start() {
-      proc = spawn(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], { stdio: "ignore" });
-      const deadline = Date.now() + 10_000;
-      while (!(await up())) {
-        if (Date.now() > deadline) throw new Error("private nats-server did not start");
-        await sleep(50);
-      }
-      await sleep(200); // JetStream finishes recovering its store after the listener opens
-    },
-    async stop() {
-      const p = proc;
-      proc = undefined;
-      if (p === undefined || p.exitCode !== null) return;
-      const exited = new Promise((r) => p.once("exit", r));
-      p.kill("SIGTERM");
-      await exited;
-    },
-    async [Symbol.asyncDispose]() {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  return server;
-}
-
-const plan = planServerTest(missingBinary());
+const plan = planServerTest(missingNatsServer());
 const skip = plan.action === "skip" ? plan.reason : false;
 
 test("durable consumer position survives a server restart and reconnect", {
