@@ -315,7 +315,13 @@ export async function startMemberNode(options: StartMemberNodeOptions): Promise<
     const match =
       hub === undefined
         ? undefined
-        : await startNodeMatch(deps, protect).catch((err: unknown) => {
+        : await startNodeMatch(
+            deps,
+            protect,
+            config.canaries === undefined
+              ? {}
+              : { maxSuspectsPerCanary: config.canaries.maxSuspectsPerCanary },
+          ).catch((err: unknown) => {
             logger.warn("sessions.unavailable", {
               code: String((err as { code?: unknown })?.code ?? "error"),
             });

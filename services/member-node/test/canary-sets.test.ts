@@ -104,10 +104,15 @@ test("canary sets: labels only from the log, commit checked in the log, spending
   });
 
   // Spending: once per item and suspect; the policy (1 suspect per canary) refuses a second suspect.
-  await sets.recordSent("set-1", 0, 0, "suspect-a", "s-1");
-  await sets.recordSent("set-1", 0, 0, "suspect-a", "s-2");
-  await sets.recordSent("set-1", 3, 1, "suspect-a", "s-1");
+  assert.equal(await sets.reserve("set-1", 0, 0, "suspect-a", "s-1"), true);
+  assert.equal(await sets.reserve("set-1", 0, 0, "suspect-a", "s-2"), false);
+  assert.equal(await sets.reserve("set-1", 3, 1, "suspect-a", "s-1"), true);
   await sets.checkReuse("set-1", "suspect-a");
+  // The reservation itself refuses a second suspect (not only the check at session start).
+  await assert.rejects(
+    sets.reserve("set-1", 0, 0, "suspect-b", "s-3"),
+    (e) => isMemberNodeError(e, "failed_precondition") && /at most 1 suspects per canary/.test(e.message),
+  );
   await assert.rejects(
     sets.checkReuse("set-1", "suspect-b"),
     (e) =>

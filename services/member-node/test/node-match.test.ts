@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { test } from "node:test";
 import { Hub } from "@lineage/api";
 import { Ed25519PrivateKey, KeyRing } from "@lineage/crypto";
@@ -20,7 +21,12 @@ import {
 import { parseCanaryPairsJsonl } from "../src/canaries/canary-file.js";
 import { isMemberNodeError } from "../src/member-node-error.js";
 import { staticBatterySource } from "../src/protect/battery-source.js";
-import { startNodeMatch } from "../src/sessions/node-match.js";
+import {
+  HUB_TRUST_RETRY_FIRST_MS,
+  HUB_TRUST_RETRY_MAX_MS,
+  hubTrustRetryDelay,
+  startNodeMatch,
+} from "../src/sessions/node-match.js";
 import { battery, enrol, memberDeps, memberKey, SAMPLE_PAIRS } from "./match-world.js";
 
 test("a node started while the hub is down answers UNAVAILABLE, then works once the hub is up", {
@@ -100,6 +106,77 @@ test("a node started while the hub is down answers UNAVAILABLE, then works once 
       lines.some((l) => l.includes("sessions.hub_trust_unavailable")),
       "the wait was logged",
     );
+  } finally {
+    await match.stop();
+    hubClient.close();
+    await deps.bus[Symbol.asyncDispose]();
+  }
+});
+
+test("a node started before its hub retries with bounded exponential backoff, saying what it waits for", {
+  timeout: 60_000,
+}, async () => {
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6, 7, 50].map((n) =>
+      hubTrustRetryDelay(n, HUB_TRUST_RETRY_FIRST_MS, HUB_TRUST_RETRY_MAX_MS),
+    ),
+    [500, 1000, 2000, 4000, 8000, 15_000, 15_000, 15_000],
+  );
+  // A hub address nobody listens on (a port just freed).
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  await using hubStore = await openTestStore<HubDatabase>("pglite-memory");
+  await hubStore.migrate(hubMigrations);
+  const hubKey = Ed25519PrivateKey.generate();
+  await using log = await TransparencyLog.open({ store: hubStore, origin: "lineage.test/backoff", hubKey });
+  await using store = await openTestStore<MemberNodeDatabase>("pglite-memory");
+  await store.migrate(memberNodeMigrations);
+  const { key } = memberKey();
+  const hubClient = createClient(Hub, `127.0.0.1:${port}`, insecureChannelCredentials(), {
+    defaultTimeoutMs: 2000,
+  });
+  const lines: string[] = [];
+  const deps = {
+    ...memberDeps(
+      store,
+      key,
+      { log, hubKey, client: hubClient, trust: undefined as never, [Symbol.asyncDispose]: async () => {} },
+      lines,
+    ),
+    hubKeys: new KeyRing([hubKey.publicKey]),
+  };
+  const started = Date.now();
+  const match = await startNodeMatch(deps, {
+    batteries: staticBatterySource(await battery(), new Uint8Array(32).fill(1)),
+    adapters: {},
+    env: {},
+  });
+  try {
+    // With the default schedule (0.5 s, 1 s, 2 s, ...) the fourth attempt comes ~3.5 s after start; a fixed
+    // 15 s interval would have made one.
+    const waits = () =>
+      lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.event === "sessions.hub_trust_unavailable");
+    while (waits().length < 4 && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 100));
+    const w = waits();
+    assert.ok(w.length >= 4, `${w.length} attempts in ${Date.now() - started} ms`);
+    assert.ok(Date.now() - started < 12_000, `four attempts took ${Date.now() - started} ms`);
+    assert.deepEqual(
+      w.slice(0, 4).map((l) => [l.attempt, l.retry_in_ms]),
+      [
+        [1, 500],
+        [2, 1000],
+        [3, 2000],
+        [4, 4000],
+      ],
+    );
+    for (const l of w) {
+      assert.match(String(l.waiting_for), /hub's signed log checkpoint/);
+      assert.equal(l.code, "unavailable");
+    }
   } finally {
     await match.stop();
     hubClient.close();

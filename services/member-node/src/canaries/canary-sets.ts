@@ -5,8 +5,9 @@
  *              node checks that the log really holds it (leaf bytes + inclusion in a signed checkpoint);
  *   labels  -> only once the FIRST hub-signed checkpoint covering the commitment exists does the node learn
  *              which item of each pair is exposed (canaryPairLabels), and only then records it (`labelled`).
- * Spending: each canary item sent to a suspect is recorded against that suspect (canary_exposures); a reuse
- * policy bounds how many distinct suspects may see one item, and a session that would exceed it is refused.
+ * Spending: each canary item is reserved against the suspect before it is sent (canary_exposures, one
+ * atomic reservation per item and suspect: {@link CanarySets.reserve}); a reuse policy bounds how many
+ * distinct suspects may see one item, and a session that would exceed it is refused.
  *
  * Pairs, salts and answers never leave this module except as prompts to a suspect and, on disclosure, to an
  * auditor (encrypted). Errors carry ids and counts only.
@@ -32,6 +33,10 @@ import {
 } from "@lineage/crypto";
 import { type CanarySet, canaryScoringPrompt } from "@lineage/fingerprint";
 import { isStoreError, type MemberNodeDatabase, type Store } from "@lineage/store";
+import {
+  DEFAULT_MAX_SUSPECTS_PER_CANARY,
+  MAX_SUSPECTS_PER_CANARY_LIMIT,
+} from "../config/member-node-config.js";
 import type { HeaderSigner } from "../header-signer.js";
 import { MemberNodeError } from "../member-node-error.js";
 import { firstCoveringCheckpoint, type HubLogClient, type HubLogTrust, verifiedEntry } from "./hub-log.js";
@@ -42,8 +47,7 @@ export const CANARY_COMMITMENT_PAYLOAD_TYPE = "application/vnd.lineage.canary-co
 /** Commitment ids: 1..64 characters, no control characters. */
 export const COMMITMENT_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
-/** Default reuse policy: one canary item may be sent to at most this many distinct suspects. */
-export const DEFAULT_MAX_SUSPECTS_PER_CANARY = 3;
+export { DEFAULT_MAX_SUSPECTS_PER_CANARY };
 
 /** What the canary service needs. */
 export interface CanarySetsDeps {
@@ -102,8 +106,11 @@ export class CanarySets {
 
   constructor(deps: CanarySetsDeps) {
     const max = deps.maxSuspectsPerCanary ?? DEFAULT_MAX_SUSPECTS_PER_CANARY;
-    if (!Number.isInteger(max) || max < 1 || max > 1000)
-      throw new MemberNodeError("invalid_argument", "maxSuspectsPerCanary must be an integer in 1..1000");
+    if (!Number.isInteger(max) || max < 1 || max > MAX_SUSPECTS_PER_CANARY_LIMIT)
+      throw new MemberNodeError(
+        "invalid_argument",
+        `maxSuspectsPerCanary must be an integer in 1..${MAX_SUSPECTS_PER_CANARY_LIMIT}`,
+      );
     this.#d = deps;
   }
 
@@ -399,25 +406,73 @@ export class CanarySets {
       );
   }
 
-  /** Records that an item was sent to `suspectId` in `sessionId` (once per item and suspect). */
-  async recordSent(
+  /**
+   * Reserves one canary item for `suspectId` before it is sent: the reservation is the exposure row, written
+   * ahead of the send (a crash between the two over-counts, never under-counts). Atomic under concurrency:
+   * the item's pair row is locked (`SELECT ... FOR UPDATE`; PGlite runs transactions one after another) while
+   * the distinct suspects already holding the item are counted, so sessions for different suspects running
+   * at once — in this process or another on the same database — cannot together send an item to more suspects
+   * than the policy allows (the race bench:alliance showed when the policy was only checked at session start).
+   * An item this suspect already holds — a retried or resumed session, or another session on the same
+   * suspect — is reused and spends nothing new.
+   * @returns true when the item was newly reserved, false when this suspect already held it
+   * @throws MemberNodeError `failed_precondition` (the item already went to the policy's number of other
+   *   suspects; nothing is recorded), `not_found` (no such pair), `invalid_argument` (bad ids or item)
+   */
+  async reserve(
     commitmentId: string,
     pairIndex: number,
     item: 0 | 1,
     suspectId: string,
     sessionId: string,
-  ): Promise<void> {
-    await this.#d.store.db
-      .insertInto("canary_exposures")
-      .values({
-        commitment_id: commitmentId,
-        pair_index: pairIndex,
-        item,
-        suspect_id: suspectId,
-        session_id: sessionId,
-      })
-      .onConflict((oc) => oc.columns(["commitment_id", "pair_index", "item", "suspect_id"]).doNothing())
-      .execute();
+  ): Promise<boolean> {
+    checkCommitmentId(commitmentId);
+    if (!Number.isInteger(pairIndex) || pairIndex < 0)
+      throw new MemberNodeError("invalid_argument", "pair index must be a non-negative integer");
+    if (item !== 0 && item !== 1) throw new MemberNodeError("invalid_argument", "item must be 0 or 1");
+    for (const [name, v] of [
+      ["suspect id", suspectId],
+      ["session id", sessionId],
+    ] as const)
+      if (typeof v !== "string" || v.length === 0 || v.length > 64)
+        throw new MemberNodeError("invalid_argument", `${name} must be 1..64 characters`);
+    const max = this.maxSuspectsPerCanary;
+    return this.#d.store.transaction(async (trx) => {
+      const pair = await trx
+        .selectFrom("canary_pairs")
+        .select("pair_index")
+        .where("commitment_id", "=", commitmentId)
+        .where("pair_index", "=", pairIndex)
+        .forUpdate()
+        .executeTakeFirst();
+      if (pair === undefined)
+        throw new MemberNodeError("not_found", `canary set ${commitmentId} has no pair ${pairIndex}`);
+      // Read after the lock: under read committed this statement sees every reservation committed before it.
+      const holders = await trx
+        .selectFrom("canary_exposures")
+        .select("suspect_id")
+        .where("commitment_id", "=", commitmentId)
+        .where("pair_index", "=", pairIndex)
+        .where("item", "=", item)
+        .execute();
+      if (holders.some((h) => h.suspect_id === suspectId)) return false;
+      if (holders.length >= max)
+        throw new MemberNodeError(
+          "failed_precondition",
+          `canary set ${commitmentId}: a canary was already sent to ${holders.length} other suspect(s); the reuse policy allows at most ${max} suspects per canary`,
+        );
+      await trx
+        .insertInto("canary_exposures")
+        .values({
+          commitment_id: commitmentId,
+          pair_index: pairIndex,
+          item,
+          suspect_id: suspectId,
+          session_id: sessionId,
+        })
+        .execute();
+      return true;
+    });
   }
 
   /** Exposure of the given sets (all when empty): counts and recent events only, never canaries. */

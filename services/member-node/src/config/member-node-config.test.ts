@@ -164,4 +164,27 @@ test("the README's sample config (examples/member-node.json) passes the node's c
   assert.equal(c.database.kind, "postgres");
   assert.equal(c.tls?.clientCaFile, "/etc/lineage/tls/alliance-clients-ca.pem");
   assert.equal(c.adapters.main?.apiKeyEnv, "ACME_INFERENCE_KEY");
+  assert.equal(c.canaries?.maxSuspectsPerCanary, 3);
+});
+
+test("canary reuse policy: default 3, set in the file, overridden by the environment, checked", () => {
+  assert.equal(checkMemberNodeConfig(base, "/x").canaries?.maxSuspectsPerCanary, 3);
+  const file = { ...base, canaries: { max_suspects_per_canary: 5 } };
+  assert.equal(checkMemberNodeConfig(file, "/x").canaries?.maxSuspectsPerCanary, 5);
+  assert.equal(
+    checkMemberNodeConfig(file, "/x", { LINEAGE_MEMBER_MAX_SUSPECTS_PER_CANARY: "1" }).canaries
+      ?.maxSuspectsPerCanary,
+    1,
+  );
+  for (const v of [0, 1001, 2.5, "3", -1, null])
+    refused(
+      { ...base, canaries: { max_suspects_per_canary: v } },
+      /canaries\.max_suspects_per_canary must be an integer in 1\.\.1000/,
+    );
+  refused({ ...base, canaries: { max_suspect: 3 } }, /canaries\.max_suspect is not a known field/);
+  refused({ ...base, canaries: 3 }, /canaries must be an object/);
+  for (const v of ["0", "1001", "3.0", "0x3", " 3", "three"])
+    refused(base, /LINEAGE_MEMBER_MAX_SUSPECTS_PER_CANARY\) must be an integer in 1\.\.1000/, {
+      LINEAGE_MEMBER_MAX_SUSPECTS_PER_CANARY: v,
+    });
 });

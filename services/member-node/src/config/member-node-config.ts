@@ -16,7 +16,7 @@
  *   LINEAGE_MEMBER_NATS_URL, LINEAGE_MEMBER_NATS_USER, LINEAGE_MEMBER_NATS_NKEY_FILE,
  *   LINEAGE_MEMBER_NATS_CREDS_FILE, LINEAGE_MEMBER_NATS_TLS_CA_FILE, LINEAGE_MEMBER_NATS_TLS_CERT_FILE,
  *   LINEAGE_MEMBER_NATS_TLS_KEY_FILE, LINEAGE_MEMBER_HUB_ADDRESS,
- *   LINEAGE_MEMBER_BATTERY_FILE, LINEAGE_MEMBER_EPOCH_KEY_FILE
+ *   LINEAGE_MEMBER_BATTERY_FILE, LINEAGE_MEMBER_EPOCH_KEY_FILE, LINEAGE_MEMBER_MAX_SUSPECTS_PER_CANARY
  */
 import { constants } from "node:fs";
 import { open } from "node:fs/promises";
@@ -104,6 +104,17 @@ export interface BatteryConfig {
   readonly epochKeyFile?: string;
 }
 
+/** Default canary reuse policy: one canary item may be sent to at most this many distinct suspects. */
+export const DEFAULT_MAX_SUSPECTS_PER_CANARY = 3;
+/** Largest reuse policy a config may set (CanarySets refuses more too). */
+export const MAX_SUSPECTS_PER_CANARY_LIMIT = 1000;
+
+/** How the node spends its canaries. */
+export interface CanaryPolicyConfig {
+  /** Distinct suspects one canary item may be sent to, 1..1000 (default 3). */
+  readonly maxSuspectsPerCanary: number;
+}
+
 /** The checked configuration. */
 export interface MemberNodeConfig {
   /** File it was read from (absolute), if any. */
@@ -117,6 +128,8 @@ export interface MemberNodeConfig {
   readonly nats?: NatsConfig;
   readonly hub: HubConfig;
   readonly battery: BatteryConfig;
+  /** Canary spending (checkMemberNodeConfig always fills it; absent in a hand-built config means the default). */
+  readonly canaries?: CanaryPolicyConfig;
   readonly adapters: Readonly<Record<string, AdapterConfig>>;
 }
 
@@ -258,6 +271,7 @@ export function checkMemberNodeConfig(
     "nats",
     "hub",
     "battery",
+    "canaries",
     "adapters",
   ]);
   const ov = (name: string, fileValue: unknown): unknown => {
@@ -400,6 +414,26 @@ export function checkMemberNodeConfig(
       : {}),
   };
 
+  const c = o.canaries === undefined ? {} : obj("canaries", o.canaries, ["max_suspects_per_canary"]);
+  const maxEnv = env.LINEAGE_MEMBER_MAX_SUSPECTS_PER_CANARY;
+  const fromEnv = maxEnv !== undefined && maxEnv !== "";
+  const maxField = fromEnv
+    ? "canaries.max_suspects_per_canary (LINEAGE_MEMBER_MAX_SUSPECTS_PER_CANARY)"
+    : "canaries.max_suspects_per_canary";
+  const maxRange = `must be an integer in 1..${MAX_SUSPECTS_PER_CANARY_LIMIT}`;
+  // From the environment: digits only (no "3.0", "0x3", " 3"), then the same range as the file.
+  if (fromEnv && !/^[0-9]{1,9}$/.test(maxEnv)) bad(maxField, maxRange);
+  const canaries: CanaryPolicyConfig = {
+    maxSuspectsPerCanary:
+      num(
+        maxField,
+        fromEnv ? Number(maxEnv) : c.max_suspects_per_canary,
+        1,
+        MAX_SUSPECTS_PER_CANARY_LIMIT,
+        true,
+      ) ?? DEFAULT_MAX_SUSPECTS_PER_CANARY,
+  };
+
   const adapters: Record<string, AdapterConfig> = {};
   if (o.adapters !== undefined) {
     const all = obj("adapters", o.adapters, Object.keys(o.adapters as object));
@@ -443,6 +477,7 @@ export function checkMemberNodeConfig(
     ...(nats !== undefined ? { nats } : {}),
     hub,
     battery,
+    canaries,
     adapters,
   };
 }

@@ -10,8 +10,9 @@
  *   suspect already answered — and rank-test scoring queries already scored — are served from the stored
  *   answers, never sent again, so no canary is spent twice;
  * - another session reusing a nonce, or the same id with other content, is a replay (`already_exists`).
- * Each canary item is recorded as spent against the suspect BEFORE it is sent (write-ahead: a crash between
- * the two over-counts, never under-counts), and the reuse policy is checked before the first query.
+ * Each canary item is reserved against the suspect BEFORE it is sent (write-ahead: a crash between the two
+ * over-counts, never under-counts), atomically under the reuse policy (checked for the whole set before the
+ * first query too), so concurrent sessions on other suspects cannot push an item past it.
  *
  * Only counts leave: progress notes, decline notes and errors carry ids and numbers, never canary text,
  * responses or keys.
@@ -486,6 +487,18 @@ export class MatchSessions {
     let sent = 0;
     const sets = this.#d.canaries;
     const db = this.#d.store.db;
+    // Atomic reservation under the reuse policy (CanarySets.reserve): an item that reached its limit meanwhile
+    // (another session on another suspect) declines this session instead of being sent.
+    const reserve = async (at: { readonly pairIndex: number; readonly item: 0 | 1 }) => {
+      if (canaries === undefined) return;
+      try {
+        await sets.reserve(canaries.commitmentId, at.pairIndex, at.item, suspectId, sessionId);
+      } catch (err) {
+        if (isMemberNodeError(err, "failed_precondition"))
+          throw new Declined(DeclineReason.BUDGET_EXHAUSTED, err.message);
+        throw err;
+      }
+    };
     return {
       describe: () => inner.describe(),
       generate: async (request: GenerateRequest): Promise<ModelResponse> => {
@@ -499,7 +512,7 @@ export class MatchSessions {
               DeclineReason.BUDGET_EXHAUSTED,
               `the session's budget of ${maxQueries} queries is spent`,
             );
-          await sets.recordSent(canaries.commitmentId, at.pairIndex, at.item, suspectId, sessionId);
+          await reserve(at);
           const r = await inner.generate(request);
           const positions = (r.tokens ?? []).slice(0, CANARY_LOGPROB_POSITIONS).map((t) => ({
             token: t.token.slice(0, 256),
@@ -535,7 +548,7 @@ export class MatchSessions {
           );
         if (scored === undefined || scoredKey === undefined || canaries === undefined)
           return inner.generate(request);
-        await sets.recordSent(canaries.commitmentId, scored.pairIndex, scored.item, suspectId, sessionId);
+        await reserve(scored);
         const r = await inner.generate(request);
         const promptTokens = (r.promptTokens ?? [])
           .filter((t) => (t.offset ?? -1) >= scored.answerStart)

@@ -94,17 +94,31 @@ export interface NodeMatch {
   stop(): Promise<void>;
 }
 
-/** How often the node asks the hub again for its log's trust while the hub cannot be reached. */
-export const HUB_TRUST_RETRY_MS = 15_000;
+/**
+ * How the node asks the hub again for its log's trust while the hub cannot be reached: the first retry after
+ * HUB_TRUST_RETRY_FIRST_MS, doubling up to HUB_TRUST_RETRY_MAX_MS (a node started just before its hub is
+ * ready within a second or two; one whose hub stays down asks every 15 s).
+ */
+export const HUB_TRUST_RETRY_FIRST_MS = 500;
+export const HUB_TRUST_RETRY_MAX_MS = 15_000;
+
+/** The wait before retry number `retry` (1-based): `firstMs` doubling, capped at `maxMs`. */
+export function hubTrustRetryDelay(retry: number, firstMs: number, maxMs: number): number {
+  return Math.min(maxMs, firstMs * 2 ** Math.min(Math.max(0, retry - 1), 30));
+}
+
+/** What the node waits for, in its log line while the hub cannot be reached. */
+const WAITING_FOR = "the hub's signed log checkpoint (Hub.GetCheckpoint, verified under hub.key_files)";
 
 /**
  * A log trust that is learned in the background: until the hub has answered once, reading it throws
  * `unavailable` (retryable), so a node started while the hub is down serves its other RPCs and answers canary
- * and session calls with UNAVAILABLE instead of not serving them at all.
+ * and session calls with UNAVAILABLE instead of not serving them at all. Retries back off exponentially
+ * (bounded), each failure logged with what the node waits for and when it asks again.
  */
 function lazyHubLogTrust(
   deps: MemberNodeDeps,
-  retryMs: number,
+  retry: { readonly firstMs: number; readonly maxMs: number },
 ): { trust: HubLogTrust; ready: Promise<void>; stop(): void } {
   let current: HubLogTrust | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -115,17 +129,24 @@ function lazyHubLogTrust(
     return current;
   };
   const ready = new Promise<void>((resolve) => {
+    let failures = 0;
     const attempt = () => {
       hubLogTrust(deps).then(
         (t) => {
           current = t;
+          if (failures > 0) deps.logger.info("sessions.hub_trust_learned", { attempts: failures + 1 });
           resolve();
         },
         (err: unknown) => {
+          failures++;
+          const delay = hubTrustRetryDelay(failures, retry.firstMs, retry.maxMs);
           deps.logger.warn("sessions.hub_trust_unavailable", {
+            waiting_for: WAITING_FOR,
             code: String((err as { code?: unknown })?.code ?? "error"),
+            attempt: failures,
+            retry_in_ms: delay,
           });
-          if (!stopped) timer = setTimeout(attempt, retryMs);
+          if (!stopped) timer = setTimeout(attempt, delay);
         },
       );
     };
@@ -155,10 +176,21 @@ function lazyHubLogTrust(
 export async function startNodeMatch(
   deps: MemberNodeDeps,
   protect: ProtectOptions,
-  options: { readonly hubTrustRetryMs?: number } = {},
+  options: {
+    /** Longest wait between two attempts to reach the hub (default HUB_TRUST_RETRY_MAX_MS). */
+    readonly hubTrustRetryMs?: number;
+    readonly maxSuspectsPerCanary?: number;
+  } = {},
 ): Promise<NodeMatch> {
-  const lazy = lazyHubLogTrust(deps, options.hubTrustRetryMs ?? HUB_TRUST_RETRY_MS);
-  const services = matchServices(deps, { hubLog: lazy.trust, models: nodeSessionModels(deps, protect) });
+  const maxMs = options.hubTrustRetryMs ?? HUB_TRUST_RETRY_MAX_MS;
+  const lazy = lazyHubLogTrust(deps, { firstMs: Math.min(HUB_TRUST_RETRY_FIRST_MS, maxMs), maxMs });
+  const services = matchServices(deps, {
+    hubLog: lazy.trust,
+    models: nodeSessionModels(deps, protect),
+    ...(options.maxSuspectsPerCanary === undefined
+      ? {}
+      : { maxSuspectsPerCanary: options.maxSuspectsPerCanary }),
+  });
   const sub: BusSubscription = await serveSessionsOnBus(deps.bus, deps, services.sessions);
   void lazy.ready
     .then(() => services.sessions.resumeInterrupted())
