@@ -3,7 +3,7 @@
  * trust only the hub verifier key given with --log-key; member keys come from the log itself.
  * Exit codes: 0 verified, 1 failed verification, 2 usage, 3 could not check.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { ChannelCredentials } from "@grpc/grpc-js";
@@ -36,10 +36,11 @@ import {
 } from "@lineage/auditor";
 import { toHex } from "@lineage/crypto";
 import { HttpAdapter } from "@lineage/fingerprint";
-import { createClient, insecureChannelCredentials, RpcError, tlsChannelCredentials } from "@lineage/rpc";
+import { createClient, RpcError } from "@lineage/rpc";
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation, OptionSpec } from "../command.js";
 import { emit, intOpt, stringListOpt, stringOpt } from "../option-values.js";
+import { clientCertFlags, clientCredentials } from "./client-tls.js";
 import { auditDisclosureKey } from "./member-disclose.js";
 
 const trustFlags: Record<string, OptionSpec> = {
@@ -70,6 +71,7 @@ const hubFlags: Record<string, OptionSpec> = {
     valueName: "file",
     description: "PEM CA the hub's certificate must chain to (without it the connection is plaintext).",
   },
+  ...clientCertFlags,
   "timeout-ms": { type: "string", valueName: "ms", description: "Per-call timeout.", default: "10000" },
 };
 
@@ -132,17 +134,12 @@ function stateOf(inv: Invocation): AuditorState {
   }
 }
 
-/** gRPC credentials for the hub: TLS to the --tls-ca roots when given, plaintext otherwise. */
+/**
+ * gRPC credentials for the hub: TLS to the --tls-ca roots when given (mutual TLS with --tls-cert/--tls-key
+ * or $LINEAGE_TLS_CERT/$LINEAGE_TLS_KEY), plaintext otherwise (client-tls.ts).
+ */
 export async function credentialsOf(inv: Invocation): Promise<ChannelCredentials> {
-  const ca = stringOpt(inv, "tls-ca");
-  if (ca === undefined) return insecureChannelCredentials();
-  let pem: string;
-  try {
-    pem = await readFile(resolve(inv.io.cwd, ca), "utf8");
-  } catch (err) {
-    throw new CliError("unavailable", `${where(inv)}: cannot read --tls-ca ${ca}`, { cause: err });
-  }
-  return tlsChannelCredentials({ caPem: pem });
+  return clientCredentials(inv);
 }
 
 /** The --hub address, checked to be host:port before anything connects. */

@@ -24,6 +24,7 @@ import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation, OptionSpec } from "../command.js";
 import { choiceOpt, emit, intOpt, requiredStringOpt, stringListOpt } from "../option-values.js";
 import { credentialsOf, hubAddress } from "./audit.js";
+import { clientCertFlags } from "./client-tls.js";
 import { readPrivateKeyFile } from "./keygen.js";
 
 const where = (inv: Invocation) => ["lineage", ...inv.path].join(" ");
@@ -35,6 +36,7 @@ const connectFlags: Readonly<Record<string, OptionSpec>> = {
     valueName: "file",
     description: "PEM CA the hub's certificate must chain to (without it: plaintext)",
   },
+  ...clientCertFlags,
   "timeout-ms": { type: "string", valueName: "ms", description: "Per-call timeout", default: "10000" },
 };
 

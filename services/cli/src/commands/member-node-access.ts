@@ -11,19 +11,13 @@ import {
   type MemberNodeClient,
   type MemberNodeConfig,
   readMemberNodeConfig,
-  readPrivateFile,
   readSigningKey,
 } from "@lineage/member-node";
-import {
-  insecureChannelCredentials,
-  isLoopbackHost,
-  parseListenAddress,
-  RpcError,
-  tlsChannelCredentials,
-} from "@lineage/rpc";
+import { isLoopbackHost, parseListenAddress, RpcError } from "@lineage/rpc";
 import { CliError } from "../cli-error.js";
 import type { Invocation, OptionSpec } from "../command.js";
 import { stringOpt } from "../option-values.js";
+import { clientCertFlags, clientCredentials } from "./client-tls.js";
 
 /** Default config path (what `lineage member init` writes). */
 export const DEFAULT_MEMBER_CONFIG = ".lineage/member/member-node.json";
@@ -49,8 +43,7 @@ export const nodeFlags: Readonly<Record<string, OptionSpec>> = {
     valueName: "file",
     description: "CA of the node's TLS certificate (required unless the node is on loopback)",
   },
-  "tls-cert": { type: "string", valueName: "file", description: "Operator client certificate (mutual TLS)" },
-  "tls-key": { type: "string", valueName: "file", description: "Key of --tls-cert" },
+  ...clientCertFlags,
   "server-name": {
     type: "string",
     valueName: "name",
@@ -108,27 +101,10 @@ export async function nodeClient(
     throw new CliError("usage", `${where}: the config listens on port 0 (any port); give --node host:port`);
   try {
     const key = await readSigningKey(config.signingKeyFile);
-    const ca = stringOpt(inv, "tls-ca");
-    let creds: ReturnType<typeof insecureChannelCredentials>;
-    if (ca !== undefined) {
-      const cert = stringOpt(inv, "tls-cert");
-      const tlsKey = stringOpt(inv, "tls-key");
-      if ((cert === undefined) !== (tlsKey === undefined))
-        throw new CliError("usage", `${where}: --tls-cert and --tls-key go together`);
-      creds = tlsChannelCredentials({
-        caPem: await readPrivateFile(resolve(inv.io.cwd, ca), "--tls-ca", 256 * 1024, false),
-        ...(cert !== undefined && tlsKey !== undefined
-          ? {
-              certChainPem: await readPrivateFile(resolve(inv.io.cwd, cert), "--tls-cert", 256 * 1024, false),
-              privateKeyPem: await readPrivateFile(resolve(inv.io.cwd, tlsKey), "--tls-key", 64 * 1024, true),
-            }
-          : {}),
-      });
-    } else {
-      if (!isLoopbackHost(host))
-        throw new CliError("usage", `${where}: ${address} is not loopback: give --tls-ca (TLS is required)`);
-      creds = insecureChannelCredentials();
-    }
+    // TLS (mutual with --tls-cert/--tls-key or $LINEAGE_TLS_CERT/$LINEAGE_TLS_KEY) with --tls-ca.
+    if (stringOpt(inv, "tls-ca") === undefined && !isLoopbackHost(host))
+      throw new CliError("usage", `${where}: ${address} is not loopback: give --tls-ca (TLS is required)`);
+    const creds = await clientCredentials(inv);
     const serverName = stringOpt(inv, "server-name");
     const client = connectMemberNode(address, creds, key, config.memberId, {
       ...(serverName !== undefined ? { serverNameOverride: serverName } : {}),

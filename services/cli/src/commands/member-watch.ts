@@ -20,6 +20,7 @@ import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation } from "../command.js";
 import { emit, intOpt, requiredStringOpt, stringListOpt } from "../option-values.js";
 import { credentialsOf, hubAddress, trustOf } from "./audit.js";
+import { clientCertFlags } from "./client-tls.js";
 import { readPublicKeyFile } from "./keygen.js";
 import { MEMBER_ID_RE } from "./member-enrol-request.js";
 
@@ -103,6 +104,7 @@ export const memberWatch: Command = {
       valueName: "file",
       description: "PEM CA the hub's certificate must chain to (without it the connection is plaintext).",
     },
+    ...clientCertFlags,
     "timeout-ms": { type: "string", valueName: "ms", description: "Per-call timeout.", default: "10000" },
   },
   run: async (inv) => {
