@@ -78,12 +78,15 @@ export {
   buildAttestationBundle,
   MAX_BUNDLE_MEMBERSHIP,
 } from "./log/attestation-bundle.js";
+export { rewrapEpochKeys } from "./log/epoch-key-rewrap.js";
 export {
   delegationEnvelope,
   HUB_KEY_PURPOSE_SIGNS,
   HUB_KEY_PURPOSES,
   type HubKeyPurposeName,
   type HubPurposeKeys,
+  retirementEnvelope,
+  rootRotationEnvelope,
 } from "./log/hub-key-statement.js";
 export { isLogError, LogError, type LogErrorCode, type LogErrorOptions } from "./log/log-error.js";
 export { type LogIntegrityOptions, type VerifiedLog, verifyStoredLog } from "./log/log-integrity.js";

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FingerprintError } from "../fingerprint-error.js";
-import { binomialUpperTail, hypergeometricUpperTail, ksUniform, normalUpperTail } from "./stats-exact.js";
+import {
+  binomialUpperTail,
+  hypergeometricUpperTail,
+  ksUniform,
+  logChoose,
+  logGamma,
+  normalUpperTail,
+} from "./stats-exact.js";
 import { bonferroni, holm } from "./stats-multiple.js";
 
 const close = (a: number, b: number, rel = 1e-9) =>
@@ -47,4 +54,16 @@ test("Bonferroni and Holm adjust in input order", () => {
   assert.deepEqual(bonferroni([0.01, 0.5]), [0.02, 1]);
   assert.deepEqual(holm([0.04, 0.01, 0.03]), [0.06, 0.03, 0.06]);
   assert.deepEqual(holm([0.01], 3), [0.03]);
+});
+
+test("logChoose on integers (memoised ln Γ) equals the direct Lanczos formula bit for bit", () => {
+  for (const n of [0, 1, 7, 100, 4_999, 5_000, 20_000]) {
+    for (const k of [0, 1, Math.floor(n / 3), n - 1, n]) {
+      if (k < 0) continue;
+      const direct = logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1);
+      assert.equal(Object.is(logChoose(n, k), direct), true, `logChoose(${n}, ${k})`);
+      assert.equal(Object.is(logChoose(n, k), direct), true, `logChoose(${n}, ${k}) from the memo`);
+    }
+  }
+  assert.equal(logChoose(5, 6), Number.NEGATIVE_INFINITY);
 });

@@ -29,6 +29,7 @@ import {
   isLogError,
   keyFingerprint,
   type LoggedMember,
+  rewrapEpochKeys,
   SECRETARIAT,
   signRequest,
   TransparencyLog,
@@ -41,7 +42,7 @@ import { emit, intOpt, requiredStringOpt, stringOpt } from "../option-values.js"
 import { cliErrorFromStore } from "../store-errors.js";
 import { openRoleStore, storeFlags, storeOptionsFrom } from "../store-flags.js";
 import { credentialsOf, hubAddress } from "./audit.js";
-import { clientCertFlags } from "./client-tls.js";
+import { promoteNextRoot, readRootFiles, recordPastRoot } from "./hub-keys-files.js";
 import { readBoundedFile, readHubKeySet, readPrivateKeyFile, readPublicKeyFile } from "./keygen.js";
 import { MEMBER_ID_RE } from "./member-enrol-request.js";
 
@@ -69,7 +70,6 @@ export const hubWriteFlags: Readonly<Record<string, OptionSpec>> = {
     valueName: "file",
     description: "With --hub: PEM CA the hub's certificate must chain to (without it: plaintext)",
   },
-  ...clientCertFlags,
   "timeout-ms": {
     type: "string",
     valueName: "ms",
@@ -130,7 +130,10 @@ async function servingAddress(inv: Invocation): Promise<{ address: string; tls: 
 }
 
 /** Opens the hub's store and log from the flags; the caller disposes both. */
-export async function openLog(inv: Invocation): Promise<{ store: Store<HubDatabase>; log: TransparencyLog }> {
+export async function openLog(
+  inv: Invocation,
+  options: { readonly rootRotationReason?: string } = {},
+): Promise<{ store: Store<HubDatabase>; log: TransparencyLog }> {
   // The key set: the root (--key) and the purpose keys beside it (docs/specs/hub-keys.md).
   const { root: hubKey, purposeKeys } = await readHubKeySet(inv, requiredStringOpt(inv, "key"), "--key");
   const origin = requiredStringOpt(inv, "origin");
@@ -158,7 +161,29 @@ export async function openLog(inv: Invocation): Promise<{ store: Store<HubDataba
   try {
     // open() re-verifies the stored log against this key and origin before anything is signed: a wrong
     // --key fails with unknown_key, a wrong --origin with invalid_argument (log-integrity.ts).
-    return { store, log: await TransparencyLog.open({ store, origin, hubKey, purposeKeys }) };
+    // A root rotation in progress (hub-keys-files.ts) is logged or adopted by open(), then completed here.
+    const roots = await readRootFiles(inv, requiredStringOpt(inv, "key"));
+    const next = roots.nextRoot;
+    if (next !== undefined) await recordPastRoot(where(inv), roots, hubKey.publicKey);
+    const log = await TransparencyLog.open({
+      store,
+      origin,
+      hubKey,
+      purposeKeys,
+      ...(roots.trustRoot === undefined ? {} : { trustRoot: roots.trustRoot }),
+      ...(next === undefined ? {} : { nextRoot: next }),
+      ...(options.rootRotationReason === undefined ? {} : { nextRootReason: options.rootRotationReason }),
+    });
+    if (next !== undefined) {
+      try {
+        await rewrapEpochKeys(store, hubKey, next);
+        await promoteNextRoot(where(inv), roots);
+      } catch (err) {
+        await log.close();
+        throw err;
+      }
+    }
+    return { store, log };
   } catch (err) {
     await store.close();
     throw logToCli(err, inv);

@@ -122,7 +122,6 @@ const serve: Command = {
     const settings = sessionSettingsOf(inv);
     const reference = await referenceModelsOf(inv, settings.populationId);
     const feed = feedSourceOf(inv);
-    const hubKey = await readPrivateKeyFile(inv, requiredStringOpt(inv, "key"), "--key");
     let bus: Bus;
     try {
       bus = nats === undefined ? createInProcessBus() : await connectNatsBus(nats);
@@ -138,6 +137,15 @@ const serve: Command = {
       throw err;
     }
     const { store, log } = opened;
+    // Read after the log opened: an open that completed a root rotation replaced the key file (hub-keys-files.ts).
+    const hubKey = await readPrivateKeyFile(inv, requiredStringOpt(inv, "key"), "--key").catch(
+      async (err) => {
+        await log.close();
+        await store.close();
+        await bus.close();
+        throw err;
+      },
+    );
     try {
       // Epochs, ingestion and the index; sessions, scanning, cases and alerts (issue 10): from the database.
       let runtime: Awaited<ReturnType<typeof openHubRuntime>>;

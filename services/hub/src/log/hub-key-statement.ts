@@ -65,3 +65,62 @@ export function delegationEnvelope(
   );
   return addSignature(signEnvelope(PAYLOAD_TYPES.hubKey, bytes, root), key);
 }
+
+/** Name of the root in the log's admission state (HubKeyPurpose.ROOT's enum name, as replayStoredEntry records it). */
+export const ROOT_STATE_NAME = HubKeyPurpose[HubKeyPurpose.ROOT];
+
+/**
+ * A ROTATE_ROOT statement naming `newRoot`, signed by `oldRoot` (the root valid at its position: the handover)
+ * then by `newRoot` (proof of possession). From its index on, checkpoints and statements are the new root's only.
+ */
+export function rootRotationEnvelope(
+  newRoot: Ed25519PrivateKey,
+  oldRoot: Ed25519PrivateKey,
+  origin: string,
+  nowMs: number,
+  reason: string,
+): DsseEnvelope {
+  const bytes = toBinary(
+    HubKeyStatementSchema,
+    create(HubKeyStatementSchema, {
+      action: HubKeyAction.ROTATE_ROOT,
+      purpose: HubKeyPurpose.ROOT,
+      keyId: newRoot.keyId,
+      publicKey: newRoot.publicKey.raw,
+      rootKeyId: oldRoot.keyId,
+      origin,
+      issuedAt: timestampFromMs(nowMs),
+      reason: reason.slice(0, 256),
+    }),
+  );
+  return addSignature(signEnvelope(PAYLOAD_TYPES.hubKey, bytes, oldRoot), newRoot);
+}
+
+/**
+ * A RETIRE statement of `purpose`'s current key (`keyId`, raw `publicKey`), signed by the root alone: from its
+ * index on nothing signs the purpose until a new delegation.
+ */
+export function retirementEnvelope(
+  purpose: HubKeyPurposeName,
+  keyId: string,
+  publicKey: Uint8Array,
+  root: Ed25519PrivateKey,
+  origin: string,
+  nowMs: number,
+  reason: string,
+): DsseEnvelope {
+  const bytes = toBinary(
+    HubKeyStatementSchema,
+    create(HubKeyStatementSchema, {
+      action: HubKeyAction.RETIRE,
+      purpose: HUB_KEY_PURPOSE_ENUM[purpose],
+      keyId,
+      publicKey,
+      rootKeyId: root.keyId,
+      origin,
+      issuedAt: timestampFromMs(nowMs),
+      reason: reason.slice(0, 256),
+    }),
+  );
+  return signEnvelope(PAYLOAD_TYPES.hubKey, bytes, root);
+}

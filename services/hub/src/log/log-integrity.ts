@@ -11,7 +11,9 @@
  * - the entries are dense (0..size-1) and every stored `leaf_hash` is SHA-256(0x00 || leaf) (RFC 9162);
  * - every stored perfect-subtree node equals the one recomputed from the leaves, and no other node is
  *   stored (proofs are served from these nodes);
- * - every stored checkpoint is a C2SP signed note of THIS log's origin, signed by THIS hub's key, whose
+ * - every stored checkpoint is a C2SP signed note of THIS log's origin, signed by THIS hub's root valid at its
+ *   size (the trust root, or the key the last ROTATE_ROOT below that size named: the chain of root rotations
+ *   is followed from the trust root, each rotation signed by the root before it and by the key it names), whose
  *   size and root are the row's and equal the root recomputed from the stored leaves at that size, and
  *   whose `lineage-previous-size` extension names the checkpoint stored just before it. Checkpoints that
  *   are all roots of prefixes of one leaf sequence are consistent with one another by construction, so
@@ -25,19 +27,24 @@
  * What it cannot see: a log cut back to an earlier self-consistent prefix (rows deleted from the end,
  * with their checkpoints). Only someone who kept a later checkpoint can: auditors and witnesses.
  */
+import { fromBinary } from "@bufbuild/protobuf";
+import { HubKeyAction, HubKeyStatementSchema, LogEntryKind } from "@lineage/api";
 import {
   CompactRange,
-  type Ed25519PublicKey,
+  Ed25519PublicKey,
   ed25519NoteVerifier,
   hashLeaf,
   isCryptoError,
+  KeyRing,
   type MerkleNode,
   openCheckpoint,
   toHex,
+  verifyEnvelope,
 } from "@lineage/crypto";
 import type { HubDatabase, LogCheckpointRow } from "@lineage/store";
 import { type Kysely, sql } from "kysely";
 import { isLogError, LogError } from "./log-error.js";
+import { decodeLeaf, LOG_DSSE_LIMITS } from "./log-leaf.js";
 import { readEntries, type StoredEntry } from "./log-store.js";
 
 /**
@@ -59,6 +66,8 @@ export interface VerifyFrom {
   readonly range: CompactRange;
   /** Tree size of the latest verified checkpoint; -1 when none was signed yet. */
   readonly checkpointSize: number;
+  /** The root key after every rotation verified so far (default: the trust root). */
+  readonly rootKey?: Ed25519PublicKey;
 }
 
 /** Options of {@link verifyStoredLog}. */
@@ -67,7 +76,10 @@ export interface LogIntegrityOptions {
   readonly origin: string;
   /** Note key name of the checkpoint signatures (the hub's `keyName`, default the origin). */
   readonly keyName: string;
-  /** The hub's public key: every stored checkpoint must carry its signature. */
+  /**
+   * The log's trust root (its first root key, the auditors' `--log-key`): checkpoints are signed by it until
+   * a logged ROTATE_ROOT names the next root, followed from here.
+   */
   readonly hubPublicKey: Ed25519PublicKey;
   /** Leaves per read (tests use small pages to cross page boundaries). Default 1000. */
   readonly pageSize?: number;
@@ -96,6 +108,10 @@ export interface VerifiedLog {
   readonly range: CompactRange;
   /** The latest stored checkpoint verified (with `from`: only if a new one was). */
   readonly latest: LogCheckpointRow | undefined;
+  /** The root key after every rotation in the verified tree: the key that signs its next checkpoint. */
+  readonly rootKey: Ed25519PublicKey;
+  /** Index of the last root rotation verified (-1: none; with `from`, none in the new part). */
+  readonly rotatedAt: number;
 }
 
 /** The stored tree's size and its latest checkpoint's size (-1: none), read in one statement. */
@@ -151,8 +167,36 @@ export async function verifyStoredLog(
   options: LogIntegrityOptions,
 ): Promise<VerifiedLog> {
   const page = options.pageSize ?? DEFAULT_PAGE;
-  const verifier = ed25519NoteVerifier(options.keyName, options.hubPublicKey);
   const from = options.from;
+  let root = from?.rootKey ?? options.hubPublicKey;
+  let verifier = ed25519NoteVerifier(options.keyName, root);
+  let rotatedAt = -1;
+  // A root rotation at index r (docs/specs/hub-keys.md): signed by the root valid there and by the key it
+  // names; checkpoints of sizes > r are the new root's only. Stored leaves are attacker-controlled here.
+  const followRotation = (index: number, leafBytes: Uint8Array) => {
+    const leaf = decodeLeaf(leafBytes);
+    const st = fromBinary(HubKeyStatementSchema, leaf.envelope.payload);
+    if (st.action !== HubKeyAction.ROTATE_ROOT) return;
+    let next: Ed25519PublicKey;
+    try {
+      next = Ed25519PublicKey.fromRaw(st.publicKey);
+      verifyEnvelope(leaf.envelope, {
+        keys: new KeyRing([root, next]),
+        requiredKeyIds: [root.keyId, next.keyId],
+        limits: LOG_DSSE_LIMITS,
+      });
+    } catch (err) {
+      throw corrupt(
+        `entry ${index}: a root rotation not signed by the root before it and the key it names`,
+        err,
+      );
+    }
+    if (st.rootKeyId !== root.keyId || st.keyId !== next.keyId)
+      throw corrupt(`entry ${index}: a root rotation whose key ids are not its keys'`);
+    root = next;
+    verifier = ed25519NoteVerifier(options.keyName, root);
+    rotatedAt = index;
+  };
   let size: number;
   let maxCheckpoint: number;
   let storedNodes = -1;
@@ -228,7 +272,7 @@ export async function verifyStoredLog(
       if (isCryptoError(err, "unknown_key") && firstCheckpoint) {
         throw new LogError(
           "unknown_key",
-          `the stored log's checkpoints are not signed by this hub key (${options.keyName}+${verifier.keyId
+          `the stored log's checkpoints are not signed by this hub's root key (${options.keyName}+${verifier.keyId
             .toString(16)
             .padStart(8, "0")}): wrong key file?`,
           { cause: err },
@@ -277,6 +321,14 @@ export async function verifyStoredLog(
       const h = hashLeaf(r.leaf);
       if (!same(h, r.leafHash)) throw corrupt(`entry ${index}: leaf_hash is not the hash of its leaf`);
       hashes.push(h);
+      if (r.kind === LogEntryKind.HUB_KEY) {
+        try {
+          followRotation(index, r.leaf);
+        } catch (err) {
+          if (isLogError(err, "log_corrupt")) throw err;
+          throw corrupt(`entry ${index}: a hub key statement that does not decode`, err);
+        }
+      }
     }
     const appended = range.append(hashes);
     await checkNodes(db, appended.newNodes);
@@ -303,7 +355,7 @@ export async function verifyStoredLog(
   if (storedNodes >= 0 && storedNodes !== nodesSeen) {
     throw corrupt(`${storedNodes} tree nodes are stored where the leaves make ${nodesSeen}`);
   }
-  return { size, checkpoints: checkpointsSeen, root: range.root(), range, latest };
+  return { size, checkpoints: checkpointsSeen, root: range.root(), range, latest, rootKey: root, rotatedAt };
 }
 
 /**

@@ -62,6 +62,13 @@ export interface LoggedSession {
   readonly opened: SessionOpened;
 }
 
+/** A hub key statement as the admission state keeps it: the key id ("" once retired), where, and the raw key. */
+export interface LoggedHubKey {
+  readonly keyId: string;
+  readonly index: number;
+  readonly publicKey?: Uint8Array;
+}
+
 /** Admission state; a child overlays its parent until merged. */
 export class LogState {
   readonly #parent: LogState | undefined;
@@ -74,8 +81,8 @@ export class LogState {
   readonly #sessionIds = new Map<string, number>();
   readonly #attested = new Set<string>();
   /** Per hub key purpose, the key id delegated last ("" once retired) and where (hub-key-statement.ts). */
-  readonly #hubKeys = new Map<string, { keyId: string; index: number }>();
-  readonly #hubKeyLog: Array<{ purpose: string; keyId: string; index: number }> = [];
+  readonly #hubKeys = new Map<string, LoggedHubKey>();
+  readonly #hubKeyLog: Array<LoggedHubKey & { readonly purpose: string }> = [];
 
   constructor(parent?: LogState) {
     this.#parent = parent;
@@ -149,8 +156,13 @@ export class LogState {
 
   /** Moves everything staged here into the parent (after the batch is durable). */
   /** The key id delegated last for `purpose` ("" when retired), undefined when never delegated. */
-  hubKeyOf(purpose: string): { keyId: string; index: number } | undefined {
+  hubKeyOf(purpose: string): LoggedHubKey | undefined {
     return this.#hubKeys.get(purpose) ?? this.#parent?.hubKeyOf(purpose);
+  }
+
+  /** Whether a hub key statement ever named `keyId` (delegated or made root): a key serves one role, once. */
+  wasHubKey(keyId: string): boolean {
+    return this.#hubKeyLog.some((h) => h.keyId === keyId) || (this.#parent?.wasHubKey(keyId) ?? false);
   }
 
   /** Indexes of every hub key statement, in log order. */
@@ -159,15 +171,16 @@ export class LogState {
   }
 
   /** Records a hub key statement at `index`: `keyId` now signs `purpose` ("" = retired). */
-  setHubKey(purpose: string, keyId: string, index: number): void {
-    this.#hubKeys.set(purpose, { keyId, index });
-    this.#hubKeyLog.push({ purpose, keyId, index });
+  setHubKey(purpose: string, keyId: string, index: number, publicKey?: Uint8Array): void {
+    const k = { keyId, index, ...(publicKey === undefined ? {} : { publicKey }) };
+    this.#hubKeys.set(purpose, k);
+    this.#hubKeyLog.push({ purpose, ...k });
   }
 
   mergeIntoParent(): void {
     const p = this.#parent;
     if (p === undefined) throw new LogError("internal", "a root log state has no parent to merge into");
-    for (const h of this.#hubKeyLog) p.setHubKey(h.purpose, h.keyId, h.index);
+    for (const h of this.#hubKeyLog) p.setHubKey(h.purpose, h.keyId, h.index, h.publicKey);
     for (const [i, c] of this.#commitments) p.addCommitment(i, c);
     for (const i of this.#withdrawn) p.addWithdrawn(i);
     for (const [i, s] of this.#suspectAt) p.addSighting(i, s);
@@ -289,10 +302,12 @@ export function replayStoredEntry(registry: MemberRegistry, state: LogState, e: 
     registry.apply(fromBinary(MembershipRecordSchema, leaf.envelope.payload), e.index);
   } else if (e.kind === LogEntryKind.HUB_KEY) {
     const st = fromBinary(HubKeyStatementSchema, leaf.envelope.payload);
+    const retired = st.action === HubKeyAction.RETIRE;
     state.setHubKey(
       HubKeyPurpose[st.purpose] ?? String(st.purpose),
-      st.action === HubKeyAction.RETIRE ? "" : st.keyId,
+      retired ? "" : st.keyId,
       e.index,
+      retired ? undefined : st.publicKey,
     );
   } else {
     const name = REPLAYED.get(e.kind);

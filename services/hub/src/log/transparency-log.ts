@@ -49,6 +49,7 @@ import {
   type MerkleNode,
   type NoteSigner,
   nodesForRoot,
+  paeBytes,
   rootFromNodes,
   sessionSeed,
   signCheckpoint,
@@ -66,6 +67,9 @@ import {
   type HubKeyPurposeName,
   type HubPurposeKeys,
   purposeStateName,
+  ROOT_STATE_NAME,
+  retirementEnvelope,
+  rootRotationEnvelope,
 } from "./hub-key-statement.js";
 import { isLogError, LogError } from "./log-error.js";
 import { PREVIOUS_SIZE_EXTENSION, storedHead, verifyStoredLog } from "./log-integrity.js";
@@ -133,6 +137,19 @@ export interface TransparencyLogOptions {
    * when it would sign it (`failed_precondition`).
    */
   readonly purposeKeys?: HubPurposeKeys;
+  /**
+   * The log's first root key (the auditors' `--log-key`), when `hubKey` is a later root: start-up follows the
+   * logged ROTATE_ROOT chain from it (log-integrity.ts). Default: `hubKey`'s public key (a log never rotated).
+   */
+  readonly trustRoot?: Ed25519PublicKey;
+  /**
+   * A root rotation to perform on open (docs/specs/hub-keys.md): when the log's root is `hubKey`, the log
+   * logs ROTATE_ROOT naming this key (signed by both) and signs everything after with it; when the log already
+   * names it (a rotation logged by an earlier run that stopped before its key file was renamed), it is adopted.
+   */
+  readonly nextRoot?: Ed25519PrivateKey;
+  /** The reason logged in that rotation's statement (at most 256 characters; default "hub root rotation"). */
+  readonly nextRootReason?: string;
   /** Note key name of the checkpoint signature (default: the origin). */
   readonly keyName?: string;
   /** Sign a checkpoint once this many entries are not yet covered by one (default 1000). */
@@ -266,12 +283,17 @@ function mapCryptoError(err: unknown): never {
 export class TransparencyLog implements AsyncDisposable {
   readonly origin: string;
   readonly #store: Store<HubDatabase>;
-  readonly #hubKey: Ed25519PrivateKey;
-  /** The key of each purpose (the root where none was given). */
-  readonly #purposeKeys: Readonly<Record<HubKeyPurposeName, Ed25519PrivateKey>>;
-  /** The countersigning key as a node:crypto KeyObject, for countersigning in libuv's thread pool. */
-  readonly #hubKeyObject: KeyObject;
-  readonly #noteSigner: NoteSigner;
+  /** The root key this process signs checkpoints and hub key statements with (changes on a root rotation). */
+  #root: Ed25519PrivateKey;
+  /** The purpose keys given; a purpose without one is signed by the current root. */
+  readonly #given: HubPurposeKeys;
+  /** node:crypto KeyObjects of the signing keys, for signing in libuv's thread pool (built once per key). */
+  readonly #keyObjects = new WeakMap<Ed25519PrivateKey, KeyObject>();
+  #noteSigner: NoteSigner;
+  /** The root key the stored log's rotation chain ends at (log-integrity.ts): who may sign the next checkpoint. */
+  #chainRoot: Ed25519PublicKey;
+  /** A root this process is rotating to: it signs the checkpoint of a batch that admits its rotation. */
+  #pendingRoot: Ed25519PrivateKey | undefined;
   readonly #keyName: string;
   readonly #checkpointEvery: number;
   readonly #checkpointIntervalMs: number;
@@ -306,22 +328,13 @@ export class TransparencyLog implements AsyncDisposable {
       state: LogState;
       checkpoint: SignedCheckpoint | undefined;
       lastIntegratedMs: number;
+      rootKey: Ed25519PublicKey;
     },
   ) {
     this.origin = options.origin;
     this.#store = options.store;
-    this.#hubKey = options.hubKey;
-    const pk = options.purposeKeys ?? {};
-    this.#purposeKeys = {
-      membership: pk.membership ?? options.hubKey,
-      sessions: pk.sessions ?? options.hubKey,
-      countersign: pk.countersign ?? options.hubKey,
-    };
-    this.#hubKeyObject = createPrivateKey({
-      key: Buffer.from(this.#purposeKeys.countersign.toPkcs8()),
-      format: "der",
-      type: "pkcs8",
-    });
+    this.#root = options.hubKey;
+    this.#given = { ...(options.purposeKeys ?? {}) };
     this.#keyName = options.keyName ?? options.origin;
     this.#noteSigner = ed25519NoteSigner(this.#keyName, options.hubKey);
     this.#checkpointEvery = options.checkpointEvery ?? 1000;
@@ -336,6 +349,7 @@ export class TransparencyLog implements AsyncDisposable {
     this.#checkpoint = state.checkpoint;
     this.#checkpointAtMs = this.#now();
     this.#lastIntegratedMs = state.lastIntegratedMs;
+    this.#chainRoot = state.rootKey;
     this.#integrity = integrityOptions(options);
     // Periodic checkpoints: an entry is covered by a signed checkpoint within the interval even
     // when no further appends arrive. unref(): the timer alone never keeps a process alive.
@@ -386,8 +400,18 @@ export class TransparencyLog implements AsyncDisposable {
       state,
       checkpoint,
       lastIntegratedMs,
+      rootKey: verified.rootKey,
     });
     try {
+      const chainRoot = verified.rootKey.keyId;
+      const next = options.nextRoot;
+      if (next !== undefined && chainRoot === next.keyId) log.#useRoot(next);
+      else if (chainRoot !== options.hubKey.keyId)
+        throw new LogError(
+          "unknown_key",
+          `the log's root key is ${chainRoot.slice(0, 16)} (rotated at index ${verified.rotatedAt}), not this key ${options.hubKey.keyId.slice(0, 16)}: start the hub with the current root key file`,
+        );
+      else if (next !== undefined) await log.rotateRoot(next, options.nextRootReason ?? "hub root rotation");
       await log.#delegatePurposeKeys();
     } catch (err) {
       await log.close().catch(() => {});
@@ -402,20 +426,22 @@ export class TransparencyLog implements AsyncDisposable {
    */
   async #delegatePurposeKeys(): Promise<void> {
     for (const p of HUB_KEY_PURPOSES) {
-      const key = this.#purposeKeys[p];
-      if (key.keyId === this.#hubKey.keyId) continue;
+      const key = this.#key(p);
+      if (key.keyId === this.#root.keyId) continue;
       await this.refresh();
       if (this.#state.hubKeyOf(purposeStateName(p))?.keyId === key.keyId) continue;
-      const rootId = this.#hubKey.keyId;
+      const rootId = this.#root.keyId;
       if (
-        HUB_KEY_PURPOSES.some((q) => q !== p && this.#purposeKeys[q].keyId === key.keyId) ||
-        key.keyId === rootId
+        HUB_KEY_PURPOSES.some((q) => q !== p && this.#key(q).keyId === key.keyId) ||
+        key.keyId === rootId ||
+        this.#state.wasHubKey(key.keyId) ||
+        key.keyId === this.#integrity.hubPublicKey.keyId
       )
         throw new LogError(
           "invalid_argument",
-          `the ${p} key also serves another purpose: one key per purpose`,
+          `the ${p} key serves (or served) another purpose or was retired: one key per purpose, once (hub keys rotate --purpose ${p} makes a new one)`,
         );
-      const envelope = delegationEnvelope(p, key, this.#hubKey, this.origin, this.#now(), "hub key set");
+      const envelope = delegationEnvelope(p, key, this.#root, this.origin, this.#now(), "hub key set");
       const name = purposeStateName(p);
       await this.#enqueue({
         kind: LogEntryKind.HUB_KEY,
@@ -424,7 +450,13 @@ export class TransparencyLog implements AsyncDisposable {
         admit: (s) => {
           if (s.state.hubKeyOf(name)?.keyId === key.keyId)
             throw new LogError("already_exists", `the ${p} key is already delegated`);
-          s.state.setHubKey(name, key.keyId, s.index);
+          const root = s.state.hubKeyOf(ROOT_STATE_NAME)?.keyId ?? this.#integrity.hubPublicKey.keyId;
+          if (root !== rootId)
+            throw new LogError(
+              "failed_precondition",
+              "this process does not hold the log's current root key",
+            );
+          s.state.setHubKey(name, key.keyId, s.index, key.publicKey.raw);
         },
       }).catch((err: unknown) => {
         // Another process (a replica on the same Postgres log) delegated the same key first.
@@ -437,10 +469,17 @@ export class TransparencyLog implements AsyncDisposable {
    * Refuses to sign `purpose` with a key the log does not hold as that purpose's current key (another
    * process rotated it, or this process was started without the key set): an auditor would refuse it.
    */
-  #checkPurpose(state: LogState, purpose: HubKeyPurposeName): void {
-    const key = this.#purposeKeys[purpose];
+  #checkPurpose(state: LogState, purpose: HubKeyPurposeName, signed?: DsseEnvelope): void {
     const logged = state.hubKeyOf(purposeStateName(purpose));
-    const ok = logged === undefined ? key.keyId === this.#hubKey.keyId : logged.keyId === key.keyId;
+    // Never delegated: the root valid at this position signs the purpose (after a rotation, the new root).
+    const expected =
+      logged?.keyId ?? state.hubKeyOf(ROOT_STATE_NAME)?.keyId ?? this.#integrity.hubPublicKey.keyId;
+    // The envelope's own signature when given (it may have been signed before a rotation admitted meanwhile).
+    const ok =
+      expected !== "" &&
+      (signed === undefined
+        ? this.#key(purpose).keyId === expected
+        : signed.signatures.some((sig) => sig.keyid === expected));
     if (!ok) {
       throw new LogError(
         "failed_precondition",
@@ -451,6 +490,131 @@ export class TransparencyLog implements AsyncDisposable {
     }
   }
 
+  /** Makes `key` this process's root: it signs checkpoints and hub key statements from now on. */
+  #useRoot(key: Ed25519PrivateKey): void {
+    this.#root = key;
+    this.#chainRoot = key.publicKey;
+    this.#noteSigner = ed25519NoteSigner(this.#keyName, key);
+    if (this.#pendingRoot?.keyId === key.keyId) this.#pendingRoot = undefined;
+  }
+
+  /** The note signer of the root the staged state ends at, or undefined when this process holds no such key. */
+  #checkpointSigner(state: LogState): NoteSigner | undefined {
+    const rootId = state.hubKeyOf(ROOT_STATE_NAME)?.keyId ?? this.#integrity.hubPublicKey.keyId;
+    if (rootId === this.#root.keyId) return this.#noteSigner;
+    const pending = this.#pendingRoot;
+    if (pending !== undefined && rootId === pending.keyId) return ed25519NoteSigner(this.#keyName, pending);
+    return undefined;
+  }
+
+  /** After a batch or a catch-up: follow a rotation to the root this process is rotating to. */
+  #followRoot(): void {
+    const rootId = this.#state.hubKeyOf(ROOT_STATE_NAME)?.keyId;
+    const pending = this.#pendingRoot;
+    if (pending !== undefined && rootId === pending.keyId) this.#useRoot(pending);
+  }
+
+  /**
+   * Rotates the hub's root (docs/specs/hub-keys.md, ROTATE_ROOT): logs a statement naming `newRoot`, signed by
+   * the current root (the handover) and by `newRoot` (proof of possession); the batch that admits it and every
+   * later checkpoint are signed by `newRoot`, and the old root signs nothing after it (auditors refuse it:
+   * `hub_key_not_valid`). Purposes never delegated are signed by the new root from then on. Resolves once the
+   * rotation and a checkpoint covering it, signed by the new root, are durable. Refused (`failed_precondition`)
+   * when this process does not hold the log's current root, (`invalid_argument`) when `newRoot` is or was a
+   * hub key.
+   */
+  async rotateRoot(newRoot: Ed25519PrivateKey, reason: string): Promise<AppendedEntry> {
+    this.#checkOpen();
+    await this.refresh();
+    const old = this.#root;
+    if (this.#chainRoot.keyId !== old.keyId)
+      throw new LogError("failed_precondition", "this process does not hold the log's current root key");
+    if (
+      newRoot.keyId === old.keyId ||
+      this.#state.wasHubKey(newRoot.keyId) ||
+      newRoot.keyId === this.#integrity.hubPublicKey.keyId ||
+      HUB_KEY_PURPOSES.some((p) => this.#given[p]?.keyId === newRoot.keyId)
+    )
+      throw new LogError(
+        "invalid_argument",
+        "the new root key serves (or served) the hub already: one key, one role",
+      );
+    if (this.#pendingRoot !== undefined && this.#pendingRoot.keyId !== newRoot.keyId)
+      throw new LogError("failed_precondition", "another root rotation is in progress");
+    this.#pendingRoot = newRoot;
+    const envelope = rootRotationEnvelope(newRoot, old, this.origin, this.#now(), reason);
+    let entry: AppendedEntry;
+    try {
+      entry = await this.#enqueue({
+        kind: LogEntryKind.HUB_KEY,
+        envelope,
+        meta: { memberId: null, keyId: newRoot.keyId, sessionId: null, refIndex: null },
+        admit: (s) => {
+          const rootId = s.state.hubKeyOf(ROOT_STATE_NAME)?.keyId ?? this.#integrity.hubPublicKey.keyId;
+          if (rootId !== old.keyId)
+            throw new LogError(
+              "failed_precondition",
+              `the log's root was rotated to ${rootId.slice(0, 16)} meanwhile`,
+            );
+          s.state.setHubKey(ROOT_STATE_NAME, newRoot.keyId, s.index, newRoot.publicKey.raw);
+        },
+      });
+    } catch (err) {
+      if (this.#pendingRoot?.keyId === newRoot.keyId) this.#pendingRoot = undefined;
+      throw err;
+    }
+    await this.checkpoint();
+    return entry;
+  }
+
+  /**
+   * Retires `purpose`'s current key (RETIRE, signed by the root): from its index on nothing signs the purpose
+   * (appends needing it are refused with `failed_precondition`) until a new delegation (a new purpose key
+   * file, `hub keys rotate`). `failed_precondition` when the purpose has no current delegated key.
+   */
+  async retire(purpose: HubKeyPurposeName, reason: string): Promise<AppendedEntry> {
+    this.#checkOpen();
+    await this.refresh();
+    const name = purposeStateName(purpose);
+    const current = this.#state.hubKeyOf(name);
+    if (current === undefined || current.keyId === "" || current.publicKey === undefined)
+      throw new LogError(
+        "failed_precondition",
+        current === undefined
+          ? `${purpose} was never delegated (the root signs it): nothing to retire`
+          : `${purpose}'s key was already retired at index ${current.index}`,
+      );
+    const { keyId, publicKey } = current;
+    const envelope = retirementEnvelope(
+      purpose,
+      keyId,
+      publicKey,
+      this.#root,
+      this.origin,
+      this.#now(),
+      reason,
+    );
+    return this.#enqueue({
+      kind: LogEntryKind.HUB_KEY,
+      envelope,
+      meta: { memberId: null, keyId, sessionId: null, refIndex: null },
+      admit: (s) => {
+        if (s.state.hubKeyOf(name)?.keyId !== keyId)
+          throw new LogError("failed_precondition", `${purpose}'s key changed meanwhile: nothing retired`);
+        const rootId = s.state.hubKeyOf(ROOT_STATE_NAME)?.keyId ?? this.#integrity.hubPublicKey.keyId;
+        if (rootId !== this.#root.keyId)
+          throw new LogError("failed_precondition", "this process does not hold the log's current root key");
+        s.state.setHubKey(name, "", s.index);
+      },
+    });
+  }
+
+  /** The last root rotation logged (the current root's key id and its statement's index); undefined: never. */
+  get rootRotation(): { readonly keyId: string; readonly index: number } | undefined {
+    const r = this.#state.hubKeyOf(ROOT_STATE_NAME);
+    return r === undefined ? undefined : { keyId: r.keyId, index: r.index };
+  }
+
   /** Indexes of every hub key statement logged (delegations, retirements, root rotations), in log order. */
   get hubKeyStatementIndexes(): number[] {
     return this.#state.hubKeyIndexes();
@@ -459,9 +623,9 @@ export class TransparencyLog implements AsyncDisposable {
   /** The public key of each purpose (the root's where none was delegated): what member nodes verify sessions with. */
   get purposePublicKeys(): Readonly<Record<HubKeyPurposeName, Ed25519PublicKey>> {
     return {
-      membership: this.#purposeKeys.membership.publicKey,
-      sessions: this.#purposeKeys.sessions.publicKey,
-      countersign: this.#purposeKeys.countersign.publicKey,
+      membership: this.#key("membership").publicKey,
+      sessions: this.#key("sessions").publicKey,
+      countersign: this.#key("countersign").publicKey,
     };
   }
 
@@ -472,12 +636,12 @@ export class TransparencyLog implements AsyncDisposable {
 
   /** The hub's public key (checkpoints, countersignatures, membership and review records). */
   get hubPublicKey(): Ed25519PublicKey {
-    return this.#hubKey.publicKey;
+    return this.#root.publicKey;
   }
 
   /** The C2SP verifier key of the checkpoints: `name+hex8(keyID)+base64(0x01||pubkey)`. */
   get verifierKey(): string {
-    return formatVerifierKey(this.#keyName, this.#hubKey.publicKey);
+    return formatVerifierKey(this.#keyName, this.#root.publicKey);
   }
 
   /** The logged key with this id (current or past), as the log established it. */
@@ -542,7 +706,7 @@ export class TransparencyLog implements AsyncDisposable {
     }
     const st = decodeEntryPayload(AttestationStatementSchema, envelope, "AttestationStatement");
     checkStatementV2(st);
-    const hubId = this.#purposeKeys.countersign.keyId;
+    const hubId = this.#key("countersign").keyId;
     let signer: LoggedKey;
     let countersigned: DsseEnvelope;
     if (envelope.signatures.some((s) => s.keyid === hubId)) {
@@ -556,7 +720,7 @@ export class TransparencyLog implements AsyncDisposable {
         countersigned = await verifyThenCountersign(envelope, {
           key: signer.publicKey,
           countersignerKeyId: hubId,
-          countersign: (m) => this.#sign(m),
+          countersign: (m) => this.#sign(m, "countersign"),
           limits: LOG_DSSE_LIMITS,
         });
       } catch (err) {
@@ -569,7 +733,7 @@ export class TransparencyLog implements AsyncDisposable {
       envelope: countersigned,
       meta: { memberId: signer.memberId, keyId: signer.keyId, sessionId: st.sessionId, refIndex: null },
       admit: (s) => {
-        this.#checkPurpose(s.state, "countersign");
+        this.#checkPurpose(s.state, "countersign", countersigned);
         this.#admitMemberSigned(s, signer.keyId, issuedMs, "statement issued_at");
         if (st.memberModel !== undefined && st.memberModel.memberId !== signer.memberId) {
           throw new LogError("permission_denied", "statement member_model names another member");
@@ -650,10 +814,10 @@ export class TransparencyLog implements AsyncDisposable {
     const msg = create(SuspectSightingSchema, sighting);
     if (msg.firstSeenAt === undefined) msg.firstSeenAt = timestampFromMs(this.#now());
     checkSighting(msg);
-    const envelope = signEnvelope(
+    const envelope = await this.#signEnvelope(
       PAYLOAD_TYPES.sighting,
       toBinary(SuspectSightingSchema, msg),
-      this.#purposeKeys.sessions,
+      "sessions",
     );
     return this.#enqueueSighting(envelope, msg);
   }
@@ -665,7 +829,7 @@ export class TransparencyLog implements AsyncDisposable {
       envelope,
       meta: { memberId: null, keyId: null, sessionId: null, refIndex: null },
       admit: (s) => {
-        this.#checkPurpose(s.state, "sessions");
+        this.#checkPurpose(s.state, "sessions", envelope);
         const first = s.state.sightingOf(suspectId);
         if (first !== undefined)
           throw new LogError("already_exists", `suspect ${suspectId} was first sighted at index ${first}`);
@@ -704,10 +868,10 @@ export class TransparencyLog implements AsyncDisposable {
       }),
     );
     checkSession(msg);
-    const envelope = signEnvelope(
+    const envelope = await this.#signEnvelope(
       PAYLOAD_TYPES.session,
       toBinary(SessionOpenedSchema, msg),
-      this.#purposeKeys.sessions,
+      "sessions",
     );
     return this.#enqueueSession(envelope, msg);
   }
@@ -731,7 +895,7 @@ export class TransparencyLog implements AsyncDisposable {
         refIndex: null,
       },
       admit: (s) => {
-        this.#checkPurpose(s.state, "sessions");
+        this.#checkPurpose(s.state, "sessions", envelope);
         admitSession(s.state, s.registry, msg, s.index);
       },
     });
@@ -757,7 +921,7 @@ export class TransparencyLog implements AsyncDisposable {
         : signEnvelope(
             PAYLOAD_TYPES.membership,
             toBinary(MembershipRecordSchema, create(MembershipRecordSchema, input)),
-            this.#purposeKeys.membership,
+            this.#key("membership"),
           );
     return this.#enqueueMembership(envelope);
   }
@@ -769,7 +933,7 @@ export class TransparencyLog implements AsyncDisposable {
     const rec = decodeEntryPayload(MembershipRecordSchema, envelope, "MembershipRecord");
     // Keys whose signatures count: the key the record adds (proof of possession), the authorising key as
     // logged, and the hub's. Which of them MUST have signed is decided in the writer, at the record's position.
-    const registrar = this.#purposeKeys.membership;
+    const registrar = this.#key("membership");
     const candidates: Ed25519PublicKey[] = [registrar.publicKey];
     if (rec.key !== undefined && rec.key.publicKey.length === 32) {
       try {
@@ -827,16 +991,16 @@ export class TransparencyLog implements AsyncDisposable {
     this.#checkOpen();
     const msg = create(ReviewDecisionSchema, decision);
     checkReviewDecision(msg);
-    const envelope = signEnvelope(
+    const envelope = await this.#signEnvelope(
       PAYLOAD_TYPES.reviewDecision,
       toBinary(ReviewDecisionSchema, msg),
-      this.#purposeKeys.membership,
+      "membership",
     );
     return this.#enqueue({
       kind: LogEntryKind.REVIEW_DECISION,
       envelope,
       meta: { memberId: null, keyId: null, sessionId: null, refIndex: null },
-      admit: (s) => this.#checkPurpose(s.state, "membership"),
+      admit: (s) => this.#checkPurpose(s.state, "membership", envelope),
     });
   }
 
@@ -1074,7 +1238,7 @@ export class TransparencyLog implements AsyncDisposable {
    * hub process may have logged it. Bounded: at most 8 key ids looked at, one refresh.
    */
   async #refreshForKeys(keyIds: readonly string[]): Promise<void> {
-    const hubIds = [this.#hubKey.keyId, this.#purposeKeys.countersign.keyId];
+    const hubIds = [this.#root.keyId, this.#key("countersign").keyId];
     if (
       keyIds.slice(0, 8).some((k) => k !== "" && !hubIds.includes(k) && this.#registry.key(k) === undefined)
     ) {
@@ -1084,7 +1248,7 @@ export class TransparencyLog implements AsyncDisposable {
 
   /** The logged key of the one member signature of an untrusted envelope (not yet verified). */
   #memberKeyOf(envelope: DsseEnvelope): LoggedKey {
-    const hubIds = [this.#hubKey.keyId, this.#purposeKeys.countersign.keyId];
+    const hubIds = [this.#root.keyId, this.#key("countersign").keyId];
     const memberSigs = envelope.signatures.filter((s) => !hubIds.includes(s.keyid));
     if (memberSigs.length !== 1) {
       throw new LogError(
@@ -1115,19 +1279,46 @@ export class TransparencyLog implements AsyncDisposable {
     return key;
   }
 
-  /** Signs `message` with the hub key in libuv's thread pool, so concurrent appends use every core. */
-  #sign(message: Uint8Array): Promise<Uint8Array> {
+  /** The key that signs `purpose` in this process: its purpose key, or the current root where none was given. */
+  #key(purpose: HubKeyPurposeName): Ed25519PrivateKey {
+    return this.#given[purpose] ?? this.#root;
+  }
+
+  /**
+   * Signs `message` with `purpose`'s key in libuv's thread pool, so concurrent appends use every core and the
+   * writer's thread is not held by Ed25519 (bench/log.ts: synchronous signing of sightings and sessions was a
+   * fifth of the main thread's time).
+   */
+  #sign(message: Uint8Array, purpose: HubKeyPurposeName): Promise<Uint8Array> {
+    const key = this.#key(purpose);
+    let ko = this.#keyObjects.get(key);
+    if (ko === undefined) {
+      ko = createPrivateKey({ key: Buffer.from(key.toPkcs8()), format: "der", type: "pkcs8" });
+      this.#keyObjects.set(key, ko);
+    }
     return new Promise((resolve, reject) => {
-      nodeSign(null, message, this.#hubKeyObject, (err, sig) => {
-        if (err !== null) reject(new LogError("internal", "countersigning failed", { cause: err }));
+      nodeSign(null, message, ko, (err, sig) => {
+        if (err !== null)
+          reject(new LogError("internal", `signing with the ${purpose} key failed`, { cause: err }));
         else resolve(new Uint8Array(sig.buffer, sig.byteOffset, sig.length));
       });
     });
   }
 
+  /** A DSSE envelope over `payload` signed by `purpose`'s key (in the thread pool; same bytes as signEnvelope). */
+  async #signEnvelope(
+    payloadType: string,
+    payload: Uint8Array,
+    purpose: HubKeyPurposeName,
+  ): Promise<DsseEnvelope> {
+    const keyid = this.#key(purpose).keyId;
+    const sig = await this.#sign(paeBytes(payloadType, payload), purpose);
+    return { payloadType, payload, signatures: [{ keyid, sig }] };
+  }
+
   /** Verifies the hub signature of `purpose` on an envelope signed elsewhere (another replica). */
   async #verifyHubSignature(envelope: DsseEnvelope, purpose: HubKeyPurposeName): Promise<DsseEnvelope> {
-    const key = this.#purposeKeys[purpose];
+    const key = this.#key(purpose);
     try {
       await verifyEnvelopeAsync(envelope, {
         keys: new KeyRing([key.publicKey]),
@@ -1241,6 +1432,7 @@ export class TransparencyLog implements AsyncDisposable {
     this.#range = range;
     this.#registry = registry;
     state.mergeIntoParent();
+    this.#followRoot();
     if (accepted.length > 0) this.#lastIntegratedMs = nowMs;
     if (checkpoint !== undefined) {
       this.#checkpoint = checkpoint;
@@ -1301,11 +1493,19 @@ export class TransparencyLog implements AsyncDisposable {
     if (accepted.length === 0 && !due) return undefined;
     let checkpoint: SignedCheckpoint | undefined;
     if (due) {
+      // Signed by the root the batch ends at (a batch admitting a rotation: the new root): a process that
+      // does not hold it (another replica rotated the root) refuses to write rather than sign with a rotated-
+      // out key that auditors and witnesses would refuse.
+      const signer = this.#checkpointSigner(state);
+      if (signer === undefined)
+        throw new LogError(
+          "failed_precondition",
+          "the log's root key was rotated to a key this process does not hold: restart the hub with the current root key file",
+          { retryable: false },
+        );
       const rootHash = range.root();
       const extensions = [`${PREVIOUS_SIZE_EXTENSION} ${Math.max(cpSize, 0)}`];
-      const note = signCheckpoint({ origin: this.origin, size: range.size, rootHash, extensions }, [
-        this.#noteSigner,
-      ]);
+      const note = signCheckpoint({ origin: this.origin, size: range.size, rootHash, extensions }, [signer]);
       checkpoint = { treeSize: range.size, rootHash, note };
     }
     const columns = {
@@ -1338,7 +1538,7 @@ export class TransparencyLog implements AsyncDisposable {
     let last = this.#lastIntegratedMs;
     const v = await verifyStoredLog(db, {
       ...this.#integrity,
-      from: { range: this.#range, checkpointSize: cpSize },
+      from: { range: this.#range, checkpointSize: cpSize, rootKey: this.#chainRoot },
       onEntry: (e) => {
         last = replayStoredEntry(registry, state, e);
       },
@@ -1346,6 +1546,8 @@ export class TransparencyLog implements AsyncDisposable {
     this.#range = v.range;
     this.#registry = registry;
     state.mergeIntoParent();
+    this.#chainRoot = v.rootKey;
+    this.#followRoot();
     this.#lastIntegratedMs = Math.max(this.#lastIntegratedMs, last);
     if (v.latest !== undefined) {
       const cp = checkpointOfRow(v.latest);
@@ -1393,7 +1595,7 @@ function integrityOptions(options: TransparencyLogOptions) {
   return {
     origin: options.origin,
     keyName: options.keyName ?? options.origin,
-    hubPublicKey: options.hubKey.publicKey,
+    hubPublicKey: options.trustRoot ?? options.hubKey.publicKey,
   };
 }
 
