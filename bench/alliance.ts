@@ -149,6 +149,16 @@ try {
       );
     maxSuspectsPerItem[m] = r.rows[0]?.n ?? 0;
   }
+  // Why sessions were declined (DeclineReason number and the member's note, ids and counts only), most first.
+  const declines = (
+    await db.query<{ reason: number; note: string; n: number }>(
+      `select o.decline_reason as reason, left(o.note, 160) as note, count(*)::int as n
+         from hub_session_outcomes o join hub_sessions s using (session_id)
+        where s.logged_at >= $1 and o.outcome = 'declined'
+        group by 1, 2 order by 3 desc limit 10`,
+      [releasedAt],
+    )
+  ).rows;
   const pct = (xs: number[], p: number) => {
     if (xs.length === 0) return null;
     const s = [...xs].sort((a, b) => a - b);
@@ -177,6 +187,7 @@ try {
     suspects_accused: accused,
     alerts_attestation_logged: alerts,
     canary_max_suspects_per_item: maxSuspectsPerItem,
+    declines,
     sessions_per_min: spanMs ? Math.round((ended.length / spanMs) * 60_000 * 10) / 10 : null,
     p50_session_ms: pct(durations, 50),
     p99_session_ms: pct(durations, 99),
@@ -213,6 +224,7 @@ try {
     ["release to last outcome ms", String(spanMs)],
     ["canary items: most distinct suspects per item", JSON.stringify(maxSuspectsPerItem)],
     ["nothing lost", `${result.nothing_lost} ${JSON.stringify(lost)}`],
+    ...declines.map((d) => [`declined (reason ${d.reason}) x${d.n}`, d.note]),
     ["load average", result.load_average.join(" ")],
   ];
   console.log(table.map(([k, v]) => `${(k as string).padEnd(44)} ${v}`).join("\n"));

@@ -143,6 +143,71 @@ async function burst(stores: readonly Store<MemberNodeDatabase>[]): Promise<void
   );
 }
 
+/**
+ * The same burst through session admission (CanarySets.admit, what MatchSessions does): sessions for more
+ * suspects than the policy allows are refused at the start, before sending anything, and the admitted ones
+ * are never refused mid-way — no canary is spent on a session that cannot finish.
+ */
+async function admittedBurst(store: Store<MemberNodeDatabase>): Promise<void> {
+  const MAX = 3;
+  const pairs = parseCanaryPairsJsonl("sample", await readFile(SAMPLE_PAIRS, "utf8")).slice(0, 6);
+  const sets = setsOn(store, MAX);
+  await sets.import("admitted", pairs);
+  const items = pairs.flatMap((_, i) => [
+    [i, 0],
+    [i, 1],
+  ]) as [number, 0 | 1][];
+  const outcomes = await Promise.all(
+    Array.from({ length: 12 }, async (_, s) => {
+      const suspect = `suspect-${s}`;
+      const session = `session-${s}`;
+      try {
+        await sets.admit("admitted", suspect, session);
+      } catch (err) {
+        assert.ok(isMemberNodeError(err, "failed_precondition"), String(err));
+        return "refused at start";
+      }
+      try {
+        for (let k = 0; k < items.length; k++) {
+          const [pair, item] = items[(k + s) % items.length] as [number, 0 | 1];
+          await tick();
+          await sets.reserve("admitted", pair, item, suspect, session);
+        }
+        return "finished";
+      } catch (err) {
+        return `refused mid-way: ${(err as Error).message}`;
+      } finally {
+        sets.release(session);
+      }
+    }),
+  );
+  assert.equal(outcomes.filter((o) => o === "finished").length, MAX, outcomes.join("; "));
+  assert.equal(outcomes.filter((o) => o === "refused at start").length, 12 - MAX, outcomes.join("; "));
+  // A retried session of an admitted suspect is admitted again; a new suspect is refused (every item is full).
+  await sets.admit("admitted", "suspect-0", "session-0-retry");
+  sets.release("session-0-retry");
+  const holder = (
+    await store.db
+      .selectFrom("canary_exposures")
+      .select("suspect_id")
+      .where("commitment_id", "=", "admitted")
+      .execute()
+  )[0]?.suspect_id as string;
+  await sets.admit("admitted", holder, "session-again");
+  sets.release("session-again");
+  await assert.rejects(sets.admit("admitted", "suspect-new", "session-new"), (e) =>
+    isMemberNodeError(e, "failed_precondition"),
+  );
+}
+
+test("session admission: a burst for more suspects than the policy is refused at the start, never mid-way", {
+  timeout: 60_000,
+}, async () => {
+  await using store = await openTestStore<MemberNodeDatabase>("pglite-memory");
+  await store.migrate(memberNodeMigrations);
+  await admittedBurst(store);
+});
+
 for (const backend of ["pglite-memory", "postgres"] as TestBackend[]) {
   test(`canary reuse policy holds under a burst of concurrent sessions (${backend})`, {
     skip: backend === "postgres" ? (pg.skip ?? false) : false,

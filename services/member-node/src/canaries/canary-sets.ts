@@ -103,6 +103,10 @@ function hubOf(deps: CanarySetsDeps): HubLogClient {
 /** The member's canary sets (module header). */
 export class CanarySets {
   readonly #d: CanarySetsDeps;
+  /** Sessions admitted in this process ({@link CanarySets.admit}), by session id. */
+  readonly #admitted = new Map<string, { readonly commitmentId: string; readonly suspectId: string }>();
+  /** The tail of each set's admission queue (admissions of one set run one at a time). */
+  readonly #admitting = new Map<string, Promise<void>>();
 
   constructor(deps: CanarySetsDeps) {
     const max = deps.maxSuspectsPerCanary ?? DEFAULT_MAX_SUSPECTS_PER_CANARY;
@@ -404,6 +408,66 @@ export class CanarySets {
         "failed_precondition",
         `canary set ${commitmentId}: ${rows.length} canaries were already sent to ${max} other suspect(s); the reuse policy allows at most ${max} suspects per canary`,
       );
+  }
+
+  /**
+   * Admits a session that may send the set's canaries to `suspectId`: refused (`failed_precondition`, nothing
+   * spent) unless every item could still go to this suspect when the sessions already admitted in this
+   * process for OTHER suspects each take it too. Without it, a burst of concurrent sessions for more suspects
+   * than the policy allows each claim different items first (every session asks in its own seeded order) and
+   * nearly all of them run out mid-way — canaries spent for nothing (bench:alliance: 122 of 122 declined).
+   * Admissions of one set run one at a time; `release(sessionId)` ends one (the session answered or stopped).
+   * A retried session id is admitted again without counting twice. {@link reserve} stays the hard guarantee
+   * (across processes too).
+   */
+  async admit(commitmentId: string, suspectId: string, sessionId: string): Promise<void> {
+    checkCommitmentId(commitmentId);
+    const prev = this.#admitting.get(commitmentId) ?? Promise.resolve();
+    const run = prev.then(() => this.#admitNow(commitmentId, suspectId, sessionId));
+    const tail = run.catch(() => undefined);
+    this.#admitting.set(commitmentId, tail);
+    void tail.then(() => {
+      if (this.#admitting.get(commitmentId) === tail) this.#admitting.delete(commitmentId);
+    });
+    return run;
+  }
+
+  async #admitNow(commitmentId: string, suspectId: string, sessionId: string): Promise<void> {
+    if (this.#admitted.has(sessionId)) return;
+    const max = this.maxSuspectsPerCanary;
+    const others = new Set<string>();
+    for (const a of this.#admitted.values())
+      if (a.commitmentId === commitmentId && a.suspectId !== suspectId) others.add(a.suspectId);
+    const refuse = (n: number) =>
+      new MemberNodeError(
+        "failed_precondition",
+        `canary set ${commitmentId}: ${n} canaries were already sent to, or are held by running sessions for, ${max} other suspect(s); the reuse policy allows at most ${max} suspects per canary`,
+      );
+    const set = await this.#setRow(commitmentId);
+    if (others.size >= max) throw refuse(set.pair_count * 2);
+    const rows = await this.#d.store.db
+      .selectFrom("canary_exposures")
+      .select(["pair_index", "item", "suspect_id"])
+      .where("commitment_id", "=", commitmentId)
+      .execute();
+    const holders = new Map<string, Set<string>>();
+    for (const r of rows) {
+      const k = `${r.pair_index}/${r.item}`;
+      holders.set(k, (holders.get(k) ?? new Set()).add(r.suspect_id));
+    }
+    let full = 0;
+    for (const h of holders.values()) {
+      if (h.has(suspectId)) continue;
+      const claim = new Set([...h, ...others]);
+      if (claim.size >= max) full++;
+    }
+    if (full > 0) throw refuse(full);
+    this.#admitted.set(sessionId, { commitmentId, suspectId });
+  }
+
+  /** Ends a session's admission ({@link admit}); a no-op for a session never admitted. */
+  release(sessionId: string): void {
+    this.#admitted.delete(sessionId);
   }
 
   /**

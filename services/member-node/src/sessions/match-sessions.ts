@@ -174,9 +174,10 @@ export class MatchSessions {
     if (stored !== undefined) return stored;
     const joined = this.#running.get(req.sessionId);
     if (joined !== undefined) return joined;
-    const p = this.#execute(req, checked, onProgress, signal).finally(() =>
-      this.#running.delete(req.sessionId),
-    );
+    const p = this.#execute(req, checked, onProgress, signal).finally(() => {
+      this.#running.delete(req.sessionId);
+      this.#d.canaries.release(req.sessionId);
+    });
     this.#running.set(req.sessionId, p);
     return p;
   }
@@ -362,7 +363,7 @@ export class MatchSessions {
     if (commitmentId !== undefined) {
       try {
         await this.#d.canaries.learnLabels(commitmentId, signal);
-        await this.#d.canaries.checkReuse(commitmentId, suspectRef.suspectId);
+        await this.#d.canaries.admit(commitmentId, suspectRef.suspectId, sessionId);
       } catch (err) {
         if (isMemberNodeError(err, "failed_precondition"))
           throw new Declined(DeclineReason.BUDGET_EXHAUSTED, err.message);
