@@ -797,8 +797,14 @@ class NatsBus implements Bus {
       throw toBusError(err, `emit ${subject}`);
     }
     // A core publish has no ack: the server answers a refused one with an -ERR only. It comes before the
-    // PONG of this flush; one more turn lets the status stream record it. Never silent.
-    await this.#flush();
+    // PONG of this flush; one more turn lets the status stream record it. Never silent. While the connection
+    // is down the client keeps the publish and sends it on reconnect (at most once, as before): no check then.
+    if (!this.#up) return;
+    try {
+      await this.#nc.flush();
+    } catch {
+      return; // the connection dropped meanwhile: the publish goes out with the reconnect
+    }
     await new Promise<void>((r) => setImmediate(r));
     if (this.#denials.some((d) => d.seq > before && d.subject === subject))
       throw permissionError(

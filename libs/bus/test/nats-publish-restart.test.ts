@@ -60,6 +60,9 @@ test("a JetStream publish right after a NATS restart succeeds, once, without the
 
     // 3. Bounded: while the server stays down, a publish fails `unavailable` after its retry window.
     await server.stop();
+    // A core publish (emit) while the server is down is kept by the client for the reconnect (at most once, as
+    // ever): it is not refused, and its permission check waits for a live connection.
+    await bus.emit("core.x", bytes("while down"));
     const t1 = Date.now();
     await assert.rejects(
       bus.publish("pubr.x", bytes("lost"), { msgId: "m-lost", retryForMs: 1000 }),
