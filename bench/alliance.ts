@@ -15,10 +15,10 @@
  * the hub's admission and logging of it), also for attested sessions alone; release_to_last_outcome_ms.
  * "Nothing lost": every release scanned once, every logged session ended, each attested session logged
  * exactly one attestation, each LIKELY_DERIVED attestation raised its alert — else exit 1.
- * Note: a member node sends each canary item to at most 3 distinct suspects (its default reuse policy), so
- * after the first few releases a member's sessions end DECLINED (budget exhausted) — counted apart; the most
- * distinct suspects any item of each member went to is printed (canary_max_suspects_per_item) to show the
- * policy as spent under a burst.
+ * Note: a member node sends each canary item to at most 3 distinct suspects (its default reuse policy) and
+ * admits a session only if every item still has room, so once three suspects hold a member's set its later
+ * sessions end DECLINED at the start (budget exhausted) — counted apart, with the decline notes (`declines`);
+ * the most distinct suspects any item of each member went to (canary_max_suspects_per_item) must stay <= 3.
  * Needs Postgres (LINEAGE_TEST_PG_URL's server), nats-server and openssl.
  */
 import { writeFileSync } from "node:fs";
