@@ -172,11 +172,12 @@ export class AlertCenter {
   }
 
   /**
-   * Alerts after `afterSequence` (0: only new ones), then live ones, until `signal` aborts. Each is read from
-   * the store, so the order is the sequence order.
+   * Alerts after `afterSequence`, then live ones, until `signal` aborts. Sequences start at 1, so 0 replays
+   * every stored alert first: a subscriber that connects late misses none (test/alert-replay.test.ts). Each is
+   * read from the store, so the order is the sequence order.
    */
   async *watch(afterSequence: bigint, filter: AlertFilter, signal: AbortSignal): AsyncGenerator<Alert> {
-    let cursor = afterSequence === 0n ? await this.lastSequence() : afterSequence;
+    let cursor = afterSequence;
     let pending = true;
     let wake: (() => void) | undefined;
     const waker = () => {
