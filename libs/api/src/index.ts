@@ -129,17 +129,28 @@ export {
 } from "./gen/lineage/v1/case_pb.js";
 export type { DsseEnvelope, DsseSignature } from "./gen/lineage/v1/dsse_pb.js";
 export { DsseEnvelopeSchema, DsseSignatureSchema, file_lineage_v1_dsse } from "./gen/lineage/v1/dsse_pb.js";
-export type { Epoch, EpochBattery, EpochRotation, Probe } from "./gen/lineage/v1/epoch_pb.js";
+export type {
+  Epoch,
+  EpochBattery,
+  EpochRotation,
+  EpochStatement,
+  Probe,
+  SketchParameters,
+} from "./gen/lineage/v1/epoch_pb.js";
 export {
   EpochBatterySchema,
   EpochRotationSchema,
+  EpochAction,
+  EpochActionSchema,
   EpochSchema,
   file_lineage_v1_epoch,
   ProbeKind,
+  EpochStatementSchema,
   ProbeKindSchema,
   ProbeSchema,
 } from "./gen/lineage/v1/epoch_pb.js";
 export type { HubKeyStatement } from "./gen/lineage/v1/hub_key_pb.js";
+  SketchParametersSchema,
 export {
   file_lineage_v1_hub_key,
   HubKeyAction,
@@ -360,6 +371,7 @@ export type {
   SketchAnnouncement,
   SketchWithdrawal,
   WrongAnswerDigest,
+  SketchSuppression,
 } from "./gen/lineage/v1/sketch_pb.js";
 export {
   CoarseSignatureSchema,
@@ -370,6 +382,7 @@ export {
   SketchSchema,
   SketchWithdrawalSchema,
   WrongAnswerDigestSchema,
+  SketchSuppressionSchema,
 } from "./gen/lineage/v1/sketch_pb.js";
 export type { RegistryRelease, ServedEndpoint, SuspectRef } from "./gen/lineage/v1/suspect_pb.js";
 export {

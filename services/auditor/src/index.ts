@@ -41,6 +41,17 @@ export {
   readSealedDisclosurePackage,
 } from "./disclosure-envelope.js";
 export {
+  type AuditedEpoch,
+  type AuditedSuppression,
+  auditedEpochKeyCommitment,
+  checkEpochLog,
+  type EpochLogReport,
+  MAX_EPOCH_PAYLOAD_BYTES,
+  MAX_EPOCH_RECORDS,
+  readEpochStatement,
+  readSketchSuppression,
+} from "./epoch-records.js";
+export {
   type HubKeyDelegation,
   HubKeyHistory,
   type HubKeyRecord,

@@ -42,6 +42,8 @@ export const PAYLOAD_TYPES = Object.freeze({
   watermarkCommitment: "application/vnd.lineage.watermark-commitment.v1+proto",
   referenceFingerprint: "application/vnd.lineage.reference-fingerprint.v1+proto",
   hubKey: "application/vnd.lineage.hub-key.v1+proto",
+  epoch: "application/vnd.lineage.epoch.v1+proto",
+  sketchSuppression: "application/vnd.lineage.sketch-suppression.v1+proto",
 });
 
 /**
@@ -61,6 +63,9 @@ export const PAYLOAD_TYPES_OF_KIND: Readonly<Record<number, readonly string[]>> 
   [LogEntryKind.SESSION]: [PAYLOAD_TYPES.session],
   [LogEntryKind.SUSPECT_SIGHTING]: [PAYLOAD_TYPES.sighting],
   [LogEntryKind.HUB_KEY]: [PAYLOAD_TYPES.hubKey],
+  // Hub epochs and sketch suppressions (issue 10): read and checked by epoch-records.ts.
+  [LogEntryKind.EPOCH]: [PAYLOAD_TYPES.epoch],
+  [LogEntryKind.SKETCH_SUPPRESSION]: [PAYLOAD_TYPES.sketchSuppression],
 };
 
 /** Envelope bounds of the API. */

@@ -47,6 +47,8 @@ export interface MemberHistory {
   readonly records: readonly MemberHistoryRecord[];
   /** Every hub key statement (LOG_ENTRY_KIND_HUB_KEY) of the log up to `treeSize`, in log order. */
   readonly hubKeys: readonly MemberHistoryRecord[];
+  /** Every epoch statement and sketch suppression (kinds 9, 10) in log order: check with epoch-records.ts. */
+  readonly epochEntries: readonly MemberHistoryRecord[];
 }
 
 /**
@@ -70,6 +72,7 @@ export async function readMemberHistory(
   let range = CompactRange.empty();
   const records: MemberHistoryRecord[] = [];
   const hubKeys: MemberHistoryRecord[] = [];
+  const epochEntries: MemberHistoryRecord[] = [];
   for (let start = 0; start < size; start += pageEntries) {
     const end = Math.min(size, start + pageEntries);
     const page = await source.entries(start, end);
@@ -90,6 +93,10 @@ export async function readMemberHistory(
         if (hubKeys.length >= MAX_HISTORY_RECORDS)
           throw new AuditError("too_large", "more hub key statements than the scan keeps");
         hubKeys.push({ index: e.index, leaf, leafBytes: e.leaf });
+      } else if (leaf.kind === LogEntryKind.EPOCH || leaf.kind === LogEntryKind.SKETCH_SUPPRESSION) {
+        if (epochEntries.length >= MAX_HISTORY_RECORDS)
+          throw new AuditError("too_large", "more epoch and suppression entries than the scan keeps");
+        epochEntries.push({ index: e.index, leaf, leafBytes: e.leaf });
       }
     }
     range = range.append(hashes).range;
@@ -100,7 +107,7 @@ export async function readMemberHistory(
       `the log's entries [0, ${size}) do not hash to the checkpoint's root: the hub served another history`,
     );
   }
-  return { treeSize: size, rootHash: checkpoint.rootHash, records, hubKeys };
+  return { treeSize: size, rootHash: checkpoint.rootHash, records, hubKeys, epochEntries };
 }
 
 /** A {@link LogEntrySource} over a hub's gRPC API (GetLogEntries). Close it when done. */

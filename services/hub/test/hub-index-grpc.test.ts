@@ -57,7 +57,11 @@ test("GetEpochBattery, RotateEpoch, SubmitSketch and UploadSketches over gRPC", 
   assert.equal(res.epochKey.length, 32);
   const h = res.header;
   assert.ok(h);
-  const bare = create(GetEpochBatteryResponseSchema, { battery: res.battery, epochKey: res.epochKey });
+  const bare = create(GetEpochBatteryResponseSchema, {
+    battery: res.battery,
+    epochKey: res.epochKey,
+    epochEntry: res.epochEntry,
+  });
   verifyMessage(
     GetEpochBatteryResponseSchema.typeName,
     {

@@ -6,14 +6,21 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
+  EpochAction,
+  EpochBatterySchema,
+  EpochStatementSchema,
   type GetEpochBatteryRequest,
   GetEpochBatteryRequestSchema,
   GetEpochBatteryResponseSchema,
   Hub,
   type LogCanaryCommitmentRequest,
+  LogEntryKind,
+  LogLeafSchema,
   ProbeKind,
+  ProbeSchema,
   type ReferenceFingerprintCommitment,
   ReferenceFingerprintCommitmentSchema,
   SignedHeaderSchema,
@@ -22,6 +29,8 @@ import {
   Ed25519PrivateKey,
   KeyRing,
   newNonce,
+  sha256,
+  signEnvelope,
   signMessage,
   verifyEnvelope,
   verifyMessage,
@@ -42,9 +51,62 @@ import {
   silentNodeLogger,
   startMemberNode,
 } from "../src/index.js";
+import { EPOCH_STATEMENT_PAYLOAD_TYPE, epochKeyCommitmentOf } from "../src/protect/epoch-entry-check.js";
 import { modelEndpoint, nodeFiles, testBattery } from "./protect-fixture.js";
 
-type Mode = "good" | "forged" | "stale" | "unordered";
+type Mode = "good" | "forged" | "stale" | "unordered" | "no-entry" | "other-key" | "other-battery";
+
+/**
+ * The epoch's log entry as the hub logs it (EpochStatement, kind 9) for `probes` and `epochKey`: the digest of
+ * the battery's canonical encoding, a commitment to the key, the sketch parameters members build.
+ */
+function epochEntry(
+  hubKey: Ed25519PrivateKey,
+  epochId: string,
+  probes: MessageInitShape<typeof ProbeSchema>[],
+  epochKey: Uint8Array,
+) {
+  const batteryDigest = sha256(
+    toBinary(
+      EpochBatterySchema,
+      create(EpochBatterySchema, { probes: probes.map((p) => create(ProbeSchema, p)) }),
+    ),
+  );
+  const st = create(EpochStatementSchema, {
+    action: EpochAction.CREATE,
+    epoch: {
+      epochId,
+      number: 1n,
+      notBefore: timestampFromMs(Date.now()),
+      notAfter: timestampFromMs(Date.now() + 86_400_000),
+      batteryDigest,
+    },
+    probeCount: probes.length,
+    sketchParameters: {
+      version: 2,
+      shingleSize: 2,
+      probeRows: 32,
+      probeRowsPerBand: 1,
+      probeDigestBytes: 4,
+      coarseBands: 512,
+      coarseRowsPerBand: 1,
+      coarseDigestBytes: 8,
+      minAgreeingBands: 19,
+    },
+    epochKeyCommitment: epochKeyCommitmentOf(epochId, epochKey),
+    issuedAt: timestampFromMs(Date.now()),
+  });
+  const envelope = signEnvelope(EPOCH_STATEMENT_PAYLOAD_TYPE, toBinary(EpochStatementSchema, st), hubKey);
+  const leaf = toBinary(
+    LogLeafSchema,
+    create(LogLeafSchema, {
+      kind: LogEntryKind.EPOCH,
+      envelope: { ...envelope, signatures: [...envelope.signatures] },
+      integratedAt: timestampFromMs(Date.now()),
+    }),
+  );
+  return { index: 3n, leaf };
+}
 
 async function fakeHub(memberKey: Ed25519PrivateKey, hubKey: Ed25519PrivateKey, mode: { current: Mode }) {
   const battery = testBattery(12, "2026-12");
@@ -110,9 +172,21 @@ async function fakeHub(memberKey: Ed25519PrivateKey, hubKey: Ed25519PrivateKey, 
           maxTokens: 40 + i,
           topLogprobs: p.kind === "completion" ? 3 : 0,
         }));
+        const logged =
+          mode.current === "other-battery" ? probes.map((p) => ({ ...p, prompt: `${p.prompt}!` })) : probes;
         const res = create(GetEpochBatteryResponseSchema, {
           battery: { epoch: { epochId: battery.epoch, number: 1n }, probes },
           epochKey,
+          ...(mode.current === "no-entry"
+            ? {}
+            : {
+                epochEntry: epochEntry(
+                  hubKey,
+                  battery.epoch,
+                  logged,
+                  mode.current === "other-key" ? new Uint8Array(32).fill(7) : epochKey,
+                ),
+              }),
         });
         const signer = mode.current === "forged" ? Ed25519PrivateKey.generate() : hubKey;
         const issuedAtMs = mode.current === "stale" ? Date.now() - 3_600_000 : Date.now();
@@ -192,6 +266,10 @@ test("battery from the hub: a verified answer is probed and sketched; forged, st
       ["forged", 16], // UNAUTHENTICATED (bad_signature)
       ["stale", 9], // FAILED_PRECONDITION (stale)
       ["unordered", 3], // INVALID_ARGUMENT (malformed)
+      // The battery or key is not what the hub logged for the epoch, or no log entry is shown.
+      ["no-entry", 3],
+      ["other-key", 3],
+      ["other-battery", 3],
     ] as const) {
       mode.current = m;
       await assert.rejects(

@@ -29,7 +29,7 @@ import { readPrivateKeyFile } from "./keygen.js";
 
 const where = (inv: Invocation) => ["lineage", ...inv.path].join(" ");
 
-const connectFlags: Readonly<Record<string, OptionSpec>> = {
+export const connectFlags: Readonly<Record<string, OptionSpec>> = {
   hub: { type: "string", valueName: "host:port", required: true, description: "The running hub" },
   "tls-ca": {
     type: "string",
@@ -64,13 +64,13 @@ const reasonName = (r: DismissalReason) =>
   (Object.entries(REASONS).find(([, v]) => v === r)?.[0] ?? "") as string;
 const verdictName = (v: Verdict) => Verdict[v] ?? "UNSPECIFIED";
 
-async function client(inv: Invocation): Promise<ServiceClient<typeof Hub>> {
+export async function client(inv: Invocation): Promise<ServiceClient<typeof Hub>> {
   const address = hubAddress(inv, true);
   const timeoutMs = intOpt(inv, "timeout-ms", { min: 100, max: 600_000 }, 10_000) as number;
   return createClient(Hub, address, await credentialsOf(inv), { defaultTimeoutMs: timeoutMs });
 }
 
-function rpcToCli(err: unknown, inv: Invocation): CliError {
+export function rpcToCli(err: unknown, inv: Invocation): CliError {
   if (err instanceof CliError) return err;
   if (err instanceof RpcError) {
     const code =

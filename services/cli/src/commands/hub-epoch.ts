@@ -172,12 +172,17 @@ function writeCommand(name: "create" | "rotate"): Command {
             cause: err,
           });
         });
-        // A fresh log signs its first checkpoint now, so this key is the store's from here on.
-        if (log.latestCheckpoint === undefined) await log.checkpoint();
-        await log.close();
-        const epochs = new EpochStore(store, hubKey);
-        const input = { epochId, probes, notAfterMs: Date.now() + days * 86_400_000 };
-        const record = name === "create" ? await epochs.create(input) : await epochs.rotate(input);
+        let record: EpochRecord;
+        try {
+          // A fresh log signs its first checkpoint now, so this key is the store's from here on.
+          if (log.latestCheckpoint === undefined) await log.checkpoint();
+          // The epoch's statement (battery digest, key commitment) is logged before the epoch is stored.
+          const epochs = new EpochStore(store, hubKey, { log });
+          const input = { epochId, probes, notAfterMs: Date.now() + days * 86_400_000 };
+          record = name === "create" ? await epochs.create(input) : await epochs.rotate(input);
+        } finally {
+          await log.close();
+        }
         emit(inv, facts(record), `${name === "create" ? "created" : "rotated to"} ${human(record)}`);
         return EXIT.ok;
       } catch (err) {

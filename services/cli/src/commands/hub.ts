@@ -23,6 +23,7 @@ import {
   referenceModelsOf,
   sessionSettingsOf,
 } from "./hub-serve-config.js";
+import { hubSketches } from "./hub-sketches.js";
 import { hubKeygen, readBoundedFile, readPrivateKeyFile } from "./keygen.js";
 import { hubMigrate } from "./migrate.js";
 import { hubWitnessFlags, startHubWitnessing, witnessEndpointsOf } from "./witness.js";
@@ -230,5 +231,5 @@ const serve: Command = {
 export const hub: Command = {
   name: "hub",
   summary: "Run and manage the secretariat's hub (index, scanner, sessions, log, cases).",
-  subcommands: [hubKeygen, hubKeys, enrol, members, hubCases, hubEpoch, serve, hubMigrate],
+  subcommands: [hubKeygen, hubKeys, enrol, members, hubCases, hubEpoch, hubSketches, serve, hubMigrate],
 };

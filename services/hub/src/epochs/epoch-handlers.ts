@@ -20,6 +20,7 @@ import { HubError } from "../ingest/hub-error.js";
 import type { MemberDirectory } from "../ingest/member-directory.js";
 import { type RequestAuthenticator, SECRETARIAT, signRequest } from "../membership/request-header.js";
 import { checkEpochId } from "./epoch-battery.js";
+import { type EpochLog, ensureEpochLogged } from "./epoch-log.js";
 import { batteryOf, type EpochStore, epochMessage } from "./epoch-store.js";
 
 /** Subject of the hub's EpochRotation announcement (epoch.proto). */
@@ -33,6 +34,11 @@ export interface EpochHandlerDeps {
   readonly members: MemberDirectory;
   /** The hub's key: signs responses and announcements. */
   readonly hubKey: Ed25519PrivateKey;
+  /**
+   * The transparency log: an epoch is handed out only with its logged statement (epoch-log.ts), logged first
+   * when it is not yet.
+   */
+  readonly log: EpochLog;
   /** Where rotations are announced (EpochRotation on lineage.epoch.rotated); optional. */
   readonly bus?: Bus;
   readonly now?: () => number;
@@ -64,9 +70,11 @@ export function epochHandlers(deps: EpochHandlerDeps): EpochHandlers {
           req.epochId === "" ? "no epoch is current" : `no epoch ${req.epochId}`,
         );
       }
+      const epochEntry = await ensureEpochLogged(deps.log, record, now());
       const response = create(GetEpochBatteryResponseSchema, {
         battery: batteryOf(record),
         epochKey: record.epochKey,
+        epochEntry,
       });
       return signRequest(
         GetEpochBatteryResponseSchema,

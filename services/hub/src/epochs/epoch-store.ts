@@ -10,10 +10,11 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type Epoch, type EpochBattery, EpochBatterySchema, EpochSchema, type Probe } from "@lineage/api";
 import type { Ed25519PrivateKey } from "@lineage/crypto";
 import { type HubDatabase, isStoreError, type Store } from "@lineage/store";
-import { sql } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { HubError } from "../ingest/hub-error.js";
 import { batteryDigest, checkEpochId, checkProbes, signEpoch } from "./epoch-battery.js";
 import { EPOCH_KEY_BYTES, type EpochKek, epochKek, unwrapEpochKey, wrapEpochKey } from "./epoch-key-wrap.js";
+import { type EpochLog, logNewEpoch } from "./epoch-log.js";
 
 /** An epoch as stored. `epochKey` and `battery` are secrets of the alliance: never log them. */
 export interface EpochRecord {
@@ -115,12 +116,24 @@ export class EpochStore {
   readonly #now: () => number;
   #current: { record: EpochRecord | undefined; atMs: number } | undefined;
 
-  /** @param hubKey - signs new epochs; without it the store only reads (create/rotate fail). */
-  constructor(store: Store<HubDatabase>, hubKey?: Ed25519PrivateKey, now: () => number = Date.now) {
+  readonly #log: EpochLog | undefined;
+
+  /**
+   * @param hubKey - signs new epochs; without it the store only reads (create/rotate fail).
+   * @param options - `now`: the clock; `log`: the transparency log, where each new epoch's statement is logged
+   *   before the epoch is stored (without it, epoch-handlers.ts logs an epoch before first handing it out).
+   */
+  constructor(
+    store: Store<HubDatabase>,
+    hubKey?: Ed25519PrivateKey,
+    options: (() => number) | { readonly now?: () => number; readonly log?: EpochLog } = {},
+  ) {
     this.#store = store;
     this.#hubKey = hubKey;
     this.#kek = hubKey === undefined ? undefined : epochKek(hubKey);
-    this.#now = now;
+    const o = typeof options === "function" ? { now: options } : options;
+    this.#now = o.now ?? Date.now;
+    this.#log = o.log;
   }
 
   /** Creates the first epoch; `already_exists` when an epoch exists (rotate instead). */
@@ -153,8 +166,13 @@ export class EpochStore {
     const digest = batteryDigest(probes);
     let record: EpochRecord;
     try {
-      record = await this.#store.transaction(async (tx) => {
-        const last = await tx
+      // The row is planned on a read, logged, then inserted in a transaction that re-checks the plan. The log
+      // is written outside the transaction (its writer needs a connection of its own: on PGlite the only one),
+      // and it is the arbiter between racing rotations: it refuses a second statement of an id or number. A
+      // process without the log that wins the insert race leaves a logged epoch never handed out (the
+      // auditor sees it; no member can be handed an epoch the log does not hold: epoch-handlers.ts).
+      const plan = async (db: Kysely<HubDatabase>) => {
+        const last = await db
           .selectFrom("epochs")
           .select(["epoch_id", "number"])
           .orderBy("number", "desc")
@@ -163,37 +181,45 @@ export class EpochStore {
         if (first && last !== undefined) {
           throw new HubError("already_exists", `an epoch exists already (${last.epoch_id}): rotate instead`);
         }
-        const dup = await tx
+        const dup = await db
           .selectFrom("epochs")
           .select("epoch_id")
           .where("epoch_id", "=", epochId)
           .executeTakeFirst();
         if (dup !== undefined) throw new HubError("already_exists", `epoch ${epochId} exists already`);
-        const number = last === undefined ? 1 : Number(last.number) + 1;
-        const epoch = create(EpochSchema, {
-          epochId,
-          number: BigInt(number),
-          notBefore: timestampFromMs(nowMs),
-          notAfter: timestampFromMs(notAfterMs),
-          batteryDigest: digest,
-          previousEpochId: last?.epoch_id ?? "",
-        });
-        const battery = toBinary(EpochBatterySchema, create(EpochBatterySchema, { epoch, probes }));
-        const plainKey = new Uint8Array(randomBytes(32));
-        const row: Row = {
-          epoch_id: epochId,
-          number: BigInt(number),
-          not_before: new Date(nowMs),
-          not_after: new Date(notAfterMs),
-          probe_count: probes.length,
-          battery_digest: digest,
-          previous_epoch_id: last?.epoch_id ?? null,
-          hub_signature: signEpoch(epoch, hubKey),
-          epoch_key: wrapEpochKey(this.#kek as EpochKek, epochId, plainKey),
-          battery,
-        };
+        return last;
+      };
+      const last = await plan(this.#store.db);
+      const number = last === undefined ? 1 : Number(last.number) + 1;
+      const epoch = create(EpochSchema, {
+        epochId,
+        number: BigInt(number),
+        notBefore: timestampFromMs(nowMs),
+        notAfter: timestampFromMs(notAfterMs),
+        batteryDigest: digest,
+        previousEpochId: last?.epoch_id ?? "",
+      });
+      const battery = toBinary(EpochBatterySchema, create(EpochBatterySchema, { epoch, probes }));
+      const plainKey = new Uint8Array(randomBytes(32));
+      const row: Row = {
+        epoch_id: epochId,
+        number: BigInt(number),
+        not_before: new Date(nowMs),
+        not_after: new Date(notAfterMs),
+        probe_count: probes.length,
+        battery_digest: digest,
+        previous_epoch_id: last?.epoch_id ?? null,
+        hub_signature: signEpoch(epoch, hubKey),
+        epoch_key: wrapEpochKey(this.#kek as EpochKek, epochId, plainKey),
+        battery,
+      };
+      record = toRecord(row, this.#kek, plainKey);
+      if (this.#log !== undefined) await logNewEpoch(this.#log, record, nowMs);
+      await this.#store.transaction(async (tx) => {
+        const now = await plan(tx);
+        if ((now?.epoch_id ?? null) !== (last?.epoch_id ?? null))
+          throw new HubError("already_exists", "another rotation won the race: retry");
         await tx.insertInto("epochs").values(row).execute();
-        return toRecord(row, this.#kek, plainKey);
       });
     } catch (err) {
       // Two secretariat processes rotating at once: the unique epoch number decides; the loser retries.

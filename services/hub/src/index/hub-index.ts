@@ -4,7 +4,9 @@
  * the other replicas (when a bus is given), a periodic catch-up of the index with other replicas' commits,
  * and the gRPC handlers (GetEpochBattery, RotateEpoch, SubmitSketch, UploadSketches, SuppressSketch).
  */
-import { type Hub, SuppressSketchRequestSchema } from "@lineage/api";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { type Hub, type SketchSuppressionSchema, SuppressSketchRequestSchema } from "@lineage/api";
 import type { Bus, Consumption } from "@lineage/bus";
 import type { Ed25519PrivateKey } from "@lineage/crypto";
 import type { ServiceImpl } from "@lineage/rpc";
@@ -18,6 +20,7 @@ import { type SketchConsumerOptions, startSketchConsumer } from "../ingest/sketc
 import { type SketchHandlers, sketchHandlers } from "../ingest/sketch-handlers.js";
 import { SketchIngestor } from "../ingest/sketch-ingestor.js";
 import { SketchStore } from "../ingest/sketch-store.js";
+import { isLogError } from "../log/log-error.js";
 import type { TransparencyLog } from "../log/transparency-log.js";
 import { type RequestAuthenticator, SECRETARIAT } from "../membership/request-header.js";
 import { SketchRetriever } from "./sketch-retriever.js";
@@ -52,10 +55,35 @@ export interface HubIndex extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/**
+ * Logs a suppression; a suppression of the same sketch logged before (a replica or a crash between the log and
+ * the database update) is that entry, not an error. Other refusals keep their code.
+ */
+async function logSuppression(
+  log: TransparencyLog,
+  s: MessageInitShape<typeof SketchSuppressionSchema>,
+): Promise<number> {
+  try {
+    return (await log.appendSketchSuppression(s)).index;
+  } catch (err) {
+    if (isLogError(err, "already_exists")) {
+      await log.refresh();
+      const prior = log.suppressionEntryOf(s.sketchId ?? "");
+      if (prior !== undefined) return prior;
+    }
+    if (isLogError(err)) {
+      const code =
+        err.code === "invalid_argument" || err.code === "failed_precondition" ? err.code : "unavailable";
+      throw new HubError(code, `the suppression could not be logged: ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
 /** Opens the index (rebuilt from Postgres) and, with a bus, starts consuming members' sketches. */
 export async function openHubIndex(options: HubIndexOptions): Promise<HubIndex> {
   const now = options.now ?? Date.now;
-  const epochs = new EpochStore(options.store, options.hubKey, now);
+  const epochs = new EpochStore(options.store, options.hubKey, { now, log: options.log });
   const members = logMemberDirectory(options.log);
   const metrics = new IngestMetrics();
   const sketches = new SketchStore(options.store);
@@ -105,6 +133,7 @@ export async function openHubIndex(options: HubIndexOptions): Promise<HubIndex> 
         epochs,
         auth,
         members,
+        log: options.log,
         hubKey: options.hubKey,
         ...(options.bus ? { bus: options.bus } : {}),
         now,
@@ -116,12 +145,30 @@ export async function openHubIndex(options: HubIndexOptions): Promise<HubIndex> 
         const sender = await auth.verify(SuppressSketchRequestSchema, req);
         if (sender.memberId !== SECRETARIAT)
           throw new HubError("permission_denied", "only the secretariat suppresses sketches");
-        const model = await sketches.suppressActive(req.sketchId, req.reason, req.reviewer);
+        // Logged (who, which sketch, why) while the row is locked, before the sketch leaves retrieval.
+        let logIndex: number | undefined;
+        const model = await sketches.suppressActive(req.sketchId, req.reason, req.reviewer, async (sk) => {
+          logIndex = await logSuppression(options.log, {
+            sketchId: req.sketchId,
+            model: { memberId: sk.memberId, modelId: sk.modelId, modelVersion: sk.modelVersion },
+            epochId: sk.epochId,
+            reason: req.reason,
+            reviewer: req.reviewer,
+            suppressedAt: timestampFromMs(now()),
+          });
+        });
         retriever.remove(req.sketchId);
         options.report?.(
-          `suppressed sketch ${req.sketchId} of ${model.memberId}/${model.modelId}@${model.modelVersion} (reviewer ${req.reviewer})`,
+          `suppressed sketch ${req.sketchId} of ${model.memberId}/${model.modelId}@${model.modelVersion} (reviewer ${req.reviewer}; log index ${logIndex})`,
         );
-        return { sketchId: req.sketchId, ...model };
+        const entry = logIndex === undefined ? undefined : await options.log.entry(logIndex);
+        return {
+          sketchId: req.sketchId,
+          ...model,
+          ...(entry === undefined
+            ? {}
+            : { logEntry: { index: BigInt(entry.index), leafHash: entry.leafHash } }),
+        };
       },
     }),
     close,

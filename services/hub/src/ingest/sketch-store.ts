@@ -337,7 +337,12 @@ export class SketchStore {
    * The secretariat's suppression of one active sketch (Hub.SuppressSketch): its model, or `not_found` /
    * `failed_precondition` naming why nothing was suppressed. The reason and reviewer stay with the sketch.
    */
-  async suppressActive(sketchId: string, reason: string, reviewer: string): Promise<ModelRef> {
+  async suppressActive(
+    sketchId: string,
+    reason: string,
+    reviewer: string,
+    beforeUpdate?: (sketch: ModelRef & { readonly epochId: string }) => Promise<void>,
+  ): Promise<ModelRef> {
     if (!/^[0-9a-f]{64}$/.test(sketchId))
       throw new HubError("invalid_argument", "sketch id must be 64 lowercase hex chars");
     if (typeof reason !== "string" || reason.length === 0 || reason.length > 1024)
@@ -345,26 +350,31 @@ export class SketchStore {
     if (typeof reviewer !== "string" || reviewer.length === 0 || reviewer.length > 128)
       throw new HubError("invalid_argument", "reviewer must be 1..128 characters");
     try {
-      const row = await this.#store.db
-        .updateTable("sketches")
-        .set({
-          status: "suppressed",
-          status_reason: `${reason} (reviewer: ${reviewer})`,
-          status_at: new Date(),
-        })
-        .where("sketch_id", "=", sketchId)
-        .where("status", "=", "active")
-        .returning(["member_id", "model_id", "model_version"])
-        .executeTakeFirst();
-      if (row !== undefined)
-        return { memberId: row.member_id, modelId: row.model_id, modelVersion: row.model_version };
-      const prior = await this.#store.db
-        .selectFrom("sketches")
-        .select("status")
-        .where("sketch_id", "=", sketchId)
-        .executeTakeFirst();
-      if (prior === undefined) throw new HubError("not_found", `no sketch ${sketchId}`);
-      throw new HubError("failed_precondition", `sketch ${sketchId} is ${prior.status}, not active`);
+      // The row is locked while `beforeUpdate` logs the suppression: the log entry is durable before the
+      // sketch leaves retrieval, and two replicas suppressing at once log it once (the log refuses a second).
+      return await this.#store.transaction(async (tx) => {
+        const row = await tx
+          .selectFrom("sketches")
+          .select(["member_id", "model_id", "model_version", "epoch_id", "status"])
+          .where("sketch_id", "=", sketchId)
+          .forUpdate()
+          .executeTakeFirst();
+        if (row === undefined) throw new HubError("not_found", `no sketch ${sketchId}`);
+        if (row.status !== "active")
+          throw new HubError("failed_precondition", `sketch ${sketchId} is ${row.status}, not active`);
+        const model = { memberId: row.member_id, modelId: row.model_id, modelVersion: row.model_version };
+        await beforeUpdate?.({ ...model, epochId: row.epoch_id });
+        await tx
+          .updateTable("sketches")
+          .set({
+            status: "suppressed",
+            status_reason: `${reason} (reviewer: ${reviewer})`,
+            status_at: new Date(),
+          })
+          .where("sketch_id", "=", sketchId)
+          .execute();
+        return model;
+      });
     } catch (err) {
       unavailable(err);
     }

@@ -31,6 +31,10 @@ export const PAYLOAD_TYPES = {
   referenceFingerprint: "application/vnd.lineage.reference-fingerprint.v1+proto",
   /** Root-signed HubKeyStatement (hub_key.proto): a hub key delegation, retirement or root rotation. */
   hubKey: "application/vnd.lineage.hub-key.v1+proto",
+  /** Hub-signed EpochStatement (epoch.proto): an epoch created or rotated to, logged before it is handed out. */
+  epoch: "application/vnd.lineage.epoch.v1+proto",
+  /** Hub-signed SketchSuppression (sketch.proto): the secretariat took a sketch out of retrieval. */
+  sketchSuppression: "application/vnd.lineage.sketch-suppression.v1+proto",
 } as const;
 
 /** The entry kind each payload type is logged as. */
@@ -54,6 +58,10 @@ export function kindOfPayloadType(payloadType: string): LogEntryKind {
       return LogEntryKind.WITHDRAWAL;
     case PAYLOAD_TYPES.hubKey:
       return LogEntryKind.HUB_KEY;
+    case PAYLOAD_TYPES.epoch:
+      return LogEntryKind.EPOCH;
+    case PAYLOAD_TYPES.sketchSuppression:
+      return LogEntryKind.SKETCH_SUPPRESSION;
     default:
       throw new LogError("malformed", "envelope payloadType is not a type the log accepts");
   }
@@ -71,7 +79,9 @@ const KiB = 1024;
  * and small enough that a page of entries stays small:
  *
  *   attestation 64 KiB · review decision 64 KiB · session 32 KiB · membership 16 KiB ·
- *   canary / watermark / reference-fingerprint commitment 16 KiB · sighting 8 KiB · withdrawal 8 KiB
+ *   canary / watermark / reference-fingerprint commitment 16 KiB · sighting 8 KiB · withdrawal 8 KiB ·
+ *   hub key 8 KiB · epoch 8 KiB (ids, a window, two 32-byte digests, nine small integers: under 300 bytes) ·
+ *   sketch suppression 8 KiB (a 1,024-char reason and ids: under 1.5 KiB; 4,096 bytes if all 4-byte UTF-8)
  */
 export const MAX_PAYLOAD_BYTES: Readonly<Record<LogPayloadType, number>> = Object.freeze({
   [PAYLOAD_TYPES.attestation]: 64 * KiB,
@@ -84,6 +94,8 @@ export const MAX_PAYLOAD_BYTES: Readonly<Record<LogPayloadType, number>> = Objec
   [PAYLOAD_TYPES.sighting]: 8 * KiB,
   [PAYLOAD_TYPES.withdrawal]: 8 * KiB,
   [PAYLOAD_TYPES.hubKey]: 8 * KiB,
+  [PAYLOAD_TYPES.epoch]: 8 * KiB,
+  [PAYLOAD_TYPES.sketchSuppression]: 8 * KiB,
 });
 
 /** The largest per-kind payload cap: the bound every envelope meets whatever its kind. */

@@ -10,6 +10,7 @@ import {
   AttestationStatementSchema,
   CanaryCommitmentSchema,
   CommitmentHashAlgorithm,
+  EpochStatementSchema,
   HubKeyAction,
   HubKeyPurpose,
   HubKeyStatementSchema,
@@ -18,6 +19,7 @@ import {
   ReferenceFingerprintCommitmentSchema,
   type SessionOpened,
   SessionOpenedSchema,
+  SketchSuppressionSchema,
   SuspectSightingSchema,
   WatermarkKeyCommitmentSchema,
 } from "@lineage/api";
@@ -54,6 +56,13 @@ export type LoggedCommitment =
       readonly hash: Uint8Array;
     };
 
+/** A logged epoch (the hub's EpochStatement entry). */
+export interface LoggedEpoch {
+  readonly index: number;
+  readonly epochId: string;
+  readonly number: number;
+}
+
 /** A logged session (the hub's SessionOpened entry). */
 export interface LoggedSession {
   readonly index: number;
@@ -83,6 +92,11 @@ export class LogState {
   /** Per hub key purpose, the key id delegated last ("" once retired) and where (hub-key-statement.ts). */
   readonly #hubKeys = new Map<string, LoggedHubKey>();
   readonly #hubKeyLog: Array<LoggedHubKey & { readonly purpose: string }> = [];
+  /** Logged epochs (EpochStatement) by epoch id, and the highest epoch number logged (epoch-statement.ts). */
+  readonly #epochs = new Map<string, LoggedEpoch>();
+  #topEpochNumber = 0;
+  /** Sketch ids suppressed in the log, and where. */
+  readonly #suppressed = new Map<string, number>();
 
   constructor(parent?: LogState) {
     this.#parent = parent;
@@ -177,9 +191,35 @@ export class LogState {
     this.#hubKeyLog.push({ purpose, ...k });
   }
 
+  /** The logged epoch with this id. */
+  epoch(epochId: string): LoggedEpoch | undefined {
+    return this.#epochs.get(epochId) ?? this.#parent?.epoch(epochId);
+  }
+
+  /** The highest epoch number logged (0 when none). */
+  topEpochNumber(): number {
+    return Math.max(this.#topEpochNumber, this.#parent?.topEpochNumber() ?? 0);
+  }
+
+  addEpoch(e: LoggedEpoch): void {
+    this.#epochs.set(e.epochId, e);
+    if (e.number > this.#topEpochNumber) this.#topEpochNumber = e.number;
+  }
+
+  /** Index of the suppression of `sketchId`, if logged. */
+  suppressionOf(sketchId: string): number | undefined {
+    return this.#suppressed.get(sketchId) ?? this.#parent?.suppressionOf(sketchId);
+  }
+
+  addSuppression(sketchId: string, index: number): void {
+    this.#suppressed.set(sketchId, index);
+  }
+
   mergeIntoParent(): void {
     const p = this.#parent;
     if (p === undefined) throw new LogError("internal", "a root log state has no parent to merge into");
+    for (const e of this.#epochs.values()) p.addEpoch(e);
+    for (const [id, i] of this.#suppressed) p.addSuppression(id, i);
     for (const h of this.#hubKeyLog) p.setHubKey(h.purpose, h.keyId, h.index, h.publicKey);
     for (const [i, c] of this.#commitments) p.addCommitment(i, c);
     for (const i of this.#withdrawn) p.addWithdrawn(i);
@@ -247,7 +287,7 @@ export function commitmentOfEnvelope(envelope: DsseEnvelope): LoggedCommitment {
 /** Replays one logged entry's effect on the admission state (TransparencyLog.open). */
 export function replayEntry(
   state: LogState,
-  kind: "commitment" | "withdrawal" | "sighting" | "session" | "attestation",
+  kind: "commitment" | "withdrawal" | "sighting" | "session" | "attestation" | "epoch" | "suppression",
   index: number,
   envelope: DsseEnvelope,
   refIndex: number | null,
@@ -271,6 +311,15 @@ export function replayEntry(
       state.addSession({ index, memberId: opened.candidate?.memberId ?? "", opened });
       return;
     }
+    case "epoch": {
+      const st = fromBinary(EpochStatementSchema, envelope.payload);
+      if (st.epoch !== undefined)
+        state.addEpoch({ index, epochId: st.epoch.epochId, number: Number(st.epoch.number) });
+      return;
+    }
+    case "suppression":
+      state.addSuppression(fromBinary(SketchSuppressionSchema, envelope.payload).sketchId, index);
+      return;
     case "attestation": {
       // Version-1 statements logged before protocol v2 still decode; only v2 ones answer a session.
       const st = fromBinary(AttestationStatementSchema, envelope.payload);
@@ -287,6 +336,8 @@ const REPLAYED = new Map<number, Parameters<typeof replayEntry>[1]>([
   [LogEntryKind.SUSPECT_SIGHTING, "sighting"],
   [LogEntryKind.SESSION, "session"],
   [LogEntryKind.ATTESTATION, "attestation"],
+  [LogEntryKind.EPOCH, "epoch"],
+  [LogEntryKind.SKETCH_SUPPRESSION, "suppression"],
 ]);
 
 /**

@@ -19,6 +19,8 @@ import { type Timestamp, timestampFromMs, timestampMs } from "@bufbuild/protobuf
 import {
   AttestationStatementSchema,
   CanaryCommitmentSchema,
+  type EpochStatement,
+  EpochStatementSchema,
   LogEntryKind,
   MembershipRecordSchema,
   ReferenceFingerprintCommitmentSchema,
@@ -26,6 +28,8 @@ import {
   ReviewDecisionSchema,
   type SessionOpened,
   SessionOpenedSchema,
+  type SketchSuppression,
+  SketchSuppressionSchema,
   type SuspectSighting,
   SuspectSightingSchema,
   WatermarkKeyCommitmentSchema,
@@ -61,6 +65,7 @@ import {
 import { type HubDatabase, Mutex, type Store } from "@lineage/store";
 import { type Kysely, sql } from "kysely";
 import { storeCosignatures, withStoredCosignatures } from "./cosignature-store.js";
+import { checkEpochStatement, checkSketchSuppression } from "./epoch-statement.js";
 import {
   delegationEnvelope,
   HUB_KEY_PURPOSES,
@@ -1012,6 +1017,90 @@ export class TransparencyLog implements AsyncDisposable {
   async appendWithdrawal(envelope: DsseEnvelope): Promise<AppendedEntry> {
     this.#checkOpen();
     if (envelope.payloadType !== PAYLOAD_TYPES.withdrawal) {
+  /**
+   * Signs (membership purpose key) and logs an epoch the hub creates or rotates to (EpochStatement,
+   * epoch-statement.ts), before the epoch is stored or handed to any member. Refused: an epoch id logged
+   * before (`already_exists`), a number not above every logged epoch's (`failed_precondition`).
+   */
+  async appendEpoch(statement: MessageInitShape<typeof EpochStatementSchema>): Promise<AppendedEntry> {
+    this.#checkOpen();
+    const msg = create(EpochStatementSchema, statement);
+    if (msg.issuedAt === undefined) msg.issuedAt = timestampFromMs(this.#now());
+    checkEpochStatement(msg);
+    const envelope = await this.#signEnvelope(
+      PAYLOAD_TYPES.epoch,
+      toBinary(EpochStatementSchema, msg),
+      "membership",
+    );
+    return this.#enqueueEpoch(envelope, msg);
+  }
+
+  #enqueueEpoch(envelope: DsseEnvelope, msg: EpochStatement): Promise<AppendedEntry> {
+    const epoch = msg.epoch as NonNullable<EpochStatement["epoch"]>;
+    return this.#enqueue({
+      kind: LogEntryKind.EPOCH,
+      envelope,
+      meta: { memberId: null, keyId: null, sessionId: null, refIndex: null },
+      admit: (s) => {
+        this.#checkPurpose(s.state, "membership");
+        const prior = s.state.epoch(epoch.epochId);
+        if (prior !== undefined)
+          throw new LogError("already_exists", `epoch ${epoch.epochId} was logged at index ${prior.index}`);
+        const top = s.state.topEpochNumber();
+        if (Number(epoch.number) <= top)
+          throw new LogError(
+            "failed_precondition",
+            `epoch ${epoch.epochId} has number ${epoch.number}, not above the last logged epoch's ${top}`,
+          );
+        s.state.addEpoch({ index: s.index, epochId: epoch.epochId, number: Number(epoch.number) });
+      },
+    });
+  }
+
+  /** The index of the logged statement of `epochId` (in memory). */
+  epochEntryOf(epochId: string): number | undefined {
+    return this.#state.epoch(epochId)?.index;
+  }
+
+  /** The index of the logged suppression of `sketchId` (in memory). */
+  suppressionEntryOf(sketchId: string): number | undefined {
+    return this.#state.suppressionOf(sketchId);
+  }
+
+  /**
+   * Signs (membership purpose key) and logs the secretariat's suppression of one sketch (SketchSuppression:
+   * who, which sketch, why). A sketch is suppressed once (`already_exists` for a second).
+   */
+  async appendSketchSuppression(
+    suppression: MessageInitShape<typeof SketchSuppressionSchema>,
+  ): Promise<AppendedEntry> {
+    this.#checkOpen();
+    const msg = create(SketchSuppressionSchema, suppression);
+    if (msg.suppressedAt === undefined) msg.suppressedAt = timestampFromMs(this.#now());
+    checkSketchSuppression(msg);
+    const envelope = await this.#signEnvelope(
+      PAYLOAD_TYPES.sketchSuppression,
+      toBinary(SketchSuppressionSchema, msg),
+      "membership",
+    );
+    return this.#enqueueSuppression(envelope, msg);
+  }
+
+  #enqueueSuppression(envelope: DsseEnvelope, msg: SketchSuppression): Promise<AppendedEntry> {
+    return this.#enqueue({
+      kind: LogEntryKind.SKETCH_SUPPRESSION,
+      envelope,
+      meta: { memberId: msg.model?.memberId ?? null, keyId: null, sessionId: null, refIndex: null },
+      admit: (s) => {
+        this.#checkPurpose(s.state, "membership");
+        const prior = s.state.suppressionOf(msg.sketchId);
+        if (prior !== undefined)
+          throw new LogError("already_exists", `sketch ${msg.sketchId} was suppressed at index ${prior}`);
+        s.state.addSuppression(msg.sketchId, s.index);
+      },
+    });
+  }
+
       throw new LogError("invalid_argument", "envelope is not a withdrawal");
     }
     const w = decodeEntryPayload(WithdrawalSchema, envelope, "Withdrawal");
@@ -1088,6 +1177,18 @@ export class TransparencyLog implements AsyncDisposable {
       default: {
         await this.#verifyHubSignature(envelope, "membership");
         const d = decodeEntryPayload(ReviewDecisionSchema, envelope, "ReviewDecision");
+      case LogEntryKind.EPOCH: {
+        await this.#verifyHubSignature(envelope, "membership");
+        const msg = decodeEntryPayload(EpochStatementSchema, envelope, "EpochStatement");
+        checkEpochStatement(msg);
+        return this.#enqueueEpoch(envelope, msg);
+      }
+      case LogEntryKind.SKETCH_SUPPRESSION: {
+        await this.#verifyHubSignature(envelope, "membership");
+        const msg = decodeEntryPayload(SketchSuppressionSchema, envelope, "SketchSuppression");
+        checkSketchSuppression(msg);
+        return this.#enqueueSuppression(envelope, msg);
+      }
         checkReviewDecision(d);
         return this.#enqueue({
           kind: LogEntryKind.REVIEW_DECISION,

@@ -5,6 +5,7 @@
  * "lineage.v1.GetEpochBatteryResponse", payload = the response with its header unset) and was issued within
  * ±5 minutes. Probes are checked against epoch.proto's bounds and named by their decimal index, the id the
  * sketches carry (sketch-proto.ts); their max_tokens and top_logprobs are what the node asks the model with.
+ * The battery and key must match the epoch's log entry the response carries (epoch-entry-check.ts).
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
@@ -18,6 +19,7 @@ import { type Battery, EPOCH_KEY_BYTES, type Probe } from "@lineage/fingerprint"
 import type { MemberNodeDeps } from "../member-node-deps.js";
 import { MemberNodeError } from "../member-node-error.js";
 import { type BatterySource, batteryDigest, checkEpochBattery } from "./battery-source.js";
+import { checkEpochEntry } from "./epoch-entry-check.js";
 
 /** The hub's member id in signed headers. */
 export const HUB_SIGNER = "hub";
@@ -140,6 +142,7 @@ export function hubBatterySource(deps: MemberNodeDeps): BatterySource {
       }
       verifyHubResponse(res, deps, deps.clock());
       const { battery, epochKey, probeSettings } = batteryFromResponse(res);
+      checkEpochEntry(res); // the battery and key are the ones the hub logged for the epoch
       if (epochId !== undefined && battery.epoch !== epochId)
         malformed(`asked for epoch ${epochId}, got ${battery.epoch}`);
       return { battery, epochKey, batterySha256: batteryDigest(battery), probeSettings };

@@ -16,6 +16,7 @@ import * as m0008 from "./0008-checkpoint-cosignatures.js";
 import * as m0009 from "./0009-index-writer-grants.js";
 import * as m0010 from "./0010-hub-key-entries.js";
 import * as m0011 from "./0011-wrapped-epoch-keys.js";
+import * as m0012 from "./0012-epoch-and-suppression-entries.js";
 
 /** Migrations of the hub's database (tables: members, member_keys, log_entries, log_nodes, log_checkpoints,
  * epochs, sketches, sketch_messages; 0006: hub_reference_models, hub_alpha_ledger, hub_sessions,
@@ -34,5 +35,6 @@ export const hubMigrations: MigrationSet = {
     "0009-index-writer-grants": m0009,
     "0010-hub-key-entries": m0010,
     "0011-wrapped-epoch-keys": m0011,
+    "0012-epoch-and-suppression-entries": m0012,
   },
 };

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lineage/v1/epoch.proto.
  */
 export const file_lineage_v1_epoch: GenFile = /*@__PURE__*/
-  fileDesc("ChZsaW5lYWdlL3YxL2Vwb2NoLnByb3RvEgpsaW5lYWdlLnYxIo8BCgVQcm9iZRINCgVpbmRleBgBIAEoDRIjCgRraW5kGAIgASgOMhUubGluZWFnZS52MS5Qcm9iZUtpbmQSDgoGcHJvbXB0GAMgASgJEhgKEHJlZmVyZW5jZV9hbnN3ZXIYBCABKAkSEgoKbWF4X3Rva2VucxgFIAEoDRIUCgx0b3BfbG9ncHJvYnMYBiABKA0iuwEKBUVwb2NoEhAKCGVwb2NoX2lkGAEgASgJEg4KBm51bWJlchgCIAEoBBIuCgpub3RfYmVmb3JlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglub3RfYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmJhdHRlcnlfZGlnZXN0GAUgASgMEhkKEXByZXZpb3VzX2Vwb2NoX2lkGAYgASgJIlMKDEVwb2NoQmF0dGVyeRIgCgVlcG9jaBgBIAEoCzIRLmxpbmVhZ2UudjEuRXBvY2gSIQoGcHJvYmVzGAIgAygLMhEubGluZWFnZS52MS5Qcm9iZSJbCg1FcG9jaFJvdGF0aW9uEigKBmhlYWRlchgBIAEoCzIYLmxpbmVhZ2UudjEuU2lnbmVkSGVhZGVyEiAKBWVwb2NoGAIgASgLMhEubGluZWFnZS52MS5FcG9jaCp9CglQcm9iZUtpbmQSGgoWUFJPQkVfS0lORF9VTlNQRUNJRklFRBAAEhgKFFBST0JFX0tJTkRfRURHRV9DQVNFEAESGQoVUFJPQkVfS0lORF9PUEVOX0VOREVEEAISHwobUFJPQkVfS0lORF9TSE9SVF9DT01QTEVUSU9OEANiBnByb3RvMw", [file_google_protobuf_timestamp, file_lineage_v1_signed_header]);
+  fileDesc("ChZsaW5lYWdlL3YxL2Vwb2NoLnByb3RvEgpsaW5lYWdlLnYxIo8BCgVQcm9iZRINCgVpbmRleBgBIAEoDRIjCgRraW5kGAIgASgOMhUubGluZWFnZS52MS5Qcm9iZUtpbmQSDgoGcHJvbXB0GAMgASgJEhgKEHJlZmVyZW5jZV9hbnN3ZXIYBCABKAkSEgoKbWF4X3Rva2VucxgFIAEoDRIUCgx0b3BfbG9ncHJvYnMYBiABKA0iuwEKBUVwb2NoEhAKCGVwb2NoX2lkGAEgASgJEg4KBm51bWJlchgCIAEoBBIuCgpub3RfYmVmb3JlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglub3RfYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmJhdHRlcnlfZGlnZXN0GAUgASgMEhkKEXByZXZpb3VzX2Vwb2NoX2lkGAYgASgJIlMKDEVwb2NoQmF0dGVyeRIgCgVlcG9jaBgBIAEoCzIRLmxpbmVhZ2UudjEuRXBvY2gSIQoGcHJvYmVzGAIgAygLMhEubGluZWFnZS52MS5Qcm9iZSJbCg1FcG9jaFJvdGF0aW9uEigKBmhlYWRlchgBIAEoCzIYLmxpbmVhZ2UudjEuU2lnbmVkSGVhZGVyEiAKBWVwb2NoGAIgASgLMhEubGluZWFnZS52MS5FcG9jaCLzAQoQU2tldGNoUGFyYW1ldGVycxIPCgd2ZXJzaW9uGAEgASgNEhQKDHNoaW5nbGVfc2l6ZRgCIAEoDRISCgpwcm9iZV9yb3dzGAMgASgNEhsKE3Byb2JlX3Jvd3NfcGVyX2JhbmQYBCABKA0SGgoScHJvYmVfZGlnZXN0X2J5dGVzGAUgASgNEhQKDGNvYXJzZV9iYW5kcxgGIAEoDRIcChRjb2Fyc2Vfcm93c19wZXJfYmFuZBgHIAEoDRIbChNjb2Fyc2VfZGlnZXN0X2J5dGVzGAggASgNEhoKEm1pbl9hZ3JlZWluZ19iYW5kcxgJIAEoDSL2AQoORXBvY2hTdGF0ZW1lbnQSJwoGYWN0aW9uGAEgASgOMhcubGluZWFnZS52MS5FcG9jaEFjdGlvbhIgCgVlcG9jaBgCIAEoCzIRLmxpbmVhZ2UudjEuRXBvY2gSEwoLcHJvYmVfY291bnQYAyABKA0SNwoRc2tldGNoX3BhcmFtZXRlcnMYBCABKAsyHC5saW5lYWdlLnYxLlNrZXRjaFBhcmFtZXRlcnMSHAoUZXBvY2hfa2V5X2NvbW1pdG1lbnQYBSABKAwSLQoJaXNzdWVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCp9CglQcm9iZUtpbmQSGgoWUFJPQkVfS0lORF9VTlNQRUNJRklFRBAAEhgKFFBST0JFX0tJTkRfRURHRV9DQVNFEAESGQoVUFJPQkVfS0lORF9PUEVOX0VOREVEEAISHwobUFJPQkVfS0lORF9TSE9SVF9DT01QTEVUSU9OEAMqXQoLRXBvY2hBY3Rpb24SHAoYRVBPQ0hfQUNUSU9OX1VOU1BFQ0lGSUVEEAASFwoTRVBPQ0hfQUNUSU9OX0NSRUFURRABEhcKE0VQT0NIX0FDVElPTl9ST1RBVEUQAmIGcHJvdG8z", [file_google_protobuf_timestamp, file_lineage_v1_signed_header]);
 
 /**
  * One probe of a battery. Batteries are confidential to the alliance.
@@ -189,6 +189,143 @@ export const EpochRotationSchema: GenMessage<EpochRotation> = /*@__PURE__*/
   messageDesc(file_lineage_v1_epoch, 3);
 
 /**
+ * The sketch definition members must build for an epoch (libs/fingerprint sketch-types.ts, lsh-params.ts):
+ * a member checks its own build against it before publishing.
+ *
+ * @generated from message lineage.v1.SketchParameters
+ */
+export type SketchParameters = Message<"lineage.v1.SketchParameters"> & {
+  /**
+   * Sketch definition version (1..255).
+   *
+   * @generated from field: uint32 version = 1;
+   */
+  version: number;
+
+  /**
+   * Words per shingle.
+   *
+   * @generated from field: uint32 shingle_size = 2;
+   */
+  shingleSize: number;
+
+  /**
+   * MinHash rows per probe.
+   *
+   * @generated from field: uint32 probe_rows = 3;
+   */
+  probeRows: number;
+
+  /**
+   * Rows per per-probe band.
+   *
+   * @generated from field: uint32 probe_rows_per_band = 4;
+   */
+  probeRowsPerBand: number;
+
+  /**
+   * Bytes kept of each per-probe band digest.
+   *
+   * @generated from field: uint32 probe_digest_bytes = 5;
+   */
+  probeDigestBytes: number;
+
+  /**
+   * Coarse-signature bands.
+   *
+   * @generated from field: uint32 coarse_bands = 6;
+   */
+  coarseBands: number;
+
+  /**
+   * Rows per coarse band.
+   *
+   * @generated from field: uint32 coarse_rows_per_band = 7;
+   */
+  coarseRowsPerBand: number;
+
+  /**
+   * Bytes kept of each coarse band digest.
+   *
+   * @generated from field: uint32 coarse_digest_bytes = 8;
+   */
+  coarseDigestBytes: number;
+
+  /**
+   * Coarse bands a protected model must share with a suspect to be a first-stage candidate.
+   *
+   * @generated from field: uint32 min_agreeing_bands = 9;
+   */
+  minAgreeingBands: number;
+};
+
+/**
+ * Describes the message lineage.v1.SketchParameters.
+ * Use `create(SketchParametersSchema)` to create a new message.
+ */
+export const SketchParametersSchema: GenMessage<SketchParameters> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_epoch, 4);
+
+/**
+ * Payload of a DSSE envelope (application/vnd.lineage.epoch.v1+proto), logged as LOG_ENTRY_KIND_EPOCH by the
+ * hub before the epoch's battery is handed to any member. Carries no probe text and no key: the battery by
+ * its digest, the key by a commitment a member checks against the key it receives.
+ *
+ * @generated from message lineage.v1.EpochStatement
+ */
+export type EpochStatement = Message<"lineage.v1.EpochStatement"> & {
+  /**
+   * Create (the first epoch) or rotate.
+   *
+   * @generated from field: lineage.v1.EpochAction action = 1;
+   */
+  action: EpochAction;
+
+  /**
+   * The epoch: id, number, window, battery digest, previous epoch id.
+   *
+   * @generated from field: lineage.v1.Epoch epoch = 2;
+   */
+  epoch?: Epoch | undefined;
+
+  /**
+   * Probes in the battery, 1..4096.
+   *
+   * @generated from field: uint32 probe_count = 3;
+   */
+  probeCount: number;
+
+  /**
+   * The sketch definition of the epoch.
+   *
+   * @generated from field: lineage.v1.SketchParameters sketch_parameters = 4;
+   */
+  sketchParameters?: SketchParameters | undefined;
+
+  /**
+   * SHA-256("lineage-epoch-key/v1" || 0x00 || epoch_id || 0x00 || epoch key), 32 bytes. The key is 32 random
+   * bytes, so the commitment does not reveal it; a member recomputes it from the key it is handed.
+   *
+   * @generated from field: bytes epoch_key_commitment = 5;
+   */
+  epochKeyCommitment: Uint8Array;
+
+  /**
+   * When the hub signed it.
+   *
+   * @generated from field: google.protobuf.Timestamp issued_at = 6;
+   */
+  issuedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message lineage.v1.EpochStatement.
+ * Use `create(EpochStatementSchema)` to create a new message.
+ */
+export const EpochStatementSchema: GenMessage<EpochStatement> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_epoch, 5);
+
+/**
  * Kind of probe.
  *
  * @generated from enum lineage.v1.ProbeKind
@@ -226,4 +363,36 @@ export enum ProbeKind {
  */
 export const ProbeKindSchema: GenEnum<ProbeKind> = /*@__PURE__*/
   enumDesc(file_lineage_v1_epoch, 0);
+
+/**
+ * What an EpochStatement records.
+ *
+ * @generated from enum lineage.v1.EpochAction
+ */
+export enum EpochAction {
+  /**
+   * @generated from enum value: EPOCH_ACTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The first epoch of the alliance.
+   *
+   * @generated from enum value: EPOCH_ACTION_CREATE = 1;
+   */
+  CREATE = 1,
+
+  /**
+   * A new epoch replacing the current one (previous_epoch_id set).
+   *
+   * @generated from enum value: EPOCH_ACTION_ROTATE = 2;
+   */
+  ROTATE = 2,
+}
+
+/**
+ * Describes the enum lineage.v1.EpochAction.
+ */
+export const EpochActionSchema: GenEnum<EpochAction> = /*@__PURE__*/
+  enumDesc(file_lineage_v1_epoch, 1);
 

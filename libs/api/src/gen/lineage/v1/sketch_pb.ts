@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lineage/v1/sketch.proto.
  */
 export const file_lineage_v1_sketch: GenFile = /*@__PURE__*/
-  fileDesc("ChdsaW5lYWdlL3YxL3NrZXRjaC5wcm90bxIKbGluZWFnZS52MSJWCg1NaW5IYXNoUGFyYW1zEhIKCm51bV9oYXNoZXMYASABKA0SDQoFYmFuZHMYAiABKA0SDAoEcm93cxgDIAEoDRIUCgxzaGluZ2xlX3NpemUYBCABKA0iOAoLUHJvYmVTa2V0Y2gSEwoLcHJvYmVfaW5kZXgYASABKA0SFAoMYmFuZF9kaWdlc3RzGAIgAygMIjgKEVdyb25nQW5zd2VyRGlnZXN0EhMKC3Byb2JlX2luZGV4GAEgASgNEg4KBmRpZ2VzdBgCIAEoDCInCg9Db2Fyc2VTaWduYXR1cmUSFAoMYmFuZF9kaWdlc3RzGAEgAygMIpsDCgZTa2V0Y2gSDwoHdmVyc2lvbhgBIAEoDRIQCghlcG9jaF9pZBgCIAEoCRIyCgxtZW1iZXJfbW9kZWwYAyABKAsyGi5saW5lYWdlLnYxLk1lbWJlck1vZGVsUmVmSAASKQoHc3VzcGVjdBgEIAEoCzIWLmxpbmVhZ2UudjEuU3VzcGVjdFJlZkgAEikKBnBhcmFtcxgFIAEoCzIZLmxpbmVhZ2UudjEuTWluSGFzaFBhcmFtcxIrCgZjb2Fyc2UYBiABKAsyGy5saW5lYWdlLnYxLkNvYXJzZVNpZ25hdHVyZRInCgZwcm9iZXMYByADKAsyFy5saW5lYWdlLnYxLlByb2JlU2tldGNoEh0KFXRva2VuX3Byb2ZpbGVfc2ltaGFzaBgIIAEoDBI0Cg13cm9uZ19hbnN3ZXJzGAkgAygLMh0ubGluZWFnZS52MS5Xcm9uZ0Fuc3dlckRpZ2VzdBIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIJCgdzdWJqZWN0ImgKElNrZXRjaEFubm91bmNlbWVudBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIoCgZza2V0Y2gYAiABKAsyGC5saW5lYWdlLnYxLkRzc2VFbnZlbG9wZSKgAQoQU2tldGNoV2l0aGRyYXdhbBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIpCgVtb2RlbBgCIAEoCzIaLmxpbmVhZ2UudjEuTWVtYmVyTW9kZWxSZWYSEAoIZXBvY2hfaWQYAyABKAkSFQoNc2tldGNoX3NoYTI1NhgEIAEoDBIOCgZyZWFzb24YBSABKAliBnByb3RvMw", [file_google_protobuf_timestamp, file_lineage_v1_dsse, file_lineage_v1_member_model, file_lineage_v1_signed_header, file_lineage_v1_suspect]);
+  fileDesc("ChdsaW5lYWdlL3YxL3NrZXRjaC5wcm90bxIKbGluZWFnZS52MSJWCg1NaW5IYXNoUGFyYW1zEhIKCm51bV9oYXNoZXMYASABKA0SDQoFYmFuZHMYAiABKA0SDAoEcm93cxgDIAEoDRIUCgxzaGluZ2xlX3NpemUYBCABKA0iOAoLUHJvYmVTa2V0Y2gSEwoLcHJvYmVfaW5kZXgYASABKA0SFAoMYmFuZF9kaWdlc3RzGAIgAygMIjgKEVdyb25nQW5zd2VyRGlnZXN0EhMKC3Byb2JlX2luZGV4GAEgASgNEg4KBmRpZ2VzdBgCIAEoDCInCg9Db2Fyc2VTaWduYXR1cmUSFAoMYmFuZF9kaWdlc3RzGAEgAygMIpsDCgZTa2V0Y2gSDwoHdmVyc2lvbhgBIAEoDRIQCghlcG9jaF9pZBgCIAEoCRIyCgxtZW1iZXJfbW9kZWwYAyABKAsyGi5saW5lYWdlLnYxLk1lbWJlck1vZGVsUmVmSAASKQoHc3VzcGVjdBgEIAEoCzIWLmxpbmVhZ2UudjEuU3VzcGVjdFJlZkgAEikKBnBhcmFtcxgFIAEoCzIZLmxpbmVhZ2UudjEuTWluSGFzaFBhcmFtcxIrCgZjb2Fyc2UYBiABKAsyGy5saW5lYWdlLnYxLkNvYXJzZVNpZ25hdHVyZRInCgZwcm9iZXMYByADKAsyFy5saW5lYWdlLnYxLlByb2JlU2tldGNoEh0KFXRva2VuX3Byb2ZpbGVfc2ltaGFzaBgIIAEoDBI0Cg13cm9uZ19hbnN3ZXJzGAkgAygLMh0ubGluZWFnZS52MS5Xcm9uZ0Fuc3dlckRpZ2VzdBIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIJCgdzdWJqZWN0ImgKElNrZXRjaEFubm91bmNlbWVudBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIoCgZza2V0Y2gYAiABKAsyGC5saW5lYWdlLnYxLkRzc2VFbnZlbG9wZSKgAQoQU2tldGNoV2l0aGRyYXdhbBIoCgZoZWFkZXIYASABKAsyGC5saW5lYWdlLnYxLlNpZ25lZEhlYWRlchIpCgVtb2RlbBgCIAEoCzIaLmxpbmVhZ2UudjEuTWVtYmVyTW9kZWxSZWYSEAoIZXBvY2hfaWQYAyABKAkSFQoNc2tldGNoX3NoYTI1NhgEIAEoDBIOCgZyZWFzb24YBSABKAkiuAEKEVNrZXRjaFN1cHByZXNzaW9uEhEKCXNrZXRjaF9pZBgBIAEoCRIpCgVtb2RlbBgCIAEoCzIaLmxpbmVhZ2UudjEuTWVtYmVyTW9kZWxSZWYSEAoIZXBvY2hfaWQYAyABKAkSDgoGcmVhc29uGAQgASgJEhAKCHJldmlld2VyGAUgASgJEjEKDXN1cHByZXNzZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wYgZwcm90bzM", [file_google_protobuf_timestamp, file_lineage_v1_dsse, file_lineage_v1_member_model, file_lineage_v1_signed_header, file_lineage_v1_suspect]);
 
 /**
  * MinHash/LSH parameters a sketch was built with; sketches compare only with equal parameters.
@@ -321,4 +321,62 @@ export type SketchWithdrawal = Message<"lineage.v1.SketchWithdrawal"> & {
  */
 export const SketchWithdrawalSchema: GenMessage<SketchWithdrawal> = /*@__PURE__*/
   messageDesc(file_lineage_v1_sketch, 6);
+
+/**
+ * Payload of a DSSE envelope (application/vnd.lineage.sketch-suppression.v1+proto), logged as
+ * LOG_ENTRY_KIND_SKETCH_SUPPRESSION: the secretariat took one member sketch out of retrieval (Hub.SuppressSketch).
+ * The sketch stays stored; this says who did it, to which sketch and why.
+ *
+ * @generated from message lineage.v1.SketchSuppression
+ */
+export type SketchSuppression = Message<"lineage.v1.SketchSuppression"> & {
+  /**
+   * The sketch's id: lowercase hex SHA-256 of its DSSE payload, 64 chars.
+   *
+   * @generated from field: string sketch_id = 1;
+   */
+  sketchId: string;
+
+  /**
+   * Whose model it sketches.
+   *
+   * @generated from field: lineage.v1.MemberModelRef model = 2;
+   */
+  model?: MemberModelRef | undefined;
+
+  /**
+   * Its epoch, 1..64 chars.
+   *
+   * @generated from field: string epoch_id = 3;
+   */
+  epochId: string;
+
+  /**
+   * Why, 1..1024 chars (never a canary or model response).
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * Reviewer identity within the secretariat, 1..128 chars.
+   *
+   * @generated from field: string reviewer = 5;
+   */
+  reviewer: string;
+
+  /**
+   * When.
+   *
+   * @generated from field: google.protobuf.Timestamp suppressed_at = 6;
+   */
+  suppressedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message lineage.v1.SketchSuppression.
+ * Use `create(SketchSuppressionSchema)` to create a new message.
+ */
+export const SketchSuppressionSchema: GenMessage<SketchSuppression> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_sketch, 7);
 
