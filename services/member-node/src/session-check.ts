@@ -19,6 +19,7 @@ import {
 import { bytesEqual, type Ed25519PublicKey, isCryptoError, KeyRing, verifyEnvelope } from "@lineage/crypto";
 import { checkBoundPolicy } from "@lineage/fingerprint";
 import type { LoggedSessionRef } from "./attestation.js";
+import type { HubKeyView } from "./hub-key-view.js";
 import { MemberNodeError } from "./member-node-error.js";
 import { policyFromProto } from "./verdict-proto.js";
 
@@ -29,8 +30,13 @@ export const SESSION_PAYLOAD_TYPE = "application/vnd.lineage.session.v1+proto";
 export interface SessionExpectation {
   /** This member's id. */
   readonly memberId: string;
-  /** The hub's signing key (it signs sessions and checkpoints). */
+  /**
+   * The hub's signing key of sessions, as configured. Ignored when `hubKeys` is given: the sessions key is then
+   * the one the log's hub key statements make valid at the session's index.
+   */
   readonly hubKey: Ed25519PublicKey;
+  /** The hub key history read from the log (hub-key-view.ts), synced to cover the session's index. */
+  readonly hubKeys?: HubKeyView;
   /** Now, in ms since the epoch. */
   readonly nowMs: number;
   /** The member's own logged commitments, when it wants them checked by id and root/digest. */
@@ -45,7 +51,8 @@ function mismatch(field: string): never {
 
 /**
  * Checks a session request against its hub-signed SessionOpened (see the module header) and returns the
- * logged session to answer. Codes: `bad_signature` / `malformed` (the envelope), `session_mismatch` (a
+ * logged session to answer. Codes: `bad_signature` / `malformed` (the envelope; with `hubKeys`, also a session
+ * signed by a retired, replaced or other-purpose hub key), `session_mismatch` (a
  * field disagrees), `stale` (deadline passed), `permission_denied` (another member's model or commitment),
  * `policy_mismatch` (unregistered policy), `commitment_after_sighting`.
  */
@@ -57,6 +64,18 @@ export function checkSessionRequest(
     throw new MemberNodeError("malformed", "request carries no logged session");
   if (request.opened.payloadType !== SESSION_PAYLOAD_TYPE)
     throw new MemberNodeError("malformed", "request.opened is not a session envelope");
+  // With the log's key history: the sessions key valid at the session's index, else a refusal saying why
+  // (retired or replaced, another purpose's key, the root after sessions was delegated). The index is the
+  // request's claim; admitSession then proves this envelope is the log's entry there.
+  const hubKey =
+    expect.hubKeys === undefined
+      ? expect.hubKey
+      : expect.hubKeys.expect(
+          "sessions",
+          request.opened.signatures[0]?.keyid ?? "",
+          Number(request.sessionIndex),
+          "the session",
+        );
   let payload: Uint8Array;
   try {
     payload = verifyEnvelope(
@@ -65,7 +84,7 @@ export function checkSessionRequest(
         payload: request.opened.payload,
         signatures: request.opened.signatures.map((s) => ({ keyid: s.keyid, sig: s.sig })),
       },
-      { keys: new KeyRing([expect.hubKey]), requiredKeyIds: [expect.hubKey.keyId] },
+      { keys: new KeyRing([hubKey]), requiredKeyIds: [hubKey.keyId] },
     ).payload;
   } catch (err) {
     if (isCryptoError(err) && (err.code === "bad_signature" || err.code === "unknown_key"))

@@ -25,7 +25,7 @@ import type { Command, Invocation, OptionSpec } from "../command.js";
 import { choiceOpt, emit, intOpt, requiredStringOpt, stringListOpt } from "../option-values.js";
 import { credentialsOf, hubAddress } from "./audit.js";
 import { clientCertFlags } from "./client-tls.js";
-import { readPrivateKeyFile } from "./keygen.js";
+import { secretariatKey } from "./hub-keys-files.js";
 
 const where = (inv: Invocation) => ["lineage", ...inv.path].join(" ");
 
@@ -280,7 +280,7 @@ function decideCommand(name: "confirm" | "dismiss"): Command {
                 "other") as keyof typeof REASONS
             ]
           : DismissalReason.UNSPECIFIED;
-      const hubKey = await readPrivateKeyFile(inv, requiredStringOpt(inv, "key"), "--key");
+      const hubKey = await secretariatKey(inv, requiredStringOpt(inv, "key"));
       using c = await client(inv);
       let current: Case | undefined;
       try {

@@ -17,7 +17,7 @@ import { resolve } from "node:path";
 import { type Ed25519PrivateKey, Ed25519PublicKey, fromHex, toHex } from "@lineage/crypto";
 import { CliError } from "../cli-error.js";
 import type { Invocation } from "../command.js";
-import { readBoundedFile, readPrivateKeyFile, writePrivateKeyFile } from "./keygen.js";
+import { readBoundedFile, readHubKeySet, readPrivateKeyFile, writePrivateKeyFile } from "./keygen.js";
 
 /** Most past roots a roots file lists (a root rotated daily for a century stays below). */
 export const MAX_ROOTS = 50_000;
@@ -120,4 +120,14 @@ export async function promoteNextRoot(where: string, files: RootFiles): Promise<
       cause,
     });
   }
+}
+
+/**
+ * The key the secretariat signs its requests to a running hub with (enrol, member status, review decisions):
+ * the membership key beside the root (`hub.membership.pem`), or the root itself while there is none — what
+ * the hub's RequestAuthenticator accepts (docs/specs/hub-keys.md).
+ */
+export async function secretariatKey(inv: Invocation, file: string): Promise<Ed25519PrivateKey> {
+  const { root, purposeKeys } = await readHubKeySet(inv, file, "--key");
+  return purposeKeys.membership ?? root;
 }

@@ -42,8 +42,8 @@ import { emit, intOpt, requiredStringOpt, stringOpt } from "../option-values.js"
 import { cliErrorFromStore } from "../store-errors.js";
 import { openRoleStore, storeFlags, storeOptionsFrom } from "../store-flags.js";
 import { credentialsOf, hubAddress } from "./audit.js";
-import { promoteNextRoot, readRootFiles, recordPastRoot } from "./hub-keys-files.js";
-import { readBoundedFile, readHubKeySet, readPrivateKeyFile, readPublicKeyFile } from "./keygen.js";
+import { promoteNextRoot, readRootFiles, recordPastRoot, secretariatKey } from "./hub-keys-files.js";
+import { readBoundedFile, readHubKeySet, readPublicKeyFile } from "./keygen.js";
 import { MEMBER_ID_RE } from "./member-enrol-request.js";
 
 /** --key, --origin and the store flags: what opening the hub's log needs. */
@@ -374,7 +374,7 @@ async function runEnrol(inv: Invocation): Promise<number> {
     return EXIT.ok;
   };
   if (viaHub(inv)) {
-    const hubKey = await readPrivateKeyFile(inv, requiredStringOpt(inv, "key"), "--key");
+    const hubKey = await secretariatKey(inv, requiredStringOpt(inv, "key"));
     using client = await hubClient(inv);
     try {
       const res = await client.enrolMember(
@@ -549,7 +549,7 @@ function statusCommand(name: "suspend" | "reinstate" | "remove", action: Members
         return EXIT.ok;
       };
       if (viaHub(inv)) {
-        const hubKey = await readPrivateKeyFile(inv, requiredStringOpt(inv, "key"), "--key");
+        const hubKey = await secretariatKey(inv, requiredStringOpt(inv, "key"));
         using client = await hubClient(inv);
         try {
           const res = await client.setMemberStatus(

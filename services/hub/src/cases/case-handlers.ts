@@ -75,10 +75,10 @@ export function caseHandlers(o: CaseHandlerOptions): CaseHandlers {
         );
       if (req.decision.payload.length > MAX_DECISION_PAYLOAD)
         throw new HubError("invalid_argument", `decision.payload exceeds ${MAX_DECISION_PAYLOAD} bytes`);
-      // The decision itself is signed by the secretariat's key (the hub key), as the header is.
+      // The decision itself is signed by the secretariat's key (the hub's membership key), as the header is.
       try {
         verifyEnvelope(envelopeFromProto(req.decision), {
-          keys: new KeyRing([o.log.hubPublicKey]),
+          keys: new KeyRing([o.log.purposePublicKeys.membership]),
           payloadType: PAYLOAD_TYPES.reviewDecision,
         });
       } catch (cause) {

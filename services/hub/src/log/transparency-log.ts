@@ -625,6 +625,14 @@ export class TransparencyLog implements AsyncDisposable {
     return this.#state.hubKeyIndexes();
   }
 
+  /**
+   * The key this process signs `purpose` with (its purpose key, or the current root where none was given): the
+   * hub's session request headers are signed with the sessions key, as the sessions it logs are.
+   */
+  signingKey(purpose: HubKeyPurposeName): Ed25519PrivateKey {
+    return this.#key(purpose);
+  }
+
   /** The public key of each purpose (the root's where none was delegated): what member nodes verify sessions with. */
   get purposePublicKeys(): Readonly<Record<HubKeyPurposeName, Ed25519PublicKey>> {
     return {

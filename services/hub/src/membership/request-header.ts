@@ -30,7 +30,7 @@ import { checkHeaderShape, MEMBER_ID_RE } from "../ingest/signed-header.js";
 import { keyValidAt } from "../log/member-registry.js";
 import type { TransparencyLog } from "../log/transparency-log.js";
 
-/** Sender id of the secretariat (signs with the hub key). */
+/** Sender id of the secretariat (signs with the hub's membership key). */
 export const SECRETARIAT = "hub";
 
 /** A request message that carries a `header`. */
@@ -140,7 +140,9 @@ export class RequestAuthenticator {
     const nowMs = this.#now();
     let ring: KeyRing;
     if (h.memberId === SECRETARIAT) {
-      ring = new KeyRing([this.#log.hubPublicKey]);
+      // The secretariat's requests are signed by the hub's membership key (docs/specs/hub-keys.md): the one the
+      // log delegated, or the root while membership was never delegated.
+      ring = new KeyRing([this.#log.purposePublicKeys.membership]);
     } else {
       if (this.#log.memberKey(h.keyId) === undefined || this.#log.member(h.memberId) === undefined) {
         await this.#log.refresh(); // another hub process may have logged it

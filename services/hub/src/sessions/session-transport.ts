@@ -3,8 +3,9 @@
  * MemberNode.RunMatchSession over gRPC (server-streaming: progress, then exactly one answer), or the same
  * session over NATS request-reply on `lineage.session.<member>.request` (SessionMessage in and out). The hub
  * signs each request with a fresh header (the node refuses a replayed header); the node signs every message it
- * sends. Everything that comes back is untrusted: its header must verify under a key the log established for
- * THAT member and valid now, and only then is the answer handed to the session manager, which checks the rest.
+ * sends (the hub's header is signed by its sessions key, docs/specs/hub-keys.md). Everything that comes back is
+ * untrusted: its header must verify under a key the log established for THAT member and valid now, and only then
+ * is the answer handed to the session manager, which checks the rest.
  */
 import { create, type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { ChannelCredentials } from "@grpc/grpc-js";
@@ -120,19 +121,18 @@ export type MemberAddressBook = (memberId: string) => string | undefined;
 /** RunMatchSession over gRPC (one channel per member, reused). */
 export class GrpcSessionTransport implements SessionTransport {
   readonly #log: TransparencyLog;
-  readonly #hubKey: Ed25519PrivateKey;
   readonly #addresses: MemberAddressBook;
   readonly #credentials: ChannelCredentials;
   readonly #clients = new Map<string, ServiceClient<typeof MemberNode>>();
 
   constructor(options: {
     readonly log: TransparencyLog;
-    readonly hubKey: Ed25519PrivateKey;
+    /** Ignored: request headers are signed by the log's sessions key (TransparencyLog.signingKey). */
+    readonly hubKey?: Ed25519PrivateKey;
     readonly addresses: MemberAddressBook;
     readonly credentials: ChannelCredentials;
   }) {
     this.#log = options.log;
-    this.#hubKey = options.hubKey;
     this.#addresses = options.addresses;
     this.#credentials = options.credentials;
   }
@@ -158,7 +158,7 @@ export class GrpcSessionTransport implements SessionTransport {
     const req = signRequest(
       RunMatchSessionRequestSchema,
       create(RunMatchSessionRequestSchema, { session: request }),
-      { memberId: SECRETARIAT, key: this.#hubKey },
+      { memberId: SECRETARIAT, key: this.#log.signingKey("sessions") },
     );
     let progress = 0;
     try {
@@ -197,16 +197,15 @@ export function memberSessionSubject(memberId: string): string {
 /** The same session over NATS request-reply (no progress: one request, one answer). */
 export class BusSessionTransport implements SessionTransport {
   readonly #log: TransparencyLog;
-  readonly #hubKey: Ed25519PrivateKey;
   readonly #bus: Bus;
 
   constructor(options: {
     readonly log: TransparencyLog;
-    readonly hubKey: Ed25519PrivateKey;
+    /** Ignored: request headers are signed by the log's sessions key (TransparencyLog.signingKey). */
+    readonly hubKey?: Ed25519PrivateKey;
     readonly bus: Bus;
   }) {
     this.#log = options.log;
-    this.#hubKey = options.hubKey;
     this.#bus = options.bus;
   }
 
@@ -218,7 +217,7 @@ export class BusSessionTransport implements SessionTransport {
     const msg = signRequest(
       SessionMessageSchema,
       create(SessionMessageSchema, { body: { case: "request", value: request } }),
-      { memberId: SECRETARIAT, key: this.#hubKey },
+      { memberId: SECRETARIAT, key: this.#log.signingKey("sessions") },
     );
     let data: Uint8Array;
     try {

@@ -46,6 +46,7 @@ import type { MemberNodeDatabase, Store } from "@lineage/store";
 import { attestationStatement, type LoggedSessionRef, signAttestation } from "../attestation.js";
 import type { CanarySets, LabelledCanaries } from "../canaries/canary-sets.js";
 import type { HubLogClient, HubLogTrust } from "../canaries/hub-log.js";
+import type { HubKeyView } from "../hub-key-view.js";
 import { isMemberNodeError, MemberNodeError } from "../member-node-error.js";
 import { compareSeedOf } from "../session-check.js";
 import { policyFromProto } from "../verdict-proto.js";
@@ -82,6 +83,8 @@ export interface MatchSessionsDeps {
   readonly hub: HubLogClient | undefined;
   readonly hubLog: HubLogTrust;
   readonly hubKeys: KeyRing;
+  /** The hub key history from the log (hub-key-view.ts): sessions are checked against it when given. */
+  readonly hubKeyView?: HubKeyView;
   readonly canaries: CanarySets;
   /** The node's committed watermark keys (a session binding one of them tests with it). */
   readonly watermarks?: WatermarkKeys;
@@ -143,6 +146,11 @@ export class MatchSessions {
     this.#d = deps;
   }
 
+  /** The hub key history sessions are checked against (hub-key-view.ts), and the log trust it syncs under. */
+  get hubKeys(): { readonly view: HubKeyView | undefined; readonly trust: HubLogTrust } {
+    return { view: this.#d.hubKeyView, trust: this.#d.hubLog };
+  }
+
   /**
    * Admits `request` and runs (or resumes, or replays the stored answer of) its session, reporting progress
    * through `onProgress`. Throws MemberNodeError for a request that is refused outright; a session that is
@@ -160,6 +168,7 @@ export class MatchSessions {
       hub: d.hub,
       hubLog: d.hubLog,
       hubKeys: d.hubKeys,
+      ...(d.hubKeyView === undefined ? {} : { hubKeyView: d.hubKeyView }),
       nowMs: d.clock(),
       ...(signal === undefined ? {} : { signal }),
     });

@@ -20,6 +20,7 @@ import {
   VerifyDisclosureRequestSchema,
 } from "@lineage/api";
 import { type Bus, BusError, type BusErrorCode, type BusSubscription } from "@lineage/bus";
+import { ed25519NoteVerifier, KeyRing } from "@lineage/crypto";
 import type { ServiceImpl } from "@lineage/rpc";
 import { readCanaryPairsFile } from "../canaries/canary-file.js";
 import { CanarySets, checkCommitmentId } from "../canaries/canary-sets.js";
@@ -27,6 +28,7 @@ import type { HubLogTrust } from "../canaries/hub-log.js";
 import { checkAuditorPublicKey, sealDisclosureEnvelope } from "../disclosure/disclosure-envelope.js";
 import { buildDisclosurePackage } from "../disclosure/disclosure-package.js";
 import { parseSeedWitnesses } from "../disclosure/seed-witnesses.js";
+import { HubKeyView } from "../hub-key-view.js";
 import type { MemberNodeDeps } from "../member-node-deps.js";
 import { isMemberNodeError, MemberNodeError } from "../member-node-error.js";
 import { watermarkHandlers } from "../watermark/watermark-handlers.js";
@@ -96,6 +98,20 @@ function channel<T>() {
   };
 }
 
+/**
+ * The hub keys a request header may be signed with: the configured ones and, when the node reads the hub's key
+ * history from the log (hub-key-view.ts), the sessions key the log makes current — synced first when the header
+ * names a key the node does not know yet (the hub delegated or rotated its sessions key).
+ */
+async function hubHeaderKeys(deps: MemberNodeDeps, sessions: MatchSessions, keyId: string): Promise<KeyRing> {
+  const { view, trust } = sessions.hubKeys;
+  if (view === undefined || deps.hub === undefined || deps.hubKeys.get(keyId) !== undefined)
+    return deps.hubKeys;
+  if (view.currentKey("sessions")?.keyId !== keyId) await view.sync(deps.hub, trust);
+  const current = view.currentKey("sessions");
+  return current === undefined ? deps.hubKeys : new KeyRing([...deps.hubKeys.keys(), current]);
+}
+
 /** Handler of RunMatchSession. */
 export function sessionHandlers(
   deps: MemberNodeDeps,
@@ -104,7 +120,8 @@ export function sessionHandlers(
   const nonces = new HeaderNonces(deps.store);
   return {
     async *runMatchSession(req, ctx) {
-      verifyHubHeader(RunMatchSessionRequestSchema, req, deps.hubKeys, deps.clock());
+      const keys = await hubHeaderKeys(deps, sessions, req.header?.keyId ?? "");
+      verifyHubHeader(RunMatchSessionRequestSchema, req, keys, deps.clock());
       await nonces.remember(req.header as NonNullable<typeof req.header>, deps.clock());
       const ch = channel<MatchSessionProgress>();
       let failure: unknown;
@@ -195,7 +212,8 @@ export async function serveSessionsOnBus(
         cause,
       });
     }
-    verifyHubHeader(SessionMessageSchema, m, deps.hubKeys, deps.clock());
+    const keys = await hubHeaderKeys(deps, sessions, m.header?.keyId ?? "");
+    verifyHubHeader(SessionMessageSchema, m, keys, deps.clock());
     await nonces.remember(m.header as NonNullable<typeof m.header>, deps.clock());
     if (m.body.case !== "request")
       throw new MemberNodeError("malformed", "the session message carries no request");
@@ -251,6 +269,11 @@ export function matchServices(deps: MemberNodeDeps, options: MatchOptions): Matc
     signer: deps.signer,
     clock: deps.clock,
   });
+  // The configured key that signs the log's checkpoints is the hub's root: the key history is read from it.
+  const root = [...deps.hubKeys.keys()].find((k) => {
+    const v = ed25519NoteVerifier(options.hubLog.origin, k);
+    return v.keyId === options.hubLog.verifier.keyId && v.name === options.hubLog.verifier.name;
+  });
   const sessions = new MatchSessions({
     memberId: deps.memberId,
     store: deps.store,
@@ -258,6 +281,7 @@ export function matchServices(deps: MemberNodeDeps, options: MatchOptions): Matc
     hub: deps.hub,
     hubLog: options.hubLog,
     hubKeys: deps.hubKeys,
+    ...(root === undefined ? {} : { hubKeyView: new HubKeyView(root, options.hubLog.origin) }),
     canaries,
     watermarks,
     models: options.models,

@@ -26,6 +26,7 @@ import { bytesEqual, type KeyRing, signedMessageBytes } from "@lineage/crypto";
 import type { MemberNodeDatabase, Store } from "@lineage/store";
 import type { LoggedSessionRef } from "../attestation.js";
 import { type HubLogClient, type HubLogTrust, verifiedEntry } from "../canaries/hub-log.js";
+import type { HubKeyView } from "../hub-key-view.js";
 import { MemberNodeError } from "../member-node-error.js";
 import { checkSessionRequest } from "../session-check.js";
 
@@ -138,6 +139,8 @@ export interface AdmitDeps {
   readonly hub: HubLogClient | undefined;
   readonly hubLog: HubLogTrust;
   readonly hubKeys: KeyRing;
+  /** The hub key history from the log (hub-key-view.ts): when given, sessions are checked against it. */
+  readonly hubKeyView?: HubKeyView;
   readonly nowMs: number;
   readonly signal?: AbortSignal;
 }
@@ -157,7 +160,9 @@ export async function admitSession(
   if (request.maxQueries < 1 || request.maxQueries > 100_000)
     throw new MemberNodeError("malformed", "max_queries must be in 1..100000");
   const keyId = request.opened?.signatures[0]?.keyid ?? "";
-  const hubKey = d.hubKeys.get(keyId);
+  const view = d.hub === undefined ? undefined : d.hubKeyView;
+  if (view !== undefined) await view.sync(d.hub as HubLogClient, d.hubLog, d.signal);
+  const hubKey = d.hubKeys.get(keyId) ?? view?.currentKey("sessions");
   if (hubKey === undefined)
     throw new MemberNodeError("bad_signature", "the session is not signed by a hub key");
   const canaryId = opened(request)?.canaryCommitment?.commitmentId;
@@ -178,6 +183,7 @@ export async function admitSession(
   const checked = checkSessionRequest(request, {
     memberId: d.memberId,
     hubKey,
+    ...(view === undefined ? {} : { hubKeys: view }),
     nowMs: d.nowMs,
     ...(canary === undefined ? {} : { canaryCommitment: { id: canary.id, root: canary.root } }),
   });
