@@ -4,6 +4,8 @@
  *
  *   npm run bench:detection [-- --json FILE] [--size full|small] [--panel N] [--concurrency N]
  *                              [--foreign test|both|none] [--panel-select closest|rotation] [--cache-dir DIR]
+ *                              [--scenarios LIST] [--attacks LIST|all|none] [--attacks-only]
+ *                              [--attack-splits calibration|test|both]
  *
  * 1. Build (or load from .cache/testbed) the calibration and test populations.
  * 2. Serve each split from its own child process (bench/detection/serve-split.ts): the testbed's
@@ -20,6 +22,11 @@
  *    mode), by_verdict per split, nulls (test-only, by kind, with Clopper–Pearson bounds), the canary null
  *    check by enumeration (bench/detection/canary-null.ts), watermark validity over >= 200 fresh keys
  *    (bench/detection/watermark-keys.ts), attribution, LSH, timings; JSON with --json.
+ *
+ * 7. Attack rows (issue 11; bench/detection/attack-run.ts): the adaptive distillers of libs/testbed attacks.ts
+ *    and every positive served through the subword tokenizer, with the canary log-probability rule on and
+ *    off, at the engine's default policy: `by_attack` in the JSON. `--attacks-only` runs steps 1-3 for the
+ *    panels (negatives and teachers only) and then only these rows.
  *
  * Comparisons are planned by bench/detection/plan.ts (its header lists the kinds of null).
  */
@@ -67,6 +74,8 @@ import {
   type Split,
 } from "@lineage/testbed";
 import { type BenchArgs, parseArgs } from "./detection/args.js";
+import { type AttackOutcome, attackNulls, byAttack, formatAttackRow } from "./detection/attack-report.js";
+import { BPE, runAttackRows } from "./detection/attack-run.js";
 import { CachingAdapter } from "./detection/caching-adapter.js";
 import {
   canaryHitCoverage,
@@ -140,6 +149,8 @@ const pops = new Map<Split, Population>();
       split,
       size: args.size,
       ...(args.cacheDir !== undefined ? { cacheDir: resolve(args.cacheDir) } : {}),
+      ...(args.attacks.length > 0 ? { attacks: true } : {}),
+      ...(args.attackStudents !== undefined ? { attackStudents: args.attackStudents } : {}),
       onProgress: (p) => {
         if (p.phase === "model") {
           progress ??= new Progress(`build ${split} population`, p.total);
@@ -179,6 +190,8 @@ async function serve(split: Split): Promise<string> {
       split,
       args.size,
       ...(args.cacheDir !== undefined ? [resolve(args.cacheDir)] : []),
+      ...(args.attacks.length > 0 ? ["--attacks", "--subword"] : []),
+      ...(args.attackStudents !== undefined ? [`--attack-students=${args.attackStudents}`] : []),
     ],
     { stdio: ["pipe", "pipe", "inherit"] },
   );
@@ -211,7 +224,13 @@ const urls = new Map<Split, string>();
 // One (memoizing) HTTP adapter per model, on the server of the model's own split.
 const adapters = new Map<string, CachingAdapter>();
 const splitOfModel = new Map<string, Split>();
-for (const s of SPLITS) for (const e of popOf(s).entries) splitOfModel.set(e.id, s);
+for (const s of SPLITS)
+  for (const e of popOf(s).entries) {
+    splitOfModel.set(e.id, s);
+    if (args.attacks.length > 0 && e.role === "positive") splitOfModel.set(`${e.id}${BPE}`, s);
+  }
+/** Models of the main plan: every entry but the attack models (their rows are by_attack). */
+const mainEntries = (s: Split) => popOf(s).entries.filter((e) => e.attack === undefined);
 function adapter(modelId: string): CachingAdapter {
   let a = adapters.get(modelId);
   if (!a) {
@@ -265,7 +284,12 @@ const fingerprints = new Map<Split, Map<string, Fingerprint>>();
   const t = performance.now();
   const jobs: { split: Split; id: string }[] = [];
   for (const s of SPLITS) {
-    const ids = new Set(popOf(s).entries.map((e) => e.id));
+    // --attacks-only: only what the panels need (negatives and the members' teachers).
+    const ids = new Set(
+      mainEntries(s)
+        .filter((e) => !args.attacksOnly || e.role === "negative")
+        .map((e) => e.id),
+    );
     for (const m of membersFor(s)) ids.add(m.teacherId);
     for (const id of ids) jobs.push({ split: s, id });
     fingerprints.set(s, new Map());
@@ -346,7 +370,7 @@ for (const s of SPLITS) {
   const panelSize = Math.min(args.panel, negatives - 1);
   if (panelSize < args.panel) log(`${s}: panel of ${panelSize} (only ${negatives} negatives)`);
   const plan = planComparisons({
-    entries: popOf(s).entries.map((e) => ({
+    entries: mainEntries(s).map((e) => ({
       id: e.id,
       role: e.role,
       ...(e.scenario !== undefined ? { scenario: e.scenario } : {}),
@@ -373,6 +397,96 @@ for (const s of SPLITS) {
     `${s}: ${kept.length} comparisons; positives ${JSON.stringify(sum.positives)}; nulls ${JSON.stringify(sum.nulls)}`,
   );
 }
+// ---------------------------------------------------------------------------------------------------
+// 7 (run here in --attacks-only mode, after the test split otherwise). Attack rows at the default policy.
+async function attackRows(): Promise<AttackOutcome[]> {
+  const out: AttackOutcome[] = [];
+  const scenarioNames = (args.scenarios ?? SCENARIOS) as readonly string[];
+  for (const s of args.attackSplits) {
+    const negatives = popOf(s).entries.filter((e) => e.role === "negative").length;
+    out.push(
+      ...(await runAttackRows({
+        split: s,
+        population: popOf(s),
+        battery: batteries.get(s) as Battery,
+        adapter,
+        ranking: ranking(s),
+        panelSize: Math.min(args.panel, negatives - 1),
+        comparisons: MEMBERS_PER_SUSPECT,
+        policy: VERDICT_POLICY_3,
+        concurrency: args.concurrency,
+        attacks: args.attacks,
+        scenarios: scenarioNames,
+        seed: fnv,
+      })),
+    );
+  }
+  return out;
+}
+
+/** The by_attack section of the JSON, and its table on stdout. */
+function attackSection(outcomes: readonly AttackOutcome[]) {
+  const rows = byAttack(outcomes);
+  const section = {
+    policy_id: VERDICT_POLICY_3.id,
+    note:
+      "LIKELY_DERIVED at the engine's default policy (nothing tuned here) over each attack's or scenario's " +
+      "derived (suspect, member) comparisons, exact 95% CIs; word = the testbed's whole-word tokens, subword = " +
+      "the same model served through the BPE-like tokenizer (libs/testbed subword-model.ts); logprob_rule_off = " +
+      "canaryTopLogprobs 0 (text hits only; the echo rank test still runs). sibling_in_panel: the sibling " +
+      "attack's suspects with their published sibling in the panel's closest slot. nulls: negatives vs the " +
+      "members' variants with ordinary-looking canaries. Attack designs (filter rules, scrub threshold, " +
+      "ordinary canary word lists) were fixed before any test-split run and looked at on calibration only.",
+    attacks: args.attacks,
+    rows,
+    nulls: attackNulls(outcomes),
+  };
+  process.stdout.write("\nAttacks and subword variants (LIKELY_DERIVED at the default policy):\n");
+  for (const [row, bySplit] of Object.entries(rows)) {
+    for (const [split, byTok] of Object.entries(bySplit)) {
+      const cells = Object.entries(byTok).flatMap(([tok, byRule]) =>
+        Object.entries(byRule).map(
+          ([rule, r]) => `${tok}/${rule.replace("logprob_rule_", "lp ")} ${formatAttackRow(r)}`,
+        ),
+      );
+      process.stdout.write(`  ${row.padEnd(24)} ${split.padEnd(11)} ${cells.join("; ")}\n`);
+    }
+  }
+  for (const [k, g] of Object.entries(section.nulls))
+    process.stdout.write(
+      `  nulls ${k}: ${g.false_likely_derived}/${g.comparisons} false LIKELY_DERIVED (95% upper ${g.upper95}), SIMILAR ${g.similar_leads}\n`,
+    );
+  return section;
+}
+
+if (args.attacksOnly) {
+  const t = performance.now();
+  const outcomes = await attackRows();
+  lap("attack_rows_s", t);
+  cleanup();
+  const totalSent = [...adapters.values()].reduce((a, x) => a + x.sent, 0);
+  timings.total_s = Number(((performance.now() - t0) / 1000).toFixed(1));
+  const report = {
+    by_attack: attackSection(outcomes),
+    setup: {
+      size: args.size,
+      panel_size: args.panel,
+      seeds: Object.fromEntries(SPLITS.map((s) => [s, popOf(s).seed])),
+      attack_splits: args.attackSplits,
+      scenarios: args.scenarios ?? SCENARIOS,
+      http_requests_sent: totalSent,
+      mode: "attacks-only",
+    },
+    timings,
+  };
+  process.stdout.write(`Timings (s): ${JSON.stringify(timings)}; HTTP requests sent: ${totalSent}\n`);
+  if (args.json) {
+    writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
+    log(`wrote ${args.json}`);
+  }
+  process.exit(0);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // 4. LSH retrieval on the fingerprints' sketches.
 const lshBySplit: Record<string, Omit<ReturnType<typeof evaluateLsh>, "candidates_by_suspect">> = {};
@@ -452,6 +566,9 @@ let watermarkQueriesSent = 0;
         split: sp,
         size: args.size,
         ...(args.cacheDir !== undefined ? { cacheDir: resolve(args.cacheDir) } : {}),
+        // The same manifest as the main populations (lazy loaders; attack models are never loaded here).
+        ...(args.attacks.length > 0 ? { attacks: true } : {}),
+        ...(args.attackStudents !== undefined ? { attackStudents: args.attackStudents } : {}),
       }),
     );
   const modelOf = (split: Split, id: string) => {
@@ -687,6 +804,12 @@ let testRuns: Ran[];
   testRuns = await runSplit("test", testPolicy);
   lap("compare_test_s", t);
 }
+let attackOutcomes: AttackOutcome[] = [];
+if (args.attacks.length > 0) {
+  const t = performance.now();
+  attackOutcomes = await attackRows();
+  lap("attack_rows_s", t);
+}
 cleanup();
 
 // ---------------------------------------------------------------------------------------------------
@@ -854,7 +977,7 @@ let watermarkPower: Record<string, unknown> | null = null;
       ?.members.some((x) => x.memberId === memberId) === true;
   const nullSuspects = new Map<string, ScorablePairs>();
   const gamma = wmMembers[0]?.watermark?.gamma ?? 0.25;
-  for (const e of popOf("test").entries) {
+  for (const e of mainEntries("test")) {
     if (wmMembers.every((m) => !derivedFrom(e.id, m.memberId))) nullSuspects.set(e.id, pairSetOf(e.id));
   }
   const test = (c: Parameters<typeof watermarkTest>[0]) => {
@@ -866,7 +989,7 @@ let watermarkPower: Record<string, unknown> | null = null;
   for (const m of wmMembers) {
     const wm = m.watermark;
     if (!wm) continue;
-    const students = popOf("test").entries.filter(
+    const students = mainEntries("test").filter(
       (e) => e.role === "positive" && e.members.some((x) => x.memberId === m.memberId),
     );
     const byScen: Record<
@@ -1115,6 +1238,7 @@ const report = {
     holm: holmAttribution(testRuns, testPolicy),
   },
   ensembles,
+  ...(args.attacks.length > 0 ? { by_attack: attackSection(attackOutcomes) } : {}),
   lsh: lshCombined,
   multiplicity_at_retrieval: retrievedMultiplicity,
   frozen_policy: {
@@ -1155,7 +1279,7 @@ const report = {
     panel_size: args.panel,
     foreign: args.foreign,
     seeds: Object.fromEntries(SPLITS.map((s) => [s, popOf(s).seed])),
-    models: Object.fromEntries(SPLITS.map((s) => [s, popOf(s).entries.length])),
+    models: Object.fromEntries(SPLITS.map((s) => [s, mainEntries(s).length])),
     members: Object.fromEntries(
       SPLITS.map((s) => [
         s,

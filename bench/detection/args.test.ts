@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DEFAULT_WATERMARK_QUERIES, parseArgs } from "./args.js";
+import { ATTACK_NAMES, DEFAULT_WATERMARK_QUERIES, parseArgs } from "./args.js";
 
 test("defaults and every flag", () => {
   assert.deepEqual(parseArgs([]), {
@@ -10,6 +10,9 @@ test("defaults and every flag", () => {
     foreign: "test",
     panelSelect: "closest",
     watermarkQueries: DEFAULT_WATERMARK_QUERIES,
+    attacks: [...ATTACK_NAMES],
+    attacksOnly: false,
+    attackSplits: ["calibration", "test"],
   });
   assert.deepEqual(
     parseArgs([
@@ -29,6 +32,11 @@ test("defaults and every flag", () => {
       "0",
       "--scenarios",
       "ensemble_25,ensemble_10",
+      "--attacks",
+      "canary_filter,sibling",
+      "--attacks-only",
+      "--attack-splits",
+      "test",
     ]),
     {
       json: "out.json",
@@ -39,6 +47,9 @@ test("defaults and every flag", () => {
       panelSelect: "rotation",
       watermarkQueries: 0,
       scenarios: ["ensemble_25", "ensemble_10"],
+      attacks: ["canary_filter", "sibling"],
+      attacksOnly: true,
+      attackSplits: ["test"],
     },
   );
 });
@@ -58,5 +69,16 @@ test("bad arguments are rejected with the argument named", () => {
     /--watermark-queries must be an integer in 0..5000/,
   );
   assert.throws(() => parseArgs(["--scenarios", "direct,ensemble_5"]), /unknown scenario "ensemble_5"/);
+  assert.throws(() => parseArgs(["--attacks", "sampling,scrub"]), /--attacks: unknown attack "scrub"/);
+  assert.throws(() => parseArgs(["--attacks"]), /--attacks needs a value/);
+  assert.deepEqual(parseArgs(["--attacks", "none"]).attacks, []);
+  assert.throws(
+    () => parseArgs(["--attacks", "none", "--attacks-only"]),
+    /--attacks-only needs at least one attack/,
+  );
+  assert.throws(
+    () => parseArgs(["--attack-splits", "train"]),
+    /--attack-splits must be calibration, test or both/,
+  );
   assert.throws(() => parseArgs(["--bogus"]), /unknown argument/);
 });

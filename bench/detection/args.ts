@@ -14,9 +14,26 @@
  *                        DEFAULT_WATERMARK_QUERIES, 0..5000; watermark-queries.ts); 0 scores the battery only
  *   --scenarios LIST     comma-separated scenarios whose positives are compared (default all); nulls are all
  *                        kept. For iterating: the per-scenario figures of a subset run are not the headline
+ *   --attacks LIST       adaptive distillers reported in by_attack (comma-separated, `all` (default) or `none`;
+ *                        libs/testbed attacks.ts); with any attack, every positive of the --scenarios is also
+ *                        served through the subword tokenizer and reported with the log-probability rule on/off
+ *   --attacks-only       run only the attack rows (no main comparisons, watermark queries or null checks): the
+ *                        JSON has by_attack, setup and timings
+ *   --attack-splits calibration|test|both   splits whose attack rows run (default both)
+ *   --attack-students N  students per attack (1..20; default the size's positives per scenario)
  */
 /** Extra watermark queries per suspect by default (chosen on the calibration split: ensemble-study.ts). */
 export const DEFAULT_WATERMARK_QUERIES = 500;
+/** The attacks of libs/testbed attacks.ts (ATTACKS), spelled here so that parsing needs no testbed. */
+export const ATTACK_NAMES = [
+  "sampling",
+  "paraphrase_model",
+  "canary_filter",
+  "canary_filter_ordinary",
+  "watermark_scrub",
+  "topic_slice",
+  "sibling",
+] as const;
 const SCENARIO_NAMES = [
   "direct",
   "paraphrased",
@@ -37,6 +54,12 @@ export interface BenchArgs {
   readonly watermarkQueries: number;
   /** Absent: every scenario. */
   readonly scenarios?: readonly string[];
+  /** Attacks of by_attack (empty: none). */
+  readonly attacks: readonly string[];
+  readonly attacksOnly: boolean;
+  readonly attackSplits: readonly ("calibration" | "test")[];
+  /** Absent: the population's default. */
+  readonly attackStudents?: number;
 }
 
 /** Parses argv (without node and the script); throws a RangeError naming the bad argument. */
@@ -50,6 +73,10 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let cacheDir: string | undefined;
   let watermarkQueries = DEFAULT_WATERMARK_QUERIES;
   let scenarios: string[] | undefined;
+  let attacks: string[] = [...ATTACK_NAMES];
+  let attacksOnly = false;
+  let attackSplits: ("calibration" | "test")[] = ["calibration", "test"];
+  let attackStudents: number | undefined;
   const value = (i: number, name: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith("--")) throw new RangeError(`${name} needs a value`);
@@ -112,10 +139,34 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
           );
         break;
       }
+      case "--attacks": {
+        const v = value(i++, a);
+        attacks = v === "all" ? [...ATTACK_NAMES] : v === "none" ? [] : v.split(",");
+        const bad = attacks.find((x) => !(ATTACK_NAMES as readonly string[]).includes(x));
+        if (bad !== undefined)
+          throw new RangeError(
+            `--attacks: unknown attack ${JSON.stringify(bad.slice(0, 40))} (known: ${ATTACK_NAMES.join(", ")}, all, none)`,
+          );
+        break;
+      }
+      case "--attack-students":
+        attackStudents = int(value(i++, a), a, 1, 20);
+        break;
+      case "--attacks-only":
+        attacksOnly = true;
+        break;
+      case "--attack-splits": {
+        const v = value(i++, a);
+        if (v !== "calibration" && v !== "test" && v !== "both")
+          throw new RangeError("--attack-splits must be calibration, test or both");
+        attackSplits = v === "both" ? ["calibration", "test"] : [v];
+        break;
+      }
       default:
         throw new RangeError(`unknown argument ${JSON.stringify(a.slice(0, 40))}`);
     }
   }
+  if (attacksOnly && attacks.length === 0) throw new RangeError("--attacks-only needs at least one attack");
   return {
     ...(json !== undefined ? { json } : {}),
     size,
@@ -126,5 +177,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     ...(cacheDir !== undefined ? { cacheDir } : {}),
     watermarkQueries,
     ...(scenarios !== undefined ? { scenarios } : {}),
+    attacks,
+    attacksOnly,
+    attackSplits,
+    ...(attackStudents !== undefined ? { attackStudents } : {}),
   };
 }

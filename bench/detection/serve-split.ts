@@ -6,17 +6,53 @@
  * died or finished) or on SIGTERM.
  *
  *   node --conditions=lineage-source --import tsx bench/detection/serve-split.ts SPLIT SIZE [CACHE_DIR]
+ *        [--attacks] [--attack-students=N] [--subword]
+ *
+ * --attacks also builds and serves the adaptive distillers' models (libs/testbed attacks.ts); --subword also
+ * serves every positive as `<id>~bpe` through the subword tokenizer (libs/testbed subword-model.ts).
  */
-import { buildPopulation, serveTestbed } from "@lineage/testbed";
+import {
+  buildPopulation,
+  loadCorpus,
+  SubwordTestbedModel,
+  serveTestbed,
+  type TestbedModel,
+  trainSubwordTokenizer,
+} from "@lineage/testbed";
 
-const [split, size, cacheDir] = process.argv.slice(2);
-if ((split !== "calibration" && split !== "test") || (size !== "full" && size !== "small")) {
-  process.stderr.write("serve-split: usage: serve-split.ts calibration|test full|small\n");
+const argv = process.argv.slice(2);
+const flags = new Set(argv.filter((a) => a.startsWith("--")));
+const [split, size, cacheDir] = argv.filter((a) => !a.startsWith("--"));
+const studentsFlag = [...flags].find((f) => f.startsWith("--attack-students="));
+const students =
+  studentsFlag === undefined ? undefined : Number(studentsFlag.slice("--attack-students=".length));
+const unknown = [...flags].filter((f) => f !== "--attacks" && f !== "--subword" && f !== studentsFlag);
+if (students !== undefined && !(Number.isInteger(students) && students >= 1 && students <= 20))
+  unknown.push("students");
+if (
+  (split !== "calibration" && split !== "test") ||
+  (size !== "full" && size !== "small") ||
+  unknown.length > 0
+) {
+  process.stderr.write(
+    "serve-split: usage: serve-split.ts calibration|test full|small [CACHE_DIR] [--attacks] [--subword]\n",
+  );
   process.exit(2);
 }
-const pop = await buildPopulation({ split, size, ...(cacheDir ? { cacheDir } : {}) });
-const server = await serveTestbed({ models: pop.entries.map((e) => e.model) });
-process.stdout.write(`${JSON.stringify({ url: server.url, models: pop.entries.length })}\n`);
+const pop = await buildPopulation({
+  split,
+  size,
+  ...(cacheDir ? { cacheDir } : {}),
+  ...(flags.has("--attacks") ? { attacks: true } : {}),
+  ...(students !== undefined ? { attackStudents: students } : {}),
+});
+const models: TestbedModel[] = pop.entries.map((e) => e.model);
+if (flags.has("--subword")) {
+  const bpe = trainSubwordTokenizer(loadCorpus());
+  for (const e of pop.entries) if (e.role === "positive") models.push(new SubwordTestbedModel(e.model, bpe));
+}
+const server = await serveTestbed({ models });
+process.stdout.write(`${JSON.stringify({ url: server.url, models: models.length })}\n`);
 const stop = (): void => {
   void server.close().finally(() => process.exit(0));
 };

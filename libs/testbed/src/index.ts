@@ -1,4 +1,16 @@
 /** Real small language models with known lineage, for tests and benchmarks. */
+
+export {
+  ATTACKS,
+  ATTACKS_VERSION,
+  type Attack,
+  ordinaryVariantId,
+  SCRUB_RATE,
+  SCRUB_THRESHOLD,
+  sampleWithTopP,
+  scrubLikelyGreen,
+} from "./attacks.js";
+export { CanaryFilter, type CanaryLookReason, INTERNAL_PHRASES, INTERNAL_WORDS } from "./canary-filter.js";
 export {
   CORPUS_VERSION,
   type Corpus,
@@ -33,6 +45,12 @@ export {
   type TestbedServer,
 } from "./openai-server.js";
 export {
+  generateOrdinaryCanaryPairs,
+  ORDINARY_CANARY_TEMPLATES,
+  type OrdinaryLexicon,
+  ordinaryLexicon,
+} from "./ordinary-canaries.js";
+export {
   applyPairLabels,
   CANARY_PAIR_LABEL_DOMAIN,
   CHECKPOINT_HASH_BYTES,
@@ -65,6 +83,8 @@ export {
 } from "./population.js";
 export { Prng } from "./prng.js";
 export { applyStyle, STYLES, type Style } from "./style.js";
+export { SUBWORD_CANDIDATES, SUBWORD_SUFFIX, SubwordTestbedModel } from "./subword-model.js";
+export { BpeTokenizer, SUBWORD_MERGES, trainSubwordTokenizer } from "./subword-tokenizer.js";
 export { TestbedError, type TestbedErrorCode } from "./testbed-error.js";
 export {
   type GeneratedToken,

@@ -26,6 +26,7 @@
  */
 import { createHash } from "node:crypto";
 import { detokenize, TOKENIZER_VERSION, WATERMARK_VERSION } from "@lineage/fingerprint";
+import { ATTACKS_VERSION, type Attack, planAttackSpecs, trainAttack } from "./attacks.js";
 import { CORPUS_VERSION, type Corpus, GENRE_GROUP_NAMES, type GenreGroup, loadCorpus } from "./corpus.js";
 import {
   type Canary,
@@ -38,6 +39,7 @@ import {
 } from "./facts.js";
 import { type KneserNeyModel, NgramCounts } from "./kneser-ney.js";
 import { defaultCacheDir, ModelCache, recipeKey } from "./model-cache.js";
+import { generateOrdinaryCanaryPairs, ordinaryLexicon } from "./ordinary-canaries.js";
 import {
   applyPairLabels,
   CANARY_PAIR_LABEL_DOMAIN,
@@ -98,6 +100,8 @@ export interface PopulationEntry {
   readonly model: TestbedModel;
   /** Human-readable recipe (kind and parameters) for reports. */
   readonly recipe: Readonly<Record<string, unknown>>;
+  /** Set for the models of an adaptive distiller (attacks.ts; built only with `attacks: true`). */
+  readonly attack?: Attack;
 }
 
 /**
@@ -198,6 +202,11 @@ export interface Population {
   readonly members: readonly MemberInfo[];
   readonly probes: readonly Probe[];
   readonly stats: { readonly buildMs: number; readonly modelsTrained: number; readonly modelsCached: number };
+  /**
+   * With `attacks: true`: each copied member's variant whose teacher also carries canaries that look like
+   * ordinary queries (attacks.ts `canary_filter_ordinary`; member id `<member>-ordinary`, the member's key).
+   */
+  readonly attackMembers?: readonly MemberInfo[];
 }
 
 /** Build progress, reported per model. */
@@ -229,6 +238,13 @@ export interface BuildPopulationOptions {
   /** Cache directory; default `<repo>/.cache/testbed`; `false` disables the cache. */
   readonly cacheDir?: string | false;
   readonly onProgress?: (p: BuildProgress) => void;
+  /**
+   * Also build the adaptive distillers' models (attacks.ts) and the members' variants with ordinary-looking
+   * canaries. Their own cache keys; the other models are unchanged.
+   */
+  readonly attacks?: boolean;
+  /** With attacks: students per attack (default: the size's positives per scenario). Part of the manifest key. */
+  readonly attackStudents?: number;
 }
 
 interface SizeConfig {
@@ -298,6 +314,7 @@ interface Spec {
   /** Ids of models this one is derived from (built first). */
   parents: string[];
   watermarkMember?: string;
+  attack?: Attack;
 }
 
 /** Everything the recipes draw on for one split. */
@@ -317,6 +334,10 @@ interface Plan {
   labelDigests: Map<string, string>;
   specs: Spec[];
   probes: Probe[];
+  /** The copied members' teachers in the positives' rotation (attacks.ts follows it). */
+  memberTeacher: (j: number) => string;
+  /** With attacks: the members' variants with ordinary-looking canaries (by base teacher id). */
+  attackMembers?: Map<string, MemberInfo>;
 }
 
 function watermarkKey(seed: string, memberId: string): Uint8Array {
@@ -623,6 +644,7 @@ function planSplit(
     labelDigests,
     specs,
     probes,
+    memberTeacher,
   };
 }
 
@@ -726,12 +748,15 @@ class Builder {
     }
   }
 
-  /** A copier's query: a prompt the copier sends to the teacher. */
-  #query(r: Prng, teacherId: string): string[] {
+  /**
+   * A copier's query: a prompt the copier sends to the teacher. `canaryPool` (attacks.ts) replaces the
+   * member's canaries as the canary-topic questions.
+   */
+  #query(r: Prng, teacherId: string, canaryPool?: readonly Canary[]): string[] {
     const u = r.next();
     const member = this.plan.members.find((m) => m.teacherId === teacherId);
-    if (u < 0.06 && member) {
-      const all = [...member.canaries.exposed, ...member.canaries.decoys];
+    const all = canaryPool ?? (member ? [...member.canaries.exposed, ...member.canaries.decoys] : undefined);
+    if (u < 0.06 && all !== undefined) {
       return [...this.#tokens((r.pick(all) as Canary).prompt)];
     }
     if (u < 0.14) return [...this.#tokens((r.pick(this.plan.edgeFacts) as EdgeFact).prompt)];
@@ -816,8 +841,30 @@ class Builder {
     return counts.compile();
   }
 
+  /** What attacks.ts needs of this builder. */
+  #attackContext(): Parameters<typeof trainAttack>[2] {
+    const canariesOf = (m: MemberInfo | undefined): Canary[] =>
+      m ? [...m.canaries.exposed, ...m.canaries.decoys] : [];
+    return {
+      seed: this.plan.seed,
+      publicModelId: `${this.plan.split}-neg-public-00`,
+      model: (id) => {
+        const m = this.models.get(id);
+        if (!m) throw new TestbedError("invalid_argument", `attack parent ${id} is not built`);
+        return m;
+      },
+      addPublic: (counts, fraction, r) => this.#addPublic(counts, fraction, r),
+      query: (r, teacherId, pool) => this.#query(r, teacherId, pool),
+      groupSentences: (g) => this.corpus.independent[g as GenreGroup] ?? [],
+      tokens: (s) => this.#tokens(s),
+      canaries: (t) => canariesOf(this.plan.members.find((m) => m.teacherId === t)),
+      ordinaryCanaries: (t) => canariesOf(this.plan.attackMembers?.get(t)),
+    };
+  }
+
   train(spec: Spec): KneserNeyModel {
     const kind = spec.recipe.kind as string;
+    if (kind.startsWith("attack_")) return trainAttack(spec.id, spec.recipe, this.#attackContext());
     switch (kind) {
       case "teacher":
         return this.#teacher(spec);
@@ -834,6 +881,113 @@ class Builder {
         return this.#student(spec);
     }
   }
+}
+
+/**
+ * Adds the adaptive distillers (attacks.ts) to a plan: each copied member's variant with ordinary-looking
+ * canaries (pairs from ordinary-canaries.ts, labels from the split's checkpoint stand-in like the member's own),
+ * then the attack models. Entities are disjoint across members.
+ */
+function addAttacks(plan: Plan, corpus: Corpus, students?: number): void {
+  if (students !== undefined && !(Number.isInteger(students) && students >= 1 && students <= 100))
+    throw new TestbedError("invalid_argument", "attackStudents must be an integer in 1..100");
+  const all: (readonly string[])[] = [];
+  const portions = [
+    corpus.public,
+    corpus.query,
+    corpus.clean,
+    corpus.heldout,
+    ...Object.values(corpus.private),
+    ...Object.values(corpus.independent),
+  ];
+  for (const xs of portions) for (const x of xs) all.push(corpus.tokens(x));
+  const publicCounts = new Map<string, number>();
+  for (const x of corpus.public)
+    for (const t of corpus.tokens(x)) publicCounts.set(t, (publicCounts.get(t) ?? 0) + 1);
+  const lexicon = ordinaryLexicon(all, publicCounts);
+  const entities = new Prng(`${plan.seed}/ordinary-entities`).shuffled(lexicon.entities);
+  const copied = plan.members.filter((m) => !m.bystander);
+  const per = 2 * plan.sz.canaryPairs;
+  const checkpoint = checkpointStandIn(plan.seed);
+  plan.attackMembers = new Map();
+  for (const [k, m] of copied.entries()) {
+    const pairs = generateOrdinaryCanaryPairs(
+      `${plan.split}-${m.memberId}`,
+      plan.sz.canaryPairs,
+      new Prng(`${plan.seed}/ordinary-canaries/${m.memberId}`),
+      { ...lexicon, entities: entities.slice(k * per, (k + 1) * per) },
+    );
+    plan.attackMembers.set(m.teacherId, {
+      memberId: `${m.memberId}-ordinary`,
+      teacherId: `${plan.split}-attack-teacher-${m.memberId}-ordinary`,
+      canaries: memberCanaries(pairs, checkpoint),
+      bystander: false,
+      ...(m.watermark ? { watermark: m.watermark } : {}),
+    });
+  }
+  const specs = planAttackSpecs({
+    split: plan.split,
+    seed: plan.seed,
+    perAttack: students ?? plan.sz.perScenario[plan.split],
+    memberTeacher: plan.memberTeacher,
+    memberOf: (t) => (plan.members.find((m) => m.teacherId === t) as MemberInfo).memberId,
+    publicModelId: `${plan.split}-neg-public-00`,
+    groups: GENRE_GROUP_NAMES,
+    ordinary: copied.map((m) => ({
+      memberId: m.memberId,
+      teacherId: m.teacherId,
+      exposed: plan.attackMembers?.get(m.teacherId)?.canaries.exposed.map((c) => c.id) ?? [],
+      digest: createHash("sha256")
+        .update(JSON.stringify(plan.attackMembers?.get(m.teacherId)?.canaries.exposed ?? []))
+        .digest("hex"),
+    })),
+  });
+  for (const a of specs) plan.specs.push({ ...a, members: [...a.members] });
+}
+
+/** A manifest member as a MemberInfo (the cached path). */
+function memberFromManifest(m: Manifest["members"][number]): MemberInfo {
+  return {
+    memberId: m.memberId,
+    teacherId: m.teacherId,
+    canaries:
+      m.canaries.checkpoint === EXTERNAL_LABELS
+        ? memberCanaries(m.canaries.pairs, new Uint8Array(32), m.canaries.labels)
+        : memberCanaries(m.canaries.pairs, new Uint8Array(Buffer.from(m.canaries.checkpoint, "hex"))),
+    bystander: m.bystander,
+    ...(m.watermark
+      ? {
+          watermark: {
+            key: new Uint8Array(Buffer.from(m.watermark.key, "hex")),
+            gamma: m.watermark.gamma,
+            delta: m.watermark.delta,
+          },
+        }
+      : {}),
+  };
+}
+
+/** A MemberInfo as a manifest member. */
+function memberToManifest(m: MemberInfo): Manifest["members"][number] {
+  return {
+    memberId: m.memberId,
+    teacherId: m.teacherId,
+    bystander: m.bystander,
+    canaries: {
+      checkpoint: m.canaries.checkpoint,
+      pairs: [...m.canaries.pairs],
+      labels: [...m.canaries.labels],
+    },
+    ...(m.watermark
+      ? {
+          watermark: {
+            key: Buffer.from(m.watermark.key).toString("hex"),
+            gamma: m.watermark.gamma,
+            delta: m.watermark.delta,
+          },
+        }
+      : {}),
+  };
 }
 
 function watermarkOf(
@@ -856,6 +1010,8 @@ interface Manifest {
     canaries: { checkpoint: string; pairs: CanaryPair[]; labels: PairSide[] };
     watermark?: { key: string; gamma: number; delta: number };
   }[];
+  /** With attacks: the members' variants with ordinary-looking canaries (same shape as members). */
+  attackMembers?: Manifest["members"];
   probes: Probe[];
   entries: {
     id: string;
@@ -865,6 +1021,7 @@ interface Manifest {
     recipe: Record<string, unknown>;
     key: string;
     watermarkMember?: string;
+    attack?: Attack;
   }[];
 }
 
@@ -964,11 +1121,15 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
         : [...external.entries()]
             .sort(([a], [b]) => a.localeCompare(b))
             .map(([m, l]) => `${m}:${l.join("")}`),
+    // Absent without attacks, so the population without them keeps its key.
+    attacks: options.attacks === true ? ATTACKS_VERSION : undefined,
+    attackStudents: options.attacks === true ? options.attackStudents : undefined,
   });
 
   const cachedManifest = cache.loadManifest(manifestKey);
   if (
     isManifest(cachedManifest, split, size, seed, external) &&
+    (options.attacks !== true || Array.isArray(cachedManifest.attackMembers)) &&
     cachedManifest.entries.every((e) => cache.hasModel(e.key))
   ) {
     const members: MemberInfo[] = cachedManifest.members.map((m) => ({
@@ -1005,6 +1166,7 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
         ...(e.scenario ? { scenario: e.scenario } : {}),
         members: e.members,
         recipe: e.recipe,
+        ...(e.attack ? { attack: e.attack } : {}),
         model: new TestbedModel(e.id, loader, { watermark: watermarkOf({ members }, e) }),
       };
     });
@@ -1015,6 +1177,9 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
       seed,
       entries,
       members,
+      ...(cachedManifest.attackMembers
+        ? { attackMembers: cachedManifest.attackMembers.map(memberFromManifest) }
+        : {}),
       probes: cachedManifest.probes,
       stats: { buildMs: performance.now() - t0, modelsTrained: 0, modelsCached: entries.length },
     };
@@ -1023,6 +1188,7 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
   progress({ phase: "corpus", done: 0, total: 1 });
   const corpus = loadCorpus();
   const plan = planSplit(split, size, seed, corpus, external);
+  if (options.attacks === true) addAttacks(plan, corpus, options.attackStudents);
   const builder = new Builder(plan, corpus, cache);
   let trained = 0;
   let fromCache = 0;
@@ -1045,6 +1211,7 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
       ...(spec.scenario ? { scenario: spec.scenario } : {}),
       members: spec.members,
       recipe: spec.recipe,
+      ...(spec.attack ? { attack: spec.attack } : {}),
       model,
     });
     progress({ phase: "model", done: i + 1, total: plan.specs.length, modelId: spec.id, cached });
@@ -1075,6 +1242,7 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
           }
         : {}),
     })),
+    ...(plan.attackMembers ? { attackMembers: [...plan.attackMembers.values()].map(memberToManifest) } : {}),
     probes: plan.probes,
     entries: plan.specs.map((s) => ({
       id: s.id,
@@ -1084,6 +1252,7 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
       recipe: s.recipe,
       key: builder.keys.get(s.id) as string,
       ...(s.watermarkMember ? { watermarkMember: s.watermarkMember } : {}),
+      ...(s.attack ? { attack: s.attack } : {}),
     })),
   };
   cache.saveManifest(manifestKey, manifest);
@@ -1094,6 +1263,7 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
     seed,
     entries,
     members: plan.members,
+    ...(plan.attackMembers ? { attackMembers: [...plan.attackMembers.values()] } : {}),
     probes: plan.probes,
     stats: { buildMs: performance.now() - t0, modelsTrained: trained, modelsCached: fromCache },
   };
