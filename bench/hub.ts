@@ -3,6 +3,7 @@
  *
  *   npm run bench:hub -- [--json FILE] [--models N] [--ingest K] [--probes P] [--queries Q]
  *                        [--unrelated-jaccard J] [--workers W] [--pglite] [--in-process] [--no-release]
+ *                        [--detail-budget-mb MB]
  *
  * 1. Ingestion (timed): K member-signed SketchAnnouncements (real Ed25519 header and DSSE signatures,
  *    made beforehand OUTSIDE the timing: signing is the members' cost) are published into a JetStream
@@ -16,8 +17,8 @@
  * 3. Index: the in-memory band index is rebuilt from Postgres (as on start-up), timed.
  * 4. Lookups (timed per query): Q suspects, half derived from a random indexed model (25% of its coarse
  *    bands and per-probe digests inherited: a distilled copy), half unrelated; retrieveCandidates with
- *    limit 10 (coarse band counting over all N models, then the top 40 read from Postgres and compared
- *    probe by probe). lookup_p50_ms / lookup_p99_ms, and the derived suspects' recall@10 as a check.
+ *    limit 10 (coarse band counting over all N models, then the top 40 compared probe by probe from the
+ *    per-probe detail held in memory — read from Postgres beyond --detail-budget-mb, default 512). lookup_p50_ms / lookup_p99_ms, and the derived suspects' recall@10 as a check.
  * Synthetic sketches: sketch version 1 shapes (512 coarse bands of 8 bytes, 32 per-probe digests of 4 bytes
  * for each of P probes, default 8), unrelated models sharing a Jaccard of about J (default 0.05, inside
  * the 0.03-0.12 unrelated real models show, lsh-params.ts) through frequent per-band digests, so each
@@ -538,10 +539,15 @@ const fillMs = performance.now() - t0;
 
 // ---- 3. Index rebuild from Postgres, 4. lookups ----------------------------------------------------
 console.error("bench/hub: rebuilding the index from Postgres, then lookups");
-const retriever = new SketchRetriever(sketches, epochs);
+// --detail-budget-mb N: memory for the per-probe detail stage 2 reads from (probe-detail.ts; 0 = all from
+// Postgres, as before it existed).
+const DETAIL_BUDGET_MB = intFlag("--detail-budget-mb", 512, 0, 65_536);
+const heapBefore = process.memoryUsage();
+const retriever = new SketchRetriever(sketches, epochs, Date.now, DETAIL_BUDGET_MB * 1024 * 1024);
 t0 = performance.now();
 await retriever.rebuild();
 const rebuildMs = performance.now() - t0;
+const heapAfter = process.memoryUsage();
 if (retriever.size !== MODELS)
   throw new Error(`bench/hub: ${retriever.size} models indexed, expected ${MODELS}`);
 const r = rng(777);
@@ -554,6 +560,7 @@ const coarseTimes: number[] = [];
 const detailTimes: number[] = [];
 let uncounted = 0;
 let detailReads = 0;
+let detailFromMemory = 0;
 // The suspects are made before the timed loop (the hub receives a finished sketch; making them in the loop
 // left their garbage to be collected inside the timed lookups).
 const suspects = Array.from({ length: QUERIES }, (_, q) => {
@@ -577,6 +584,7 @@ for (let q = 0; q < QUERIES; q++) {
     detailTimes.push(lk.detailReadMs);
     uncounted += lk.uncountedBands;
     detailReads += lk.detailRead;
+    detailFromMemory += lk.detailFromMemory;
   }
   candidatesSum += c.length;
   if (isCopy) {
@@ -629,7 +637,16 @@ const report = {
       publish_per_s: Math.round(INGEST / (publishMs / 1000)),
     },
     fill: { sketches: MODELS - INGEST, seconds: Number((fillMs / 1000).toFixed(2)), signed: false },
-    index: { rebuild_from_postgres_s: Number((rebuildMs / 1000).toFixed(2)), unrelated_jaccard: UNRELATED_J },
+    index: {
+      rebuild_from_postgres_s: Number((rebuildMs / 1000).toFixed(2)),
+      unrelated_jaccard: UNRELATED_J,
+      detail_budget_mb: DETAIL_BUDGET_MB,
+      detail_models_held: retriever.detailHeld.models,
+      detail_estimated_mb: Number((retriever.detailHeld.bytes / 2 ** 20).toFixed(1)),
+      // This process after the rebuild less before it (band index + detail + garbage not yet collected).
+      rss_growth_mb: Math.round((heapAfter.rss - heapBefore.rss) / 2 ** 20),
+      array_buffers_growth_mb: Math.round((heapAfter.arrayBuffers - heapBefore.arrayBuffers) / 2 ** 20),
+    },
     lookups: {
       queries: QUERIES,
       mean_candidates: Number((candidatesSum / QUERIES).toFixed(2)),
@@ -643,6 +660,7 @@ const report = {
       detail_read_p50_ms: ms(percentile(detailTimes, 50)),
       detail_read_p99_ms: ms(percentile(detailTimes, 99)),
       mean_detail_sketches_read: Number((detailReads / QUERIES).toFixed(2)),
+      mean_detail_from_memory: Number((detailFromMemory / QUERIES).toFixed(2)),
       // Band-index posting budget: bands left to stage 2 per query (H; a model sharing more than H bands is
       // guaranteed counted agreement in stage 1).
       mean_uncounted_bands: Number((uncounted / QUERIES).toFixed(1)),

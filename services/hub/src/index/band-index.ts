@@ -227,6 +227,16 @@ export class BandIndex {
     return ordinal;
   }
 
+  /**
+   * The 4-byte band keys of a model (a view into the index, valid until the next add or rebuild; do not keep
+   * it): what stage 2 compares a suspect's coarse signature against without reading Postgres.
+   */
+  keysOf(ordinal: number): Uint32Array {
+    if (!Number.isInteger(ordinal) || ordinal < 0 || ordinal >= this.#ordinals || this.#alive[ordinal] !== 1)
+      throw new HubError("invalid_argument", `no model ${ordinal} in the index`);
+    return this.#matrix.subarray(ordinal * COARSE_BANDS, (ordinal + 1) * COARSE_BANDS);
+  }
+
   /** Removes a model from retrieval; false when it was not retrievable. */
   remove(ordinal: number): boolean {
     if (!Number.isInteger(ordinal) || ordinal < 0 || ordinal >= this.#ordinals || this.#alive[ordinal] !== 1)

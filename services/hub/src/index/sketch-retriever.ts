@@ -4,8 +4,9 @@
  *   1. coarse: the in-memory band index (band-index.ts) counts, per model, the coarse LSH bands it shares
  *      with the suspect and keeps the models with >= minAgreeingBands (LSH_V1), the `limit x DETAIL_FACTOR`
  *      with most agreement;
- *   2. detail: only those few sketches are read from Postgres and compared probe by probe
- *      (compareSketches: per-probe band agreement, SimHash, shared wrong answers), and ranked by score.
+ *   2. detail: only those few sketches are compared probe by probe (compareSketches: per-probe band
+ *      agreement, SimHash, shared wrong answers) and ranked by score — from the per-probe detail kept in
+ *      memory (probe-detail.ts, within a byte budget), reading from Postgres only what it does not hold.
  * The index is rebuilt from Postgres on start, fed by this replica's ingestion as batches commit, and
  * caught up with other replicas' commits and retirements by {@link SketchRetriever.refresh}.
  */
@@ -15,6 +16,7 @@ import { HubError } from "../ingest/hub-error.js";
 import type { ModelRef } from "../ingest/sketch-proto.js";
 import type { IndexedSketchRow, SketchStore } from "../ingest/sketch-store.js";
 import { BandIndex, type CoarseHit } from "./band-index.js";
+import { coarseView, DEFAULT_DETAIL_BUDGET_BYTES, ProbeDetail } from "./probe-detail.js";
 
 /** One retrieved protected model. */
 export interface Candidate {
@@ -42,8 +44,10 @@ export interface RetrieveOptions {
 export interface LookupTimings {
   /** Stage 1 (band index), ms. */
   readonly coarseMs: number;
-  /** Reading the coarse hits' sketches from Postgres, ms. */
+  /** Reading the coarse hits' sketches from Postgres (those not held in memory), ms. */
   readonly detailReadMs: number;
+  /** Coarse hits whose detail came from memory. */
+  readonly detailFromMemory: number;
   /** Per-probe comparison and ranking, ms. */
   readonly compareMs: number;
   /** Sketches read for stage 2. */
@@ -82,11 +86,30 @@ export class SketchRetriever {
    */
   #safeSeq = 0n;
   #lastRefreshMs = 0;
+  readonly #detail: ProbeDetail;
+  readonly #keepDetail: boolean;
+  readonly #coarseScratch: Uint8Array[] = [];
 
-  constructor(sketches: SketchStore, epochs: EpochStore, now: () => number = Date.now) {
+  /**
+   * @param detailBudgetBytes - memory for the per-probe detail of indexed sketches (probe-detail.ts; default
+   *   512 MiB); 0 reads every stage-2 sketch from Postgres.
+   */
+  constructor(
+    sketches: SketchStore,
+    epochs: EpochStore,
+    now: () => number = Date.now,
+    detailBudgetBytes: number = DEFAULT_DETAIL_BUDGET_BYTES,
+  ) {
     this.#sketches = sketches;
     this.#epochs = epochs;
     this.#now = now;
+    this.#detail = new ProbeDetail(detailBudgetBytes);
+    this.#keepDetail = detailBudgetBytes > 0;
+  }
+
+  /** Models whose per-probe detail is held in memory, and its estimated bytes. */
+  get detailHeld(): { readonly models: number; readonly bytes: number } {
+    return { models: this.#detail.size, bytes: this.#detail.bytes };
   }
 
   /** Epoch indexed (undefined before the first rebuild or when none is current). */
@@ -113,10 +136,12 @@ export class SketchRetriever {
     const entries: Entry[] = [];
     const coarse: Uint8Array[] = [];
     let after = 0n;
+    this.#detail.clear();
     if (epoch !== undefined) {
       for (;;) {
-        const page = await this.#sketches.activeAfter(epoch.epochId, after, PAGE);
+        const page = await this.#sketches.activeAfter(epoch.epochId, after, PAGE, this.#keepDetail);
         for (const r of page) {
+          if (r.sketch !== undefined) this.#detail.set(entries.length, r.sketch);
           entries.push({ seq: r.seq, sketchId: r.sketchId, model: r.model });
           coarse.push(r.coarse);
           after = r.seq;
@@ -151,6 +176,7 @@ export class SketchRetriever {
       this.remove(e.sketchId);
     }
     const ordinal = this.#index.add(row.coarse);
+    if (row.sketch !== undefined && this.#keepDetail) this.#detail.set(ordinal, row.sketch);
     this.#entries[ordinal] = { seq: row.seq, sketchId: row.sketchId, model: row.model };
     this.#bySketch.set(row.sketchId, ordinal);
     this.#byModel.set(mk, ordinal);
@@ -163,6 +189,7 @@ export class SketchRetriever {
     this.#bySketch.delete(sketchId);
     const mk = modelKey((this.#entries[ord] as Entry).model);
     if (this.#byModel.get(mk) === ord) this.#byModel.delete(mk);
+    this.#detail.delete(ord);
     return this.#index.remove(ord);
   }
 
@@ -185,7 +212,8 @@ export class SketchRetriever {
       const ids = await this.#sketches.activeIdsAfter(epoch.epochId, after, PAGE);
       const unknown = ids.filter((r) => !this.#bySketch.has(r.sketchId)).map((r) => r.sketchId);
       for (let i = 0; i < unknown.length; i += 500) {
-        for (const r of await this.#sketches.activeByIds(unknown.slice(i, i + 500))) this.add(r);
+        for (const r of await this.#sketches.activeByIds(unknown.slice(i, i + 500), this.#keepDetail))
+          this.add(r);
       }
       if (ids.length < PAGE) break;
       after = (ids[ids.length - 1] as { seq: bigint }).seq;
@@ -224,14 +252,32 @@ export class SketchRetriever {
       )
       .slice(0, limit * DETAIL_FACTOR);
     const t1 = performance.now();
-    const detail = await this.#sketches.sketchesBySeq(
-      chosen.map((h) => (this.#entries[h.ordinal] as Entry).seq),
-    );
+    // Stage 2 from memory; only the hits whose detail is not held are read from Postgres.
+    const held = new Map<number, Sketch>();
+    const missing: bigint[] = [];
+    chosen.forEach((h, i) => {
+      let scratch = this.#coarseScratch[i];
+      if (scratch?.length !== suspect.coarse.length) {
+        scratch = new Uint8Array(suspect.coarse.length);
+        this.#coarseScratch[i] = scratch;
+      }
+      const sk =
+        suspect.coarse.length === 0
+          ? undefined
+          : this.#detail.sketchOf(
+              h.ordinal,
+              this.#epochId as string,
+              coarseView(suspect.coarse, this.#index.keysOf(h.ordinal), scratch),
+            );
+      if (sk !== undefined) held.set(h.ordinal, sk);
+      else missing.push((this.#entries[h.ordinal] as Entry).seq);
+    });
+    const detail = await this.#sketches.sketchesBySeq(missing);
     const t2 = performance.now();
     const out: Candidate[] = [];
     for (const h of chosen) {
       const e = this.#entries[h.ordinal] as Entry;
-      const stored = detail.get(e.seq);
+      const stored = held.get(h.ordinal) ?? detail.get(e.seq);
       if (stored === undefined) continue; // removed meanwhile
       const similarity = compareSketches(suspect, stored);
       out.push({
@@ -248,6 +294,7 @@ export class SketchRetriever {
       detailReadMs: t2 - t1,
       compareMs: performance.now() - t2,
       detailRead: chosen.length,
+      detailFromMemory: held.size,
       uncountedBands: st.uncountedBands,
       countedPostings: st.countedPostings,
     };

@@ -188,6 +188,7 @@ export class SketchIngestor {
           epochId: verified.epochId,
           model: verified.model,
           coarse: verified.sketch.coarse,
+          sketch: verified.sketch,
         });
         return { sketchId: outcome.sketchId, duplicate: false };
     }

@@ -41,6 +41,8 @@ export interface IndexedSketchRow {
   readonly epochId: string;
   readonly model: ModelRef;
   readonly coarse: Uint8Array;
+  /** The decoded sketch, when the reader asked for it (the index keeps its per-probe detail in memory). */
+  readonly sketch?: Sketch;
 }
 
 /** A status change the index applies (the sketch leaves retrieval). */
@@ -58,6 +60,27 @@ function unavailable(err: unknown): never {
     throw new HubError("unavailable", "the hub database is unavailable; retry later", { cause: err });
   }
   throw new HubError("unavailable", "the sketch batch could not be committed", { cause: err });
+}
+
+/** An index row; the sketch decoded when it was read (stored rows were checked when committed). */
+function indexedRow(r: {
+  seq: bigint | string;
+  sketch_id: string;
+  epoch_id: string;
+  member_id: string;
+  model_id: string;
+  model_version: string;
+  coarse: Uint8Array;
+  sketch?: Uint8Array;
+}): IndexedSketchRow {
+  return {
+    seq: BigInt(r.seq),
+    sketchId: r.sketch_id,
+    epochId: r.epoch_id,
+    model: { memberId: r.member_id, modelId: r.model_id, modelVersion: r.model_version },
+    coarse: r.coarse,
+    ...(r.sketch === undefined ? {} : { sketch: decodeSketch(r.sketch) }),
+  };
 }
 
 const modelKey = (epochId: string, m: ModelRef) =>
@@ -401,24 +424,24 @@ export class SketchStore {
   }
 
   /** Active sketches of an epoch with seq above `afterSeq`, in seq order, at most `limit`. */
-  async activeAfter(epochId: string, afterSeq: bigint, limit: number): Promise<IndexedSketchRow[]> {
+  async activeAfter(
+    epochId: string,
+    afterSeq: bigint,
+    limit: number,
+    withSketch = false,
+  ): Promise<IndexedSketchRow[]> {
     try {
       const rows = await this.#store.db
         .selectFrom("sketches")
         .select(["seq", "sketch_id", "epoch_id", "member_id", "model_id", "model_version", "coarse"])
+        .$if(withSketch, (q) => q.select("sketch"))
         .where("epoch_id", "=", epochId)
         .where("status", "=", "active")
         .where("seq", ">", afterSeq)
         .orderBy("seq")
         .limit(limit)
         .execute();
-      return rows.map((r) => ({
-        seq: BigInt(r.seq),
-        sketchId: r.sketch_id,
-        epochId: r.epoch_id,
-        model: { memberId: r.member_id, modelId: r.model_id, modelVersion: r.model_version },
-        coarse: r.coarse,
-      }));
+      return rows.map(indexedRow);
     } catch (err) {
       unavailable(err);
     }
@@ -447,23 +470,18 @@ export class SketchStore {
   }
 
   /** The active sketches with these ids, as the index loads them. */
-  async activeByIds(ids: readonly string[]): Promise<IndexedSketchRow[]> {
+  async activeByIds(ids: readonly string[], withSketch = false): Promise<IndexedSketchRow[]> {
     if (ids.length === 0) return [];
     try {
       const rows = await this.#store.db
         .selectFrom("sketches")
         .select(["seq", "sketch_id", "epoch_id", "member_id", "model_id", "model_version", "coarse"])
+        .$if(withSketch, (q) => q.select("sketch"))
         .where("sketch_id", "in", [...ids])
         .where("status", "=", "active")
         .orderBy("seq")
         .execute();
-      return rows.map((r) => ({
-        seq: BigInt(r.seq),
-        sketchId: r.sketch_id,
-        epochId: r.epoch_id,
-        model: { memberId: r.member_id, modelId: r.model_id, modelVersion: r.model_version },
-        coarse: r.coarse,
-      }));
+      return rows.map(indexedRow);
     } catch (err) {
       unavailable(err);
     }
