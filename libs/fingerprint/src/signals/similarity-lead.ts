@@ -19,9 +19,10 @@
  * than a and b (leave the pair out; the suspect is never in anyone's baseline, so no null score depends on
  * the suspect); the statistic is the mean over probes of s(a, b, i) - baseline(b, i), in [-1, 1]. The style
  * part is model-level: the agreement of a's and b's style profiles relative to the population without a and
- * b (style-features.ts: word, bigram, opening, closing, line-start and formatting habits, each compared by the
- * cosine of deviations from the population mean; and word choice compared by Cosine Delta, z-scored over the
- * population's most frequent words, which identifies students by the rarer words they prefer as their teacher does).
+ * b (style-features.ts: word, bigram, opening, closing, line-start and punctuation habits, each compared by the
+ * cosine of deviations from the population mean, and formatting habits compared by Cosine Delta over all of
+ * them; and word choice compared by Cosine Delta, z-scored over the population's most frequent words, which
+ * identifies students by the rarer words they prefer as their teacher does).
  *   content  -> output_similarity     text probes (open, edge): probe-features.ts similarity (weight 0)
  *   style    -> output_similarity     text probes: styleAgreement
  *   tokens   -> token_distribution    completion probes where every model served top log-probabilities:
@@ -55,11 +56,12 @@ import {
   STYLE_GROUPS,
   type StyleCounts,
   type StyleGroup,
+  type StylePopulation,
   type StyleProfile,
   styleAgreement,
   styleCounts,
+  stylePopulation,
   styleProfile,
-  sumProfiles,
 } from "./style-features.js";
 
 /** What the lead is computed from: responses aligned with `probes` (undefined = not answered). */
@@ -323,39 +325,23 @@ function stylePartStats(
   const none = pairList(k).map(() => null);
   if (idx.length < MIN_LEAD_PROBES.style) return none;
   const profiles = models.map((m) => styleProfile(idx.map((i) => counts(m[i] as ModelResponse))));
-  const population = profiles.slice(0, k + 1);
-  const total = sumProfiles(population);
-  const scratch = sumProfiles([]);
-  // Cosine Delta on word choice needs each word's population spread too: sums of squares of `words`.
-  const words = profiles.map((p) => p.words);
-  const totalSq = new Float64Array(STYLE_GROUPS.words);
-  for (const p of population)
-    for (let i = 0; i < totalSq.length; i++) totalSq[i] = (totalSq[i] ?? 0) + (p.words[i] ?? 0) ** 2;
-  const scratchSq = new Float64Array(STYLE_GROUPS.words);
+  const population = stylePopulation(profiles.slice(0, k + 1));
+  const scratch = stylePopulation([]);
   const agree = (a: number, b: number, out: readonly number[]): PairStat => {
+    // The population without `out`: its sums and sums of squares, group by group.
+    const left = { sum: scratch.sum, sumSq: scratch.sumSq, count: k + 1 - out.length };
     subtractInto(
       scratch,
-      total,
+      population,
       out.map((x) => profiles[x] as StyleProfile),
     );
-    const outWords = out.map((x) => words[x] as Float64Array);
-    for (let i = 0; i < scratchSq.length; i++) {
-      let x = totalSq[i] ?? 0;
-      for (const o of outWords) x -= (o[i] ?? 0) ** 2;
-      scratchSq[i] = x;
-    }
-    const agreement = styleAgreement(
-      profiles[a] as StyleProfile,
-      profiles[b] as StyleProfile,
-      scratch,
-      k + 1 - out.length,
-    );
+    const agreement = styleAgreement(profiles[a] as StyleProfile, profiles[b] as StyleProfile, left);
     const delta = cosineDelta(
-      words[a] as Float64Array,
-      words[b] as Float64Array,
-      scratch.words,
-      scratchSq,
-      k + 1 - out.length,
+      (profiles[a] as StyleProfile).words,
+      (profiles[b] as StyleProfile).words,
+      left.sum.words,
+      left.sumSq.words,
+      left.count,
     );
     return {
       value: agreement.value,
@@ -402,11 +388,11 @@ export const STYLE_GROUP_Z_CAP = 6;
  * Share of the lexical Cosine Delta in the style part's basis; the habits (the style groups' weighted mean)
  * get the rest. The one weight of the lead set from data, on the real-LLM development set (bench/realdata.ts,
  * which prints students' AUC at every share of the grid 0, 0.1, .., 1): the lexical delta identifies the
- * davinci003 students (it rises with the share: 0.833 at 0 to 0.944 at 0.8), the habits the gpt35 students
- * (1.000 at 0 to 0.942 at 1); 0.5, an equal split, keeps both families at their targets. That is a
- * DEVELOPMENT choice, made looking at both families. Fitted honestly instead — the share that maximises the
- * students' separation d' on one family alone, reported on the other — it gives davinci003 0.933 (share
- * 0.9, fitted on gpt35) and gpt35 0.942 (share 0.7, fitted on davinci003); the bench prints both.
+ * davinci003 students (it rises with the share: 0.833 at 0 to 0.944 at 0.7), the habits the gpt35 students
+ * (1.000 at 0 to 0.942 at 1); 0.5, an equal split, keeps both families at their targets (davinci003 0.933,
+ * gpt35 0.983). That is a DEVELOPMENT choice, made looking at both families. Fitted honestly instead — the
+ * share that maximises the students' separation d' on one family alone, reported on the other — it gives
+ * davinci003 0.933 and gpt35 0.967 (share 0.6 either way); the bench prints both.
  */
 export const STYLE_DELTA_SHARE = 0.5;
 
@@ -456,15 +442,23 @@ export function styleScore(
   return ((basis[0] ?? 0) - mean) / Math.max(sd, SD_FLOOR);
 }
 
-/** scratch = total - sum(out), group by group, without allocating. */
-function subtractInto(scratch: StyleProfile, total: StyleProfile, out: readonly StyleProfile[]): void {
-  for (const g of Object.keys(total) as (keyof StyleProfile)[]) {
-    const d = scratch[g];
-    const t = total[g];
+/** scratch = total - out (sums and sums of squares), group by group, without allocating. */
+function subtractInto(scratch: StylePopulation, total: StylePopulation, out: readonly StyleProfile[]): void {
+  for (const g of Object.keys(total.sum) as (keyof StyleProfile)[]) {
+    const d = scratch.sum[g];
+    const dq = scratch.sumSq[g];
+    const t = total.sum[g];
+    const tq = total.sumSq[g];
     for (let i = 0; i < d.length; i++) {
       let x = t[i] ?? 0;
-      for (const o of out) x -= o[g][i] ?? 0;
+      let y = tq[i] ?? 0;
+      for (const o of out) {
+        const v = o[g][i] ?? 0;
+        x -= v;
+        y -= v * v;
+      }
       d[i] = x;
+      dq[i] = y;
     }
   }
 }
