@@ -69,6 +69,7 @@ export {
   type MemberInfo,
   type MemberShare,
   type PlannedMemberPairs,
+  type PlannedModel,
   POPULATION_VERSION,
   type Population,
   type PopulationEntry,

@@ -319,3 +319,35 @@ describe("labels drawn by a real log (canaryLabels)", () => {
     );
   });
 });
+
+describe("a selection of the plan (only)", () => {
+  it("builds the selected models and their parents, the same models the whole population has, from the cache", async () => {
+    const direct = entry((e) => e.scenario === "direct");
+    const sel = await buildPopulation({
+      split: "test",
+      size: "small",
+      cacheDir: dir,
+      only: (s) => s.id === direct.id,
+    });
+    const teacherIds = direct.members.map(
+      (m) => pop.members.find((x) => x.memberId === m.memberId)?.teacherId,
+    );
+    // The copy and the teacher it was distilled from; nothing else of the plan.
+    assert.deepEqual(
+      sel.entries.map((e) => e.id).sort(),
+      [direct.id, ...teacherIds].sort(),
+      "only the selection and its parents",
+    );
+    // Same recipe, same cache keys: nothing is trained that the whole population already built.
+    assert.equal(sel.stats.modelsTrained, 0);
+    const same = sel.entries.find((e) => e.id === direct.id);
+    assert.equal(
+      same?.model.generate("the", { seed: "x", temperature: 1 }).text,
+      direct.model.generate("the", { seed: "x", temperature: 1 }).text,
+    );
+    assert.deepEqual(sel.members, pop.members, "the split's members are all named");
+    // A selection of nothing builds nothing.
+    const none = await buildPopulation({ split: "test", size: "small", cacheDir: dir, only: () => false });
+    assert.equal(none.entries.length, 0);
+  });
+});

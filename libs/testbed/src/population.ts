@@ -245,6 +245,37 @@ export interface BuildPopulationOptions {
   readonly attacks?: boolean;
   /** With attacks: students per attack (default: the size's positives per scenario). Part of the manifest key. */
   readonly attackStudents?: number;
+  /**
+   * Build only the models this selects (and the models they are derived from): a caller that needs a few
+   * models of the plan (the demo) does not train the rest. Entries, ids, recipes and cache keys are those of
+   * the full plan, so a selected model is the same model the full population has. Called once per model of
+   * the plan, in plan order. Absent: every model.
+   */
+  readonly only?: (spec: PlannedModel) => boolean;
+}
+
+/** A model of a split's plan, as {@link BuildPopulationOptions.only} sees it before anything is trained. */
+export interface PlannedModel {
+  readonly id: string;
+  readonly role: Role;
+  readonly scenario?: Scenario;
+  readonly members: readonly MemberShare[];
+  readonly recipe: Readonly<Record<string, unknown>>;
+}
+
+/** The specs `only` selects, with every parent they need, in plan order (parents come first). */
+function selectSpecs(specs: readonly Spec[], only: (spec: PlannedModel) => boolean): Spec[] {
+  const byId = new Map(specs.map((s) => [s.id, s]));
+  const keep = new Set<string>();
+  const visit = (id: string) => {
+    if (keep.has(id)) return;
+    const s = byId.get(id);
+    if (s === undefined) return;
+    keep.add(id);
+    for (const p of s.parents) visit(p);
+  };
+  for (const s of specs) if (only(s)) visit(s.id);
+  return specs.filter((s) => keep.has(s.id));
 }
 
 interface SizeConfig {
@@ -1109,6 +1140,14 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
   );
   const progress = options.onProgress ?? (() => {});
   const external = options.canaryLabels ?? new Map<string, readonly PairSide[]>();
+  // A selection plans the whole split (ids and keys are the full plan's) before the manifest key is known.
+  let selected: { corpus: Corpus; plan: Plan } | undefined;
+  if (options.only !== undefined) {
+    const corpus = loadCorpus();
+    const plan = planSplit(split, size, seed, corpus, external);
+    plan.specs = selectSpecs(plan.specs, options.only);
+    selected = { corpus, plan };
+  }
   const manifestKey = recipeKey({
     v: [POPULATION_VERSION, CORPUS_VERSION, TOKENIZER_VERSION],
     split,
@@ -1121,6 +1160,8 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
         : [...external.entries()]
             .sort(([a], [b]) => a.localeCompare(b))
             .map(([m, l]) => `${m}:${l.join("")}`),
+    // Absent without a selection, so the whole population keeps its key.
+    only: selected === undefined ? undefined : selected.plan.specs.map((s) => s.id),
     // Absent without attacks, so the population without them keeps its key.
     attacks: options.attacks === true ? ATTACKS_VERSION : undefined,
     attackStudents: options.attacks === true ? options.attackStudents : undefined,
@@ -1186,8 +1227,8 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
   }
 
   progress({ phase: "corpus", done: 0, total: 1 });
-  const corpus = loadCorpus();
-  const plan = planSplit(split, size, seed, corpus, external);
+  const corpus = selected?.corpus ?? loadCorpus();
+  const plan = selected?.plan ?? planSplit(split, size, seed, corpus, external);
   if (options.attacks === true) addAttacks(plan, corpus, options.attackStudents);
   const builder = new Builder(plan, corpus, cache);
   let trained = 0;
