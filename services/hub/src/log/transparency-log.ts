@@ -488,9 +488,11 @@ export class TransparencyLog implements AsyncDisposable {
     if (!ok) {
       throw new LogError(
         "failed_precondition",
-        logged === undefined || logged.keyId === ""
-          ? `the hub's ${purpose} key is not delegated in the log (restart the hub with its key set)`
-          : `the log delegated ${purpose} to key ${logged.keyId.slice(0, 16)} at index ${logged.index}, which this process does not hold (restart the hub with the current key set)`,
+        logged === undefined
+          ? `the hub's ${purpose} key is not delegated in the log, and this process's key is not the log's root (restart the hub with its key set)`
+          : logged.keyId === ""
+            ? `the hub's ${purpose} key was retired at log index ${logged.index}: nothing signs ${purpose} until a new key is delegated (lineage hub keys rotate --purpose ${purpose})`
+            : `the log delegated ${purpose} to key ${logged.keyId.slice(0, 16)} at index ${logged.index}, which this process does not hold (restart the hub with the current key set)`,
       );
     }
   }
