@@ -57,6 +57,7 @@ export type {
   VerdictPolicy,
   WatermarkCounts,
   WatermarkKeyCommitmentRef,
+  WatermarkQueriesStep,
 } from "./gen/lineage/v1/attestation_pb.js";
 export {
   AttestationStatementSchema,
@@ -78,6 +79,7 @@ export {
   VerdictSchema,
   WatermarkCountsSchema,
   WatermarkKeyCommitmentRefSchema,
+  WatermarkQueriesStepSchema,
 } from "./gen/lineage/v1/attestation_pb.js";
 export type {
   VerifyBundleRequest,

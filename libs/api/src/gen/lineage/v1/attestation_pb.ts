@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lineage/v1/attestation.proto.
  */
 export const file_lineage_v1_attestation: GenFile = /*@__PURE__*/
-  fileDesc("ChxsaW5lYWdlL3YxL2F0dGVzdGF0aW9uLnByb3RvEgpsaW5lYWdlLnYxIq0BCgpUZXN0UmVzdWx0EiIKBGtpbmQYASABKA4yFC5saW5lYWdlLnYxLlRlc3RLaW5kEg8KB3F1ZXJpZXMYAiABKA0SDgoGdHJpYWxzGAMgASgNEgwKBGhpdHMYBCABKA0SEQoJc3RhdGlzdGljGAUgASgBEhMKC2VmZmVjdF9zaXplGAYgASgBEg8KB3BfdmFsdWUYByABKAESEwoLbnVsbF9tb2RlbHMYCCABKA0itwEKDVBvbGljeUFwcGxpZWQSEQoJcG9saWN5X2lkGAEgASgJEg0KBWFscGhhGAIgASgBEhcKD21pbl9lZmZlY3Rfc2l6ZRgDIAEoARITCgtjb21iaW5hdGlvbhgEIAEoCRIqCgpjb3JyZWN0aW9uGAUgASgOMhYubGluZWFnZS52MS5Db3JyZWN0aW9uEhMKC2NvbXBhcmlzb25zGAYgASgNEhUKDXN0b3BwZWRfZWFybHkYByABKAgiygEKD0V2aWRlbmNlU3VtbWFyeRIlCgV0ZXN0cxgBIAMoCzIWLmxpbmVhZ2UudjEuVGVzdFJlc3VsdBIYChBjb21iaW5lZF9wX3ZhbHVlGAIgASgBEhwKFGNvbWJpbmVkX2VmZmVjdF9zaXplGAMgASgBEikKBnBvbGljeRgEIAEoCzIZLmxpbmVhZ2UudjEuUG9saWN5QXBwbGllZBIWCg5jYW5hcmllc19zcGVudBgFIAEoDRIVCg10b3RhbF9xdWVyaWVzGAYgASgNIq0EChRBdHRlc3RhdGlvblN0YXRlbWVudBIPCgd2ZXJzaW9uGAEgASgNEhIKCnNlc3Npb25faWQYAiABKAkSFQoNc2Vzc2lvbl9ub25jZRgDIAEoDBInCgdzdXNwZWN0GAQgASgLMhYubGluZWFnZS52MS5TdXNwZWN0UmVmEjAKDG1lbWJlcl9tb2RlbBgFIAEoCzIaLmxpbmVhZ2UudjEuTWVtYmVyTW9kZWxSZWYSJAoHdmVyZGljdBgGIAEoDjITLmxpbmVhZ2UudjEuVmVyZGljdBItCghldmlkZW5jZRgHIAEoCzIbLmxpbmVhZ2UudjEuRXZpZGVuY2VTdW1tYXJ5EjoKEWNhbmFyeV9jb21taXRtZW50GAggASgLMh8ubGluZWFnZS52MS5DYW5hcnlDb21taXRtZW50UmVmEhAKCGVwb2NoX2lkGAkgASgJEi0KCWlzc3VlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoGY291bnRzGAsgASgLMhsubGluZWFnZS52MS5WZXJkaWN0RXZpZGVuY2USJwoFYm91bmQYDCABKAsyGC5saW5lYWdlLnYxLkJvdW5kQ2hvaWNlcxIRCgliYWNrZWRfYnkYDSABKAkSQwoUd2F0ZXJtYXJrX2NvbW1pdG1lbnQYDiABKAsyJS5saW5lYWdlLnYxLldhdGVybWFya0tleUNvbW1pdG1lbnRSZWYikAIKEENhbmFyeVBhaXJDb3VudHMSFwoPcGFpcnNfY29tbWl0dGVkGAEgASgNEhcKD3BhaXJzX2NvbXBsZXRlZBgCIAEoDRIUCgxleHBvc2VkX2hpdHMYAyABKA0SEgoKZGVjb3lfaGl0cxgEIAEoDRIUCgxleHBvc2VkX29ubHkYBSABKA0SEgoKZGVjb3lfb25seRgGIAEoDRIVCghzZXF1ZW5jZRgHIAEoCUgAiAEBEhkKDHNjb3JlZF9wYWlycxgIIAEoDUgBiAEBEhcKCnJhbmtfc2lnbnMYCSABKAlIAogBAUILCglfc2VxdWVuY2VCDwoNX3Njb3JlZF9wYWlyc0INCgtfcmFua19zaWducyJ4Cg9XYXRlcm1hcmtDb3VudHMSDQoFZ2FtbWEYASABKAESFwoPc2VsZWN0ZWRfc2NvcmVkGAIgASgNEhYKDnNlbGVjdGVkX2dyZWVuGAMgASgNEhIKCmFsbF9zY29yZWQYBCABKA0SEQoJYWxsX2dyZWVuGAUgASgNIlsKDExlYWRFdmlkZW5jZRINCgVzY29yZRgBIAEoARIRCgludWxsX3NpemUYAiABKA0SFQoNbnVsbF9hdF9sZWFzdBgDIAEoDRISCgpwb3B1bGF0aW9uGAQgASgJIqwBCg9WZXJkaWN0RXZpZGVuY2USLAoGY2FuYXJ5GAEgASgLMhwubGluZWFnZS52MS5DYW5hcnlQYWlyQ291bnRzEi4KCXdhdGVybWFyaxgCIAEoCzIbLmxpbmVhZ2UudjEuV2F0ZXJtYXJrQ291bnRzEiYKBGxlYWQYAyABKAsyGC5saW5lYWdlLnYxLkxlYWRFdmlkZW5jZRITCgtjb21wYXJpc29ucxgEIAEoDSIqCgpUZXN0V2VpZ2h0EgwKBHRlc3QYASABKAkSDgoGd2VpZ2h0GAIgASgBItABCg1WZXJkaWN0UG9saWN5EhEKCXBvbGljeV9pZBgBIAEoCRINCgVhbHBoYRgCIAEoARISCgptaW5fZWZmZWN0GAMgASgBEicKB3dlaWdodHMYBCADKAsyFi5saW5lYWdlLnYxLlRlc3RXZWlnaHQSGAoQbWluX2NhbmFyeV9wYWlycxgFIAEoDRIbChNtaW5fd2F0ZXJtYXJrX3BhaXJzGAYgASgNEhIKCmxlYWRfYWxwaGEYByABKAESFQoNbWluX2xlYWRfbnVsbBgIIAEoDSKRAQoMQm91bmRDaG9pY2VzEhUKDXNlc3Npb25faW5kZXgYASABKAQSDQoFcGFuZWwYAiADKAkSDAoEc2VlZBgDIAEoDBIiChpyZWZlcmVuY2VfZmluZ2VycHJpbnRfaGFzaBgEIAEoDBIpCgZwb2xpY3kYBSABKAsyGS5saW5lYWdlLnYxLlZlcmRpY3RQb2xpY3kiWQoZV2F0ZXJtYXJrS2V5Q29tbWl0bWVudFJlZhIVCg1jb21taXRtZW50X2lkGAEgASgJEhIKCmtleV9kaWdlc3QYAiABKAwSEQoJbG9nX2luZGV4GAMgASgEKoYBCgdWZXJkaWN0EhcKE1ZFUkRJQ1RfVU5TUEVDSUZJRUQQABIaChZWRVJESUNUX0xJS0VMWV9ERVJJVkVEEAESGAoUVkVSRElDVF9JTkNPTkNMVVNJVkUQAhIXChNWRVJESUNUX05PVF9ERVJJVkVEEAMSEwoPVkVSRElDVF9TSU1JTEFSEAQqqQIKCFRlc3RLaW5kEhkKFVRFU1RfS0lORF9VTlNQRUNJRklFRBAAEhQKEFRFU1RfS0lORF9DQU5BUlkQARIXChNURVNUX0tJTkRfV0FURVJNQVJLEAISHgoaVEVTVF9LSU5EX1BST0JFX1NJTUlMQVJJVFkQAxIaChZURVNUX0tJTkRfV1JPTkdfQU5TV0VSEAQSIAocVEVTVF9LSU5EX1RPS0VOX0RJU1RSSUJVVElPThAFEhoKFlRFU1RfS0lORF9DQU5BUllfUEFJUlMQBhIeChpURVNUX0tJTkRfQ0FOQVJZX1dBVEVSTUFSSxAHEh0KGVRFU1RfS0lORF9TSU1JTEFSSVRZX0xFQUQQCBIaChZURVNUX0tJTkRfQ0FOQVJZX1JBTktTEAkqWAoKQ29ycmVjdGlvbhIaChZDT1JSRUNUSU9OX1VOU1BFQ0lGSUVEEAASGQoVQ09SUkVDVElPTl9CT05GRVJST05JEAESEwoPQ09SUkVDVElPTl9IT0xNEAJiBnByb3RvMw", [file_google_protobuf_timestamp, file_lineage_v1_canary_commitment, file_lineage_v1_member_model, file_lineage_v1_suspect]);
+  fileDesc("ChxsaW5lYWdlL3YxL2F0dGVzdGF0aW9uLnByb3RvEgpsaW5lYWdlLnYxIq0BCgpUZXN0UmVzdWx0EiIKBGtpbmQYASABKA4yFC5saW5lYWdlLnYxLlRlc3RLaW5kEg8KB3F1ZXJpZXMYAiABKA0SDgoGdHJpYWxzGAMgASgNEgwKBGhpdHMYBCABKA0SEQoJc3RhdGlzdGljGAUgASgBEhMKC2VmZmVjdF9zaXplGAYgASgBEg8KB3BfdmFsdWUYByABKAESEwoLbnVsbF9tb2RlbHMYCCABKA0itwEKDVBvbGljeUFwcGxpZWQSEQoJcG9saWN5X2lkGAEgASgJEg0KBWFscGhhGAIgASgBEhcKD21pbl9lZmZlY3Rfc2l6ZRgDIAEoARITCgtjb21iaW5hdGlvbhgEIAEoCRIqCgpjb3JyZWN0aW9uGAUgASgOMhYubGluZWFnZS52MS5Db3JyZWN0aW9uEhMKC2NvbXBhcmlzb25zGAYgASgNEhUKDXN0b3BwZWRfZWFybHkYByABKAgiygEKD0V2aWRlbmNlU3VtbWFyeRIlCgV0ZXN0cxgBIAMoCzIWLmxpbmVhZ2UudjEuVGVzdFJlc3VsdBIYChBjb21iaW5lZF9wX3ZhbHVlGAIgASgBEhwKFGNvbWJpbmVkX2VmZmVjdF9zaXplGAMgASgBEikKBnBvbGljeRgEIAEoCzIZLmxpbmVhZ2UudjEuUG9saWN5QXBwbGllZBIWCg5jYW5hcmllc19zcGVudBgFIAEoDRIVCg10b3RhbF9xdWVyaWVzGAYgASgNIuoEChRBdHRlc3RhdGlvblN0YXRlbWVudBIPCgd2ZXJzaW9uGAEgASgNEhIKCnNlc3Npb25faWQYAiABKAkSFQoNc2Vzc2lvbl9ub25jZRgDIAEoDBInCgdzdXNwZWN0GAQgASgLMhYubGluZWFnZS52MS5TdXNwZWN0UmVmEjAKDG1lbWJlcl9tb2RlbBgFIAEoCzIaLmxpbmVhZ2UudjEuTWVtYmVyTW9kZWxSZWYSJAoHdmVyZGljdBgGIAEoDjITLmxpbmVhZ2UudjEuVmVyZGljdBItCghldmlkZW5jZRgHIAEoCzIbLmxpbmVhZ2UudjEuRXZpZGVuY2VTdW1tYXJ5EjoKEWNhbmFyeV9jb21taXRtZW50GAggASgLMh8ubGluZWFnZS52MS5DYW5hcnlDb21taXRtZW50UmVmEhAKCGVwb2NoX2lkGAkgASgJEi0KCWlzc3VlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoGY291bnRzGAsgASgLMhsubGluZWFnZS52MS5WZXJkaWN0RXZpZGVuY2USJwoFYm91bmQYDCABKAsyGC5saW5lYWdlLnYxLkJvdW5kQ2hvaWNlcxIRCgliYWNrZWRfYnkYDSABKAkSQwoUd2F0ZXJtYXJrX2NvbW1pdG1lbnQYDiABKAsyJS5saW5lYWdlLnYxLldhdGVybWFya0tleUNvbW1pdG1lbnRSZWYSOwoRd2F0ZXJtYXJrX3F1ZXJpZXMYDyABKAsyIC5saW5lYWdlLnYxLldhdGVybWFya1F1ZXJpZXNTdGVwInEKFFdhdGVybWFya1F1ZXJpZXNTdGVwEhAKCHByb3RvY29sGAEgASgJEhcKD3F1ZXJpZXNfcGxhbm5lZBgCIAEoDRIYChBxdWVyaWVzX2Fuc3dlcmVkGAMgASgNEhQKDHBhaXJzX3Njb3JlZBgEIAEoDSKQAgoQQ2FuYXJ5UGFpckNvdW50cxIXCg9wYWlyc19jb21taXR0ZWQYASABKA0SFwoPcGFpcnNfY29tcGxldGVkGAIgASgNEhQKDGV4cG9zZWRfaGl0cxgDIAEoDRISCgpkZWNveV9oaXRzGAQgASgNEhQKDGV4cG9zZWRfb25seRgFIAEoDRISCgpkZWNveV9vbmx5GAYgASgNEhUKCHNlcXVlbmNlGAcgASgJSACIAQESGQoMc2NvcmVkX3BhaXJzGAggASgNSAGIAQESFwoKcmFua19zaWducxgJIAEoCUgCiAEBQgsKCV9zZXF1ZW5jZUIPCg1fc2NvcmVkX3BhaXJzQg0KC19yYW5rX3NpZ25zIngKD1dhdGVybWFya0NvdW50cxINCgVnYW1tYRgBIAEoARIXCg9zZWxlY3RlZF9zY29yZWQYAiABKA0SFgoOc2VsZWN0ZWRfZ3JlZW4YAyABKA0SEgoKYWxsX3Njb3JlZBgEIAEoDRIRCglhbGxfZ3JlZW4YBSABKA0iWwoMTGVhZEV2aWRlbmNlEg0KBXNjb3JlGAEgASgBEhEKCW51bGxfc2l6ZRgCIAEoDRIVCg1udWxsX2F0X2xlYXN0GAMgASgNEhIKCnBvcHVsYXRpb24YBCABKAkirAEKD1ZlcmRpY3RFdmlkZW5jZRIsCgZjYW5hcnkYASABKAsyHC5saW5lYWdlLnYxLkNhbmFyeVBhaXJDb3VudHMSLgoJd2F0ZXJtYXJrGAIgASgLMhsubGluZWFnZS52MS5XYXRlcm1hcmtDb3VudHMSJgoEbGVhZBgDIAEoCzIYLmxpbmVhZ2UudjEuTGVhZEV2aWRlbmNlEhMKC2NvbXBhcmlzb25zGAQgASgNIioKClRlc3RXZWlnaHQSDAoEdGVzdBgBIAEoCRIOCgZ3ZWlnaHQYAiABKAEi0AEKDVZlcmRpY3RQb2xpY3kSEQoJcG9saWN5X2lkGAEgASgJEg0KBWFscGhhGAIgASgBEhIKCm1pbl9lZmZlY3QYAyABKAESJwoHd2VpZ2h0cxgEIAMoCzIWLmxpbmVhZ2UudjEuVGVzdFdlaWdodBIYChBtaW5fY2FuYXJ5X3BhaXJzGAUgASgNEhsKE21pbl93YXRlcm1hcmtfcGFpcnMYBiABKA0SEgoKbGVhZF9hbHBoYRgHIAEoARIVCg1taW5fbGVhZF9udWxsGAggASgNIpEBCgxCb3VuZENob2ljZXMSFQoNc2Vzc2lvbl9pbmRleBgBIAEoBBINCgVwYW5lbBgCIAMoCRIMCgRzZWVkGAMgASgMEiIKGnJlZmVyZW5jZV9maW5nZXJwcmludF9oYXNoGAQgASgMEikKBnBvbGljeRgFIAEoCzIZLmxpbmVhZ2UudjEuVmVyZGljdFBvbGljeSJZChlXYXRlcm1hcmtLZXlDb21taXRtZW50UmVmEhUKDWNvbW1pdG1lbnRfaWQYASABKAkSEgoKa2V5X2RpZ2VzdBgCIAEoDBIRCglsb2dfaW5kZXgYAyABKAQqhgEKB1ZlcmRpY3QSFwoTVkVSRElDVF9VTlNQRUNJRklFRBAAEhoKFlZFUkRJQ1RfTElLRUxZX0RFUklWRUQQARIYChRWRVJESUNUX0lOQ09OQ0xVU0lWRRACEhcKE1ZFUkRJQ1RfTk9UX0RFUklWRUQQAxITCg9WRVJESUNUX1NJTUlMQVIQBCqpAgoIVGVzdEtpbmQSGQoVVEVTVF9LSU5EX1VOU1BFQ0lGSUVEEAASFAoQVEVTVF9LSU5EX0NBTkFSWRABEhcKE1RFU1RfS0lORF9XQVRFUk1BUksQAhIeChpURVNUX0tJTkRfUFJPQkVfU0lNSUxBUklUWRADEhoKFlRFU1RfS0lORF9XUk9OR19BTlNXRVIQBBIgChxURVNUX0tJTkRfVE9LRU5fRElTVFJJQlVUSU9OEAUSGgoWVEVTVF9LSU5EX0NBTkFSWV9QQUlSUxAGEh4KGlRFU1RfS0lORF9DQU5BUllfV0FURVJNQVJLEAcSHQoZVEVTVF9LSU5EX1NJTUlMQVJJVFlfTEVBRBAIEhoKFlRFU1RfS0lORF9DQU5BUllfUkFOS1MQCSpYCgpDb3JyZWN0aW9uEhoKFkNPUlJFQ1RJT05fVU5TUEVDSUZJRUQQABIZChVDT1JSRUNUSU9OX0JPTkZFUlJPTkkQARITCg9DT1JSRUNUSU9OX0hPTE0QAmIGcHJvdG8z", [file_google_protobuf_timestamp, file_lineage_v1_canary_commitment, file_lineage_v1_member_model, file_lineage_v1_suspect]);
 
 /**
  * Result of one test against a null built from unrelated reference models.
@@ -319,6 +319,14 @@ export type AttestationStatement = Message<"lineage.v1.AttestationStatement"> & 
    * @generated from field: lineage.v1.WatermarkKeyCommitmentRef watermark_commitment = 14;
    */
   watermarkCommitment?: WatermarkKeyCommitmentRef | undefined;
+
+  /**
+   * The extra watermark queries step, when the watermark counts come from it (counts only; the prompts and
+   * answers never leave the member node).
+   *
+   * @generated from field: lineage.v1.WatermarkQueriesStep watermark_queries = 15;
+   */
+  watermarkQueries?: WatermarkQueriesStep | undefined;
 };
 
 /**
@@ -327,6 +335,50 @@ export type AttestationStatement = Message<"lineage.v1.AttestationStatement"> & 
  */
 export const AttestationStatementSchema: GenMessage<AttestationStatement> = /*@__PURE__*/
   messageDesc(file_lineage_v1_attestation, 3);
+
+/**
+ * The member node's extra watermark queries (services/member-node watermark-queries.ts): prompts derived
+ * from the session's seed and the epoch battery, answers sampled with their top alternatives; the statement's
+ * watermark counts are those of these answers' distinct pairs.
+ *
+ * @generated from message lineage.v1.WatermarkQueriesStep
+ */
+export type WatermarkQueriesStep = Message<"lineage.v1.WatermarkQueriesStep"> & {
+  /**
+   * Protocol version, e.g. "lineage-watermark-queries/1", at most 64 chars.
+   *
+   * @generated from field: string protocol = 1;
+   */
+  protocol: string;
+
+  /**
+   * Queries the protocol planned for the session.
+   *
+   * @generated from field: uint32 queries_planned = 2;
+   */
+  queriesPlanned: number;
+
+  /**
+   * Queries the suspect answered.
+   *
+   * @generated from field: uint32 queries_answered = 3;
+   */
+  queriesAnswered: number;
+
+  /**
+   * Distinct pairs scored (the watermark counts' all_scored).
+   *
+   * @generated from field: uint32 pairs_scored = 4;
+   */
+  pairsScored: number;
+};
+
+/**
+ * Describes the message lineage.v1.WatermarkQueriesStep.
+ * Use `create(WatermarkQueriesStepSchema)` to create a new message.
+ */
+export const WatermarkQueriesStepSchema: GenMessage<WatermarkQueriesStep> = /*@__PURE__*/
+  messageDesc(file_lineage_v1_attestation, 4);
 
 /**
  * Counts of the paired canary test (docs/specs/verdict.md).
@@ -406,7 +458,7 @@ export type CanaryPairCounts = Message<"lineage.v1.CanaryPairCounts"> & {
  * Use `create(CanaryPairCountsSchema)` to create a new message.
  */
 export const CanaryPairCountsSchema: GenMessage<CanaryPairCounts> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_attestation, 4);
+  messageDesc(file_lineage_v1_attestation, 5);
 
 /**
  * Counts of the watermark test.
@@ -455,7 +507,7 @@ export type WatermarkCounts = Message<"lineage.v1.WatermarkCounts"> & {
  * Use `create(WatermarkCountsSchema)` to create a new message.
  */
 export const WatermarkCountsSchema: GenMessage<WatermarkCounts> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_attestation, 5);
+  messageDesc(file_lineage_v1_attestation, 6);
 
 /**
  * A similarity lead: the suspect's score ranked against known-unrelated model pairs.
@@ -497,7 +549,7 @@ export type LeadEvidence = Message<"lineage.v1.LeadEvidence"> & {
  * Use `create(LeadEvidenceSchema)` to create a new message.
  */
 export const LeadEvidenceSchema: GenMessage<LeadEvidence> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_attestation, 6);
+  messageDesc(file_lineage_v1_attestation, 7);
 
 /**
  * Everything a verdict is derived from.
@@ -539,7 +591,7 @@ export type VerdictEvidence = Message<"lineage.v1.VerdictEvidence"> & {
  * Use `create(VerdictEvidenceSchema)` to create a new message.
  */
 export const VerdictEvidenceSchema: GenMessage<VerdictEvidence> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_attestation, 7);
+  messageDesc(file_lineage_v1_attestation, 8);
 
 /**
  * Weight of one accusing test in the policy's weighted Bonferroni.
@@ -567,7 +619,7 @@ export type TestWeight = Message<"lineage.v1.TestWeight"> & {
  * Use `create(TestWeightSchema)` to create a new message.
  */
 export const TestWeightSchema: GenMessage<TestWeight> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_attestation, 8);
+  messageDesc(file_lineage_v1_attestation, 9);
 
 /**
  * A versioned verdict policy, stated in full (@lineage/fingerprint VerdictPolicy).
@@ -637,7 +689,7 @@ export type VerdictPolicy = Message<"lineage.v1.VerdictPolicy"> & {
  * Use `create(VerdictPolicySchema)` to create a new message.
  */
 export const VerdictPolicySchema: GenMessage<VerdictPolicy> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_attestation, 9);
+  messageDesc(file_lineage_v1_attestation, 10);
 
 /**
  * The choices an attestation's verdict was bound to before the evidence (DESIGN.md "The match
@@ -687,7 +739,7 @@ export type BoundChoices = Message<"lineage.v1.BoundChoices"> & {
  * Use `create(BoundChoicesSchema)` to create a new message.
  */
 export const BoundChoicesSchema: GenMessage<BoundChoices> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_attestation, 10);
+  messageDesc(file_lineage_v1_attestation, 11);
 
 /**
  * Where a watermark key commitment was logged.
@@ -722,7 +774,7 @@ export type WatermarkKeyCommitmentRef = Message<"lineage.v1.WatermarkKeyCommitme
  * Use `create(WatermarkKeyCommitmentRefSchema)` to create a new message.
  */
 export const WatermarkKeyCommitmentRefSchema: GenMessage<WatermarkKeyCommitmentRef> = /*@__PURE__*/
-  messageDesc(file_lineage_v1_attestation, 11);
+  messageDesc(file_lineage_v1_attestation, 12);
 
 /**
  * Outcome under the calibrated policy. Never "clean" by default.
