@@ -20,7 +20,7 @@ import {
   VerifyDisclosureRequestSchema,
 } from "@lineage/api";
 import { type Bus, BusError, type BusErrorCode, type BusSubscription } from "@lineage/bus";
-import { ed25519NoteVerifier, KeyRing } from "@lineage/crypto";
+import { type Ed25519PublicKey, ed25519NoteVerifier, KeyRing } from "@lineage/crypto";
 import type { ServiceImpl } from "@lineage/rpc";
 import { readCanaryPairsFile } from "../canaries/canary-file.js";
 import { CanarySets, checkCommitmentId } from "../canaries/canary-sets.js";
@@ -270,10 +270,17 @@ export function matchServices(deps: MemberNodeDeps, options: MatchOptions): Matc
     clock: deps.clock,
   });
   // The configured key that signs the log's checkpoints is the hub's root: the key history is read from it.
-  const root = [...deps.hubKeys.keys()].find((k) => {
-    const v = ed25519NoteVerifier(options.hubLog.origin, k);
-    return v.keyId === options.hubLog.verifier.keyId && v.name === options.hubLog.verifier.name;
-  });
+  // A node whose hub has not answered yet (node-match.ts: the trust is learned in the background) has no
+  // origin to match yet: it starts without the view (configured keys only) instead of not serving at all.
+  let root: Ed25519PublicKey | undefined;
+  try {
+    root = [...deps.hubKeys.keys()].find((k) => {
+      const v = ed25519NoteVerifier(options.hubLog.origin, k);
+      return v.keyId === options.hubLog.verifier.keyId && v.name === options.hubLog.verifier.name;
+    });
+  } catch (err) {
+    if (!isMemberNodeError(err, "unavailable")) throw err;
+  }
   const sessions = new MatchSessions({
     memberId: deps.memberId,
     store: deps.store,
