@@ -61,6 +61,10 @@ export interface HubRuntimeOptions {
   /** Reference models registered at start (idempotent; a conflicting one is an error). */
   readonly reference?: readonly ReferenceModel[];
   readonly panelSize?: number;
+  /** Candidates retrieved per suspect (ReleaseScannerOptions; default 10). */
+  readonly maxCandidates?: number;
+  /** Coarse bands a candidate must share with the suspect (ReleaseScannerOptions; default LSH_V1's). */
+  readonly minAgreeingBands?: number;
   readonly alphaBudget?: number;
   readonly deadlineMs?: number;
   readonly feed?: FeedSource;
@@ -179,6 +183,8 @@ export async function openHubRuntime(o: HubRuntimeOptions): Promise<HubRuntime> 
         epochs: index.epochs,
         retriever: index.retriever,
         adapterFor: o.suspectAdapter ?? httpSuspect,
+        ...(o.maxCandidates === undefined ? {} : { maxCandidates: o.maxCandidates }),
+        ...(o.minAgreeingBands === undefined ? {} : { minAgreeingBands: o.minAgreeingBands }),
         onScan,
       },
     });

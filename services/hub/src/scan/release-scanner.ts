@@ -27,6 +27,7 @@ import { toHex } from "@lineage/crypto";
 import {
   type Battery,
   buildSketch,
+  COARSE_BANDS,
   createSketchContext,
   type Fingerprint,
   type ModelAdapter,
@@ -77,6 +78,12 @@ export interface ReleaseScannerOptions {
   readonly concurrency?: number;
   /** Candidates retrieved per suspect (default 10). */
   readonly maxCandidates?: number;
+  /**
+   * Coarse bands a protected model must share with the suspect to be retrieved (default LSH_V1's). A small
+   * alliance may lower it so that every plausible member is sessioned (each session is Holm-corrected and
+   * alpha-spent as any other).
+   */
+  readonly minAgreeingBands?: number;
   readonly onProgress?: (p: ScanProgress) => void;
 }
 
@@ -140,6 +147,11 @@ export class ReleaseScanner {
   readonly #o: ReleaseScannerOptions;
 
   constructor(options: ReleaseScannerOptions) {
+    const { maxCandidates: k, minAgreeingBands: b } = options;
+    if (k !== undefined && !(Number.isInteger(k) && k >= 1 && k <= 1000))
+      throw new HubError("invalid_argument", "maxCandidates must be an integer in 1..1000");
+    if (b !== undefined && !(Number.isInteger(b) && b >= 1 && b <= COARSE_BANDS))
+      throw new HubError("invalid_argument", `minAgreeingBands must be an integer in 1..${COARSE_BANDS}`);
     this.#o = options;
   }
 
@@ -210,7 +222,10 @@ export class ReleaseScanner {
       sketchInputsFromFingerprint(battery, fp),
       createSketchContext(epoch.epochKey, epoch.epochId),
     );
-    const found = await this.#o.retriever.retrieveCandidates(sketch, { limit: this.#o.maxCandidates ?? 10 });
+    const found = await this.#o.retriever.retrieveCandidates(sketch, {
+      limit: this.#o.maxCandidates ?? 10,
+      ...(this.#o.minAgreeingBands === undefined ? {} : { minAgreeingBands: this.#o.minAgreeingBands }),
+    });
     const candidates = found.map((c) => ({
       model: create(MemberModelRefSchema, {
         memberId: c.model.memberId,

@@ -42,7 +42,13 @@ export interface HubSessionsOptions {
   /** Release scanning (SubmitSuspect): the epochs and index to probe and retrieve with, and suspect adapters. */
   readonly scan?: Pick<
     ReleaseScannerOptions,
-    "epochs" | "retriever" | "adapterFor" | "concurrency" | "maxCandidates" | "onProgress"
+    | "epochs"
+    | "retriever"
+    | "adapterFor"
+    | "concurrency"
+    | "maxCandidates"
+    | "minAgreeingBands"
+    | "onProgress"
   > & {
     readonly onScan?: (suspectId: string, result: Promise<ScanResult>) => void;
   };
