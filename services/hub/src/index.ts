@@ -90,6 +90,7 @@ export {
 } from "./log/hub-key-statement.js";
 export { isLogError, LogError, type LogErrorCode, type LogErrorOptions } from "./log/log-error.js";
 export { type LogIntegrityOptions, type VerifiedLog, verifyStoredLog } from "./log/log-integrity.js";
+export { WATERMARK_QUERIES_PROTOCOLS } from "./log/protocol-admission.js";
 export {
   type DecodedLeaf,
   decodeLeaf,

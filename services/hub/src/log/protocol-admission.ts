@@ -168,6 +168,35 @@ export function checkStatementV2(st: AttestationStatement): void {
   if (st.backedBy.length > 64)
     throw new LogError("invalid_argument", "statement backed_by exceeds 64 characters");
   if (st.bound.panel.length > 64) throw new LogError("too_large", "statement bound.panel exceeds 64 models");
+  if (st.watermarkQueries !== undefined) checkWatermarkQueriesStep(st);
+}
+
+/**
+ * The extra watermark queries steps a member node may record (services/member-node watermark-queries.ts, whose
+ * test checks this table against its constants): the count each version fixes.
+ */
+export const WATERMARK_QUERIES_PROTOCOLS: Readonly<Record<string, { readonly queries: number }>> =
+  Object.freeze({ "lineage-watermark-queries/1": Object.freeze({ queries: 500 }) });
+
+/**
+ * A statement's watermark queries record (attacker-controlled: a member signs what it likes): a known
+ * protocol with the count it fixes, consistent counts, and the statement's watermark counts exactly the
+ * step's pairs — so the counts the verdict is re-derived from are the ones the fixed rule made.
+ */
+function checkWatermarkQueriesStep(st: AttestationStatement): void {
+  const q = st.watermarkQueries as NonNullable<AttestationStatement["watermarkQueries"]>;
+  const bad = (what: string): never => {
+    throw new LogError("invalid_argument", `statement watermark_queries: ${what}`);
+  };
+  if (q.protocol.length > 64 || !Object.hasOwn(WATERMARK_QUERIES_PROTOCOLS, q.protocol))
+    bad("unknown protocol");
+  const fixed = WATERMARK_QUERIES_PROTOCOLS[q.protocol] as { readonly queries: number };
+  if (st.watermarkCommitment === undefined || st.counts?.watermark === undefined)
+    bad("recorded without a bound watermark key and its counts");
+  if (q.queriesPlanned !== fixed.queries) bad(`queries_planned must be ${fixed.queries} under ${q.protocol}`);
+  if (q.queriesAnswered > q.queriesPlanned) bad("queries_answered exceeds queries_planned");
+  if (q.pairsScored !== st.counts?.watermark?.allScored)
+    bad("pairs_scored must equal the watermark counts' all_scored");
 }
 
 // ---- state (in the writer, in log order) ----------------------------------------------------------------
