@@ -90,7 +90,6 @@ export {
 } from "./log/hub-key-statement.js";
 export { isLogError, LogError, type LogErrorCode, type LogErrorOptions } from "./log/log-error.js";
 export { type LogIntegrityOptions, type VerifiedLog, verifyStoredLog } from "./log/log-integrity.js";
-export { WATERMARK_QUERIES_PROTOCOLS } from "./log/protocol-admission.js";
 export {
   type DecodedLeaf,
   decodeLeaf,
@@ -126,6 +125,7 @@ export {
   revokeKeyRecord,
   signMembership,
 } from "./log/membership-record.js";
+export { WATERMARK_QUERIES_PROTOCOLS } from "./log/protocol-admission.js";
 export {
   DEFAULT_MAX_BYTES_PER_CALL,
   DEFAULT_MAX_STREAMS_PER_PEER,
