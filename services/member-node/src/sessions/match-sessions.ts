@@ -52,6 +52,7 @@ import { compareSeedOf } from "../session-check.js";
 import { policyFromProto } from "../verdict-proto.js";
 import type { WatermarkKeys } from "../watermark/watermark-keys.js";
 import { admitSession } from "./session-request.js";
+import { watermarkQueryStep, withWatermarkQueries } from "./watermark-query-step.js";
 
 type MaybeAsync<T> = T | Promise<T>;
 
@@ -284,10 +285,9 @@ export class MatchSessions {
           "signing the attestation",
         ),
       );
-      const statement = attestationStatement(
-        { memberId: this.#d.memberId, issuedAtMs: this.#d.clock() },
+      const statement = withWatermarkQueries(
+        attestationStatement({ memberId: this.#d.memberId, issuedAtMs: this.#d.clock() }, result, checked),
         result,
-        checked,
       );
       const env = signAttestation(statement, this.#d.signingKey);
       answer = create(MatchSessionAnswerSchema, {
@@ -410,7 +410,7 @@ export class MatchSessions {
       req.maxQueries,
     );
     try {
-      return await compare({
+      const compared = await compare({
         suspect: suspectAdapter,
         reference,
         panel,
@@ -428,6 +428,20 @@ export class MatchSessions {
         ...(signal === undefined ? {} : { signal }),
         onProgress: (p) =>
           emit(progress(sessionId, SessionPhase.PROBE_COMPARISON, p.done, p.total, p.stage.slice(0, 64))),
+      });
+      // The extra watermark queries (watermark-query-step.ts) whenever the session binds a key.
+      if (watermark === undefined) return compared;
+      return await watermarkQueryStep({
+        result: compared,
+        seed: o.seed,
+        battery,
+        suspect: suspectAdapter,
+        key: watermark.key,
+        gamma: watermark.gamma,
+        concurrency: this.#d.concurrency ?? 8,
+        ...(signal === undefined ? {} : { signal }),
+        onProgress: (done, total) =>
+          emit(progress(sessionId, SessionPhase.PROBE_COMPARISON, done, total, "watermark queries")),
       });
     } catch (err) {
       if (err instanceof Declined) throw err;

@@ -1,0 +1,133 @@
+/**
+ * The extra watermark queries as a step of a match session (watermark/watermark-queries.ts says what they are
+ * and why the null holds): run after the engine's comparison whenever the session binds a watermark key, their
+ * pairs' counts become the comparison's watermark counts and the verdict is derived again from the counts
+ * under the session's policy — the same `deriveVerdict` the hub and the auditor run on the attestation. The
+ * step's record (counts only) goes into the attestation statement (`watermark_queries`).
+ *
+ * Bound before the evidence: whether the step runs depends only on the session (a bound watermark key), never
+ * on an answer; its prompts and seeds come from the session's seed and battery.
+ */
+import { create } from "@bufbuild/protobuf";
+import {
+  type AttestationStatement,
+  AttestationStatementSchema,
+  WatermarkQueriesStepSchema,
+} from "@lineage/api";
+import {
+  type Battery,
+  type CompareResult,
+  deriveVerdict,
+  type ModelAdapter,
+  type ReportedSignal,
+} from "@lineage/fingerprint";
+import {
+  runWatermarkQueries,
+  WATERMARK_QUERY_COUNT,
+  type WatermarkQueriesRecord,
+  watermarkQueryPlan,
+} from "../watermark/watermark-queries.js";
+
+const records = new WeakMap<CompareResult, WatermarkQueriesRecord>();
+
+/** The step's record of a comparison it produced, if any. */
+export function watermarkQueriesOf(result: CompareResult): WatermarkQueriesRecord | undefined {
+  return records.get(result);
+}
+
+/** Inputs of {@link watermarkQueryStep}. */
+export interface WatermarkQueryStepInput {
+  readonly result: CompareResult;
+  /** The session's logged 32-byte seed. */
+  readonly seed: Uint8Array;
+  /** The epoch battery the session names (the prompts are prefixes of its prompts). */
+  readonly battery: Battery;
+  /** The suspect as the session reaches it (its query budget enforced by the caller's adapter). */
+  readonly suspect: ModelAdapter;
+  readonly key: Uint8Array;
+  readonly gamma: number;
+  readonly concurrency?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** Runs the step and returns the comparison with the step's watermark counts and the verdict derived again. */
+export async function watermarkQueryStep(o: WatermarkQueryStepInput): Promise<CompareResult> {
+  const plan = watermarkQueryPlan(o.seed, o.battery, WATERMARK_QUERY_COUNT);
+  const { counts, record } = await runWatermarkQueries({
+    suspect: o.suspect,
+    plan,
+    key: o.key,
+    gamma: o.gamma,
+    ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
+    ...(o.signal === undefined ? {} : { signal: o.signal }),
+    ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
+  });
+  const r = o.result;
+  const evidence = { ...r.evidence, watermark: counts };
+  const v = deriveVerdict(evidence, r.policy);
+  const signals: ReportedSignal[] = r.signals.map((s) => {
+    if (s.role !== "accusing") return s;
+    const t = v.tests.find((x) => x.test === s.name);
+    if (t === undefined) return s;
+    const detail =
+      s.name === "watermark"
+        ? { ...counts, step: record.protocol, queries: record.queriesAnswered }
+        : s.detail;
+    if (!t.available)
+      return {
+        name: s.name,
+        role: s.role,
+        available: false,
+        p_value: null,
+        statistic: null,
+        effect: null,
+        reason: t.reason ?? "did not run",
+        detail,
+      };
+    return {
+      ...s,
+      available: true,
+      p_value: t.p_value,
+      adjusted_p: t.adjusted_p,
+      effect: t.effect,
+      ...(s.name === "watermark" ? { statistic: counts.selected_green } : {}),
+      detail,
+    };
+  });
+  const asked = record.queriesPlanned;
+  const out: CompareResult = {
+    ...r,
+    verdict: v.verdict,
+    decision: v.verdict,
+    p_value: v.p_value,
+    effect_size: v.effect,
+    backed_by: v.backed_by,
+    explanation: v.explanation,
+    lead_rank: v.lead,
+    evidence,
+    tests: v.tests,
+    signals,
+    queries: { ...r.queries, suspect: r.queries.suspect + asked, total: r.queries.total + asked },
+  };
+  records.set(out, record);
+  return out;
+}
+
+/** The statement with the step's record of `result` (unchanged when the step did not run). */
+export function withWatermarkQueries(
+  statement: AttestationStatement,
+  result: CompareResult,
+): AttestationStatement {
+  const rec = records.get(result);
+  if (rec === undefined) return statement;
+  return create(AttestationStatementSchema, {
+    ...statement,
+    watermarkQueries: create(WatermarkQueriesStepSchema, {
+      protocol: rec.protocol,
+      queriesPlanned: rec.queriesPlanned,
+      queriesAnswered: rec.queriesAnswered,
+      pairsScored: rec.pairsScored,
+    }),
+  });
+}
