@@ -22,11 +22,13 @@ const SIZE_NOTES = {
     "--size small: fast (the test runs it), and it shows the whole machinery — enrolment, canary commitments, " +
     "protection, scans, sessions over gRPC, logged attestations, the audit — but it cannot show an accusation: " +
     "each member commits 12 canary pairs, so the paired canary test's best p-value (2^-12, about 2.4e-4) never " +
-    "reaches the policy's alpha (1e-6), and its small models give the watermark test little text. Its copies are " +
+    "reaches the policy's alpha (1e-6), and its small copies learn little of a watermark, even over the extra watermark queries. Its copies are " +
     "expected to be MISSED, the table says so, and the demo exits 1. Run the full size to see the story.",
   full:
-    "--size full: 48 canary pairs per member, teachers on thousands of sentences; the first run trains the " +
-    "population (a few minutes; later runs retrain only the members' models and what was distilled from them).",
+    "--size full: 48 canary pairs per member, teachers on thousands of sentences; the watermarking members' " +
+    "nodes add the protocol's 500 extra watermark queries to each session. It builds only the testbed models " +
+    "the story needs (13): each run trains the 7 that depend on the canary labels its log draws (the members' " +
+    "teachers and the 4 copies); the others come from the cache after the first run.",
 } as const;
 
 function table(r: DemoResult): string {

@@ -123,6 +123,8 @@ export async function startDemoHub(o: {
   readonly members: ReadonlyMap<string, string>;
   readonly feed: FeedSource;
   readonly panelSize: number;
+  /** Coarse bands a protected model must share with a suspect to be sessioned (hub default when absent). */
+  readonly minAgreeingBands?: number;
   readonly report: (line: string) => void;
   readonly onScan: (suspectId: string, result: Promise<ScanResult>) => void;
 }): Promise<DemoHub> {
@@ -155,6 +157,7 @@ export async function startDemoHub(o: {
       members,
       populationId: DEMO_POPULATION,
       panelSize: o.panelSize,
+      ...(o.minAgreeingBands === undefined ? {} : { minAgreeingBands: o.minAgreeingBands }),
       feed: o.feed,
       report: o.report,
       onScan: o.onScan,
@@ -239,7 +242,9 @@ export async function startDemoMember(o: {
   readonly hubAddress: string;
   readonly hubPublicKeyPem: string;
   readonly bus: Bus;
-  /** Adapter name -> endpoint ("main": the member's own model). */
+  /** The member's canary reuse policy: distinct suspects one canary item may be sent to. */
+  readonly maxSuspectsPerCanary: number;
+  /** Adapter name -> endpoint ("main": the member's own model; the others: the hub's reference panel). */
   readonly endpoints: Readonly<Record<string, { readonly baseUrl: string; readonly model: string }>>;
 }): Promise<DemoMember> {
   const key = Ed25519PrivateKey.generate();
@@ -259,6 +264,7 @@ export async function startDemoMember(o: {
     hub: { address: o.hubAddress, keyFiles: [hubKeyFile] },
     battery: {},
     adapters,
+    canaries: { maxSuspectsPerCanary: o.maxSuspectsPerCanary },
   };
   const node = await startMemberNode({
     config,

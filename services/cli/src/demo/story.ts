@@ -42,6 +42,7 @@ import {
   buildPopulation,
   type PairSide,
   type PlannedMemberPairs,
+  type PlannedModel,
   type PopulationEntry,
   type PopulationSize,
   planCanaryPairs,
@@ -157,6 +158,17 @@ export async function runDemoStory(o: DemoRunOptions): Promise<DemoResult> {
     // The hub's reference population: teachers no alliance member owns (the non-member's and the bystanders').
     const referenceIds = [`test-teacher-nonmember`, ...outsiders.map((m) => m.teacherId)];
     const panelSize = Math.min(6, referenceIds.length);
+    // What the story trains (and what it needs): every teacher (the members' and the reference panel's), the
+    // plan's first release of each story scenario (the first of each copies member A; its ensemble blends A and
+    // B) and the first public-only model (the independent release). `only` sees the plan in order.
+    const wanted = new Set<string>();
+    const only = (s: PlannedModel): boolean => {
+      if (s.role === "member_teacher" || s.role === "nonmember_teacher") return true;
+      const key = s.role === "negative" && s.recipe.kind === "negative_public" ? "independent" : s.scenario;
+      if (key === undefined || !STORY.some((x) => x.scenario === key) || wanted.has(key)) return false;
+      wanted.add(key);
+      return true;
+    };
 
     const bus = demoBus();
     cleanups.push(() => bus.close());
@@ -177,6 +189,10 @@ export async function runDemoStory(o: DemoRunOptions): Promise<DemoResult> {
       members: new Map([...ports].map(([id, port]) => [id, `127.0.0.1:${port}`])),
       feed,
       panelSize,
+      // A small alliance: every member sharing one coarse band with a release is sessioned (the hub's default
+      // asks for more), so a member whose share of a blend is small is still asked; each session is
+      // Holm-corrected and alpha-spent like any other.
+      minAgreeingBands: 1,
       report: (line) => hubReport.push(line),
       onScan: (id, p) => {
         scans.set(id, p);
@@ -199,6 +215,10 @@ export async function runDemoStory(o: DemoRunOptions): Promise<DemoResult> {
         hubAddress: hub.address,
         hubPublicKeyPem: hub.publicKeyPem,
         bus,
+        // Every member is sessioned on every release of the story, so each spends its canaries on as many
+        // suspects as there are releases: the reuse policy a member expecting that many sets (its choice; the
+        // node's default, 3, would decline the later sessions).
+        maxSuspectsPerCanary: STORY.length,
         endpoints: {
           main: { baseUrl: modelsUrl, model: m.teacherId },
           ...Object.fromEntries(referenceIds.map((id) => [id, { baseUrl: modelsUrl, model: id }])),
@@ -281,6 +301,7 @@ export async function runDemoStory(o: DemoRunOptions): Promise<DemoResult> {
         split: "test",
         size: o.size,
         canaryLabels: labels,
+        only,
         ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
         onProgress: (p) => {
           if (p.phase !== "model") return;
