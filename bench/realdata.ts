@@ -17,9 +17,10 @@
  *             same vendor, not teacher/student or students of one vendor, not a derived pair)
  * A pair with no panel large enough for the policy (min_lead_null) is reported as not rankable.
  *
- * Figures are DEVELOPMENT figures: the style features (equal group weights) and the lexical Cosine Delta
- * (style-features.ts cosineDelta, 1,000 most frequent words: the textbook setting, not tuned) were designed
- * looking at both families; the per-probe `content` part weighs 0 in the lead (the same whichever single
+ * Figures are DEVELOPMENT figures: the style features (equal group weights), the lexical Cosine Delta
+ * (style-features.ts cosineDelta, 1,000 most frequent words: the textbook setting, not tuned), the format
+ * habits compared by Cosine Delta and the punctuation group (style-features.ts STYLE_GROUP_MEASURE, `punct`)
+ * were designed looking at both families (each raised the students' d' on both; per-group AUCs are printed); the per-probe `content` part weighs 0 in the lead (the same whichever single
  * family it is chosen on; the per-part AUCs printed show it). The one weight set from these numbers, the
  * style part's delta share (similarity-lead.ts STYLE_DELTA_SHARE), is reported three ways: at its default
  * (0.5, chosen looking at both families: development), refitted on both families by the students' d'
@@ -41,6 +42,7 @@ import {
   type ModelAdapter,
   type ModelResponse,
   ReplayAdapter,
+  STYLE_BASIS_GROUPS,
   STYLE_DELTA_SHARE,
   seededShuffle,
   similarityLead,
@@ -322,8 +324,35 @@ for (const family of ["davinci003", "gpt35"]) {
       auc_with_weak: auc(students.map(f), [...negatives, ...weak].map(f)),
     };
   };
+  // Each style group alone (its agreement standardised by the null pairs), as a diagnostic of what carries
+  // the style part: STYLE_BASIS_GROUPS order, `delta` the lexical Cosine Delta.
+  const groupAt = (x: Row, gi: number) => {
+    const g = groupsByRow.get(x);
+    if (!g) return Number.NEGATIVE_INFINITY;
+    const col = g.map((v) => v[gi] ?? 0);
+    const nulls = col.slice(1);
+    const mu = nulls.reduce((a, b) => a + b, 0) / nulls.length;
+    const sd = Math.sqrt(nulls.reduce((a, b) => a + (b - mu) ** 2, 0) / Math.max(1, nulls.length - 1));
+    return ((col[0] ?? 0) - mu) / Math.max(sd, 1e-6);
+  };
+  const styleGroupAuc = Object.fromEntries(
+    STYLE_BASIS_GROUPS.map((name, gi) => [
+      name,
+      {
+        auc: auc(
+          students.map((x) => groupAt(x, gi)),
+          negatives.map((x) => groupAt(x, gi)),
+        ),
+        auc_with_weak: auc(
+          students.map((x) => groupAt(x, gi)),
+          [...negatives, ...weak].map((x) => groupAt(x, gi)),
+        ),
+      },
+    ]),
+  );
   families[family] = {
     figures: "development",
+    style_group_auc: styleGroupAuc,
     reference,
     panel_size: panelAll.length,
     students: students.length,
@@ -506,6 +535,16 @@ for (const [f, v] of Object.entries(families)) {
     .part_auc;
   console.log(
     `  ${f.padEnd(11)} ${Object.entries(pa)
+      .map(([k, a]) => `${k} ${fmt(a.auc)}/${fmt(a.auc_with_weak)}`)
+      .join("  ")}`,
+  );
+}
+console.log("per-style-group AUC (diagnostic: each group alone), without / with weak negatives:");
+for (const [f, v] of Object.entries(families)) {
+  const ga = (v as { style_group_auc: Record<string, { auc: number | null; auc_with_weak: number | null }> })
+    .style_group_auc;
+  console.log(
+    `  ${f.padEnd(11)} ${Object.entries(ga)
       .map(([k, a]) => `${k} ${fmt(a.auc)}/${fmt(a.auc_with_weak)}`)
       .join("  ")}`,
   );
