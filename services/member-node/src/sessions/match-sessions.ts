@@ -84,8 +84,11 @@ export interface MatchSessionsDeps {
   readonly hub: HubLogClient | undefined;
   readonly hubLog: HubLogTrust;
   readonly hubKeys: KeyRing;
-  /** The hub key history from the log (hub-key-view.ts): sessions are checked against it when given. */
-  readonly hubKeyView?: HubKeyView;
+  /**
+   * The hub key history from the log (hub-key-view.ts), once the log's trust is known (undefined before, or
+   * when no configured key is the log's root): sessions are checked against it when there is one.
+   */
+  readonly hubKeyView?: () => HubKeyView | undefined;
   readonly canaries: CanarySets;
   /** The node's committed watermark keys (a session binding one of them tests with it). */
   readonly watermarks?: WatermarkKeys;
@@ -149,7 +152,7 @@ export class MatchSessions {
 
   /** The hub key history sessions are checked against (hub-key-view.ts), and the log trust it syncs under. */
   get hubKeys(): { readonly view: HubKeyView | undefined; readonly trust: HubLogTrust } {
-    return { view: this.#d.hubKeyView, trust: this.#d.hubLog };
+    return { view: this.#d.hubKeyView?.(), trust: this.#d.hubLog };
   }
 
   /**
@@ -169,7 +172,7 @@ export class MatchSessions {
       hub: d.hub,
       hubLog: d.hubLog,
       hubKeys: d.hubKeys,
-      ...(d.hubKeyView === undefined ? {} : { hubKeyView: d.hubKeyView }),
+      hubKeyView: d.hubKeyView?.(),
       nowMs: d.clock(),
       ...(signal === undefined ? {} : { signal }),
     });

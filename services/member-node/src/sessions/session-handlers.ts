@@ -20,7 +20,7 @@ import {
   VerifyDisclosureRequestSchema,
 } from "@lineage/api";
 import { type Bus, BusError, type BusErrorCode, type BusSubscription } from "@lineage/bus";
-import { type Ed25519PublicKey, ed25519NoteVerifier, KeyRing } from "@lineage/crypto";
+import { ed25519NoteVerifier, KeyRing } from "@lineage/crypto";
 import type { ServiceImpl } from "@lineage/rpc";
 import { readCanaryPairsFile } from "../canaries/canary-file.js";
 import { CanarySets, checkCommitmentId } from "../canaries/canary-sets.js";
@@ -271,16 +271,26 @@ export function matchServices(deps: MemberNodeDeps, options: MatchOptions): Matc
   });
   // The configured key that signs the log's checkpoints is the hub's root: the key history is read from it.
   // A node whose hub has not answered yet (node-match.ts: the trust is learned in the background) has no
-  // origin to match yet: it starts without the view (configured keys only) instead of not serving at all.
-  let root: Ed25519PublicKey | undefined;
-  try {
-    root = [...deps.hubKeys.keys()].find((k) => {
-      const v = ed25519NoteVerifier(options.hubLog.origin, k);
-      return v.keyId === options.hubLog.verifier.keyId && v.name === options.hubLog.verifier.name;
-    });
-  } catch (err) {
-    if (!isMemberNodeError(err, "unavailable")) throw err;
-  }
+  // origin to match yet: the view is built on first use once the trust is known (configured keys only until
+  // then), so the node serves meanwhile and still learns the hub's keys from the log afterwards.
+  let view: HubKeyView | null | undefined;
+  const hubKeyView = (): HubKeyView | undefined => {
+    if (view === undefined) {
+      let trust: HubLogTrust;
+      try {
+        trust = { origin: options.hubLog.origin, verifier: options.hubLog.verifier };
+      } catch (err) {
+        if (!isMemberNodeError(err, "unavailable")) throw err;
+        return undefined; // not learned yet
+      }
+      const root = [...deps.hubKeys.keys()].find((k) => {
+        const v = ed25519NoteVerifier(trust.origin, k);
+        return v.keyId === trust.verifier.keyId && v.name === trust.verifier.name;
+      });
+      view = root === undefined ? null : new HubKeyView(root, trust.origin);
+    }
+    return view ?? undefined;
+  };
   const sessions = new MatchSessions({
     memberId: deps.memberId,
     store: deps.store,
@@ -288,7 +298,7 @@ export function matchServices(deps: MemberNodeDeps, options: MatchOptions): Matc
     hub: deps.hub,
     hubLog: options.hubLog,
     hubKeys: deps.hubKeys,
-    ...(root === undefined ? {} : { hubKeyView: new HubKeyView(root, options.hubLog.origin) }),
+    hubKeyView,
     canaries,
     watermarks,
     models: options.models,

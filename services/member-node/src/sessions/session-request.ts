@@ -140,7 +140,7 @@ export interface AdmitDeps {
   readonly hubLog: HubLogTrust;
   readonly hubKeys: KeyRing;
   /** The hub key history from the log (hub-key-view.ts): when given, sessions are checked against it. */
-  readonly hubKeyView?: HubKeyView;
+  readonly hubKeyView?: HubKeyView | undefined;
   readonly nowMs: number;
   readonly signal?: AbortSignal;
 }
