@@ -240,7 +240,7 @@ export interface BuildPopulationOptions {
   readonly onProgress?: (p: BuildProgress) => void;
   /**
    * Also build the adaptive distillers' models (attacks.ts) and the members' variants with ordinary-looking
-   * canaries. Their own cache keys; the other models are unchanged.
+   * canaries. Their own cache keys; the other models are unchanged. Not with `only`.
    */
   readonly attacks?: boolean;
   /** With attacks: students per attack (default: the size's positives per scenario). Part of the manifest key. */
@@ -1168,6 +1168,8 @@ export async function buildPopulation(options: BuildPopulationOptions): Promise<
   });
 
   const cachedManifest = cache.loadManifest(manifestKey);
+  if (options.attacks === true && options.only !== undefined)
+    throw new TestbedError("invalid_argument", "attacks cannot be built with only");
   if (
     isManifest(cachedManifest, split, size, seed, external) &&
     (options.attacks !== true || Array.isArray(cachedManifest.attackMembers)) &&
