@@ -16,7 +16,7 @@ import { choiceOpt, emit, intOpt, requiredStringOpt, stringOpt } from "../option
 import { cliErrorFromStore } from "../store-errors.js";
 import { openRoleStore, storeFlags } from "../store-flags.js";
 import { client, connectFlags, rpcToCli } from "./hub-cases.js";
-import { readPrivateKeyFile } from "./keygen.js";
+import { secretariatKey } from "./hub-keys-files.js";
 
 const where = (inv: Invocation) => ["lineage", ...inv.path].join(" ");
 const SKETCH_ID_RE = /^[0-9a-f]{64}$/;
@@ -57,7 +57,8 @@ const suppress: Command = {
     const reason = requiredStringOpt(inv, "reason");
     if (reason.trim() === "" || reason.length > 1024)
       throw new CliError("invalid_argument", `${where(inv)}: --reason must be 1..1024 characters`);
-    const hubKey = await readPrivateKeyFile(inv, requiredStringOpt(inv, "key"), "--key");
+    // The membership key beside the root (hub.membership.pem) when there is one: what the hub accepts.
+    const hubKey = await secretariatKey(inv, requiredStringOpt(inv, "key"));
     const c = await client(inv);
     try {
       const req = signRequest(
