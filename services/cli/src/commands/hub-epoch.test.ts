@@ -4,10 +4,14 @@
  * files, a wrong hub key and a second `create` are refused with a clear message before anything is stored.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { fromBinary } from "@bufbuild/protobuf";
+import { LogEntryKind, LogLeafSchema } from "@lineage/api";
+import { Ed25519PrivateKey } from "@lineage/crypto";
+import { type HubDatabase, openStore } from "@lineage/store";
 import { captureIo } from "../capture-io.js";
 import { EXIT } from "../cli-error.js";
 import { main } from "../main.js";
@@ -174,4 +178,32 @@ test("hub epoch create, rotate and show", async () => {
   const old = await run(["hub", "epoch", "show", ...db, "--epoch-id", "2026-12", "--json"]);
   assert.equal(JSON.parse(old.out).number, 1);
   assert.equal((await run(["hub", "epoch", "show", ...db, "--epoch-id", "nope"])).code, EXIT.failed);
+});
+
+test("hub epoch create with a key set: the epoch's statement is logged, signed by the membership key", async () => {
+  const keygen = await run(["hub", "keygen", "--out", "set.pem", "--origin", ORIGIN, "--key-set"]);
+  assert.equal(keygen.code, EXIT.ok, keygen.err);
+  const created = await run([
+    "hub",
+    "epoch",
+    "create",
+    "--key",
+    "set.pem",
+    "--origin",
+    ORIGIN,
+    "--data-dir",
+    "setdb",
+    "--epoch-id",
+    "2026-12",
+    "--battery",
+    battery("set.json", GOOD),
+  ]);
+  assert.equal(created.code, EXIT.ok, created.err);
+  await using store = await openStore<HubDatabase>({ kind: "pglite", dataDir: join(dir, "setdb") });
+  const rows = await store.db.selectFrom("log_entries").select(["kind", "leaf"]).execute();
+  const epochs = rows.filter((r) => r.kind === LogEntryKind.EPOCH);
+  assert.equal(epochs.length, 1);
+  const leaf = fromBinary(LogLeafSchema, epochs[0]?.leaf ?? new Uint8Array());
+  const membership = Ed25519PrivateKey.fromPem(readFileSync(join(dir, "set.membership.pem"), "utf8"));
+  assert.equal(leaf.envelope?.signatures[0]?.keyid, membership.keyId);
 });

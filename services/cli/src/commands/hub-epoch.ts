@@ -19,7 +19,7 @@ import type { Command, Invocation, OptionSpec } from "../command.js";
 import { emit, intOpt, requiredStringOpt, stringOpt } from "../option-values.js";
 import { cliErrorFromStore } from "../store-errors.js";
 import { openRoleStore, storeFlags } from "../store-flags.js";
-import { readBoundedFile, readPrivateKeyFile } from "./keygen.js";
+import { readBoundedFile, readHubKeySet } from "./keygen.js";
 
 /** Largest battery file read (4096 probes of 8192-char prompts and 4096-char answers fit). */
 const MAX_BATTERY_BYTES = 64 * 1024 * 1024;
@@ -162,16 +162,20 @@ function writeCommand(name: "create" | "rotate"): Command {
         "a battery file",
       );
       const probes = parseBattery(text, `${where(inv)}: --battery ${file}`);
-      const hubKey = await readPrivateKeyFile(inv, requiredStringOpt(inv, "key"), "--key");
+      // The key set: the root signs the epoch and wraps its key; the membership key (hub.membership.pem
+      // beside it, when there is one) signs the epoch's log statement (docs/specs/hub-keys.md).
+      const { root: hubKey, purposeKeys } = await readHubKeySet(inv, requiredStringOpt(inv, "key"), "--key");
       const origin = requiredStringOpt(inv, "origin");
       const store = await openStore(inv);
       try {
         // Opening the log re-verifies it against this key and origin: a wrong --key signs nothing.
-        const log = await TransparencyLog.open({ store, origin, hubKey }).catch((err: unknown) => {
-          throw new CliError("failed", `${where(inv)}: ${isLogError(err) ? err.message : String(err)}`, {
-            cause: err,
-          });
-        });
+        const log = await TransparencyLog.open({ store, origin, hubKey, purposeKeys }).catch(
+          (err: unknown) => {
+            throw new CliError("failed", `${where(inv)}: ${isLogError(err) ? err.message : String(err)}`, {
+              cause: err,
+            });
+          },
+        );
         let record: EpochRecord;
         try {
           // A fresh log signs its first checkpoint now, so this key is the store's from here on.
