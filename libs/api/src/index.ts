@@ -140,19 +140,19 @@ export type {
   SketchParameters,
 } from "./gen/lineage/v1/epoch_pb.js";
 export {
-  EpochBatterySchema,
-  EpochRotationSchema,
   EpochAction,
   EpochActionSchema,
+  EpochBatterySchema,
+  EpochRotationSchema,
   EpochSchema,
+  EpochStatementSchema,
   file_lineage_v1_epoch,
   ProbeKind,
-  EpochStatementSchema,
   ProbeKindSchema,
   ProbeSchema,
+  SketchParametersSchema,
 } from "./gen/lineage/v1/epoch_pb.js";
 export type { HubKeyStatement } from "./gen/lineage/v1/hub_key_pb.js";
-  SketchParametersSchema,
 export {
   file_lineage_v1_hub_key,
   HubKeyAction,
@@ -371,9 +371,9 @@ export type {
   ProbeSketch,
   Sketch,
   SketchAnnouncement,
+  SketchSuppression,
   SketchWithdrawal,
   WrongAnswerDigest,
-  SketchSuppression,
 } from "./gen/lineage/v1/sketch_pb.js";
 export {
   CoarseSignatureSchema,
@@ -382,9 +382,9 @@ export {
   ProbeSketchSchema,
   SketchAnnouncementSchema,
   SketchSchema,
+  SketchSuppressionSchema,
   SketchWithdrawalSchema,
   WrongAnswerDigestSchema,
-  SketchSuppressionSchema,
 } from "./gen/lineage/v1/sketch_pb.js";
 export type { RegistryRelease, ServedEndpoint, SuspectRef } from "./gen/lineage/v1/suspect_pb.js";
 export {

@@ -42,6 +42,7 @@ import { emit, intOpt, requiredStringOpt, stringOpt } from "../option-values.js"
 import { cliErrorFromStore } from "../store-errors.js";
 import { openRoleStore, storeFlags, storeOptionsFrom } from "../store-flags.js";
 import { credentialsOf, hubAddress } from "./audit.js";
+import { clientCertFlags } from "./client-tls.js";
 import { promoteNextRoot, readRootFiles, recordPastRoot, secretariatKey } from "./hub-keys-files.js";
 import { readBoundedFile, readHubKeySet, readPublicKeyFile } from "./keygen.js";
 import { MEMBER_ID_RE } from "./member-enrol-request.js";
@@ -70,6 +71,7 @@ export const hubWriteFlags: Readonly<Record<string, OptionSpec>> = {
     valueName: "file",
     description: "With --hub: PEM CA the hub's certificate must chain to (without it: plaintext)",
   },
+  ...clientCertFlags,
   "timeout-ms": {
     type: "string",
     valueName: "ms",

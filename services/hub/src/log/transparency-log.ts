@@ -1020,14 +1020,6 @@ export class TransparencyLog implements AsyncDisposable {
   }
 
   /**
-   * Logs a withdrawal (payload Withdrawal) of an earlier attestation or commitment, signed by a
-   * currently valid key of the member who logged it. The withdrawn entry stays; the new entry
-   * points at it. Untrusted input.
-   */
-  async appendWithdrawal(envelope: DsseEnvelope): Promise<AppendedEntry> {
-    this.#checkOpen();
-    if (envelope.payloadType !== PAYLOAD_TYPES.withdrawal) {
-  /**
    * Signs (membership purpose key) and logs an epoch the hub creates or rotates to (EpochStatement,
    * epoch-statement.ts), before the epoch is stored or handed to any member. Refused: an epoch id logged
    * before (`already_exists`), a number not above every logged epoch's (`failed_precondition`).
@@ -1111,6 +1103,14 @@ export class TransparencyLog implements AsyncDisposable {
     });
   }
 
+  /**
+   * Logs a withdrawal (payload Withdrawal) of an earlier attestation or commitment, signed by a
+   * currently valid key of the member who logged it. The withdrawn entry stays; the new entry
+   * points at it. Untrusted input.
+   */
+  async appendWithdrawal(envelope: DsseEnvelope): Promise<AppendedEntry> {
+    this.#checkOpen();
+    if (envelope.payloadType !== PAYLOAD_TYPES.withdrawal) {
       throw new LogError("invalid_argument", "envelope is not a withdrawal");
     }
     const w = decodeEntryPayload(WithdrawalSchema, envelope, "Withdrawal");
@@ -1179,14 +1179,6 @@ export class TransparencyLog implements AsyncDisposable {
       }
       case LogEntryKind.MEMBERSHIP:
         return this.#enqueueMembership(envelope);
-      case LogEntryKind.HUB_KEY:
-        throw new LogError(
-          "invalid_argument",
-          "hub key statements are logged by the hub itself (its key set)",
-        );
-      default: {
-        await this.#verifyHubSignature(envelope, "membership");
-        const d = decodeEntryPayload(ReviewDecisionSchema, envelope, "ReviewDecision");
       case LogEntryKind.EPOCH: {
         await this.#verifyHubSignature(envelope, "membership");
         const msg = decodeEntryPayload(EpochStatementSchema, envelope, "EpochStatement");
@@ -1199,6 +1191,14 @@ export class TransparencyLog implements AsyncDisposable {
         checkSketchSuppression(msg);
         return this.#enqueueSuppression(envelope, msg);
       }
+      case LogEntryKind.HUB_KEY:
+        throw new LogError(
+          "invalid_argument",
+          "hub key statements are logged by the hub itself (its key set)",
+        );
+      default: {
+        await this.#verifyHubSignature(envelope, "membership");
+        const d = decodeEntryPayload(ReviewDecisionSchema, envelope, "ReviewDecision");
         checkReviewDecision(d);
         return this.#enqueue({
           kind: LogEntryKind.REVIEW_DECISION,
