@@ -20,10 +20,11 @@ import { choiceOpt, emit, stringOpt } from "../option-values.js";
 const SIZE_NOTES = {
   small:
     "--size small: fast (the test runs it), and it shows the whole machinery — enrolment, canary commitments, " +
-    "protection, scans, sessions over gRPC, logged attestations, the audit — but it cannot show an accusation: " +
-    "each member commits 12 canary pairs, so the paired canary test's best p-value (2^-12, about 2.4e-4) never " +
-    "reaches the policy's alpha (1e-6), and its small copies learn little of a watermark, even over the extra watermark queries. Its copies are " +
-    "expected to be MISSED, the table says so, and the demo exits 1. Run the full size to see the story.",
+    "protection, scans, sessions over gRPC, logged attestations, the audit — but it cannot show the whole story: " +
+    "each member commits 12 canary pairs, so the paired canary test alone (best p-value 2^-12, about 2.4e-4) never " +
+    "reaches the policy's alpha (1e-6); the extra watermark queries may catch member A's distillations, not its " +
+    "weights copy (stolen weights sample without A's watermark), and the ensemble is not expected to become a " +
+    "shared violation. What it misses is marked MISS in the table, and the demo exits 1. Run the full size.",
   full:
     "--size full: 48 canary pairs per member, teachers on thousands of sentences; the watermarking members' " +
     "nodes add the protocol's 500 extra watermark queries to each session. It builds only the testbed models " +
