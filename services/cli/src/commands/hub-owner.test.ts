@@ -106,7 +106,7 @@ test("enrol beside a running hub is refused naming it; a wrong --key or --origin
 
   const wrongKey = await enrolWith("other-hub.pem", ORIGIN);
   assert.equal(wrongKey.code, EXIT.failed, wrongKey.err());
-  assert.match(wrongKey.err(), /not signed by this hub key/);
+  assert.match(wrongKey.err(), /not signed by this hub's root key/);
 
   const wrongOrigin = await enrolWith("hub.pem", "lineage.test/elsewhere");
   assert.equal(wrongOrigin.code, EXIT.usage, wrongOrigin.err());
