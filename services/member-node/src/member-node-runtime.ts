@@ -320,7 +320,10 @@ export async function startMemberNode(options: StartMemberNodeOptions): Promise<
             protect,
             config.canaries === undefined
               ? {}
-              : { maxSuspectsPerCanary: config.canaries.maxSuspectsPerCanary },
+              : {
+                  maxSuspectsPerCanary: config.canaries.maxSuspectsPerCanary,
+                  watermarkQueries: config.canaries.watermarkQueries === true,
+                },
           ).catch((err: unknown) => {
             logger.warn("sessions.unavailable", {
               code: String((err as { code?: unknown })?.code ?? "error"),

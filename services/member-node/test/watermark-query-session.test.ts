@@ -98,7 +98,7 @@ test("a session binding a watermark key runs the extra queries; the hub admits w
       panel: (id) => panel.get(id),
       battery: async (e) => (e === epochId ? battery : undefined),
     };
-    const services = matchServices(deps, { hubLog: hub.trust, models });
+    const services = matchServices(deps, { hubLog: hub.trust, models, watermarkQueries: true });
 
     // The member's watermark key, imported from a 0600 file and committed through the hub's log.
     const keyFile = join(dir, "wm.key");

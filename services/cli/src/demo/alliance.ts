@@ -264,7 +264,7 @@ export async function startDemoMember(o: {
     hub: { address: o.hubAddress, keyFiles: [hubKeyFile] },
     battery: {},
     adapters,
-    canaries: { maxSuspectsPerCanary: o.maxSuspectsPerCanary },
+    canaries: { maxSuspectsPerCanary: o.maxSuspectsPerCanary, watermarkQueries: true },
   };
   const node = await startMemberNode({
     config,

@@ -188,3 +188,25 @@ test("canary reuse policy: default 3, set in the file, overridden by the environ
       LINEAGE_MEMBER_MAX_SUSPECTS_PER_CANARY: v,
     });
 });
+
+test("extra watermark queries: off by default, switched on in the file or the environment, checked", () => {
+  assert.equal(checkMemberNodeConfig(base, "/x").canaries?.watermarkQueries, false);
+  const on = { ...base, canaries: { watermark_queries: true } };
+  assert.equal(checkMemberNodeConfig(on, "/x").canaries?.watermarkQueries, true);
+  assert.equal(
+    checkMemberNodeConfig(on, "/x", { LINEAGE_MEMBER_WATERMARK_QUERIES: "false" }).canaries?.watermarkQueries,
+    false,
+  );
+  assert.equal(
+    checkMemberNodeConfig(base, "/x", { LINEAGE_MEMBER_WATERMARK_QUERIES: "1" }).canaries?.watermarkQueries,
+    true,
+  );
+  for (const v of ["yes", 1, "TRUE", null])
+    refused(
+      { ...base, canaries: { watermark_queries: v } },
+      /canaries\.watermark_queries must be true or false/,
+    );
+  refused(base, /LINEAGE_MEMBER_WATERMARK_QUERIES\) must be true or false/, {
+    LINEAGE_MEMBER_WATERMARK_QUERIES: "on",
+  });
+});

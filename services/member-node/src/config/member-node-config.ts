@@ -113,6 +113,14 @@ export const MAX_SUSPECTS_PER_CANARY_LIMIT = 1000;
 export interface CanaryPolicyConfig {
   /** Distinct suspects one canary item may be sent to, 1..1000 (default 3). */
   readonly maxSuspectsPerCanary: number;
+  /**
+   * Whether sessions binding a watermark key also ask the suspect the extra watermark queries
+   * (lineage-watermark-queries/1; default false). Their sampled answers REPLACE the battery's watermark
+   * counts: they raise power against blends (the demo's ensemble) but can dilute the effect of a copy whose
+   * watermark shows in greedy answers below the policy's min_effect, so it is an operator's choice made in
+   * the config, before any session, never per suspect.
+   */
+  readonly watermarkQueries?: boolean;
 }
 
 /** The checked configuration. */
@@ -414,7 +422,10 @@ export function checkMemberNodeConfig(
       : {}),
   };
 
-  const c = o.canaries === undefined ? {} : obj("canaries", o.canaries, ["max_suspects_per_canary"]);
+  const c =
+    o.canaries === undefined
+      ? {}
+      : obj("canaries", o.canaries, ["max_suspects_per_canary", "watermark_queries"]);
   const maxEnv = env.LINEAGE_MEMBER_MAX_SUSPECTS_PER_CANARY;
   const fromEnv = maxEnv !== undefined && maxEnv !== "";
   const maxField = fromEnv
@@ -423,7 +434,19 @@ export function checkMemberNodeConfig(
   const maxRange = `must be an integer in 1..${MAX_SUSPECTS_PER_CANARY_LIMIT}`;
   // From the environment: digits only (no "3.0", "0x3", " 3"), then the same range as the file.
   if (fromEnv && !/^[0-9]{1,9}$/.test(maxEnv)) bad(maxField, maxRange);
+  const wqEnv = env.LINEAGE_MEMBER_WATERMARK_QUERIES;
+  const wqRaw = wqEnv !== undefined && wqEnv !== "" ? wqEnv : c.watermark_queries;
+  const wqField =
+    wqEnv !== undefined && wqEnv !== ""
+      ? "canaries.watermark_queries (LINEAGE_MEMBER_WATERMARK_QUERIES)"
+      : "canaries.watermark_queries";
+  let watermarkQueries = false;
+  if (wqRaw === true || wqRaw === "true" || wqRaw === "1") watermarkQueries = true;
+  else if (wqRaw === undefined || wqRaw === false || wqRaw === "false" || wqRaw === "0")
+    watermarkQueries = false;
+  else bad(wqField, "must be true or false");
   const canaries: CanaryPolicyConfig = {
+    watermarkQueries,
     maxSuspectsPerCanary:
       num(
         maxField,

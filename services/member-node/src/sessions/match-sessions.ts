@@ -96,6 +96,11 @@ export interface MatchSessionsDeps {
   readonly clock: () => number;
   /** Queries in flight per model (default 8). */
   readonly concurrency?: number;
+  /**
+   * Sessions binding a watermark key also run the extra watermark queries (watermark-query-step.ts); set by
+   * the node's config before any session (default false: the battery's watermark counts decide).
+   */
+  readonly watermarkQueries?: boolean;
 }
 
 /** An event of a running session: progress, then exactly one answer. */
@@ -433,7 +438,7 @@ export class MatchSessions {
           emit(progress(sessionId, SessionPhase.PROBE_COMPARISON, p.done, p.total, p.stage.slice(0, 64))),
       });
       // The extra watermark queries (watermark-query-step.ts) whenever the session binds a key.
-      if (watermark === undefined) return compared;
+      if (watermark === undefined || this.#d.watermarkQueries !== true) return compared;
       return await watermarkQueryStep({
         result: compared,
         seed: o.seed,

@@ -180,6 +180,8 @@ export async function startNodeMatch(
     /** Longest wait between two attempts to reach the hub (default HUB_TRUST_RETRY_MAX_MS). */
     readonly hubTrustRetryMs?: number;
     readonly maxSuspectsPerCanary?: number;
+    /** Sessions binding a watermark key also run the extra watermark queries (default false). */
+    readonly watermarkQueries?: boolean;
   } = {},
 ): Promise<NodeMatch> {
   const maxMs = options.hubTrustRetryMs ?? HUB_TRUST_RETRY_MAX_MS;
@@ -187,6 +189,7 @@ export async function startNodeMatch(
   const services = matchServices(deps, {
     hubLog: lazy.trust,
     models: nodeSessionModels(deps, protect),
+    ...(options.watermarkQueries === true ? { watermarkQueries: true } : {}),
     ...(options.maxSuspectsPerCanary === undefined
       ? {}
       : { maxSuspectsPerCanary: options.maxSuspectsPerCanary }),

@@ -236,6 +236,8 @@ export interface MatchOptions {
   readonly maxSuspectsPerCanary?: number;
   /** Queries in flight per model (default 8). */
   readonly concurrency?: number;
+  /** Sessions binding a watermark key also run the extra watermark queries (default false). */
+  readonly watermarkQueries?: boolean;
 }
 
 /** The canary, session and disclosure services of a node. */
@@ -304,6 +306,7 @@ export function matchServices(deps: MemberNodeDeps, options: MatchOptions): Matc
     models: options.models,
     clock: deps.clock,
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    ...(options.watermarkQueries === true ? { watermarkQueries: true } : {}),
   });
   return { canaries, sessions, watermarks, hubLog: options.hubLog };
 }
