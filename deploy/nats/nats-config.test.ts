@@ -646,12 +646,6 @@ test("the three-server cluster (nats-cluster.conf) carries the same rules across
   const bin = needServer();
   const pki = new TestPki("lineage-nats-cluster-");
   const n = 3;
-  const clientPorts: number[] = [];
-  const clusterPorts: number[] = [];
-  for (let i = 0; i < n; i++) {
-    clientPorts.push(await freePort());
-    clusterPorts.push(await freePort());
-  }
   const servers: RunningServer[] = [];
   const clients = new Clients(pki);
   t.after(async () => {
@@ -659,26 +653,43 @@ test("the three-server cluster (nats-cluster.conf) carries the same rules across
     await Promise.allSettled(servers.map((s) => s.stop()));
     pki.cleanup();
   });
-  const started = await Promise.all(
-    clientPorts.map(async (clientPort, i) =>
-      startServer(
-        bin,
-        join(pki.dir, `srv${i + 1}`),
-        {
-          "nats-server.conf": templateServerConf(pki, {
-            clientPort,
-            httpPort: await freePort(),
-            storeDir: join(pki.dir, `js${i + 1}`),
-          }),
-          "nats-cluster.conf": templateClusterConf(pki, clusterPorts[i] as number, clusterPorts),
-        },
-        "nats-cluster.conf",
-        clientPort,
-        ["--name", `nats-${i + 1}`],
+  // Free ports are picked before the servers bind them, so a process elsewhere on the machine can take one in
+  // between ("address already in use"): the cluster is then started again on fresh ports (at most 3 tries).
+  for (let attempt = 1; ; attempt++) {
+    const clientPorts: number[] = [];
+    const clusterPorts: number[] = [];
+    for (let i = 0; i < n; i++) {
+      clientPorts.push(await freePort());
+      clusterPorts.push(await freePort());
+    }
+    const results = await Promise.allSettled(
+      clientPorts.map(async (clientPort, i) =>
+        startServer(
+          bin,
+          join(pki.dir, `try${attempt}`, `srv${i + 1}`),
+          {
+            "nats-server.conf": templateServerConf(pki, {
+              clientPort,
+              httpPort: await freePort(),
+              storeDir: join(pki.dir, `try${attempt}`, `js${i + 1}`),
+            }),
+            "nats-cluster.conf": templateClusterConf(pki, clusterPorts[i] as number, clusterPorts),
+          },
+          "nats-cluster.conf",
+          clientPort,
+          ["--name", `nats-${i + 1}`],
+        ),
       ),
-    ),
-  );
-  servers.push(...started);
+    );
+    const up = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed === undefined) {
+      servers.push(...up);
+      break;
+    }
+    await Promise.allSettled(up.map((s) => s.stop()));
+    if (attempt >= 3 || !/address already in use/.test(String(failed.reason))) throw failed.reason;
+  }
   const [s1, s2, s3] = servers as [RunningServer, RunningServer, RunningServer];
   // JetStream answers once the routes are up and its meta leader is elected: retry until then.
   const end = Date.now() + 30_000;
