@@ -1,9 +1,9 @@
 /**
- * Opening the log entries a bundle carries (attestation_bundle.proto ProvenEntry): each is proven against
- * the bundle's checkpoint, decoded, and its envelope verified under the key that must have signed it — the
- * hub's key of the entry's purpose for entries the hub writes (sessions, sightings), a member key established by the
- * bundle's own membership records for entries a member writes (commitments). Everything here is
- * attacker-controlled input.
+ * Opening log entries: a bundle's (attestation_bundle.proto ProvenEntry) are first proven against the bundle's
+ * checkpoint ({@link checkProven}); a walk over the log establishes its entries itself (log-walk.ts). Either way
+ * an entry is then decoded and its envelope verified under the key that must have signed it — the hub's key of
+ * the entry's purpose for entries the hub writes (sessions, sightings), a member key established by the logged
+ * membership records for entries a member writes (commitments). Everything here is attacker-controlled input.
  */
 import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
 import { LogEntryKind, type ProvenEntry } from "@lineage/api";
@@ -93,22 +93,27 @@ export interface OpenedEntry<T> {
   readonly body: T;
 }
 
+/** A log entry at a known position, decoded (from a bundle's proven entry, or read from the log itself). */
+export interface IndexedLeaf {
+  readonly index: number;
+  readonly leaf: AuditedLeaf;
+}
+
 /**
- * Opens a hub-written entry (kind and payload type fixed): proven, signed by the hub key of `purpose` valid
- * at its position (hub-key-history.ts), decoded.
+ * Opens a hub-written entry whose place in the tree is already established (`e`; by {@link checkProven} for a
+ * bundle's): of `kind` and `payloadType`, signed by the hub key of `purpose` valid at its position
+ * (hub-key-history.ts), decoded. Records `${name}.signature`.
  */
-export function openHubEntry<S extends DescMessage>(
+export function openHubLeaf<S extends DescMessage>(
   c: CheckList,
   name: string,
-  pe: ProvenEntry | undefined,
-  cp: Checkpoint,
+  e: IndexedLeaf,
   hubKeys: HubKeyHistory,
   purpose: HubPurpose,
   kind: LogEntryKind,
   payloadType: string,
   schema: S,
 ): OpenedEntry<MessageShape<S>> {
-  const e = checkProven(c, name, pe, cp);
   return c.run(`${name}.signature`, "bad_signature", () => {
     if (e.leaf.kind !== kind || e.leaf.envelope.payloadType !== payloadType) {
       throw new AuditError("wrong_entry", `entry ${e.index} is not a ${schema.name} entry`);
@@ -119,31 +124,35 @@ export function openHubEntry<S extends DescMessage>(
 }
 
 /**
- * Opens a member-written COMMITMENT entry of one payload type: proven, signed by a key of `memberId`
- * logged before the entry and valid at the time `committedAt` reads from the body, decoded.
+ * Opens a member-written COMMITMENT entry of one payload type whose place in the tree is already established
+ * (`e`; by {@link checkProven} for a bundle's): signed by a key of `memberId` logged before the entry and valid
+ * at the time `committedAt` reads from the body, decoded. `memberId` undefined: whichever member's logged key
+ * signed it. Records `${name}.signature`.
  */
-export function openMemberCommitment<S extends DescMessage>(
+export function openMemberLeaf<S extends DescMessage>(
   c: CheckList,
   name: string,
-  pe: ProvenEntry | undefined,
-  cp: Checkpoint,
+  e: IndexedLeaf,
   keys: ReadonlyMap<string, AuditedKey>,
-  memberId: string,
+  memberId: string | undefined,
   payloadType: string,
   schema: S,
   committedAt: (body: MessageShape<S>) => Parameters<typeof requiredMs>[0],
 ): OpenedEntry<MessageShape<S>> {
-  const e = checkProven(c, name, pe, cp);
   return c.run(`${name}.signature`, "bad_signature", () => {
     if (e.leaf.kind !== LogEntryKind.COMMITMENT || e.leaf.envelope.payloadType !== payloadType) {
       throw new AuditError("wrong_entry", `entry ${e.index} is not a ${schema.name} entry`);
     }
-    const sig = e.leaf.envelope.signatures.find((s) => keys.get(s.keyid)?.memberId === memberId);
+    const ofMember = (keyId: string) => {
+      const k = keys.get(keyId);
+      return k !== undefined && (memberId === undefined || k.memberId === memberId);
+    };
+    const sig = e.leaf.envelope.signatures.find((s) => ofMember(s.keyid));
     const key = sig === undefined ? undefined : keys.get(sig.keyid);
     if (key === undefined) {
       throw new AuditError(
         "unknown_key",
-        `the ${schema.name} is not signed by a logged key of member ${memberId}`,
+        `the ${schema.name} is not signed by a logged key of ${memberId === undefined ? "any member" : `member ${memberId}`}`,
       );
     }
     if (key.addedAtIndex >= e.index)

@@ -1,18 +1,19 @@
 /**
- * Protocol v2 checks of an attestation bundle (DESIGN.md "The match protocol: every choice is bound before
+ * Protocol v2 checks of an attestation (DESIGN.md "The match protocol: every choice is bound before
  * the evidence"; docs/specs/verdict.md; docs/specs/canary-commitment.md "Ordering"). Given an attestation
- * whose signatures, inclusion and key validity already verified (verify-bundle.ts), this opens the entries
- * the bundle carries — the hub's SessionOpened and SuspectSighting, the member's reference fingerprint,
- * canary pair and watermark key commitments — each proven against the bundle's checkpoint and signed by
- * whom it must be, and checks, each with its own failure code:
+ * whose signatures, inclusion and key validity already verified (verify-attestation.ts), this opens the entries
+ * it rests on — the hub's SessionOpened and SuspectSighting, the member's reference fingerprint, canary pair
+ * and watermark key commitments — from a {@link BoundEntrySource} (a bundle's proven entries, each proven
+ * against the bundle's checkpoint; or the log itself, read by the auditor's walk), each signed by whom it must
+ * be, and checks, each with its own failure code:
  *   - log order: canary/watermark commitment < first sighting (`commitment_after_sighting`); sighting <
  *     session < attestation and reference fingerprint < session (`out_of_order`);
  *   - the statement answers its session: session id, nonce, suspect, member model, reference fingerprint
  *     hash, canary and watermark commitments (`session_mismatch`), panel (`panel_mismatch`), seed
  *     (`seed_mismatch`), policy (`policy_mismatch`);
- *   - the session's seed is sessionSeed(root of the hub-signed seed checkpoint the bundle carries, origin,
- *     session id), that checkpoint has the session's seed_checkpoint_size and the bundle's checkpoint
- *     extends it (`seed_mismatch`; `split_view` when the consistency proof fails);
+ *   - the session's seed is sessionSeed(root of the tree of the session's seed_checkpoint_size, origin,
+ *     session id), that root given by the source (a bundle's hub-signed seed checkpoint with a consistency
+ *     proof to the bundle's: `seed_mismatch`, `split_view`; the walk's own tree) (`seed_mismatch`);
  *   - the policy is the registered policy of its id (`policy_unknown`, `policy_mismatch`);
  *   - counts are present exactly for what the session bound, with the commitments' pair count and gamma
  *     and the session's comparisons (`counts_inconsistent`);
@@ -53,7 +54,14 @@ import {
 import { AuditError, type CheckList } from "./audit-error.js";
 import type { HubKeyHistory } from "./hub-key-history.js";
 import { type AuditedKey, openHubCheckpoint, PAYLOAD_TYPES } from "./log-records.js";
-import { type OpenedEntry, openHubEntry, openMemberCommitment, toIndex } from "./proven-entry.js";
+import {
+  checkProven,
+  type IndexedLeaf,
+  type OpenedEntry,
+  openHubLeaf,
+  openMemberLeaf,
+  toIndex,
+} from "./proven-entry.js";
 import { verdictEvidenceFromProto, verdictFromProto, verdictPolicyFromProto } from "./statement-domain.js";
 import type { TrustRoot } from "./trust-root.js";
 import { checkExtends } from "./verify-consistency.js";
@@ -64,9 +72,92 @@ export const MAX_PANEL = 64;
 /** Most hashes in the seed checkpoint's consistency proof (attestation_bundle.proto). */
 const MAX_PROOF_HASHES = 64;
 
-/** What verify-bundle.ts already established about the attestation. */
+/** The entries an attestation rests on, by the name its checks carry. */
+export type BoundEntryName =
+  | "commitment"
+  | "session"
+  | "sighting"
+  | "reference_fingerprint"
+  | "watermark_commitment";
+
+/** The root of a tree of `size` entries of the log `origin`. */
+export interface TreeRoot {
+  readonly size: number;
+  readonly rootHash: Uint8Array;
+  readonly origin: string;
+}
+
+/**
+ * Where the entries an attestation names come from, each established to be in the log being checked: a
+ * bundle's proven entries ({@link bundleEntrySource}), or the entries an auditor's walk over the whole log
+ * read and hashed itself (log-walk.ts). The checks that make them (inclusion, reading) are recorded in `c`.
+ */
+export interface BoundEntrySource {
+  /**
+   * The entry `name` at the log index `named` the statement or the session gives. A source may return
+   * another index (a bundle carries what it carries): the binding checks compare.
+   */
+  entry(c: CheckList, name: BoundEntryName, named: bigint): IndexedLeaf;
+  /** The root of the log's first `size` entries: the tree the session's seed was derived from. */
+  seedTree(c: CheckList, size: number): TreeRoot;
+}
+
+/**
+ * The entries of a bundle, each proven against the bundle's checkpoint `cp`; its seed checkpoint opened under
+ * `trust` (hub-signed), of the named size and origin, with a consistency proof to `cp`.
+ */
+export function bundleEntrySource(
+  bundle: AttestationBundle,
+  cp: Checkpoint,
+  trust: TrustRoot,
+): BoundEntrySource {
+  const proven = {
+    commitment: bundle.commitment,
+    session: bundle.session,
+    sighting: bundle.sighting,
+    reference_fingerprint: bundle.referenceFingerprint,
+    watermark_commitment: bundle.watermarkCommitment,
+  } as const;
+  return {
+    entry: (c, name) => checkProven(c, name, proven[name], cp),
+    seedTree(c, size) {
+      // The seed itself is recomputed from the hub-signed checkpoint it came from, which the bundle carries with
+      // a consistency proof to its own checkpoint (a seed the hub chose freely would let it pick the probes).
+      const seedCp = c.run("session.seed_checkpoint", "bad_signature", () => {
+        if (bundle.seedCheckpoint === undefined) {
+          throw new AuditError(
+            "malformed",
+            "the bundle carries no seed checkpoint: the session's seed cannot be recomputed",
+          );
+        }
+        return openHubCheckpoint(bundle.seedCheckpoint.signedNote, trust);
+      });
+      c.run("session.seed_checkpoint_size", "seed_mismatch", () => {
+        if (seedCp.size !== size) {
+          throw new AuditError(
+            "seed_mismatch",
+            `the seed checkpoint has ${seedCp.size} entries, the session names one of ${size}`,
+          );
+        }
+        if (seedCp.origin !== cp.origin)
+          throw new AuditError("seed_mismatch", "the seed checkpoint is of another log than the bundle's");
+      });
+      c.run("session.seed_checkpoint_consistency", "split_view", () => {
+        if (bundle.seedCheckpointConsistency.length > MAX_PROOF_HASHES) {
+          throw new AuditError(
+            "too_large",
+            `the seed consistency proof has more than ${MAX_PROOF_HASHES} hashes`,
+          );
+        }
+        checkExtends(seedCp, cp, bundle.seedCheckpointConsistency);
+      });
+      return seedCp;
+    },
+  };
+}
+
+/** What verify-attestation.ts already established about the attestation. */
 export interface VerifiedAttestation {
-  readonly checkpoint: Checkpoint;
   readonly attestationIndex: number;
   readonly statement: AttestationStatement;
   readonly memberKey: AuditedKey;
@@ -98,8 +189,7 @@ function sameOptional<T>(a: T | undefined, b: T | undefined, eq: (x: T, y: T) =>
 /** Runs the checks of the module header; throws {@link AuditError} (with the checks so far) on the first failure. */
 export function verifyBoundChoices(
   c: CheckList,
-  bundle: AttestationBundle,
-  trust: TrustRoot,
+  entries: BoundEntrySource,
   a: VerifiedAttestation,
 ): BoundVerification {
   const st = a.statement;
@@ -132,11 +222,10 @@ export function verifyBoundChoices(
   );
 
   // The session the statement answers: logged by the hub before the attestation.
-  const session = openHubEntry(
+  const session = openHubLeaf(
     c,
     "session",
-    bundle.session,
-    a.checkpoint,
+    entries.entry(c, "session", bound.sessionIndex),
     a.hubKeys,
     "sessions",
     LogEntryKind.SESSION,
@@ -203,36 +292,7 @@ export function verifyBoundChoices(
       );
     }
   });
-  // The seed itself: recomputed from the hub-signed checkpoint it came from, which the bundle carries with
-  // a consistency proof to its own checkpoint (a seed the hub chose freely would let it pick the probes).
-  const seedCp = c.run("session.seed_checkpoint", "bad_signature", () => {
-    if (bundle.seedCheckpoint === undefined) {
-      throw new AuditError(
-        "malformed",
-        "the bundle carries no seed checkpoint: the session's seed cannot be recomputed",
-      );
-    }
-    return openHubCheckpoint(bundle.seedCheckpoint.signedNote, trust);
-  });
-  c.run("session.seed_checkpoint_size", "seed_mismatch", () => {
-    if (seedCp.size !== toIndex(s.seedCheckpointSize, "seed_checkpoint_size")) {
-      throw new AuditError(
-        "seed_mismatch",
-        `the seed checkpoint has ${seedCp.size} entries, the session names one of ${s.seedCheckpointSize}`,
-      );
-    }
-    if (seedCp.origin !== a.checkpoint.origin)
-      throw new AuditError("seed_mismatch", "the seed checkpoint is of another log than the bundle's");
-  });
-  c.run("session.seed_checkpoint_consistency", "split_view", () => {
-    if (bundle.seedCheckpointConsistency.length > MAX_PROOF_HASHES) {
-      throw new AuditError(
-        "too_large",
-        `the seed consistency proof has more than ${MAX_PROOF_HASHES} hashes`,
-      );
-    }
-    checkExtends(seedCp, a.checkpoint, bundle.seedCheckpointConsistency);
-  });
+  const seedCp = entries.seedTree(c, toIndex(s.seedCheckpointSize, "seed_checkpoint_size"));
   c.run(
     "session.seed_derived",
     "seed_mismatch",
@@ -263,11 +323,10 @@ export function verifyBoundChoices(
   });
 
   // When the suspect was first seen: every commitment the session uses must come before.
-  const sighting = openHubEntry(
+  const sighting = openHubLeaf(
     c,
     "sighting",
-    bundle.sighting,
-    a.checkpoint,
+    entries.entry(c, "sighting", s.firstSeenIndex),
     a.hubKeys,
     "sessions",
     LogEntryKind.SUSPECT_SIGHTING,
@@ -290,11 +349,10 @@ export function verifyBoundChoices(
   });
 
   // The member's reference fingerprint, logged before the session compared a suspect with it.
-  const referenceFingerprint = openMemberCommitment(
+  const referenceFingerprint = openMemberLeaf(
     c,
     "reference_fingerprint",
-    bundle.referenceFingerprint,
-    a.checkpoint,
+    entries.entry(c, "reference_fingerprint", s.referenceFingerprintIndex),
     a.keys,
     memberId,
     PAYLOAD_TYPES.referenceFingerprint,
@@ -326,7 +384,7 @@ export function verifyBoundChoices(
     }
   });
 
-  // Canary pairs: the commitment (opened by verify-bundle.ts) is v2 and precedes the sighting.
+  // Canary pairs: the commitment (opened by verify-attestation.ts) is v2 and precedes the sighting.
   const com = a.commitment;
   if (com !== undefined) {
     c.run("commitment.algorithm", "wrong_entry", () => {
@@ -348,11 +406,10 @@ export function verifyBoundChoices(
   let watermarkCommitment: OpenedEntry<WatermarkKeyCommitment> | undefined;
   const wref = st.watermarkCommitment;
   if (wref !== undefined) {
-    const w = openMemberCommitment(
+    const w = openMemberLeaf(
       c,
       "watermark_commitment",
-      bundle.watermarkCommitment,
-      a.checkpoint,
+      entries.entry(c, "watermark_commitment", wref.logIndex),
       a.keys,
       memberId,
       PAYLOAD_TYPES.watermarkCommitment,

@@ -19,42 +19,23 @@
  *      checkpoint the bundle carries (verify-bound-choices.ts).
  * The bundle is attacker-controlled: every field is bounded and checked.
  */
-import {
-  type AttestationBundle,
-  type AttestationStatement,
-  AttestationStatementSchema,
-  type CanaryCommitment,
-  CanaryCommitmentSchema,
-  LogEntryKind,
-  MembershipRecordSchema,
-} from "@lineage/api";
-import { bytesEqual, type Checkpoint, KeyRing } from "@lineage/crypto";
+import type { AttestationBundle, AttestationStatement, CanaryCommitment } from "@lineage/api";
+import { bytesEqual, type Checkpoint } from "@lineage/crypto";
 import { type AuditCheck, AuditError, CheckList } from "./audit-error.js";
 import { HubKeyHistory, trustWithRotations } from "./hub-key-history.js";
 import {
   type AuditedKey,
   type AuditedLeaf,
-  applyMembershipRecord,
   decodeAuditedLeaf,
-  keyValidity,
-  MAX_STATED_SKEW_MS,
   openHubCheckpoint,
-  PAYLOAD_TYPES,
-  requiredMs,
   type StatusChange,
-  statusAt,
 } from "./log-records.js";
 import type { MemberHistory } from "./member-history.js";
-import {
-  checkProven,
-  decodePayload,
-  type OpenedEntry,
-  openMemberCommitment,
-  toIndex,
-  verifySigs,
-} from "./proven-entry.js";
+import { replayMembership } from "./membership-replay.js";
+import { checkProven, type OpenedEntry, toIndex } from "./proven-entry.js";
 import type { TrustRoot } from "./trust-root.js";
-import { type BoundVerification, verifyBoundChoices } from "./verify-bound-choices.js";
+import { verifyAttestationEntry } from "./verify-attestation.js";
+import { type BoundVerification, bundleEntrySource } from "./verify-bound-choices.js";
 import { checkWitnessQuorum, type WitnessQuorum } from "./witness-quorum.js";
 
 /** Most membership records a bundle may carry (proto bound). */
@@ -245,131 +226,22 @@ export function verifyBundle(
   }
   records = records.slice().sort((x, y) => x.index - y.index);
   for (const r of records) {
-    c.run(`${r.name}.signature`, "bad_signature", () => {
-      if (r.leaf.kind !== LogEntryKind.MEMBERSHIP)
-        throw new AuditError("wrong_entry", "entry is not a membership record");
-      const registrar = hubKeys.checkSigned(r.leaf.envelope, "membership", r.index, "membership record");
-      applyMembershipRecord(
-        keys,
-        statuses,
-        decodePayload(MembershipRecordSchema, r.leaf.envelope.payload, "MembershipRecord"),
-        r.index,
-        r.leaf.envelope,
-        registrar,
-        r.leaf.integratedAtMs,
-      );
-    });
+    c.run(`${r.name}.signature`, "bad_signature", () => replayMembership(keys, statuses, hubKeys, r));
   }
 
   const att = checkProven(c, "attestation", bundle.attestation, cp);
-  const { statement, memberKey } = c.run("attestation.signatures", "bad_signature", () => {
-    if (att.leaf.kind !== LogEntryKind.ATTESTATION)
-      throw new AuditError("wrong_entry", "entry is not an attestation");
-    const memberSigs = att.leaf.envelope.signatures.filter((s) => !hubKeys.isHubKeyId(s.keyid));
-    if (memberSigs.length !== 1)
-      throw new AuditError("malformed", "attestation must have exactly one member signature");
-    const key = keys.get((memberSigs[0] as { keyid: string }).keyid);
-    if (key === undefined) {
-      throw new AuditError(
-        "unknown_key",
-        "the attestation's signing key is not established by the bundle's membership records",
-      );
-    }
-    if (key.addedAtIndex >= att.index)
-      throw new AuditError("unknown_key", "the signing key was logged after the attestation");
-    verifySigs(att.leaf.envelope, new KeyRing([key.publicKey]), [key.keyId]);
-    hubKeys.checkSigned(att.leaf.envelope, "countersign", att.index, "the attestation's countersignature");
-    const st: AttestationStatement = decodePayload(
-      AttestationStatementSchema,
-      att.leaf.envelope.payload,
-      "AttestationStatement",
-    );
-    return { statement: st, memberKey: key };
-  });
-  c.run("attestation.key_validity", "key_not_valid", () => {
-    const issued = requiredMs(statement.issuedAt, "statement issued_at");
-    // Validity by log position: the key's revocation (if any) must come after the attestation.
-    const why = keyValidity(memberKey, issued, att.index);
-    if (why !== undefined) throw new AuditError("key_not_valid", why);
-    const status = statusAt(statuses.get(memberKey.memberId), att.index);
-    if (status !== "active") {
-      throw new AuditError(
-        "key_not_valid",
-        `member ${memberKey.memberId} was ${status} before the attestation`,
-      );
-    }
-    if (!(Math.abs(att.leaf.integratedAtMs - issued) <= MAX_STATED_SKEW_MS)) {
-      throw new AuditError(
-        "stale",
-        `the statement's issued_at is more than ${MAX_STATED_SKEW_MS} ms from its integration time`,
-      );
-    }
-    if (statement.memberModel !== undefined && statement.memberModel.memberId !== memberKey.memberId) {
-      throw new AuditError("wrong_entry", "the statement is about another member's model");
-    }
-  });
-
-  c.run("statement.version", "legacy_statement", () => {
-    if (statement.version === 1) {
-      throw new AuditError(
-        "legacy_statement",
-        "legacy statement (version 1): no counts to re-derive a verdict from",
-      );
-    }
-    if (statement.version !== 2) {
-      throw new AuditError("malformed", `unknown statement version ${statement.version}`);
-    }
-  });
-
-  let commitment: BundleVerification["commitment"];
-  const ref = statement.canaryCommitment;
-  if (ref !== undefined) {
-    const com = openMemberCommitment(
-      c,
-      "commitment",
-      bundle.commitment,
-      cp,
-      keys,
-      memberKey.memberId,
-      PAYLOAD_TYPES.canaryCommitment,
-      CanaryCommitmentSchema,
-      (b) => b.committedAt,
-    );
-    commitment = c.run("commitment.binding", "wrong_entry", () => {
-      if (com.index !== toIndex(ref.logIndex, "commitment log_index")) {
-        throw new AuditError("wrong_entry", "the commitment is not the entry the statement names");
-      }
-      if (com.index >= att.index)
-        throw new AuditError("wrong_entry", "the commitment was logged after the attestation");
-      if (com.body.memberId !== memberKey.memberId || com.body.commitmentId !== ref.commitmentId) {
-        throw new AuditError("wrong_entry", "the commitment's member or id differs from the statement's");
-      }
-      if (!bytesEqual(com.body.merkleRoot, ref.merkleRoot)) {
-        throw new AuditError("wrong_entry", "the commitment's root differs from the statement's");
-      }
-      return com;
-    });
-  }
-  const bound = verifyBoundChoices(c, bundle, trustWithRotations(trust, hubKeys), {
+  const v = verifyAttestationEntry(c, att, {
     hubKeys,
-    checkpoint: cp,
-    attestationIndex: att.index,
-    statement,
-    memberKey,
     keys,
-    ...(commitment === undefined ? {} : { commitment }),
+    statuses,
+    entries: bundleEntrySource(bundle, cp, trustWithRotations(trust, hubKeys)),
   });
   return {
+    ...v,
     checks: c.checks,
     historyChecked: history !== undefined,
     witnesses,
     checkpoint: cp,
-    attestationIndex: att.index,
-    attestationIntegratedAtMs: att.leaf.integratedAtMs,
-    statement,
-    memberKey,
-    ...(commitment === undefined ? {} : { commitment }),
-    bound,
     hubKeys,
   };
 }
