@@ -94,6 +94,10 @@ export type AuditErrorCode =
   | "commitment_after_sighting"
   /** Sighting, reference fingerprint, session and attestation are not in the protocol's log order. */
   | "out_of_order"
+  /** An epoch id logged a second time (epoch-records.ts): the battery and key of an epoch are fixed once. */
+  | "duplicate_epoch"
+  /** A sketch suppressed a second time (epoch-records.ts): each suppression is one logged decision. */
+  | "duplicate_suppression"
   /** A disclosure's label checkpoint is not the FIRST the hub signed covering the commitment. */
   | "label_mismatch"
   /** A disclosure does not hold exactly the protocol's number of pairs. */

@@ -5,8 +5,9 @@
  * is attacker-controlled input: the payload is bounded before decoding, decoded strictly (a field this auditor
  * does not know is refused: it would be signed and hashed but read by nobody), and every field checked; the
  * hub's signature is verified under the key the caller says signed the hub's decisions at that log position
- * (HubKeyHistory.keyFor("membership", index)). {@link checkEpochLog} then checks the sequence: epoch ids
- * logged once, numbers rising, each rotation naming the epoch logged before it, a sketch suppressed once.
+ * (HubKeyHistory.keyFor("membership", index)). {@link EpochSequence} (and {@link checkEpochLog} over a list)
+ * then checks the sequence: epoch ids logged once, numbers rising, each rotation naming the epoch logged
+ * before it, a sketch suppressed once.
  */
 import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
@@ -226,33 +227,55 @@ export interface EpochLogReport {
 }
 
 /**
- * Reads and checks every epoch statement and sketch suppression of `entries` (all the log's entries of the
- * two kinds, in log order; others are ignored). `hubKeyAt(index)`: the key that signed the hub's decisions at
- * that position. Fails with `wrong_entry` when an epoch id is logged twice, a number does not rise, a rotation
- * names another epoch than the one logged before it, a suppression names an epoch not logged before it while
- * epochs are logged, or a sketch is suppressed twice.
+ * The epoch and suppression sequence read one entry at a time, in log order (an auditor's walk over the whole
+ * log feeds it as entries stream by; {@link checkEpochLog} feeds it a list). It keeps only what the sequence
+ * rules need: the epochs by id (few) and the index of each suppressed sketch id. An entry that fails is not
+ * applied, so the entries after it are still checked against the sequence as logged before it.
  */
-export function checkEpochLog(
-  entries: readonly { readonly index: number; readonly leaf: AuditedLeaf }[],
-  hubKeyAt: (index: number) => Ed25519PublicKey | undefined,
-): EpochLogReport {
-  const epochs: AuditedEpoch[] = [];
-  const suppressions: AuditedSuppression[] = [];
-  const byId = new Map<string, AuditedEpoch>();
-  const suppressed = new Map<string, number>();
-  let last: AuditedEpoch | undefined;
-  let prevIndex = -1;
-  for (const e of entries) {
-    if (e.index <= prevIndex) throw new AuditError("malformed", "entries are not in log order");
-    prevIndex = e.index;
-    if (epochs.length + suppressions.length >= MAX_EPOCH_RECORDS)
+export class EpochSequence {
+  readonly #byId = new Map<string, AuditedEpoch>();
+  readonly #suppressed = new Map<string, number>();
+  #last: AuditedEpoch | undefined;
+  #prevIndex = -1;
+  #count = 0;
+
+  /** The epochs read so far, in log order. */
+  get epochs(): AuditedEpoch[] {
+    return [...this.#byId.values()];
+  }
+
+  /** How many sketches were suppressed so far. */
+  get suppressions(): number {
+    return this.#suppressed.size;
+  }
+
+  /**
+   * Reads and checks the entry at `index` (entries of other kinds are ignored: undefined). `hubKey`: the key
+   * that signed the hub's decisions at that position. Throws AuditError: `duplicate_epoch` for an epoch id
+   * logged twice, `duplicate_suppression` for a sketch suppressed twice, `wrong_entry` when a number does not
+   * rise, a rotation names another epoch than the one logged before it, a second CREATE, or a suppression
+   * names an epoch not logged before it while epochs are logged; what {@link readEpochStatement} and
+   * {@link readSketchSuppression} throw.
+   */
+  add(
+    index: number,
+    leaf: AuditedLeaf,
+    hubKey: Ed25519PublicKey | undefined,
+  ): AuditedEpoch | AuditedSuppression | undefined {
+    if (!Number.isSafeInteger(index) || index <= this.#prevIndex)
+      throw new AuditError("malformed", "entries are not in log order");
+    this.#prevIndex = index;
+    if (leaf.kind !== LogEntryKind.EPOCH && leaf.kind !== LogEntryKind.SKETCH_SUPPRESSION) return undefined;
+    if (this.#count >= MAX_EPOCH_RECORDS)
       throw new AuditError("too_large", `more than ${MAX_EPOCH_RECORDS} epoch and suppression entries`);
-    if (e.leaf.kind === LogEntryKind.EPOCH) {
-      const ep = readEpochStatement(e.index, e.leaf, hubKeyAt(e.index));
-      const prior = byId.get(ep.epochId);
+    this.#count++;
+    const last = this.#last;
+    if (leaf.kind === LogEntryKind.EPOCH) {
+      const ep = readEpochStatement(index, leaf, hubKey);
+      const prior = this.#byId.get(ep.epochId);
       if (prior !== undefined)
         throw new AuditError(
-          "wrong_entry",
+          "duplicate_epoch",
           `epoch ${ep.epochId} is logged twice (${prior.index}, ${ep.index})`,
         );
       if (last !== undefined && ep.number <= last.number)
@@ -270,25 +293,50 @@ export function checkEpochLog(
           "wrong_entry",
           `epoch statement ${ep.index}: a second CREATE after ${last.epochId}`,
         );
-      byId.set(ep.epochId, ep);
-      last = ep;
-      epochs.push(ep);
-    } else if (e.leaf.kind === LogEntryKind.SKETCH_SUPPRESSION) {
-      const s = readSketchSuppression(e.index, e.leaf, hubKeyAt(e.index));
-      const prior = suppressed.get(s.sketchId);
-      if (prior !== undefined)
-        throw new AuditError(
-          "wrong_entry",
-          `sketch ${s.sketchId} is suppressed twice (${prior}, ${s.index})`,
-        );
-      if (byId.size > 0 && !byId.has(s.epochId))
-        throw new AuditError(
-          "wrong_entry",
-          `sketch suppression ${s.index} names epoch ${s.epochId}, not logged before it`,
-        );
-      suppressed.set(s.sketchId, s.index);
-      suppressions.push(s);
+      this.#byId.set(ep.epochId, ep);
+      this.#last = ep;
+      return ep;
     }
+    const s = readSketchSuppression(index, leaf, hubKey);
+    const prior = this.#suppressed.get(s.sketchId);
+    if (prior !== undefined)
+      throw new AuditError(
+        "duplicate_suppression",
+        `sketch ${s.sketchId} is suppressed twice (${prior}, ${s.index})`,
+      );
+    if (this.#byId.size > 0 && !this.#byId.has(s.epochId))
+      throw new AuditError(
+        "wrong_entry",
+        `sketch suppression ${s.index} names epoch ${s.epochId}, not logged before it`,
+      );
+    this.#suppressed.set(s.sketchId, s.index);
+    return s;
+  }
+}
+
+/**
+ * Reads and checks every epoch statement and sketch suppression of `entries` (all the log's entries of the
+ * two kinds, in log order; others are ignored) with an {@link EpochSequence}, stopping at the first failure.
+ * `hubKeyAt(index)`: the key that signed the hub's decisions at that position.
+ */
+export function checkEpochLog(
+  entries: readonly { readonly index: number; readonly leaf: AuditedLeaf }[],
+  hubKeyAt: (index: number) => Ed25519PublicKey | undefined,
+): EpochLogReport {
+  const seq = new EpochSequence();
+  const epochs: AuditedEpoch[] = [];
+  const suppressions: AuditedSuppression[] = [];
+  for (const e of entries) {
+    const r = seq.add(
+      e.index,
+      e.leaf,
+      e.leaf.kind === LogEntryKind.EPOCH || e.leaf.kind === LogEntryKind.SKETCH_SUPPRESSION
+        ? hubKeyAt(e.index)
+        : undefined,
+    );
+    if (r === undefined) continue;
+    if (e.leaf.kind === LogEntryKind.EPOCH) epochs.push(r as AuditedEpoch);
+    else suppressions.push(r as AuditedSuppression);
   }
   return { epochs, suppressions };
 }

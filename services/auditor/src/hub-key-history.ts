@@ -108,6 +108,27 @@ export class HubKeyHistory {
     return h;
   }
 
+  /**
+   * An empty history over the trust root's key, to which a walk over the log {@link append}s the HUB_KEY
+   * entries as they stream by.
+   */
+  static empty(trust: TrustRoot): HubKeyHistory {
+    return new HubKeyHistory(trust.hubKey);
+  }
+
+  /**
+   * Applies the next HUB_KEY entry (its index above every statement applied so far); throws as
+   * {@link build}. A statement that fails leaves the delegations and roots as they were.
+   */
+  append(record: HubKeyRecord, origin: string): void {
+    const last = this.#statementIndexes.at(-1);
+    if (last !== undefined && record.index <= last)
+      throw new AuditError("wrong_entry", `hub key statement ${record.index} is not after ${last}`);
+    if (this.#statementIndexes.length >= MAX_HUB_KEY_STATEMENTS)
+      throw new AuditError("too_large", `more than ${MAX_HUB_KEY_STATEMENTS} hub key statements`);
+    this.#apply(record, origin);
+  }
+
   /** Indexes of the statements replayed. */
   get statementIndexes(): readonly number[] {
     return this.#statementIndexes;
@@ -240,7 +261,6 @@ export class HubKeyHistory {
     }
     if (st.keyId !== keyIdOf(st.publicKey))
       throw new AuditError("wrong_entry", `${what}: key_id is not SHA-256 of the key`);
-    this.#statementIndexes.push(r.index);
     if (st.action === HubKeyAction.RETIRE) {
       const purpose = PURPOSE_OF[st.purpose];
       if (purpose === undefined) throw new AuditError("malformed", `${what}: retires no delegable purpose`);
@@ -251,6 +271,7 @@ export class HubKeyHistory {
       current.untilIndex = r.index;
       events.push({ index: r.index });
       this.#events.set(purpose, events);
+      this.#statementIndexes.push(r.index);
       return;
     }
     if (st.action !== HubKeyAction.DELEGATE && st.action !== HubKeyAction.ROTATE_ROOT)
@@ -270,6 +291,7 @@ export class HubKeyHistory {
       const last = this.#roots.at(-1) as RootSpan;
       last.untilIndex = r.index;
       this.#roots.push({ key, fromIndex: r.index });
+      this.#statementIndexes.push(r.index);
       return;
     }
     const purpose = PURPOSE_OF[st.purpose];
@@ -281,6 +303,7 @@ export class HubKeyHistory {
     this.#delegations.push(d);
     events.push({ index: r.index, delegation: d });
     this.#events.set(purpose, events);
+    this.#statementIndexes.push(r.index);
   }
 }
 

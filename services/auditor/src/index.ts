@@ -46,6 +46,7 @@ export {
   auditedEpochKeyCommitment,
   checkEpochLog,
   type EpochLogReport,
+  EpochSequence,
   MAX_EPOCH_PAYLOAD_BYTES,
   MAX_EPOCH_RECORDS,
   readEpochStatement,
@@ -73,6 +74,16 @@ export {
   type StatusChange,
   statusAt,
 } from "./log-records.js";
+export { hubEntryStream, type LogEntryStream, MAX_ENTRIES_PER_CALL } from "./log-stream.js";
+export {
+  auditLog,
+  DEFAULT_MAX_FAILURES,
+  DEFAULT_WALK_CACHE_BYTES,
+  type LogFailure,
+  type LogWalkOptions,
+  type LogWalkReport,
+  type WalkSavedOutcome,
+} from "./log-walk.js";
 export {
   HISTORY_PAGE_ENTRIES,
   hubEntrySource,
@@ -90,6 +101,7 @@ export {
   type WatchState,
   watchMember,
 } from "./member-watch.js";
+export { replayMembership } from "./membership-replay.js";
 export {
   canaryCountsFromProto,
   leadFromProto,
@@ -99,6 +111,7 @@ export {
   verdictPolicyFromProto,
   watermarkCountsFromProto,
 } from "./statement-domain.js";
+export { TreeNodes } from "./tree-nodes.js";
 export {
   MAX_TRUSTED_WITNESSES,
   type RootRotation,
@@ -106,7 +119,20 @@ export {
   trustRootFromVerifierKey,
   withWitnesses,
 } from "./trust-root.js";
-export { type BoundVerification, MAX_PANEL, verifyBoundChoices } from "./verify-bound-choices.js";
+export {
+  type AttestationContext,
+  type AttestationVerification,
+  verifyAttestationEntry,
+} from "./verify-attestation.js";
+export {
+  type BoundEntryName,
+  type BoundEntrySource,
+  type BoundVerification,
+  bundleEntrySource,
+  MAX_PANEL,
+  type TreeRoot,
+  verifyBoundChoices,
+} from "./verify-bound-choices.js";
 export {
   type BundleVerification,
   MAX_BUNDLE_HUB_KEYS,

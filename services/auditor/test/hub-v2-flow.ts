@@ -55,9 +55,15 @@ export async function runHubV2Flow(
   memberId: string,
   pairs: readonly CanaryPair[],
   suspectOf: (labels: readonly (0 | 1)[]) => ModelAdapter,
-  options: { readonly sessionId: string; readonly suspectId: string; readonly atMs: number },
+  options: {
+    readonly sessionId: string;
+    readonly suspectId: string;
+    readonly atMs: number;
+    /** The member model's version (default "1"): a member's second flow logs another model's fingerprint. */
+    readonly modelVersion?: string;
+  },
 ): Promise<HubV2Flow> {
-  const memberModel = { memberId, modelId: `${memberId}-model`, modelVersion: "1" };
+  const memberModel = { memberId, modelId: `${memberId}-model`, modelVersion: options.modelVersion ?? "1" };
   const refHash = referenceFingerprintDigest(new Uint8Array(32).fill(1), new TextEncoder().encode(memberId));
   const ref = await log.appendCommitment(
     signEnvelope(

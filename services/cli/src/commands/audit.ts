@@ -11,13 +11,17 @@ import { Hub } from "@lineage/api";
 import {
   type AuditCheck,
   AuditError,
+  type AuditErrorCode,
   AuditorState,
   auditConsistency,
+  auditLog,
   bundleToJson,
   checkAgainstSaved,
   exitCodeFor,
   hubCheckpointSource,
   hubEntrySource,
+  hubEntryStream,
+  type LogWalkReport,
   type MemberHistory,
   openHubCheckpoint,
   readBundleFile,
@@ -225,6 +229,50 @@ function suspectAdapter(
   }
 }
 
+const witnessFlags: Record<string, OptionSpec> = {
+  witnesses: {
+    type: "string",
+    valueName: "n",
+    description:
+      "How many distinct trusted witnesses must have cosigned (default 1 with any --witness-key, else 0).",
+  },
+  "no-witness-check": {
+    type: "boolean",
+    description:
+      "Accept a checkpoint no witness vouched for (reported loudly; a single hub can then show you a forked log).",
+  },
+};
+
+/**
+ * The witness quorum from --witnesses / --no-witness-check and the trust root's witness keys, and the waiver
+ * printed (to stderr, loudly) when none is required.
+ */
+function witnessQuorumOf(
+  inv: Invocation,
+  trust: TrustRoot,
+): { witnessQuorum: number; noWitness: boolean; waiver: string } {
+  const known = trust.witnesses?.length ?? 0;
+  const noWitness = inv.options["no-witness-check"] === true;
+  const asked = intOpt(inv, "witnesses", { min: 0, max: 16 });
+  if (noWitness && asked !== undefined && asked > 0)
+    throw new CliError("usage", `${where(inv)}: give --witnesses or --no-witness-check, not both`);
+  if (asked !== undefined && asked > known) {
+    throw new CliError(
+      "usage",
+      `${where(inv)}: --witnesses ${asked} needs at least ${asked} --witness-key (${known} given)`,
+    );
+  }
+  const witnessQuorum = noWitness ? 0 : (asked ?? (known > 0 ? 1 : 0));
+  const waiver =
+    witnessQuorum > 0
+      ? ""
+      : noWitness
+        ? "WITNESS CHECK WAIVED (--no-witness-check): no independent party vouched for this checkpoint; the hub alone could show you a forked log"
+        : "NO WITNESS REQUIRED: the trust root lists no witness key (give --witness-key); the hub alone could show you a forked log";
+  if (waiver !== "") inv.io.stderr.write(`!!! ${waiver} !!!\n`);
+  return { witnessQuorum, noWitness, waiver };
+}
+
 const verify: Command = {
   name: "verify",
   summary:
@@ -251,17 +299,7 @@ const verify: Command = {
     ...trustFlags,
     ...hubFlags,
     ...stateFlag,
-    witnesses: {
-      type: "string",
-      valueName: "n",
-      description:
-        "How many distinct trusted witnesses must have cosigned (default 1 with any --witness-key, else 0).",
-    },
-    "no-witness-check": {
-      type: "boolean",
-      description:
-        "Accept a checkpoint no witness vouched for (reported loudly; a single hub can then show you a forked log).",
-    },
+    ...witnessFlags,
     offline: {
       type: "boolean",
       description:
@@ -276,25 +314,7 @@ const verify: Command = {
       throw new CliError("usage", `${where(inv)}: give --hub or --offline, not both`);
     }
     const timeoutMs = intOpt(inv, "timeout-ms", { min: 100, max: 600_000 }, 10_000) as number;
-    const known = trust.witnesses?.length ?? 0;
-    const noWitness = inv.options["no-witness-check"] === true;
-    const asked = intOpt(inv, "witnesses", { min: 0, max: 16 });
-    if (noWitness && asked !== undefined && asked > 0)
-      throw new CliError("usage", `${where(inv)}: give --witnesses or --no-witness-check, not both`);
-    if (asked !== undefined && asked > known) {
-      throw new CliError(
-        "usage",
-        `${where(inv)}: --witnesses ${asked} needs at least ${asked} --witness-key (${known} given)`,
-      );
-    }
-    const witnessQuorum = noWitness ? 0 : (asked ?? (known > 0 ? 1 : 0));
-    const waiver =
-      witnessQuorum > 0
-        ? ""
-        : noWitness
-          ? "WITNESS CHECK WAIVED (--no-witness-check): no independent party vouched for this checkpoint; the hub alone could show you a forked log"
-          : "NO WITNESS REQUIRED: the trust root lists no witness key (give --witness-key); the hub alone could show you a forked log";
-    if (waiver !== "") inv.io.stderr.write(`!!! ${waiver} !!!\n`);
+    const { witnessQuorum, noWitness, waiver } = witnessQuorumOf(inv, trust);
     const state = stateOf(inv);
     const credentials = address === undefined ? undefined : await credentialsOf(inv);
     try {
@@ -409,6 +429,89 @@ const consistency: Command = {
     } catch (err) {
       return reportFailure(inv, err);
     }
+  },
+};
+
+/** The human summary of a walk over the whole log. */
+function walkText(r: LogWalkReport): string {
+  const kinds = Object.entries(r.entries)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, n]) => `${n} ${k}`)
+    .join(", ");
+  const v = r.attestations.byVerdict;
+  const lines = [
+    `log ${r.origin} size ${r.size}, root ${r.rootHash}`,
+    `  entries: ${kinds === "" ? "none" : kinds}`,
+    `  members: ${r.members.members} (${r.members.keys} keys, ${r.members.revokedKeys} revoked, ${r.members.statusChanges} status changes)`,
+    `  hub keys: ${r.hubKeys.statements} statements (${r.hubKeys.delegations} delegations, ${r.hubKeys.rootRotations} root rotations)`,
+    `  epochs: ${r.epochs.length} (${r.epochs.map((e) => e.epochId).join(", ")}); ${r.suppressions} sketch suppression(s)`,
+    `  commitments: ${r.commitments.canaryPairs} canary pairs, ${r.commitments.watermarkKeys} watermark keys, ${r.commitments.referenceFingerprints} reference fingerprints; ${r.sightings} sightings, ${r.sessions} sessions, ${r.reviewDecisions} review decisions (withdrawals counted, not checked)`,
+    `  attestations: ${r.attestations.total} (${r.attestations.verified} verified: ${v.LIKELY_DERIVED} LIKELY_DERIVED, ${v.SIMILAR} SIMILAR, ${v.INCONCLUSIVE} INCONCLUSIVE; ${r.attestations.failed} failed)`,
+    `  witnesses: ${r.witnesses.cosigners.length} trusted cosignature(s), ${r.witnesses.required} required`,
+    `  saved state: ${r.saved}`,
+    ...r.failures.map(
+      (f) =>
+        `  FAIL  entry ${f.index ?? "-"} (${f.kind}) [${f.code}]${f.check === undefined ? "" : ` ${f.check}`}: ${f.message}`,
+    ),
+    ...(r.failuresOmitted > 0 ? [`  ... and ${r.failuresOmitted} more failures, not listed`] : []),
+  ];
+  if (r.fatal !== undefined) {
+    lines.push(
+      `STOPPED [${r.fatal.code}] (${r.fatal.kind}${r.fatal.index === undefined ? "" : ` at ${r.fatal.index} entries`}): ${r.fatal.message}`,
+      "Nothing read under this checkpoint can be trusted.",
+    );
+  } else if (r.failures.length + r.failuresOmitted > 0) {
+    lines.push(
+      `FAILED VERIFICATION: ${r.failures.length + r.failuresOmitted} of ${r.size} entries failed; the tree and checkpoint verified`,
+    );
+  } else {
+    lines.push(
+      `VERIFIED: all ${r.size} entries of ${r.origin} re-hashed into the signed checkpoint's tree and checked; every attestation's verdict re-derived from its own counts`,
+    );
+  }
+  return lines.join("\n");
+}
+
+const logWalk: Command = {
+  name: "log",
+  summary:
+    "Walk the hub's whole log: every entry re-hashed into the signed checkpoint, hub keys, memberships, epochs, commitments, sessions, and every attestation re-derived.",
+  description:
+    "Reads every entry of the hub's latest checkpoint (GetLogEntries, streamed; nothing is taken on the hub's\n" +
+    "word), hashes it into the auditor's own tree and checks it in log order with the checks 'audit verify'\n" +
+    "makes on a bundle, the entries an attestation rests on taken from the log itself. The tree must end at the\n" +
+    "root of the checkpoint, signed by the trusted root (or a root the log rotated to) and cosigned by the\n" +
+    "witness quorum; with --state it must pass through the checkpoint saved earlier, and the new one is saved.\n" +
+    "A failing entry is listed with its index and code and the walk goes on; a tree or checkpoint failure\n" +
+    "stops it. Exit 0 everything verified, 1 any failure, 3 the hub could not be read.",
+  options: {
+    ...trustFlags,
+    ...hubFlags,
+    ...stateFlag,
+    ...witnessFlags,
+  },
+  run: async (inv) => {
+    const trust = trustOf(inv);
+    const address = hubAddress(inv, true);
+    const timeoutMs = intOpt(inv, "timeout-ms", { min: 100, max: 600_000 }, 10_000) as number;
+    const { witnessQuorum } = witnessQuorumOf(inv, trust);
+    const state = stateOf(inv);
+    const credentials = await credentialsOf(inv);
+    let r: LogWalkReport;
+    try {
+      using checkpoints = hubCheckpointSource(address, credentials, timeoutMs);
+      using entries = hubEntryStream(address, credentials, Math.max(timeoutMs, 30_000));
+      r = await auditLog(checkpoints, entries, trust, { state, witnessQuorum });
+    } catch (err) {
+      return reportFailure(inv, err);
+    }
+    const ok = r.fatal === undefined && r.failures.length + r.failuresOmitted === 0;
+    emit(
+      inv,
+      { verified: ok, outcome: ok ? "verified" : r.fatal === undefined ? "failed" : "stopped", ...r },
+      walkText(r),
+    );
+    return ok ? EXIT.ok : exitCodeFor(r.fatal?.code ?? (r.failures[0]?.code as AuditErrorCode));
   },
 };
 
@@ -573,8 +676,8 @@ const bundle: Command = {
 /** `lineage audit`. */
 export const audit: Command = {
   name: "audit",
-  summary: "Verify attestations, log consistency and disclosures offline, trusting no one.",
+  summary: "Verify attestations, the whole log, its consistency and disclosures, trusting no one.",
   description:
     "Exit codes: 0 verified, 1 failed verification (forged, tampered, split view), 2 usage, 3 could not check.",
-  subcommands: [verify, consistency, disclosure, bundle, auditDisclosureKey],
+  subcommands: [verify, consistency, logWalk, disclosure, bundle, auditDisclosureKey],
 };
