@@ -1,7 +1,7 @@
 /**
  * One hub ingestion replica for bench/hub.ts (run as its own process, as replicas are deployed): opens the
  * hub's Postgres schema and log, joins the shared JetStream consumer when told "go" on stdin, and on "stop"
- * prints what it indexed and the CPU it used as one JSON line; meanwhile one {"indexed", "at"} line each time its
+ * prints what it indexed, the CPU it used and the batch commits it ran as one JSON line; meanwhile one {"indexed", "at"} line each time its
  * count grows. Configuration comes from BENCH_HUB_WORKER
  * (JSON: pgUrl, schema, natsUrl, origin, hubKeyPkcs8Hex, stream, durable, subjects).
  */
@@ -62,7 +62,7 @@ for await (const line of createInterface({ input: process.stdin })) {
     const cpu = process.cpuUsage(cpu0);
     const m = ingestor.metrics.snapshot();
     process.stdout.write(
-      `${JSON.stringify({ indexed: m.indexed, rejected: m.rejectedTotal, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`,
+      `${JSON.stringify({ indexed: m.indexed, rejected: m.rejectedTotal, cpuMs: (cpu.user + cpu.system) / 1000, commits: m.commits })}\n`,
     );
     break;
   }

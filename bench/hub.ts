@@ -47,7 +47,7 @@ import {
 } from "@lineage/api";
 import { type Bus, connectNatsBus, createInProcessBus } from "@lineage/bus";
 import { Ed25519PrivateKey, sha256, signEnvelope, toHex } from "@lineage/crypto";
-import { COARSE_BANDS, encodeSketch, PROBE_BANDS, type Sketch } from "@lineage/fingerprint";
+import { COARSE_BANDS, PROBE_BANDS, type Sketch } from "@lineage/fingerprint";
 import {
   EpochStore,
   enrolmentRecord,
@@ -353,6 +353,8 @@ let natsCpuMs: number | undefined;
 let ingestMs: number;
 let ingestCpuMs: number;
 let perWorker: number[];
+/** Batch commits the replicas ran (each one Postgres transaction). */
+let commits: number;
 let processes = false;
 if (pg && bus.kind === "nats" && !args.includes("--one-process")) {
   pgCpuMs = 0;
@@ -396,7 +398,7 @@ if (pg && bus.kind === "nats" && !args.includes("--one-process")) {
   console.error(`bench/hub: ingesting through JetStream with ${WORKERS} worker processes`);
   // Each worker prints {"indexed", "at"} lines as its count grows (no polling of the database meanwhile: a
   // count(*) every few ms would take CPU from the replicas being measured); the final report on "stop".
-  type Line = { indexed: number; at?: number; rejected?: number; cpuMs?: number };
+  type Line = { indexed: number; at?: number; rejected?: number; cpuMs?: number; commits?: number };
   const latest: Line[] = children.map(() => ({ indexed: 0, at: 0 }));
   const finals: (Line | undefined)[] = children.map(() => undefined);
   const readers = lines.map(async (l, w) => {
@@ -447,7 +449,7 @@ if (pg && bus.kind === "nats" && !args.includes("--one-process")) {
   if (nats0 !== undefined && nats1 !== undefined) natsCpuMs = nats1 - nats0;
   for (const c of children) c.stdin?.write("stop\n");
   await Promise.all(readers);
-  const reports = finals.map((f) => f ?? { indexed: 0, rejected: 1, cpuMs: 0 }) as Required<
+  const reports = finals.map((f) => f ?? { indexed: 0, rejected: 1, cpuMs: 0, commits: 0 }) as Required<
     Omit<Line, "at">
   >[];
   const { count } = store.db.fn;
@@ -458,6 +460,7 @@ if (pg && bus.kind === "nats" && !args.includes("--one-process")) {
   if (Number(inDb.n) !== INGEST) throw new Error(`bench/hub: ${inDb.n} sketches in Postgres, ${INGEST} sent`);
   if (reports.some((r) => r.rejected > 0)) throw new Error("bench/hub: sketches were rejected");
   perWorker = reports.map((r) => r.indexed);
+  commits = reports.reduce((a, r) => a + r.commits, 0);
   ingestCpuMs = reports.reduce((a, r) => a + r.cpuMs, 0);
   await bus.deleteStream(stream);
   streamToDelete = undefined;
@@ -496,6 +499,7 @@ if (pg && bus.kind === "nats" && !args.includes("--one-process")) {
   streamToDelete = undefined;
   if (rejectedNow() > 0) throw new Error(`bench/hub: ${rejectedNow()} sketches were rejected`);
   perWorker = workers.map((w) => w.metrics.snapshot().indexed);
+  commits = workers.reduce((s, w) => s + w.metrics.snapshot().commits, 0);
 }
 
 // ---- 2. Fill to MODELS through the batch commit ------------------------------------------------------
@@ -524,7 +528,6 @@ for (let i = INGEST; i < MODELS; i += 500) {
         epochId: EPOCH_ID,
         model,
         sketch: sk,
-        encoded: encodeSketch(sk),
         envelope: toBinary(
           DsseEnvelopeSchema,
           create(DsseEnvelopeSchema, { payloadType: SKETCH_PAYLOAD_TYPE, payload }),
@@ -632,6 +635,7 @@ const report = {
           ? null
           : Math.round((cpus().length * 1000 * INGEST) / (ingestCpuMs + pgCpuMs + natsCpuMs)),
       message_bytes_mean: Math.round(messageBytes),
+      mean_commit_batch: Number((INGEST / Math.max(1, commits)).toFixed(1)),
       probes_per_sketch: PROBES,
       member_signing_s_untimed: Number((signMs / 1000).toFixed(2)),
       publish_per_s: Math.round(INGEST / (publishMs / 1000)),

@@ -170,7 +170,7 @@ test("postgres: the hub's service role may only SELECT and INSERT the log tables
       const privileges = await sql<Record<string, boolean>>`
         select has_column_privilege(current_user, ${`${schema}.sketches`}, 'status', 'UPDATE') as status,
                has_column_privilege(current_user, ${`${schema}.sketches`}, 'status_reason', 'UPDATE') as reason,
-               has_column_privilege(current_user, ${`${schema}.sketches`}, 'sketch', 'UPDATE') as sketch,
+               has_column_privilege(current_user, ${`${schema}.sketches`}, 'sketch_id', 'UPDATE') as sketch_id,
                has_column_privilege(current_user, ${`${schema}.sketches`}, 'envelope', 'UPDATE') as envelope,
                has_table_privilege(current_user, ${`${schema}.sketches`}, 'DELETE') as delete_sketch,
                has_sequence_privilege(current_user, ${`${schema}.sketches_seq_seq`}, 'USAGE') as seq,
@@ -182,7 +182,7 @@ test("postgres: the hub's service role may only SELECT and INSERT the log tables
         {
           status: true,
           reason: true,
-          sketch: false,
+          sketch_id: false,
           envelope: false,
           delete_sketch: false,
           seq: true,
@@ -191,7 +191,7 @@ test("postgres: the hub's service role may only SELECT and INSERT the log tables
         "the service role may set a sketch's status and number new sketches, nothing more",
       );
       await rejectsWith(
-        sql`update sketches set sketch = '\\x00'::bytea`.execute(svc.db),
+        sql`update sketches set envelope = '\\x00'::bytea`.execute(svc.db),
         "permission_denied",
         "rewrite an indexed sketch",
       );

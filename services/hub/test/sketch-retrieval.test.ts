@@ -70,6 +70,36 @@ test("band index: incremental adds (with delta merges) and a bulk build find the
   );
 });
 
+test("band index: a bulk build (radix-sorted buckets) equals incremental adds where most keys tie", () => {
+  // Band digests from a pool of three per band: buckets of ~N/3 equal keys, whose ordinals must come out in
+  // order; every fifth model has no coarse signature (it takes an ordinal but is never found).
+  const N = 3000;
+  const r = rng(5);
+  const coarse = Array.from({ length: N }, (_, i) => {
+    if (i % 5 === 4) return new Uint8Array(0);
+    const c = new Uint8Array(COARSE_BANDS * 8);
+    const dv = new DataView(c.buffer);
+    for (let b = 0; b < COARSE_BANDS; b++) dv.setUint32(b * 8, r() % 3 === 0 ? r() : 0x9e000000 + (r() % 3));
+    return c;
+  });
+  const built = BandIndex.build(coarse, { postingBudget: 1 << 22 });
+  const grown = new BandIndex({ deltaCapacity: 256, postingBudget: 1 << 22 });
+  for (const c of coarse) grown.add(c);
+  assert.equal(built.size, N - N / 5);
+  for (const q of [0, 1, 7, 1233, 2998]) {
+    const query = coarse[q] as Uint8Array;
+    const a = built.query(query, 100, 20);
+    assert.deepEqual(a, grown.query(query, 100, 20));
+    assert.deepEqual(a, built.queryExhaustive(query, 100, 20));
+    assert.deepEqual(a[0], { ordinal: q, agreeingBands: COARSE_BANDS });
+    assert.deepEqual(built.keysOf(q), grown.keysOf(q));
+  }
+  assert.throws(
+    () => built.keysOf(4),
+    (e) => isHubError(e, "invalid_argument"),
+  );
+});
+
 async function backends(): Promise<
   { name: string; skip?: string; open: () => Promise<Store<HubDatabase>> }[]
 > {

@@ -113,11 +113,10 @@ export interface SketchesTable {
   model_version: string;
   /** Member key that signed the envelope. */
   key_id: string;
-  /** Canonical encoding of the sketch (libs/fingerprint encodeSketch). */
-  sketch: Uint8Array;
-  /** The coarse signature (COARSE_BANDS x 8 bytes), or empty when no probe had tokens. */
-  coarse: Uint8Array;
-  /** The member-signed DSSE envelope (protobuf DsseEnvelope), kept as evidence. */
+  /**
+   * The member-signed DSSE envelope (protobuf DsseEnvelope), kept as evidence; its payload (the protobuf
+   * Sketch) is the only copy of the sketch (migration 0013), which the index decodes.
+   */
   envelope: Uint8Array;
   status: ColumnType<SketchStatus, SketchStatus | undefined, SketchStatus>;
   status_reason: string | null;

@@ -66,6 +66,62 @@ function bandKeys(coarse: Uint8Array, out: Uint32Array = new Uint32Array(COARSE_
   return out;
 }
 
+/** Bands gathered per pass when building (COARSE_BANDS is a multiple; 16 keys = one 64-byte cache line). */
+const BUILD_BLOCK = 16;
+
+/** Radix sort digits: three passes over 11, 11 and 10 bits of a 32-bit key. */
+const RADIX_BITS = 11;
+const RADIX = 1 << RADIX_BITS;
+
+/**
+ * Sorts (key, ordinal) pairs by key into `keysOut` / `ordsOut`, ties keeping their input order — the order
+ * of sorting key x 2^21 + ordinal as one number when the ordinals come ascending. LSD radix sort in three
+ * passes (input -> out -> scratch -> out): linear, where the comparison sort of 100,000 keys per band was
+ * most of a rebuild.
+ */
+function sortByKey(
+  keys: Uint32Array,
+  ords: Uint32Array,
+  keysOut: Uint32Array,
+  ordsOut: Uint32Array,
+  scratch: { readonly keys: Uint32Array; readonly ords: Uint32Array },
+): void {
+  const n = keys.length;
+  const mask = RADIX - 1;
+  const counts = new Uint32Array(3 * RADIX);
+  for (let i = 0; i < n; i++) {
+    const k = keys[i] as number;
+    for (let pass = 0; pass < 3; pass++) {
+      const slot = pass * RADIX + ((k >>> (pass * RADIX_BITS)) & mask);
+      counts[slot] = (counts[slot] as number) + 1;
+    }
+  }
+  let srcK = keys;
+  let srcO = ords;
+  for (let pass = 0; pass < 3; pass++) {
+    const dstK = pass === 1 ? scratch.keys : keysOut;
+    const dstO = pass === 1 ? scratch.ords : ordsOut;
+    const base = pass * RADIX;
+    const shift = pass * RADIX_BITS;
+    let sum = 0;
+    for (let d = 0; d < RADIX; d++) {
+      const c = counts[base + d] as number;
+      counts[base + d] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const k = srcK[i] as number;
+      const slot = base + ((k >>> shift) & mask);
+      const at = counts[slot] as number;
+      counts[slot] = at + 1;
+      dstK[at] = k;
+      dstO[at] = srcO[i] as number;
+    }
+    srcK = dstK;
+    srcO = dstO;
+  }
+}
+
 function lowerBound(keys: Uint32Array, from: number, to: number, key: number): number {
   let lo = from;
   let hi = to;
@@ -176,35 +232,36 @@ export class BandIndex {
    */
   static build(coarse: readonly Uint8Array[], options: BandIndexOptions = {}): BandIndex {
     const idx = new BandIndex(options);
-    const keys: (Uint32Array | undefined)[] = coarse.map((c) => (c.length === 0 ? undefined : bandKeys(c)));
     idx.#grow(Math.max(0, coarse.length - 1));
-    const live: number[] = [];
-    keys.forEach((k, ord) => {
-      if (k !== undefined) {
-        live.push(ord);
-        idx.#alive[ord] = 1;
-        idx.#matrix.set(k, ord * COARSE_BANDS);
-      }
+    const matrix = idx.#matrix;
+    const live = new Uint32Array(coarse.length);
+    let n = 0;
+    coarse.forEach((c, ord) => {
+      if (c.length === 0) return;
+      // Straight into the model's row (checked there): no per-model key array.
+      bandKeys(c, matrix.subarray(ord * COARSE_BANDS, (ord + 1) * COARSE_BANDS));
+      live[n++] = ord;
+      idx.#alive[ord] = 1;
     });
     idx.#ordinals = coarse.length;
-    idx.#live = live.length;
-    const packed = new Float64Array(live.length);
-    for (let b = 0; b < COARSE_BANDS; b++) {
-      for (let i = 0; i < live.length; i++) {
-        const ord = live[i] as number;
-        packed[i] = ((keys[ord] as Uint32Array)[b] as number) * ORD_SPAN + ord;
+    idx.#live = n;
+    const ords = live.subarray(0, n);
+    // Each band's keys, gathered a block of bands at a time (one pass over the row-major matrix per block,
+    // not one strided pass per band), then sorted with their ordinals.
+    const column = Array.from({ length: BUILD_BLOCK }, () => new Uint32Array(n));
+    const scratch = { keys: new Uint32Array(n), ords: new Uint32Array(n) };
+    for (let b0 = 0; b0 < COARSE_BANDS; b0 += BUILD_BLOCK) {
+      for (let i = 0; i < n; i++) {
+        const row = (ords[i] as number) * COARSE_BANDS + b0;
+        for (let j = 0; j < BUILD_BLOCK; j++) (column[j] as Uint32Array)[i] = matrix[row + j] as number;
       }
-      packed.sort();
-      const kb = new Uint32Array(live.length);
-      const ob = new Uint32Array(live.length);
-      for (let i = 0; i < live.length; i++) {
-        const v = packed[i] as number;
-        const key = Math.floor(v / ORD_SPAN);
-        kb[i] = key;
-        ob[i] = v - key * ORD_SPAN;
+      for (let j = 0; j < BUILD_BLOCK; j++) {
+        const kb = new Uint32Array(n);
+        const ob = new Uint32Array(n);
+        sortByKey(column[j] as Uint32Array, ords, kb, ob, scratch);
+        idx.#keys[b0 + j] = kb;
+        idx.#ords[b0 + j] = ob;
       }
-      idx.#keys[b] = kb;
-      idx.#ords[b] = ob;
     }
     idx.#index();
     return idx;

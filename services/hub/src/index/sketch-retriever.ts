@@ -62,6 +62,8 @@ export const COMMIT_LAG_MS = 15_000;
 /** Coarse hits read in detail per candidate returned. */
 export const DETAIL_FACTOR = 4;
 const PAGE = 5000;
+/** Sketches per page of a rebuild (two pages are in memory: one decoded while the next is read). */
+const REBUILD_PAGE = 2000;
 
 interface Entry {
   readonly seq: bigint;
@@ -135,18 +137,19 @@ export class SketchRetriever {
     const epoch = await this.#epochs.current();
     const entries: Entry[] = [];
     const coarse: Uint8Array[] = [];
-    let after = 0n;
     this.#detail.clear();
     if (epoch !== undefined) {
-      for (;;) {
-        const page = await this.#sketches.activeAfter(epoch.epochId, after, PAGE, this.#keepDetail);
+      for await (const page of this.#sketches.activePages(
+        epoch.epochId,
+        0n,
+        REBUILD_PAGE,
+        this.#keepDetail,
+      )) {
         for (const r of page) {
           if (r.sketch !== undefined) this.#detail.set(entries.length, r.sketch);
           entries.push({ seq: r.seq, sketchId: r.sketchId, model: r.model });
           coarse.push(r.coarse);
-          after = r.seq;
         }
-        if (page.length < PAGE) break;
       }
     }
     this.#index = BandIndex.build(coarse);

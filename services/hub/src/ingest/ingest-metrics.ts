@@ -1,7 +1,8 @@
 /**
  * Counters of sketch ingestion (issue 10: rejected messages are "counted"): messages received, sketches
  * indexed, duplicates, and rejections by code (malformed, too_large, bad_signature, unknown_key, replay,
- * stale, permission_denied, ...). Read them with {@link IngestMetrics.snapshot} or as Prometheus text.
+ * stale, permission_denied, ...), and the database commits the accepted messages went in (fewer, larger batches cost
+ * Postgres less per sketch). Read them with {@link IngestMetrics.snapshot} or as Prometheus text.
  */
 
 /** A point-in-time copy of the counters. */
@@ -12,6 +13,9 @@ export interface IngestMetricsSnapshot {
   /** Rejections by error code. */
   readonly rejected: Readonly<Record<string, number>>;
   readonly rejectedTotal: number;
+  /** Batch commits run (each one transaction), and the verified messages they carried. */
+  readonly commits: number;
+  readonly committedMessages: number;
 }
 
 /** Ingestion counters of one hub process. */
@@ -20,6 +24,8 @@ export class IngestMetrics {
   #indexed = 0;
   #duplicates = 0;
   readonly #rejected = new Map<string, number>();
+  #commits = 0;
+  #committedMessages = 0;
 
   received(): void {
     this.#received++;
@@ -33,6 +39,11 @@ export class IngestMetrics {
   rejected(code: string): void {
     this.#rejected.set(code, (this.#rejected.get(code) ?? 0) + 1);
   }
+  /** A batch of `messages` verified messages goes to the database. */
+  commit(messages: number): void {
+    this.#commits++;
+    this.#committedMessages += messages;
+  }
 
   snapshot(): IngestMetricsSnapshot {
     let total = 0;
@@ -43,6 +54,8 @@ export class IngestMetrics {
       duplicates: this.#duplicates,
       rejected: Object.fromEntries([...this.#rejected].sort(([a], [b]) => (a < b ? -1 : 1))),
       rejectedTotal: total,
+      commits: this.#commits,
+      committedMessages: this.#committedMessages,
     };
   }
 
@@ -56,6 +69,10 @@ export class IngestMetrics {
       `lineage_hub_sketches_indexed_total ${s.indexed}`,
       "# TYPE lineage_hub_sketch_duplicates_total counter",
       `lineage_hub_sketch_duplicates_total ${s.duplicates}`,
+      "# TYPE lineage_hub_sketch_commits_total counter",
+      `lineage_hub_sketch_commits_total ${s.commits}`,
+      "# TYPE lineage_hub_sketch_committed_messages_total counter",
+      `lineage_hub_sketch_committed_messages_total ${s.committedMessages}`,
       "# TYPE lineage_hub_sketch_rejections_total counter",
       ...Object.entries(s.rejected).map(
         ([code, n]) => `lineage_hub_sketch_rejections_total{code="${code}"} ${n}`,

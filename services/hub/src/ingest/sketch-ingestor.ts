@@ -75,7 +75,10 @@ export class SketchIngestor {
     this.#onIndexed = options.onIndexed;
     this.#onRetired = options.onRetired;
     this.#now = options.now ?? Date.now;
-    this.#batcher = new CommitBatcher((items) => this.sketches.commit(items), options.batch);
+    this.#batcher = new CommitBatcher((items) => {
+      this.metrics.commit(items.length);
+      return this.sketches.commit(items);
+    }, options.batch);
   }
 
   /**

@@ -12,12 +12,13 @@
  * Also withdrawal (by the member) and suppression (by the secretariat), and the reads the index needs.
  */
 import { bytesEqual } from "@lineage/crypto";
-import { decodeSketch, type Sketch } from "@lineage/fingerprint";
+import type { Sketch } from "@lineage/fingerprint";
 import { type HubDatabase, isStoreError, type Store } from "@lineage/store";
 import { sql } from "kysely";
 import { HubError } from "./hub-error.js";
 import type { ModelRef } from "./sketch-proto.js";
 import type { VerifiedSketch } from "./sketch-verifier.js";
+import { decodeMemberSketch, envelopePayload } from "./sketch-wire.js";
 
 /** How far below a member's highest accepted sequence an unseen sequence is still accepted. */
 export const REORDER_WINDOW = 4096n;
@@ -62,25 +63,77 @@ function unavailable(err: unknown): never {
   throw new HubError("unavailable", "the sketch batch could not be committed", { cause: err });
 }
 
-/** An index row; the sketch decoded when it was read (stored rows were checked when committed). */
-function indexedRow(r: {
-  seq: bigint | string;
-  sketch_id: string;
-  epoch_id: string;
-  member_id: string;
-  model_id: string;
-  model_version: string;
-  coarse: Uint8Array;
-  sketch?: Uint8Array;
-}): IndexedSketchRow {
+/** A stored sketch as read: its row, the stored envelope and its epoch's battery size. */
+interface StoredSketchRow {
+  readonly seq: bigint | string;
+  readonly sketch_id: string;
+  readonly epoch_id: string;
+  readonly member_id: string;
+  readonly model_id: string;
+  readonly model_version: string;
+  readonly envelope: Uint8Array;
+  readonly probe_count: number;
+}
+
+/**
+ * The sketch of a stored row, decoded from its envelope's payload (the only copy kept, migration 0013) with
+ * the checks it passed when it was committed.
+ */
+function storedSketch(r: StoredSketchRow): Sketch {
+  try {
+    return decodeMemberSketch(envelopePayload(r.envelope), r.probe_count).sketch;
+  } catch (cause) {
+    throw new HubError("internal", `stored sketch ${r.sketch_id} does not decode`, { cause });
+  }
+}
+
+/** An index row; the whole sketch kept when the reader asked for it. */
+function indexedRow(r: StoredSketchRow, withSketch: boolean): IndexedSketchRow {
+  const sketch = storedSketch(r);
   return {
     seq: BigInt(r.seq),
     sketchId: r.sketch_id,
     epochId: r.epoch_id,
     model: { memberId: r.member_id, modelId: r.model_id, modelVersion: r.model_version },
-    coarse: r.coarse,
-    ...(r.sketch === undefined ? {} : { sketch: decodeSketch(r.sketch) }),
+    coarse: sketch.coarse,
+    ...(withSketch ? { sketch } : {}),
   };
+}
+
+/** The columns a stored sketch is read with (the epoch joined for its battery size). */
+const STORED_COLUMNS = [
+  "sketches.seq",
+  "sketches.sketch_id",
+  "sketches.epoch_id",
+  "sketches.member_id",
+  "sketches.model_id",
+  "sketches.model_version",
+  "sketches.envelope",
+  "epochs.probe_count",
+] as const;
+
+/** Envelope bytes sent in one insert statement at most (a batch of large sketches takes several). */
+const BYTES_PER_STATEMENT = 16 << 20;
+
+/** `parts` end to end, as one buffer (pg sends it as one binary parameter). */
+function concatBytes(parts: readonly Uint8Array[]): Buffer {
+  return Buffer.concat(parts);
+}
+
+/** Where each of `lens` starts when they are laid end to end. */
+function offsetsOf(lens: readonly number[]): number[] {
+  const out: number[] = [];
+  let off = 0;
+  for (const n of lens) {
+    out.push(off);
+    off += n;
+  }
+  return out;
+}
+
+/** The outcomes, every item decided (one left undecided is reported as a replay: it was not committed). */
+function settled(outcomes: readonly (CommitOutcome | undefined)[]): CommitOutcome[] {
+  return outcomes.map((o) => o ?? { kind: "replay" as const, reason: "not committed" });
 }
 
 const modelKey = (epochId: string, m: ModelRef) =>
@@ -116,15 +169,15 @@ export class SketchStore {
   ) {
     const outcomes: (CommitOutcome | undefined)[] = new Array(batch.length).fill(undefined);
     const members = [...new Set(batch.map((b) => b.verified.memberId))];
+    // Each member's highest accepted sequence: one descent of the primary key per member (max() with
+    // GROUP BY read every header the member ever sent, so each batch cost more as the table grew).
     const highest = new Map<string, bigint>();
-    for (const r of await tx
-      .selectFrom("sketch_messages")
-      .select(["member_id", (eb) => eb.fn.max("sequence").as("highest")])
-      .where("member_id", "in", members)
-      .groupBy("member_id")
-      .execute()) {
-      highest.set(r.member_id, BigInt(r.highest as bigint | string));
-    }
+    const tops = await sql<{ member_id: string; highest: bigint | string | null }>`
+      select m.member_id,
+             (select s.sequence from sketch_messages s where s.member_id = m.member_id
+              order by s.sequence desc limit 1) as highest
+      from unnest(${members}::text[]) as m(member_id)`.execute(tx);
+    for (const r of tops.rows) if (r.highest !== null) highest.set(r.member_id, BigInt(r.highest));
     // 1. Claim each header; what cannot be claimed is a replay or a redelivery.
     const claimable: number[] = [];
     batch.forEach((b, i) => {
@@ -138,25 +191,23 @@ export class SketchStore {
     });
     const claimed = new Set<string>();
     if (claimable.length > 0) {
-      const rows = await tx
-        .insertInto("sketch_messages")
-        .values(
-          claimable.map((i) => {
-            const v = (batch[i] as PendingSketch).verified;
-            return {
-              member_id: v.memberId,
-              sequence: v.sequence,
-              nonce: v.nonce,
-              message_digest: v.messageDigest,
-              stream_seq: (batch[i] as PendingSketch).streamSeq ?? null,
-              sketch_id: v.sketchId,
-            };
-          }),
-        )
-        .onConflict((oc) => oc.doNothing())
-        .returning(["member_id", "sequence", "nonce"])
-        .execute();
-      for (const r of rows) claimed.add(`${r.member_id}/${r.sequence}`);
+      // In columns (unnest), the nonces and digests as one bytea each sliced server-side: a VALUES list
+      // with six parameters a row cost more to build, compile and serialise than the insert itself.
+      const vs = claimable.map((i) => (batch[i] as PendingSketch).verified);
+      const nonceLens = vs.map((v) => v.nonce.length);
+      const rows = await sql<{ member_id: string; sequence: bigint | string }>`
+        insert into sketch_messages (member_id, sequence, nonce, message_digest, stream_seq, sketch_id)
+        select t.member_id, t.sequence, substring(${concatBytes(vs.map((v) => v.nonce))}::bytea from t.off + 1 for t.len),
+               substring(${concatBytes(vs.map((v) => v.messageDigest))}::bytea from (t.i - 1)::int * 32 + 1 for 32),
+               t.stream_seq, t.sketch_id
+        from unnest(${vs.map((v) => v.memberId)}::text[], ${vs.map((v) => v.sequence)}::bigint[],
+                    ${offsetsOf(nonceLens)}::int[], ${nonceLens}::int[],
+                    ${claimable.map((i) => (batch[i] as PendingSketch).streamSeq ?? null)}::bigint[],
+                    ${vs.map((v) => v.sketchId)}::text[])
+             with ordinality as t(member_id, sequence, off, len, stream_seq, sketch_id, i)
+        on conflict do nothing
+        returning member_id, sequence`.execute(tx);
+      for (const r of rows.rows) claimed.add(`${r.member_id}/${r.sequence}`);
     }
     const fresh: number[] = [];
     for (const i of claimable) {
@@ -185,83 +236,77 @@ export class SketchStore {
         : { kind: "replay", reason: "header sequence or nonce was already used" };
     }
     // 2. Index the fresh messages' sketches; the last one of a model in the batch becomes its active sketch.
-    if (fresh.length > 0) {
-      const ids = fresh.map((i) => (batch[i] as PendingSketch).verified.sketchId);
-      const known = new Set(
-        (await tx.selectFrom("sketches").select("sketch_id").where("sketch_id", "in", ids).execute()).map(
-          (r) => r.sketch_id,
-        ),
-      );
-      const lastOfModel = new Map<string, number>();
-      const toInsert: number[] = [];
-      for (const i of fresh) {
-        const v = (batch[i] as PendingSketch).verified;
-        if (known.has(v.sketchId)) {
-          outcomes[i] = { kind: "duplicate", sketchId: v.sketchId };
-          continue;
-        }
-        known.add(v.sketchId);
-        toInsert.push(i);
-        const k = modelKey(v.epochId, v.model);
-        const prev = lastOfModel.get(k);
-        if (prev === undefined || (batch[prev] as PendingSketch).verified.sequence < v.sequence)
-          lastOfModel.set(k, i);
+    if (fresh.length === 0) return settled(outcomes);
+    const freshIds = fresh.map((i) => (batch[i] as PendingSketch).verified.sketchId);
+    const known = new Set(
+      (
+        await sql<{ sketch_id: string }>`
+          select sketch_id from sketches where sketch_id = any(${freshIds}::text[])`.execute(tx)
+      ).rows.map((r) => r.sketch_id),
+    );
+    const lastOfModel = new Map<string, number>();
+    const toInsert: number[] = [];
+    for (const i of fresh) {
+      const v = (batch[i] as PendingSketch).verified;
+      if (known.has(v.sketchId)) {
+        outcomes[i] = { kind: "duplicate", sketchId: v.sketchId };
+        continue;
       }
-      if (toInsert.length > 0) {
-        const winners = new Set(lastOfModel.values());
-        const keys = [...winners].map((i) => {
-          const v = (batch[i] as PendingSketch).verified;
-          return sql`(${v.epochId}, ${v.model.memberId}, ${v.model.modelId}, ${v.model.modelVersion})`;
-        });
-        const active = await sql<{ seq: bigint | string }>`select seq from sketches where status = 'active'
-          and (epoch_id, member_id, model_id, model_version) in (${sql.join(keys)})`.execute(tx);
-        if (active.rows.length > 0) {
-          await tx
-            .updateTable("sketches")
-            .set({
-              status: "superseded",
-              status_at: new Date(),
-              status_reason: "a newer sketch of the model",
-            })
-            .where(
-              "seq",
-              "in",
-              active.rows.map((r) => BigInt(r.seq)),
-            )
-            .execute();
-        }
-        const rows = await tx
-          .insertInto("sketches")
-          .values(
-            toInsert.map((i) => {
-              const v = (batch[i] as PendingSketch).verified;
-              return {
-                sketch_id: v.sketchId,
-                epoch_id: v.epochId,
-                member_id: v.model.memberId,
-                model_id: v.model.modelId,
-                model_version: v.model.modelVersion,
-                key_id: v.keyId,
-                sketch: v.encoded,
-                coarse: v.sketch.coarse,
-                envelope: v.envelope,
-                status: winners.has(i) ? ("active" as const) : ("superseded" as const),
-                ...(winners.has(i)
-                  ? {}
-                  : { status_at: new Date(), status_reason: "superseded in the same batch" }),
-              };
-            }),
-          )
-          .returning(["sketch_id", "seq"])
-          .execute();
-        const seqOf = new Map(rows.map((r) => [r.sketch_id, BigInt(r.seq)]));
-        for (const i of toInsert) {
-          const id = (batch[i] as PendingSketch).verified.sketchId;
-          outcomes[i] = { kind: "indexed", sketchId: id, seq: seqOf.get(id) ?? 0n };
-        }
-      }
+      known.add(v.sketchId);
+      toInsert.push(i);
+      const k = modelKey(v.epochId, v.model);
+      const prev = lastOfModel.get(k);
+      if (prev === undefined || (batch[prev] as PendingSketch).verified.sequence < v.sequence)
+        lastOfModel.set(k, i);
     }
-    return outcomes.map((o) => o ?? { kind: "replay" as const, reason: "not committed" });
+    if (toInsert.length === 0) return settled(outcomes);
+    const now = new Date();
+    const winners = [...new Set(lastOfModel.values())].map((i) => (batch[i] as PendingSketch).verified);
+    // The models' active sketches, found through the partial unique index (a join on the keys in columns:
+    // a list of row constructors was planned as one OR per model).
+    await sql`
+      update sketches s set status = 'superseded', status_at = ${now}::timestamptz,
+             status_reason = 'a newer sketch of the model'
+      from unnest(${winners.map((v) => v.epochId)}::text[], ${winners.map((v) => v.model.memberId)}::text[],
+                  ${winners.map((v) => v.model.modelId)}::text[], ${winners.map((v) => v.model.modelVersion)}::text[])
+           as k(epoch_id, member_id, model_id, model_version)
+      where s.status = 'active' and s.epoch_id = k.epoch_id and s.member_id = k.member_id
+        and s.model_id = k.model_id and s.model_version = k.model_version`.execute(tx);
+    const winnerSet = new Set(lastOfModel.values());
+    const seqOf = new Map<string, bigint>();
+    // The envelopes as one bytea per statement, sliced server-side (bounded: a sketch may be up to 1 MiB).
+    for (let from = 0; from < toInsert.length; ) {
+      let to = from;
+      let bytes = 0;
+      while (to < toInsert.length && (to === from || bytes < BYTES_PER_STATEMENT)) {
+        bytes += (batch[toInsert[to] as number] as PendingSketch).verified.envelope.length;
+        to++;
+      }
+      const part = toInsert.slice(from, to);
+      const vs = part.map((i) => (batch[i] as PendingSketch).verified);
+      const lens = vs.map((v) => v.envelope.length);
+      const rows = await sql<{ sketch_id: string; seq: bigint | string }>`
+        insert into sketches (sketch_id, epoch_id, member_id, model_id, model_version, key_id, envelope,
+                              status, status_at, status_reason)
+        select t.sketch_id, t.epoch_id, t.member_id, t.model_id, t.model_version, t.key_id,
+               substring(${concatBytes(vs.map((v) => v.envelope))}::bytea from t.off + 1 for t.len),
+               case when t.active then 'active' else 'superseded' end,
+               case when t.active then null else ${now}::timestamptz end,
+               case when t.active then null else 'superseded in the same batch' end
+        from unnest(${vs.map((v) => v.sketchId)}::text[], ${vs.map((v) => v.epochId)}::text[],
+                    ${vs.map((v) => v.model.memberId)}::text[], ${vs.map((v) => v.model.modelId)}::text[],
+                    ${vs.map((v) => v.model.modelVersion)}::text[], ${vs.map((v) => v.keyId)}::text[],
+                    ${offsetsOf(lens)}::int[], ${lens}::int[], ${part.map((i) => winnerSet.has(i))}::boolean[])
+             as t(sketch_id, epoch_id, member_id, model_id, model_version, key_id, off, len, active)
+        returning sketch_id, seq`.execute(tx);
+      for (const r of rows.rows) seqOf.set(r.sketch_id, BigInt(r.seq));
+      from = to;
+    }
+    for (const i of toInsert) {
+      const id = (batch[i] as PendingSketch).verified.sketchId;
+      outcomes[i] = { kind: "indexed", sketchId: id, seq: seqOf.get(id) ?? 0n };
+    }
+    return settled(outcomes);
   }
 
   /**
@@ -271,7 +316,7 @@ export class SketchStore {
    * has no such sketch.
    */
   async withdrawSigned(
-    claim: Omit<VerifiedSketch, "model" | "sketch" | "encoded" | "envelope" | "keyId" | "epochId">,
+    claim: Omit<VerifiedSketch, "model" | "sketch" | "envelope" | "keyId" | "epochId">,
     model: ModelRef,
     epochId: string,
     streamSeq: bigint | undefined,
@@ -430,18 +475,48 @@ export class SketchStore {
     limit: number,
     withSketch = false,
   ): Promise<IndexedSketchRow[]> {
+    return (await this.#activeRows(epochId, afterSeq, limit)).map((r) => indexedRow(r, withSketch));
+  }
+
+  /**
+   * Every active sketch of an epoch with seq above `afterSeq`, in seq order, `pageSize` at a time: the index
+   * rebuild. Each page is decoded while Postgres reads the next.
+   */
+  async *activePages(
+    epochId: string,
+    afterSeq: bigint,
+    pageSize: number,
+    withSketch = false,
+  ): AsyncGenerator<IndexedSketchRow[], void, undefined> {
+    // A page read ahead that the caller no longer wants must not fail as an unhandled rejection.
+    const read = (after: bigint) => {
+      const p = this.#activeRows(epochId, after, pageSize);
+      p.catch(() => undefined);
+      return p;
+    };
+    let pending = read(afterSeq);
+    for (;;) {
+      const rows = await pending;
+      const last = rows[rows.length - 1];
+      const more = rows.length === pageSize && last !== undefined;
+      if (more) pending = read(BigInt(last.seq));
+      yield rows.map((r) => indexedRow(r, withSketch));
+      if (!more) return;
+    }
+  }
+
+  async #activeRows(epochId: string, afterSeq: bigint, limit: number): Promise<StoredSketchRow[]> {
     try {
-      const rows = await this.#store.db
+      return await this.#store.db
         .selectFrom("sketches")
-        .select(["seq", "sketch_id", "epoch_id", "member_id", "model_id", "model_version", "coarse"])
-        .$if(withSketch, (q) => q.select("sketch"))
-        .where("epoch_id", "=", epochId)
-        .where("status", "=", "active")
-        .where("seq", ">", afterSeq)
-        .orderBy("seq")
+        .innerJoin("epochs", "epochs.epoch_id", "sketches.epoch_id")
+        .select(STORED_COLUMNS)
+        .where("sketches.epoch_id", "=", epochId)
+        .where("sketches.status", "=", "active")
+        .where("sketches.seq", ">", afterSeq)
+        .orderBy("sketches.seq")
         .limit(limit)
         .execute();
-      return rows.map(indexedRow);
     } catch (err) {
       unavailable(err);
     }
@@ -475,13 +550,13 @@ export class SketchStore {
     try {
       const rows = await this.#store.db
         .selectFrom("sketches")
-        .select(["seq", "sketch_id", "epoch_id", "member_id", "model_id", "model_version", "coarse"])
-        .$if(withSketch, (q) => q.select("sketch"))
-        .where("sketch_id", "in", [...ids])
-        .where("status", "=", "active")
-        .orderBy("seq")
+        .innerJoin("epochs", "epochs.epoch_id", "sketches.epoch_id")
+        .select(STORED_COLUMNS)
+        .where("sketches.sketch_id", "in", [...ids])
+        .where("sketches.status", "=", "active")
+        .orderBy("sketches.seq")
         .execute();
-      return rows.map(indexedRow);
+      return rows.map((r) => indexedRow(r, withSketch));
     } catch (err) {
       unavailable(err);
     }
@@ -530,10 +605,11 @@ export class SketchStore {
     try {
       const rows = await this.#store.db
         .selectFrom("sketches")
-        .select(["seq", "sketch"])
-        .where("seq", "in", [...seqs])
+        .innerJoin("epochs", "epochs.epoch_id", "sketches.epoch_id")
+        .select(STORED_COLUMNS)
+        .where("sketches.seq", "in", [...seqs])
         .execute();
-      for (const r of rows) out.set(BigInt(r.seq), decodeSketch(r.sketch));
+      for (const r of rows) out.set(BigInt(r.seq), storedSketch(r));
       return out;
     } catch (err) {
       unavailable(err);

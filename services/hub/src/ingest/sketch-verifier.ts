@@ -9,14 +9,14 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { DsseEnvelopeSchema, type DsseEnvelope as ProtoEnvelope, type SignedHeader } from "@lineage/api";
 import { KeyRing, sha256, toHex, verifyEnvelopeAsync } from "@lineage/crypto";
-import { encodeSketch, type Sketch } from "@lineage/fingerprint";
+import type { Sketch } from "@lineage/fingerprint";
 import type { EpochRecord } from "../epochs/epoch-store.js";
 import { keyValidAt } from "../log/member-registry.js";
 import { HubError } from "./hub-error.js";
 import type { MemberDirectory } from "./member-directory.js";
 import { verifyMemberHeader } from "./signed-header.js";
 import { type ModelRef, SKETCH_PAYLOAD_TYPE } from "./sketch-proto.js";
-import { decodeMemberSketch } from "./sketch-wire.js";
+import { decodeMemberSketch, onlyField } from "./sketch-wire.js";
 
 /** Largest DSSE payload (a protobuf Sketch), bytes (hub_service.proto: at most 1 MiB). */
 export const MAX_SKETCH_PAYLOAD_BYTES = 1 << 20;
@@ -43,9 +43,10 @@ export interface VerifiedSketch {
   readonly epochId: string;
   readonly model: ModelRef;
   readonly sketch: Sketch;
-  /** Canonical encoding of `sketch` (libs/fingerprint encodeSketch). */
-  readonly encoded: Uint8Array;
-  /** The member's envelope, protobuf-encoded. */
+  /**
+   * The member's envelope, protobuf-encoded (as received when it arrived in one piece): what the hub stores,
+   * its payload the only copy of the sketch kept.
+   */
   readonly envelope: Uint8Array;
 }
 
@@ -180,7 +181,8 @@ export async function verifySketchMessage(
     epochId: epoch.epochId,
     model: member.model,
     sketch: member.sketch,
-    encoded: encodeSketch(member.sketch),
-    envelope: toBinary(DsseEnvelopeSchema, create(DsseEnvelopeSchema, envelope)),
+    // The envelope as the member sent it (field 2 of every sketch message), re-encoded only when the message
+    // carried it in pieces that protobuf merged.
+    envelope: onlyField(raw, 2) ?? toBinary(DsseEnvelopeSchema, create(DsseEnvelopeSchema, envelope)),
   };
 }

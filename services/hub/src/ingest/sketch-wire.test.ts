@@ -2,7 +2,9 @@
  * The direct Sketch decoder (sketch-wire.ts) against the reference path, protobuf-es fromBinary then
  * sketchFromProto: the same domain sketch for valid payloads (probes in any order, unknown fields, a split
  * member_model); on corrupted payloads (truncations, bit flips) it refuses only with `malformed`, and
- * whenever both accept one they give the same sketch. withoutField gives the bytes a header signs.
+ * whenever both accept one they give the same sketch; digests written unlike the usual one-byte tag and length
+ * (the decoder's fast path) decode the same too. withoutField gives the bytes a header signs, onlyField the
+ * envelope as received, envelopePayload a stored envelope's sketch.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -10,7 +12,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { DsseEnvelopeSchema, SketchAnnouncementSchema, SketchSchema } from "@lineage/api";
 import { isHubError } from "./hub-error.js";
 import { sketchFromProto, sketchToProto } from "./sketch-proto.js";
-import { decodeMemberSketch, withoutField } from "./sketch-wire.js";
+import { decodeMemberSketch, envelopePayload, onlyField, withoutField } from "./sketch-wire.js";
 
 function rng(seed: number) {
   let x = seed >>> 0 || 1;
@@ -165,4 +167,114 @@ test("version 2 (what members build) decodes the same on both paths; wrong answe
       assert.match((r.err as Error).message, what);
     }
   }
+});
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 127) {
+    out.push((n % 128) | 128);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return out;
+}
+
+/**
+ * `payload` with every `every`-th digest of top-level field `field` (digests: inner field `digestField`,
+ * `width` bytes) written with an overlong two-byte length: valid protobuf the fast path does not take.
+ */
+function overlongDigests(
+  payload: Uint8Array,
+  field: number,
+  digestField: number,
+  width: number,
+  every: number,
+) {
+  const out: number[] = [];
+  let p = 0;
+  let k = 0;
+  const readVarint = (buf: Uint8Array, at: number) => {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      const b = buf[at++] as number;
+      v += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) return [v, at] as const;
+      mul *= 128;
+    }
+  };
+  while (p < payload.length) {
+    const [tag, afterTag] = readVarint(payload, p);
+    if ((tag & 7) === 0) {
+      const [, end] = readVarint(payload, afterTag);
+      out.push(...payload.subarray(p, end));
+      p = end;
+      continue;
+    }
+    const [len, start] = readVarint(payload, afterTag);
+    const inner = payload.subarray(start, start + len);
+    p = start + len;
+    if (Math.floor(tag / 8) !== field) {
+      out.push(...varint(tag), ...varint(len), ...inner);
+      continue;
+    }
+    const rewritten: number[] = [];
+    for (let q = 0; q < inner.length; ) {
+      const t = inner[q] as number;
+      if (t === digestField * 8 + 2 && inner[q + 1] === width) {
+        rewritten.push(t, ...(k++ % every === 0 ? [width | 0x80, 0x00] : [width]));
+        rewritten.push(...inner.subarray(q + 2, q + 2 + width));
+        q += 2 + width;
+      } else {
+        const [, end] = readVarint(inner, q + 1); // probe_index (varint)
+        rewritten.push(...inner.subarray(q, end));
+        q = end;
+      }
+    }
+    out.push(...varint(tag), ...varint(rewritten.length), ...rewritten);
+  }
+  return Uint8Array.from(out);
+}
+
+test("digests written with an overlong length (not the fast path) decode as the reference decodes them", () => {
+  for (const every of [1, 3]) {
+    const payload = toBinary(SketchSchema, sketchToProto(sketch(11, 4), model, 1_765_000_000_000));
+    const coarse = overlongDigests(payload, 6, 1, 8, every);
+    const both = overlongDigests(coarse, 7, 2, 4, every);
+    assert.ok(both.length > payload.length);
+    const a = reference(both, 100);
+    assert.ok(a.ok, String(a.err));
+    assert.deepEqual(a.ok, reference(payload, 100).ok);
+    assert.deepEqual(direct(both, 100).ok, a.ok);
+  }
+});
+
+test("onlyField gives a field's bytes as received, only when it occurs once; envelopePayload reads a stored envelope", () => {
+  const env = create(DsseEnvelopeSchema, {
+    payloadType: "t",
+    payload: new Uint8Array([1, 2, 3]),
+    signatures: [{ keyid: "k", sig: new Uint8Array(64) }],
+  });
+  const full = toBinary(
+    SketchAnnouncementSchema,
+    create(SketchAnnouncementSchema, {
+      sketch: env,
+      header: { memberId: "acme", sequence: 5n, nonce: new Uint8Array(16) },
+    }),
+  );
+  const encoded = toBinary(DsseEnvelopeSchema, env);
+  assert.deepEqual(onlyField(full, 2), encoded);
+  assert.deepEqual(envelopePayload(encoded), new Uint8Array([1, 2, 3]));
+  // Twice (protobuf merges the two), as a varint, or absent: no bytes to take as they are.
+  const twice = new Uint8Array([...full, 0x12, 0x03, 0x0a, 0x01, 0x75]);
+  assert.equal(fromBinary(SketchAnnouncementSchema, twice).sketch?.payloadType, "u");
+  assert.equal(onlyField(twice, 2), undefined);
+  assert.equal(onlyField(new Uint8Array([0x10, 0x01]), 2), undefined);
+  assert.equal(onlyField(withoutField(full, 2), 2), undefined);
+  // The last payload written wins, as in protobuf; an envelope without one is malformed.
+  assert.deepEqual(envelopePayload(new Uint8Array([...encoded, 0x12, 0x01, 0x09])), new Uint8Array([9]));
+  assert.throws(
+    () => envelopePayload(new Uint8Array([0x0a, 0x00])),
+    (e) => isHubError(e, "malformed"),
+  );
 });

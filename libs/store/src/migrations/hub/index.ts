@@ -17,10 +17,12 @@ import * as m0009 from "./0009-index-writer-grants.js";
 import * as m0010 from "./0010-hub-key-entries.js";
 import * as m0011 from "./0011-wrapped-epoch-keys.js";
 import * as m0012 from "./0012-epoch-and-suppression-entries.js";
+import * as m0013 from "./0013-sketch-stored-once.js";
 
 /** Migrations of the hub's database (tables: members, member_keys, log_entries, log_nodes, log_checkpoints,
  * epochs, sketches, sketch_messages; 0006: hub_reference_models, hub_alpha_ledger, hub_sessions,
- * hub_session_outcomes, hub_cases, hub_case_attestations, hub_case_events, hub_alerts). */
+ * hub_session_outcomes, hub_cases, hub_case_attestations, hub_case_events, hub_alerts; 0013: a sketch is stored
+ * once, in its envelope). */
 export const hubMigrations: MigrationSet = {
   name: "hub",
   migrations: {
@@ -36,5 +38,6 @@ export const hubMigrations: MigrationSet = {
     "0010-hub-key-entries": m0010,
     "0011-wrapped-epoch-keys": m0011,
     "0012-epoch-and-suppression-entries": m0012,
+    "0013-sketch-stored-once": m0013,
   },
 };
