@@ -15,7 +15,7 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Hub, SuspectSource, VerifyDisclosureRequestSchema } from "@lineage/api";
 import { disclosurePairIndices, Ed25519PrivateKey, openCheckpoint, parseVerifierKey } from "@lineage/crypto";
@@ -63,6 +63,11 @@ import { makePairs, tableSuspect } from "./v2-fixture.js";
 const ORIGIN = "lineage.test/log";
 const DAY = 86_400_000;
 const CLI = new URL("../../cli/bin/lineage.js", import.meta.url).pathname;
+// The CLI's default auditor state is ~/.lineage/auditor: commands run without --state keep theirs in a folder of
+// this test run instead, removed at the end.
+const CLI_STATE = join(tmpdir(), `lineage-auditor-state-${process.pid}`);
+const CLI_ENV = { ...process.env, LINEAGE_AUDITOR_STATE: CLI_STATE };
+after(() => rm(CLI_STATE, { recursive: true, force: true }));
 
 /** Alice's enrolment as the member signs it (proof of possession); the log adds the hub's signature. */
 function enrol(memberId: string, key: Ed25519PrivateKey, fromMs: number) {
@@ -194,10 +199,15 @@ function cli(
   args: string[],
 ): Promise<{ status: number; json: { code?: string; verified: boolean; message?: string }; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args, "--json"], { encoding: "utf8" }, (err, stdout, stderr) => {
-      const status = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
-      resolve({ status, json: JSON.parse(stdout || "{}"), stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args, "--json"],
+      { encoding: "utf8", env: CLI_ENV },
+      (err, stdout, stderr) => {
+        const status = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
+        resolve({ status, json: JSON.parse(stdout || "{}"), stderr });
+      },
+    );
   });
 }
 

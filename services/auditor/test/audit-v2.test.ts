@@ -11,7 +11,7 @@ import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { clone, create } from "@bufbuild/protobuf";
 import {
   type AttestationBundle,
@@ -35,6 +35,11 @@ import {
 import { buildScenario, ORIGIN, tableSuspect } from "./v2-fixture.js";
 
 const CLI = new URL("../../cli/bin/lineage.js", import.meta.url).pathname;
+// The CLI's default auditor state is ~/.lineage/auditor: commands run without --state keep theirs in a folder of
+// this test run instead, removed at the end.
+const CLI_STATE = join(tmpdir(), `lineage-auditor-state-${process.pid}`);
+const CLI_ENV = { ...process.env, LINEAGE_AUDITOR_STATE: CLI_STATE };
+after(() => rm(CLI_STATE, { recursive: true, force: true }));
 
 function expectAudit(code: string) {
   return (err: unknown) => {
@@ -46,7 +51,7 @@ function expectAudit(code: string) {
 
 function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { encoding: "utf8" }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { encoding: "utf8", env: CLI_ENV }, (err, stdout, stderr) => {
       const status = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
       resolve({ status, stdout, stderr });
     });
