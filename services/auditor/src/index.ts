@@ -129,6 +129,7 @@ export {
   type BoundEntrySource,
   type BoundVerification,
   bundleEntrySource,
+  checkSessionSeed,
   MAX_PANEL,
   type TreeRoot,
   verifyBoundChoices,

@@ -7,8 +7,8 @@
  *   - membership records build every member's keys and statuses, by log position (membership-replay.ts);
  *   - epoch statements and sketch suppressions are read strictly and their sequence checked (epoch-records.ts);
  *   - canary pair, watermark key and reference fingerprint commitments are opened under the member key valid
- *     at their position; sightings and sessions under the hub's sessions key; review decisions under its
- *     membership key (proven-entry.ts);
+ *     at their position; sightings and sessions under the hub's sessions key, every session's seed recomputed
+ *     from the walk's own tree (checkSessionSeed); review decisions under its membership key (proven-entry.ts);
  *   - every attestation is checked as verify-attestation.ts checks a bundle's, the entries it rests on taken
  *     from the log itself (read again by index when no longer held, and recognised by the leaf hash this walk
  *     computed) and the session's seed recomputed from the root of the walk's own tree at the seed size.
@@ -57,7 +57,7 @@ import { decodePayload, type IndexedLeaf, openHubLeaf, openMemberLeaf, toIndex }
 import { TreeNodes } from "./tree-nodes.js";
 import type { TrustRoot } from "./trust-root.js";
 import { verifyAttestationEntry } from "./verify-attestation.js";
-import type { BoundEntrySource } from "./verify-bound-choices.js";
+import { type BoundEntrySource, checkSessionSeed } from "./verify-bound-choices.js";
 import type { CheckpointSource } from "./verify-consistency.js";
 import { checkWitnessQuorum } from "./witness-quorum.js";
 
@@ -489,9 +489,9 @@ export async function auditLog(
             }
             break;
           }
-          case LogEntryKind.SESSION:
+          case LogEntryKind.SESSION: {
             cache.set(index, served.leaf);
-            openHubLeaf(
+            const session = openHubLeaf(
               c,
               "session",
               e,
@@ -501,8 +501,11 @@ export async function auditLog(
               PAYLOAD_TYPES.session,
               SessionOpenedSchema,
             );
+            // Every session's seed, answered or not, from the walk's own tree at its seed size.
+            checkSessionSeed(c, session, logSource(index, new Map()).seedTree);
             counts.sessions++;
             break;
+          }
           case LogEntryKind.SUSPECT_SIGHTING:
             cache.set(index, served.leaf);
             openHubLeaf(

@@ -186,6 +186,50 @@ function sameOptional<T>(a: T | undefined, b: T | undefined, eq: (x: T, y: T) =>
   return a === undefined || b === undefined ? a === b : eq(a, b);
 }
 
+/**
+ * The session's seed, recomputed: sessionSeed(root of the tree of the session's seed_checkpoint_size, its origin,
+ * session id), that tree logged before the session (`seed_mismatch` otherwise). `seedTree` gives the root (a
+ * bundle's hub-signed seed checkpoint, or the walk's own tree, which checks every session it passes this way).
+ */
+export function checkSessionSeed(
+  c: CheckList,
+  session: OpenedEntry<SessionOpened>,
+  seedTree: BoundEntrySource["seedTree"],
+): TreeRoot {
+  const s = session.body;
+  const size = c.run("session.seed_size", "seed_mismatch", () => {
+    if (s.seed.length !== 32) throw new AuditError("seed_mismatch", "the session's seed is not 32 bytes");
+    const k = toIndex(s.seedCheckpointSize, "seed_checkpoint_size");
+    if (k > session.index) {
+      throw new AuditError(
+        "seed_mismatch",
+        `the session's seed checkpoint (size ${s.seedCheckpointSize}) covers the session itself: it did not exist when the session was logged`,
+      );
+    }
+    return k;
+  });
+  const seedCp = seedTree(c, size);
+  c.run(
+    "session.seed_derived",
+    "seed_mismatch",
+    () => {
+      const expected = sessionSeed({
+        checkpointRoot: seedCp.rootHash,
+        origin: seedCp.origin,
+        sessionId: s.sessionId,
+      });
+      if (!bytesEqual(expected, s.seed)) {
+        throw new AuditError(
+          "seed_mismatch",
+          `the session's seed is not derived from the root of its seed checkpoint (size ${seedCp.size})`,
+        );
+      }
+    },
+    `from checkpoint ${seedCp.size}`,
+  );
+  return seedCp;
+}
+
 /** Runs the checks of the module header; throws {@link AuditError} (with the checks so far) on the first failure. */
 export function verifyBoundChoices(
   c: CheckList,
@@ -285,32 +329,8 @@ export function verifyBoundChoices(
     if (s.seed.length !== 32 || !bytesEqual(bound.seed, s.seed)) {
       throw new AuditError("seed_mismatch", "the statement's seed is not the session's logged seed");
     }
-    if (toIndex(s.seedCheckpointSize, "seed_checkpoint_size") > session.index) {
-      throw new AuditError(
-        "seed_mismatch",
-        `the session's seed checkpoint (size ${s.seedCheckpointSize}) covers the session itself: it did not exist when the session was logged`,
-      );
-    }
   });
-  const seedCp = entries.seedTree(c, toIndex(s.seedCheckpointSize, "seed_checkpoint_size"));
-  c.run(
-    "session.seed_derived",
-    "seed_mismatch",
-    () => {
-      const expected = sessionSeed({
-        checkpointRoot: seedCp.rootHash,
-        origin: seedCp.origin,
-        sessionId: s.sessionId,
-      });
-      if (!bytesEqual(expected, s.seed)) {
-        throw new AuditError(
-          "seed_mismatch",
-          `the session's seed is not derived from the root of its seed checkpoint (size ${seedCp.size})`,
-        );
-      }
-    },
-    `from checkpoint ${seedCp.size}`,
-  );
+  checkSessionSeed(c, session, entries.seedTree);
   c.run("session.policy", "policy_mismatch", () => {
     if (s.policy === undefined) throw new AuditError("policy_mismatch", "the session logged no policy");
     const logged = verdictPolicyFromProto(s.policy);

@@ -415,8 +415,9 @@ test("tampering: a changed leaf stops the walk; a bad verdict, an epoch twice, a
       failed: 2,
       byVerdict: { LIKELY_DERIVED: 2, SIMILAR: 0, INCONCLUSIVE: 1 },
     });
-    // The same restated attestation put in place of alice's first one: it fails, and so do the later sessions,
-    // whose seeds were drawn from checkpoints of the tree that held the original entry.
+    // The same restated attestation put in place of alice's first one: it fails, and so do the later sessions
+    // (and the attestations answering them), whose seeds were drawn from checkpoints of the tree that held the
+    // original entry: the walk recomputes every session's seed from its own tree.
     const inPlace = honest.slice();
     inPlace[w.flows[0]?.attestationIndex as number] = leaves[target] as Uint8Array;
     await using rewritten = await serveLeaves(inPlace, w.root);
@@ -425,7 +426,9 @@ test("tampering: a changed leaf stops the walk; a bad verdict, an epoch twice, a
       rw.failures.map((f) => [f.index, f.code]),
       [
         [w.flows[0]?.attestationIndex, "verdict_not_supported"],
+        [w.flows[1]?.sessionIndex, "seed_mismatch"],
         [w.flows[1]?.attestationIndex, "seed_mismatch"],
+        [w.flows[2]?.sessionIndex, "seed_mismatch"],
         [w.flows[2]?.attestationIndex, "seed_mismatch"],
       ],
     );
