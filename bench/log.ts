@@ -351,7 +351,7 @@ const witnessServers = await Promise.all(
     const witness = new Witness({
       name: `witness.bench/w${w + 1}`,
       key: Ed25519PrivateKey.generate(),
-      logs: new Map([[log.origin, parseVerifierKey(log.verifierKey)]]),
+      logs: new Map([[log.origin, log.verifierKey]]),
       state: new WitnessState(join(witnessDir as string, `w${w + 1}`)),
     });
     return { witness, server: await startWitnessServer({ witness }) };

@@ -181,8 +181,12 @@ export {
   type AddCheckpointRequest,
   formatAddCheckpointRequest,
   MAX_ADD_CHECKPOINT_BYTES,
+  MAX_ROTATION_LEAF_BYTES,
+  MAX_ROTATIONS_PER_REQUEST,
   MAX_WITNESS_PROOF_LINES,
+  MAX_WITNESS_REQUEST_BYTES,
   parseAddCheckpointRequest,
+  type RootRotationProof,
 } from "./witness-request.js";
 export {
   COSIGNATURE_DIGEST_DOMAIN,

@@ -144,6 +144,7 @@ export {
 export {
   type CheckpointGossip,
   checkpointSubject,
+  rootRotationProofs,
   startWitnessing,
   WitnessClient,
   type WitnessEndpoint,

@@ -2,37 +2,48 @@
  * The hub's key set as the member node reads it from the hub's log (docs/specs/hub-keys.md): a node configured
  * with the hub's ROOT key learns the keys the root delegated (sessions, membership, countersign), their
  * replacements and retirements and the root's own rotations, from the logged HubKeyStatements — so the hub can
- * give its sessions to a key of their own without every member editing its configuration, and a session signed
- * by a retired, replaced or other-purpose key is refused.
+ * give its sessions to a key of their own, or rotate its root, without every member editing its configuration,
+ * and a session signed by a retired, replaced or other-purpose key is refused.
  *
  * The statements are found by reading every entry up to a hub-signed checkpoint and recomputing the tree root
  * from the leaves (a CompactRange): the hub cannot hide a retirement by leaving an entry out, nor add one that
- * the checkpoint does not commit to. Later syncs read only the new entries. Everything read is untrusted: each
- * statement must be signed by the root valid at its position (and, for a delegation or rotation, by the key it
- * names), name this log's origin, and keep a key to one role — the rules of the auditor's hub-key-history.ts.
+ * the checkpoint does not commit to. Later syncs read only the new entries. Everything read is untrusted, and
+ * checked by the auditor's own code (`@lineage/auditor`: `HubKeyHistory` replays the statements, each signed by
+ * the root valid at its position and, for a delegation or rotation, by the key it names; `openHubCheckpoint`
+ * opens the checkpoint under the root valid at its size), so a node and an auditor cannot disagree on the keys.
+ *
+ * Root rotations: a checkpoint signed by a root the log rotated to is opened once the entries it covers show the
+ * rotation, signed by the root before it. The rotations followed are saved (HubRootStore, the node's `node_meta`):
+ * after a restart the node requires the log to still show them, so a hub (or a thief of a rotated-out root)
+ * cannot take the node back to an older root by serving a history without the rotation.
  */
 import { fromBinary } from "@bufbuild/protobuf";
-import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { LogEntryKind, type LogLeaf, LogLeafSchema } from "@lineage/api";
 import {
-  HubKeyAction,
-  HubKeyPurpose,
-  type HubKeyStatement,
-  HubKeyStatementSchema,
-  LogEntryKind,
-  type LogLeaf,
-  LogLeafSchema,
-} from "@lineage/api";
+  type AuditedLeaf,
+  decodeAuditedLeaf,
+  HubKeyHistory,
+  type HubKeyRecord,
+  isAuditError,
+  openHubCheckpoint as openAuditedCheckpoint,
+  type RootRotation,
+  type TrustRoot,
+  trustWithRotations,
+} from "@lineage/auditor";
 import {
   bytesEqual,
+  type Checkpoint,
   CompactRange,
-  type DsseEnvelope,
   Ed25519PublicKey,
+  fromHex,
   hashLeaf,
-  KeyRing,
-  keyIdOf,
-  verifyEnvelope,
+  parseCheckpoint,
+  parseNote,
+  sha256,
+  toHex,
 } from "@lineage/crypto";
-import { type HubLogClient, type HubLogTrust, openHubCheckpoint } from "./canaries/hub-log.js";
+import type { MemberNodeDatabase, Store } from "@lineage/store";
+import type { HubLogClient, HubLogTrust } from "./canaries/hub-log.js";
 import { MemberNodeError } from "./member-node-error.js";
 
 /** The purposes the hub's root delegates. */
@@ -41,61 +52,73 @@ export type HubKeyPurposeName = "membership" | "sessions" | "countersign";
 /** DSSE payload type of hub key statements (the hub's log-leaf.ts). */
 export const HUB_KEY_PAYLOAD_TYPE = "application/vnd.lineage.hub-key.v1+proto";
 
-const PURPOSE_OF: Readonly<Record<number, HubKeyPurposeName>> = {
-  [HubKeyPurpose.MEMBERSHIP]: "membership",
-  [HubKeyPurpose.SESSIONS]: "sessions",
-  [HubKeyPurpose.COUNTERSIGN]: "countersign",
-};
-
 /** Entries asked for per GetLogEntries call (the hub's bound). */
 const PAGE = 10_000;
 /** Largest leaf accepted (transparency_log.proto LogEntry.leaf). */
 const MAX_LEAF_BYTES = 1_100_000;
-/** Largest |issued_at - integrated_at| of a statement (the hub log's default clock skew). */
-const MAX_SKEW_MS = 10 * 60_000;
-/** Most hub key statements kept (a hub rotating daily for a century stays far below). */
-const MAX_STATEMENTS = 100_000;
+/** Most root rotations saved for one log. */
+const MAX_SAVED_ROTATIONS = 1000;
 
-interface KeyEvent {
-  readonly index: number;
-  /** Undefined: the purpose was retired at `index`. */
-  readonly key: Ed25519PublicKey | undefined;
+/** Where a node keeps the root rotations it followed (so a restart keeps following them). */
+export interface HubRootStore {
+  /** The rotations followed so far, in log order (empty before the first). */
+  load(): Promise<readonly RootRotation[]>;
+  /** Replaces them (called with a longer list after a sync that followed a new rotation). */
+  save(rotations: readonly RootRotation[]): Promise<void>;
 }
 
-/** What the view holds; copied before a sync so a sync that fails leaves the last good state. */
+/** Options of {@link HubKeyView}. */
+export interface HubKeyViewOptions {
+  /** Saves and restores the followed rotations; without it they are relearned from the log after a restart. */
+  readonly roots?: HubRootStore;
+}
+
+/** What the view holds; replaced whole after a sync, so a sync that fails leaves the last good state. */
 interface ViewState {
-  range: CompactRange;
-  roots: Array<{ key: Ed25519PublicKey; fromIndex: number }>;
-  events: Map<HubKeyPurposeName, KeyEvent[]>;
-  served: Set<string>;
-  statements: number;
+  readonly range: CompactRange;
+  readonly records: readonly HubKeyRecord[];
+  readonly history: HubKeyHistory;
 }
 
-function signedBy(env: DsseEnvelope, key: Ed25519PublicKey): boolean {
-  try {
-    verifyEnvelope(env, { keys: new KeyRing([key]), requiredKeyIds: [key.keyId] });
-    return true;
-  } catch {
-    return false;
-  }
+/** The auditor's codes, as the node's (only safe messages: they are the auditor's own). */
+function fromAudit(cause: unknown, what: string): MemberNodeError {
+  if (cause instanceof MemberNodeError) return cause;
+  if (!isAuditError(cause)) return new MemberNodeError("malformed", `${what}: unexpected failure`, { cause });
+  const code =
+    cause.code === "stale" || cause.code === "too_large" || cause.code === "malformed"
+      ? cause.code
+      : "bad_signature";
+  return new MemberNodeError(code, cause.message, { cause });
 }
 
 /** The hub key history read from the log (module header). */
 export class HubKeyView {
   readonly #origin: string;
+  readonly #root: Ed25519PublicKey;
+  readonly #roots: HubRootStore | undefined;
+  /** The rotations this node followed before (from the store; loaded on the first sync). */
+  #followed: readonly RootRotation[] | undefined;
   #state: ViewState;
   #syncing: Promise<void> | undefined;
 
-  /** @param root - the hub's root key as configured (the log's trust root). @param origin - the log's origin. */
-  constructor(root: Ed25519PublicKey, origin: string) {
+  /**
+   * @param root - the hub's root key as configured (the log's trust root). @param origin - the log's origin.
+   */
+  constructor(root: Ed25519PublicKey, origin: string, options: HubKeyViewOptions = {}) {
     this.#origin = origin;
+    this.#root = root;
+    this.#roots = options.roots;
     this.#state = {
       range: CompactRange.empty(),
-      roots: [{ key: root, fromIndex: -1 }],
-      events: new Map(),
-      served: new Set([root.keyId]),
-      statements: 0,
+      records: [],
+      history: HubKeyHistory.build(this.#trust(undefined), [], origin),
     };
+  }
+
+  #trust(trust: HubLogTrust | undefined): TrustRoot {
+    // The checkpoints' key name is the configured verifier's; the statements need only the key.
+    const log = trust?.verifier ?? { name: this.#origin, keyId: 0, verify: () => false };
+    return { log, hubKey: this.#root, origin: this.#origin };
   }
 
   /** Entries read so far (the tree size of the last checkpoint synced to). */
@@ -105,16 +128,22 @@ export class HubKeyView {
 
   /** The root valid at log position `index`. */
   rootAt(index: number): Ed25519PublicKey {
-    let root = (this.#state.roots[0] as { key: Ed25519PublicKey }).key;
-    for (const r of this.#state.roots) if (r.fromIndex < index) root = r.key;
-    return root;
+    return this.#state.history.rootAt(index);
+  }
+
+  /** The hub's current root: the configured one, or the last the log rotated to. */
+  get currentRoot(): Ed25519PublicKey {
+    return this.rootAt(Number.MAX_SAFE_INTEGER);
+  }
+
+  /** The root rotations read from the log, in log order. */
+  get rotations(): readonly RootRotation[] {
+    return this.#state.history.rotations;
   }
 
   /** The key that signs `purpose` at `index` (the root before any delegation); undefined once retired. */
   keyFor(purpose: HubKeyPurposeName, index: number): Ed25519PublicKey | undefined {
-    let last: KeyEvent | undefined;
-    for (const e of this.#state.events.get(purpose) ?? []) if (e.index < index) last = e;
-    return last === undefined ? this.rootAt(index) : last.key;
+    return this.#state.history.keyFor(purpose, index);
   }
 
   /** The key that signs `purpose` after everything read (what a new request must be signed with). */
@@ -128,24 +157,24 @@ export class HubKeyView {
    * key the log never named. Call {@link sync} first so `index` is covered.
    */
   expect(purpose: HubKeyPurposeName, keyId: string, index: number, what: string): Ed25519PublicKey {
-    const key = this.keyFor(purpose, index);
+    const h = this.#state.history;
+    const key = h.keyFor(purpose, index);
     if (key !== undefined && key.keyId === keyId) return key;
-    for (const [p, events] of this.#state.events) {
-      const e = events.find((x) => x.key?.keyId === keyId);
-      if (e === undefined) continue;
-      if (p !== purpose)
+    const d = h.delegations.find((x) => x.key.keyId === keyId);
+    if (d !== undefined) {
+      if (d.purpose !== purpose)
         throw new MemberNodeError(
           "bad_signature",
-          `${what} is signed by the hub's ${p} key, not its ${purpose} key`,
+          `${what} is signed by the hub's ${d.purpose} key, not its ${purpose} key`,
         );
       throw new MemberNodeError(
         "bad_signature",
-        e.index >= index
-          ? `${what} (log index ${index}) is signed by a ${purpose} key delegated only at index ${e.index}`
+        d.fromIndex >= index
+          ? `${what} (log index ${index}) is signed by a ${purpose} key delegated only at index ${d.fromIndex}`
           : `${what} (log index ${index}) is signed by a ${purpose} key retired or replaced before it`,
       );
     }
-    if (this.#state.roots.some((r) => r.key.keyId === keyId))
+    if (keyId === this.#root.keyId || h.rotations.some((r) => r.key.keyId === keyId))
       throw new MemberNodeError(
         "bad_signature",
         key === undefined
@@ -158,8 +187,9 @@ export class HubKeyView {
   /**
    * Reads the entries the hub's latest checkpoint adds since the last sync, checks they hash to its signed root,
    * and replays the hub key statements among them. One sync at a time (a caller arriving meanwhile waits for it).
-   * `bad_signature` when the entries do not match the checkpoint or a statement breaks the rules, `unavailable`
-   * when the hub cannot be asked.
+   * `bad_signature` when the entries do not match the checkpoint, a statement breaks the rules, the checkpoint is
+   * not signed by the root valid at its size, or the log no longer shows a rotation this node followed;
+   * `unavailable` when the hub cannot be asked.
    */
   async sync(hub: HubLogClient, trust: HubLogTrust, signal?: AbortSignal): Promise<void> {
     while (this.#syncing !== undefined) await this.#syncing.catch(() => {});
@@ -173,31 +203,44 @@ export class HubKeyView {
 
   async #sync(hub: HubLogClient, trust: HubLogTrust, signal?: AbortSignal): Promise<void> {
     const opts = signal === undefined ? {} : { signal };
+    if (trust.origin !== this.#origin)
+      throw new MemberNodeError("invalid_argument", "the log trust names another origin than the view's");
+    if (this.#followed === undefined) {
+      const saved = (await this.#roots?.load()) ?? [];
+      if (saved.length > MAX_SAVED_ROTATIONS)
+        throw new MemberNodeError("too_large", "more saved root rotations than the node keeps");
+      this.#followed = saved;
+    }
     let note: Uint8Array | undefined;
     try {
       note = (await hub.getCheckpoint({}, opts)).checkpoint?.signedNote;
     } catch (cause) {
       throw new MemberNodeError("unavailable", "the hub's checkpoint could not be read", { cause });
     }
-    const cp = openHubCheckpoint(note, trust);
+    if (note === undefined || note.length === 0)
+      throw new MemberNodeError("malformed", "the hub sent no checkpoint");
+    // Parsed only: its signature is checked once the statements it covers are read (a rotation may be among
+    // them), and nothing read is kept unless it verifies.
+    let claimed: Checkpoint;
+    try {
+      claimed = parseCheckpoint(parseNote(note).text);
+    } catch (cause) {
+      throw new MemberNodeError("malformed", "a checkpoint from the hub is not a valid signed note", {
+        cause,
+      });
+    }
     const old = this.#state;
-    if (cp.size < old.range.size)
+    if (claimed.size < old.range.size)
       throw new MemberNodeError(
         "bad_signature",
-        `the hub's checkpoint (size ${cp.size}) is behind what was read`,
+        `the hub's checkpoint (size ${claimed.size}) is behind what was read`,
       );
-    if (cp.size === old.range.size) return;
-    const s: ViewState = {
-      range: old.range,
-      roots: old.roots.map((r) => ({ ...r })),
-      events: new Map([...old.events].map(([p, e]) => [p, [...e]])),
-      served: new Set(old.served),
-      statements: old.statements,
-    };
-    let next = s.range.size;
-    while (next < cp.size) {
+    let range = old.range;
+    const records = [...old.records];
+    let next = range.size;
+    while (next < claimed.size) {
       const hashes: Uint8Array[] = [];
-      const end = Math.min(next + PAGE, cp.size);
+      const end = Math.min(next + PAGE, claimed.size);
       try {
         for await (const r of hub.getLogEntries({ start: BigInt(next), end: BigInt(end) }, opts)) {
           const index = next + hashes.length;
@@ -214,7 +257,15 @@ export class HubKeyView {
           } catch (cause) {
             throw new MemberNodeError("malformed", `log entry ${index} is not an encoded LogLeaf`, { cause });
           }
-          if (leaf.kind === LogEntryKind.HUB_KEY) this.#apply(s, index, leaf);
+          if (leaf.kind === LogEntryKind.HUB_KEY) {
+            let audited: AuditedLeaf;
+            try {
+              audited = decodeAuditedLeaf(bytes, `hub key statement ${index}`);
+            } catch (cause) {
+              throw fromAudit(cause, `hub key statement ${index}`);
+            }
+            records.push({ index, leaf: audited });
+          }
         }
       } catch (cause) {
         if (cause instanceof MemberNodeError) throw cause;
@@ -222,87 +273,86 @@ export class HubKeyView {
       }
       if (hashes.length === 0)
         throw new MemberNodeError("malformed", `the hub sent no entry from index ${next}`);
-      s.range = s.range.append(hashes).range;
-      next = s.range.size;
+      range = range.append(hashes).range;
+      next = range.size;
     }
-    // Every leaf read, in order: their root must be the signed one, so no statement was left out or added.
-    if (!bytesEqual(s.range.root(), cp.rootHash))
+    // Every leaf read, in order: their root must be the claimed one, so no statement was left out or added.
+    if (!bytesEqual(range.root(), claimed.rootHash))
       throw new MemberNodeError(
         "bad_signature",
         "the hub's log entries do not hash to its signed checkpoint",
       );
-    this.#state = s;
+    let history: HubKeyHistory;
+    try {
+      history = HubKeyHistory.build(this.#trust(trust), records, this.#origin);
+    } catch (cause) {
+      throw fromAudit(cause, "the hub's key statements");
+    }
+    // The checkpoint under the root valid at its size (the configured root, or one the log rotated to).
+    try {
+      openAuditedCheckpoint(note, trustWithRotations(this.#trust(trust), history));
+    } catch (cause) {
+      throw fromAudit(cause, "the hub's checkpoint");
+    }
+    const rotations = history.rotations;
+    const followed = this.#followed;
+    for (const [i, f] of followed.entries()) {
+      const r = rotations[i];
+      if (r === undefined || r.index !== f.index || r.key.keyId !== f.key.keyId)
+        throw new MemberNodeError(
+          "bad_signature",
+          `the hub's log does not show the root rotation at index ${f.index} this node followed`,
+        );
+    }
+    if (rotations.length > followed.length) {
+      if (rotations.length > MAX_SAVED_ROTATIONS)
+        throw new MemberNodeError("too_large", "more root rotations than the node keeps");
+      await this.#roots?.save(rotations);
+      this.#followed = rotations;
+    }
+    this.#state = { range, records, history };
   }
+}
 
-  /** Replays the hub key statement of entry `index` (an untrusted leaf of kind HUB_KEY). */
-  #apply(s: ViewState, index: number, leaf: LogLeaf): void {
-    const what = `hub key statement ${index}`;
-    const e = leaf.envelope;
-    if (e === undefined || e.payloadType !== HUB_KEY_PAYLOAD_TYPE)
-      throw new MemberNodeError("malformed", `${what} is not a hub key envelope`);
-    let st: HubKeyStatement;
-    try {
-      st = fromBinary(HubKeyStatementSchema, e.payload);
-    } catch (cause) {
-      throw new MemberNodeError("malformed", `${what} does not decode`, { cause });
-    }
-    if (++s.statements > MAX_STATEMENTS)
-      throw new MemberNodeError("too_large", `more than ${MAX_STATEMENTS} hub key statements`);
-    const env: DsseEnvelope = {
-      payloadType: e.payloadType,
-      payload: e.payload,
-      signatures: e.signatures.map((x) => ({ keyid: x.keyid, sig: x.sig })),
-    };
-    let root = (s.roots[0] as { key: Ed25519PublicKey }).key;
-    for (const r of s.roots) if (r.fromIndex < index) root = r.key;
-    if (st.rootKeyId !== root.keyId || !signedBy(env, root))
-      throw new MemberNodeError(
-        "bad_signature",
-        `${what} is not signed by the hub's root key at that position`,
-      );
-    if (st.origin !== this.#origin) throw new MemberNodeError("bad_signature", `${what} names another log`);
-    // No backdating: a statement's own time within the log's clock skew of its integration (as auditors check).
-    if (st.issuedAt === undefined || leaf.integratedAt === undefined)
-      throw new MemberNodeError("malformed", `${what}: issued_at or integrated_at is missing`);
-    if (!(Math.abs(Number(timestampMs(st.issuedAt)) - Number(timestampMs(leaf.integratedAt))) <= MAX_SKEW_MS))
-      throw new MemberNodeError(
-        "stale",
-        `${what}: issued_at is more than ${MAX_SKEW_MS} ms from its integration`,
-      );
-    let key: Ed25519PublicKey;
-    try {
-      key = Ed25519PublicKey.fromRaw(st.publicKey);
-    } catch (cause) {
-      throw new MemberNodeError("malformed", `${what}: public_key is not an Ed25519 key`, { cause });
-    }
-    if (st.keyId !== keyIdOf(st.publicKey))
-      throw new MemberNodeError("malformed", `${what}: key_id is not its key's`);
-    if (st.action === HubKeyAction.RETIRE) {
-      const purpose = PURPOSE_OF[st.purpose];
-      const events = purpose === undefined ? undefined : s.events.get(purpose);
-      if (purpose === undefined || events?.at(-1)?.key?.keyId !== st.keyId)
-        throw new MemberNodeError("bad_signature", `${what} retires a key that is not a current purpose key`);
-      events?.push({ index, key: undefined });
-      return;
-    }
-    if (st.action !== HubKeyAction.DELEGATE && st.action !== HubKeyAction.ROTATE_ROOT)
-      throw new MemberNodeError("malformed", `${what}: unknown action ${st.action}`);
-    if (!signedBy(env, key))
-      throw new MemberNodeError("bad_signature", `${what} is not signed by the key it names`);
-    if (s.served.has(key.keyId))
-      throw new MemberNodeError("bad_signature", `${what} names a key that already served the hub`);
-    s.served.add(key.keyId);
-    if (st.action === HubKeyAction.ROTATE_ROOT) {
-      if (st.purpose !== HubKeyPurpose.ROOT)
-        throw new MemberNodeError("malformed", `${what}: a root rotation must name purpose ROOT`);
-      s.roots.push({ key, fromIndex: index });
-      return;
-    }
-    const purpose = PURPOSE_OF[st.purpose];
-    if (purpose === undefined)
-      throw new MemberNodeError("malformed", `${what} delegates no delegable purpose`);
-    const events = s.events.get(purpose) ?? [];
-    events.push({ index, key });
-    s.events.set(purpose, events);
-  }
+/**
+ * A {@link HubRootStore} in the node's `node_meta` (one row per log origin: the rotations as JSON, keys in hex).
+ * What it holds came from statements the view checked; it is read back as untrusted all the same.
+ */
+export function nodeMetaRootStore(store: Store<MemberNodeDatabase>, origin: string): HubRootStore {
+  const key = `hub_root_rotations:${toHex(sha256(new TextEncoder().encode(origin))).slice(0, 32)}`;
+  return {
+    async load() {
+      const row = await store.db
+        .selectFrom("node_meta")
+        .select("value")
+        .where("key", "=", key)
+        .executeTakeFirst();
+      if (row === undefined) return [];
+      try {
+        const v = JSON.parse(row.value) as {
+          origin?: unknown;
+          rotations?: Array<{ index: unknown; key: unknown }>;
+        };
+        if (v.origin !== origin || !Array.isArray(v.rotations)) throw new Error("not this log's rotations");
+        return v.rotations.map((r) => {
+          if (typeof r.index !== "number" || !Number.isSafeInteger(r.index) || typeof r.key !== "string")
+            throw new Error("a rotation is damaged");
+          return { index: r.index, key: Ed25519PublicKey.fromRaw(fromHex(r.key)) };
+        });
+      } catch (cause) {
+        throw new MemberNodeError("malformed", "the saved hub root rotations are damaged", { cause });
+      }
+    },
+    async save(rotations) {
+      const value = JSON.stringify({
+        origin,
+        rotations: rotations.map((r) => ({ index: r.index, key: toHex(r.key.raw) })),
+      });
+      await store.db
+        .insertInto("node_meta")
+        .values({ key, value })
+        .onConflict((oc) => oc.column("key").doUpdateSet({ value, updated_at: new Date() }))
+        .execute();
+    },
+  };
 }

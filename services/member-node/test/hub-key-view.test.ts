@@ -4,6 +4,8 @@
  * session signed by the delegated sessions key is accepted; one signed by the membership key, by the root after
  * sessions was delegated, or by the sessions key after its retirement is refused (bad_signature, saying why);
  * a hub that serves the log with a statement altered or left out is caught by the checkpoint's root.
+ * A logged root rotation is followed (checked by the auditor's code) and saved, so a restarted node refuses a
+ * history without it; a forged rotation (not signed by the trusted root) is refused.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -11,18 +13,43 @@ import { clone, create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   Hub,
+  HubKeyAction,
+  HubKeyPurpose,
+  HubKeyStatementSchema,
+  LogEntryKind,
+  LogLeafSchema,
   MatchSessionRequestSchema,
   type SessionOpened,
   SessionOpenedSchema,
   SuspectSource,
 } from "@lineage/api";
-import { Ed25519PrivateKey, parseVerifierKey, signEnvelope } from "@lineage/crypto";
+import {
+  Ed25519PrivateKey,
+  ed25519NoteSigner,
+  formatVerifierKey,
+  MerkleTree,
+  parseVerifierKey,
+  signCheckpoint,
+  signEnvelope,
+} from "@lineage/crypto";
 import { DEFAULT_VERDICT_POLICY } from "@lineage/fingerprint";
-import { startHubServer, TransparencyLog } from "@lineage/hub";
+import {
+  envelopeToProto,
+  PAYLOAD_TYPES,
+  rootRotationEnvelope,
+  startHubServer,
+  TransparencyLog,
+} from "@lineage/hub";
 import { createClient, insecureChannelCredentials, insecureServerCredentials } from "@lineage/rpc";
-import { type HubDatabase, hubMigrations, openTestStore } from "@lineage/store";
-import type { HubLogClient } from "../src/canaries/hub-log.js";
-import { HubKeyView } from "../src/hub-key-view.js";
+import {
+  type HubDatabase,
+  hubMigrations,
+  type MemberNodeDatabase,
+  memberNodeMigrations,
+  openTestStore,
+} from "@lineage/store";
+import { type HubLogClient, openHubCheckpoint } from "../src/canaries/hub-log.js";
+import { HubKeyView, nodeMetaRootStore } from "../src/hub-key-view.js";
 import { isMemberNodeError } from "../src/member-node-error.js";
 import { checkSessionRequest, SESSION_PAYLOAD_TYPE } from "../src/session-check.js";
 import { policyToProto } from "../src/verdict-proto.js";
@@ -152,5 +179,155 @@ test("a node holding only the hub's root learns the sessions key from the log an
   } finally {
     client.close();
     await server.close();
+  }
+});
+
+/** An entry of no interest to the view (a leaf of another kind). */
+const filler = (i: number) =>
+  toBinary(
+    LogLeafSchema,
+    create(LogLeafSchema, { kind: LogEntryKind.SUSPECT_SIGHTING, integratedAt: timestampFromMs(i) }),
+  );
+
+/** A hub serving a log of `leaves` under `note` (its GetCheckpoint and GetLogEntries; nothing else is called). */
+function servedLog(leaves: readonly Uint8Array[], note: string): HubLogClient {
+  return {
+    getCheckpoint: async () => ({ checkpoint: { signedNote: new TextEncoder().encode(note) } }),
+    async *getLogEntries(req: { start: bigint; end: bigint }) {
+      for (let i = Number(req.start); i < Number(req.end); i++)
+        yield { entry: { index: BigInt(i), leaf: leaves[i] as Uint8Array } };
+    },
+  } as unknown as HubLogClient;
+}
+
+test("a node follows a logged root rotation, saves it, and after a restart refuses a history without it", async () => {
+  await using hubStore = await openTestStore<HubDatabase>("pglite-memory");
+  await hubStore.migrate(hubMigrations);
+  await using nodeStore = await openTestStore<MemberNodeDatabase>("pglite-memory");
+  await nodeStore.migrate(memberNodeMigrations);
+  const r0 = Ed25519PrivateKey.generate();
+  const r1 = Ed25519PrivateKey.generate();
+  const sessions = Ed25519PrivateKey.generate();
+  await using log = await TransparencyLog.open({
+    store: hubStore,
+    origin: ORIGIN,
+    hubKey: r0,
+    purposeKeys: { sessions },
+    checkpointIntervalMs: 3_600_000,
+    checkpointEvery: 1_000_000,
+  });
+  const server = await startHubServer({
+    log,
+    listen: "127.0.0.1:0",
+    credentials: insecureServerCredentials(),
+  });
+  const client = createClient(Hub, server.address, insecureChannelCredentials(), {
+    defaultTimeoutMs: 20_000,
+  });
+  try {
+    // The node's configuration names R0 only, for ever.
+    const trust = { origin: ORIGIN, verifier: parseVerifierKey(log.verifierKey) };
+    const roots = nodeMetaRootStore(nodeStore, ORIGIN);
+    await log.appendSighting({ suspect: { suspectId: "sus-1" }, source: SuspectSource.FEED_ADAPTER });
+    await log.checkpoint();
+    const view = new HubKeyView(r0.publicKey, ORIGIN, { roots });
+    await view.sync(client, trust);
+    assert.equal(view.currentRoot.keyId, r0.keyId);
+    const rotation = await log.rotateRoot(r1, "scheduled");
+    await log.appendSighting({ suspect: { suspectId: "sus-2" }, source: SuspectSource.FEED_ADAPTER });
+    await log.checkpoint();
+    // The checkpoint is R1's now: the node opens it because the entries it covers show R0's handover.
+    await view.sync(client, trust);
+    assert.equal(view.currentRoot.keyId, r1.keyId);
+    assert.equal(view.rootAt(rotation.index).keyId, r0.keyId, "R0 signs up to the rotation's own position");
+    assert.equal(view.currentKey("sessions")?.keyId, sessions.keyId, "delegations made by R0 still stand");
+    assert.deepEqual(
+      (await roots.load()).map((r) => [r.index, r.key.keyId]),
+      [[rotation.index, r1.keyId]],
+    );
+    // The node's other checkpoint reads (canaries, watermarks, sessions: hub-log.ts) open the new root's
+    // checkpoints with the rotations the view followed, and refuse the old root for a tree holding its rotation.
+    const latest = (await client.getCheckpoint({})).checkpoint?.signedNote;
+    assert.throws(() => openHubCheckpoint(latest, trust), refused(/not signed by its log key/));
+    const followed = { ...trust, rotations: view.rotations };
+    assert.equal(openHubCheckpoint(latest, followed).size, log.size);
+    const cp = openHubCheckpoint(latest, followed);
+    const byOldRoot = signCheckpoint(
+      { origin: ORIGIN, size: cp.size, rootHash: cp.rootHash, extensions: cp.extensions ?? [] },
+      [ed25519NoteSigner(ORIGIN, r0)],
+    );
+    assert.throws(
+      () => openHubCheckpoint(new TextEncoder().encode(byOldRoot), followed),
+      refused(/signed by a root key not valid for that size/),
+    );
+    // A restarted node (a new view over the same store) follows the same log...
+    const restarted = new HubKeyView(r0.publicKey, ORIGIN, { roots });
+    await restarted.sync(client, trust);
+    assert.equal(restarted.currentRoot.keyId, r1.keyId);
+    // ...and refuses a history signed by R0 that does not show the rotation (a thief of the rotated-out root
+    // serving a fork), which a node that saved nothing would take.
+    const forkLeaves = [0, 1, 2].map(filler);
+    const forkNote = signCheckpoint(
+      { origin: ORIGIN, size: 3, rootHash: MerkleTree.fromLeaves(forkLeaves).root(), extensions: [] },
+      [ed25519NoteSigner(ORIGIN, r0)],
+    );
+    const fork = servedLog(forkLeaves, forkNote);
+    await assert.rejects(
+      new HubKeyView(r0.publicKey, ORIGIN, { roots }).sync(fork, trust),
+      refused(/does not show the root rotation at index/),
+    );
+    await new HubKeyView(r0.publicKey, ORIGIN).sync(fork, trust);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+test("a forged root rotation (not signed by the trusted root) is refused, and its checkpoint with it", async () => {
+  const r0 = Ed25519PrivateKey.generate();
+  const r1 = Ed25519PrivateKey.generate();
+  const mallory = Ed25519PrivateKey.generate();
+  const trust = { origin: ORIGIN, verifier: parseVerifierKey(formatVerifierKey(ORIGIN, r0.publicKey)) };
+  const leafOf = (env: ReturnType<typeof signEnvelope>) =>
+    toBinary(
+      LogLeafSchema,
+      create(LogLeafSchema, {
+        kind: LogEntryKind.HUB_KEY,
+        envelope: envelopeToProto(env),
+        integratedAt: timestampFromMs(Date.now()),
+      }),
+    );
+  const selfMade = toBinary(
+    HubKeyStatementSchema,
+    create(HubKeyStatementSchema, {
+      action: HubKeyAction.ROTATE_ROOT,
+      purpose: HubKeyPurpose.ROOT,
+      keyId: r1.keyId,
+      publicKey: r1.publicKey.raw,
+      rootKeyId: r0.keyId,
+      origin: ORIGIN,
+      issuedAt: timestampFromMs(Date.now()),
+      reason: "self-made",
+    }),
+  );
+  const forgeries = [
+    // Handed over by a key that is not the root.
+    rootRotationEnvelope(r1, mallory, ORIGIN, Date.now(), "forged"),
+    // Naming the root as signer, signed by the new key only.
+    signEnvelope(PAYLOAD_TYPES.hubKey, selfMade, r1),
+  ];
+  for (const env of forgeries) {
+    const leaves = [filler(0), leafOf(env), filler(2)];
+    const note = signCheckpoint(
+      { origin: ORIGIN, size: 3, rootHash: MerkleTree.fromLeaves(leaves).root(), extensions: [] },
+      [ed25519NoteSigner(ORIGIN, r1)],
+    );
+    const view = new HubKeyView(r0.publicKey, ORIGIN);
+    await assert.rejects(
+      view.sync(servedLog(leaves, note), trust),
+      refused(/not signed by the hub's root key/),
+    );
+    assert.equal(view.currentRoot.keyId, r0.keyId);
+    assert.equal(view.size, 0);
   }
 });

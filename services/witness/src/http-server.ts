@@ -13,7 +13,7 @@ import {
 } from "node:http";
 import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { MAX_ADD_CHECKPOINT_BYTES } from "@lineage/crypto";
+import { MAX_WITNESS_REQUEST_BYTES } from "@lineage/crypto";
 import type { Witness } from "./witness.js";
 import { WitnessError, witnessHttpStatus } from "./witness-error.js";
 
@@ -45,21 +45,21 @@ export interface WitnessServerOptions {
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers["content-length"] ?? "0");
-    if (Number.isFinite(declared) && declared > MAX_ADD_CHECKPOINT_BYTES) {
-      reject(new WitnessError("too_large", `request body exceeds ${MAX_ADD_CHECKPOINT_BYTES} bytes`));
+    if (Number.isFinite(declared) && declared > MAX_WITNESS_REQUEST_BYTES) {
+      reject(new WitnessError("too_large", `request body exceeds ${MAX_WITNESS_REQUEST_BYTES} bytes`));
       return;
     }
     const chunks: Buffer[] = [];
     let n = 0;
     const onData = (c: Buffer) => {
       n += c.length;
-      if (n > MAX_ADD_CHECKPOINT_BYTES) {
+      if (n > MAX_WITNESS_REQUEST_BYTES) {
         // Stop collecting (the rest is drained and dropped) and answer at once; the connection is closed
         // after the answer (see send), so the client gets its 400 instead of a reset.
         req.off("data", onData);
         req.resume();
         chunks.length = 0;
-        reject(new WitnessError("too_large", `request body exceeds ${MAX_ADD_CHECKPOINT_BYTES} bytes`));
+        reject(new WitnessError("too_large", `request body exceeds ${MAX_WITNESS_REQUEST_BYTES} bytes`));
         return;
       }
       chunks.push(c);

@@ -3,6 +3,7 @@
  * cosigned before (docs/specs/witness.md). Used by `lineage witness ...`.
  */
 export { startWitnessServer, type WitnessServer, type WitnessServerOptions } from "./http-server.js";
+export { checkRootRotations, type RotationCheck } from "./root-rotation.js";
 export { type Cosigned, Witness, type WitnessOptions } from "./witness.js";
 export {
   isWitnessError,
@@ -11,4 +12,9 @@ export {
   type WitnessErrorOptions,
   witnessHttpStatus,
 } from "./witness-error.js";
-export { type WitnessedCheckpoint, WitnessState } from "./witness-state.js";
+export {
+  MAX_TRUSTED_ROOTS,
+  type TrustedRoot,
+  type WitnessedCheckpoint,
+  WitnessState,
+} from "./witness-state.js";

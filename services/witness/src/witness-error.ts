@@ -26,6 +26,22 @@ export type WitnessErrorCode =
   | "hidden_checkpoint"
   /** The consistency proof does not prove the new tree extends the one cosigned before (HTTP 422). */
   | "bad_proof"
+  /**
+   * Root rotation (docs/specs/witness.md): a ROTATE_ROOT statement not signed by the root this witness trusts
+   * (or by the root before it in a chain), or not by the key it names (HTTP 403).
+   */
+  | "rotation_unauthorized"
+  /** A rotation statement's inclusion proof does not reach the new checkpoint's root (HTTP 422). */
+  | "rotation_not_included"
+  /** A proven rotation names a key, but the checkpoint is signed by another one (HTTP 403). */
+  | "rotation_key_mismatch"
+  /** The checkpoint is signed by a root this witness followed a rotation away from (HTTP 403). */
+  | "root_rotated_out"
+  /**
+   * A rotation the witness cannot follow: a leaf that is not a valid ROTATE_ROOT of this log (malformed,
+   * stale, another origin), one logged inside a tree the old root signed, or one back to a former root (HTTP 422).
+   */
+  | "bad_rotation"
   /** A caller (configuration, CLI flag) passed a bad argument. */
   | "invalid_argument"
   /** The state could not be read or written: nothing was cosigned (HTTP 503; retry later). */
@@ -68,6 +84,9 @@ export function witnessHttpStatus(code: WitnessErrorCode): number {
     case "invalid_argument":
       return 400;
     case "bad_signature":
+    case "rotation_unauthorized":
+    case "rotation_key_mismatch":
+    case "root_rotated_out":
       return 403;
     case "unknown_log":
       return 404;
@@ -77,6 +96,8 @@ export function witnessHttpStatus(code: WitnessErrorCode): number {
     case "hidden_checkpoint":
       return 409;
     case "bad_proof":
+    case "rotation_not_included":
+    case "bad_rotation":
       return 422;
     case "unavailable":
       return 503;

@@ -14,9 +14,19 @@ import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { fromBase64, toBase64 } from "@lineage/crypto";
+import { Ed25519PublicKey, fromBase64, fromHex, toBase64, toHex } from "@lineage/crypto";
 import { type DataDirLock, isStoreError, lockDataDir } from "@lineage/store";
 import { WitnessError } from "./witness-error.js";
+
+/** A root key of a log that this witness trusts or trusted (docs/specs/witness.md, root rotation). */
+export interface TrustedRoot {
+  readonly key: Ed25519PublicKey;
+  /** Log index of the ROTATE_ROOT statement that made it the root; -1 for the key its operator configured. */
+  readonly index: number;
+}
+
+/** Most roots kept per log (each rotation adds one; a hub rotating yearly stays far below). */
+export const MAX_TRUSTED_ROOTS = 1000;
 
 /** The last checkpoint cosigned for one log. */
 export interface WitnessedCheckpoint {
@@ -31,9 +41,15 @@ export interface WitnessedCheckpoint {
    * mixes in cosignatures (docs/specs/disclosure.md) cannot be re-rolled by asking again.
    */
   readonly cosignature: string;
+  /**
+   * Set once the witness followed a root rotation: every root it trusted for the log, oldest first (the first is
+   * the configured key); the last signs the checkpoints it cosigns now, the others are refused. Absent: the
+   * configured key is the root.
+   */
+  readonly roots?: readonly TrustedRoot[];
 }
 
-const MAX_STATE_BYTES = 64 * 1024;
+const MAX_STATE_BYTES = 256 * 1024;
 
 /** The witness's per-log state in a folder. */
 export class WitnessState {
@@ -118,7 +134,10 @@ export class WitnessState {
   async put(cp: WitnessedCheckpoint): Promise<void> {
     const file = this.#file(cp.origin);
     const tmp = `${file}.${randomBytes(8).toString("hex")}.tmp`;
-    const body = `${JSON.stringify({ origin: cp.origin, size: cp.size, root_hash: toBase64(cp.rootHash), note: cp.note, cosignature: cp.cosignature })}\n`;
+    if ((cp.roots?.length ?? 0) > MAX_TRUSTED_ROOTS)
+      throw new WitnessError("invalid_argument", `more than ${MAX_TRUSTED_ROOTS} roots for one log`);
+    const roots = cp.roots?.map((r) => ({ key: toHex(r.key.raw), index: r.index }));
+    const body = `${JSON.stringify({ origin: cp.origin, size: cp.size, root_hash: toBase64(cp.rootHash), note: cp.note, cosignature: cp.cosignature, ...(roots === undefined ? {} : { roots }) })}\n`;
     let fh: FileHandle | undefined;
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -177,5 +196,28 @@ function parseState(text: string, file: string): WitnessedCheckpoint {
   }
   if (rootHash.length !== 32)
     throw new WitnessError("internal", `the witness state ${file} is damaged (root_hash)`);
-  return { origin: o.origin, size, rootHash, note: o.note, cosignature: o.cosignature };
+  const cp = { origin: o.origin, size, rootHash, note: o.note, cosignature: o.cosignature };
+  if (o.roots === undefined) return cp;
+  return { ...cp, roots: parseRoots(o.roots, file) };
+}
+
+/** The `roots` field of a state file: [{ key: hex raw Ed25519 key, index }], in rotation order. */
+function parseRoots(value: unknown, file: string): TrustedRoot[] {
+  const damaged = (cause?: unknown) =>
+    new WitnessError("internal", `the witness state ${file} is damaged (roots)`, { cause });
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_TRUSTED_ROOTS) throw damaged();
+  let prev = -2;
+  return value.map((r: unknown) => {
+    const { key, index } = (r ?? {}) as Record<string, unknown>;
+    if (typeof key !== "string" || typeof index !== "number" || !Number.isSafeInteger(index) || index < -1)
+      throw damaged();
+    // Rotations in log order; a configured key (-1) may follow them (an operator's manual re-key).
+    if (index !== -1 && index <= prev) throw damaged();
+    if (index !== -1) prev = index;
+    try {
+      return { key: Ed25519PublicKey.fromRaw(fromHex(key)), index };
+    } catch (cause) {
+      throw damaged(cause);
+    }
+  });
 }

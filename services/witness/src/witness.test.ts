@@ -14,6 +14,7 @@ import {
   ed25519NoteSigner,
   ed25519NoteVerifier,
   formatAddCheckpointRequest,
+  formatVerifierKey,
   MerkleTree,
   openCheckpoint,
   parseCosignatureVerifierKey,
@@ -29,11 +30,12 @@ function fixture(leafPrefix = "leaf") {
   const logKey = Ed25519PrivateKey.generate();
   const signer = ed25519NoteSigner(ORIGIN, logKey);
   const verifier = ed25519NoteVerifier(ORIGIN, logKey.publicKey);
+  const verifierKey = formatVerifierKey(ORIGIN, logKey.publicKey);
   const leaves = Array.from({ length: 40 }, (_, i) => new TextEncoder().encode(`${leafPrefix} ${i}`));
   const tree = MerkleTree.fromLeaves(leaves);
   const note = (size: number, t = tree, s = signer) =>
     signCheckpoint({ origin: ORIGIN, size, rootHash: t.root(size) }, [s]);
-  return { logKey, signer, verifier, tree, note };
+  return { logKey, signer, verifier, verifierKey, tree, note };
 }
 
 async function withWitness(
@@ -46,7 +48,7 @@ async function withWitness(
     const w = new Witness({
       name: "witness.example/w1",
       key: Ed25519PrivateKey.generate(),
-      logs: new Map([[ORIGIN, log.verifier]]),
+      logs: new Map([[ORIGIN, log.verifierKey]]),
       state: new WitnessState(dir),
       // A clock that moves 5 s per reading: a fresh signature would always carry a new timestamp.
       now: () => (clock += 5_000),
@@ -195,7 +197,7 @@ test("state survives a restart: a new witness on the same folder refuses what th
     const again = new Witness({
       name: "witness.example/w1",
       key: Ed25519PrivateKey.generate(),
-      logs: new Map([[ORIGIN, log.verifier]]),
+      logs: new Map([[ORIGIN, log.verifierKey]]),
       state: new WitnessState(dir),
     });
     await refused(

@@ -4,33 +4,44 @@
  * checkpoint this witness cosigned for the log. So a log that shows two different histories (a split view,
  * a rewritten or rolled-back log) cannot get both cosigned by one honest witness, and auditors that require
  * witness cosignatures see only histories every witness they trust has checked.
+ *
+ * The log's key may rotate (a logged ROTATE_ROOT, docs/specs/hub-keys.md): a checkpoint signed by a new key is
+ * cosigned only with the proof root-rotation.ts checks, and the adopted root is kept with the log's state; from
+ * then on the rotated-out root is refused (`root_rotated_out`).
  */
 import {
   bytesEqual,
   type Checkpoint,
   cosignatureV1Signer,
   type Ed25519PrivateKey,
+  Ed25519PublicKey,
+  ed25519NoteVerifier,
   formatCosignatureVerifierKey,
+  fromBase64,
   isCryptoError,
   type NoteSigner,
-  type NoteVerifier,
   openCheckpoint,
   parseAddCheckpointRequest,
   parseCheckpoint,
   parseNote,
+  parseVerifierKey,
   signNote,
   verifyConsistency,
 } from "@lineage/crypto";
+import { checkRootRotations } from "./root-rotation.js";
 import { WitnessError } from "./witness-error.js";
-import type { WitnessState } from "./witness-state.js";
+import type { TrustedRoot, WitnessState } from "./witness-state.js";
 
 /** Options of {@link Witness}. */
 export interface WitnessOptions {
   /** The witness's key name (e.g. `witness.example/w1`), the name in its cosignature lines. */
   readonly name: string;
   readonly key: Ed25519PrivateKey;
-  /** The logs this witness cosigns for: origin -> the log's checkpoint verifier. */
-  readonly logs: ReadonlyMap<string, NoteVerifier>;
+  /**
+   * The logs this witness cosigns for: origin -> the log's checkpoint verifier key as its operator gave it
+   * (`name+hex8(key id)+base64(0x01 || key)`, the hub's trust root). Rotations of it are followed from the log.
+   */
+  readonly logs: ReadonlyMap<string, string>;
   readonly state: WitnessState;
   /** Clock in ms since the epoch (tests inject one). */
   readonly now?: () => number;
@@ -43,11 +54,17 @@ export interface Cosigned {
   readonly signatureLines: string;
 }
 
+/** A log as configured: its checkpoint key's name and its (first) root key. */
+interface LogKey {
+  readonly name: string;
+  readonly key: Ed25519PublicKey;
+}
+
 /** A witness over its state. Serialises updates per log so two requests cannot both advance it. */
 export class Witness {
   readonly name: string;
   readonly #signer: NoteSigner;
-  readonly #logs: ReadonlyMap<string, NoteVerifier>;
+  readonly #logs: ReadonlyMap<string, LogKey>;
   readonly #state: WitnessState;
   readonly #verifierKey: string;
   readonly #locks = new Map<string, Promise<unknown>>();
@@ -65,7 +82,19 @@ export class Witness {
     if (options.logs.size === 0)
       throw new WitnessError("invalid_argument", "a witness needs at least one log");
     this.name = options.name;
-    this.#logs = options.logs;
+    const logs = new Map<string, LogKey>();
+    for (const [origin, vkey] of options.logs) {
+      try {
+        const verifier = parseVerifierKey(vkey);
+        // parseVerifierKey checked the form and the key id: the key follows the second '+' and the type byte
+        // (the name and the hex key id hold no '+'; the base64 may).
+        const raw = fromBase64(vkey.slice(vkey.indexOf("+", vkey.indexOf("+") + 1) + 1), "verifier key");
+        logs.set(origin, { name: verifier.name, key: Ed25519PublicKey.fromRaw(raw.subarray(1)) });
+      } catch (cause) {
+        throw new WitnessError("invalid_argument", `log ${origin}: ${(cause as Error).message}`, { cause });
+      }
+    }
+    this.#logs = logs;
     this.#state = options.state;
   }
 
@@ -92,30 +121,27 @@ export class Witness {
     } catch (cause) {
       throw cryptoRefusal(cause, "malformed");
     }
-    let origin: string;
+    let unverified: Checkpoint;
     try {
-      origin = parseCheckpoint(text).origin;
+      unverified = parseCheckpoint(text);
     } catch (cause) {
       throw cryptoRefusal(cause, "malformed");
     }
+    const origin = unverified.origin;
     const log = this.#logs.get(origin);
     if (log === undefined)
       throw new WitnessError("unknown_log", `this witness does not follow log "${origin}"`);
-    let checkpoint: Checkpoint;
-    try {
-      checkpoint = openCheckpoint(req.note, { log, origin }).checkpoint;
-    } catch (cause) {
-      throw cryptoRefusal(cause, "bad_signature");
-    }
-    if (req.oldSize > checkpoint.size) {
-      throw new WitnessError(
-        "malformed",
-        `old size ${req.oldSize} is larger than the checkpoint's ${checkpoint.size}`,
-      );
-    }
     return this.#serial(origin, async () => {
       const last = await this.#state.get(origin);
       const lastSize = last?.size ?? 0;
+      const roots = trustedRoots(log, last?.roots);
+      const { checkpoint, adopted } = this.#open(req, log, roots, unverified, lastSize);
+      if (req.oldSize > checkpoint.size) {
+        throw new WitnessError(
+          "malformed",
+          `old size ${req.oldSize} is larger than the checkpoint's ${checkpoint.size}`,
+        );
+      }
       if (checkpoint.size < lastSize) {
         throw new WitnessError(
           "rollback",
@@ -173,9 +199,80 @@ export class Witness {
         rootHash: checkpoint.rootHash,
         note: req.note,
         cosignature: signatureLines,
+        // Adopted with the checkpoint, in one durable write: a restart keeps following the new root.
+        ...(adopted.length > 0
+          ? { roots: [...roots, ...adopted] }
+          : last?.roots === undefined
+            ? {}
+            : { roots: last.roots }),
       });
       return { checkpoint, signatureLines };
     });
+  }
+
+  /**
+   * Opens the request's checkpoint under the log's current root, or under the root a proven rotation hands over
+   * to (root-rotation.ts); `adopted` lists the roots to keep from now on. A checkpoint by a rotated-out root is
+   * `root_rotated_out`, one by a key no proven rotation names `bad_signature` (or `rotation_key_mismatch` when the
+   * request proved a rotation to another key).
+   */
+  #open(
+    req: ReturnType<typeof parseAddCheckpointRequest>,
+    log: LogKey,
+    roots: readonly TrustedRoot[],
+    unverified: Checkpoint,
+    lastSize: number,
+  ): { checkpoint: Checkpoint; adopted: TrustedRoot[] } {
+    const origin = unverified.origin;
+    const open = (key: Ed25519PublicKey) =>
+      openCheckpoint(req.note, { log: ed25519NoteVerifier(log.name, key), origin }).checkpoint;
+    const current = roots.at(-1) as TrustedRoot;
+    let refusal: unknown;
+    try {
+      return { checkpoint: open(current.key), adopted: [] };
+    } catch (cause) {
+      if (!isCryptoError(cause, "unknown_key")) throw cryptoRefusal(cause, "bad_signature");
+      refusal = cause;
+    }
+    for (const former of roots.slice(0, -1)) {
+      let opened = false;
+      try {
+        open(former.key);
+        opened = true;
+      } catch {
+        // not by this former root either
+      }
+      if (opened)
+        throw new WitnessError(
+          "root_rotated_out",
+          `the checkpoint of size ${unverified.size} is signed by a root of "${origin}" that was rotated away`,
+        );
+    }
+    const rotations = req.rotations ?? [];
+    const adopted =
+      rotations.length === 0
+        ? []
+        : checkRootRotations({
+            origin,
+            keyName: log.name,
+            roots,
+            rotations,
+            checkpoint: unverified,
+            lastSize,
+          });
+    const next = adopted.at(-1);
+    if (next === undefined) throw cryptoRefusal(refusal, "bad_signature");
+    try {
+      return { checkpoint: open(next.key), adopted };
+    } catch (cause) {
+      if (isCryptoError(cause, "unknown_key") || isCryptoError(cause, "bad_signature"))
+        throw new WitnessError(
+          "rotation_key_mismatch",
+          `the checkpoint is not signed by the root the rotation at index ${next.index} names`,
+          { cause },
+        );
+      throw cryptoRefusal(cause, "bad_signature");
+    }
   }
 
   async #serial<T>(origin: string, fn: () => Promise<T>): Promise<T> {
@@ -189,6 +286,18 @@ export class Witness {
       if (this.#locks.get(origin) === tail) this.#locks.delete(origin);
     }
   }
+}
+
+/**
+ * The roots trusted for a log: the chain kept in its state when it holds the configured key (the usual case: the
+ * operator's configuration still names the first root), else the configured key after it (an operator who
+ * configured a new key by hand decided to trust it).
+ */
+function trustedRoots(log: LogKey, stored: readonly TrustedRoot[] | undefined): readonly TrustedRoot[] {
+  const configured = { key: log.key, index: -1 };
+  if (stored === undefined || stored.length === 0) return [configured];
+  if (stored.some((r) => r.key.keyId === log.key.keyId)) return stored;
+  return [...stored, configured];
 }
 
 const PREVIOUS_SIZE_RE = /^lineage-previous-size (0|[1-9][0-9]{0,15})$/;

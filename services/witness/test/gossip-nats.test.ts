@@ -61,7 +61,7 @@ test("cosigned checkpoints are gossiped on NATS lineage.checkpoint.<origin token
   const witness = new Witness({
     name: "witness.example/w1",
     key: Ed25519PrivateKey.generate(),
-    logs: new Map([[origin, parseVerifierKey(log.verifierKey)]]),
+    logs: new Map([[origin, log.verifierKey]]),
     state: new WitnessState(dir),
   });
   const server = await startWitnessServer({ witness });

@@ -12,9 +12,9 @@ import { test } from "node:test";
 import {
   Ed25519PrivateKey,
   ed25519NoteSigner,
-  ed25519NoteVerifier,
   formatAddCheckpointRequest,
-  MAX_ADD_CHECKPOINT_BYTES,
+  formatVerifierKey,
+  MAX_WITNESS_REQUEST_BYTES,
   MerkleTree,
   signCheckpoint,
 } from "@lineage/crypto";
@@ -40,7 +40,7 @@ async function withServer(
   const witness = new Witness({
     name: "witness.example/w1",
     key: Ed25519PrivateKey.generate(),
-    logs: new Map([[ORIGIN, ed25519NoteVerifier(ORIGIN, logKey.publicKey)]]),
+    logs: new Map([[ORIGIN, formatVerifierKey(ORIGIN, logKey.publicKey)]]),
     state: new WitnessState(dir),
   });
   const errors: string[] = [];
@@ -82,7 +82,7 @@ function raw(port: number, parts: readonly string[], gapMs = 0): Promise<{ text:
 test("an oversized body sent chunked (no content-length) is answered 400 too_large (docs/specs/witness.md), not a reset connection", async () => {
   await withServer(async ({ port, errors }) => {
     const chunk = "x".repeat(4096);
-    const n = Math.ceil((MAX_ADD_CHECKPOINT_BYTES * 2) / chunk.length);
+    const n = Math.ceil((MAX_WITNESS_REQUEST_BYTES * 2) / chunk.length);
     const head =
       "POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n";
     const body = Array.from({ length: n }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`);
@@ -96,7 +96,7 @@ test("an oversized body sent chunked (no content-length) is answered 400 too_lar
 
 test("an oversized declared content-length is answered 400 too_large before the body is read", async () => {
   await withServer(async ({ port }) => {
-    const head = `POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nContent-Length: ${MAX_ADD_CHECKPOINT_BYTES + 1}\r\n\r\n`;
+    const head = `POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nContent-Length: ${MAX_WITNESS_REQUEST_BYTES + 1}\r\n\r\n`;
     const { text } = await raw(port, [head]);
     assert.match(text, /^HTTP\/1\.1 400 /, `answer: ${JSON.stringify(text.slice(0, 120))}`);
   });
@@ -145,7 +145,7 @@ test("a damaged (torn) state file: that log's requests answer 500 without cosign
     const restarted = new Witness({
       name: "witness.example/w1",
       key: Ed25519PrivateKey.generate(),
-      logs: new Map([[ORIGIN, ed25519NoteVerifier(ORIGIN, Ed25519PrivateKey.generate().publicKey)]]),
+      logs: new Map([[ORIGIN, formatVerifierKey(ORIGIN, Ed25519PrivateKey.generate().publicKey)]]),
       state: new WitnessState(dir),
     });
     await assert.rejects(startWitnessServer({ witness: restarted }), (err: unknown) => {

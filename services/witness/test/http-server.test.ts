@@ -12,6 +12,7 @@ import {
   ed25519NoteSigner,
   ed25519NoteVerifier,
   formatAddCheckpointRequest,
+  formatVerifierKey,
   MerkleTree,
   openCheckpoint,
   parseCosignatureVerifierKey,
@@ -32,7 +33,7 @@ test("POST /add-checkpoint: 200 with a cosignature line, 409 with the size held,
   const witness = new Witness({
     name: "witness.example/w1",
     key: Ed25519PrivateKey.generate(),
-    logs: new Map([[ORIGIN, verifier]]),
+    logs: new Map([[ORIGIN, formatVerifierKey(ORIGIN, logKey.publicKey)]]),
     state: new WitnessState(dir),
   });
   const errors: string[] = [];
@@ -122,7 +123,7 @@ test("with --tls-cert/--tls-key the witness serves HTTPS (certificate made by th
     const witness = new Witness({
       name: "witness.example/w1",
       key: Ed25519PrivateKey.generate(),
-      logs: new Map([[ORIGIN, ed25519NoteVerifier(ORIGIN, logKey.publicKey)]]),
+      logs: new Map([[ORIGIN, formatVerifierKey(ORIGIN, logKey.publicKey)]]),
       state: new WitnessState(join(dir, "state")),
     });
     await using server = await startWitnessServer({ witness, tls: { certChainPem, privateKeyPem } });

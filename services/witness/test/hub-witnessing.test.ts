@@ -47,7 +47,7 @@ async function startWitness(dir: string, name: string, logVerifierKey: string) {
   const witness = new Witness({
     name,
     key: Ed25519PrivateKey.generate(),
-    logs: new Map([[ORIGIN, parseVerifierKey(logVerifierKey)]]),
+    logs: new Map([[ORIGIN, logVerifierKey]]),
     state: new WitnessState(join(dir, name.replace(/\W/g, "_"))),
   });
   const server = await startWitnessServer({ witness });

@@ -118,8 +118,11 @@ const rotateRoot: Command = {
     "its owner: it logs ROTATE_ROOT signed by the old root and the new one, signs a checkpoint with the new\n" +
     "root, re-wraps the epoch keys under it and renames it over --key (the old root's private key is gone).\n" +
     "From the rotation's index on, the old root is refused (auditors: hub_key_not_valid). When a running hub\n" +
-    "holds the log's folder, the rotation is completed when that hub restarts. Auditors holding the old key\n" +
-    "follow the logged rotation; witnesses and member nodes must be given the new verifier key printed here.",
+    "holds the log's folder, the rotation is completed when that hub restarts. Nobody is reconfigured:\n" +
+    "auditors, member nodes and witnesses keep the first root and follow the logged rotation (a witness is\n" +
+    "sent the ROTATE_ROOT statement with its inclusion proof by the hub's witness client, and keeps the new\n" +
+    "root in its state; a member node reads it from the log and saves it). Witnesses more than 8 rotations\n" +
+    "behind must be given the verifier key printed here.",
   options: { ...logFlags, ...reasonFlag },
   run: async (inv) => {
     const where = ["lineage", ...inv.path].join(" ");

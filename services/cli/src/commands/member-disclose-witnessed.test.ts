@@ -20,7 +20,7 @@ import {
   SignedHeaderSchema,
   SuspectSource,
 } from "@lineage/api";
-import { Ed25519PrivateKey, newNonce, parseVerifierKey, signEnvelope, signMessage } from "@lineage/crypto";
+import { Ed25519PrivateKey, newNonce, signEnvelope, signMessage } from "@lineage/crypto";
 import { DEFAULT_VERDICT_POLICY } from "@lineage/fingerprint";
 import {
   decodeLeaf,
@@ -91,7 +91,7 @@ test("member disclose --witness-key: the witnessed (v2) sample over two real wit
     const witness = new Witness({
       name,
       key: Ed25519PrivateKey.generate(),
-      logs: new Map([[ORIGIN, parseVerifierKey(log.verifierKey)]]),
+      logs: new Map([[ORIGIN, log.verifierKey]]),
       state: new WitnessState(join(dir, name.replace(/\W/g, "_"))),
     });
     witnesses.push({ witness, server: await startWitnessServer({ witness }) });
@@ -339,7 +339,7 @@ test("member disclose --witness-key: the witnessed (v2) sample over two real wit
     const stranger = new Witness({
       name: "witness.test/stranger",
       key: Ed25519PrivateKey.generate(),
-      logs: new Map([[ORIGIN, parseVerifierKey(log.verifierKey)]]),
+      logs: new Map([[ORIGIN, log.verifierKey]]),
       state: new WitnessState(join(dir, "stranger")),
     });
     const unwitnessed = await disclose("bad.disclosure", ["--witness-key", stranger.verifierKey]);

@@ -10,12 +10,7 @@
  * prints), and its key name must be the origin's note key; a witness follows only the logs it is given.
  */
 import { resolve } from "node:path";
-import {
-  Ed25519PrivateKey,
-  formatCosignatureVerifierKey,
-  type NoteVerifier,
-  parseVerifierKey,
-} from "@lineage/crypto";
+import { Ed25519PrivateKey, formatCosignatureVerifierKey, parseVerifierKey } from "@lineage/crypto";
 import {
   type CheckpointGossip,
   startWitnessing,
@@ -108,11 +103,11 @@ const MAX_VKEY_FILE_BYTES = 4096;
 const ORIGIN_RE = /^[\x21-\x7e][\x20-\x7e]{0,255}$/;
 
 /** Parses the --log values: ORIGIN=VKEYFILE, each origin once. */
-async function readLogs(inv: Invocation): Promise<Map<string, NoteVerifier>> {
+async function readLogs(inv: Invocation): Promise<Map<string, string>> {
   const values = stringListOpt(inv, "log");
   if (values.length === 0)
     throw new CliError("usage", `${where(inv)}: give at least one --log ORIGIN=VKEYFILE`);
-  const logs = new Map<string, NoteVerifier>();
+  const logs = new Map<string, string>();
   for (const v of values) {
     const eq = v.lastIndexOf("=");
     if (eq <= 0 || eq === v.length - 1)
@@ -134,9 +129,9 @@ async function readLogs(inv: Invocation): Promise<Map<string, NoteVerifier>> {
       false,
       "a verifier key",
     );
-    let verifier: NoteVerifier;
+    const vkey = text.trim();
     try {
-      verifier = parseVerifierKey(text.trim());
+      parseVerifierKey(vkey);
     } catch (err) {
       throw new CliError(
         "invalid_argument",
@@ -144,7 +139,7 @@ async function readLogs(inv: Invocation): Promise<Map<string, NoteVerifier>> {
         { cause: err },
       );
     }
-    logs.set(origin, verifier);
+    logs.set(origin, vkey);
   }
   return logs;
 }
@@ -155,6 +150,9 @@ const serve: Command = {
   description:
     "Cosigns a checkpoint only if it is signed by the --log key of its origin and a consistency proof shows\n" +
     "it extends the last checkpoint this witness cosigned for that log (kept in --state; never lose it).\n" +
+    "When the log rotates its root, the witness follows the logged rotation (signed by the root it trusts and\n" +
+    "the new key, proven included in the new checkpoint) and keeps the new root in --state: the --log key\n" +
+    "stays the log's first root.\n" +
     "Plaintext HTTP only on loopback; any other --listen needs --tls-cert and --tls-key.",
   options: {
     ...nameFlag,

@@ -14,20 +14,29 @@
  * The log stores each cosignature line (cosignature-store.ts, table log_cosignatures) and serves the latest
  * checkpoint with its lines (GetCheckpoint, bundles) and any first covering checkpoint with its stored lines.
  * After a restart the latest checkpoint is asked for again, and each witness answers the line it stored.
+ *
+ * After a root rotation (docs/specs/hub-keys.md) a witness still trusting an older root refuses the new root's
+ * checkpoint (403): the request is sent again carrying the log's ROTATE_ROOT statements, each with its inclusion
+ * proof in that checkpoint's tree (docs/specs/witness.md, "Following a root rotation"), and the witness follows.
  */
+import { fromBinary } from "@bufbuild/protobuf";
+import { HubKeyAction, HubKeyStatementSchema, LogEntryKind, LogLeafSchema } from "@lineage/api";
 import {
   bytesEqual,
   formatAddCheckpointRequest,
+  MAX_ROTATIONS_PER_REQUEST,
   type NoteVerifier,
   openCheckpoint,
   parseCosignatureVerifierKey,
   parseNote,
   parseVerifierKey,
+  type RootRotationProof,
   sha256,
   signNote,
   toHex,
 } from "@lineage/crypto";
 import { LogError } from "./log-error.js";
+import { PAYLOAD_TYPES } from "./log-leaf.js";
 import type { SignedCheckpoint, TransparencyLog } from "./transparency-log.js";
 
 /** One witness the hub asks. */
@@ -83,18 +92,27 @@ export class WitnessClient {
 
   /**
    * Asks the witness to cosign `cp` (signed by `logVerifier`) and returns the verified cosignature line.
-   * On a 409 the witness says which size it holds: one retry with a proof from there.
+   * On a 409 the witness says which size it holds: one retry with a proof from there. On a 403 (the witness
+   * does not trust the key that signed `cp`), one retry carrying `rotations(cp.treeSize)` when there are any.
    */
   async cosign(
     cp: SignedCheckpoint,
     logVerifier: NoteVerifier,
     proof: (oldSize: number, newSize: number) => Promise<Uint8Array[]>,
+    rotations?: (treeSize: number) => Promise<RootRotationProof[]>,
   ): Promise<string> {
-    for (let attempt = 0; attempt < 2; attempt++) {
+    let sizeRetried = false;
+    let carried: RootRotationProof[] | undefined;
+    for (let attempt = 0; attempt < 3; attempt++) {
       const old = this.#size <= cp.treeSize ? this.#size : 0;
       const hashes = old === 0 || old === cp.treeSize ? [] : await proof(old, cp.treeSize);
       const res = await this.#post(
-        formatAddCheckpointRequest({ oldSize: old, proof: hashes, note: cp.note }),
+        formatAddCheckpointRequest({
+          oldSize: old,
+          proof: hashes,
+          note: cp.note,
+          ...(carried === undefined ? {} : { rotations: carried }),
+        }),
       );
       if (res.status === 200) {
         const line = res.body;
@@ -121,7 +139,15 @@ export class WitnessClient {
         // Re-serialise only the witness's line (drops anything else the witness might have sent).
         return signNote(text, [], [sig]).slice(text.length + 1);
       }
-      if (res.status === 409 && attempt === 0) {
+      if (res.status === 403 && carried === undefined && rotations !== undefined) {
+        const found = await rotations(cp.treeSize);
+        if (found.length > 0) {
+          carried = found;
+          continue;
+        }
+      }
+      if (res.status === 409 && !sizeRetried) {
+        sizeRetried = true;
         const m = /^(0|[1-9][0-9]{0,15})\n?$/.exec(res.body);
         if (m === null) throw new LogError("unavailable", `witness ${this.url} answered 409 without a size`);
         const held = Number(m[1]);
@@ -139,7 +165,7 @@ export class WitnessClient {
         `witness ${this.url} refused checkpoint ${cp.treeSize}: HTTP ${res.status} ${res.body.slice(0, 200).trim()}`,
       );
     }
-    throw new LogError("unavailable", `witness ${this.url} kept answering 409`);
+    throw new LogError("unavailable", `witness ${this.url} kept refusing checkpoint ${cp.treeSize} (409)`);
   }
 
   /** The size and root this witness last cosigned through this client, if any. */
@@ -166,6 +192,40 @@ export class WitnessClient {
       throw new LogError("too_large", `witness ${this.url} answered more than ${MAX_RESPONSE_BYTES} bytes`);
     return { status: res.status, body: new TextDecoder().decode(buf) };
   }
+}
+
+/**
+ * The log's ROTATE_ROOT statements below `treeSize` (the last MAX_ROTATIONS_PER_REQUEST of them), each with its
+ * inclusion proof in the tree of that size: what a witness trusting an older root needs to follow
+ * (docs/specs/witness.md). `seen` caches, per hub key statement index, its leaf when it is a rotation (null
+ * when it is not): entries never change.
+ */
+export async function rootRotationProofs(
+  log: TransparencyLog,
+  treeSize: number,
+  seen: Map<number, Uint8Array | null> = new Map(),
+): Promise<RootRotationProof[]> {
+  const found: Array<{ index: number; leaf: Uint8Array }> = [];
+  for (const index of log.hubKeyStatementIndexes) {
+    if (index >= treeSize) break;
+    let leaf = seen.get(index);
+    if (leaf === undefined) {
+      const e = await log.entry(index);
+      if (e === undefined) throw new LogError("internal", `hub key statement ${index} is not stored`);
+      // Our own log's entries (checked by log-integrity.ts when read): decoded only to pick the rotations.
+      const decoded = fromBinary(LogLeafSchema, e.leaf);
+      const env = decoded.envelope;
+      const isRotation =
+        decoded.kind === LogEntryKind.HUB_KEY &&
+        env?.payloadType === PAYLOAD_TYPES.hubKey &&
+        fromBinary(HubKeyStatementSchema, env.payload).action === HubKeyAction.ROTATE_ROOT;
+      leaf = isRotation ? e.leaf : null;
+      seen.set(index, leaf);
+    }
+    if (leaf !== null) found.push({ index, leaf });
+  }
+  const last = found.slice(-MAX_ROTATIONS_PER_REQUEST);
+  return Promise.all(last.map(async (r) => ({ ...r, proof: await log.inclusionProof(r.index, treeSize) })));
 }
 
 /** Options of {@link startWitnessing}. */
@@ -197,7 +257,13 @@ export interface Witnessing extends AsyncDisposable {
 export function startWitnessing(options: WitnessingOptions): Witnessing {
   const { log } = options;
   const clients = options.witnesses.map((w) => new WitnessClient(w, options.timeoutMs));
-  const logVerifier = parseVerifierKey(log.verifierKey);
+  /**
+   * The verifier of the key that signed each queued checkpoint: the log's root when the checkpoint was signed
+   * (listeners run after a rotation is followed), so a rotation while checkpoints wait changes nothing for them.
+   */
+  const signedBy = new Map<number, NoteVerifier>();
+  const rotationLeaves = new Map<number, Uint8Array | null>();
+  const rotations = (treeSize: number) => rootRotationProofs(log, treeSize, rotationLeaves);
   /**
    * Per checkpoint: its cosignature lines in the order they arrived (each served note extends the one before,
    * which is what the log checks), and how many clients have not finished with it yet.
@@ -223,6 +289,7 @@ export function startWitnessing(options: WitnessingOptions): Witnessing {
     r.open--;
     if (r.open > 0) return;
     rounds.delete(cp.treeSize);
+    signedBy.delete(cp.treeSize);
     if (options.gossip !== undefined) {
       options.gossip
         .emit(checkpointSubject(log.origin), new TextEncoder().encode(cp.note + r.lines.join("")))
@@ -237,8 +304,9 @@ export function startWitnessing(options: WitnessingOptions): Witnessing {
     running[k] = (async () => {
       while (queue.length > 0 && !closed) {
         const cp = queue.shift() as SignedCheckpoint;
+        const logVerifier = signedBy.get(cp.treeSize) ?? parseVerifierKey(log.verifierKey);
         const line = await c
-          .cosign(cp, logVerifier, (a, b) => log.consistencyProof(a, b))
+          .cosign(cp, logVerifier, (a, b) => log.consistencyProof(a, b), rotations)
           .catch((err: unknown) => {
             options.onError?.(err, c.url);
             return "";
@@ -254,6 +322,7 @@ export function startWitnessing(options: WitnessingOptions): Witnessing {
   function enqueue(cp: SignedCheckpoint): void {
     if (closed || rounds.has(cp.treeSize) || clients.length === 0) return;
     rounds.set(cp.treeSize, { cp, lines: [], open: clients.length });
+    signedBy.set(cp.treeSize, parseVerifierKey(log.verifierKey));
     for (const [k, queue] of queues.entries()) {
       queue.push(cp);
       if (queue.length > MAX_PENDING_CHECKPOINTS) {

@@ -10,6 +10,8 @@ import type { Hub, LogLeaf } from "@lineage/api";
 import { LogLeafSchema } from "@lineage/api";
 import {
   type Checkpoint,
+  type Ed25519PublicKey,
+  ed25519NoteVerifier,
   hashLeaf,
   isCryptoError,
   type NoteVerifier,
@@ -35,7 +37,14 @@ export type HubLogClient = Pick<
 /** What the node trusts about the log: its origin and the hub's note verifier (C2SP signed note). */
 export interface HubLogTrust {
   readonly origin: string;
+  /** The hub's configured root (the log's trust root). */
   readonly verifier: NoteVerifier;
+  /**
+   * The root rotations the node followed (hub-key-view.ts, checked there as the auditor checks them), in log
+   * order: a checkpoint of a tree holding the rotation at index r is signed by its key only, an older one by the
+   * root before it (docs/specs/hub-keys.md).
+   */
+  readonly rotations?: readonly { readonly index: number; readonly key: Ed25519PublicKey }[];
 }
 
 /** The extension line of hub checkpoints naming the previous checkpoint's size (transparency_log.proto). */
@@ -48,16 +57,38 @@ const MAX_LEAF_BYTES = 1_100_000;
 export function openHubCheckpoint(note: Uint8Array | undefined, trust: HubLogTrust): Checkpoint {
   if (note === undefined || note.length === 0)
     throw new MemberNodeError("malformed", "the hub sent no checkpoint");
-  const options = { log: trust.verifier, origin: trust.origin }; // may throw `unavailable` (node-match.ts)
-  try {
-    return openCheckpoint(note, options).checkpoint;
-  } catch (cause) {
-    if (isCryptoError(cause) && (cause.code === "bad_signature" || cause.code === "unknown_key"))
-      throw new MemberNodeError("bad_signature", "a checkpoint from the hub is not signed by its log key", {
-        cause,
-      });
-    throw new MemberNodeError("malformed", "a checkpoint from the hub is not a valid signed note", { cause });
+  const log = trust.verifier; // may throw `unavailable` (node-match.ts)
+  const spans = [
+    { log, from: -1 },
+    ...(trust.rotations ?? []).map((r) => ({ log: ed25519NoteVerifier(log.name, r.key), from: r.index })),
+  ];
+  let first: unknown;
+  for (const [i, span] of spans.entries()) {
+    let cp: Checkpoint;
+    try {
+      cp = openCheckpoint(note, { log: span.log, origin: trust.origin }).checkpoint;
+    } catch (cause) {
+      first ??= cause;
+      if (isCryptoError(cause, "unknown_key")) continue;
+      first = cause;
+      break;
+    }
+    // The root whose span covers the size, only (the same rule as the auditor's openHubCheckpoint).
+    const until = spans[i + 1]?.from;
+    if (!(cp.size > span.from && (until === undefined || cp.size <= until)))
+      throw new MemberNodeError(
+        "bad_signature",
+        `a checkpoint from the hub (size ${cp.size}) is signed by a root key not valid for that size`,
+      );
+    return cp;
   }
+  if (isCryptoError(first) && (first.code === "bad_signature" || first.code === "unknown_key"))
+    throw new MemberNodeError("bad_signature", "a checkpoint from the hub is not signed by its log key", {
+      cause: first,
+    });
+  throw new MemberNodeError("malformed", "a checkpoint from the hub is not a valid signed note", {
+    cause: first,
+  });
 }
 
 /** The signed "previous size" of a hub checkpoint (`malformed` when absent or repeated). */

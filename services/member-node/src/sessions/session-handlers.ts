@@ -28,7 +28,7 @@ import type { HubLogTrust } from "../canaries/hub-log.js";
 import { checkAuditorPublicKey, sealDisclosureEnvelope } from "../disclosure/disclosure-envelope.js";
 import { buildDisclosurePackage } from "../disclosure/disclosure-package.js";
 import { parseSeedWitnesses } from "../disclosure/seed-witnesses.js";
-import { HubKeyView } from "../hub-key-view.js";
+import { HubKeyView, nodeMetaRootStore } from "../hub-key-view.js";
 import type { MemberNodeDeps } from "../member-node-deps.js";
 import { isMemberNodeError, MemberNodeError } from "../member-node-error.js";
 import { watermarkHandlers } from "../watermark/watermark-handlers.js";
@@ -250,12 +250,27 @@ export interface MatchServices {
 
 /** The canary and session services of a node, built once from its deps. */
 export function matchServices(deps: MemberNodeDeps, options: MatchOptions): MatchServices {
+  let view: HubKeyView | null | undefined;
+  // The log trust every service opens checkpoints with: the configured root, and the root rotations the key
+  // view followed from the log (hub-key-view.ts), so the node keeps reading the log after the hub rotates it.
+  const configured = options.hubLog;
+  const hubLog: HubLogTrust = {
+    get origin() {
+      return configured.origin;
+    },
+    get verifier() {
+      return configured.verifier;
+    },
+    get rotations() {
+      return view?.rotations ?? configured.rotations ?? [];
+    },
+  };
   const canaries = new CanarySets({
     memberId: deps.memberId,
     store: deps.store,
     signingKey: deps.signingKey,
     hub: deps.hub,
-    hubLog: options.hubLog,
+    hubLog,
     signer: deps.signer,
     clock: deps.clock,
     ...(options.maxSuspectsPerCanary === undefined
@@ -267,7 +282,7 @@ export function matchServices(deps: MemberNodeDeps, options: MatchOptions): Matc
     store: deps.store,
     signingKey: deps.signingKey,
     hub: deps.hub,
-    hubLog: options.hubLog,
+    hubLog,
     signer: deps.signer,
     clock: deps.clock,
   });
@@ -275,12 +290,11 @@ export function matchServices(deps: MemberNodeDeps, options: MatchOptions): Matc
   // A node whose hub has not answered yet (node-match.ts: the trust is learned in the background) has no
   // origin to match yet: the view is built on first use once the trust is known (configured keys only until
   // then), so the node serves meanwhile and still learns the hub's keys from the log afterwards.
-  let view: HubKeyView | null | undefined;
   const hubKeyView = (): HubKeyView | undefined => {
     if (view === undefined) {
       let trust: HubLogTrust;
       try {
-        trust = { origin: options.hubLog.origin, verifier: options.hubLog.verifier };
+        trust = { origin: configured.origin, verifier: configured.verifier };
       } catch (err) {
         if (!isMemberNodeError(err, "unavailable")) throw err;
         return undefined; // not learned yet
@@ -289,7 +303,10 @@ export function matchServices(deps: MemberNodeDeps, options: MatchOptions): Matc
         const v = ed25519NoteVerifier(trust.origin, k);
         return v.keyId === trust.verifier.keyId && v.name === trust.verifier.name;
       });
-      view = root === undefined ? null : new HubKeyView(root, trust.origin);
+      view =
+        root === undefined
+          ? null
+          : new HubKeyView(root, trust.origin, { roots: nodeMetaRootStore(deps.store, trust.origin) });
     }
     return view ?? undefined;
   };
@@ -298,7 +315,7 @@ export function matchServices(deps: MemberNodeDeps, options: MatchOptions): Matc
     store: deps.store,
     signingKey: deps.signingKey,
     hub: deps.hub,
-    hubLog: options.hubLog,
+    hubLog,
     hubKeys: deps.hubKeys,
     hubKeyView,
     canaries,
@@ -308,7 +325,7 @@ export function matchServices(deps: MemberNodeDeps, options: MatchOptions): Matc
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     ...(options.watermarkQueries === true ? { watermarkQueries: true } : {}),
   });
-  return { canaries, sessions, watermarks, hubLog: options.hubLog };
+  return { canaries, sessions, watermarks, hubLog };
 }
 
 /** ImportCanarySet, GetCanaryExposure and RunMatchSession over one set of services. */
