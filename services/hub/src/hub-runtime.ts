@@ -77,6 +77,8 @@ export interface HubRuntimeOptions {
   readonly report?: (line: string) => void;
   /** Each scan's end (tests). */
   readonly onScan?: (suspectId: string, result: Promise<ScanResult>) => void;
+  /** Called as each start-up phase ends (`index`, `sessions`): `lineage hub serve` traces them (issue 12). */
+  readonly onPhase?: (phase: string) => void;
 }
 
 /** The running hub machinery (the gRPC server is started over it by the caller). */
@@ -148,6 +150,7 @@ export async function openHubRuntime(o: HubRuntimeOptions): Promise<HubRuntime> 
     },
     ...(o.refreshIntervalMs === undefined ? {} : { refreshIntervalMs: o.refreshIntervalMs }),
   });
+  o.onPhase?.("index");
   const onScan = (suspectId: string, result: Promise<ScanResult>) => {
     result.then(
       (r) =>
@@ -189,6 +192,7 @@ export async function openHubRuntime(o: HubRuntimeOptions): Promise<HubRuntime> 
       },
     });
     for (const m of o.reference ?? []) await sessions.population.add(m);
+    o.onPhase?.("sessions");
   } catch (err) {
     await index.close();
     throw err;

@@ -60,6 +60,8 @@ export interface StartMemberNodeOptions {
    * owner's (as in a deployment, where the hub owns them): the node does not create its sketch stream.
    */
   readonly bus?: Bus;
+  /** Called as each start-up phase ends (`lineage member serve` traces them; issue 12). */
+  readonly onPhase?: (phase: string) => void;
 }
 
 /** A running node. */
@@ -273,10 +275,14 @@ export async function startMemberNode(options: StartMemberNodeOptions): Promise<
     const { credentials, security } = await serverCredentials(config);
     // Refuse a transport too weak for the address before opening anything (the server checks again).
     checkListenSecurity(config.listen, security, { requireClientCerts: true });
+    const phase = options.onPhase ?? (() => {});
+    phase("keys");
 
     const store = await openNodeStore(config);
     cleanups.push(() => store.close());
+    phase("store_open");
     await store.migrate(memberNodeMigrations);
+    phase("migrations");
 
     const shared = options.bus;
     const bus = shared ?? (await openBus(config, env));
@@ -288,6 +294,7 @@ export async function startMemberNode(options: StartMemberNodeOptions): Promise<
 
     const hub = await hubClient(config);
     if (hub !== undefined) cleanups.push(async () => hub.close());
+    phase("bus");
 
     const deps: MemberNodeDeps = {
       memberId: config.memberId,
@@ -331,6 +338,7 @@ export async function startMemberNode(options: StartMemberNodeOptions): Promise<
             return undefined;
           });
     if (match !== undefined) cleanups.push(() => match.stop());
+    phase("match");
     const server = await startMemberNodeServer({
       deps,
       protect,
@@ -341,6 +349,7 @@ export async function startMemberNode(options: StartMemberNodeOptions): Promise<
       rpcLogger: options.rpcLogger ?? rpcLoggerOf(logger),
     });
     cleanups.push(() => server.close());
+    phase("listening");
 
     const pollMs = options.epochPollMs ?? 60_000;
     const epochs = pollMs > 0 && batteries !== noBattery ? watchEpochs(deps, protect, pollMs) : undefined;

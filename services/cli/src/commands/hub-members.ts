@@ -39,6 +39,7 @@ import { type HubDatabase, hubMigrations, isStoreError, type Store } from "@line
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation, OptionSpec } from "../command.js";
 import { emit, intOpt, requiredStringOpt, stringOpt } from "../option-values.js";
+import type { StartupMark } from "../startup-trace.js";
 import { cliErrorFromStore } from "../store-errors.js";
 import { openRoleStore, storeFlags, storeOptionsFrom } from "../store-flags.js";
 import { credentialsOf, hubAddress } from "./audit.js";
@@ -134,15 +135,18 @@ async function servingAddress(inv: Invocation): Promise<{ address: string; tls: 
 /** Opens the hub's store and log from the flags; the caller disposes both. */
 export async function openLog(
   inv: Invocation,
-  options: { readonly rootRotationReason?: string } = {},
+  options: { readonly rootRotationReason?: string; readonly mark?: StartupMark } = {},
 ): Promise<{ store: Store<HubDatabase>; log: TransparencyLog }> {
+  const mark = options.mark ?? (() => {});
   // The key set: the root (--key) and the purpose keys beside it (docs/specs/hub-keys.md).
   const { root: hubKey, purposeKeys } = await readHubKeySet(inv, requiredStringOpt(inv, "key"), "--key");
   const origin = requiredStringOpt(inv, "origin");
   let store: Store<HubDatabase>;
   try {
     store = await openRoleStore<HubDatabase>(inv, "hub");
+    mark("store_open");
     await store.migrate(hubMigrations);
+    mark("migrations");
   } catch (err) {
     // The embedded folder has one owner (libs/store data-dir-lock.ts): a second writer on it would fork
     // the log, so say who holds it and how to reach it instead.
@@ -176,6 +180,7 @@ export async function openLog(
       ...(next === undefined ? {} : { nextRoot: next }),
       ...(options.rootRotationReason === undefined ? {} : { nextRootReason: options.rootRotationReason }),
     });
+    mark("log_verified");
     if (next !== undefined) {
       try {
         await rewrapEpochKeys(store, hubKey, next);

@@ -11,6 +11,7 @@ import { checkListenSecurity, insecureServerCredentials, RpcError, tlsServerCred
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command, Invocation } from "../command.js";
 import { emit, requiredStringOpt, stringOpt } from "../option-values.js";
+import { startupTrace } from "../startup-trace.js";
 import { hubCases } from "./hub-cases.js";
 import { hubEpoch } from "./hub-epoch.js";
 import { hubKeys } from "./hub-keys.js";
@@ -84,6 +85,8 @@ const serve: Command = {
     },
   },
   run: async (inv) => {
+    const mark = startupTrace(inv.io);
+    mark("command");
     const listen = stringOpt(inv, "listen") ?? "127.0.0.1:7443";
     const m = /^(.+):(\d{1,5})$/.exec(listen);
     if (!m || Number(m[2]) > 65535)
@@ -123,16 +126,18 @@ const serve: Command = {
     const settings = sessionSettingsOf(inv);
     const reference = await referenceModelsOf(inv, settings.populationId);
     const feed = feedSourceOf(inv);
+    mark("config");
     let bus: Bus;
     try {
       bus = nats === undefined ? createInProcessBus() : await connectNatsBus(nats);
     } catch (err) {
       throw new CliError("unavailable", `${where(inv)}: --nats: ${(err as Error).message}`, { cause: err });
     }
+    mark("bus");
     const report = (line: string) => inv.io.stderr.write(`hub: ${line}\n`);
     let opened: Awaited<ReturnType<typeof openLog>>;
     try {
-      opened = await openLog(inv);
+      opened = await openLog(inv, { mark });
     } catch (err) {
       await bus.close();
       throw err;
@@ -163,6 +168,7 @@ const serve: Command = {
           ...(settings.alphaBudget === undefined ? {} : { alphaBudget: settings.alphaBudget }),
           ...(feed === undefined ? {} : { feed }),
           report,
+          onPhase: mark,
         });
       } catch (err) {
         if (err instanceof CliError) throw err;
@@ -172,6 +178,7 @@ const serve: Command = {
       let server: Awaited<ReturnType<typeof startHubServer>>;
       try {
         server = await startHubServer({ log, listen, credentials, index, sessions });
+        mark("listening");
       } catch (err) {
         await runtime.close();
         throw new CliError(

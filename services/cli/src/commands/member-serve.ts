@@ -8,6 +8,7 @@ import { fileBatterySource, jsonLineLogger, startMemberNode } from "@lineage/mem
 import { CliError, EXIT } from "../cli-error.js";
 import type { Command } from "../command.js";
 import { emit, intOpt, stringOpt } from "../option-values.js";
+import { startupTrace } from "../startup-trace.js";
 import { cliErrorFromNode, configFlag, configOf, whereOf } from "./member-node-access.js";
 
 export const memberServe: Command = {
@@ -36,6 +37,8 @@ export const memberServe: Command = {
     },
   },
   run: async (inv) => {
+    const mark = startupTrace(inv.io);
+    mark("command");
     const where = whereOf(inv);
     let config = await configOf(inv);
     const listen = stringOpt(inv, "listen");
@@ -53,6 +56,7 @@ export const memberServe: Command = {
       config = { ...config, battery: { file, epochKeyFile: keyFile } };
     }
     const pollS = intOpt(inv, "epoch-poll", { min: 0, max: 86_400 }, 60) ?? 60;
+    mark("config");
     let node: Awaited<ReturnType<typeof startMemberNode>>;
     try {
       node = await startMemberNode({
@@ -60,6 +64,7 @@ export const memberServe: Command = {
         env: inv.io.env,
         logger: jsonLineLogger((l) => inv.io.stderr.write(l)),
         epochPollMs: pollS * 1000,
+        onPhase: mark,
         ...(config.battery.file !== undefined && config.battery.epochKeyFile !== undefined
           ? { batteries: fileBatterySource(config.battery.file, config.battery.epochKeyFile) }
           : {}),
