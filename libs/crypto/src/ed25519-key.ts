@@ -61,18 +61,26 @@ function stripPrefix(der: Uint8Array, prefix: Uint8Array, what: string): Uint8Ar
 /** An Ed25519 public key: raw bytes, key id, and a cached node:crypto KeyObject for fast verification. */
 export class Ed25519PublicKey {
   readonly #raw: Uint8Array;
-  readonly #keyObject: KeyObject;
+  #keyObject: KeyObject | undefined;
   /** hex(SHA-256(raw public key)). */
   readonly keyId: string;
 
   private constructor(raw: Uint8Array) {
     this.#raw = raw;
     this.keyId = keyIdOf(raw);
-    this.#keyObject = createPublicKey({
-      key: Buffer.from(concatBytes(SPKI_PREFIX, raw)),
+  }
+
+  /**
+   * The node:crypto KeyObject, built at the first verification: a hub replaying its log imports every
+   * member key ever enrolled, most of which verify nothing in that process (~0.2 ms each; bench:startup).
+   */
+  #key(): KeyObject {
+    this.#keyObject ??= createPublicKey({
+      key: Buffer.from(concatBytes(SPKI_PREFIX, this.#raw)),
       format: "der",
       type: "spki",
     });
+    return this.#keyObject;
   }
 
   /**
@@ -132,7 +140,7 @@ export class Ed25519PublicKey {
     checkBytes("message", message);
     checkBytes("signature", signature);
     if (signature.length !== ED25519_SIGNATURE_SIZE) return false;
-    return nodeVerify(null, message, this.#keyObject, signature);
+    return nodeVerify(null, message, this.#key(), signature);
   }
 
   /**
@@ -144,7 +152,7 @@ export class Ed25519PublicKey {
     checkBytes("signature", signature);
     if (signature.length !== ED25519_SIGNATURE_SIZE) return Promise.resolve(false);
     return new Promise((resolve) => {
-      nodeVerify(null, message, this.#keyObject, signature, (err, ok) => resolve(err === null && ok));
+      nodeVerify(null, message, this.#key(), signature, (err, ok) => resolve(err === null && ok));
     });
   }
 

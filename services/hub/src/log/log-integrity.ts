@@ -309,44 +309,54 @@ export async function verifyStoredLog(
   if (cp !== undefined && Number(cp.tree_size) < range.size) {
     throw corrupt(`a checkpoint of size ${cp.tree_size} was added below the verified size ${range.size}`);
   }
+  // One read of a page of entries and one of the tree nodes they complete, then the checks below segment by
+  // segment (a segment ends at each stored checkpoint, which is checked against the root there). A live hub
+  // signs a checkpoint every second it appends, so reading per segment made a restart's cost one round
+  // trip per checkpoint (bench:startup).
   while (range.size < size) {
-    const stop = Math.min(range.size + page, size, cp === undefined ? size : Number(cp.tree_size));
-    const rows = await read("log_entries", () => readEntries(db, range.size, stop));
-    if (rows.length !== stop - range.size)
-      throw corrupt(`entries ${range.size}..${stop - 1} are not all stored`);
-    const hashes: Uint8Array[] = [];
-    for (const [i, r] of rows.entries()) {
-      const index = range.size + i;
-      if (r.index !== index) throw corrupt(`entry ${index} is missing`);
-      const h = hashLeaf(r.leaf);
-      if (!same(h, r.leafHash)) throw corrupt(`entry ${index}: leaf_hash is not the hash of its leaf`);
-      hashes.push(h);
-      if (r.kind === LogEntryKind.HUB_KEY) {
-        try {
-          followRotation(index, r.leaf);
-        } catch (err) {
-          if (isLogError(err, "log_corrupt")) throw err;
-          throw corrupt(`entry ${index}: a hub key statement that does not decode`, err);
+    const pageStart = range.size;
+    const pageStop = Math.min(pageStart + page, size);
+    const pageRows = await read("log_entries", () => readEntries(db, pageStart, pageStop));
+    if (pageRows.length !== pageStop - pageStart)
+      throw corrupt(`entries ${pageStart}..${pageStop - 1} are not all stored`);
+    const pageNodes = await readNodes(db, pageStart, pageStop);
+    while (range.size < pageStop) {
+      const stop = Math.min(pageStop, cp === undefined ? pageStop : Number(cp.tree_size));
+      const rows = pageRows.slice(range.size - pageStart, stop - pageStart);
+      const hashes: Uint8Array[] = [];
+      for (const [i, r] of rows.entries()) {
+        const index = range.size + i;
+        if (r.index !== index) throw corrupt(`entry ${index} is missing`);
+        const h = hashLeaf(r.leaf);
+        if (!same(h, r.leafHash)) throw corrupt(`entry ${index}: leaf_hash is not the hash of its leaf`);
+        hashes.push(h);
+        if (r.kind === LogEntryKind.HUB_KEY) {
+          try {
+            followRotation(index, r.leaf);
+          } catch (err) {
+            if (isLogError(err, "log_corrupt")) throw err;
+            throw corrupt(`entry ${index}: a hub key statement that does not decode`, err);
+          }
         }
       }
-    }
-    const appended = range.append(hashes);
-    await checkNodes(db, appended.newNodes);
-    nodesSeen += appended.newNodes.length;
-    range = appended.range;
-    if (options.onEntry !== undefined) {
-      for (const r of rows) {
-        try {
-          options.onEntry(r);
-        } catch (err) {
-          if (isLogError(err, "log_corrupt")) throw err;
-          throw corrupt(`entry ${r.index} cannot be replayed: ${(err as Error).message}`, err);
+      const appended = range.append(hashes);
+      checkNodes(pageNodes, appended.newNodes);
+      nodesSeen += appended.newNodes.length;
+      range = appended.range;
+      if (options.onEntry !== undefined) {
+        for (const r of rows) {
+          try {
+            options.onEntry(r);
+          } catch (err) {
+            if (isLogError(err, "log_corrupt")) throw err;
+            throw corrupt(`entry ${r.index} cannot be replayed: ${(err as Error).message}`, err);
+          }
         }
       }
-    }
-    while (cp !== undefined && Number(cp.tree_size) === range.size) {
-      checkCheckpoint(cp);
-      cp = await nextCheckpoint();
+      while (cp !== undefined && Number(cp.tree_size) === range.size) {
+        checkCheckpoint(cp);
+        cp = await nextCheckpoint();
+      }
     }
   }
   if (cp !== undefined) {
@@ -359,35 +369,39 @@ export async function verifyStoredLog(
 }
 
 /**
- * Every recomputed node must be stored with the same hash. The nodes of one page are, per level, a
- * contiguous run of indices, so they are read with one range per level (an IN list of thousands of
- * tuples overflows PGlite's small stack).
+ * The stored tree nodes that appending leaves `start..stop-1` completes: per level, the contiguous run of
+ * indices of the subtrees ending in that range (level 0: the leaves), read with one range per level (an IN
+ * list of thousands of tuples overflows PGlite's small stack). Keyed `level/index`.
  */
-async function checkNodes(db: Kysely<HubDatabase>, nodes: readonly MerkleNode[]): Promise<void> {
-  if (nodes.length === 0) return;
-  const runs = new Map<number, { lo: number; hi: number }>();
-  for (const n of nodes) {
-    const r = runs.get(n.level);
-    if (r === undefined) runs.set(n.level, { lo: n.index, hi: n.index });
-    else {
-      r.lo = Math.min(r.lo, n.index);
-      r.hi = Math.max(r.hi, n.index);
-    }
+async function readNodes(
+  db: Kysely<HubDatabase>,
+  start: number,
+  stop: number,
+): Promise<Map<string, Uint8Array>> {
+  const runs: { level: number; lo: number; hi: number }[] = [];
+  for (let level = 0, width = 1; Math.floor(stop / width) - 1 >= Math.floor(start / width); level++) {
+    runs.push({ level, lo: Math.floor(start / width), hi: Math.floor(stop / width) - 1 });
+    width *= 2;
   }
+  if (runs.length === 0) return new Map();
   const rows = await read("log_nodes", () =>
     db
       .selectFrom("log_nodes")
       .select(["level", "idx", "hash"])
       .where((eb) =>
         eb.or(
-          [...runs].map(([level, r]) =>
-            eb.and([eb("level", "=", level), eb("idx", ">=", BigInt(r.lo)), eb("idx", "<=", BigInt(r.hi))]),
+          runs.map((r) =>
+            eb.and([eb("level", "=", r.level), eb("idx", ">=", BigInt(r.lo)), eb("idx", "<=", BigInt(r.hi))]),
           ),
         ),
       )
       .execute(),
   );
-  const stored = new Map(rows.map((r) => [`${r.level}/${r.idx}`, r.hash]));
+  return new Map(rows.map((r) => [`${r.level}/${r.idx}`, r.hash]));
+}
+
+/** Every recomputed node must be stored with the same hash (`stored`: from {@link readNodes}). */
+function checkNodes(stored: ReadonlyMap<string, Uint8Array>, nodes: readonly MerkleNode[]): void {
   for (const n of nodes) {
     const h = stored.get(`${n.level}/${n.index}`);
     if (h === undefined) throw corrupt(`tree node (${n.level}, ${n.index}) is missing`);
