@@ -13,6 +13,14 @@
 import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { setFlagsFromString } from "node:v8";
+
+// The embedded database (PGlite) is PostgreSQL compiled to WebAssembly. V8 compiles it in the background by
+// default, and the first timer or I/O callback after the database opens then waits on that compilation: up to
+// 1.5 s more before a member node's port answers, and twice the CPU (bench:startup). Compiled on the main thread
+// (lazily, function by function as PostgreSQL first calls them) it opens in the same time and nothing waits.
+// Set before the bundle loads anything; it affects WebAssembly compilation only.
+setFlagsFromString("--no-wasm-async-compilation");
 
 const args = process.argv.slice(2);
 const bundle = new URL("../dist/lineage.mjs", import.meta.url);
@@ -81,9 +89,11 @@ if (compiled) {
 } else {
   const entry = fileURLToPath(new URL("../src/entry.ts", import.meta.url));
   const tsx = import.meta.resolve("tsx");
-  const child = spawn(process.execPath, ["--conditions=lineage-source", "--import", tsx, entry, ...args], {
-    stdio: "inherit",
-  });
+  const child = spawn(
+    process.execPath,
+    ["--no-wasm-async-compilation", "--conditions=lineage-source", "--import", tsx, entry, ...args],
+    { stdio: "inherit" },
+  );
   for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
   child.on("exit", (code, signal) => {
     if (signal) process.kill(process.pid, signal);
