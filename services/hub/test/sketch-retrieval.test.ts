@@ -70,7 +70,7 @@ test("band index: incremental adds (with delta merges) and a bulk build find the
   );
 });
 
-test("band index: a bulk build (radix-sorted buckets) equals incremental adds where most keys tie", () => {
+test("band index: a bulk build (radix-sorted buckets, given all at once or fed one by one) equals incremental adds where most keys tie", () => {
   // Band digests from a pool of three per band: buckets of ~N/3 equal keys, whose ordinals must come out in
   // order; every fifth model has no coarse signature (it takes an ordinal but is never found).
   const N = 3000;
@@ -85,11 +85,23 @@ test("band index: a bulk build (radix-sorted buckets) equals incremental adds wh
   const built = BandIndex.build(coarse, { postingBudget: 1 << 22 });
   const grown = new BandIndex({ deltaCapacity: 256, postingBudget: 1 << 22 });
   for (const c of coarse) grown.add(c);
+  // Fed one model at a time with no size hint (as a rebuild reads pages): room made as it goes.
+  const loader = BandIndex.loader({ postingBudget: 1 << 22 });
+  coarse.forEach((c, i) => {
+    assert.equal(loader.add(c), i);
+  });
+  const loaded = loader.build();
+  assert.throws(
+    () => loader.add(coarse[0] as Uint8Array),
+    (e) => isHubError(e, "failed_precondition"),
+  );
   assert.equal(built.size, N - N / 5);
+  assert.equal(loaded.size, N - N / 5);
   for (const q of [0, 1, 7, 1233, 2998]) {
     const query = coarse[q] as Uint8Array;
     const a = built.query(query, 100, 20);
     assert.deepEqual(a, grown.query(query, 100, 20));
+    assert.deepEqual(a, loaded.query(query, 100, 20));
     assert.deepEqual(a, built.queryExhaustive(query, 100, 20));
     assert.deepEqual(a[0], { ordinal: q, agreeingBands: COARSE_BANDS });
     assert.deepEqual(built.keysOf(q), grown.keysOf(q));

@@ -231,21 +231,50 @@ export class BandIndex {
    * retrievable). The start-up and compaction path: one sort per band.
    */
   static build(coarse: readonly Uint8Array[], options: BandIndexOptions = {}): BandIndex {
+    const loader = BandIndex.loader(options, coarse.length);
+    for (const c of coarse) loader.add(c);
+    return loader.build();
+  }
+
+  /**
+   * A bulk build fed one model at a time (ordinals from 0 in the order added), so a rebuild need not hold
+   * every model's coarse signature until the sort: only its 4-byte band keys are kept. `expected` models
+   * are made room for at once.
+   */
+  static loader(options: BandIndexOptions = {}, expected = 0): BandIndexLoader {
     const idx = new BandIndex(options);
-    idx.#grow(Math.max(0, coarse.length - 1));
-    const matrix = idx.#matrix;
-    const live = new Uint32Array(coarse.length);
+    if (expected > 0) idx.#grow(expected - 1);
+    let built = false;
+    return {
+      add(coarse: Uint8Array): number {
+        if (built) throw new HubError("failed_precondition", "this band index was built already");
+        const ordinal = idx.#ordinals;
+        idx.#grow(ordinal);
+        // Straight into the model's row (checked there): no per-model key array.
+        if (coarse.length > 0)
+          bandKeys(coarse, idx.#matrix.subarray(ordinal * COARSE_BANDS, (ordinal + 1) * COARSE_BANDS));
+        idx.#ordinals++;
+        if (coarse.length > 0) {
+          idx.#alive[ordinal] = 1;
+          idx.#live++;
+        }
+        return ordinal;
+      },
+      build(): BandIndex {
+        if (built) throw new HubError("failed_precondition", "this band index was built already");
+        built = true;
+        idx.#sortBase();
+        return idx;
+      },
+    };
+  }
+
+  /** Sorts every loaded model into the base (the loader's last step). */
+  #sortBase(): void {
+    const matrix = this.#matrix;
+    const ords = new Uint32Array(this.#live);
     let n = 0;
-    coarse.forEach((c, ord) => {
-      if (c.length === 0) return;
-      // Straight into the model's row (checked there): no per-model key array.
-      bandKeys(c, matrix.subarray(ord * COARSE_BANDS, (ord + 1) * COARSE_BANDS));
-      live[n++] = ord;
-      idx.#alive[ord] = 1;
-    });
-    idx.#ordinals = coarse.length;
-    idx.#live = n;
-    const ords = live.subarray(0, n);
+    for (let ord = 0; ord < this.#ordinals; ord++) if (this.#alive[ord] === 1) ords[n++] = ord;
     // Each band's keys, gathered a block of bands at a time (one pass over the row-major matrix per block,
     // not one strided pass per band), then sorted with their ordinals.
     const column = Array.from({ length: BUILD_BLOCK }, () => new Uint32Array(n));
@@ -259,12 +288,11 @@ export class BandIndex {
         const kb = new Uint32Array(n);
         const ob = new Uint32Array(n);
         sortByKey(column[j] as Uint32Array, ords, kb, ob, scratch);
-        idx.#keys[b0 + j] = kb;
-        idx.#ords[b0 + j] = ob;
+        this.#keys[b0 + j] = kb;
+        this.#ords[b0 + j] = ob;
       }
     }
-    idx.#index();
-    return idx;
+    this.#index();
   }
 
   /** Adds a model under the next ordinal (returned); an empty signature takes an ordinal but is never found. */
@@ -493,6 +521,12 @@ export class BandIndex {
     hits.sort((a, b) => b.agreeingBands - a.agreeingBands || a.ordinal - b.ordinal);
     return hits.slice(0, topK);
   }
+}
+
+/** Feeds a bulk build ({@link BandIndex.loader}): `add` returns the model's ordinal; `build` once, at the end. */
+export interface BandIndexLoader {
+  add(coarse: Uint8Array): number;
+  build(): BandIndex;
 }
 
 /** Options of a {@link BandIndex}. */

@@ -136,7 +136,7 @@ export class SketchRetriever {
     const startedMs = this.#now();
     const epoch = await this.#epochs.current();
     const entries: Entry[] = [];
-    const coarse: Uint8Array[] = [];
+    const loader = BandIndex.loader();
     this.#detail.clear();
     if (epoch !== undefined) {
       for await (const page of this.#sketches.activePages(
@@ -148,11 +148,11 @@ export class SketchRetriever {
         for (const r of page) {
           if (r.sketch !== undefined) this.#detail.set(entries.length, r.sketch);
           entries.push({ seq: r.seq, sketchId: r.sketchId, model: r.model });
-          coarse.push(r.coarse);
+          loader.add(r.coarse);
         }
       }
     }
-    this.#index = BandIndex.build(coarse);
+    this.#index = loader.build();
     this.#entries = entries;
     this.#bySketch.clear();
     this.#byModel.clear();
