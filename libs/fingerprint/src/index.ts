@@ -185,6 +185,7 @@ export {
   checkWatermarkCounts,
   deriveVerdict,
   rankLead,
+  watermarkSetsTest,
   watermarkTest,
 } from "./verdict/verdict.js";
 export type { AccusingTest, VerdictPolicy } from "./verdict/verdict-policy.js";

@@ -21,7 +21,11 @@
  *                     Bernoulli(gamma) over the key's randomness. Two exact binomial tails must both reject
  *                     (intersection-union: p = the larger): the selected pairs (chosen without the key and
  *                     without the panel, signal-watermark.ts) and all scored pairs. Effect: (selected green
- *                     share - gamma) / (1 - gamma).
+ *                     share - gamma) / (1 - gamma). When the session also ran the extra watermark queries
+ *                     step (`watermark_queries` counts, protocol lineage-watermark-queries/2), the test reads
+ *                     both sets with Bonferroni 2 and a set decides only with its own effect at the minimum
+ *                     (`watermarkSetsTest`): the step's many diluted pairs add power, the battery's few
+ *                     concentrated ones keep the effect a watermarked copy shows.
  *   canary_ranks      (lineage-policy/3) the same pairs and labels, graded instead of hit/miss: where the suspect
  *                     serves prompt log-probabilities, each item's score is the mean log-probability of its
  *                     answer given its prompt, and each scored pair gives d = score(exposed) - score(decoy).
@@ -117,6 +121,13 @@ export interface VerdictEvidence {
   readonly canary?: CanaryPairCounts;
   /** Present iff a watermark key was bound to the comparison (even if too few pairs were scored). */
   readonly watermark?: WatermarkCounts;
+  /**
+   * Present iff the session also ran the extra watermark queries step (protocol
+   * "lineage-watermark-queries/2"): the counts of the step's own pairs under the same key. `watermark` then
+   * stays the battery's counts, and the watermark test reads both sets (`watermarkSetsTest`). Needs
+   * `watermark`, with the same gamma.
+   */
+  readonly watermark_queries?: WatermarkCounts;
   /** Present iff the similarity signals ran. */
   readonly lead?: LeadEvidence;
   /** Hypotheses corrected for together (members x models of the session; >= 1). */
@@ -326,6 +337,54 @@ export function watermarkTest(w: WatermarkCounts, policy: VerdictPolicy = DEFAUL
   return { test: "watermark", available: true, p: Math.max(pSel, pAll), effect };
 }
 
+/**
+ * The watermark test over two count sets under the same key (`watermark`: the battery's pairs;
+ * `watermark_queries`: the extra watermark queries step's pairs), each scored as `watermarkTest` scores it.
+ * Bonferroni over the two sets, with factor 2 whenever both sets are bound (whether or not both ran: what the
+ * answers turned out to be never shrinks the correction). The test reports the set with the smallest p among
+ * those whose own effect reaches the policy's minimum effect, or, when none does, the set with the smallest p
+ * (which then cannot decide): p = min(1, 2 p_set), effect = that set's effect. Valid: the test rejects only if
+ * some set has 2 p_set at or below the level, which under the null has probability at most the level whatever
+ * the dependence between the sets. `pAny` = min(1, 2 min p_set) is the test's p-value free of the effect rule:
+ * what `canary_watermark` combines.
+ */
+export function watermarkSetsTest(
+  battery: WatermarkCounts,
+  queries: WatermarkCounts,
+  policy: VerdictPolicy = DEFAULT_VERDICT_POLICY,
+): Raw & { readonly pAny: number; readonly set: "battery" | "queries" | null } {
+  if (battery.gamma !== queries.gamma)
+    throw new FingerprintError(
+      "INVALID_ARGUMENT",
+      "watermark_queries.gamma must equal watermark.gamma (one key, one scheme)",
+    );
+  const sets = [
+    { set: "battery" as const, raw: watermarkTest(battery, policy) },
+    { set: "queries" as const, raw: watermarkTest(queries, policy) },
+  ].filter((x) => x.raw.available);
+  if (sets.length === 0) {
+    return {
+      test: "watermark",
+      available: false,
+      reason: `neither the battery's nor the extra queries' pairs reach the policy's ${policy.min_watermark_pairs} selected scored pairs`,
+      p: 1,
+      effect: 0,
+      pAny: 1,
+      set: null,
+    };
+  }
+  const byP = [...sets].sort((a, b) => a.raw.p - b.raw.p);
+  const pick = byP.find((x) => x.raw.effect >= policy.min_effect) ?? (byP[0] as (typeof byP)[number]);
+  return {
+    test: "watermark",
+    available: true,
+    p: Math.min(1, 2 * pick.raw.p),
+    effect: pick.raw.effect,
+    pAny: Math.min(1, 2 * (byP[0] as (typeof byP)[number]).raw.p),
+    set: pick.set,
+  };
+}
+
 /** The lead outcome from its evidence. */
 export function rankLead(l: LeadEvidence, policy: VerdictPolicy = DEFAULT_VERDICT_POLICY): LeadOutcome {
   checkLeadEvidence(l);
@@ -369,7 +428,21 @@ export function deriveVerdict(
   }
   const raws: Raw[] = [];
   const canary = evidence.canary ? canaryPairsTest(evidence.canary, policy) : null;
-  const wm = evidence.watermark ? watermarkTest(evidence.watermark, policy) : null;
+  if (evidence.watermark_queries !== undefined) {
+    if (evidence.watermark === undefined)
+      throw new FingerprintError(
+        "INVALID_ARGUMENT",
+        "watermark_queries counts need a bound watermark key (watermark counts)",
+      );
+    checkWatermarkCounts(evidence.watermark_queries);
+  }
+  const wmSets =
+    evidence.watermark && evidence.watermark_queries
+      ? watermarkSetsTest(evidence.watermark, evidence.watermark_queries, policy)
+      : null;
+  const wm = wmSets ?? (evidence.watermark ? watermarkTest(evidence.watermark, policy) : null);
+  /** The watermark p-value Fisher's combination reads (free of the effect rule when two sets were bound). */
+  const wmP = wmSets ? wmSets.pAny : (wm?.p ?? 1);
   if (canary) raws.push(canary);
   // The rank test joins the family only under a policy that weighs it (lineage-policy/3).
   if (evidence.canary && policy.weights.canary_ranks !== undefined)
@@ -381,7 +454,7 @@ export function deriveVerdict(
         ? {
             test: "canary_watermark",
             available: true,
-            p: fisherCombine([canary.p, wm.p]),
+            p: fisherCombine([canary.p, wmP]),
             effect: Math.max(canary.effect, wm.effect),
           }
         : {
