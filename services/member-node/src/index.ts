@@ -154,3 +154,12 @@ export {
   type WatermarkKeyInfo,
   WatermarkKeys,
 } from "./watermark/watermark-keys.js";
+export {
+  boundedAnswer,
+  WATERMARK_QUERIES_PROTOCOL,
+  WATERMARK_QUERY_COUNT,
+  WATERMARK_QUERY_MAX_TOKENS,
+  WATERMARK_QUERY_TOP,
+  type WatermarkQuery,
+  watermarkQueryPlan,
+} from "./watermark/watermark-queries.js";
