@@ -14,6 +14,7 @@ import {
   SuspectSource,
   Verdict,
   WatermarkCountsSchema,
+  WatermarkQueriesStepSchema,
 } from "@lineage/api";
 import {
   type Checkpoint,
@@ -609,5 +610,121 @@ for (const backend of await backends()) {
     assert.ok(entry !== undefined);
     const env = decodeLeaf(entry.leaf).envelope;
     await rejectsCode(log.append(env), "already_exists", "re-appending the same session");
+  });
+
+  test(`${backend.name}: the extra watermark queries step: /2 counts beside the battery's are read by the re-derivation; /1 as before; each inconsistency refused naming the field`, {
+    skip: backend.skip ?? false,
+  }, async () => {
+    await using store = await backend.open();
+    const { log, now, alice } = await setup(store);
+    const p = await openProtocolSession(log, alice, "alice", now, { watermark: true, sessionId: "s-wq2" });
+    // The battery's counts (the fixture's: 3/10 selected green) accuse nothing; the step's many pairs do, with
+    // their own effect (0.5 green against gamma 0.25: effect 1/3 >= the policy's 0.1).
+    const queries = {
+      gamma: 0.25,
+      selectedScored: 2000,
+      selectedGreen: 1000,
+      allScored: 6000,
+      allGreen: 2400,
+    };
+    const V2 = "lineage-watermark-queries/2";
+    const step = { protocol: V2, queriesPlanned: 500, queriesAnswered: 490, pairsScored: queries.allScored };
+    const WATERMARK_CLAIM = { canary: WEAK_CANARY, verdict: Verdict.LIKELY_DERIVED, backedBy: "watermark" };
+    const v2 = (
+      edit: (st: Parameters<NonNullable<Parameters<typeof attestationV2>[4]>>[0]) => void = () => {},
+    ) =>
+      attestationV2(log, p, now, WATERMARK_CLAIM, (st) => {
+        if (st.counts) st.counts.watermarkQueries = create(WatermarkCountsSchema, queries);
+        st.watermarkQueries = create(WatermarkQueriesStepSchema, step);
+        edit(st);
+      });
+    const refused = async (
+      edit: Parameters<typeof v2>[0],
+      re: RegExp,
+      what: string,
+      code = "invalid_argument",
+    ) => {
+      await assert.rejects(log.appendAttestation(v2(edit)), (err: unknown) => {
+        assert.ok(isLogError(err), `${what}: expected LogError, got ${String(err)}`);
+        assert.equal((err as LogError).code, code, `${what}: ${(err as Error).message}`);
+        assert.match((err as Error).message, re, what);
+        return true;
+      });
+    };
+    const size = log.size;
+    await refused(
+      (st) => {
+        st.watermarkQueries = undefined;
+      },
+      /counts\.watermark_queries needs a watermark_queries step record of lineage-watermark-queries\/2/,
+      "watermark_queries counts without a step record",
+    );
+    await refused(
+      (st) => {
+        if (st.counts) st.counts.watermarkQueries = undefined;
+      },
+      /watermark_queries: counts\.watermark_queries is missing/,
+      "a v2 record without the step's counts",
+    );
+    await refused(
+      (st) => {
+        if (st.watermarkQueries) st.watermarkQueries.pairsScored = queries.allScored - 1;
+      },
+      /pairs_scored must equal counts\.watermark_queries\.all_scored/,
+      "pairs_scored not the step's all_scored",
+    );
+    await refused(
+      (st) => {
+        if (st.watermarkQueries) st.watermarkQueries.pairsScored = 20; // the battery's all_scored
+      },
+      /pairs_scored must equal counts\.watermark_queries\.all_scored/,
+      "pairs_scored of the battery's counts under v2",
+    );
+    await refused(
+      (st) => {
+        if (st.counts?.watermarkQueries) st.counts.watermarkQueries.gamma = 0.5;
+      },
+      /counts\.watermark_queries\.gamma must equal counts\.watermark\.gamma/,
+      "the step's gamma differs from the battery's",
+    );
+    await refused(
+      (st) => {
+        if (st.watermarkQueries) st.watermarkQueries.protocol = "lineage-watermark-queries/1";
+      },
+      /counts\.watermark_queries must be absent under lineage-watermark-queries\/1/,
+      "watermark_queries counts under a v1 record",
+    );
+    // Counts the claim does not rest on: the step's pairs at gamma support no accusation.
+    await refused(
+      (st) => {
+        if (st.counts?.watermarkQueries) st.counts.watermarkQueries.selectedGreen = 500;
+      },
+      /give INCONCLUSIVE/,
+      "LIKELY_DERIVED on step counts at gamma",
+      "verdict_not_supported",
+    );
+    assert.equal(log.size, size, "nothing refused was logged");
+    // Consistent: admitted, and the hub's re-derivation read the step's counts (the battery's alone give
+    // INCONCLUSIVE, so a hub ignoring them would have refused this claim).
+    const admitted = await log.appendAttestation(v2());
+    assert.ok(admitted.index > p.sessionIndex);
+
+    // A v1 record is admitted as before: the step's counts ARE counts.watermark (pairs_scored = its all_scored).
+    const q = await openProtocolSession(log, alice, "alice", now, { watermark: true, sessionId: "s-wq1" });
+    const v1 = { ...step, protocol: "lineage-watermark-queries/1", pairsScored: 20 };
+    await rejectsCode(
+      log.appendAttestation(
+        attestationV2(log, q, now, WEAK_CLAIM, (st) => {
+          st.watermarkQueries = create(WatermarkQueriesStepSchema, { ...v1, pairsScored: 21 });
+        }),
+      ),
+      "invalid_argument",
+      "v1 pairs_scored not watermark's all_scored",
+    );
+    await log.appendAttestation(
+      attestationV2(log, q, now, WEAK_CLAIM, (st) => {
+        st.watermarkQueries = create(WatermarkQueriesStepSchema, v1);
+      }),
+    );
   });
 }

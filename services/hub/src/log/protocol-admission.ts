@@ -10,7 +10,8 @@
  *   withdrawn; the statement agrees with its session on session_id, nonce, suspect, candidate, panel, seed,
  *   reference fingerprint hash, policy, canary and watermark commitments; the policy is registered
  *   (checkBoundPolicy); counts.canary present iff a canary commitment is bound (pairs_committed = its
- *   canary_count), counts.watermark iff a watermark commitment is (gamma = its gamma); counts.comparisons =
+ *   canary_count), counts.watermark iff a watermark commitment is (gamma = its gamma); counts.watermark_queries
+ *   iff a lineage-watermark-queries/2 step record is (its pairs_scored, watermark's gamma); counts.comparisons =
  *   the session's; deriveVerdict(counts, policy) gives the stated verdict and backed_by; one attestation
  *   per (member, session).
  *
@@ -169,19 +170,33 @@ export function checkStatementV2(st: AttestationStatement): void {
     throw new LogError("invalid_argument", "statement backed_by exceeds 64 characters");
   if (st.bound.panel.length > 64) throw new LogError("too_large", "statement bound.panel exceeds 64 models");
   if (st.watermarkQueries !== undefined) checkWatermarkQueriesStep(st);
+  else if (st.counts.watermarkQueries !== undefined)
+    throw new LogError(
+      "invalid_argument",
+      `statement counts.watermark_queries needs a watermark_queries step record of ${WATERMARK_QUERIES_V2}`,
+    );
 }
+
+/** The watermark queries protocol whose counts go beside the battery's (counts.watermark_queries). */
+const WATERMARK_QUERIES_V2 = "lineage-watermark-queries/2";
 
 /**
  * The extra watermark queries steps a member node may record (services/member-node watermark-queries.ts, whose
- * test checks this table against its constants): the count each version fixes.
+ * test checks this table against its constants): the count each version fixes. /1 (the step's counts
+ * replaced counts.watermark) is still admitted as before; /2 puts them in counts.watermark_queries.
  */
 export const WATERMARK_QUERIES_PROTOCOLS: Readonly<Record<string, { readonly queries: number }>> =
-  Object.freeze({ "lineage-watermark-queries/1": Object.freeze({ queries: 500 }) });
+  Object.freeze({
+    "lineage-watermark-queries/1": Object.freeze({ queries: 500 }),
+    [WATERMARK_QUERIES_V2]: Object.freeze({ queries: 500 }),
+  });
 
 /**
  * A statement's watermark queries record (attacker-controlled: a member signs what it likes): a known
- * protocol with the count it fixes, consistent counts, and the statement's watermark counts exactly the
- * step's pairs — so the counts the verdict is re-derived from are the ones the fixed rule made.
+ * protocol with the count it fixes, consistent counts, and the step's counts exactly the step's pairs — so
+ * the counts the verdict is re-derived from are the ones the fixed rule made. Under /1 the step's counts are
+ * counts.watermark (and counts.watermark_queries is absent); under /2 they are counts.watermark_queries, with
+ * counts.watermark the battery's and one gamma for both (one key, one scheme).
  */
 function checkWatermarkQueriesStep(st: AttestationStatement): void {
   const q = st.watermarkQueries as NonNullable<AttestationStatement["watermarkQueries"]>;
@@ -195,8 +210,17 @@ function checkWatermarkQueriesStep(st: AttestationStatement): void {
     bad("recorded without a bound watermark key and its counts");
   if (q.queriesPlanned !== fixed.queries) bad(`queries_planned must be ${fixed.queries} under ${q.protocol}`);
   if (q.queriesAnswered > q.queriesPlanned) bad("queries_answered exceeds queries_planned");
-  if (q.pairsScored !== st.counts?.watermark?.allScored)
-    bad("pairs_scored must equal the watermark counts' all_scored");
+  const wq = st.counts?.watermarkQueries;
+  if (q.protocol === WATERMARK_QUERIES_V2) {
+    if (wq === undefined) bad(`counts.watermark_queries is missing (required under ${q.protocol})`);
+    if (q.pairsScored !== wq?.allScored) bad("pairs_scored must equal counts.watermark_queries.all_scored");
+    if (wq?.gamma !== st.counts?.watermark?.gamma)
+      bad("counts.watermark_queries.gamma must equal counts.watermark.gamma (one key, one scheme)");
+  } else {
+    if (wq !== undefined) bad(`counts.watermark_queries must be absent under ${q.protocol}`);
+    if (q.pairsScored !== st.counts?.watermark?.allScored)
+      bad("pairs_scored must equal the watermark counts' all_scored");
+  }
 }
 
 // ---- state (in the writer, in log order) ----------------------------------------------------------------

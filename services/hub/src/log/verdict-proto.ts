@@ -84,6 +84,10 @@ export function evidenceFromProto(e: ProtoVerdictEvidence): VerdictEvidence {
   return {
     ...(e.canary === undefined ? {} : { canary: canaryFromProto(e.canary) }),
     ...(e.watermark === undefined ? {} : { watermark: watermarkFromProto(e.watermark) }),
+    // The extra watermark queries step's counts (lineage-watermark-queries/2): the verdict reads both sets.
+    ...(e.watermarkQueries === undefined
+      ? {}
+      : { watermark_queries: watermarkFromProto(e.watermarkQueries) }),
     ...(e.lead === undefined
       ? {}
       : {
