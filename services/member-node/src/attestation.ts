@@ -73,6 +73,8 @@ export function attestationStatement(
     mismatch("canary counts must be present exactly when the session binds a canary commitment");
   if ((e.watermark !== undefined) !== (o.watermarkCommitment !== undefined))
     mismatch("watermark counts must be present exactly when the session binds a watermark key");
+  if (e.watermark_queries !== undefined && e.watermark === undefined)
+    mismatch("watermark queries counts need the battery's watermark counts");
   if (e.comparisons !== o.comparisons) mismatch(`comparisons ${e.comparisons}, session ${o.comparisons}`);
   const derived = deriveVerdict(e, bound.policy);
   if (derived.verdict !== result.verdict || derived.backed_by !== result.backed_by)
@@ -85,7 +87,7 @@ export function attestationStatement(
     memberModel: o.candidate,
     verdict: verdictToProto(derived.verdict),
     evidence: {
-      tests: testResultsToProto(derived.tests, derived.lead, e, result.queries.canaries),
+      tests: testResultsToProto(derived.tests, derived.lead, e, result.queries.canaries, bound.policy),
       combinedPValue: derived.p_value,
       combinedEffectSize: derived.effect,
       policy: {

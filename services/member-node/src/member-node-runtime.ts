@@ -329,7 +329,7 @@ export async function startMemberNode(options: StartMemberNodeOptions): Promise<
               ? {}
               : {
                   maxSuspectsPerCanary: config.canaries.maxSuspectsPerCanary,
-                  watermarkQueries: config.canaries.watermarkQueries === true,
+                  watermarkQueries: config.canaries.watermarkQueries !== false,
                 },
           ).catch((err: unknown) => {
             logger.warn("sessions.unavailable", {

@@ -23,6 +23,8 @@ import {
   type TestOutcome,
   type VerdictEvidence,
   type VerdictPolicy,
+  type WatermarkCounts,
+  watermarkSetsTest,
 } from "@lineage/fingerprint";
 import { MemberNodeError } from "./member-node-error.js";
 
@@ -70,6 +72,16 @@ export function policyFromProto(p: ProtoVerdictPolicy): VerdictPolicy {
   };
 }
 
+function watermarkToProto(w: WatermarkCounts) {
+  return {
+    gamma: w.gamma,
+    selectedScored: w.selected_scored,
+    selectedGreen: w.selected_green,
+    allScored: w.all_scored,
+    allGreen: w.all_green,
+  };
+}
+
 /** Domain counts -> proto: exactly the counts, nothing else. */
 export function evidenceToProto(e: VerdictEvidence): ProtoVerdictEvidence {
   return create(VerdictEvidenceSchema, {
@@ -88,17 +100,9 @@ export function evidenceToProto(e: VerdictEvidence): ProtoVerdictEvidence {
             ...(e.canary.rank_signs === undefined ? {} : { rankSigns: e.canary.rank_signs }),
           },
         }),
-    ...(e.watermark === undefined
-      ? {}
-      : {
-          watermark: {
-            gamma: e.watermark.gamma,
-            selectedScored: e.watermark.selected_scored,
-            selectedGreen: e.watermark.selected_green,
-            allScored: e.watermark.all_scored,
-            allGreen: e.watermark.all_green,
-          },
-        }),
+    ...(e.watermark === undefined ? {} : { watermark: watermarkToProto(e.watermark) }),
+    // The extra watermark queries step's counts (lineage-watermark-queries/2), beside the battery's.
+    ...(e.watermark_queries === undefined ? {} : { watermarkQueries: watermarkToProto(e.watermark_queries) }),
     ...(e.lead === undefined
       ? {}
       : {
@@ -134,27 +138,36 @@ const TEST_KINDS: Readonly<Record<AccusingTest, TestKind>> = {
 
 /**
  * The readable test list of an EvidenceSummary: each accusing test that ran, and the lead. Verifiers ignore
- * these p-values (they re-derive from the counts); trials and hits come from the same counts.
+ * these p-values (they re-derive from the counts); trials and hits come from the same counts — for the
+ * watermark test with two sets (`watermark_queries`), those of the set the test reports under `policy`.
  */
 export function testResultsToProto(
   tests: readonly TestOutcome[],
   lead: LeadOutcome | null,
   e: VerdictEvidence,
   canaryQueries: number,
+  policy?: VerdictPolicy,
 ): MessageInitShape<typeof TestResultSchema>[] {
   const out: MessageInitShape<typeof TestResultSchema>[] = [];
+  const wm =
+    e.watermark !== undefined &&
+    e.watermark_queries !== undefined &&
+    policy !== undefined &&
+    watermarkSetsTest(e.watermark, e.watermark_queries, policy).set === "queries"
+      ? e.watermark_queries
+      : e.watermark;
   for (const t of tests) {
     if (!t.available) continue;
     const signs = e.canary?.rank_signs ?? "";
     const trials =
       t.test === "watermark"
-        ? (e.watermark?.selected_scored ?? 0)
+        ? (wm?.selected_scored ?? 0)
         : t.test === "canary_ranks"
           ? signs.length
           : (e.canary?.exposed_only ?? 0) + (e.canary?.decoy_only ?? 0);
     const hits =
       t.test === "watermark"
-        ? (e.watermark?.selected_green ?? 0)
+        ? (wm?.selected_green ?? 0)
         : t.test === "canary_ranks"
           ? [...signs].filter((x) => x === "E").length
           : (e.canary?.exposed_only ?? 0);

@@ -1,11 +1,12 @@
 /**
  * The extra watermark queries as a step of a real match session (sessions/watermark-query-step.ts): the hub's
  * real log opens a session binding the member's committed watermark key; the node runs it against testbed
- * models served over HTTP (the suspect a copy of the member's watermarking teacher). The attestation records
- * the step, its watermark counts are the step's pairs', the hub's log admits it (re-deriving the verdict from
- * the counts), a forged record is refused by the hub naming what is wrong, a retried session is answered with
- * the same bytes without asking again, and no extra prompt or answer appears in anything the node sent or
- * logged.
+ * models served over HTTP (the suspect a copy of the member's watermarking teacher). The step runs by default
+ * (protocol lineage-watermark-queries/2): the attestation records it, counts.watermark stays the battery's and
+ * counts.watermark_queries are the step's pairs', the hub's log admits it (re-deriving the verdict from both
+ * sets), a forged record or forged counts are refused by the hub naming what is wrong, a retried session is
+ * answered with the same bytes without asking again, and no extra prompt or answer appears in anything the
+ * node sent or logged.
  */
 import assert from "node:assert/strict";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -15,6 +16,7 @@ import { test } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
+  type AttestationStatement,
   AttestationStatementSchema,
   MatchSessionRequestSchema,
   ReferenceFingerprintCommitmentSchema,
@@ -49,6 +51,7 @@ import { matchServices } from "../src/sessions/session-handlers.js";
 import { policyToProto } from "../src/verdict-proto.js";
 import {
   WATERMARK_QUERIES_PROTOCOL,
+  WATERMARK_QUERIES_PROTOCOL_V1,
   WATERMARK_QUERY_COUNT,
   watermarkQueryPlan,
 } from "../src/watermark/watermark-queries.js";
@@ -98,7 +101,8 @@ test("a session binding a watermark key runs the extra queries; the hub admits w
       panel: (id) => panel.get(id),
       battery: async (e) => (e === epochId ? battery : undefined),
     };
-    const services = matchServices(deps, { hubLog: hub.trust, models, watermarkQueries: true });
+    // The step is on by default: no option asks for it.
+    const services = matchServices(deps, { hubLog: hub.trust, models });
 
     // The member's watermark key, imported from a 0600 file and committed through the hub's log.
     const keyFile = join(dir, "wm.key");
@@ -176,12 +180,24 @@ test("a session binding a watermark key runs the extra queries; the hub admits w
     assert.equal(step.protocol, WATERMARK_QUERIES_PROTOCOL);
     assert.equal(step.queriesPlanned, WATERMARK_QUERY_COUNT);
     assert.ok(step.queriesAnswered > WATERMARK_QUERY_COUNT * 0.8, `answered ${step.queriesAnswered}`);
-    assert.equal(st.counts?.watermark?.allScored, step.pairsScored, "the watermark counts are the step's");
+    // v2: the step's counts beside the batteryCounts's, never in their place.
+    const wq = st.counts?.watermarkQueries;
+    const batteryCounts = st.counts?.watermark;
+    assert.ok(wq && batteryCounts, "both count sets are in the statement");
+    assert.equal(wq.allScored, step.pairsScored, "counts.watermark_queries are the step's");
+    assert.equal(wq.gamma, batteryCounts.gamma);
     assert.ok(step.pairsScored > 10_000, `${step.pairsScored} pairs`);
+    assert.ok(
+      batteryCounts.allScored < step.pairsScored && batteryCounts.selectedScored >= 1,
+      `counts.watermark are the battery's (${batteryCounts.allScored} pairs, the step ${step.pairsScored})`,
+    );
     assert.ok(progress.includes("watermark queries"));
-    // A copy of the member's watermarking teacher: its kept pairs are green under the key.
-    const w = st.counts?.watermark;
-    assert.ok(w && w.allGreen / w.allScored > member.watermark.gamma, `green ${w?.allGreen}/${w?.allScored}`);
+    // A copy of the member's watermarking teacher: its kept pairs are green under the key, in both sets.
+    assert.ok(wq.allGreen / wq.allScored > member.watermark.gamma, `green ${wq.allGreen}/${wq.allScored}`);
+    assert.ok(
+      batteryCounts.allGreen / batteryCounts.allScored > member.watermark.gamma,
+      `battery green ${batteryCounts.allGreen}/${batteryCounts.allScored}`,
+    );
     // Its watermark test (the small testbed's copies learn little: the session's verdict is what the counts
     // give, which the hub re-derives below).
     const wmTest = st.evidence?.tests.find((t) => t.kind === TestKind.WATERMARK);
@@ -213,8 +229,35 @@ test("a session binding a watermark key runs the extra queries; the hub admits w
     await forge({ protocol: "toString" }, /unknown protocol/);
     await forge({ protocol: "x".repeat(65) }, /unknown protocol/);
     await forge({ queriesAnswered: 501 }, /queries_answered exceeds/);
+    // Forged counts against the record: each refused naming the field.
+    const forgeCounts = async (edit: (f: AttestationStatement) => void, re: RegExp) => {
+      const forged = fromBinary(AttestationStatementSchema, env.payload);
+      edit(forged);
+      const fenv = signEnvelope(env.payloadType, toBinary(AttestationStatementSchema, forged), signing);
+      await assert.rejects(
+        log.appendAttestation(fenv),
+        (e: unknown) => isLogError(e, "invalid_argument") && re.test((e as Error).message),
+      );
+    };
+    await forgeCounts((f) => {
+      if (f.counts) f.counts.watermarkQueries = undefined;
+    }, /counts\.watermark_queries is missing/);
+    await forgeCounts((f) => {
+      f.watermarkQueries = undefined;
+    }, /counts\.watermark_queries needs a watermark_queries step record/);
+    await forgeCounts((f) => {
+      if (f.watermarkQueries) f.watermarkQueries.protocol = WATERMARK_QUERIES_PROTOCOL_V1;
+    }, /counts\.watermark_queries must be absent under lineage-watermark-queries\/1/);
+    await forgeCounts((f) => {
+      if (f.counts?.watermarkQueries) f.counts.watermarkQueries.gamma = 0.5;
+    }, /counts\.watermark_queries\.gamma must equal counts\.watermark\.gamma/);
     // The hub's table and the node's constants are the same protocol.
+    assert.equal(WATERMARK_QUERIES_PROTOCOL, "lineage-watermark-queries/2");
     assert.deepEqual(WATERMARK_QUERIES_PROTOCOLS[WATERMARK_QUERIES_PROTOCOL], {
+      queries: WATERMARK_QUERY_COUNT,
+    });
+    // /1 stays known (records logged under it are still read).
+    assert.deepEqual(WATERMARK_QUERIES_PROTOCOLS[WATERMARK_QUERIES_PROTOCOL_V1], {
       queries: WATERMARK_QUERY_COUNT,
     });
 

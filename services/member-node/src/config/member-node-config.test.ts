@@ -189,8 +189,10 @@ test("canary reuse policy: default 3, set in the file, overridden by the environ
     });
 });
 
-test("extra watermark queries: off by default, switched on in the file or the environment, checked", () => {
-  assert.equal(checkMemberNodeConfig(base, "/x").canaries?.watermarkQueries, false);
+test("extra watermark queries: on by default (lineage-watermark-queries/2), switched off in the file or the environment, checked", () => {
+  assert.equal(checkMemberNodeConfig(base, "/x").canaries?.watermarkQueries, true);
+  const off = { ...base, canaries: { watermark_queries: false } };
+  assert.equal(checkMemberNodeConfig(off, "/x").canaries?.watermarkQueries, false);
   const on = { ...base, canaries: { watermark_queries: true } };
   assert.equal(checkMemberNodeConfig(on, "/x").canaries?.watermarkQueries, true);
   assert.equal(
@@ -198,10 +200,19 @@ test("extra watermark queries: off by default, switched on in the file or the en
     false,
   );
   assert.equal(
-    checkMemberNodeConfig(base, "/x", { LINEAGE_MEMBER_WATERMARK_QUERIES: "1" }).canaries?.watermarkQueries,
+    checkMemberNodeConfig(base, "/x", { LINEAGE_MEMBER_WATERMARK_QUERIES: "0" }).canaries?.watermarkQueries,
+    false,
+  );
+  assert.equal(
+    checkMemberNodeConfig(off, "/x", { LINEAGE_MEMBER_WATERMARK_QUERIES: "1" }).canaries?.watermarkQueries,
     true,
   );
-  for (const v of ["yes", 1, "TRUE", null])
+  // An empty variable is unset: the file's choice stands.
+  assert.equal(
+    checkMemberNodeConfig(off, "/x", { LINEAGE_MEMBER_WATERMARK_QUERIES: "" }).canaries?.watermarkQueries,
+    false,
+  );
+  for (const v of ["yes", 1, 0, "TRUE", null])
     refused(
       { ...base, canaries: { watermark_queries: v } },
       /canaries\.watermark_queries must be true or false/,

@@ -115,10 +115,12 @@ export interface CanaryPolicyConfig {
   readonly maxSuspectsPerCanary: number;
   /**
    * Whether sessions binding a watermark key also ask the suspect the extra watermark queries
-   * (lineage-watermark-queries/1; default false). Their sampled answers REPLACE the battery's watermark
-   * counts: they raise power against blends (the demo's ensemble) but can dilute the effect of a copy whose
-   * watermark shows in greedy answers below the policy's min_effect, so it is an operator's choice made in
-   * the config, before any session, never per suspect.
+   * (lineage-watermark-queries/2; default true). Their counts go beside the battery's and the verdict reads
+   * both sets (Bonferroni 2, each set deciding only with its own effect): they raise power against blends and
+   * paraphrased students without diluting a copy whose watermark shows in its greedy answers. (Under /1 they
+   * REPLACED the battery's counts and diluted such a copy below the policy's min_effect, which is why the step
+   * was off by default until /2.) Still the operator's choice (false turns it off), made in the config before
+   * any session, never per suspect.
    */
   readonly watermarkQueries?: boolean;
 }
@@ -440,10 +442,9 @@ export function checkMemberNodeConfig(
     wqEnv !== undefined && wqEnv !== ""
       ? "canaries.watermark_queries (LINEAGE_MEMBER_WATERMARK_QUERIES)"
       : "canaries.watermark_queries";
-  let watermarkQueries = false;
-  if (wqRaw === true || wqRaw === "true" || wqRaw === "1") watermarkQueries = true;
-  else if (wqRaw === undefined || wqRaw === false || wqRaw === "false" || wqRaw === "0")
-    watermarkQueries = false;
+  let watermarkQueries = true;
+  if (wqRaw === undefined || wqRaw === true || wqRaw === "true" || wqRaw === "1") watermarkQueries = true;
+  else if (wqRaw === false || wqRaw === "false" || wqRaw === "0") watermarkQueries = false;
   else bad(wqField, "must be true or false");
   const canaries: CanaryPolicyConfig = {
     watermarkQueries,

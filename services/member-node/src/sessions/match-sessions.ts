@@ -98,7 +98,7 @@ export interface MatchSessionsDeps {
   readonly concurrency?: number;
   /**
    * Sessions binding a watermark key also run the extra watermark queries (watermark-query-step.ts); set by
-   * the node's config before any session (default false: the battery's watermark counts decide).
+   * the node's config before any session (default true; false: the battery's watermark counts alone decide).
    */
   readonly watermarkQueries?: boolean;
 }
@@ -438,7 +438,7 @@ export class MatchSessions {
           emit(progress(sessionId, SessionPhase.PROBE_COMPARISON, p.done, p.total, p.stage.slice(0, 64))),
       });
       // The extra watermark queries (watermark-query-step.ts) whenever the session binds a key.
-      if (watermark === undefined || this.#d.watermarkQueries !== true) return compared;
+      if (watermark === undefined || this.#d.watermarkQueries === false) return compared;
       return await watermarkQueryStep({
         result: compared,
         seed: o.seed,

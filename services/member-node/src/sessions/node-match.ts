@@ -180,7 +180,7 @@ export async function startNodeMatch(
     /** Longest wait between two attempts to reach the hub (default HUB_TRUST_RETRY_MAX_MS). */
     readonly hubTrustRetryMs?: number;
     readonly maxSuspectsPerCanary?: number;
-    /** Sessions binding a watermark key also run the extra watermark queries (default false). */
+    /** Sessions binding a watermark key also run the extra watermark queries (default true). */
     readonly watermarkQueries?: boolean;
   } = {},
 ): Promise<NodeMatch> {
@@ -189,7 +189,7 @@ export async function startNodeMatch(
   const services = matchServices(deps, {
     hubLog: lazy.trust,
     models: nodeSessionModels(deps, protect),
-    ...(options.watermarkQueries === true ? { watermarkQueries: true } : {}),
+    ...(options.watermarkQueries === false ? { watermarkQueries: false } : {}),
     ...(options.maxSuspectsPerCanary === undefined
       ? {}
       : { maxSuspectsPerCanary: options.maxSuspectsPerCanary }),

@@ -236,7 +236,7 @@ export interface MatchOptions {
   readonly maxSuspectsPerCanary?: number;
   /** Queries in flight per model (default 8). */
   readonly concurrency?: number;
-  /** Sessions binding a watermark key also run the extra watermark queries (default false). */
+  /** Sessions binding a watermark key also run the extra watermark queries (default true). */
   readonly watermarkQueries?: boolean;
 }
 
@@ -323,7 +323,7 @@ export function matchServices(deps: MemberNodeDeps, options: MatchOptions): Matc
     models: options.models,
     clock: deps.clock,
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
-    ...(options.watermarkQueries === true ? { watermarkQueries: true } : {}),
+    ...(options.watermarkQueries === false ? { watermarkQueries: false } : {}),
   });
   return { canaries, sessions, watermarks, hubLog };
 }

@@ -1,9 +1,11 @@
 /**
  * The extra watermark queries as a step of a match session (watermark/watermark-queries.ts says what they are
  * and why the null holds): run after the engine's comparison whenever the session binds a watermark key, their
- * pairs' counts become the comparison's watermark counts and the verdict is derived again from the counts
- * under the session's policy — the same `deriveVerdict` the hub and the auditor run on the attestation. The
- * step's record (counts only) goes into the attestation statement (`watermark_queries`).
+ * pairs' counts go beside the comparison's battery counts (`evidence.watermark_queries`; `evidence.watermark`
+ * stays the battery's) and the verdict is derived again from both under the session's policy — the same
+ * `deriveVerdict` the hub and the auditor run on the attestation, which reads the two sets with Bonferroni 2
+ * and lets a set decide only with its own effect (a watermarked copy's concentrated battery effect is kept).
+ * The step's record (counts only) goes into the attestation statement (`watermark_queries`).
  *
  * Bound before the evidence: whether the step runs depends only on the session (a bound watermark key), never
  * on an answer; its prompts and seeds come from the session's seed and battery.
@@ -20,7 +22,9 @@ import {
   deriveVerdict,
   type ModelAdapter,
   type ReportedSignal,
+  watermarkSetsTest,
 } from "@lineage/fingerprint";
+import { MemberNodeError } from "../member-node-error.js";
 import {
   runWatermarkQueries,
   WATERMARK_QUERY_COUNT,
@@ -51,8 +55,18 @@ export interface WatermarkQueryStepInput {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-/** Runs the step and returns the comparison with the step's watermark counts and the verdict derived again. */
+/**
+ * Runs the step and returns the comparison with the step's counts beside the battery's and the verdict derived
+ * again from both. Throws `invalid_argument` on a comparison without battery watermark counts (no key bound).
+ */
 export async function watermarkQueryStep(o: WatermarkQueryStepInput): Promise<CompareResult> {
+  const r = o.result;
+  const battery = r.evidence.watermark;
+  if (battery === undefined)
+    throw new MemberNodeError(
+      "invalid_argument",
+      "the watermark queries step needs the comparison's watermark counts",
+    );
   const plan = watermarkQueryPlan(o.seed, o.battery, WATERMARK_QUERY_COUNT);
   const { counts, record } = await runWatermarkQueries({
     suspect: o.suspect,
@@ -63,16 +77,28 @@ export async function watermarkQueryStep(o: WatermarkQueryStepInput): Promise<Co
     ...(o.signal === undefined ? {} : { signal: o.signal }),
     ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
   });
-  const r = o.result;
-  const evidence = { ...r.evidence, watermark: counts };
+  const evidence = { ...r.evidence, watermark: battery, watermark_queries: counts };
   const v = deriveVerdict(evidence, r.policy);
+  // Which set the watermark test reports (for the readable signal; the verdict is deriveVerdict's).
+  const decided = watermarkSetsTest(battery, counts, r.policy).set;
+  const shown = decided === "queries" ? counts : battery;
   const signals: ReportedSignal[] = r.signals.map((s) => {
     if (s.role !== "accusing") return s;
     const t = v.tests.find((x) => x.test === s.name);
     if (t === undefined) return s;
     const detail =
       s.name === "watermark"
-        ? { ...counts, step: record.protocol, queries: record.queriesAnswered }
+        ? {
+            ...s.detail,
+            ...battery,
+            queries_selected_scored: counts.selected_scored,
+            queries_selected_green: counts.selected_green,
+            queries_all_scored: counts.all_scored,
+            queries_all_green: counts.all_green,
+            step: record.protocol,
+            queries: record.queriesAnswered,
+            ...(decided === null ? {} : { reported_set: decided }),
+          }
         : s.detail;
     if (!t.available)
       return {
@@ -91,7 +117,7 @@ export async function watermarkQueryStep(o: WatermarkQueryStepInput): Promise<Co
       p_value: t.p_value,
       adjusted_p: t.adjusted_p,
       effect: t.effect,
-      ...(s.name === "watermark" ? { statistic: counts.selected_green } : {}),
+      ...(s.name === "watermark" ? { statistic: shown.selected_green } : {}),
       detail,
     };
   });

@@ -1,17 +1,20 @@
 /**
- * Extra watermark queries, a step of the match session (protocol "lineage-watermark-queries/1"; issue 12,
+ * Extra watermark queries, a step of the match session (protocol "lineage-watermark-queries/2"; issue 12,
  * from the calibration-only study of issue 11, bench/detection/ensemble-study.ts): a member whose teacher made
  * part of a blend leaves a small green excess in the student, which the battery's few answers (~850 distinct
  * pairs) cannot show. When the session binds a watermark key, the node also asks the suspect
  * WATERMARK_QUERY_COUNT prompts, sampled at temperature 1 with the top WATERMARK_QUERY_TOP alternatives per
- * position, and the session's watermark counts are those of the distinct (previous token, token) pairs of
- * these answers and alternatives (signal-watermark.ts `WatermarkPairSet`, its fixed selection rule).
+ * position, and counts the distinct (previous token, token) pairs of these answers and alternatives
+ * (signal-watermark.ts `WatermarkPairSet`, its fixed selection rule). Under /2 these counts go BESIDE the
+ * battery's (`watermark_queries` evidence; the verdict reads both sets, @lineage/fingerprint
+ * `watermarkSetsTest`); under /1 they replaced them, which diluted a watermarked copy's effect below the
+ * policy's minimum (fe864c5) — /1 stays known only to read records logged under it.
  *
  * Bound before the evidence: the count, the sampling settings and the version are constants of this protocol;
  * the prompts (prefixes of the epoch battery's prompts) and the sampling seeds are derived from the session's
  * logged seed, never chosen by the member, and the same for whichever member answers the session. The
- * attestation records the protocol and its counts (`watermark_queries`); the hub refuses a record that does
- * not match the protocol it names.
+ * attestation records the protocol (`watermark_queries` step) and its counts (`counts.watermark_queries`);
+ * the hub refuses a record that does not match the protocol it names.
  *
  * Validity: nothing here reads the key until the pairs are collected; under the null (the suspect never
  * learned from the member's outputs) the suspect's answers to prompts nobody chose with the key are fixed
@@ -44,7 +47,17 @@ import {
 import { MemberNodeError } from "../member-node-error.js";
 
 /** Version of this protocol step (a change of any constant below is a new version). */
-export const WATERMARK_QUERIES_PROTOCOL = "lineage-watermark-queries/1";
+export const WATERMARK_QUERIES_PROTOCOL = "lineage-watermark-queries/2";
+/**
+ * The first version, whose counts replaced the battery's watermark counts; known so that records logged under
+ * it are still read, never written.
+ */
+export const WATERMARK_QUERIES_PROTOCOL_V1 = "lineage-watermark-queries/1";
+/**
+ * Domain of the plan's hash: /2 changed only where the step's counts go, not what is asked, so the plan is
+ * /1's (and the calibration study's figures, measured with it, hold for it exactly).
+ */
+const PLAN_DOMAIN = WATERMARK_QUERIES_PROTOCOL_V1;
 /** Extra prompts asked per session that binds a watermark key. */
 export const WATERMARK_QUERY_COUNT = 500;
 /** Top alternatives asked per position of an extra answer. */
@@ -85,11 +98,7 @@ export function watermarkQueryPlan(
     throw new MemberNodeError("invalid_argument", "the battery has no prompt of 3 or more tokens");
   const out: WatermarkQuery[] = [];
   for (let i = 0; i < count; i++) {
-    const h = createHash("sha256")
-      .update(`${WATERMARK_QUERIES_PROTOCOL}\u0000`)
-      .update(seed)
-      .update(`\u0000${i}`)
-      .digest();
+    const h = createHash("sha256").update(`${PLAN_DOMAIN}\u0000`).update(seed).update(`\u0000${i}`).digest();
     const src = sources[h.readUInt32BE(0) % sources.length] as string[];
     const len = Math.min(src.length, 3 + (h.readUInt8(4) % 4));
     out.push({ prompt: detokenize(src.slice(0, len)), seed: h.readUInt32BE(8) });
