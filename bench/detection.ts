@@ -31,6 +31,7 @@
  * Comparisons are planned by bench/detection/plan.ts (its header lists the kinds of null).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -65,6 +66,13 @@ import {
   type WatermarkResponse,
   watermarkTest,
 } from "@lineage/fingerprint";
+import {
+  boundedAnswer,
+  WATERMARK_QUERY_COUNT,
+  WATERMARK_QUERY_MAX_TOKENS,
+  WATERMARK_QUERY_TOP,
+  watermarkQueryPlan,
+} from "@lineage/member-node";
 import {
   buildPopulation,
   type MemberInfo,
@@ -520,8 +528,13 @@ interface Ran {
   readonly split: Split;
   readonly comparison: Comparison;
   readonly result: CompareResult;
-  /** The counts the verdict rests on (compare()'s evidence), with the plan's correction. */
+  /**
+   * The counts the verdict rests on (compare()'s evidence, with the watermark queries step's counts where the
+   * member watermarks), with the plan's correction.
+   */
   readonly evidence: VerdictEvidence;
+  /** Suspect queries the watermark queries step asked in this comparison (0 when it was not needed). */
+  readonly stepQueries: number;
 }
 
 function fnv(s: string): number {
@@ -550,6 +563,14 @@ const WATERMARK_TOP_LOGPROBS = 20;
 /** ownModelFilter's tau (chosen on the calibration split only: bench/detection/ensemble-study.ts). */
 const OWN_MODEL_TAU = 2;
 const wmCounts = new Map<string, WatermarkCounts>();
+/**
+ * The member node's watermark queries step (services/member-node watermark-queries.ts, run by every session that
+ * binds a key): its plan (prefixes of the battery's prompts, seeds from the session seed — here one seed per
+ * suspect, shared by the members it is compared with), asked as the node asks it, every pair scored under each
+ * watermarking member's key. By wmKey; the queries asked per suspect in stepQueriesOf.
+ */
+const stepCounts = new Map<string, WatermarkCounts>();
+const stepQueriesOf = new Map<string, number>();
 const wmKey = (s: Split, suspectId: string, memberKey: string) => `${s}/${suspectId}/${memberKey}`;
 let watermarkQueriesSent = 0;
 {
@@ -622,6 +643,28 @@ let watermarkQueriesSent = 0;
           }),
         );
         watermarkQueriesSent += extra.length;
+        // The session step, exactly as the node asks it (plan, sampling, bounds), pairs collected once.
+        const plan = watermarkQueryPlan(
+          createHash("sha256").update(`bench-detection/step-seed/${s}/${id}`).digest(),
+          battery,
+          WATERMARK_QUERY_COUNT,
+        );
+        const stepAnswers = await Promise.all(
+          plan.map(async (q): Promise<WatermarkResponse> => {
+            const r = await http.generate({
+              prompt: q.prompt,
+              temperature: 1,
+              seed: q.seed,
+              maxTokens: WATERMARK_QUERY_MAX_TOKENS,
+              topLogprobs: WATERMARK_QUERY_TOP,
+            });
+            return boundedAnswer(q.prompt, r);
+          }),
+        );
+        const stepPairs = WatermarkPairSet.fromResponses(stepAnswers);
+        stepQueriesOf.set(`${s}/${id}`, plan.length);
+        for (const m of wmMembers)
+          stepCounts.set(wmKey(s, id, m.key), stepPairs.counts(m.wm.key, m.wm.gamma));
         const items: WatermarkResponse[] = [
           ...battery.probes.flatMap((p) => {
             const r = fp.responses[p.id];
@@ -696,11 +739,27 @@ async function runSplit(s: Split, policy: VerdictPolicy): Promise<Ran[]> {
         seed: fnv(`${s}/${c.suspectId}/${c.member.key}`),
         concurrency: 2,
       });
+      const evidence: VerdictEvidence = { ...result.evidence, comparisons: MEMBERS_PER_SUSPECT };
+      const step = stepCounts.get(wmKey(s, c.suspectId, c.member.key));
+      if (!step || !evidence.watermark) return { split: s, comparison: c, result, evidence, stepQueries: 0 };
+      // The step is bound whenever the member watermarks (Bonferroni 2 over the two watermark sets from the
+      // start); it is asked only when the comparison is not decided without it (then its counts are empty).
+      const unasked: WatermarkCounts = {
+        gamma: step.gamma,
+        selected_scored: 0,
+        selected_green: 0,
+        all_scored: 0,
+        all_green: 0,
+      };
+      const before: VerdictEvidence = { ...evidence, watermark_queries: unasked };
+      if (deriveVerdict(before, policy).verdict === "LIKELY_DERIVED")
+        return { split: s, comparison: c, result, evidence: before, stepQueries: 0 };
       return {
         split: s,
         comparison: c,
         result,
-        evidence: { ...result.evidence, comparisons: MEMBERS_PER_SUSPECT },
+        evidence: { ...evidence, watermark_queries: step },
+        stepQueries: stepQueriesOf.get(`${s}/${c.suspectId}`) ?? 0,
       };
     }),
     args.concurrency,
@@ -741,6 +800,14 @@ function toOutcome(r: Ran, policy: VerdictPolicy): Outcome {
               selected_scored: r.evidence.watermark.selected_scored,
               selected_green: r.evidence.watermark.selected_green,
               all_scored: r.evidence.watermark.all_scored,
+              ...(r.evidence.watermark_queries
+                ? {
+                    step_selected_scored: r.evidence.watermark_queries.selected_scored,
+                    step_selected_green: r.evidence.watermark_queries.selected_green,
+                    step_all_scored: r.evidence.watermark_queries.all_scored,
+                    step_queries: r.stepQueries,
+                  }
+                : {}),
             }
           : {}),
       },
@@ -763,7 +830,7 @@ function toOutcome(r: Ran, policy: VerdictPolicy): Outcome {
     decision: v.verdict,
     p_value: v.p_value,
     effect: v.effect,
-    queries: suspectQueries(r.result),
+    queries: suspectQueries(r.result) + r.stepQueries,
     signals,
   };
 }

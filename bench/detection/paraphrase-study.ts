@@ -1,0 +1,223 @@
+/**
+ * Why the watermark queries step joined every session that binds a key (issue 7, paraphrased power): the
+ * CALIBRATION split only, scored in process, every (suspect, member) pair of direct, paraphrased, weights-copy and
+ * fine-tuned students and of the negatives, at the detection bench's 10 comparisons, under lineage-policy/3. It
+ * refuses the test split: no design decision looks at it.
+ *
+ *   node --conditions=lineage-source --import tsx bench/detection/paraphrase-study.ts [--extra N]
+ *
+ * Per (suspect, member): the paired canary counts (hits and ranks, as canary-power-study.ts), the watermark
+ * counts under the member's key over the battery answers (as compare() scores them), and over N extra watermark
+ * queries (the member node's step: temperature 1, 64 tokens, top-20 alternatives, every pair scored).
+ *
+ * What it showed (2026-12-05, --extra 500; 100 and 200 gave the same rows):
+ *
+ *   group (students per member kind)     battery watermark    step watermark
+ *   paraphrased, watermarking member     5/7                  7/7 (adjusted p 9e-10 or less even at 100 queries)
+ *   paraphrased, control member          3/3                  3/3
+ *   direct                               10/10                10/10
+ *   weights / fine-tuned copies          10/10 each           10/10 each
+ *   nulls (negatives x members)          0/210                0/210
+ *
+ * The canary rank test is at its information limit on the two misses: the student learned ~21 of 48 exposed
+ * items, and a sign per pair can give at most 2^-21. The step's pairs add what the canaries cannot. Alone, the
+ * step's effect is small (students 0.022-0.041 over 70k diluted pairs; a testbed weights copy samples without the
+ * watermark, ~0), so it decides through canary_watermark; the battery set keeps a watermarked copy's large
+ * effect (verdict.ts watermarkSetsTest).
+ */
+import {
+  deriveVerdict,
+  type ModelResponse,
+  resolvePolicy,
+  scoreCanaryPairs,
+  tokenize,
+  VERDICT_POLICY_3,
+  type VerdictEvidence,
+  WatermarkPairSet,
+  type WatermarkResponse,
+} from "@lineage/fingerprint";
+import { buildPopulation, type MemberInfo, type PopulationEntry, pairedCanarySet } from "@lineage/testbed";
+import { watermarkQueryPrompts } from "./watermark-queries.js";
+
+const argv = process.argv.slice(2);
+if (argv.includes("test")) {
+  process.stderr.write("paraphrase-study: the test split is never studied (issue 7)\n");
+  process.exit(2);
+}
+const at = argv.indexOf("--extra");
+const extraN = at >= 0 ? Number(argv[at + 1]) : 500;
+const COMPARISONS = 10;
+
+const pop = await buildPopulation({ split: "calibration", size: "full" });
+const prompts = watermarkQueryPrompts({ split: "calibration", count: extraN, seed: pop.seed });
+
+function toResponse(g: ReturnType<PopulationEntry["model"]["generate"]>, keep: number): ModelResponse {
+  return {
+    text: g.text,
+    ...(g.logprobs
+      ? {
+          tokens: g.logprobs.slice(0, keep).map((t) => ({
+            token: t.token,
+            logprob: t.logprob,
+            top: t.topLogprobs.map((a) => ({ token: a.token, logprob: a.logprob })),
+          })),
+        }
+      : {}),
+  };
+}
+function batteryResponses(e: PopulationEntry): WatermarkResponse[] {
+  return pop.probes.map((p) => {
+    const completion = p.kind === "completion";
+    const g = e.model.generate(p.prompt, {
+      temperature: 0,
+      seed: 0,
+      maxTokens: completion ? 16 : 200,
+      ...(completion ? { topLogprobs: 5 } : {}),
+    });
+    return { prompt: p.prompt, response: toResponse(g, 1024) };
+  });
+}
+function extraResponses(e: PopulationEntry): WatermarkResponse[] {
+  return prompts.map((prompt, i) => {
+    const g = e.model.generate(prompt, { temperature: 1, seed: `wm/${i}`, maxTokens: 64, topLogprobs: 20 });
+    return { prompt, response: toResponse(g, 1024) };
+  });
+}
+function canaryCounts(e: PopulationEntry, m: MemberInfo) {
+  const set = pairedCanarySet(m, m.memberId);
+  const responses = new Map<string, ModelResponse>();
+  const scores = new Map<string, number>();
+  for (const p of set.pairs) {
+    for (const c of [p.exposed, p.decoy]) {
+      const g = e.model.generateFromTokens(tokenize(c.prompt), {
+        temperature: 0,
+        seed: 0,
+        maxTokens: 64,
+        topLogprobs: 20,
+      });
+      responses.set(c.id, toResponse(g, 3));
+      const ctx = tokenize(c.prompt);
+      const ans = tokenize(c.answer);
+      let sum = 0;
+      for (const t of ans) {
+        const lp = e.model.logprob(ctx, t);
+        sum += Number.isFinite(lp) ? lp : -30;
+        ctx.push(t);
+      }
+      scores.set(c.id, sum / ans.length);
+    }
+  }
+  return scoreCanaryPairs(set, responses, { scores }).counts;
+}
+
+const suspects = pop.entries.filter(
+  (e) =>
+    ["direct", "paraphrased", "weights_copy", "finetuned_copy"].includes(e.scenario ?? "") ||
+    e.role === "negative",
+);
+type Rule = (ev: {
+  canary: ReturnType<typeof canaryCounts>;
+  wmB?: VerdictEvidence["watermark"];
+  wmX?: VerdictEvidence["watermark"];
+}) => { ok: boolean; p: number };
+const p3 = (canary: ReturnType<typeof canaryCounts>, wm?: VerdictEvidence["watermark"]) =>
+  deriveVerdict({ canary, ...(wm ? { watermark: wm } : {}), comparisons: COMPARISONS }, VERDICT_POLICY_3);
+const rawP = (v: ReturnType<typeof p3>, t: string) => {
+  const x = v.tests.find((y) => y.test === t);
+  return x?.available ? x.p_value : 1;
+};
+const P4 = resolvePolicy({ min_effect: 0.02 });
+const verdictOf = (
+  canary: ReturnType<typeof canaryCounts> | undefined,
+  wm: VerdictEvidence["watermark"] | undefined,
+  policy = VERDICT_POLICY_3,
+) =>
+  deriveVerdict(
+    { ...(canary ? { canary } : {}), ...(wm ? { watermark: wm } : {}), comparisons: COMPARISONS },
+    policy,
+  );
+const rules: Record<string, Rule> = {
+  "policy 3, battery watermark (today)": ({ canary, wmB }) => {
+    const v = verdictOf(canary, wmB);
+    return { ok: v.verdict === "LIKELY_DERIVED", p: v.p_value };
+  },
+  "policy 3, step watermark": ({ canary, wmX }) => {
+    const v = verdictOf(canary, wmX);
+    return { ok: v.verdict === "LIKELY_DERIVED", p: v.p_value };
+  },
+  "min effect 0.02, step watermark": ({ canary, wmX }) => {
+    const v = verdictOf(canary, wmX, P4);
+    return { ok: v.verdict === "LIKELY_DERIVED", p: v.p_value };
+  },
+  "watermark alone (no canaries), policy 3, battery": ({ wmB }) => {
+    const v = verdictOf(undefined, wmB);
+    return { ok: v.verdict === "LIKELY_DERIVED", p: v.p_value };
+  },
+  "watermark alone (no canaries), policy 3, step": ({ wmX }) => {
+    const v = verdictOf(undefined, wmX);
+    return { ok: v.verdict === "LIKELY_DERIVED", p: v.p_value };
+  },
+  "watermark alone (no canaries), min effect 0.02, step": ({ wmX }) => {
+    const v = verdictOf(undefined, wmX, P4);
+    return { ok: v.verdict === "LIKELY_DERIVED", p: v.p_value };
+  },
+};
+const effects = new Map<string, number[]>();
+const tally = new Map<string, Map<string, { n: number; ok: number; ps: string[] }>>();
+const t0 = performance.now();
+for (const [i, e] of suspects.entries()) {
+  const battery = batteryResponses(e);
+  const extra = extraN > 0 ? extraResponses(e) : [];
+  const setB = WatermarkPairSet.fromResponses(battery);
+  const setX = WatermarkPairSet.fromResponses(extra);
+  for (const m of pop.members) {
+    const derived = e.members.some((x) => x.memberId === m.memberId);
+    const group = derived ? `${e.scenario} ${m.watermark ? "wm" : "control"}` : "null";
+    if (e.role !== "negative" && !derived) continue;
+    const canary = canaryCounts(e, m);
+    const wmB = m.watermark ? setB.counts(m.watermark.key, m.watermark.gamma) : undefined;
+    const wmX = m.watermark && extraN > 0 ? setX.counts(m.watermark.key, m.watermark.gamma) : undefined;
+    if (wmX) {
+      const k = group.startsWith("null") ? "null" : group;
+      const l = effects.get(k) ?? [];
+      l.push((wmX.selected_green / wmX.selected_scored - wmX.gamma) / (1 - wmX.gamma));
+      effects.set(k, l);
+    }
+    for (const [name, rule] of Object.entries(rules)) {
+      const r = rule({ canary, ...(wmB ? { wmB } : {}), ...(wmX ? { wmX } : {}) });
+      let g = tally.get(name);
+      if (!g) tally.set(name, (g = new Map()));
+      let x = g.get(group);
+      if (!x) g.set(group, (x = { n: 0, ok: 0, ps: [] }));
+      x.n++;
+      if (r.ok) x.ok++;
+      if (group !== "null") x.ps.push(r.p.toExponential(0));
+      else x.ps.push(r.p.toExponential(0));
+    }
+  }
+  process.stderr.write(`\r${i + 1}/${suspects.length} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+}
+process.stderr.write("\n");
+for (const [name, g] of tally) {
+  process.stdout.write(`\n${name} (calibration, ${COMPARISONS} comparisons)\n`);
+  for (const [group, x] of [...g].sort(([a], [b]) => (a < b ? -1 : 1)))
+    process.stdout.write(
+      `  ${group.padEnd(20)} ${String(x.ok).padStart(3)} / ${String(x.n).padEnd(4)} ${
+        group === "null"
+          ? `min adj p ${x.ps
+              .map(Number)
+              .sort((a, b) => a - b)[0]
+              ?.toExponential(1)}`
+          : x.ps.join(" ")
+      }\n`,
+    );
+}
+process.stdout.write(
+  "\nstep watermark effect (selected green share - gamma)/(1 - gamma): min / median / max\n",
+);
+for (const [k, l] of [...effects].sort()) {
+  const s = [...l].sort((a, b) => a - b);
+  process.stdout.write(
+    `  ${k.padEnd(22)} ${s[0]?.toFixed(3)} / ${s[Math.floor(s.length / 2)]?.toFixed(3)} / ${s.at(-1)?.toFixed(3)} (n ${s.length})\n`,
+  );
+}
