@@ -65,6 +65,10 @@ export function verdictEvidenceFromProto(e: ProtoVerdictEvidence): VerdictEviden
   return {
     ...(e.canary === undefined ? {} : { canary: canaryCountsFromProto(e.canary) }),
     ...(e.watermark === undefined ? {} : { watermark: watermarkCountsFromProto(e.watermark) }),
+    // The extra watermark queries step's counts (lineage-watermark-queries/2): the verdict reads both sets.
+    ...(e.watermarkQueries === undefined
+      ? {}
+      : { watermark_queries: watermarkCountsFromProto(e.watermarkQueries) }),
     ...(e.lead === undefined ? {} : { lead: leadFromProto(e.lead) }),
     comparisons: e.comparisons,
   };

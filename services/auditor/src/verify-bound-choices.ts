@@ -16,7 +16,8 @@
  *     proof to the bundle's: `seed_mismatch`, `split_view`; the walk's own tree) (`seed_mismatch`);
  *   - the policy is the registered policy of its id (`policy_unknown`, `policy_mismatch`);
  *   - counts are present exactly for what the session bound, with the commitments' pair count and gamma
- *     and the session's comparisons (`counts_inconsistent`);
+ *     and the session's comparisons, and the extra watermark queries record consistent with them (/2: its
+ *     counts in watermark_queries beside the battery's; /1: they are watermark's) (`counts_inconsistent`);
  *   - `deriveVerdict(counts, policy)` gives the stated verdict and backed_by (`verdict_not_supported`).
  * Every input is attacker-controlled; the hub that logged these entries is not trusted either (its
  * admission runs the same rules; this is the independent re-check).
@@ -492,6 +493,7 @@ export function verifyBoundChoices(
     if (counts.comparisons !== s.comparisons) {
       bad(`comparisons ${counts.comparisons} is not the session's ${s.comparisons}`);
     }
+    checkWatermarkQueriesRecord(st, bad);
     return verdictEvidenceFromProto(counts);
   });
 
@@ -528,4 +530,47 @@ export function verifyBoundChoices(
     evidence,
     verdict,
   };
+}
+
+/** Extra watermark queries protocols and the count each fixes (services/member-node watermark-queries.ts). */
+const WATERMARK_QUERIES_PROTOCOLS: ReadonlyMap<string, number> = new Map([
+  ["lineage-watermark-queries/1", 500],
+  ["lineage-watermark-queries/2", 500],
+]);
+
+/**
+ * The statement's extra watermark queries record against its counts, as the hub admits them (the auditor
+ * checks the hub, on its own code): under /1 the step's counts are counts.watermark and counts.watermark_queries
+ * is absent; under /2 they are counts.watermark_queries (pairs_scored = its all_scored, gamma = the battery's),
+ * beside counts.watermark; counts.watermark_queries without a /2 record is refused. Attacker-controlled input.
+ */
+function checkWatermarkQueriesRecord(st: AttestationStatement, bad: (what: string) => never): void {
+  const counts = st.counts;
+  const q = st.watermarkQueries;
+  const wq = counts?.watermarkQueries;
+  if (q === undefined) {
+    if (wq !== undefined)
+      bad("watermark_queries counts are given without a lineage-watermark-queries/2 step record");
+    return;
+  }
+  const fixed = WATERMARK_QUERIES_PROTOCOLS.get(q.protocol);
+  if (fixed === undefined)
+    bad(`the watermark queries step names an unknown protocol "${q.protocol.slice(0, 64)}"`);
+  if (counts?.watermark === undefined) bad("the watermark queries step is recorded without watermark counts");
+  if (q.queriesPlanned !== fixed)
+    bad(`the watermark queries step's queries_planned is not ${q.protocol}'s ${fixed}`);
+  if (q.queriesAnswered > q.queriesPlanned)
+    bad("the watermark queries step answered more queries than it planned");
+  if (q.protocol === "lineage-watermark-queries/2") {
+    if (wq === undefined) bad(`the ${q.protocol} step is recorded without watermark_queries counts`);
+    if (q.pairsScored !== wq.allScored)
+      bad("the watermark queries step's pairs_scored is not watermark_queries.all_scored");
+    if (wq.gamma !== counts?.watermark?.gamma)
+      bad("watermark_queries.gamma is not watermark.gamma (one key, one scheme)");
+  } else {
+    if (wq !== undefined)
+      bad(`watermark_queries counts are given under ${q.protocol}, whose counts are watermark's`);
+    if (q.pairsScored !== counts?.watermark?.allScored)
+      bad("the watermark queries step's pairs_scored is not watermark.all_scored");
+  }
 }

@@ -328,6 +328,86 @@ test("tampered bound choices and counts fail with their own codes", async (t) =>
   }
 });
 
+test("the extra watermark queries step's counts (lineage-watermark-queries/2) are re-derived with the battery's; tampered ones fail", async (t) => {
+  // The suspect knows no canary and the battery's watermark counts (33/120 selected green) accuse nothing:
+  // only the step's counts (0.5 green against gamma 0.25, effect 1/3) can back an accusation.
+  const step = (e: Record<string, unknown>) => {
+    e.watermark_queries = {
+      gamma: 0.25,
+      selected_scored: 2000,
+      selected_green: 1000,
+      all_scored: 6000,
+      all_green: 2400,
+    };
+  };
+  const base = { watermark: true, knows: () => false, counts: step } as const;
+  const s = await buildScenario(base);
+  const st = s.bundle.attestation;
+  assert.ok(st !== undefined);
+  const r = verifyBundle(s.bundle, s.trust);
+  assert.equal(r.bound.verdict.verdict, "LIKELY_DERIVED", r.bound.verdict.explanation);
+  assert.deepEqual(r.bound.evidence.watermark_queries, s.evidence.watermark_queries);
+  assert.equal(r.bound.evidence.watermark?.selected_green, 33, "counts.watermark stay the battery's");
+  // The same bundle without the step's counts derives no accusation: the auditor read them.
+  const none = await buildScenario({ watermark: true, knows: () => false });
+  assert.equal(verifyBundle(none.bundle, none.trust).bound.verdict.verdict, "INCONCLUSIVE");
+
+  type St = Parameters<NonNullable<Parameters<typeof buildScenario>[0]>["statement"] & {}>[0];
+  const wq = (x: St) =>
+    (x.counts as { watermarkQueries: { selectedGreen: number; gamma: number } }).watermarkQueries;
+  const rec = (x: St) => x.watermarkQueries as { pairsScored: number; protocol: string };
+  const cases: Array<[string, (x: St) => void, string]> = [
+    [
+      "a step count tampered after signing: the stated LIKELY_DERIVED is not what the numbers give",
+      (x) => {
+        wq(x).selectedGreen = 520;
+      },
+      "verdict_not_supported",
+    ],
+    [
+      "watermark_queries counts without a step record",
+      (x) => {
+        x.watermarkQueries = undefined;
+      },
+      "counts_inconsistent",
+    ],
+    [
+      "a /2 step record without watermark_queries counts",
+      (x) => {
+        (x.counts as { watermarkQueries?: unknown }).watermarkQueries = undefined;
+      },
+      "counts_inconsistent",
+    ],
+    [
+      "pairs_scored is not watermark_queries.all_scored",
+      (x) => {
+        rec(x).pairsScored = 5999;
+      },
+      "counts_inconsistent",
+    ],
+    [
+      "watermark_queries.gamma is not the battery's",
+      (x) => {
+        wq(x).gamma = 0.5;
+      },
+      "counts_inconsistent",
+    ],
+    [
+      "watermark_queries counts under a /1 record",
+      (x) => {
+        rec(x).protocol = "lineage-watermark-queries/1";
+      },
+      "counts_inconsistent",
+    ],
+  ];
+  for (const [name, statement, code] of cases) {
+    await t.test(name, async () => {
+      const bad = await buildScenario({ ...base, statement });
+      assert.throws(() => verifyBundle(bad.bundle, bad.trust), expectAudit(code));
+    });
+  }
+});
+
 test("a bundle missing the session or carrying another entry as the sighting fails", async () => {
   const s = await buildScenario();
   const noSession = clone(AttestationBundleSchema, s.bundle);

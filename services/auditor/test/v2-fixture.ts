@@ -517,8 +517,29 @@ export async function buildScenario(options: ScenarioOptions = {}): Promise<Scen
               allGreen: evidence.watermark.all_green,
             },
           }),
+      ...(evidence.watermark_queries === undefined
+        ? {}
+        : {
+            watermarkQueries: {
+              gamma: evidence.watermark_queries.gamma,
+              selectedScored: evidence.watermark_queries.selected_scored,
+              selectedGreen: evidence.watermark_queries.selected_green,
+              allScored: evidence.watermark_queries.all_scored,
+              allGreen: evidence.watermark_queries.all_green,
+            },
+          }),
       comparisons: evidence.comparisons,
     },
+    ...(evidence.watermark_queries === undefined
+      ? {}
+      : {
+          watermarkQueries: {
+            protocol: "lineage-watermark-queries/2",
+            queriesPlanned: 500,
+            queriesAnswered: 500,
+            pairsScored: evidence.watermark_queries.all_scored,
+          },
+        }),
     bound: {
       sessionIndex: BigInt(sessionIndex),
       panel: [...(session.panel ?? [])],
