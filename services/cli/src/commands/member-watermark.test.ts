@@ -2,7 +2,8 @@
 // its gRPC server, a member node served by `lineage member serve` (embedded default), real testbed models over
 // HTTP. The member makes a key (file 0600, imported by the node), commits it through the hub, then serves a
 // copy of its model watermarked with that key; the hub opens a session binding the commitment on that copy
-// (LIKELY_DERIVED on the watermark test) and one on the unwatermarked model (no accusation: the control).
+// (LIKELY_DERIVED on the watermark test, with the extra watermark queries step on as it is by default) and one
+// on the unwatermarked model (no accusation: the control).
 // Everything the node said — CLI output, serve's log lines, session answers and progress, every log entry —
 // is searched for the key.
 import assert from "node:assert/strict";
@@ -80,7 +81,7 @@ const run = async (args: string[]) => {
   return { code, out: io.out(), err: io.err() };
 };
 
-test("watermark keygen -> commit -> a session on a watermarked copy accuses, on the original does not; the key never leaves", {
+test("watermark keygen -> commit -> a session on a watermarked copy accuses with the extra watermark queries step on (the default), on the original does not; the key never leaves", {
   timeout: 300_000,
 }, async () => {
   await using hubStore = await openTestStore<HubDatabase>("pglite-memory");
@@ -350,12 +351,28 @@ test("watermark keygen -> commit -> a session on a watermarked copy accuses, on 
     assert.ok(wm.selectedGreen / wm.selectedScored > 0.5, `${wm.selectedGreen}/${wm.selectedScored} green`);
     assert.equal(copy.verdict, Verdict.LIKELY_DERIVED);
     assert.equal(copy.watermarkCommitment?.commitmentId, "acme-wm-1");
+    // The extra watermark queries step ran (on by default, lineage-watermark-queries/2) and the copy is still
+    // LIKELY_DERIVED — the case of fe864c5: the step's sampled pairs alone show an effect under the policy's
+    // min_effect, which under /1 replaced the battery's counts and made this copy INCONCLUSIVE. Under /2 they
+    // sit beside the battery's, whose own effect decides.
+    assert.equal(copy.watermarkQueries?.protocol, "lineage-watermark-queries/2");
+    const cq = copy.counts?.watermarkQueries;
+    assert.ok(cq !== undefined, "the attestation carries the step's counts beside the battery's");
+    assert.equal(cq.allScored, copy.watermarkQueries?.pairsScored);
+    assert.ok(cq.allScored > wm.allScored, `the step's ${cq.allScored} pairs, the battery's ${wm.allScored}`);
+    const qEffect = (cq.selectedGreen / cq.selectedScored - 0.25) / 0.75;
+    assert.ok(
+      qEffect < DEFAULT_VERDICT_POLICY.min_effect,
+      `the step's effect ${qEffect.toFixed(3)} alone is under min_effect (the diluted case)`,
+    );
+    assert.equal(copy.backedBy, "watermark");
     // The control: the same model unwatermarked is near gamma and not accused.
     const plain = await session("s-plain", models.url, "m");
     const pw = plain.counts?.watermark;
     assert.ok(pw !== undefined && pw.selectedScored >= 50);
     assert.ok(pw.selectedGreen / pw.selectedScored < 0.45, `${pw.selectedGreen}/${pw.selectedScored} green`);
     assert.notEqual(plain.verdict, Verdict.LIKELY_DERIVED);
+    assert.ok(plain.counts?.watermarkQueries !== undefined, "the step ran on the control too");
   } finally {
     ac.abort();
     assert.equal(await serving, EXIT.ok, serveIo.err());
