@@ -149,6 +149,8 @@ export async function openHubRuntime(o: HubRuntimeOptions): Promise<HubRuntime> 
       ...o.consumer,
     },
     ...(o.refreshIntervalMs === undefined ? {} : { refreshIntervalMs: o.refreshIntervalMs }),
+    // Not on the restart's critical path (issue 12): startHubServer starts the build once the port answers.
+    build: "background",
   });
   o.onPhase?.("index");
   const onScan = (suspectId: string, result: Promise<ScanResult>) => {

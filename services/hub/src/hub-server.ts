@@ -50,6 +50,10 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
   };
   addService(server, Hub, withUnimplemented(Hub, handlers));
   const port = await server.listen(options.listen, options.credentials);
+  // An index opened with build "background" is built now that the port answers (issue 12): the log's reads
+  // and writes and ingestion serve meanwhile; retrieval waits for it (sketch-retriever.ts). A failure is
+  // retried by the index's catch-up tick.
+  options.index?.load().catch(() => undefined);
   const host = options.listen.slice(0, options.listen.lastIndexOf(":"));
   const close = () => server.shutdown(2000);
   return { port, address: `${host}:${port}`, close, [Symbol.asyncDispose]: close };

@@ -36,6 +36,12 @@ export interface HubIndexOptions {
   /** How often the index catches up with other replicas (ms); 0 disables. Default 2000. */
   readonly refreshIntervalMs?: number;
   readonly now?: () => number;
+  /**
+   * When the index is first built: "open" (default) before this resolves; "background" when {@link
+   * HubIndex.load} is called (startHubServer calls it once it listens, issue 12) or at the first catch-up
+   * tick, whichever comes first. Until then ingestion works as ever and retrieval waits (sketch-retriever.ts).
+   */
+  readonly build?: "open" | "background";
   /** One line per secretariat action worth an operator's eye (suppressions). */
   readonly report?: (line: string) => void;
 }
@@ -50,6 +56,11 @@ export interface HubIndex extends AsyncDisposable {
   readonly ingestor: SketchIngestor;
   readonly retriever: SketchRetriever;
   readonly metrics: IngestMetrics;
+  /**
+   * Starts the index's first build if it has not started (idempotent); resolves when it ends. A failed build
+   * is retried at the next catch-up tick.
+   */
+  load(): Promise<void>;
   /** The gRPC handlers, verifying request headers with `auth` (the server's one replay guard). */
   handlers(auth: RequestAuthenticator): EpochHandlers & SketchHandlers & SuppressHandlers;
   close(): Promise<void>;
@@ -98,7 +109,17 @@ export async function openHubIndex(options: HubIndexOptions): Promise<HubIndex> 
     onIndexed: (row) => retriever.add(row),
     onRetired: (id) => retriever.remove(id),
   });
-  await retriever.rebuild();
+  let loading: Promise<void> | undefined;
+  const load = (): Promise<void> => {
+    if (retriever.loadState.ready) return Promise.resolve();
+    if (loading === undefined) {
+      loading = retriever.rebuild({ background: options.build === "background" }).finally(() => {
+        loading = undefined;
+      });
+    }
+    return loading;
+  };
+  if (options.build !== "background") await load();
   let consumption: Consumption | undefined;
   if (options.bus !== undefined)
     consumption = await startSketchConsumer(options.bus, ingestor, options.consumer);
@@ -128,6 +149,7 @@ export async function openHubIndex(options: HubIndexOptions): Promise<HubIndex> 
     ingestor,
     retriever,
     metrics,
+    load,
     handlers: (auth) => ({
       ...epochHandlers({
         epochs,

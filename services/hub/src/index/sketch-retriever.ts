@@ -9,6 +9,12 @@
  *      memory (probe-detail.ts, within a byte budget), reading from Postgres only what it does not hold.
  * The index is rebuilt from Postgres on start, fed by this replica's ingestion as batches commit, and
  * caught up with other replicas' commits and retirements by {@link SketchRetriever.refresh}.
+ *
+ * Start-up (issue 12): the first build may run while the hub already serves and ingests. Until it ends,
+ * retrieval waits for it (bounded: {@link RetrieveOptions.readyWaitMs}) and then refuses with `unavailable`
+ * ("sketch index is loading: N of M") rather than answer from a partial index. Sketches committed or retired
+ * while any build runs are queued and replayed, in order, on the built index: a row the build also read is
+ * the same sketch id and is not added twice (test/index-background-build.test.ts forces the race).
  */
 import { compareSketches, LSH_V1, type Sketch, type SketchSimilarity } from "@lineage/fingerprint";
 import type { EpochStore } from "../epochs/epoch-store.js";
@@ -38,7 +44,29 @@ export interface RetrieveOptions {
   readonly minAgreeingBands?: number;
   /** Exclude this member's models (a member reporting its own model, say). */
   readonly excludeMember?: string;
+  /**
+   * How long to wait for the first index build (start-up) before refusing with `unavailable` (ms). Default
+   * {@link DEFAULT_READY_WAIT_MS}; 0 refuses at once. A release scan has just spent seconds probing the
+   * suspect: waiting for a load already under way serves it better than failing it.
+   */
+  readonly readyWaitMs?: number;
 }
+
+/** Default {@link RetrieveOptions.readyWaitMs}: far above a start-up build of 100,000 models (~15 s). */
+export const DEFAULT_READY_WAIT_MS = 60_000;
+
+/** Progress of the index's first build. */
+export interface IndexLoadState {
+  /** Whether the index answers retrievals (its first build ended). */
+  readonly ready: boolean;
+  /** Sketches read by the build under way (or the last one). */
+  readonly loaded: number;
+  /** Active sketches of the epoch the build reads (counted as it starts); undefined before that. */
+  readonly total: number | undefined;
+}
+
+/** A change queued while a build runs, replayed on the built index. */
+type QueuedChange = { readonly add: IndexedSketchRow } | { readonly remove: string };
 
 /** Where one retrieval's time went. */
 export interface LookupTimings {
@@ -64,6 +92,21 @@ export const DETAIL_FACTOR = 4;
 const PAGE = 5000;
 /** Sketches per page of a rebuild (two pages are in memory: one decoded while the next is read). */
 const REBUILD_PAGE = 2000;
+/**
+ * Sketches per page of a build behind a serving port ({@link RebuildOptions.background}), decoded
+ * {@link BACKGROUND_SLICE} at a time with the event loop yielded between slices: the embedded database runs
+ * each page's query on this thread, and a sketch's decoding costs ~0.5-1 ms, so calls that do not need the
+ * index wait at most a slice (or one query) for their turn.
+ */
+const BACKGROUND_PAGE = 50;
+/** Rows decoded between two yields of the event loop by a background build. */
+const BACKGROUND_SLICE = 8;
+
+/** Options of {@link SketchRetriever.rebuild}. */
+export interface RebuildOptions {
+  /** The hub serves meanwhile: small pages, and the event loop is yielded between them. */
+  readonly background?: boolean;
+}
 
 interface Entry {
   readonly seq: bigint;
@@ -88,9 +131,17 @@ export class SketchRetriever {
    */
   #safeSeq = 0n;
   #lastRefreshMs = 0;
-  readonly #detail: ProbeDetail;
+  #detail: ProbeDetail;
   readonly #keepDetail: boolean;
+  readonly #detailBudgetBytes: number;
   readonly #coarseScratch: Uint8Array[] = [];
+  /** Changes arriving while a build runs (undefined when none runs). */
+  #queued: QueuedChange[] | undefined;
+  #building: Promise<void> | undefined;
+  #loaded = 0;
+  #total: number | undefined;
+  #ready = false;
+  readonly #readyWaiters = new Set<() => void>();
 
   /**
    * @param detailBudgetBytes - memory for the per-probe detail of indexed sketches (probe-detail.ts; default
@@ -107,6 +158,7 @@ export class SketchRetriever {
     this.#now = now;
     this.#detail = new ProbeDetail(detailBudgetBytes);
     this.#keepDetail = detailBudgetBytes > 0;
+    this.#detailBudgetBytes = detailBudgetBytes;
   }
 
   /** Models whose per-probe detail is held in memory, and its estimated bytes. */
@@ -131,38 +183,125 @@ export class SketchRetriever {
 
   #last: LookupTimings | undefined;
 
-  /** Rebuilds the index from Postgres for the current epoch (start-up, epoch rotation). */
-  async rebuild(): Promise<void> {
+  /** Progress of the first build (and of any later rebuild's reading). */
+  get loadState(): IndexLoadState {
+    return { ready: this.#ready, loaded: this.#loaded, total: this.#total };
+  }
+
+  /** Whether a build is under way. */
+  get building(): boolean {
+    return this.#building !== undefined;
+  }
+
+  /**
+   * Resolves once the first build ended (at once if it has), false if `timeoutMs` passed first. Does not
+   * start a build.
+   */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.#ready) return Promise.resolve(true);
+    if (timeoutMs <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#readyWaiters.delete(done);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.#readyWaiters.delete(done);
+        resolve(false);
+      }, timeoutMs);
+      this.#readyWaiters.add(done);
+    });
+  }
+
+  /**
+   * Rebuilds the index from Postgres for the current epoch (start-up, epoch rotation). One build at a time: a
+   * call while one runs waits for it and then builds again (the epoch may have changed meanwhile).
+   */
+  async rebuild(options: RebuildOptions = {}): Promise<void> {
+    while (this.#building !== undefined) await this.#building.catch(() => undefined);
+    const build = this.#build(options.background === true);
+    this.#building = build;
+    try {
+      await build;
+    } finally {
+      this.#building = undefined;
+    }
+  }
+
+  async #build(background: boolean): Promise<void> {
+    this.#queued = [];
+    try {
+      await this.#buildQueued(background);
+    } finally {
+      // A failed build leaves the previous index and drops the queue: the changes are in Postgres, and the
+      // next refresh (or rebuild) reads them.
+      this.#queued = undefined;
+    }
+  }
+
+  async #buildQueued(background: boolean): Promise<void> {
     const startedMs = this.#now();
     const epoch = await this.#epochs.current();
     const entries: Entry[] = [];
     const loader = BandIndex.loader();
+    // The replaced index's detail is dropped now, as before (memory stays one index's worth): until the swap,
+    // a retrieval reads its stage-2 sketches from Postgres.
     this.#detail.clear();
+    const detail = new ProbeDetail(this.#detailBudgetBytes);
+    this.#loaded = 0;
+    this.#total = epoch === undefined ? 0 : await this.#sketches.activeCount(epoch.epochId);
     if (epoch !== undefined) {
       for await (const page of this.#sketches.activePages(
         epoch.epochId,
         0n,
-        REBUILD_PAGE,
+        background ? BACKGROUND_PAGE : REBUILD_PAGE,
         this.#keepDetail,
+        background ? BACKGROUND_SLICE : REBUILD_PAGE,
       )) {
+        if (background) await new Promise<void>((resolve) => setImmediate(resolve));
         for (const r of page) {
-          if (r.sketch !== undefined) this.#detail.set(entries.length, r.sketch);
+          if (r.sketch !== undefined) detail.set(entries.length, r.sketch);
           entries.push({ seq: r.seq, sketchId: r.sketchId, model: r.model });
           loader.add(r.coarse);
         }
+        this.#loaded = entries.length;
       }
     }
+    const safeSeq = await this.#sketches.settledSeq(startedMs - COMMIT_LAG_MS);
+    // From here to the end no await: the swap and the replay of queued changes are one step.
     this.#index = loader.build();
     this.#entries = entries;
+    this.#detail = detail;
     this.#bySketch.clear();
     this.#byModel.clear();
     entries.forEach((e, i) => {
+      // Pages are read at different moments: a model's sketch superseded while the build ran may have been
+      // read with the sketch superseding it (a later page, higher seq). The later one stays.
+      const mk = modelKey(e.model);
+      const prev = this.#byModel.get(mk);
+      if (prev !== undefined) {
+        this.#bySketch.delete((entries[prev] as Entry).sketchId);
+        this.#detail.delete(prev);
+        this.#index.remove(prev);
+      }
       this.#bySketch.set(e.sketchId, i);
-      this.#byModel.set(modelKey(e.model), i);
+      this.#byModel.set(mk, i);
     });
     this.#epochId = epoch?.epochId;
-    this.#safeSeq = await this.#sketches.settledSeq(startedMs - COMMIT_LAG_MS);
+    this.#safeSeq = safeSeq;
     this.#lastRefreshMs = startedMs;
+    const queued = this.#queued ?? [];
+    this.#queued = undefined;
+    // In arrival order: a sketch added then retired while the build ran ends retired.
+    for (const c of queued) {
+      if ("add" in c) this.add(c.add);
+      else this.remove(c.remove);
+    }
+    if (!this.#ready) {
+      this.#ready = true;
+      for (const w of [...this.#readyWaiters]) w();
+    }
   }
 
   /**
@@ -170,6 +309,9 @@ export class SketchRetriever {
    * ignored; a sketch superseding its model's previous one replaces it.
    */
   add(row: IndexedSketchRow): void {
+    // A build under way may or may not read this row (it committed as the build pages through): queued, it is
+    // added once the built index is in place, and skipped there if the build read it.
+    this.#queued?.push({ add: row });
     if (row.epochId !== this.#epochId || this.#bySketch.has(row.sketchId)) return;
     const mk = modelKey(row.model);
     const prev = this.#byModel.get(mk);
@@ -187,6 +329,8 @@ export class SketchRetriever {
 
   /** Removes a sketch from retrieval (withdrawn, suppressed, superseded). */
   remove(sketchId: string): boolean {
+    // Also replayed on the index a build under way is making (it may have read the sketch before it left).
+    this.#queued?.push({ remove: sketchId });
     const ord = this.#bySketch.get(sketchId);
     if (ord === undefined) return false;
     this.#bySketch.delete(sketchId);
@@ -201,6 +345,9 @@ export class SketchRetriever {
    * current epoch rebuilds the index.
    */
   async refresh(): Promise<void> {
+    // A build under way reads (or queues) everything this would; the next refresh catches up after it.
+    if (this.#building !== undefined) return;
+    if (!this.#ready) return this.rebuild(); // the first build has not run, or failed: (re)try it
     const epoch = await this.#epochs.current();
     if (epoch?.epochId !== this.#epochId) return this.rebuild();
     if (epoch === undefined) return;
@@ -233,6 +380,13 @@ export class SketchRetriever {
     const limit = options.limit ?? 10;
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
       throw new HubError("invalid_argument", "limit must be 1..1000");
+    if (!this.#ready && !(await this.whenReady(options.readyWaitMs ?? DEFAULT_READY_WAIT_MS))) {
+      const { loaded, total } = this.loadState;
+      throw new HubError(
+        "unavailable",
+        `sketch index is loading: ${loaded} of ${total ?? "?"} sketches read; retry shortly`,
+      );
+    }
     if (this.#epochId === undefined)
       throw new HubError("failed_precondition", "the sketch index has no current epoch");
     if (suspect.epochId !== this.#epochId) {

@@ -480,13 +480,16 @@ export class SketchStore {
 
   /**
    * Every active sketch of an epoch with seq above `afterSeq`, in seq order, `pageSize` at a time: the index
-   * rebuild. Each page is decoded while Postgres reads the next.
+   * rebuild. Each page is decoded while Postgres reads the next. With `sliceRows`, a page is decoded and
+   * yielded that many rows at a time (a build behind a serving port yields the event loop between slices:
+   * decoding an envelope is most of a row's cost).
    */
   async *activePages(
     epochId: string,
     afterSeq: bigint,
     pageSize: number,
     withSketch = false,
+    sliceRows = pageSize,
   ): AsyncGenerator<IndexedSketchRow[], void, undefined> {
     // A page read ahead that the caller no longer wants must not fail as an unhandled rejection.
     const read = (after: bigint) => {
@@ -500,7 +503,8 @@ export class SketchStore {
       const last = rows[rows.length - 1];
       const more = rows.length === pageSize && last !== undefined;
       if (more) pending = read(BigInt(last.seq));
-      yield rows.map((r) => indexedRow(r, withSketch));
+      for (let i = 0; i < rows.length; i += sliceRows)
+        yield rows.slice(i, i + sliceRows).map((r) => indexedRow(r, withSketch));
       if (!more) return;
     }
   }
@@ -517,6 +521,21 @@ export class SketchStore {
         .orderBy("sketches.seq")
         .limit(limit)
         .execute();
+    } catch (err) {
+      unavailable(err);
+    }
+  }
+
+  /** How many active sketches an epoch has (the index build's progress denominator). */
+  async activeCount(epochId: string): Promise<number> {
+    try {
+      const r = await this.#store.db
+        .selectFrom("sketches")
+        .select((eb) => eb.fn.countAll<string | number | bigint>().as("n"))
+        .where("epoch_id", "=", epochId)
+        .where("status", "=", "active")
+        .executeTakeFirst();
+      return Number(r?.n ?? 0);
     } catch (err) {
       unavailable(err);
     }
