@@ -120,12 +120,6 @@ type Rule = (ev: {
   wmB?: VerdictEvidence["watermark"];
   wmX?: VerdictEvidence["watermark"];
 }) => { ok: boolean; p: number };
-const p3 = (canary: ReturnType<typeof canaryCounts>, wm?: VerdictEvidence["watermark"]) =>
-  deriveVerdict({ canary, ...(wm ? { watermark: wm } : {}), comparisons: COMPARISONS }, VERDICT_POLICY_3);
-const rawP = (v: ReturnType<typeof p3>, t: string) => {
-  const x = v.tests.find((y) => y.test === t);
-  return x?.available ? x.p_value : 1;
-};
 const P4 = resolvePolicy({ min_effect: 0.02 });
 const verdictOf = (
   canary: ReturnType<typeof canaryCounts> | undefined,
@@ -185,14 +179,13 @@ for (const [i, e] of suspects.entries()) {
     }
     for (const [name, rule] of Object.entries(rules)) {
       const r = rule({ canary, ...(wmB ? { wmB } : {}), ...(wmX ? { wmX } : {}) });
-      let g = tally.get(name);
-      if (!g) tally.set(name, (g = new Map()));
-      let x = g.get(group);
-      if (!x) g.set(group, (x = { n: 0, ok: 0, ps: [] }));
+      const g = tally.get(name) ?? new Map();
+      tally.set(name, g);
+      const x = g.get(group) ?? { n: 0, ok: 0, ps: [] };
+      g.set(group, x);
       x.n++;
       if (r.ok) x.ok++;
-      if (group !== "null") x.ps.push(r.p.toExponential(0));
-      else x.ps.push(r.p.toExponential(0));
+      x.ps.push(r.p.toExponential(0));
     }
   }
   process.stderr.write(`\r${i + 1}/${suspects.length} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
