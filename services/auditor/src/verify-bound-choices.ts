@@ -557,7 +557,9 @@ function checkWatermarkQueriesRecord(st: AttestationStatement, bad: (what: strin
   if (fixed === undefined)
     bad(`the watermark queries step names an unknown protocol "${q.protocol.slice(0, 64)}"`);
   if (counts?.watermark === undefined) bad("the watermark queries step is recorded without watermark counts");
-  if (q.queriesPlanned !== fixed)
+  // /2 binds the step with every key and asks it only when undecided without it: planned 0 = not asked.
+  const skipped = q.protocol === "lineage-watermark-queries/2" && q.queriesPlanned === 0;
+  if (q.queriesPlanned !== fixed && !skipped)
     bad(`the watermark queries step's queries_planned is not ${q.protocol}'s ${fixed}`);
   if (q.queriesAnswered > q.queriesPlanned)
     bad("the watermark queries step answered more queries than it planned");
@@ -567,6 +569,12 @@ function checkWatermarkQueriesRecord(st: AttestationStatement, bad: (what: strin
       bad("the watermark queries step's pairs_scored is not watermark_queries.all_scored");
     if (wq.gamma !== counts?.watermark?.gamma)
       bad("watermark_queries.gamma is not watermark.gamma (one key, one scheme)");
+    if (skipped && (wq.selectedScored !== 0 || wq.allScored !== 0))
+      bad("watermark_queries counts are not empty though the step was not asked (queries_planned 0)");
+    if (skipped && verdictFromProto(st.verdict) !== "LIKELY_DERIVED")
+      bad(
+        "the watermark queries step was not asked (queries_planned 0) though the comparison is not LIKELY_DERIVED without it",
+      );
   } else {
     if (wq !== undefined)
       bad(`watermark_queries counts are given under ${q.protocol}, whose counts are watermark's`);

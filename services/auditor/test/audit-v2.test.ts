@@ -32,7 +32,7 @@ import {
   verifyBundle,
   verifyDisclosure,
 } from "../src/index.js";
-import { buildScenario, ORIGIN, tableSuspect } from "./v2-fixture.js";
+import { buildScenario, ORIGIN, type ScenarioOptions, tableSuspect } from "./v2-fixture.js";
 
 const CLI = new URL("../../cli/bin/lineage.js", import.meta.url).pathname;
 // The CLI's default auditor state is ~/.lineage/auditor: commands run without --state keep theirs in a folder of
@@ -404,6 +404,65 @@ test("the extra watermark queries step's counts (lineage-watermark-queries/2) ar
     await t.test(name, async () => {
       const bad = await buildScenario({ ...base, statement });
       assert.throws(() => verifyBundle(bad.bundle, bad.trust), expectAudit(code));
+    });
+  }
+});
+
+test("the watermark queries step bound but not asked (/2, queries_planned 0) verifies only with empty counts on a comparison the battery decided", async (t) => {
+  const EMPTY = { gamma: 0.25, selected_scored: 0, selected_green: 0, all_scored: 0, all_green: 0 };
+  type St = Parameters<NonNullable<Parameters<typeof buildScenario>[0]>["statement"] & {}>[0];
+  const unasked = (x: St) => {
+    Object.assign(x.watermarkQueries as object, { queriesPlanned: 0, queriesAnswered: 0, pairsScored: 0 });
+  };
+  // The battery's own counts decide (150/200 selected green against gamma 0.25): the step is not asked.
+  const decided = (e: Record<string, unknown>) => {
+    e.watermark = { gamma: 0.25, selected_scored: 200, selected_green: 150, all_scored: 600, all_green: 300 };
+    e.watermark_queries = { ...EMPTY };
+  };
+  const s = await buildScenario({ watermark: true, knows: () => false, counts: decided, statement: unasked });
+  const r = verifyBundle(s.bundle, s.trust);
+  assert.equal(r.bound.verdict.verdict, "LIKELY_DERIVED", r.bound.verdict.explanation);
+  assert.equal(r.bound.verdict.backed_by, "watermark");
+  assert.deepEqual(r.bound.evidence.watermark_queries, EMPTY, "the step's empty counts are read");
+
+  const cases: Array<[string, ScenarioOptions]> = [
+    [
+      "not asked, yet the step's counts are not empty",
+      {
+        watermark: true,
+        knows: () => false,
+        counts: (e) => {
+          decided(e);
+          e.watermark_queries = {
+            ...EMPTY,
+            selected_scored: 20,
+            selected_green: 5,
+            all_scored: 60,
+            all_green: 15,
+          };
+        },
+        statement: (x) => {
+          unasked(x);
+          (x.watermarkQueries as { pairsScored: number }).pairsScored = 60;
+        },
+      },
+    ],
+    [
+      "not asked on a comparison that is undecided without the step (the battery at gamma)",
+      {
+        watermark: true,
+        knows: () => false,
+        counts: (e) => {
+          e.watermark_queries = { ...EMPTY };
+        },
+        statement: unasked,
+      },
+    ],
+  ];
+  for (const [name, options] of cases) {
+    await t.test(name, async () => {
+      const bad = await buildScenario(options);
+      assert.throws(() => verifyBundle(bad.bundle, bad.trust), expectAudit("counts_inconsistent"));
     });
   }
 });

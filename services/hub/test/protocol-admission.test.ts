@@ -703,11 +703,64 @@ for (const backend of await backends()) {
       "LIKELY_DERIVED on step counts at gamma",
       "verdict_not_supported",
     );
+    // Not asked (queries_planned 0): only with empty counts, and only for a claim decided without the step.
+    const EMPTY = { gamma: 0.25, selectedScored: 0, selectedGreen: 0, allScored: 0, allGreen: 0 };
+    const unasked = { protocol: V2, queriesPlanned: 0, queriesAnswered: 0, pairsScored: 0 };
+    await refused(
+      (st) => {
+        if (st.watermarkQueries)
+          Object.assign(st.watermarkQueries, { ...unasked, pairsScored: queries.allScored });
+      },
+      /counts\.watermark_queries must be empty when the step was not asked \(queries_planned 0\)/,
+      "planned 0 with the step's counts",
+    );
+    await refused(
+      (st) => {
+        if (st.watermarkQueries) Object.assign(st.watermarkQueries, { ...unasked, queriesAnswered: 3 });
+        if (st.counts) st.counts.watermarkQueries = create(WatermarkCountsSchema, EMPTY);
+      },
+      /queries_answered exceeds queries_planned/,
+      "planned 0, answered 3",
+    );
+    await assert.rejects(
+      log.appendAttestation(
+        attestationV2(log, p, now, WEAK_CLAIM, (st) => {
+          if (st.counts) st.counts.watermarkQueries = create(WatermarkCountsSchema, EMPTY);
+          st.watermarkQueries = create(WatermarkQueriesStepSchema, unasked);
+        }),
+      ),
+      (err: unknown) => {
+        assert.ok(isLogError(err) && err.code === "invalid_argument", String(err));
+        assert.match(
+          (err as Error).message,
+          /queries_planned 0 \(not asked\) is only for a comparison LIKELY_DERIVED/,
+        );
+        return true;
+      },
+      "an undecided comparison that did not ask the step",
+    );
     assert.equal(log.size, size, "nothing refused was logged");
     // Consistent: admitted, and the hub's re-derivation read the step's counts (the battery's alone give
     // INCONCLUSIVE, so a hub ignoring them would have refused this claim).
     const admitted = await log.appendAttestation(v2());
     assert.ok(admitted.index > p.sessionIndex);
+
+    // Decided by the battery's own counts (150/200 selected green): the step bound, not asked, is admitted.
+    const d = await openProtocolSession(log, alice, "alice", now, { watermark: true, sessionId: "s-wq0" });
+    await log.appendAttestation(
+      attestationV2(log, d, now, WATERMARK_CLAIM, (st) => {
+        if (st.counts)
+          st.counts.watermark = create(WatermarkCountsSchema, {
+            gamma: 0.25,
+            selectedScored: 200,
+            selectedGreen: 150,
+            allScored: 600,
+            allGreen: 300,
+          });
+        if (st.counts) st.counts.watermarkQueries = create(WatermarkCountsSchema, EMPTY);
+        st.watermarkQueries = create(WatermarkQueriesStepSchema, unasked);
+      }),
+    );
 
     // A v1 record is admitted as before: the step's counts ARE counts.watermark (pairs_scored = its all_scored).
     const q = await openProtocolSession(log, alice, "alice", now, { watermark: true, sessionId: "s-wq1" });

@@ -351,20 +351,16 @@ test("watermark keygen -> commit -> a session on a watermarked copy accuses with
     assert.ok(wm.selectedGreen / wm.selectedScored > 0.5, `${wm.selectedGreen}/${wm.selectedScored} green`);
     assert.equal(copy.verdict, Verdict.LIKELY_DERIVED);
     assert.equal(copy.watermarkCommitment?.commitmentId, "acme-wm-1");
-    // The extra watermark queries step ran (on by default, lineage-watermark-queries/2) and the copy is still
-    // LIKELY_DERIVED — the case of fe864c5: the step's sampled pairs alone show an effect under the policy's
-    // min_effect, which under /1 replaced the battery's counts and made this copy INCONCLUSIVE. Under /2 they
-    // sit beside the battery's, whose own effect decides.
+    // The extra watermark queries step (on by default, lineage-watermark-queries/2) is bound with the key and
+    // asked only when the comparison is undecided without it: here the battery's own effect decides (the case
+    // of fe864c5, whose diluted step counts under /1 replaced the battery's and made this copy INCONCLUSIVE),
+    // so the suspect is not asked the 500 extra queries and the record says so (planned 0, empty counts).
     assert.equal(copy.watermarkQueries?.protocol, "lineage-watermark-queries/2");
+    assert.equal(copy.watermarkQueries?.queriesPlanned, 0, "decided by the battery: the step is not asked");
     const cq = copy.counts?.watermarkQueries;
-    assert.ok(cq !== undefined, "the attestation carries the step's counts beside the battery's");
-    assert.equal(cq.allScored, copy.watermarkQueries?.pairsScored);
-    assert.ok(cq.allScored > wm.allScored, `the step's ${cq.allScored} pairs, the battery's ${wm.allScored}`);
-    const qEffect = (cq.selectedGreen / cq.selectedScored - 0.25) / 0.75;
-    assert.ok(
-      qEffect < DEFAULT_VERDICT_POLICY.min_effect,
-      `the step's effect ${qEffect.toFixed(3)} alone is under min_effect (the diluted case)`,
-    );
+    assert.ok(cq !== undefined, "the attestation carries the step's (empty) counts beside the battery's");
+    assert.equal(cq.allScored, 0);
+    assert.equal(cq.selectedScored, 0);
     assert.equal(copy.backedBy, "watermark");
     // The control: the same model unwatermarked is near gamma and not accused.
     const plain = await session("s-plain", models.url, "m");
@@ -372,7 +368,10 @@ test("watermark keygen -> commit -> a session on a watermarked copy accuses with
     assert.ok(pw !== undefined && pw.selectedScored >= 50);
     assert.ok(pw.selectedGreen / pw.selectedScored < 0.45, `${pw.selectedGreen}/${pw.selectedScored} green`);
     assert.notEqual(plain.verdict, Verdict.LIKELY_DERIVED);
-    assert.ok(plain.counts?.watermarkQueries !== undefined, "the step ran on the control too");
+    // Undecided without the step: the control is asked its 500 queries, and their pairs are counted.
+    assert.equal(plain.watermarkQueries?.queriesPlanned, 500, "the step is asked on the undecided control");
+    const pq = plain.counts?.watermarkQueries;
+    assert.ok(pq !== undefined && pq.allScored > pw.allScored, `the step's ${pq?.allScored} pairs`);
   } finally {
     ac.abort();
     assert.equal(await serving, EXIT.ok, serveIo.err());

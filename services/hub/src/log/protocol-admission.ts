@@ -196,7 +196,8 @@ export const WATERMARK_QUERIES_PROTOCOLS: Readonly<Record<string, { readonly que
  * protocol with the count it fixes, consistent counts, and the step's counts exactly the step's pairs — so
  * the counts the verdict is re-derived from are the ones the fixed rule made. Under /1 the step's counts are
  * counts.watermark (and counts.watermark_queries is absent); under /2 they are counts.watermark_queries, with
- * counts.watermark the battery's and one gamma for both (one key, one scheme).
+ * counts.watermark the battery's and one gamma for both (one key, one scheme); /2's queries_planned 0 says
+ * "bound, not asked" (empty counts, a LIKELY_DERIVED claim).
  */
 function checkWatermarkQueriesStep(st: AttestationStatement): void {
   const q = st.watermarkQueries as NonNullable<AttestationStatement["watermarkQueries"]>;
@@ -208,7 +209,13 @@ function checkWatermarkQueriesStep(st: AttestationStatement): void {
   const fixed = WATERMARK_QUERIES_PROTOCOLS[q.protocol] as { readonly queries: number };
   if (st.watermarkCommitment === undefined || st.counts?.watermark === undefined)
     bad("recorded without a bound watermark key and its counts");
-  if (q.queriesPlanned !== fixed.queries) bad(`queries_planned must be ${fixed.queries} under ${q.protocol}`);
+  // /2 binds the step whenever a key is bound and asks it only when the comparison is undecided without it:
+  // planned 0 is "bound, not asked" (its counts then empty). /1 always asked.
+  const skipped = q.protocol === WATERMARK_QUERIES_V2 && q.queriesPlanned === 0;
+  if (q.queriesPlanned !== fixed.queries && !skipped)
+    bad(
+      `queries_planned must be ${fixed.queries}${q.protocol === WATERMARK_QUERIES_V2 ? " (or 0: not asked)" : ""} under ${q.protocol}`,
+    );
   if (q.queriesAnswered > q.queriesPlanned) bad("queries_answered exceeds queries_planned");
   const wq = st.counts?.watermarkQueries;
   if (q.protocol === WATERMARK_QUERIES_V2) {
@@ -216,6 +223,12 @@ function checkWatermarkQueriesStep(st: AttestationStatement): void {
     if (q.pairsScored !== wq?.allScored) bad("pairs_scored must equal counts.watermark_queries.all_scored");
     if (wq?.gamma !== st.counts?.watermark?.gamma)
       bad("counts.watermark_queries.gamma must equal counts.watermark.gamma (one key, one scheme)");
+    if (skipped && (wq?.selectedScored !== 0 || wq?.allScored !== 0))
+      bad("counts.watermark_queries must be empty when the step was not asked (queries_planned 0)");
+    // Not asking is for a comparison already decided without the step (the re-derivation then reads the same
+    // verdict from the empty counts); an undecided one must be asked, so the record means one thing.
+    if (skipped && verdictFromProto(st.verdict) !== "LIKELY_DERIVED")
+      bad("queries_planned 0 (not asked) is only for a comparison LIKELY_DERIVED without the step");
   } else {
     if (wq !== undefined) bad(`counts.watermark_queries must be absent under ${q.protocol}`);
     if (q.pairsScored !== st.counts?.watermark?.allScored)
