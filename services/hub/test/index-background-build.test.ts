@@ -8,39 +8,14 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  type HubDatabase,
-  hubMigrations,
-  openTestStore,
-  postgresTestTarget,
-  type Store,
-} from "@lineage/store";
 import { EpochStore } from "../src/epochs/epoch-store.js";
 import { openHubIndex } from "../src/index/hub-index.js";
 import { SketchRetriever } from "../src/index/sketch-retriever.js";
 import { isHubError } from "../src/ingest/hub-error.js";
 import { SketchIngestor } from "../src/ingest/sketch-ingestor.js";
 import { type IndexedSketchRow, SketchStore } from "../src/ingest/sketch-store.js";
+import { backends } from "./log-fixtures.js";
 import { announcement, EPOCH_ID, sketchHub, syntheticSketch, withdrawalMessage } from "./sketch-fixtures.js";
-
-async function backends(): Promise<
-  { name: string; skip?: string; open: () => Promise<Store<HubDatabase>> }[]
-> {
-  const pg = await postgresTestTarget();
-  const migrated = async (p: Promise<Store<HubDatabase>>) => {
-    const s = await p;
-    await s.migrate(hubMigrations);
-    return s;
-  };
-  return [
-    { name: "pglite", open: () => migrated(openTestStore<HubDatabase>("pglite-memory")) },
-    {
-      name: "postgres",
-      ...(pg.skip === undefined ? {} : { skip: pg.skip }),
-      open: () => migrated(openTestStore<HubDatabase>("postgres", { url: (pg as { url: string }).url })),
-    },
-  ];
-}
 
 /**
  * The real sketch table, with an index build's reading held twice: after its first slice of rows (until

@@ -7,18 +7,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { COARSE_BANDS, LSH_V1 } from "@lineage/fingerprint";
-import {
-  type HubDatabase,
-  hubMigrations,
-  openTestStore,
-  postgresTestTarget,
-  type Store,
-} from "@lineage/store";
 import { EpochStore } from "../src/epochs/epoch-store.js";
 import { BandIndex } from "../src/index/band-index.js";
 import { SketchRetriever } from "../src/index/sketch-retriever.js";
 import { isHubError } from "../src/ingest/hub-error.js";
 import { SketchIngestor } from "../src/ingest/sketch-ingestor.js";
+import { backends } from "./log-fixtures.js";
 import {
   announcement,
   EPOCH_ID,
@@ -111,25 +105,6 @@ test("band index: a bulk build (radix-sorted buckets, given all at once or fed o
     (e) => isHubError(e, "invalid_argument"),
   );
 });
-
-async function backends(): Promise<
-  { name: string; skip?: string; open: () => Promise<Store<HubDatabase>> }[]
-> {
-  const pg = await postgresTestTarget();
-  const migrated = async (p: Promise<Store<HubDatabase>>) => {
-    const s = await p;
-    await s.migrate(hubMigrations);
-    return s;
-  };
-  return [
-    { name: "pglite", open: () => migrated(openTestStore<HubDatabase>("pglite-memory")) },
-    {
-      name: "postgres",
-      ...(pg.skip === undefined ? {} : { skip: pg.skip }),
-      open: () => migrated(openTestStore<HubDatabase>("postgres", { url: (pg as { url: string }).url })),
-    },
-  ];
-}
 
 for (const backend of await backends()) {
   test(`${backend.name}: retrieval ranks a suspect's parent first; withdrawal, suppression and another replica's commits are seen`, {

@@ -11,35 +11,10 @@ import { toBinary } from "@bufbuild/protobuf";
 import { DsseEnvelopeSchema } from "@lineage/api";
 import { sha256, toHex } from "@lineage/crypto";
 import type { Sketch } from "@lineage/fingerprint";
-import {
-  type HubDatabase,
-  hubMigrations,
-  openTestStore,
-  postgresTestTarget,
-  type Store,
-} from "@lineage/store";
 import { sql } from "kysely";
 import { type PendingSketch, REORDER_WINDOW, SketchStore } from "../src/ingest/sketch-store.js";
+import { backends } from "./log-fixtures.js";
 import { EPOCH_ID, sketchEnvelope, sketchHub, syntheticSketch, type TestMember } from "./sketch-fixtures.js";
-
-async function backends(): Promise<
-  { name: string; skip?: string; open: () => Promise<Store<HubDatabase>> }[]
-> {
-  const pg = await postgresTestTarget();
-  const migrated = async (p: Promise<Store<HubDatabase>>) => {
-    const s = await p;
-    await s.migrate(hubMigrations);
-    return s;
-  };
-  return [
-    { name: "pglite", open: () => migrated(openTestStore<HubDatabase>("pglite-memory")) },
-    {
-      name: "postgres",
-      ...(pg.skip === undefined ? {} : { skip: pg.skip }),
-      open: () => migrated(openTestStore<HubDatabase>("postgres", { url: (pg as { url: string }).url })),
-    },
-  ];
-}
 
 /** A verified message as the verifier hands it over (the envelope really signed by the member). */
 function pending(
