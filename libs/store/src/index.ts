@@ -11,6 +11,7 @@ export { hubMigrations } from "./migrations/hub/index.js";
 export { memberNodeMigrations } from "./migrations/member-node/index.js";
 export { Mutex } from "./mutex.js";
 export { PGliteDialect, type PGliteDialectConfig } from "./pglite-dialect.js";
+export { EMBEDDED_SHARED_BUFFERS, type EmbeddedWasm, embeddedWasm } from "./pglite-wasm.js";
 export type { CreatedAt, Timestamp, UpdatedAt } from "./schema/column-types.js";
 export type {
   HubDatabase,

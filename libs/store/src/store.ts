@@ -20,6 +20,7 @@ import { type DataDirLock, lockDataDir } from "./data-dir-lock.js";
 import { type MigrationOutcome, type MigrationSet, runMigrations } from "./migration-set.js";
 import { Mutex } from "./mutex.js";
 import { PGliteDialect } from "./pglite-dialect.js";
+import { embeddedWasm } from "./pglite-wasm.js";
 import {
   StoreDialect,
   type StoreLifecycle,
@@ -182,7 +183,10 @@ async function openPGlite<DB>(o: PGliteChecked): Promise<Store<DB>> {
     }
     try {
       // Type parsers are passed per query by the dialect, so shared instances get them too.
-      pglite = await PGlite.create(o.dataDir === undefined ? {} : { dataDir: o.dataDir });
+      const wasmModule = embeddedWasm().module;
+      pglite = await PGlite.create(
+        o.dataDir === undefined ? { wasmModule } : { dataDir: o.dataDir, wasmModule },
+      );
     } catch (err) {
       lock?.release();
       throw toStoreError(err, "connect");

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { sql } from "kysely";
 import pg from "pg";
+import { embeddedWasm } from "./pglite-wasm.js";
 import { openStore, type Store } from "./store.js";
 import { StoreError, toStoreError } from "./store-error.js";
 
@@ -134,11 +135,12 @@ function sharedPGlite(backend: "pglite-memory" | "pglite-disk"): Promise<PGlite>
   let p = shared.get(backend);
   if (p === undefined) {
     p = (async () => {
-      if (backend === "pglite-memory") return PGlite.create();
+      const wasmModule = embeddedWasm().module;
+      if (backend === "pglite-memory") return PGlite.create({ wasmModule });
       const dir = mkdtempSync(join(tmpdir(), "lineage-store-"));
       // The instance lives as long as the process; its files go with it.
       process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-      return PGlite.create({ dataDir: dir });
+      return PGlite.create({ dataDir: dir, wasmModule });
     })();
     shared.set(backend, p);
   }
