@@ -15,7 +15,14 @@ import { isHubError } from "../src/ingest/hub-error.js";
 import { SketchIngestor } from "../src/ingest/sketch-ingestor.js";
 import { type IndexedSketchRow, SketchStore } from "../src/ingest/sketch-store.js";
 import { backends } from "./log-fixtures.js";
-import { announcement, EPOCH_ID, sketchHub, syntheticSketch, withdrawalMessage } from "./sketch-fixtures.js";
+import {
+  acmeGlobexHub,
+  announcement,
+  EPOCH_ID,
+  sketchHub,
+  syntheticSketch,
+  withdrawalMessage,
+} from "./sketch-fixtures.js";
 
 /**
  * The real sketch table, with an index build's reading held twice: after its first slice of rows (until
@@ -156,12 +163,8 @@ for (const backend of await backends()) {
   test(`${backend.name}: sketches committed and retired during a background build end in the index exactly once`, {
     skip: backend.skip ?? false,
   }, async () => {
-    const store = await backend.open();
-    const { hub, members } = await sketchHub(store, ["acme", "globex"]);
+    const { store, hub, acme, globex } = await acmeGlobexHub(backend);
     try {
-      const acme = members.get("acme");
-      const globex = members.get("globex");
-      assert.ok(acme && globex);
       const epochs = new EpochStore(store, hub.hubKey);
       const seed = new SketchIngestor({ store, epochs, members: hub.members });
       const beforeIds: string[] = [];

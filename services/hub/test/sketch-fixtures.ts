@@ -26,7 +26,7 @@ import { logMemberDirectory, type MemberDirectory } from "../src/ingest/member-d
 import { signHeader } from "../src/ingest/signed-header.js";
 import { type ModelRef, SKETCH_PAYLOAD_TYPE, sketchToProto } from "../src/ingest/sketch-proto.js";
 import { TransparencyLog } from "../src/log/transparency-log.js";
-import { DAY, enrolRecord } from "./log-fixtures.js";
+import { DAY, enrolRecord, type LogBackend } from "./log-fixtures.js";
 
 export const ORIGIN = "lineage.test/sketch-log";
 export const EPOCH_ID = "2026-12";
@@ -78,6 +78,22 @@ export async function sketchHub(
   const epochs = new EpochStore(store, hubKey);
   await epochs.create({ epochId: EPOCH_ID, probes: battery(probeCount), notAfterMs: now + 30 * DAY });
   return { hub: { store, hubKey, log, epochs, members: logMemberDirectory(log), probeCount }, members };
+}
+
+/**
+ * Opens `backend`'s store and a {@link sketchHub} on it with the two members most tests trade sketches
+ * between, "acme" and "globex". The caller closes `hub.log`, then `store`.
+ */
+export async function acmeGlobexHub(
+  backend: LogBackend,
+  probeCount?: number,
+): Promise<{ store: Store<HubDatabase>; hub: SketchHub; acme: TestMember; globex: TestMember }> {
+  const store = await backend.open();
+  const { hub, members } = await sketchHub(store, ["acme", "globex"], probeCount);
+  const acme = members.get("acme");
+  const globex = members.get("globex");
+  if (acme === undefined || globex === undefined) throw new Error("sketchHub did not enrol acme and globex");
+  return { store, hub, acme, globex };
 }
 
 /** Suspends a member (a hub-signed membership decision, logged). */

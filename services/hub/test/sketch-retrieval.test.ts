@@ -14,10 +14,10 @@ import { isHubError } from "../src/ingest/hub-error.js";
 import { SketchIngestor } from "../src/ingest/sketch-ingestor.js";
 import { backends } from "./log-fixtures.js";
 import {
+  acmeGlobexHub,
   announcement,
   EPOCH_ID,
   rng,
-  sketchHub,
   syntheticSketch,
   withdrawalMessage,
 } from "./sketch-fixtures.js";
@@ -110,12 +110,8 @@ for (const backend of await backends()) {
   test(`${backend.name}: retrieval ranks a suspect's parent first; withdrawal, suppression and another replica's commits are seen`, {
     skip: backend.skip ?? false,
   }, async () => {
-    const store = await backend.open();
-    const { hub, members } = await sketchHub(store, ["acme", "globex"]);
+    const { store, hub, acme, globex } = await acmeGlobexHub(backend);
     try {
-      const acme = members.get("acme");
-      const globex = members.get("globex");
-      assert.ok(acme && globex);
       const epochs = new EpochStore(store, hub.hubKey);
       const retriever = new SketchRetriever(
         new SketchIngestor({ store, epochs, members: hub.members }).sketches,

@@ -14,7 +14,13 @@ import type { Sketch } from "@lineage/fingerprint";
 import { sql } from "kysely";
 import { type PendingSketch, REORDER_WINDOW, SketchStore } from "../src/ingest/sketch-store.js";
 import { backends } from "./log-fixtures.js";
-import { EPOCH_ID, sketchEnvelope, sketchHub, syntheticSketch, type TestMember } from "./sketch-fixtures.js";
+import {
+  acmeGlobexHub,
+  EPOCH_ID,
+  sketchEnvelope,
+  syntheticSketch,
+  type TestMember,
+} from "./sketch-fixtures.js";
 
 /** A verified message as the verifier hands it over (the envelope really signed by the member). */
 function pending(
@@ -48,12 +54,8 @@ for (const backend of await backends()) {
   test(`${backend.name}: a batch decides each message, and stored sketches read back from their envelopes`, {
     skip: backend.skip ?? false,
   }, async () => {
-    const store = await backend.open();
-    const { hub, members } = await sketchHub(store, ["acme", "globex"], 8);
+    const { store, hub, acme, globex } = await acmeGlobexHub(backend, 8);
     try {
-      const acme = members.get("acme");
-      const globex = members.get("globex");
-      assert.ok(acme && globex);
       const sketches = new SketchStore(store);
       const sk = (seed: number) => syntheticSketch(EPOCH_ID, 8, seed, { common: 0.3 });
       const first = pending(acme, sk(1), "m1", 10n, 100n);
