@@ -34,32 +34,22 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { create, toBinary } from "@bufbuild/protobuf";
-import {
-  DsseEnvelopeSchema,
-  ProbeKind,
-  ProbeSchema,
-  SketchAnnouncementSchema,
-  SketchSchema,
-} from "@lineage/api";
+import { DsseEnvelopeSchema, SketchAnnouncementSchema, SketchSchema } from "@lineage/api";
 import { type Bus, connectNatsBus, createInProcessBus } from "@lineage/bus";
-import { Ed25519PrivateKey, sha256, signEnvelope, toHex } from "@lineage/crypto";
+import { Ed25519PrivateKey, sha256, toHex } from "@lineage/crypto";
 import { COARSE_BANDS, PROBE_BANDS, type Sketch } from "@lineage/fingerprint";
 import {
   EpochStore,
-  enrolmentRecord,
-  keyFingerprint,
   logMemberDirectory,
   type PendingSketch,
   SKETCH_PAYLOAD_TYPE,
   SketchIngestor,
   SketchRetriever,
   SketchStore,
-  signHeader,
-  signMembership,
   sketchToProto,
   startSketchConsumer,
   TransparencyLog,
@@ -74,6 +64,17 @@ import {
   type Store,
 } from "@lineage/store";
 import { sql } from "kysely";
+import {
+  benchMember,
+  createBenchEpoch,
+  enrolment,
+  loadAverage1m,
+  nextHeader,
+  processCpuMs,
+  quantile,
+  signedSketch,
+  xorshift32,
+} from "./hub-bench-kit.js";
 import { measureReleaseToAlert, type ReleaseToAlert } from "./hub-release.js";
 
 const args = process.argv.slice(2);
@@ -117,17 +118,9 @@ const MEMBERS = 16;
 const notes: string[] = [];
 
 function rng(seed: number): () => number {
-  let x = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
-  x = (x ^ (x >>> 16)) >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
+  const x = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
+  const y = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
+  return xorshift32(y ^ (y >>> 16));
 }
 
 /** Model i's synthetic sketch (deterministic), or a copy of `parent` inheriting a fraction of its digests. */
@@ -161,18 +154,6 @@ function sketchOf(seed: number, parent?: Sketch, inherit = 0): Sketch {
   return { version: 1, epochId: EPOCH_ID, coarse, simhash: null, probes, wrongAnswers: [] };
 }
 
-/** CPU time (user + system, ms) a process used so far, from /proc (undefined where there is none). */
-function procCpuMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // Fields 14 and 15 (utime, stime) in clock ticks (USER_HZ = 100 on Linux).
-    return (Number(f[11]) + Number(f[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The NATS server on LINEAGE_TEST_NATS_URL's port, if it runs on this machine. */
 function natsServerPid(): number | undefined {
   const port = new URL(process.env.LINEAGE_TEST_NATS_URL ?? "nats://127.0.0.1:4222").port || "4222";
@@ -204,9 +185,8 @@ function withAppName(url: string, name: string): string {
   return u.toString();
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
+/** The `p`th percentile of `sorted`. */
+const percentile = (sorted: number[], p: number) => quantile(sorted, p / 100);
 
 async function openBackends(): Promise<{
   store: Store<HubDatabase>;
@@ -253,7 +233,7 @@ async function openBackends(): Promise<{
   return { store, replica, bus, pg };
 }
 
-const load0 = loadavg()[0] ?? 0;
+const load0 = loadAverage1m();
 const { store, replica, bus, pg } = await openBackends();
 const extraStores: Store<HubDatabase>[] = [];
 let streamToDelete: string | undefined;
@@ -273,25 +253,10 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 const hubKey = Ed25519PrivateKey.generate();
 const ORIGIN = "bench.lineage/hub";
 const log = await TransparencyLog.open({ store, origin: ORIGIN, hubKey });
-const members = Array.from({ length: MEMBERS }, (_, i) => ({
-  id: `member-${i}`,
-  key: Ed25519PrivateKey.generate(),
-  seq: 0n,
-}));
-for (const m of members) {
-  const rec = enrolmentRecord(m.id, m.id, m.key.publicKey, Date.now() - 86_400_000, {
-    confirmedFingerprint: keyFingerprint(m.key.publicKey.raw),
-  });
-  await log.appendMembership(signMembership(rec, [m.key]));
-}
+const members = Array.from({ length: MEMBERS }, (_, i) => benchMember(`member-${i}`));
+for (const m of members) await log.appendMembership(enrolment(m));
 const epochs = new EpochStore(store, hubKey);
-await epochs.create({
-  epochId: EPOCH_ID,
-  probes: Array.from({ length: PROBES }, (_, index) =>
-    create(ProbeSchema, { index, kind: ProbeKind.OPEN_ENDED, prompt: `probe ${index}`, maxTokens: 64 }),
-  ),
-  notAfterMs: Date.now() + 7 * 86_400_000,
-});
+await createBenchEpoch(epochs, EPOCH_ID, PROBES);
 const directory = logMemberDirectory(log);
 const createdAt = Date.now();
 const modelOf = (i: number) => ({
@@ -309,23 +274,9 @@ const messages: { subject: string; data: Uint8Array; msgId: string }[] = [];
 for (let i = 0; i < INGEST; i++) {
   const m = members[i % MEMBERS] as (typeof members)[number];
   const model = modelOf(i);
-  const payload = toBinary(SketchSchema, sketchToProto(sketchOf(i + 1), model, createdAt));
-  const env = signEnvelope(SKETCH_PAYLOAD_TYPE, payload, m.key);
-  const sketch = create(DsseEnvelopeSchema, {
-    payloadType: env.payloadType,
-    payload: env.payload,
-    signatures: env.signatures.map((s) => ({ keyid: s.keyid, sig: s.sig })),
-  });
+  const { payload, envelope: sketch } = signedSketch(m.key, sketchOf(i + 1), model, createdAt);
   const body = create(SketchAnnouncementSchema, { sketch });
-  m.seq += 1n;
-  const header = signHeader(
-    SketchAnnouncementSchema.typeName,
-    toBinary(SketchAnnouncementSchema, body),
-    m.key,
-    m.id,
-    m.seq,
-    Date.now(),
-  );
+  const header = nextHeader(m, SketchAnnouncementSchema, body);
   messages.push({
     subject: `${root}.sketch.${m.id}.${model.modelId}`,
     data: toBinary(SketchAnnouncementSchema, { ...body, header }),
@@ -422,9 +373,9 @@ if (pg && bus.kind === "nats" && !args.includes("--one-process")) {
       }>`select pid from pg_stat_activity where application_name = ${appName}`.execute(store.db)
     ).rows.map((r) => r.pid);
   const before = new Map<number, number>();
-  for (const pid of await backends()) before.set(pid, procCpuMs(pid) ?? 0);
+  for (const pid of await backends()) before.set(pid, processCpuMs(pid) ?? 0);
   const natsPid = natsServerPid();
-  const nats0 = natsPid === undefined ? undefined : procCpuMs(natsPid);
+  const nats0 = natsPid === undefined ? undefined : processCpuMs(natsPid);
   const goAt = performance.timeOrigin + performance.now();
   for (const c of children) c.stdin?.write("go\n");
   let checked = performance.now();
@@ -444,8 +395,8 @@ if (pg && bus.kind === "nats" && !args.includes("--one-process")) {
     await new Promise((res) => setTimeout(res, 10));
   }
   ingestMs = Math.max(...latest.map((l) => l.at ?? 0)) - goAt;
-  for (const pid of await backends()) pgCpuMs += (procCpuMs(pid) ?? 0) - (before.get(pid) ?? 0);
-  const nats1 = natsPid === undefined ? undefined : procCpuMs(natsPid);
+  for (const pid of await backends()) pgCpuMs += (processCpuMs(pid) ?? 0) - (before.get(pid) ?? 0);
+  const nats1 = natsPid === undefined ? undefined : processCpuMs(natsPid);
   if (nats0 !== undefined && nats1 !== undefined) natsCpuMs = nats1 - nats0;
   for (const c of children) c.stdin?.write("stop\n");
   await Promise.all(readers);
@@ -670,7 +621,7 @@ const report = {
       mean_uncounted_bands: Number((uncounted / QUERIES).toFixed(1)),
     },
     release: release ?? "not measured (--no-release)",
-    machine: { cpus: cpus().length, loadavg_before: load0, loadavg_after: loadavg()[0] ?? 0 },
+    machine: { cpus: cpus().length, loadavg_before: load0, loadavg_after: loadAverage1m() },
     notes,
   },
 };

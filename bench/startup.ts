@@ -40,33 +40,16 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect as netConnect } from "node:net";
-import { loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { create, toBinary } from "@bufbuild/protobuf";
-import {
-  DsseEnvelopeSchema,
-  Hub,
-  MemberNode,
-  ProbeKind,
-  ProbeSchema,
-  SketchSchema,
-  UploadSketchesRequestSchema,
-} from "@lineage/api";
-import { Ed25519PrivateKey, signEnvelope } from "@lineage/crypto";
+import { create } from "@bufbuild/protobuf";
+import { Hub, MemberNode, UploadSketchesRequestSchema } from "@lineage/api";
+import { Ed25519PrivateKey } from "@lineage/crypto";
 import { COARSE_BANDS, PROBE_BANDS, type Sketch } from "@lineage/fingerprint";
-import {
-  EpochStore,
-  enrolmentRecord,
-  keyFingerprint,
-  SKETCH_PAYLOAD_TYPE,
-  signHeader,
-  signMembership,
-  sketchToProto,
-  TransparencyLog,
-} from "@lineage/hub";
+import { EpochStore, TransparencyLog } from "@lineage/hub";
 import { createClient, insecureChannelCredentials } from "@lineage/rpc";
 import {
   DEFAULT_TEST_PG_URL,
@@ -76,6 +59,19 @@ import {
   type StoreOptions,
 } from "@lineage/store";
 import { sql } from "kysely";
+import {
+  type BenchMember,
+  benchMember,
+  childrenCpuMs,
+  createBenchEpoch,
+  enrolment,
+  loadAverage1m,
+  nextHeader,
+  processCpuMs,
+  quantile,
+  signedSketch,
+  xorshift32,
+} from "./hub-bench-kit.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = fileURLToPath(new URL("../services/cli/bin/lineage.js", import.meta.url));
@@ -145,36 +141,8 @@ function parseArgs(argv: readonly string[]): Options {
   return o;
 }
 
-function quantile(xs: readonly number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number;
-}
-
 const r1 = (x: number) => Math.round(x * 10) / 10;
-const load1 = () => r1(loadavg()[0] ?? 0);
-
-/** CPU ms used by this process's waited-for children so far (cutime + cstime), or NaN off Linux. */
-function childrenCpuMs(): number {
-  try {
-    const stat = readFileSync("/proc/self/stat", "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // Fields 16 and 17 of proc(5); `fields` starts at field 3. Clock ticks are 100 per second on Linux.
-    return (Number(fields[13]) + Number(fields[14])) * 10;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** CPU ms (utime + stime) process `pid` used so far, or NaN off Linux. */
-function processCpuMs(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return Number.NaN;
-  }
-}
+const load1 = () => r1(loadAverage1m());
 
 /** Runs `node args` with `env` added; returns wall and CPU ms and stderr. Fails on a non-zero exit. */
 function timeRun(
@@ -255,17 +223,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-function rng(seed: number): () => number {
-  let x = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+const rng = (seed: number) => xorshift32(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b));
 
 /** A synthetic sketch of the version-1 shape (random digests: unrelated models). */
 function sketchOf(seed: number): Sketch {
@@ -282,13 +240,6 @@ function sketchOf(seed: number): Sketch {
       return { probeId, empty: false, bands };
     });
   return { version: 1, epochId: EPOCH_ID, coarse, simhash: null, probes, wrongAnswers: [] };
-}
-
-/** A member of the populated hub: its id and key, and the last header sequence it signed. */
-interface BenchMember {
-  readonly id: string;
-  readonly key: Ed25519PrivateKey;
-  seq: bigint;
 }
 
 /**
@@ -308,36 +259,17 @@ async function populateHubLog(
     const log = await TransparencyLog.open({ store, origin: ORIGIN, hubKey });
     try {
       for (let i = 0; i < Math.max(entries, 1); i += 100) {
-        const group = Array.from({ length: Math.min(100, Math.max(entries, 1) - i) }, (_, j) => ({
-          id: `member-${i + j}`,
-          key: Ed25519PrivateKey.generate(),
-          seq: 0n,
-        }));
-        members.push(...group);
-        await Promise.all(
-          group.map((m) =>
-            log.appendMembership(
-              signMembership(
-                enrolmentRecord(m.id, m.id, m.key.publicKey, Date.now() - 86_400_000, {
-                  confirmedFingerprint: keyFingerprint(m.key.publicKey.raw),
-                }),
-                [m.key],
-              ),
-            ),
-          ),
+        const group = Array.from({ length: Math.min(100, Math.max(entries, 1) - i) }, (_, j) =>
+          benchMember(`member-${i + j}`),
         );
+        members.push(...group);
+        await Promise.all(group.map((m) => log.appendMembership(enrolment(m))));
       }
       await log.checkpoint();
     } finally {
       await log.close();
     }
-    await new EpochStore(store, hubKey).create({
-      epochId: EPOCH_ID,
-      probes: Array.from({ length: PROBES }, (_, index) =>
-        create(ProbeSchema, { index, kind: ProbeKind.OPEN_ENDED, prompt: `probe ${index}`, maxTokens: 64 }),
-      ),
-      notAfterMs: Date.now() + 7 * 86_400_000,
-    });
+    await createBenchEpoch(new EpochStore(store, hubKey), EPOCH_ID, PROBES);
   } finally {
     await store.close();
   }
@@ -356,21 +288,11 @@ async function uploadSketches(address: string, members: BenchMember[], count: nu
       const m = members[call % members.length] as BenchMember;
       const batch = Array.from({ length: Math.min(500, count - i) }, (_, j) => {
         const model = { memberId: m.id, modelId: `model-${i + j}`, modelVersion: "1" };
-        const payload = toBinary(SketchSchema, sketchToProto(sketchOf(i + j + 1), model, createdAt));
-        const env = signEnvelope(SKETCH_PAYLOAD_TYPE, payload, m.key);
-        const sketch = create(DsseEnvelopeSchema, {
-          payloadType: env.payloadType,
-          payload: env.payload,
-          signatures: env.signatures.map((x) => ({ keyid: x.keyid, sig: x.sig })),
-        });
-        m.seq += 1n;
-        const header = signHeader(
-          UploadSketchesRequestSchema.typeName,
-          toBinary(UploadSketchesRequestSchema, create(UploadSketchesRequestSchema, { sketch })),
-          m.key,
-          m.id,
-          m.seq,
-          Date.now(),
+        const sketch = signedSketch(m.key, sketchOf(i + j + 1), model, createdAt).envelope;
+        const header = nextHeader(
+          m,
+          UploadSketchesRequestSchema,
+          create(UploadSketchesRequestSchema, { sketch }),
         );
         return create(UploadSketchesRequestSchema, { header, sketch });
       });
@@ -460,7 +382,7 @@ async function timeStart(
       }
     }
     ms = performance.now() - t0;
-    cpuMs = processCpuMs(child.pid);
+    cpuMs = processCpuMs(child.pid) ?? Number.NaN;
     await whileServing?.(`127.0.0.1:${port}`);
   } catch (err) {
     child.kill("SIGKILL");
