@@ -49,7 +49,10 @@ export type PostgresTestTarget =
  */
 export async function postgresTestTarget(env: NodeJS.ProcessEnv = process.env): Promise<PostgresTestTarget> {
   const url = env.LINEAGE_TEST_PG_URL || DEFAULT_TEST_PG_URL;
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  // A refused or unresolvable server fails at once; the timeout only bounds a silent one. It is generous
+  // because its timer runs on the test process's event loop, which CPU-heavy tests of the same file can hold
+  // for seconds on a loaded machine — 3 s turned a reachable server into a skip (a failure under CI).
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 20_000 });
   client.on("error", () => {});
   try {
     await client.connect();
