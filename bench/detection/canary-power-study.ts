@@ -12,15 +12,9 @@
  * how many reach adjusted p <= alpha under policy 2 (McNemar alone) and policy 3 (both tests), at N
  * comparisons (default 10, the detection bench's members per suspect).
  */
-import {
-  DEFAULT_VERDICT_POLICY,
-  deriveVerdict,
-  type ModelResponse,
-  scoreCanaryPairs,
-  tokenize,
-  VERDICT_POLICY_3,
-} from "@lineage/fingerprint";
-import { buildPopulation, pairedCanarySet } from "@lineage/testbed";
+import { DEFAULT_VERDICT_POLICY, deriveVerdict, VERDICT_POLICY_3 } from "@lineage/fingerprint";
+import { buildPopulation } from "@lineage/testbed";
+import { canaryCounts } from "./study-kit.js";
 
 const argv = process.argv.slice(2);
 if (argv.includes("test")) {
@@ -48,37 +42,7 @@ const row = (k: string) => {
 };
 for (const e of pop.entries) {
   for (const m of pop.members) {
-    const set = pairedCanarySet(m, m.memberId);
-    const responses = new Map<string, ModelResponse>();
-    const scores = new Map<string, number>();
-    for (const p of set.pairs) {
-      for (const c of [p.exposed, p.decoy]) {
-        const g = e.model.generateFromTokens(tokenize(c.prompt), {
-          temperature: 0,
-          seed: 0,
-          maxTokens: 64,
-          topLogprobs: 20,
-        });
-        responses.set(c.id, {
-          text: g.text,
-          tokens: (g.logprobs ?? []).slice(0, 3).map((t) => ({
-            token: t.token,
-            logprob: t.logprob,
-            top: t.topLogprobs.map((a) => ({ token: a.token, logprob: a.logprob })),
-          })),
-        });
-        const ctx = tokenize(c.prompt);
-        const ans = tokenize(c.answer);
-        let sum = 0;
-        for (const t of ans) {
-          const lp = e.model.logprob(ctx, t);
-          sum += Number.isFinite(lp) ? lp : -30;
-          ctx.push(t);
-        }
-        scores.set(c.id, sum / ans.length);
-      }
-    }
-    const { counts } = scoreCanaryPairs(set, responses, { scores });
+    const counts = canaryCounts(e, m);
     const watermark = m.watermark
       ? { gamma: m.watermark.gamma, selected_scored: 0, selected_green: 0, all_scored: 0, all_green: 0 }
       : undefined;

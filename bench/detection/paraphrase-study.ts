@@ -27,16 +27,14 @@
  */
 import {
   deriveVerdict,
-  type ModelResponse,
   resolvePolicy,
-  scoreCanaryPairs,
-  tokenize,
   VERDICT_POLICY_3,
   type VerdictEvidence,
   WatermarkPairSet,
   type WatermarkResponse,
 } from "@lineage/fingerprint";
-import { buildPopulation, type MemberInfo, type PopulationEntry, pairedCanarySet } from "@lineage/testbed";
+import { buildPopulation, type PopulationEntry } from "@lineage/testbed";
+import { batteryResponses, canaryCounts, toResponse } from "./study-kit.js";
 import { watermarkQueryPrompts } from "./watermark-queries.js";
 
 const argv = process.argv.slice(2);
@@ -51,65 +49,12 @@ const COMPARISONS = 10;
 const pop = await buildPopulation({ split: "calibration", size: "full" });
 const prompts = watermarkQueryPrompts({ split: "calibration", count: extraN, seed: pop.seed });
 
-function toResponse(g: ReturnType<PopulationEntry["model"]["generate"]>, keep: number): ModelResponse {
-  return {
-    text: g.text,
-    ...(g.logprobs
-      ? {
-          tokens: g.logprobs.slice(0, keep).map((t) => ({
-            token: t.token,
-            logprob: t.logprob,
-            top: t.topLogprobs.map((a) => ({ token: a.token, logprob: a.logprob })),
-          })),
-        }
-      : {}),
-  };
-}
-function batteryResponses(e: PopulationEntry): WatermarkResponse[] {
-  return pop.probes.map((p) => {
-    const completion = p.kind === "completion";
-    const g = e.model.generate(p.prompt, {
-      temperature: 0,
-      seed: 0,
-      maxTokens: completion ? 16 : 200,
-      ...(completion ? { topLogprobs: 5 } : {}),
-    });
-    return { prompt: p.prompt, response: toResponse(g, 1024) };
-  });
-}
 function extraResponses(e: PopulationEntry): WatermarkResponse[] {
   return prompts.map((prompt, i) => {
     const g = e.model.generate(prompt, { temperature: 1, seed: `wm/${i}`, maxTokens: 64, topLogprobs: 20 });
     return { prompt, response: toResponse(g, 1024) };
   });
 }
-function canaryCounts(e: PopulationEntry, m: MemberInfo) {
-  const set = pairedCanarySet(m, m.memberId);
-  const responses = new Map<string, ModelResponse>();
-  const scores = new Map<string, number>();
-  for (const p of set.pairs) {
-    for (const c of [p.exposed, p.decoy]) {
-      const g = e.model.generateFromTokens(tokenize(c.prompt), {
-        temperature: 0,
-        seed: 0,
-        maxTokens: 64,
-        topLogprobs: 20,
-      });
-      responses.set(c.id, toResponse(g, 3));
-      const ctx = tokenize(c.prompt);
-      const ans = tokenize(c.answer);
-      let sum = 0;
-      for (const t of ans) {
-        const lp = e.model.logprob(ctx, t);
-        sum += Number.isFinite(lp) ? lp : -30;
-        ctx.push(t);
-      }
-      scores.set(c.id, sum / ans.length);
-    }
-  }
-  return scoreCanaryPairs(set, responses, { scores }).counts;
-}
-
 const suspects = pop.entries.filter(
   (e) =>
     ["direct", "paraphrased", "weights_copy", "finetuned_copy"].includes(e.scenario ?? "") ||
@@ -160,7 +105,7 @@ const effects = new Map<string, number[]>();
 const tally = new Map<string, Map<string, { n: number; ok: number; ps: string[] }>>();
 const t0 = performance.now();
 for (const [i, e] of suspects.entries()) {
-  const battery = batteryResponses(e);
+  const battery = batteryResponses(pop.probes, e);
   const extra = extraN > 0 ? extraResponses(e) : [];
   const setB = WatermarkPairSet.fromResponses(battery);
   const setX = WatermarkPairSet.fromResponses(extra);

@@ -1,0 +1,76 @@
+/**
+ * What the calibration studies (paraphrase-study.ts, ensemble-study.ts, canary-power-study.ts) share: a testbed
+ * model's answers scored in process as the engine scores answers over HTTP — the battery as probeModel asks it,
+ * and a member's paired canaries (hits, and the answer's mean log-probability for the rank rule).
+ */
+import {
+  type CanaryPairCounts,
+  type ModelResponse,
+  scoreCanaryPairs,
+  tokenize,
+  type WatermarkResponse,
+} from "@lineage/fingerprint";
+import { type MemberInfo, type PopulationEntry, pairedCanarySet } from "@lineage/testbed";
+
+type Generated = ReturnType<PopulationEntry["model"]["generate"]>;
+
+/** A generation as an adapter returns it, keeping the first `keep` tokens' log-probabilities. */
+export function toResponse(g: Generated, keep: number): ModelResponse {
+  return {
+    text: g.text,
+    ...(g.logprobs
+      ? {
+          tokens: g.logprobs.slice(0, keep).map((t) => ({
+            token: t.token,
+            logprob: t.logprob,
+            top: t.topLogprobs.map((a) => ({ token: a.token, logprob: a.logprob })),
+          })),
+        }
+      : {}),
+  };
+}
+
+/** The battery's answers as probeModel asks them (greedy; completions with the top 5 alternatives). */
+export function batteryResponses(
+  probes: readonly { readonly prompt: string; readonly kind: string }[],
+  e: PopulationEntry,
+): WatermarkResponse[] {
+  return probes.map((p) => {
+    const completion = p.kind === "completion";
+    const g = e.model.generate(p.prompt, {
+      temperature: 0,
+      seed: 0,
+      maxTokens: completion ? 16 : 200,
+      ...(completion ? { topLogprobs: 5 } : {}),
+    });
+    return { prompt: p.prompt, response: toResponse(g, 1024) };
+  });
+}
+
+/** Member `m`'s paired canaries asked of `e` and scored as a session scores them (hits, ranks, sequence). */
+export function canaryCounts(e: PopulationEntry, m: MemberInfo): CanaryPairCounts {
+  const set = pairedCanarySet(m, m.memberId);
+  const responses = new Map<string, ModelResponse>();
+  const scores = new Map<string, number>();
+  for (const p of set.pairs) {
+    for (const c of [p.exposed, p.decoy]) {
+      const g = e.model.generateFromTokens(tokenize(c.prompt), {
+        temperature: 0,
+        seed: 0,
+        maxTokens: 64,
+        topLogprobs: 20,
+      });
+      responses.set(c.id, toResponse(g, 3));
+      const ctx = tokenize(c.prompt);
+      const ans = tokenize(c.answer);
+      let sum = 0;
+      for (const t of ans) {
+        const lp = e.model.logprob(ctx, t);
+        sum += Number.isFinite(lp) ? lp : -30;
+        ctx.push(t);
+      }
+      scores.set(c.id, sum / ans.length);
+    }
+  }
+  return scoreCanaryPairs(set, responses, { scores }).counts;
+}
