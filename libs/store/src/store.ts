@@ -15,7 +15,7 @@ import {
   sql,
   type Transaction,
 } from "kysely";
-import pg from "pg";
+import type pg from "pg";
 import { type DataDirLock, lockDataDir } from "./data-dir-lock.js";
 import { type MigrationOutcome, type MigrationSet, runMigrations } from "./migration-set.js";
 import { Mutex } from "./mutex.js";
@@ -91,8 +91,12 @@ const BYTEA_ARRAY_OID = 1001;
  * unaffected). int8 becomes bigint so values above 2^53 survive; numeric stays a string; bytea
  * becomes a plain Uint8Array rather than a Buffer, to match PGlite.
  */
-function pgTypeParser(oid: number, format?: string): (value: string) => unknown {
-  const fallback = (pg.types.getTypeParser as (oid: number, format?: string) => (v: string) => unknown)(
+function pgTypeParserOf(types: typeof pg.types) {
+  return (oid: number, format?: string): ((value: string) => unknown) => pgTypeParser(types, oid, format);
+}
+
+function pgTypeParser(types: typeof pg.types, oid: number, format?: string): (value: string) => unknown {
+  const fallback = (types.getTypeParser as (oid: number, format?: string) => (v: string) => unknown)(
     oid,
     format,
   );
@@ -116,6 +120,10 @@ function plainBytes(b: Uint8Array): Uint8Array {
 }
 
 async function openPostgres<DB>(o: PostgresChecked): Promise<Store<DB>> {
+  // Loaded here, not at the top: pg's module initialisation (~50 ms, it loads Node's fetch to sniff for
+  // Cloudflare) is paid only by processes that reach a Postgres server, not by `lineage --help` or an embedded
+  // service's start.
+  const { default: pg } = await import("pg");
   // Startup parameters apply to every pooled connection without an extra round trip, and
   // survive the pool replacing a dropped connection. Schema names were checked to [a-z0-9_].
   const startup: string[] = [];
@@ -129,7 +137,7 @@ async function openPostgres<DB>(o: PostgresChecked): Promise<Store<DB>> {
     idleTimeoutMillis: 30_000,
     application_name: "lineage",
     ...(startup.length > 0 ? { options: startup.join(" ") } : {}),
-    types: { getTypeParser: pgTypeParser as typeof pg.types.getTypeParser },
+    types: { getTypeParser: pgTypeParserOf(pg.types) as typeof pg.types.getTypeParser },
   });
   // An idle pooled connection that dies emits 'error' on the pool; pg then drops that connection
   // and the next checkout opens a fresh one. Without a listener Node would crash the process.

@@ -16,7 +16,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { sql } from "kysely";
-import pg from "pg";
 import { embeddedWasm } from "./pglite-wasm.js";
 import { openStore, type Store } from "./store.js";
 import { StoreError, toStoreError } from "./store-error.js";
@@ -52,6 +51,7 @@ export async function postgresTestTarget(env: NodeJS.ProcessEnv = process.env): 
   // A refused or unresolvable server fails at once; the timeout only bounds a silent one. It is generous
   // because its timer runs on the test process's event loop, which CPU-heavy tests of the same file can hold
   // for seconds on a loaded machine — 3 s turned a reachable server into a skip (a failure under CI).
+  const { default: pg } = await import("pg");
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 20_000 });
   client.on("error", () => {});
   try {

@@ -59,7 +59,8 @@ const PG_URL = (() => {
 /** Why the alliance cannot run here (Postgres or nats-server missing), or undefined; throws under CI. */
 export async function allianceSkipReason(): Promise<string | undefined> {
   let reason: string | undefined;
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+  // Generous: the timer runs on this process's event loop, which a loaded machine can hold for seconds.
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 20_000 });
   c.on("error", () => {});
   try {
     await c.connect();
