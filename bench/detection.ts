@@ -46,6 +46,7 @@ import {
   canaryScoringPrompt,
   compare,
   createSketchContext,
+  decidedWithoutWatermarkQueries,
   deriveVerdict,
   type Fingerprint,
   featureSimilarity,
@@ -57,6 +58,7 @@ import {
   responseFeatures,
   type SketchProbeInput,
   sketchInputsFromFingerprint,
+  unscoredWatermarkCounts,
   VERDICT_POLICY_3,
   type VerdictEvidence,
   type VerdictPolicy,
@@ -744,16 +746,10 @@ async function runSplit(s: Split, policy: VerdictPolicy): Promise<Ran[]> {
       if (!step || !evidence.watermark) return { split: s, comparison: c, result, evidence, stepQueries: 0 };
       // The step is bound whenever the member watermarks (Bonferroni 2 over the two watermark sets from the
       // start); it is asked only when the comparison is not decided without it (then its counts are empty).
-      const unasked: WatermarkCounts = {
-        gamma: step.gamma,
-        selected_scored: 0,
-        selected_green: 0,
-        all_scored: 0,
-        all_green: 0,
-      };
-      const before: VerdictEvidence = { ...evidence, watermark_queries: unasked };
-      if (deriveVerdict(before, policy).verdict === "LIKELY_DERIVED")
-        return { split: s, comparison: c, result, evidence: before, stepQueries: 0 };
+      if (decidedWithoutWatermarkQueries(evidence, policy)) {
+        const unasked = { ...evidence, watermark_queries: unscoredWatermarkCounts(evidence.watermark.gamma) };
+        return { split: s, comparison: c, result, evidence: unasked, stepQueries: 0 };
+      }
       return {
         split: s,
         comparison: c,

@@ -57,7 +57,7 @@ import type {
   VerdictResult,
   WatermarkCounts,
 } from "./verdict/verdict.js";
-import { deriveVerdict } from "./verdict/verdict.js";
+import { deriveVerdict, unscoredWatermarkCounts } from "./verdict/verdict.js";
 import {
   ACCUSING_TESTS,
   type AccusingTest,
@@ -246,11 +246,6 @@ function checkInput(input: CompareInput): VerdictPolicy {
     throw invalid("policyId must be a string");
   const base = input.policyId === undefined ? DEFAULT_VERDICT_POLICY : registeredPolicy(input.policyId);
   return resolvePolicy(input.policy ?? {}, base);
-}
-
-/** Watermark counts standing for "bound but not evaluated yet" (watermarkTest reports it unavailable). */
-function notYetScored(gamma: number): WatermarkCounts {
-  return { gamma, selected_scored: 0, selected_green: 0, all_scored: 0, all_green: 0 };
 }
 
 const ACCUSING_DETAIL_NONE: Readonly<Record<AccusingTest, string>> = {
@@ -487,7 +482,7 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
     const v = deriveVerdict(
       {
         ...(interim ? { canary: interim.counts } : {}),
-        ...(input.watermarkKey ? { watermark: notYetScored(gamma) } : {}),
+        ...(input.watermarkKey ? { watermark: unscoredWatermarkCounts(gamma) } : {}),
         comparisons,
       },
       policy,

@@ -183,8 +183,10 @@ export {
   checkCanaryCounts,
   checkLeadEvidence,
   checkWatermarkCounts,
+  decidedWithoutWatermarkQueries,
   deriveVerdict,
   rankLead,
+  unscoredWatermarkCounts,
   watermarkSetsTest,
   watermarkTest,
 } from "./verdict/verdict.js";

@@ -91,10 +91,6 @@ const BYTEA_ARRAY_OID = 1001;
  * unaffected). int8 becomes bigint so values above 2^53 survive; numeric stays a string; bytea
  * becomes a plain Uint8Array rather than a Buffer, to match PGlite.
  */
-function pgTypeParserOf(types: typeof pg.types) {
-  return (oid: number, format?: string): ((value: string) => unknown) => pgTypeParser(types, oid, format);
-}
-
 function pgTypeParser(types: typeof pg.types, oid: number, format?: string): (value: string) => unknown {
   const fallback = (types.getTypeParser as (oid: number, format?: string) => (v: string) => unknown)(
     oid,
@@ -137,7 +133,10 @@ async function openPostgres<DB>(o: PostgresChecked): Promise<Store<DB>> {
     idleTimeoutMillis: 30_000,
     application_name: "lineage",
     ...(startup.length > 0 ? { options: startup.join(" ") } : {}),
-    types: { getTypeParser: pgTypeParserOf(pg.types) as typeof pg.types.getTypeParser },
+    types: {
+      getTypeParser: ((oid: number, format?: string) =>
+        pgTypeParser(pg.types, oid, format)) as typeof pg.types.getTypeParser,
+    },
   });
   // An idle pooled connection that dies emits 'error' on the pool; pg then drops that connection
   // and the next checkout opens a fresh one. Without a listener Node would crash the process.

@@ -413,6 +413,29 @@ function fmtP(p: number): string {
   return p >= 1e-3 ? p.toPrecision(2) : p.toExponential(1);
 }
 
+/** Watermark counts of a set that is bound but has no scored pair (not evaluated yet, or not asked). */
+export function unscoredWatermarkCounts(gamma: number): WatermarkCounts {
+  return { gamma, selected_scored: 0, selected_green: 0, all_scored: 0, all_green: 0 };
+}
+
+/**
+ * Whether the extra watermark queries step (counts.watermark_queries) need not be asked: the verdict with the
+ * step bound and its counts empty is already LIKELY_DERIVED. Adding the step's counts can never undo that (a
+ * set that decides still decides, and the smallest watermark p can only fall), so not asking rejects on a
+ * subset of what always asking rejects on, and the level holds. The member node and bench:detection ask by
+ * this rule; the hub and the auditor admit a record of "not asked" only on a LIKELY_DERIVED claim. False when
+ * no watermark key is bound (`evidence.watermark` absent): then there is no step.
+ */
+export function decidedWithoutWatermarkQueries(
+  evidence: VerdictEvidence,
+  policy: VerdictPolicy = DEFAULT_VERDICT_POLICY,
+): boolean {
+  const battery = evidence.watermark;
+  if (battery === undefined) return false;
+  const unasked = { ...evidence, watermark_queries: unscoredWatermarkCounts(battery.gamma) };
+  return deriveVerdict(unasked, policy).verdict === "LIKELY_DERIVED";
+}
+
 /**
  * Derives the verdict from counts under a policy (see the module comment). Pure and deterministic: the
  * member node, the hub and the auditor call it on the same numbers and must agree.

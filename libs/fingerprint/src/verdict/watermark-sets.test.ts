@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { binomialUpperTail } from "../stats/stats-exact.js";
 import { fisherCombine } from "../stats/stats-multiple.js";
-import { deriveVerdict, type WatermarkCounts, watermarkSetsTest, watermarkTest } from "./verdict.js";
+import {
+  decidedWithoutWatermarkQueries,
+  deriveVerdict,
+  unscoredWatermarkCounts,
+  type WatermarkCounts,
+  watermarkSetsTest,
+  watermarkTest,
+} from "./verdict.js";
 import { VERDICT_POLICY_2, VERDICT_POLICY_3 } from "./verdict-policy.js";
 
 const wm = (sel: number, selGreen: number, all: number, allGreen: number, gamma = 0.25): WatermarkCounts => ({
@@ -141,4 +148,38 @@ test("validity over keys: with independent Bernoulli(gamma) green bits, P(p <= a
     assert.ok(h.p / runs <= a + slack, `P(p <= ${a}) = ${h.p / runs}`);
     assert.ok(h.any / runs <= a + slack, `P(pAny <= ${a}) = ${h.any / runs}`);
   }
+});
+
+test("the step is asked only when the comparison is undecided without it, and asking never undoes a decision", () => {
+  const P = VERDICT_POLICY_3;
+  const weakCanary = { ...canary, exposed_hits: 2, decoy_hits: 1, exposed_only: 2, decoy_only: 1 };
+  // No key bound: there is no step to ask.
+  assert.equal(decidedWithoutWatermarkQueries({ canary, comparisons: 1 }, P), false);
+  // The battery alone decides (a watermarked copy): not asked.
+  const strong = wm(400, 240, 800, 400);
+  assert.equal(
+    decidedWithoutWatermarkQueries({ canary: weakCanary, watermark: strong, comparisons: 1 }, P),
+    true,
+  );
+  // The battery at gamma and weak canaries: undecided, asked.
+  const atGamma = wm(400, 100, 800, 200);
+  assert.equal(
+    decidedWithoutWatermarkQueries({ canary: weakCanary, watermark: atGamma, comparisons: 1 }, P),
+    false,
+  );
+  // Whatever the step would have found, a comparison decided without it stays decided with it.
+  const steps = [
+    wm(0, 0, 0, 0),
+    wm(40_000, 10_000, 70_000, 17_500),
+    wm(40_000, 11_200, 70_000, 19_600),
+    wm(50, 0, 90, 0),
+  ];
+  for (const q of steps) {
+    const v = deriveVerdict(
+      { canary: weakCanary, watermark: strong, watermark_queries: q, comparisons: 1 },
+      P,
+    );
+    assert.equal(v.verdict, "LIKELY_DERIVED", `step ${JSON.stringify(q)}: ${v.explanation}`);
+  }
+  assert.deepEqual(unscoredWatermarkCounts(0.25), wm(0, 0, 0, 0));
 });

@@ -11,10 +11,8 @@
  * the two sets with Bonferroni 2 from the start); its prompts and seeds come from the session's seed and
  * battery. It is ASKED only when the comparison is not already LIKELY_DERIVED with the step bound and unasked
  * (empty counts): each query costs the member money and the suspect's operator sees it, and a comparison the
- * canaries or the battery decided gains nothing from it. Valid: every test of the family keeps its fixed
- * share of alpha whether or not it ran, so not running a test after looking at others can only remove
- * rejections (weighted Bonferroni bounds each test's own rejection event). The record then says
- * queries_planned 0, and the counts are empty.
+ * canaries or the battery decided gains nothing from it (decidedWithoutWatermarkQueries says why that keeps
+ * the level). The record then says queries_planned 0, and the counts are empty.
  */
 import { create } from "@bufbuild/protobuf";
 import {
@@ -25,6 +23,7 @@ import {
 import {
   type Battery,
   type CompareResult,
+  decidedWithoutWatermarkQueries,
   deriveVerdict,
   type ModelAdapter,
   type ReportedSignal,
@@ -73,17 +72,9 @@ export async function watermarkQueryStep(o: WatermarkQueryStepInput): Promise<Co
       "invalid_argument",
       "the watermark queries step needs the comparison's watermark counts",
     );
-  const unasked = {
-    gamma: battery.gamma,
-    selected_scored: 0,
-    selected_green: 0,
-    all_scored: 0,
-    all_green: 0,
-  };
-  const decidedWithout =
-    deriveVerdict({ ...r.evidence, watermark: battery, watermark_queries: unasked }, r.policy).verdict ===
-    "LIKELY_DERIVED";
-  const plan = decidedWithout ? [] : watermarkQueryPlan(o.seed, o.battery, WATERMARK_QUERY_COUNT);
+  const plan = decidedWithoutWatermarkQueries(r.evidence, r.policy)
+    ? []
+    : watermarkQueryPlan(o.seed, o.battery, WATERMARK_QUERY_COUNT);
   const { counts, record } = await runWatermarkQueries({
     suspect: o.suspect,
     plan,
