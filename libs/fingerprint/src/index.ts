@@ -122,6 +122,12 @@ export {
   type LshParams,
   pickLshParams,
 } from "./sketch/lsh-params.js";
+export {
+  minProbeAgreeingBands,
+  PROBE_STAGE_V1,
+  type ProbeStageParams,
+  passesProbeStage,
+} from "./sketch/probe-stage.js";
 export { buildSketch, normalizeAnswer, sketchInputsFromFingerprint } from "./sketch/sketch-build.js";
 export { checkSketch, decodeSketch, encodeSketch } from "./sketch/sketch-codec.js";
 export { MAX_MODEL_REF_LENGTH, type SketchCandidate, SketchIndex } from "./sketch/sketch-index.js";

@@ -47,6 +47,28 @@ describe("SketchIndex", () => {
     );
   });
 
+  it("drops a coarse hit whose per-probe rows fall below the design similarity (fine stage)", () => {
+    // The teacher gives one very long answer among short ones; a suspect copying only that answer shares
+    // most of the teacher's coarse shingles (coarse Jaccard ~0.5) but 1 of 40 probes (~0.025 per probe).
+    const answers = (name: string, copyLong: boolean) =>
+      Array.from({ length: 40 }, (_, p) => ({
+        probeId: `p${p}`,
+        kind: "open" as const,
+        text: Array.from({ length: p === 0 ? 3000 : 40 }, (_, i) =>
+          p === 0 && copyLong ? `T0_${i}` : `${name}${p}_${i}`,
+        ).join(" "),
+      }));
+    const index = new SketchIndex("e1");
+    index.add("teacher", buildSketch(answers("T", true), ctx));
+    const suspect = buildSketch(answers("U", true), ctx);
+    const [coarseOnly] = index.query(suspect, { probeStage: false });
+    assert.ok(coarseOnly !== undefined && coarseOnly.agreeingBands >= index.minAgreeingBands);
+    assert.ok(coarseOnly.similarity.probeAgreeingBands < 0.06 * coarseOnly.similarity.probeComparedBands);
+    assert.deepEqual(index.query(suspect), []);
+    // Under a looser rule (half the design similarity at recall 0.5) it stays.
+    assert.equal(index.query(suspect, { probeStage: { designSimilarity: 0.02, recall: 0.5 } }).length, 1);
+  });
+
   it("removes and re-adds models; bandAgreement counts shared coarse bands", () => {
     const index = new SketchIndex("e1", { minAgreeingBands: 1 });
     const t = model("T", null, 0);

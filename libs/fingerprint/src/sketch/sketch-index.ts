@@ -1,12 +1,14 @@
 /**
  * In-memory LSH index of sketches for first-stage retrieval (DESIGN.md flow 4 "Scan"): one hash table per
  * coarse band maps a band digest to the models holding it; a query counts, per model, the coarse bands
- * it agrees on, keeps models with at least `minAgreeingBands` (LSH_V1 by default, lsh-params.ts), then
- * ranks them by the full sketch comparison (per-probe band agreement, SimHash, shared wrong answers).
+ * it agrees on, keeps models with at least `minAgreeingBands` (LSH_V1 by default, lsh-params.ts), compares
+ * each in full (per-probe band agreement, SimHash, shared wrong answers), drops those whose per-probe rows
+ * fall clearly below the design similarity (PROBE_STAGE_V1, probe-stage.ts) and ranks the rest.
  * A pure data structure: the hub persists sketches elsewhere and rebuilds or mirrors the index.
  */
 import { FingerprintError } from "../fingerprint-error.js";
 import { LSH_V1 } from "./lsh-params.js";
+import { PROBE_STAGE_V1, type ProbeStageParams, passesProbeStage } from "./probe-stage.js";
 import { checkSketch } from "./sketch-codec.js";
 import { checkEpochId } from "./sketch-keys.js";
 import { compareSketches, type SketchSimilarity } from "./sketch-similarity.js";
@@ -131,15 +133,22 @@ export class SketchIndex {
   }
 
   /**
-   * Candidates for a suspect's sketch: models agreeing on >= minAgreeingBands coarse bands, ranked by
-   * the full comparison's score (then by agreeing bands, then by reference for a stable order).
+   * Candidates for a suspect's sketch: models agreeing on >= minAgreeingBands coarse bands whose per-probe
+   * rows pass the fine stage, ranked by the full comparison's score (then by agreeing bands, then by
+   * reference for a stable order).
    * @param options.minAgreeingBands - overrides the index's threshold for this query.
+   * @param options.probeStage - the fine stage's rule (default PROBE_STAGE_V1); `false` keeps every coarse hit.
    * @param options.limit - keep at most this many candidates (after ranking).
    * @param options.exclude - a model reference to leave out (the suspect itself, when indexed).
    */
   query(
     sketch: Sketch,
-    options: { readonly minAgreeingBands?: number; readonly limit?: number; readonly exclude?: string } = {},
+    options: {
+      readonly minAgreeingBands?: number;
+      readonly limit?: number;
+      readonly exclude?: string;
+      readonly probeStage?: ProbeStageParams | false;
+    } = {},
   ): SketchCandidate[] {
     const t = options.minAgreeingBands ?? this.minAgreeingBands;
     if (!(Number.isInteger(t) && t >= 1 && t <= COARSE_BANDS)) {
@@ -150,11 +159,14 @@ export class SketchIndex {
     }
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     if (!(limit >= 0)) throw new FingerprintError("INVALID_ARGUMENT", "limit must be >= 0");
+    const stage = options.probeStage ?? PROBE_STAGE_V1;
     const out: SketchCandidate[] = [];
     for (const [modelRef, agreeingBands] of this.bandAgreement(sketch)) {
       if (agreeingBands < t || modelRef === options.exclude) continue;
       const stored = this.sketches.get(modelRef) as Sketch;
-      out.push({ modelRef, agreeingBands, similarity: compareSketches(sketch, stored) });
+      const similarity = compareSketches(sketch, stored);
+      if (stage !== false && !passesProbeStage(similarity, stage)) continue;
+      out.push({ modelRef, agreeingBands, similarity });
     }
     out.sort(
       (a, b) =>
