@@ -148,7 +148,13 @@ for (const backend of await backends()) {
       assert.ok(found.length >= 1);
       assert.deepEqual(found[0]?.model, { memberId: "globex", modelId: "model-77", modelVersion: "1" });
       assert.ok((found[0]?.similarity.probeJaccard ?? 0) > 0.15, "per-probe detail was compared");
-      assert.ok(found.length <= 3);
+      // Unrelated models reach the coarse threshold through common bucket values (~23 of 512 bands) but share
+      // no per-probe row: the fine stage (PROBE_STAGE_V1) drops them; without it they fill the limit.
+      assert.deepEqual(
+        found.map((c) => c.model.modelId),
+        ["model-77"],
+      );
+      assert.equal((await retriever.retrieveCandidates(suspect, { limit: 3, probeStage: false })).length, 3);
       assert.deepEqual(
         await retriever
           .retrieveCandidates(suspect, { limit: 3, excludeMember: "globex" })

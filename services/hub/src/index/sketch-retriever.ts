@@ -5,8 +5,10 @@
  *      with the suspect and keeps the models with >= minAgreeingBands (LSH_V1), the `limit x DETAIL_FACTOR`
  *      with most agreement;
  *   2. detail: only those few sketches are compared probe by probe (compareSketches: per-probe band
- *      agreement, SimHash, shared wrong answers) and ranked by score — from the per-probe detail kept in
- *      memory (probe-detail.ts, within a byte budget), reading from Postgres only what it does not hold.
+ *      agreement, SimHash, shared wrong answers), those whose per-probe rows fall clearly below the design
+ *      similarity are dropped (PROBE_STAGE_V1, libs/fingerprint probe-stage.ts) and the rest ranked by score —
+ *      from the per-probe detail kept in memory (probe-detail.ts, within a byte budget), reading from
+ *      Postgres only what it does not hold.
  * The index is rebuilt from Postgres on start, fed by this replica's ingestion as batches commit, and
  * caught up with other replicas' commits and retirements by {@link SketchRetriever.refresh}.
  *
@@ -16,7 +18,15 @@
  * while any build runs are queued and replayed, in order, on the built index: a row the build also read is
  * the same sketch id and is not added twice (test/index-background-build.test.ts forces the race).
  */
-import { compareSketches, LSH_V1, type Sketch, type SketchSimilarity } from "@lineage/fingerprint";
+import {
+  compareSketches,
+  LSH_V1,
+  PROBE_STAGE_V1,
+  type ProbeStageParams,
+  passesProbeStage,
+  type Sketch,
+  type SketchSimilarity,
+} from "@lineage/fingerprint";
 import type { EpochStore } from "../epochs/epoch-store.js";
 import { HubError } from "../ingest/hub-error.js";
 import type { ModelRef } from "../ingest/sketch-proto.js";
@@ -42,6 +52,8 @@ export interface RetrieveOptions {
   readonly limit?: number;
   /** Coarse threshold; default LSH_V1.minAgreeingBands. */
   readonly minAgreeingBands?: number;
+  /** Fine-stage rule on the per-probe rows (default PROBE_STAGE_V1); `false` keeps every coarse hit. */
+  readonly probeStage?: ProbeStageParams | false;
   /** Exclude this member's models (a member reporting its own model, say). */
   readonly excludeMember?: string;
   /**
@@ -431,12 +443,14 @@ export class SketchRetriever {
     });
     const detail = await this.#sketches.sketchesBySeq(missing);
     const t2 = performance.now();
+    const stage = options.probeStage ?? PROBE_STAGE_V1;
     const out: Candidate[] = [];
     for (const h of chosen) {
       const e = this.#entries[h.ordinal] as Entry;
       const stored = held.get(h.ordinal) ?? detail.get(e.seq);
       if (stored === undefined) continue; // removed meanwhile
       const similarity = compareSketches(suspect, stored);
+      if (stage !== false && !passesProbeStage(similarity, stage)) continue;
       out.push({
         model: e.model,
         sketchId: e.sketchId,
