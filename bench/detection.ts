@@ -5,14 +5,15 @@
  *   npm run bench:detection [-- --json FILE] [--size full|small] [--panel N] [--concurrency N]
  *                              [--foreign test|both|none] [--panel-select closest|rotation] [--cache-dir DIR]
  *                              [--scenarios LIST] [--attacks LIST|all|none] [--attacks-only]
- *                              [--attack-splits calibration|test|both]
+ *                              [--attack-splits calibration|test|both] [--lsh-only]
  *
  * 1. Build (or load from .cache/testbed) the calibration and test populations.
  * 2. Serve each split from its own child process (bench/detection/serve-split.ts): the testbed's
  *    OpenAI-compatible HTTP API on 127.0.0.1, one core for generation.
  * 3. Probe every model once on its split's battery through the engine's HttpAdapter (probeModel), into a
  *    memoizing wrapper (bench/detection/caching-adapter.ts) that the comparisons then share.
- * 4. LSH: sketch every fingerprint (sketch version 1), index the member teachers, query with every suspect.
+ * 4. LSH: sketch every fingerprint, index the member teachers, query with every suspect (coarse bands, then
+ *    the per-probe fine stage). `--lsh-only` stops here and reports this section only.
  * 5. Calibration split: compare() every (suspect, member) pair; the verdict is re-derived from the counts
  *    compare() returns (deriveVerdict) under the default policy, and the minimum effect is frozen on
  *    calibration only (bench/detection/freeze.ts). Test split: the same, scored with the frozen policy and
@@ -523,6 +524,30 @@ const retrievedBySplit = new Map<Split, Readonly<Record<string, readonly string[
     retrievedBySplit.set(s, candidates_by_suspect);
   }
   lap("lsh_s", t);
+}
+if (args.lshOnly) {
+  cleanup();
+  timings.total_s = Number(((performance.now() - t0) / 1000).toFixed(1));
+  for (const [s, l] of Object.entries(lshBySplit))
+    process.stdout.write(
+      `LSH ${s} (design similarity ${l.design_similarity}): recall ${l.positives_retrieved}/${l.positive_pairs} (${l.recall}), ` +
+        `${l.recall_at_or_above_design} of the ${l.positive_pairs_at_or_above_design} at/above the design similarity; ` +
+        `false-candidate rate ${l.null_candidates}/${l.null_pairs} (${l.false_candidate_rate})\n`,
+    );
+  process.stdout.write(`Timings (s): ${JSON.stringify(timings)}\n`);
+  if (args.json) {
+    const setup = {
+      size: args.size,
+      seeds: Object.fromEntries(SPLITS.map((s) => [s, popOf(s).seed])),
+      mode: "lsh-only",
+    };
+    writeFileSync(
+      args.json,
+      `${JSON.stringify({ lsh: { by_split: lshBySplit }, setup, timings }, null, 2)}\n`,
+    );
+    log(`wrote ${args.json}`);
+  }
+  process.exit(0);
 }
 
 // 5. Comparisons through compare(): calibration, freeze, test.

@@ -12,6 +12,7 @@ test("defaults and every flag", () => {
     watermarkQueries: DEFAULT_WATERMARK_QUERIES,
     attacks: [...ATTACK_NAMES],
     attacksOnly: false,
+    lshOnly: false,
     attackSplits: ["calibration", "test"],
   });
   assert.deepEqual(
@@ -49,9 +50,14 @@ test("defaults and every flag", () => {
       scenarios: ["ensemble_25", "ensemble_10"],
       attacks: ["canary_filter", "sibling"],
       attacksOnly: true,
+      lshOnly: false,
       attackSplits: ["test"],
     },
   );
+  // --lsh-only builds and serves no attack model, whatever --attacks says.
+  const lsh = parseArgs(["--attacks", "sibling", "--lsh-only"]);
+  assert.equal(lsh.lshOnly, true);
+  assert.deepEqual(lsh.attacks, []);
 });
 
 test("bad arguments are rejected with the argument named", () => {
@@ -75,6 +81,10 @@ test("bad arguments are rejected with the argument named", () => {
   assert.throws(
     () => parseArgs(["--attacks", "none", "--attacks-only"]),
     /--attacks-only needs at least one attack/,
+  );
+  assert.throws(
+    () => parseArgs(["--attacks-only", "--lsh-only"]),
+    /--attacks-only and --lsh-only exclude each other/,
   );
   assert.throws(
     () => parseArgs(["--attack-splits", "train"]),

@@ -21,6 +21,8 @@
  *                        JSON has by_attack, setup and timings
  *   --attack-splits calibration|test|both   splits whose attack rows run (default both)
  *   --attack-students N  students per attack (1..20; default the size's positives per scenario)
+ *   --lsh-only           run only steps 1-4 (populations, probing, LSH retrieval) and report the LSH section
+ *                        (no comparisons, no attack rows: --attacks is ignored); minutes instead of an hour
  */
 /** Extra watermark queries per suspect by default (chosen on the calibration split: ensemble-study.ts). */
 export const DEFAULT_WATERMARK_QUERIES = 500;
@@ -57,6 +59,8 @@ export interface BenchArgs {
   /** Attacks of by_attack (empty: none). */
   readonly attacks: readonly string[];
   readonly attacksOnly: boolean;
+  /** Steps 1-4 only: the LSH section. */
+  readonly lshOnly: boolean;
   readonly attackSplits: readonly ("calibration" | "test")[];
   /** Absent: the population's default. */
   readonly attackStudents?: number;
@@ -75,6 +79,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let scenarios: string[] | undefined;
   let attacks: string[] = [...ATTACK_NAMES];
   let attacksOnly = false;
+  let lshOnly = false;
   let attackSplits: ("calibration" | "test")[] = ["calibration", "test"];
   let attackStudents: number | undefined;
   const value = (i: number, name: string): string => {
@@ -155,6 +160,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case "--attacks-only":
         attacksOnly = true;
         break;
+      case "--lsh-only":
+        lshOnly = true;
+        break;
       case "--attack-splits": {
         const v = value(i++, a);
         if (v !== "calibration" && v !== "test" && v !== "both")
@@ -167,6 +175,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     }
   }
   if (attacksOnly && attacks.length === 0) throw new RangeError("--attacks-only needs at least one attack");
+  if (attacksOnly && lshOnly) throw new RangeError("--attacks-only and --lsh-only exclude each other");
   return {
     ...(json !== undefined ? { json } : {}),
     size,
@@ -177,8 +186,10 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     ...(cacheDir !== undefined ? { cacheDir } : {}),
     watermarkQueries,
     ...(scenarios !== undefined ? { scenarios } : {}),
-    attacks,
+    // --lsh-only compares nothing: no attack model is built or served.
+    attacks: lshOnly ? [] : attacks,
     attacksOnly,
+    lshOnly,
     attackSplits,
     ...(attackStudents !== undefined ? { attackStudents } : {}),
   };

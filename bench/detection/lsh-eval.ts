@@ -1,6 +1,7 @@
 /**
- * First-stage retrieval on the testbed (issue 3, "Sketches"; libs/fingerprint sketch-*.ts, LSH_V1): the
- * member teachers' sketches are indexed in a SketchIndex; every suspect's sketch queries it. Recall is
+ * First-stage retrieval on the testbed (issue 3, "Sketches"; libs/fingerprint sketch-*.ts, LSH_V1 then the
+ * per-probe fine stage PROBE_STAGE_V1, issue 11): the member teachers' sketches are indexed in a SketchIndex;
+ * every suspect's sketch queries it. Recall is
  * over (suspect, member teacher) pairs the suspect derives from; the false-candidate rate over pairs it
  * does not. Next to each pair, the exact coarse Jaccard — (probe id, SHINGLE_SIZE-shingle) sets, the
  * quantity the coarse signature estimates — so recall can be read at and above the design similarity.
@@ -8,6 +9,8 @@
 import {
   buildSketch,
   LSH_V1,
+  PROBE_STAGE_V1,
+  type ProbeStageParams,
   SHINGLE_SIZE,
   type Sketch,
   type SketchContext,
@@ -56,12 +59,15 @@ function dist(xs: readonly number[]) {
 /**
  * Builds sketches under `context`, indexes the teachers of `pairs` and reports retrieval.
  * `fingerprints` maps a model id to its sketch input (every pair's models must be present).
+ * `options.probeStage` is the index's fine stage (default PROBE_STAGE_V1; `false`: the coarse bands alone).
  */
 export function evaluateLsh(
   fingerprints: ReadonlyMap<string, readonly SketchProbeInput[]>,
   pairs: readonly LshPair[],
   context: SketchContext,
+  options: { readonly probeStage?: ProbeStageParams | false } = {},
 ) {
+  const probeStage = options.probeStage ?? PROBE_STAGE_V1;
   const sketches = new Map<string, Sketch>();
   const sets = new Map<string, Set<string>>();
   const need = (id: string) => {
@@ -83,7 +89,9 @@ export function evaluateLsh(
     let c = candidates.get(p.suspectId);
     if (!c) {
       c = new Set(
-        index.query(sketches.get(p.suspectId) as Sketch, { exclude: p.suspectId }).map((x) => x.modelRef),
+        index
+          .query(sketches.get(p.suspectId) as Sketch, { exclude: p.suspectId, probeStage })
+          .map((x) => x.modelRef),
       );
       candidates.set(p.suspectId, c);
     }
@@ -101,7 +109,15 @@ export function evaluateLsh(
     xs.length === 0 ? null : r4(xs.filter((x) => x.candidate).length / xs.length);
   return {
     design_similarity: s,
-    params: { bands: LSH_V1.bands, rows: LSH_V1.rows, min_agreeing_bands: LSH_V1.minAgreeingBands },
+    params: {
+      bands: LSH_V1.bands,
+      rows: LSH_V1.rows,
+      min_agreeing_bands: LSH_V1.minAgreeingBands,
+      probe_stage:
+        probeStage === false
+          ? null
+          : { design_similarity: probeStage.designSimilarity, recall: probeStage.recall },
+    },
     positive_pairs: pos.length,
     positives_retrieved: pos.filter((r) => r.candidate).length,
     recall: rate(pos),
