@@ -1,7 +1,8 @@
 /**
- * Sketch retrieval benchmark (issue 3, "Sketches"; libs/fingerprint lsh-params.ts, sketch-index.ts):
- * does the coarse LSH index of sketch version 1 retrieve copies at the design similarity, how many
- * unrelated models does it pass, and how fast are sketches built.
+ * Sketch retrieval benchmark (issue 3, "Sketches"; libs/fingerprint lsh-params.ts, probe-stage.ts,
+ * sketch-index.ts): does the coarse LSH index, followed by the per-probe fine stage (PROBE_STAGE_V1, issue 11),
+ * retrieve copies at the design similarity, how many unrelated models does it pass, and how fast are
+ * sketches built and queries answered.
  *
  *   npm run bench:lsh [-- --json FILE] [--teachers N] [--no-realdata] [--version 1|2] [--no-testbed]
  *                     [--testbed-size full|small]
@@ -20,7 +21,9 @@
  *    teacher is a candidate for the candidate's sketch: recall over students (label 1), false-candidate
  *    rate over unrelated models (label 0, evidence documented/likely/assumed; "weak" separately), next to
  *    the exact coarse Jaccard of each pair.
- * 3. Throughput: sketches/s for the 805-probe real fingerprints and the synthetic ones.
+ * 3. Throughput: sketches/s for the 805-probe real fingerprints and the synthetic ones; query time of the
+ *    synthetic index (200 teachers) with and without the fine stage, and the fine stage's threshold computed
+ *    cold for the largest sketch (memoized per size afterwards).
  * 4. Wrong-answer digests (issue 8; docs/privacy.md): the testbed's test population (--testbed-size, default full) (edge probes with
  *    reference answers; built or read from .cache/testbed) answers its battery in process (the
  *    engine's probe settings: greedy, 200 tokens), every model is sketched under version 1 (which publishes wrong-answer digests) and
@@ -38,6 +41,8 @@ import {
   compareSketches,
   createSketchContext,
   LSH_V1,
+  minProbeAgreeingBands,
+  PROBE_STAGE_V1,
   pickLshParams,
   SHINGLE_SIZE,
   SKETCH_VERSION,
@@ -126,6 +131,9 @@ console.log(
   `LSH_V1: ${LSH_V1.bands} bands x ${LSH_V1.rows} row(s), candidate when >= ${LSH_V1.minAgreeingBands} bands agree; design similarity ${s}`,
 );
 console.log(
+  `fine stage (PROBE_STAGE_V1): per-probe rows at design similarity ${PROBE_STAGE_V1.designSimilarity}, recall ${PROBE_STAGE_V1.recall} (the "modelled" column below is the coarse stage's alone)`,
+);
+console.log(
   `synthetic: ${teachersN} teachers x ${levels.length} similarity levels (${PROBES} probes x ${WORDS} words)`,
 );
 const teacherTexts: string[][][] = [];
@@ -179,6 +187,31 @@ for (const target of levels) {
   });
 }
 const synthSeconds = (performance.now() - t0) / 1000;
+
+// Query time with and without the fine stage: the design-level students against the 200-teacher index.
+const queryTiming = (() => {
+  const shared = sharedFor(s);
+  const qs = teacherTexts.map((tt, t) => buildSketch(inputs(student(tt, shared, `q${t}`).texts), ctx));
+  const time = (probeStage: false | undefined) => {
+    for (const q of qs.slice(0, 20)) index.query(q, probeStage === false ? { probeStage } : {}); // warm
+    const t1 = performance.now();
+    for (const q of qs) index.query(q, probeStage === false ? { probeStage } : {});
+    return ((performance.now() - t1) * 1000) / qs.length;
+  };
+  const coarseOnlyUs = time(false);
+  const withFineUs = time(undefined);
+  // Cold threshold for the largest sketch: a different (params) key, so nothing is memoized yet.
+  minProbeAgreeingBands(4096 * 32, { designSimilarity: s, recall: 0.9992 }); // compiled, not yet memoized below
+  const t2 = performance.now();
+  minProbeAgreeingBands(4096 * 32, { designSimilarity: s, recall: 0.9991 });
+  const coldThresholdUs = (performance.now() - t2) * 1000;
+  return {
+    queries: qs.length,
+    coarse_only_us: coarseOnlyUs,
+    with_fine_stage_us: withFineUs,
+    cold_threshold_131072_rows_us: coldThresholdUs,
+  };
+})();
 
 console.log("\nP(candidate | coarse Jaccard), synthetic:");
 console.log("  jaccard  retrieved/queries  measured  modelled  mean est. J  unrelated candidates");
@@ -383,6 +416,9 @@ console.log(
     (realThroughput !== null ? `, ${realThroughput.toFixed(2)} sketches/s (real, 805 probes)` : ""),
 );
 console.log(`synthetic phase: ${synthSketches} sketches + queries in ${synthSeconds.toFixed(1)} s`);
+console.log(
+  `query (${teachersN} indexed, ${queryTiming.queries} design-level students): ${queryTiming.coarse_only_us.toFixed(0)} us coarse only, ${queryTiming.with_fine_stage_us.toFixed(0)} us with the fine stage; fine-stage threshold for 131,072 rows computed cold in ${queryTiming.cold_threshold_131072_rows_us.toFixed(0)} us`,
+);
 
 // ---------------------------------------------------------------------------------------------------
 // 4. Wrong-answer digests on the testbed: do they change who is retrieved, or how candidates rank?
@@ -549,7 +585,9 @@ const report = {
   synthetic_curve: curve,
   realdata,
   testbed,
+  probe_stage: PROBE_STAGE_V1,
   throughput: { sketches_per_s_synthetic: synthThroughput, sketches_per_s_real_805_probes: realThroughput },
+  query_timing: queryTiming,
 };
 if (jsonFile !== undefined) {
   writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
