@@ -123,10 +123,12 @@ export {
   pickLshParams,
 } from "./sketch/lsh-params.js";
 export {
-  minProbeAgreeingBands,
   PROBE_STAGE_V1,
+  type ProbeStageEvidence,
   type ProbeStageParams,
   passesProbeStage,
+  probeStageEvidence,
+  studentTQuantile,
 } from "./sketch/probe-stage.js";
 export { buildSketch, normalizeAnswer, sketchInputsFromFingerprint } from "./sketch/sketch-build.js";
 export { checkSketch, decodeSketch, encodeSketch } from "./sketch/sketch-codec.js";

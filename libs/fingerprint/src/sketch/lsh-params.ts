@@ -171,7 +171,7 @@ export const DESIGN_SIMILARITY = 0.06;
  * budget of COARSE_BANDS * COARSE_ROWS_PER_BAND rows (sketch-types.ts fixes the sketch's side of it):
  * 512 bands of 1 row, candidate when >= 19 agree. Modelled P(candidate): 0.992 at J = 0.06, 0.66 at 0.04,
  * 0.20 at 0.03, 0.008 at 0.02, ~0 at 0.01; bench/lsh.ts measured 0.995 / 0.675 / 0.205 / 0.015 / 0 for this
- * stage alone, and 0.995 / 0.59 / 0.075 / 0 / 0 with the per-probe fine stage after it (probe-stage.ts).
+ * stage alone, and 0.995 / 0.63 / 0.12 / 0 / 0 with the per-probe fine stage after it (probe-stage.ts).
  * Classic banding (>= 1 band) cannot do better within 512 rows than b = 512, r = 1: false-candidate rate
  * ~1.0 at J = 0.03.
  */

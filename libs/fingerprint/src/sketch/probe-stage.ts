@@ -1,101 +1,147 @@
 /**
  * The fine stage of first-stage retrieval (DESIGN.md flow 4 "Scan": coarse LSH, then per-probe band
- * agreement): a model the coarse bands retrieved stays a candidate only if its per-probe band digests do not
- * show it to lie clearly below the design similarity.
+ * agreement): a model the coarse bands retrieved stays a candidate unless its per-probe band digests show it
+ * to lie clearly below the design similarity.
  *
  * Why a second test: the coarse signature holds 512 MinHash rows, so at the design similarity (coarse Jaccard
  * 0.06) its count of agreeing bands has a standard deviation of ~5 on a mean of ~31, and the threshold that
  * keeps 99% of copies there (LSH_V1: 19 bands) also passes most unrelated models of the same era (coarse
- * Jaccard 0.03-0.12 from shared public text). The per-probe digests the hub compares anyway (32 rows per
- * listed probe: ~8,000 rows for 250 probes) estimate the same kind of overlap ~4x more precisely. The test is
- * the coarse stage's rule on those rows: with n compared rows, keep the pair when its agreeing rows reach the
- * largest t with P[Binomial(n, designSimilarity) >= t] >= recall — a copy at the design similarity passes with
- * probability >= recall whatever n is, so the two stages together keep >= LSH_V1.recall x recall of copies at
- * the design similarity (0.992 x 0.999 modelled; bench/lsh.ts measures it).
+ * Jaccard 0.03-0.12 from shared public text). The per-probe digests the hub compares anyway (32 rows for each
+ * listed probe: ~8,000 for 250 probes) weigh every probe alike and tell copies from strangers better.
  *
- * Chosen on the testbed's calibration split (bench/detection/lsh-study.ts, which gives the figures): coarse
- * alone passes 47.6% of unrelated (suspect, member teacher) pairs, coarse then this stage 34.7%, keeping every
- * copy at or above the design similarity (53/53). What it costs: copies below the design similarity that the
- * coarse stage happened to pass (overall recall 76.4% -> 70.0% there). Weighting coarse bands by how many
- * models share their value (an IDF of public text) was measured there too and retrieved worse: a copy's
- * overlap with its teacher is itself mostly public text.
+ * The statistic: m = the fraction of agreeing per-probe rows over the probes both sketches answered. Its noise
+ * is NOT binomial over the ~8,000 rows: per-probe rows hash shingles without the probe (sketch-types.ts), so
+ * the same public phrase repeated in many answers ("and the, and the") decides row i in all of them at once —
+ * on the testbed the agreeing-row count of one pair varies with the epoch key ~4x more than a binomial
+ * would. Row i and row j use independent seeds, though, so the 32 per-row totals X_0..X_31 (each summed over
+ * the probes) are independent and alike: their spread measures the noise whatever the repetition is. The pair
+ * is dropped only when m + t(31, recall) x se < designSimilarity, se = the standard error of the mean of
+ * the 32 per-row fractions (never below the binomial one at the design similarity), t the Student quantile:
+ * a copy at the design similarity passes with probability ~recall.
+ *
+ * Chosen on the testbed's calibration split over five epoch keys (bench/detection/lsh-study.ts gives the
+ * figures and the rules it was compared with, among them bucket-frequency (IDF) weighting of coarse bands):
+ * coarse alone passes 60.1% of unrelated (suspect, member teacher) pairs, coarse then this stage 46.9%, and
+ * no copy at or above the design similarity is lost under any key; the price is copies below it that the
+ * coarse stage happened to pass (recall over all copies 85.8% -> 78.4%). A first version that took the rows
+ * as independent (a binomial quantile over ~8,000 rows) passed 39.3% but lost copies at the design similarity.
  */
 import { FingerprintError } from "../fingerprint-error.js";
 import { DESIGN_SIMILARITY } from "./lsh-params.js";
-import { PROBE_BANDS, SKETCH_LIMITS } from "./sketch-types.js";
+import { PROBE_BANDS, PROBE_DIGEST_BYTES, type Sketch } from "./sketch-types.js";
 
 /** The fine stage's rule: the design similarity it protects and the share of copies there it keeps. */
 export interface ProbeStageParams {
   readonly designSimilarity: number;
-  /** P(a copy at designSimilarity passes), in (0, 1). */
+  /** P(a copy at designSimilarity passes), in [0.5, 1). */
   readonly recall: number;
 }
 
 /** Version 1's fine stage: DESIGN_SIMILARITY at recall 0.999 (with LSH_V1's 0.992: >= 0.99 together). */
 export const PROBE_STAGE_V1: ProbeStageParams = { designSimilarity: DESIGN_SIMILARITY, recall: 0.999 };
 
-/** Most per-probe rows two sketches can compare (every probe of the largest sketch). */
-const MAX_COMPARED = SKETCH_LIMITS.maxProbes * PROBE_BANDS;
+/** What the fine stage saw of a pair. */
+export interface ProbeStageEvidence {
+  /** Probes both sketches list and answered (non-empty). */
+  readonly probes: number;
+  /** Fraction of agreeing per-probe rows over those probes. */
+  readonly agreement: number;
+  /** Standard error of `agreement` from the spread of the PROBE_BANDS per-row totals. */
+  readonly standardError: number;
+}
 
 function checkParams(p: ProbeStageParams): void {
   if (
     !(typeof p.designSimilarity === "number" && p.designSimilarity > 0 && p.designSimilarity < 1) ||
-    !(typeof p.recall === "number" && p.recall > 0 && p.recall < 1)
+    !(typeof p.recall === "number" && p.recall >= 0.5 && p.recall < 1)
   ) {
-    throw new FingerprintError("INVALID_ARGUMENT", "probe stage needs designSimilarity and recall in (0, 1)");
+    throw new FingerprintError(
+      "INVALID_ARGUMENT",
+      "probe stage needs designSimilarity in (0, 1) and recall in [0.5, 1)",
+    );
   }
 }
 
-// Thresholds per (params, compared rows): a query compares a few sketch sizes over and over.
-const memo = new Map<string, number>();
-const MEMO_LIMIT = 4096;
+// Student t quantiles (PROBE_BANDS - 1 degrees of freedom), memoized per recall.
+const tMemo = new Map<number, number>();
 
 /**
- * The largest t with P[Binomial(comparedBands, designSimilarity) >= t] >= recall: the fewest agreeing
- * per-probe rows a pair needs to stay a candidate (0 when nothing is compared).
- * @throws FingerprintError `INVALID_ARGUMENT` on a count that is not an integer in 0..maxProbes x PROBE_BANDS,
- *   or parameters out of (0, 1).
+ * The `p` quantile (p in [0.5, 1)) of Student's t with `df` degrees of freedom. With t = sqrt(df) tan(phi),
+ * P[T <= t] = 1/2 + 1/2 I(phi) / I(pi/2), I(phi) = integral over [0, phi] of cos^(df-1): Simpson's rule on
+ * that smooth integrand, then bisection on phi.
  */
-export function minProbeAgreeingBands(
-  comparedBands: number,
-  params: ProbeStageParams = PROBE_STAGE_V1,
-): number {
+export function studentTQuantile(df: number, p: number): number {
+  if (!(Number.isInteger(df) && df >= 1 && df <= 1000) || !(p >= 0.5 && p < 1)) {
+    throw new FingerprintError(
+      "INVALID_ARGUMENT",
+      "studentTQuantile needs an integer df in 1..1000, p in [0.5, 1)",
+    );
+  }
+  if (p === 0.5) return 0;
+  const steps = 4096;
+  const integral = (phi: number): number => {
+    const h = phi / steps;
+    let sum = 1 + Math.cos(phi) ** (df - 1);
+    for (let i = 1; i < steps; i++) sum += (i % 2 === 1 ? 4 : 2) * Math.cos(i * h) ** (df - 1);
+    return (sum * h) / 3;
+  };
+  const total = integral(Math.PI / 2);
+  const want = (2 * p - 1) * total;
+  let lo = 0;
+  let hi = Math.PI / 2;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (integral(mid) < want) lo = mid;
+    else hi = mid;
+  }
+  return Math.sqrt(df) * Math.tan((lo + hi) / 2);
+}
+
+function equalDigest(x: Uint8Array, y: Uint8Array, offset: number): boolean {
+  for (let i = 0; i < PROBE_DIGEST_BYTES; i++) if (x[offset + i] !== y[offset + i]) return false;
+  return true;
+}
+
+/**
+ * The fine stage's statistic for two sketches of one epoch and version (the caller compared them already:
+ * compareSketches checks that). Probes are matched by id; probes either left empty are skipped.
+ */
+export function probeStageEvidence(x: Sketch, y: Sketch): ProbeStageEvidence {
+  const byId = new Map(y.probes.map((p) => [p.probeId, p]));
+  const rows = new Float64Array(PROBE_BANDS);
+  let probes = 0;
+  for (const p of x.probes) {
+    const q = byId.get(p.probeId);
+    if (q === undefined || p.empty || q.empty) continue;
+    probes++;
+    for (let i = 0; i < PROBE_BANDS; i++)
+      if (equalDigest(p.bands, q.bands, i * PROBE_DIGEST_BYTES)) rows[i] = (rows[i] ?? 0) + 1;
+  }
+  if (probes === 0) return { probes: 0, agreement: 0, standardError: 0 };
+  let mean = 0;
+  for (let i = 0; i < PROBE_BANDS; i++) mean += (rows[i] ?? 0) / probes;
+  mean /= PROBE_BANDS;
+  let ss = 0;
+  for (let i = 0; i < PROBE_BANDS; i++) ss += ((rows[i] ?? 0) / probes - mean) ** 2;
+  return { probes, agreement: mean, standardError: Math.sqrt(ss / (PROBE_BANDS - 1) / PROBE_BANDS) };
+}
+
+/**
+ * Whether a pair the coarse stage retrieved stays a candidate (see the module comment). Pairs with no probe
+ * answered by both keep the coarse stage's decision.
+ * @throws FingerprintError `INVALID_ARGUMENT` on parameters out of range.
+ */
+export function passesProbeStage(x: Sketch, y: Sketch, params: ProbeStageParams = PROBE_STAGE_V1): boolean {
   checkParams(params);
-  if (!(Number.isInteger(comparedBands) && comparedBands >= 0 && comparedBands <= MAX_COMPARED)) {
-    throw new FingerprintError("INVALID_ARGUMENT", `comparedBands must be an integer in 0..${MAX_COMPARED}`);
+  const e = probeStageEvidence(x, y);
+  if (e.probes === 0) return true;
+  const s = params.designSimilarity;
+  let t = tMemo.get(params.recall);
+  if (t === undefined) {
+    t = studentTQuantile(PROBE_BANDS - 1, params.recall);
+    if (tMemo.size > 64) tMemo.clear();
+    tMemo.set(params.recall, t);
   }
-  if (comparedBands === 0) return 0;
-  const key = `${params.designSimilarity}/${params.recall}/${comparedBands}`;
-  const hit = memo.get(key);
-  if (hit !== undefined) return hit;
-  // Lower tail from k = 0 up, pmf in log space: P[X >= t + 1] = 1 - cdf(t) stays >= recall while
-  // cdf(t) <= 1 - recall.
-  const n = comparedBands;
-  const lp = Math.log(params.designSimilarity);
-  const lq = Math.log1p(-params.designSimilarity);
-  const alpha = 1 - params.recall;
-  let logC = 0;
-  let cdf = 0;
-  let t = 0;
-  for (let k = 0; k < n; k++) {
-    if (k > 0) logC += Math.log((n - k + 1) / k);
-    cdf += Math.exp(logC + k * lp + (n - k) * lq);
-    if (cdf > alpha) break;
-    t = k + 1;
-  }
-  if (memo.size >= MEMO_LIMIT) memo.clear();
-  memo.set(key, t);
-  return t;
-}
-
-/**
- * Whether a pair the coarse stage retrieved stays a candidate: its agreeing per-probe rows reach
- * {@link minProbeAgreeingBands} of the rows compared. Pairs with no per-probe rows in common (sketches that
- * list no shared non-empty probe) keep the coarse stage's decision.
- */
-export function passesProbeStage(
-  similarity: { readonly probeAgreeingBands: number; readonly probeComparedBands: number },
-  params: ProbeStageParams = PROBE_STAGE_V1,
-): boolean {
-  return similarity.probeAgreeingBands >= minProbeAgreeingBands(similarity.probeComparedBands, params);
+  const se = Math.max(e.standardError, Math.sqrt((s * (1 - s)) / (PROBE_BANDS * e.probes)));
+  return e.agreement + t * se >= s;
 }

@@ -165,7 +165,7 @@ export class SketchIndex {
       if (agreeingBands < t || modelRef === options.exclude) continue;
       const stored = this.sketches.get(modelRef) as Sketch;
       const similarity = compareSketches(sketch, stored);
-      if (stage !== false && !passesProbeStage(similarity, stage)) continue;
+      if (stage !== false && !passesProbeStage(sketch, stored, stage)) continue;
       out.push({ modelRef, agreeingBands, similarity });
     }
     out.sort(

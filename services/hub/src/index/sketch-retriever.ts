@@ -450,7 +450,7 @@ export class SketchRetriever {
       const stored = held.get(h.ordinal) ?? detail.get(e.seq);
       if (stored === undefined) continue; // removed meanwhile
       const similarity = compareSketches(suspect, stored);
-      if (stage !== false && !passesProbeStage(similarity, stage)) continue;
+      if (stage !== false && !passesProbeStage(suspect, stored, stage)) continue;
       out.push({
         model: e.model,
         sketchId: e.sketchId,
