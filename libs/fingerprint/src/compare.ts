@@ -290,7 +290,8 @@ function accusingSignals(
       };
       statistic = counts.exposed_only;
     } else if (name === "watermark" && wm) {
-      detail = { ...wm.counts, alternative_pairs: wm.alternativePairs };
+      const { mass: _mass, ...counts } = wm.counts;
+      detail = { ...counts, alternative_pairs: wm.alternativePairs };
       statistic = wm.counts.selected_green;
     }
     if (!t?.available) {

@@ -69,7 +69,9 @@ export {
   isCommonToken,
   isSelectedPair,
   MAX_WATERMARK_PAIRS,
+  massLevel,
   WATERMARK_COMMON_TOKENS,
+  WATERMARK_MASS_LEVELS,
   WATERMARK_SELECTION_VERSION,
   WatermarkPairSet,
   type WatermarkResponse,
@@ -168,6 +170,7 @@ export {
   MAX_SIGNED_RANK_PAIRS,
   normalUpperTail,
   signedRankUpperTail,
+  weightedBernoulliUpperTail,
 } from "./stats/stats-exact.js";
 export { bonferroni, fisherCombine, holm } from "./stats/stats-multiple.js";
 export { SignTestMartingale } from "./stats/stats-sequential.js";

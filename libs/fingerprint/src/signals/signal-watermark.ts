@@ -105,7 +105,33 @@ interface Context {
   readonly prev: string;
   readonly hashes: number[];
   readonly selected: boolean[];
-  readonly seen: Set<string>;
+  /** Token -> index of its pair in `hashes`. */
+  readonly seen: Map<string, number>;
+  /** Mass level of each pair (0: no served probability). */
+  readonly levels: number[];
+}
+
+/**
+ * Levels of the green-mass statistic (issue 11, ensembles): a pair's weight is k / WATERMARK_MASS_LEVELS, k =
+ * ceil(WATERMARK_MASS_LEVELS * sqrt(p)) for the largest probability p the suspect served for that token after
+ * that previous token (at least level 1). Fixed by protocol lineage-watermark-queries/3; a change is a new
+ * version. Why sqrt(p): a student that learned a small share of its text from the member leans its served
+ * distribution toward the member's green tokens, so green tokens carry more of its probability; weighting a
+ * pair by how much probability the suspect puts on it reads that lean, and the square root keeps the many
+ * plausible alternatives from being drowned by near-certain continuations that public text fixes anyway
+ * (calibration split, bench/detection/green-mass-study.ts: 25%-share members' median p 1.9e-5 counting
+ * pairs, 1.4e-7 with sqrt(p) weights, nulls unchanged). The weights are read off the suspect's answers only,
+ * never the key, so the null below is exact.
+ */
+export const WATERMARK_MASS_LEVELS = 16;
+
+/** The mass level of a served probability (see {@link WATERMARK_MASS_LEVELS}). */
+export function massLevel(p: number): number {
+  if (!(p > 0)) return 1;
+  return Math.max(
+    1,
+    Math.min(WATERMARK_MASS_LEVELS, Math.ceil(WATERMARK_MASS_LEVELS * Math.sqrt(Math.min(1, p)))),
+  );
 }
 
 /**
@@ -113,84 +139,112 @@ interface Context {
  * ready to be scored under any number of keys. Built once per suspect; holds no key.
  */
 export class WatermarkPairSet {
-  readonly #contexts: { prev: string; hashes: Uint32Array; selected: Uint8Array }[];
+  readonly #contexts: { prev: string; hashes: Uint32Array; selected: Uint8Array; levels: Uint8Array }[];
   /** Distinct scored pairs. */
   readonly size: number;
   /** Distinct pairs the selection rule keeps. */
   readonly selectedSize: number;
   /** Distinct pairs that came only from served alternatives. */
   readonly alternativePairs: number;
+  /** Whether the set carries mass levels (built with `mass: true`): counts() then reports `mass`. */
+  readonly withMass: boolean;
 
   private constructor(
     contexts: Map<string, Context>,
     size: number,
     selectedSize: number,
     alternatives: number,
+    withMass: boolean,
   ) {
     this.#contexts = [...contexts.values()].map((c) => ({
       prev: c.prev,
       hashes: Uint32Array.from(c.hashes),
       selected: Uint8Array.from(c.selected, (x) => (x ? 1 : 0)),
+      levels: Uint8Array.from(c.levels),
     }));
     this.size = size;
     this.selectedSize = selectedSize;
     this.alternativePairs = alternatives;
+    this.withMass = withMass;
   }
 
   /**
    * Collects the pairs of some responses (plain texts, or responses with their prompts); with `keep`, only the
-   * pairs it keeps (see {@link WatermarkPairFilter}: it must not read the key).
+   * pairs it keeps (see {@link WatermarkPairFilter}: it must not read the key). With `mass`, every pair also
+   * gets its mass level from the probabilities the suspect served (the emitted token's and each alternative's;
+   * the largest over occurrences), and counts() reports the green-mass histogram: then only pairs the suspect
+   * served a probability for are scored (text pairs of a response without served tokens are skipped), so the
+   * histogram and the counts cover the same pairs.
    */
   static fromResponses(
     items: readonly (string | WatermarkResponse)[],
-    options: { readonly keep?: WatermarkPairFilter } = {},
+    options: { readonly keep?: WatermarkPairFilter; readonly mass?: boolean } = {},
   ): WatermarkPairSet {
     const contexts = new Map<string, Context>();
     let size = 0;
     let selectedSize = 0;
     let alternatives = 0;
     const keep = options.keep;
+    const mass = options.mass === true;
     let before: readonly string[] = [];
-    const add = (prev: string, tok: string, context: () => readonly string[]): boolean => {
+    const add = (prev: string, tok: string, context: () => readonly string[], level: number): boolean => {
+      const known = contexts.get(prev)?.seen.get(tok);
+      if (known !== undefined) {
+        const c = contexts.get(prev) as Context;
+        if (level > (c.levels[known] ?? 0)) c.levels[known] = level;
+        return false;
+      }
       if (size >= MAX_WATERMARK_PAIRS) return false;
-      if (contexts.get(prev)?.seen.has(tok)) return false;
       if (keep && !keep(context(), tok)) return false;
       let c = contexts.get(prev);
       if (!c) {
-        c = { prev, hashes: [], selected: [], seen: new Set() };
+        c = { prev, hashes: [], selected: [], seen: new Map(), levels: [] };
         contexts.set(prev, c);
       }
-      if (c.seen.has(tok)) return false;
-      c.seen.add(tok);
       const sel = isSelectedPair(prev, tok);
+      c.seen.set(tok, c.hashes.length);
       c.hashes.push(tokenHash32(tok));
       c.selected.push(sel);
+      c.levels.push(level);
       size++;
       if (sel) selectedSize++;
       return true;
     };
     for (const item of items) {
       const text = typeof item === "string" ? item : item.response.text;
-      const toks = tokenize(text);
-      const promptToks = typeof item === "string" || keep === undefined ? [] : tokenize(item.prompt ?? "");
-      for (let i = 1; i < toks.length; i++)
-        add(toks[i - 1] ?? "", toks[i] ?? "", () => [...promptToks, ...toks.slice(0, i)]);
-      if (typeof item === "string" || !item.response.tokens) continue;
-      // Served alternatives: context = the previous emitted token (the prompt's last token at position 0).
+      const served = typeof item === "string" ? undefined : item.response.tokens;
+      if (!mass) {
+        const toks = tokenize(text);
+        const promptToks = typeof item === "string" || keep === undefined ? [] : tokenize(item.prompt ?? "");
+        for (let i = 1; i < toks.length; i++)
+          add(toks[i - 1] ?? "", toks[i] ?? "", () => [...promptToks, ...toks.slice(0, i)], 0);
+      }
+      if (typeof item === "string" || !served) continue;
+      // Served tokens: context = the previous emitted token (the prompt's last token at position 0); with
+      // `mass`, the emitted token is a pair too, weighted by its own served probability.
       let prev: string | null = tokenize(item.prompt ?? "").at(-1) ?? null;
       before = keep === undefined ? [] : tokenize(item.prompt ?? "");
-      for (const pos of item.response.tokens) {
+      for (const pos of served) {
+        const emitted = lineageToken(pos.token);
         if (prev !== null) {
+          if (mass && emitted !== null)
+            add(
+              prev,
+              emitted,
+              () => before,
+              massLevel(pos.logprob === undefined ? 0 : Math.exp(pos.logprob)),
+            );
           for (const alt of pos.top) {
             const t = lineageToken(alt.token);
-            if (t !== null && add(prev, t, () => before)) alternatives++;
+            if (t !== null && add(prev, t, () => before, mass ? massLevel(Math.exp(alt.logprob)) : 0))
+              alternatives++;
           }
         }
-        prev = lineageToken(pos.token);
+        prev = emitted;
         if (keep !== undefined) before = prev === null ? [] : [...before, prev];
       }
     }
-    return new WatermarkPairSet(contexts, size, selectedSize, alternatives);
+    return new WatermarkPairSet(contexts, size, selectedSize, alternatives, mass);
   }
 
   /**
@@ -206,18 +260,19 @@ export class WatermarkPairSet {
       if (size >= MAX_WATERMARK_PAIRS) break;
       let c = contexts.get(prev);
       if (!c) {
-        c = { prev, hashes: [], selected: [], seen: new Set() };
+        c = { prev, hashes: [], selected: [], seen: new Map(), levels: [] };
         contexts.set(prev, c);
       }
       if (c.seen.has(tok)) continue;
-      c.seen.add(tok);
+      c.seen.set(tok, c.hashes.length);
       const sel = isSelectedPair(prev, tok);
       c.hashes.push(tokenHash32(tok));
       c.selected.push(sel);
+      c.levels.push(0);
       size++;
       if (sel) selectedSize++;
     }
-    return new WatermarkPairSet(contexts, size, selectedSize, 0);
+    return new WatermarkPairSet(contexts, size, selectedSize, 0, false);
   }
 
   /**
@@ -228,13 +283,18 @@ export class WatermarkPairSet {
     checkKeyAndGamma(key, gamma);
     let selectedGreen = 0;
     let allGreen = 0;
+    const massScored = new Array<number>(WATERMARK_MASS_LEVELS).fill(0);
+    const massGreen = new Array<number>(WATERMARK_MASS_LEVELS).fill(0);
     const seedOf = greenSeeder(key);
     for (const c of this.#contexts) {
       const seed = seedOf(c.prev);
       for (let i = 0; i < c.hashes.length; i++) {
+        const level = c.levels[i] ?? 0;
+        if (level > 0) massScored[level - 1] = (massScored[level - 1] ?? 0) + 1;
         if (!isGreenHashed(seed, c.hashes[i] ?? 0, gamma)) continue;
         allGreen++;
         if (c.selected[i] === 1) selectedGreen++;
+        if (level > 0) massGreen[level - 1] = (massGreen[level - 1] ?? 0) + 1;
       }
     }
     return {
@@ -243,6 +303,7 @@ export class WatermarkPairSet {
       selected_green: selectedGreen,
       all_scored: this.size,
       all_green: allGreen,
+      ...(this.withMass ? { mass: { scored: massScored, green: massGreen } } : {}),
     };
   }
 }

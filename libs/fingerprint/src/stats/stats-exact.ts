@@ -83,6 +83,58 @@ export function binomialUpperTail(k: number, n: number, p: number): number {
   return Math.min(1, Math.exp(logSumExp(terms)));
 }
 
+/**
+ * Chernoff upper bound on P(S >= s) for S = sum of w_i B_i, the B_i independent Bernoulli(p) and the weights
+ * w_i > 0 given as (weight, how many) groups: inf over l >= 0 of exp(-l s) E[exp(l S)] =
+ * exp(-l s + sum n log(1 - p + p e^(l w))). Every l gives a valid bound, so a minimiser that stops short only
+ * makes it larger (conservative); it is exact (p^N) at s = the largest possible sum and 1 at or below the mean.
+ * Used by the green-mass watermark statistic, whose weights the key never chose (verdict.ts).
+ */
+export function weightedBernoulliUpperTail(
+  s: number,
+  groups: readonly (readonly [weight: number, count: number])[],
+  p: number,
+): number {
+  if (!(p > 0 && p < 1)) throw new FingerprintError("INVALID_ARGUMENT", `p must be in (0, 1), got ${p}`);
+  if (!Number.isFinite(s)) throw new FingerprintError("INVALID_ARGUMENT", "s must be a finite number");
+  let mean = 0;
+  let top = 0;
+  for (const [w, n] of groups) {
+    if (!(Number.isFinite(w) && w > 0)) throw new FingerprintError("INVALID_ARGUMENT", "weights must be > 0");
+    checkCount("group count", n);
+    mean += p * w * n;
+    top += w * n;
+  }
+  if (s <= mean) return 1;
+  if (s > top * (1 + 1e-12)) return 0;
+  const lq = Math.log1p(-p);
+  const lp = Math.log(p);
+  // log E[exp(l S)] - l s, in a form that neither overflows nor loses the tail: log(1-p+p e^(lw)) =
+  // l w + log(p + (1-p) e^(-lw)).
+  const f = (l: number): number => {
+    let v = -l * s;
+    for (const [w, n] of groups) {
+      if (n === 0) continue;
+      const a = lp;
+      const b = lq - l * w;
+      const m = Math.max(a, b);
+      v += n * (l * w + m + Math.log(Math.exp(a - m) + Math.exp(b - m)));
+    }
+    return v;
+  };
+  let hi = 1;
+  while (hi < 1e9 && f(2 * hi) < f(hi)) hi *= 2;
+  let lo = 0;
+  hi *= 2;
+  for (let it = 0; it < 200 && hi - lo > 1e-12 * hi; it++) {
+    const a = lo + (hi - lo) * 0.381966;
+    const b = lo + (hi - lo) * 0.618034;
+    if (f(a) <= f(b)) hi = b;
+    else lo = a;
+  }
+  return Math.min(1, Math.exp(Math.min(f(lo), f(hi), f((lo + hi) / 2))));
+}
+
 /** Most nonzero pairs the exact signed-rank tail is computed for (its cost grows as n^3). */
 export const MAX_SIGNED_RANK_PAIRS = 1000;
 

@@ -46,7 +46,13 @@
  * `lead_alpha`; its estimated false-lead rate is the share of the unrelated pairs that would also be leads.
  */
 import { FingerprintError } from "../fingerprint-error.js";
-import { binomialUpperTail, MAX_SIGNED_RANK_PAIRS, signedRankUpperTail } from "../stats/stats-exact.js";
+import { WATERMARK_MASS_LEVELS } from "../signals/signal-watermark.js";
+import {
+  binomialUpperTail,
+  MAX_SIGNED_RANK_PAIRS,
+  signedRankUpperTail,
+  weightedBernoulliUpperTail,
+} from "../stats/stats-exact.js";
 import { fisherCombine } from "../stats/stats-multiple.js";
 import { SignTestMartingale } from "../stats/stats-sequential.js";
 import {
@@ -101,6 +107,16 @@ export interface WatermarkCounts {
   /** All distinct scored pairs, and how many were green. */
   readonly all_scored: number;
   readonly all_green: number;
+  /**
+   * The green-mass histogram (lineage-watermark-queries/3; signal-watermark.ts WATERMARK_MASS_LEVELS): of the
+   * scored pairs, how many have mass level k (index k - 1, weight k / levels) and how many of those are green.
+   * When present, the test of this set is the green-mass test (`watermarkTest`); the two arrays have
+   * WATERMARK_MASS_LEVELS entries summing to all_scored and all_green.
+   */
+  readonly mass?: {
+    readonly scored: readonly number[];
+    readonly green: readonly number[];
+  };
 }
 
 /** The similarity lead: the suspect's statistic against the reference, ranked against unrelated pairs. */
@@ -240,6 +256,24 @@ export function checkWatermarkCounts(w: WatermarkCounts): void {
       "watermark counts are inconsistent (green <= scored, selected <= all)",
     );
   }
+  if (w.mass === undefined) return;
+  const bad = (what: string) => {
+    throw new FingerprintError("INVALID_ARGUMENT", `watermark.mass ${what}`);
+  };
+  const { scored, green } = w.mass;
+  if (!Array.isArray(scored) || !Array.isArray(green)) bad("must have scored and green arrays");
+  if (scored.length !== WATERMARK_MASS_LEVELS || green.length !== WATERMARK_MASS_LEVELS)
+    bad(`arrays must have ${WATERMARK_MASS_LEVELS} entries (one per mass level)`);
+  let sumScored = 0;
+  let sumGreen = 0;
+  for (let k = 0; k < WATERMARK_MASS_LEVELS; k++) {
+    const sc = count(`watermark.mass.scored[${k}]`, scored[k] as number);
+    const gr = count(`watermark.mass.green[${k}]`, green[k] as number);
+    if (gr > sc) bad(`green[${k}] exceeds scored[${k}]`);
+    sumScored += sc;
+    sumGreen += gr;
+  }
+  if (sumScored !== as || sumGreen !== ag) bad("does not sum to all_scored and all_green");
 }
 
 /** Checks lead evidence. */
@@ -331,10 +365,34 @@ export function watermarkTest(w: WatermarkCounts, policy: VerdictPolicy = DEFAUL
       effect: 0,
     };
   }
+  if (w.mass !== undefined) return greenMassTest(w.gamma, w.mass);
   const pSel = binomialUpperTail(w.selected_green, w.selected_scored, w.gamma);
   const pAll = binomialUpperTail(w.all_green, w.all_scored, w.gamma);
   const effect = Math.max(-1, Math.min(1, (w.selected_green / w.selected_scored - w.gamma) / (1 - w.gamma)));
   return { test: "watermark", available: true, p: Math.max(pSel, pAll), effect };
+}
+
+/**
+ * The green-mass test (lineage-watermark-queries/3): S = sum over scored pairs of weight x green, weights
+ * k / WATERMARK_MASS_LEVELS read off the suspect's served probabilities (never the key). Under the null each
+ * distinct pair is green with probability gamma independently over the key, whatever the weights, so
+ * P(S >= s) is bounded by the Chernoff bound of a weighted Bernoulli sum (stats-exact.ts), a valid p-value.
+ * Effect: the weighted green share's excess, (S / sum w - gamma) / (1 - gamma).
+ */
+function greenMassTest(gamma: number, mass: NonNullable<WatermarkCounts["mass"]>): Raw {
+  const groups: [number, number][] = [];
+  let s = 0;
+  let total = 0;
+  for (let k = 1; k <= WATERMARK_MASS_LEVELS; k++) {
+    const n = mass.scored[k - 1] ?? 0;
+    const w = k / WATERMARK_MASS_LEVELS;
+    if (n > 0) groups.push([w, n]);
+    s += w * (mass.green[k - 1] ?? 0);
+    total += w * n;
+  }
+  const p = total === 0 ? 1 : weightedBernoulliUpperTail(s, groups, gamma);
+  const effect = total === 0 ? 0 : Math.max(-1, Math.min(1, (s / total - gamma) / (1 - gamma)));
+  return { test: "watermark", available: true, p, effect };
 }
 
 /**
@@ -414,8 +472,25 @@ function fmtP(p: number): string {
 }
 
 /** Watermark counts of a set that is bound but has no scored pair (not evaluated yet, or not asked). */
-export function unscoredWatermarkCounts(gamma: number): WatermarkCounts {
-  return { gamma, selected_scored: 0, selected_green: 0, all_scored: 0, all_green: 0 };
+export function unscoredWatermarkCounts(
+  gamma: number,
+  options: { readonly mass?: boolean } = {},
+): WatermarkCounts {
+  return {
+    gamma,
+    selected_scored: 0,
+    selected_green: 0,
+    all_scored: 0,
+    all_green: 0,
+    ...(options.mass
+      ? {
+          mass: {
+            scored: new Array<number>(WATERMARK_MASS_LEVELS).fill(0),
+            green: new Array<number>(WATERMARK_MASS_LEVELS).fill(0),
+          },
+        }
+      : {}),
+  };
 }
 
 /**

@@ -89,6 +89,7 @@ export async function watermarkQueryStep(o: WatermarkQueryStepInput): Promise<Co
   // Which set the watermark test reports (for the readable signal; the verdict is deriveVerdict's).
   const decided = watermarkSetsTest(battery, counts, r.policy).set;
   const shown = decided === "queries" ? counts : battery;
+  const { mass: _batteryMass, ...batteryCounts } = battery;
   const signals: ReportedSignal[] = r.signals.map((s) => {
     if (s.role !== "accusing") return s;
     const t = v.tests.find((x) => x.test === s.name);
@@ -97,7 +98,13 @@ export async function watermarkQueryStep(o: WatermarkQueryStepInput): Promise<Co
       s.name === "watermark"
         ? {
             ...s.detail,
-            ...battery,
+            ...batteryCounts,
+            ...(counts.mass === undefined
+              ? {}
+              : {
+                  queries_mass_scored: counts.mass.scored.join(","),
+                  queries_mass_green: counts.mass.green.join(","),
+                }),
             queries_selected_scored: counts.selected_scored,
             queries_selected_green: counts.selected_green,
             queries_all_scored: counts.all_scored,
