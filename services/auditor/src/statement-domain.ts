@@ -52,6 +52,10 @@ export function watermarkCountsFromProto(w: ProtoWatermarkCounts): WatermarkCoun
     selected_green: w.selectedGreen,
     all_scored: w.allScored,
     all_green: w.allGreen,
+    // Present iff either histogram is (lineage-watermark-queries/3); checkWatermarkCounts checks its shape.
+    ...(w.massScored.length === 0 && w.massGreen.length === 0
+      ? {}
+      : { mass: { scored: [...w.massScored], green: [...w.massGreen] } }),
   };
 }
 

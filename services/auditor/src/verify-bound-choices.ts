@@ -536,21 +536,26 @@ export function verifyBoundChoices(
 const WATERMARK_QUERIES_PROTOCOLS: ReadonlyMap<string, number> = new Map([
   ["lineage-watermark-queries/1", 500],
   ["lineage-watermark-queries/2", 500],
+  ["lineage-watermark-queries/3", 500],
 ]);
 
 /**
  * The statement's extra watermark queries record against its counts, as the hub admits them (the auditor
  * checks the hub, on its own code): under /1 the step's counts are counts.watermark and counts.watermark_queries
  * is absent; under /2 they are counts.watermark_queries (pairs_scored = its all_scored, gamma = the battery's),
- * beside counts.watermark; counts.watermark_queries without a /2 record is refused. Attacker-controlled input.
+ * beside counts.watermark; /3 as /2 with the green-mass histogram in counts.watermark_queries (which /2 never
+ * has, nor counts.watermark); counts.watermark_queries without a /2 or /3 record is refused. Attacker-controlled.
  */
 function checkWatermarkQueriesRecord(st: AttestationStatement, bad: (what: string) => never): void {
   const counts = st.counts;
   const q = st.watermarkQueries;
   const wq = counts?.watermarkQueries;
+  const battery = counts?.watermark;
+  if (battery !== undefined && (battery.massScored.length > 0 || battery.massGreen.length > 0))
+    bad("the battery's watermark counts carry a mass histogram (only a /3 step's counts do)");
   if (q === undefined) {
     if (wq !== undefined)
-      bad("watermark_queries counts are given without a lineage-watermark-queries/2 step record");
+      bad("watermark_queries counts are given without a lineage-watermark-queries/2 or /3 step record");
     return;
   }
   const fixed = WATERMARK_QUERIES_PROTOCOLS.get(q.protocol);
@@ -558,13 +563,19 @@ function checkWatermarkQueriesRecord(st: AttestationStatement, bad: (what: strin
     bad(`the watermark queries step names an unknown protocol "${q.protocol.slice(0, 64)}"`);
   if (counts?.watermark === undefined) bad("the watermark queries step is recorded without watermark counts");
   // /2 binds the step with every key and asks it only when undecided without it: planned 0 = not asked.
-  const skipped = q.protocol === "lineage-watermark-queries/2" && q.queriesPlanned === 0;
+  const beside = q.protocol === "lineage-watermark-queries/2" || q.protocol === "lineage-watermark-queries/3";
+  const skipped = beside && q.queriesPlanned === 0;
   if (q.queriesPlanned !== fixed && !skipped)
     bad(`the watermark queries step's queries_planned is not ${q.protocol}'s ${fixed}`);
   if (q.queriesAnswered > q.queriesPlanned)
     bad("the watermark queries step answered more queries than it planned");
-  if (q.protocol === "lineage-watermark-queries/2") {
+  if (beside) {
     if (wq === undefined) bad(`the ${q.protocol} step is recorded without watermark_queries counts`);
+    const hasMass = wq.massScored.length > 0 || wq.massGreen.length > 0;
+    if (q.protocol === "lineage-watermark-queries/3" && !hasMass)
+      bad(`the ${q.protocol} step's watermark_queries counts have no mass histogram`);
+    if (q.protocol === "lineage-watermark-queries/2" && hasMass)
+      bad(`the ${q.protocol} step's watermark_queries counts carry a mass histogram, which it does not have`);
     if (q.pairsScored !== wq.allScored)
       bad("the watermark queries step's pairs_scored is not watermark_queries.all_scored");
     if (wq.gamma !== counts?.watermark?.gamma)

@@ -408,6 +408,81 @@ test("the extra watermark queries step's counts (lineage-watermark-queries/2) ar
   }
 });
 
+test("a /3 step's green-mass counts are re-derived; a histogram missing, misplaced or tampered fails", async (t) => {
+  // The suspect knows no canary; the battery's counts accuse nothing. The step's histogram: 6,000 pairs, the
+  // heavy ones (level 16) half green against gamma 0.25 — the green-mass test rejects; its count test would too,
+  // but the histogram is what /3 reads.
+  const levels = (heavy: number, light: number) =>
+    Array.from({ length: 16 }, (_, i) => (i === 15 ? heavy : i === 0 ? light : 0));
+  const step = (e: Record<string, unknown>) => {
+    e.watermark_queries = {
+      gamma: 0.25,
+      selected_scored: 2000,
+      selected_green: 700,
+      all_scored: 6000,
+      all_green: 2000,
+      mass: { scored: levels(2000, 4000), green: levels(1000, 1000) },
+    };
+  };
+  const base = { watermark: true, knows: () => false, counts: step } as const;
+  const s = await buildScenario(base);
+  const r = verifyBundle(s.bundle, s.trust);
+  assert.equal(r.bound.verdict.verdict, "LIKELY_DERIVED", r.bound.verdict.explanation);
+  assert.deepEqual(r.bound.evidence.watermark_queries?.mass, s.evidence.watermark_queries?.mass);
+
+  type St = Parameters<NonNullable<Parameters<typeof buildScenario>[0]>["statement"] & {}>[0];
+  const wq = (x: St) =>
+    (x.counts as { watermarkQueries: { massScored: number[]; massGreen: number[] } }).watermarkQueries;
+  const rec = (x: St) => x.watermarkQueries as { protocol: string };
+  const cases: Array<[string, (x: St) => void, string]> = [
+    [
+      "the histogram dropped from a /3 record",
+      (x) => {
+        wq(x).massScored = [];
+        wq(x).massGreen = [];
+      },
+      "counts_inconsistent",
+    ],
+    [
+      "a /2 record with a histogram",
+      (x) => {
+        rec(x).protocol = "lineage-watermark-queries/2";
+      },
+      "counts_inconsistent",
+    ],
+    [
+      "a histogram on the battery's counts",
+      (x) => {
+        const c = x.counts as { watermark: { massScored: number[]; massGreen: number[] } };
+        c.watermark.massScored = [...wq(x).massScored];
+        c.watermark.massGreen = [...wq(x).massGreen];
+      },
+      "counts_inconsistent",
+    ],
+    [
+      "green moved to the heavy level after signing (the histogram no longer sums to the counts)",
+      (x) => {
+        (wq(x).massGreen as number[])[15] = 1500;
+      },
+      "counts_inconsistent",
+    ],
+    [
+      "green moved to the heavy level and the counts with it: the stated verdict is re-derived",
+      (x) => {
+        (wq(x).massGreen as number[])[15] = 500;
+        (wq(x).massGreen as number[])[0] = 1500;
+      },
+      "verdict_not_supported",
+    ],
+  ];
+  for (const [name, statement, code] of cases) {
+    await t.test(name, async () => {
+      const bad = await buildScenario({ ...base, statement });
+      assert.throws(() => verifyBundle(bad.bundle, bad.trust), expectAudit(code));
+    });
+  }
+});
+
 test("the watermark queries step bound but not asked (/2, queries_planned 0) verifies only with empty counts on a comparison the battery decided", async (t) => {
   const EMPTY = { gamma: 0.25, selected_scored: 0, selected_green: 0, all_scored: 0, all_green: 0 };
   type St = Parameters<NonNullable<Parameters<typeof buildScenario>[0]>["statement"] & {}>[0];

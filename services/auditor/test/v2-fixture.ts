@@ -526,6 +526,12 @@ export async function buildScenario(options: ScenarioOptions = {}): Promise<Scen
               selectedGreen: evidence.watermark_queries.selected_green,
               allScored: evidence.watermark_queries.all_scored,
               allGreen: evidence.watermark_queries.all_green,
+              ...(evidence.watermark_queries.mass === undefined
+                ? {}
+                : {
+                    massScored: [...evidence.watermark_queries.mass.scored],
+                    massGreen: [...evidence.watermark_queries.mass.green],
+                  }),
             },
           }),
       comparisons: evidence.comparisons,
@@ -534,7 +540,11 @@ export async function buildScenario(options: ScenarioOptions = {}): Promise<Scen
       ? {}
       : {
           watermarkQueries: {
-            protocol: "lineage-watermark-queries/2",
+            // A step whose counts carry the green-mass histogram is /3's; without one, /2's.
+            protocol:
+              evidence.watermark_queries.mass === undefined
+                ? "lineage-watermark-queries/2"
+                : "lineage-watermark-queries/3",
             queriesPlanned: 500,
             queriesAnswered: 500,
             pairsScored: evidence.watermark_queries.all_scored,

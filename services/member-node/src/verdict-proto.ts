@@ -79,6 +79,7 @@ function watermarkToProto(w: WatermarkCounts) {
     selectedGreen: w.selected_green,
     allScored: w.all_scored,
     allGreen: w.all_green,
+    ...(w.mass === undefined ? {} : { massScored: [...w.mass.scored], massGreen: [...w.mass.green] }),
   };
 }
 

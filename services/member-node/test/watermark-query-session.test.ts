@@ -52,6 +52,7 @@ import { policyToProto } from "../src/verdict-proto.js";
 import {
   WATERMARK_QUERIES_PROTOCOL,
   WATERMARK_QUERIES_PROTOCOL_V1,
+  WATERMARK_QUERIES_PROTOCOL_V2,
   WATERMARK_QUERY_COUNT,
   watermarkQueryPlan,
 } from "../src/watermark/watermark-queries.js";
@@ -251,8 +252,42 @@ test("a session binding a watermark key runs the extra queries; the hub admits w
     await forgeCounts((f) => {
       if (f.counts?.watermarkQueries) f.counts.watermarkQueries.gamma = 0.5;
     }, /counts\.watermark_queries\.gamma must equal counts\.watermark\.gamma/);
+    // /3: the step's counts carry the green-mass histogram, summing to its counts; nothing else carries one.
+    assert.equal(wq.massScored.length, 16);
+    assert.equal(
+      wq.massScored.reduce((a, b) => a + b, 0),
+      wq.allScored,
+    );
+    assert.equal(
+      wq.massGreen.reduce((a, b) => a + b, 0),
+      wq.allGreen,
+    );
+    assert.equal(batteryCounts.massScored.length, 0);
+    await forgeCounts((f) => {
+      if (f.counts?.watermarkQueries) {
+        f.counts.watermarkQueries.massScored = [];
+        f.counts.watermarkQueries.massGreen = [];
+      }
+    }, /no mass histogram \(required under lineage-watermark-queries\/3\)/);
+    await forgeCounts((f) => {
+      if (f.watermarkQueries) f.watermarkQueries.protocol = WATERMARK_QUERIES_PROTOCOL_V2;
+    }, /carries a mass histogram, which lineage-watermark-queries\/2 does not have/);
+    await forgeCounts((f) => {
+      if (f.counts?.watermark) {
+        f.counts.watermark.massScored = [...wq.massScored];
+        f.counts.watermark.massGreen = [...wq.massGreen];
+      }
+    }, /counts\.watermark must not carry a mass histogram/);
+    await forgeCounts((f) => {
+      // More green at the heaviest level than the counts say: the histogram no longer sums to all_green.
+      const m = f.counts?.watermarkQueries;
+      if (m) m.massGreen[15] = (m.massGreen[15] ?? 0) + 1;
+    }, /mass does not sum to all_scored and all_green|green\[15\] exceeds/);
     // The hub's table and the node's constants are the same protocol.
-    assert.equal(WATERMARK_QUERIES_PROTOCOL, "lineage-watermark-queries/2");
+    assert.equal(WATERMARK_QUERIES_PROTOCOL, "lineage-watermark-queries/3");
+    assert.deepEqual(WATERMARK_QUERIES_PROTOCOLS[WATERMARK_QUERIES_PROTOCOL_V2], {
+      queries: WATERMARK_QUERY_COUNT,
+    });
     assert.deepEqual(WATERMARK_QUERIES_PROTOCOLS[WATERMARK_QUERIES_PROTOCOL], {
       queries: WATERMARK_QUERY_COUNT,
     });

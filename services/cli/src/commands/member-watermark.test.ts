@@ -351,11 +351,11 @@ test("watermark keygen -> commit -> a session on a watermarked copy accuses with
     assert.ok(wm.selectedGreen / wm.selectedScored > 0.5, `${wm.selectedGreen}/${wm.selectedScored} green`);
     assert.equal(copy.verdict, Verdict.LIKELY_DERIVED);
     assert.equal(copy.watermarkCommitment?.commitmentId, "acme-wm-1");
-    // The extra watermark queries step (on by default, lineage-watermark-queries/2) is bound with the key and
+    // The extra watermark queries step (on by default, lineage-watermark-queries/3) is bound with the key and
     // asked only when the comparison is undecided without it: here the battery's own effect decides (the case
     // of fe864c5, whose diluted step counts under /1 replaced the battery's and made this copy INCONCLUSIVE),
     // so the suspect is not asked the 500 extra queries and the record says so (planned 0, empty counts).
-    assert.equal(copy.watermarkQueries?.protocol, "lineage-watermark-queries/2");
+    assert.equal(copy.watermarkQueries?.protocol, "lineage-watermark-queries/3");
     assert.equal(copy.watermarkQueries?.queriesPlanned, 0, "decided by the battery: the step is not asked");
     const cq = copy.counts?.watermarkQueries;
     assert.ok(cq !== undefined, "the attestation carries the step's (empty) counts beside the battery's");

@@ -33,11 +33,17 @@ import {
   type WatermarkKeyCommitment,
 } from "@lineage/api";
 import { bytesEqual } from "@lineage/crypto";
-import { checkBoundPolicy, deriveVerdict, FingerprintError, type VerdictResult } from "@lineage/fingerprint";
+import {
+  checkBoundPolicy,
+  checkWatermarkCounts,
+  deriveVerdict,
+  FingerprintError,
+  type VerdictResult,
+} from "@lineage/fingerprint";
 import { LogError } from "./log-error.js";
 import type { LogState } from "./log-state.js";
 import type { MemberRegistry } from "./member-registry.js";
-import { evidenceFromProto, policyFromProto, verdictFromProto } from "./verdict-proto.js";
+import { evidenceFromProto, policyFromProto, verdictFromProto, watermarkFromProto } from "./verdict-proto.js";
 
 const ID64_RE = /^[\x21-\x7e]{1,64}$/;
 
@@ -173,12 +179,20 @@ export function checkStatementV2(st: AttestationStatement): void {
   else if (st.counts.watermarkQueries !== undefined)
     throw new LogError(
       "invalid_argument",
-      `statement counts.watermark_queries needs a watermark_queries step record of ${WATERMARK_QUERIES_V2}`,
+      `statement counts.watermark_queries needs a watermark_queries step record of ${WATERMARK_QUERIES_V2} or ${WATERMARK_QUERIES_V3}`,
+    );
+  const battery = st.counts.watermark;
+  if (battery !== undefined && (battery.massScored.length > 0 || battery.massGreen.length > 0))
+    throw new LogError(
+      "invalid_argument",
+      "statement counts.watermark must not carry a mass histogram (only the queries step's counts do, under /3)",
     );
 }
 
-/** The watermark queries protocol whose counts go beside the battery's (counts.watermark_queries). */
+/** The watermark queries protocols whose counts go beside the battery's (counts.watermark_queries). */
 const WATERMARK_QUERIES_V2 = "lineage-watermark-queries/2";
+/** /3: as /2, with the step's pairs scored by green mass (counts.watermark_queries.mass_scored/mass_green). */
+const WATERMARK_QUERIES_V3 = "lineage-watermark-queries/3";
 
 /**
  * The extra watermark queries steps a member node may record (services/member-node watermark-queries.ts, whose
@@ -189,6 +203,7 @@ export const WATERMARK_QUERIES_PROTOCOLS: Readonly<Record<string, { readonly que
   Object.freeze({
     "lineage-watermark-queries/1": Object.freeze({ queries: 500 }),
     [WATERMARK_QUERIES_V2]: Object.freeze({ queries: 500 }),
+    [WATERMARK_QUERIES_V3]: Object.freeze({ queries: 500 }),
   });
 
 /**
@@ -211,15 +226,32 @@ function checkWatermarkQueriesStep(st: AttestationStatement): void {
     bad("recorded without a bound watermark key and its counts");
   // /2 binds the step whenever a key is bound and asks it only when the comparison is undecided without it:
   // planned 0 is "bound, not asked" (its counts then empty). /1 always asked.
-  const skipped = q.protocol === WATERMARK_QUERIES_V2 && q.queriesPlanned === 0;
+  const beside = q.protocol === WATERMARK_QUERIES_V2 || q.protocol === WATERMARK_QUERIES_V3;
+  const skipped = beside && q.queriesPlanned === 0;
   if (q.queriesPlanned !== fixed.queries && !skipped)
-    bad(
-      `queries_planned must be ${fixed.queries}${q.protocol === WATERMARK_QUERIES_V2 ? " (or 0: not asked)" : ""} under ${q.protocol}`,
-    );
+    bad(`queries_planned must be ${fixed.queries}${beside ? " (or 0: not asked)" : ""} under ${q.protocol}`);
   if (q.queriesAnswered > q.queriesPlanned) bad("queries_answered exceeds queries_planned");
   const wq = st.counts?.watermarkQueries;
-  if (q.protocol === WATERMARK_QUERIES_V2) {
+  if (beside) {
     if (wq === undefined) bad(`counts.watermark_queries is missing (required under ${q.protocol})`);
+    // /3's counts carry the green-mass histogram (its shape and sums are checked with the verdict's counts);
+    // /2's never do, so one record is read by one test.
+    const hasMass = (wq?.massScored.length ?? 0) > 0 || (wq?.massGreen.length ?? 0) > 0;
+    if (q.protocol === WATERMARK_QUERIES_V3 && !hasMass)
+      bad(`counts.watermark_queries has no mass histogram (required under ${q.protocol})`);
+    if (q.protocol === WATERMARK_QUERIES_V2 && hasMass)
+      bad(`counts.watermark_queries carries a mass histogram, which ${q.protocol} does not have`);
+    if (wq !== undefined && hasMass) {
+      try {
+        checkWatermarkCounts(watermarkFromProto(wq));
+      } catch (err) {
+        bad(
+          err instanceof FingerprintError
+            ? err.message.replace(/^watermark\./, "counts.watermark_queries.")
+            : String(err),
+        );
+      }
+    }
     if (q.pairsScored !== wq?.allScored) bad("pairs_scored must equal counts.watermark_queries.all_scored");
     if (wq?.gamma !== st.counts?.watermark?.gamma)
       bad("counts.watermark_queries.gamma must equal counts.watermark.gamma (one key, one scheme)");

@@ -65,13 +65,18 @@ function canaryFromProto(c: ProtoCanaryPairCounts): CanaryPairCounts {
   };
 }
 
-function watermarkFromProto(w: ProtoWatermarkCounts): WatermarkCounts {
+/** Watermark counts in domain form (the mass histogram iff the proto has one). */
+export function watermarkFromProto(w: ProtoWatermarkCounts): WatermarkCounts {
   return {
     gamma: w.gamma,
     selected_scored: w.selectedScored,
     selected_green: w.selectedGreen,
     all_scored: w.allScored,
     all_green: w.allGreen,
+    // Present iff either histogram is (lineage-watermark-queries/3); checkWatermarkCounts checks its shape.
+    ...(w.massScored.length === 0 && w.massGreen.length === 0
+      ? {}
+      : { mass: { scored: [...w.massScored], green: [...w.massGreen] } }),
   };
 }
 

@@ -189,7 +189,7 @@ test("canary reuse policy: default 3, set in the file, overridden by the environ
     });
 });
 
-test("extra watermark queries: on by default (lineage-watermark-queries/2), switched off in the file or the environment, checked", () => {
+test("extra watermark queries: on by default (lineage-watermark-queries/3), switched off in the file or the environment, checked", () => {
   assert.equal(checkMemberNodeConfig(base, "/x").canaries?.watermarkQueries, true);
   const off = { ...base, canaries: { watermark_queries: false } };
   assert.equal(checkMemberNodeConfig(off, "/x").canaries?.watermarkQueries, false);

@@ -115,7 +115,7 @@ export interface CanaryPolicyConfig {
   readonly maxSuspectsPerCanary: number;
   /**
    * Whether sessions binding a watermark key also ask the suspect the extra watermark queries
-   * (lineage-watermark-queries/2; default true). Their counts go beside the battery's and the verdict reads
+   * (lineage-watermark-queries/3; default true). Their counts go beside the battery's and the verdict reads
    * both sets (Bonferroni 2, each set deciding only with its own effect): they raise power against blends and
    * paraphrased students without diluting a copy whose watermark shows in its greedy answers. (Under /1 they
    * REPLACED the battery's counts and diluted such a copy below the policy's min_effect, which is why the step

@@ -46,16 +46,23 @@ import {
 } from "@lineage/fingerprint";
 import { MemberNodeError } from "../member-node-error.js";
 
-/** Version of this protocol step (a change of any constant below is a new version). */
-export const WATERMARK_QUERIES_PROTOCOL = "lineage-watermark-queries/2";
+/**
+ * Version of this protocol step (a change of any constant below is a new version). /3 scores the step's pairs
+ * by green mass (counts.watermark_queries.mass: each pair weighted by the probability the suspect served for
+ * it; @lineage/fingerprint WATERMARK_MASS_LEVELS, the verdict's green-mass test) instead of counting them;
+ * what is asked is /2's.
+ */
+export const WATERMARK_QUERIES_PROTOCOL = "lineage-watermark-queries/3";
+/** The second version (counts beside the battery's, pairs counted): known to read records logged under it. */
+export const WATERMARK_QUERIES_PROTOCOL_V2 = "lineage-watermark-queries/2";
 /**
  * The first version, whose counts replaced the battery's watermark counts; known so that records logged under
  * it are still read, never written.
  */
 export const WATERMARK_QUERIES_PROTOCOL_V1 = "lineage-watermark-queries/1";
 /**
- * Domain of the plan's hash: /2 changed only where the step's counts go, not what is asked, so the plan is
- * /1's (and the calibration study's figures, measured with it, hold for it exactly).
+ * Domain of the plan's hash: /2 changed only where the step's counts go and /3 only how its pairs are scored,
+ * not what is asked, so the plan is /1's (and the calibration study's figures, measured with it, hold for it).
  */
 const PLAN_DOMAIN = WATERMARK_QUERIES_PROTOCOL_V1;
 /** Extra prompts asked per session that binds a watermark key. */
@@ -177,7 +184,7 @@ export async function runWatermarkQueries(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency ?? 8, 32)) }, worker));
   // Pairs in plan order (not completion order): the counts do not depend on timing.
   const answered = answers.filter((a): a is WatermarkResponse => a !== null);
-  const pairs = WatermarkPairSet.fromResponses(answered);
+  const pairs = WatermarkPairSet.fromResponses(answered, { mass: true });
   const counts = pairs.counts(input.key, input.gamma ?? DEFAULT_WATERMARK_GAMMA);
   return {
     counts,
