@@ -71,6 +71,7 @@ import {
 } from "@lineage/fingerprint";
 import {
   boundedAnswer,
+  WATERMARK_QUERIES_PROTOCOL,
   WATERMARK_QUERY_COUNT,
   WATERMARK_QUERY_MAX_TOKENS,
   WATERMARK_QUERY_TOP,
@@ -118,7 +119,6 @@ import {
 } from "./detection/report.js";
 import { hashUnit } from "./detection/stats.js";
 import { freshKeys, type ScorablePairs, watermarkKeyCheck } from "./detection/watermark-keys.js";
-import { ownModelFilter, watermarkQueryPrompts } from "./detection/watermark-queries.js";
 
 const SPLITS: readonly Split[] = ["calibration", "test"];
 /** Fresh keys the watermark validity check scores every null suspect under (issue 7: at least 200). */
@@ -581,15 +581,11 @@ function policyKnobs(p: VerdictPolicy): Partial<Omit<VerdictPolicy, "id">> {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Extra watermark queries (issue 11; bench/detection/watermark-queries.ts): the same key-independent prompts
-// to every suspect of a split, sampled at temperature 1 with top alternatives, scored (with the suspect's
-// battery answers) under each watermarking member's own key for the ensemble rows. Only pairs the member's
-// own unwatermarked teacher finds typical of itself against a public model are scored (ownModelFilter; tau
-// chosen on calibration). Responses are not kept: per (suspect, member) only the counts.
-const WATERMARK_TOP_LOGPROBS = 20;
-/** ownModelFilter's tau (chosen on the calibration split only: bench/detection/ensemble-study.ts). */
-const OWN_MODEL_TAU = 2;
-const wmCounts = new Map<string, WatermarkCounts>();
+// The member node's watermark queries step (issue 11; services/member-node watermark-queries.ts, protocol
+// lineage-watermark-queries/3): asked of every suspect as a session asks it, its pairs scored by green mass
+// under each watermarking member's key. The ensemble rows read the same counts as the verdicts: what a session
+// records, nothing a member node could not do (an earlier bench scored pairs filtered by the member's own
+// unwatermarked teacher, which an endpoint serving only its top 20 alternatives cannot support).
 /**
  * The member node's watermark queries step (services/member-node watermark-queries.ts, run by every session that
  * binds a key): its plan (prefixes of the battery's prompts, seeds from the session seed — here one seed per
@@ -602,74 +598,25 @@ const wmKey = (s: Split, suspectId: string, memberKey: string) => `${s}/${suspec
 let watermarkQueriesSent = 0;
 {
   const t = performance.now();
-  const publicCache = new Map<string, number>();
-  // The members' own teachers and the public models, loaded in this process for the filter from populations
-  // local to this block (warm cache: lazy loaders), so the models are freed once the counts are taken; the
-  // global populations keep their models unloaded (a full run held them all and ran out of heap).
-  const local = new Map<Split, Population>();
-  for (const sp of SPLITS)
-    local.set(
-      sp,
-      await buildPopulation({
-        split: sp,
-        size: args.size,
-        ...(args.cacheDir !== undefined ? { cacheDir: resolve(args.cacheDir) } : {}),
-        // The same manifest as the main populations (lazy loaders; attack models are never loaded here).
-        ...(args.attacks.length > 0 ? { attacks: true } : {}),
-        ...(args.attackStudents !== undefined ? { attackStudents: args.attackStudents } : {}),
-      }),
-    );
-  const modelOf = (split: Split, id: string) => {
-    const e = local.get(split)?.entries.find((x) => x.id === id);
-    if (!e) throw new Error(`no model ${id} in ${split}`);
-    return e.model;
-  };
   // Both splits' suspects in one pool: each split's server generates on its own core.
   const bySplit: (() => Promise<void>)[][] = [];
   for (const s of SPLITS) {
     const tasks: (() => Promise<void>)[] = [];
     bySplit.push(tasks);
-    const prompts = watermarkQueryPrompts({ split: s, count: args.watermarkQueries, seed: popOf(s).seed });
     const battery = batteries.get(s) as Battery;
-    const fps = fingerprints.get(s) as Map<string, Fingerprint>;
     const suspects = [...new Set((plans.get(s) ?? []).map((c) => c.suspectId))];
-    // Each watermarking member of the plan with its filter (its own teacher and its split's public model).
     const wmMembers = membersFor(s).flatMap((pm) => {
       const m = memberInfo.get(pm.key);
-      if (!m?.watermark) return [];
-      const home: Split = pm.key.startsWith("test/") ? "test" : "calibration";
-      const filter = ownModelFilter(
-        modelOf(home, m.teacherId).lm,
-        modelOf(home, `${home}-neg-public-00`).lm,
-        OWN_MODEL_TAU,
-        publicCache,
-      );
-      return [{ key: pm.key, wm: m.watermark, filter }];
+      return m?.watermark ? [{ key: pm.key, wm: m.watermark }] : [];
     });
     for (const id of suspects) {
       tasks.push(async () => {
-        const fp = fps.get(id);
-        if (!fp) throw new Error(`no fingerprint for ${id}`);
         const http = new HttpAdapter({
           baseUrl: urls.get(s) as string,
           model: id,
           concurrency: 4,
           timeoutMs: 60_000,
         });
-        const extra = await Promise.all(
-          prompts.map(async (prompt, i): Promise<WatermarkResponse> => {
-            const response = await http.generate({
-              prompt,
-              mode: "chat",
-              maxTokens: 200,
-              temperature: 1,
-              seed: i,
-              topLogprobs: WATERMARK_TOP_LOGPROBS,
-            });
-            return { prompt, response };
-          }),
-        );
-        watermarkQueriesSent += extra.length;
         // The session step, exactly as the node asks it (plan, sampling, bounds), pairs collected once.
         const plan = watermarkQueryPlan(
           createHash("sha256").update(`bench-detection/step-seed/${s}/${id}`).digest(),
@@ -688,31 +635,11 @@ let watermarkQueriesSent = 0;
             return boundedAnswer(q.prompt, r);
           }),
         );
-        const stepPairs = WatermarkPairSet.fromResponses(stepAnswers);
+        const stepPairs = WatermarkPairSet.fromResponses(stepAnswers, { mass: true });
+        watermarkQueriesSent += plan.length;
         stepQueriesOf.set(`${s}/${id}`, plan.length);
         for (const m of wmMembers)
           stepCounts.set(wmKey(s, id, m.key), stepPairs.counts(m.wm.key, m.wm.gamma));
-        const items: WatermarkResponse[] = [
-          ...battery.probes.flatMap((p) => {
-            const r = fp.responses[p.id];
-            return r ? [{ prompt: p.prompt, response: r }] : [];
-          }),
-          ...extra,
-        ];
-        // The suspect's distinct candidate pairs, collected once (the filter is a bigram rule: it reads the
-        // previous token only), then each member's own rule over them.
-        const candidates = new Map<string, [string, string]>();
-        WatermarkPairSet.fromResponses(items, {
-          keep: (context, token) => {
-            const prev = context.at(-1);
-            if (prev !== undefined) candidates.set(`${prev}\u0000${token}`, [prev, token]);
-            return false;
-          },
-        });
-        for (const m of wmMembers) {
-          const kept = [...candidates.values()].filter(([prev, token]) => m.filter([prev], token));
-          wmCounts.set(wmKey(s, id, m.key), WatermarkPairSet.fromPairs(kept).counts(m.wm.key, m.wm.gamma));
-        }
       });
     }
   }
@@ -725,16 +652,14 @@ let watermarkQueriesSent = 0;
   lap("watermark_queries_s", t);
 }
 
-/** A comparison's per-member evidence for attribution: its canary counts and its own watermark counts. */
+/**
+ * A comparison's per-member evidence for attribution: the counts its session records (canary counts, the
+ * battery's watermark counts and the watermark queries step's), at comparisons = 1 (Holm across the members).
+ */
 function ensembleItems(runs: readonly Ran[], policy: VerdictPolicy): EnsembleItem[] {
   return runs.map((r) => {
     const m = memberInfo.get(r.comparison.member.key);
-    const w = wmCounts.get(wmKey(r.split, r.comparison.suspectId, r.comparison.member.key));
-    const evidence: VerdictEvidence = {
-      ...(r.evidence.canary ? { canary: r.evidence.canary } : {}),
-      ...(w ? { watermark: w } : {}),
-      comparisons: 1,
-    };
+    const evidence: VerdictEvidence = { ...r.evidence, comparisons: 1 };
     return {
       split: r.split,
       comparison: r.comparison,
@@ -772,7 +697,10 @@ async function runSplit(s: Split, policy: VerdictPolicy): Promise<Ran[]> {
       // The step is bound whenever the member watermarks (Bonferroni 2 over the two watermark sets from the
       // start); it is asked only when the comparison is not decided without it (then its counts are empty).
       if (decidedWithoutWatermarkQueries(evidence, policy)) {
-        const unasked = { ...evidence, watermark_queries: unscoredWatermarkCounts(evidence.watermark.gamma) };
+        const unasked = {
+          ...evidence,
+          watermark_queries: unscoredWatermarkCounts(evidence.watermark.gamma, { mass: true }),
+        };
         return { split: s, comparison: c, result, evidence: unasked, stepQueries: 0 };
       }
       return {
@@ -1263,16 +1191,16 @@ const ensemblePolicy: VerdictPolicy = testPolicy;
 const ensembles = {
   policy_id: ensemblePolicy.id,
   note:
-    "per (suspect, member): the member's paired canary counts from compare() and its own watermark key over " +
-    "the battery answers plus the extra watermark queries (pairs its own unwatermarked teacher finds typical " +
-    "of itself against a public model); attributeMembers (Holm) across the members compared with the suspect. " +
-    "Shares: the member's share of the blend's distillation queries. Design chosen on calibration " +
-    "(bench/detection/ensemble-study.ts); test figures looked at once.",
+    "per (suspect, member): the counts the member's session records — paired canary counts from compare(), " +
+    "its own watermark key over the battery answers and over the watermark queries step's answers (green " +
+    "mass, lineage-watermark-queries/3) — at comparisons 1; attributeMembers (Holm) across the members " +
+    "compared with the suspect. Shares: the member's share of the blend's distillation queries. Design " +
+    "chosen on calibration (bench/detection/green-mass-study.ts); test figures looked at once.",
   watermark_queries: {
-    per_suspect: args.watermarkQueries,
-    top_logprobs: WATERMARK_TOP_LOGPROBS,
+    protocol: WATERMARK_QUERIES_PROTOCOL,
+    per_suspect: WATERMARK_QUERY_COUNT,
+    top_logprobs: WATERMARK_QUERY_TOP,
     temperature: 1,
-    own_model_tau: OWN_MODEL_TAU,
     sent: watermarkQueriesSent,
   },
   test: ensembleAttribution(ensembleItems(testRuns, ensemblePolicy), ensemblePolicy),

@@ -10,8 +10,6 @@
  *   --cache-dir DIR      testbed model cache (default <repo>/.cache/testbed); an empty DIR measures a cold run
  *   --panel-select closest|rotation   panel = the negatives closest to the member's reference (default) or a
  *                        member-specific rotation (plan.ts)
- *   --watermark-queries N  extra watermark queries per suspect for the ensemble rows (default
- *                        DEFAULT_WATERMARK_QUERIES, 0..5000; watermark-queries.ts); 0 scores the battery only
  *   --scenarios LIST     comma-separated scenarios whose positives are compared (default all); nulls are all
  *                        kept. For iterating: the per-scenario figures of a subset run are not the headline
  *   --attacks LIST       adaptive distillers reported in by_attack (comma-separated, `all` (default) or `none`;
@@ -24,8 +22,6 @@
  *   --lsh-only           run only steps 1-4 (populations, probing, LSH retrieval) and report the LSH section
  *                        (no comparisons, no attack rows: --attacks is ignored); minutes instead of an hour
  */
-/** Extra watermark queries per suspect by default (chosen on the calibration split: ensemble-study.ts). */
-export const DEFAULT_WATERMARK_QUERIES = 500;
 /** The attacks of libs/testbed attacks.ts (ATTACKS), spelled here so that parsing needs no testbed. */
 export const ATTACK_NAMES = [
   "sampling",
@@ -53,7 +49,6 @@ export interface BenchArgs {
   readonly foreign: "test" | "both" | "none";
   readonly panelSelect: "closest" | "rotation";
   readonly cacheDir?: string;
-  readonly watermarkQueries: number;
   /** Absent: every scenario. */
   readonly scenarios?: readonly string[];
   /** Attacks of by_attack (empty: none). */
@@ -75,7 +70,6 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let foreign: BenchArgs["foreign"] = "test";
   let panelSelect: BenchArgs["panelSelect"] = "closest";
   let cacheDir: string | undefined;
-  let watermarkQueries = DEFAULT_WATERMARK_QUERIES;
   let scenarios: string[] | undefined;
   let attacks: string[] = [...ATTACK_NAMES];
   let attacksOnly = false;
@@ -132,9 +126,6 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         panelSelect = v;
         break;
       }
-      case "--watermark-queries":
-        watermarkQueries = int(value(i++, a), a, 0, 5000);
-        break;
       case "--scenarios": {
         scenarios = value(i++, a).split(",");
         const bad = scenarios.find((x) => !(SCENARIO_NAMES as readonly string[]).includes(x));
@@ -184,7 +175,6 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     foreign,
     panelSelect,
     ...(cacheDir !== undefined ? { cacheDir } : {}),
-    watermarkQueries,
     ...(scenarios !== undefined ? { scenarios } : {}),
     // --lsh-only compares nothing: no attack model is built or served.
     attacks: lshOnly ? [] : attacks,
