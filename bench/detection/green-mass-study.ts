@@ -9,6 +9,24 @@
  * each distinct pair is green with probability gamma independently over the key and S = sum w_i g_i has the
  * law of a weighted sum of independent Bernoulli(gamma); the p-value is the Chernoff bound
  * inf_l exp(-l S + sum log(1 - gamma + gamma e^(l w_i))), valid for any key-independent weights.
+ *
+ * What it showed (2026-12-06, calibration: 32 ensemble suspects and 12 negatives, 500 queries at temperature 1
+ * with top-20 alternatives, 200 tokens; `--queries 500 --nulls 12`, 6.5 min). Per (suspect, watermarking member),
+ * the watermark queries set alone, count at p <= 5e-7 (alpha/2, the two-set Bonferroni) and median p:
+ *
+ *   weights                      10% share        25% share            50% share           nulls (205) min p
+ *   distinct pairs counted (/2)  0/10  4.7e-2     1/10  1.9e-5         17/17  2.5e-13      3.0e-4
+ *   p, max over occurrences      0/10  2.2e-1     1/10  7.2e-5         17/17  4.0e-16      1.8e-1
+ *   p x (1 - top p)              0/10  1.4e-1     4/10  1.5e-6         17/17  1.1e-21      1.6e-1
+ *   sqrt p                       0/10  1.0e-1     7/10  1.4e-7         17/17  2.6e-23      2.2e-2
+ *   p, own-model filter tau 1    0/10  4.0e-1     1/10  3.0e-2         10/17  1.6e-9       1.8e-1
+ *   sqrt p, 16 levels (the lib)  0/10  8.9e-2     7/10  1.0e-7         17/17  6.6e-23      1.3e-2
+ *
+ * Members named by Holm under lineage-policy/3 (canary and battery watermark counts as the session has them):
+ * /2 (counted) 25% share 1/10, 50% 17/17, 10% 0/10; /3 (green mass) 25% share 4/10, 50% 17/17, 10% 0/10; the
+ * control member (no watermark) unchanged; nulls 0/224 under both. The effects stay small (0.014 at 25%), so the
+ * watermark decides through canary_watermark, whose effect is the canary's: a lower min_effect for green mass
+ * alone would need its own calibration against contamination, not done here. Chosen: sqrt p, 16 levels (/3).
  */
 import {
   attributeMembers,

@@ -32,6 +32,11 @@
  * answers (the hub's prompts), never its canary answers: a member could write canary prompts with its
  * watermarked model, and a suspect echoing them would carry key-dependent pairs.
  *
+ * Green mass (lineage-watermark-queries/3, {@link WATERMARK_MASS_LEVELS}): with `mass`, each pair also gets a
+ * weight from the probability the suspect served for it, and the counts carry the histogram of weights of all
+ * and of green pairs; the verdict's green-mass test bounds the weighted green sum (valid for any weights read
+ * without the key).
+ *
  * Cost: `WatermarkPairSet` holds the pairs grouped by previous token with the tokens' hashes, so scoring a
  * suspect under another key is one HMAC per distinct previous token and an integer mix per pair — what a
  * benchmark drawing hundreds of keys per suspect needs.

@@ -1,5 +1,5 @@
 /**
- * Extra watermark queries, a step of the match session (protocol "lineage-watermark-queries/2"; issue 12,
+ * Extra watermark queries, a step of the match session (protocol "lineage-watermark-queries/3"; issue 12,
  * from the calibration-only study of issue 11, bench/detection/ensemble-study.ts): a member whose teacher made
  * part of a blend leaves a small green excess in the student, which the battery's few answers (~850 distinct
  * pairs) cannot show. When the session binds a watermark key, the node also asks the suspect
@@ -19,7 +19,10 @@
  * Validity: nothing here reads the key until the pairs are collected; under the null (the suspect never
  * learned from the member's outputs) the suspect's answers to prompts nobody chose with the key are fixed
  * before the key is read, so each distinct pair is green with probability gamma independently over the key
- * and the exact binomial test holds however many pairs there are.
+ * and the exact binomial test holds however many pairs there are. /3 weights each pair by the probability the
+ * suspect served for it (green mass, 16 levels; `WatermarkPairSet.fromResponses(..., { mass: true })`): the
+ * weights too are read off the answers before the key, so the verdict's Chernoff bound on the weighted green
+ * sum is valid (calibration: 25%-share blend members 1/10 -> 4/10 named, bench/detection/green-mass-study.ts).
  *
  * Why no own-model filter (the study's best variant at a 25% share: keep pairs the member's unwatermarked
  * teacher finds e^2 likelier than a public model): it needs both models' probability of ANY alternative token,
