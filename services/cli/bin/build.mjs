@@ -11,7 +11,7 @@
 // bin/lineage.js runs this bundle only while it is newer than every source it was built from (see there); the
 // bundle's mtime is set to the moment the bundling STARTED, so a source saved meanwhile counts as newer.
 import { spawnSync } from "node:child_process";
-import { statSync, utimesSync } from "node:fs";
+import { rmSync, statSync, utimesSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
@@ -37,11 +37,18 @@ if (typecheckFailed)
 
 const started = new Date();
 const entry = fileURLToPath(new URL("../src/entry.ts", import.meta.url));
-const outfile = fileURLToPath(new URL("../dist/lineage.mjs", import.meta.url));
+const outdir = fileURLToPath(new URL("../dist", import.meta.url));
+// Chunks of an earlier build would pile up (their names carry a content hash): each build starts without them.
+rmSync(fileURLToPath(new URL("../dist/chunks", import.meta.url)), { recursive: true, force: true });
 
 await build({
-  entryPoints: [entry],
-  outfile,
+  // dist/lineage.mjs, and the code only some commands run in dist/chunks/ (split at the commands' dynamic
+  // imports, services/cli/src/commands/index.ts), so `lineage --help` parses a fraction of it.
+  entryPoints: { lineage: entry },
+  outdir,
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
+  outExtension: { ".js": ".mjs" },
   bundle: true,
   platform: "node",
   format: "esm",
@@ -59,6 +66,9 @@ await build({
   legalComments: "none",
   logLevel: "warning",
 });
+const outfile = `${outdir}/lineage.mjs`;
 utimesSync(outfile, started, started);
 const kib = Math.round(statSync(outfile).size / 1024);
-process.stdout.write(`built ${outfile} (${kib} KiB) in ${Date.now() - started.getTime()} ms\n`);
+process.stdout.write(
+  `built ${outfile} (${kib} KiB; the commands' chunks in dist/chunks) in ${Date.now() - started.getTime()} ms\n`,
+);

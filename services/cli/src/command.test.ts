@@ -109,6 +109,35 @@ test("the real root: --version and the three roles", async () => {
   for (const role of ["member", "hub", "audit"]) assert.match(io2.out(), new RegExp(`\\n  ${role}\\s`));
 });
 
+test("every lazy top-level command loads as the command its stub names, with the summary --help shows", async () => {
+  const { commands } = await import("./commands/index.js");
+  assert.ok(commands.length >= 8);
+  for (const stub of commands) {
+    assert.ok(stub.load, `${stub.name} is lazy`);
+    const cmd = await (stub.load as () => Promise<Command>)();
+    assert.equal(cmd.name, stub.name);
+    assert.equal(cmd.summary, stub.summary, `${stub.name}: the stub's summary is the command's`);
+    assert.equal(cmd.load, undefined);
+  }
+  // A subcommand of a lazy command resolves through it.
+  const io = capture();
+  assert.equal(await main(["audit", "--help"], io), EXIT.ok);
+  assert.match(io.out(), /verify/);
+});
+
+test("a lazy command that loads as another is an internal error, not a silent swap", async () => {
+  const tree: Command = {
+    name: "t",
+    summary: "t",
+    subcommands: [
+      { name: "a", summary: "a", load: async () => ({ name: "b", summary: "b", run: async () => 0 }) },
+    ],
+  };
+  const io = capture();
+  assert.equal(await runCommand(tree, ["a"], io), EXIT.failed);
+  assert.match(io.err(), /command 'a' loaded as 'b'/);
+});
+
 test("the installed bin exits non-zero with a clear message on an unknown flag", () => {
   const bin = fileURLToPath(new URL("../bin/lineage.js", import.meta.url));
   const res = spawnSync(process.execPath, [bin, "--no-such-flag"], { encoding: "utf8" });

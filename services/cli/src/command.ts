@@ -55,6 +55,11 @@ export interface Command {
   readonly subcommands?: readonly Command[];
   /** Returns the exit code (see EXIT). Groups without `run` print their help. */
   readonly run?: (inv: Invocation) => Promise<number>;
+  /**
+   * A lazy command: only its name and summary are here (what its parent's help lists); the command itself is
+   * loaded when argv names it, so `lineage --help` does not load every service the CLI can run.
+   */
+  readonly load?: () => Promise<Command>;
 }
 
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
@@ -125,6 +130,14 @@ function usageFromParseError(err: unknown, path: readonly string[]): CliError {
   return new CliError("usage", `${where}: ${msg} (see '${where} --help')`, { cause: err });
 }
 
+/** Loads a lazy command and checks it is the one its stub names. */
+async function loadCommand(stub: Command): Promise<Command> {
+  const cmd = await (stub.load as () => Promise<Command>)();
+  if (cmd.name !== stub.name || cmd.load !== undefined)
+    throw new CliError("internal", `lineage: command '${stub.name}' loaded as '${cmd.name}'`);
+  return cmd;
+}
+
 /**
  * Resolves `argv` against the command tree and runs the command. Never throws: every failure becomes a
  * message on stderr (or a JSON error object on stdout with --json) and an exit code.
@@ -154,7 +167,7 @@ export async function runCommand(root: Command, argv: readonly string[], io: Com
           throw new CliError("usage", `${where}: unknown option '${f}' (see '${where} --help')`);
         }
       }
-      cmd = next;
+      cmd = next.load ? await loadCommand(next) : next;
       path.push(word);
       rest = [...flagsBefore, ...rest.slice(idx + 1)];
     }
