@@ -38,20 +38,10 @@ import {
   type WatermarkResponse,
 } from "@lineage/fingerprint";
 import { buildPopulation, type MemberInfo, type PopulationEntry } from "@lineage/testbed";
-import { batteryResponses, canaryCounts, toResponse } from "./study-kit.js";
+import { batteryResponses, calibrationStudyArgs, canaryCounts, toResponse } from "./study-kit.js";
 import { ownModelFilter, watermarkQueryPrompts } from "./watermark-queries.js";
 
-const argv = process.argv.slice(2);
-if (argv.includes("test")) {
-  process.stderr.write(
-    "ensemble-study: the test split is never studied (issue 7, figures nobody tuned to)\n",
-  );
-  process.exit(2);
-}
-const opt = (name: string, dflt: string): string => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? (argv[i + 1] ?? dflt) : dflt;
-};
+const opt = calibrationStudyArgs("ensemble-study");
 const extras = opt("--extra", "0,200,500,1000")
   .split(",")
   .map(Number)

@@ -42,20 +42,21 @@ import {
   watermarkTest,
 } from "@lineage/fingerprint";
 import { buildPopulation, type PopulationEntry } from "@lineage/testbed";
-import { batteryResponses, canaryCounts, toResponse } from "./study-kit.js";
+import { batteryResponses, calibrationStudyArgs, canaryCounts, toResponse } from "./study-kit.js";
 import { ownModelFilter, watermarkQueryPrompts } from "./watermark-queries.js";
 
-const argv = process.argv.slice(2);
-if (argv.includes("test")) {
-  process.stderr.write("green-mass-study: the test split is never studied\n");
-  process.exit(2);
-}
-const opt = (name: string, dflt: string): string => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? (argv[i + 1] ?? dflt) : dflt;
-};
+const opt = calibrationStudyArgs("green-mass-study");
 const nQueries = Number(opt("--queries", "500"));
 const nNulls = Number(opt("--nulls", "12"));
+if (
+  !(Number.isInteger(nQueries) && nQueries >= 1 && nQueries <= 5000) ||
+  !(Number.isInteger(nNulls) && nNulls >= 0)
+) {
+  process.stderr.write(
+    "green-mass-study: --queries must be an integer in 1..5000, --nulls a non-negative integer\n",
+  );
+  process.exit(2);
+}
 
 const pop = await buildPopulation({ split: "calibration", size: "full" });
 const publicModel = (pop.entries.find((e) => e.id.endsWith("neg-public-00")) as PopulationEntry).model.lm;

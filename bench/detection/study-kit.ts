@@ -14,6 +14,29 @@ import { type MemberInfo, type PopulationEntry, pairedCanarySet } from "@lineage
 
 type Generated = ReturnType<PopulationEntry["model"]["generate"]>;
 
+/**
+ * The command line of a calibration-only study: it refuses the test split (no design decision looks at it,
+ * issue 7: figures nobody tuned to) and returns `opt(flag, default)`, which exits 2 naming a flag given
+ * without a value.
+ */
+export function calibrationStudyArgs(study: string): (flag: string, dflt: string) => string {
+  const argv = process.argv.slice(2);
+  if (argv.includes("test")) {
+    process.stderr.write(`${study}: the test split is never studied (issue 7, figures nobody tuned to)\n`);
+    process.exit(2);
+  }
+  return (flag, dflt) => {
+    const i = argv.indexOf(flag);
+    if (i < 0) return dflt;
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith("--")) {
+      process.stderr.write(`${study}: ${flag} needs a value\n`);
+      process.exit(2);
+    }
+    return v;
+  };
+}
+
 /** A generation as an adapter returns it, keeping the first `keep` tokens' log-probabilities. */
 export function toResponse(g: Generated, keep: number): ModelResponse {
   return {

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { FingerprintError } from "../fingerprint-error.js";
 import type { ModelResponse } from "../probe/probe-types.js";
+import { seededShuffle } from "../stats/seeded-shuffle.js";
 import { binomialUpperTail, weightedBernoulliUpperTail } from "../stats/stats-exact.js";
 import { checkWatermarkCounts, type WatermarkCounts, watermarkTest } from "../verdict/verdict.js";
 import { VERDICT_POLICY_3 } from "../verdict/verdict-policy.js";
@@ -21,19 +22,6 @@ import { isGreen } from "./watermark-green-list.js";
 
 const GAMMA = 0.25;
 
-/** A pseudo-random generator (xorshift32) so the simulations are reproducible. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
-
 const VOCAB = Array.from({ length: 400 }, (_, i) => `w${i}`);
 
 /**
@@ -42,18 +30,17 @@ const VOCAB = Array.from({ length: 400 }, (_, i) => `w${i}`);
  * normalising: a student leaning toward one member's green tokens.
  */
 function answers(n: number, seed: number, lean?: { key: Uint8Array; by: number }): WatermarkResponse[] {
-  const r = rng(seed);
   const out: WatermarkResponse[] = [];
   for (let a = 0; a < n; a++) {
-    const prompt = VOCAB[Math.floor(r() * VOCAB.length)] as string;
+    const prompt = VOCAB[(seed * 7919 + a * 37) % VOCAB.length] as string;
     let prev = prompt;
     const tokens = [];
     const words = [];
     for (let i = 0; i < 12; i++) {
-      const alts = new Set<string>();
-      while (alts.size < 8) alts.add(VOCAB[Math.floor(r() * VOCAB.length)] as string);
-      const raw = [...alts].map((t) => {
-        const base = r() ** 2;
+      // Eight alternatives drawn by a seeded shuffle, with fixed base weights ((k + 1) / 8)^2.
+      const alts = seededShuffle(VOCAB, seed * 1_000_003 + a * 101 + i).slice(0, 8);
+      const raw = alts.map((t, k) => {
+        const base = ((k + 1) / 8) ** 2;
         return { t, w: lean && isGreen(lean.key, prev, t, GAMMA) ? base * (1 + lean.by) : base };
       });
       const z = raw.reduce((s, x) => s + x.w, 0);
