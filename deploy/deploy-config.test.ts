@@ -131,6 +131,9 @@ interface Parsed {
 }
 
 function recorderTree(cmd: Command, onRun: (inv: Invocation, c: Command) => void): Command {
+  // A lazy command (the top level: Command.load) gets its recorder once it is loaded.
+  const load = cmd.load;
+  if (load) return { ...cmd, load: async () => recorderTree(await load(), onRun) };
   return {
     ...cmd,
     ...(cmd.subcommands ? { subcommands: cmd.subcommands.map((c) => recorderTree(c, onRun)) } : {}),
@@ -1030,7 +1033,10 @@ test("the README's configuration reference names every service flag and every en
   const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
   for (const path of SERVICE_COMMANDS) {
     let cmd: Command = root;
-    for (const word of path.split(" ")) cmd = (cmd.subcommands ?? []).find((c) => c.name === word) as Command;
+    for (const word of path.split(" ")) {
+      const next = (cmd.subcommands ?? []).find((c) => c.name === word) as Command;
+      cmd = next.load ? await next.load() : next;
+    }
     assert.ok(section.includes(`\`${path}\``), `README: no row for ${path}`);
     for (const flag of Object.keys(cmd.options ?? {}))
       assert.match(
