@@ -169,7 +169,7 @@ for (const target of levels) {
     exact = st.jaccard;
     const sk = buildSketch(inputs(st.texts), ctx);
     synthSketches++;
-    const cands = index.query(sk);
+    const cands = index.query(sk, { probeStage: PROBE_STAGE_V1 });
     if (cands.some((c) => c.modelRef === `teacher-${t}`)) retrieved++;
     others += cands.filter((c) => c.modelRef !== `teacher-${t}`).length;
     const counts = index.bandAgreement(sk).get(`teacher-${t}`) ?? 0;
@@ -193,9 +193,9 @@ const queryTiming = (() => {
   const shared = sharedFor(s);
   const qs = teacherTexts.map((tt, t) => buildSketch(inputs(student(tt, shared, `q${t}`).texts), ctx));
   const time = (probeStage: false | undefined) => {
-    for (const q of qs.slice(0, 20)) index.query(q, probeStage === false ? { probeStage } : {}); // warm
+    for (const q of qs.slice(0, 20)) index.query(q, { probeStage: probeStage ?? PROBE_STAGE_V1 }); // warm
     const t1 = performance.now();
-    for (const q of qs) index.query(q, probeStage === false ? { probeStage } : {});
+    for (const q of qs) index.query(q, { probeStage: probeStage ?? PROBE_STAGE_V1 });
     return ((performance.now() - t1) * 1000) / qs.length;
   };
   const coarseOnlyUs = time(false);
@@ -351,7 +351,9 @@ if (withRealdata) {
       const cset = shingleSets.get(candidate);
       if (!ts || !cs || !tset || !cset)
         throw new Error(`bench/lsh: no replay for ${teacher} or ${candidate}`);
-      const retrieved = realIndex.query(cs, { exclude: candidate }).some((c) => c.modelRef === teacher);
+      const retrieved = realIndex
+        .query(cs, { exclude: candidate, probeStage: PROBE_STAGE_V1 })
+        .some((c) => c.modelRef === teacher);
       const sim = compareSketches(ts, cs);
       pairs.push({
         family,
@@ -498,7 +500,7 @@ if (withTestbed) {
     let rr = 0;
     for (const e of pop.entries) {
       if (teacherIds.has(e.id)) continue;
-      const cands = idx.query(sk.get(e.id) as Sketch); // ranked by score, as the hub's retriever does
+      const cands = idx.query(sk.get(e.id) as Sketch, { probeStage: PROBE_STAGE_V1 }); // ranked by score, as the hub's retriever does
       const truth = new Set(
         e.members.map((m) => teachers.find((t) => t.memberId === m.memberId)?.teacherId).filter(Boolean),
       );

@@ -8,8 +8,8 @@
  */
 import {
   buildSketch,
+  DEFAULT_PROBE_STAGE,
   LSH_V1,
-  PROBE_STAGE_V1,
   type ProbeStageParams,
   SHINGLE_SIZE,
   type Sketch,
@@ -59,7 +59,7 @@ function dist(xs: readonly number[]) {
 /**
  * Builds sketches under `context`, indexes the teachers of `pairs` and reports retrieval.
  * `fingerprints` maps a model id to its sketch input (every pair's models must be present).
- * `options.probeStage` is the index's fine stage (default PROBE_STAGE_V1; `false`: the coarse bands alone).
+ * `options.probeStage` is the index's fine stage (default DEFAULT_PROBE_STAGE, as the hub: the coarse bands alone).
  */
 export function evaluateLsh(
   fingerprints: ReadonlyMap<string, readonly SketchProbeInput[]>,
@@ -67,7 +67,7 @@ export function evaluateLsh(
   context: SketchContext,
   options: { readonly probeStage?: ProbeStageParams | false } = {},
 ) {
-  const probeStage = options.probeStage ?? PROBE_STAGE_V1;
+  const probeStage = options.probeStage ?? DEFAULT_PROBE_STAGE;
   const sketches = new Map<string, Sketch>();
   const sets = new Map<string, Set<string>>();
   const need = (id: string) => {

@@ -125,6 +125,7 @@ export {
   pickLshParams,
 } from "./sketch/lsh-params.js";
 export {
+  DEFAULT_PROBE_STAGE,
   PROBE_STAGE_V1,
   type ProbeStageEvidence,
   type ProbeStageParams,

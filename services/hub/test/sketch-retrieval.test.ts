@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { COARSE_BANDS, LSH_V1 } from "@lineage/fingerprint";
+import { COARSE_BANDS, LSH_V1, PROBE_STAGE_V1 } from "@lineage/fingerprint";
 import { EpochStore } from "../src/epochs/epoch-store.js";
 import { BandIndex } from "../src/index/band-index.js";
 import { SketchRetriever } from "../src/index/sketch-retriever.js";
@@ -144,7 +144,7 @@ for (const backend of await backends()) {
       assert.equal(retriever.size, 200);
       // A suspect distilled from model-77 (globex's? no: i = 77 is odd, so globex).
       const suspect = syntheticSketch(EPOCH_ID, 8, r(), { parent, inherit: 0.25, common: 0.3 });
-      const found = await retriever.retrieveCandidates(suspect, { limit: 3 });
+      const found = await retriever.retrieveCandidates(suspect, { limit: 3, probeStage: PROBE_STAGE_V1 });
       assert.ok(found.length >= 1);
       assert.deepEqual(found[0]?.model, { memberId: "globex", modelId: "model-77", modelVersion: "1" });
       assert.ok((found[0]?.similarity.probeJaccard ?? 0) > 0.15, "per-probe detail was compared");
@@ -155,6 +155,10 @@ for (const backend of await backends()) {
         ["model-77"],
       );
       assert.equal((await retriever.retrieveCandidates(suspect, { limit: 3, probeStage: false })).length, 3);
+      // Off unless asked for (DEFAULT_PROBE_STAGE): the default keeps every coarse hit, parent first.
+      const byDefault = await retriever.retrieveCandidates(suspect, { limit: 3 });
+      assert.equal(byDefault.length, 3);
+      assert.equal(byDefault[0]?.model.modelId, "model-77");
       assert.deepEqual(
         await retriever
           .retrieveCandidates(suspect, { limit: 3, excludeMember: "globex" })

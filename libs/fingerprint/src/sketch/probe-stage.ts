@@ -40,6 +40,17 @@ export interface ProbeStageParams {
 /** Version 1's fine stage: DESIGN_SIMILARITY at recall 0.999 (with LSH_V1's 0.992: >= 0.99 together). */
 export const PROBE_STAGE_V1: ProbeStageParams = { designSimilarity: DESIGN_SIMILARITY, recall: 0.999 };
 
+/**
+ * Whether retrieval applies the fine stage when a caller does not say: OFF. Measured end to end on
+ * bench:detection's test split (2026-12-06, same probes, --lsh-only): the coarse bands alone retrieve 198/220
+ * copy pairs with 885/1,653 false candidates (53.5%); with PROBE_STAGE_V1, 170/220 and 815 (49.3%) — every copy
+ * at or above the design similarity kept either way, but the stage drops 28 copies below it (4 fine-tuned copies,
+ * 2 weights copies, a paraphrased student, 21 ensemble members) to spare 70 sessions on unrelated models. A
+ * session on an unrelated model costs queries and canary budget and never accuses; a copy not retrieved is never
+ * tested. An alliance that prefers fewer sessions passes PROBE_STAGE_V1.
+ */
+export const DEFAULT_PROBE_STAGE: ProbeStageParams | false = false;
+
 /** What the fine stage saw of a pair. */
 export interface ProbeStageEvidence {
   /** Probes both sketches list and answered (non-empty). */

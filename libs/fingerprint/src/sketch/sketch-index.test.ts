@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { FingerprintError } from "../fingerprint-error.js";
+import { PROBE_STAGE_V1 } from "./probe-stage.js";
 import { buildSketch } from "./sketch-build.js";
 import { SketchIndex } from "./sketch-index.js";
 import { createSketchContext } from "./sketch-keys.js";
@@ -64,7 +65,9 @@ describe("SketchIndex", () => {
     const [coarseOnly] = index.query(suspect, { probeStage: false });
     assert.ok(coarseOnly !== undefined && coarseOnly.agreeingBands >= index.minAgreeingBands);
     assert.ok(coarseOnly.similarity.probeAgreeingBands < 0.06 * coarseOnly.similarity.probeComparedBands);
-    assert.deepEqual(index.query(suspect), []);
+    assert.deepEqual(index.query(suspect, { probeStage: PROBE_STAGE_V1 }), []);
+    // Off unless asked for (DEFAULT_PROBE_STAGE): the coarse hit stays.
+    assert.equal(index.query(suspect).length, 1);
     // Under a looser rule (half the design similarity at recall 0.5) it stays.
     assert.equal(index.query(suspect, { probeStage: { designSimilarity: 0.02, recall: 0.5 } }).length, 1);
   });

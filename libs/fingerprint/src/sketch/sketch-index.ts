@@ -3,12 +3,13 @@
  * coarse band maps a band digest to the models holding it; a query counts, per model, the coarse bands
  * it agrees on, keeps models with at least `minAgreeingBands` (LSH_V1 by default, lsh-params.ts), compares
  * each in full (per-probe band agreement, SimHash, shared wrong answers), drops those whose per-probe rows
- * fall clearly below the design similarity (PROBE_STAGE_V1, probe-stage.ts) and ranks the rest.
+ * fall clearly below the design similarity (PROBE_STAGE_V1, probe-stage.ts; off unless asked: DEFAULT_PROBE_STAGE) and ranks
+ * the rest.
  * A pure data structure: the hub persists sketches elsewhere and rebuilds or mirrors the index.
  */
 import { FingerprintError } from "../fingerprint-error.js";
 import { LSH_V1 } from "./lsh-params.js";
-import { PROBE_STAGE_V1, type ProbeStageParams, passesProbeStage } from "./probe-stage.js";
+import { DEFAULT_PROBE_STAGE, type ProbeStageParams, passesProbeStage } from "./probe-stage.js";
 import { checkSketch } from "./sketch-codec.js";
 import { checkEpochId } from "./sketch-keys.js";
 import { compareSketches, type SketchSimilarity } from "./sketch-similarity.js";
@@ -137,7 +138,7 @@ export class SketchIndex {
    * rows pass the fine stage, ranked by the full comparison's score (then by agreeing bands, then by
    * reference for a stable order).
    * @param options.minAgreeingBands - overrides the index's threshold for this query.
-   * @param options.probeStage - the fine stage's rule (default PROBE_STAGE_V1); `false` keeps every coarse hit.
+   * @param options.probeStage - the fine stage's rule (default DEFAULT_PROBE_STAGE: off; PROBE_STAGE_V1 drops coarse hits whose per-probe rows fall clearly below the design similarity).
    * @param options.limit - keep at most this many candidates (after ranking).
    * @param options.exclude - a model reference to leave out (the suspect itself, when indexed).
    */
@@ -159,7 +160,7 @@ export class SketchIndex {
     }
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     if (!(limit >= 0)) throw new FingerprintError("INVALID_ARGUMENT", "limit must be >= 0");
-    const stage = options.probeStage ?? PROBE_STAGE_V1;
+    const stage = options.probeStage ?? DEFAULT_PROBE_STAGE;
     const out: SketchCandidate[] = [];
     for (const [modelRef, agreeingBands] of this.bandAgreement(sketch)) {
       if (agreeingBands < t || modelRef === options.exclude) continue;

@@ -6,7 +6,8 @@
  *      with most agreement;
  *   2. detail: only those few sketches are compared probe by probe (compareSketches: per-probe band
  *      agreement, SimHash, shared wrong answers), those whose per-probe rows fall clearly below the design
- *      similarity are dropped (PROBE_STAGE_V1, libs/fingerprint probe-stage.ts) and the rest ranked by score —
+ *      similarity are dropped when the fine stage is asked for (PROBE_STAGE_V1, libs/fingerprint probe-stage.ts;
+ *      off by default, DEFAULT_PROBE_STAGE) and the rest ranked by score —
  *      from the per-probe detail kept in memory (probe-detail.ts, within a byte budget), reading from
  *      Postgres only what it does not hold.
  * The index is rebuilt from Postgres on start, fed by this replica's ingestion as batches commit, and
@@ -20,8 +21,8 @@
  */
 import {
   compareSketches,
+  DEFAULT_PROBE_STAGE,
   LSH_V1,
-  PROBE_STAGE_V1,
   type ProbeStageParams,
   passesProbeStage,
   type Sketch,
@@ -52,7 +53,7 @@ export interface RetrieveOptions {
   readonly limit?: number;
   /** Coarse threshold; default LSH_V1.minAgreeingBands. */
   readonly minAgreeingBands?: number;
-  /** Fine-stage rule on the per-probe rows (default PROBE_STAGE_V1); `false` keeps every coarse hit. */
+  /** Fine-stage rule on the per-probe rows (default DEFAULT_PROBE_STAGE: off; PROBE_STAGE_V1 drops coarse hits whose per-probe rows fall clearly below the design similarity). */
   readonly probeStage?: ProbeStageParams | false;
   /** Exclude this member's models (a member reporting its own model, say). */
   readonly excludeMember?: string;
@@ -443,7 +444,7 @@ export class SketchRetriever {
     });
     const detail = await this.#sketches.sketchesBySeq(missing);
     const t2 = performance.now();
-    const stage = options.probeStage ?? PROBE_STAGE_V1;
+    const stage = options.probeStage ?? DEFAULT_PROBE_STAGE;
     const out: Candidate[] = [];
     for (const h of chosen) {
       const e = this.#entries[h.ordinal] as Entry;
