@@ -54,6 +54,7 @@ import {
   tokenize,
 } from "@lineage/fingerprint";
 import { buildPopulation } from "@lineage/testbed";
+import { sketchInputs } from "./detection/study-kit.js";
 
 const args = process.argv.slice(2);
 function flag(name: string): string | undefined {
@@ -458,27 +459,7 @@ if (withTestbed) {
   const teacherIds = new Set(teachers.map((m) => m.teacherId));
   const fps = new Map<string, SketchProbeInput[]>();
   for (const e of pop.entries) {
-    fps.set(
-      e.id,
-      pop.probes.map((p) => {
-        // The engine's probe settings (probe-run.ts probeRequest): greedy, seed 0, 200 tokens; completion
-        // probes 16 tokens with the top 5 log-probabilities (they feed the SimHash).
-        const completion = p.kind === "completion";
-        const g = e.model.generate(p.prompt, {
-          temperature: 0,
-          seed: 0,
-          maxTokens: completion ? 16 : 200,
-          ...(completion ? { topLogprobs: 5 } : {}),
-        });
-        return {
-          probeId: p.id,
-          kind: p.kind,
-          text: g.text,
-          ...(p.reference !== undefined ? { reference: p.reference } : {}),
-          ...(completion && g.logprobs ? { topLogprobs: g.logprobs.map((t) => t.topLogprobs) } : {}),
-        };
-      }),
-    );
+    fps.set(e.id, sketchInputs(pop.probes, e));
   }
   const key = Uint8Array.from({ length: 32 }, (_, i) => (i * 53 + 7) & 0xff);
   const evaluate = (c: SketchContext, strip: boolean): { r: Retrieval; wrong: number } => {

@@ -77,6 +77,7 @@ import {
 import { buildPopulation } from "@lineage/testbed";
 import { coarseShingles, evaluateLsh, jaccard, type LshPair } from "./lsh-eval.js";
 import { planComparisons } from "./plan.js";
+import { sketchInputs } from "./study-kit.js";
 
 const argv = process.argv.slice(2);
 if (argv.includes("test")) {
@@ -122,27 +123,7 @@ if (inputsFile !== undefined && existsSync(inputsFile)) {
 } else {
   fps = new Map();
   for (const e of entries) {
-    fps.set(
-      e.id,
-      pop.probes.map((p) => {
-        // The engine's probe settings (probe-run.ts probeRequest): greedy, seed 0, 200 tokens; completion
-        // probes 16 tokens with the top 5 log-probabilities (they feed the SimHash).
-        const completion = p.kind === "completion";
-        const g = e.model.generate(p.prompt, {
-          temperature: 0,
-          seed: 0,
-          maxTokens: completion ? 16 : 200,
-          ...(completion ? { topLogprobs: 5 } : {}),
-        });
-        return {
-          probeId: p.id,
-          kind: p.kind,
-          text: g.text,
-          ...(p.reference !== undefined ? { reference: p.reference } : {}),
-          ...(completion && g.logprobs ? { topLogprobs: g.logprobs.map((t) => t.topLogprobs) } : {}),
-        };
-      }),
-    );
+    fps.set(e.id, sketchInputs(pop.probes, e));
   }
   if (inputsFile !== undefined) writeFileSync(inputsFile, JSON.stringify([...fps]));
 }

@@ -6,6 +6,8 @@
 import {
   type CanaryPairCounts,
   type ModelResponse,
+  type Probe,
+  type SketchProbeInput,
   scoreCanaryPairs,
   tokenize,
   type WatermarkResponse,
@@ -53,20 +55,42 @@ export function toResponse(g: Generated, keep: number): ModelResponse {
   };
 }
 
+/**
+ * A testbed model's answer to one probe with the engine's probe settings (probe-run.ts probeRequest): greedy,
+ * seed 0, 200 tokens; completion probes 16 tokens with the top 5 log-probabilities.
+ */
+function probeGeneration(
+  p: { readonly prompt: string; readonly kind: string },
+  e: PopulationEntry,
+): Generated {
+  const completion = p.kind === "completion";
+  return e.model.generate(p.prompt, {
+    temperature: 0,
+    seed: 0,
+    maxTokens: completion ? 16 : 200,
+    ...(completion ? { topLogprobs: 5 } : {}),
+  });
+}
+
 /** The battery's answers as probeModel asks them (greedy; completions with the top 5 alternatives). */
 export function batteryResponses(
   probes: readonly { readonly prompt: string; readonly kind: string }[],
   e: PopulationEntry,
 ): WatermarkResponse[] {
+  return probes.map((p) => ({ prompt: p.prompt, response: toResponse(probeGeneration(p, e), 1024) }));
+}
+
+/** A testbed model's fingerprint as a sketch reads it (the battery's answers; completions' alternatives). */
+export function sketchInputs(probes: readonly Probe[], e: PopulationEntry): SketchProbeInput[] {
   return probes.map((p) => {
-    const completion = p.kind === "completion";
-    const g = e.model.generate(p.prompt, {
-      temperature: 0,
-      seed: 0,
-      maxTokens: completion ? 16 : 200,
-      ...(completion ? { topLogprobs: 5 } : {}),
-    });
-    return { prompt: p.prompt, response: toResponse(g, 1024) };
+    const g = probeGeneration(p, e);
+    return {
+      probeId: p.id,
+      kind: p.kind,
+      text: g.text,
+      ...(p.reference !== undefined ? { reference: p.reference } : {}),
+      ...(p.kind === "completion" && g.logprobs ? { topLogprobs: g.logprobs.map((t) => t.topLogprobs) } : {}),
+    };
   });
 }
 
