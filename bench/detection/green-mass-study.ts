@@ -40,6 +40,7 @@ import {
   type VerdictEvidence,
   WatermarkPairSet,
   watermarkTest,
+  weightedBernoulliUpperTail,
 } from "@lineage/fingerprint";
 import { buildPopulation, type PopulationEntry } from "@lineage/testbed";
 import { batteryResponses, calibrationStudyArgs, canaryCounts, toResponse } from "./study-kit.js";
@@ -62,37 +63,6 @@ const pop = await buildPopulation({ split: "calibration", size: "full" });
 const publicModel = (pop.entries.find((e) => e.id.endsWith("neg-public-00")) as PopulationEntry).model.lm;
 const publicMemo = new Map<string, number>();
 const prompts = watermarkQueryPrompts({ split: "calibration", count: nQueries, seed: pop.seed });
-
-/** Chernoff upper bound on P(sum w_i g_i >= s), g_i iid Bernoulli(gamma); weights grouped (value, count). */
-export function chernoffTail(
-  s: number,
-  groups: readonly (readonly [number, number])[],
-  gamma: number,
-): number {
-  let mean = 0;
-  let maxW = 0;
-  for (const [w, n] of groups) {
-    mean += gamma * w * n;
-    if (w > maxW) maxW = w;
-  }
-  if (s <= mean) return 1;
-  const f = (l: number) => {
-    let v = -l * s;
-    for (const [w, n] of groups) v += n * Math.log(1 - gamma + gamma * Math.exp(l * w));
-    return v;
-  };
-  // f is convex in l; golden-section search on [0, hi].
-  let lo = 0;
-  let hi = 1;
-  while (f(hi) < f(hi / 2) && hi < 1e6) hi *= 2;
-  for (let it = 0; it < 100; it++) {
-    const a = lo + (hi - lo) * 0.382;
-    const b = lo + (hi - lo) * 0.618;
-    if (f(a) < f(b)) hi = b;
-    else lo = a;
-  }
-  return Math.min(1, Math.exp(f((lo + hi) / 2)));
-}
 
 interface Occ {
   prev: string;
@@ -212,7 +182,10 @@ function pValue(w: Map<string, number>, key: Uint8Array, gamma: number, v: Varia
       green++;
     }
   }
-  const p = v.agg === "count" ? binomialUpperTail(green, w.size, gamma) : chernoffTail(s, [...groups], gamma);
+  const p =
+    v.agg === "count"
+      ? binomialUpperTail(green, w.size, gamma)
+      : weightedBernoulliUpperTail(s, [...groups], gamma);
   return { p, effect: sw === 0 ? 0 : (s / sw - gamma) / (1 - gamma), n: w.size };
 }
 

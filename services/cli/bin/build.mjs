@@ -38,8 +38,11 @@ if (typecheckFailed)
 const started = new Date();
 const entry = fileURLToPath(new URL("../src/entry.ts", import.meta.url));
 const outdir = fileURLToPath(new URL("../dist", import.meta.url));
-// Chunks of an earlier build would pile up (their names carry a content hash): each build starts without them.
+// Chunks of an earlier build would pile up (their names carry a content hash): each build starts without them,
+// and without the entry that imports them, so a build that fails leaves no bundle (bin/lineage.js then runs the
+// sources) rather than an entry whose chunks are gone.
 rmSync(fileURLToPath(new URL("../dist/chunks", import.meta.url)), { recursive: true, force: true });
+rmSync(fileURLToPath(new URL("../dist/lineage.mjs", import.meta.url)), { force: true });
 
 await build({
   // dist/lineage.mjs, and the code only some commands run in dist/chunks/ (split at the commands' dynamic

@@ -253,34 +253,6 @@ export class WatermarkPairSet {
   }
 
   /**
-   * The set of some distinct (previous token, token) pairs given directly (repeats count once), e.g. pairs
-   * collected once from a suspect's responses and kept by a member's own key-independent rule. The selection
-   * rule applies as in `fromResponses`; nothing is counted as a served alternative.
-   */
-  static fromPairs(pairs: Iterable<readonly [prev: string, token: string]>): WatermarkPairSet {
-    const contexts = new Map<string, Context>();
-    let size = 0;
-    let selectedSize = 0;
-    for (const [prev, tok] of pairs) {
-      if (size >= MAX_WATERMARK_PAIRS) break;
-      let c = contexts.get(prev);
-      if (!c) {
-        c = { prev, hashes: [], selected: [], seen: new Map(), levels: [] };
-        contexts.set(prev, c);
-      }
-      if (c.seen.has(tok)) continue;
-      c.seen.set(tok, c.hashes.length);
-      const sel = isSelectedPair(prev, tok);
-      c.hashes.push(tokenHash32(tok));
-      c.selected.push(sel);
-      c.levels.push(0);
-      size++;
-      if (sel) selectedSize++;
-    }
-    return new WatermarkPairSet(contexts, size, selectedSize, 0, false);
-  }
-
-  /**
    * The counts under one key: how many selected and how many of all pairs are green. The key never leaves
    * this call. Throws FingerprintError INVALID_ARGUMENT on a key shorter than 16 bytes or gamma outside (0, 1).
    */

@@ -338,18 +338,6 @@ test("watermark pair filter: only kept pairs are scored, each once, with the con
   assert.equal(firstRefused.size, all.size);
   const neverKept = WatermarkPairSet.fromResponses(items, { keep: (c, t) => t !== "cat" || c.length >= 99 });
   assert.equal(neverKept.size, all.size - 1);
-  // The same pairs given directly (collected once, as a caller applying several members' rules does).
-  const pairs: [string, string][] = [];
-  WatermarkPairSet.fromResponses(items, {
-    keep: (c, t) => {
-      pairs.push([c.at(-1) ?? "", t]);
-      return false;
-    },
-  });
-  const direct = WatermarkPairSet.fromPairs([...pairs, ...pairs]);
-  assert.equal(direct.size, all.size);
-  assert.equal(direct.selectedSize, all.selectedSize);
-  assert.deepEqual(direct.counts(k), all.counts(k));
 });
 
 test("watermark v2: green-biased text is detected; an independent text's p-values over 300 keys are valid", () => {

@@ -165,8 +165,8 @@ export class SketchIndex {
     for (const [modelRef, agreeingBands] of this.bandAgreement(sketch)) {
       if (agreeingBands < t || modelRef === options.exclude) continue;
       const stored = this.sketches.get(modelRef) as Sketch;
-      const similarity = compareSketches(sketch, stored);
       if (stage !== false && !passesProbeStage(sketch, stored, stage)) continue;
+      const similarity = compareSketches(sketch, stored);
       out.push({ modelRef, agreeingBands, similarity });
     }
     out.sort(

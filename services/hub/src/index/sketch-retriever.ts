@@ -450,8 +450,8 @@ export class SketchRetriever {
       const e = this.#entries[h.ordinal] as Entry;
       const stored = held.get(h.ordinal) ?? detail.get(e.seq);
       if (stored === undefined) continue; // removed meanwhile
-      const similarity = compareSketches(suspect, stored);
       if (stage !== false && !passesProbeStage(suspect, stored, stage)) continue;
+      const similarity = compareSketches(suspect, stored);
       out.push({
         model: e.model,
         sketchId: e.sketchId,
