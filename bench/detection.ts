@@ -32,7 +32,6 @@
  * Comparisons are planned by bench/detection/plan.ts (its header lists the kinds of null).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -47,7 +46,6 @@ import {
   canaryScoringPrompt,
   compare,
   createSketchContext,
-  decidedWithoutWatermarkQueries,
   deriveVerdict,
   type Fingerprint,
   featureSimilarity,
@@ -59,24 +57,15 @@ import {
   responseFeatures,
   type SketchProbeInput,
   sketchInputsFromFingerprint,
-  unscoredWatermarkCounts,
   VERDICT_POLICY_3,
   type VerdictEvidence,
   type VerdictPolicy,
   type VerdictResult,
   type WatermarkCounts,
   WatermarkPairSet,
-  type WatermarkResponse,
   watermarkTest,
 } from "@lineage/fingerprint";
-import {
-  boundedAnswer,
-  WATERMARK_QUERIES_PROTOCOL,
-  WATERMARK_QUERY_COUNT,
-  WATERMARK_QUERY_MAX_TOKENS,
-  WATERMARK_QUERY_TOP,
-  watermarkQueryPlan,
-} from "@lineage/member-node";
+import { WATERMARK_QUERIES_PROTOCOL, WATERMARK_QUERY_COUNT, WATERMARK_QUERY_TOP } from "@lineage/member-node";
 import {
   buildPopulation,
   type MemberInfo,
@@ -119,6 +108,7 @@ import {
 } from "./detection/report.js";
 import { hashUnit } from "./detection/stats.js";
 import { freshKeys, type ScorablePairs, watermarkKeyCheck } from "./detection/watermark-keys.js";
+import { type AnsweredStep, askWatermarkStep, withWatermarkStep } from "./detection/watermark-step.js";
 
 const SPLITS: readonly Split[] = ["calibration", "test"];
 /** Fresh keys the watermark validity check scores every null suspect under (issue 7: at least 200). */
@@ -410,6 +400,8 @@ for (const s of SPLITS) {
 }
 // ---------------------------------------------------------------------------------------------------
 // 7 (run here in --attacks-only mode, after the test split otherwise). Attack rows at the default policy.
+/** The watermark queries step of each served attack suspect, asked once (bench/detection/watermark-step.ts). */
+const attackSteps = new Map<string, Promise<AnsweredStep>>();
 async function attackRows(): Promise<AttackOutcome[]> {
   const out: AttackOutcome[] = [];
   const scenarioNames = (args.scenarios ?? SCENARIOS) as readonly string[];
@@ -429,6 +421,18 @@ async function attackRows(): Promise<AttackOutcome[]> {
         attacks: args.attacks,
         scenarios: scenarioNames,
         seed: fnv,
+        watermarkStep: (servedId) => {
+          let step = attackSteps.get(servedId);
+          if (!step) {
+            step = askWatermarkStep(
+              adapter(servedId),
+              `attacks/${s}/${servedId}`,
+              batteries.get(s) as Battery,
+            );
+            attackSteps.set(servedId, step);
+          }
+          return step;
+        },
       })),
     );
   }
@@ -444,7 +448,10 @@ function attackSection(outcomes: readonly AttackOutcome[]) {
       "LIKELY_DERIVED at the engine's default policy (nothing tuned here) over each attack's or scenario's " +
       "derived (suspect, member) comparisons, exact 95% CIs; word = the testbed's whole-word tokens, subword = " +
       "the same model served through the BPE-like tokenizer (libs/testbed subword-model.ts); logprob_rule_off = " +
-      "canaryTopLogprobs 0 (text hits only; the echo rank test still runs). sibling_in_panel: the sibling " +
+      "canaryTopLogprobs 0 (text hits only; the echo rank test still runs). Every comparison with a watermarking " +
+      "member binds the member node's watermark queries step (lineage-watermark-queries/3, 500 queries scored by " +
+      "green mass) and asks it only when undecided without it, as a session does; median_queries counts it. " +
+      "sibling_in_panel: the sibling " +
       "attack's suspects with their published sibling in the panel's closest slot. nulls: negatives vs the " +
       "members' variants with ordinary-looking canaries. Attack designs (filter rules, scrub threshold, " +
       "ordinary canary word lists) were fixed before any test-split run and looked at on calibration only.",
@@ -586,12 +593,7 @@ function policyKnobs(p: VerdictPolicy): Partial<Omit<VerdictPolicy, "id">> {
 // under each watermarking member's key. The ensemble rows read the same counts as the verdicts: what a session
 // records, nothing a member node could not do (an earlier bench scored pairs filtered by the member's own
 // unwatermarked teacher, which an endpoint serving only its top 20 alternatives cannot support).
-/**
- * The member node's watermark queries step (services/member-node watermark-queries.ts, run by every session that
- * binds a key): its plan (prefixes of the battery's prompts, seeds from the session seed — here one seed per
- * suspect, shared by the members it is compared with), asked as the node asks it, every pair scored under each
- * watermarking member's key. By wmKey; the queries asked per suspect in stepQueriesOf.
- */
+/** The step's counts by wmKey (bench/detection/watermark-step.ts); the queries asked per suspect in stepQueriesOf. */
 const stepCounts = new Map<string, WatermarkCounts>();
 const stepQueriesOf = new Map<string, number>();
 const wmKey = (s: Split, suspectId: string, memberKey: string) => `${s}/${suspectId}/${memberKey}`;
@@ -617,29 +619,11 @@ let watermarkQueriesSent = 0;
           concurrency: 4,
           timeoutMs: 60_000,
         });
-        // The session step, exactly as the node asks it (plan, sampling, bounds), pairs collected once.
-        const plan = watermarkQueryPlan(
-          createHash("sha256").update(`bench-detection/step-seed/${s}/${id}`).digest(),
-          battery,
-          WATERMARK_QUERY_COUNT,
-        );
-        const stepAnswers = await Promise.all(
-          plan.map(async (q): Promise<WatermarkResponse> => {
-            const r = await http.generate({
-              prompt: q.prompt,
-              temperature: 1,
-              seed: q.seed,
-              maxTokens: WATERMARK_QUERY_MAX_TOKENS,
-              topLogprobs: WATERMARK_QUERY_TOP,
-            });
-            return boundedAnswer(q.prompt, r);
-          }),
-        );
-        const stepPairs = WatermarkPairSet.fromResponses(stepAnswers, { mass: true });
-        watermarkQueriesSent += plan.length;
-        stepQueriesOf.set(`${s}/${id}`, plan.length);
+        const step = await askWatermarkStep(http, `${s}/${id}`, battery);
+        watermarkQueriesSent += step.queries;
+        stepQueriesOf.set(`${s}/${id}`, step.queries);
         for (const m of wmMembers)
-          stepCounts.set(wmKey(s, id, m.key), stepPairs.counts(m.wm.key, m.wm.gamma));
+          stepCounts.set(wmKey(s, id, m.key), step.pairs.counts(m.wm.key, m.wm.gamma));
       });
     }
   }
@@ -694,21 +678,13 @@ async function runSplit(s: Split, policy: VerdictPolicy): Promise<Ran[]> {
       const evidence: VerdictEvidence = { ...result.evidence, comparisons: MEMBERS_PER_SUSPECT };
       const step = stepCounts.get(wmKey(s, c.suspectId, c.member.key));
       if (!step || !evidence.watermark) return { split: s, comparison: c, result, evidence, stepQueries: 0 };
-      // The step is bound whenever the member watermarks (Bonferroni 2 over the two watermark sets from the
-      // start); it is asked only when the comparison is not decided without it (then its counts are empty).
-      if (decidedWithoutWatermarkQueries(evidence, policy)) {
-        const unasked = {
-          ...evidence,
-          watermark_queries: unscoredWatermarkCounts(evidence.watermark.gamma, { mass: true }),
-        };
-        return { split: s, comparison: c, result, evidence: unasked, stepQueries: 0 };
-      }
+      const withStep = await withWatermarkStep(evidence, policy, () => step);
       return {
         split: s,
         comparison: c,
         result,
-        evidence: { ...evidence, watermark_queries: step },
-        stepQueries: stepQueriesOf.get(`${s}/${c.suspectId}`) ?? 0,
+        evidence: withStep.evidence,
+        stepQueries: withStep.asked ? (stepQueriesOf.get(`${s}/${c.suspectId}`) ?? 0) : 0,
       };
     }),
     args.concurrency,

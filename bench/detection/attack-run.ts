@@ -4,7 +4,8 @@
  * compared with its member by compare() over HTTP like every other suspect, with the canary log-probability
  * rule on (the engine's default: 20 top alternatives at the first 3 positions) and off (canaryTopLogprobs 0).
  * The verdict is re-derived from compare()'s counts at the DEFAULT policy (the one the engine ships; nothing
- * here is tuned): see attack-report.ts for the rows.
+ * here is tuned), with the member node's watermark queries step (lineage-watermark-queries/3) wherever the
+ * member watermarks, bound and asked as a session does (watermark-step.ts): see attack-report.ts for the rows.
  *
  * Comparisons:
  *   positives   every attack student vs its member (canary_filter_ordinary: vs the member's variant with
@@ -28,6 +29,7 @@ import {
 import { type MemberInfo, type Population, type PopulationEntry, pairedCanarySet } from "@lineage/testbed";
 import type { AttackOutcome, LogprobRule, Tokenizer } from "./attack-report.js";
 import { Progress, runPool } from "./progress.js";
+import { type AnsweredStep, withWatermarkStep } from "./watermark-step.js";
 
 /** Suffix of subword-served model ids (libs/testbed SUBWORD_SUFFIX). */
 export const BPE = "~bpe";
@@ -51,6 +53,12 @@ export interface AttackRunDeps {
   /** Scenarios whose positives get subword rows. */
   readonly scenarios: readonly string[];
   readonly seed: (s: string) => number;
+  /**
+   * The member node's watermark queries step asked of a served suspect (memoized by the caller: one answered
+   * step per served model, scored under each member's key). Every comparison with a watermarking member binds
+   * it, as a session does, and asks it only when undecided without it (watermark-step.ts).
+   */
+  readonly watermarkStep: (servedId: string) => Promise<AnsweredStep>;
 }
 
 interface Job {
@@ -160,7 +168,18 @@ export async function runAttackRows(d: AttackRunDeps): Promise<AttackOutcome[]> 
         seed: d.seed(`${s}/${j.suspect.id}/${j.memberKey}`),
         concurrency: 2,
       });
-      const evidence: VerdictEvidence = { ...result.evidence, comparisons: d.comparisons };
+      let evidence: VerdictEvidence = { ...result.evidence, comparisons: d.comparisons };
+      let stepQueries = 0;
+      const wm = j.member.watermark;
+      if (wm && evidence.watermark) {
+        let asked: AnsweredStep | undefined;
+        const withStep = await withWatermarkStep(evidence, d.policy, async () => {
+          asked = await d.watermarkStep(j.servedId);
+          return asked.pairs.counts(wm.key, wm.gamma);
+        });
+        evidence = withStep.evidence;
+        stepQueries = asked?.queries ?? 0;
+      }
       const v = deriveVerdict(evidence, d.policy);
       return {
         row: j.row,
@@ -175,7 +194,7 @@ export async function runAttackRows(d: AttackRunDeps): Promise<AttackOutcome[]> 
         decidedBy: v.tests
           .filter((t) => t.available && t.adjusted_p <= d.policy.alpha && t.effect >= d.policy.min_effect)
           .map((t) => t.test),
-        queries: result.queries.suspect + result.queries.canaries,
+        queries: result.queries.suspect + result.queries.canaries + stepQueries,
         ...(j.panel ? { panel: j.panel } : j.suspect.attack === "sibling" ? { panel: "usual" as const } : {}),
       };
     }),
