@@ -113,7 +113,7 @@ test("sequential canary test: LIKELY_DERIVED on completed pairs only, stopping e
   });
 });
 
-test("fixed canary test: every item asked with the first batch, the exact McNemar tail, settled in one batch", async () => {
+test("fixed canary test: every item asked before the battery, the exact McNemar tail, settled before any battery probe", async () => {
   const reference = replay((i) => text(i));
   const panel = [replay((i) => text(1000 + i)), replay((i) => text(2000 + i))];
   // 25 of 40 exposed stated, no decoy: b = 25, c = 0, P(Bin(25, 1/2) >= 25) = 2^-25.
@@ -146,7 +146,11 @@ test("fixed canary test: every item asked with the first batch, the exact McNema
   assert.equal(r.queries.canaries, 80);
   assert.equal(r.verdict, "LIKELY_DERIVED");
   assert.equal(r.stopped_early, true);
-  assert.equal(r.probes_used, 20);
+  // Decided by the canaries alone: the battery was never sent, to the suspect or anyone.
+  assert.equal(r.probes_used, 0);
+  assert.equal(r.queries.suspect, 0);
+  assert.equal(r.queries.reference, 0);
+  assert.equal(r.queries.panel, 0);
   // Three comparisons in the session triple the correction.
   const r3 = await compare({
     suspect,

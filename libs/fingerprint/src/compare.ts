@@ -14,8 +14,10 @@
  * accusing tests may stop it early, and of those only the canary test: with `canaryTest: "sequential"` the
  * canary items (a seeded shuffle of all items, label-blind: signal-canary.ts) are spread over the batches and
  * the anytime-valid sign-test martingale bets on COMPLETED pairs only; with the default `"fixed"` every item
- * is asked with the first batch and the exact McNemar test is evaluated on counts that never change after
- * it. The watermark test is fixed-sample: it is evaluated once, at the last look (the end of the budget, or
+ * (and its scoring query) is asked before the first battery batch and the fixed-sample canary tests are
+ * evaluated once there, on counts that never change after it: a suspect they decide is never sent the battery
+ * (50 queries fewer per decided session; the look is the one the first batch had, over the same counts). The
+ * watermark test is fixed-sample: it is evaluated once, at the last look (the end of the budget, or
  * the early stop — a stop decided by the canary test alone, which never reads the key, so the watermark's
  * null over keys is untouched). At interim looks the watermark stays in the family as "not yet evaluated",
  * so the correction never shrinks with what the answers turned out to support.
@@ -90,7 +92,7 @@ export interface CompareInput {
   /** Sequential probing (default on, batches of 50) or `false` for one fixed-size look. */
   readonly sequential?: false | { readonly batchSize?: number; readonly maxProbes?: number };
   /**
-   * `fixed` (default): every canary item asked with the first batch, one exact McNemar test. `sequential`:
+   * `fixed` (default): every canary item asked before the battery, one look of the fixed-sample tests there. `sequential`:
    * items spread over the batches, the anytime-valid martingale over completed pairs (sequential probing only).
    */
   readonly canaryTest?: "fixed" | "sequential";
@@ -461,8 +463,28 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
         )
       : null;
 
+  // Interim look: only the canary test may stop; the watermark stays in the family, not yet evaluated.
+  const interimDecides = (): boolean => {
+    const interim = scoreCanaries();
+    const v = deriveVerdict(
+      {
+        ...(interim ? { canary: interim.counts } : {}),
+        ...(input.watermarkKey ? { watermark: unscoredWatermarkCounts(gamma) } : {}),
+        comparisons,
+      },
+      policy,
+    );
+    return v.verdict === "LIKELY_DERIVED";
+  };
   let stoppedEarly = false;
-  while (probes.length < maxProbes) {
+  // The look that decides first, before any battery probe: with the fixed-sample canary tests every item is
+  // asked in the first batch and the canary counts cannot change after it, so asking them before the battery
+  // gives the same look over the same counts — and a suspect decided there is never sent the battery.
+  if (seqOpt && input.canaries && !canarySequential) {
+    await askCanaries(canaryItems);
+    stoppedEarly = interimDecides();
+  }
+  while (!stoppedEarly && probes.length < maxProbes) {
     const next = order.slice(probes.length, Math.min(maxProbes, probes.length + batch));
     const [s, r, ...pn] = await Promise.all([
       ask(input.suspect, next),
@@ -477,18 +499,8 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
     q.reference += next.length;
     q.panel += next.length * input.panel.length;
     await askCanaries(canaryItems.slice(askedItems.length, askedItems.length + canaryBatch));
-    if (probes.length >= maxProbes || !input.canaries) continue;
-    // Interim look: only the canary test may stop; the watermark stays in the family, not yet evaluated.
-    const interim = scoreCanaries();
-    const v = deriveVerdict(
-      {
-        ...(interim ? { canary: interim.counts } : {}),
-        ...(input.watermarkKey ? { watermark: unscoredWatermarkCounts(gamma) } : {}),
-        comparisons,
-      },
-      policy,
-    );
-    if (v.verdict === "LIKELY_DERIVED") {
+    if (probes.length >= maxProbes || !input.canaries || !canarySequential) continue;
+    if (interimDecides()) {
       stoppedEarly = true;
       break;
     }
