@@ -8,26 +8,12 @@ import {
 } from "@lineage/fingerprint";
 import { type EnsembleItem, ensembleAttribution } from "./ensemble.js";
 import type { Comparison } from "./plan.js";
+import { canaryCounts, watermarkCounts } from "./test-counts.js";
 
 const policy = VERDICT_POLICY_3;
 
-/** Canary counts with `b` exposed-only and `c` decoy-only pairs out of 48 (no rank scores). */
-const canary = (b: number, c: number): CanaryPairCounts => ({
-  pairs_committed: 48,
-  pairs_completed: 48,
-  exposed_hits: b,
-  decoy_hits: c,
-  exposed_only: b,
-  decoy_only: c,
-});
-/** Watermark counts with `green` of `n` green, both selected and all. */
-const wm = (green: number, n: number): WatermarkCounts => ({
-  gamma: 0.25,
-  selected_scored: n,
-  selected_green: green,
-  all_scored: n,
-  all_green: green,
-});
+const canary = canaryCounts;
+const wm = watermarkCounts;
 
 function item(
   suspectId: string,

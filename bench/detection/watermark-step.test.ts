@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   type Battery,
-  type CanaryPairCounts,
   deriveVerdict,
   type GenerateRequest,
   type ModelAdapter,
@@ -10,24 +9,12 @@ import {
   type WatermarkCounts,
 } from "@lineage/fingerprint";
 import { WATERMARK_QUERY_COUNT, WATERMARK_QUERY_TOP } from "@lineage/member-node";
+import { canaryCounts, watermarkCounts } from "./test-counts.js";
 import { askWatermarkStep, withWatermarkStep } from "./watermark-step.js";
 
 const policy = VERDICT_POLICY_3;
-const canary = (b: number, c: number): CanaryPairCounts => ({
-  pairs_committed: 48,
-  pairs_completed: 48,
-  exposed_hits: b,
-  decoy_hits: c,
-  exposed_only: b,
-  decoy_only: c,
-});
-const wm = (green: number, n: number): WatermarkCounts => ({
-  gamma: 0.25,
-  selected_scored: n,
-  selected_green: green,
-  all_scored: n,
-  all_green: green,
-});
+const canary = canaryCounts;
+const wm = watermarkCounts;
 /** A step's counts with a one-level green-mass histogram (every pair at the top level). */
 const massCounts = (green: number, n: number): WatermarkCounts => ({
   ...wm(green, n),
