@@ -5,7 +5,7 @@ import type { ModelAdapter } from "./adapters/adapter-types.js";
 import { compare } from "./compare.js";
 import { FingerprintError } from "./fingerprint-error.js";
 import type { Battery, CanarySet } from "./probe/probe-types.js";
-import { CANARY_TOP_LOGPROBS, canaryAskOrder } from "./signals/signal-canary.js";
+import { CANARY_TOP_LOGPROBS, canaryAskOrder, canaryScoringPrompt } from "./signals/signal-canary.js";
 import { greenSeed, isGreenHashed, tokenHash32 } from "./signals/watermark-green-list.js";
 import { fisherCombine } from "./stats/stats-multiple.js";
 import { deriveVerdict } from "./verdict/verdict.js";
@@ -292,6 +292,64 @@ test("a panel that includes the suspect or the reference, a repeated panel model
     (e: unknown) => invalidArg(e) && /repeats item id "e0"/.test((e as Error).message),
   );
   assert.equal(queries, 0);
+});
+
+/**
+ * A suspect that scores prompts (echo): each canary item's answer at log-probability `score(item id)`; every
+ * other request goes to `inner`. `kinds` records what was asked, in order: score, canary or probe.
+ */
+function scoringSuspect(inner: ModelAdapter, score: (id: string) => number, kinds: string[]): ModelAdapter {
+  const byScoringPrompt = new Map(items.map((c) => [canaryScoringPrompt(c).prompt, c]));
+  return {
+    describe: () => inner.describe(),
+    generate: async (req) => {
+      const c = req.echo === true ? byScoringPrompt.get(req.prompt) : undefined;
+      if (c !== undefined) {
+        kinds.push("score");
+        const offset = canaryScoringPrompt(c).answerStart;
+        return { text: "", promptTokens: [{ token: c.answer, offset, logprob: score(c.id), top: [] }] };
+      }
+      kinds.push(req.id === undefined ? "canary" : "probe");
+      return inner.generate(req);
+    },
+  };
+}
+
+test("policy 3, fixed canary tests: every item scored first; a rank test that decides there stops before any generation or battery probe", async () => {
+  const reference = replay((i) => text(i));
+  const panel = [replay((i) => text(1000 + i)), replay((i) => text(2000 + i))];
+  const inner = replay(
+    (i) => text(3000 + i),
+    () => "No idea.",
+  );
+  // The suspect learned the exposed answers: each scores higher than its pair's decoy (40 of 40 pairs).
+  const kinds: string[] = [];
+  const learned = scoringSuspect(
+    inner,
+    (id) => (id.startsWith("e") ? -1 - Number(id.slice(1)) / 100 : -3),
+    kinds,
+  );
+  const r = await compare({ suspect: learned, reference, panel, battery, canaries, comparisons: 3 });
+  assert.equal(r.verdict, "LIKELY_DERIVED");
+  assert.equal(r.backed_by, "canary_ranks");
+  assert.equal(r.stopped_early, true);
+  assert.deepEqual(kinds, Array(80).fill("score"), "80 scoring queries and nothing else");
+  assert.equal(r.queries.canaries, 80);
+  assert.equal(r.queries.total, 80, "no battery probe to anyone");
+  assert.equal(r.evidence.canary?.pairs_completed, 0);
+  assert.equal(r.evidence.canary?.scored_pairs, 40);
+  assert.deepEqual(deriveVerdict(r.evidence, VERDICT_POLICY_3).tests, r.tests, "the auditor re-derives it");
+  // A suspect whose scores do not depend on the label: the look after the scores does not decide, the
+  // generations follow (each item scored before it is asked), then the battery.
+  kinds.length = 0;
+  const unrelated = scoringSuspect(inner, (id) => -2 - (Number(id.slice(1)) % 7) / 10, kinds);
+  const u = await compare({ suspect: unrelated, reference, panel, battery, canaries, comparisons: 3 });
+  assert.notEqual(u.verdict, "LIKELY_DERIVED");
+  assert.deepEqual(kinds.slice(0, 80), Array(80).fill("score"));
+  assert.deepEqual(kinds.slice(80, 160), Array(80).fill("canary"));
+  assert.ok(kinds.slice(160).length > 0 && kinds.slice(160).every((k) => k === "probe"));
+  assert.equal(u.evidence.canary?.pairs_completed, 40);
+  assert.equal(u.evidence.canary?.scored_pairs, 40);
 });
 
 test("canaries are asked with the top CANARY_TOP_LOGPROBS alternatives by default; 0 asks for text only", async () => {

@@ -386,8 +386,10 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
 
   // Canary items go to the suspect only, one at a time, in the seeded order; each answer stays in this call.
   // An item a replay has no answer for stays unanswered, and its pair is never completed.
-  const askCanaries = async (items: readonly Canary[]) => {
+  const generateCanaries = async (items: readonly Canary[]) => {
     for (const c of items) {
+      // An adapter may not watch the signal: a stopped comparison asks nothing more either way.
+      input.signal?.throwIfAborted();
       try {
         const resp = await input.suspect.generate({
           prompt: c.prompt,
@@ -402,37 +404,47 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
       } catch (e) {
         if (!(e instanceof FingerprintError && e.code === "REPLAY_NOT_FOUND")) throw e;
       }
-      if (canaryScoring && !scoringRefused) {
-        // The scoring query: the item's prompt and answer, scored by the suspect (legacy echo). An endpoint
-        // that does not score prompts leaves the item unscored (its pair then stays out of the rank test).
-        try {
-          const scored = await input.suspect.generate({
-            prompt: canaryScoringPrompt(c).prompt,
-            mode: "completion",
-            maxTokens: 1,
-            temperature: 0,
-            seed: settings.seed ?? 0,
-            topLogprobs: 1,
-            echo: true,
-            keepPositions: 0,
-            ...abortable,
-          });
-          const score = canaryAnswerScore(c, scored);
-          if (score !== null) canaryScores.set(c.id, score);
-        } catch (e) {
-          if (!(e instanceof FingerprintError)) throw e;
-          // A chat-only endpoint has no completions route (404/405/501): the items stay unscored and the
-          // comparison goes on (the rank test is then unavailable). Any other failure is the endpoint's.
-          if (e.code === "HTTP_STATUS" && (e.status === 404 || e.status === 405 || e.status === 501))
-            scoringRefused = true;
-          else if (e.code !== "REPLAY_NOT_FOUND") throw e;
-        }
-        q.canaries++;
-      }
       askedItems.push(c.id);
       q.canaries++;
       tick();
     }
+  };
+  // The rank test's scoring queries: each item's prompt and answer, scored by the suspect (legacy echo). An
+  // endpoint that does not score prompts leaves the item unscored (its pair then stays out of the rank test),
+  // and one with no completions route is asked no more of them.
+  const scoreCanaries = async (items: readonly Canary[]) => {
+    for (const c of items) {
+      if (scoringRefused) return;
+      input.signal?.throwIfAborted();
+      try {
+        const scored = await input.suspect.generate({
+          prompt: canaryScoringPrompt(c).prompt,
+          mode: "completion",
+          maxTokens: 1,
+          temperature: 0,
+          seed: settings.seed ?? 0,
+          topLogprobs: 1,
+          echo: true,
+          keepPositions: 0,
+          ...abortable,
+        });
+        const score = canaryAnswerScore(c, scored);
+        if (score !== null) canaryScores.set(c.id, score);
+      } catch (e) {
+        if (!(e instanceof FingerprintError)) throw e;
+        // A chat-only endpoint has no completions route (404/405/501): the items stay unscored and the
+        // comparison goes on (the rank test is then unavailable). Any other failure is the endpoint's.
+        if (e.code === "HTTP_STATUS" && (e.status === 404 || e.status === 405 || e.status === 501))
+          scoringRefused = true;
+        else if (e.code !== "REPLAY_NOT_FOUND") throw e;
+      }
+      q.canaries++;
+    }
+  };
+  // Fixed-sample canary tests: every scoring query, then every generation (see the module comment).
+  const askCanaries = async (items: readonly Canary[]) => {
+    if (canaryScoring) await scoreCanaries(items);
+    await generateCanaries(items);
   };
   // A replay that lacks a probe leaves it unanswered rather than failing the comparison.
   const lenient = (a: ModelAdapter): ModelAdapter => ({
@@ -454,7 +466,7 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
         onDone: tick,
       })
     ).map((r) => (r === MISSING ? undefined : r));
-  const scoreCanaries = (): CanaryPairScore | null =>
+  const canaryCounts = (): CanaryPairScore | null =>
     input.canaries
       ? scoreCanaryPairs(
           input.canaries,
@@ -465,7 +477,7 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
 
   // Interim look: only the canary test may stop; the watermark stays in the family, not yet evaluated.
   const interimDecides = (): boolean => {
-    const interim = scoreCanaries();
+    const interim = canaryCounts();
     const v = deriveVerdict(
       {
         ...(interim ? { canary: interim.counts } : {}),
@@ -481,8 +493,14 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
   // asked in the first batch and the canary counts cannot change after it, so asking them before the battery
   // gives the same look over the same counts — and a suspect decided there is never sent the battery.
   if (seqOpt && input.canaries && !canarySequential) {
-    await askCanaries(canaryItems);
-    stoppedEarly = interimDecides();
+    if (canaryScoring) {
+      await scoreCanaries(canaryItems);
+      stoppedEarly = interimDecides();
+    }
+    if (!stoppedEarly) {
+      await generateCanaries(canaryItems);
+      stoppedEarly = interimDecides();
+    }
   }
   while (!stoppedEarly && probes.length < maxProbes) {
     const next = order.slice(probes.length, Math.min(maxProbes, probes.length + batch));
@@ -498,7 +516,9 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
     q.suspect += next.length;
     q.reference += next.length;
     q.panel += next.length * input.panel.length;
-    await askCanaries(canaryItems.slice(askedItems.length, askedItems.length + canaryBatch));
+    await (canarySequential ? generateCanaries : askCanaries)(
+      canaryItems.slice(askedItems.length, askedItems.length + canaryBatch),
+    );
     if (probes.length >= maxProbes || !input.canaries || !canarySequential) continue;
     if (interimDecides()) {
       stoppedEarly = true;
@@ -509,7 +529,7 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
   if (!stoppedEarly && askedItems.length < canaryItems.length)
     await askCanaries(canaryItems.slice(askedItems.length));
 
-  const canary = scoreCanaries();
+  const canary = canaryCounts();
   let wm: { counts: WatermarkCounts; alternativePairs: number } | null = null;
   if (input.watermarkKey) {
     // The hub's prompts only (never canary answers: see signal-watermark.ts).

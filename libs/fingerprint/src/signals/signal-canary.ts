@@ -176,7 +176,8 @@ export interface CanaryPairOptions {
   readonly askedOrder?: readonly string[];
   /**
    * Item scores (`canaryAnswerScore`) by item id: turns on the rank counts (`scored_pairs`, `rank_signs`)
-   * over the completed pairs whose two items were both scored. Fixed-sample only (not with `askedOrder`).
+   * over the committed pairs whose two items were both scored, answered or not (the rank test reads the
+   * scoring queries only). Fixed-sample only (not with `askedOrder`).
    */
   readonly scores?: ReadonlyMap<string, number>;
 }
@@ -248,13 +249,15 @@ export function scoreCanaryPairs(
         throw new FingerprintError("INVALID_ARGUMENT", `answered canary item "${c.id}" is not in askedOrder`);
       }
     }
-    if (re === undefined || rd === undefined) continue;
+    // The rank test reads the scoring queries only: a pair both of whose items were scored counts, whether or
+    // not its generations were asked (the engine scores every item before it asks any generation).
     if (options.scores) {
       const se = options.scores.get(p.exposed.id);
       const sd = options.scores.get(p.decoy.id);
       if (se !== undefined && sd !== undefined && Number.isFinite(se) && Number.isFinite(sd))
         diffs.push(se - sd);
     }
+    if (re === undefined || rd === undefined) continue;
     completed.push({
       at: position ? Math.max(position.get(p.exposed.id) ?? 0, position.get(p.decoy.id) ?? 0) : 0,
       e: hit(p.exposed),

@@ -491,6 +491,9 @@ export function similarityLead(input: SimilarityLeadInput): SimilarityLead {
   if (k < MIN_LEAD_PANEL) {
     return unavailable(`${k} panel models: at least ${MIN_LEAD_PANEL} are needed to form unrelated pairs`);
   }
+  // compare() asks no battery probe when the canary tests decide before it (a suspect decided is not sent it).
+  if (input.probes.length === 0)
+    return unavailable("no battery probe was asked (decided before the battery)");
   const models = [input.reference, ...input.panel, input.suspect];
   const counted = input.probes.map((_, i) => models.every((m) => m[i] !== undefined));
   // Per part: standardised scores of every pair (index 0 the suspect's), or null when it cannot run.

@@ -91,13 +91,13 @@ const set: CanarySet = {
   })),
 };
 
-test("scoreCanaryPairs with scores: rank counts over completed, scored pairs; refuses a sequential order", () => {
+test("scoreCanaryPairs with scores: rank counts over scored pairs, answered or not; refuses a sequential order", () => {
   const responses = new Map<string, string>();
   for (const p of set.pairs) {
     responses.set(p.exposed.id, "no idea");
     responses.set(p.decoy.id, "no idea");
   }
-  responses.delete("d9"); // pair 9 incomplete: never scored
+  responses.delete("d9"); // pair 9 incomplete, but both items scored: it counts for the rank test
   const scores = new Map<string, number>();
   for (const [i, p] of set.pairs.entries()) {
     scores.set(p.exposed.id, -1 - i * 0.1);
@@ -106,8 +106,14 @@ test("scoreCanaryPairs with scores: rank counts over completed, scored pairs; re
   scores.delete("e8"); // pair 8 completed but unscored
   const { counts } = scoreCanaryPairs(set, responses, { scores });
   assert.equal(counts.pairs_completed, 9);
-  assert.equal(counts.scored_pairs, 8);
-  assert.equal(counts.rank_signs, "EEEEEEE");
+  assert.equal(counts.scored_pairs, 9);
+  assert.equal(counts.rank_signs, "EEEEEEEE");
+  // No generation at all (the look after the scoring queries): the same rank counts, nothing completed.
+  const scoredOnly = scoreCanaryPairs(set, new Map(), { scores }).counts;
+  assert.equal(scoredOnly.pairs_completed, 0);
+  assert.equal(scoredOnly.scored_pairs, 9);
+  assert.equal(scoredOnly.rank_signs, "EEEEEEEE");
+  assert.doesNotThrow(() => checkCanaryCounts(scoredOnly));
   assert.doesNotThrow(() => checkCanaryCounts(counts));
   assert.equal(scoreCanaryPairs(set, responses).counts.rank_signs, undefined);
   assert.throws(() => scoreCanaryPairs(set, responses, { scores, askedOrder: ["e0"] }), invalid);
@@ -169,6 +175,29 @@ test("rank test: exact p from the signs, rank-biserial effect; unavailable when 
     canaryRanksTest(counts({ scored_pairs: 7, rank_signs: "EEEEEEE" }), VERDICT_POLICY_3).available,
     false,
   );
+});
+
+test("scored pairs need no generation: a look after the scoring queries alone decides on the rank test", () => {
+  // Every item scored, no generation asked yet: 48 scored pairs, 0 completed (at most pairs_committed).
+  const scoredOnly = counts({
+    pairs_completed: 0,
+    exposed_hits: 0,
+    decoy_hits: 0,
+    exposed_only: 0,
+    decoy_only: 0,
+    rank_signs: "E".repeat(48),
+  });
+  checkCanaryCounts(scoredOnly);
+  const v = deriveVerdict({ canary: scoredOnly, comparisons: 3 }, VERDICT_POLICY_3);
+  assert.equal(v.verdict, "LIKELY_DERIVED");
+  assert.equal(v.backed_by, "canary_ranks");
+  // The paired test stays in the family (its weight counted) though it has no pair yet.
+  const paired = v.tests.find((t) => t.test === "canary_pairs");
+  assert.ok(paired !== undefined, "canary_pairs is in the family");
+  const ranks = v.tests.find((t) => t.test === "canary_ranks");
+  assert.ok(ranks !== undefined && ranks.adjusted_p > ranks.p_value * 3, "Bonferroni over the whole family");
+  // Beyond the committed pairs is still refused.
+  assert.throws(() => checkCanaryCounts({ ...scoredOnly, scored_pairs: 49 }), invalid);
 });
 
 test("inconsistent rank counts are refused", () => {

@@ -85,8 +85,9 @@ export interface CanaryPairCounts {
    */
   readonly sequence?: string;
   /**
-   * Rank test (`canary_ranks`, policy 3): completed pairs whose two items were both scored (the suspect
-   * served the log-probability of each item's answer given its prompt). Absent: nothing was scored.
+   * Rank test (`canary_ranks`, policy 3): committed pairs whose two items were both scored (the suspect
+   * served the log-probability of each item's answer given its prompt), whether or not their generations
+   * were asked (at most pairs_committed). Absent: nothing was scored.
    */
   readonly scored_pairs?: number;
   /**
@@ -235,7 +236,9 @@ export function checkCanaryCounts(c: CanaryPairCounts): void {
     bad("scored_pairs and rank_signs come together");
   if (c.scored_pairs !== undefined && c.rank_signs !== undefined) {
     const scored = count("canary.scored_pairs", c.scored_pairs);
-    if (scored > n) bad("more scored pairs than completed pairs");
+    // Scoring needs no generation (the engine scores every item first and may stop there): bounded by the
+    // committed pairs, not the completed ones.
+    if (scored > c.pairs_committed) bad("more scored pairs than committed");
     if (typeof c.rank_signs !== "string" || !/^[ED]*$/.test(c.rank_signs))
       bad('rank_signs must be letters "E" and "D"');
     if (c.rank_signs.length > scored) bad("more rank signs than scored pairs");

@@ -52,8 +52,15 @@ test("the examples/README.md command works: LIKELY_DERIVED backed by the canary 
   assert.match(r.out, /^backed by: the paired canary test$/m);
   assert.match(r.out, /26 exposed-only vs 1 decoy-only of 30 completed pairs/);
   assert.match(r.out, /pair labels as given in examples\/canary-pairs\.json/);
-  // The rank in words; 3 unrelated models make too small a population for a lead, and it says so.
-  assert.match(r.out, /^similarity: closer to the reference than \d+ of \d+ unrelated pairs .*not a lead: /m);
+  // The canaries decided before any battery probe was asked: no similarity measured, 60 queries in all.
+  assert.match(
+    r.out,
+    /^similarity: not measured: no battery probe was asked \(decided before the battery\)$/m,
+  );
+  assert.match(
+    r.out,
+    /^queries: +60 \(suspect 0, reference 0, panel 0, canaries 60\); probes used 0 \(stopped early\)/m,
+  );
   assert.match(r.out, /^policy: +lineage-policy\/2 \(registered, not the default lineage-policy\/3\)/m);
   assert.doesNotMatch(r.out, /NON-DEFAULT/);
   assert.doesNotMatch(r.out, /custom/);
@@ -73,8 +80,9 @@ test("--json keeps decision, p_value, signals and adds the verdict fields", asyn
   assert.equal(j.verdict, "LIKELY_DERIVED");
   assert.equal(j.backed_by, "canary_pairs");
   assert.ok(typeof j.p_value === "number" && j.p_value <= 1e-6);
-  assert.equal(typeof j.lead_score, "number");
-  assert.ok(j.lead_rank && j.lead_rank.null_size > 0);
+  // Decided before the battery: no similarity, so no lead fields.
+  assert.equal(j.lead_score, null);
+  assert.equal(j.lead_rank, null);
   assert.equal(j.policy.id, "lineage-policy/2");
   assert.equal(j.policy_is_default, false);
   assert.equal(j.policy_registered, true);
@@ -97,6 +105,17 @@ test("the default policy 3 on the replay example: no log-probabilities to score,
   assert.match(r.out, /^verdict: +INCONCLUSIVE$/m);
   // The scoring queries were asked (60 items + 60 scoring queries) and found nothing in the replay.
   assert.match(r.out, /canaries 120\)/);
+  // Undecided by the canaries, the battery was asked: the rank in words; 3 unrelated models make too small a
+  // population for a lead, and it says so.
+  assert.match(r.out, /^similarity: closer to the reference than \d+ of \d+ unrelated pairs .*not a lead: /m);
+  const j = JSON.parse(
+    (await run([...EXAMPLE, "--canaries", "examples/canary-pairs.json", "--json"])).out,
+  ) as {
+    lead_score: unknown;
+    lead_rank: { null_size: number } | null;
+  };
+  assert.equal(typeof j.lead_score, "number");
+  assert.ok(j.lead_rank && j.lead_rank.null_size > 0);
 });
 
 test("--policy binds a registered policy by id; an unknown id is refused with the registered ones (exit 2)", async () => {

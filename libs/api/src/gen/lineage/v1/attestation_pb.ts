@@ -439,8 +439,9 @@ export type CanaryPairCounts = Message<"lineage.v1.CanaryPairCounts"> & {
   sequence?: string | undefined;
 
   /**
-   * Rank test (lineage-policy/3): completed pairs whose two items the suspect scored (log-probability of
-   * each item's answer given its prompt). Set iff `rank_signs` is; unset: nothing was scored.
+   * Rank test (lineage-policy/3): committed pairs whose two items the suspect scored (log-probability of
+   * each item's answer given its prompt), generations asked or not (<= pairs_committed). Set iff
+   * `rank_signs` is; unset: nothing was scored.
    *
    * @generated from field: optional uint32 scored_pairs = 8;
    */
