@@ -352,6 +352,33 @@ test("policy 3, fixed canary tests: every item scored first; a rank test that de
   assert.equal(u.evidence.canary?.scored_pairs, 40);
 });
 
+test("an endpoint that answers a scoring query without prompt log-probabilities is asked no more of them", async () => {
+  const reference = replay((i) => text(i));
+  const panel = [replay((i) => text(1000 + i)), replay((i) => text(2000 + i))];
+  const inner = replay(
+    (i) => text(3000 + i),
+    () => "No idea.",
+  );
+  const kinds: string[] = [];
+  const noEcho: ModelAdapter = {
+    describe: () => inner.describe(),
+    generate: async (req) => {
+      if (req.echo === true) {
+        kinds.push("score");
+        return { text: "x" }; // a completion, but no scored prompt tokens
+      }
+      kinds.push(req.id === undefined ? "canary" : "probe");
+      return inner.generate(req);
+    },
+  };
+  const r = await compare({ suspect: noEcho, reference, panel, battery, canaries });
+  assert.equal(kinds.filter((k) => k === "score").length, 1, "one scoring query, then none");
+  assert.equal(kinds.filter((k) => k === "canary").length, 80);
+  assert.equal(r.queries.canaries, 81);
+  const ranks = r.tests.find((t) => t.test === "canary_ranks");
+  assert.equal(ranks?.available, false, "the rank test stays in the family, unavailable");
+});
+
 test("canaries are asked with the top CANARY_TOP_LOGPROBS alternatives by default; 0 asks for text only", async () => {
   const asked: (number | undefined)[] = [];
   let scoring = 0;

@@ -430,6 +430,10 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
         });
         const score = canaryAnswerScore(c, scored);
         if (score !== null) canaryScores.set(c.id, score);
+        // An answer that scored no prompt token at all: the endpoint does not echo prompt log-probabilities
+        // (most chat APIs), so no further scoring query can score either. A property of the endpoint, not of
+        // any label: stopping here spends no more of the suspect's budget and changes no test's null.
+        else if ((scored.promptTokens ?? []).length === 0) scoringRefused = true;
       } catch (e) {
         if (!(e instanceof FingerprintError)) throw e;
         // A chat-only endpoint has no completions route (404/405/501): the items stay unscored and the
