@@ -1260,11 +1260,13 @@ const report = {
   },
   sequential: {
     note:
-      "median_queries = queries to the suspect (battery probes + canaries) until compare()'s sequential mode " +
-      "decided (it stops at the first look that settles LIKELY_DERIVED; otherwise the whole budget)",
+      "median_queries = queries to the suspect until the decision: the canary items' scoring queries (asked " +
+      "first, with a look of the rank test), their generations (a look of the paired test), the battery probes " +
+      "in batches, and the watermark queries step when it is asked; a comparison no look settles pays the whole " +
+      "budget (budget_per_comparison, plus the step's 500 queries where the member watermarks)",
     budget_per_comparison:
       (batteries.get("test")?.probes.length ?? 0) +
-      2 * (popOf("test").members[0]?.canaries.pairs.length ?? 0),
+      4 * (popOf("test").members[0]?.canaries.pairs.length ?? 0),
   },
   setup: {
     size: args.size,
