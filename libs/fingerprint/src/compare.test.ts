@@ -315,13 +315,20 @@ function scoringSuspect(inner: ModelAdapter, score: (id: string) => number, kind
   };
 }
 
+/** A reference, a panel of two and an unrelated suspect that states no canary answer (replays). */
+function unrelatedModels() {
+  return {
+    reference: replay((i) => text(i)),
+    panel: [replay((i) => text(1000 + i)), replay((i) => text(2000 + i))],
+    inner: replay(
+      (i) => text(3000 + i),
+      () => "No idea.",
+    ),
+  };
+}
+
 test("policy 3, fixed canary tests: every item scored first; a rank test that decides there stops before any generation or battery probe", async () => {
-  const reference = replay((i) => text(i));
-  const panel = [replay((i) => text(1000 + i)), replay((i) => text(2000 + i))];
-  const inner = replay(
-    (i) => text(3000 + i),
-    () => "No idea.",
-  );
+  const { reference, panel, inner } = unrelatedModels();
   // The suspect learned the exposed answers: each scores higher than its pair's decoy (40 of 40 pairs).
   const kinds: string[] = [];
   const learned = scoringSuspect(
@@ -353,12 +360,7 @@ test("policy 3, fixed canary tests: every item scored first; a rank test that de
 });
 
 test("an endpoint that answers a scoring query without prompt log-probabilities is asked no more of them", async () => {
-  const reference = replay((i) => text(i));
-  const panel = [replay((i) => text(1000 + i)), replay((i) => text(2000 + i))];
-  const inner = replay(
-    (i) => text(3000 + i),
-    () => "No idea.",
-  );
+  const { reference, panel, inner } = unrelatedModels();
   const kinds: string[] = [];
   const noEcho: ModelAdapter = {
     describe: () => inner.describe(),
