@@ -13,10 +13,10 @@
  * Sequential mode (default) asks the battery in batches, in a seeded order fixed before any answer. Only the
  * accusing tests may stop it early, and of those only the canary test: with `canaryTest: "sequential"` the
  * canary items (a seeded shuffle of all items, label-blind: signal-canary.ts) are spread over the batches and
- * the anytime-valid sign-test martingale bets on COMPLETED pairs only; with the default `"fixed"` every item
- * (and its scoring query) is asked before the first battery batch and the fixed-sample canary tests are
- * evaluated once there, on counts that never change after it: a suspect they decide is never sent the battery
- * (50 queries fewer per decided session; the look is the one the first batch had, over the same counts). The
+ * the anytime-valid sign-test martingale bets on COMPLETED pairs only; with the default `"fixed"`, before any
+ * battery probe, every item's scoring query is asked and the rank test looked at, then (if undecided) every
+ * item's generation and the paired test looked at: each on counts that never change after its look, so a
+ * suspect decided there is never sent the battery (docs/specs/verdict.md, "Order of the queries"). The
  * watermark test is fixed-sample: it is evaluated once, at the last look (the end of the budget, or
  * the early stop — a stop decided by the canary test alone, which never reads the key, so the watermark's
  * null over keys is untouched). At interim looks the watermark stays in the family as "not yet evaluated",
@@ -92,8 +92,9 @@ export interface CompareInput {
   /** Sequential probing (default on, batches of 50) or `false` for one fixed-size look. */
   readonly sequential?: false | { readonly batchSize?: number; readonly maxProbes?: number };
   /**
-   * `fixed` (default): every canary item asked before the battery, one look of the fixed-sample tests there. `sequential`:
-   * items spread over the batches, the anytime-valid martingale over completed pairs (sequential probing only).
+   * `fixed` (default): every canary item scored, then asked, before the battery, with a look after each.
+   * `sequential`: items spread over the batches, the anytime-valid martingale over completed pairs (sequential
+   * probing only).
    */
   readonly canaryTest?: "fixed" | "sequential";
   /** Top alternatives asked per position on canary queries (0..20, default CANARY_TOP_LOGPROBS; 0: text hits only). */
@@ -445,7 +446,7 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
       q.canaries++;
     }
   };
-  // Fixed-sample canary tests: every scoring query, then every generation (see the module comment).
+  // Every scoring query (when the rank test is weighed; never with the sequential test), then every generation.
   const askCanaries = async (items: readonly Canary[]) => {
     if (canaryScoring) await scoreCanaries(items);
     await generateCanaries(items);
@@ -493,9 +494,9 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
     return v.verdict === "LIKELY_DERIVED";
   };
   let stoppedEarly = false;
-  // The look that decides first, before any battery probe: with the fixed-sample canary tests every item is
-  // asked in the first batch and the canary counts cannot change after it, so asking them before the battery
-  // gives the same look over the same counts — and a suspect decided there is never sent the battery.
+  // Fixed-sample canary tests, before any battery probe: the scoring queries and a look (the rank test's counts
+  // are final), then the generations and a look (the paired test's are): a suspect decided by either is never
+  // sent the battery, and the battery's looks below could not change them.
   if (seqOpt && input.canaries && !canarySequential) {
     if (canaryScoring) {
       await scoreCanaries(canaryItems);
@@ -520,9 +521,7 @@ export async function compare(input: CompareInput): Promise<CompareResult> {
     q.suspect += next.length;
     q.reference += next.length;
     q.panel += next.length * input.panel.length;
-    await (canarySequential ? generateCanaries : askCanaries)(
-      canaryItems.slice(askedItems.length, askedItems.length + canaryBatch),
-    );
+    await askCanaries(canaryItems.slice(askedItems.length, askedItems.length + canaryBatch));
     if (probes.length >= maxProbes || !input.canaries || !canarySequential) continue;
     if (interimDecides()) {
       stoppedEarly = true;
